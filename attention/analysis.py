@@ -1,0 +1,267 @@
+"""One recorded inference per image, turned into data a person or a program can read.
+
+``Analyzer.analyze`` runs the model once per batch under an AttentionRecorder
+and slices the batch records per image. ``analysis_to_dict`` gives the JSON
+schema shared by the CLI's ``--json`` and the web app's API.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+from PIL import Image
+
+from .images import preprocess
+from .recorder import AttentionRecorder, ChannelRecord, SpatialRecord, attention_layers
+
+if TYPE_CHECKING:
+    from models.checkpoint import LoadedModel
+
+LOGGER = logging.getLogger(__name__)
+TOP_K_PREDICTIONS = 5
+
+
+@dataclass
+class ChannelLayer:
+    """One channel-attention layer's output for one image."""
+
+    name: str
+    type: str
+    weights: np.ndarray  # (C,)
+    avg: np.ndarray | None
+    max: np.ndarray | None
+    kernel_size: int | None
+
+    @property
+    def channels(self) -> int:
+        return int(self.weights.shape[0])
+
+
+@dataclass
+class SpatialLayer:
+    """One spatial-attention layer's mask for one image."""
+
+    name: str
+    mask: np.ndarray  # (H, W), values in [0, 1]
+    kernel_size: int | None
+    type: str = "spatial"
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return int(self.mask.shape[0]), int(self.mask.shape[1])
+
+
+Layer = ChannelLayer | SpatialLayer
+
+
+@dataclass
+class ImageAnalysis:
+    """Everything recorded for one image: enough to re-render any panel without the model."""
+
+    name: str
+    image: Image.Image
+    classes: list[str]
+    probabilities: np.ndarray  # (K,)
+    layers: list[Layer]
+    feature_layer: str | None = None
+    features: np.ndarray | None = None  # (C, H, W) input of feature_layer
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def channel_layers(self) -> list[ChannelLayer]:
+        return [layer for layer in self.layers if isinstance(layer, ChannelLayer)]
+
+    @property
+    def spatial_layers(self) -> list[SpatialLayer]:
+        return [layer for layer in self.layers if isinstance(layer, SpatialLayer)]
+
+    def layer(self, name: str) -> Layer:
+        for layer in self.layers:
+            if layer.name == name:
+                return layer
+        raise KeyError(name)
+
+    def top(self, k: int = TOP_K_PREDICTIONS) -> list[tuple[int, float]]:
+        order = np.argsort(-self.probabilities, kind="stable")[:k]
+        return [(int(i), float(self.probabilities[i])) for i in order]
+
+
+def _numpy(tensor: torch.Tensor | None, index: int) -> np.ndarray | None:
+    return None if tensor is None else tensor[index].float().numpy()
+
+
+class Analyzer:
+    """Runs a loaded model with recording; safe to share between threads.
+
+    The analyzer never changes the model's mode: checkpoints load in eval mode,
+    and a caller who passes a model in training mode gets what they asked for.
+    """
+
+    def __init__(self, loaded: LoadedModel) -> None:
+        self.loaded = loaded
+        self.model = loaded.model
+        self.classes = list(loaded.classes)
+        self.layer_names = [name for name, _ in attention_layers(self.model)]
+        self.channel_layer_names = [
+            name for name, module in attention_layers(self.model) if not hasattr(module, "mask_tap")
+        ]
+
+    def preprocess(self, images: Sequence[Image.Image]) -> torch.Tensor:
+        prep = self.loaded.preprocessing
+        return preprocess(images, prep.input_size, prep.channels, prep.mean, prep.std)
+
+    def analyze(
+        self,
+        images: Sequence[Image.Image],
+        names: Sequence[str] | None = None,
+        feature_layer: str | None = None,
+        batch_size: int = 32,
+    ) -> list[ImageAnalysis]:
+        """Analyses in input order; one forward pass per batch of ``batch_size`` images."""
+        names = list(names) if names is not None else [f"image-{i}" for i in range(len(images))]
+        if len(names) != len(images):
+            raise ValueError("give one name per image")
+        results: list[ImageAnalysis] = []
+        for start in range(0, len(images), batch_size):
+            chunk = list(images[start : start + batch_size])
+            results.extend(self._analyze_batch(chunk, names[start : start + batch_size], feature_layer))
+        return results
+
+    def _analyze_batch(
+        self, images: list[Image.Image], names: list[str], feature_layer: str | None
+    ) -> list[ImageAnalysis]:
+        batch = self.preprocess(images)
+        with torch.inference_mode(), AttentionRecorder(self.model, feature_layer=feature_layer) as recorder:
+            logits = self.model(batch)
+        probabilities = torch.softmax(logits.float(), dim=1).numpy()
+        analyses = []
+        for index, (image, name) in enumerate(zip(images, names)):
+            layers: list[Layer] = []
+            for record in recorder.records:
+                if isinstance(record, ChannelRecord):
+                    layers.append(
+                        ChannelLayer(
+                            name=record.name,
+                            type=record.type,
+                            weights=record.weights[index].float().numpy(),
+                            avg=_numpy(record.avg, index),
+                            max=_numpy(record.max, index),
+                            kernel_size=record.kernel_size,
+                        )
+                    )
+                elif isinstance(record, SpatialRecord):
+                    layers.append(
+                        SpatialLayer(record.name, record.mask[index].float().numpy(), record.kernel_size)
+                    )
+            features = None
+            if feature_layer is not None and feature_layer in recorder.features:
+                features = recorder.features[feature_layer][index].float().numpy()
+            analyses.append(
+                ImageAnalysis(name, image, self.classes, probabilities[index], layers, feature_layer, features)
+            )
+        return analyses
+
+
+def _floats(values: np.ndarray | None, digits: int = 6) -> list[Any] | None:
+    if values is None:
+        return None
+    return np.round(values.astype(np.float64), digits).tolist()
+
+
+def analysis_to_dict(analysis: ImageAnalysis, image: str | None = None) -> dict[str, Any]:
+    """One entry of the ``results`` list, in the schema of ``python -m attention analyze --json``."""
+    top = analysis.top()
+    best_index, best_probability = top[0]
+    layers: list[dict[str, Any]] = []
+    for layer in analysis.layers:
+        if isinstance(layer, ChannelLayer):
+            entry: dict[str, Any] = {
+                "name": layer.name,
+                "type": layer.type,
+                "channels": layer.channels,
+                "kernel_size": layer.kernel_size,
+                "weights": _floats(layer.weights),
+                "branches": {},
+            }
+            if layer.avg is not None:
+                entry["branches"]["avg"] = _floats(layer.avg)
+            if layer.max is not None:
+                entry["branches"]["max"] = _floats(layer.max)
+            layers.append(entry)
+        else:
+            layers.append(
+                {
+                    "name": layer.name,
+                    "type": "spatial",
+                    "kernel_size": layer.kernel_size,
+                    "size": list(layer.size),
+                    "mask": _floats(layer.mask),
+                }
+            )
+    return {
+        "image": image if image is not None else analysis.name,
+        "prediction": {
+            "label": analysis.classes[best_index],
+            "index": best_index,
+            "probability": round(best_probability, 6),
+        },
+        "top": [{"label": analysis.classes[i], "probability": round(p, 6)} for i, p in top],
+        "layers": layers,
+    }
+
+
+def build_document(checkpoint: str, classes: Sequence[str], results: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The whole JSON document: one per run, whatever the number of images."""
+    return {"checkpoint": checkpoint, "classes": list(classes), "results": list(results)}
+
+
+def channel_statistics(weights: np.ndarray) -> dict[str, float]:
+    """Mean, spread and normalised entropy of a layer's channel weights.
+
+    Entropy is of the weights normalised to sum to one, divided by log(C): 1.0
+    means every channel is weighted alike, lower means a few channels dominate.
+    """
+    weights = weights.astype(np.float64)
+    total = weights.sum()
+    if total > 0 and len(weights) > 1:
+        share = weights / total
+        entropy = float(-(share * np.log(np.clip(share, 1e-12, None))).sum() / math.log(len(weights)))
+    else:
+        entropy = 0.0
+    return {
+        "mean": float(weights.mean()),
+        "std": float(weights.std()),
+        "min": float(weights.min()),
+        "max": float(weights.max()),
+        "entropy": entropy,
+    }
+
+
+def mask_statistics(mask: np.ndarray) -> dict[str, float]:
+    """How much of the image a mask keeps: its mean, and the share of pixels above 0.5."""
+    mask = mask.astype(np.float64)
+    return {
+        "mean": float(mask.mean()),
+        "std": float(mask.std()),
+        "min": float(mask.min()),
+        "max": float(mask.max()),
+        "kept_fraction": float((mask > 0.5).mean()),
+    }
+
+
+def layer_statistics(analysis: ImageAnalysis) -> list[dict[str, Any]]:
+    """One row per layer, in forward order, for tables and reports."""
+    rows = []
+    for layer in analysis.layers:
+        if isinstance(layer, ChannelLayer):
+            rows.append({"layer": layer.name, "type": layer.type, "size": str(layer.channels), **channel_statistics(layer.weights)})
+        else:
+            height, width = layer.size
+            rows.append({"layer": layer.name, "type": "spatial", "size": f"{height}x{width}", **mask_statistics(layer.mask)})
+    return rows

@@ -1,0 +1,75 @@
+"""Channel-attention designs to compare with ECA: CBAM's channel gate and SE."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .eca import ChannelWeights
+from .gates import create_gate
+from .tap import Tap
+
+
+def _hidden_width(channels: int, reduction: int, min_hidden: int) -> int:
+    return max(min_hidden, channels // reduction)
+
+
+class CBAMChannelGate(nn.Module):
+    """CBAM's channel gate: one shared MLP over average- and max-pooled vectors.
+
+    Unlike ECA it squeezes channels through a hidden layer of C / reduction
+    units, so every channel can interact with every other one.
+    """
+
+    def __init__(
+        self, channels: int, reduction: int = 16, min_hidden: int = 4, gate: str = "sigmoid"
+    ) -> None:
+        super().__init__()
+        hidden = _hidden_width(channels, reduction, min_hidden)
+        self.channels = channels
+        self.mlp = nn.Sequential(
+            nn.Linear(channels, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, channels)
+        )
+        self.gate = create_gate(gate)
+        self.weights_tap = Tap()
+        self.avg_tap = Tap()
+        self.max_tap = Tap()
+
+    def channel_weights(self, x: torch.Tensor) -> ChannelWeights:
+        avg_part = self.mlp(x.mean(dim=(2, 3)))
+        max_part = self.mlp(x.amax(dim=(2, 3)))
+        return ChannelWeights(self.gate(avg_part + max_part), avg_part, max_part)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        weights, avg_part, max_part = self.channel_weights(x)
+        self.avg_tap(avg_part)
+        self.max_tap(max_part)
+        weights = self.weights_tap(weights)
+        return x * weights[:, :, None, None]
+
+
+class SqueezeExcite(nn.Module):
+    """Squeeze-and-excitation: average pooling, a bottleneck MLP, a gate."""
+
+    def __init__(
+        self, channels: int, reduction: int = 16, min_hidden: int = 4, gate: str = "sigmoid"
+    ) -> None:
+        super().__init__()
+        hidden = _hidden_width(channels, reduction, min_hidden)
+        self.channels = channels
+        self.mlp = nn.Sequential(
+            nn.Linear(channels, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, channels)
+        )
+        self.gate = create_gate(gate)
+        self.weights_tap = Tap()
+        self.avg_tap = Tap()
+
+    def channel_weights(self, x: torch.Tensor) -> ChannelWeights:
+        avg_part = self.mlp(x.mean(dim=(2, 3)))
+        return ChannelWeights(self.gate(avg_part), avg_part, None)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        weights, avg_part, _ = self.channel_weights(x)
+        self.avg_tap(avg_part)
+        weights = self.weights_tap(weights)
+        return x * weights[:, :, None, None]

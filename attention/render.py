@@ -1,0 +1,280 @@
+"""Figures and overlays from recorded attention, with no model and no UI.
+
+Everything here is a pure function of recorded data. Matplotlib is used
+through ``Figure`` objects on the Agg canvas, never through pyplot's global
+state, so concurrent requests in a web server cannot draw into each other's
+figures. Overlays are built with Pillow alone because they must be fast and
+keep the uploaded image's own resolution.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np  # noqa: E402
+from matplotlib import colormaps  # noqa: E402
+from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from PIL import Image, ImageDraw, ImageFont  # noqa: E402
+
+from .analysis import ChannelLayer, ImageAnalysis, SpatialLayer, layer_statistics  # noqa: E402
+
+COLORMAPS = ("jet", "viridis", "inferno", "magma", "plasma", "turbo", "gray", "coolwarm")
+HIGHLIGHT = "#d62728"
+BASE = "#7f9fbf"
+
+
+def _new_figure(width: float, height: float) -> Figure:
+    figure = Figure(figsize=(width, height), dpi=100, layout="constrained")
+    FigureCanvasAgg(figure)
+    return figure
+
+
+def figure_to_image(figure: Figure) -> Image.Image:
+    """Rasterise a figure to an RGB image."""
+    canvas = figure.canvas if isinstance(figure.canvas, FigureCanvasAgg) else FigureCanvasAgg(figure)
+    canvas.draw()
+    return Image.fromarray(np.asarray(canvas.buffer_rgba())[..., :3].copy())
+
+
+def figure_to_png(figure: Figure) -> bytes:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    return buffer.getvalue()
+
+
+def top_k_channels(weights: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the k largest weights, largest first (ties keep channel order)."""
+    k = max(0, min(int(k), len(weights)))
+    return np.argsort(-weights, kind="stable")[:k]
+
+
+def channel_bar_chart(
+    layer: ChannelLayer, top_k: int = 5, sort: bool = False, figure: Figure | None = None
+) -> Figure:
+    """Bar chart of one layer's channel weights on the gate's 0-1 scale.
+
+    Channels appear in channel order (so the same channel sits at the same
+    place for every image) unless ``sort`` asks for largest first; the top-k
+    channels are highlighted and labelled either way.
+    """
+    figure = figure or _new_figure(7.0, 2.8)
+    axes = figure.add_subplot()
+    weights = layer.weights
+    order = np.argsort(-weights, kind="stable") if sort else np.arange(len(weights))
+    top = set(top_k_channels(weights, top_k).tolist())
+    colours = [HIGHLIGHT if int(c) in top else BASE for c in order]
+    positions = np.arange(len(order))
+    axes.bar(positions, weights[order], width=0.85, color=colours, linewidth=0)
+    axes.set_ylim(0, 1)
+    axes.set_xlim(-0.7, len(order) - 0.3)
+    axes.set_ylabel("weight")
+    axes.set_xlabel("channels, sorted by weight" if sort else "channel")
+    if sort:
+        axes.set_xticks(positions[: min(len(order), max(top_k, 1))])
+        axes.set_xticklabels([str(int(c)) for c in order[: min(len(order), max(top_k, 1))]], fontsize=7)
+    kernel = f", k={layer.kernel_size}" if layer.kernel_size else ""
+    axes.set_title(f"{layer.name} ({layer.type}, {layer.channels} channels{kernel}); top {len(top)} in red", fontsize=9)
+    axes.grid(axis="y", alpha=0.3)
+    return figure
+
+
+def branch_chart(layer: ChannelLayer, sort: bool = False) -> Figure:
+    """The avg and max branch parts before the gate, side by side, in the same channel order."""
+    branches = [(label, values) for label, values in (("avg", layer.avg), ("max", layer.max)) if values is not None]
+    figure = _new_figure(7.0, 2.8)
+    if not branches:
+        axes = figure.add_subplot()
+        axes.text(0.5, 0.5, "this layer has no pooling branches", ha="center", va="center")
+        axes.set_axis_off()
+        return figure
+    order = np.argsort(-layer.weights, kind="stable") if sort else np.arange(layer.channels)
+    axes_list = figure.subplots(1, len(branches), sharey=True, squeeze=False)[0]
+    low = min(float(values.min()) for _, values in branches)
+    high = max(float(values.max()) for _, values in branches)
+    pad = 0.05 * max(high - low, 1e-6)
+    for axes, (label, values) in zip(axes_list, branches):
+        colours = np.where(values[order] >= 0, "#2c7fb8", "#f03b20")
+        axes.bar(np.arange(len(order)), values[order], width=0.85, color=colours, linewidth=0)
+        axes.axhline(0, color="black", linewidth=0.6)
+        axes.set_ylim(min(low, 0) - pad, max(high, 0) + pad)
+        axes.set_title(f"{label} branch (before the gate)", fontsize=9)
+        axes.set_xlabel("channels, sorted by final weight" if sort else "channel")
+        axes.grid(axis="y", alpha=0.3)
+    axes_list[0].set_ylabel("logit part")
+    figure.suptitle(layer.name, fontsize=9)
+    return figure
+
+
+def _scaled(mask: np.ndarray, stretch: bool) -> np.ndarray:
+    mask = mask.astype(np.float32)
+    if stretch:
+        low, high = float(mask.min()), float(mask.max())
+        return (mask - low) / (high - low) if high > low else np.zeros_like(mask)
+    return np.clip(mask, 0.0, 1.0)
+
+
+def colorize(values: np.ndarray, colormap: str = "jet") -> np.ndarray:
+    """RGB uint8 array for values in [0, 1]."""
+    if colormap not in colormaps:
+        raise ValueError(f"unknown colormap {colormap!r}")
+    lookup = (colormaps[colormap](np.linspace(0, 1, 256))[:, :3] * 255).astype(np.uint8)
+    return lookup[np.clip((values * 255).round(), 0, 255).astype(np.uint8)]
+
+
+def mask_image(
+    mask: np.ndarray, colormap: str = "jet", stretch: bool = False, size: tuple[int, int] | None = None
+) -> Image.Image:
+    """The raw mask in colour, enlarged with nearest-neighbour so each cell stays visible."""
+    image = Image.fromarray(colorize(_scaled(mask, stretch), colormap))
+    if size is not None:
+        image = image.resize(size, Image.Resampling.NEAREST)
+    return image
+
+
+def overlay(
+    image: Image.Image, mask: np.ndarray, colormap: str = "jet", opacity: float = 0.5, stretch: bool = False
+) -> Image.Image:
+    """Heatmap of ``mask`` blended over ``image`` at the image's own resolution.
+
+    By default the colour scale is the gate's absolute 0-1 range, so a mask
+    that keeps everything looks uniformly hot instead of being stretched into
+    false contrast; ``stretch`` maps the mask's own min-max to the full scale.
+    """
+    if not 0.0 <= opacity <= 1.0:
+        raise ValueError("opacity must be between 0 and 1")
+    values = Image.fromarray(_scaled(mask, stretch).astype(np.float32), mode="F")
+    values = values.resize(image.size, Image.Resampling.BILINEAR)
+    heat = Image.fromarray(colorize(np.asarray(values), colormap))
+    return Image.blend(image.convert("RGB"), heat, float(opacity))
+
+
+def _font(size: int) -> ImageFont.ImageFont:
+    try:
+        return ImageFont.load_default(size=size)
+    except TypeError:  # Pillow without scalable default font
+        return ImageFont.load_default()
+
+
+def overlay_grid(
+    analysis: ImageAnalysis,
+    colormap: str = "jet",
+    opacity: float = 0.5,
+    stretch: bool = False,
+    tile: int = 224,
+) -> Image.Image:
+    """All spatial layers' overlays side by side, each titled with its layer and mask size."""
+    layers = analysis.spatial_layers
+    if not layers:
+        return Image.new("RGB", (tile, 40), "white")
+    thumbnail = analysis.image.copy()
+    thumbnail.thumbnail((tile, tile), Image.Resampling.BILINEAR)
+    label_height = 18
+    grid = Image.new("RGB", (len(layers) * (tile + 6), tile + label_height), "white")
+    draw = ImageDraw.Draw(grid)
+    font = _font(12)
+    for index, layer in enumerate(layers):
+        tile_image = overlay(thumbnail, layer.mask, colormap, opacity, stretch)
+        x = index * (tile + 6)
+        grid.paste(tile_image, (x + (tile - tile_image.width) // 2, label_height + (tile - tile_image.height) // 2))
+        height, width = layer.size
+        draw.text((x + 2, 2), f"{layer.name} ({height}x{width})", fill="black", font=font)
+    return grid
+
+
+def feature_maps_figure(analysis: ImageAnalysis, layer_name: str | None = None, top_k: int = 8) -> Figure:
+    """Feature maps entering a channel layer, for its top-k weighted channels."""
+    if analysis.features is None or analysis.feature_layer is None:
+        raise ValueError("this analysis recorded no feature maps; analyze with feature_layer set")
+    layer = analysis.layer(layer_name or analysis.feature_layer)
+    if not isinstance(layer, ChannelLayer):
+        raise ValueError(f"{layer.name} is not a channel-attention layer")
+    channels = top_k_channels(layer.weights, top_k)
+    columns = min(4, max(1, len(channels)))
+    rows = int(np.ceil(len(channels) / columns))
+    figure = _new_figure(1.9 * columns, 2.0 * rows + 0.3)
+    axes_grid = figure.subplots(rows, columns, squeeze=False)
+    for axes in axes_grid.ravel():
+        axes.set_axis_off()
+    for axes, channel in zip(axes_grid.ravel(), channels):
+        axes.imshow(analysis.features[int(channel)], cmap="viridis", interpolation="nearest")
+        axes.set_title(f"ch {int(channel)}: w={layer.weights[int(channel)]:.2f}", fontsize=8)
+    figure.suptitle(f"input feature maps of {layer.name}, top {len(channels)} channels", fontsize=9)
+    return figure
+
+
+def summary_figure(
+    analysis: ImageAnalysis, colormap: str = "jet", opacity: float = 0.5, stretch: bool = False, top_k: int = 5
+) -> Figure:
+    """A one-page report: the image and predictions, every mask overlay, every channel layer."""
+    spatial = analysis.spatial_layers
+    channel = analysis.channel_layers
+    columns = max(2, len(spatial) + 1)
+    rows = 1 + len(channel)
+    figure = _new_figure(2.6 * columns, 2.6 + 1.6 * len(channel))
+    grid = figure.add_gridspec(rows, columns, height_ratios=[2.6] + [1.6] * len(channel))
+    axes = figure.add_subplot(grid[0, 0])
+    axes.imshow(np.asarray(analysis.image))
+    best, probability = analysis.top(1)[0]
+    axes.set_title(f"{analysis.classes[best]} ({probability:.1%})", fontsize=9)
+    axes.set_axis_off()
+    for index, layer in enumerate(spatial, start=1):
+        axes = figure.add_subplot(grid[0, index])
+        axes.imshow(np.asarray(overlay(analysis.image, layer.mask, colormap, opacity, stretch)))
+        axes.set_title(f"{layer.name}\n{layer.size[0]}x{layer.size[1]}, mean {layer.mask.mean():.2f}", fontsize=7)
+        axes.set_axis_off()
+    for row, layer in enumerate(channel, start=1):
+        axes = figure.add_subplot(grid[row, :])
+        top = set(top_k_channels(layer.weights, top_k).tolist())
+        axes.bar(
+            np.arange(layer.channels),
+            layer.weights,
+            width=0.85,
+            linewidth=0,
+            color=[HIGHLIGHT if c in top else BASE for c in range(layer.channels)],
+        )
+        axes.set_ylim(0, 1)
+        axes.set_xlim(-0.7, layer.channels - 0.3)
+        axes.set_ylabel("weight", fontsize=7)
+        axes.set_title(f"{layer.name}: {layer.channels} channel weights", fontsize=8)
+        axes.tick_params(labelsize=6)
+    return figure
+
+
+def statistics_rows(analysis: ImageAnalysis) -> tuple[list[str], list[list[object]]]:
+    """Headers and rows of per-layer statistics for a table."""
+    headers = ["layer", "type", "size", "mean", "std", "min", "max", "entropy / kept"]
+    rows = []
+    for stats in layer_statistics(analysis):
+        last = stats.get("entropy", stats.get("kept_fraction"))
+        rows.append([stats["layer"], stats["type"], stats["size"]] + [round(float(stats[k]), 4) for k in ("mean", "std", "min", "max")] + [round(float(last), 4)])
+    return headers, rows
+
+
+def save_report(analysis: ImageAnalysis, path: str, **options: object) -> None:
+    """Write the summary figure as a PNG."""
+    figure = summary_figure(analysis, **options)  # type: ignore[arg-type]
+    figure.savefig(path, format="png")
+
+
+__all__: Sequence[str] = (
+    "COLORMAPS",
+    "branch_chart",
+    "channel_bar_chart",
+    "colorize",
+    "feature_maps_figure",
+    "figure_to_image",
+    "figure_to_png",
+    "mask_image",
+    "overlay",
+    "overlay_grid",
+    "save_report",
+    "statistics_rows",
+    "summary_figure",
+    "top_k_channels",
+)

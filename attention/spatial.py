@@ -1,0 +1,48 @@
+"""CBAM-style spatial attention: one H x W mask that scales every channel."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .gates import create_gate
+from .tap import Tap
+
+
+class SpatialAttention(nn.Module):
+    """Mask from the per-pixel max and mean across channels.
+
+    Max and mean summarise "is any channel firing here" and "how much overall";
+    a k x k convolution turns them into one logit per pixel, so the mask can
+    look at a neighbourhood (7 x 7 by default, as in CBAM).
+
+    Args:
+        kernel_size: odd size of the convolution (3, 5 or 7).
+        bias: whether the convolution has a bias.
+        gate: "sigmoid" (default) or "hard_sigmoid".
+    """
+
+    def __init__(self, kernel_size: int = 7, bias: bool = False, gate: str = "sigmoid") -> None:
+        super().__init__()
+        if kernel_size < 1 or kernel_size % 2 == 0:
+            raise ValueError(
+                f"SpatialAttention kernel_size must be a positive odd number so the mask "
+                f"keeps the input's size, got {kernel_size}"
+            )
+        self.kernel_size = kernel_size
+        self.gate_name = gate
+        self.conv = nn.Conv2d(2, 1, kernel_size, padding=kernel_size // 2, bias=bias)
+        self.gate = create_gate(gate)
+        self.mask_tap = Tap()
+
+    def spatial_mask(self, x: torch.Tensor) -> torch.Tensor:
+        """Mask (B, 1, H, W) in [0, 1]."""
+        pooled = torch.cat([x.amax(dim=1, keepdim=True), x.mean(dim=1, keepdim=True)], dim=1)
+        return self.gate(self.conv(pooled))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        mask = self.mask_tap(self.spatial_mask(x))
+        return x * mask
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, gate={self.gate_name!r}"

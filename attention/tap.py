@@ -1,0 +1,19 @@
+"""A pass-through module that exposes an intermediate tensor to forward hooks.
+
+Attention modules route their weights through taps, so a recorder can read the
+exact tensors used in the forward pass with an ordinary forward hook, instead
+of recomputing them (which would cost time and could drift from the real
+values). Without hooks a tap costs one Python call.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class Tap(nn.Module):
+    """Identity whose output forward hooks can observe."""
+
+    def forward(self, tensor: torch.Tensor) -> torch.Tensor:  # noqa: D401 - identity
+        return tensor

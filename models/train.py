@@ -1,0 +1,323 @@
+"""Train an attention network and save it as an Attention Lens checkpoint.
+
+    python -m models.train --dataset shapes --arch attention_resnet_shapes --epochs 8 --out assets/shapes.pt
+
+Validation runs every epoch and the best epoch is kept; ``OUT.last.pt`` holds
+the latest state so an interrupted run continues with ``--resume``. Test
+metrics of the best epoch are written into the checkpoint, so the app can show
+what the model is worth.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import math
+import random
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+from torchvision import transforms
+from tqdm import tqdm
+
+from attention.images import Preprocessor
+
+from .checkpoint import Preprocessing, checkpoint_dict, save_checkpoint
+from .datasets import DATASET_INFO, build_dataset
+from .networks import ARCHITECTURES, build_model
+
+LOGGER = logging.getLogger(__name__)
+
+NORMALISATION = {
+    "shapes": ((0.5, 0.5, 0.5), (0.25, 0.25, 0.25)),
+    "fashion-mnist": ((0.2860,), (0.3530,)),
+    "imagefolder": ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
+}
+DEFAULT_ARCH = {
+    "shapes": "attention_resnet_shapes",
+    "fashion-mnist": "attention_resnet_fashion",
+    "imagefolder": "attention_resnet",
+}
+
+
+def canonical_dataset(name: str) -> str:
+    return "fashion-mnist" if name in ("fashion", "fashion_mnist", "fashionmnist") else name
+
+
+def preprocessing_for(dataset: str, image_size: int | None) -> Preprocessing:
+    dataset = canonical_dataset(dataset)
+    info = DATASET_INFO.get(dataset, {"channels": 3, "input_size": 64})
+    size = image_size or int(info["input_size"])
+    mean, std = NORMALISATION[dataset]
+    return Preprocessing((size, size), int(info["channels"]), mean, std)
+
+
+def train_transform(dataset: str, prep: Preprocessing) -> Any:
+    """Augmentation suited to each dataset, ending in the same preprocessing as inference."""
+    final = Preprocessor(prep.input_size, prep.channels, prep.mean, prep.std)
+    height, width = prep.input_size
+    if dataset == "shapes":
+        # The generator already randomises position, scale, colour and background;
+        # flips and small rescales add views a paint program or a camera would give.
+        steps = [
+            transforms.RandomHorizontalFlip(),
+            transforms.RandomVerticalFlip(),
+            transforms.RandomApply([transforms.RandomResizedCrop((height, width), scale=(0.8, 1.0), ratio=(0.85, 1.18))], p=0.3),
+            transforms.RandomApply([transforms.ColorJitter(0.3, 0.3, 0.3, 0.05)], p=0.5),
+            transforms.RandomGrayscale(p=0.1),
+        ]
+    elif dataset == "fashion-mnist":
+        steps = [
+            transforms.RandomCrop((height, width), padding=2, padding_mode="edge"),
+            transforms.RandomHorizontalFlip(),
+        ]
+    else:
+        steps = [
+            transforms.RandomResizedCrop((height, width), scale=(0.6, 1.0)),
+            transforms.RandomHorizontalFlip(),
+            transforms.ColorJitter(0.2, 0.2, 0.2),
+        ]
+    return transforms.Compose([*steps, final])
+
+
+def eval_transform(prep: Preprocessing) -> Preprocessor:
+    return Preprocessor(prep.input_size, prep.channels, prep.mean, prep.std)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+@torch.no_grad()
+def evaluate_accuracy(
+    model: nn.Module, loader: Iterable, num_classes: int, progress: bool = False, desc: str = "eval"
+) -> tuple[float, float, np.ndarray]:
+    """(accuracy, mean loss, confusion matrix [true, predicted]) in eval mode.
+
+    Restores the model's previous train/eval mode afterwards.
+    """
+    was_training = model.training
+    model.eval()
+    confusion = np.zeros((num_classes, num_classes), dtype=np.int64)
+    total_loss, count = 0.0, 0
+    try:
+        for images, labels in tqdm(loader, desc=desc, leave=False, disable=not progress):
+            logits = model(images)
+            total_loss += float(nn.functional.cross_entropy(logits, labels, reduction="sum"))
+            predicted = logits.argmax(1)
+            np.add.at(confusion, (labels.numpy(), predicted.numpy()), 1)
+            count += len(labels)
+    finally:
+        model.train(was_training)
+    accuracy = float(np.trace(confusion) / max(count, 1))
+    return accuracy, total_loss / max(count, 1), confusion
+
+
+def make_optimizer(name: str, model: nn.Module, lr: float, weight_decay: float) -> torch.optim.Optimizer:
+    # No weight decay on norms, biases and the tiny attention kernels, whose few
+    # weights decide a whole layer's gating.
+    decay, no_decay = [], []
+    for param_name, param in model.named_parameters():
+        small = param.ndim <= 1 or "attention" in param_name
+        (no_decay if small else decay).append(param)
+    groups = [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    if name == "sgd":
+        return torch.optim.SGD(groups, lr=lr, momentum=0.9, nesterov=True)
+    if name == "adamw":
+        return torch.optim.AdamW(groups, lr=lr)
+    raise ValueError(f"unknown optimizer {name!r}")
+
+
+def make_schedule(name: str, optimizer: torch.optim.Optimizer, lr: float, total_steps: int) -> Any:
+    if name == "onecycle":
+        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=total_steps, pct_start=0.2)
+    if name == "cosine":
+        warmup = max(1, total_steps // 50)
+
+        def factor(step: int) -> float:
+            if step < warmup:
+                return (step + 1) / warmup
+            return 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, total_steps - warmup)))
+
+        return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+    raise ValueError(f"unknown schedule {name!r}")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m models.train", description=__doc__.split("\n")[0])
+    parser.add_argument("--dataset", required=True, help="shapes, fashion-mnist (or fashion), imagefolder")
+    parser.add_argument("--data-root", help="dataset folder (fashion-mnist IDX files, or an image folder)")
+    parser.add_argument("--arch", help=f"architecture, one of {sorted(ARCHITECTURES)}")
+    parser.add_argument("--attention", help="attention kind for every block (default: the architecture's, eca_sa)")
+    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--lr", type=float, default=None, help="peak learning rate (default 0.1 SGD, 3e-3 AdamW)")
+    parser.add_argument("--weight-decay", type=float, default=5e-4)
+    parser.add_argument("--optimizer", choices=("sgd", "adamw"), default="sgd")
+    parser.add_argument("--schedule", choices=("onecycle", "cosine"), default="onecycle")
+    parser.add_argument("--label-smoothing", type=float, default=0.0)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--image-size", type=int, help="input side in pixels (default: the dataset's)")
+    parser.add_argument("--train-size", type=int, help="number of training images (shapes: generated; others: a subset)")
+    parser.add_argument("--val-size", type=int, help="number of validation images (a subset)")
+    parser.add_argument("--test-size", type=int, help="number of test images (a subset)")
+    parser.add_argument("--max-steps", type=int, help="stop after this many optimisation steps (smoke tests)")
+    parser.add_argument("--workers", type=int, default=0, help="DataLoader worker processes")
+    parser.add_argument("--threads", type=int, help="torch CPU threads")
+    parser.add_argument("--out", required=True, help="where to write the best checkpoint")
+    parser.add_argument("--resume", action="store_true", help="continue from OUT.last.pt if it exists")
+    parser.add_argument("--no-progress", action="store_true", help="hide tqdm bars")
+    return parser.parse_args(argv)
+
+
+def _subset(dataset: Dataset, size: int | None, seed: int) -> Dataset:
+    if size is None or size >= len(dataset):  # type: ignore[arg-type]
+        return dataset
+    indices = np.random.default_rng(seed).permutation(len(dataset))[:size]  # type: ignore[arg-type]
+    return torch.utils.data.Subset(dataset, sorted(int(i) for i in indices))
+
+
+def build_splits(args: argparse.Namespace, prep: Preprocessing) -> tuple[Dataset, Dataset, Dataset, list[str]]:
+    dataset = canonical_dataset(args.dataset)
+    common: dict[str, Any] = {"root": args.data_root, "seed": args.seed}
+    if dataset == "shapes":
+        common["size"] = prep.input_size[0]
+    train = build_dataset(dataset, "train", transform=train_transform(dataset, prep), length=args.train_size if dataset == "shapes" else None, **common)
+    val = build_dataset(dataset, "val", transform=eval_transform(prep), length=args.val_size if dataset == "shapes" else None, **common)
+    test = build_dataset(dataset, "test", transform=eval_transform(prep), length=args.test_size if dataset == "shapes" else None, **common)
+    classes = list(train.classes)
+    if dataset != "shapes":
+        train = _subset(train, args.train_size, args.seed)
+        val = _subset(val, args.val_size, args.seed)
+        test = _subset(test, args.test_size, args.seed)
+    return train, val, test, classes
+
+
+def train(args: argparse.Namespace) -> dict[str, Any]:
+    """Run training; returns the saved checkpoint dict."""
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    seed_everything(args.seed)
+    dataset = canonical_dataset(args.dataset)
+    if dataset not in NORMALISATION:
+        raise SystemExit(f"unknown dataset {args.dataset!r}; choose shapes, fashion-mnist or imagefolder")
+    arch = args.arch or DEFAULT_ARCH[dataset]
+    prep = preprocessing_for(dataset, args.image_size)
+    train_set, val_set, test_set, classes = build_splits(args, prep)
+    config: dict[str, Any] = {"num_classes": len(classes), "in_channels": prep.channels}
+    if args.attention:
+        config["attention"] = args.attention
+    model = build_model(arch, **config)
+
+    generator = torch.Generator().manual_seed(args.seed)
+    train_loader = DataLoader(train_set, batch_size=args.batch_size, shuffle=True, drop_last=True,
+                              num_workers=args.workers, generator=generator, persistent_workers=args.workers > 0)
+    val_loader = DataLoader(val_set, batch_size=256, num_workers=args.workers)
+    test_loader = DataLoader(test_set, batch_size=256, num_workers=args.workers)
+
+    lr = args.lr if args.lr is not None else (0.1 if args.optimizer == "sgd" else 3e-3)
+    steps_per_epoch = len(train_loader)
+    total_steps = args.epochs * steps_per_epoch
+    if args.max_steps:
+        total_steps = min(total_steps, args.max_steps)
+    optimizer = make_optimizer(args.optimizer, model, lr, args.weight_decay)
+    schedule = make_schedule(args.schedule, optimizer, lr, max(total_steps, 1))
+    criterion = nn.CrossEntropyLoss(label_smoothing=args.label_smoothing)
+
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    last_path = out.with_name(out.name + ".last.pt")
+    state: dict[str, Any] = {"epoch": 0, "step": 0, "best_val": -1.0, "best_state": None, "history": [], "elapsed": 0.0}
+    if args.resume and last_path.exists():
+        saved = torch.load(last_path, map_location="cpu", weights_only=True)
+        model.load_state_dict(saved["model"])
+        optimizer.load_state_dict(saved["optimizer"])
+        schedule.load_state_dict(saved["schedule"])
+        state = saved["state"]
+        torch.set_rng_state(saved["torch_rng"])
+        generator.set_state(saved["loader_rng"])
+        LOGGER.info("resumed from %s at epoch %d", last_path, state["epoch"])
+
+    progress = not args.no_progress
+    started = time.perf_counter() - state["elapsed"]
+    while state["epoch"] < args.epochs and state["step"] < total_steps:
+        model.train()
+        bar = tqdm(train_loader, desc=f"epoch {state['epoch'] + 1}/{args.epochs}", disable=not progress)
+        running, seen = 0.0, 0
+        for images, labels in bar:
+            loss = criterion(model(images), labels)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            schedule.step()
+            state["step"] += 1
+            running += loss.item() * len(labels)
+            seen += len(labels)
+            bar.set_postfix(loss=f"{running / seen:.4f}")
+            state.setdefault("losses", []).append(loss.item())
+            if state["step"] >= total_steps:
+                break
+        val_acc, val_loss, _ = evaluate_accuracy(model, val_loader, len(classes), progress, "val")
+        state["epoch"] += 1
+        state["history"].append({"epoch": state["epoch"], "train_loss": running / max(seen, 1),
+                                 "val_accuracy": val_acc, "val_loss": val_loss})
+        LOGGER.info("epoch %d: train loss %.4f, val accuracy %.4f", state["epoch"], running / max(seen, 1), val_acc)
+        if val_acc > state["best_val"]:
+            state["best_val"] = val_acc
+            state["best_state"] = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        state["elapsed"] = time.perf_counter() - started
+        torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                    "schedule": schedule.state_dict(), "state": state, "torch_rng": torch.get_rng_state(),
+                    "loader_rng": generator.get_state()}, last_path)
+
+    if state["best_state"] is not None:
+        model.load_state_dict(state["best_state"])
+    test_acc, test_loss, confusion = evaluate_accuracy(model, test_loader, len(classes), progress, "test")
+    elapsed = time.perf_counter() - started
+    metrics = {
+        "test_accuracy": test_acc,
+        "test_loss": test_loss,
+        "test_size": len(test_set),  # type: ignore[arg-type]
+        "val_accuracy": state["best_val"],
+        "confusion_matrix": confusion.tolist(),
+        "history": state["history"],
+    }
+    training = {
+        "dataset": dataset,
+        "epochs": state["epoch"],
+        "steps": state["step"],
+        "train_size": len(train_set),  # type: ignore[arg-type]
+        "batch_size": args.batch_size,
+        "optimizer": args.optimizer,
+        "schedule": args.schedule,
+        "lr": lr,
+        "weight_decay": args.weight_decay,
+        "seed": args.seed,
+        "train_time_s": round(elapsed, 1),
+        "threads": torch.get_num_threads(),
+        "torch": str(torch.__version__),
+    }
+    payload = checkpoint_dict(model, arch, config, classes, prep, metrics, training)
+    save_checkpoint(out, payload)
+    LOGGER.info("saved %s: test accuracy %.4f after %.0f s", out, test_acc, elapsed)
+    return payload
+
+
+def main(argv: list[str] | None = None) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    args = parse_args(argv)
+    payload = train(args)
+    m = payload["metrics"]
+    LOGGER.info("test accuracy %.2f%% on %d images", 100 * m["test_accuracy"], m["test_size"])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,359 @@
+"""Tests for models/datasets.py: shapes generator, IDX reader, Fashion-MNIST, image folders, factory."""
+
+from __future__ import annotations
+
+import gzip
+import pickle
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import models.datasets as datasets_module
+from models.datasets import (
+    BACKGROUND_KINDS,
+    DATASET_INFO,
+    DEFAULT_FASHION_ROOT,
+    FASHION_CLASSES,
+    SHAPE_CLASSES,
+    FashionMNISTIdx,
+    ImageFolderDataset,
+    ShapesDataset,
+    build_dataset,
+    generate_scene,
+    read_idx,
+    render_shape_scene,
+)
+
+SIZE = 64
+
+
+def _bbox_sides(mask: np.ndarray) -> tuple[int, int]:
+    ys, xs = np.nonzero(mask)
+    return int(xs.max() - xs.min() + 1), int(ys.max() - ys.min() + 1)
+
+
+def _touches_border(mask: np.ndarray) -> bool:
+    return bool(mask[0].any() or mask[-1].any() or mask[:, 0].any() or mask[:, -1].any())
+
+
+# ----------------------------------------------------------------------------- shapes
+
+
+def test_shape_classes_are_fixed() -> None:
+    assert SHAPE_CLASSES == ("circle", "ring", "square", "triangle", "star", "cross")
+
+
+def test_render_is_deterministic_and_index_dependent() -> None:
+    a = render_shape_scene(np.random.default_rng([0, 0, 7]))
+    b = render_shape_scene(np.random.default_rng([0, 0, 7]))
+    c = render_shape_scene(np.random.default_rng([0, 0, 8]))
+    assert a[0].dtype == np.uint8 and a[0].shape == (SIZE, SIZE, 3)
+    assert a[1].dtype == bool and a[1].shape == (SIZE, SIZE)
+    np.testing.assert_array_equal(a[0], b[0])
+    np.testing.assert_array_equal(a[1], b[1])
+    assert a[2] == b[2]
+    assert not np.array_equal(a[0], c[0])
+
+
+def test_dataset_determinism_and_disjoint_splits() -> None:
+    first = ShapesDataset("train", length=40, seed=3)
+    again = ShapesDataset("train", length=40, seed=3)
+    other_seed = ShapesDataset("train", length=40, seed=4)
+    for i in (0, 17, 39):
+        img1, mask1, label1 = first.sample(i)
+        img2, mask2, label2 = again.sample(i)
+        np.testing.assert_array_equal(img1, img2)
+        np.testing.assert_array_equal(mask1, mask2)
+        assert label1 == label2
+    assert not np.array_equal(first.sample(0)[0], other_seed.sample(0)[0])
+
+    hashes: dict[str, set[bytes]] = {}
+    for split in ("train", "val", "test"):
+        ds = ShapesDataset(split, length=40, seed=3)
+        hashes[split] = {ds.sample(i)[0].tobytes() for i in range(len(ds))}
+        assert len(hashes[split]) == 40  # no duplicate scenes inside a split either
+    assert not hashes["train"] & hashes["val"]
+    assert not hashes["train"] & hashes["test"]
+    assert not hashes["val"] & hashes["test"]
+
+
+def test_dataset_lengths_items_and_cache() -> None:
+    assert len(ShapesDataset("train")) == 24000
+    assert len(ShapesDataset("val")) == 2000
+    assert len(ShapesDataset("test")) == 2000
+    with pytest.raises(ValueError):
+        ShapesDataset("holdout")
+
+    ds = ShapesDataset("val", length=12, seed=1)
+    image, label = ds[5]
+    assert isinstance(image, Image.Image) and image.mode == "RGB" and image.size == (SIZE, SIZE)
+    assert ds.classes == list(SHAPE_CLASSES)
+    cached = ds.sample(5)
+    fresh = render_shape_scene(ds.rng_for(5), SIZE)
+    np.testing.assert_array_equal(cached[0], fresh[0])
+    np.testing.assert_array_equal(cached[1], fresh[1])
+    np.testing.assert_array_equal(np.asarray(image), fresh[0])
+    assert label == fresh[2] == ds.targets[5]
+    assert ds[-1][1] == ds.targets[-1]
+    with pytest.raises(IndexError):
+        ds[12]
+
+    ds.materialize()
+    assert ds._filled.all()
+    # targets are computed without rendering and must agree with the rendered labels
+    assert ShapesDataset("val", length=12, seed=1).targets == [ds.sample(i)[2] for i in range(12)]
+
+    with_transform = ShapesDataset("val", length=3, seed=1, transform=lambda im: np.asarray(im).mean())
+    value, _ = with_transform[0]
+    assert isinstance(value, float)
+
+
+def test_every_class_and_background_appears() -> None:
+    targets = ShapesDataset("train", length=300).targets
+    assert set(targets) == set(range(len(SHAPE_CLASSES)))
+    counts = np.bincount(targets, minlength=len(SHAPE_CLASSES))
+    assert counts.min() > 25  # roughly balanced
+    kinds = {generate_scene(np.random.default_rng([9, i])).background for i in range(60)}
+    assert kinds == set(BACKGROUND_KINDS)
+    for label in range(len(SHAPE_CLASSES)):
+        assert render_shape_scene(np.random.default_rng(label), label=label)[2] == label
+    with pytest.raises(ValueError):
+        render_shape_scene(np.random.default_rng(0), background="plaid")
+
+
+def test_mask_matches_drawn_object_on_solid_background() -> None:
+    """Without degradations, a pixel is in the mask iff it is closer to the object colour than to the background."""
+    for i in range(48):
+        scene = generate_scene(np.random.default_rng([5, i]), SIZE, label=i % 6, background="solid", degrade=False)
+        image = scene.image.astype(np.float32)
+        obj = np.array(scene.object_colour, np.float32)
+        untouched = scene.alpha == 0
+        assert untouched.any()
+        bg = image[untouched][0]
+        assert np.abs(image[untouched] - bg).max() <= 1  # solid really is solid
+        assert np.linalg.norm(obj - bg) >= 60, "object must contrast with its background"
+        closer_to_object = np.linalg.norm(image - obj, axis=2) < np.linalg.norm(image - bg, axis=2)
+        # pixels covered exactly half (alpha 128/255) are a coin toss after rounding to uint8
+        decided = np.abs(scene.alpha - 0.5) > 0.01
+        mismatch = np.count_nonzero((closer_to_object != scene.mask) & decided)
+        assert mismatch == 0, (i, mismatch, scene.mask.sum())
+        if scene.filled and scene.mask.sum() > 30:
+            interior = scene.alpha >= 0.999
+            assert np.abs(image[interior] - obj).max() <= 1
+
+
+def test_masked_pixels_stay_close_to_object_colour_with_degradations() -> None:
+    for i in range(40):
+        scene = generate_scene(np.random.default_rng([6, i]), SIZE, background="solid")
+        obj = np.array(scene.object_colour, np.float32)
+        core = scene.alpha >= 0.95
+        if core.sum() < 10:
+            continue
+        median = np.median(scene.image[core].astype(np.float32), axis=0)
+        assert np.linalg.norm(median - obj) < 60, (i, median, obj)
+
+
+def test_object_size_and_mask_area() -> None:
+    low, high = 0.15 * SIZE, 0.60 * SIZE
+    for i in range(150):
+        scene = generate_scene(np.random.default_rng([7, i]), SIZE)
+        assert scene.mask.any(), i
+        assert low - 1e-6 <= scene.extent <= high + 1e-6
+        area = int(scene.mask.sum())
+        assert 12 <= area <= (high + 2) ** 2, (i, area)
+        width, height = _bbox_sides(scene.mask)
+        longest = max(width, height)
+        assert longest <= high + 2, (i, longest)
+        if _touches_border(scene.mask):
+            assert longest >= 0.6 * low, (i, longest)  # at most ~20% of the object is cut off
+        else:
+            assert longest >= low - 3.5, (i, longest, scene.extent)
+            assert abs(longest - scene.extent) <= 3.5, (i, longest, scene.extent)  # sharp star tips thin out
+
+
+def test_other_sizes_render() -> None:
+    image, mask, _ = render_shape_scene(np.random.default_rng(1), size=96)
+    assert image.shape == (96, 96, 3) and mask.shape == (96, 96) and mask.any()
+
+
+# ----------------------------------------------------------------------------- IDX
+
+
+def _write_idx(path: Path, array: np.ndarray, code: int, compress: bool) -> None:
+    """Write an IDX file independently of the reader: big-endian header then big-endian data."""
+    big_endian = array.astype(array.dtype.newbyteorder(">"))
+    payload = struct.pack(">BBBB", 0, 0, code, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
+    payload += big_endian.tobytes()
+    if compress:
+        path.write_bytes(gzip.compress(payload))
+    else:
+        path.write_bytes(payload)
+
+
+@pytest.mark.parametrize("compress", [False, True])
+def test_read_idx_round_trip(tmp_path: Path, compress: bool) -> None:
+    images = np.random.default_rng(0).integers(0, 256, (5, 4, 3), dtype=np.uint8)
+    ints = np.arange(-6, 6, dtype=np.int32).reshape(3, 4)
+    floats = np.linspace(-1, 1, 7, dtype=np.float32)
+    for name, array, code in (("u8", images, 0x08), ("i32", ints, 0x0C), ("f32", floats, 0x0D)):
+        path = tmp_path / (name + (".gz" if compress else ""))
+        _write_idx(path, array, code, compress)
+        loaded = read_idx(path)
+        assert loaded.shape == array.shape
+        assert loaded.dtype.isnative
+        np.testing.assert_array_equal(loaded, array)
+
+
+def test_read_idx_rejects_bad_files(tmp_path: Path) -> None:
+    bad_magic = tmp_path / "bad-magic"
+    bad_magic.write_bytes(b"\x12\x34\x08\x01" + struct.pack(">I", 2) + b"\x00\x01")
+    with pytest.raises(ValueError, match="magic"):
+        read_idx(bad_magic)
+    truncated = tmp_path / "truncated"
+    truncated.write_bytes(b"\x00\x00\x08\x01" + struct.pack(">I", 10) + b"\x00\x01")
+    with pytest.raises(ValueError, match="data bytes"):
+        read_idx(truncated)
+    bad_type = tmp_path / "bad-type"
+    bad_type.write_bytes(b"\x00\x00\x42\x01" + struct.pack(">I", 1) + b"\x00")
+    with pytest.raises(ValueError, match="type"):
+        read_idx(bad_type)
+    broken_gzip = tmp_path / "broken.gz"
+    broken_gzip.write_bytes(gzip.compress(b"\x00\x00\x08\x01" + b"\x00" * 100)[:20])
+    with pytest.raises(ValueError):
+        read_idx(broken_gzip)
+
+
+# ----------------------------------------------------------------------------- Fashion-MNIST
+
+
+def _fake_fashion(root: Path, n_train: int = 20, n_test: int = 6) -> None:
+    rng = np.random.default_rng(0)
+    for prefix, n in (("train", n_train), ("t10k", n_test)):
+        _write_idx(root / f"{prefix}-images-idx3-ubyte.gz", rng.integers(0, 256, (n, 28, 28), dtype=np.uint8), 8, True)
+        _write_idx(root / f"{prefix}-labels-idx1-ubyte", (np.arange(n) % 10).astype(np.uint8), 8, False)
+
+
+def test_fashion_split_logic_on_small_files(tmp_path: Path) -> None:
+    _fake_fashion(tmp_path)
+    train = FashionMNISTIdx(tmp_path, "train", val_size=4)
+    val = FashionMNISTIdx(tmp_path, "val", val_size=4)
+    test = FashionMNISTIdx(tmp_path, "test", val_size=4)
+    assert (len(train), len(val), len(test)) == (16, 4, 6)
+    assert not set(train.indices.tolist()) & set(val.indices.tolist())
+    np.testing.assert_array_equal(FashionMNISTIdx(tmp_path, "val", val_size=4).indices, val.indices)
+    image, label = val[0]
+    assert image.mode == "L" and image.size == (28, 28) and label == val.targets[0]
+    assert len(FashionMNISTIdx(tmp_path, "train", val_size=4, limit=5)) == 5
+
+
+def test_fashion_missing_files_message(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="apt-get install dataset-fashion-mnist"):
+        FashionMNISTIdx(tmp_path / "nowhere", "train")
+
+
+def test_fashion_download_fallback(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With download=True, missing files are fetched (here: faked) into torchvision's layout."""
+    calls: list[Path] = []
+
+    def fake_download(root: Path) -> None:
+        calls.append(root)
+        raw = root / "FashionMNIST" / "raw"
+        raw.mkdir(parents=True)
+        _fake_fashion(raw)
+
+    monkeypatch.setattr(datasets_module, "_download_fashion", fake_download)
+    ds = FashionMNISTIdx(tmp_path, "test", download=True)
+    assert calls == [tmp_path] and len(ds) == 6
+
+
+def test_shapes_pickle_round_trip() -> None:
+    ds = ShapesDataset("test", length=4)
+    empty = pickle.loads(pickle.dumps(ds))
+    assert empty._images is None and empty.targets == ds.targets
+    ds.sample(1)
+    filled = pickle.loads(pickle.dumps(ds))
+    np.testing.assert_array_equal(filled.sample(1)[0], ds.sample(1)[0])
+
+
+@pytest.mark.skipif(
+    not DEFAULT_FASHION_ROOT.is_dir(),
+    reason=f"{DEFAULT_FASHION_ROOT} absent: install the Debian package dataset-fashion-mnist",
+)
+def test_fashion_real_debian_files() -> None:
+    train = FashionMNISTIdx(split="train")
+    val = FashionMNISTIdx(split="val")
+    test = FashionMNISTIdx(split="test", transform=lambda im: np.asarray(im))
+    assert (len(train), len(val), len(test)) == (55000, 5000, 10000)
+    assert train.classes == FASHION_CLASSES and len(train.classes) == 10
+    image, label = train[0]
+    assert isinstance(image, Image.Image) and image.mode == "L" and image.size == (28, 28)
+    assert 0 <= label < 10
+    array, _ = test[0]
+    assert array.shape == (28, 28) and array.dtype == np.uint8
+    assert set(test.targets) == set(range(10))
+    assert np.bincount(test.targets).tolist() == [1000] * 10  # the official test set is balanced
+    assert not set(train.indices.tolist()) & set(val.indices.tolist())
+
+
+# ----------------------------------------------------------------------------- image folders
+
+
+def _png(path: Path, colour: tuple[int, ...], mode: str = "RGB") -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.new(mode, (8, 6), colour).save(path)
+
+
+def test_imagefolder_single_folder_split(tmp_path: Path) -> None:
+    for c, name in enumerate(("cat", "dog", "emu")):
+        for k in range(10):
+            _png(tmp_path / name / f"{k}.png", (c * 80, k * 20, 0))
+    splits = {s: ImageFolderDataset(tmp_path, s, seed=1) for s in ("train", "val", "test")}
+    assert [len(splits[s]) for s in ("train", "val", "test")] == [24, 3, 3]
+    paths = {s: {p for p, _ in ds.samples} for s, ds in splits.items()}
+    assert not paths["train"] & paths["val"] and not paths["train"] & paths["test"]
+    assert not paths["val"] & paths["test"]
+    assert len(paths["train"] | paths["val"] | paths["test"]) == 30
+    assert splits["train"].classes == ["cat", "dog", "emu"]
+    assert ImageFolderDataset(tmp_path, "val", seed=1).samples == splits["val"].samples
+    image, label = splits["test"][0]
+    assert image.mode == "RGB" and image.size == (8, 6)
+    assert label == splits["test"].targets[0]
+
+
+def test_imagefolder_with_split_folders(tmp_path: Path) -> None:
+    for name in ("a", "b"):
+        for k in range(10):
+            _png(tmp_path / "train" / name / f"{k}.png", (k, 0, 0))
+    _png(tmp_path / "test" / "b" / "only.png", (0, 0, 0, 0), mode="RGBA")  # class "a" missing in test
+    train = ImageFolderDataset(tmp_path, "train")
+    val = ImageFolderDataset(tmp_path, "val")
+    test = ImageFolderDataset(tmp_path, "test")
+    assert (len(train), len(val), len(test)) == (18, 2, 1)  # val carved from train, test from its folder
+    assert test.classes == ["a", "b"] and test.targets == [1]  # label of "b" follows train's numbering
+    image, _ = test[0]
+    assert image.getpixel((0, 0)) == (255, 255, 255)  # transparency flattened onto white
+
+
+# ----------------------------------------------------------------------------- factory
+
+
+def test_build_dataset_and_info(tmp_path: Path) -> None:
+    shapes = build_dataset("shapes", "val", length=5, seed=2)
+    assert isinstance(shapes, ShapesDataset) and len(shapes) == 5
+    _fake_fashion(tmp_path)
+    fashion = build_dataset("fashion", "test", root=tmp_path)
+    assert isinstance(fashion, FashionMNISTIdx) and len(fashion) == 6
+    with pytest.raises(ValueError, match="shapes"):
+        build_dataset("cifar", "train")
+    with pytest.raises(ValueError):
+        build_dataset("imagefolder", "train")
+    assert DATASET_INFO["shapes"] == {"channels": 3, "input_size": 64, "classes": SHAPE_CLASSES, "has_masks": True}
+    assert DATASET_INFO["fashion-mnist"] == {
+        "channels": 1,
+        "input_size": 28,
+        "classes": FASHION_CLASSES,
+        "has_masks": False,
+    }
