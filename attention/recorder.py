@@ -183,7 +183,13 @@ class AttentionRecorder:
         self._sink = RecordSink()
         self._handles: list[RemovableHandle] = []
         self._thread_id: int | None = None
-        self.layer_names = [name for name, _ in attention_layers(model)]
+        # Resolved once here so that entering the recorder costs only the hook registrations.
+        self._layers = [
+            (name, module, adapter)
+            for name, module in model.named_modules()
+            if (adapter := find_adapter(module)) is not None
+        ]
+        self.layer_names = [name for name, _, _ in self._layers]
         if feature_layer is not None and feature_layer not in self.layer_names:
             raise ValueError(
                 f"feature_layer {feature_layer!r} is not an attention layer of this model; "
@@ -215,10 +221,7 @@ class AttentionRecorder:
         self._thread_id = threading.get_ident()
         self.clear()
         try:
-            for name, module in self.model.named_modules():
-                adapter = find_adapter(module)
-                if adapter is None:
-                    continue
+            for name, module, adapter in self._layers:
                 self._handles.extend(adapter(module, name, self._sink, self._guard))
                 if name == self.feature_layer:
                     self._handles.append(

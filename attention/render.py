@@ -19,6 +19,7 @@ matplotlib.use("Agg")
 import numpy as np  # noqa: E402
 from matplotlib import colormaps  # noqa: E402
 from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
+from matplotlib.collections import PolyCollection  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from PIL import Image, ImageDraw, ImageFont  # noqa: E402
 
@@ -29,10 +30,49 @@ HIGHLIGHT = "#d62728"
 BASE = "#7f9fbf"
 
 
-def _new_figure(width: float, height: float) -> Figure:
-    figure = Figure(figsize=(width, height), dpi=100, layout="constrained")
+def _new_figure(
+    width: float, height: float, margins: tuple[float, float, float, float] = (0.6, 0.5, 0.15, 0.35)
+) -> Figure:
+    """Figure with fixed margins in inches (left, bottom, right, top).
+
+    Fixed margins instead of a layout engine: constrained layout measures
+    every artist's extent on each draw, which made a bar chart several times
+    slower to render, and the web app redraws these figures on every change
+    of a display control. The margins leave room for titles, tick labels and
+    axis labels at the font sizes used here.
+    """
+    figure = Figure(figsize=(width, height), dpi=100)
     FigureCanvasAgg(figure)
+    left, bottom, right, top = margins
+    figure.subplots_adjust(
+        left=left / width, bottom=bottom / height, right=1 - right / width, top=1 - top / height
+    )
     return figure
+
+
+def _bars(
+    axes: object, positions: np.ndarray, heights: np.ndarray, colours: Sequence[str] | str, width: float = 0.85
+) -> None:
+    """Bars as one PolyCollection: one artist instead of one Rectangle per channel.
+
+    Drawing hundreds of separate patches dominated the time of a bar chart;
+    a single collection draws in one call and looks the same. The caller sets
+    the axis limits, since collections do not extend them.
+    """
+    positions = np.asarray(positions, dtype=np.float64)
+    heights = np.asarray(heights, dtype=np.float64)
+    half = width / 2
+    zeros = np.zeros_like(heights)
+    corners = np.stack(
+        [
+            np.stack([positions - half, zeros], axis=1),
+            np.stack([positions - half, heights], axis=1),
+            np.stack([positions + half, heights], axis=1),
+            np.stack([positions + half, zeros], axis=1),
+        ],
+        axis=1,
+    )
+    axes.add_collection(PolyCollection(corners, facecolors=colours, linewidths=0))  # type: ignore[attr-defined]
 
 
 def figure_to_image(figure: Figure) -> Image.Image:
@@ -70,14 +110,18 @@ def channel_bar_chart(
     top = set(top_k_channels(weights, top_k).tolist())
     colours = [HIGHLIGHT if int(c) in top else BASE for c in order]
     positions = np.arange(len(order))
-    axes.bar(positions, weights[order], width=0.85, color=colours, linewidth=0)
+    _bars(axes, positions, weights[order], colours)
     axes.set_ylim(0, 1)
     axes.set_xlim(-0.7, len(order) - 0.3)
     axes.set_ylabel("weight")
     axes.set_xlabel("channels, sorted by weight" if sort else "channel")
     if sort:
         axes.set_xticks(positions[: min(len(order), max(top_k, 1))])
-        axes.set_xticklabels([str(int(c)) for c in order[: min(len(order), max(top_k, 1))]], fontsize=7)
+        # Vertical labels: with many channels the bars are a few pixels wide.
+        rotation = 90 if len(order) > 40 else 0
+        axes.set_xticklabels(
+            [str(int(c)) for c in order[: min(len(order), max(top_k, 1))]], fontsize=7, rotation=rotation
+        )
     kernel = f", k={layer.kernel_size}" if layer.kernel_size else ""
     axes.set_title(f"{layer.name} ({layer.type}, {layer.channels} channels{kernel}); top {len(top)} in red", fontsize=9)
     axes.grid(axis="y", alpha=0.3)
@@ -87,26 +131,39 @@ def channel_bar_chart(
 def branch_chart(layer: ChannelLayer, sort: bool = False) -> Figure:
     """The avg and max branch parts before the gate, side by side, in the same channel order."""
     branches = [(label, values) for label, values in (("avg", layer.avg), ("max", layer.max)) if values is not None]
-    figure = _new_figure(7.0, 2.8)
+    figure = _new_figure(7.0, 2.8, margins=(0.75, 0.35, 0.15, 0.55))
     if not branches:
         axes = figure.add_subplot()
         axes.text(0.5, 0.5, "this layer has no pooling branches", ha="center", va="center")
         axes.set_axis_off()
         return figure
     order = np.argsort(-layer.weights, kind="stable") if sort else np.arange(layer.channels)
-    axes_list = figure.subplots(1, len(branches), sharey=True, squeeze=False)[0]
+    # All branches share one axes, side by side with a gap: they share the
+    # y scale anyway, and each extra axes costs as much to draw as its bars.
+    axes = figure.add_subplot()
+    count = len(order)
+    gap = max(2.0, 0.06 * count)
     low = min(float(values.min()) for _, values in branches)
     high = max(float(values.max()) for _, values in branches)
     pad = 0.05 * max(high - low, 1e-6)
-    for axes, (label, values) in zip(axes_list, branches):
+    bottom, top = min(low, 0) - pad, max(high, 0) + pad
+    for index, (label, values) in enumerate(branches):
+        offset = index * (count + gap)
         colours = np.where(values[order] >= 0, "#2c7fb8", "#f03b20")
-        axes.bar(np.arange(len(order)), values[order], width=0.85, color=colours, linewidth=0)
-        axes.axhline(0, color="black", linewidth=0.6)
-        axes.set_ylim(min(low, 0) - pad, max(high, 0) + pad)
-        axes.set_title(f"{label} branch (before the gate)", fontsize=9)
-        axes.set_xlabel("channels, sorted by final weight" if sort else "channel")
-        axes.grid(axis="y", alpha=0.3)
-    axes_list[0].set_ylabel("logit part")
+        _bars(axes, offset + np.arange(count), values[order], colours.tolist())
+        axes.text(offset + count / 2, top, f"{label} branch (before the gate)", ha="center", va="bottom", fontsize=9)
+        if index:
+            axes.axvline(offset - gap / 2, color="0.6", linewidth=0.8)
+    span = len(branches) * count + (len(branches) - 1) * gap
+    axes.axhline(0, color="black", linewidth=0.6)
+    axes.set_ylim(bottom, top)
+    axes.set_xlim(-0.7, span - 0.3)
+    axes.set_xticks([])
+    axes.set_xlabel(
+        f"{count} channels per branch, " + ("sorted by final weight" if sort else "in channel order")
+    )
+    axes.set_ylabel("logit part")
+    axes.grid(axis="y", alpha=0.3)
     figure.suptitle(layer.name, fontsize=9)
     return figure
 
@@ -197,8 +254,8 @@ def feature_maps_figure(analysis: ImageAnalysis, layer_name: str | None = None, 
     channels = top_k_channels(layer.weights, top_k)
     columns = min(4, max(1, len(channels)))
     rows = int(np.ceil(len(channels) / columns))
-    figure = _new_figure(1.9 * columns, 2.0 * rows + 0.3)
-    axes_grid = figure.subplots(rows, columns, squeeze=False)
+    figure = _new_figure(1.9 * columns, 2.0 * rows + 0.3, margins=(0.05, 0.05, 0.05, 0.5))
+    axes_grid = figure.subplots(rows, columns, squeeze=False, gridspec_kw={"wspace": 0.08, "hspace": 0.2})
     for axes in axes_grid.ravel():
         axes.set_axis_off()
     for axes, channel in zip(axes_grid.ravel(), channels):
@@ -206,6 +263,47 @@ def feature_maps_figure(analysis: ImageAnalysis, layer_name: str | None = None, 
         axes.set_title(f"ch {int(channel)}: w={layer.weights[int(channel)]:.2f}", fontsize=8)
     figure.suptitle(f"input feature maps of {layer.name}, top {len(channels)} channels", fontsize=9)
     return figure
+
+
+def feature_maps_image(
+    analysis: ImageAnalysis, layer_name: str | None = None, top_k: int = 8, tile: int = 120, columns: int = 4
+) -> Image.Image:
+    """The same panel as ``feature_maps_figure``, drawn with Pillow.
+
+    Each map is stretched to its own min-max (as ``imshow`` does) and
+    enlarged with nearest-neighbour so its cells stay visible. A web page
+    redraws this on every change of layer or top-k; building eight matplotlib
+    axes took far longer than the forward pass, and Pillow needs a few ms.
+    """
+    if analysis.features is None or analysis.feature_layer is None:
+        raise ValueError("this analysis recorded no feature maps; analyze with feature_layer set")
+    layer = analysis.layer(layer_name or analysis.feature_layer)
+    if not isinstance(layer, ChannelLayer):
+        raise ValueError(f"{layer.name} is not a channel-attention layer")
+    channels = top_k_channels(layer.weights, top_k)
+    columns = min(columns, max(1, len(channels)))
+    rows = max(1, int(np.ceil(len(channels) / columns)))
+    font = _font(12)
+    title_height, label_height, gap = 22, 16, 6
+    width = columns * (tile + gap) + gap
+    height = title_height + rows * (tile + label_height + gap)
+    sheet = Image.new("RGB", (width, height), "white")
+    draw = ImageDraw.Draw(sheet)
+    draw.text((gap, 4), f"input feature maps of {layer.name}, top {len(channels)} channels", fill="black", font=font)
+    for index, channel in enumerate(channels):
+        values = analysis.features[int(channel)].astype(np.float32)
+        tile_image = Image.fromarray(colorize(_scaled(values, stretch=True), "viridis"))
+        if max(tile_image.size) > tile:
+            tile_image.thumbnail((tile, tile), Image.Resampling.BILINEAR)
+        else:
+            factor = tile // max(tile_image.size)
+            tile_image = tile_image.resize((tile_image.width * factor, tile_image.height * factor), Image.Resampling.NEAREST)
+        row, column = divmod(index, columns)
+        x = gap + column * (tile + gap)
+        y = title_height + row * (tile + label_height + gap)
+        draw.text((x, y), f"ch {int(channel)}: w={layer.weights[int(channel)]:.2f}", fill="black", font=font)
+        sheet.paste(tile_image, (x + (tile - tile_image.width) // 2, y + label_height + (tile - tile_image.height) // 2))
+    return sheet
 
 
 def summary_figure(
@@ -216,28 +314,29 @@ def summary_figure(
     channel = analysis.channel_layers
     columns = max(2, len(spatial) + 1)
     rows = 1 + len(channel)
-    figure = _new_figure(2.6 * columns, 2.6 + 1.6 * len(channel))
-    grid = figure.add_gridspec(rows, columns, height_ratios=[2.6] + [1.6] * len(channel))
+    figure = _new_figure(2.6 * columns, 2.6 + 1.6 * len(channel), margins=(0.55, 0.3, 0.15, 0.4))
+    grid = figure.add_gridspec(
+        rows, columns, height_ratios=[2.6] + [1.6] * len(channel), hspace=0.55, wspace=0.08
+    )
+    # Each image cell is about 260 px wide at 100 dpi: overlaying a full-size
+    # upload (up to 2048 px) only to have matplotlib shrink it again was most
+    # of the report's time, so draw from a thumbnail of twice that size.
+    image = analysis.image.copy()
+    image.thumbnail((520, 520), Image.Resampling.BILINEAR)
     axes = figure.add_subplot(grid[0, 0])
-    axes.imshow(np.asarray(analysis.image))
+    axes.imshow(np.asarray(image))
     best, probability = analysis.top(1)[0]
     axes.set_title(f"{analysis.classes[best]} ({probability:.1%})", fontsize=9)
     axes.set_axis_off()
     for index, layer in enumerate(spatial, start=1):
         axes = figure.add_subplot(grid[0, index])
-        axes.imshow(np.asarray(overlay(analysis.image, layer.mask, colormap, opacity, stretch)))
+        axes.imshow(np.asarray(overlay(image, layer.mask, colormap, opacity, stretch)))
         axes.set_title(f"{layer.name}\n{layer.size[0]}x{layer.size[1]}, mean {layer.mask.mean():.2f}", fontsize=7)
         axes.set_axis_off()
     for row, layer in enumerate(channel, start=1):
         axes = figure.add_subplot(grid[row, :])
         top = set(top_k_channels(layer.weights, top_k).tolist())
-        axes.bar(
-            np.arange(layer.channels),
-            layer.weights,
-            width=0.85,
-            linewidth=0,
-            color=[HIGHLIGHT if c in top else BASE for c in range(layer.channels)],
-        )
+        _bars(axes, np.arange(layer.channels), layer.weights, [HIGHLIGHT if c in top else BASE for c in range(layer.channels)])
         axes.set_ylim(0, 1)
         axes.set_xlim(-0.7, layer.channels - 0.3)
         axes.set_ylabel("weight", fontsize=7)
@@ -268,6 +367,7 @@ __all__: Sequence[str] = (
     "channel_bar_chart",
     "colorize",
     "feature_maps_figure",
+    "feature_maps_image",
     "figure_to_image",
     "figure_to_png",
     "mask_image",

@@ -145,6 +145,8 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
         LOGGER.warning("refused checkpoint %s: %s", path, error)
+        if "global" not in str(error).lower():
+            raise CheckpointError(f"{label} is not a readable PyTorch checkpoint (corrupt or truncated)") from error
         raise CheckpointError(
             f"refused to load {label}: it contains Python objects that are not allowed "
             "in a checkpoint (loaded with weights_only=True)"

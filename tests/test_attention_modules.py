@@ -1,0 +1,180 @@
+"""The attention modules against their definitions."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from attention import (
+    ECA,
+    AttentionBlock,
+    CBAMChannelGate,
+    SpatialAttention,
+    SqueezeExcite,
+    adaptive_kernel_size,
+    create_attention,
+)
+
+
+@pytest.mark.parametrize(
+    ("channels", "expected"),
+    [(16, 3), (24, 3), (32, 3), (64, 3), (96, 3), (128, 5), (256, 5), (512, 5), (1024, 5), (2048, 7)],
+)
+def test_adaptive_kernel_table(channels: int, expected: int) -> None:
+    assert adaptive_kernel_size(channels) == expected
+    assert ECA(channels).kernel_size == expected
+
+
+def test_adaptive_kernel_is_always_odd() -> None:
+    for channels in range(1, 5000, 7):
+        assert adaptive_kernel_size(channels) % 2 == 1
+
+
+@pytest.mark.parametrize("kernel", [2, 4, 6, 0])
+def test_even_eca_kernel_refused(kernel: int) -> None:
+    with pytest.raises(ValueError, match="odd"):
+        ECA(32, kernel_size=kernel)
+
+
+@pytest.mark.parametrize("kernel", [2, 4, 8])
+def test_even_spatial_kernel_refused(kernel: int) -> None:
+    with pytest.raises(ValueError, match="odd"):
+        SpatialAttention(kernel_size=kernel)
+
+
+@pytest.mark.parametrize("pooling", ["avgmax", "avg", "max"])
+@pytest.mark.parametrize("channels", [16, 128, 2048])
+def test_eca_shapes_and_range(pooling: str, channels: int) -> None:
+    module = ECA(channels, pooling=pooling)
+    x = torch.randn(3, channels, 5, 4)
+    weights = module.channel_weights(x)
+    assert weights.weights.shape == (3, channels)
+    assert torch.all((weights.weights >= 0) & (weights.weights <= 1))
+    assert (weights.avg is None) == (pooling == "max")
+    assert (weights.max is None) == (pooling == "avg")
+    out = module(x)
+    assert out.shape == x.shape
+    torch.testing.assert_close(out, x * weights.weights[:, :, None, None])
+
+
+def test_eca_avgmax_matches_hand_computation() -> None:
+    torch.manual_seed(0)
+    channels, kernel = 12, 5
+    module = ECA(channels, kernel_size=kernel, bias=True)
+    nn.init.normal_(module.conv.weight)
+    nn.init.normal_(module.conv.bias)
+    x = torch.randn(2, channels, 6, 7)
+    w = module.conv.weight.detach().view(-1)
+    b = float(module.conv.bias.detach())
+    pad = (kernel - 1) // 2
+
+    def conv_by_hand(vector: torch.Tensor) -> torch.Tensor:
+        out = torch.zeros(channels)
+        for c in range(channels):
+            total = b
+            for j in range(kernel):
+                source = c + j - pad
+                if 0 <= source < channels:
+                    total += float(w[j]) * float(vector[source])
+            out[c] = total
+        return out
+
+    result = module.channel_weights(x)
+    for sample in range(2):
+        avg = x[sample].mean(dim=(1, 2))
+        mx = x[sample].amax(dim=(1, 2))
+        expected_avg = conv_by_hand(avg)
+        expected_max = conv_by_hand(mx)
+        expected = torch.sigmoid(expected_avg + expected_max)
+        torch.testing.assert_close(result.avg[sample], expected_avg, atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(result.max[sample], expected_max, atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(result.weights[sample], expected, atol=1e-6, rtol=1e-5)
+
+
+def test_eca_avg_matches_original_formula() -> None:
+    """Original ECA: y = sigmoid(conv1d(GAP(x))) per channel, then x * y."""
+    torch.manual_seed(1)
+    channels = 64
+    module = ECA(channels, pooling="avg")
+    nn.init.normal_(module.conv.weight)
+    x = torch.randn(4, channels, 8, 8)
+    gap = nn.AdaptiveAvgPool2d(1)(x)  # (B, C, 1, 1)
+    y = nn.functional.conv1d(gap.squeeze(-1).transpose(-1, -2), module.conv.weight, padding=(module.kernel_size - 1) // 2)
+    y = torch.sigmoid(y.transpose(-1, -2).unsqueeze(-1))
+    torch.testing.assert_close(module(x), x * y.expand_as(x), atol=1e-6, rtol=1e-5)
+
+
+def test_eca_hard_sigmoid_gate() -> None:
+    module = ECA(32, gate="hard_sigmoid")
+    nn.init.constant_(module.conv.weight, 10.0)
+    weights = module.channel_weights(torch.randn(2, 32, 3, 3) * 10).weights
+    assert torch.all((weights >= 0) & (weights <= 1))
+    assert isinstance(module.gate, nn.Hardsigmoid)
+
+
+def test_eca_bias_option() -> None:
+    assert ECA(32).conv.bias is None
+    assert ECA(32, bias=True).conv.bias is not None
+    assert sum(p.numel() for p in ECA(32).parameters()) == 3
+
+
+def test_spatial_mask_matches_definition() -> None:
+    torch.manual_seed(2)
+    module = SpatialAttention(kernel_size=7)
+    nn.init.normal_(module.conv.weight)
+    x = torch.randn(2, 10, 9, 11)
+    mask = module.spatial_mask(x)
+    assert mask.shape == (2, 1, 9, 11)
+    pooled = torch.stack([x.max(dim=1).values, x.mean(dim=1)], dim=1)
+    expected = torch.sigmoid(nn.functional.conv2d(pooled, module.conv.weight, padding=3))
+    torch.testing.assert_close(mask, expected)
+    torch.testing.assert_close(module(x), x * expected)
+    assert torch.all((mask >= 0) & (mask <= 1))
+
+
+@pytest.mark.parametrize("kernel", [3, 5, 7])
+def test_spatial_kernel_sizes_keep_size(kernel: int) -> None:
+    module = SpatialAttention(kernel_size=kernel)
+    assert module(torch.randn(1, 4, 13, 6)).shape == (1, 4, 13, 6)
+
+
+@pytest.mark.parametrize("module", [CBAMChannelGate(64, reduction=16), SqueezeExcite(64, reduction=8)])
+def test_other_channel_gates(module: nn.Module) -> None:
+    x = torch.randn(2, 64, 5, 5)
+    weights = module.channel_weights(x).weights
+    assert weights.shape == (2, 64)
+    torch.testing.assert_close(module(x), x * weights[:, :, None, None])
+
+
+@pytest.mark.parametrize(
+    ("kind", "channel_type", "has_spatial"),
+    [("eca_sa", ECA, True), ("eca", ECA, False), ("sa", None, True), ("cbam", CBAMChannelGate, True), ("se", SqueezeExcite, False)],
+)
+def test_factory(kind: str, channel_type: type | None, has_spatial: bool) -> None:
+    block = create_attention(kind, 32)
+    assert isinstance(block, AttentionBlock)
+    channel = getattr(block, "channel", None)
+    assert (channel is None) == (channel_type is None)
+    if channel_type is not None:
+        assert isinstance(channel, channel_type)
+    assert hasattr(block, "spatial") == has_spatial
+    assert block(torch.randn(1, 32, 4, 4)).shape == (1, 32, 4, 4)
+
+
+def test_factory_passes_options_and_refuses_unknown() -> None:
+    block = create_attention("eca_sa", 128, eca={"pooling": "avg", "kernel_size": 3}, spatial={"kernel_size": 5})
+    assert block.channel.pooling == "avg" and block.channel.kernel_size == 3
+    assert block.spatial.kernel_size == 5
+    assert isinstance(create_attention("none", 8), nn.Identity)
+    with pytest.raises(ValueError, match="unknown attention kind"):
+        create_attention("transformer", 8)
+
+
+def test_eca_parameter_count_is_kernel_size() -> None:
+    for channels in (16, 256, 2048):
+        module = ECA(channels)
+        assert sum(p.numel() for p in module.parameters()) == module.kernel_size
+        assert module.kernel_size == int(abs(math.log2(channels) / 2 + 0.5)) | 1

@@ -1,0 +1,237 @@
+"""The recorder: exact values, no side effects, clean lifecycle, thread isolation."""
+
+from __future__ import annotations
+
+import gc
+import threading
+import tracemalloc
+
+import pytest
+import torch
+from torch import nn
+
+from attention import ECA, AttentionRecorder, ChannelRecord, SpatialAttention, SpatialRecord, register_attention_type
+from attention.recorder import _REGISTRY
+from models.networks import build_model
+
+
+def _hook_count(model: nn.Module) -> int:
+    return sum(len(m._forward_hooks) + len(m._forward_pre_hooks) for m in model.modules())
+
+
+@pytest.fixture(scope="module")
+def small_model() -> nn.Module:
+    torch.manual_seed(0)
+    model = build_model("attention_resnet_shapes", num_classes=6)
+    # Non-trivial attention parameters so that masks and weights vary.
+    for module in model.modules():
+        if isinstance(module, (ECA, SpatialAttention)):
+            nn.init.normal_(module.conv.weight, std=0.5)
+    return model.eval()
+
+
+def test_records_every_layer_in_forward_order(small_model: nn.Module) -> None:
+    x = torch.randn(3, 3, 64, 64)
+    with AttentionRecorder(small_model) as recorder:
+        small_model(x)
+    names = [r.name for r in recorder.records]
+    module_order = [n for n, m in small_model.named_modules() if isinstance(m, (ECA, SpatialAttention))]
+    assert names == module_order
+    kinds = [type(r) for r in recorder.records]
+    assert kinds == [ChannelRecord, SpatialRecord] * 4
+    sizes = [r.size for r in recorder.records if isinstance(r, SpatialRecord)]
+    assert sizes == [(32, 32), (16, 16), (8, 8), (4, 4)]
+    for record in recorder.records:
+        if isinstance(record, ChannelRecord):
+            assert record.weights.shape == (3, record.channels)
+            assert record.avg.shape == record.max.shape == (3, record.channels)
+            assert record.kernel_size == (5 if record.channels == 128 else 3)
+            assert not record.weights.requires_grad and record.weights.device.type == "cpu"
+        else:
+            assert record.mask.shape[0] == 3 and record.kernel_size == 7
+
+
+def test_recorded_values_equal_module_computation(small_model: nn.Module) -> None:
+    x = torch.randn(2, 3, 64, 64)
+    inputs: dict[str, torch.Tensor] = {}
+    handles = [
+        m.register_forward_pre_hook(lambda mod, inp, name=n: inputs.__setitem__(name, inp[0].detach().clone()))
+        for n, m in small_model.named_modules()
+        if isinstance(m, (ECA, SpatialAttention))
+    ]
+    try:
+        with AttentionRecorder(small_model) as recorder:
+            small_model(x)
+    finally:
+        for handle in handles:
+            handle.remove()
+    modules = dict(small_model.named_modules())
+    for record in recorder.records:
+        module = modules[record.name]
+        if isinstance(record, ChannelRecord):
+            expected = module.channel_weights(inputs[record.name])
+            torch.testing.assert_close(record.weights, expected.weights)
+            torch.testing.assert_close(record.avg, expected.avg)
+            torch.testing.assert_close(record.max, expected.max)
+        else:
+            torch.testing.assert_close(record.mask, module.spatial_mask(inputs[record.name])[:, 0])
+
+
+def test_output_bit_identical(small_model: nn.Module) -> None:
+    x = torch.randn(4, 3, 64, 64)
+    with torch.no_grad():
+        before = small_model(x)
+        with AttentionRecorder(small_model, feature_layer="stages.1.0.attention.channel"):
+            during = small_model(x)
+        after = small_model(x)
+    assert torch.equal(before, during) and torch.equal(before, after)
+
+
+def test_does_not_change_model_mode(small_model: nn.Module) -> None:
+    small_model.train()
+    try:
+        with AttentionRecorder(small_model):
+            pass
+        assert small_model.training
+    finally:
+        small_model.eval()
+    with AttentionRecorder(small_model):
+        assert not small_model.training
+
+
+def test_feature_layer_recorded(small_model: nn.Module) -> None:
+    with AttentionRecorder(small_model, feature_layer="stages.2.0.attention.channel") as recorder:
+        small_model(torch.randn(2, 3, 64, 64))
+    assert recorder.features["stages.2.0.attention.channel"].shape == (2, 64, 8, 8)
+    with pytest.raises(ValueError, match="not an attention layer"):
+        AttentionRecorder(small_model, feature_layer="stem")
+
+
+def test_hooks_removed_after_exit_and_after_exception(small_model: nn.Module) -> None:
+    baseline = _hook_count(small_model)
+    with AttentionRecorder(small_model, feature_layer="stages.0.0.attention.channel"):
+        assert _hook_count(small_model) > baseline
+    assert _hook_count(small_model) == baseline
+
+    with pytest.raises(RuntimeError, match="boom"):
+        with AttentionRecorder(small_model):
+            small_model(torch.randn(1, 3, 64, 64))
+            raise RuntimeError("boom")
+    assert _hook_count(small_model) == baseline
+
+    with pytest.raises(RuntimeError):  # wrong input channels: the forward itself raises
+        with AttentionRecorder(small_model):
+            small_model(torch.randn(1, 5, 64, 64))
+    assert _hook_count(small_model) == baseline
+
+
+def test_memory_flat_over_repeated_analyses(small_model: nn.Module) -> None:
+    x = torch.randn(1, 3, 64, 64)
+
+    def analyse() -> None:
+        with torch.no_grad(), AttentionRecorder(small_model, feature_layer="stages.0.0.attention.channel") as rec:
+            small_model(x)
+        assert len(rec.records) == 8
+
+    for _ in range(20):  # warm caches and allocator
+        analyse()
+    gc.collect()
+    tracemalloc.start()
+    try:
+        analyse()
+        gc.collect()
+        first, _ = tracemalloc.get_traced_memory()
+        for _ in range(200):
+            analyse()
+        gc.collect()
+        last, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert _hook_count(small_model) == 0
+    # Python-side growth must stay far below one analysis' records (~140 KB of features).
+    assert last - first < 64 * 1024, f"memory grew by {last - first} bytes over 200 analyses"
+
+
+def test_two_threads_get_only_their_own_maps(small_model: nn.Module) -> None:
+    torch.manual_seed(3)
+    images = {name: torch.randn(1, 3, 64, 64) * scale for name, scale in (("a", 1.0), ("b", 3.0))}
+    expected = {}
+    for name, x in images.items():
+        with torch.no_grad(), AttentionRecorder(small_model) as rec:
+            small_model(x)
+        expected[name] = rec.records
+
+    barrier = threading.Barrier(2)
+    results: dict[str, list] = {}
+    errors: list[BaseException] = []
+
+    def worker(name: str) -> None:
+        try:
+            barrier.wait()
+            collected = []
+            for _ in range(15):
+                with torch.no_grad(), AttentionRecorder(small_model) as rec:
+                    small_model(images[name])
+                collected.append(rec.records)
+            results[name] = collected
+        except BaseException as error:  # surfaced below
+            errors.append(error)
+
+    threads = [threading.Thread(target=worker, args=(name,)) for name in images]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    for name, runs in results.items():
+        for records in runs:
+            assert len(records) == len(expected[name])
+            for got, want in zip(records, expected[name]):
+                assert got.name == want.name
+                if isinstance(got, ChannelRecord):
+                    torch.testing.assert_close(got.weights, want.weights)
+                else:
+                    torch.testing.assert_close(got.mask, want.mask)
+    assert _hook_count(small_model) == 0
+
+
+def test_registry_accepts_new_module_types() -> None:
+    class ForeignChannelAttention(nn.Module):
+        """Stands in for a third-party module such as timm's EcaModule."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = nn.Conv1d(1, 1, 3, padding=1, bias=False)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            y = torch.sigmoid(self.conv(x.mean((2, 3)).unsqueeze(1))).squeeze(1)
+            return x * y[:, :, None, None]
+
+    def adapter(module, name, sink, guard):
+        def hook(mod, inputs, output):
+            x = inputs[0]
+            weights = torch.sigmoid(mod.conv(x.mean((2, 3)).unsqueeze(1))).squeeze(1)
+            sink.add(ChannelRecord(name=name, type="foreign", weights=weights.detach().clone(), kernel_size=3))
+
+        return [module.register_forward_hook(guard(hook))]
+
+    model = nn.Sequential(nn.Conv2d(3, 8, 3), ForeignChannelAttention())
+    register_attention_type(ForeignChannelAttention, adapter)
+    try:
+        with AttentionRecorder(model) as recorder:
+            model(torch.randn(2, 3, 8, 8))
+        assert [(r.name, r.type, r.channels) for r in recorder.records] == [("1", "foreign", 8)]
+        assert _hook_count(model) == 0
+    finally:
+        _REGISTRY.pop(0)
+
+
+def test_resnet50_builder_has_attention_before_residual_add() -> None:
+    model = build_model("attention_resnet50", num_classes=10).eval()
+    with torch.no_grad(), AttentionRecorder(model) as recorder:
+        out = model(torch.randn(1, 3, 64, 64))
+    assert out.shape == (1, 10)
+    channel = [r for r in recorder.records if isinstance(r, ChannelRecord)]
+    assert len(channel) == 16
+    assert {r.kernel_size for r in channel} == {5, 7}  # 256..1024 channels give 5, 2048 gives 7
+    assert model.layer4[2].bn3[1].channel.kernel_size == 7
