@@ -1,0 +1,130 @@
+"""Shared fixtures: a real ``python app.py`` server, an API client, and test images.
+
+The server is started once per session as a subprocess on a free port, the
+way a user starts it, so API and browser tests exercise exactly what ships.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import NamedTuple
+
+import pytest
+from PIL import Image
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+ROOT = Path(__file__).resolve().parent.parent
+SERVER_START_TIMEOUT_S = 120.0
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for_http(url: str, process: subprocess.Popen[bytes], timeout_s: float) -> None:
+    """Poll until ``url`` answers 200; fail early if the server process died."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"app.py exited with code {process.returncode} before serving")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
+            pass
+        time.sleep(0.25)
+    raise TimeoutError(f"{url} did not answer within {timeout_s:.0f} s")
+
+
+def server_environment(port: int) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        GRADIO_SERVER_NAME="127.0.0.1",
+        GRADIO_SERVER_PORT=str(port),
+        GRADIO_ANALYTICS_ENABLED="False",
+        ATTENTION_LENS_TORCH_THREADS="1",
+        PYTHONUNBUFFERED="1",
+    )
+    return env
+
+
+class AppServer(NamedTuple):
+    url: str
+    log: Path
+    process: subprocess.Popen[bytes]
+
+
+@pytest.fixture(scope="session")
+def app_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
+    """A ``python app.py`` subprocess on a free port, stopped at the end of the session."""
+    port = free_port()
+    log_path = tmp_path_factory.mktemp("server") / "app.log"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "app.py"], cwd=ROOT, env=server_environment(port), stdout=log, stderr=subprocess.STDOUT
+        )
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        try:
+            wait_for_http(url, process, SERVER_START_TIMEOUT_S)
+        except (RuntimeError, TimeoutError) as error:
+            tail = log_path.read_text(errors="replace")[-4000:]
+            pytest.fail(f"{error}\n--- app.py log ---\n{tail}")
+        yield AppServer(url, log_path, process)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=15)
+
+
+@pytest.fixture(scope="session")
+def server_url(app_server: AppServer) -> str:
+    return app_server.url
+
+
+@pytest.fixture(scope="session")
+def client(server_url: str):  # noqa: ANN201 - gradio_client is imported lazily
+    from gradio_client import Client
+
+    return Client(server_url, verbose=False)
+
+
+@pytest.fixture(scope="session")
+def shape_images(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    """Eight different images from the shapes generator, at upload-like sizes and formats."""
+    from models.datasets import ShapesDataset
+
+    folder = tmp_path_factory.mktemp("shapes")
+    dataset = ShapesDataset("test", length=8)
+    paths = []
+    for index in range(8):
+        array, _mask, _label = dataset.sample(index)
+        image = Image.fromarray(array).resize((96 + 16 * index, 96 + 8 * index), Image.Resampling.BILINEAR)
+        path = folder / (f"shape{index}.png" if index % 2 == 0 else f"shape{index}.jpg")
+        image.save(path)
+        paths.append(path)
+    return paths
+
+
+@pytest.fixture(scope="session")
+def example_image(shape_images: list[Path]) -> Path:
+    """The first image of the shipped example gallery, or a generated one while the gallery is empty."""
+    from webapp.handlers import example_images
+
+    examples = example_images(ROOT / "assets" / "examples")
+    return Path(examples[0]) if examples else shape_images[0]
