@@ -174,6 +174,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, help="torch CPU threads")
     parser.add_argument("--out", required=True, help="where to write the best checkpoint")
     parser.add_argument("--resume", action="store_true", help="continue from OUT.last.pt if it exists")
+    parser.add_argument("--init", help="start from the weights of this Attention Lens checkpoint (fine-tuning)")
     parser.add_argument("--no-progress", action="store_true", help="hide tqdm bars")
     return parser.parse_args(argv)
 
@@ -216,6 +217,14 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     if args.attention:
         config["attention"] = args.attention
     model = build_model(arch, **config)
+    if args.init:
+        from .checkpoint import read_checkpoint
+
+        initial = read_checkpoint(args.init)
+        if initial["arch"] != arch:
+            raise SystemExit(f"--init checkpoint is a {initial['arch']}, not a {arch}")
+        model.load_state_dict(initial["state_dict"])
+        LOGGER.info("initialised from %s", args.init)
 
     generator = torch.Generator().manual_seed(args.seed)
     train_loader = DataLoader(train_set, batch_size=args.batch_size, shuffle=True, drop_last=True,
@@ -301,6 +310,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         "lr": lr,
         "weight_decay": args.weight_decay,
         "seed": args.seed,
+        "init": args.init,
         "train_time_s": round(elapsed, 1),
         "threads": torch.get_num_threads(),
         "torch": str(torch.__version__),

@@ -1,0 +1,228 @@
+"""The web app's plain functions on real images and the real checkpoint, with no server or browser."""
+
+from __future__ import annotations
+
+import inspect
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from attention.errors import CheckpointError, ImageInputError, InputError
+from models.checkpoint import SHIPPED
+from tests.badfiles import write_bad_checkpoints, write_bad_images, write_odd_mode_images
+from webapp import handlers
+from webapp.state import LensResult, ModelCache
+
+
+@pytest.fixture(scope="module")
+def cache() -> ModelCache:
+    handlers.configure_torch(1)
+    return ModelCache()
+
+
+@pytest.fixture(scope="module")
+def result(cache: ModelCache, shape_images: list[Path]) -> LensResult:
+    return handlers.analyze(str(shape_images[0]), cache=cache)
+
+
+@pytest.fixture()
+def forward_calls(cache: ModelCache) -> Iterator[list[int]]:
+    """Counts forward passes of the default model while a test runs."""
+    calls: list[int] = []
+    handle = cache.shipped().model.register_forward_hook(lambda *_: calls.append(1))
+    yield calls
+    handle.remove()
+
+
+def test_analysis_has_the_cli_schema_and_every_feature_map(result: LensResult, cache: ModelCache) -> None:
+    analyzer = cache.shipped()
+    document = result.document
+    assert set(document) == {"checkpoint", "classes", "results"}
+    assert document["checkpoint"] == "shapes"
+    assert document["classes"] == analyzer.classes
+    assert len(document["results"]) == 1
+    entry = document["results"][0]
+    assert entry["image"] == "shape0.png"
+    assert set(entry) == {"image", "prediction", "top", "layers"}
+    assert [layer["name"] for layer in entry["layers"]] == analyzer.layer_names
+    assert len(entry["top"]) == min(5, len(analyzer.classes))
+    json.dumps(document)  # plain JSON types only
+    # Feature maps of every channel layer were kept from the one forward pass.
+    assert set(result.features) == set(analyzer.channel_layer_names)
+    for layer in result.analysis.channel_layers:
+        assert result.features[layer.name].shape[0] == layer.channels
+
+
+def test_every_panel_renders(result: LensResult) -> None:
+    panels = handlers.render_panels(result)
+    assert all(isinstance(image, Image.Image) for image in panels.channel)
+    assert all(isinstance(image, Image.Image) for image in panels.spatial)
+    # The large overlay keeps the uploaded image's own resolution.
+    assert panels.spatial.overlay.size == result.analysis.image.size
+    first_mask = result.analysis.spatial_layers[0]
+    mask_height, mask_width = first_mask.size
+    assert panels.spatial.mask.width % mask_width == 0 and panels.spatial.mask.height % mask_height == 0
+    assert len(panels.statistics["data"]) == len(result.analysis.layers)
+    assert len(panels.statistics["headers"]) == len(panels.statistics["data"][0])
+
+
+def test_display_changes_never_run_the_model(
+    cache: ModelCache, shape_images: list[Path], forward_calls: list[int], tmp_path: Path
+) -> None:
+    result = handlers.analyze(str(shape_images[1]), cache=cache)
+    assert len(forward_calls) == 1
+    for layer in result.channel_layer_names:
+        for sort in (False, True):
+            handlers.channel_panels(result, layer, sort, 3)
+    handlers.channel_panels(result, result.channel_layer_names[-1], False, handlers.MAX_TOP_K)
+    for layer in result.spatial_layer_names:
+        for colormap in ("jet", "viridis"):
+            for scale in ("absolute", "minmax"):
+                handlers.spatial_panels(result, layer, colormap, 0.3, scale)
+    handlers.render_panels(result, handlers.DisplayOptions(colormap="gray", opacity=1.0, scale="minmax"))
+    handlers.statistics_table(result)
+    handlers.report_png(result, tmp_path, "magma", 0.7, "minmax", 8)
+    handlers.write_document(result, tmp_path)
+    assert len(forward_calls) == 1
+    # And by construction: nothing that redraws can reach a model.
+    for function in (handlers.channel_panels, handlers.spatial_panels, handlers.render_panels, handlers.report_png):
+        parameters = inspect.signature(function).parameters
+        assert "cache" not in parameters and "model" not in parameters and "analyzer" not in parameters
+
+
+def test_display_options_change_the_pictures(result: LensResult) -> None:
+    jet = np.asarray(handlers.spatial_panels(result, colormap="jet").grid)
+    gray = np.asarray(handlers.spatial_panels(result, colormap="gray").grid)
+    assert not np.array_equal(jet, gray)
+    unsorted = np.asarray(handlers.channel_panels(result, sort=False).bar_chart)
+    ordered = np.asarray(handlers.channel_panels(result, sort=True).bar_chart)
+    assert not np.array_equal(unsorted, ordered)
+
+
+def test_unknown_layer_falls_back_to_the_first(result: LensResult) -> None:
+    assert handlers.pick_layer(result.channel_layer_names, "no.such.layer") == result.channel_layer_names[0]
+    panels = handlers.channel_panels(result, "no.such.layer")
+    assert panels.bar_chart is not None
+    assert handlers.channel_panels(None) == (None, None, None)
+    assert handlers.spatial_panels(None) == (None, None, None)
+
+
+def test_bad_options_are_refused(result: LensResult) -> None:
+    with pytest.raises(InputError, match="colormap"):
+        handlers.spatial_panels(result, colormap="rainbow-unicorn")
+    with pytest.raises(InputError, match="scale"):
+        handlers.spatial_panels(result, scale="logarithmic")
+
+
+def test_raw_upload_keeps_its_original_name(cache: ModelCache, shape_images: list[Path]) -> None:
+    upload = {"path": str(shape_images[2]), "orig_name": "holiday photo.png", "meta": {"_type": "gradio.FileData"}}
+    result = handlers.analyze(upload, cache=cache)
+    assert result.image_name == "holiday photo.png"
+    assert result.document["results"][0]["image"] == "holiday photo.png"
+    status = handlers.status_line(result)
+    assert "holiday photo" in status and "\n" not in status
+
+
+@pytest.mark.parametrize("missing", [None, "", {}, {"path": None}])
+def test_missing_image_is_a_clear_error(cache: ModelCache, missing: object) -> None:
+    with pytest.raises(InputError, match="no image"):
+        handlers.analyze(missing, cache=cache)
+
+
+def test_bad_images_give_one_line_messages(cache: ModelCache, tmp_path: Path) -> None:
+    expected = {
+        "text.png": "not an image",
+        "truncated.png": "could not be decoded",
+        "truncated.jpg": "could not be decoded",
+        "bomb.png": "too large",
+        "tiny.png": "too small",
+        "empty.png": "not an image",
+    }
+    for name, path in write_bad_images(tmp_path).items():
+        with pytest.raises(ImageInputError) as caught:
+            handlers.analyze(str(path), cache=cache)
+        message = str(caught.value)
+        assert expected[name] in message, (name, message)
+        assert "\n" not in message and name in message
+
+
+def test_unusual_modes_simply_work(cache: ModelCache, tmp_path: Path) -> None:
+    for name, path in write_odd_mode_images(tmp_path).items():
+        result = handlers.analyze(str(path), cache=cache)
+        assert result.analysis.image.mode == "RGB", name
+        assert result.document["results"][0]["image"] == name
+    rotated = handlers.analyze(str(tmp_path / "exif_rotated.jpg"), cache=cache)
+    assert rotated.analysis.image.size == (60, 80)  # EXIF orientation applied
+
+
+def test_model_name_is_never_a_path(cache: ModelCache, shape_images: list[Path]) -> None:
+    with pytest.raises(InputError, match="unknown model"):
+        handlers.analyze(str(shape_images[0]), model=str(SHIPPED["shapes"]), cache=cache)
+    with pytest.raises(InputError, match="unknown model"):
+        handlers.analyze(str(shape_images[0]), model="../../etc/passwd", cache=cache)
+
+
+def test_uploaded_checkpoint_replaces_the_picked_model(
+    cache: ModelCache, shape_images: list[Path], tmp_path: Path
+) -> None:
+    upload = tmp_path / "my_model.pt"
+    shutil.copyfile(SHIPPED["shapes"], upload)
+    result = handlers.analyze(str(shape_images[0]), "shapes", {"path": str(upload)}, cache=cache)
+    assert result.checkpoint == "my_model.pt"
+    shipped = handlers.analyze(str(shape_images[0]), cache=cache)
+    assert result.document["results"][0]["layers"] == shipped.document["results"][0]["layers"]
+    assert "Using uploaded checkpoint" in handlers.check_checkpoint(str(upload), cache=cache)
+    assert "shipped" in handlers.check_checkpoint(None, cache=cache)
+
+
+def test_bad_checkpoints_are_refused_clearly(cache: ModelCache, shape_images: list[Path], tmp_path: Path) -> None:
+    marker = tmp_path / "pwned"
+    for name, path in write_bad_checkpoints(tmp_path / "bad", marker).items():
+        with pytest.raises(CheckpointError) as caught:
+            handlers.analyze(str(shape_images[0]), checkpoint_file=str(path), cache=cache)
+        assert "\n" not in str(caught.value) and name in str(caught.value)
+        assert handlers.check_checkpoint(str(path), cache=cache).startswith("**Refused:**")
+    assert not marker.exists()
+
+
+def test_sketch(cache: ModelCache) -> None:
+    blank = Image.new("RGBA", (256, 256), (0, 0, 0, 0))
+    with pytest.raises(InputError, match="draw a shape"):
+        handlers.analyze_sketch({"background": None, "layers": [], "composite": blank}, cache=cache)
+    with pytest.raises(InputError, match="draw a shape"):
+        handlers.analyze_sketch(None, cache=cache)
+    drawing = Image.new("RGBA", (256, 256), (0, 0, 0, 0))
+    ImageDraw.Draw(drawing).rectangle((60, 60, 190, 190), outline=(0, 0, 0, 255), width=12)
+    result = handlers.analyze_sketch({"background": None, "layers": [], "composite": drawing}, cache=cache)
+    assert result.image_name == "sketch.png"
+    # Transparent background became white, as the model's training images are drawn.
+    assert result.analysis.image.getpixel((5, 5)) == (255, 255, 255)
+
+
+def test_downloads(result: LensResult, tmp_path: Path) -> None:
+    document_path = handlers.write_document(result, tmp_path)
+    assert document_path.name == "shape0_analysis.json"
+    assert json.loads(document_path.read_text()) == result.document
+    report = handlers.report_png(result, tmp_path)
+    with Image.open(report) as image:
+        assert image.format == "PNG" and image.width > 400
+
+
+def test_markdown_text_shows_names_literally() -> None:
+    shown = handlers.markdown_text("<img src=x onerror=alert(1)>*bold*.png")
+    assert "<" not in shown and "\\*bold\\*" in shown
+
+
+def test_example_images(tmp_path: Path) -> None:
+    assert handlers.example_images(tmp_path / "missing") == []
+    assert handlers.example_images(tmp_path) == []
+    (tmp_path / "b.png").write_bytes(b"x")
+    (tmp_path / "a.JPG").write_bytes(b"x")
+    (tmp_path / "notes.txt").write_text("x")
+    (tmp_path / ".hidden.png").write_bytes(b"x")
+    assert [Path(p).name for p in handlers.example_images(tmp_path)] == ["a.JPG", "b.png"]
