@@ -43,8 +43,13 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 CSS = """
 #status p { margin: 0; }
+/* Panels draw their own titles: keep them clear of the floating component label. */
+.lens-panel .image-frame { padding-top: 30px; }
 .lens-panel img { object-fit: contain; }
+/* Mask cells are data: show them as crisp squares, not blurred. */
+#raw-mask img, #feature-maps img { image-rendering: pixelated; }
 """
+PANEL_BUTTONS = ["download", "fullscreen"]
 
 
 def user_errors(fn: F) -> F:
@@ -199,7 +204,6 @@ def build_app(cache: ModelCache | None = None, downloads: Path | None = None) ->
                         label="…or upload a checkpoint (.pt) to use instead",
                         file_types=[".pt", ".pth"],
                         type="filepath",
-                        height=90,
                         elem_id="checkpoint-upload",
                     )
                     model_status = gr.Markdown("Using the picked shipped model.")
@@ -209,7 +213,8 @@ def build_app(cache: ModelCache | None = None, downloads: Path | None = None) ->
                 )
                 top5 = gr.Label(num_top_classes=5, label="Top-5 predictions", elem_id="predictions")
                 statistics = gr.Dataframe(
-                    label="Per-layer statistics (channel layers: entropy of the weights; spatial layers: kept fraction)",
+                    label="Per-layer statistics (channel layers: entropy of the weights; "
+                    "spatial layers: kept fraction)",
                     interactive=False,
                     elem_id="statistics",
                 )
@@ -222,12 +227,14 @@ def build_app(cache: ModelCache | None = None, downloads: Path | None = None) ->
             top_k = gr.Slider(1, handlers.MAX_TOP_K, value=handlers.DEFAULT_TOP_K, step=1,
                               label="Top-k channels (highlighted, and their feature maps)", elem_id="top-k")
         bar_chart = gr.Image(label="Channel weights", type="pil", format="png", interactive=False,
-                             elem_id="bar-chart", elem_classes="lens-panel")
+                             elem_id="bar-chart", elem_classes="lens-panel", buttons=PANEL_BUTTONS)
         with gr.Row():
             branches = gr.Image(label="Avg and max pooling branches before the gate", type="pil", format="png",
-                                interactive=False, elem_id="branches", elem_classes="lens-panel")
+                                interactive=False, elem_id="branches", elem_classes="lens-panel",
+                                buttons=PANEL_BUTTONS)
             feature_maps = gr.Image(label="Feature maps of the top-k channels", type="pil", format="png",
-                                    interactive=False, elem_id="feature-maps", elem_classes="lens-panel")
+                                    interactive=False, elem_id="feature-maps", elem_classes="lens-panel",
+                                    buttons=PANEL_BUTTONS)
 
         gr.Markdown("## Spatial attention: where each layer looks")
         with gr.Row():
@@ -240,12 +247,12 @@ def build_app(cache: ModelCache | None = None, downloads: Path | None = None) ->
             scale = gr.Radio(choices=list(handlers.SCALES), value=handlers.DEFAULT_SCALE, label="Colour scale",
                              elem_id="scale")
         overlay_grid = gr.Image(label="Every spatial layer", type="pil", interactive=False,
-                                elem_id="overlay-grid", elem_classes="lens-panel")
+                                elem_id="overlay-grid", elem_classes="lens-panel", buttons=PANEL_BUTTONS)
         with gr.Row():
             overlay = gr.Image(label="Selected layer over the image, at the image's resolution", type="pil",
-                               interactive=False, elem_id="overlay", elem_classes="lens-panel")
+                               interactive=False, elem_id="overlay", elem_classes="lens-panel", buttons=PANEL_BUTTONS)
             mask = gr.Image(label="Raw mask", type="pil", format="png", interactive=False, elem_id="raw-mask",
-                            elem_classes="lens-panel")
+                            elem_classes="lens-panel", buttons=PANEL_BUTTONS)
 
         gr.Markdown("## Downloads")
         with gr.Row():

@@ -297,12 +297,14 @@ def feature_maps_image(
             tile_image.thumbnail((tile, tile), Image.Resampling.BILINEAR)
         else:
             factor = tile // max(tile_image.size)
-            tile_image = tile_image.resize((tile_image.width * factor, tile_image.height * factor), Image.Resampling.NEAREST)
+            enlarged = (tile_image.width * factor, tile_image.height * factor)
+            tile_image = tile_image.resize(enlarged, Image.Resampling.NEAREST)
         row, column = divmod(index, columns)
         x = gap + column * (tile + gap)
         y = title_height + row * (tile + label_height + gap)
         draw.text((x, y), f"ch {int(channel)}: w={layer.weights[int(channel)]:.2f}", fill="black", font=font)
-        sheet.paste(tile_image, (x + (tile - tile_image.width) // 2, y + label_height + (tile - tile_image.height) // 2))
+        corner = (x + (tile - tile_image.width) // 2, y + label_height + (tile - tile_image.height) // 2)
+        sheet.paste(tile_image, corner)
     return sheet
 
 
@@ -336,7 +338,8 @@ def summary_figure(
     for row, layer in enumerate(channel, start=1):
         axes = figure.add_subplot(grid[row, :])
         top = set(top_k_channels(layer.weights, top_k).tolist())
-        _bars(axes, np.arange(layer.channels), layer.weights, [HIGHLIGHT if c in top else BASE for c in range(layer.channels)])
+        colours = [HIGHLIGHT if c in top else BASE for c in range(layer.channels)]
+        _bars(axes, np.arange(layer.channels), layer.weights, colours)
         axes.set_ylim(0, 1)
         axes.set_xlim(-0.7, layer.channels - 0.3)
         axes.set_ylabel("weight", fontsize=7)

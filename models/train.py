@@ -250,6 +250,9 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         model.load_state_dict(saved["model"])
         optimizer.load_state_dict(saved["optimizer"])
         schedule.load_state_dict(saved["schedule"])
+        if hasattr(schedule, "total_steps"):
+            # Resuming with more epochs stretches the one-cycle schedule instead of failing.
+            schedule.total_steps = max(total_steps, saved["state"]["step"] + 1)
         state = saved["state"]
         torch.set_rng_state(saved["torch_rng"])
         generator.set_state(saved["loader_rng"])

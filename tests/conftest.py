@@ -123,8 +123,9 @@ def shape_images(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
 
 @pytest.fixture(scope="session")
 def example_image(shape_images: list[Path]) -> Path:
-    """The first image of the shipped example gallery, or a generated one while the gallery is empty."""
+    """An image of the shipped example gallery (a shapes one if any), or a generated one while it is empty."""
     from webapp.handlers import example_images
 
-    examples = example_images(ROOT / "assets" / "examples")
-    return Path(examples[0]) if examples else shape_images[0]
+    examples = [Path(path) for path in example_images(ROOT / "assets" / "examples")]
+    preferred = [path for path in examples if path.name.startswith("shapes")]
+    return (preferred or examples or shape_images)[0]

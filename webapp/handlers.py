@@ -145,7 +145,7 @@ def record(analyzer: Analyzer, image: Image.Image, name: str) -> tuple[ImageAnal
     features: dict[str, np.ndarray] = {}
     if first is not None and analysis.features is not None:
         features[first] = analysis.features
-    for layer, recorder in zip(others, extra):
+    for layer, recorder in zip(others, extra, strict=True):
         if layer in recorder.features:
             features[layer] = recorder.features[layer][0].float().numpy()
     return analysis, features
@@ -186,7 +186,8 @@ def analyze(
     decode_s = time.perf_counter() - start
     analyzer = cache.get(model, _path_of(checkpoint_file))
     result = analyze_loaded(analyzer, decoded, name, decode_s)
-    LOGGER.info("analysed %s with %s in %.0f ms", name, result.checkpoint, 1000 * (decode_s + result.timings["forward"]))
+    elapsed_ms = 1000 * (decode_s + result.timings["forward"])
+    LOGGER.info("analysed %s with %s in %.0f ms", name, result.checkpoint, elapsed_ms)
     return result
 
 
@@ -326,7 +327,11 @@ def report_png(
 ) -> Path:
     """The one-page PNG report (render.summary_figure) with the page's display settings."""
     figure = render.summary_figure(
-        result.analysis, colormap=_colormap(colormap), opacity=_opacity(opacity), stretch=_stretch(scale), top_k=_top_k(top_k)
+        result.analysis,
+        colormap=_colormap(colormap),
+        opacity=_opacity(opacity),
+        stretch=_stretch(scale),
+        top_k=_top_k(top_k),
     )
     path = _new_download_folder(directory) / f"{_safe_stem(result.image_name)}_report.png"
     path.write_bytes(render.figure_to_png(figure))

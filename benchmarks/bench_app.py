@@ -1,0 +1,238 @@
+"""Where the time of one web-app analysis goes, and how long ``python app.py`` takes to serve.
+
+Run from the repository root::
+
+    .venv/bin/python benchmarks/bench_app.py            # 30 runs + startup
+    .venv/bin/python benchmarks/bench_app.py --runs 100 --no-startup
+
+One run analyses a 512x512 PNG upload with the default model exactly as the
+app does (same functions, same torch thread setting) and draws every panel
+the page shows after an analysis. The PNG report is timed on its own: the
+page builds it after the panels are on screen.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import io
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+import numpy as np  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from attention.images import load_image  # noqa: E402
+from models.checkpoint import DEFAULT_CHECKPOINT  # noqa: E402
+from webapp import handlers  # noqa: E402
+from webapp.state import ModelCache  # noqa: E402
+
+TARGET_MS = 150.0
+
+
+def upload_png(side: int = 512) -> bytes:
+    """A 512x512 PNG like a user's upload: a generated shapes scene, enlarged."""
+    from models.datasets import ShapesDataset
+
+    array, _mask, _label = ShapesDataset("test", length=1).sample(0)
+    image = Image.fromarray(array).resize((side, side), Image.Resampling.BICUBIC)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def encode(image: Image.Image | None, image_format: str) -> None:
+    """What Gradio does with each returned image before the page can show it."""
+    if image is not None:
+        image.save(io.BytesIO(), format=image_format)
+
+
+class Stopwatch:
+    """Collects named durations per run."""
+
+    def __init__(self) -> None:
+        self.samples: dict[str, list[float]] = {}
+
+    def time(self, name: str, function: Callable[[], Any]) -> Any:
+        start = time.perf_counter()
+        value = function()
+        self.add(name, time.perf_counter() - start)
+        return value
+
+    def add(self, name: str, seconds: float) -> None:
+        self.samples.setdefault(name, []).append(seconds)
+
+
+def _timed(function: Callable[..., Any], *args: Any) -> float:
+    start = time.perf_counter()
+    function(*args)
+    return time.perf_counter() - start
+
+
+def one_run(watch: Stopwatch, cache: ModelCache, data: bytes, downloads: Path) -> None:
+    analyzer = cache.shipped(DEFAULT_CHECKPOINT)
+    start = time.perf_counter()
+    image = watch.time("decode (load_image of PNG bytes)", lambda: load_image(data))
+    preprocess_s = watch.time("preprocess alone (resize + normalise)", lambda: _timed(analyzer.preprocess, [image]))
+    result = watch.time(
+        "analysis: preprocess + forward + recording + JSON",
+        lambda: handlers.analyze_loaded(analyzer, image, "upload.png"),
+    )
+    # The analysis measures its own pass; the forward part is that minus preprocessing.
+    watch.add("  forward + recording (analysis - preprocess)", result.timings["forward"] - preprocess_s)
+    watch.time("JSON document written for download", lambda: handlers.write_document(result, downloads))
+    options = handlers.DisplayOptions()
+    channel = watch.time(
+        "panel: channel bar chart + branches + feature maps",
+        lambda: handlers.channel_panels(result, options.channel_layer, options.sort, options.top_k),
+    )
+    spatial = watch.time(
+        "panel: overlay grid + large overlay + raw mask",
+        lambda: handlers.spatial_panels(result, options.spatial_layer, options.colormap, options.opacity,
+                                        options.scale),
+    )
+    watch.time("panel: statistics table + top-5", lambda: (handlers.statistics_table(result),
+                                                          handlers.top_predictions(result)))
+    watch.add("FULL: upload to every panel drawn", time.perf_counter() - start)
+
+    def encode_all() -> None:
+        for picture in channel:
+            encode(picture, "PNG")
+        encode(spatial.grid, "WEBP")
+        encode(spatial.overlay, "WEBP")
+        encode(spatial.mask, "PNG")
+
+    watch.time("encode panels as the page gets them (PNG/WebP)", encode_all)
+    watch.add("FULL + encoding", time.perf_counter() - start)
+    watch.time("PNG report (built after the panels)", lambda: handlers.report_png(result, downloads))
+
+
+def breakdown(watch: Stopwatch, channel_layer: str, cache: ModelCache, data: bytes, runs: int) -> None:
+    """The three matplotlib/Pillow pieces of the channel panel, for finding the slow one."""
+    from attention import render
+
+    analyzer = cache.shipped(DEFAULT_CHECKPOINT)
+    result = handlers.analyze_loaded(analyzer, load_image(data), "upload.png")
+    layer = result.analysis.layer(channel_layer)
+    with_features = dataclasses.replace(result.analysis, feature_layer=layer.name, features=result.features[layer.name])
+    for _ in range(runs):
+        watch.time(f"  bar chart ({layer.name})", lambda: render.figure_to_image(render.channel_bar_chart(layer)))
+        watch.time("  branch chart", lambda: render.figure_to_image(render.branch_chart(layer)))
+        watch.time("  feature maps (Pillow)", lambda: render.feature_maps_image(with_features, layer.name, 5))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def startup_seconds(timeout_s: float = 180.0) -> float:
+    """Seconds from launching ``python app.py`` to its first HTTP 200 on /."""
+    port = free_port()
+    env = dict(os.environ, GRADIO_SERVER_PORT=str(port), GRADIO_SERVER_NAME="127.0.0.1",
+               GRADIO_ANALYTICS_ENABLED="False")
+    start = time.perf_counter()
+    process = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        while time.perf_counter() - start < timeout_s:
+            if process.poll() is not None:
+                raise RuntimeError(f"app.py exited with code {process.returncode}")
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as response:
+                    if response.status == 200:
+                        return time.perf_counter() - start
+            except (urllib.error.URLError, ConnectionError, OSError):
+                pass
+            time.sleep(0.05)
+        raise TimeoutError("app.py did not serve / in time")
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def machine_note() -> str:
+    """Say whether the numbers were taken on a busy machine."""
+    training = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            text = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if "models.train" in text and "python" in text:
+            training.append(cmdline.parent.name)
+    load = os.getloadavg()
+    busy = f"{len(training)} training process(es) running" if training else "no training running"
+    return f"{os.cpu_count()} CPUs, load average {load[0]:.2f}/{load[1]:.2f}/{load[2]:.2f}, {busy}"
+
+
+def print_table(watch: Stopwatch) -> None:
+    print(f"{'step':<52} {'p50 ms':>8} {'p95 ms':>8} {'runs':>5}")
+    print("-" * 76)
+    for name, values in watch.samples.items():
+        array = np.asarray(values) * 1000
+        print(f"{name:<52} {np.percentile(array, 50):8.1f} {np.percentile(array, 95):8.1f} {len(array):5d}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=30, help="timed analyses (at least 30 for a useful p95)")
+    parser.add_argument("--warmup", type=int, default=3, help="untimed analyses first")
+    parser.add_argument("--no-startup", action="store_true", help="skip timing `python app.py` startup")
+    parser.add_argument("--startup-runs", type=int, default=2)
+    args = parser.parse_args(argv)
+
+    import tempfile
+
+    threads = handlers.configure_torch()
+    cache = ModelCache()
+    data = upload_png()
+    print(f"Attention Lens app benchmark: model {DEFAULT_CHECKPOINT!r}, 512x512 PNG upload ({len(data)} bytes), "
+          f"torch threads {threads}")
+    print(f"machine: {machine_note()}")
+    with tempfile.TemporaryDirectory(prefix="bench-app-") as folder:
+        downloads = Path(folder)
+        warm = Stopwatch()
+        for _ in range(args.warmup):
+            one_run(warm, cache, data, downloads)
+        watch = Stopwatch()
+        for _ in range(args.runs):
+            one_run(watch, cache, data, downloads)
+        detail = Stopwatch()
+        layers = cache.shipped(DEFAULT_CHECKPOINT).channel_layer_names
+        breakdown(detail, layers[0], cache, data, max(10, args.runs // 3))
+        breakdown(detail, layers[-1], cache, data, max(10, args.runs // 3))
+    print()
+    print_table(watch)
+    print()
+    print("channel panel pieces (first and widest layer):")
+    print_table(detail)
+    full = float(np.percentile(np.asarray(watch.samples["FULL: upload to every panel drawn"]) * 1000, 50))
+    verdict = "meets" if full <= TARGET_MS else "misses"
+    print(f"\nfull analysis with every panel: p50 {full:.1f} ms ({verdict} the {TARGET_MS:.0f} ms target)")
+    if not args.no_startup:
+        times = [startup_seconds() for _ in range(args.startup_runs)]
+        print(f"`python app.py` to first page (HTTP 200 on /): " + ", ".join(f"{t:.2f} s" for t in times))
+    print(f"machine after the runs: {machine_note()}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

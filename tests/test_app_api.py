@@ -1,0 +1,184 @@
+"""The app through its HTTP API, as a script would use it: gradio_client against ``python app.py``."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from models.checkpoint import SHIPPED
+from tests.badfiles import write_bad_checkpoints, write_bad_images, write_odd_mode_images
+
+pytest.importorskip("gradio_client")
+from gradio_client import Client, handle_file  # noqa: E402
+from gradio_client.exceptions import AppError  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+TOLERANCE = 1e-6 * (1 + 1e-6)  # values are rounded to 6 digits on both sides
+
+
+def api_document(client: Client, path: Path, **inputs: Any) -> dict[str, Any]:
+    """The analysis document the /analyze endpoint returns for one image."""
+    outputs = client.predict(handle_file(str(path)), api_name="/analyze", **inputs)
+    documents = [value for value in outputs if isinstance(value, dict) and "results" in value]
+    assert len(documents) == 1, outputs
+    return documents[0]
+
+
+def cli_document(*paths: Path) -> dict[str, Any]:
+    env = dict(os.environ, OMP_NUM_THREADS="1")  # the server computes with one thread too
+    completed = subprocess.run(
+        [sys.executable, "-m", "attention", "analyze", *map(str, paths), "--checkpoint", "shapes", "--json"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr
+    return json.loads(completed.stdout)
+
+
+def assert_close(actual: Any, expected: Any, where: str = "") -> None:
+    """Equal structure and strings; numbers within TOLERANCE."""
+    if isinstance(expected, dict):
+        assert isinstance(actual, dict) and set(actual) == set(expected), where
+        for key in expected:
+            assert_close(actual[key], expected[key], f"{where}.{key}")
+    elif isinstance(expected, list):
+        assert isinstance(actual, list) and len(actual) == len(expected), where
+        for index, (a, e) in enumerate(zip(actual, expected, strict=True)):
+            assert_close(a, e, f"{where}[{index}]")
+    elif isinstance(expected, bool) or expected is None or isinstance(expected, str):
+        assert actual == expected, where
+    elif isinstance(expected, (int, float)):
+        assert abs(float(actual) - float(expected)) <= TOLERANCE, f"{where}: {actual} != {expected}"
+    else:
+        raise AssertionError(f"unexpected value at {where}: {expected!r}")
+
+
+def test_page_is_served(server_url: str) -> None:
+    with urllib.request.urlopen(server_url, timeout=10) as response:
+        assert response.status == 200
+        assert "Attention Lens" in response.read().decode("utf-8", errors="replace")
+
+
+def test_api_needs_only_the_image(client: Client) -> None:
+    endpoint = client.view_api(print_info=False, return_format="dict")["named_endpoints"]["/analyze"]
+    parameters = endpoint["parameters"]
+    assert parameters[0]["component"] == "Image"
+    assert all(parameter["parameter_has_default"] for parameter in parameters[1:])
+
+
+def test_api_matches_the_cli(client: Client, example_image: Path) -> None:
+    outputs = client.predict(handle_file(str(example_image)), api_name="/analyze")
+    status, top, document, document_file = outputs
+    expected = cli_document(example_image)
+    assert document["results"][0]["image"] == example_image.name
+    for entry in (document, expected):
+        entry["results"][0].pop("image")
+    assert_close(document, expected, "document")
+    # The downloadable file holds the same document.
+    from_file = json.loads(Path(document_file).read_text())
+    from_file["results"][0].pop("image")
+    assert from_file == document
+    assert top["label"] == expected["results"][0]["prediction"]["label"]
+    assert len(top["confidences"]) == min(5, len(expected["classes"]))
+    assert expected["results"][0]["prediction"]["label"] in status
+
+
+BAD_MESSAGES = {
+    "text.png": "not an image",
+    "truncated.png": "could not be decoded",
+    "truncated.jpg": "could not be decoded",
+    "bomb.png": "too large",
+    "tiny.png": "too small",
+    "empty.png": "not an image",
+}
+
+
+def test_bad_inputs_get_clear_messages_and_the_server_keeps_serving(
+    client: Client, tmp_path: Path, shape_images: list[Path], app_server: Any
+) -> None:
+    for name, path in write_bad_images(tmp_path / "bad").items():
+        with pytest.raises(AppError) as caught:
+            client.predict(handle_file(str(path)), api_name="/analyze")
+        message = str(caught.value)
+        assert BAD_MESSAGES[name] in message and "\n" not in message, (name, message)
+    for name, path in write_odd_mode_images(tmp_path / "odd").items():
+        document = api_document(client, path)
+        assert document["results"][0]["image"] == name
+    assert app_server.process.poll() is None
+    assert api_document(client, shape_images[3])["results"][0]["image"] == shape_images[3].name
+
+
+def test_unknown_model_and_bad_checkpoints_are_refused(
+    client: Client, tmp_path: Path, shape_images: list[Path]
+) -> None:
+    with pytest.raises(AppError, match="unknown model"):
+        client.predict(handle_file(str(shape_images[0])), "/etc/passwd", api_name="/analyze")
+    marker = tmp_path / "pwned"
+    for name, path in write_bad_checkpoints(tmp_path / "ckpt", marker).items():
+        with pytest.raises(AppError) as caught:
+            client.predict(handle_file(str(shape_images[0])), "shapes", handle_file(str(path)), api_name="/analyze")
+        assert name in str(caught.value)
+    assert not marker.exists()
+
+
+def test_uploaded_checkpoint_is_used(client: Client, tmp_path: Path, shape_images: list[Path]) -> None:
+    upload = tmp_path / "uploaded_shapes.pt"
+    shutil.copyfile(SHIPPED["shapes"], upload)
+    custom = api_document(client, shape_images[0], checkpoint_file=handle_file(str(upload)))
+    shipped = api_document(client, shape_images[0])
+    assert custom["checkpoint"] == "uploaded_shapes.pt"
+    assert custom["results"] == shipped["results"]
+
+
+def test_sketch_endpoint(client: Client, tmp_path: Path) -> None:
+    from PIL import Image, ImageDraw
+
+    drawing = Image.new("RGBA", (256, 256), (0, 0, 0, 0))
+    ImageDraw.Draw(drawing).ellipse((50, 50, 200, 200), outline=(0, 0, 0, 255), width=10)
+    path = tmp_path / "drawing.png"
+    drawing.save(path)
+    sketch = {"background": None, "layers": [], "composite": handle_file(str(path)), "id": None}
+    outputs = client.predict(sketch, api_name="/analyze_sketch")
+    document = next(value for value in outputs if isinstance(value, dict) and "results" in value)
+    assert document["results"][0]["image"] == "sketch.png"
+
+
+def test_concurrent_requests_match_sequential_results(server_url: str, shape_images: list[Path]) -> None:
+    """8 clients x 10 requests over 8 images: every answer equals the one-at-a-time answer for its image."""
+    sequential_client = Client(server_url, verbose=False)
+    expected = {path.name: api_document(sequential_client, path) for path in shape_images}
+    assert len({json.dumps(doc["results"][0]["layers"]) for doc in expected.values()}) == len(shape_images)
+    failures: list[str] = []
+    clients = [Client(server_url, verbose=False) for _ in range(8)]
+
+    def work(worker: int) -> None:
+        for request in range(10):
+            path = shape_images[(worker + request) % len(shape_images)]
+            try:
+                document = api_document(clients[worker], path)
+            except Exception as error:  # noqa: BLE001 - collected and reported below
+                failures.append(f"worker {worker} request {request}: {error!r}")
+                continue
+            if document != expected[path.name]:
+                failures.append(f"worker {worker} request {request}: result for {path.name} differs")
+
+    threads = [threading.Thread(target=work, args=(worker,)) for worker in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=300)
+    assert not any(thread.is_alive() for thread in threads)
+    assert not failures, failures[:5]

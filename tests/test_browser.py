@@ -1,0 +1,113 @@
+"""The page in a real browser: Debian's Chromium driven by Playwright against ``python app.py``.
+
+Playwright must never download a browser here, so the test launches
+/usr/bin/chromium explicitly and skips (saying why) when it is missing.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import AppServer
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+PANELS = ("#bar-chart", "#branches", "#feature-maps", "#overlay-grid", "#overlay", "#raw-mask")
+TIMEOUT_MS = 60_000
+
+
+@pytest.fixture(scope="module")
+def browser():  # noqa: ANN201 - Playwright types are imported lazily
+    if not CHROMIUM.exists():
+        pytest.skip(f"Debian's Chromium is not installed at {CHROMIUM} (apt-get install chromium); "
+                    "the test never lets Playwright download a browser")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    os.environ["PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD"] = "1"
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+def _src(page, selector: str) -> str | None:  # noqa: ANN001
+    return page.locator(f"{selector} img").first.get_attribute("src")
+
+
+def _analysed_count(server: AppServer, name: str) -> int:
+    return server.log.read_text(errors="replace").count(f"analysed {name} ")
+
+
+def test_upload_analyze_and_recolour(browser, app_server: AppServer, example_image: Path) -> None:  # noqa: ANN001
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    try:
+        page.goto(app_server.url, wait_until="load")
+        page.wait_for_selector("#analyze-button", timeout=TIMEOUT_MS)
+        page.locator("#input-image input[type=file]").set_input_files(str(example_image))
+        page.wait_for_selector("#input-image img", timeout=TIMEOUT_MS)
+        page.get_by_role("button", name="Analyze", exact=True).click()
+
+        for selector in PANELS:
+            page.wait_for_selector(f"{selector} img[src]", timeout=TIMEOUT_MS)
+        page.wait_for_selector("#report-file a", timeout=TIMEOUT_MS)
+        assert example_image.name in page.locator("#status").inner_text()
+        assert page.locator("#predictions").inner_text().strip()
+        runs_after_analysis = _analysed_count(app_server, example_image.name)
+        assert runs_after_analysis >= 1
+
+        before = {selector: _src(page, selector) for selector in ("#overlay-grid", "#overlay", "#raw-mask")}
+        page.get_by_role("combobox", name="Colormap").click()
+        page.get_by_role("option", name="viridis", exact=True).click()
+        page.wait_for_function(
+            "old => { const img = document.querySelector('#overlay-grid img'); return img && img.src !== old; }",
+            arg=before["#overlay-grid"],
+            timeout=TIMEOUT_MS,
+        )
+        page.wait_for_function(
+            "old => { const img = document.querySelector('#overlay img'); return img && img.src !== old; }",
+            arg=before["#overlay"],
+            timeout=TIMEOUT_MS,
+        )
+        for selector in PANELS:
+            page.wait_for_selector(f"{selector} img[src]", timeout=TIMEOUT_MS)
+        # Recolouring redrew from the stored result: the model did not run again.
+        assert _analysed_count(app_server, example_image.name) == runs_after_analysis
+
+        page.wait_for_load_state("load")
+        screenshot = page.screenshot(full_page=True)
+        for folder in (ROOT / "docs", ROOT / "test-artifacts"):
+            folder.mkdir(exist_ok=True)
+            (folder / "screenshot.png").write_bytes(screenshot)
+    finally:
+        page.close()
+
+
+def test_broken_upload_shows_a_message(browser, app_server: AppServer, tmp_path: Path) -> None:  # noqa: ANN001
+    broken = tmp_path / "broken.png"
+    broken.write_text("this is text, not a picture\n")
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    try:
+        page.goto(app_server.url, wait_until="load")
+        page.wait_for_selector("#analyze-button", timeout=TIMEOUT_MS)
+        page.locator("#input-image input[type=file]").set_input_files(str(broken))
+        page.get_by_role("button", name="Analyze", exact=True).click()
+        message = page.get_by_text("broken.png is not an image Pillow can read")
+        message.first.wait_for(state="visible", timeout=TIMEOUT_MS)
+        artifacts = ROOT / "test-artifacts"
+        artifacts.mkdir(exist_ok=True)
+        page.screenshot(path=str(artifacts / "broken-upload.png"))
+    finally:
+        page.close()
+    assert app_server.process.poll() is None

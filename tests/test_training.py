@@ -1,0 +1,96 @@
+"""Training runs end to end on each dataset kind, and the shipped models hold their numbers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from torch.utils.data import DataLoader
+
+from models.checkpoint import SHIPPED, load_checkpoint
+from models.datasets import DEFAULT_FASHION_ROOT, build_dataset
+from models.train import eval_transform, evaluate_accuracy, main, parse_args, train
+
+FASHION_AVAILABLE = DEFAULT_FASHION_ROOT.exists()
+
+
+def run(tmp_path: Path, *args: str) -> dict:
+    return train(parse_args([*args, "--out", str(tmp_path / "model.pt"), "--no-progress", "--threads", "2"]))
+
+
+def assert_loss_falls(payload: dict) -> None:
+    history = payload["metrics"]["history"]
+    losses = [epoch["train_loss"] for epoch in history]
+    assert losses[-1] < 0.92 * losses[0], losses
+    assert min(losses[1:]) < losses[0]
+
+
+def test_shapes_training_loss_falls(tmp_path: Path) -> None:
+    payload = run(tmp_path, "--dataset", "shapes", "--epochs", "6", "--train-size", "96", "--val-size", "32",
+                  "--test-size", "32", "--batch-size", "16", "--optimizer", "adamw", "--lr", "3e-3")
+    assert_loss_falls(payload)
+    loaded = load_checkpoint(tmp_path / "model.pt")
+    assert loaded.classes == ["circle", "ring", "square", "triangle", "star", "cross"]
+    assert loaded.preprocessing.input_size == (64, 64)
+    assert 0.0 <= loaded.metrics["test_accuracy"] <= 1.0 and loaded.metrics["test_size"] == 32
+    assert loaded.training["dataset"] == "shapes"
+
+
+@pytest.mark.skipif(not FASHION_AVAILABLE, reason="needs Debian's dataset-fashion-mnist (CI installs it)")
+def test_fashion_training_loss_falls(tmp_path: Path) -> None:
+    payload = run(tmp_path, "--dataset", "fashion-mnist", "--epochs", "4", "--train-size", "256", "--val-size", "64",
+                  "--test-size", "64", "--batch-size", "32", "--optimizer", "adamw", "--lr", "3e-3")
+    assert_loss_falls(payload)
+    loaded = load_checkpoint(tmp_path / "model.pt")
+    assert loaded.preprocessing.channels == 1 and loaded.preprocessing.input_size == (28, 28)
+    assert loaded.classes[0] == "T-shirt/top" and len(loaded.classes) == 10
+
+
+def _make_folder(root: Path) -> None:
+    rng = np.random.default_rng(0)
+    for name, colour in (("red", (220, 30, 30)), ("blue", (30, 30, 220))):
+        (root / name).mkdir(parents=True)
+        for index in range(20):
+            noise = rng.integers(-40, 40, (40, 40, 3))
+            pixels = np.clip(np.array(colour) + noise, 0, 255).astype(np.uint8)
+            Image.fromarray(pixels).save(root / name / f"{index}.png")
+
+
+def test_imagefolder_training_and_resume(tmp_path: Path) -> None:
+    _make_folder(tmp_path / "images")
+    common = ["--dataset", "imagefolder", "--data-root", str(tmp_path / "images"), "--image-size", "32",
+              "--batch-size", "8", "--optimizer", "adamw", "--lr", "3e-3"]
+    first = run(tmp_path, *common, "--epochs", "1")
+    assert first["training"]["epochs"] == 1
+    assert (tmp_path / "model.pt.last.pt").exists()
+    resumed = run(tmp_path, *common, "--epochs", "3", "--resume")
+    assert resumed["training"]["epochs"] == 3
+    assert len(resumed["metrics"]["history"]) == 3  # history carried over from the first run
+    assert resumed["classes"] == ["blue", "red"]
+    assert resumed["metrics"]["test_accuracy"] >= 0.75  # colour is trivially learnable
+
+
+def test_train_command_line(tmp_path: Path) -> None:
+    main(["--dataset", "shapes", "--epochs", "1", "--train-size", "32", "--val-size", "16", "--test-size", "16",
+          "--batch-size", "16", "--max-steps", "1", "--out", str(tmp_path / "cli.pt"), "--no-progress"])
+    assert load_checkpoint(tmp_path / "cli.pt").training["steps"] == 1
+
+
+@pytest.mark.parametrize("name", ["shapes", "fashion"])
+def test_shipped_checkpoint_reproduces_recorded_accuracy(name: str) -> None:
+    if not SHIPPED[name].exists():
+        pytest.fail(f"shipped checkpoint {SHIPPED[name]} is missing")
+    loaded = load_checkpoint(name)
+    dataset_name = loaded.training["dataset"]
+    if dataset_name == "fashion-mnist" and not FASHION_AVAILABLE:
+        pytest.skip("needs Debian's dataset-fashion-mnist (CI installs it)")
+    test_set = build_dataset(dataset_name, "test", transform=eval_transform(loaded.preprocessing),
+                             seed=int(loaded.training.get("seed", 0)))
+    recorded = loaded.metrics["test_accuracy"]
+    assert len(test_set) >= 500 and loaded.metrics["test_size"] == len(test_set)
+    torch.set_num_threads(2)
+    accuracy, _, _ = evaluate_accuracy(loaded.model, DataLoader(test_set, batch_size=256), len(loaded.classes))
+    assert abs(accuracy - recorded) <= 0.01, (accuracy, recorded)
