@@ -122,24 +122,37 @@ def build_app(cache: ModelCache | None = None, downloads: Path | None = None) ->
         colormap: str,
         opacity: float,
         scale: str,
+        branches_open: bool,
     ) -> tuple[Any, ...]:
         if result is None:
             return (gr.skip(),) * 9
         channel_layer = handlers.pick_layer(result.channel_layer_names, channel_layer)
         spatial_layer = handlers.pick_layer(result.spatial_layer_names, spatial_layer)
-        options = handlers.DisplayOptions(channel_layer, sort, top_k, spatial_layer, colormap, opacity, scale)
+        options = handlers.DisplayOptions(
+            channel_layer, sort, top_k, spatial_layer, colormap, opacity, scale, bool(branches_open)
+        )
         panels = handlers.render_panels(result, options)
+        bar, branch_image, features = panels.channel
         return (
             gr.Dropdown(choices=result.channel_layer_names, value=channel_layer),
             gr.Dropdown(choices=result.spatial_layer_names, value=spatial_layer),
-            *panels.channel,
+            bar,
+            branch_image if branches_open else gr.skip(),
+            features,
             *panels.spatial,
             panels.statistics,
         )
 
     @user_errors
-    def redraw_channel(result: LensResult | None, layer: str | None, sort: bool, top_k: float) -> tuple[Any, ...]:
-        return tuple(handlers.channel_panels(result, layer, sort, top_k))
+    def redraw_channel(
+        result: LensResult | None, layer: str | None, sort: bool, top_k: float, branches_open: bool
+    ) -> tuple[Any, ...]:
+        bar, branch_image, features = handlers.channel_panels(result, layer, sort, top_k, bool(branches_open))
+        return bar, branch_image if branches_open else gr.skip(), features
+
+    @user_errors
+    def open_branches(result: LensResult | None, layer: str | None, sort: bool) -> tuple[bool, Any]:
+        return True, handlers.branch_panel(result, layer, sort)
 
     @user_errors
     def redraw_spatial(
@@ -193,7 +206,12 @@ def build_app(cache: ModelCache | None = None, downloads: Path | None = None) ->
                         gr.Markdown("*No example images yet: add image files to `assets/examples`.*")
                 with gr.Tab("Draw"):
                     sketch = gr.Sketchpad(
-                        label="Draw a shape", type="pil", canvas_size=(256, 256), height=320, elem_id="sketchpad"
+                        label="Draw a shape (pick the brush on the left first)",
+                        type="pil",
+                        canvas_size=(256, 256),
+                        height=320,
+                        brush=gr.Brush(default_size=6, colors=["#000000", "#d62728", "#1f77b4"], color_mode="defaults"),
+                        elem_id="sketchpad",
                     )
                     sketch_button = gr.Button("Analyze drawing", variant="primary", elem_id="analyze-sketch-button")
                 with gr.Accordion("Model", open=True):
@@ -213,6 +231,7 @@ def build_app(cache: ModelCache | None = None, downloads: Path | None = None) ->
                 )
                 top5 = gr.Label(num_top_classes=5, label="Top-5 predictions", elem_id="predictions")
                 statistics = gr.Dataframe(
+                    headers=list(handlers.STATISTICS_HEADERS),
                     label="Per-layer statistics (channel layers: entropy of the weights; "
                     "spatial layers: kept fraction)",
                     interactive=False,
@@ -226,15 +245,19 @@ def build_app(cache: ModelCache | None = None, downloads: Path | None = None) ->
             sort = gr.Checkbox(value=False, label="Sort channels by weight", elem_id="sort")
             top_k = gr.Slider(1, handlers.MAX_TOP_K, value=handlers.DEFAULT_TOP_K, step=1,
                               label="Top-k channels (highlighted, and their feature maps)", elem_id="top-k")
-        bar_chart = gr.Image(label="Channel weights", type="pil", format="png", interactive=False,
-                             elem_id="bar-chart", elem_classes="lens-panel", buttons=PANEL_BUTTONS)
         with gr.Row():
-            branches = gr.Image(label="Avg and max pooling branches before the gate", type="pil", format="png",
-                                interactive=False, elem_id="branches", elem_classes="lens-panel",
-                                buttons=PANEL_BUTTONS)
+            bar_chart = gr.Image(label="Channel weights", type="pil", format="png", interactive=False,
+                                 elem_id="bar-chart", elem_classes="lens-panel", buttons=PANEL_BUTTONS, scale=3)
             feature_maps = gr.Image(label="Feature maps of the top-k channels", type="pil", format="png",
                                     interactive=False, elem_id="feature-maps", elem_classes="lens-panel",
-                                    buttons=PANEL_BUTTONS)
+                                    buttons=PANEL_BUTTONS, scale=2)
+        # Closed at first and drawn only while open: this chart costs as much as the bar chart.
+        branches_open = gr.State(False)
+        with gr.Accordion("Avg and max pooling branches before the gate", open=False,
+                          elem_id="branches-section") as branches_section:
+            branches = gr.Image(label="Avg and max branch parts", type="pil", format="png",
+                                interactive=False, elem_id="branches", elem_classes="lens-panel",
+                                buttons=PANEL_BUTTONS)
 
         gr.Markdown("## Spatial attention: where each layer looks")
         with gr.Row():
@@ -246,11 +269,13 @@ def build_app(cache: ModelCache | None = None, downloads: Path | None = None) ->
                                 elem_id="opacity")
             scale = gr.Radio(choices=list(handlers.SCALES), value=handlers.DEFAULT_SCALE, label="Colour scale",
                              elem_id="scale")
-        overlay_grid = gr.Image(label="Every spatial layer", type="pil", interactive=False,
+        # JPEG for the photographic overlays: it encodes in about 1 ms where WebP or PNG take 20-30 ms.
+        overlay_grid = gr.Image(label="Every spatial layer", type="pil", format="jpeg", interactive=False,
                                 elem_id="overlay-grid", elem_classes="lens-panel", buttons=PANEL_BUTTONS)
         with gr.Row():
             overlay = gr.Image(label="Selected layer over the image, at the image's resolution", type="pil",
-                               interactive=False, elem_id="overlay", elem_classes="lens-panel", buttons=PANEL_BUTTONS)
+                               format="jpeg", interactive=False, elem_id="overlay", elem_classes="lens-panel",
+                               buttons=PANEL_BUTTONS)
             mask = gr.Image(label="Raw mask", type="pil", format="png", interactive=False, elem_id="raw-mask",
                             elem_classes="lens-panel", buttons=PANEL_BUTTONS)
 
@@ -265,7 +290,7 @@ def build_app(cache: ModelCache | None = None, downloads: Path | None = None) ->
         # -------------------------------------------------------------- events
 
         analysis_out = [result, status, top5, document, document_file]
-        show_in = [result, channel_layer, sort, top_k, spatial_layer, colormap, opacity, scale]
+        show_in = [result, channel_layer, sort, top_k, spatial_layer, colormap, opacity, scale, branches_open]
         show_out = [channel_layer, spatial_layer, bar_chart, branches, feature_maps, overlay_grid, overlay, mask,
                     statistics]
         report_in = [result, colormap, opacity, scale, top_k]
@@ -285,8 +310,11 @@ def build_app(cache: ModelCache | None = None, downloads: Path | None = None) ->
                 .success(report, report_in, [report_file], show_progress="hidden", **render_inputs)
             )
 
-        channel_in = [result, channel_layer, sort, top_k]
+        channel_in = [result, channel_layer, sort, top_k, branches_open]
         channel_out = [bar_chart, branches, feature_maps]
+        branches_section.expand(open_branches, [result, channel_layer, sort], [branches_open, branches],
+                                show_progress="hidden", **render_inputs)
+        branches_section.collapse(lambda: False, None, [branches_open], queue=False, api_visibility="private")
         channel_layer.input(redraw_channel, channel_in, channel_out, show_progress="hidden", **render_inputs)
         sort.input(redraw_channel, channel_in, channel_out, show_progress="hidden", **render_inputs)
         top_k.release(redraw_channel, channel_in, channel_out, show_progress="hidden", **render_inputs)
@@ -322,6 +350,7 @@ def main() -> None:
         ),
         css=CSS,
         footer_links=["api"],
+        max_file_size="256mb",
     )
 
 

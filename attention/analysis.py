@@ -156,9 +156,7 @@ class Analyzer:
                         )
                     )
                 elif isinstance(record, SpatialRecord):
-                    layers.append(
-                        SpatialLayer(record.name, record.mask[index].float().numpy(), record.kernel_size)
-                    )
+                    layers.append(SpatialLayer(record.name, record.mask[index].float().numpy(), record.kernel_size))
             features = None
             if feature_layer is not None and feature_layer in recorder.features:
                 features = recorder.features[feature_layer][index].float().numpy()
@@ -260,8 +258,17 @@ def layer_statistics(analysis: ImageAnalysis) -> list[dict[str, Any]]:
     rows = []
     for layer in analysis.layers:
         if isinstance(layer, ChannelLayer):
-            rows.append({"layer": layer.name, "type": layer.type, "size": str(layer.channels), **channel_statistics(layer.weights)})
+            rows.append(
+                {
+                    "layer": layer.name,
+                    "type": layer.type,
+                    "size": str(layer.channels),
+                    **channel_statistics(layer.weights),
+                }
+            )
         else:
             height, width = layer.size
-            rows.append({"layer": layer.name, "type": "spatial", "size": f"{height}x{width}", **mask_statistics(layer.mask)})
+            rows.append(
+                {"layer": layer.name, "type": "spatial", "size": f"{height}x{width}", **mask_statistics(layer.mask)}
+            )
     return rows

@@ -21,15 +21,11 @@ class CBAMChannelGate(nn.Module):
     units, so every channel can interact with every other one.
     """
 
-    def __init__(
-        self, channels: int, reduction: int = 16, min_hidden: int = 4, gate: str = "sigmoid"
-    ) -> None:
+    def __init__(self, channels: int, reduction: int = 16, min_hidden: int = 4, gate: str = "sigmoid") -> None:
         super().__init__()
         hidden = _hidden_width(channels, reduction, min_hidden)
         self.channels = channels
-        self.mlp = nn.Sequential(
-            nn.Linear(channels, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, channels)
-        )
+        self.mlp = nn.Sequential(nn.Linear(channels, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, channels))
         self.gate = create_gate(gate)
         self.weights_tap = Tap()
         self.avg_tap = Tap()
@@ -51,15 +47,11 @@ class CBAMChannelGate(nn.Module):
 class SqueezeExcite(nn.Module):
     """Squeeze-and-excitation: average pooling, a bottleneck MLP, a gate."""
 
-    def __init__(
-        self, channels: int, reduction: int = 16, min_hidden: int = 4, gate: str = "sigmoid"
-    ) -> None:
+    def __init__(self, channels: int, reduction: int = 16, min_hidden: int = 4, gate: str = "sigmoid") -> None:
         super().__init__()
         hidden = _hidden_width(channels, reduction, min_hidden)
         self.channels = channels
-        self.mlp = nn.Sequential(
-            nn.Linear(channels, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, channels)
-        )
+        self.mlp = nn.Sequential(nn.Linear(channels, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, channels))
         self.gate = create_gate(gate)
         self.weights_tap = Tap()
         self.avg_tap = Tap()

@@ -48,7 +48,9 @@ def write_figures(analysis: Any, out: Path, stem: str, args: argparse.Namespace)
     out.mkdir(parents=True, exist_ok=True)
     written = []
     path = out / f"{stem}_summary.png"
-    render.save_report(analysis, str(path), colormap=args.colormap, opacity=args.opacity, stretch=args.stretch, top_k=args.top_k)
+    render.save_report(
+        analysis, str(path), colormap=args.colormap, opacity=args.opacity, stretch=args.stretch, top_k=args.top_k
+    )
     written.append(path)
     for layer in analysis.spatial_layers:
         path = out / f"{stem}_{_safe_stem(layer.name)}_overlay.png"
@@ -103,8 +105,11 @@ def run_analyze(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if getattr(args, "verbose", False) else logging.ERROR,
-                        format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    logging.basicConfig(
+        level=logging.INFO if getattr(args, "verbose", False) else logging.ERROR,
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
     try:
         if args.command == "analyze":
             return run_analyze(args)

@@ -74,8 +74,7 @@ class ECA(nn.Module):
             kernel_size = adaptive_kernel_size(channels, gamma, beta)
         if kernel_size < 1 or kernel_size % 2 == 0:
             raise ValueError(
-                f"ECA kernel_size must be a positive odd number so that C channels "
-                f"give C weights, got {kernel_size}"
+                f"ECA kernel_size must be a positive odd number so that C channels give C weights, got {kernel_size}"
             )
         self.channels = channels
         self.kernel_size = kernel_size

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -93,9 +93,7 @@ Adapter = Callable[[nn.Module, str, RecordSink, Callable[[Hook], Hook]], list[Re
 def _attach_tapped_channel(type_name: str) -> Adapter:
     """Adapter for this project's channel modules, which route values through taps."""
 
-    def attach(
-        module: nn.Module, name: str, sink: RecordSink, guard: Callable[[Hook], Hook]
-    ) -> list[RemovableHandle]:
+    def attach(module: nn.Module, name: str, sink: RecordSink, guard: Callable[[Hook], Hook]) -> list[RemovableHandle]:
         def on_part(part: str) -> Hook:
             def hook(_tap: nn.Module, _inputs: Any, output: torch.Tensor) -> None:
                 sink.stash(name, part, output)
@@ -224,9 +222,7 @@ class AttentionRecorder:
             for name, module, adapter in self._layers:
                 self._handles.extend(adapter(module, name, self._sink, self._guard))
                 if name == self.feature_layer:
-                    self._handles.append(
-                        module.register_forward_pre_hook(self._guard(self._feature_hook(name)))
-                    )
+                    self._handles.append(module.register_forward_pre_hook(self._guard(self._feature_hook(name))))
         except BaseException:
             self.remove_hooks()
             raise

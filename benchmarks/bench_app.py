@@ -84,6 +84,7 @@ def _timed(function: Callable[..., Any], *args: Any) -> float:
 def one_run(watch: Stopwatch, cache: ModelCache, data: bytes, downloads: Path) -> None:
     analyzer = cache.shipped(DEFAULT_CHECKPOINT)
     start = time.perf_counter()
+    cpu_start = time.process_time()
     image = watch.time("decode (load_image of PNG bytes)", lambda: load_image(data))
     preprocess_s = watch.time("preprocess alone (resize + normalise)", lambda: _timed(analyzer.preprocess, [image]))
     result = watch.time(
@@ -95,8 +96,8 @@ def one_run(watch: Stopwatch, cache: ModelCache, data: bytes, downloads: Path) -
     watch.time("JSON document written for download", lambda: handlers.write_document(result, downloads))
     options = handlers.DisplayOptions()
     channel = watch.time(
-        "panel: channel bar chart + branches + feature maps",
-        lambda: handlers.channel_panels(result, options.channel_layer, options.sort, options.top_k),
+        "panel: channel bar chart + feature maps",
+        lambda: handlers.channel_panels(result, options.channel_layer, options.sort, options.top_k, branches=False),
     )
     spatial = watch.time(
         "panel: overlay grid + large overlay + raw mask",
@@ -105,17 +106,25 @@ def one_run(watch: Stopwatch, cache: ModelCache, data: bytes, downloads: Path) -
     )
     watch.time("panel: statistics table + top-5", lambda: (handlers.statistics_table(result),
                                                           handlers.top_predictions(result)))
-    watch.add("FULL: upload to every panel drawn", time.perf_counter() - start)
+    shown_s = time.perf_counter() - start
+    watch.add("FULL: upload to every panel shown", shown_s)
+    # CPU time of this process: what the run costs without the other processes competing for the cores.
+    watch.add("FULL, CPU time of this process", time.process_time() - cpu_start)
 
     def encode_all() -> None:
         for picture in channel:
             encode(picture, "PNG")
-        encode(spatial.grid, "WEBP")
-        encode(spatial.overlay, "WEBP")
+        encode(spatial.grid, "JPEG")
+        encode(spatial.overlay, "JPEG")
         encode(spatial.mask, "PNG")
 
-    watch.time("encode panels as the page gets them (PNG/WebP)", encode_all)
-    watch.add("FULL + encoding", time.perf_counter() - start)
+    encode_s = watch.time("encode panels as the page gets them (PNG/JPEG)", lambda: _timed(encode_all))
+    watch.add("FULL + encoding", shown_s + encode_s)
+    branch_s = watch.time(
+        "branch chart (drawn once its section is opened)",
+        lambda: _timed(handlers.branch_panel, result, options.channel_layer, options.sort),
+    )
+    watch.add("FULL + branch chart (section open)", shown_s + branch_s)
     watch.time("PNG report (built after the panels)", lambda: handlers.report_png(result, downloads))
 
 
@@ -196,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=30, help="timed analyses (at least 30 for a useful p95)")
     parser.add_argument("--warmup", type=int, default=3, help="untimed analyses first")
     parser.add_argument("--no-startup", action="store_true", help="skip timing `python app.py` startup")
-    parser.add_argument("--startup-runs", type=int, default=2)
+    parser.add_argument("--startup-runs", type=int, default=2, help="how many times to time the startup")
     args = parser.parse_args(argv)
 
     import tempfile
@@ -224,12 +233,12 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print("channel panel pieces (first and widest layer):")
     print_table(detail)
-    full = float(np.percentile(np.asarray(watch.samples["FULL: upload to every panel drawn"]) * 1000, 50))
+    full = float(np.percentile(np.asarray(watch.samples["FULL: upload to every panel shown"]) * 1000, 50))
     verdict = "meets" if full <= TARGET_MS else "misses"
-    print(f"\nfull analysis with every panel: p50 {full:.1f} ms ({verdict} the {TARGET_MS:.0f} ms target)")
+    print(f"\nfull analysis, every panel the page shows: p50 {full:.1f} ms ({verdict} the {TARGET_MS:.0f} ms target)")
     if not args.no_startup:
         times = [startup_seconds() for _ in range(args.startup_runs)]
-        print(f"`python app.py` to first page (HTTP 200 on /): " + ", ".join(f"{t:.2f} s" for t in times))
+        print("`python app.py` to first page (HTTP 200 on /): " + ", ".join(f"{t:.2f} s" for t in times))
     print(f"machine after the runs: {machine_note()}")
     return 0
 

@@ -53,7 +53,11 @@ def main() -> None:
         ("ECA+SA ResNet-50, 1x3x224x224", build_model("attention_resnet50", num_classes=1000), (1, 3, 224, 224)),
         ("shapes AttentionResNet, 1x3x64x64", build_model("attention_resnet_shapes", num_classes=6), (1, 3, 64, 64)),
         ("shapes AttentionResNet, 32x3x64x64", build_model("attention_resnet_shapes", num_classes=6), (32, 3, 64, 64)),
-        ("fashion AttentionResNet, 1x1x28x28", build_model("attention_resnet_fashion", num_classes=10, in_channels=1), (1, 1, 28, 28)),
+        (
+            "fashion AttentionResNet, 1x1x28x28",
+            build_model("attention_resnet_fashion", num_classes=10, in_channels=1),
+            (1, 1, 28, 28),
+        ),
     ]
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, medians of {args.runs} runs")
     print(f"{'model':40s} {'plain ms':>9s} {'recorded ms':>12s} {'overhead':>9s} {'layers':>7s}")

@@ -151,8 +151,17 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
             f"refused to load {label}: it contains Python objects that are not allowed "
             "in a checkpoint (loaded with weights_only=True)"
         ) from error
-    except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile, AttributeError,
-            TypeError, KeyError, IndexError) as error:
+    except (
+        RuntimeError,
+        EOFError,
+        OSError,
+        ValueError,
+        zipfile.BadZipFile,
+        AttributeError,
+        TypeError,
+        KeyError,
+        IndexError,
+    ) as error:
         LOGGER.warning("unreadable checkpoint %s: %s", path, error)
         raise CheckpointError(f"{label} is not a readable PyTorch checkpoint (corrupt or truncated)") from error
     return validate_payload(payload, label)
@@ -165,7 +174,9 @@ def validate_payload(payload: Any, label: str) -> dict[str, Any]:
             f"'format': '{FORMAT}' entry; save one with models.train)"
         )
     if int(payload.get("version", 0)) > VERSION:
-        raise CheckpointError(f"{label} uses checkpoint version {payload['version']}; this program reads up to {VERSION}")
+        raise CheckpointError(
+            f"{label} uses checkpoint version {payload['version']}; this program reads up to {VERSION}"
+        )
     missing = [key for key in ("arch", "config", "classes", "preprocessing", "state_dict") if key not in payload]
     if missing:
         raise CheckpointError(f"{label} is missing {', '.join(missing)}")

@@ -84,9 +84,7 @@ class AttentionResNet(nn.Module):
             blocks = []
             for block in range(depth):
                 stride = 2 if index > 0 and block == 0 else 1
-                blocks.append(
-                    AttentionBasicBlock(channels, width, stride, kind, **(attention_kwargs or {}))
-                )
+                blocks.append(AttentionBasicBlock(channels, width, stride, kind, **(attention_kwargs or {})))
                 channels = width
             stages.append(nn.Sequential(*blocks))
         self.stages = nn.Sequential(*stages)

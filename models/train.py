@@ -68,7 +68,9 @@ def train_transform(dataset: str, prep: Preprocessing) -> Any:
         steps = [
             transforms.RandomHorizontalFlip(),
             transforms.RandomVerticalFlip(),
-            transforms.RandomApply([transforms.RandomResizedCrop((height, width), scale=(0.8, 1.0), ratio=(0.85, 1.18))], p=0.3),
+            transforms.RandomApply(
+                [transforms.RandomResizedCrop((height, width), scale=(0.8, 1.0), ratio=(0.85, 1.18))], p=0.3
+            ),
             transforms.RandomApply([transforms.ColorJitter(0.3, 0.3, 0.3, 0.05)], p=0.5),
             transforms.RandomGrayscale(p=0.1),
         ]
@@ -166,7 +168,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--label-smoothing", type=float, default=0.0)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--image-size", type=int, help="input side in pixels (default: the dataset's)")
-    parser.add_argument("--train-size", type=int, help="number of training images (shapes: generated; others: a subset)")
+    parser.add_argument(
+        "--train-size", type=int, help="number of training images (shapes: generated; others: a subset)"
+    )
     parser.add_argument("--val-size", type=int, help="number of validation images (a subset)")
     parser.add_argument("--test-size", type=int, help="number of test images (a subset)")
     parser.add_argument("--max-steps", type=int, help="stop after this many optimisation steps (smoke tests)")
@@ -191,9 +195,23 @@ def build_splits(args: argparse.Namespace, prep: Preprocessing) -> tuple[Dataset
     common: dict[str, Any] = {"root": args.data_root, "seed": args.seed}
     if dataset == "shapes":
         common["size"] = prep.input_size[0]
-    train = build_dataset(dataset, "train", transform=train_transform(dataset, prep), length=args.train_size if dataset == "shapes" else None, **common)
-    val = build_dataset(dataset, "val", transform=eval_transform(prep), length=args.val_size if dataset == "shapes" else None, **common)
-    test = build_dataset(dataset, "test", transform=eval_transform(prep), length=args.test_size if dataset == "shapes" else None, **common)
+    train = build_dataset(
+        dataset,
+        "train",
+        transform=train_transform(dataset, prep),
+        length=args.train_size if dataset == "shapes" else None,
+        **common,
+    )
+    val = build_dataset(
+        dataset, "val", transform=eval_transform(prep), length=args.val_size if dataset == "shapes" else None, **common
+    )
+    test = build_dataset(
+        dataset,
+        "test",
+        transform=eval_transform(prep),
+        length=args.test_size if dataset == "shapes" else None,
+        **common,
+    )
     classes = list(train.classes)
     if dataset != "shapes":
         train = _subset(train, args.train_size, args.seed)
@@ -227,8 +245,15 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         LOGGER.info("initialised from %s", args.init)
 
     generator = torch.Generator().manual_seed(args.seed)
-    train_loader = DataLoader(train_set, batch_size=args.batch_size, shuffle=True, drop_last=True,
-                              num_workers=args.workers, generator=generator, persistent_workers=args.workers > 0)
+    train_loader = DataLoader(
+        train_set,
+        batch_size=args.batch_size,
+        shuffle=True,
+        drop_last=True,
+        num_workers=args.workers,
+        generator=generator,
+        persistent_workers=args.workers > 0,
+    )
     val_loader = DataLoader(val_set, batch_size=256, num_workers=args.workers)
     test_loader = DataLoader(test_set, batch_size=256, num_workers=args.workers)
 
@@ -279,16 +304,30 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
                 break
         val_acc, val_loss, _ = evaluate_accuracy(model, val_loader, len(classes), progress, "val")
         state["epoch"] += 1
-        state["history"].append({"epoch": state["epoch"], "train_loss": running / max(seen, 1),
-                                 "val_accuracy": val_acc, "val_loss": val_loss})
+        state["history"].append(
+            {
+                "epoch": state["epoch"],
+                "train_loss": running / max(seen, 1),
+                "val_accuracy": val_acc,
+                "val_loss": val_loss,
+            }
+        )
         LOGGER.info("epoch %d: train loss %.4f, val accuracy %.4f", state["epoch"], running / max(seen, 1), val_acc)
         if val_acc > state["best_val"]:
             state["best_val"] = val_acc
             state["best_state"] = {k: v.detach().clone() for k, v in model.state_dict().items()}
         state["elapsed"] = time.perf_counter() - started
-        torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                    "schedule": schedule.state_dict(), "state": state, "torch_rng": torch.get_rng_state(),
-                    "loader_rng": generator.get_state()}, last_path)
+        torch.save(
+            {
+                "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "schedule": schedule.state_dict(),
+                "state": state,
+                "torch_rng": torch.get_rng_state(),
+                "loader_rng": generator.get_state(),
+            },
+            last_path,
+        )
 
     if state["best_state"] is not None:
         model.load_state_dict(state["best_state"])

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image, ImageDraw
 
 from attention.errors import CheckpointError, ImageInputError, InputError
@@ -20,9 +21,12 @@ from webapp.state import LensResult, ModelCache
 
 
 @pytest.fixture(scope="module")
-def cache() -> ModelCache:
+def cache() -> Iterator[ModelCache]:
+    """A model cache, with torch set up as the server sets it (and restored afterwards for other tests)."""
+    previous = torch.get_num_threads()
     handlers.configure_torch(1)
-    return ModelCache()
+    yield ModelCache()
+    torch.set_num_threads(previous)
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +63,8 @@ def test_analysis_has_the_cli_schema_and_every_feature_map(result: LensResult, c
 
 
 def test_every_panel_renders(result: LensResult) -> None:
-    panels = handlers.render_panels(result)
+    assert handlers.render_panels(result).channel.branches is None  # its section starts closed
+    panels = handlers.render_panels(result, handlers.DisplayOptions(branches=True))
     assert all(isinstance(image, Image.Image) for image in panels.channel)
     assert all(isinstance(image, Image.Image) for image in panels.spatial)
     # The large overlay keeps the uploaded image's own resolution.
@@ -69,6 +74,7 @@ def test_every_panel_renders(result: LensResult) -> None:
     assert panels.spatial.mask.width % mask_width == 0 and panels.spatial.mask.height % mask_height == 0
     assert len(panels.statistics["data"]) == len(result.analysis.layers)
     assert len(panels.statistics["headers"]) == len(panels.statistics["data"][0])
+    assert tuple(panels.statistics["headers"]) == handlers.STATISTICS_HEADERS  # the empty table's headers
 
 
 def test_display_changes_never_run_the_model(
@@ -79,6 +85,7 @@ def test_display_changes_never_run_the_model(
     for layer in result.channel_layer_names:
         for sort in (False, True):
             handlers.channel_panels(result, layer, sort, 3)
+            handlers.branch_panel(result, layer, sort)
     handlers.channel_panels(result, result.channel_layer_names[-1], False, handlers.MAX_TOP_K)
     for layer in result.spatial_layer_names:
         for colormap in ("jet", "viridis"):
@@ -90,7 +97,9 @@ def test_display_changes_never_run_the_model(
     handlers.write_document(result, tmp_path)
     assert len(forward_calls) == 1
     # And by construction: nothing that redraws can reach a model.
-    for function in (handlers.channel_panels, handlers.spatial_panels, handlers.render_panels, handlers.report_png):
+    redraws = (handlers.channel_panels, handlers.branch_panel, handlers.spatial_panels, handlers.render_panels,
+               handlers.report_png)
+    for function in redraws:
         parameters = inspect.signature(function).parameters
         assert "cache" not in parameters and "model" not in parameters and "analyzer" not in parameters
 

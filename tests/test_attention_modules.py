@@ -102,7 +102,9 @@ def test_eca_avg_matches_original_formula() -> None:
     nn.init.normal_(module.conv.weight)
     x = torch.randn(4, channels, 8, 8)
     gap = nn.AdaptiveAvgPool2d(1)(x)  # (B, C, 1, 1)
-    y = nn.functional.conv1d(gap.squeeze(-1).transpose(-1, -2), module.conv.weight, padding=(module.kernel_size - 1) // 2)
+    y = nn.functional.conv1d(
+        gap.squeeze(-1).transpose(-1, -2), module.conv.weight, padding=(module.kernel_size - 1) // 2
+    )
     y = torch.sigmoid(y.transpose(-1, -2).unsqueeze(-1))
     torch.testing.assert_close(module(x), x * y.expand_as(x), atol=1e-6, rtol=1e-5)
 
@@ -151,7 +153,13 @@ def test_other_channel_gates(module: nn.Module) -> None:
 
 @pytest.mark.parametrize(
     ("kind", "channel_type", "has_spatial"),
-    [("eca_sa", ECA, True), ("eca", ECA, False), ("sa", None, True), ("cbam", CBAMChannelGate, True), ("se", SqueezeExcite, False)],
+    [
+        ("eca_sa", ECA, True),
+        ("eca", ECA, False),
+        ("sa", None, True),
+        ("cbam", CBAMChannelGate, True),
+        ("se", SqueezeExcite, False),
+    ],
 )
 def test_factory(kind: str, channel_type: type | None, has_spatial: bool) -> None:
     block = create_attention(kind, 32)

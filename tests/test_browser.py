@@ -25,7 +25,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-PANELS = ("#bar-chart", "#branches", "#feature-maps", "#overlay-grid", "#overlay", "#raw-mask")
+PANELS = ("#bar-chart", "#feature-maps", "#overlay-grid", "#overlay", "#raw-mask")
 TIMEOUT_MS = 60_000
 
 
@@ -67,6 +67,10 @@ def test_upload_analyze_and_recolour(browser, app_server: AppServer, example_ima
         runs_after_analysis = _analysed_count(app_server, example_image.name)
         assert runs_after_analysis >= 1
 
+        # The branch chart is drawn when its section opens.
+        page.get_by_text("Avg and max pooling branches before the gate").click()
+        page.wait_for_selector("#branches img[src]", timeout=TIMEOUT_MS)
+
         before = {selector: _src(page, selector) for selector in ("#overlay-grid", "#overlay", "#raw-mask")}
         page.get_by_role("combobox", name="Colormap").click()
         page.get_by_role("option", name="viridis", exact=True).click()
@@ -105,9 +109,47 @@ def test_broken_upload_shows_a_message(browser, app_server: AppServer, tmp_path:
         page.get_by_role("button", name="Analyze", exact=True).click()
         message = page.get_by_text("broken.png is not an image Pillow can read")
         message.first.wait_for(state="visible", timeout=TIMEOUT_MS)
+        page.wait_for_timeout(500)  # let the message finish sliding in before the screenshot
         artifacts = ROOT / "test-artifacts"
         artifacts.mkdir(exist_ok=True)
         page.screenshot(path=str(artifacts / "broken-upload.png"))
     finally:
         page.close()
     assert app_server.process.poll() is None
+
+
+def _status_contains(page, text: str) -> None:  # noqa: ANN001
+    page.wait_for_function(
+        "text => document.querySelector('#status').innerText.includes(text)", arg=text, timeout=TIMEOUT_MS
+    )
+
+
+def test_example_gallery_and_sketchpad(browser, app_server: AppServer) -> None:  # noqa: ANN001
+    from webapp.handlers import example_images
+
+    examples = [Path(path).name for path in example_images(ROOT / "assets" / "examples")]
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    try:
+        page.goto(app_server.url, wait_until="load")
+        page.wait_for_selector("#analyze-button", timeout=TIMEOUT_MS)
+        if examples:
+            page.locator("button.gallery-item").first.click()
+            page.wait_for_selector("#input-image img", timeout=TIMEOUT_MS)
+            page.get_by_role("button", name="Analyze", exact=True).click()
+            _status_contains(page, examples[0])
+
+        page.get_by_role("tab", name="Draw").click()
+        page.locator("#sketchpad button[aria-label=Brush]").click()
+        box = page.locator("#sketchpad canvas").first.bounding_box()
+        assert box is not None
+        x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+        page.mouse.move(x - 50, y - 50)
+        page.mouse.down()
+        for corner_x, corner_y in ((x + 50, y - 50), (x + 50, y + 50), (x - 50, y + 50), (x - 50, y - 50)):
+            page.mouse.move(corner_x, corner_y, steps=8)
+        page.mouse.up()
+        page.get_by_role("button", name="Analyze drawing").click()
+        _status_contains(page, "sketch.png")
+        page.wait_for_selector("#bar-chart img[src]", timeout=TIMEOUT_MS)
+    finally:
+        page.close()

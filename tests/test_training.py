@@ -29,8 +29,25 @@ def assert_loss_falls(payload: dict) -> None:
 
 
 def test_shapes_training_loss_falls(tmp_path: Path) -> None:
-    payload = run(tmp_path, "--dataset", "shapes", "--epochs", "6", "--train-size", "96", "--val-size", "32",
-                  "--test-size", "32", "--batch-size", "16", "--optimizer", "adamw", "--lr", "3e-3")
+    payload = run(
+        tmp_path,
+        "--dataset",
+        "shapes",
+        "--epochs",
+        "6",
+        "--train-size",
+        "96",
+        "--val-size",
+        "32",
+        "--test-size",
+        "32",
+        "--batch-size",
+        "16",
+        "--optimizer",
+        "adamw",
+        "--lr",
+        "3e-3",
+    )
     assert_loss_falls(payload)
     loaded = load_checkpoint(tmp_path / "model.pt")
     assert loaded.classes == ["circle", "ring", "square", "triangle", "star", "cross"]
@@ -41,8 +58,25 @@ def test_shapes_training_loss_falls(tmp_path: Path) -> None:
 
 @pytest.mark.skipif(not FASHION_AVAILABLE, reason="needs Debian's dataset-fashion-mnist (CI installs it)")
 def test_fashion_training_loss_falls(tmp_path: Path) -> None:
-    payload = run(tmp_path, "--dataset", "fashion-mnist", "--epochs", "4", "--train-size", "256", "--val-size", "64",
-                  "--test-size", "64", "--batch-size", "32", "--optimizer", "adamw", "--lr", "3e-3")
+    payload = run(
+        tmp_path,
+        "--dataset",
+        "fashion-mnist",
+        "--epochs",
+        "4",
+        "--train-size",
+        "256",
+        "--val-size",
+        "64",
+        "--test-size",
+        "64",
+        "--batch-size",
+        "32",
+        "--optimizer",
+        "adamw",
+        "--lr",
+        "3e-3",
+    )
     assert_loss_falls(payload)
     loaded = load_checkpoint(tmp_path / "model.pt")
     assert loaded.preprocessing.channels == 1 and loaded.preprocessing.input_size == (28, 28)
@@ -61,8 +95,20 @@ def _make_folder(root: Path) -> None:
 
 def test_imagefolder_training_and_resume(tmp_path: Path) -> None:
     _make_folder(tmp_path / "images")
-    common = ["--dataset", "imagefolder", "--data-root", str(tmp_path / "images"), "--image-size", "32",
-              "--batch-size", "8", "--optimizer", "adamw", "--lr", "3e-3"]
+    common = [
+        "--dataset",
+        "imagefolder",
+        "--data-root",
+        str(tmp_path / "images"),
+        "--image-size",
+        "32",
+        "--batch-size",
+        "8",
+        "--optimizer",
+        "adamw",
+        "--lr",
+        "3e-3",
+    ]
     first = run(tmp_path, *common, "--epochs", "1")
     assert first["training"]["epochs"] == 1
     assert (tmp_path / "model.pt.last.pt").exists()
@@ -74,8 +120,27 @@ def test_imagefolder_training_and_resume(tmp_path: Path) -> None:
 
 
 def test_train_command_line(tmp_path: Path) -> None:
-    main(["--dataset", "shapes", "--epochs", "1", "--train-size", "32", "--val-size", "16", "--test-size", "16",
-          "--batch-size", "16", "--max-steps", "1", "--out", str(tmp_path / "cli.pt"), "--no-progress"])
+    main(
+        [
+            "--dataset",
+            "shapes",
+            "--epochs",
+            "1",
+            "--train-size",
+            "32",
+            "--val-size",
+            "16",
+            "--test-size",
+            "16",
+            "--batch-size",
+            "16",
+            "--max-steps",
+            "1",
+            "--out",
+            str(tmp_path / "cli.pt"),
+            "--no-progress",
+        ]
+    )
     assert load_checkpoint(tmp_path / "cli.pt").training["steps"] == 1
 
 
@@ -87,8 +152,9 @@ def test_shipped_checkpoint_reproduces_recorded_accuracy(name: str) -> None:
     dataset_name = loaded.training["dataset"]
     if dataset_name == "fashion-mnist" and not FASHION_AVAILABLE:
         pytest.skip("needs Debian's dataset-fashion-mnist (CI installs it)")
-    test_set = build_dataset(dataset_name, "test", transform=eval_transform(loaded.preprocessing),
-                             seed=int(loaded.training.get("seed", 0)))
+    test_set = build_dataset(
+        dataset_name, "test", transform=eval_transform(loaded.preprocessing), seed=int(loaded.training.get("seed", 0))
+    )
     recorded = loaded.metrics["test_accuracy"]
     assert len(test_set) >= 500 and loaded.metrics["test_size"] == len(test_set)
     torch.set_num_threads(2)

@@ -52,6 +52,7 @@ DEFAULT_SCALE = "absolute"
 DEFAULT_TOP_K = 5
 MAX_TOP_K = 16
 MASK_VIEW_SIDE = 256
+STATISTICS_HEADERS = ("layer", "type", "size", "mean", "std", "min", "max", "entropy / kept")
 OUTPUT_MAX_AGE_S = 3600.0
 IMAGE_SUFFIXES = frozenset(
     {".png", ".jpg", ".jpeg", ".gif", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".pbm", ".ico"}
@@ -371,8 +372,14 @@ def channel_panels(
     layer: str | None = None,
     sort: bool = False,
     top_k: float | None = DEFAULT_TOP_K,
+    branches: bool = True,
 ) -> ChannelPanels:
-    """Bar chart, avg/max branch chart and top-k feature maps of one channel layer, from the record alone."""
+    """Bar chart, avg/max branch chart and top-k feature maps of one channel layer, from the record alone.
+
+    ``branches=False`` skips the branch chart (its field is None): the page
+    keeps that chart in a closed section and draws it only while the section
+    is open, since it costs as much as the bar chart.
+    """
     if result is None:
         return ChannelPanels(None, None, None)
     name = pick_layer(result.channel_layer_names, layer)
@@ -381,13 +388,24 @@ def channel_panels(
     k = _top_k(top_k)
     channel = result.analysis.layer(name)
     bar = render.figure_to_image(render.channel_bar_chart(channel, top_k=k, sort=bool(sort)))  # type: ignore[arg-type]
-    branches = render.figure_to_image(render.branch_chart(channel, sort=bool(sort)))  # type: ignore[arg-type]
+    branch_image = branch_panel(result, name, sort) if branches else None
     features = result.features.get(name)
     feature_maps = None
     if features is not None:
         with_features = dataclasses.replace(result.analysis, feature_layer=name, features=features)
         feature_maps = render.feature_maps_image(with_features, name, top_k=k)
-    return ChannelPanels(bar, branches, feature_maps)
+    return ChannelPanels(bar, branch_image, feature_maps)
+
+
+def branch_panel(result: LensResult | None, layer: str | None = None, sort: bool = False) -> Image.Image | None:
+    """The avg and max pooling parts of one channel layer before its gate."""
+    if result is None:
+        return None
+    name = pick_layer(result.channel_layer_names, layer)
+    if name is None:
+        return None
+    channel = result.analysis.layer(name)
+    return render.figure_to_image(render.branch_chart(channel, sort=bool(sort)))  # type: ignore[arg-type]
 
 
 def _mask_view_size(layer: SpatialLayer, side: int = MASK_VIEW_SIDE) -> tuple[int, int]:
@@ -429,6 +447,7 @@ class DisplayOptions(NamedTuple):
     colormap: str = DEFAULT_COLORMAP
     opacity: float = DEFAULT_OPACITY
     scale: str = DEFAULT_SCALE
+    branches: bool = False  # the branch chart's section starts closed
 
 
 class Panels(NamedTuple):
@@ -440,7 +459,7 @@ class Panels(NamedTuple):
 def render_panels(result: LensResult, options: DisplayOptions = DisplayOptions()) -> Panels:
     """Every panel the page shows for one analysis (the report PNG is made separately)."""
     return Panels(
-        channel=channel_panels(result, options.channel_layer, options.sort, options.top_k),
+        channel=channel_panels(result, options.channel_layer, options.sort, options.top_k, options.branches),
         spatial=spatial_panels(result, options.spatial_layer, options.colormap, options.opacity, options.scale),
         statistics=statistics_table(result),
     )
