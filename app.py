@@ -240,44 +240,103 @@ def build_app(cache: ModelCache | None = None, downloads: Path | None = None) ->
 
         gr.Markdown("## Channel attention (ECA): how much each channel is kept")
         with gr.Row():
-            channel_layer = gr.Dropdown(choices=channel_names, value=channel_names[0] if channel_names else None,
-                                        label="ECA layer", elem_id="channel-layer")
+            channel_layer = gr.Dropdown(
+                choices=channel_names,
+                value=channel_names[0] if channel_names else None,
+                label="ECA layer",
+                elem_id="channel-layer",
+            )
             sort = gr.Checkbox(value=False, label="Sort channels by weight", elem_id="sort")
-            top_k = gr.Slider(1, handlers.MAX_TOP_K, value=handlers.DEFAULT_TOP_K, step=1,
-                              label="Top-k channels (highlighted, and their feature maps)", elem_id="top-k")
+            top_k = gr.Slider(
+                1,
+                handlers.MAX_TOP_K,
+                value=handlers.DEFAULT_TOP_K,
+                step=1,
+                label="Top-k channels (highlighted, and their feature maps)",
+                elem_id="top-k",
+            )
         with gr.Row():
-            bar_chart = gr.Image(label="Channel weights", type="pil", format="png", interactive=False,
-                                 elem_id="bar-chart", elem_classes="lens-panel", buttons=PANEL_BUTTONS, scale=3)
-            feature_maps = gr.Image(label="Feature maps of the top-k channels", type="pil", format="png",
-                                    interactive=False, elem_id="feature-maps", elem_classes="lens-panel",
-                                    buttons=PANEL_BUTTONS, scale=2)
+            bar_chart = gr.Image(
+                label="Channel weights",
+                type="pil",
+                format="png",
+                interactive=False,
+                elem_id="bar-chart",
+                elem_classes="lens-panel",
+                buttons=PANEL_BUTTONS,
+                scale=3,
+            )
+            feature_maps = gr.Image(
+                label="Feature maps of the top-k channels",
+                type="pil",
+                format="png",
+                interactive=False,
+                elem_id="feature-maps",
+                elem_classes="lens-panel",
+                buttons=PANEL_BUTTONS,
+                scale=2,
+            )
         # Closed at first and drawn only while open: this chart costs as much as the bar chart.
         branches_open = gr.State(False)
-        with gr.Accordion("Avg and max pooling branches before the gate", open=False,
-                          elem_id="branches-section") as branches_section:
-            branches = gr.Image(label="Avg and max branch parts", type="pil", format="png",
-                                interactive=False, elem_id="branches", elem_classes="lens-panel",
-                                buttons=PANEL_BUTTONS)
+        with gr.Accordion(
+            "Avg and max pooling branches before the gate", open=False, elem_id="branches-section"
+        ) as branches_section:
+            branches = gr.Image(
+                label="Avg and max branch parts",
+                type="pil",
+                format="png",
+                interactive=False,
+                elem_id="branches",
+                elem_classes="lens-panel",
+                buttons=PANEL_BUTTONS,
+            )
 
         gr.Markdown("## Spatial attention: where each layer looks")
         with gr.Row():
-            spatial_layer = gr.Dropdown(choices=spatial_names, value=spatial_names[0] if spatial_names else None,
-                                        label="Spatial layer (large view)", elem_id="spatial-layer")
-            colormap = gr.Dropdown(choices=list(handlers.COLORMAPS), value=handlers.DEFAULT_COLORMAP,
-                                   label="Colormap", elem_id="colormap")
-            opacity = gr.Slider(0.0, 1.0, value=handlers.DEFAULT_OPACITY, step=0.05, label="Overlay opacity",
-                                elem_id="opacity")
-            scale = gr.Radio(choices=list(handlers.SCALES), value=handlers.DEFAULT_SCALE, label="Colour scale",
-                             elem_id="scale")
+            spatial_layer = gr.Dropdown(
+                choices=spatial_names,
+                value=spatial_names[0] if spatial_names else None,
+                label="Spatial layer (large view)",
+                elem_id="spatial-layer",
+            )
+            colormap = gr.Dropdown(
+                choices=list(handlers.COLORMAPS), value=handlers.DEFAULT_COLORMAP, label="Colormap", elem_id="colormap"
+            )
+            opacity = gr.Slider(
+                0.0, 1.0, value=handlers.DEFAULT_OPACITY, step=0.05, label="Overlay opacity", elem_id="opacity"
+            )
+            scale = gr.Radio(
+                choices=list(handlers.SCALES), value=handlers.DEFAULT_SCALE, label="Colour scale", elem_id="scale"
+            )
         # JPEG for the photographic overlays: it encodes in about 1 ms where WebP or PNG take 20-30 ms.
-        overlay_grid = gr.Image(label="Every spatial layer", type="pil", format="jpeg", interactive=False,
-                                elem_id="overlay-grid", elem_classes="lens-panel", buttons=PANEL_BUTTONS)
+        overlay_grid = gr.Image(
+            label="Every spatial layer",
+            type="pil",
+            format="jpeg",
+            interactive=False,
+            elem_id="overlay-grid",
+            elem_classes="lens-panel",
+            buttons=PANEL_BUTTONS,
+        )
         with gr.Row():
-            overlay = gr.Image(label="Selected layer over the image, at the image's resolution", type="pil",
-                               format="jpeg", interactive=False, elem_id="overlay", elem_classes="lens-panel",
-                               buttons=PANEL_BUTTONS)
-            mask = gr.Image(label="Raw mask", type="pil", format="png", interactive=False, elem_id="raw-mask",
-                            elem_classes="lens-panel", buttons=PANEL_BUTTONS)
+            overlay = gr.Image(
+                label="Selected layer over the image, at the image's resolution",
+                type="pil",
+                format="jpeg",
+                interactive=False,
+                elem_id="overlay",
+                elem_classes="lens-panel",
+                buttons=PANEL_BUTTONS,
+            )
+            mask = gr.Image(
+                label="Raw mask",
+                type="pil",
+                format="png",
+                interactive=False,
+                elem_id="raw-mask",
+                elem_classes="lens-panel",
+                buttons=PANEL_BUTTONS,
+            )
 
         gr.Markdown("## Downloads")
         with gr.Row():
@@ -291,8 +350,17 @@ def build_app(cache: ModelCache | None = None, downloads: Path | None = None) ->
 
         analysis_out = [result, status, top5, document, document_file]
         show_in = [result, channel_layer, sort, top_k, spatial_layer, colormap, opacity, scale, branches_open]
-        show_out = [channel_layer, spatial_layer, bar_chart, branches, feature_maps, overlay_grid, overlay, mask,
-                    statistics]
+        show_out = [
+            channel_layer,
+            spatial_layer,
+            bar_chart,
+            branches,
+            feature_maps,
+            overlay_grid,
+            overlay,
+            mask,
+            statistics,
+        ]
         report_in = [result, colormap, opacity, scale, top_k]
         model_inputs = dict(concurrency_id="model", concurrency_limit=CONCURRENCY)
         render_inputs = dict(concurrency_id="render", concurrency_limit=CONCURRENCY, api_visibility="private")
@@ -304,16 +372,27 @@ def build_app(cache: ModelCache | None = None, downloads: Path | None = None) ->
             # preprocess=False for the image: the handler gets the raw upload, so the
             # original bytes reach load_image and a broken file gets its clear message.
             (
-                button.click(function, [source, model, checkpoint], analysis_out, api_name=api_name,
-                             preprocess=api_name == "analyze_sketch", **model_inputs)
+                button.click(
+                    function,
+                    [source, model, checkpoint],
+                    analysis_out,
+                    api_name=api_name,
+                    preprocess=api_name == "analyze_sketch",
+                    **model_inputs,
+                )
                 .success(show, show_in, show_out, show_progress="minimal", **render_inputs)
                 .success(report, report_in, [report_file], show_progress="hidden", **render_inputs)
             )
 
         channel_in = [result, channel_layer, sort, top_k, branches_open]
         channel_out = [bar_chart, branches, feature_maps]
-        branches_section.expand(open_branches, [result, channel_layer, sort], [branches_open, branches],
-                                show_progress="hidden", **render_inputs)
+        branches_section.expand(
+            open_branches,
+            [result, channel_layer, sort],
+            [branches_open, branches],
+            show_progress="hidden",
+            **render_inputs,
+        )
         branches_section.collapse(lambda: False, None, [branches_open], queue=False, api_visibility="private")
         channel_layer.input(redraw_channel, channel_in, channel_out, show_progress="hidden", **render_inputs)
         sort.input(redraw_channel, channel_in, channel_out, show_progress="hidden", **render_inputs)

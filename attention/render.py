@@ -48,9 +48,7 @@ def _new_figure(
     figure = Figure(figsize=(width, height), dpi=100)
     FigureCanvasAgg(figure)
     left, bottom, right, top = margins
-    figure.subplots_adjust(
-        left=left / width, bottom=bottom / height, right=1 - right / width, top=1 - top / height
-    )
+    figure.subplots_adjust(left=left / width, bottom=bottom / height, right=1 - right / width, top=1 - top / height)
     return figure
 
 
@@ -98,9 +96,7 @@ def top_k_channels(weights: np.ndarray, k: int) -> np.ndarray:
     return np.argsort(-weights, kind="stable")[:k]
 
 
-def channel_bar_chart(
-    layer: ChannelLayer, top_k: int = 5, sort: bool = False, figure: Figure | None = None
-) -> Figure:
+def channel_bar_chart(layer: ChannelLayer, top_k: int = 5, sort: bool = False, figure: Figure | None = None) -> Figure:
     """Bar chart of one layer's channel weights on the gate's 0-1 scale.
 
     Channels appear in channel order (so the same channel sits at the same
@@ -170,9 +166,7 @@ def branch_chart(layer: ChannelLayer, sort: bool = False) -> Figure:
     axes.set_ylim(bottom, top)
     axes.set_xlim(-0.7, span - 0.3)
     axes.set_xticks([])
-    axes.set_xlabel(
-        f"{count} channels per branch, " + ("sorted by final weight" if sort else "in channel order")
-    )
+    axes.set_xlabel(f"{count} channels per branch, " + ("sorted by final weight" if sort else "in channel order"))
     axes.set_ylabel("logit part")
     axes.yaxis.set_major_locator(MaxNLocator(nbins=5))
     axes.grid(axis="y", alpha=0.3)
@@ -256,14 +250,19 @@ def overlay_grid(
     return grid
 
 
-def feature_maps_figure(analysis: ImageAnalysis, layer_name: str | None = None, top_k: int = 8) -> Figure:
-    """Feature maps entering a channel layer, for its top-k weighted channels."""
+def _feature_channels(analysis: ImageAnalysis, layer_name: str | None, top_k: int) -> tuple[ChannelLayer, np.ndarray]:
+    """The channel layer whose input features were recorded, and its top-k channels."""
     if analysis.features is None or analysis.feature_layer is None:
         raise ValueError("this analysis recorded no feature maps; analyze with feature_layer set")
     layer = analysis.layer(layer_name or analysis.feature_layer)
     if not isinstance(layer, ChannelLayer):
         raise ValueError(f"{layer.name} is not a channel-attention layer")
-    channels = top_k_channels(layer.weights, top_k)
+    return layer, top_k_channels(layer.weights, top_k)
+
+
+def feature_maps_figure(analysis: ImageAnalysis, layer_name: str | None = None, top_k: int = 8) -> Figure:
+    """Feature maps entering a channel layer, for its top-k weighted channels."""
+    layer, channels = _feature_channels(analysis, layer_name, top_k)
     columns = min(4, max(1, len(channels)))
     rows = int(np.ceil(len(channels) / columns))
     figure = _new_figure(1.9 * columns, 2.0 * rows + 0.3, margins=(0.05, 0.05, 0.05, 0.5))
@@ -287,12 +286,7 @@ def feature_maps_image(
     redraws this on every change of layer or top-k; building eight matplotlib
     axes took far longer than the forward pass, and Pillow needs a few ms.
     """
-    if analysis.features is None or analysis.feature_layer is None:
-        raise ValueError("this analysis recorded no feature maps; analyze with feature_layer set")
-    layer = analysis.layer(layer_name or analysis.feature_layer)
-    if not isinstance(layer, ChannelLayer):
-        raise ValueError(f"{layer.name} is not a channel-attention layer")
-    channels = top_k_channels(layer.weights, top_k)
+    layer, channels = _feature_channels(analysis, layer_name, top_k)
     columns = min(columns, max(1, len(channels)))
     rows = max(1, int(np.ceil(len(channels) / columns)))
     font = _font(12)
@@ -329,9 +323,7 @@ def summary_figure(
     columns = max(2, len(spatial) + 1)
     rows = 1 + len(channel)
     figure = _new_figure(2.6 * columns, 2.6 + 1.6 * len(channel), margins=(0.55, 0.3, 0.15, 0.4))
-    grid = figure.add_gridspec(
-        rows, columns, height_ratios=[2.6] + [1.6] * len(channel), hspace=0.55, wspace=0.08
-    )
+    grid = figure.add_gridspec(rows, columns, height_ratios=[2.6] + [1.6] * len(channel), hspace=0.55, wspace=0.08)
     # Each image cell is about 260 px wide at 100 dpi: overlaying a full-size
     # upload (up to 2048 px) only to have matplotlib shrink it again was most
     # of the report's time, so draw from a thumbnail of twice that size.
@@ -368,7 +360,11 @@ def statistics_rows(analysis: ImageAnalysis) -> tuple[list[str], list[list[objec
     rows = []
     for stats in layer_statistics(analysis):
         last = stats.get("entropy", stats.get("kept_fraction"))
-        rows.append([stats["layer"], stats["type"], stats["size"]] + [round(float(stats[k]), 4) for k in ("mean", "std", "min", "max")] + [round(float(last), 4)])
+        rows.append(
+            [stats["layer"], stats["type"], stats["size"]]
+            + [round(float(stats[k]), 4) for k in ("mean", "std", "min", "max")]
+            + [round(float(last), 4)]
+        )
     return headers, rows
 
 

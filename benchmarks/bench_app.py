@@ -101,11 +101,13 @@ def one_run(watch: Stopwatch, cache: ModelCache, data: bytes, downloads: Path) -
     )
     spatial = watch.time(
         "panel: overlay grid + large overlay + raw mask",
-        lambda: handlers.spatial_panels(result, options.spatial_layer, options.colormap, options.opacity,
-                                        options.scale),
+        lambda: handlers.spatial_panels(
+            result, options.spatial_layer, options.colormap, options.opacity, options.scale
+        ),
     )
-    watch.time("panel: statistics table + top-5", lambda: (handlers.statistics_table(result),
-                                                          handlers.top_predictions(result)))
+    watch.time(
+        "panel: statistics table + top-5", lambda: (handlers.statistics_table(result), handlers.top_predictions(result))
+    )
     shown_s = time.perf_counter() - start
     watch.add("FULL: upload to every panel shown", shown_s)
     # CPU time of this process: what the run costs without the other processes competing for the cores.
@@ -151,11 +153,13 @@ def free_port() -> int:
 def startup_seconds(timeout_s: float = 180.0) -> float:
     """Seconds from launching ``python app.py`` to its first HTTP 200 on /."""
     port = free_port()
-    env = dict(os.environ, GRADIO_SERVER_PORT=str(port), GRADIO_SERVER_NAME="127.0.0.1",
-               GRADIO_ANALYTICS_ENABLED="False")
+    env = dict(
+        os.environ, GRADIO_SERVER_PORT=str(port), GRADIO_SERVER_NAME="127.0.0.1", GRADIO_ANALYTICS_ENABLED="False"
+    )
     start = time.perf_counter()
-    process = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [sys.executable, "app.py"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     try:
         while time.perf_counter() - start < timeout_s:
             if process.poll() is not None:
@@ -213,8 +217,10 @@ def main(argv: list[str] | None = None) -> int:
     threads = handlers.configure_torch()
     cache = ModelCache()
     data = upload_png()
-    print(f"Attention Lens app benchmark: model {DEFAULT_CHECKPOINT!r}, 512x512 PNG upload ({len(data)} bytes), "
-          f"torch threads {threads}")
+    print(
+        f"Attention Lens app benchmark: model {DEFAULT_CHECKPOINT!r}, 512x512 PNG upload ({len(data)} bytes), "
+        f"torch threads {threads}"
+    )
     print(f"machine: {machine_note()}")
     with tempfile.TemporaryDirectory(prefix="bench-app-") as folder:
         downloads = Path(folder)

@@ -45,6 +45,17 @@ class _Exploit:
         return (os.system, (f"touch {self.marker}",))
 
 
+# The phrase each bad image's one-line message must contain, wherever it is shown.
+BAD_IMAGE_MESSAGES = {
+    "text.png": "not an image",
+    "truncated.png": "could not be decoded",
+    "truncated.jpg": "could not be decoded",
+    "bomb.png": "too large",
+    "tiny.png": "too small",
+    "empty.png": "not an image",
+}
+
+
 def write_bad_images(folder: Path) -> dict[str, Path]:
     """Name -> path of every bad image case."""
     folder.mkdir(parents=True, exist_ok=True)

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from models.checkpoint import SHIPPED
-from tests.badfiles import write_bad_checkpoints, write_bad_images, write_odd_mode_images
+from tests.badfiles import BAD_IMAGE_MESSAGES, write_bad_checkpoints, write_bad_images, write_odd_mode_images
 
 pytest.importorskip("gradio_client")
 from gradio_client import Client, handle_file  # noqa: E402
@@ -96,16 +96,6 @@ def test_api_matches_the_cli(client: Client, example_image: Path) -> None:
     assert expected["results"][0]["prediction"]["label"] in status
 
 
-BAD_MESSAGES = {
-    "text.png": "not an image",
-    "truncated.png": "could not be decoded",
-    "truncated.jpg": "could not be decoded",
-    "bomb.png": "too large",
-    "tiny.png": "too small",
-    "empty.png": "not an image",
-}
-
-
 def test_bad_inputs_get_clear_messages_and_the_server_keeps_serving(
     client: Client, tmp_path: Path, shape_images: list[Path], app_server: Any
 ) -> None:
@@ -113,7 +103,7 @@ def test_bad_inputs_get_clear_messages_and_the_server_keeps_serving(
         with pytest.raises(AppError) as caught:
             client.predict(handle_file(str(path)), api_name="/analyze")
         message = str(caught.value)
-        assert BAD_MESSAGES[name] in message and "\n" not in message, (name, message)
+        assert BAD_IMAGE_MESSAGES[name] in message and "\n" not in message, (name, message)
     for name, path in write_odd_mode_images(tmp_path / "odd").items():
         document = api_document(client, path)
         assert document["results"][0]["image"] == name

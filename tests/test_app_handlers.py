@@ -15,7 +15,7 @@ from PIL import Image, ImageDraw
 
 from attention.errors import CheckpointError, ImageInputError, InputError
 from models.checkpoint import SHIPPED
-from tests.badfiles import write_bad_checkpoints, write_bad_images, write_odd_mode_images
+from tests.badfiles import BAD_IMAGE_MESSAGES, write_bad_checkpoints, write_bad_images, write_odd_mode_images
 from webapp import handlers
 from webapp.state import LensResult, ModelCache
 
@@ -97,8 +97,13 @@ def test_display_changes_never_run_the_model(
     handlers.write_document(result, tmp_path)
     assert len(forward_calls) == 1
     # And by construction: nothing that redraws can reach a model.
-    redraws = (handlers.channel_panels, handlers.branch_panel, handlers.spatial_panels, handlers.render_panels,
-               handlers.report_png)
+    redraws = (
+        handlers.channel_panels,
+        handlers.branch_panel,
+        handlers.spatial_panels,
+        handlers.render_panels,
+        handlers.report_png,
+    )
     for function in redraws:
         parameters = inspect.signature(function).parameters
         assert "cache" not in parameters and "model" not in parameters and "analyzer" not in parameters
@@ -144,19 +149,11 @@ def test_missing_image_is_a_clear_error(cache: ModelCache, missing: object) -> N
 
 
 def test_bad_images_give_one_line_messages(cache: ModelCache, tmp_path: Path) -> None:
-    expected = {
-        "text.png": "not an image",
-        "truncated.png": "could not be decoded",
-        "truncated.jpg": "could not be decoded",
-        "bomb.png": "too large",
-        "tiny.png": "too small",
-        "empty.png": "not an image",
-    }
     for name, path in write_bad_images(tmp_path).items():
         with pytest.raises(ImageInputError) as caught:
             handlers.analyze(str(path), cache=cache)
         message = str(caught.value)
-        assert expected[name] in message, (name, message)
+        assert BAD_IMAGE_MESSAGES[name] in message, (name, message)
         assert "\n" not in message and name in message
 
 

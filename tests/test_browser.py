@@ -32,8 +32,10 @@ TIMEOUT_MS = 60_000
 @pytest.fixture(scope="module")
 def browser():  # noqa: ANN201 - Playwright types are imported lazily
     if not CHROMIUM.exists():
-        pytest.skip(f"Debian's Chromium is not installed at {CHROMIUM} (apt-get install chromium); "
-                    "the test never lets Playwright download a browser")
+        pytest.skip(
+            f"Debian's Chromium is not installed at {CHROMIUM} (apt-get install chromium); "
+            "the test never lets Playwright download a browser"
+        )
     sync_api = pytest.importorskip("playwright.sync_api")
     os.environ["PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD"] = "1"
     with sync_api.sync_playwright() as playwright:
