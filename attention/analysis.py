@@ -18,7 +18,7 @@ import torch
 from PIL import Image
 
 from .images import preprocess
-from .recorder import AttentionRecorder, ChannelRecord, SpatialRecord, attention_layers
+from .recorder import AttentionRecorder, ChannelRecord, SpatialRecord, find_attention_layers
 
 if TYPE_CHECKING:
     from models.checkpoint import LoadedModel
@@ -107,10 +107,9 @@ class Analyzer:
         self.loaded = loaded
         self.model = loaded.model
         self.classes = list(loaded.classes)
-        self.layer_names = [name for name, _ in attention_layers(self.model)]
-        self.channel_layer_names = [
-            name for name, module in attention_layers(self.model) if not hasattr(module, "mask_tap")
-        ]
+        self.layers = find_attention_layers(self.model)
+        self.layer_names = [name for name, _, _ in self.layers]
+        self.channel_layer_names = [name for name, module, _ in self.layers if not hasattr(module, "mask_tap")]
 
     def preprocess(self, images: Sequence[Image.Image]) -> torch.Tensor:
         prep = self.loaded.preprocessing
@@ -137,7 +136,10 @@ class Analyzer:
         self, images: list[Image.Image], names: list[str], feature_layer: str | None
     ) -> list[ImageAnalysis]:
         batch = self.preprocess(images)
-        with torch.inference_mode(), AttentionRecorder(self.model, feature_layer=feature_layer) as recorder:
+        with (
+            torch.inference_mode(),
+            AttentionRecorder(self.model, feature_layer=feature_layer, layers=self.layers) as recorder,
+        ):
             logits = self.model(batch)
         probabilities = torch.softmax(logits.float(), dim=1).numpy()
         analyses = []

@@ -28,8 +28,6 @@ class CBAMChannelGate(nn.Module):
         self.mlp = nn.Sequential(nn.Linear(channels, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, channels))
         self.gate = create_gate(gate)
         self.weights_tap = Tap()
-        self.avg_tap = Tap()
-        self.max_tap = Tap()
 
     def channel_weights(self, x: torch.Tensor) -> ChannelWeights:
         avg_part = self.mlp(x.mean(dim=(2, 3)))
@@ -37,10 +35,7 @@ class CBAMChannelGate(nn.Module):
         return ChannelWeights(self.gate(avg_part + max_part), avg_part, max_part)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        weights, avg_part, max_part = self.channel_weights(x)
-        self.avg_tap(avg_part)
-        self.max_tap(max_part)
-        weights = self.weights_tap(weights)
+        weights = self.weights_tap(self.channel_weights(x)).weights
         return x * weights[:, :, None, None]
 
 
@@ -54,14 +49,11 @@ class SqueezeExcite(nn.Module):
         self.mlp = nn.Sequential(nn.Linear(channels, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, channels))
         self.gate = create_gate(gate)
         self.weights_tap = Tap()
-        self.avg_tap = Tap()
 
     def channel_weights(self, x: torch.Tensor) -> ChannelWeights:
         avg_part = self.mlp(x.mean(dim=(2, 3)))
         return ChannelWeights(self.gate(avg_part), avg_part, None)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        weights, avg_part, _ = self.channel_weights(x)
-        self.avg_tap(avg_part)
-        weights = self.weights_tap(weights)
+        weights = self.weights_tap(self.channel_weights(x)).weights
         return x * weights[:, :, None, None]

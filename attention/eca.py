@@ -82,9 +82,8 @@ class ECA(nn.Module):
         self.gate_name = gate
         self.conv = nn.Conv1d(1, 1, kernel_size, padding=(kernel_size - 1) // 2, bias=bias)
         self.gate = create_gate(gate)
+        # One tap for the weights and both branch parts: one hook per layer when recording.
         self.weights_tap = Tap()
-        self.avg_tap = Tap()
-        self.max_tap = Tap()
 
     def _branch(self, pooled: torch.Tensor) -> torch.Tensor:
         # (B, C) -> (B, 1, C): the channel axis becomes the convolution's length axis.
@@ -101,12 +100,7 @@ class ECA(nn.Module):
         return ChannelWeights(self.gate(logits), avg_part, max_part)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        weights, avg_part, max_part = self.channel_weights(x)
-        if avg_part is not None:
-            self.avg_tap(avg_part)
-        if max_part is not None:
-            self.max_tap(max_part)
-        weights = self.weights_tap(weights)
+        weights = self.weights_tap(self.channel_weights(x)).weights
         return x * weights[:, :, None, None]
 
     def extra_repr(self) -> str:

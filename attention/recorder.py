@@ -26,7 +26,7 @@ from torch import nn
 from torch.utils.hooks import RemovableHandle
 
 from .channel import CBAMChannelGate, SqueezeExcite
-from .eca import ECA
+from .eca import ECA, ChannelWeights
 from .spatial import SpatialAttention
 
 
@@ -74,13 +74,6 @@ class RecordSink:
     def __init__(self) -> None:
         self.records: list[LayerRecord] = []
         self.features: dict[str, torch.Tensor] = {}
-        self._pending: dict[tuple[str, str], torch.Tensor] = {}
-
-    def stash(self, layer: str, part: str, tensor: torch.Tensor) -> None:
-        self._pending[(layer, part)] = _keep(tensor)
-
-    def take(self, layer: str, part: str) -> torch.Tensor | None:
-        return self._pending.pop((layer, part), None)
 
     def add(self, record: LayerRecord) -> None:
         self.records.append(record)
@@ -91,33 +84,24 @@ Adapter = Callable[[nn.Module, str, RecordSink, Callable[[Hook], Hook]], list[Re
 
 
 def _attach_tapped_channel(type_name: str) -> Adapter:
-    """Adapter for this project's channel modules, which route values through taps."""
+    """Adapter for this project's channel modules, which pass ChannelWeights through a tap."""
 
     def attach(module: nn.Module, name: str, sink: RecordSink, guard: Callable[[Hook], Hook]) -> list[RemovableHandle]:
-        def on_part(part: str) -> Hook:
-            def hook(_tap: nn.Module, _inputs: Any, output: torch.Tensor) -> None:
-                sink.stash(name, part, output)
+        kernel_size = getattr(module, "kernel_size", None)
 
-            return hook
-
-        def on_weights(_tap: nn.Module, _inputs: Any, output: torch.Tensor) -> None:
+        def on_weights(_tap: nn.Module, _inputs: Any, output: ChannelWeights) -> None:
             sink.add(
                 ChannelRecord(
                     name=name,
                     type=type_name,
-                    weights=_keep(output),
-                    avg=sink.take(name, "avg"),
-                    max=sink.take(name, "max"),
-                    kernel_size=getattr(module, "kernel_size", None),
+                    weights=_keep(output.weights),
+                    avg=None if output.avg is None else _keep(output.avg),
+                    max=None if output.max is None else _keep(output.max),
+                    kernel_size=kernel_size,
                 )
             )
 
-        handles = [module.weights_tap.register_forward_hook(guard(on_weights))]
-        for part in ("avg", "max"):
-            tap = getattr(module, f"{part}_tap", None)
-            if tap is not None:
-                handles.append(tap.register_forward_hook(guard(on_part(part))))
-        return handles
+        return [module.weights_tap.register_forward_hook(guard(on_weights))]
 
     return attach
 
@@ -160,9 +144,21 @@ def find_adapter(module: nn.Module) -> Adapter | None:
 
 def attention_layers(model: nn.Module) -> Iterator[tuple[str, nn.Module]]:
     """(qualified name, module) of every attention module the recorder knows."""
-    for name, module in model.named_modules():
-        if find_adapter(module) is not None:
-            yield name, module
+    for name, module, _adapter in find_attention_layers(model):
+        yield name, module
+
+
+AttentionLayers = list[tuple[str, nn.Module, Adapter]]
+
+
+def find_attention_layers(model: nn.Module) -> AttentionLayers:
+    """Every recordable layer with its adapter, in registration (forward) order.
+
+    Walking a model's modules costs about as much as the hooks themselves on
+    a small network, so code that records the same model many times (the
+    Analyzer) computes this once and passes it to each AttentionRecorder.
+    """
+    return [(name, module, adapter) for name, module in model.named_modules() if (adapter := find_adapter(module))]
 
 
 class AttentionRecorder:
@@ -173,20 +169,20 @@ class AttentionRecorder:
         feature_layer: qualified name of one channel-attention layer whose
             input feature map (B, C, H, W) should also be kept, for showing the
             feature maps of its most-weighted channels.
+        layers: the result of ``find_attention_layers(model)``, when the caller
+            records the same model often and has it already.
     """
 
-    def __init__(self, model: nn.Module, feature_layer: str | None = None) -> None:
+    def __init__(
+        self, model: nn.Module, feature_layer: str | None = None, layers: AttentionLayers | None = None
+    ) -> None:
         self.model = model
         self.feature_layer = feature_layer
         self._sink = RecordSink()
         self._handles: list[RemovableHandle] = []
         self._thread_id: int | None = None
         # Resolved once here so that entering the recorder costs only the hook registrations.
-        self._layers = [
-            (name, module, adapter)
-            for name, module in model.named_modules()
-            if (adapter := find_adapter(module)) is not None
-        ]
+        self._layers = layers if layers is not None else find_attention_layers(model)
         self.layer_names = [name for name, _, _ in self._layers]
         if feature_layer is not None and feature_layer not in self.layer_names:
             raise ValueError(

@@ -8,12 +8,15 @@ values). Without hooks a tap costs one Python call.
 
 from __future__ import annotations
 
-import torch
+from typing import TypeVar
+
 from torch import nn
+
+T = TypeVar("T")
 
 
 class Tap(nn.Module):
     """Identity whose output forward hooks can observe."""
 
-    def forward(self, tensor: torch.Tensor) -> torch.Tensor:  # noqa: D401 - identity
-        return tensor
+    def forward(self, value: T) -> T:  # noqa: D401 - identity
+        return value

@@ -141,7 +141,10 @@ def record(analyzer: Analyzer, image: Image.Image, name: str) -> tuple[ImageAnal
     layers = analyzer.channel_layer_names
     first, others = (layers[0], layers[1:]) if layers else (None, [])
     with ExitStack() as stack:
-        extra = [stack.enter_context(AttentionRecorder(analyzer.model, feature_layer=layer)) for layer in others]
+        extra = [
+            stack.enter_context(AttentionRecorder(analyzer.model, feature_layer=layer, layers=analyzer.layers))
+            for layer in others
+        ]
         analysis = analyzer.analyze([image], [name], feature_layer=first)[0]
     features: dict[str, np.ndarray] = {}
     if first is not None and analysis.features is not None:
