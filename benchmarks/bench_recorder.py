@@ -5,13 +5,15 @@
 Runs with and without the recorder alternate in one process, so drift in the
 machine's load hits both equally; the figures are medians. "recorded" builds
 a new recorder for every pass (it walks the model to find attention layers);
-"+layers" passes the precomputed layer list, as the Analyzer behind the CLI
-and the app does. Target: overhead of at most 3%.
+"recorded+layers" passes the precomputed layer list, as the Analyzer behind
+the CLI and the app does; "plain again" repeats the plain pass as a control.
+Target: overhead of at most 3%.
 """
 
 from __future__ import annotations
 
 import argparse
+import random
 import statistics
 import sys
 import time
@@ -26,28 +28,42 @@ from attention.recorder import find_attention_layers  # noqa: E402
 from models.networks import build_model  # noqa: E402
 
 
-def measure(model: torch.nn.Module, batch: torch.Tensor, runs: int, warmup: int = 3) -> tuple[float, float, float, int]:
-    """Medians (s) of: plain forward; recorder built per call; recorder given the layer list, as the Analyzer does."""
+def measure(model: torch.nn.Module, batch: torch.Tensor, runs: int, warmup: int = 3) -> dict[str, float]:
+    """Median seconds per variant; the variants run in a shuffled order in every round.
+
+    A fixed order biases the result by a few percent (the pass that follows
+    another runs with warmer or colder caches), which is as large as the
+    effect being measured; "plain again" is a second plain pass that shows
+    how large that noise is.
+    """
     layers = find_attention_layers(model)
-    plain, fresh, reused = [], [], []
+
+    def plain() -> None:
+        model(batch)
+
+    def fresh() -> None:
+        with AttentionRecorder(model):
+            model(batch)
+
+    def reused() -> None:
+        with AttentionRecorder(model, layers=layers):
+            model(batch)
+
+    variants = {"plain": plain, "plain again": plain, "recorded": fresh, "recorded+layers": reused}
+    times: dict[str, list[float]] = {name: [] for name in variants}
+    order = list(variants)
+    rng = random.Random(0)
     with torch.inference_mode():
         for _ in range(warmup):
-            model(batch)
-            with AttentionRecorder(model):
-                model(batch)
+            for run in variants.values():
+                run()
         for _ in range(runs):
-            start = time.perf_counter()
-            model(batch)
-            plain.append(time.perf_counter() - start)
-            start = time.perf_counter()
-            with AttentionRecorder(model) as recorder:
-                model(batch)
-            fresh.append(time.perf_counter() - start)
-            start = time.perf_counter()
-            with AttentionRecorder(model, layers=layers) as recorder:
-                model(batch)
-            reused.append(time.perf_counter() - start)
-    return statistics.median(plain), statistics.median(fresh), statistics.median(reused), len(recorder.records)
+            rng.shuffle(order)
+            for name in order:
+                start = time.perf_counter()
+                variants[name]()
+                times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(values) for name, values in times.items()}
 
 
 def main() -> None:
@@ -69,18 +85,14 @@ def main() -> None:
         ),
     ]
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, medians of {args.runs} runs")
-    print(
-        f"{'model':38s} {'plain ms':>9s} {'recorded':>9s} {'overhead':>9s} "
-        f"{'+layers':>9s} {'overhead':>9s} {'layers':>6s}"
-    )
+    columns = ("plain again", "recorded", "recorded+layers")
+    print(f"{'model':38s} {'plain ms':>9s} " + " ".join(f"{c + ' ms':>20s}" for c in columns))
     for name, model, shape in cases:
         model.eval()
-        batch = torch.randn(shape)
-        plain, fresh, reused, layers = measure(model, batch, args.runs)
-        print(
-            f"{name:38s} {plain * 1e3:9.2f} {fresh * 1e3:9.2f} {(fresh / plain - 1) * 100:8.1f}% "
-            f"{reused * 1e3:9.2f} {(reused / plain - 1) * 100:8.1f}% {layers:6d}"
-        )
+        medians = measure(model, torch.randn(shape), args.runs)
+        plain = medians["plain"]
+        cells = [f"{medians[c] * 1e3:9.2f} ({(medians[c] / plain - 1) * 100:+5.1f}%)" for c in columns]
+        print(f"{name:38s} {plain * 1e3:9.2f} " + " ".join(f"{cell:>20s}" for cell in cells))
 
 
 if __name__ == "__main__":
