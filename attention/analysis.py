@@ -71,6 +71,8 @@ class ImageAnalysis:
     layers: list[Layer]
     feature_layer: str | None = None
     features: np.ndarray | None = None  # (C, H, W) input of feature_layer
+    # Input feature maps of every layer asked for; feature_layer is the first of them.
+    feature_maps: dict[str, np.ndarray] = field(default_factory=dict)
     extras: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -119,10 +121,14 @@ class Analyzer:
         self,
         images: Sequence[Image.Image],
         names: Sequence[str] | None = None,
-        feature_layer: str | None = None,
+        feature_layer: str | Sequence[str] | None = None,
         batch_size: int = 32,
     ) -> list[ImageAnalysis]:
-        """Analyses in input order; one forward pass per batch of ``batch_size`` images."""
+        """Analyses in input order; one forward pass per batch of ``batch_size`` images.
+
+        ``feature_layer`` names one channel layer, or several, whose input
+        feature maps are kept as well (all of them in ``feature_maps``).
+        """
         names = list(names) if names is not None else [f"image-{i}" for i in range(len(images))]
         if len(names) != len(images):
             raise ValueError("give one name per image")
@@ -133,7 +139,7 @@ class Analyzer:
         return results
 
     def _analyze_batch(
-        self, images: list[Image.Image], names: list[str], feature_layer: str | None
+        self, images: list[Image.Image], names: list[str], feature_layer: str | Sequence[str] | None
     ) -> list[ImageAnalysis]:
         batch = self.preprocess(images)
         with (
@@ -159,11 +165,23 @@ class Analyzer:
                     )
                 elif isinstance(record, SpatialRecord):
                     layers.append(SpatialLayer(record.name, record.mask[index].float().numpy(), record.kernel_size))
-            features = None
-            if feature_layer is not None and feature_layer in recorder.features:
-                features = recorder.features[feature_layer][index].float().numpy()
+            feature_maps = {
+                layer: recorder.features[layer][index].float().numpy()
+                for layer in recorder.feature_layers
+                if layer in recorder.features
+            }
+            first = recorder.feature_layers[0] if recorder.feature_layers else None
             analyses.append(
-                ImageAnalysis(name, image, self.classes, probabilities[index], layers, feature_layer, features)
+                ImageAnalysis(
+                    name,
+                    image,
+                    self.classes,
+                    probabilities[index],
+                    layers,
+                    first,
+                    feature_maps.get(first) if first is not None else None,
+                    feature_maps,
+                )
             )
         return analyses
 

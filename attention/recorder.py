@@ -17,7 +17,7 @@ its own maps.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -166,29 +166,37 @@ class AttentionRecorder:
 
     Args:
         model: any module containing registered attention modules.
-        feature_layer: qualified name of one channel-attention layer whose
-            input feature map (B, C, H, W) should also be kept, for showing the
-            feature maps of its most-weighted channels.
+        feature_layer: qualified name of a channel-attention layer (or a
+            sequence of names) whose input feature map (B, C, H, W) should also
+            be kept, for showing the feature maps of its most-weighted channels.
         layers: the result of ``find_attention_layers(model)``, when the caller
             records the same model often and has it already.
     """
 
     def __init__(
-        self, model: nn.Module, feature_layer: str | None = None, layers: AttentionLayers | None = None
+        self,
+        model: nn.Module,
+        feature_layer: str | Sequence[str] | None = None,
+        layers: AttentionLayers | None = None,
     ) -> None:
         self.model = model
-        self.feature_layer = feature_layer
+        if feature_layer is None:
+            self.feature_layers: tuple[str, ...] = ()
+        elif isinstance(feature_layer, str):
+            self.feature_layers = (feature_layer,)
+        else:
+            self.feature_layers = tuple(feature_layer)
         self._sink = RecordSink()
         self._handles: list[RemovableHandle] = []
         self._thread_id: int | None = None
         # Resolved once here so that entering the recorder costs only the hook registrations.
         self._layers = layers if layers is not None else find_attention_layers(model)
         self.layer_names = [name for name, _, _ in self._layers]
-        if feature_layer is not None and feature_layer not in self.layer_names:
-            raise ValueError(
-                f"feature_layer {feature_layer!r} is not an attention layer of this model; "
-                f"choose one of {self.layer_names}"
-            )
+        for name in self.feature_layers:
+            if name not in self.layer_names:
+                raise ValueError(
+                    f"feature_layer {name!r} is not an attention layer of this model; choose one of {self.layer_names}"
+                )
 
     @property
     def records(self) -> list[LayerRecord]:
@@ -217,7 +225,7 @@ class AttentionRecorder:
         try:
             for name, module, adapter in self._layers:
                 self._handles.extend(adapter(module, name, self._sink, self._guard))
-                if name == self.feature_layer:
+                if name in self.feature_layers:
                     self._handles.append(module.register_forward_pre_hook(self._guard(self._feature_hook(name))))
         except BaseException:
             self.remove_hooks()

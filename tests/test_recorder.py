@@ -103,6 +103,12 @@ def test_feature_layer_recorded(small_model: nn.Module) -> None:
     with AttentionRecorder(small_model, feature_layer="stages.2.0.attention.channel") as recorder:
         small_model(torch.randn(2, 3, 64, 64))
     assert recorder.features["stages.2.0.attention.channel"].shape == (2, 64, 8, 8)
+    wanted = ["stages.0.0.attention.channel", "stages.3.0.attention.channel"]
+    with AttentionRecorder(small_model, feature_layer=wanted) as recorder:
+        small_model(torch.randn(2, 3, 64, 64))
+    assert sorted(recorder.features) == wanted
+    assert recorder.features[wanted[0]].shape == (2, 16, 32, 32)
+    assert recorder.features[wanted[1]].shape == (2, 128, 4, 4)
     with pytest.raises(ValueError, match="not an attention layer"):
         AttentionRecorder(small_model, feature_layer="stem")
 

@@ -25,7 +25,6 @@ import shutil
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
-from contextlib import ExitStack
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -37,7 +36,6 @@ from attention import render
 from attention.analysis import Analyzer, ImageAnalysis, SpatialLayer, analysis_to_dict, build_document
 from attention.errors import InputError
 from attention.images import ImageSource, load_image
-from attention.recorder import AttentionRecorder
 from models.checkpoint import DEFAULT_CHECKPOINT
 
 from .state import LensResult, ModelCache
@@ -133,26 +131,11 @@ def sketch_image(value: Any) -> Image.Image:
 def record(analyzer: Analyzer, image: Image.Image, name: str) -> tuple[ImageAnalysis, dict[str, np.ndarray]]:
     """One forward pass that also keeps the input feature map of every channel layer.
 
-    The Analyzer keeps the features of one layer; the others are caught by
-    extra recorders entered around the same pass (each recorder's hooks fire
-    only for this thread), so switching the feature-map layer in the page
-    never needs another pass.
+    Keeping them all means switching the feature-map layer in the page never
+    needs another pass.
     """
-    layers = analyzer.channel_layer_names
-    first, others = (layers[0], layers[1:]) if layers else (None, [])
-    with ExitStack() as stack:
-        extra = [
-            stack.enter_context(AttentionRecorder(analyzer.model, feature_layer=layer, layers=analyzer.layers))
-            for layer in others
-        ]
-        analysis = analyzer.analyze([image], [name], feature_layer=first)[0]
-    features: dict[str, np.ndarray] = {}
-    if first is not None and analysis.features is not None:
-        features[first] = analysis.features
-    for layer, recorder in zip(others, extra, strict=True):
-        if layer in recorder.features:
-            features[layer] = recorder.features[layer][0].float().numpy()
-    return analysis, features
+    analysis = analyzer.analyze([image], [name], feature_layer=analyzer.channel_layer_names)[0]
+    return analysis, analysis.feature_maps
 
 
 def analyze_loaded(analyzer: Analyzer, image: Image.Image, name: str, decode_s: float = 0.0) -> LensResult:
