@@ -47,12 +47,9 @@ def _to_8bit(image: Image.Image) -> Image.Image:
         array = array / 257.0
     else:
         low, high = float(np.nanmin(array)), float(np.nanmax(array))
-        if high <= 255 and low >= 0 and image.mode != "F":
-            pass
-        elif high > low:
-            array = (array - low) * (255.0 / (high - low))
-        else:
-            array = np.zeros_like(array)
+        already_8bit = image.mode != "F" and low >= 0 and high <= 255
+        if not already_8bit:
+            array = (array - low) * (255.0 / (high - low)) if high > low else np.zeros_like(array)
     return Image.fromarray(np.clip(np.nan_to_num(array), 0, 255).astype(np.uint8), mode="L")
 
 

@@ -299,7 +299,6 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
             running += loss.item() * len(labels)
             seen += len(labels)
             bar.set_postfix(loss=f"{running / seen:.4f}")
-            state.setdefault("losses", []).append(loss.item())
             if state["step"] >= total_steps:
                 break
         val_acc, val_loss, _ = evaluate_accuracy(model, val_loader, len(classes), progress, "val")
