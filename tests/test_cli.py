@@ -27,18 +27,9 @@ def run_cli(*args: str | Path) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.fixture(scope="module")
-def scenes(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
-    from models.datasets import ShapesDataset
-
-    folder = tmp_path_factory.mktemp("scenes")
-    dataset = ShapesDataset("test", length=3)
-    paths = []
-    for index in range(3):
-        image, _mask, _label = dataset.sample(index)
-        path = folder / f"scene{index}.png"
-        Image.fromarray(image).resize((150, 150)).save(path)
-        paths.append(path)
-    return paths
+def scenes(shape_images: list[Path]) -> list[Path]:
+    """Three of the shared shapes uploads (PNG and JPEG, non-square, larger than the model's input)."""
+    return shape_images[:3]
 
 
 def check_schema(document: dict, count: int) -> None:
@@ -94,13 +85,13 @@ def test_batched_equals_single(scenes: list[Path]) -> None:
 def test_out_writes_pngs(scenes: list[Path], tmp_path: Path) -> None:
     result = run_cli(scenes[0], "--out", tmp_path / "figs")
     assert result.returncode == 0, result.stderr
-    assert "scene0" in result.stdout
+    assert "shape0" in result.stdout
     written = sorted(p.name for p in (tmp_path / "figs").iterdir())
-    assert "scene0_summary.png" in written
+    assert "shape0_summary.png" in written
     assert sum(name.endswith("_overlay.png") for name in written) == 4
     assert sum(name.endswith("_weights.png") for name in written) == 4
     overlay = Image.open(next((tmp_path / "figs").glob("*_overlay.png")))
-    assert overlay.size == (150, 150)  # the original image's resolution
+    assert overlay.size == Image.open(scenes[0]).size  # the original image's resolution
 
 
 def test_odd_modes_analyse(tmp_path: Path) -> None:
