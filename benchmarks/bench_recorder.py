@@ -13,10 +13,13 @@ Target: overhead of at most 3%.
 from __future__ import annotations
 
 import argparse
+import gc
 import random
+import resource
 import statistics
 import sys
 import time
+import tracemalloc
 from pathlib import Path
 
 import torch
@@ -66,6 +69,33 @@ def measure(model: torch.nn.Module, batch: torch.Tensor, runs: int, warmup: int 
     return {name: statistics.median(values) for name, values in times.items()}
 
 
+def memory_growth(model: torch.nn.Module, batch: torch.Tensor, runs: int = 200) -> tuple[int, int]:
+    """(Python heap growth in bytes, resident-set growth in KiB) over ``runs`` recorded passes after a warm-up."""
+    layers = find_attention_layers(model)
+    feature_layer = next(name for name, module, _ in layers if hasattr(module, "weights_tap"))
+
+    def analyse() -> None:
+        with torch.inference_mode(), AttentionRecorder(model, feature_layer=feature_layer, layers=layers):
+            model(batch)
+
+    for _ in range(20):
+        analyse()
+    gc.collect()
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    tracemalloc.start()
+    try:
+        analyse()
+        gc.collect()
+        first, _ = tracemalloc.get_traced_memory()
+        for _ in range(runs):
+            analyse()
+        gc.collect()
+        last, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return last - first, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=30)
@@ -93,6 +123,11 @@ def main() -> None:
         plain = medians["plain"]
         cells = [f"{medians[c] * 1e3:9.2f} ({(medians[c] / plain - 1) * 100:+5.1f}%)" for c in columns]
         print(f"{name:38s} {plain * 1e3:9.2f} " + " ".join(f"{cell:>20s}" for cell in cells))
+    heap, rss = memory_growth(cases[1][1].eval(), torch.randn(cases[1][2]))
+    print(
+        "memory over 200 recorded passes of the shapes net (feature maps kept): "
+        f"Python heap {heap:+d} B, peak RSS {rss:+d} KiB"
+    )
 
 
 if __name__ == "__main__":
