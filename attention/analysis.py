@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -112,6 +113,22 @@ class Analyzer:
         self.layers = find_attention_layers(self.model)
         self.layer_names = [name for name, _, _ in self.layers]
         self.channel_layer_names = [name for name, module, _ in self.layers if not hasattr(module, "mask_tap")]
+        # Hooks stay registered for the analyzer's lifetime: registering them on
+        # every call costs more than recording on a small network. They record
+        # only inside a recording, so other users of the model see no change.
+        self._recorder = AttentionRecorder(self.model, layers=self.layers)
+        self._recorder.attach()
+        self._finalizer = weakref.finalize(self, self._recorder.detach)
+
+    def close(self) -> None:
+        """Remove the analyzer's hooks from the model (also done when the analyzer is garbage-collected)."""
+        self._finalizer()
+
+    def __enter__(self) -> Analyzer:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
     def preprocess(self, images: Sequence[Image.Image]) -> torch.Tensor:
         prep = self.loaded.preprocessing
@@ -142,10 +159,9 @@ class Analyzer:
         self, images: list[Image.Image], names: list[str], feature_layer: str | Sequence[str] | None
     ) -> list[ImageAnalysis]:
         batch = self.preprocess(images)
-        with (
-            torch.inference_mode(),
-            AttentionRecorder(self.model, feature_layer=feature_layer, layers=self.layers) as recorder,
-        ):
+        if not self._recorder.attached:
+            raise RuntimeError("this Analyzer is closed")
+        with torch.inference_mode(), self._recorder.recording(feature_layer) as recorder:
             logits = self.model(batch)
         probabilities = torch.softmax(logits.float(), dim=1).numpy()
         analyses = []

@@ -35,7 +35,7 @@ class CBAMChannelGate(nn.Module):
         return ChannelWeights(self.gate(avg_part + max_part), avg_part, max_part)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        weights = self.weights_tap(self.channel_weights(x)).weights
+        weights = self.weights_tap(self.channel_weights(x), x).weights
         return x * weights[:, :, None, None]
 
 
@@ -55,5 +55,5 @@ class SqueezeExcite(nn.Module):
         return ChannelWeights(self.gate(avg_part), avg_part, None)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        weights = self.weights_tap(self.channel_weights(x)).weights
+        weights = self.weights_tap(self.channel_weights(x), x).weights
         return x * weights[:, :, None, None]

@@ -79,8 +79,8 @@ def run_analyze(args: argparse.Namespace) -> int:
         raise InputError(f"unknown colormap {args.colormap!r}; choose one of {', '.join(COLORMAPS)}")
     loaded = load_checkpoint(args.checkpoint)
     images = [load_image(path) for path in args.images]
-    analyzer = Analyzer(loaded)
-    analyses = analyzer.analyze(images, names=list(args.images), batch_size=args.batch_size)
+    with Analyzer(loaded) as analyzer:
+        analyses = analyzer.analyze(images, names=list(args.images), batch_size=args.batch_size)
     results = [analysis_to_dict(a, image=path) for a, path in zip(analyses, args.images)]
     if args.out is not None:
         stems: set[str] = set()

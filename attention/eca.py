@@ -100,7 +100,7 @@ class ECA(nn.Module):
         return ChannelWeights(self.gate(logits), avg_part, max_part)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        weights = self.weights_tap(self.channel_weights(x)).weights
+        weights = self.weights_tap(self.channel_weights(x), x).weights
         return x * weights[:, :, None, None]
 
     def extra_repr(self) -> str:

@@ -1,24 +1,39 @@
-"""Record what every attention module computed during one inference.
+"""Record what every attention module computed during an inference.
 
-Usage::
+One pass::
 
     with AttentionRecorder(model) as recorder:
         logits = model(batch)
     for record in recorder.records:   # forward order
         ...
 
+Many passes, hooks registered once (what the Analyzer behind the app does,
+because registering and removing hooks on every call costs more than the
+recording itself on a small network)::
+
+    recorder = AttentionRecorder(model)
+    recorder.attach()
+    try:
+        with recorder.recording(feature_layers=["stages.0.0.attention.channel"]) as recording:
+            model(batch)
+        recording.records, recording.features
+    finally:
+        recorder.detach()
+
 The recorder only adds forward hooks: it never changes the model's mode,
-parameters or output, and its hooks are removed on exit even when the forward
-pass raises. Hooks fire only for the thread that entered the recorder, so two
-threads can record the same model object at the same time and each gets only
-its own maps.
+parameters or output, and ``with`` removes its hooks on exit even when the
+forward pass raises. A hook records only for a thread that has a recording
+open, so two threads can record the same model object at the same time and
+each gets only its own maps; a pass with no recording open costs one
+dictionary lookup per layer.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -27,12 +42,22 @@ from torch.utils.hooks import RemovableHandle
 
 from .channel import CBAMChannelGate, SqueezeExcite
 from .eca import ECA, ChannelWeights
-from .spatial import SpatialAttention
+from .spatial import SpatialAttention, SpatialMask
 
 
-def _keep(tensor: torch.Tensor) -> torch.Tensor:
-    """Detached CPU copy, so records never pin the autograd graph or device memory."""
-    return tensor.detach().to("cpu", copy=True)
+def keep(tensor: torch.Tensor) -> torch.Tensor:
+    """Detached CPU copy, so records never pin the autograd graph or device memory.
+
+    A copy also means a later in-place operation in the model cannot change
+    what was recorded. ``clone`` is the cheapest copy for a CPU tensor.
+    """
+    if tensor.requires_grad:
+        tensor = tensor.detach()
+    return tensor.clone() if tensor.device.type == "cpu" else tensor.to("cpu")
+
+
+def _keep_optional(tensor: torch.Tensor | None) -> torch.Tensor | None:
+    return None if tensor is None else keep(tensor)
 
 
 @dataclass
@@ -59,6 +84,7 @@ class SpatialRecord:
     mask: torch.Tensor  # (B, H, W)
     kernel_size: int | None = None
     type: str = "spatial"
+    logits: torch.Tensor | None = None  # (B, H, W) before the gate
 
     @property
     def size(self) -> tuple[int, int]:
@@ -68,70 +94,62 @@ class SpatialRecord:
 LayerRecord = ChannelRecord | SpatialRecord
 
 
-class RecordSink:
-    """Where adapters put what they observe; owned by one recorder."""
+@dataclass(frozen=True)
+class Adapter:
+    """How the recorder reads one attention module type.
 
-    def __init__(self) -> None:
-        self.records: list[LayerRecord] = []
-        self.features: dict[str, torch.Tensor] = {}
+    Args:
+        hook_point: the submodule whose forward hook sees the values (for this
+            project's modules, their tap; for a foreign module, often itself).
+        make_record: builds the LayerRecord from that hook's
+            ``(name, module, inputs, output)``; tensors must be copied with ``keep``.
+        feature_map: the layer's input feature map (B, C, H, W) from the same
+            hook arguments, or None when the type cannot provide it.
+    """
 
-    def add(self, record: LayerRecord) -> None:
-        self.records.append(record)
-
-
-Hook = Callable[..., None]
-Adapter = Callable[[nn.Module, str, RecordSink, Callable[[Hook], Hook]], list[RemovableHandle]]
-
-
-def _attach_tapped_channel(type_name: str) -> Adapter:
-    """Adapter for this project's channel modules, which pass ChannelWeights through a tap."""
-
-    def attach(module: nn.Module, name: str, sink: RecordSink, guard: Callable[[Hook], Hook]) -> list[RemovableHandle]:
-        kernel_size = getattr(module, "kernel_size", None)
-
-        def on_weights(_tap: nn.Module, _inputs: Any, output: ChannelWeights) -> None:
-            sink.add(
-                ChannelRecord(
-                    name=name,
-                    type=type_name,
-                    weights=_keep(output.weights),
-                    avg=None if output.avg is None else _keep(output.avg),
-                    max=None if output.max is None else _keep(output.max),
-                    kernel_size=kernel_size,
-                )
-            )
-
-        return [module.weights_tap.register_forward_hook(guard(on_weights))]
-
-    return attach
+    hook_point: Callable[[nn.Module], nn.Module]
+    make_record: Callable[[str, nn.Module, tuple[Any, ...], Any], LayerRecord]
+    feature_map: Callable[[tuple[Any, ...], Any], torch.Tensor | None] | None = None
 
 
-def _attach_spatial(
-    module: nn.Module, name: str, sink: RecordSink, guard: Callable[[Hook], Hook]
-) -> list[RemovableHandle]:
-    def on_mask(_tap: nn.Module, _inputs: Any, output: torch.Tensor) -> None:
-        sink.add(SpatialRecord(name=name, mask=_keep(output[:, 0]), kernel_size=module.kernel_size))
+def _tap_source(inputs: tuple[Any, ...], _output: Any) -> torch.Tensor | None:
+    """Taps receive (value, source): the source is the tensor the module attends over."""
+    return inputs[1] if len(inputs) > 1 else None
 
-    return [module.mask_tap.register_forward_hook(guard(on_mask))]
+
+def _tapped_channel(type_name: str) -> Adapter:
+    def make_record(name: str, module: nn.Module, _inputs: tuple[Any, ...], output: ChannelWeights) -> LayerRecord:
+        return ChannelRecord(
+            name=name,
+            type=type_name,
+            weights=keep(output.weights),
+            avg=_keep_optional(output.avg),
+            max=_keep_optional(output.max),
+            kernel_size=getattr(module, "kernel_size", None),
+        )
+
+    return Adapter(lambda module: module.weights_tap, make_record, _tap_source)
+
+
+def _spatial_record(name: str, module: nn.Module, _inputs: tuple[Any, ...], output: SpatialMask) -> LayerRecord:
+    return SpatialRecord(
+        name=name, mask=keep(output.mask[:, 0]), kernel_size=module.kernel_size, logits=keep(output.logits[:, 0])
+    )
 
 
 # Checked in order; types registered later by users come first.
 _REGISTRY: list[tuple[type[nn.Module], Adapter]] = [
-    (ECA, _attach_tapped_channel("eca")),
-    (CBAMChannelGate, _attach_tapped_channel("cbam_channel")),
-    (SqueezeExcite, _attach_tapped_channel("se")),
-    (SpatialAttention, _attach_spatial),
+    (ECA, _tapped_channel("eca")),
+    (CBAMChannelGate, _tapped_channel("cbam_channel")),
+    (SqueezeExcite, _tapped_channel("se")),
+    (SpatialAttention, Adapter(lambda module: module.mask_tap, _spatial_record, _tap_source)),
 ]
 
 
 def register_attention_type(module_type: type[nn.Module], adapter: Adapter) -> None:
-    """Teach the recorder a new attention module type (for example timm's EcaModule).
-
-    ``adapter(module, name, sink, guard)`` registers hooks on ``module`` that
-    call ``sink.add(...)`` with a ChannelRecord or SpatialRecord, wraps every
-    hook function in ``guard`` (which drops calls from other threads), and
-    returns the hook handles so the recorder can remove them.
-    """
+    """Teach the recorder a new attention module type (for example timm's EcaModule)."""
+    if not isinstance(adapter, Adapter):
+        raise TypeError(f"adapter must be an attention.recorder.Adapter, got {type(adapter).__name__}")
     _REGISTRY.insert(0, (module_type, adapter))
 
 
@@ -155,22 +173,41 @@ def find_attention_layers(model: nn.Module) -> AttentionLayers:
     """Every recordable layer with its adapter, in registration (forward) order.
 
     Walking a model's modules costs about as much as the hooks themselves on
-    a small network, so code that records the same model many times (the
-    Analyzer) computes this once and passes it to each AttentionRecorder.
+    a small network, so code that builds many recorders for the same model
+    computes this once and passes it to each AttentionRecorder.
     """
     return [(name, module, adapter) for name, module in model.named_modules() if (adapter := find_adapter(module))]
 
 
+def _as_names(layers: str | Sequence[str] | None) -> tuple[str, ...]:
+    if layers is None:
+        return ()
+    return (layers,) if isinstance(layers, str) else tuple(layers)
+
+
+@dataclass
+class Recording:
+    """What one thread recorded between opening and closing a recording."""
+
+    feature_layers: tuple[str, ...] = ()
+    records: list[LayerRecord] = field(default_factory=list)
+    features: dict[str, torch.Tensor] = field(default_factory=dict)
+
+
 class AttentionRecorder:
-    """Context manager that records every attention module's output in ``model``.
+    """Forward hooks on every attention module in ``model``.
+
+    As a context manager it records one thread's passes (see the module
+    docstring); ``attach``, ``recording`` and ``detach`` let a long-lived owner
+    keep the hooks and open one recording per pass, from any thread.
 
     Args:
         model: any module containing registered attention modules.
-        feature_layer: qualified name of a channel-attention layer (or a
-            sequence of names) whose input feature map (B, C, H, W) should also
-            be kept, for showing the feature maps of its most-weighted channels.
+        feature_layer: qualified name of an attention layer (or a sequence of
+            names) whose input feature map (B, C, H, W) the ``with`` form keeps
+            too, for showing the feature maps of its most-weighted channels.
         layers: the result of ``find_attention_layers(model)``, when the caller
-            records the same model often and has it already.
+            has it already.
     """
 
     def __init__(
@@ -180,69 +217,107 @@ class AttentionRecorder:
         layers: AttentionLayers | None = None,
     ) -> None:
         self.model = model
-        if feature_layer is None:
-            self.feature_layers: tuple[str, ...] = ()
-        elif isinstance(feature_layer, str):
-            self.feature_layers = (feature_layer,)
-        else:
-            self.feature_layers = tuple(feature_layer)
-        self._sink = RecordSink()
-        self._handles: list[RemovableHandle] = []
-        self._thread_id: int | None = None
-        # Resolved once here so that entering the recorder costs only the hook registrations.
         self._layers = layers if layers is not None else find_attention_layers(model)
         self.layer_names = [name for name, _, _ in self._layers]
-        for name in self.feature_layers:
+        self.feature_layers = self._check_feature_layers(feature_layer)
+        self._handles: list[RemovableHandle] = []
+        self._active: dict[int, Recording] = {}
+        self._own_recording: Recording | None = None
+
+    def _check_feature_layers(self, feature_layer: str | Sequence[str] | None) -> tuple[str, ...]:
+        names = _as_names(feature_layer)
+        for name in names:
             if name not in self.layer_names:
                 raise ValueError(
                     f"feature_layer {name!r} is not an attention layer of this model; choose one of {self.layer_names}"
                 )
+            if self._layers[self.layer_names.index(name)][2].feature_map is None:
+                raise ValueError(f"layer {name!r} cannot provide its input feature map")
+        return names
+
+    # Hooks ----------------------------------------------------------------------------
 
     @property
-    def records(self) -> list[LayerRecord]:
-        """Records in forward order (a layer called twice appears twice)."""
-        return self._sink.records
+    def attached(self) -> bool:
+        return bool(self._handles)
 
-    @property
-    def features(self) -> dict[str, torch.Tensor]:
-        return self._sink.features
-
-    def clear(self) -> None:
-        self._sink = RecordSink()
-
-    def _guard(self, hook: Hook) -> Hook:
-        def guarded(*args: Any) -> None:
-            if threading.get_ident() == self._thread_id:
-                hook(*args)
-
-        return guarded
-
-    def __enter__(self) -> AttentionRecorder:
+    def attach(self) -> None:
+        """Register one forward hook per attention layer; they record nothing until a recording opens."""
         if self._handles:
-            raise RuntimeError("this AttentionRecorder is already active")
-        self._thread_id = threading.get_ident()
-        self.clear()
+            raise RuntimeError("this AttentionRecorder is already attached")
         try:
             for name, module, adapter in self._layers:
-                self._handles.extend(adapter(module, name, self._sink, self._guard))
-                if name in self.feature_layers:
-                    self._handles.append(module.register_forward_pre_hook(self._guard(self._feature_hook(name))))
+                target = adapter.hook_point(module)
+                self._handles.append(target.register_forward_hook(self._make_hook(name, module, adapter)))
         except BaseException:
-            self.remove_hooks()
+            self.detach()
             raise
-        return self
 
-    def _feature_hook(self, name: str) -> Hook:
-        def hook(_module: nn.Module, inputs: tuple[torch.Tensor, ...]) -> None:
-            self._sink.features[name] = _keep(inputs[0])
-
-        return hook
-
-    def remove_hooks(self) -> None:
+    def detach(self) -> None:
+        """Remove every hook this recorder registered (safe to call twice)."""
         handles, self._handles = self._handles, []
         for handle in handles:
             handle.remove()
 
+    def _make_hook(self, name: str, module: nn.Module, adapter: Adapter) -> Callable[..., None]:
+        active = self._active
+        get_ident = threading.get_ident
+        make_record = adapter.make_record
+        feature_map = adapter.feature_map
+
+        def hook(_hooked: nn.Module, inputs: tuple[Any, ...], output: Any) -> None:
+            recording = active.get(get_ident())
+            if recording is None:
+                return
+            recording.records.append(make_record(name, module, inputs, output))
+            if feature_map is not None and name in recording.feature_layers:
+                features = feature_map(inputs, output)
+                if features is not None:
+                    recording.features[name] = keep(features)
+
+        return hook
+
+    # Recordings -----------------------------------------------------------------------
+
+    @contextmanager
+    def recording(self, feature_layers: str | Sequence[str] | None = None) -> Iterator[Recording]:
+        """Record the calling thread's passes until the block ends (the recorder must be attached)."""
+        if not self._handles:
+            raise RuntimeError("attach() the recorder before opening a recording")
+        thread = threading.get_ident()
+        if thread in self._active:
+            raise RuntimeError("this thread already has a recording open on this recorder")
+        recording = Recording(self._check_feature_layers(feature_layers))
+        self._active[thread] = recording
+        try:
+            yield recording
+        finally:
+            del self._active[thread]
+
+    @property
+    def records(self) -> list[LayerRecord]:
+        """Records of the ``with`` block in forward order (a layer called twice appears twice)."""
+        return self._own_recording.records if self._own_recording is not None else []
+
+    @property
+    def features(self) -> dict[str, torch.Tensor]:
+        return self._own_recording.features if self._own_recording is not None else {}
+
+    def clear(self) -> None:
+        """Forget what the ``with`` block has recorded so far."""
+        if self._own_recording is not None:
+            self._own_recording.records.clear()
+            self._own_recording.features.clear()
+
+    def __enter__(self) -> AttentionRecorder:
+        if self._handles:
+            raise RuntimeError("this AttentionRecorder is already active")
+        self._own_recording = Recording(self.feature_layers)
+        self.attach()
+        self._active[threading.get_ident()] = self._own_recording
+        return self
+
     def __exit__(self, *exc_info: object) -> None:
         # Returning None lets any exception from the forward pass propagate.
-        self.remove_hooks()
+        self._active.pop(threading.get_ident(), None)
+        self.detach()

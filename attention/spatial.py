@@ -2,11 +2,25 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import torch
 from torch import nn
 
 from .gates import create_gate
 from .tap import Tap
+
+
+class SpatialMask(NamedTuple):
+    """What SpatialAttention computes before scaling the input, each (B, 1, H, W).
+
+    ``logits`` are the convolution's output before the gate. A trained mask
+    often saturates: many pixels round to exactly 1.0 in float32, and only the
+    logits still say which of them the layer favours most.
+    """
+
+    mask: torch.Tensor
+    logits: torch.Tensor
 
 
 class SpatialAttention(nn.Module):
@@ -35,13 +49,18 @@ class SpatialAttention(nn.Module):
         self.gate = create_gate(gate)
         self.mask_tap = Tap()
 
+    def spatial_weights(self, x: torch.Tensor) -> SpatialMask:
+        """Mask (B, 1, H, W) in [0, 1] with the logits it came from."""
+        pooled = torch.cat([x.amax(dim=1, keepdim=True), x.mean(dim=1, keepdim=True)], dim=1)
+        logits = self.conv(pooled)
+        return SpatialMask(self.gate(logits), logits)
+
     def spatial_mask(self, x: torch.Tensor) -> torch.Tensor:
         """Mask (B, 1, H, W) in [0, 1]."""
-        pooled = torch.cat([x.amax(dim=1, keepdim=True), x.mean(dim=1, keepdim=True)], dim=1)
-        return self.gate(self.conv(pooled))
+        return self.spatial_weights(x).mask
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        mask = self.mask_tap(self.spatial_mask(x))
+        mask = self.mask_tap(self.spatial_weights(x), x).mask
         return x * mask
 
     def extra_repr(self) -> str:

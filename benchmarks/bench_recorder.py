@@ -2,17 +2,25 @@
 
     .venv/bin/python benchmarks/bench_recorder.py [--runs 30]
 
-Runs with and without the recorder alternate in one process, so drift in the
-machine's load hits both equally; the figures are medians. "recorded" builds
-a new recorder for every pass (it walks the model to find attention layers);
-"recorded+layers" passes the precomputed layer list, as the Analyzer behind
-the CLI and the app does; "plain again" repeats the plain pass as a control.
+All variants alternate in one process, in a shuffled order every round, so
+drift in the machine's load hits them equally; the figures are medians.
+
+- "plain again" repeats the plain pass: a control that shows the noise.
+- "with-block" is the one-pass form, ``with AttentionRecorder(model)``: it
+  walks the model and registers and removes the hooks on every pass.
+- "attached" is what the Analyzer behind the CLI and the app does: hooks
+  registered once, one recording opened per pass. It runs on a copy of the
+  model, so that its hooks never touch the plain passes.
+- "attached, idle" is a pass through that copy with no recording open: what
+  the Analyzer's hooks cost anyone else who runs its model.
+
 Target: overhead of at most 3%.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import gc
 import random
 import resource
@@ -27,8 +35,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from attention import AttentionRecorder  # noqa: E402
-from attention.recorder import find_attention_layers  # noqa: E402
 from models.networks import build_model  # noqa: E402
+
+COLUMNS = ("plain again", "with-block", "attached", "attached, idle")
 
 
 def measure(model: torch.nn.Module, batch: torch.Tensor, runs: int, warmup: int = 3) -> dict[str, float]:
@@ -36,46 +45,60 @@ def measure(model: torch.nn.Module, batch: torch.Tensor, runs: int, warmup: int 
 
     A fixed order biases the result by a few percent (the pass that follows
     another runs with warmer or colder caches), which is as large as the
-    effect being measured; "plain again" is a second plain pass that shows
-    how large that noise is.
+    effect being measured.
     """
-    layers = find_attention_layers(model)
+    hooked = copy.deepcopy(model)
+    recorder = AttentionRecorder(hooked)
+    recorder.attach()
 
     def plain() -> None:
         model(batch)
 
-    def fresh() -> None:
+    def with_block() -> None:
         with AttentionRecorder(model):
             model(batch)
 
-    def reused() -> None:
-        with AttentionRecorder(model, layers=layers):
-            model(batch)
+    def attached() -> None:
+        with recorder.recording():
+            hooked(batch)
 
-    variants = {"plain": plain, "plain again": plain, "recorded": fresh, "recorded+layers": reused}
+    def idle() -> None:
+        hooked(batch)
+
+    variants = {
+        "plain": plain,
+        "plain again": plain,
+        "with-block": with_block,
+        "attached": attached,
+        "attached, idle": idle,
+    }
     times: dict[str, list[float]] = {name: [] for name in variants}
     order = list(variants)
     rng = random.Random(0)
-    with torch.inference_mode():
-        for _ in range(warmup):
-            for run in variants.values():
-                run()
-        for _ in range(runs):
-            rng.shuffle(order)
-            for name in order:
-                start = time.perf_counter()
-                variants[name]()
-                times[name].append(time.perf_counter() - start)
+    try:
+        with torch.inference_mode():
+            for _ in range(warmup):
+                for run in variants.values():
+                    run()
+            for _ in range(runs):
+                rng.shuffle(order)
+                for name in order:
+                    start = time.perf_counter()
+                    variants[name]()
+                    times[name].append(time.perf_counter() - start)
+    finally:
+        recorder.detach()
     return {name: statistics.median(values) for name, values in times.items()}
 
 
 def memory_growth(model: torch.nn.Module, batch: torch.Tensor, runs: int = 200) -> tuple[int, int]:
     """(Python heap growth in bytes, resident-set growth in KiB) over ``runs`` recorded passes after a warm-up."""
-    layers = find_attention_layers(model)
-    feature_layer = next(name for name, module, _ in layers if hasattr(module, "weights_tap"))
+    recorder = AttentionRecorder(model)
+    feature_layer = recorder.layer_names[0]
+    recorder.attach()
 
     def analyse() -> None:
-        with torch.inference_mode(), AttentionRecorder(model, feature_layer=feature_layer, layers=layers):
+        with torch.inference_mode(), recorder.recording(feature_layer):
             model(batch)
 
     for _ in range(20):
@@ -93,6 +116,7 @@ def memory_growth(model: torch.nn.Module, batch: torch.Tensor, runs: int = 200) 
         last, _ = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
+        recorder.detach()
     return last - first, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before
 
 
@@ -115,14 +139,14 @@ def main() -> None:
         ),
     ]
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, medians of {args.runs} runs")
-    columns = ("plain again", "recorded", "recorded+layers")
-    print(f"{'model':38s} {'plain ms':>9s} " + " ".join(f"{c + ' ms':>20s}" for c in columns))
+    columns = COLUMNS
+    print(f"{'model':38s} {'plain ms':>9s} " + " ".join(f"{c + ' ms':>22s}" for c in columns))
     for name, model, shape in cases:
         model.eval()
         medians = measure(model, torch.randn(shape), args.runs)
         plain = medians["plain"]
         cells = [f"{medians[c] * 1e3:9.2f} ({(medians[c] / plain - 1) * 100:+5.1f}%)" for c in columns]
-        print(f"{name:38s} {plain * 1e3:9.2f} " + " ".join(f"{cell:>20s}" for cell in cells))
+        print(f"{name:38s} {plain * 1e3:9.2f} " + " ".join(f"{cell:>22s}" for cell in cells))
     heap, rss = memory_growth(cases[1][1].eval(), torch.randn(cases[1][2]))
     print(
         "memory over 200 recorded passes of the shapes net (feature maps kept): "

@@ -159,6 +159,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--data-root", help="dataset folder (fashion-mnist IDX files, or an image folder)")
     parser.add_argument("--arch", help=f"architecture, one of {sorted(ARCHITECTURES)}")
     parser.add_argument("--attention", help="attention kind for every block (default: the architecture's, eca_sa)")
+    parser.add_argument("--widths", type=int, nargs="+", help="channels per stage (default: the architecture's)")
+    parser.add_argument("--depths", type=int, nargs="+", help="blocks per stage (default: the architecture's)")
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--lr", type=float, default=None, help="peak learning rate (default 0.1 SGD, 3e-3 AdamW)")
@@ -234,6 +236,10 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     config: dict[str, Any] = {"num_classes": len(classes), "in_channels": prep.channels}
     if args.attention:
         config["attention"] = args.attention
+    if args.widths:
+        config["widths"] = list(args.widths)
+    if args.depths:
+        config["depths"] = list(args.depths)
     model = build_model(arch, **config)
     if args.init:
         from .checkpoint import read_checkpoint

@@ -28,6 +28,7 @@ from models.evaluate import (
     format_report,
     main,
     pointing_game,
+    precise_mask,
     tolerance_px,
 )
 from models.networks import AttentionResNet
@@ -144,6 +145,26 @@ def test_pointing_game_boundary_of_the_tolerance() -> None:
     assert not pointing_game(_peak_at(32, 32), target, 3)  # (3, 3) diagonal = 4.24 px: outside the disk
     assert not pointing_game(torch.ones(64, 64), target, 3)  # a constant map points nowhere
     assert pointing_game(_peak_at(25, 25).numpy(), target.numpy(), 0)
+
+
+def test_saturated_mask_is_scored_by_its_logits() -> None:
+    """float32 rounds sigmoid(x) to 1.0 for x above ~17: the pointing game must still find the top logit."""
+    from attention.recorder import SpatialRecord
+    from attention.spatial import SpatialAttention
+
+    target = _square_object()
+    logits = torch.full((1, 64, 64), 20.0)
+    logits[0, 25, 25] = 30.0  # the layer's real favourite, on the object
+    mask32 = torch.sigmoid(logits)
+    assert bool((mask32 == 1.0).all())  # every pixel ties in float32 ...
+    assert not pointing_game(mask32[0], target, 3)  # ... so argmax falls on (0, 0)
+    record = SpatialRecord(name="sa", mask=mask32, kernel_size=7, logits=logits)
+    precise = precise_mask(record, SpatialAttention())
+    assert precise.dtype == torch.float64
+    assert pointing_game(precise[0], target, 3)
+    torch.testing.assert_close(precise.float(), mask32)
+    without_logits = SpatialRecord(name="sa", mask=mask32, kernel_size=7)
+    assert torch.equal(precise_mask(without_logits, SpatialAttention()), mask32.double())
 
 
 def test_pointing_game_agrees_with_dilation() -> None:

@@ -6,12 +6,13 @@ import gc
 import threading
 import tracemalloc
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
 
 from attention import ECA, AttentionRecorder, ChannelRecord, SpatialAttention, SpatialRecord, register_attention_type
-from attention.recorder import _REGISTRY
+from attention.recorder import _REGISTRY, Adapter, keep
 from models.networks import build_model
 
 
@@ -131,13 +132,23 @@ def test_hooks_removed_after_exit_and_after_exception(small_model: nn.Module) ->
     assert _hook_count(small_model) == baseline
 
 
-def test_memory_flat_over_repeated_analyses(small_model: nn.Module) -> None:
+@pytest.mark.parametrize("form", ["with-block", "attached"])
+def test_memory_flat_over_repeated_analyses(small_model: nn.Module, form: str) -> None:
     x = torch.randn(1, 3, 64, 64)
+    layer = "stages.0.0.attention.channel"
+    attached = AttentionRecorder(small_model)
 
     def analyse() -> None:
-        with torch.no_grad(), AttentionRecorder(small_model, feature_layer="stages.0.0.attention.channel") as rec:
-            small_model(x)
-        assert len(rec.records) == 8
+        if form == "attached":
+            with torch.no_grad(), attached.recording(layer) as rec:
+                small_model(x)
+        else:
+            with torch.no_grad(), AttentionRecorder(small_model, feature_layer=layer) as rec:
+                small_model(x)
+        assert len(rec.records) == 8 and layer in rec.features
+
+    if form == "attached":
+        attached.attach()
 
     for _ in range(20):  # warm caches and allocator
         analyse()
@@ -153,6 +164,7 @@ def test_memory_flat_over_repeated_analyses(small_model: nn.Module) -> None:
         last, _ = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
+        attached.detach()
     assert _hook_count(small_model) == 0
     # Python-side growth must stay far below one analysis' records (~140 KB of features).
     assert last - first < 64 * 1024, f"memory grew by {last - first} bytes over 200 analyses"
@@ -213,20 +225,20 @@ def test_registry_accepts_new_module_types() -> None:
             y = torch.sigmoid(self.conv(x.mean((2, 3)).unsqueeze(1))).squeeze(1)
             return x * y[:, :, None, None]
 
-    def adapter(module, name, sink, guard):
-        def hook(mod, inputs, output):
-            x = inputs[0]
-            weights = torch.sigmoid(mod.conv(x.mean((2, 3)).unsqueeze(1))).squeeze(1)
-            sink.add(ChannelRecord(name=name, type="foreign", weights=weights.detach().clone(), kernel_size=3))
+    def make_record(name, module, inputs, output):
+        weights = torch.sigmoid(module.conv(inputs[0].mean((2, 3)).unsqueeze(1))).squeeze(1)
+        return ChannelRecord(name=name, type="foreign", weights=keep(weights), kernel_size=3)
 
-        return [module.register_forward_hook(guard(hook))]
-
+    adapter = Adapter(
+        hook_point=lambda module: module, make_record=make_record, feature_map=lambda inputs, _: inputs[0]
+    )
     model = nn.Sequential(nn.Conv2d(3, 8, 3), ForeignChannelAttention())
     register_attention_type(ForeignChannelAttention, adapter)
     try:
-        with AttentionRecorder(model) as recorder:
+        with AttentionRecorder(model, feature_layer="1") as recorder:
             model(torch.randn(2, 3, 8, 8))
         assert [(r.name, r.type, r.channels) for r in recorder.records] == [("1", "foreign", 8)]
+        assert recorder.features["1"].shape == (2, 8, 6, 6)
         assert _hook_count(model) == 0
     finally:
         _REGISTRY.pop(0)
@@ -241,3 +253,85 @@ def test_resnet50_builder_has_attention_before_residual_add() -> None:
     assert len(channel) == 16
     assert {r.kernel_size for r in channel} == {5, 7}  # 256..1024 channels give 5, 2048 gives 7
     assert model.layer4[2].bn3[1].channel.kernel_size == 7
+
+
+def test_registry_refuses_a_plain_function() -> None:
+    with pytest.raises(TypeError, match="Adapter"):
+        register_attention_type(nn.Identity, lambda *args: [])
+
+
+def test_spatial_logits_give_the_mask(small_model: nn.Module) -> None:
+    with torch.no_grad(), AttentionRecorder(small_model) as recorder:
+        small_model(torch.randn(2, 3, 64, 64))
+    spatial = [r for r in recorder.records if isinstance(r, SpatialRecord)]
+    assert spatial
+    for record in spatial:
+        assert record.logits.shape == record.mask.shape
+        torch.testing.assert_close(torch.sigmoid(record.logits), record.mask)
+
+
+def test_attached_recorder_records_only_inside_recordings(small_model: nn.Module) -> None:
+    """The long-lived form the Analyzer uses: hooks once, one recording per pass, any thread."""
+    baseline = _hook_count(small_model)
+    recorder = AttentionRecorder(small_model)
+    with pytest.raises(RuntimeError, match="attach"):
+        with recorder.recording():
+            pass
+    recorder.attach()
+    try:
+        assert _hook_count(small_model) == baseline + 8  # one hook per attention layer
+        x = torch.randn(2, 3, 64, 64)
+        with torch.no_grad():
+            small_model(x)  # no recording open: nothing kept
+            with recorder.recording(feature_layers="stages.1.0.attention.channel") as first:
+                out = small_model(x)
+            with recorder.recording() as second:
+                small_model(x[:1])
+            with pytest.raises(RuntimeError, match="already has a recording"):
+                with recorder.recording(), recorder.recording():
+                    pass
+            assert torch.equal(out, small_model(x))
+        assert len(first.records) == len(second.records) == 8
+        assert list(first.features) == ["stages.1.0.attention.channel"] and not second.features
+        assert first.features["stages.1.0.attention.channel"].shape == (2, 32, 16, 16)
+        assert second.records[0].weights.shape[0] == 1
+        torch.testing.assert_close(second.records[0].weights, first.records[0].weights[:1])
+        with pytest.raises(ValueError, match="not an attention layer"):
+            with recorder.recording(feature_layers="stem"):
+                pass
+    finally:
+        recorder.detach()
+    assert _hook_count(small_model) == baseline
+    recorder.detach()  # twice is harmless
+
+
+def test_analyzer_hooks_live_as_long_as_the_analyzer(shape_images: list) -> None:
+    from PIL import Image
+
+    from attention.analysis import Analyzer
+    from models.checkpoint import load_checkpoint
+
+    loaded = load_checkpoint("shapes")
+    images = [Image.open(path).convert("RGB") for path in shape_images[:2]]
+    analyzer = Analyzer(loaded)
+    assert _hook_count(loaded.model) == 8
+    analyses = analyzer.analyze(images)
+    with torch.no_grad():
+        plain = torch.softmax(loaded.model(analyzer.preprocess(images)), dim=1).numpy()
+    np.testing.assert_allclose(np.stack([a.probabilities for a in analyses]), plain, rtol=1e-5, atol=1e-6)
+    assert all(len(a.layers) == 8 for a in analyses)
+    analyzer.close()
+    assert _hook_count(loaded.model) == 0
+    with pytest.raises(RuntimeError, match="closed"):
+        analyzer.analyze(images)
+
+    with Analyzer(loaded) as scoped:
+        assert _hook_count(loaded.model) == 8
+        scoped.analyze(images[:1])
+    assert _hook_count(loaded.model) == 0
+
+    forgotten = Analyzer(loaded)
+    assert _hook_count(loaded.model) == 8
+    del forgotten
+    gc.collect()
+    assert _hook_count(loaded.model) == 0
