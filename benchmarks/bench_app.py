@@ -17,12 +17,9 @@ import argparse
 import dataclasses
 import io
 import os
-import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -37,6 +34,7 @@ from PIL import Image  # noqa: E402
 from attention.images import load_image  # noqa: E402
 from models.checkpoint import DEFAULT_CHECKPOINT  # noqa: E402
 from webapp import handlers  # noqa: E402
+from webapp.serving import free_port, wait_for_http  # noqa: E402
 from webapp.state import ModelCache  # noqa: E402
 
 TARGET_MS = 150.0
@@ -144,12 +142,6 @@ def breakdown(watch: Stopwatch, channel_layer: str, cache: ModelCache, data: byt
         watch.time("  feature maps (Pillow)", lambda: render.feature_maps_image(with_features, layer.name, 5))
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def startup_seconds(timeout_s: float = 180.0) -> float:
     """Seconds from launching ``python app.py`` to its first HTTP 200 on /."""
     port = free_port()
@@ -161,17 +153,8 @@ def startup_seconds(timeout_s: float = 180.0) -> float:
         [sys.executable, "app.py"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     try:
-        while time.perf_counter() - start < timeout_s:
-            if process.poll() is not None:
-                raise RuntimeError(f"app.py exited with code {process.returncode}")
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as response:
-                    if response.status == 200:
-                        return time.perf_counter() - start
-            except (urllib.error.URLError, ConnectionError, OSError):
-                pass
-            time.sleep(0.05)
-        raise TimeoutError("app.py did not serve / in time")
+        wait_for_http(f"http://127.0.0.1:{port}/", process, timeout_s, poll_s=0.05)
+        return time.perf_counter() - start
     finally:
         process.terminate()
         try:
