@@ -35,6 +35,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from attention import AttentionRecorder  # noqa: E402
+from models.checkpoint import load_checkpoint  # noqa: E402
 from models.networks import build_model  # noqa: E402
 
 COLUMNS = ("plain again", "with-block", "attached", "attached, idle")
@@ -128,15 +129,13 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.manual_seed(0)
+    # The small networks are the shipped checkpoints, with their trained weights.
+    shapes, fashion = load_checkpoint("shapes").model, load_checkpoint("fashion").model
     cases = [
         ("ECA+SA ResNet-50, 1x3x224x224", build_model("attention_resnet50", num_classes=1000), (1, 3, 224, 224)),
-        ("shapes AttentionResNet, 1x3x64x64", build_model("attention_resnet_shapes", num_classes=6), (1, 3, 64, 64)),
-        ("shapes AttentionResNet, 32x3x64x64", build_model("attention_resnet_shapes", num_classes=6), (32, 3, 64, 64)),
-        (
-            "fashion AttentionResNet, 1x1x28x28",
-            build_model("attention_resnet_fashion", num_classes=10, in_channels=1),
-            (1, 1, 28, 28),
-        ),
+        ("shipped shapes net, 1x3x64x64", shapes, (1, 3, 64, 64)),
+        ("shipped shapes net, 32x3x64x64", shapes, (32, 3, 64, 64)),
+        ("shipped fashion net, 1x1x28x28", fashion, (1, 1, 28, 28)),
     ]
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, medians of {args.runs} runs")
     columns = COLUMNS
