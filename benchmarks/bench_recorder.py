@@ -12,7 +12,12 @@ drift in the machine's load hits them equally; the figures are medians.
   registered once, one recording opened per pass. It runs on a copy of the
   model, so that its hooks never touch the plain passes.
 - "attached, idle" is a pass through that copy with no recording open: what
-  the Analyzer's hooks cost anyone else who runs its model.
+  the Analyzer's hooks cost anyone else who runs its model, and the floor
+  that PyTorch's hook dispatch sets for any hook-based recorder.
+- "hooks only" opens a recording on a third copy whose hooks build no records
+  and copy nothing: the cost of the recording machinery alone. "attached"
+  minus "hooks only" is what building the records and copying their tensors
+  costs.
 
 Target: overhead of at most 3%.
 """
@@ -21,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import dataclasses
 import gc
 import random
 import resource
@@ -35,10 +41,11 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from attention import AttentionRecorder  # noqa: E402
+from attention.recorder import find_attention_layers  # noqa: E402
 from models.checkpoint import load_checkpoint  # noqa: E402
 from models.networks import build_model  # noqa: E402
 
-COLUMNS = ("plain again", "with-block", "attached", "attached, idle")
+COLUMNS = ("plain again", "with-block", "attached", "attached, idle", "hooks only")
 
 
 def measure(model: torch.nn.Module, batch: torch.Tensor, runs: int, warmup: int = 3) -> dict[str, float]:
@@ -51,6 +58,13 @@ def measure(model: torch.nn.Module, batch: torch.Tensor, runs: int, warmup: int 
     hooked = copy.deepcopy(model)
     recorder = AttentionRecorder(hooked)
     recorder.attach()
+    bare = copy.deepcopy(model)
+    no_records = [
+        (name, module, dataclasses.replace(adapter, make_record=lambda *_: None, feature_map=None))
+        for name, module, adapter in find_attention_layers(bare)
+    ]
+    hooks_only_recorder = AttentionRecorder(bare, layers=no_records)
+    hooks_only_recorder.attach()
 
     def plain() -> None:
         model(batch)
@@ -66,12 +80,17 @@ def measure(model: torch.nn.Module, batch: torch.Tensor, runs: int, warmup: int 
     def idle() -> None:
         hooked(batch)
 
+    def hooks_only() -> None:
+        with hooks_only_recorder.recording():
+            bare(batch)
+
     variants = {
         "plain": plain,
         "plain again": plain,
         "with-block": with_block,
         "attached": attached,
         "attached, idle": idle,
+        "hooks only": hooks_only,
     }
     times: dict[str, list[float]] = {name: [] for name in variants}
     order = list(variants)
@@ -89,6 +108,7 @@ def measure(model: torch.nn.Module, batch: torch.Tensor, runs: int, warmup: int 
                     times[name].append(time.perf_counter() - start)
     finally:
         recorder.detach()
+        hooks_only_recorder.detach()
     return {name: statistics.median(values) for name, values in times.items()}
 
 
