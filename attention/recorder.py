@@ -221,6 +221,7 @@ class AttentionRecorder:
         self.layer_names = [name for name, _, _ in self._layers]
         self.feature_layers = self._check_feature_layers(feature_layer)
         self._handles: list[RemovableHandle] = []
+        self._attached = False  # not len(_handles): a model without attention layers attaches no hooks
         self._active: dict[int, Recording] = {}
         self._own_recording: Recording | None = None
 
@@ -239,12 +240,13 @@ class AttentionRecorder:
 
     @property
     def attached(self) -> bool:
-        return bool(self._handles)
+        return self._attached
 
     def attach(self) -> None:
         """Register one forward hook per attention layer; they record nothing until a recording opens."""
-        if self._handles:
+        if self._attached:
             raise RuntimeError("this AttentionRecorder is already attached")
+        self._attached = True
         try:
             for name, module, adapter in self._layers:
                 target = adapter.hook_point(module)
@@ -256,6 +258,7 @@ class AttentionRecorder:
     def detach(self) -> None:
         """Remove every hook this recorder registered (safe to call twice)."""
         handles, self._handles = self._handles, []
+        self._attached = False
         for handle in handles:
             handle.remove()
 
@@ -282,7 +285,7 @@ class AttentionRecorder:
     @contextmanager
     def recording(self, feature_layers: str | Sequence[str] | None = None) -> Iterator[Recording]:
         """Record the calling thread's passes until the block ends (the recorder must be attached)."""
-        if not self._handles:
+        if not self._attached:
             raise RuntimeError("attach() the recorder before opening a recording")
         thread = threading.get_ident()
         if thread in self._active:
@@ -310,7 +313,7 @@ class AttentionRecorder:
             self._own_recording.features.clear()
 
     def __enter__(self) -> AttentionRecorder:
-        if self._handles:
+        if self._attached:
             raise RuntimeError("this AttentionRecorder is already active")
         self._own_recording = Recording(self.feature_layers)
         self.attach()

@@ -347,3 +347,26 @@ def test_analyzer_hooks_live_as_long_as_the_analyzer(shape_images: list) -> None
     del forgotten
     gc.collect()
     assert _hook_count(loaded.model) == 0
+
+
+def test_model_without_attention_layers_records_nothing_and_still_analyzes() -> None:
+    """A network trained with ``--attention none`` has no layers to show, but analysing it must still work."""
+    from PIL import Image
+
+    from attention.analysis import Analyzer
+    from models.checkpoint import load_checkpoint
+
+    plain = build_model("attention_resnet_shapes", num_classes=6, attention="none").eval()
+    recorder = AttentionRecorder(plain)
+    recorder.attach()
+    assert recorder.attached
+    with torch.no_grad(), recorder.recording() as recording:
+        plain(torch.randn(1, 3, 64, 64))
+    assert recording.records == []
+    recorder.detach()
+
+    loaded = load_checkpoint("shapes")
+    loaded.model = plain
+    with Analyzer(loaded) as analyzer:
+        (analysis,) = analyzer.analyze([Image.new("RGB", (64, 64), "white")])
+    assert analysis.layers == [] and analysis.probabilities.shape == (6,)
