@@ -111,12 +111,12 @@ class Analyzer:
         self.model = loaded.model
         self.classes = list(loaded.classes)
         self.layers = find_attention_layers(self.model)
-        self.layer_names = [name for name, _, _ in self.layers]
-        self.channel_layer_names = [name for name, module, _ in self.layers if not hasattr(module, "mask_tap")]
         # Hooks stay registered for the analyzer's lifetime: registering them on
         # every call costs more than recording on a small network. They record
         # only inside a recording, so other users of the model see no change.
         self._recorder = AttentionRecorder(self.model, layers=self.layers)
+        self.layer_names = self._recorder.layer_names
+        self.channel_layer_names = [name for name, module, _ in self.layers if not hasattr(module, "mask_tap")]
         self._recorder.attach()
         self._finalizer = weakref.finalize(self, self._recorder.detach)
 

@@ -84,6 +84,11 @@ def _as_tensor(array: ArrayLike, dtype: torch.dtype | None = None) -> torch.Tens
     return tensor.to(dtype) if dtype is not None else tensor
 
 
+def _floating(tensor: torch.Tensor) -> torch.Tensor:
+    """float64 stays float64 (see ``precise_mask``); anything else becomes float32."""
+    return tensor if tensor.dtype == torch.float64 else tensor.float()
+
+
 def _check_pair(saliency: torch.Tensor, object_mask: torch.Tensor) -> None:
     if saliency.ndim != 2 or saliency.shape != object_mask.shape:
         raise ValueError(
@@ -133,8 +138,7 @@ def pointing_game(mask_up: ArrayLike, object_mask: ArrayLike, tolerance_px: int)
     has no peak to point with, so it is a miss rather than a hit or miss
     decided by whether the top-left pixel happens to be on the object.
     """
-    saliency = _as_tensor(mask_up)
-    saliency = saliency if saliency.dtype == torch.float64 else saliency.float()
+    saliency = _floating(_as_tensor(mask_up))
     target = _as_tensor(object_mask).bool()
     _check_pair(saliency, target)
     if not bool(target.any()) or bool(saliency.max() == saliency.min()):
@@ -225,7 +229,7 @@ def centre_prior(height: int, width: int) -> torch.Tensor:
 
 def upsample(maps: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     """Bilinear resize of (B, h, w) maps to (B, H, W); bilinear never leaves the input's value range."""
-    maps = maps if maps.dtype == torch.float64 else maps.float()
+    maps = _floating(maps)
     if tuple(maps.shape[-2:]) == tuple(size):
         return maps
     return F.interpolate(maps[:, None], size=size, mode="bilinear", align_corners=False)[:, 0]
@@ -235,8 +239,8 @@ def precise_mask(record: SpatialRecord, module: nn.Module) -> torch.Tensor:
     """The layer's mask recomputed in float64 from its recorded logits.
 
     A trained sigmoid mask saturates: in float32 many pixels round to exactly
-    1.0 (on the shipped shapes model, 14 pixels per image on average at the
-    16x16 layer and 100 at the 32x32 one). The pointing game's argmax would
+    1.0 (on the first shipped shapes model, 14 pixels per image on average
+    at the 16x16 layer and about 100 at the 32x32 one). The pointing game's argmax would
     then pick the first of the tied pixels in row-major order, not the one
     the layer favours, and AUROC would count them as ties. float64 keeps
     sigmoid(x) below 1 up to x of about 36, so the order of the network's
