@@ -5,19 +5,26 @@
 All variants alternate in one process, in a shuffled order every round, so
 drift in the machine's load hits them equally; the figures are medians.
 
+Every variant runs the SAME model object, so that no variant gains or loses
+from where its weights happen to sit in memory (a deep copy of the model, the
+obvious way to keep hooks away from the plain passes, shifts a 4 ms pass by a
+few percent either way, as much as the effect being measured). Variants that
+need hooks register them before their timer starts and remove them after it
+stops, exactly as a long-lived owner does once in its lifetime.
+
 - "plain again" repeats the plain pass: a control that shows the noise.
-- "with-block" is the one-pass form, ``with AttentionRecorder(model)``: it
-  walks the model and registers and removes the hooks on every pass.
+- "with-block" is the one-pass form, ``with AttentionRecorder(model)``,
+  timed whole: it walks the model and registers and removes the hooks on
+  every pass.
 - "attached" is what the Analyzer behind the CLI and the app does: hooks
-  registered once, one recording opened per pass. It runs on a copy of the
-  model, so that its hooks never touch the plain passes.
-- "attached, idle" is a pass through that copy with no recording open: what
-  the Analyzer's hooks cost anyone else who runs its model, and the floor
-  that PyTorch's hook dispatch sets for any hook-based recorder.
-- "hooks only" opens a recording on a third copy whose hooks build no records
-  and copy nothing: the cost of the recording machinery alone. "attached"
-  minus "hooks only" is what building the records and copying their tensors
-  costs.
+  registered once, one recording opened per pass (opening and closing the
+  recording is timed).
+- "attached, idle" is a pass with the hooks registered and no recording
+  open: what the Analyzer's hooks cost anyone else who runs its model, and
+  the floor that PyTorch's hook dispatch sets for any hook-based recorder.
+- "hooks only" opens a recording whose hooks build no records and copy
+  nothing: the cost of the recording machinery alone. "attached" minus
+  "hooks only" is what building the records and copying their tensors costs.
 
 Target: overhead of at most 3%.
 """
@@ -25,7 +32,6 @@ Target: overhead of at most 3%.
 from __future__ import annotations
 
 import argparse
-import copy
 import dataclasses
 import gc
 import random
@@ -34,6 +40,7 @@ import statistics
 import sys
 import time
 import tracemalloc
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -48,23 +55,22 @@ from models.networks import build_model  # noqa: E402
 COLUMNS = ("plain again", "with-block", "attached", "attached, idle", "hooks only")
 
 
-def measure(model: torch.nn.Module, batch: torch.Tensor, runs: int, warmup: int = 3) -> dict[str, float]:
-    """Median seconds per variant; the variants run in a shuffled order in every round.
+def measure(
+    model: torch.nn.Module, batch: torch.Tensor, runs: int, passes_per_round: int = 5, warmup: int = 2
+) -> dict[str, float]:
+    """Median over ``runs`` rounds of each variant's median pass; variants run in a shuffled order every round.
 
     A fixed order biases the result by a few percent (the pass that follows
     another runs with warmer or colder caches), which is as large as the
     effect being measured.
     """
-    hooked = copy.deepcopy(model)
-    recorder = AttentionRecorder(hooked)
-    recorder.attach()
-    bare = copy.deepcopy(model)
+    layers = find_attention_layers(model)
+    recorder = AttentionRecorder(model, layers=layers)
     no_records = [
         (name, module, dataclasses.replace(adapter, make_record=lambda *_: None, feature_map=None))
-        for name, module, adapter in find_attention_layers(bare)
+        for name, module, adapter in layers
     ]
-    hooks_only_recorder = AttentionRecorder(bare, layers=no_records)
-    hooks_only_recorder.attach()
+    hooks_only_recorder = AttentionRecorder(model, layers=no_records)
 
     def plain() -> None:
         model(batch)
@@ -73,42 +79,51 @@ def measure(model: torch.nn.Module, batch: torch.Tensor, runs: int, warmup: int 
         with AttentionRecorder(model):
             model(batch)
 
-    def attached() -> None:
-        with recorder.recording():
-            hooked(batch)
+    def recorded(owner: AttentionRecorder) -> Callable[[], None]:
+        def run() -> None:
+            with owner.recording():
+                model(batch)
 
-    def idle() -> None:
-        hooked(batch)
+        return run
 
-    def hooks_only() -> None:
-        with hooks_only_recorder.recording():
-            bare(batch)
-
-    variants = {
-        "plain": plain,
-        "plain again": plain,
-        "with-block": with_block,
-        "attached": attached,
-        "attached, idle": idle,
-        "hooks only": hooks_only,
+    # name -> (recorder to attach outside the timer, or None; the timed pass)
+    variants: dict[str, tuple[AttentionRecorder | None, Callable[[], None]]] = {
+        "plain": (None, plain),
+        "plain again": (None, plain),
+        "with-block": (None, with_block),
+        "attached": (recorder, recorded(recorder)),
+        "attached, idle": (recorder, plain),
+        "hooks only": (hooks_only_recorder, recorded(hooks_only_recorder)),
     }
     times: dict[str, list[float]] = {name: [] for name in variants}
     order = list(variants)
     rng = random.Random(0)
-    try:
-        with torch.inference_mode():
-            for _ in range(warmup):
-                for run in variants.values():
-                    run()
-            for _ in range(runs):
-                rng.shuffle(order)
-                for name in order:
-                    start = time.perf_counter()
-                    variants[name]()
-                    times[name].append(time.perf_counter() - start)
-    finally:
-        recorder.detach()
-        hooks_only_recorder.detach()
+
+    def run_round(name: str, passes: int) -> float:
+        """Median of ``passes`` timed passes, after one untimed pass that warms the fresh hooks."""
+        owner, timed = variants[name]
+        if owner is not None:
+            owner.attach()
+        try:
+            timed()
+            samples = []
+            for _ in range(passes):
+                start = time.perf_counter()
+                timed()
+                samples.append(time.perf_counter() - start)
+            return statistics.median(samples)
+        finally:
+            if owner is not None:
+                owner.detach()
+
+    with torch.inference_mode():
+        for _ in range(warmup):
+            for name in order:
+                run_round(name, 1)
+        for _ in range(runs):
+            rng.shuffle(order)
+            for name in order:
+                times[name].append(run_round(name, passes_per_round))
     return {name: statistics.median(values) for name, values in times.items()}
 
 
@@ -143,7 +158,8 @@ def memory_growth(model: torch.nn.Module, batch: torch.Tensor, runs: int = 200) 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument("--runs", type=int, default=30, help="rounds; every round times each variant")
+    parser.add_argument("--passes", type=int, default=5, help="timed passes per variant and round")
     parser.add_argument("--threads", type=int, default=None)
     args = parser.parse_args()
     if args.threads:
@@ -157,12 +173,16 @@ def main() -> None:
         ("shipped shapes net, 32x3x64x64", shapes, (32, 3, 64, 64)),
         ("shipped fashion net, 1x1x28x28", fashion, (1, 1, 28, 28)),
     ]
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, medians of {args.runs} runs")
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, medians of {args.runs} rounds "
+        f"(of {args.passes} passes per round for the small nets)"
+    )
     columns = COLUMNS
     print(f"{'model':38s} {'plain ms':>9s} " + " ".join(f"{c + ' ms':>22s}" for c in columns))
     for name, model, shape in cases:
         model.eval()
-        medians = measure(model, torch.randn(shape), args.runs)
+        passes = 1 if shape[-1] >= 224 else args.passes  # the large net's passes are long enough alone
+        medians = measure(model, torch.randn(shape), args.runs, passes)
         plain = medians["plain"]
         cells = [f"{medians[c] * 1e3:9.2f} ({(medians[c] / plain - 1) * 100:+5.1f}%)" for c in columns]
         print(f"{name:38s} {plain * 1e3:9.2f} " + " ".join(f"{cell:>22s}" for cell in cells))

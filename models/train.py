@@ -58,8 +58,14 @@ def preprocessing_for(dataset: str, image_size: int | None) -> Preprocessing:
     return Preprocessing((size, size), int(info["channels"]), mean, std)
 
 
-def train_transform(dataset: str, prep: Preprocessing) -> Any:
-    """Augmentation suited to each dataset, ending in the same preprocessing as inference."""
+def train_transform(dataset: str, prep: Preprocessing, random_erasing: float = 0.0) -> Any:
+    """Augmentation suited to each dataset, ending in the same preprocessing as inference.
+
+    ``random_erasing`` is the probability of blanking a random rectangle of the
+    normalised tensor (to the dataset mean): it makes a classifier use more than
+    one telltale patch, which is worth most on small, centred datasets such as
+    Fashion-MNIST.
+    """
     final = Preprocessor(prep.input_size, prep.channels, prep.mean, prep.std)
     height, width = prep.input_size
     if dataset == "shapes":
@@ -85,7 +91,8 @@ def train_transform(dataset: str, prep: Preprocessing) -> Any:
             transforms.RandomHorizontalFlip(),
             transforms.ColorJitter(0.2, 0.2, 0.2),
         ]
-    return transforms.Compose([*steps, final])
+    after = [transforms.RandomErasing(p=random_erasing, value=0.0)] if random_erasing > 0 else []
+    return transforms.Compose([*steps, final, *after])
 
 
 def eval_transform(prep: Preprocessing) -> Preprocessor:
@@ -140,7 +147,11 @@ def make_optimizer(name: str, model: nn.Module, lr: float, weight_decay: float) 
 
 def make_schedule(name: str, optimizer: torch.optim.Optimizer, lr: float, total_steps: int) -> Any:
     if name == "onecycle":
-        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=total_steps, pct_start=0.2)
+        # OneCycleLR divides by the length of its warm-up phase, which is zero for a
+        # run of a handful of steps; a schedule longer than the run is harmless.
+        return torch.optim.lr_scheduler.OneCycleLR(
+            optimizer, max_lr=lr, total_steps=max(total_steps, 10), pct_start=0.2
+        )
     if name == "cosine":
         warmup = max(1, total_steps // 50)
 
@@ -168,6 +179,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--optimizer", choices=("sgd", "adamw"), default="sgd")
     parser.add_argument("--schedule", choices=("onecycle", "cosine"), default="onecycle")
     parser.add_argument("--label-smoothing", type=float, default=0.0)
+    parser.add_argument(
+        "--random-erasing", type=float, default=0.0, help="probability of erasing a random rectangle (augmentation)"
+    )
+    parser.add_argument(
+        "--channels-last", action="store_true", help="NHWC memory layout: about 15%% faster convolutions on CPU"
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--image-size", type=int, help="input side in pixels (default: the dataset's)")
     parser.add_argument(
@@ -200,7 +217,7 @@ def build_splits(args: argparse.Namespace, prep: Preprocessing) -> tuple[Dataset
     train = build_dataset(
         dataset,
         "train",
-        transform=train_transform(dataset, prep),
+        transform=train_transform(dataset, prep, args.random_erasing),
         length=args.train_size if dataset == "shapes" else None,
         **common,
     )
@@ -250,6 +267,9 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         model.load_state_dict(initial["state_dict"])
         LOGGER.info("initialised from %s", args.init)
 
+    memory_format = torch.channels_last if args.channels_last else torch.contiguous_format
+    model = model.to(memory_format=memory_format)
+
     generator = torch.Generator().manual_seed(args.seed)
     train_loader = DataLoader(
         train_set,
@@ -296,7 +316,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         bar = tqdm(train_loader, desc=f"epoch {state['epoch'] + 1}/{args.epochs}", disable=not progress)
         running, seen = 0.0, 0
         for images, labels in bar:
-            loss = criterion(model(images), labels)
+            loss = criterion(model(images.to(memory_format=memory_format)), labels)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -356,12 +376,16 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         "schedule": args.schedule,
         "lr": lr,
         "weight_decay": args.weight_decay,
+        "label_smoothing": args.label_smoothing,
+        "random_erasing": args.random_erasing,
+        "channels_last": args.channels_last,
         "seed": args.seed,
         "init": args.init,
         "train_time_s": round(elapsed, 1),
         "threads": torch.get_num_threads(),
         "torch": str(torch.__version__),
     }
+    model = model.to(memory_format=torch.contiguous_format)  # checkpoints hold plain NCHW weights
     payload = checkpoint_dict(model, arch, config, classes, prep, metrics, training)
     save_checkpoint(out, payload)
     LOGGER.info("saved %s: test accuracy %.4f after %.0f s", out, test_acc, elapsed)

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from attention import ECA, AttentionRecorder, ChannelRecord, SpatialAttention, SpatialRecord, register_attention_type
-from attention.recorder import _REGISTRY, Adapter, keep
+from attention.recorder import _REGISTRY, Adapter, keep, keep_together
 from models.networks import build_model
 
 
@@ -370,3 +370,42 @@ def test_model_without_attention_layers_records_nothing_and_still_analyzes() -> 
     with Analyzer(loaded) as analyzer:
         (analysis,) = analyzer.analyze([Image.new("RGB", (64, 64), "white")])
     assert analysis.layers == [] and analysis.probabilities.shape == (6,)
+
+
+def test_keep_together_makes_detached_copies_and_keeps_none_in_place() -> None:
+    weights = torch.rand(2, 5, requires_grad=True)
+    avg = torch.randn(2, 5)
+    avg_before = avg.clone()
+    kept_weights, kept_avg, kept_max = keep_together((weights, avg, None))
+    assert kept_max is None
+    assert kept_weights is not None and kept_avg is not None
+    assert not kept_weights.requires_grad and kept_weights.device.type == "cpu"
+    torch.testing.assert_close(kept_weights, weights.detach(), rtol=0, atol=0)
+    avg.add_(1.0)  # a later in-place change in the model must not reach the record
+    torch.testing.assert_close(kept_avg, avg_before, rtol=0, atol=0)
+    assert kept_avg.untyped_storage().data_ptr() != avg.untyped_storage().data_ptr()
+
+    mask, logits = torch.rand(3, 1, 4, 6), torch.randn(3, 1, 4, 6)
+    kept_mask, kept_logits = keep_together((mask, logits), dim=1, drop_axis=True)
+    assert kept_mask is not None and kept_logits is not None
+    assert kept_mask.shape == kept_logits.shape == (3, 4, 6)
+    torch.testing.assert_close(kept_mask, mask[:, 0], rtol=0, atol=0)
+    torch.testing.assert_close(kept_logits, logits[:, 0], rtol=0, atol=0)
+    assert keep_together((None, None)) == [None, None]
+
+
+def test_records_do_not_follow_in_place_changes_after_the_pass(small_model: nn.Module) -> None:
+    x = torch.randn(1, 3, 64, 64)
+    captured: list = []
+    module = next(m for m in small_model.modules() if isinstance(m, SpatialAttention))
+    handle = module.mask_tap.register_forward_hook(lambda _m, _i, output: captured.append(output))
+    try:
+        with AttentionRecorder(small_model) as recorder:
+            small_model(x)
+    finally:
+        handle.remove()
+    record = next(r for r in recorder.records if isinstance(r, SpatialRecord))
+    before = record.mask.clone()
+    captured[0].mask.zero_()  # what an in-place op later in a model could do to the live tensor
+    torch.testing.assert_close(record.mask, before, rtol=0, atol=0)
+    assert float(record.mask.max()) > 0
