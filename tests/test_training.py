@@ -47,8 +47,17 @@ def test_shapes_training_loss_falls(tmp_path: Path) -> None:
         "adamw",
         "--lr",
         "3e-3",
+        # the shipped model's recipe
+        "--random-erasing",
+        "0.5",
+        "--label-smoothing",
+        "0.1",
+        "--channels-last",
     )
     assert_loss_falls(payload)
+    assert payload["training"]["random_erasing"] == 0.5 and payload["training"]["channels_last"] is True
+    # Trained in NHWC, saved as plain NCHW weights.
+    assert all(tensor.is_contiguous() for tensor in payload["state_dict"].values())
     loaded = load_checkpoint(tmp_path / "model.pt")
     assert loaded.classes == ["circle", "ring", "square", "triangle", "star", "cross"]
     assert loaded.preprocessing.input_size == (64, 64)
@@ -76,8 +85,17 @@ def test_fashion_training_loss_falls(tmp_path: Path) -> None:
         "adamw",
         "--lr",
         "3e-3",
+        # the shipped model's recipe
+        "--random-erasing",
+        "0.5",
+        "--label-smoothing",
+        "0.1",
+        "--channels-last",
     )
     assert_loss_falls(payload)
+    assert payload["training"]["random_erasing"] == 0.5 and payload["training"]["channels_last"] is True
+    # Trained in NHWC, saved as plain NCHW weights.
+    assert all(tensor.is_contiguous() for tensor in payload["state_dict"].values())
     loaded = load_checkpoint(tmp_path / "model.pt")
     assert loaded.preprocessing.channels == 1 and loaded.preprocessing.input_size == (28, 28)
     assert loaded.classes[0] == "T-shirt/top" and len(loaded.classes) == 10
