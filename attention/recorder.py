@@ -122,7 +122,8 @@ class Adapter:
         hook_point: the submodule whose forward hook sees the values (for this
             project's modules, their tap; for a foreign module, often itself).
         make_record: builds the LayerRecord from that hook's
-            ``(name, module, inputs, output)``; tensors must be copied with ``keep``.
+            ``(name, module, inputs, output)``; tensors must be copied with ``keep``
+            (or, several at once, ``keep_together``).
         feature_map: the layer's input feature map (B, C, H, W) from the same
             hook arguments, or None when the type cannot provide it.
     """
