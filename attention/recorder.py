@@ -67,8 +67,8 @@ def keep_together(
 
     At batch size 1 a layer's tensors hold a few hundred numbers, so copying
     them costs the per-operation overhead, not the bytes: one ``stack`` and one
-    ``unbind`` replace a copy per tensor, which halves what recording adds to a
-    small network's forward pass. The results are views of one fresh tensor,
+    ``unbind`` replace a copy per tensor, which halves the time one record
+    takes to build (13 to 7 us for an ECA layer). The results are views of one fresh tensor,
     so together they pin exactly the memory separate copies would.
     """
     present = [tensor for tensor in tensors if tensor is not None]
