@@ -26,6 +26,7 @@ from torch.utils.data import DataLoader, Dataset
 from torchvision import transforms
 from tqdm import tqdm
 
+from attention.errors import InputError
 from attention.images import Preprocessor
 
 from .checkpoint import Preprocessing, checkpoint_dict, save_checkpoint
@@ -105,12 +106,41 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def resolve_device(name: str) -> torch.device:
+    """The training device, refused in one line when this machine lacks it.
+
+    Training on a GPU is optional: the shipped recipes run on a 2-core CPU, and a
+    lent GPU only makes the bigger ones fit in minutes instead of hours.
+    """
+    try:
+        device = torch.device(name)
+    except RuntimeError as error:
+        raise SystemExit(f"unknown device {name!r}: {error}") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise SystemExit(f"device {name!r} asked for, but this machine has no CUDA GPU that torch can use")
+    if device.type not in ("cpu", "cuda"):
+        raise SystemExit(f"device {name!r} is not supported; use cpu or cuda")
+    return device
+
+
+def device_description(device: torch.device) -> str:
+    if device.type == "cuda":
+        return f"cuda ({torch.cuda.get_device_name(device)})"
+    return "cpu"
+
+
 @torch.no_grad()
 def evaluate_accuracy(
-    model: nn.Module, loader: Iterable, num_classes: int, progress: bool = False, desc: str = "eval"
+    model: nn.Module,
+    loader: Iterable,
+    num_classes: int,
+    progress: bool = False,
+    desc: str = "eval",
+    device: torch.device | str = "cpu",
 ) -> tuple[float, float, np.ndarray]:
     """(accuracy, mean loss, confusion matrix [true, predicted]) in eval mode.
 
+    ``device`` is where the model's weights are; batches are moved there.
     Restores the model's previous train/eval mode afterwards.
     """
     was_training = model.training
@@ -119,9 +149,10 @@ def evaluate_accuracy(
     total_loss, count = 0.0, 0
     try:
         for images, labels in tqdm(loader, desc=desc, leave=False, disable=not progress):
-            logits = model(images)
-            total_loss += float(nn.functional.cross_entropy(logits, labels, reduction="sum"))
-            predicted = logits.argmax(1)
+            logits = model(images.to(device, non_blocking=True))
+            labels_here = labels.to(device, non_blocking=True)
+            total_loss += float(nn.functional.cross_entropy(logits, labels_here, reduction="sum"))
+            predicted = logits.argmax(1).cpu()
             np.add.at(confusion, (labels.numpy(), predicted.numpy()), 1)
             count += len(labels)
     finally:
@@ -195,6 +226,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--max-steps", type=int, help="stop after this many optimisation steps (smoke tests)")
     parser.add_argument("--workers", type=int, default=0, help="DataLoader worker processes")
     parser.add_argument("--threads", type=int, help="torch CPU threads")
+    parser.add_argument("--device", default="cpu", help="cpu (default) or cuda: where the network trains")
     parser.add_argument("--out", required=True, help="where to write the best checkpoint")
     parser.add_argument("--resume", action="store_true", help="continue from OUT.last.pt if it exists")
     parser.add_argument("--init", help="start from the weights of this Attention Lens checkpoint (fine-tuning)")
@@ -243,6 +275,9 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     """Run training; returns the saved checkpoint dict."""
     if args.threads:
         torch.set_num_threads(args.threads)
+    device = resolve_device(args.device)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
     seed_everything(args.seed)
     dataset = canonical_dataset(args.dataset)
     if dataset not in NORMALISATION:
@@ -268,7 +303,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         LOGGER.info("initialised from %s", args.init)
 
     memory_format = torch.channels_last if args.channels_last else torch.contiguous_format
-    model = model.to(memory_format=memory_format)
+    model = model.to(device=device, memory_format=memory_format)
 
     generator = torch.Generator().manual_seed(args.seed)
     train_loader = DataLoader(
@@ -279,6 +314,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         num_workers=args.workers,
         generator=generator,
         persistent_workers=args.workers > 0,
+        pin_memory=device.type == "cuda",
     )
     val_loader = DataLoader(val_set, batch_size=256, num_workers=args.workers)
     test_loader = DataLoader(test_set, batch_size=256, num_workers=args.workers)
@@ -314,20 +350,26 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     while state["epoch"] < args.epochs and state["step"] < total_steps:
         model.train()
         bar = tqdm(train_loader, desc=f"epoch {state['epoch'] + 1}/{args.epochs}", disable=not progress)
-        running, seen = 0.0, 0
+        # The loss is summed on the device and read back every few steps only: reading
+        # it every step would make a GPU wait for each step to finish.
+        running_sum, seen = torch.zeros((), device=device), 0
         for images, labels in bar:
-            loss = criterion(model(images.to(memory_format=memory_format)), labels)
+            images = images.to(device, non_blocking=True, memory_format=memory_format)
+            labels = labels.to(device, non_blocking=True)
+            loss = criterion(model(images), labels)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
             schedule.step()
             state["step"] += 1
-            running += loss.item() * len(labels)
+            running_sum += loss.detach() * len(labels)
             seen += len(labels)
-            bar.set_postfix(loss=f"{running / seen:.4f}")
+            if progress and state["step"] % 20 == 0:
+                bar.set_postfix(loss=f"{float(running_sum) / seen:.4f}")
             if state["step"] >= total_steps:
                 break
-        val_acc, val_loss, _ = evaluate_accuracy(model, val_loader, len(classes), progress, "val")
+        running = float(running_sum)
+        val_acc, val_loss, _ = evaluate_accuracy(model, val_loader, len(classes), progress, "val", device)
         state["epoch"] += 1
         state["history"].append(
             {
@@ -340,7 +382,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         LOGGER.info("epoch %d: train loss %.4f, val accuracy %.4f", state["epoch"], running / max(seen, 1), val_acc)
         if val_acc > state["best_val"]:
             state["best_val"] = val_acc
-            state["best_state"] = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            state["best_state"] = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
         state["elapsed"] = time.perf_counter() - started
         torch.save(
             {
@@ -356,7 +398,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
 
     if state["best_state"] is not None:
         model.load_state_dict(state["best_state"])
-    test_acc, test_loss, confusion = evaluate_accuracy(model, test_loader, len(classes), progress, "test")
+    test_acc, test_loss, confusion = evaluate_accuracy(model, test_loader, len(classes), progress, "test", device)
     elapsed = time.perf_counter() - started
     metrics = {
         "test_accuracy": test_acc,
@@ -383,9 +425,11 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         "init": args.init,
         "train_time_s": round(elapsed, 1),
         "threads": torch.get_num_threads(),
+        "device": device_description(device),
         "torch": str(torch.__version__),
     }
-    model = model.to(memory_format=torch.contiguous_format)  # checkpoints hold plain NCHW weights
+    # Checkpoints hold plain NCHW weights on the CPU, whatever trained them.
+    model = model.to(device="cpu", memory_format=torch.contiguous_format)
     payload = checkpoint_dict(model, arch, config, classes, prep, metrics, training)
     save_checkpoint(out, payload)
     LOGGER.info("saved %s: test accuracy %.4f after %.0f s", out, test_acc, elapsed)
@@ -395,7 +439,11 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     args = parse_args(argv)
-    payload = train(args)
+    try:
+        payload = train(args)
+    except (FileNotFoundError, InputError) as error:
+        # Missing data or a bad --init checkpoint: one line, not a traceback.
+        raise SystemExit(f"error: {error}") from None
     m = payload["metrics"]
     LOGGER.info("test accuracy %.2f%% on %d images", 100 * m["test_accuracy"], m["test_size"])
 

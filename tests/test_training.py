@@ -178,3 +178,36 @@ def test_shipped_checkpoint_reproduces_recorded_accuracy(name: str) -> None:
     torch.set_num_threads(2)
     accuracy, _, _ = evaluate_accuracy(loaded.model, DataLoader(test_set, batch_size=256), len(loaded.classes))
     assert abs(accuracy - recorded) <= 0.01, (accuracy, recorded)
+
+
+def test_training_device_option(tmp_path: Path) -> None:
+    """--device cuda trains on a GPU where there is one and is refused in one line where there is none."""
+    args = ["--dataset", "shapes", "--train-size", "32", "--val-size", "16", "--test-size", "16"]
+    args += ["--batch-size", "16", "--max-steps", "2", "--epochs", "1", "--device", "cuda"]
+    if torch.cuda.is_available():
+        payload = run(tmp_path, *args)
+        assert payload["training"]["device"].startswith("cuda")
+        # The checkpoint holds CPU weights whatever trained it.
+        assert all(tensor.device.type == "cpu" for tensor in payload["state_dict"].values())
+    else:
+        with pytest.raises(SystemExit) as refused:
+            main([*args, "--out", str(tmp_path / "gpu.pt"), "--no-progress"])
+        assert "no CUDA GPU" in str(refused.value.code) and "\n" not in str(refused.value.code)
+        assert not (tmp_path / "gpu.pt").exists()
+    with pytest.raises(SystemExit, match="not supported"):
+        main([*args[:-1], "meta", "--out", str(tmp_path / "meta.pt"), "--no-progress"])
+
+
+def test_training_bad_inputs_are_one_line(tmp_path: Path) -> None:
+    """Missing data and a foreign --init file end the command with one line, not a traceback."""
+    common = ["--max-steps", "1", "--no-progress", "--out", str(tmp_path / "x.pt")]
+    with pytest.raises(SystemExit) as missing:
+        main(["--dataset", "fashion-mnist", "--data-root", str(tmp_path / "nowhere"), *common])
+    message = str(missing.value.code)
+    assert message.startswith("error:") and "dataset-fashion-mnist" in message and "\n" not in message
+    foreign = tmp_path / "foreign.pt"
+    foreign.write_bytes(b"not a checkpoint at all")
+    with pytest.raises(SystemExit) as bad_init:
+        main(["--dataset", "shapes", "--train-size", "16", "--init", str(foreign), *common])
+    message = str(bad_init.value.code)
+    assert message.startswith("error:") and "foreign.pt" in message and "\n" not in message
