@@ -126,11 +126,22 @@ class Adapter:
             (or, several at once, ``keep_together``).
         feature_map: the layer's input feature map (B, C, H, W) from the same
             hook arguments, or None when the type cannot provide it.
+        defer: build the record after the forward pass (when the recording is
+            read or closes) instead of inside the hook; ``make_record`` then
+            gets ``inputs=()``, so the recorder never keeps a layer's inputs
+            alive. Code run between two layers of a forward pass runs with cold
+            caches and costs several times what it costs afterwards, so this
+            is what makes recording cheap on a small network at batch size 1.
+            Only for types whose hooked output is a fresh tensor that nothing
+            changes in place later in the pass: true of this project's
+            modules, which only ever multiply their weights out of place.
+            Leave it False for a foreign type unless that holds.
     """
 
     hook_point: Callable[[nn.Module], nn.Module]
     make_record: Callable[[str, nn.Module, tuple[Any, ...], Any], LayerRecord]
     feature_map: Callable[[tuple[Any, ...], Any], torch.Tensor | None] | None = None
+    defer: bool = False
 
 
 def _tap_source(inputs: tuple[Any, ...], _output: Any) -> torch.Tensor | None:
@@ -151,7 +162,7 @@ def _tapped_channel(type_name: str) -> Adapter:
             kernel_size=getattr(module, "kernel_size", None),
         )
 
-    return Adapter(lambda module: module.weights_tap, make_record, _tap_source)
+    return Adapter(lambda module: module.weights_tap, make_record, _tap_source, defer=True)
 
 
 def _spatial_record(name: str, module: nn.Module, _inputs: tuple[Any, ...], output: SpatialMask) -> LayerRecord:
@@ -165,7 +176,7 @@ _REGISTRY: list[tuple[type[nn.Module], Adapter]] = [
     (ECA, _tapped_channel("eca")),
     (CBAMChannelGate, _tapped_channel("cbam_channel")),
     (SqueezeExcite, _tapped_channel("se")),
-    (SpatialAttention, Adapter(lambda module: module.mask_tap, _spatial_record, _tap_source)),
+    (SpatialAttention, Adapter(lambda module: module.mask_tap, _spatial_record, _tap_source, defer=True)),
 ]
 
 
@@ -208,13 +219,42 @@ def _as_names(layers: str | Sequence[str] | None) -> tuple[str, ...]:
     return (layers,) if isinstance(layers, str) else tuple(layers)
 
 
+# A hooked layer's output waiting to become a record, in forward order: (make_record,
+# name, module, output) for a deferred adapter, (None, None, None, record) otherwise.
+_Pending = tuple[Callable[..., LayerRecord] | None, str | None, nn.Module | None, Any]
+
+
 @dataclass
 class Recording:
-    """What one thread recorded between opening and closing a recording."""
+    """What one thread recorded between opening and closing a recording.
+
+    Records of deferred adapters are built, and their tensors copied, when
+    ``records`` is first read or the recording closes, whichever comes first.
+    """
 
     feature_layers: tuple[str, ...] = ()
-    records: list[LayerRecord] = field(default_factory=list)
     features: dict[str, torch.Tensor] = field(default_factory=dict)
+    _records: list[LayerRecord] = field(default_factory=list)
+    _pending: list[_Pending] = field(default_factory=list)
+
+    @property
+    def records(self) -> list[LayerRecord]:
+        """Records in forward order (a layer called twice appears twice)."""
+        if self._pending:
+            self.flush()
+        return self._records
+
+    def flush(self) -> None:
+        """Build the records still waiting, in forward order."""
+        pending, self._pending = self._pending, []
+        append = self._records.append
+        for make_record, name, module, output in pending:
+            append(output if make_record is None else make_record(name, module, (), output))
+
+    def clear(self) -> None:
+        self._pending.clear()
+        self._records.clear()
+        self.features.clear()
 
 
 class AttentionRecorder:
@@ -290,12 +330,16 @@ class AttentionRecorder:
         get_ident = threading.get_ident
         make_record = adapter.make_record
         feature_map = adapter.feature_map
+        defer = adapter.defer
 
         def hook(_hooked: nn.Module, inputs: tuple[Any, ...], output: Any) -> None:
             recording = active.get(get_ident())
             if recording is None:
                 return
-            recording.records.append(make_record(name, module, inputs, output))
+            if defer:
+                recording._pending.append((make_record, name, module, output))
+            else:
+                recording._pending.append((None, None, None, make_record(name, module, inputs, output)))
             if feature_map is not None and name in recording.feature_layers:
                 features = feature_map(inputs, output)
                 if features is not None:
@@ -319,6 +363,7 @@ class AttentionRecorder:
             yield recording
         finally:
             del self._active[thread]
+            recording.flush()
 
     @property
     def records(self) -> list[LayerRecord]:
@@ -332,8 +377,7 @@ class AttentionRecorder:
     def clear(self) -> None:
         """Forget what the ``with`` block has recorded so far."""
         if self._own_recording is not None:
-            self._own_recording.records.clear()
-            self._own_recording.features.clear()
+            self._own_recording.clear()
 
     def __enter__(self) -> AttentionRecorder:
         if self._attached:
@@ -347,3 +391,5 @@ class AttentionRecorder:
         # Returning None lets any exception from the forward pass propagate.
         self._active.pop(threading.get_ident(), None)
         self.detach()
+        if self._own_recording is not None:
+            self._own_recording.flush()

@@ -67,7 +67,7 @@ def measure(
     layers = find_attention_layers(model)
     recorder = AttentionRecorder(model, layers=layers)
     no_records = [
-        (name, module, dataclasses.replace(adapter, make_record=lambda *_: None, feature_map=None))
+        (name, module, dataclasses.replace(adapter, make_record=lambda *_: None, feature_map=None, defer=False))
         for name, module, adapter in layers
     ]
     hooks_only_recorder = AttentionRecorder(model, layers=no_records)

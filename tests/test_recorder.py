@@ -409,3 +409,34 @@ def test_records_do_not_follow_in_place_changes_after_the_pass(small_model: nn.M
     captured[0].mask.zero_()  # what an in-place op later in a model could do to the live tensor
     torch.testing.assert_close(record.mask, before, rtol=0, atol=0)
     assert float(record.mask.max()) > 0
+
+
+def test_deferred_and_in_hook_records_keep_forward_order() -> None:
+    """Built-in layers build their records after the pass, a foreign one in its hook: still forward order."""
+
+    class ForeignGate(nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return x * torch.sigmoid(x.mean((2, 3), keepdim=True))
+
+    def make_record(name, _module, inputs, _output):
+        assert inputs, "an in-hook adapter gets the layer's inputs"
+        return ChannelRecord(name=name, type="foreign", weights=keep(torch.sigmoid(inputs[0].mean((2, 3)))))
+
+    model = nn.Sequential(ECA(8), ForeignGate(), SpatialAttention(), ForeignGate())
+    register_attention_type(ForeignGate, Adapter(hook_point=lambda module: module, make_record=make_record))
+    try:
+        with AttentionRecorder(model) as recorder:
+            model(torch.randn(2, 8, 6, 6))
+            # Read inside the block: the deferred records are built on first read.
+            assert [(r.name, r.type) for r in recorder.records] == [
+                ("0", "eca"),
+                ("1", "foreign"),
+                ("2", "spatial"),
+                ("3", "foreign"),
+            ]
+            model(torch.randn(2, 8, 6, 6))
+        # The second pass's records follow the first pass's, again in forward order.
+        assert [r.name for r in recorder.records] == ["0", "1", "2", "3"] * 2
+        assert recorder.records[6].mask.shape == (2, 6, 6)
+    finally:
+        _REGISTRY[:] = [(t, a) for t, a in _REGISTRY if t is not ForeignGate]
