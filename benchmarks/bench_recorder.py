@@ -1,9 +1,14 @@
 """Recorder overhead: forward pass time with and without AttentionRecorder.
 
-    .venv/bin/python benchmarks/bench_recorder.py [--runs 30]
+    .venv/bin/python benchmarks/bench_recorder.py [--runs 30] [--seconds 30]
 
-All variants alternate in one process, in a shuffled order every round, so
-drift in the machine's load hits them equally; the figures are medians.
+All variants alternate in one process, one timed pass each per round, in a
+shuffled order every round, so drift in the machine's load hits them equally;
+the figures are medians. Every case runs at least ``--runs`` rounds, and the
+fast cases as many more as fit in ``--seconds``: on a 2-core machine a 4 ms
+pass varies by more than the 3% being measured, and only many short rounds
+average that out (blocks of several passes per variant gave a plain-versus-
+plain control of up to 6%).
 
 Every variant runs the SAME model object, so that no variant gains or loses
 from where its weights happen to sit in memory (a deep copy of the model, the
@@ -56,7 +61,7 @@ COLUMNS = ("plain again", "with-block", "attached", "attached, idle", "hooks onl
 
 
 def measure(
-    model: torch.nn.Module, batch: torch.Tensor, runs: int, passes_per_round: int = 5, warmup: int = 2
+    model: torch.nn.Module, batch: torch.Tensor, runs: int, passes_per_round: int = 1, warmup: int = 2
 ) -> dict[str, float]:
     """Median over ``runs`` rounds of each variant's median pass; variants run in a shuffled order every round.
 
@@ -127,6 +132,18 @@ def measure(
     return {name: statistics.median(values) for name, values in times.items()}
 
 
+def rounds_that_fit(model: torch.nn.Module, batch: torch.Tensor, seconds: float, passes: int) -> int:
+    """How many rounds (each variant: one warm-up pass and ``passes`` timed ones) fit in ``seconds``."""
+    with torch.inference_mode():
+        model(batch)
+        start = time.perf_counter()
+        for _ in range(3):
+            model(batch)
+        per_pass = (time.perf_counter() - start) / 3
+    per_round = per_pass * (1 + passes) * (len(COLUMNS) + 1) * 1.15  # hooks and recording cost a little more
+    return int(seconds / per_round)
+
+
 def memory_growth(model: torch.nn.Module, batch: torch.Tensor, runs: int = 200) -> tuple[int, int]:
     """(Python heap growth in bytes, resident-set growth in KiB) over ``runs`` recorded passes after a warm-up."""
     recorder = AttentionRecorder(model)
@@ -158,8 +175,9 @@ def memory_growth(model: torch.nn.Module, batch: torch.Tensor, runs: int = 200) 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--runs", type=int, default=30, help="rounds; every round times each variant")
-    parser.add_argument("--passes", type=int, default=5, help="timed passes per variant and round")
+    parser.add_argument("--runs", type=int, default=30, help="at least this many rounds; each times every variant")
+    parser.add_argument("--seconds", type=float, default=30.0, help="about how long each case may run")
+    parser.add_argument("--passes", type=int, default=1, help="timed passes per variant and round")
     parser.add_argument("--threads", type=int, default=None)
     args = parser.parse_args()
     if args.threads:
@@ -174,18 +192,19 @@ def main() -> None:
         ("shipped fashion net, 1x1x28x28", fashion, (1, 1, 28, 28)),
     ]
     print(
-        f"torch {torch.__version__}, {torch.get_num_threads()} threads, medians of {args.runs} rounds "
-        f"(of {args.passes} passes per round for the small nets)"
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, medians of at least {args.runs} rounds "
+        f"of {args.passes} timed pass(es) per variant"
     )
     columns = COLUMNS
-    print(f"{'model':38s} {'plain ms':>9s} " + " ".join(f"{c + ' ms':>22s}" for c in columns))
+    print(f"{'model':38s} {'rounds':>6s} {'plain ms':>9s} " + " ".join(f"{c + ' ms':>22s}" for c in columns))
     for name, model, shape in cases:
         model.eval()
-        passes = 1 if shape[-1] >= 224 else args.passes  # the large net's passes are long enough alone
-        medians = measure(model, torch.randn(shape), args.runs, passes)
+        batch = torch.randn(shape)
+        rounds = max(args.runs, rounds_that_fit(model, batch, args.seconds, args.passes))
+        medians = measure(model, batch, rounds, args.passes)
         plain = medians["plain"]
         cells = [f"{medians[c] * 1e3:9.2f} ({(medians[c] / plain - 1) * 100:+5.1f}%)" for c in columns]
-        print(f"{name:38s} {plain * 1e3:9.2f} " + " ".join(f"{cell:>22s}" for cell in cells))
+        print(f"{name:38s} {rounds:6d} {plain * 1e3:9.2f} " + " ".join(f"{cell:>22s}" for cell in cells))
     heap, rss = memory_growth(cases[1][1].eval(), torch.randn(cases[1][2]))
     print(
         "memory over 200 recorded passes of the shapes net (feature maps kept): "
