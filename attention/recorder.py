@@ -32,9 +32,8 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, overload
 
 import torch
 from torch import nn
@@ -67,9 +66,8 @@ def keep_together(
 
     At batch size 1 a layer's tensors hold a few hundred numbers, so copying
     them costs the per-operation overhead, not the bytes: one ``stack`` and one
-    ``unbind`` replace a copy per tensor, which halves the time one record
-    takes to build (13 to 7 us for an ECA layer). The results are views of one fresh tensor,
-    so together they pin exactly the memory separate copies would.
+    ``unbind`` replace a copy per tensor. The results are views of one fresh
+    tensor, so together they pin exactly the memory separate copies would.
     """
     present = [tensor for tensor in tensors if tensor is not None]
     if not present:
@@ -80,7 +78,30 @@ def keep_together(
     return [None if tensor is None else next(copies) for tensor in tensors]
 
 
-@dataclass
+@overload
+def own(tensor: torch.Tensor) -> torch.Tensor: ...
+@overload
+def own(tensor: None) -> None: ...
+def own(tensor: torch.Tensor | None) -> torch.Tensor | None:
+    """Detached CPU tensor for a value only the recorder holds: no copy on the CPU.
+
+    For the tensors a layer creates during the pass and hands only to its tap
+    (this project's channel weights, branch parts, masks and logits), what a
+    copy protects against cannot happen: nothing else in the model or the
+    caller holds them, so nothing can change them in place, and the record
+    pins exactly the memory a copy would. Leaving out the copy is half of
+    what recording costs at batch size 1. A tensor on another device is still
+    copied to the CPU, so records never pin device memory. Use ``keep`` for
+    anything the model still uses after the hook (feature maps, outputs).
+    """
+    if tensor is None:
+        return None
+    if tensor.requires_grad:
+        tensor = tensor.detach()
+    return tensor if tensor.is_cpu else tensor.to("cpu")
+
+
+@dataclass(slots=True)
 class ChannelRecord:
     """Channel weights of one channel-attention layer, for a whole batch."""
 
@@ -96,7 +117,7 @@ class ChannelRecord:
         return int(self.weights.shape[1])
 
 
-@dataclass
+@dataclass(slots=True)
 class SpatialRecord:
     """Mask of one spatial-attention layer, for a whole batch."""
 
@@ -122,21 +143,24 @@ class Adapter:
         hook_point: the submodule whose forward hook sees the values (for this
             project's modules, their tap; for a foreign module, often itself).
         make_record: builds the LayerRecord from that hook's
-            ``(name, module, inputs, output)``; tensors must be copied with ``keep``
-            (or, several at once, ``keep_together``).
+            ``(name, module, inputs, output)``. Tensors the model may still
+            use or change must be copied with ``keep`` (or, several at once,
+            ``keep_together``); tensors the layer made only for its hook
+            point, as this project's modules do for their taps, may be taken
+            with ``own``, which copies nothing on the CPU.
         feature_map: the layer's input feature map (B, C, H, W) from the same
             hook arguments, or None when the type cannot provide it.
-        defer: build the record after the forward pass (when the recording is
-            read or closes) instead of inside the hook; ``make_record`` then
-            gets ``inputs=()``, so the recorder never keeps a layer's inputs
-            alive. Code run between two layers of a forward pass runs with cold
-            caches and costs more than the same code run afterwards: on the
-            shapes network at batch size 1 this lowered the recorder's
-            overhead from about 7% to about 5-7% of a pass, not to zero.
-            Only for types whose hooked output is a fresh tensor that nothing
-            changes in place later in the pass: true of this project's
-            modules, which only ever multiply their weights out of place.
-            Leave it False for a foreign type unless that holds.
+        defer: build the record when the recording's ``records`` are first
+            read, instead of inside the hook; ``make_record`` then gets
+            ``inputs=()``, so the recorder never keeps a layer's inputs alive.
+            The hook then only notes the output: code run between two layers
+            of a pass runs with cold caches, and a pass whose records nobody
+            reads pays for no records. Only for types whose hooked output is
+            a fresh value that nothing but the hook point ever sees, so
+            nothing can change it in place, during the pass or after it:
+            true of this project's modules, which make their weights for
+            their tap and multiply them out of place. Leave it False for a
+            foreign type unless that holds.
     """
 
     hook_point: Callable[[nn.Module], nn.Module]
@@ -152,14 +176,12 @@ def _tap_source(inputs: tuple[Any, ...], _output: Any) -> torch.Tensor | None:
 
 def _tapped_channel(type_name: str) -> Adapter:
     def make_record(name: str, module: nn.Module, _inputs: tuple[Any, ...], output: ChannelWeights) -> LayerRecord:
-        weights, avg, max_part = keep_together((output.weights, output.avg, output.max))
-        assert weights is not None
         return ChannelRecord(
             name=name,
             type=type_name,
-            weights=weights,
-            avg=avg,
-            max=max_part,
+            weights=own(output.weights),
+            avg=own(output.avg),
+            max=own(output.max),
             kernel_size=getattr(module, "kernel_size", None),
         )
 
@@ -167,8 +189,8 @@ def _tapped_channel(type_name: str) -> Adapter:
 
 
 def _spatial_record(name: str, module: nn.Module, _inputs: tuple[Any, ...], output: SpatialMask) -> LayerRecord:
-    mask, logits = keep_together((output.mask, output.logits), dim=1, drop_axis=True)
-    assert mask is not None
+    # (B, 1, H, W) -> (B, H, W): a view, still no copy.
+    mask, logits = own(output.mask).squeeze(1), own(output.logits).squeeze(1)
     return SpatialRecord(name=name, mask=mask, kernel_size=module.kernel_size, logits=logits)
 
 
@@ -225,18 +247,25 @@ def _as_names(layers: str | Sequence[str] | None) -> tuple[str, ...]:
 _Pending = tuple[Callable[..., LayerRecord] | None, str | None, nn.Module | None, Any]
 
 
-@dataclass
 class Recording:
-    """What one thread recorded between opening and closing a recording.
+    """What one thread records between opening and closing a recording.
 
-    Records of deferred adapters are built, and their tensors copied, when
-    ``records`` is first read or the recording closes, whichever comes first.
+    ``AttentionRecorder.recording()`` returns one; ``with`` opens it for the
+    calling thread. Records of deferred adapters are built when ``records`` is
+    first read, inside the block or after it. A plain class with slots rather
+    than a generator-based context manager: opening and closing one is part
+    of every recorded pass.
     """
 
-    feature_layers: tuple[str, ...] = ()
-    features: dict[str, torch.Tensor] = field(default_factory=dict)
-    _records: list[LayerRecord] = field(default_factory=list)
-    _pending: list[_Pending] = field(default_factory=list)
+    __slots__ = ("feature_layers", "features", "_records", "_pending", "_active", "_thread")
+
+    def __init__(self, feature_layers: tuple[str, ...] = (), active: dict[int, Recording] | None = None) -> None:
+        self.feature_layers = feature_layers
+        self.features: dict[str, torch.Tensor] = {}
+        self._records: list[LayerRecord] = []
+        self._pending: list[_Pending] = []
+        self._active = active  # the recorder's open recordings by thread, or None when the recorder manages it
+        self._thread: int | None = None
 
     @property
     def records(self) -> list[LayerRecord]:
@@ -256,6 +285,24 @@ class Recording:
         self._pending.clear()
         self._records.clear()
         self.features.clear()
+
+    def __enter__(self) -> Recording:
+        if self._active is None:
+            raise RuntimeError("open a recording with AttentionRecorder.recording()")
+        if self._thread is not None:
+            raise RuntimeError("this recording is already open")
+        thread = threading.get_ident()
+        if thread in self._active:
+            raise RuntimeError("this thread already has a recording open on this recorder")
+        self._active[thread] = self
+        self._thread = thread
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        # Returning None lets any exception from the forward pass propagate.
+        assert self._active is not None
+        self._active.pop(self._thread, None)
+        self._thread = None
 
 
 class AttentionRecorder:
@@ -350,21 +397,11 @@ class AttentionRecorder:
 
     # Recordings -----------------------------------------------------------------------
 
-    @contextmanager
-    def recording(self, feature_layers: str | Sequence[str] | None = None) -> Iterator[Recording]:
-        """Record the calling thread's passes until the block ends (the recorder must be attached)."""
+    def recording(self, feature_layers: str | Sequence[str] | None = None) -> Recording:
+        """A recording of the calling thread's passes, for ``with`` (the recorder must be attached)."""
         if not self._attached:
             raise RuntimeError("attach() the recorder before opening a recording")
-        thread = threading.get_ident()
-        if thread in self._active:
-            raise RuntimeError("this thread already has a recording open on this recorder")
-        recording = Recording(self._check_feature_layers(feature_layers))
-        self._active[thread] = recording
-        try:
-            yield recording
-        finally:
-            del self._active[thread]
-            recording.flush()
+        return Recording(self._check_feature_layers(feature_layers), self._active)
 
     @property
     def records(self) -> list[LayerRecord]:
@@ -392,5 +429,3 @@ class AttentionRecorder:
         # Returning None lets any exception from the forward pass propagate.
         self._active.pop(threading.get_ident(), None)
         self.detach()
-        if self._own_recording is not None:
-            self._own_recording.flush()

@@ -4,7 +4,8 @@
 
 All variants alternate in one process, one timed pass each per round, in a
 shuffled order every round, so drift in the machine's load hits them equally;
-the figures are medians. Every case runs at least ``--runs`` rounds, and the
+the times are medians, and each overhead is the median of a variant's ratio
+to the plain pass of the same round. Every case runs at least ``--runs`` rounds, and the
 fast cases as many more as fit in ``--seconds``: on a 2-core machine a 4 ms
 pass varies by more than the 3% being measured, and only many short rounds
 average that out (blocks of several passes per variant gave a plain-versus-
@@ -23,7 +24,9 @@ stops, exactly as a long-lived owner does once in its lifetime.
   every pass.
 - "attached" is what the Analyzer behind the CLI and the app does: hooks
   registered once, one recording opened per pass (opening and closing the
-  recording is timed).
+  recording is timed), without reading the records: the cost to the pass.
+- "attached, read" also reads the records once the recording closes, which
+  builds them: what the Analyzer pays per batch in all.
 - "attached, idle" is a pass with the hooks registered and no recording
   open: what the Analyzer's hooks cost anyone else who runs its model, and
   the floor that PyTorch's hook dispatch sets for any hook-based recorder.
@@ -57,13 +60,18 @@ from attention.recorder import find_attention_layers  # noqa: E402
 from models.checkpoint import load_checkpoint  # noqa: E402
 from models.networks import build_model  # noqa: E402
 
-COLUMNS = ("plain again", "with-block", "attached", "attached, idle", "hooks only")
+COLUMNS = ("plain again", "with-block", "attached", "attached, read", "attached, idle", "hooks only")
 
 
 def measure(
     model: torch.nn.Module, batch: torch.Tensor, runs: int, passes_per_round: int = 1, warmup: int = 2
-) -> dict[str, float]:
-    """Median over ``runs`` rounds of each variant's median pass; variants run in a shuffled order every round.
+) -> tuple[dict[str, float], dict[str, float]]:
+    """(median pass time, overhead) of each variant over ``runs`` rounds, run in a shuffled order every round.
+
+    The overhead is the median over rounds of (variant / plain - 1), each
+    variant against the plain pass of its own round: a slow spell of the
+    machine then slows both sides of every ratio, where a ratio of two overall
+    medians can still shift by a percent.
 
     A fixed order biases the result by a few percent (the pass that follows
     another runs with warmer or colder caches), which is as large as the
@@ -84,10 +92,12 @@ def measure(
         with AttentionRecorder(model):
             model(batch)
 
-    def recorded(owner: AttentionRecorder) -> Callable[[], None]:
+    def recorded(owner: AttentionRecorder, read: bool = False) -> Callable[[], None]:
         def run() -> None:
-            with owner.recording():
+            with owner.recording() as recording:
                 model(batch)
+            if read:
+                recording.records  # noqa: B018 - builds the records, as the Analyzer does
 
         return run
 
@@ -97,6 +107,7 @@ def measure(
         "plain again": (None, plain),
         "with-block": (None, with_block),
         "attached": (recorder, recorded(recorder)),
+        "attached, read": (recorder, recorded(recorder, read=True)),
         "attached, idle": (recorder, plain),
         "hooks only": (hooks_only_recorder, recorded(hooks_only_recorder)),
     }
@@ -129,7 +140,12 @@ def measure(
             rng.shuffle(order)
             for name in order:
                 times[name].append(run_round(name, passes_per_round))
-    return {name: statistics.median(values) for name, values in times.items()}
+    medians = {name: statistics.median(values) for name, values in times.items()}
+    overheads = {
+        name: statistics.median(t / p - 1 for t, p in zip(values, times["plain"], strict=True))
+        for name, values in times.items()
+    }
+    return medians, overheads
 
 
 def rounds_that_fit(model: torch.nn.Module, batch: torch.Tensor, seconds: float, passes: int) -> int:
@@ -201,9 +217,9 @@ def main() -> None:
         model.eval()
         batch = torch.randn(shape)
         rounds = max(args.runs, rounds_that_fit(model, batch, args.seconds, args.passes))
-        medians = measure(model, batch, rounds, args.passes)
+        medians, overheads = measure(model, batch, rounds, args.passes)
         plain = medians["plain"]
-        cells = [f"{medians[c] * 1e3:9.2f} ({(medians[c] / plain - 1) * 100:+5.1f}%)" for c in columns]
+        cells = [f"{medians[c] * 1e3:9.2f} ({overheads[c] * 100:+5.1f}%)" for c in columns]
         print(f"{name:38s} {rounds:6d} {plain * 1e3:9.2f} " + " ".join(f"{cell:>22s}" for cell in cells))
     heap, rss = memory_growth(cases[1][1].eval(), torch.randn(cases[1][2]))
     print(

@@ -208,6 +208,9 @@ def load_checkpoint(name_or_path: str | Path | None = None) -> LoadedModel:
         model = build_model(payload["arch"], **config)
     except (TypeError, ValueError) as error:
         raise CheckpointError(f"{label} has a config that {payload['arch']} does not accept: {error}") from error
+    mismatch = state_dict_mismatch(model, payload["state_dict"])
+    if mismatch:
+        raise CheckpointError(f"{label} does not match its architecture {payload['arch']}: {mismatch}")
     try:
         model.load_state_dict(payload["state_dict"], strict=True)
     except (RuntimeError, TypeError) as error:
@@ -231,6 +234,30 @@ def load_checkpoint(name_or_path: str | Path | None = None) -> LoadedModel:
         training=dict(payload.get("training") or {}),
         source=str(path),
     )
+
+
+def _shape(value: Any) -> str:
+    return str(list(value.shape)) if isinstance(value, torch.Tensor) else f"a {type(value).__name__}"
+
+
+def state_dict_mismatch(model: nn.Module, state_dict: dict[str, Any]) -> str | None:
+    """Why ``state_dict`` does not fit ``model``, naming the first tensor that differs; None when it fits.
+
+    PyTorch's own error lists every key over many lines, and its first line
+    names none of them; a one-line message needs the first culprit and a count.
+    """
+    expected = model.state_dict()
+    problems: list[str] = []
+    for key, tensor in expected.items():
+        if key not in state_dict:
+            problems.append(f"{key} is missing from the file")
+        elif not isinstance(state_dict[key], torch.Tensor) or state_dict[key].shape != tensor.shape:
+            problems.append(f"{key} is {_shape(state_dict[key])} in the file but {list(tensor.shape)} in the model")
+    problems.extend(f"the file has an unexpected {key}" for key in state_dict if key not in expected)
+    if not problems:
+        return None
+    more = len(problems) - 1
+    return problems[0] + (f" ({more} more tensor{'s differ' if more > 1 else ' differs'})" if more else "")
 
 
 def _output_size(model: nn.Module) -> int | None:

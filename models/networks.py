@@ -136,6 +136,7 @@ def _small(**defaults: Any) -> Callable[..., nn.Module]:
     def build(**config: Any) -> nn.Module:
         return AttentionResNet(**{**defaults, **config})
 
+    build.defaults = defaults  # type: ignore[attr-defined]  # read by resolved_config
     return build
 
 
@@ -159,6 +160,20 @@ ARCHITECTURES: dict[str, Callable[..., nn.Module]] = {
     "attention_resnet34": _torchvision(34),
     "attention_resnet50": _torchvision(50),
 }
+
+
+def resolved_config(arch: str, config: dict[str, Any]) -> dict[str, Any]:
+    """``config`` with the registry's defaults for ``arch`` written out.
+
+    A checkpoint that stores this keeps building the network it was trained
+    as when a registered default changes later (the fashion widths did once,
+    and a checkpoint that had relied on the old default stopped loading).
+    """
+    if arch not in ARCHITECTURES:
+        raise ValueError(f"unknown architecture {arch!r}; choose one of {sorted(ARCHITECTURES)}")
+    defaults = getattr(ARCHITECTURES[arch], "defaults", {})
+    written = {key: list(value) if isinstance(value, tuple) else value for key, value in defaults.items()}
+    return {**written, **config}
 
 
 def build_model(arch: str, **config: Any) -> nn.Module:

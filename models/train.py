@@ -31,7 +31,7 @@ from attention.images import Preprocessor
 
 from .checkpoint import Preprocessing, checkpoint_dict, save_checkpoint
 from .datasets import DATASET_INFO, build_dataset
-from .networks import ARCHITECTURES, build_model
+from .networks import ARCHITECTURES, build_model, resolved_config
 
 LOGGER = logging.getLogger(__name__)
 
@@ -292,13 +292,17 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         config["widths"] = list(args.widths)
     if args.depths:
         config["depths"] = list(args.depths)
+    config = resolved_config(arch, config)
     model = build_model(arch, **config)
     if args.init:
-        from .checkpoint import read_checkpoint
+        from .checkpoint import read_checkpoint, state_dict_mismatch
 
         initial = read_checkpoint(args.init)
         if initial["arch"] != arch:
             raise SystemExit(f"--init checkpoint is a {initial['arch']}, not a {arch}")
+        mismatch = state_dict_mismatch(model, initial["state_dict"])
+        if mismatch:
+            raise SystemExit(f"error: --init checkpoint does not fit this {arch}: {mismatch}")
         model.load_state_dict(initial["state_dict"])
         LOGGER.info("initialised from %s", args.init)
 

@@ -12,6 +12,7 @@ from PIL import Image
 from attention.errors import CheckpointError, ImageInputError
 from attention.images import load_image, preprocess
 from models.checkpoint import SHIPPED, load_checkpoint, read_checkpoint
+from models.networks import build_model, resolved_config
 from tests.badfiles import write_bad_checkpoints, write_bad_images, write_odd_mode_images
 
 
@@ -108,13 +109,41 @@ def test_mismatched_state_dict_refused(tmp_path: Path) -> None:
     payload["state_dict"] = {k: v for k, v in payload["state_dict"].items() if "fc" not in k}
     path = tmp_path / "mismatch.pt"
     torch.save(payload, path)
-    with pytest.raises(CheckpointError, match="does not match"):
+    with pytest.raises(
+        CheckpointError, match=r"does not match .*: fc\.weight is missing from the file \(1 more tensor differs\)"
+    ):
         load_checkpoint(path)
     payload = read_checkpoint(SHIPPED["shapes"])
     payload["arch"] = "os.system"
     torch.save(payload, path)
     with pytest.raises(CheckpointError, match="unknown architecture"):
         load_checkpoint(path)
+
+
+def test_checkpoint_from_other_widths_names_the_first_tensor_that_differs(tmp_path: Path) -> None:
+    """A checkpoint whose config lacks widths falls back to the registry's: the line must say which tensor breaks."""
+    narrow = build_model("attention_resnet_fashion", num_classes=10, in_channels=1, widths=[32, 64, 128])
+    payload = read_checkpoint(SHIPPED["fashion"])
+    payload["config"] = {"num_classes": 10, "in_channels": 1}
+    payload["state_dict"] = narrow.state_dict()
+    path = tmp_path / "fashion_old.pt"
+    torch.save(payload, path)
+    with pytest.raises(CheckpointError) as caught:
+        load_checkpoint(path)
+    message = str(caught.value)
+    assert "\n" not in message
+    assert "stem.0.weight is [32, 1, 3, 3] in the file but [64, 1, 3, 3] in the model" in message
+    assert "more tensors differ" in message
+
+
+def test_training_config_writes_out_the_registry_defaults() -> None:
+    config = resolved_config("attention_resnet_fashion", {"num_classes": 10, "in_channels": 1})
+    assert config["widths"] == [64, 128, 256] and config["depths"] == [1, 1, 1] and config["stem_stride"] == 1
+    assert resolved_config("attention_resnet_shapes", {"widths": [8, 16, 32, 64]})["widths"] == [8, 16, 32, 64]
+    built = build_model("attention_resnet_fashion", **config)
+    assert sum(p.numel() for p in built.parameters()) == sum(
+        p.numel() for p in build_model("attention_resnet_fashion", num_classes=10, in_channels=1).parameters()
+    )
 
 
 def test_shipped_default_loads_in_eval_mode() -> None:

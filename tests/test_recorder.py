@@ -394,21 +394,47 @@ def test_keep_together_makes_detached_copies_and_keeps_none_in_place() -> None:
     assert keep_together((None, None)) == [None, None]
 
 
-def test_records_do_not_follow_in_place_changes_after_the_pass(small_model: nn.Module) -> None:
-    x = torch.randn(1, 3, 64, 64)
-    captured: list = []
-    module = next(m for m in small_model.modules() if isinstance(m, SpatialAttention))
-    handle = module.mask_tap.register_forward_hook(lambda _m, _i, output: captured.append(output))
-    try:
-        with AttentionRecorder(small_model) as recorder:
-            small_model(x)
-    finally:
-        handle.remove()
-    record = next(r for r in recorder.records if isinstance(r, SpatialRecord))
-    before = record.mask.clone()
-    captured[0].mask.zero_()  # what an in-place op later in a model could do to the live tensor
-    torch.testing.assert_close(record.mask, before, rtol=0, atol=0)
-    assert float(record.mask.max()) > 0
+def test_records_hold_no_memory_the_model_or_caller_can_change() -> None:
+    """Built-in records keep the layer's own weights without a copy: nothing else may share their memory.
+
+    In-place ReLUs right after each attention layer rewrite the layers' outputs
+    during the pass, and the caller rewrites the logits and the kept feature
+    map afterwards: none of it may reach the records.
+    """
+    torch.manual_seed(0)
+    model = nn.Sequential(ECA(8), nn.ReLU(inplace=True), SpatialAttention(), nn.ReLU(inplace=True)).eval()
+    nn.init.normal_(model[2].conv.weight, std=0.5)
+    x = torch.randn(2, 8, 6, 6)
+    with torch.no_grad():
+        expected_weights = model[0].channel_weights(x)
+        expected_mask = model[2].spatial_weights(model[1](model[0](x.clone())))
+        with AttentionRecorder(model, feature_layer="0") as recorder:
+            output = model(x)
+    channel, spatial = recorder.records
+    feature_map = recorder.features["0"]
+    record_tensors = [channel.weights, channel.avg, channel.max, spatial.mask, spatial.logits]
+    others = [x, output, feature_map, *model.parameters()]
+    record_storages = {t.untyped_storage().data_ptr() for t in record_tensors}
+    assert record_storages.isdisjoint(t.untyped_storage().data_ptr() for t in others)
+    assert all(t.device.type == "cpu" and not t.requires_grad for t in record_tensors)
+
+    output.fill_(7.0)
+    feature_map.zero_()
+    x.zero_()
+    torch.testing.assert_close(channel.weights, expected_weights.weights, rtol=0, atol=0)
+    torch.testing.assert_close(channel.avg, expected_weights.avg, rtol=0, atol=0)
+    torch.testing.assert_close(spatial.mask, expected_mask.mask[:, 0], rtol=0, atol=0)
+    torch.testing.assert_close(spatial.logits, expected_mask.logits[:, 0], rtol=0, atol=0)
+
+
+def test_records_of_a_model_that_needs_gradients_are_detached(small_model: nn.Module) -> None:
+    x = torch.randn(1, 3, 64, 64, requires_grad=True)
+    with AttentionRecorder(small_model) as recorder:
+        small_model(x).sum().backward()  # the recorder must not break a backward pass either
+    assert recorder.records and x.grad is not None
+    for record in recorder.records:
+        tensors = [record.weights, record.avg] if isinstance(record, ChannelRecord) else [record.mask, record.logits]
+        assert all(t is not None and not t.requires_grad and t.grad_fn is None for t in tensors)
 
 
 def test_deferred_and_in_hook_records_keep_forward_order() -> None:
