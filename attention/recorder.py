@@ -233,7 +233,12 @@ def find_attention_layers(model: nn.Module) -> AttentionLayers:
     a small network, so code that builds many recorders for the same model
     computes this once and passes it to each AttentionRecorder.
     """
-    return [(name, module, adapter) for name, module in model.named_modules() if (adapter := find_adapter(module))]
+    known = tuple(module_type for module_type, _ in _REGISTRY)  # one isinstance for most modules
+    return [
+        (name, module, adapter)
+        for name, module in model.named_modules()
+        if isinstance(module, known) and (adapter := find_adapter(module))
+    ]
 
 
 def _as_names(layers: str | Sequence[str] | None) -> tuple[str, ...]:
