@@ -229,7 +229,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--device", default="cpu", help="cpu (default) or cuda: where the network trains")
     parser.add_argument("--out", required=True, help="where to write the best checkpoint")
     parser.add_argument("--resume", action="store_true", help="continue from OUT.last.pt if it exists")
-    parser.add_argument("--init", help="start from the weights of this Attention Lens checkpoint (fine-tuning)")
+    parser.add_argument(
+        "--init",
+        help="start from the weights of this Attention Lens checkpoint, a path or a shipped name (fine-tuning)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="hide tqdm bars")
     return parser.parse_args(argv)
 
@@ -295,11 +298,11 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     config = resolved_config(arch, config)
     model = build_model(arch, **config)
     if args.init:
-        from .checkpoint import read_checkpoint, state_dict_mismatch
+        from .checkpoint import read_checkpoint, resolve_checkpoint, state_dict_mismatch
 
-        initial = read_checkpoint(args.init)
+        initial = read_checkpoint(resolve_checkpoint(args.init)[1])
         if initial["arch"] != arch:
-            raise SystemExit(f"--init checkpoint is a {initial['arch']}, not a {arch}")
+            raise SystemExit(f"error: --init checkpoint is a {initial['arch']}, not a {arch}")
         mismatch = state_dict_mismatch(model, initial["state_dict"])
         if mismatch:
             raise SystemExit(f"error: --init checkpoint does not fit this {arch}: {mismatch}")

@@ -211,3 +211,23 @@ def test_training_bad_inputs_are_one_line(tmp_path: Path) -> None:
         main(["--dataset", "shapes", "--train-size", "16", "--init", str(foreign), *common])
     message = str(bad_init.value.code)
     assert message.startswith("error:") and "foreign.pt" in message and "\n" not in message
+    with pytest.raises(SystemExit) as mismatched:
+        main(
+            [
+                "--dataset",
+                "shapes",
+                "--train-size",
+                "16",
+                "--widths",
+                "8",
+                "16",
+                "32",
+                "64",
+                "--init",
+                "shapes",
+                *common,
+            ]
+        )
+    message = str(mismatched.value.code)
+    assert message.startswith("error: --init checkpoint does not fit") and "stem.0.weight is" in message
+    assert "\n" not in message and not (tmp_path / "x.pt").exists()
