@@ -27,7 +27,7 @@ class Tap(nn.Module):
     would (each gets ``(module, args, output)``, and a hook that returns a value
     replaces the output), but without the general dispatch: inside a forward
     pass that dispatch costs about 10 us per hooked call on a small CPU, which
-    at batch size 1 was a third of the recorder's whole overhead. Any other
+    at batch size 1 was about a fifth of the recorder's whole overhead. Any other
     kind of hook (pre-hooks, backward hooks, global hooks, hooks with kwargs
     or ``always_call``), or tracing and compiling, takes the ordinary path.
     """

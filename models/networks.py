@@ -162,6 +162,12 @@ ARCHITECTURES: dict[str, Callable[..., nn.Module]] = {
 }
 
 
+def _builder(arch: str) -> Callable[..., nn.Module]:
+    if arch not in ARCHITECTURES:
+        raise ValueError(f"unknown architecture {arch!r}; choose one of {sorted(ARCHITECTURES)}")
+    return ARCHITECTURES[arch]
+
+
 def resolved_config(arch: str, config: dict[str, Any]) -> dict[str, Any]:
     """``config`` with the registry's defaults for ``arch`` written out.
 
@@ -169,15 +175,11 @@ def resolved_config(arch: str, config: dict[str, Any]) -> dict[str, Any]:
     as when a registered default changes later (the fashion widths did once,
     and a checkpoint that had relied on the old default stopped loading).
     """
-    if arch not in ARCHITECTURES:
-        raise ValueError(f"unknown architecture {arch!r}; choose one of {sorted(ARCHITECTURES)}")
-    defaults = getattr(ARCHITECTURES[arch], "defaults", {})
+    defaults = getattr(_builder(arch), "defaults", {})
     written = {key: list(value) if isinstance(value, tuple) else value for key, value in defaults.items()}
     return {**written, **config}
 
 
 def build_model(arch: str, **config: Any) -> nn.Module:
     """Instantiate a registered architecture with a (checkpoint) config."""
-    if arch not in ARCHITECTURES:
-        raise ValueError(f"unknown architecture {arch!r}; choose one of {sorted(ARCHITECTURES)}")
-    return ARCHITECTURES[arch](**config)
+    return _builder(arch)(**config)
