@@ -12,17 +12,15 @@ import math
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
 from PIL import Image
 
-from .images import preprocess
+from .files import finite_or_none
+from .images import Preprocessing, preprocess
 from .recorder import AttentionRecorder, ChannelRecord, SpatialRecord, find_attention_layers
-
-if TYPE_CHECKING:
-    from models.checkpoint import LoadedModel
 
 LOGGER = logging.getLogger(__name__)
 TOP_K_PREDICTIONS = 5
@@ -100,16 +98,27 @@ def _numpy(tensor: torch.Tensor | None, index: int) -> np.ndarray | None:
 
 
 class Analyzer:
-    """Runs a loaded model with recording; safe to share between threads.
+    """Runs a model with recording; safe to share between threads.
 
-    The analyzer never changes the model's mode: checkpoints load in eval mode,
-    and a caller who passes a model in training mode gets what they asked for.
+    It takes the model, its class names and its preprocessing rather than a
+    checkpoint, so the library works with any model, whoever loaded it. The
+    analyzer never changes the model's mode: a caller who passes a model in
+    training mode gets what they asked for.
+
+    Args:
+        model: any module; its attention layers are found by the recorder.
+        classes: one name per output of the model.
+        preprocessing: how an image becomes the model's input.
+        name: what documents call the model (a checkpoint's short name, say).
     """
 
-    def __init__(self, loaded: LoadedModel) -> None:
-        self.loaded = loaded
-        self.model = loaded.model
-        self.classes = list(loaded.classes)
+    def __init__(
+        self, model: torch.nn.Module, classes: Sequence[str], preprocessing: Preprocessing, name: str = "model"
+    ) -> None:
+        self.model = model
+        self.classes = list(classes)
+        self.preprocessing = preprocessing
+        self.name = name
         self.layers = find_attention_layers(self.model)
         # Hooks stay registered for the analyzer's lifetime: registering them on
         # every call costs more than recording on a small network. They record
@@ -131,7 +140,7 @@ class Analyzer:
         self.close()
 
     def preprocess(self, images: Sequence[Image.Image]) -> torch.Tensor:
-        prep = self.loaded.preprocessing
+        prep = self.preprocessing
         return preprocess(images, prep.input_size, prep.channels, prep.mean, prep.std)
 
     def analyze(
@@ -203,9 +212,13 @@ class Analyzer:
 
 
 def _floats(values: np.ndarray | None, digits: int = 6) -> list[Any] | None:
+    """Rounded nested lists; a NaN or infinity becomes null, so the document stays strict JSON."""
     if values is None:
         return None
-    return np.round(values.astype(np.float64), digits).tolist()
+    rounded = np.round(values.astype(np.float64), digits)
+    if np.isfinite(rounded).all():
+        return rounded.tolist()
+    return np.where(np.isfinite(rounded), rounded, None).tolist()
 
 
 def analysis_to_dict(analysis: ImageAnalysis, image: str | None = None) -> dict[str, Any]:
@@ -243,9 +256,9 @@ def analysis_to_dict(analysis: ImageAnalysis, image: str | None = None) -> dict[
         "prediction": {
             "label": analysis.classes[best_index],
             "index": best_index,
-            "probability": round(best_probability, 6),
+            "probability": finite_or_none(round(best_probability, 6)),
         },
-        "top": [{"label": analysis.classes[i], "probability": round(p, 6)} for i, p in top],
+        "top": [{"label": analysis.classes[i], "probability": finite_or_none(round(p, 6))} for i, p in top],
         "layers": layers,
     }
 

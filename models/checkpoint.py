@@ -26,6 +26,7 @@ import torch
 from torch import nn
 
 from attention.errors import CheckpointError
+from attention.images import Preprocessing
 
 from .networks import ARCHITECTURES, build_model
 
@@ -40,37 +41,6 @@ SHIPPED: dict[str, Path] = {
 }
 DEFAULT_CHECKPOINT = "shapes"
 MAX_CHECKPOINT_BYTES = 512 * 1024 * 1024
-
-
-@dataclass
-class Preprocessing:
-    """How an image becomes the model's input tensor."""
-
-    input_size: tuple[int, int]
-    channels: int
-    mean: tuple[float, ...]
-    std: tuple[float, ...]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "input_size": list(self.input_size),
-            "channels": self.channels,
-            "mean": list(self.mean),
-            "std": list(self.std),
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Preprocessing:
-        size = data["input_size"]
-        size = (int(size), int(size)) if isinstance(size, (int, float)) else tuple(int(s) for s in size)
-        channels = int(data["channels"])
-        mean = tuple(float(v) for v in data["mean"])
-        std = tuple(float(v) for v in data["std"])
-        if len(size) != 2 or min(size) < 1 or channels not in (1, 3):
-            raise ValueError("input_size must be [H, W] and channels 1 or 3")
-        if len(mean) != channels or len(std) != channels or min(std) <= 0:
-            raise ValueError("mean and std need one positive entry per channel")
-        return cls(size, channels, mean, std)
 
 
 @dataclass

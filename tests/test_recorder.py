@@ -325,7 +325,7 @@ def test_analyzer_hooks_live_as_long_as_the_analyzer(shape_images: list) -> None
 
     loaded = load_checkpoint("shapes")
     images = [Image.open(path).convert("RGB") for path in shape_images[:2]]
-    analyzer = Analyzer(loaded)
+    analyzer = Analyzer(loaded.model, loaded.classes, loaded.preprocessing, loaded.name)
     assert _hook_count(loaded.model) == 8
     analyses = analyzer.analyze(images)
     with torch.no_grad():
@@ -337,12 +337,12 @@ def test_analyzer_hooks_live_as_long_as_the_analyzer(shape_images: list) -> None
     with pytest.raises(RuntimeError, match="closed"):
         analyzer.analyze(images)
 
-    with Analyzer(loaded) as scoped:
+    with Analyzer(loaded.model, loaded.classes, loaded.preprocessing, loaded.name) as scoped:
         assert _hook_count(loaded.model) == 8
         scoped.analyze(images[:1])
     assert _hook_count(loaded.model) == 0
 
-    forgotten = Analyzer(loaded)
+    forgotten = Analyzer(loaded.model, loaded.classes, loaded.preprocessing, loaded.name)
     assert _hook_count(loaded.model) == 8
     del forgotten
     gc.collect()
@@ -367,7 +367,7 @@ def test_model_without_attention_layers_records_nothing_and_still_analyzes() -> 
 
     loaded = load_checkpoint("shapes")
     loaded.model = plain
-    with Analyzer(loaded) as analyzer:
+    with Analyzer(loaded.model, loaded.classes, loaded.preprocessing, loaded.name) as analyzer:
         (analysis,) = analyzer.analyze([Image.new("RGB", (64, 64), "white")])
     assert analysis.layers == [] and analysis.probabilities.shape == (6,)
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import dataclasses
 import html
-import json
 import logging
 import os
 import shutil
@@ -35,6 +34,7 @@ from PIL import Image
 from attention import render
 from attention.analysis import Analyzer, ImageAnalysis, SpatialLayer, analysis_to_dict, build_document
 from attention.errors import InputError
+from attention.files import dumps, safe_stem
 from attention.images import ImageSource, load_image
 from models.checkpoint import DEFAULT_CHECKPOINT
 
@@ -143,12 +143,12 @@ def analyze_loaded(analyzer: Analyzer, image: Image.Image, name: str, decode_s: 
     start = time.perf_counter()
     analysis, features = record(analyzer, image, name)
     forward_s = time.perf_counter() - start
-    document = build_document(analyzer.loaded.name, analyzer.classes, [analysis_to_dict(analysis, image=name)])
+    document = build_document(analyzer.name, analyzer.classes, [analysis_to_dict(analysis, image=name)])
     return LensResult(
         analysis=analysis,
         features=features,
         document=document,
-        checkpoint=analyzer.loaded.name,
+        checkpoint=analyzer.name,
         image_name=name,
         timings={"decode": decode_s, "forward": forward_s},
     )
@@ -250,11 +250,6 @@ def analysis_outputs(result: LensResult, directory: str | Path) -> AnalysisOutpu
     )
 
 
-def _safe_stem(name: str) -> str:
-    stem = "".join(c if c.isalnum() or c in "-_." else "_" for c in Path(name).stem).strip("._")
-    return stem[:60] or "image"
-
-
 def _prune(directory: Path, max_age_s: float = OUTPUT_MAX_AGE_S) -> None:
     """Delete download folders older than ``max_age_s``; Gradio has copied them to its cache long before."""
     cutoff = time.time() - max_age_s
@@ -276,8 +271,8 @@ def _new_download_folder(directory: str | Path) -> Path:
 
 def write_document(result: LensResult, directory: str | Path) -> Path:
     """The analysis JSON (the CLI's ``--json`` schema) as a file to download."""
-    path = _new_download_folder(directory) / f"{_safe_stem(result.image_name)}_analysis.json"
-    path.write_text(json.dumps(result.document), encoding="utf-8")
+    path = _new_download_folder(directory) / f"{safe_stem(Path(result.image_name).stem)}_analysis.json"
+    path.write_text(dumps(result.document), encoding="utf-8")
     return path
 
 
@@ -320,7 +315,7 @@ def report_png(
         stretch=_stretch(scale),
         top_k=_top_k(top_k),
     )
-    path = _new_download_folder(directory) / f"{_safe_stem(result.image_name)}_report.png"
+    path = _new_download_folder(directory) / f"{safe_stem(Path(result.image_name).stem)}_report.png"
     path.write_bytes(render.figure_to_png(figure))
     return path
 

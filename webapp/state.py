@@ -26,7 +26,7 @@ import numpy as np
 
 from attention.analysis import Analyzer, ImageAnalysis
 from attention.errors import CheckpointError, InputError
-from models.checkpoint import DEFAULT_CHECKPOINT, load_checkpoint, shipped_models
+from models.checkpoint import DEFAULT_CHECKPOINT, LoadedModel, load_checkpoint, shipped_models
 
 LOGGER = logging.getLogger(__name__)
 
@@ -54,6 +54,18 @@ class LensResult:
     @property
     def spatial_layer_names(self) -> list[str]:
         return [layer.name for layer in self.analysis.spatial_layers]
+
+
+class LoadedAnalyzer(Analyzer):
+    """An Analyzer that remembers the checkpoint it came from, for the page's model line."""
+
+    def __init__(self, loaded: LoadedModel) -> None:
+        super().__init__(loaded.model, loaded.classes, loaded.preprocessing, loaded.name)
+        self.loaded = loaded
+
+
+def analyzer_for(loaded: LoadedModel) -> LoadedAnalyzer:
+    return LoadedAnalyzer(loaded)
 
 
 def file_digest(path: str | Path) -> str:
@@ -99,7 +111,7 @@ class ModelCache:
         if name not in available:
             choices = ", ".join(available) or "none"
             raise InputError(f"unknown model {name!r}; choose one of: {choices}")
-        analyzer = Analyzer(load_checkpoint(name))
+        analyzer = analyzer_for(load_checkpoint(name))
         with self._lock:
             return self._shipped.setdefault(name, analyzer)
 
@@ -114,7 +126,7 @@ class ModelCache:
             if cached is not None:
                 self._uploads.move_to_end(key)
                 return cached
-        analyzer = Analyzer(load_checkpoint(str(path)))
+        analyzer = analyzer_for(load_checkpoint(str(path)))
         if not analyzer.layer_names:
             raise CheckpointError(f"{path.name} has no attention layers to show")
         with self._lock:

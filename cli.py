@@ -1,4 +1,4 @@
-"""``python -m attention analyze``: attention of a trained model on images, as JSON or PNGs.
+"""``python -m attention analyze``: the command line entry point; attention of a model on images, as JSON or PNGs.
 
 Bad input of any kind exits with code 2 and one line on stderr, because this
 command is run by people and by scripts, and neither wants a traceback.
@@ -7,20 +7,15 @@ command is run by people and by scripts, and neither wants a traceback.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
-import re
 import sys
 from pathlib import Path
 from typing import Any
 
-from .errors import InputError
+from attention.errors import InputError
+from attention.files import dumps, safe_stem
 
 LOGGER = logging.getLogger("attention")
-
-
-def _safe_stem(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_") or "image"
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -43,7 +38,7 @@ def _build_parser() -> argparse.ArgumentParser:
 
 
 def write_figures(analysis: Any, out: Path, stem: str, args: argparse.Namespace) -> list[Path]:
-    from . import render
+    from attention import render
 
     out.mkdir(parents=True, exist_ok=True)
     written = []
@@ -53,47 +48,45 @@ def write_figures(analysis: Any, out: Path, stem: str, args: argparse.Namespace)
     )
     written.append(path)
     for layer in analysis.spatial_layers:
-        path = out / f"{stem}_{_safe_stem(layer.name)}_overlay.png"
+        path = out / f"{stem}_{safe_stem(layer.name)}_overlay.png"
         render.overlay(analysis.image, layer.mask, args.colormap, args.opacity, args.stretch).save(path)
         written.append(path)
     for layer in analysis.channel_layers:
-        path = out / f"{stem}_{_safe_stem(layer.name)}_weights.png"
+        path = out / f"{stem}_{safe_stem(layer.name)}_weights.png"
         render.channel_bar_chart(layer, top_k=args.top_k).savefig(path)
         written.append(path)
     return written
 
 
 def run_analyze(args: argparse.Namespace) -> int:
+    from attention.analysis import Analyzer, analysis_to_dict, build_document
+    from attention.images import load_image
     from models.checkpoint import load_checkpoint
-
-    from .analysis import Analyzer, analysis_to_dict, build_document
-    from .images import load_image
 
     if not 0.0 <= args.opacity <= 1.0:
         raise InputError("--opacity must be between 0 and 1")
     if args.batch_size < 1:
         raise InputError("--batch-size must be at least 1")
-    from .render import COLORMAPS
+    from attention.render import COLORMAPS
 
     if args.colormap not in COLORMAPS:
         raise InputError(f"unknown colormap {args.colormap!r}; choose one of {', '.join(COLORMAPS)}")
     loaded = load_checkpoint(args.checkpoint)
     images = [load_image(path) for path in args.images]
-    with Analyzer(loaded) as analyzer:
+    with Analyzer(loaded.model, loaded.classes, loaded.preprocessing, loaded.name) as analyzer:
         analyses = analyzer.analyze(images, names=list(args.images), batch_size=args.batch_size)
     results = [analysis_to_dict(a, image=path) for a, path in zip(analyses, args.images)]
     if args.out is not None:
         stems: set[str] = set()
         for index, analysis in enumerate(analyses):
-            stem = _safe_stem(Path(analysis.name).stem)
+            stem = safe_stem(Path(analysis.name).stem)
             if stem in stems:
                 stem = f"{stem}_{index}"
             stems.add(stem)
             write_figures(analysis, args.out, stem, args)
     if args.json:
         document = build_document(loaded.name, loaded.classes, results)
-        json.dump(document, sys.stdout)
-        sys.stdout.write("\n")
+        sys.stdout.write(dumps(document) + "\n")
     else:
         for result in results:
             top = ", ".join(f"{t['label']} {t['probability']:.1%}" for t in result["top"][:3])
