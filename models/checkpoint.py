@@ -11,11 +11,21 @@ A checkpoint is a plain dict saved with ``torch.save``::
 It holds only tensors, strings, numbers, lists and dicts, so it loads with
 ``torch.load(weights_only=True)``: a file that would need arbitrary Python
 objects is refused instead of executed.
+
+A checkpoint comes from outside, so nothing in it is trusted: the archive's
+declared sizes are checked before any tensor is read, the config is bounded
+(``models.networks.check_config``) before anything is built, and every tensor
+and preprocessing value must be finite. With those bounds, loading any
+checkpoint and running one analysis of one image adds at most 1.5 GB
+(``MEMORY_BUDGET_BYTES``) to a process's peak memory on a 2-core, 24 GB
+machine; tests/test_checkpoint.py measures it with the largest config the
+bounds allow.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import pickle
 import zipfile
 from dataclasses import dataclass, field
@@ -28,7 +38,16 @@ from torch import nn
 from attention.errors import CheckpointError
 from attention.images import Preprocessing
 
-from .networks import ARCHITECTURES, build_model
+from .networks import (
+    ARCHITECTURES,
+    MAX_ACTIVATIONS,
+    MAX_CLASSES,
+    MAX_INPUT_SIDE,
+    MIN_INPUT_SIDE,
+    ConfigError,
+    build_model,
+    check_config,
+)
 
 LOGGER = logging.getLogger(__name__)
 
@@ -41,6 +60,19 @@ SHIPPED: dict[str, Path] = {
 }
 DEFAULT_CHECKPOINT = "shapes"
 MAX_CHECKPOINT_BYTES = 512 * 1024 * 1024
+# The archive may not declare more data than the file itself may hold: torch.save
+# stores entries uncompressed, so a real checkpoint unpacks to about its own size.
+MAX_UNPACKED_BYTES = MAX_CHECKPOINT_BYTES
+MAX_COMPRESSION_RATIO = 50  # for entries over 64 KiB
+MAX_PICKLE_BYTES = 16 * 1024 * 1024  # the pickled structure; tensors are separate entries
+MAX_ARCHIVE_ENTRIES = 4096
+MAX_CLASS_NAME = 100
+MAX_MEAN = 100.0
+MIN_STD, MAX_STD = 1e-4, 100.0
+# What loading any checkpoint that passes these checks and running one analysis
+# may add to a process's peak RSS (tested with the largest config the bounds allow).
+MEMORY_BUDGET_BYTES = 1536 * 1024 * 1024
+REQUIRED_KEYS = ("version", "arch", "config", "classes", "preprocessing", "state_dict")
 
 
 @dataclass
@@ -101,16 +133,24 @@ def resolve_checkpoint(name_or_path: str | Path | None) -> tuple[str, Path]:
 
 
 def read_checkpoint(path: str | Path) -> dict[str, Any]:
-    """Load and validate the dict in a checkpoint file, never unpickling arbitrary objects."""
+    """Load and validate the dict in a checkpoint file, never unpickling arbitrary objects.
+
+    The archive's directory is checked before any tensor is read, so a small
+    file that would unpack to gigabytes is refused at the cost of reading its
+    directory; what is read is then checked field by field (``validate_payload``).
+    """
     path = Path(path)
     label = path.name
     if not path.exists():
         shipped = ", ".join(SHIPPED)
         raise CheckpointError(f"checkpoint not found: {path} (shipped models: {shipped})")
+    if path.is_dir():
+        raise CheckpointError(f"checkpoint {label} is a directory, not a file")
     if not path.is_file():
-        raise CheckpointError(f"checkpoint {label} is not a file")
+        raise CheckpointError(f"checkpoint {label} is not a regular file")
     if path.stat().st_size > MAX_CHECKPOINT_BYTES:
         raise CheckpointError(f"checkpoint {label} is larger than {MAX_CHECKPOINT_BYTES >> 20} MB")
+    check_archive(path)
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
@@ -131,79 +171,265 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
         TypeError,
         KeyError,
         IndexError,
+        MemoryError,
     ) as error:
         LOGGER.warning("unreadable checkpoint %s: %s", path, error)
         raise CheckpointError(f"{label} is not a readable PyTorch checkpoint (corrupt or truncated)") from error
     return validate_payload(payload, label)
 
 
+def check_archive(path: Path) -> None:
+    """Refuse an archive whose directory declares more data than a checkpoint may hold.
+
+    ``torch.save`` writes a zip archive whose entries are stored uncompressed,
+    and PyTorch allocates each entry at its declared size before reading it.
+    Checking the declared sizes first makes a zip bomb cost only its directory.
+    Files in PyTorch's legacy (pre-1.6, non-zip) format are refused outright:
+    their pickle declares storage sizes that are allocated before being read.
+    """
+    label = path.name
+    unreadable = f"{label} is not a readable PyTorch checkpoint (corrupt or truncated)"
+    try:
+        with open(path, "rb") as file:
+            head = file.read(2)
+        is_zip = zipfile.is_zipfile(path)
+        entries: list[zipfile.ZipInfo] = []
+        if is_zip:
+            with zipfile.ZipFile(path) as archive:
+                entries = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError) as error:
+        LOGGER.warning("unreadable checkpoint archive %s: %s", path, error)
+        raise CheckpointError(unreadable) from error
+    if not is_zip:
+        if head[:1] == b"\x80":  # a pickle's PROTO opcode: PyTorch's legacy format
+            raise CheckpointError(
+                f"{label} is in PyTorch's legacy (non-zip) format, which is not accepted; "
+                "load it with an older tool and save it again with torch.save"
+            )
+        raise CheckpointError(unreadable)
+    if len(entries) > MAX_ARCHIVE_ENTRIES:
+        raise CheckpointError(f"{label} holds {len(entries):,} archive entries; the limit is {MAX_ARCHIVE_ENTRIES:,}")
+    unpacked = sum(entry.file_size for entry in entries)
+    if unpacked > MAX_UNPACKED_BYTES:
+        raise CheckpointError(
+            f"{label} would unpack to {unpacked >> 20:,} MB; the limit is {MAX_UNPACKED_BYTES >> 20} MB"
+        )
+    for entry in entries:
+        if entry.filename.endswith(".pkl") and entry.file_size > MAX_PICKLE_BYTES:
+            raise CheckpointError(
+                f"{label}: its {entry.filename} is {entry.file_size >> 20:,} MB; "
+                f"the limit is {MAX_PICKLE_BYTES >> 20} MB"
+            )
+        ratio = entry.file_size / max(entry.compress_size, 1)
+        if entry.file_size > 64 * 1024 and ratio > MAX_COMPRESSION_RATIO:
+            raise CheckpointError(
+                f"{label}: its entry {entry.filename} is compressed {ratio:,.0f} to 1; "
+                f"the limit is {MAX_COMPRESSION_RATIO} to 1 (torch.save does not compress)"
+            )
+
+
+def _finite_numbers(field: str, value: Any, count: int, low: float, high: float) -> tuple[float, ...]:
+    if not isinstance(value, (list, tuple)) or len(value) != count:
+        raise CheckpointError(f"preprocessing {field} must be a list of {count} number{'s' if count > 1 else ''}")
+    for index, item in enumerate(value):
+        if isinstance(item, bool) or not isinstance(item, (int, float)):
+            raise CheckpointError(f"preprocessing {field}[{index}] is {item!r}, not a number")
+        if not math.isfinite(item):
+            raise CheckpointError(f"preprocessing {field}[{index}] is {item}; it must be a finite number")
+        if not low <= item <= high:
+            raise CheckpointError(f"preprocessing {field}[{index}] is {item}; it must lie between {low} and {high}")
+    return tuple(float(item) for item in value)
+
+
+def check_preprocessing(data: Any) -> Preprocessing:
+    """The preprocessing a checkpoint describes, strictly typed and bounded (one-line errors, no label)."""
+    if not isinstance(data, dict):
+        raise CheckpointError(f"preprocessing must be a dict, not {type(data).__name__}")
+    missing = [key for key in ("input_size", "channels", "mean", "std") if key not in data]
+    if missing:
+        raise CheckpointError(f"preprocessing is missing {', '.join(missing)}")
+    size = data["input_size"]
+    sides = [size, size] if not isinstance(size, (list, tuple)) else list(size)
+    if len(sides) != 2:
+        raise CheckpointError(f"preprocessing input_size must be [height, width], not {len(sides)} numbers")
+    for side in sides:
+        if isinstance(side, bool) or not isinstance(side, int):
+            raise CheckpointError(f"preprocessing input_size must hold integers, not {side!r}")
+        if side > MAX_INPUT_SIDE:
+            raise CheckpointError(f"preprocessing input_size {side} is over the limit of {MAX_INPUT_SIDE} pixels")
+        if side < MIN_INPUT_SIDE:
+            raise CheckpointError(f"preprocessing input_size {side} is under the minimum of {MIN_INPUT_SIDE} pixels")
+    channels = data["channels"]
+    if isinstance(channels, bool) or channels not in (1, 3) or not isinstance(channels, int):
+        raise CheckpointError(f"preprocessing channels is {channels!r}; it must be 1 (gray) or 3 (RGB)")
+    mean = _finite_numbers("mean", data["mean"], channels, -MAX_MEAN, MAX_MEAN)
+    std = _finite_numbers("std", data["std"], channels, MIN_STD, MAX_STD)
+    return Preprocessing((sides[0], sides[1]), channels, mean, std)
+
+
+def _check_classes(classes: Any, label: str) -> list[str]:
+    if not isinstance(classes, list) or not classes:
+        raise CheckpointError(f"{label} has no list of class names")
+    if len(classes) > MAX_CLASSES:
+        raise CheckpointError(f"{label} names {len(classes):,} classes; the limit is {MAX_CLASSES:,}")
+    for index, name in enumerate(classes):
+        if not isinstance(name, str):
+            raise CheckpointError(f"{label}: class name {index} is {type(name).__name__} {name!r:.40}, not a string")
+        if not name.strip():
+            raise CheckpointError(f"{label}: class name {index} is empty")
+        if len(name) > MAX_CLASS_NAME:
+            raise CheckpointError(
+                f"{label}: class name {index} has {len(name)} characters; the limit is {MAX_CLASS_NAME}"
+            )
+        if any(not character.isprintable() for character in name):
+            raise CheckpointError(f"{label}: class name {index} ({name!r:.40}) holds a control character")
+    seen: set[str] = set()
+    for name in classes:
+        if name in seen:
+            raise CheckpointError(f"{label} names the class {name!r} twice")
+        seen.add(name)
+    return classes
+
+
+def _check_state_dict(state_dict: Any, label: str) -> None:
+    if not isinstance(state_dict, dict):
+        raise CheckpointError(f"{label} has a malformed state_dict (a {type(state_dict).__name__}, not a dict)")
+    for key, value in state_dict.items():
+        if not isinstance(key, str):
+            raise CheckpointError(f"{label} has a state_dict key that is not a string: {key!r:.40}")
+        if not isinstance(value, torch.Tensor):
+            raise CheckpointError(f"{label}: state_dict entry {key} is {type(value).__name__}, not a tensor")
+        if (value.is_floating_point() or value.is_complex()) and not bool(torch.isfinite(value).all()):
+            raise CheckpointError(f"{label}: tensor {key} holds non-finite values (NaN or infinity)")
+
+
 def validate_payload(payload: Any, label: str) -> dict[str, Any]:
+    """``payload`` if it is a checkpoint this program agrees to build; else a one-line CheckpointError.
+
+    Everything is checked before the network is built: types, class names,
+    preprocessing, the config against the bounds in ``models.networks`` (which
+    name the field and its limit), and every tensor for NaN and infinity.
+    """
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(
             f"{label} is not an Attention Lens checkpoint (it is a PyTorch file, but has no "
             f"'format': '{FORMAT}' entry; save one with models.train)"
         )
-    if int(payload.get("version", 0)) > VERSION:
-        raise CheckpointError(
-            f"{label} uses checkpoint version {payload['version']}; this program reads up to {VERSION}"
-        )
-    missing = [key for key in ("arch", "config", "classes", "preprocessing", "state_dict") if key not in payload]
+    missing = [key for key in REQUIRED_KEYS if key not in payload]
     if missing:
         raise CheckpointError(f"{label} is missing {', '.join(missing)}")
-    if payload["arch"] not in ARCHITECTURES:
-        raise CheckpointError(f"{label} names an unknown architecture {payload['arch']!r}")
-    if not isinstance(payload["config"], dict) or not isinstance(payload["state_dict"], dict):
-        raise CheckpointError(f"{label} has a malformed config or state_dict")
-    classes = payload["classes"]
-    if not isinstance(classes, list) or not classes or not all(isinstance(c, str) for c in classes):
-        raise CheckpointError(f"{label} has no list of class names")
+    version = payload["version"]
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise CheckpointError(f"{label} has a malformed version {version!r:.40} (a positive integer is needed)")
+    if version > VERSION:
+        raise CheckpointError(f"{label} uses checkpoint version {version}; this program reads up to {VERSION}")
+    if not isinstance(payload["arch"], str) or payload["arch"] not in ARCHITECTURES:
+        raise CheckpointError(f"{label} names an unknown architecture {payload['arch']!r:.60}")
+    if not isinstance(payload["config"], dict):
+        raise CheckpointError(f"{label} has a malformed config (a {type(payload['config']).__name__}, not a dict)")
+    for key in ("metrics", "training"):
+        if payload.get(key) is not None and not isinstance(payload[key], dict):
+            raise CheckpointError(f"{label} has malformed {key} (a {type(payload[key]).__name__}, not a dict)")
+    _check_classes(payload["classes"], label)
+    try:
+        preprocessing = check_preprocessing(payload["preprocessing"])
+    except CheckpointError as error:
+        raise CheckpointError(f"{label}: {error}") from error
+    try:
+        check_config(payload["arch"], payload["config"], preprocessing.input_size)
+    except ConfigError as error:
+        raise CheckpointError(f"{label}: {error}") from error
+    _check_state_dict(payload["state_dict"], label)
     return payload
 
 
 def load_checkpoint(name_or_path: str | Path | None = None) -> LoadedModel:
     """Model in eval mode, with its metadata, from a short name or a path.
 
-    Every failure (missing, corrupt, foreign, malicious, mismatched) is a
-    CheckpointError with a one-line message.
+    Every failure (missing, corrupt, foreign, malicious, oversized, mismatched)
+    is a CheckpointError with a one-line message. A model that loads has run
+    once on a blank input of its preprocessing's shape and given one finite
+    output per class, so an analysis cannot fail on the model's own terms.
     """
     name, path = resolve_checkpoint(name_or_path)
     payload = read_checkpoint(path)
     label = path.name
-    try:
-        preprocessing = Preprocessing.from_dict(payload["preprocessing"])
-    except (KeyError, TypeError, ValueError) as error:
-        raise CheckpointError(f"{label} has malformed preprocessing: {error}") from error
+    preprocessing = check_preprocessing(payload["preprocessing"])
+    arch = payload["arch"]
     config = dict(payload["config"])
+    classes = list(payload["classes"])
+    metrics = dict(payload.get("metrics") or {})
+    training = dict(payload.get("training") or {})
     try:
-        model = build_model(payload["arch"], **config)
+        model = build_model(arch, **config)
     except (TypeError, ValueError) as error:
-        raise CheckpointError(f"{label} has a config that {payload['arch']} does not accept: {error}") from error
+        raise CheckpointError(f"{label} has a config that {arch} does not accept: {error}") from error
     mismatch = state_dict_mismatch(model, payload["state_dict"])
     if mismatch:
-        raise CheckpointError(f"{label} does not match its architecture {payload['arch']}: {mismatch}")
+        raise CheckpointError(f"{label} does not match its architecture {arch}: {mismatch}")
     try:
         model.load_state_dict(payload["state_dict"], strict=True)
     except (RuntimeError, TypeError) as error:
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise CheckpointError(f"{label} does not match its architecture: {first_line}") from error
+    del payload  # the model holds its own copy of every tensor now
     out_features = _output_size(model)
-    if out_features is not None and out_features != len(payload["classes"]):
-        raise CheckpointError(
-            f"{label} names {len(payload['classes'])} classes but the model has {out_features} outputs"
-        )
+    if out_features is not None and out_features != len(classes):
+        raise CheckpointError(f"{label} names {len(classes)} classes but the model has {out_features} outputs")
     model.eval()
-    LOGGER.info("loaded checkpoint %s (%s, %d classes)", path, payload["arch"], len(payload["classes"]))
+    check_runs(model, preprocessing, len(classes), label)
+    LOGGER.info("loaded checkpoint %s (%s, %d classes)", path, arch, len(classes))
     return LoadedModel(
         model=model,
         name=name,
-        arch=payload["arch"],
+        arch=arch,
         config=config,
-        classes=list(payload["classes"]),
+        classes=classes,
         preprocessing=preprocessing,
-        metrics=dict(payload.get("metrics") or {}),
-        training=dict(payload.get("training") or {}),
+        metrics=metrics,
+        training=training,
         source=str(path),
     )
+
+
+def first_convolution(model: nn.Module) -> tuple[str, nn.Conv2d] | None:
+    """The first Conv2d in registration order: for the networks here, the one that sees the image."""
+    for module_name, module in model.named_modules():
+        if isinstance(module, nn.Conv2d):
+            return module_name, module
+    return None
+
+
+def check_runs(model: nn.Module, preprocessing: Preprocessing, num_classes: int, label: str) -> None:
+    """Refuse a model that cannot take its preprocessing's input or gives other than one finite score per class.
+
+    The structural check (the first convolution's input channels) gives the
+    clearest message; one forward pass of a blank image, whose cost the config
+    bounds already limit, catches whatever else would only fail on a user's image.
+    """
+    found = first_convolution(model)
+    if found is not None and found[1].in_channels != preprocessing.channels:
+        module_name, conv = found
+        plural = "s" if preprocessing.channels > 1 else ""
+        raise CheckpointError(
+            f"{label}: its preprocessing gives {preprocessing.channels} channel{plural} but the model's first "
+            f"convolution ({module_name}) takes {conv.in_channels}"
+        )
+    height, width = preprocessing.input_size
+    blank = torch.zeros(1, preprocessing.channels, height, width)
+    try:
+        with torch.inference_mode():
+            output = model(blank)
+    except (RuntimeError, ValueError, TypeError, IndexError) as error:
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise CheckpointError(
+            f"{label}: the model cannot run on its {preprocessing.channels}x{height}x{width} input: {first_line}"
+        ) from error
+    if not isinstance(output, torch.Tensor) or tuple(output.shape) != (1, num_classes):
+        shape = list(output.shape) if isinstance(output, torch.Tensor) else type(output).__name__
+        raise CheckpointError(f"{label} names {num_classes} classes but the model's output is {shape} for one image")
+    if not bool(torch.isfinite(output).all()):
+        raise CheckpointError(f"{label}: the model's output for a blank image is not finite (NaN or infinity)")
 
 
 def _shape(value: Any) -> str:
@@ -238,3 +464,13 @@ def _output_size(model: nn.Module) -> int | None:
 def shipped_models() -> list[str]:
     """Short names of the shipped checkpoints that exist on disk."""
     return [name for name, path in SHIPPED.items() if path.exists()]
+
+
+def images_per_pass(loaded: LoadedModel) -> int:
+    """How many images one forward pass may hold so its activations stay within one largest-allowed image's.
+
+    The config bounds limit one image; a batch multiplies that, so callers
+    that batch (the CLI) cap their batch size with this to keep the memory budget.
+    """
+    cost = check_config(loaded.arch, loaded.config, loaded.preprocessing.input_size)
+    return max(1, MAX_ACTIVATIONS // max(cost.activations, 1))

@@ -1,0 +1,87 @@
+"""Image decoding: every failure is one clear line, and every odd mode becomes RGB."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from attention.errors import ImageInputError
+from attention.images import load_image, preprocess
+from tests.badfiles import write_bad_images, write_odd_mode_images
+
+
+@pytest.fixture(scope="module")
+def bad_images(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    return write_bad_images(tmp_path_factory.mktemp("bad"))
+
+
+@pytest.fixture(scope="module")
+def odd_images(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    return write_odd_mode_images(tmp_path_factory.mktemp("odd"))
+
+
+@pytest.mark.parametrize(
+    ("case", "phrase"),
+    [
+        ("text.png", "not an image"),
+        ("empty.png", "not an image"),
+        ("truncated.png", "truncated"),
+        ("truncated.jpg", "could not be decoded"),
+        ("bomb.png", "too large"),
+        ("tiny.png", "too small"),
+    ],
+)
+def test_bad_images_give_one_line(bad_images: dict[str, Path], case: str, phrase: str) -> None:
+    with pytest.raises(ImageInputError) as caught:
+        load_image(bad_images[case])
+    message = str(caught.value)
+    assert phrase in message and "\n" not in message
+    with pytest.raises(ImageInputError):
+        load_image(bad_images[case].read_bytes())
+
+
+def test_missing_file_folder_and_device_are_named_for_what_they_are(tmp_path: Path) -> None:
+    with pytest.raises(ImageInputError, match=r"^/nonexistent/picture\.png: no such file$"):
+        load_image("/nonexistent/picture.png")
+    with pytest.raises(ImageInputError, match=r" is a directory, not an image file$"):
+        load_image(tmp_path)
+    with pytest.raises(ImageInputError, match=r"^/dev/null is not a regular file$"):
+        load_image("/dev/null")
+
+
+def test_odd_modes_become_rgb(odd_images: dict[str, Path]) -> None:
+    for name, path in odd_images.items():
+        image = load_image(path)
+        assert image.mode == "RGB", name
+    # 16-bit gradient keeps its range instead of clipping to white.
+    gray16 = np.asarray(load_image(odd_images["gray16.png"]))
+    assert gray16.min() < 10 and gray16.max() > 245
+    # Transparent pixels become white, like a paint program's canvas.
+    assert load_image(odd_images["rgba.png"]).getpixel((0, 0)) == (255, 255, 255)
+    # CMYK red square stays reddish.
+    r, g, b = load_image(odd_images["cmyk.jpg"]).getpixel((40, 30))
+    assert r > 150 and g < 100 and b < 100
+
+
+def test_exif_orientation_applied(odd_images: dict[str, Path]) -> None:
+    assert Image.open(odd_images["exif_rotated.jpg"]).size == (80, 60)
+    assert load_image(odd_images["exif_rotated.jpg"]).size == (60, 80)
+
+
+def test_large_image_downscaled() -> None:
+    image = load_image(Image.new("RGB", (5000, 2500), "white"))
+    assert image.size == (2048, 1024)
+
+
+def test_preprocess_shapes_and_normalisation() -> None:
+    images = [Image.new("RGB", (100, 50), (255, 0, 0)), Image.new("RGB", (64, 64), (0, 0, 0))]
+    batch = preprocess(images, (64, 64), 3, (0.5, 0.5, 0.5), (0.25, 0.25, 0.25))
+    assert batch.shape == (2, 3, 64, 64)
+    assert torch.allclose(batch[0, 0], torch.full((64, 64), 2.0))
+    assert torch.allclose(batch[1], torch.full((3, 64, 64), -2.0))
+    gray = preprocess(images, (28, 28), 1, (0.5,), (0.5,))
+    assert gray.shape == (2, 1, 28, 28)
