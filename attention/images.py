@@ -38,6 +38,10 @@ def _open(source: ImageSource) -> tuple[Image.Image, str]:
         return Image.open(io.BytesIO(source)), "upload"
     path = Path(source)
     if not path.is_file():
+        if path.is_dir():
+            raise ImageInputError(f"{path} is a directory, not an image file")
+        if path.exists():
+            raise ImageInputError(f"{path} is not a regular file")
         raise ImageInputError(f"{path}: no such file")
     return Image.open(path), path.name
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -11,9 +12,22 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.badfiles import write_bad_checkpoints, write_bad_images, write_odd_mode_images
+import cli
+from tests.badfiles import (
+    BAD_IMAGE_MESSAGES,
+    write_bad_checkpoints,
+    write_bad_images,
+    write_invalid_checkpoints,
+    write_odd_mode_images,
+    write_plain_checkpoint,
+    write_zip_bomb,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def refuse_constant(token: str) -> None:
+    raise AssertionError(f"non-strict JSON token {token}")
 
 
 def run_cli(*args: str | Path) -> subprocess.CompletedProcess[str]:
@@ -67,7 +81,7 @@ def check_schema(document: dict, count: int) -> None:
 def test_json_one_document_for_many_images(scenes: list[Path]) -> None:
     result = run_cli(*scenes, "--json")
     assert result.returncode == 0, result.stderr
-    document = json.loads(result.stdout)  # exactly one JSON document
+    document = json.loads(result.stdout, parse_constant=refuse_constant)  # exactly one strict JSON document
     check_schema(document, len(scenes))
     assert document["checkpoint"] == "shapes"
     assert [r["image"] for r in document["results"]] == [str(p) for p in scenes]
@@ -123,7 +137,157 @@ def test_bad_checkpoints_exit_2(tmp_path: Path, scenes: list[Path]) -> None:
     assert not marker.exists()
 
 
-def test_bad_options_exit_2(scenes: list[Path]) -> None:
-    assert run_cli(scenes[0], "--colormap", "nope").returncode == 2
-    assert run_cli(scenes[0], "--opacity", "3").returncode == 2
-    assert run_cli("/no/such/file.png").returncode == 2
+EXAMPLES = ROOT / "assets" / "examples"
+
+
+def slug(label: str) -> str:
+    """How an example's file name spells its class: "T-shirt/top" -> "t-shirt-top", "Ankle boot" -> "ankle-boot"."""
+    return "-".join("".join(c if c.isalnum() else " " for c in label.lower()).split())
+
+
+@pytest.mark.parametrize("model", ["shapes", "fashion"])
+def test_every_shipped_example_is_labelled_right(model: str) -> None:
+    """The file names of the shipped examples carry their true class: the CLI must predict it."""
+    examples = sorted(EXAMPLES.glob(f"{model}_*.png"))
+    assert len(examples) >= 5
+    result = run_cli(*examples, "--checkpoint", model, "--json")
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout, parse_constant=refuse_constant)
+    assert document["checkpoint"] == model
+    for path, entry in zip(examples, document["results"]):
+        true_label = path.stem.split("_")[1]
+        assert slug(entry["prediction"]["label"]) == true_label, (path.name, entry["top"][:3])
+        assert entry["image"] == str(path)
+    if model == "shapes":  # the README's example
+        star = document["results"][[p.name for p in examples].index("shapes_star_11.png")]
+        assert star["prediction"]["label"] == "star" and star["prediction"]["probability"] > 0.99
+
+
+@pytest.fixture(scope="module")
+def hostile(tmp_path_factory: pytest.TempPathFactory, scenes: list[Path]) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("hostile")
+    invalid = write_invalid_checkpoints(folder / "invalid")
+    paths = {name: path for name, (path, _) in invalid.items()}
+    paths["plain.pt"] = write_plain_checkpoint(folder / "plain.pt")
+    paths["bomb.pt"] = write_zip_bomb(folder / "bomb.pt")
+    paths["folder"] = folder / "invalid"
+    blocker = folder / "blocker.txt"
+    blocker.write_text("a file where --out wants a folder")
+    paths["blocker"] = blocker
+    paths.update(write_bad_images(folder / "images"))
+    paths["scene"] = scenes[0]
+    return paths
+
+
+# argv (with {name} for a path from `hostile`) -> the wording of the one error line (a regex).
+BAD_ARGV: list[tuple[list[str], str]] = [
+    ([], r"^error: the following arguments are required: command$"),
+    (["analyze"], r"^error: the following arguments are required: IMAGE$"),
+    (["explain", "{scene}"], r"^error: argument command: invalid choice: 'explain'"),
+    (["analyze", "{scene}", "--frobnicate"], r"^error: unrecognized arguments: --frobnicate$"),
+    (["analyze", "{scene}", "--top-k", "-3"], r"^error: argument --top-k: -3 is out of range; give 1 to 16$"),
+    (["analyze", "{scene}", "--top-k", "0"], r"^error: argument --top-k: 0 is out of range; give 1 to 16$"),
+    (["analyze", "{scene}", "--top-k", "100000"], r"^error: argument --top-k: 100000 is out of range; give 1 to 16$"),
+    (["analyze", "{scene}", "--top-k", "five"], r"^error: argument --top-k: 'five' is not a whole number$"),
+    (["analyze", "{scene}", "--batch-size", "0"], r"^error: argument --batch-size: 0 is out of range; give 1 to 256$"),
+    (["analyze", "{scene}", "--batch-size", "1e9"], r"^error: argument --batch-size: '1e9' is not a whole number$"),
+    (["analyze", "{scene}", "--opacity", "3"], r"^error: argument --opacity: 3 is out of range; give 0 to 1$"),
+    (["analyze", "{scene}", "--opacity", "nan"], r"^error: argument --opacity: nan is out of range; give 0 to 1$"),
+    (["analyze", "{scene}", "--colormap", "nope"], r"^error: unknown colormap 'nope'; choose one of "),
+    (["analyze", "/no/such/file.png"], r"^error: /no/such/file\.png: no such file$"),
+    (["analyze", "{folder}"], r"^error: \S+/invalid is a directory, not an image file$"),
+    (["analyze", "/dev/null"], r"^error: /dev/null is not a regular file$"),
+    (["analyze", "{scene}", "--out", "/dev/null"], r"^error: --out /dev/null is not a folder$"),
+    (
+        ["analyze", "{scene}", "--out", "{blocker}/figures"],
+        r"^error: cannot write figures to --out \S+: Not a directory$",
+    ),
+    (["analyze", "{scene}", "--checkpoint", "{folder}"], r"^error: checkpoint invalid is a directory, not a file$"),
+    (["analyze", "{scene}", "--checkpoint", "/dev/null"], r"^error: checkpoint null is not a regular file$"),
+    (
+        ["analyze", "{scene}", "--checkpoint", "nope"],
+        r"^error: checkpoint not found: nope \(shipped models: shapes, fashion\)$",
+    ),
+    (["analyze", "{scene}", "--checkpoint", "{plain.pt}"], r"^error: plain\.pt has no attention layers to show$"),
+    (
+        ["analyze", "{scene}", "--checkpoint", "{bomb.pt}"],
+        r"^error: bomb\.pt would unpack to 1,02\d MB; the limit is 512 MB$",
+    ),
+    *[
+        (["analyze", f"{{{name}}}"], rf"^error: {re.escape(name)}.*{phrase}")
+        for name, phrase in BAD_IMAGE_MESSAGES.items()
+    ],
+]
+
+
+def run_main(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    code = cli.main(argv)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def fill(argv: list[str], paths: dict[str, Path]) -> list[str]:
+    """``argv`` with every ``{name}`` replaced by that path."""
+    filled = []
+    for arg in argv:
+        for name, path in paths.items():
+            arg = arg.replace(f"{{{name}}}", str(path))
+        filled.append(arg)
+    return filled
+
+
+@pytest.mark.parametrize(
+    ("argv", "wording"), BAD_ARGV, ids=lambda value: " ".join(value) if isinstance(value, list) else ""
+)
+def test_bad_input_is_one_error_line(
+    hostile: dict[str, Path], capsys: pytest.CaptureFixture[str], argv: list[str], wording: str
+) -> None:
+    """Every bad command line a user or script can produce: exit 2, nothing on stdout, one line that says why."""
+    code, out, err = run_main(fill(argv, hostile), capsys)
+    assert code == 2 and out == "", (code, out, err)
+    assert "Traceback" not in err
+    lines = err.splitlines()
+    assert len(lines) == 1, err
+    assert re.search(wording, lines[0]), lines[0]
+
+
+def test_every_invalid_checkpoint_is_one_error_line(
+    tmp_path: Path, scenes: list[Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name, (path, wording) in write_invalid_checkpoints(tmp_path).items():
+        code, out, err = run_main(["analyze", str(scenes[0]), "--json", "--checkpoint", str(path)], capsys)
+        assert code == 2 and out == "", (name, code, out, err)
+        lines = err.splitlines()
+        assert len(lines) == 1 and lines[0].startswith(f"error: {name}") and wording in lines[0], (name, err)
+
+
+def test_help_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run_main(["analyze", "--help"], capsys)
+    assert code == 0 and "--top-k" in out and "1-16" in out and err == ""
+
+
+@pytest.mark.parametrize(
+    ("argv", "wording"),
+    [
+        (["--top-k", "-3"], "error: argument --top-k: -3 is out of range; give 1 to 16"),
+        (["--batch-size", "0"], "error: argument --batch-size: 0 is out of range; give 1 to 256"),
+        (["--out", "{blocker}/figures"], "error: cannot write figures to --out {blocker}/figures: Not a directory"),
+        (["--checkpoint", "{gray_for_rgb.pt}"], "error: gray_for_rgb.pt: its preprocessing gives 1 channel but"),
+        (["--checkpoint", "{plain.pt}"], "error: plain.pt has no attention layers to show"),
+        (["--checkpoint", "{nan_weight.pt}", "--json"], "error: nan_weight.pt: tensor stem.0.weight holds non-finite"),
+    ],
+)
+def test_bad_input_in_a_real_process(hostile: dict[str, Path], argv: list[str], wording: str) -> None:
+    """The same refusals as users meet them: python -m attention, exit status 2, one stderr line, no traceback."""
+    result = run_cli(hostile["scene"], *fill(argv, hostile))
+    assert result.returncode == 2 and result.stdout == "", result
+    assert result.stderr.splitlines() == [fill([wording], hostile)[0]] or (
+        len(result.stderr.splitlines()) == 1 and result.stderr.startswith(fill([wording], hostile)[0])
+    ), result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_directory_and_device_as_images_in_a_real_process(tmp_path: Path) -> None:
+    result = run_cli(tmp_path, "/dev/null")
+    assert result.returncode == 2
+    assert result.stderr == f"error: {tmp_path} is a directory, not an image file\n"
