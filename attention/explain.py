@@ -1,0 +1,388 @@
+"""ECA and spatial attention worked out step by step, from one recorded pass.
+
+A teacher wants to show *how* an image's features became a layer's weights,
+not only the weights. Everything here is cheap arithmetic on the feature map
+the recorder kept and on the module's own parameters: nothing runs the model
+again. Each step carries a caption a student can read aloud, and the numbers
+are checked against what the layer really recorded, so a module that computes
+its gate some other way gets its steps marked as not shown instead of a
+plausible but wrong story.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .eca import adaptive_kernel_size
+
+# A recomputed gate counts as the layer's own when it is this close to the recorded one.
+MATCH_TOLERANCE = 1e-4
+SHOWN_CHANNELS = 4
+
+
+@dataclass(frozen=True)
+class Step:
+    """One stage of the computation: a title, a caption in plain words, and its numbers.
+
+    ``missing`` says why the module does not expose this step; the view then
+    shows the sentence instead of a picture.
+    """
+
+    key: str
+    title: str
+    caption: str
+    values: dict[str, Any] = field(default_factory=dict)
+    missing: str | None = None
+
+    @property
+    def shown(self) -> bool:
+        return self.missing is None
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """Every step for one layer and one image, in the order a class would go through them."""
+
+    layer: str
+    kind: str  # "channel" or "spatial"
+    steps: list[Step]
+
+    def step(self, key: str) -> Step:
+        for step in self.steps:
+            if step.key == key:
+                return step
+        raise KeyError(key)
+
+    @property
+    def missing(self) -> list[Step]:
+        return [step for step in self.steps if not step.shown]
+
+
+def _tensor(values: np.ndarray | torch.Tensor) -> torch.Tensor:
+    tensor = torch.as_tensor(np.asarray(values, dtype=np.float32))
+    return tensor.detach().to("cpu", torch.float32)
+
+
+def _gate_function(module: nn.Module) -> tuple[str, Any]:
+    """The module's gate as (name, function on a tensor); sigmoid unless it says otherwise."""
+    gate = getattr(module, "gate", None) or getattr(module, "sigmoid", None)
+    if isinstance(gate, nn.Hardsigmoid):
+        return "hard sigmoid", F.hardsigmoid
+    return "sigmoid", torch.sigmoid
+
+
+def _conv1d(module: nn.Module) -> nn.Conv1d | None:
+    conv = getattr(module, "conv", None)
+    if isinstance(conv, nn.Conv1d) and conv.in_channels == 1 and conv.out_channels == 1:
+        return conv
+    return None
+
+
+def _pooling(module: nn.Module) -> str:
+    """Which pooled vectors the module feeds its kernel: this project's ECA says so; others show it by attributes."""
+    pooling = getattr(module, "pooling", None)
+    if pooling in ("avgmax", "avg", "max"):
+        return str(pooling)
+    has_avg = hasattr(module, "avg_pool") or hasattr(module, "avgpool")
+    has_max = hasattr(module, "max_pool") or hasattr(module, "maxpool")
+    if has_avg and has_max:
+        return "avgmax"
+    return "max" if has_max else "avg"
+
+
+def _kernel_caption(channels: int, kernel_size: int) -> tuple[str, dict[str, Any]]:
+    exact = math.log2(channels) / 2 + 0.5
+    rounded = int(abs(exact))
+    formula = adaptive_kernel_size(channels)
+    padding = (kernel_size - 1) // 2
+    caption = (
+        f"One small kernel of {kernel_size} numbers slides along the list of channels, so each channel's weight "
+        f"depends on its {kernel_size - 1} nearest neighbours. The rule k = |log2(C)/2 + 1/2| gives, for "
+        f"C = {channels}: {exact:.2f}, rounded down to {rounded}, made odd: {formula}"
+        + ("." if formula == kernel_size else f" (this layer was built with k = {kernel_size} instead).")
+        + f" k is odd so that, padded by (k-1)/2 = {padding} on each end, {channels} channels in give "
+        f"{channels} weights out; an even k would shift every weight by one channel."
+    )
+    return caption, {"formula_exact": exact, "formula_rounded": rounded, "formula_k": formula, "padding": padding}
+
+
+def _shown_channels(weights: np.ndarray | None, channels: int, count: int = SHOWN_CHANNELS) -> list[int]:
+    if weights is None:
+        return list(range(min(count, channels)))
+    return [int(c) for c in np.argsort(-weights, kind="stable")[:count]]
+
+
+def explain_channel(
+    name: str, module: nn.Module, features: np.ndarray, weights: np.ndarray | None = None
+) -> Explanation:
+    """ECA's six steps on one image's input feature map (C, H, W).
+
+    ``weights`` are the recorded channel weights; when given, the recomputed
+    ones must match them, or the steps after pooling are marked as not shown.
+    """
+    x = _tensor(features)
+    if x.ndim != 3:
+        raise ValueError(f"features must be (C, H, W), got {tuple(x.shape)}")
+    channels, height, width = x.shape
+    shown = _shown_channels(weights, channels)
+    steps = [
+        Step(
+            "input",
+            "1. The feature map that enters the layer",
+            f"The layer receives {channels} feature maps of {height}x{width} pixels, one per channel. "
+            f"These are the {len(shown)} channels the layer ends up weighting most.",
+            {"features": features, "channels": shown},
+        )
+    ]
+    avg = x.mean(dim=(1, 2))
+    peak = x.amax(dim=(1, 2))
+    steps.append(
+        Step(
+            "pooling",
+            "2. Squeeze each channel to one number, twice",
+            "Each channel is summed up by its average over all pixels, and by its single strongest pixel. "
+            f"That gives two lists of {channels} numbers.",
+            {"avg": avg.numpy(), "max": peak.numpy()},
+        )
+    )
+    conv = _conv1d(module)
+    if conv is None:
+        reason = f"{type(module).__name__} has no single 1-D kernel across channels to show"
+        steps += [
+            Step("kernel", "3. The learned 1-D kernel", "", missing=reason),
+            Step("branches", "4. Both lists through the kernel", "", missing=reason),
+        ]
+        if weights is not None:
+            steps.append(_gate_points_only(weights))
+            steps.append(_channel_scaling(x, weights))
+        else:
+            steps += [
+                Step("gate", "5. The gate", "", missing="no recorded weights for this layer"),
+                Step("scaling", "6. Scale every channel", "", missing="no recorded weights for this layer"),
+            ]
+        return Explanation(name, "channel", steps)
+
+    kernel_size = int(conv.kernel_size[0])
+    taps = conv.weight.detach().to("cpu", torch.float32).reshape(-1)
+    bias = None if conv.bias is None else float(conv.bias.detach().reshape(-1)[0])
+    caption, formula = _kernel_caption(channels, kernel_size)
+    steps.append(
+        Step(
+            "kernel",
+            f"3. The learned 1-D kernel (k = {kernel_size})",
+            caption,
+            {"taps": taps.numpy(), "kernel_size": kernel_size, "channels": channels, "bias": bias, **formula},
+        )
+    )
+
+    def through_kernel(vector: torch.Tensor) -> torch.Tensor:
+        return F.conv1d(vector.reshape(1, 1, -1), conv.weight.detach().float(), conv.bias, padding=conv.padding)[0, 0]
+
+    pooling = _pooling(module)
+    avg_part = through_kernel(avg) if pooling != "max" else None
+    max_part = through_kernel(peak) if pooling != "avg" else None
+    if avg_part is not None and max_part is not None:
+        logits = avg_part + max_part
+        together = through_kernel(avg + peak)
+        difference = float((logits - together).abs().max())
+        identity = (
+            "Because the kernel is linear and has no bias, running it once over (average + max) gives "
+            f"the same sum: the largest difference here is {difference:.1e}."
+            if bias is None
+            else f"This kernel has a bias ({bias:.3f}), so one run over (average + max) differs from the sum "
+            "by exactly that bias."
+        )
+        caption = (
+            "The same kernel runs along the list of averages and along the list of maxima; adding the two "
+            f"results gives one score (a logit) per channel. {identity}"
+        )
+        values = {
+            "avg_part": avg_part.numpy(),
+            "max_part": max_part.numpy(),
+            "logits": logits.numpy(),
+            "one_conv": together.numpy(),
+            "identity_difference": difference,
+        }
+    else:
+        logits = avg_part if avg_part is not None else max_part
+        assert logits is not None
+        label = "average" if avg_part is not None else "max"
+        caption = (
+            f"This layer pools by {label} only (the original ECA uses the average): the kernel runs along that "
+            "list and gives one score (a logit) per channel."
+        )
+        values = {f"{label[:3]}_part": logits.numpy(), "logits": logits.numpy()}
+    steps.append(Step("branches", "4. Both lists through the kernel, then added", caption, values))
+
+    gate_name, gate = _gate_function(module)
+    computed = gate(logits)
+    if weights is not None and float((computed - _tensor(weights)).abs().max()) > MATCH_TOLERANCE:
+        reason = (
+            f"recomputing {type(module).__name__}'s weights from its kernel does not reproduce the recorded ones, "
+            "so this module computes them some other way"
+        )
+        steps[-2:] = [
+            Step(steps[-2].key, steps[-2].title, "", missing=reason),
+            Step(steps[-1].key, steps[-1].title, "", missing=reason),
+        ]
+        steps.append(_gate_points_only(weights))
+        steps.append(_channel_scaling(x, weights))
+        return Explanation(name, "channel", steps)
+    final = computed.numpy() if weights is None else np.asarray(weights, dtype=np.float32)
+    steps.append(
+        Step(
+            "gate",
+            f"5. The gate ({gate_name}) turns each score into a weight between 0 and 1",
+            f"The {gate_name} squashes every score into the range 0 to 1. Each dot is one of the {channels} "
+            "channels, placed on the curve: high scores keep their channel, low scores dim it.",
+            {"logits": logits.numpy(), "weights": final, "gate": gate_name},
+        )
+    )
+    steps.append(_channel_scaling(x, final))
+    return Explanation(name, "channel", steps)
+
+
+def _gate_points_only(weights: np.ndarray) -> Step:
+    return Step(
+        "gate",
+        "5. The weights, after the gate",
+        f"The layer's gate gave each of its {len(weights)} channels a weight between 0 and 1 (its scores before "
+        "the gate are not exposed by this module).",
+        {"logits": None, "weights": np.asarray(weights, dtype=np.float32), "gate": "gate"},
+    )
+
+
+def _channel_scaling(x: torch.Tensor, weights: np.ndarray) -> Step:
+    # The channel that loses the most signal is the one where the scaling is easiest to see.
+    strength = x.flatten(1).abs().mean(dim=1).numpy()
+    channel = int(np.argmax(strength * (1.0 - np.asarray(weights, dtype=np.float32))))
+    weight = float(weights[channel])
+    before = x[channel].numpy()
+    return Step(
+        "scaling",
+        "6. Every channel is multiplied by its weight",
+        f"Each pixel of a channel is multiplied by that channel's weight. Channel {channel} has weight "
+        f"{weight:.3f}: after scaling it keeps {weight:.0%} of its strength.",
+        {
+            "weights": np.asarray(weights, dtype=np.float32),
+            "channel": channel,
+            "before": before,
+            "after": before * weight,
+        },
+    )
+
+
+def _spatial_conv(module: nn.Module) -> nn.Conv2d | None:
+    conv = getattr(module, "conv", None)
+    if isinstance(conv, nn.Conv2d) and conv.in_channels == 2 and conv.out_channels == 1:
+        return conv
+    return None
+
+
+def explain_spatial(name: str, module: nn.Module, features: np.ndarray, mask: np.ndarray | None = None) -> Explanation:
+    """Spatial attention's four steps on one image's input feature map (C, H, W).
+
+    The two pooled maps are stacked (max, mean) as in CBAM; a module that
+    stacks them the other way round is recognised by checking both orders
+    against the recorded ``mask``.
+    """
+    x = _tensor(features)
+    if x.ndim != 3:
+        raise ValueError(f"features must be (C, H, W), got {tuple(x.shape)}")
+    channels, height, width = x.shape
+    peak = x.amax(dim=0)
+    mean = x.mean(dim=0)
+    steps = [
+        Step(
+            "pooling",
+            "1. Squeeze the channels at every pixel, twice",
+            f"At every one of the {height}x{width} pixels, the layer looks across all {channels} channels and keeps "
+            "two numbers: the strongest channel there (max) and the average over channels (mean).",
+            {"max": peak.numpy(), "mean": mean.numpy()},
+        )
+    ]
+    conv = _spatial_conv(module)
+    gate_name, gate = _gate_function(module)
+    chosen = None
+    if conv is not None:
+        weight = conv.weight.detach().float()
+        for order, stacked in (("max, mean", (peak, mean)), ("mean, max", (mean, peak))):
+            logits = F.conv2d(torch.stack(stacked)[None], weight, conv.bias, padding=conv.padding)[0, 0]
+            computed = gate(logits)
+            if mask is None or float((computed - _tensor(mask)).abs().max()) <= MATCH_TOLERANCE:
+                chosen = (order, weight, logits, computed)
+                break
+    if chosen is None:
+        reason = (
+            f"{type(module).__name__} has no 2-channel k x k kernel to show"
+            if conv is None
+            else f"recomputing {type(module).__name__}'s mask from its kernel does not reproduce the recorded one"
+        )
+        steps += [
+            Step("kernel", "2. The learned kernel", "", missing=reason),
+            Step("gate", "3. Scores, then the gate", "", missing=reason),
+        ]
+        if mask is None:
+            steps.append(Step("scaling", "4. Every pixel is multiplied by the mask", "", missing="no recorded mask"))
+            return Explanation(name, "spatial", steps)
+        final = np.asarray(mask, dtype=np.float32)
+    else:
+        order, weight, logits, computed = chosen
+        first, second = order.split(", ")
+        size = int(weight.shape[-1])
+        steps.append(
+            Step(
+                "kernel",
+                f"2. The learned {size}x{size} kernel, one slice per map",
+                f"A {size}x{size} kernel with two slices slides over the {first} map and the {second} map together: "
+                "each pixel's score mixes its neighbourhood in both maps. Positive numbers raise the score, "
+                "negative ones lower it.",
+                {"kernel": weight[0].numpy(), "order": [first, second], "kernel_size": size},
+            )
+        )
+        final = computed.numpy() if mask is None else np.asarray(mask, dtype=np.float32)
+        low, high = float(final.min()), float(final.max())
+        steps.append(
+            Step(
+                "gate",
+                f"3. Scores, then the gate ({gate_name})",
+                f"The kernel gives every pixel a score (a logit); the {gate_name} turns each score into a mask value "
+                f"between 0 and 1. Here the mask runs from {low:.2f} to {high:.2f}: on the true 0-1 scale "
+                + (
+                    "that is almost one colour, so the stretched view shows where the differences are."
+                    if high - low < 0.1
+                    else "you can see which pixels it keeps."
+                ),
+                {"logits": logits.numpy(), "mask": final, "gate": gate_name},
+            )
+        )
+    channel = int(torch.argmax(x.flatten(1).abs().mean(dim=1)))
+    before = x[channel].numpy()
+    steps.append(
+        Step(
+            "scaling",
+            "4. Every pixel is multiplied by the mask",
+            f"One mask scales every channel alike. Channel {channel}, before and after: where the mask is near 0 "
+            "the features fade, where it is near 1 they stay.",
+            {"mask": final, "channel": channel, "before": before, "after": before * final},
+        )
+    )
+    return Explanation(name, "spatial", steps)
+
+
+def explain_layer(
+    name: str, module: nn.Module, kind: str, features: np.ndarray, recorded: np.ndarray | None = None
+) -> Explanation:
+    """The step-by-step view of one recorded layer; ``recorded`` is its weights (channel) or mask (spatial)."""
+    if kind == "channel":
+        return explain_channel(name, module, features, recorded)
+    if kind == "spatial":
+        return explain_spatial(name, module, features, recorded)
+    raise ValueError(f"unknown layer kind {kind!r}; expected 'channel' or 'spatial'")

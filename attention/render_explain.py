@@ -1,0 +1,240 @@
+"""Pictures for the step-by-step view: one small figure per step, or all of them as one slide.
+
+Drawing is kept apart from ``explain`` so that the numbers can be tested
+without matplotlib, and so that the page and the CLI draw exactly the same
+pictures. Like ``render``, it uses ``Figure`` objects, never pyplot's global
+state, so concurrent requests cannot draw into each other's figures.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np  # noqa: E402
+from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
+from matplotlib.figure import Figure, SubFigure  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from .explain import Explanation, Step  # noqa: E402
+
+STEP_SIZE = (7.5, 2.4)  # inches: wide and short, so a page column shows a step without scrolling
+BAR = "#7f9fbf"
+HIGHLIGHT = "#d62728"
+MAP = "viridis"
+
+
+def _figure(width: float, height: float) -> Figure:
+    figure = Figure(figsize=(width, height), dpi=100)
+    FigureCanvasAgg(figure)
+    return figure
+
+
+def figure_to_image(figure: Figure) -> Image.Image:
+    canvas = figure.canvas if isinstance(figure.canvas, FigureCanvasAgg) else FigureCanvasAgg(figure)
+    canvas.draw()
+    return Image.fromarray(np.asarray(canvas.buffer_rgba())[..., :3].copy())
+
+
+def _map(axes: Any, values: np.ndarray, title: str, vmin: float | None = None, vmax: float | None = None) -> None:
+    shown = axes.imshow(values, cmap=MAP, vmin=vmin, vmax=vmax, interpolation="nearest")
+    axes.set_title(title, fontsize=8)
+    axes.set_xticks([])
+    axes.set_yticks([])
+    axes.figure.colorbar(shown, ax=axes, fraction=0.046, pad=0.02).ax.tick_params(labelsize=6)
+
+
+def _bars(axes: Any, values: np.ndarray, title: str, colour: str = BAR) -> None:
+    values = np.asarray(values, dtype=np.float64)
+    axes.bar(np.arange(len(values)), values, width=0.9, color=colour, linewidth=0)
+    axes.axhline(0, color="black", linewidth=0.5)
+    axes.set_title(title, fontsize=8)
+    axes.tick_params(labelsize=6)
+    axes.set_xlim(-0.7, len(values) - 0.3)
+
+
+def _draw_input(figure: Figure | SubFigure, values: dict[str, Any]) -> None:
+    shown = values["channels"]
+    axes = figure.subplots(1, max(1, len(shown)), squeeze=False)[0]
+    for axis, channel in zip(axes, shown):
+        _map(axis, values["features"][channel], f"channel {channel}")
+
+
+def _draw_channel_pooling(figure: Figure | SubFigure, values: dict[str, Any]) -> None:
+    left, right = figure.subplots(1, 2)
+    _bars(left, values["avg"], "average of each channel")
+    _bars(right, values["max"], "max of each channel")
+
+
+def _draw_kernel_taps(figure: Figure | SubFigure, values: dict[str, Any]) -> None:
+    axes = figure.subplots()
+    taps = np.asarray(values["taps"], dtype=np.float64)
+    offsets = np.arange(len(taps)) - (len(taps) - 1) // 2
+    axes.stem(offsets, taps, basefmt="k-")
+    for offset, tap in zip(offsets, taps):
+        axes.annotate(
+            f"{tap:+.3f}",
+            (offset, tap),
+            textcoords="offset points",
+            xytext=(0, 6 if tap >= 0 else -12),
+            ha="center",
+            fontsize=7,
+        )
+    axes.set_xticks(offsets)
+    axes.set_xlabel("neighbour channel offset", fontsize=7)
+    axes.set_title(f"k = {values['kernel_size']} taps, padding {values['padding']}", fontsize=8)
+    axes.tick_params(labelsize=6)
+    low, high = float(min(taps.min(), 0)), float(max(taps.max(), 0))
+    margin = 0.25 * (high - low or 1.0)
+    axes.set_ylim(low - margin, high + margin)
+
+
+def _draw_branches(figure: Figure | SubFigure, values: dict[str, Any]) -> None:
+    parts = [
+        (key, label) for key, label in (("avg_part", "average branch"), ("max_part", "max branch")) if key in values
+    ]
+    axes = figure.subplots(1, len(parts) + 1, squeeze=False)[0]
+    for axis, (key, label) in zip(axes, parts):
+        _bars(axis, values[key], label)
+    _bars(axes[-1], values["logits"], "sum (logits)" if len(parts) > 1 else "logits")
+    if values.get("one_conv") is not None:
+        axes[-1].plot(
+            np.arange(len(values["one_conv"])),
+            values["one_conv"],
+            ".",
+            color=HIGHLIGHT,
+            markersize=3,
+            label="one conv of (avg + max)",
+        )
+        axes[-1].legend(fontsize=6, loc="best")
+
+
+def _draw_channel_gate(figure: Figure | SubFigure, values: dict[str, Any]) -> None:
+    axes = figure.subplots()
+    weights = np.asarray(values["weights"], dtype=np.float64)
+    logits = values.get("logits")
+    if logits is None:
+        _bars(axes, weights, "weights")
+        axes.set_ylim(0, 1)
+        return
+    logits = np.asarray(logits, dtype=np.float64)
+    low, high = min(-6.0, float(logits.min()) - 1), max(6.0, float(logits.max()) + 1)
+    curve_x = np.linspace(low, high, 200)
+    curve = np.clip(curve_x / 6 + 0.5, 0, 1) if values["gate"] == "hard sigmoid" else 1 / (1 + np.exp(-curve_x))
+    axes.plot(curve_x, curve, color="black", linewidth=1)
+    axes.scatter(logits, weights, s=10, color=HIGHLIGHT, zorder=3)
+    axes.set_ylim(-0.05, 1.05)
+    axes.set_xlabel("logit", fontsize=7)
+    axes.set_ylabel("weight", fontsize=7)
+    axes.set_title(f"{values['gate']} curve with the {len(weights)} channels on it", fontsize=8)
+    axes.tick_params(labelsize=6)
+
+
+def _draw_before_after(figure: Figure | SubFigure, values: dict[str, Any], scale_title: str) -> None:
+    has_weights = "weights" in values
+    axes = figure.subplots(1, 3 if has_weights else 2, squeeze=False)[0]
+    if has_weights:
+        weights = np.asarray(values["weights"], dtype=np.float64)
+        colours = [HIGHLIGHT if c == values["channel"] else BAR for c in range(len(weights))]
+        axes[0].bar(np.arange(len(weights)), weights, width=0.9, color=colours, linewidth=0)
+        axes[0].set_ylim(0, 1)
+        axes[0].set_title("weights (chosen channel in red)", fontsize=8)
+        axes[0].tick_params(labelsize=6)
+        axes = axes[1:]
+    before, after = values["before"], values["after"]
+    low, high = float(min(before.min(), after.min())), float(max(before.max(), after.max()))
+    _map(axes[0], before, f"channel {values['channel']} before", low, high)
+    _map(axes[1], after, f"after {scale_title}", low, high)
+
+
+def _draw_spatial_pooling(figure: Figure | SubFigure, values: dict[str, Any]) -> None:
+    left, right = figure.subplots(1, 2)
+    _map(left, values["max"], "max over channels")
+    _map(right, values["mean"], "mean over channels")
+
+
+def _draw_spatial_kernel(figure: Figure | SubFigure, values: dict[str, Any]) -> None:
+    kernel = np.asarray(values["kernel"], dtype=np.float64)
+    axes = figure.subplots(1, 2)
+    bound = float(np.abs(kernel).max()) or 1.0
+    for axis, slice_, label in zip(axes, kernel, values["order"]):
+        axis.imshow(slice_, cmap="coolwarm", vmin=-bound, vmax=bound)
+        if slice_.shape[0] <= 7:
+            for (row, col), value in np.ndenumerate(slice_):
+                axis.text(col, row, f"{value:.2f}", ha="center", va="center", fontsize=5)
+        axis.set_title(f"slice over the {label} map", fontsize=8)
+        axis.set_xticks([])
+        axis.set_yticks([])
+
+
+def _draw_spatial_gate(figure: Figure | SubFigure, values: dict[str, Any]) -> None:
+    axes = figure.subplots(1, 3)
+    mask = np.asarray(values["mask"], dtype=np.float64)
+    _map(axes[0], values["logits"], "logits")
+    _map(axes[1], mask, "mask, true 0-1 scale", 0.0, 1.0)
+    _map(axes[2], mask, f"mask stretched ({mask.min():.2f}-{mask.max():.2f})")
+
+
+def draw_step(step: Step, kind: str, figure: Figure | SubFigure) -> None:
+    """Draw one step into ``figure`` (or a subfigure of a slide); a missing step draws its reason."""
+    if not step.shown:
+        figure.text(
+            0.5,
+            0.5,
+            "\n".join(textwrap.wrap(f"Not shown: {step.missing}", 90)),
+            ha="center",
+            va="center",
+            fontsize=8,
+            color="#555555",
+        )
+        return
+    values = step.values
+    if step.key == "input":
+        _draw_input(figure, values)
+    elif step.key == "pooling":
+        (_draw_channel_pooling if kind == "channel" else _draw_spatial_pooling)(figure, values)
+    elif step.key == "kernel":
+        (_draw_kernel_taps if kind == "channel" else _draw_spatial_kernel)(figure, values)
+    elif step.key == "branches":
+        _draw_branches(figure, values)
+    elif step.key == "gate":
+        (_draw_channel_gate if kind == "channel" else _draw_spatial_gate)(figure, values)
+    elif step.key == "scaling":
+        _draw_before_after(figure, values, "its weight" if kind == "channel" else "the mask")
+    else:
+        raise ValueError(f"unknown step {step.key!r}")
+
+
+def step_image(step: Step, kind: str) -> Image.Image:
+    """One step as a picture for the page; its caption is shown as text beside it."""
+    figure = _figure(*STEP_SIZE)
+    draw_step(step, kind, figure)
+    return figure_to_image(figure)
+
+
+def step_images(explanation: Explanation) -> list[Image.Image]:
+    return [step_image(step, explanation.kind) for step in explanation.steps]
+
+
+def slide_figure(explanation: Explanation, title: str | None = None) -> Figure:
+    """Every step with its title and caption, top to bottom: one PNG a teacher can put on a slide."""
+    rows = len(explanation.steps)
+    width, step_height, title_height = STEP_SIZE[0], STEP_SIZE[1] + 0.8, 0.45
+    figure = _figure(width, title_height + rows * step_height)
+    heading, *subfigures = figure.subfigures(rows + 1, 1, height_ratios=[title_height] + [step_height] * rows)
+    heading.suptitle(title or f"{explanation.layer}: {explanation.kind} attention, step by step", fontsize=11)
+    for subfigure, step in zip(subfigures, explanation.steps):
+        caption = step.caption if step.shown else f"Not shown: {step.missing}"
+        wrapped = "\n".join(textwrap.wrap(caption, 125))
+        subfigure.suptitle(f"{step.title}\n{wrapped}", fontsize=7.5, x=0.01, ha="left", y=0.995, va="top")
+        subfigure.subplots_adjust(top=0.64, bottom=0.1, left=0.06, right=0.93, wspace=0.4)
+        draw_step(step, explanation.kind, subfigure)
+    return figure
+
+
+def slide_png(explanation: Explanation, path: str) -> None:
+    slide_figure(explanation).savefig(path, format="png")

@@ -1,0 +1,152 @@
+"""The step-by-step view: every number it shows, recomputed here independently with NumPy."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from attention import render_explain
+from attention.analysis import Analyzer, ChannelLayer
+from attention.channel import SqueezeExcite
+from attention.explain import explain_channel, explain_layer, explain_spatial
+from attention.images import load_image
+from models.checkpoint import load_checkpoint
+
+EXAMPLE = "assets/examples/shapes_star_11.png"
+
+
+def _sigmoid(values: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-values.astype(np.float64)))
+
+
+def _conv1d_same(vector: np.ndarray, taps: np.ndarray) -> np.ndarray:
+    """Cross-correlation with zero padding (k-1)/2, as nn.Conv1d computes it, written out."""
+    k = len(taps)
+    padded = np.concatenate([np.zeros((k - 1) // 2), vector.astype(np.float64), np.zeros((k - 1) // 2)])
+    return np.array([float(np.dot(padded[i : i + k], taps)) for i in range(len(vector))])
+
+
+def _conv2d_same(maps: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+    """(2, H, W) maps against a (2, k, k) kernel with zero padding k//2, written out."""
+    _, height, width = maps.shape
+    k = kernel.shape[-1]
+    pad = k // 2
+    padded = np.pad(maps.astype(np.float64), ((0, 0), (pad, pad), (pad, pad)))
+    out = np.zeros((height, width))
+    for row in range(height):
+        for col in range(width):
+            out[row, col] = float((padded[:, row : row + k, col : col + k] * kernel).sum())
+    return out
+
+
+@pytest.fixture(scope="module", params=["shapes", "fashion"])
+def recorded(request: pytest.FixtureRequest):  # noqa: ANN201
+    loaded = load_checkpoint(request.param)
+    with Analyzer(loaded.model, loaded.classes, loaded.preprocessing, loaded.name) as analyzer:
+        image = load_image(EXAMPLE) if request.param == "shapes" else Image.new("L", (28, 28), 0)
+        if request.param == "fashion":
+            image.paste(255, (8, 4, 20, 24))
+        (analysis,) = analyzer.analyze([image], feature_layer=analyzer.layer_names)
+    return loaded, analysis
+
+
+def test_channel_steps_match_an_independent_recomputation(recorded) -> None:  # noqa: ANN001
+    loaded, analysis = recorded
+    modules = dict(loaded.model.named_modules())
+    for layer in analysis.channel_layers:
+        module = modules[layer.name]
+        features = analysis.feature_maps[layer.name]
+        explanation = explain_channel(layer.name, module, features, layer.weights)
+        assert not explanation.missing, [step.missing for step in explanation.missing]
+        avg = features.astype(np.float64).mean(axis=(1, 2))
+        peak = features.astype(np.float64).max(axis=(1, 2))
+        pooling = explanation.step("pooling").values
+        np.testing.assert_allclose(pooling["avg"], avg, rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(pooling["max"], peak, rtol=1e-6, atol=1e-6)
+        taps = module.conv.weight.detach().numpy().reshape(-1).astype(np.float64)
+        kernel = explanation.step("kernel").values
+        np.testing.assert_array_equal(kernel["taps"], taps.astype(np.float32))
+        assert kernel["kernel_size"] == len(taps) and len(taps) % 2 == 1 and kernel["padding"] == (len(taps) - 1) // 2
+        channels = len(avg)
+        expected_k = int(abs(np.log2(channels) / 2 + 0.5))
+        assert kernel["formula_k"] == (expected_k if expected_k % 2 else expected_k + 1)
+        branches = explanation.step("branches").values
+        np.testing.assert_allclose(branches["avg_part"], _conv1d_same(avg, taps), atol=1e-4)
+        np.testing.assert_allclose(branches["max_part"], _conv1d_same(peak, taps), atol=1e-4)
+        logits = _conv1d_same(avg, taps) + _conv1d_same(peak, taps)
+        np.testing.assert_allclose(branches["logits"], logits, atol=1e-4)
+        # The shipped ECA has no bias, so one convolution of (avg + max) gives the same logits.
+        assert module.conv.bias is None
+        np.testing.assert_allclose(branches["one_conv"], _conv1d_same(avg + peak, taps), atol=1e-4)
+        assert branches["identity_difference"] < 1e-4
+        gate = explanation.step("gate").values
+        np.testing.assert_allclose(gate["weights"], _sigmoid(logits), atol=1e-5)
+        np.testing.assert_allclose(layer.weights, _sigmoid(logits), atol=1e-5)
+        scaling = explanation.step("scaling").values
+        channel = scaling["channel"]
+        np.testing.assert_allclose(scaling["after"], features[channel] * layer.weights[channel], rtol=1e-6)
+
+
+def test_spatial_steps_match_an_independent_recomputation(recorded) -> None:  # noqa: ANN001
+    loaded, analysis = recorded
+    modules = dict(loaded.model.named_modules())
+    for layer in analysis.spatial_layers:
+        module = modules[layer.name]
+        features = analysis.feature_maps[layer.name].astype(np.float64)
+        explanation = explain_spatial(layer.name, module, analysis.feature_maps[layer.name], layer.mask)
+        assert not explanation.missing, [step.missing for step in explanation.missing]
+        pooled = np.stack([features.max(axis=0), features.mean(axis=0)])
+        values = explanation.step("pooling").values
+        np.testing.assert_allclose(values["max"], pooled[0], atol=1e-6)
+        np.testing.assert_allclose(values["mean"], pooled[1], atol=1e-5)
+        kernel = module.conv.weight.detach().numpy()[0].astype(np.float64)
+        np.testing.assert_array_equal(explanation.step("kernel").values["kernel"], kernel.astype(np.float32))
+        assert explanation.step("kernel").values["order"] == ["max", "mean"]
+        logits = _conv2d_same(pooled, kernel)
+        gate = explanation.step("gate").values
+        np.testing.assert_allclose(gate["logits"], logits, atol=1e-4)
+        np.testing.assert_allclose(gate["mask"], _sigmoid(logits), atol=1e-5)
+        np.testing.assert_allclose(layer.mask, _sigmoid(logits), atol=1e-5)
+
+
+def test_a_module_without_the_steps_says_which_it_cannot_show() -> None:
+    torch.manual_seed(0)
+    se = SqueezeExcite(16).eval()
+    features = torch.randn(16, 6, 6)
+    with torch.no_grad():
+        weights = se.channel_weights(features[None]).weights[0].numpy()
+    explanation = explain_channel("se", se, features.numpy(), weights)
+    assert [step.key for step in explanation.missing] == ["kernel", "branches"]
+    assert all("SqueezeExcite" in step.missing for step in explanation.missing)
+    np.testing.assert_array_equal(explanation.step("gate").values["weights"], weights)
+    assert explanation.step("gate").values["logits"] is None  # not exposed, so not invented
+
+
+def test_steps_that_do_not_reproduce_the_recorded_weights_are_not_shown(recorded) -> None:  # noqa: ANN001
+    loaded, analysis = recorded
+    layer = analysis.channel_layers[0]
+    module = dict(loaded.model.named_modules())[layer.name]
+    wrong = np.clip(layer.weights + 0.1, 0, 1)
+    explanation = explain_layer(layer.name, module, "channel", analysis.feature_maps[layer.name], wrong)
+    assert {step.key for step in explanation.missing} == {"kernel", "branches"}
+    np.testing.assert_array_equal(explanation.step("gate").values["weights"], wrong.astype(np.float32))
+
+
+def test_every_step_renders_and_the_slide_holds_them_all(recorded) -> None:  # noqa: ANN001
+    loaded, analysis = recorded
+    modules = dict(loaded.model.named_modules())
+    for layer in analysis.layers[:2]:
+        kind = "channel" if isinstance(layer, ChannelLayer) else "spatial"
+        recorded_values = layer.weights if kind == "channel" else layer.mask
+        explanation = explain_layer(
+            layer.name, modules[layer.name], kind, analysis.feature_maps[layer.name], recorded_values
+        )
+        images = render_explain.step_images(explanation)
+        assert len(images) == len(explanation.steps) == (6 if kind == "channel" else 4)
+        for image in images:
+            pixels = np.asarray(image)
+            assert image.size == (750, 240) and pixels.std() > 10  # something was drawn, not a blank canvas
+        slide = render_explain.figure_to_image(render_explain.slide_figure(explanation))
+        assert slide.size[1] > len(explanation.steps) * 240
