@@ -1,0 +1,70 @@
+"""Charts for the debugging views: what ablating each layer does, and how two images' attention differs."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np  # noqa: E402
+from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+from .compare import LayerDifference  # noqa: E402
+
+LOWER = "#d62728"  # the change lowers the probability / A is below B
+HIGHER = "#1f77b4"
+
+
+def _figure(width: float, height: float) -> Figure:
+    figure = Figure(figsize=(width, height), dpi=100)
+    FigureCanvasAgg(figure)
+    return figure
+
+
+def ablation_chart(entries: Sequence[dict[str, Any]], label: str) -> Figure:
+    """Horizontal bars of Δ probability per layer, largest drop first (the entries of one image's ablations)."""
+    ordered = sorted(entries, key=lambda entry: entry["delta"])
+    figure = _figure(7.0, 0.8 + 0.28 * max(1, len(ordered)))
+    axes = figure.add_subplot()
+    deltas = np.array([entry["delta"] for entry in ordered], dtype=np.float64)
+    positions = np.arange(len(ordered))
+    axes.barh(positions, deltas, color=[LOWER if d < 0 else HIGHER for d in deltas], height=0.7)
+    axes.set_yticks(positions)
+    axes.set_yticklabels([entry["layer"] for entry in ordered], fontsize=7)
+    axes.invert_yaxis()
+    axes.axvline(0, color="black", linewidth=0.6)
+    bound = max(0.01, float(np.abs(deltas).max()) if len(deltas) else 0.01) * 1.1
+    axes.set_xlim(-bound, bound)
+    mode = ordered[0]["mode"] if ordered else ""
+    axes.set_xlabel(f"change in p({label}) with the layer ablated ({mode})", fontsize=8)
+    axes.tick_params(axis="x", labelsize=7)
+    axes.grid(axis="x", alpha=0.3)
+    figure.subplots_adjust(left=0.38, right=0.97, top=0.97, bottom=0.5 / figure.get_figheight() + 0.05)
+    return figure
+
+
+def difference_chart(difference: LayerDifference, first: str = "A", second: str = "B") -> Figure:
+    """w_A − w_B per channel as bars, or the mask difference as a diverging heatmap."""
+    figure = _figure(7.0, 2.8)
+    axes = figure.add_subplot()
+    values = difference.difference
+    if difference.kind == "channel":
+        colours = [LOWER if v < 0 else HIGHER for v in values]
+        axes.bar(np.arange(len(values)), values, color=colours, width=0.9, linewidth=0)
+        axes.axhline(0, color="black", linewidth=0.6)
+        axes.set_ylim(-1, 1)
+        axes.set_xlabel("channel", fontsize=8)
+        axes.set_ylabel(f"w_{first} - w_{second}", fontsize=8)
+    else:
+        shown = axes.imshow(values, cmap="coolwarm", vmin=-1, vmax=1, interpolation="nearest")
+        axes.set_xticks([])
+        axes.set_yticks([])
+        figure.colorbar(shown, ax=axes, fraction=0.046)
+    axes.set_title(f"{difference.name}: {first} minus {second} (mean |difference| {difference.score:.3f})", fontsize=9)
+    axes.tick_params(labelsize=7)
+    figure.subplots_adjust(left=0.1, right=0.97, top=0.88, bottom=0.17)
+    return figure
