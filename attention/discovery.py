@@ -292,7 +292,7 @@ def _channel_adapter(kernel_size: int | None, recipe: Recipe | None) -> Any:
 
     def make_record(name: str, module: nn.Module, inputs: tuple[Any, ...], output: Any) -> LayerRecord:
         x = inputs[0]
-        weights, bad = channel_gate(x, output)
+        weights, bad = channel_gate(x, output, search=recipe is None)
         avg = max_ = None
         if recipe is not None:
             with torch.no_grad():
@@ -313,7 +313,7 @@ def _channel_adapter(kernel_size: int | None, recipe: Recipe | None) -> Any:
 def _spatial_adapter(kernel_size: int | None, recipe: Recipe | None) -> Any:
     def make_record(name: str, module: nn.Module, inputs: tuple[Any, ...], output: Any) -> LayerRecord:
         x = inputs[0]
-        mask, bad = spatial_mask(x, output)
+        mask, bad = spatial_mask(x, output, search=recipe is None)
         logits = None
         if recipe is not None:
             with torch.no_grad():

@@ -91,7 +91,9 @@ def _ratio(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return y.to(dtype) / x.to(dtype)
 
 
-def gate_from_ratio(x: torch.Tensor, y: torch.Tensor, spatial: bool) -> tuple[torch.Tensor, torch.Tensor]:
+def gate_from_ratio(
+    x: torch.Tensor, y: torch.Tensor, spatial: bool, search: bool = True
+) -> tuple[torch.Tensor, torch.Tensor]:
     """The factor in ``y = x * gate``, for a gate constant over H and W (channel) or over C (spatial).
 
     A spatial mask (B, H, W) is read at channel 0, a channel gate (B, C) at
@@ -106,7 +108,7 @@ def gate_from_ratio(x: torch.Tensor, y: torch.Tensor, spatial: bool) -> tuple[to
         x0, y0 = x[:, :, 0, 0], y[:, :, 0, 0]
     gate = _ratio(x0, y0)
     bad = ~_readable(x0, y0)
-    if not bool(bad.any()):
+    if not search or not bool(bad.any()):
         return gate, bad
     index = bad.nonzero(as_tuple=True)
     if spatial:
@@ -124,14 +126,14 @@ def gate_from_ratio(x: torch.Tensor, y: torch.Tensor, spatial: bool) -> tuple[to
     return gate, bad
 
 
-def channel_gate(x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def channel_gate(x: torch.Tensor, y: torch.Tensor, search: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
     """(B, C) gate of ``y = x * gate[:, :, None, None]`` and the entries that could not be read."""
-    return gate_from_ratio(x, y, spatial=False)
+    return gate_from_ratio(x, y, spatial=False, search=search)
 
 
-def spatial_mask(x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def spatial_mask(x: torch.Tensor, y: torch.Tensor, search: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
     """(B, H, W) mask of ``y = x * mask[:, None]`` and the entries that could not be read."""
-    return gate_from_ratio(x, y, spatial=True)
+    return gate_from_ratio(x, y, spatial=True, search=search)
 
 
 def _fill(gate: torch.Tensor, bad: torch.Tensor, recompute: Callable[[], torch.Tensor]) -> torch.Tensor:
@@ -163,7 +165,7 @@ def _timm_eca_logits(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
 
 def _timm_eca_record(name: str, module: nn.Module, inputs: tuple[Any, ...], output: Any) -> LayerRecord:
     x = inputs[0]
-    weights, bad = channel_gate(x, output)
+    weights, bad = channel_gate(x, output, search=False)
     weights = _fill(weights, bad, lambda: module.gate(_timm_eca_logits(module, x)))
     conv = module.conv2 if getattr(module, "conv2", None) is not None else module.conv
     return ChannelRecord(name=name, type="eca", weights=keep(weights), kernel_size=_kernel(conv))
@@ -181,7 +183,7 @@ def _timm_se_logits(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
 def _gated_se_record(logits: Callable[[nn.Module, torch.Tensor], torch.Tensor], gate: str) -> MakeRecord:
     def make_record(name: str, module: nn.Module, inputs: tuple[Any, ...], output: Any) -> LayerRecord:
         x = inputs[0]
-        weights, bad = channel_gate(x, output)
+        weights, bad = channel_gate(x, output, search=False)
         weights = _fill(weights, bad, lambda: getattr(module, gate)(logits(module, x)))
         return ChannelRecord(name=name, type="se", weights=keep(weights))
 
@@ -201,7 +203,7 @@ def _timm_cbam_channel_record(name: str, module: nn.Module, inputs: tuple[Any, .
 
 def _timm_light_channel_record(name: str, module: nn.Module, inputs: tuple[Any, ...], output: Any) -> LayerRecord:
     x = inputs[0]
-    weights, bad = channel_gate(x, output)
+    weights, bad = channel_gate(x, output, search=False)
 
     def recompute() -> torch.Tensor:
         pooled = 0.5 * x.mean((2, 3), keepdim=True) + 0.5 * x.amax((2, 3), keepdim=True)
