@@ -1,0 +1,375 @@
+"""Find attention modules nobody registered, by what they do to their input.
+
+Users write their own ECA, SE and CBAM modules (the official ECA-Net
+``eca_layer``, blog-style ``ECAAttention``/``SpatialAttention``, the official
+CBAM code with a functional ``F.sigmoid``), each with its own class, so no
+registry of types can know them. What they share is their effect: the output
+is the input scaled by factors computed from that input, one per channel (a
+(B, C) gate broadcast over H and W) or one per pixel (a (B, H, W) mask
+broadcast over C).
+
+Design. One probe pass (batch 2, random input, ``torch.inference_mode``, the
+model switched to eval mode and back, temporary forward hooks removed
+afterwards) looks at every module that takes one 4-D tensor and returns a new
+one of the same shape, and computes ``output / input`` where the input is not
+tiny. A module is a channel gate when that ratio is constant over H and W
+(within 1e-5 relative), a spatial mask when it is constant over C; and in
+both cases only when the ratio lies in [0, 1], differs between the two probe
+images (a constant scaling such as LayerScale or an identity gives the same
+factors for both) and differs across channels (or pixels), so a per-image
+scalar is not taken for attention. Gate activation children are not required,
+so functional gates are found too. Of nested qualifying modules only the
+outermost counts; CBAM's parent module does not qualify itself (its factor
+varies over both axes), so its channel and spatial parts are found separately.
+
+Recording. The gate is read back as ``output / input`` at one element per
+channel (or pixel), within two float32 rounding steps of the gate the module
+applied (see ``attention.foreign``). When the module has the ECA layout (a
+Conv1d(1, 1, k) child) or the CBAM/blog spatial layout (a Conv2d(2, 1, k)
+child), its kernel size is recorded, and its branch parts (or spatial logits)
+are recomputed from its children in whichever of the usual orders reproduced
+the gate to 1e-6 on the probe; entries whose input slice is all zero, whose
+gate had no effect and cannot be read back, come from that recomputation, or
+are NaN for a module without such a layout.
+
+The probe costs two small forward passes once per model; results are cached
+per model and module structure.
+"""
+
+from __future__ import annotations
+
+import logging
+import weakref
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import torch
+from torch import nn
+
+from .errors import InputError
+from .foreign import CHANNEL, SPATIAL, channel_gate, make_adapter, spatial_mask
+from .recorder import ChannelRecord, LayerRecord, SpatialRecord, keep
+
+log = logging.getLogger(__name__)
+
+CONSTANT_RTOL = 1e-5  # how constant the ratio must be over the broadcast axes
+GATE_ATOL = 1e-6  # slack on [0, 1] and on a recomputed branch reproducing the gate
+SMALL_INPUT = 1e-3  # input elements below this share of the sample's largest are not divided by
+PROBE_SIZES = (224, 64, 32)  # spatial sizes tried when the model's input size is not known
+PROBE_SEED = 20240613
+
+Layers = list[tuple[str, nn.Module, Any]]
+# (name, module, inputs[0]) -> (weights, avg, max) or (mask, logits, None)
+Recipe = Callable[[nn.Module, torch.Tensor], tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]]
+
+
+def require_attention(layers: Iterable[Any], model_name: str) -> None:
+    """Refuse, in one line, a model in which no attention layer was found, instead of showing an empty page."""
+    if not list(layers):
+        raise InputError(
+            f"{model_name} has no attention layers the recorder can find (no module scales its input by a "
+            "per-channel gate or a per-pixel mask computed from it); register its attention type with "
+            "attention.register_attention_type"
+        )
+
+
+# Layouts: how a qualifying module's kernel size and branch parts are found ------------------
+
+_GATE_NAMES = {"sigmoid", "hardsigmoid", "hard_sigmoid", "sigmoidme", "hardsigmoidme", "gatesigmoid"}
+
+
+def _gate_of(module: nn.Module) -> Callable[[torch.Tensor], torch.Tensor]:
+    """The module's own gate child when it has exactly one, else the sigmoid."""
+    gates = [child for child in module.children() if type(child).__name__.lower() in _GATE_NAMES]
+    return gates[0] if len(gates) == 1 else torch.sigmoid
+
+
+def _child_conv(module: nn.Module, conv_type: type[nn.Module], in_channels: int) -> nn.Module | None:
+    convs = [
+        child
+        for child in module.children()
+        if isinstance(child, conv_type) and child.in_channels == in_channels and child.out_channels == 1
+    ]
+    return convs[0] if len(convs) == 1 else None
+
+
+def _pooled(module: nn.Module, x: torch.Tensor, which: str) -> torch.Tensor:
+    """(B, C) pooling over H and W, through the module's own pooling child when it has one."""
+    pool = getattr(module, "avg_pool" if which == "avg" else "max_pool", None)
+    if isinstance(pool, (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)):
+        return pool(x).flatten(1)
+    return x.mean((2, 3)) if which == "avg" else x.amax((2, 3))
+
+
+def _eca_recipes(module: nn.Module) -> list[Recipe]:
+    conv = _child_conv(module, nn.Conv1d, 1)
+    if conv is None:
+        return []
+    gate = _gate_of(module)
+
+    def branch(x: torch.Tensor, which: str) -> torch.Tensor:
+        return conv(_pooled(module, x, which).unsqueeze(1)).squeeze(1)
+
+    def avg(_module: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+        part = branch(x, "avg")
+        return gate(part), part, None
+
+    def avgmax(_module: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+        avg_part, max_part = branch(x, "avg"), branch(x, "max")
+        return gate(avg_part + max_part), avg_part, max_part
+
+    def max_only(_module: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+        part = branch(x, "max")
+        return gate(part), None, part
+
+    return [avg, avgmax, max_only]
+
+
+def _spatial_recipes(module: nn.Module) -> list[Recipe]:
+    conv = _child_conv(module, nn.Conv2d, 2)
+    if conv is None:
+        return []
+    gate = _gate_of(module)
+
+    def ordered(first: str) -> Recipe:
+        def recipe(_module: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None, None]:
+            mean, max_ = x.mean(dim=1, keepdim=True), x.amax(dim=1, keepdim=True)
+            logits = conv(torch.cat([mean, max_] if first == "mean" else [max_, mean], dim=1))
+            return gate(logits)[:, 0], logits[:, 0], None
+
+        return recipe
+
+    return [ordered("mean"), ordered("max")]
+
+
+def _kernel_size(module: nn.Module, kind: str) -> int | None:
+    """Kernel of the layout's convolution: Conv1d(1, 1, k) for a channel gate, Conv2d(2 or 1, 1, k) for a mask."""
+    if kind == CHANNEL:
+        convs = [m for m in module.modules() if isinstance(m, nn.Conv1d) and m.out_channels == 1]
+    else:
+        convs = [
+            m for m in module.modules() if isinstance(m, nn.Conv2d) and m.in_channels in (1, 2) and m.out_channels == 1
+        ]
+    return int(convs[0].kernel_size[0]) if len(convs) == 1 else None
+
+
+# The probe ----------------------------------------------------------------------------------
+
+
+class _Verdict:
+    """What the probe saw of one module over all its calls."""
+
+    __slots__ = ("kind", "recipes")
+
+    def __init__(self) -> None:
+        self.kind: str | None = "unset"
+        self.recipes: list[Recipe] | None = None  # recipes that reproduced the gate on every call so far
+
+    def update(self, kind: str | None, matching: list[Recipe]) -> None:
+        if self.kind == "unset":
+            self.kind, self.recipes = kind, matching
+        elif self.kind != kind:
+            self.kind = None
+        else:
+            self.recipes = [recipe for recipe in self.recipes or [] if recipe in matching]
+
+
+def _classify(x: torch.Tensor, y: torch.Tensor) -> str | None:
+    """CHANNEL, SPATIAL or None for one call ``y = module(x)`` of the probe."""
+    _batch, channels, height, width = x.shape
+    x64, y64 = x.double(), y.double()
+    scale = x64.abs().amax(dim=(1, 2, 3), keepdim=True)
+    valid = x64.abs() > SMALL_INPUT * scale
+    ratio = y64 / torch.where(valid, x64, torch.ones_like(x64))
+    for kind, axes in ((CHANNEL, (2, 3)), (SPATIAL, (1,))):
+        if (kind == CHANNEL and height * width < 2) or (kind == SPATIAL and channels < 2):
+            continue
+        high = torch.where(valid, ratio, torch.full_like(ratio, -torch.inf)).amax(dim=axes)
+        low = torch.where(valid, ratio, torch.full_like(ratio, torch.inf)).amin(dim=axes)
+        seen = valid.any(dim=axes)
+        if seen.double().mean() < 0.5:
+            continue
+        constant = bool(((high - low)[seen] <= CONSTANT_RTOL * high[seen].abs().clamp(min=1.0)).all())
+        in_range = bool((low[seen] >= -GATE_ATOL).all() and (high[seen] <= 1 + GATE_ATOL).all())
+        if not (constant and in_range):
+            continue
+        gate = torch.where(seen, high, torch.nan).flatten(1)  # (2, C) or (2, H*W)
+        both = ~gate.isnan().any(dim=0)
+        differs_between_images = bool(((gate[0] - gate[1]).abs()[both] > GATE_ATOL).any())
+        spread = gate.nan_to_num(-1.0).amax(dim=1) - gate.nan_to_num(2.0).amin(dim=1)
+        varies = bool((spread > GATE_ATOL).any())
+        if differs_between_images and varies:
+            return kind
+    return None
+
+
+def _recipes_matching(
+    module: nn.Module, kind: str, x: torch.Tensor, y: torch.Tensor, recipes: list[Recipe]
+) -> list[Recipe]:
+    if not recipes:
+        return []
+    read, bad = channel_gate(x, y) if kind == CHANNEL else spatial_mask(x, y)
+    matching = []
+    for recipe in recipes:
+        try:
+            recomputed = recipe(module, x)[0].to(read.dtype)
+        except (RuntimeError, ValueError, TypeError, IndexError):
+            continue
+        if recomputed.shape == read.shape and bool(((recomputed - read).abs()[~bad] <= GATE_ATOL).all()):
+            matching.append(recipe)
+    return matching
+
+
+def _probe_input(model: nn.Module, input_size: tuple[int, int, int] | None) -> list[torch.Tensor]:
+    """Random batches of 2 for the probe: the given size, timm's configured one, or common sizes."""
+    parameter = next(model.parameters(), None)
+    device = parameter.device if parameter is not None else torch.device("cpu")
+    dtype = parameter.dtype if parameter is not None and parameter.is_floating_point() else torch.float32
+    sizes: list[tuple[int, int, int]] = []
+    if input_size is not None:
+        sizes.append(tuple(input_size))  # type: ignore[arg-type]
+    else:
+        config = getattr(model, "pretrained_cfg", None) or getattr(model, "default_cfg", None) or {}
+        if isinstance(config, dict) and len(config.get("input_size", ())) == 3:
+            sizes.append(tuple(config["input_size"]))
+        first = next((m for m in model.modules() if isinstance(m, nn.Conv2d)), None)
+        channels = first.in_channels if first is not None else 3
+        sizes.extend((channels, side, side) for side in PROBE_SIZES)
+    generator = torch.Generator().manual_seed(PROBE_SEED)
+    return [torch.randn(2, *size, generator=generator).to(device=device, dtype=dtype) for size in sizes]
+
+
+def _probe(
+    model: nn.Module, candidates: list[tuple[str, nn.Module]], input_size: tuple[int, int, int] | None
+) -> dict[int, _Verdict]:
+    verdicts: dict[int, _Verdict] = {}
+
+    def make_hook(module: nn.Module) -> Callable[..., None]:
+        recipes = {CHANNEL: _eca_recipes(module), SPATIAL: _spatial_recipes(module)}
+
+        def hook(_module: nn.Module, inputs: tuple[Any, ...], output: Any) -> None:
+            verdict = verdicts.setdefault(id(module), _Verdict())
+            x = inputs[0] if len(inputs) == 1 else None
+            kind = None
+            if (
+                isinstance(x, torch.Tensor)
+                and isinstance(output, torch.Tensor)
+                and x.dim() == 4
+                and x.is_floating_point()
+                and output.shape == x.shape
+                and output.data_ptr() != x.data_ptr()  # in place: the input is gone by now
+            ):
+                kind = _classify(x, output)
+            verdict.update(kind, _recipes_matching(module, kind, x, output, recipes[kind]) if kind else [])
+
+        return hook
+
+    modes = [(module, module.training) for module in model.modules()]
+    for batch in _probe_input(model, input_size):
+        verdicts.clear()
+        handles = [module.register_forward_hook(make_hook(module)) for _name, module in candidates]
+        try:
+            model.eval()
+            with torch.inference_mode():
+                model(batch)
+            return verdicts
+        except Exception as error:  # noqa: BLE001 - a size the model does not take; try the next one
+            log.debug("attention probe at input %s failed: %s", tuple(batch.shape), error)
+        finally:
+            for handle in handles:
+                handle.remove()
+            for module, training in modes:
+                module.training = training
+    log.warning("could not run a probe pass through the model; only registered attention types are recorded")
+    return {}
+
+
+# Adapters for what the probe found -----------------------------------------------------------
+
+
+def _channel_adapter(kernel_size: int | None, recipe: Recipe | None) -> Any:
+    type_name = "eca" if recipe is not None or kernel_size is not None else "channel"
+
+    def make_record(name: str, module: nn.Module, inputs: tuple[Any, ...], output: Any) -> LayerRecord:
+        x = inputs[0]
+        weights, bad = channel_gate(x, output, search=recipe is None)
+        avg = max_ = None
+        if recipe is not None:
+            with torch.no_grad():
+                recomputed, avg, max_ = recipe(module, x)
+            weights = torch.where(bad, recomputed.to(weights.dtype), weights)
+        return ChannelRecord(
+            name=name,
+            type=type_name,
+            weights=keep(weights),
+            avg=None if avg is None else keep(avg),
+            max=None if max_ is None else keep(max_),
+            kernel_size=kernel_size,
+        )
+
+    return make_adapter(CHANNEL, make_record)
+
+
+def _spatial_adapter(kernel_size: int | None, recipe: Recipe | None) -> Any:
+    def make_record(name: str, module: nn.Module, inputs: tuple[Any, ...], output: Any) -> LayerRecord:
+        x = inputs[0]
+        mask, bad = spatial_mask(x, output, search=recipe is None)
+        logits = None
+        if recipe is not None:
+            with torch.no_grad():
+                recomputed, logits, _ = recipe(module, x)
+            mask = torch.where(bad, recomputed.to(mask.dtype), mask)
+        return SpatialRecord(
+            name=name, mask=keep(mask), kernel_size=kernel_size, logits=None if logits is None else keep(logits)
+        )
+
+    return make_adapter(SPATIAL, make_record)
+
+
+def _within(name: str, other: str) -> bool:
+    """Whether module ``name`` lies inside module ``other`` (or is it)."""
+    return other == "" or name == other or name.startswith(other + ".")
+
+
+_cache: weakref.WeakKeyDictionary[nn.Module, tuple[Any, list[tuple[str, Any]]]] = weakref.WeakKeyDictionary()
+
+
+def discover_attention(model: nn.Module, known: set[int], input_size: tuple[int, int, int] | None = None) -> Layers:
+    """Attention layers of ``model`` that no registered type matched (ids in ``known``), in named_modules() order.
+
+    ``input_size`` is the model's (C, H, W); without it the probe uses timm's
+    configured size or tries a few common sizes.
+    """
+    named = list(model.named_modules())
+    key = (tuple(id(module) for _, module in named), frozenset(known), input_size)
+    cached = _cache.get(model)
+    if cached is not None and cached[0] == key:
+        modules = dict(named)
+        return [(name, modules[name], adapter) for name, adapter in cached[1]]
+
+    known_names = [name for name, module in named if id(module) in known]
+    candidates = [
+        (name, module) for name, module in named if not any(_within(name, k) or _within(k, name) for k in known_names)
+    ]
+    found: list[tuple[str, Any]] = []
+    if candidates:
+        verdicts = _probe(model, candidates, input_size)
+        qualified = [
+            (name, module, verdicts[id(module)])
+            for name, module in candidates
+            if id(module) in verdicts and verdicts[id(module)].kind in (CHANNEL, SPATIAL)
+        ]
+        names = [name for name, _, _ in qualified]
+        for name, module, verdict in qualified:
+            if any(other != name and _within(name, other) for other in names):
+                continue  # an outer module already scales by the same factors
+            recipe = verdict.recipes[0] if verdict.recipes else None
+            kernel = _kernel_size(module, verdict.kind)
+            adapter = (_channel_adapter if verdict.kind == CHANNEL else _spatial_adapter)(kernel, recipe)
+            found.append((name, adapter))
+            log.info(
+                "found %s attention at %s (%s)", verdict.kind, name or type(module).__name__, type(module).__name__
+            )
+    _cache[model] = (key, found)
+    modules = dict(named)
+    return [(name, modules[name], adapter) for name, adapter in found]

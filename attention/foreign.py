@@ -1,0 +1,280 @@
+"""Adapters for attention modules other libraries define: timm and torchvision.
+
+Users bring networks built from timm's ``EcaModule``/``SEModule``/``CbamModule``
+or torchvision's ``SqueezeExcitation``; this module teaches the recorder those
+types, so their gates are recorded without any code from the user.
+
+How a gate is read. Every adapter hooks the attention module itself, because
+only that hook also sees the input feature map the app's feature panel needs.
+The module's output is its input times the gate, so the gate is read back as
+``output / input`` at one element per channel (or per pixel) whose input is a
+normal, nonzero number: one float32 multiply and one divide, so the value is
+within two units in the last place (about 2.4e-7 relative) of the gate the
+module multiplied by, and reading it costs a few small indexing operations
+instead of recomputing the module. Where a slice of the input is all zeros the
+gate had no effect and cannot be read back; known types then recompute it
+with the module's own submodules in the module's own order, which repeats the
+same operations on the same tensor. Branch parts (CBAM's separate avg and max
+MLP outputs) and spatial logits exist only inside the module's forward, so
+they are recomputed the same way.
+
+Registration reads only libraries already imported (``sys.modules``): a model
+built with timm has imported timm, and ``attention`` never imports timm or
+torchvision itself, so it works without them. ``register_foreign_types()`` is
+cheap and idempotent; call it before looking for attention layers.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch import nn
+
+from . import recorder as _recorder
+from .recorder import ChannelRecord, LayerRecord, SpatialRecord, keep
+
+log = logging.getLogger(__name__)
+
+CHANNEL = getattr(_recorder, "CHANNEL", "channel")
+SPATIAL = getattr(_recorder, "SPATIAL", "spatial")
+
+MakeRecord = Callable[[str, nn.Module, tuple[Any, ...], Any], LayerRecord]
+
+
+def _identity(module: nn.Module) -> nn.Module:
+    return module
+
+
+def input_feature_map(inputs: tuple[Any, ...], _output: Any) -> torch.Tensor | None:
+    """The module's first positional input, when it is a (B, C, H, W) map."""
+    if inputs and isinstance(inputs[0], torch.Tensor) and inputs[0].dim() == 4:
+        return inputs[0]
+    return None
+
+
+# Kind of every adapter this package builds, for a recorder whose Adapter has no ``kind`` field yet.
+KIND_OF_ADAPTER: dict[int, str] = {}
+
+
+def make_adapter(
+    kind: str,
+    make_record: MakeRecord,
+    hook_point: Callable[[nn.Module], nn.Module] = _identity,
+    feature_map: Callable[[tuple[Any, ...], Any], torch.Tensor | None] | None = input_feature_map,
+) -> _recorder.Adapter:
+    """The one place that builds a recorder Adapter for foreign modules."""
+    # TODO(merge): the redesigned Adapter has ``kind`` first and no ``defer``; drop the old branch then.
+    if "kind" in {field.name for field in dataclasses.fields(_recorder.Adapter)}:
+        adapter = _recorder.Adapter(kind=kind, make_record=make_record, hook_point=hook_point, feature_map=feature_map)
+    else:
+        adapter = _recorder.Adapter(hook_point=hook_point, make_record=make_record, feature_map=feature_map)
+    KIND_OF_ADAPTER[id(adapter)] = kind
+    return adapter
+
+
+# Reading a gate back from input and output ---------------------------------------------------
+
+
+def _readable(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Where ``y / x`` gives the gate to within rounding: x normal and nonzero, y zero or normal."""
+    tiny = torch.finfo(x.dtype).tiny
+    return (x.abs() >= tiny) & ((y == 0) | (y.abs() >= tiny))
+
+
+def _ratio(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    dtype = torch.promote_types(x.dtype, torch.float32)
+    return y.to(dtype) / x.to(dtype)
+
+
+def gate_from_ratio(
+    x: torch.Tensor, y: torch.Tensor, spatial: bool, search: bool = True
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The factor in ``y = x * gate``, for a gate constant over H and W (channel) or over C (spatial).
+
+    A spatial mask (B, H, W) is read at channel 0, a channel gate (B, C) at
+    pixel (0, 0). Entries whose element there
+    is zero are read at the slice's largest input instead. Returns the gate
+    and a bool tensor of the entries that could not be read (their whole
+    input slice is zero, so the gate had no effect on the output): those are NaN.
+    """
+    if spatial:
+        x0, y0 = x[:, 0], y[:, 0]
+    else:
+        x0, y0 = x[:, :, 0, 0], y[:, :, 0, 0]
+    gate = _ratio(x0, y0)
+    bad = ~_readable(x0, y0)
+    if not search or not bool(bad.any()):
+        return gate, bad
+    index = bad.nonzero(as_tuple=True)
+    if spatial:
+        xs = x.movedim(1, -1)[index]  # (N, C)
+        ys = y.movedim(1, -1)[index]
+    else:
+        xs = x[index].flatten(1)  # (N, H*W)
+        ys = y[index].flatten(1)
+    where = xs.abs().argmax(dim=1, keepdim=True)
+    xi, yi = xs.gather(1, where).squeeze(1), ys.gather(1, where).squeeze(1)
+    ok = _readable(xi, yi)
+    gate[index] = torch.where(ok, _ratio(xi, yi), torch.full_like(gate[index], float("nan")))
+    bad = torch.zeros_like(bad)
+    bad[index] = ~ok
+    return gate, bad
+
+
+def channel_gate(x: torch.Tensor, y: torch.Tensor, search: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+    """(B, C) gate of ``y = x * gate[:, :, None, None]`` and the entries that could not be read."""
+    return gate_from_ratio(x, y, spatial=False, search=search)
+
+
+def spatial_mask(x: torch.Tensor, y: torch.Tensor, search: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+    """(B, H, W) mask of ``y = x * mask[:, None]`` and the entries that could not be read."""
+    return gate_from_ratio(x, y, spatial=True, search=search)
+
+
+def _fill(gate: torch.Tensor, bad: torch.Tensor, recompute: Callable[[], torch.Tensor]) -> torch.Tensor:
+    """Replace unreadable entries by the module's own recomputed gate."""
+    if bool(bad.any()):
+        with torch.no_grad():
+            exact = recompute().to(gate.dtype).reshape(gate.shape)
+        gate = torch.where(bad, exact, gate)
+    return gate
+
+
+def _kernel(conv: nn.Module) -> int | None:
+    size = getattr(conv, "kernel_size", None)
+    return int(size[0]) if isinstance(size, tuple) else size
+
+
+# timm ---------------------------------------------------------------------------------------
+
+
+def _timm_eca_logits(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    y = x.mean((2, 3)).view(x.shape[0], 1, -1)
+    if type(module).__name__ == "CecaModule":
+        y = nn.functional.pad(y, (module.padding, module.padding), mode="circular")
+    y = module.conv(y)
+    if getattr(module, "conv2", None) is not None:
+        y = module.conv2(module.act(y))
+    return y
+
+
+def _timm_eca_record(name: str, module: nn.Module, inputs: tuple[Any, ...], output: Any) -> LayerRecord:
+    x = inputs[0]
+    weights, bad = channel_gate(x, output, search=False)
+    weights = _fill(weights, bad, lambda: module.gate(_timm_eca_logits(module, x)))
+    conv = module.conv2 if getattr(module, "conv2", None) is not None else module.conv
+    return ChannelRecord(name=name, type="eca", weights=keep(weights), kernel_size=_kernel(conv))
+
+
+def _timm_se_logits(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    x_se = x.mean((2, 3), keepdim=True)
+    if module.add_maxpool:
+        x_se = 0.5 * x_se + 0.5 * x.amax((2, 3), keepdim=True)
+    if hasattr(module, "fc"):  # EffectiveSEModule
+        return module.fc(x_se)
+    return module.fc2(module.act(module.bn(module.fc1(x_se))))
+
+
+def _gated_se_record(logits: Callable[[nn.Module, torch.Tensor], torch.Tensor], gate: str) -> MakeRecord:
+    def make_record(name: str, module: nn.Module, inputs: tuple[Any, ...], output: Any) -> LayerRecord:
+        x = inputs[0]
+        weights, bad = channel_gate(x, output, search=False)
+        weights = _fill(weights, bad, lambda: getattr(module, gate)(logits(module, x)))
+        return ChannelRecord(name=name, type="se", weights=keep(weights))
+
+    return make_record
+
+
+def _timm_cbam_channel_record(name: str, module: nn.Module, inputs: tuple[Any, ...], output: Any) -> LayerRecord:
+    # timm's ChannelAttn runs the shared MLP on each pooling separately; repeat exactly its operations.
+    x = inputs[0]
+    with torch.no_grad():
+        avg = module.fc2(module.act(module.fc1(x.mean((2, 3), keepdim=True))))
+        max_ = module.fc2(module.act(module.fc1(x.amax((2, 3), keepdim=True))))
+        weights = module.gate(avg + max_)
+    flat = [t.flatten(1) for t in (weights, avg, max_)]
+    return ChannelRecord(name=name, type="cbam_channel", weights=keep(flat[0]), avg=keep(flat[1]), max=keep(flat[2]))
+
+
+def _timm_light_channel_record(name: str, module: nn.Module, inputs: tuple[Any, ...], output: Any) -> LayerRecord:
+    x = inputs[0]
+    weights, bad = channel_gate(x, output, search=False)
+
+    def recompute() -> torch.Tensor:
+        pooled = 0.5 * x.mean((2, 3), keepdim=True) + 0.5 * x.amax((2, 3), keepdim=True)
+        return torch.sigmoid(module.fc2(module.act(module.fc1(pooled))))
+
+    return ChannelRecord(name=name, type="cbam_channel", weights=keep(_fill(weights, bad, recompute)))
+
+
+def _timm_spatial_record(name: str, module: nn.Module, inputs: tuple[Any, ...], output: Any) -> LayerRecord:
+    # The logits exist only inside forward: repeat exactly its operations (SpatialAttn or LightSpatialAttn).
+    x = inputs[0]
+    with torch.no_grad():
+        if type(module).__name__ == "LightSpatialAttn":
+            pooled = 0.5 * x.mean(dim=1, keepdim=True) + 0.5 * x.amax(dim=1, keepdim=True)
+        else:
+            pooled = torch.cat([x.mean(dim=1, keepdim=True), x.amax(dim=1, keepdim=True)], dim=1)
+        logits = module.conv(pooled)
+        mask = module.gate(logits)
+    return SpatialRecord(
+        name=name, mask=keep(mask[:, 0]), kernel_size=_kernel(module.conv.conv), logits=keep(logits[:, 0])
+    )
+
+
+# torchvision --------------------------------------------------------------------------------
+
+
+def _torchvision_se_logits(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    return module.fc2(module.activation(module.fc1(module.avgpool(x))))
+
+
+# (module path, class name, kind, make_record), in registration order: a subclass after its base,
+# because the registry checks the types registered last first.
+_KNOWN: list[tuple[str, str, str, MakeRecord]] = [
+    ("timm.layers.eca", "EcaModule", CHANNEL, _timm_eca_record),
+    ("timm.layers.eca", "CecaModule", CHANNEL, _timm_eca_record),
+    ("timm.layers.squeeze_excite", "SEModule", CHANNEL, _gated_se_record(_timm_se_logits, "gate")),
+    ("timm.layers.squeeze_excite", "EffectiveSEModule", CHANNEL, _gated_se_record(_timm_se_logits, "gate")),
+    ("timm.layers.cbam", "ChannelAttn", CHANNEL, _timm_cbam_channel_record),
+    ("timm.layers.cbam", "LightChannelAttn", CHANNEL, _timm_light_channel_record),
+    ("timm.layers.cbam", "SpatialAttn", SPATIAL, _timm_spatial_record),
+    ("timm.layers.cbam", "LightSpatialAttn", SPATIAL, _timm_spatial_record),
+    (
+        "torchvision.ops.misc",
+        "SqueezeExcitation",
+        CHANNEL,
+        _gated_se_record(_torchvision_se_logits, "scale_activation"),
+    ),
+]
+
+_registered: set[tuple[str, str]] = set()
+
+
+def register_foreign_types() -> int:
+    """Register adapters for the known foreign types whose library is imported; returns how many are new.
+
+    Idempotent and cheap (a few dictionary lookups), so ``find_attention_layers``
+    can call it every time: a library imported after ``attention`` is picked
+    up on the next call.
+    """
+    added = 0
+    for module_path, class_name, kind, make_record in _KNOWN:
+        key = (module_path, class_name)
+        library = sys.modules.get(module_path)
+        if key in _registered or library is None:
+            continue
+        module_type = getattr(library, class_name, None)
+        if not (isinstance(module_type, type) and issubclass(module_type, nn.Module)):
+            log.warning("%s.%s is not a module type in this version; not registered", module_path, class_name)
+            _registered.add(key)
+            continue
+        _recorder.register_attention_type(module_type, make_adapter(kind, make_record))
+        _registered.add(key)
+        added += 1
+    return added

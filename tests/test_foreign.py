@@ -1,0 +1,278 @@
+"""The recorder finds and records attention it was never told about: timm, torchvision, users' own code.
+
+Every expected gate here is recomputed in the test from the module's
+parameters and its recorded input with plain functional calls, not through
+the adapters, so a wrong adapter cannot agree with itself.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from attention.discovery import discover_attention, require_attention
+from attention.errors import InputError
+from attention.foreign import KIND_OF_ADAPTER, register_foreign_types
+from attention.recorder import AttentionRecorder, ChannelRecord, SpatialRecord, find_attention_layers
+from tests import networks_zoo as zoo
+
+SIZE = 64
+TOLERANCE = 1e-6
+MAX_DIFFERENCE: dict[str, float] = {}
+
+
+def find_layers(model: nn.Module, input_size: tuple[int, int, int] = (3, SIZE, SIZE)) -> list[tuple[str, Any, Any]]:
+    """What find_attention_layers will do after the merge: registry first, then discovery, in module order."""
+    register_foreign_types()
+    layers = find_attention_layers(model)
+    layers += discover_attention(model, {id(module) for _, module, _ in layers}, input_size)
+    order = {name: index for index, (name, _) in enumerate(model.named_modules())}
+    return sorted(layers, key=lambda layer: order[layer[0]])
+
+
+def kind_of(adapter: Any) -> str:
+    return getattr(adapter, "kind", None) or KIND_OF_ADAPTER[id(adapter)]
+
+
+# Independent references: the gate from the module's parameters and its input -----------------
+
+
+def _bn(x: torch.Tensor, bn: nn.BatchNorm2d) -> torch.Tensor:
+    return F.batch_norm(x, bn.running_mean, bn.running_var, bn.weight, bn.bias, False, 0.0, bn.eps)
+
+
+def _eca_conv(conv: nn.Conv1d, pooled: torch.Tensor, circular: bool = False) -> torch.Tensor:
+    y = pooled.unsqueeze(1)
+    if circular:
+        pad = (conv.kernel_size[0] - 1) // 2
+        return F.conv1d(F.pad(y, (pad, pad), mode="circular"), conv.weight, conv.bias).squeeze(1)
+    return F.conv1d(y, conv.weight, conv.bias, padding=conv.padding).squeeze(1)
+
+
+def _se(x: torch.Tensor, fc1: nn.Conv2d, act: Callable, fc2: nn.Conv2d, gate: Callable) -> torch.Tensor:
+    hidden = act(F.conv2d(x.mean((2, 3), keepdim=True), fc1.weight, fc1.bias))
+    return gate(F.conv2d(hidden, fc2.weight, fc2.bias)).flatten(1)
+
+
+def reference(module: nn.Module, x: torch.Tensor) -> dict[str, torch.Tensor]:
+    """The values a record of this module must hold: weights (+ avg, max) or mask (+ logits)."""
+    name = type(module).__name__
+    if name in ("EcaModule", "eca_layer"):
+        return {"weights": torch.sigmoid(_eca_conv(module.conv, x.mean((2, 3))))}
+    if name == "CecaModule":
+        return {"weights": torch.sigmoid(_eca_conv(module.conv, x.mean((2, 3)), circular=True))}
+    if name == "ECAAttention":
+        avg, mx = _eca_conv(module.conv, x.mean((2, 3))), _eca_conv(module.conv, x.amax((2, 3)))
+        return {"weights": torch.sigmoid(avg + mx), "avg": avg, "max": mx}
+    if name == "LightChannelAttn":
+        pooled = 0.5 * x.mean((2, 3), keepdim=True) + 0.5 * x.amax((2, 3), keepdim=True)
+        hidden = F.relu(F.conv2d(pooled, module.fc1.weight, module.fc1.bias))
+        return {"weights": torch.sigmoid(F.conv2d(hidden, module.fc2.weight, module.fc2.bias)).flatten(1)}
+    if name == "LightSpatialAttn":
+        conv = module.conv.conv
+        pooled = 0.5 * x.mean(1, keepdim=True) + 0.5 * x.amax(1, keepdim=True)
+        logits = _bn(F.conv2d(pooled, conv.weight, conv.bias, padding=conv.padding), module.conv.bn)[:, 0]
+        return {"mask": torch.sigmoid(logits), "logits": logits}
+    if name == "EffectiveSEModule":
+        return {
+            "weights": F.hardsigmoid(F.conv2d(x.mean((2, 3), keepdim=True), module.fc.weight, module.fc.bias)).flatten(
+                1
+            )
+        }
+    if name == "SEModule":
+        return {"weights": _se(x, module.fc1, F.relu, module.fc2, torch.sigmoid)}
+    if name == "SqueezeExcitation":
+        gate = F.hardsigmoid if isinstance(module.scale_activation, nn.Hardsigmoid) else torch.sigmoid
+        return {"weights": _se(x, module.fc1, module.activation, module.fc2, gate)}
+    if name == "ChannelAttn":  # timm CBAM channel part: a shared MLP on each pooling
+
+        def mlp(pooled: torch.Tensor) -> torch.Tensor:
+            hidden = F.relu(F.conv2d(pooled, module.fc1.weight, module.fc1.bias))
+            return F.conv2d(hidden, module.fc2.weight, module.fc2.bias).flatten(1)
+
+        avg, mx = mlp(x.mean((2, 3), keepdim=True)), mlp(x.amax((2, 3), keepdim=True))
+        return {"weights": torch.sigmoid(avg + mx), "avg": avg, "max": mx}
+    if name == "SpatialAttn":  # timm CBAM spatial part: conv + bn on [mean, max]
+        conv = module.conv.conv
+        pooled = torch.cat([x.mean(1, keepdim=True), x.amax(1, keepdim=True)], 1)
+        logits = _bn(F.conv2d(pooled, conv.weight, conv.bias, padding=conv.padding), module.conv.bn)[:, 0]
+        return {"mask": torch.sigmoid(logits), "logits": logits}
+    if name == "SpatialAttention":  # blog style
+        pooled = torch.cat([x.mean(1, keepdim=True), x.amax(1, keepdim=True)], 1)
+        logits = F.conv2d(pooled, module.conv.weight, padding=module.conv.padding)[:, 0]
+        return {"mask": torch.sigmoid(logits), "logits": logits}
+    if name == "ChannelGate":  # official CBAM: Linear MLP on avg and max pooling, functional sigmoid
+        first, last = module.mlp[1], module.mlp[3]
+
+        def mlp(pooled: torch.Tensor) -> torch.Tensor:
+            return F.linear(F.relu(F.linear(pooled, first.weight, first.bias)), last.weight, last.bias)
+
+        return {"weights": torch.sigmoid(mlp(x.mean((2, 3))) + mlp(x.amax((2, 3))))}
+    if name == "SpatialGate":  # official CBAM: [max, mean], conv + bn, functional sigmoid
+        conv = module.spatial.conv
+        pooled = torch.cat([x.amax(1, keepdim=True), x.mean(1, keepdim=True)], 1)
+        logits = _bn(F.conv2d(pooled, conv.weight, padding=conv.padding), module.spatial.bn)[:, 0]
+        return {"mask": torch.sigmoid(logits)}
+    raise AssertionError(f"no reference for {name}")
+
+
+# The families -------------------------------------------------------------------------------
+
+# name -> (builder, expected {record type: count} or a function of the model giving it, expected kernel sizes)
+FAMILIES: dict[str, tuple[Callable[[], nn.Module], Any]] = {
+    "blog ECA+SA in torchvision resnet18": (zoo.blog_resnet18, {"eca": 8, "spatial": 8}),
+    "official eca_resnet18 layout": (zoo.official_eca_resnet18, {"eca": 8}),
+    "official CBAM code in resnet18": (zoo.official_cbam_resnet18, {"channel": 8, "spatial": 8}),
+    "timm ecaresnet26t": (lambda: zoo.timm_model("ecaresnet26t"), {"eca": 8}),
+    "timm seresnet18": (lambda: zoo.timm_model("seresnet18"), {"se": 8}),
+    "timm resnet18 + cbam": (
+        lambda: zoo.timm_model("resnet18", block_args={"attn_layer": "cbam"}),
+        {"cbam_channel": 8, "spatial": 8},
+    ),
+    "timm resnet18 + lcbam": (
+        lambda: zoo.timm_model("resnet18", block_args={"attn_layer": "lcbam"}),
+        {"cbam_channel": 8, "spatial": 8},
+    ),
+    "timm resnet18 + ese": (lambda: zoo.timm_model("resnet18", block_args={"attn_layer": "ese"}), {"se": 8}),
+    "timm resnet18 + ceca": (lambda: zoo.timm_model("resnet18", block_args={"attn_layer": "ceca"}), {"eca": 8}),
+    "torchvision mobilenet_v3_small": (lambda: zoo.torchvision_model("mobilenet_v3_small"), "SqueezeExcitation"),
+    "torchvision efficientnet_b0": (lambda: zoo.torchvision_model("efficientnet_b0"), "SqueezeExcitation"),
+    "torchvision regnet_y_400mf": (lambda: zoo.torchvision_model("regnet_y_400mf"), "SqueezeExcitation"),
+}
+
+
+def _expected_counts(model: nn.Module, expected: Any) -> dict[str, int]:
+    if isinstance(expected, dict):
+        return expected
+    count = sum(type(module).__name__ == expected for module in model.modules())
+    assert count > 0
+    return {"se": count}
+
+
+@pytest.mark.parametrize("family", list(FAMILIES))
+def test_family_found_and_recorded_exactly(family: str) -> None:
+    builder, expected = FAMILIES[family]
+    model = builder()
+    layers = find_layers(model)
+    records_by_type = Counter()
+    modules = dict(model.named_modules())
+
+    inputs: dict[str, torch.Tensor] = {}
+    handles = [
+        modules[name].register_forward_pre_hook(
+            lambda _m, args, name=name: inputs.__setitem__(name, args[0].detach().clone())
+        )
+        for name, _, _ in layers
+    ]
+    x = torch.randn(2, 3, SIZE, SIZE, generator=torch.Generator().manual_seed(1))
+    try:
+        with torch.inference_mode():
+            plain = model(x)
+            with AttentionRecorder(model, feature_layer=layers[0][0], layers=layers) as recorder:
+                recorded = model(x)
+            after = model(x)
+    finally:
+        for handle in handles:
+            handle.remove()
+    assert torch.equal(plain, recorded) and torch.equal(plain, after)
+
+    records = recorder.records
+    assert [r.name for r in records] == [name for name, _, _ in layers]
+    for (name, module, adapter), record in zip(layers, records):
+        kind = kind_of(adapter)
+        assert kind == ("spatial" if isinstance(record, SpatialRecord) else "channel")
+        records_by_type[record.type] += 1
+        with torch.no_grad():
+            want = reference(module, inputs[name])
+        worst = 0.0
+        for field, value in want.items():
+            got = getattr(record, field)
+            assert got is not None, f"{name}: {field} missing"
+            assert got.shape == value.shape and not got.requires_grad and got.device.type == "cpu"
+            worst = max(worst, float((got.double() - value.double()).abs().max()))
+        assert worst <= TOLERANCE, f"{family} {name}: {worst}"
+        MAX_DIFFERENCE[family] = max(MAX_DIFFERENCE.get(family, 0.0), worst)
+        if isinstance(record, ChannelRecord):
+            assert record.weights.shape == (2, inputs[name].shape[1])
+            assert torch.isfinite(record.weights).all()
+    assert dict(records_by_type) == _expected_counts(model, expected)
+    assert recorder.features[layers[0][0]].shape == inputs[layers[0][0]].shape
+    print(f"\n{family}: {dict(records_by_type)}, largest difference {MAX_DIFFERENCE[family]:.3g}")
+
+
+def test_kernel_sizes_and_branches_come_from_the_module() -> None:
+    model = zoo.official_eca_resnet18((3, 5, 5, 7))
+    kernels = [adapter for _, _, adapter in find_layers(model)]
+    with torch.inference_mode(), AttentionRecorder(model, layers=find_layers(model)) as recorder:
+        model(torch.randn(1, 3, SIZE, SIZE))
+    assert len(kernels) == 8
+    assert [r.kernel_size for r in recorder.records] == [3, 3, 5, 5, 5, 5, 7, 7]
+    assert all(r.type == "eca" and r.avg is not None and r.max is None for r in recorder.records)
+
+    model = zoo.blog_resnet18()
+    with torch.inference_mode(), AttentionRecorder(model, layers=find_layers(model)) as recorder:
+        model(torch.randn(1, 3, SIZE, SIZE))
+    channel = [r for r in recorder.records if isinstance(r, ChannelRecord)]
+    spatial = [r for r in recorder.records if isinstance(r, SpatialRecord)]
+    assert {r.kernel_size for r in channel} == {3} and {r.kernel_size for r in spatial} == {7}
+    assert all(r.avg is not None and r.max is not None for r in channel)
+    assert all(r.logits is not None for r in spatial)
+
+    model = zoo.official_cbam_resnet18()
+    with torch.inference_mode(), AttentionRecorder(model, layers=find_layers(model)) as recorder:
+        model(torch.randn(1, 3, SIZE, SIZE))
+    assert {r.kernel_size for r in recorder.records if isinstance(r, SpatialRecord)} == {7}
+    assert [r.name.rsplit(".", 1)[-1] for r in recorder.records[:2]] == ["ChannelGate", "SpatialGate"]
+
+
+def test_constant_scalings_and_identities_are_not_attention() -> None:
+    model = zoo.layerscale_resnet18()
+    assert find_layers(model) == []
+    with pytest.raises(InputError, match="has no attention layers the recorder can find") as error:
+        require_attention(find_layers(model), "layerscale_resnet18")
+    assert "\n" not in str(error.value)
+    plain = zoo.torchvision_model("resnet18")
+    assert find_layers(plain) == []
+
+
+def test_probe_leaves_the_model_as_it_was() -> None:
+    model = zoo.blog_resnet18().train()
+    before = {name: tensor.clone() for name, tensor in model.state_dict().items()}
+    hooks = sum(len(m._forward_hooks) + len(m._forward_pre_hooks) for m in model.modules())
+    rng = torch.get_rng_state()
+    discover_attention(model, set(), (3, SIZE, SIZE))
+    assert model.training and all(m.training for m in model.modules())
+    assert all(torch.equal(before[name], tensor) for name, tensor in model.state_dict().items())
+    assert sum(len(m._forward_hooks) + len(m._forward_pre_hooks) for m in model.modules()) == hooks
+    assert torch.equal(rng, torch.get_rng_state())
+
+
+def test_discovery_without_an_input_size_and_with_gate_unreadable_where_input_is_zero() -> None:
+    """No size given: the probe finds one. A channel whose input is all zero gets its gate recomputed."""
+    model = zoo.official_eca_resnet18()
+    layers = discover_attention(model, set())
+    assert len(layers) == 8
+    layer_name, module, adapter = layers[0]
+    x = torch.randn(1, 64, 8, 8)
+    x[0, 5] = 0.0
+    x[0, 7, 0, 0] = 0.0
+    with torch.inference_mode():
+        output = module(x)
+    record = adapter.make_record(layer_name, module, (x,), output)
+    with torch.no_grad():
+        want = reference(module, x)["weights"]
+    assert float((record.weights - want).abs().max()) <= TOLERANCE
+
+
+def test_known_types_need_no_probe() -> None:
+    model = zoo.timm_model("ecaresnet26t")
+    register_foreign_types()
+    layers = find_attention_layers(model)
+    assert len(layers) == 8
+    assert discover_attention(model, {id(module) for _, module, _ in layers}, (3, SIZE, SIZE)) == []
