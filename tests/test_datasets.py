@@ -1,4 +1,4 @@
-"""Tests for models/datasets.py: shapes generator, IDX reader, Fashion-MNIST, image folders, factory."""
+"""Tests for models/datasets/: shapes generator, IDX reader, Fashion-MNIST, image folders, factory."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import models.datasets as datasets_module
+import models.datasets.fashion as fashion_module
 from models.datasets import (
     BACKGROUND_KINDS,
     DATASET_INFO,
@@ -264,7 +264,7 @@ def test_fashion_download_fallback(tmp_path: Path, monkeypatch: pytest.MonkeyPat
         raw.mkdir(parents=True)
         _fake_fashion(raw)
 
-    monkeypatch.setattr(datasets_module, "_download_fashion", fake_download)
+    monkeypatch.setattr(fashion_module, "_download_fashion", fake_download)
     ds = FashionMNISTIdx(tmp_path, "test", download=True)
     assert calls == [tmp_path] and len(ds) == 6
 
