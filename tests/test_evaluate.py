@@ -1,4 +1,4 @@
-"""Tests for models/evaluate.py: localization scores, dilation, Grad-CAM, checkpoint evaluation and the CLI."""
+"""Tests for models/evaluation/ and the models.evaluate command: localization, Grad-CAM, checkpoint runs."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ from torch import nn
 
 from attention.errors import InputError
 from models.checkpoint import load_checkpoint
-from models.evaluate import (
+from models.evaluate import main
+from models.evaluation import (
     CENTRE_PRIOR,
     GRAD_CAM,
     GradCAM,
@@ -26,7 +27,7 @@ from models.evaluate import (
     energy_inside,
     evaluate_checkpoint,
     format_report,
-    main,
+    grad_cam,
     pointing_game,
     precise_mask,
     tolerance_px,
@@ -248,6 +249,23 @@ def test_gradcam_leaves_model_state_alone() -> None:
     assert {name: p.requires_grad for name, p in model.named_parameters()} == before
     assert all(p.grad is None for p in model.parameters())
     assert _forward_hook_count(model) == hooks_before
+
+
+def test_grad_cam_function_gives_the_class_maps_as_numpy() -> None:
+    """The one-call form other code uses: same maps as the context manager, per-image classes, no hook left."""
+    model = _tiny_model()
+    images = torch.randn(2, 3, 32, 32)
+    hooks_before = _forward_hook_count(model)
+    maps = grad_cam(model, images, "stages.0", class_index=torch.tensor([2, 0]))
+    assert isinstance(maps, np.ndarray) and maps.dtype == np.float32 and maps.shape == (2, 16, 16)
+    with GradCAM(model, model.stages[0]) as cam:
+        expected = cam(images, torch.tensor([2, 0])).maps
+    np.testing.assert_allclose(maps, expected.numpy(), atol=1e-6)
+    with GradCAM(model, model.stages[0]) as cam:
+        other_class = cam(images, torch.tensor([1, 1])).maps
+    assert not np.allclose(maps, other_class.numpy())  # the class index is honoured
+    assert _forward_hook_count(model) == hooks_before
+    assert grad_cam(model, images).shape == (2, 8, 8)  # default layer: the last stage
 
 
 def test_gradcam_hooks_removed_after_exit_and_exception() -> None:

@@ -12,7 +12,9 @@ from torch.utils.data import DataLoader
 
 from models.checkpoint import SHIPPED, load_checkpoint
 from models.datasets import DEFAULT_FASHION_ROOT, build_dataset
-from models.train import eval_transform, evaluate_accuracy, main, parse_args, train
+from models.evaluation import evaluate_accuracy
+from models.train import main, parse_args, train
+from models.transforms import eval_transform
 
 FASHION_AVAILABLE = DEFAULT_FASHION_ROOT.exists()
 
