@@ -8,7 +8,7 @@ which builds any of them by name. Everything public is re-exported here, so
 
 from .factory import DATASET_INFO, DATASET_NAMES, build_dataset, canonical_dataset_name
 from .fashion import DEFAULT_FASHION_ROOT, FASHION_CLASSES, FashionMNISTIdx, find_fashion_files, read_idx
-from .imagefolder import ImageFolderDataset, load_rgb_image
+from .imagefolder import ImageFolderDataset, load_folder_image
 from .shapes import SHAPES_DEFAULT_LENGTHS, ShapesDataset
 from .shapes_scene import BACKGROUND_KINDS, SHAPE_CLASSES, ShapeScene, generate_scene, render_shape_scene
 from .splits import SPLITS, Transform, check_split
@@ -32,7 +32,7 @@ __all__ = [
     "check_split",
     "find_fashion_files",
     "generate_scene",
-    "load_rgb_image",
+    "load_folder_image",
     "read_idx",
     "render_shape_scene",
 ]

@@ -8,28 +8,28 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image
 from torch.utils.data import Dataset
+
+from attention.errors import ImageInputError
+from attention.images import load_image
 
 from .splits import Transform, check_split
 
 logger = logging.getLogger(__name__)
 
 
-def load_rgb_image(path: str | os.PathLike[str]) -> Image.Image:
-    """Open any image as RGB, the way a viewer would show it.
+def load_folder_image(path: str | os.PathLike[str]) -> Image.Image:
+    """Decode one training image with the app's own decoder, so a model learns from what it will be shown.
 
-    EXIF orientation is applied (phone photos are often stored sideways), and
-    transparent images are flattened onto white, not black: drawings exported
-    from paint programs are often black strokes on a transparent canvas.
+    ``attention.images.load_image`` applies EXIF orientation, flattens
+    transparency onto white, scales 16-bit images instead of clipping them and
+    enforces the same size limits as an upload; a refusal names the folder.
     """
-    with Image.open(path) as im:
-        im = ImageOps.exif_transpose(im)
-        if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
-            rgba = im.convert("RGBA")
-            white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-            return Image.alpha_composite(white, rgba).convert("RGB")
-        return im.convert("RGB")
+    try:
+        return load_image(Path(path))
+    except ImageInputError as error:
+        raise ImageInputError(f"in {Path(path).parent}: {error}") from error
 
 
 def _image_folder(root: Path, class_to_idx: dict[str, int] | None = None) -> Any:
@@ -41,7 +41,7 @@ def _image_folder(root: Path, class_to_idx: dict[str, int] | None = None) -> Any
     from torchvision.datasets import ImageFolder
 
     if class_to_idx is None:
-        return ImageFolder(str(root), loader=load_rgb_image)
+        return ImageFolder(str(root), loader=load_folder_image)
 
     fixed = dict(class_to_idx)
 
@@ -52,7 +52,7 @@ def _image_folder(root: Path, class_to_idx: dict[str, int] | None = None) -> Any
                 logger.warning("%s: ignoring class folders not present in train: %s", directory, extra)
             return sorted(fixed, key=fixed.__getitem__), dict(fixed)
 
-    return _MappedImageFolder(str(root), loader=load_rgb_image, allow_empty=True)
+    return _MappedImageFolder(str(root), loader=load_folder_image, allow_empty=True)
 
 
 def _split_counts(n: int, fractions: dict[str, float]) -> dict[str, int]:
@@ -78,7 +78,7 @@ class ImageFolderDataset(Dataset):
         existing split folders are used; a missing val or test split is carved out of train.
       * ``root/<class>/...``: one folder split by a seeded permutation (default 80/10/10).
 
-    Every image is loaded with :func:`load_rgb_image`. Items are ``(PIL RGB image, label)``.
+    Every image is decoded with :func:`load_folder_image`. Items are ``(PIL RGB image, label)``.
     """
 
     _VAL_NAMES = ("val", "valid", "validation")
@@ -152,5 +152,5 @@ class ImageFolderDataset(Dataset):
 
     def __getitem__(self, index: int) -> tuple[Any, int]:
         path, target = self.samples[index]
-        image = load_rgb_image(path)
+        image = load_folder_image(path)
         return (self.transform(image) if self.transform is not None else image), target
