@@ -15,7 +15,6 @@ import logging
 import math
 import random
 import time
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -23,15 +22,15 @@ import numpy as np
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
-from torchvision import transforms
 from tqdm import tqdm
 
 from attention.errors import InputError
-from attention.images import Preprocessor
 
 from .checkpoint import Preprocessing, checkpoint_dict, save_checkpoint
-from .datasets import DATASET_INFO, build_dataset
+from .datasets import DATASET_INFO, build_dataset, canonical_dataset_name
+from .evaluation import evaluate_accuracy
 from .networks import ARCHITECTURES, build_model, resolved_config
+from .transforms import eval_transform, train_transform
 
 LOGGER = logging.getLogger(__name__)
 
@@ -48,7 +47,11 @@ DEFAULT_ARCH = {
 
 
 def canonical_dataset(name: str) -> str:
-    return "fashion-mnist" if name in ("fashion", "fashion_mnist", "fashionmnist") else name
+    """The dataset's canonical name (``fashion`` -> ``fashion-mnist``); an unknown name ends the command in one line."""
+    try:
+        return canonical_dataset_name(name)
+    except ValueError as error:
+        raise SystemExit(f"error: {error}") from None
 
 
 def preprocessing_for(dataset: str, image_size: int | None) -> Preprocessing:
@@ -57,47 +60,6 @@ def preprocessing_for(dataset: str, image_size: int | None) -> Preprocessing:
     size = image_size or int(info["input_size"])
     mean, std = NORMALISATION[dataset]
     return Preprocessing((size, size), int(info["channels"]), mean, std)
-
-
-def train_transform(dataset: str, prep: Preprocessing, random_erasing: float = 0.0) -> Any:
-    """Augmentation suited to each dataset, ending in the same preprocessing as inference.
-
-    ``random_erasing`` is the probability of blanking a random rectangle of the
-    normalised tensor (to the dataset mean): it makes a classifier use more than
-    one telltale patch, which is worth most on small, centred datasets such as
-    Fashion-MNIST.
-    """
-    final = Preprocessor(prep.input_size, prep.channels, prep.mean, prep.std)
-    height, width = prep.input_size
-    if dataset == "shapes":
-        # The generator already randomises position, scale, colour and background;
-        # flips and small rescales add views a paint program or a camera would give.
-        steps = [
-            transforms.RandomHorizontalFlip(),
-            transforms.RandomVerticalFlip(),
-            transforms.RandomApply(
-                [transforms.RandomResizedCrop((height, width), scale=(0.8, 1.0), ratio=(0.85, 1.18))], p=0.3
-            ),
-            transforms.RandomApply([transforms.ColorJitter(0.3, 0.3, 0.3, 0.05)], p=0.5),
-            transforms.RandomGrayscale(p=0.1),
-        ]
-    elif dataset == "fashion-mnist":
-        steps = [
-            transforms.RandomCrop((height, width), padding=2, padding_mode="edge"),
-            transforms.RandomHorizontalFlip(),
-        ]
-    else:
-        steps = [
-            transforms.RandomResizedCrop((height, width), scale=(0.6, 1.0)),
-            transforms.RandomHorizontalFlip(),
-            transforms.ColorJitter(0.2, 0.2, 0.2),
-        ]
-    after = [transforms.RandomErasing(p=random_erasing, value=0.0)] if random_erasing > 0 else []
-    return transforms.Compose([*steps, final, *after])
-
-
-def eval_transform(prep: Preprocessing) -> Preprocessor:
-    return Preprocessor(prep.input_size, prep.channels, prep.mean, prep.std)
 
 
 def seed_everything(seed: int) -> None:
@@ -127,38 +89,6 @@ def device_description(device: torch.device) -> str:
     if device.type == "cuda":
         return f"cuda ({torch.cuda.get_device_name(device)})"
     return "cpu"
-
-
-@torch.no_grad()
-def evaluate_accuracy(
-    model: nn.Module,
-    loader: Iterable,
-    num_classes: int,
-    progress: bool = False,
-    desc: str = "eval",
-    device: torch.device | str = "cpu",
-) -> tuple[float, float, np.ndarray]:
-    """(accuracy, mean loss, confusion matrix [true, predicted]) in eval mode.
-
-    ``device`` is where the model's weights are; batches are moved there.
-    Restores the model's previous train/eval mode afterwards.
-    """
-    was_training = model.training
-    model.eval()
-    confusion = np.zeros((num_classes, num_classes), dtype=np.int64)
-    total_loss, count = 0.0, 0
-    try:
-        for images, labels in tqdm(loader, desc=desc, leave=False, disable=not progress):
-            logits = model(images.to(device, non_blocking=True))
-            labels_here = labels.to(device, non_blocking=True)
-            total_loss += float(nn.functional.cross_entropy(logits, labels_here, reduction="sum"))
-            predicted = logits.argmax(1).cpu()
-            np.add.at(confusion, (labels.numpy(), predicted.numpy()), 1)
-            count += len(labels)
-    finally:
-        model.train(was_training)
-    accuracy = float(np.trace(confusion) / max(count, 1))
-    return accuracy, total_loss / max(count, 1), confusion
 
 
 def make_optimizer(name: str, model: nn.Module, lr: float, weight_decay: float) -> torch.optim.Optimizer:
@@ -283,8 +213,6 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         torch.backends.cudnn.benchmark = True
     seed_everything(args.seed)
     dataset = canonical_dataset(args.dataset)
-    if dataset not in NORMALISATION:
-        raise SystemExit(f"unknown dataset {args.dataset!r}; choose shapes, fashion-mnist or imagefolder")
     arch = args.arch or DEFAULT_ARCH[dataset]
     prep = preprocessing_for(dataset, args.image_size)
     train_set, val_set, test_set, classes = build_splits(args, prep)

@@ -1,4 +1,4 @@
-"""Tests for models/datasets.py: shapes generator, IDX reader, Fashion-MNIST, image folders, factory."""
+"""Tests for models/datasets/: shapes generator, IDX reader, Fashion-MNIST, image folders, factory."""
 
 from __future__ import annotations
 
@@ -9,9 +9,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
-import models.datasets as datasets_module
+import models.datasets.fashion as fashion_module
+from attention.errors import ImageInputError
+from attention.images import Preprocessing, load_image, preprocess
 from models.datasets import (
     BACKGROUND_KINDS,
     DATASET_INFO,
@@ -26,6 +29,7 @@ from models.datasets import (
     read_idx,
     render_shape_scene,
 )
+from models.transforms import eval_transform
 
 SIZE = 64
 
@@ -264,7 +268,7 @@ def test_fashion_download_fallback(tmp_path: Path, monkeypatch: pytest.MonkeyPat
         raw.mkdir(parents=True)
         _fake_fashion(raw)
 
-    monkeypatch.setattr(datasets_module, "_download_fashion", fake_download)
+    monkeypatch.setattr(fashion_module, "_download_fashion", fake_download)
     ds = FashionMNISTIdx(tmp_path, "test", download=True)
     assert calls == [tmp_path] and len(ds) == 6
 
@@ -303,7 +307,7 @@ def test_fashion_real_debian_files() -> None:
 
 def _png(path: Path, colour: tuple[int, ...], mode: str = "RGB") -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    Image.new(mode, (8, 6), colour).save(path)
+    Image.new(mode, (10, 8), colour).save(path)  # the app's decoder refuses sides under 8 px
 
 
 def test_imagefolder_single_folder_split(tmp_path: Path) -> None:
@@ -319,7 +323,7 @@ def test_imagefolder_single_folder_split(tmp_path: Path) -> None:
     assert splits["train"].classes == ["cat", "dog", "emu"]
     assert ImageFolderDataset(tmp_path, "val", seed=1).samples == splits["val"].samples
     image, label = splits["test"][0]
-    assert image.mode == "RGB" and image.size == (8, 6)
+    assert image.mode == "RGB" and image.size == (10, 8)
     assert label == splits["test"].targets[0]
 
 
@@ -335,6 +339,43 @@ def test_imagefolder_with_split_folders(tmp_path: Path) -> None:
     assert test.classes == ["a", "b"] and test.targets == [1]  # label of "b" follows train's numbering
     image, _ = test[0]
     assert image.getpixel((0, 0)) == (255, 255, 255)  # transparency flattened onto white
+
+
+def test_imagefolder_decodes_16_bit_like_the_app(tmp_path: Path) -> None:
+    """A 16-bit PNG is scaled into 0-255, not clipped, and the model gets exactly what the app would feed it."""
+    levels = np.array([[0, 30000, 65535, 1000, 40000, 20000, 50000, 10000, 60000, 5000]], dtype=np.uint16)
+    for name in ("a", "b"):
+        for k in range(5):
+            path = tmp_path / name / f"{k}.png"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(np.repeat(np.roll(levels, k), 10, axis=0)).save(path)  # 16-bit grayscale PNG
+    with Image.open(tmp_path / "a" / "0.png") as raw:
+        assert raw.mode.startswith("I")  # really stored with more than 8 bits
+    prep = Preprocessing((16, 16), 3, (0.5, 0.5, 0.5), (0.25, 0.25, 0.25))
+    plain = ImageFolderDataset(tmp_path, "train", val_fraction=0.0, test_fraction=0.0)
+    fed = ImageFolderDataset(tmp_path, "train", transform=eval_transform(prep), val_fraction=0.0, test_fraction=0.0)
+    assert len(plain) == 10
+    for index, (path, _) in enumerate(plain.samples):
+        image, _ = plain[index]
+        app_image = load_image(path)  # what the CLI and the page decode an upload with
+        np.testing.assert_array_equal(np.asarray(image), np.asarray(app_image))
+        app_input = preprocess([app_image], prep.input_size, prep.channels, prep.mean, prep.std)[0]
+        assert torch.equal(fed[index][0], app_input)
+    first, _ = plain[plain.samples.index((str(tmp_path / "a" / "0.png"), 0))]
+    row = np.asarray(first)[0, :, 0]
+    assert row[2] == 255 and row[0] == 0
+    assert abs(int(row[1]) - 30000 / 257) <= 1 and abs(int(row[3]) - 1000 / 257) <= 1  # scaled: 117 and 4, not 255
+
+
+def test_imagefolder_too_small_image_is_one_line_naming_the_folder(tmp_path: Path) -> None:
+    for k in range(4):
+        _png(tmp_path / "a" / f"{k}.png", (k, 0, 0))
+        _png(tmp_path / "b" / f"{k}.png", (0, k, 0))
+    Image.new("RGB", (4, 4)).save(tmp_path / "a" / "0.png")
+    data = ImageFolderDataset(tmp_path, "train", val_fraction=0.0, test_fraction=0.0)
+    index = data.samples.index((str(tmp_path / "a" / "0.png"), 0))
+    with pytest.raises(ImageInputError, match=r"^in .*/a: 0\.png is too small: 4x4 pixels"):
+        data[index]
 
 
 # ----------------------------------------------------------------------------- factory

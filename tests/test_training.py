@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -12,9 +13,12 @@ from torch.utils.data import DataLoader
 
 from models.checkpoint import SHIPPED, load_checkpoint
 from models.datasets import DEFAULT_FASHION_ROOT, build_dataset
-from models.train import eval_transform, evaluate_accuracy, main, parse_args, train
+from models.evaluation import evaluate_accuracy
+from models.train import main, parse_args, train
+from models.transforms import eval_transform
 
 FASHION_AVAILABLE = DEFAULT_FASHION_ROOT.exists()
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def run(tmp_path: Path, *args: str) -> dict:
@@ -162,22 +166,44 @@ def test_train_command_line(tmp_path: Path) -> None:
     assert load_checkpoint(tmp_path / "cli.pt").training["steps"] == 1
 
 
-@pytest.mark.parametrize("name", ["shapes", "fashion"])
+def _readme_accuracy(name: str) -> tuple[str, int]:
+    """(accuracy text such as "99.80", test-set size) from the README's Models table row of ``name``."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    rows = [line for line in readme.splitlines() if line.startswith(f"| `{name}`")]
+    assert len(rows) == 1, f"README's Models table has no single row for {name}"
+    cells = [cell.strip() for cell in rows[0].strip("|").split("|")]
+    match = re.fullmatch(r"(\d+\.\d\d)% \(([\d,]+) (?:scenes|images)\)", cells[2])
+    assert match, f"unexpected accuracy cell {cells[2]!r}"
+    return match.group(1), int(match.group(2).replace(",", ""))
+
+
+@pytest.mark.parametrize("name", ["shapes", pytest.param("fashion", marks=pytest.mark.slow)])
 def test_shipped_checkpoint_reproduces_recorded_accuracy(name: str) -> None:
+    """The shipped model scores what its checkpoint, the README and its model card say, to within one test image.
+
+    The evaluation is deterministic; one image of slack covers a different CPU's or the GPU's arithmetic (the
+    fashion model was trained and scored on a GPU: 9,450 of 10,000 there, 9,451 on this project's CPU). The fashion
+    case scores 10,000 images, about 4 minutes on a 2-core CPU, hence ``slow``.
+    """
     if not SHIPPED[name].exists():
         pytest.fail(f"shipped checkpoint {SHIPPED[name]} is missing")
     loaded = load_checkpoint(name)
     dataset_name = loaded.training["dataset"]
     if dataset_name == "fashion-mnist" and not FASHION_AVAILABLE:
         pytest.skip("needs Debian's dataset-fashion-mnist (CI installs it)")
+    recorded, size = loaded.metrics["test_accuracy"], loaded.metrics["test_size"]
+    shown = f"{100 * recorded:.2f}"
+    assert _readme_accuracy(name) == (shown, size)
+    card = (ROOT / "assets" / f"MODEL_CARD_{name}.md").read_text(encoding="utf-8")
+    assert f"**Test accuracy {shown}%**" in card
     test_set = build_dataset(
         dataset_name, "test", transform=eval_transform(loaded.preprocessing), seed=int(loaded.training.get("seed", 0))
     )
-    recorded = loaded.metrics["test_accuracy"]
-    assert len(test_set) >= 500 and loaded.metrics["test_size"] == len(test_set)
+    assert len(test_set) == size >= 500
     torch.set_num_threads(2)
-    accuracy, _, _ = evaluate_accuracy(loaded.model, DataLoader(test_set, batch_size=256), len(loaded.classes))
-    assert abs(accuracy - recorded) <= 0.01, (accuracy, recorded)
+    _, _, confusion = evaluate_accuracy(loaded.model, DataLoader(test_set, batch_size=256), len(loaded.classes))
+    correct, recorded_correct = int(np.trace(confusion)), round(recorded * size)
+    assert abs(correct - recorded_correct) <= 1, (correct, recorded_correct, size)
 
 
 def test_training_device_option(tmp_path: Path) -> None:

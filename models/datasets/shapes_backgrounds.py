@@ -1,0 +1,287 @@
+"""Everything around the shapes dataset's object: colours, backgrounds, clutter and degradations.
+
+Kept apart from the object geometry (``shapes_scene``) because this is what makes
+the task hard: backgrounds built to distract, clutter in the object's own
+colours, and the blur / noise / JPEG of images from other sources. Every
+function draws from the caller's generator in a fixed order, so a scene stays
+reproducible from its seed.
+"""
+
+from __future__ import annotations
+
+import colorsys
+import functools
+import io
+import math
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFilter
+
+SUPERSAMPLE = 4  # draw at 4x and box-downsample: anti-aliased edges like real drawings
+_MIN_CONTRAST = 80.0  # contrast (see contrast) the object keeps from (almost all of) its local background
+_LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+_CLUTTER_MAX = 0.08  # clutter items stay below this fraction of the side: far from any class shape
+
+
+def hsv_colour(rng: np.random.Generator, s: tuple[float, float], v: tuple[float, float]) -> np.ndarray:
+    """Sample a colour in HSV: ranges of saturation/value are easier to reason about than RGB."""
+    h = rng.random()
+    r, g, b = colorsys.hsv_to_rgb(h, rng.uniform(*s), rng.uniform(*v))
+    return np.array([r, g, b], dtype=np.float32) * 255.0
+
+
+def contrast(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Visibility of colour a against colour b (broadcasting over the last axis of size 3).
+
+    Half the RGB distance plus the luminance difference: plain RGB distance
+    rates two hues of equal brightness (dark red on brown) as very different
+    although they are hard to tell apart, so brightness counts twice.
+    """
+    diff = np.asarray(a, np.float32) - np.asarray(b, np.float32)
+    return 0.5 * np.linalg.norm(diff, axis=-1) + np.abs(diff @ _LUMA)
+
+
+def pick_palette(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Choose (object colour, background colour 1, background colour 2).
+
+    A share of scenes imitates what users feed the app: black ink on white
+    paper, white on black, coloured pen on paper. The rest use arbitrary
+    colours so colour carries no information about the class.
+    """
+    u = rng.random()
+    if u < 0.12:  # black ink on (slightly tinted) paper
+        obj = hsv_colour(rng, (0.0, 0.6), (0.0, 0.25))
+        bg1 = hsv_colour(rng, (0.0, 0.12), (0.82, 1.0))
+        amp = rng.uniform(0, 40)
+    elif u < 0.20:  # white / chalk on dark
+        obj = hsv_colour(rng, (0.0, 0.15), (0.85, 1.0))
+        bg1 = hsv_colour(rng, (0.0, 0.4), (0.0, 0.2))
+        amp = rng.uniform(0, 40)
+    elif u < 0.30:  # coloured pen on paper
+        obj = hsv_colour(rng, (0.4, 1.0), (0.3, 0.85))
+        bg1 = hsv_colour(rng, (0.0, 0.12), (0.82, 1.0))
+        amp = rng.uniform(0, 40)
+    else:
+        bg1 = hsv_colour(rng, (0.0, 1.0), (0.0, 1.0))
+        obj = hsv_colour(rng, (0.0, 1.0), (0.0, 1.0))
+        for _ in range(12):
+            if contrast(obj, bg1) >= 120:
+                break
+            obj = hsv_colour(rng, (0.0, 1.0), (0.0, 1.0))
+        else:
+            black, white = np.zeros(3, np.float32), np.full(3, 255.0, np.float32)
+            obj = black if contrast(black, bg1) > contrast(white, bg1) else white
+        amp = rng.uniform(20, 110)
+    direction = rng.normal(size=3)
+    direction /= np.linalg.norm(direction) + 1e-8
+    bg2 = np.clip(bg1 + direction * amp, 0, 255).astype(np.float32)
+    return obj, bg1, bg2
+
+
+def _coords(size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Pixel-centre coordinates normalised to [-1, 1]; cached because every scene needs them."""
+    return _coords_cached(size)
+
+
+@functools.lru_cache(maxsize=8)
+def _coords_cached(size: int) -> tuple[np.ndarray, np.ndarray]:
+    axis = (np.arange(size, dtype=np.float32) + 0.5) / size * 2.0 - 1.0
+    yy, xx = np.meshgrid(axis, axis, indexing="ij")
+    yy.flags.writeable = False
+    xx.flags.writeable = False
+    return xx, yy
+
+
+def _mix(c1: np.ndarray, c2: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """Blend two colours with a per-pixel weight field t in [0, 1] -> H x W x 3 float32."""
+    t = np.clip(t, 0.0, 1.0)[..., None]
+    return (c1 * (1.0 - t) + c2 * t).astype(np.float32)
+
+
+def _background_gradient(rng: np.random.Generator, size: int, c1: np.ndarray, c2: np.ndarray) -> np.ndarray:
+    xx, yy = _coords(size)
+    if rng.random() < 0.3:  # radial, like uneven lighting on a photographed page
+        cx, cy = rng.uniform(-1, 1, 2)
+        t = np.sqrt((xx - cx) ** 2 + (yy - cy) ** 2) / rng.uniform(1.0, 2.5)
+    else:
+        theta = rng.uniform(0, 2 * math.pi)
+        t = (xx * math.cos(theta) + yy * math.sin(theta)) * 0.5 / math.sqrt(2) + 0.5
+    return _mix(c1, c2, t)
+
+
+def _value_noise(rng: np.random.Generator, size: int, scale: float) -> np.ndarray:
+    """Smooth noise in [0, 1]: random values on a coarse grid, bicubically upsampled."""
+    cells = max(2, round(size / scale) + 1)
+    grid = Image.fromarray(rng.random((cells, cells)).astype(np.float32))
+    field = np.asarray(grid.resize((size, size), Image.Resampling.BICUBIC), dtype=np.float32)
+    return field
+
+
+def _background_noise(rng: np.random.Generator, size: int, c1: np.ndarray, c2: np.ndarray) -> np.ndarray:
+    scale = rng.uniform(3.0, 24.0) * size / 64.0
+    t = _value_noise(rng, size, scale)
+    if rng.random() < 0.5:  # a finer octave on top: more "paper grain" / foliage-like
+        t = 0.7 * t + 0.3 * _value_noise(rng, size, max(1.5, scale / 3.0))
+    return _mix(c1, c2, t)
+
+
+def _background_texture(rng: np.random.Generator, size: int, c1: np.ndarray, c2: np.ndarray) -> np.ndarray:
+    """Stripes or a checkerboard: regular edges everywhere, so edges alone do not find the object."""
+    xx, yy = _coords(size)
+    theta = rng.uniform(0, math.pi)
+    u = (xx * math.cos(theta) + yy * math.sin(theta)) * size / 2.0
+    v = (-xx * math.sin(theta) + yy * math.cos(theta)) * size / 2.0
+    period = rng.uniform(3.0, 14.0) * size / 64.0
+    phase = rng.uniform(0, period)
+    if rng.random() < 0.55:
+        wave = np.sin(2 * math.pi * (u + phase) / period)
+        t = (wave > 0).astype(np.float32) if rng.random() < 0.5 else 0.5 + 0.5 * wave
+    else:
+        t = ((np.floor((u + phase) / period) + np.floor(v / period)) % 2).astype(np.float32)
+    return _mix(c1, c2, t)
+
+
+def paint_background(rng: np.random.Generator, kind: str, size: int, c1: np.ndarray, c2: np.ndarray) -> np.ndarray:
+    """The background of one scene (H x W x 3 float32) in style ``kind``, before any clutter is drawn."""
+    if kind == "solid":
+        return np.broadcast_to(c1, (size, size, 3)).astype(np.float32)
+    if kind == "gradient":
+        return _background_gradient(rng, size, c1, c2)
+    if kind == "noise":
+        return _background_noise(rng, size, c1, c2)
+    if kind == "texture":
+        return _background_texture(rng, size, c1, c2)
+    # clutter sits on a plain or gently shaded base
+    if rng.random() < 0.5:
+        return _background_gradient(rng, size, c1, c2)
+    return np.broadcast_to(c1, (size, size, 3)).astype(np.float32)
+
+
+def ensure_contrast(
+    rng: np.random.Generator, obj: np.ndarray, background: np.ndarray, box: tuple[int, int, int, int]
+) -> np.ndarray:
+    """Return an object colour that stands out from the background around the object.
+
+    The 5th percentile of the per-pixel contrast is used instead of the mean so
+    that a two-colour texture cannot hide the object behind one of its colours.
+    """
+    x0, y0, x1, y1 = box
+    region = background[y0:y1, x0:x1].reshape(-1, 3)
+    if region.size == 0:
+        return obj
+    if region.shape[0] > 400:  # a subsample is plenty for a percentile and keeps this fast
+        region = region[:: region.shape[0] // 400 + 1]
+
+    def score(colours: np.ndarray) -> np.ndarray:
+        return np.percentile(contrast(region[None, :, :], colours[:, None, :]), 5, axis=1)
+
+    if score(obj[None])[0] >= _MIN_CONTRAST:
+        return obj
+    candidates = np.stack(
+        [hsv_colour(rng, (0.0, 1.0), (0.0, 1.0)) for _ in range(10)] + [np.zeros(3), np.full(3, 255.0)]
+    ).astype(np.float32)
+    scores = score(candidates)
+    good = np.flatnonzero(scores >= _MIN_CONTRAST)
+    best = good[0] if good.size else int(np.argmax(scores))
+    return candidates[best]
+
+
+def dilate_square(mask: np.ndarray, radius: int) -> np.ndarray:
+    """Binary dilation by a square of side 2 * radius + 1 (separable, so cheap at these sizes)."""
+    out = mask.copy()
+    for axis in (0, 1):
+        grown = out.copy()
+        for shift in range(1, radius + 1):
+            if axis == 0:
+                grown[shift:] |= out[:-shift]
+                grown[:-shift] |= out[shift:]
+            else:
+                grown[:, shift:] |= out[:, :-shift]
+                grown[:, :-shift] |= out[:, shift:]
+        out = grown
+    return out
+
+
+def draw_clutter(
+    rng: np.random.Generator, background: np.ndarray, obj: np.ndarray, forbidden: np.ndarray
+) -> np.ndarray:
+    """Short strokes and small irregular blobs in the object's colour family.
+
+    Items never touch each other or the object (checked on an occupancy grid
+    of their bounding boxes), so two strokes cannot combine into a cross and
+    nothing grows into a class shape; every item stays below ``_CLUTTER_MAX``
+    of the side. All random numbers are drawn in bulk: per-item generator
+    calls used to dominate the cost of a scene.
+    """
+    size = background.shape[0]
+    ss = SUPERSAMPLE
+    canvas = Image.fromarray(np.clip(background, 0, 255).astype(np.uint8)).resize(
+        (size * ss, size * ss), Image.Resampling.NEAREST
+    )
+    draw = ImageDraw.Draw(canvas)
+    occupied = forbidden.copy()
+    wanted = max(1, int(rng.integers(6, 24) * (size / 64.0) ** 2))
+    tries = wanted * 3
+    colours = np.clip((obj + rng.normal(0, 22, (tries, 3))) * rng.uniform(0.85, 1.15, (tries, 1)), 0, 255)
+    colours = colours.astype(np.uint8).tolist()
+    centres = (rng.uniform(0, size, (tries, 2))).tolist()
+    strokes = (rng.random(tries) < 0.6).tolist()
+    lengths = (rng.uniform(0.03, 0.075, tries) * size).tolist()
+    stroke_angles = rng.uniform(0, math.pi, tries).tolist()
+    widths = (rng.uniform(0.7, 2.0, tries) * size / 64.0).tolist()
+    blob_radii = rng.uniform(0.01, 0.035, tries) * size
+    blob_angles = np.sort(rng.uniform(0, 2 * math.pi, (tries, 7)), axis=1)
+    blob_points = rng.uniform(0.55, 1.0, (tries, 7)) * blob_radii[:, None]
+    blob_x = (np.cos(blob_angles) * blob_points).tolist()
+    blob_y = (np.sin(blob_angles) * blob_points).tolist()
+    placed = 0
+    for k in range(tries):
+        if placed >= wanted:
+            break
+        cx, cy = centres[k]
+        if strokes[k]:
+            dx = math.cos(stroke_angles[k]) * lengths[k] / 2
+            dy = math.sin(stroke_angles[k]) * lengths[k] / 2
+            xs, ys = [cx - dx, cx + dx], [cy - dy, cy + dy]
+            pad = widths[k] / 2 + 1
+        else:
+            xs = [cx + x for x in blob_x[k]]
+            ys = [cy + y for y in blob_y[k]]
+            pad = 1.0
+        bx0, by0 = max(0, int(min(xs) - pad)), max(0, int(min(ys) - pad))
+        bx1 = min(size, math.ceil(max(xs) + pad) + 1)
+        by1 = min(size, math.ceil(max(ys) + pad) + 1)
+        if bx0 >= bx1 or by0 >= by1 or occupied[by0:by1, bx0:bx1].any():
+            continue
+        occupied[by0:by1, bx0:bx1] = True
+        placed += 1
+        points = [(x * ss, y * ss) for x, y in zip(xs, ys)]
+        if strokes[k]:
+            draw.line(points, fill=tuple(colours[k]), width=max(1, round(widths[k] * ss)))
+        else:
+            draw.polygon(points, fill=tuple(colours[k]))
+    small = canvas.resize((size, size), Image.Resampling.BOX)
+    return np.asarray(small, dtype=np.float32)
+
+
+def degrade_like_real_images(rng: np.random.Generator, image: np.ndarray) -> np.ndarray:
+    """Imitate images from other sources: resampling, slight blur, sensor noise, JPEG."""
+    size = image.shape[0]
+    pil = Image.fromarray(image)
+    filters = (Image.Resampling.NEAREST, Image.Resampling.BILINEAR, Image.Resampling.BICUBIC)
+    if rng.random() < 0.1:  # drawn at another resolution and resized
+        low = max(8, round(size * rng.uniform(0.4, 0.8)))
+        pil = pil.resize((low, low), filters[int(rng.integers(1, 3))])
+        pil = pil.resize((size, size), filters[int(rng.integers(0, 3))])
+    if rng.random() < 0.2:
+        pil = pil.filter(ImageFilter.GaussianBlur(rng.uniform(0.3, 1.0) * size / 64.0))
+    out = np.asarray(pil)
+    if rng.random() < 0.3:
+        noisy = out.astype(np.float32) + rng.normal(0, rng.uniform(2.0, 10.0), out.shape)
+        out = np.clip(noisy, 0, 255).astype(np.uint8)
+    if rng.random() < 0.1:
+        buffer = io.BytesIO()
+        Image.fromarray(out).save(buffer, format="JPEG", quality=int(rng.integers(30, 91)))
+        buffer.seek(0)
+        out = np.asarray(Image.open(buffer).convert("RGB"))
+    return np.ascontiguousarray(out)

@@ -1,0 +1,52 @@
+"""Evaluation of checkpoints: accuracy, attention localization against object masks, Grad-CAM, reports.
+
+``run`` evaluates a checkpoint (and holds ``evaluate_accuracy``, which training
+imports); ``localization`` scores one map against one object mask;
+``gradcam`` is the project's Grad-CAM; ``report`` formats the results. The
+command line is ``python -m models.evaluate``. Nothing here imports training.
+"""
+
+from .gradcam import GradCAM, GradCAMOutput, default_gradcam_layer, grad_cam
+from .localization import (
+    TOLERANCE_FRACTION,
+    auroc,
+    centre_prior,
+    dilate,
+    disk_offsets,
+    energy_inside,
+    image_side,
+    pointing_game,
+    precise_mask,
+    tolerance_px,
+    upsample,
+)
+from .report import format_confusion, format_localization, format_report, json_ready
+from .run import CENTRE_PRIOR, GRAD_CAM, evaluate_accuracy, evaluate_checkpoint, localization_scores, resolve_dataset
+
+__all__ = [
+    "CENTRE_PRIOR",
+    "GRAD_CAM",
+    "TOLERANCE_FRACTION",
+    "GradCAM",
+    "GradCAMOutput",
+    "auroc",
+    "centre_prior",
+    "default_gradcam_layer",
+    "dilate",
+    "disk_offsets",
+    "energy_inside",
+    "evaluate_accuracy",
+    "evaluate_checkpoint",
+    "format_confusion",
+    "format_localization",
+    "format_report",
+    "grad_cam",
+    "image_side",
+    "json_ready",
+    "localization_scores",
+    "pointing_game",
+    "precise_mask",
+    "resolve_dataset",
+    "tolerance_px",
+    "upsample",
+]

@@ -1,0 +1,85 @@
+"""The evaluation's numbers as text tables and as JSON-ready data."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from attention.files import finite_or_none
+
+from .run import CENTRE_PRIOR, GRAD_CAM
+
+
+def format_confusion(confusion: Sequence[Sequence[int]], classes: Sequence[str]) -> str:
+    """The confusion matrix as a text table: rows = true class, columns = predicted, plus recall."""
+    matrix = np.asarray(confusion, dtype=np.int64)
+    label_width = max(len("true \\ predicted"), *(len(name) for name in classes))
+    cell = max(5, *(len(name) for name in classes), len(str(int(matrix.max(initial=0)))))
+    header = "true \\ predicted".ljust(label_width) + "".join(f" {name:>{cell}}" for name in classes)
+    header += f" {'total':>6} {'recall':>7}"
+    lines = [header]
+    for index, (name, row) in enumerate(zip(classes, matrix, strict=True)):
+        total = int(row.sum())
+        recall = f"{row[index] / total:.1%}" if total else "-"
+        lines.append(name.ljust(label_width) + "".join(f" {int(v):>{cell}}" for v in row) + f" {total:>6} {recall:>7}")
+    return "\n".join(lines)
+
+
+def _display_name(key: str, settings: dict[str, Any]) -> str:
+    if key == CENTRE_PRIOR:
+        return "centre prior (baseline)"
+    if key == GRAD_CAM:
+        return f"Grad-CAM {settings.get('grad_cam_layer', '')} (baseline)"
+    return key
+
+
+def format_localization(rows: dict[str, dict[str, Any]], settings: dict[str, Any]) -> str:
+    """Localization scores as a text table: one row per map kind, columns pointing game / energy / AUROC."""
+    names = {key: _display_name(key, settings) for key in rows}
+    width = max(len("map"), *(len(name) for name in names.values()))
+    lines = [f"{'map':<{width}} {'size':>7} {'pointing game':>14} {'energy inside':>14} {'AUROC':>7}"]
+    for key, row in rows.items():
+        size = "x".join(str(s) for s in row["size"])
+        scores = f"{row['pointing_game']:>14.3f} {row['energy_inside']:>14.3f} {row['auroc']:>7.3f}"
+        lines.append(f"{names[key]:<{width}} {size:>7} {scores}")
+        if row.get("empty_maps"):
+            lines[-1] += f"  ({row['empty_maps']} all-zero maps)"
+    lines.append(
+        f"pointing tolerance {settings['tolerance_px']} px. For reference: objects cover "
+        f"{settings['object_share']:.1%} of the image ({settings['dilated_object_share']:.1%} with the tolerance),"
+    )
+    lines.append("which a uniform map scores on energy inside (and roughly on pointing game); AUROC 0.5 is chance.")
+    return "\n".join(lines)
+
+
+def format_report(result: dict[str, Any]) -> str:
+    lines = [
+        f"{Path(result['checkpoint']).name} ({result['arch']}) on {result['dataset']}/{result['split']}: "
+        f"{result['n']} images",
+        f"accuracy {result['accuracy']:.2%}   mean loss {result['loss']:.4f}",
+        "",
+        "Confusion matrix",
+        format_confusion(result["confusion_matrix"], result["classes"]),
+    ]
+    if result["localization"] is not None:
+        settings = result["localization_settings"]
+        lines += [
+            "",
+            f"Localization against the object masks ({settings['images_scored']} images, maps upsampled to image size)",
+            format_localization(result["localization"], settings),
+        ]
+    return "\n".join(lines)
+
+
+def json_ready(value: Any) -> Any:
+    """NaN/inf become null: they are not valid JSON, and other tools would refuse the file."""
+    if isinstance(value, float):
+        return finite_or_none(value)
+    if isinstance(value, dict):
+        return {key: json_ready(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_ready(item) for item in value]
+    return value

@@ -1,0 +1,283 @@
+"""Evaluate a checkpoint: accuracy, confusion matrix, and how well its spatial attention finds the object.
+
+Accuracy alone says nothing about what the attention modules learned. On a
+dataset with object masks (shapes), every spatial-attention layer is scored
+against them (see ``localization``), next to two references computed on the
+same images: a centre prior, which needs no model, and Grad-CAM on the same
+model. Training imports ``evaluate_accuracy`` from here; nothing here imports
+training.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+from tqdm import tqdm
+
+from attention.errors import InputError
+from attention.recorder import AttentionRecorder, SpatialRecord
+
+from ..checkpoint import LoadedModel
+from ..datasets import DATASET_INFO, build_dataset, canonical_dataset_name
+from ..transforms import eval_transform
+from .gradcam import GradCAM
+from .localization import (
+    auroc,
+    centre_prior,
+    dilate,
+    energy_inside,
+    pointing_game,
+    precise_mask,
+    tolerance_px,
+    upsample,
+)
+
+LOGGER = logging.getLogger(__name__)
+
+CENTRE_PRIOR = "centre_prior"
+GRAD_CAM = "grad_cam"
+
+
+@torch.no_grad()
+def evaluate_accuracy(
+    model: nn.Module,
+    loader: Iterable,
+    num_classes: int,
+    progress: bool = False,
+    desc: str = "eval",
+    device: torch.device | str = "cpu",
+) -> tuple[float, float, np.ndarray]:
+    """(accuracy, mean loss, confusion matrix [true, predicted]) in eval mode.
+
+    ``device`` is where the model's weights are; batches are moved there.
+    Restores the model's previous train/eval mode afterwards.
+    """
+    was_training = model.training
+    model.eval()
+    confusion = np.zeros((num_classes, num_classes), dtype=np.int64)
+    total_loss, count = 0.0, 0
+    try:
+        for images, labels in tqdm(loader, desc=desc, leave=False, disable=not progress):
+            logits = model(images.to(device, non_blocking=True))
+            labels_here = labels.to(device, non_blocking=True)
+            total_loss += float(nn.functional.cross_entropy(logits, labels_here, reduction="sum"))
+            predicted = logits.argmax(1).cpu()
+            np.add.at(confusion, (labels.numpy(), predicted.numpy()), 1)
+            count += len(labels)
+    finally:
+        model.train(was_training)
+    accuracy = float(np.trace(confusion) / max(count, 1))
+    return accuracy, total_loss / max(count, 1), confusion
+
+
+class _Scores:
+    """Per-image scores of one map kind, averaged at the end."""
+
+    def __init__(self, size: tuple[int, int]) -> None:
+        self.size = size
+        self.hits: list[bool] = []
+        self.energy: list[float] = []
+        self.auroc: list[float] = []
+        self.empty_maps = 0
+
+    def add(self, saliency: torch.Tensor, object_mask: torch.Tensor, tolerance: int) -> None:
+        if float(saliency.sum()) <= 0.0:
+            self.empty_maps += 1
+        self.hits.append(pointing_game(saliency, object_mask, tolerance))
+        self.energy.append(energy_inside(saliency, object_mask))
+        self.auroc.append(auroc(saliency, object_mask))
+
+    def summary(self) -> dict[str, Any]:
+        def mean(values: list[float]) -> float:
+            return float(np.mean(values)) if values else float("nan")
+
+        return {
+            "pointing_game": mean([float(hit) for hit in self.hits]),
+            "energy_inside": mean(self.energy),
+            "auroc": mean(self.auroc),
+            "size": list(self.size),
+            "n": len(self.hits),
+            "empty_maps": self.empty_maps,
+        }
+
+
+def resolve_dataset(loaded: LoadedModel, dataset_name: str | None) -> str:
+    """Canonical dataset name: the one given, else the one the checkpoint was trained on."""
+    name = dataset_name or loaded.training.get("dataset")
+    if not name:
+        raise InputError(f"{loaded.name} does not say which dataset it was trained on; pass --dataset")
+    try:
+        return canonical_dataset_name(str(name))
+    except ValueError as error:
+        raise InputError(str(error)) from error
+
+
+def _open_dataset(
+    loaded: LoadedModel, dataset: str, split: str, limit: int | None, data_root: str | None, seed: int
+) -> Dataset:
+    """The evaluation split, built the way models.train builds it so scores are comparable."""
+    options: dict[str, Any] = {
+        "root": data_root,
+        "seed": seed,
+        "length": limit,
+        "transform": eval_transform(loaded.preprocessing),
+    }
+    if dataset == "shapes":
+        options["size"] = loaded.preprocessing.input_size[0]
+    try:
+        data = build_dataset(dataset, split, **options)
+    except (ValueError, OSError) as error:  # unknown split, missing files, unreadable folder
+        raise InputError(f"cannot open {dataset}/{split}: {error}") from error
+    classes = list(getattr(data, "classes", loaded.classes))
+    if classes != list(loaded.classes):
+        raise InputError(
+            f"{loaded.name} predicts {loaded.classes} but {dataset} has classes {classes}; "
+            "pass the --dataset it was trained on"
+        )
+    if len(data) == 0:  # type: ignore[arg-type]
+        raise InputError(f"{dataset}/{split} has no images")
+    return data
+
+
+def localization_scores(
+    model: nn.Module,
+    dataset: Any,
+    transform: Any,
+    batch_size: int = 128,
+    progress: bool = False,
+) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
+    """Score every SA layer, the centre prior and Grad-CAM against the object masks of ``dataset``.
+
+    ``dataset.sample(i)`` must give ``(uint8 image, bool object mask, label)``
+    (as ShapesDataset does). Maps are upsampled bilinearly to the mask's size
+    and scored per image, then averaged. One forward + backward pass per batch
+    serves both the attention recorder and Grad-CAM. Images whose mask is
+    empty or covers everything (AUROC undefined) are skipped and counted.
+
+    Returns (rows keyed by layer name, "centre_prior" and "grad_cam"; settings
+    such as the tolerance and the mean object share of the image).
+    """
+    from PIL import Image
+
+    rows: dict[str, _Scores] = {}
+    modules = dict(model.named_modules())
+    cam = GradCAM(model)
+    prior: torch.Tensor | None = None
+    skipped = 0
+    object_share: list[float] = []
+    dilated_share: list[float] = []
+    tolerance = 0
+    starts = range(0, len(dataset), batch_size)
+    for start in tqdm(starts, desc="localization", leave=False, disable=not progress, unit="batch"):
+        samples = [dataset.sample(i) for i in range(start, min(start + batch_size, len(dataset)))]
+        batch = torch.stack([transform(Image.fromarray(np.ascontiguousarray(image))) for image, _, _ in samples])
+        masks = torch.stack([torch.from_numpy(np.array(mask, dtype=bool)) for _, mask, _ in samples])
+        height, width = masks.shape[-2:]
+        tolerance = tolerance_px(height, width)
+        if prior is None:
+            prior = centre_prior(height, width)
+        with AttentionRecorder(model) as recorder, cam:
+            grad_cam = cam(batch)
+        maps: dict[str, torch.Tensor] = {}
+        seen: dict[str, int] = {}
+        for record in recorder.records:
+            if not isinstance(record, SpatialRecord):
+                continue
+            seen[record.name] = seen.get(record.name, 0) + 1
+            key = record.name if seen[record.name] == 1 else f"{record.name}#{seen[record.name]}"
+            maps[key] = precise_mask(record, modules[record.name])
+        maps[GRAD_CAM] = grad_cam.maps
+        for key, value in maps.items():
+            rows.setdefault(key, _Scores(tuple(int(s) for s in value.shape[-2:])))
+        rows.setdefault(CENTRE_PRIOR, _Scores((height, width)))
+        upsampled = {key: upsample(value, (height, width)) for key, value in maps.items()}
+        dilated = dilate(masks, tolerance)
+        for index in range(len(samples)):
+            mask = masks[index]
+            covered = int(mask.sum())
+            if covered == 0 or covered == mask.numel():
+                skipped += 1
+                continue
+            object_share.append(covered / mask.numel())
+            dilated_share.append(float(dilated[index].float().mean()))
+            rows[CENTRE_PRIOR].add(prior, mask, tolerance)
+            for key, value in upsampled.items():
+                rows[key].add(value[index], mask, tolerance)
+    if skipped:
+        LOGGER.warning("skipped %d images whose object mask is empty or covers the whole image", skipped)
+    # Attention layers in forward order, then the two references.
+    ordered = [key for key in rows if key not in (CENTRE_PRIOR, GRAD_CAM)] + [CENTRE_PRIOR, GRAD_CAM]
+    result = {key: rows[key].summary() for key in ordered if key in rows}
+    settings = {
+        "tolerance_px": tolerance,
+        "grad_cam_layer": cam.layer_name,
+        "images_scored": len(object_share),
+        "images_skipped": skipped,
+        "object_share": float(np.mean(object_share)) if object_share else float("nan"),
+        "dilated_object_share": float(np.mean(dilated_share)) if dilated_share else float("nan"),
+    }
+    return result, settings
+
+
+def evaluate_checkpoint(
+    loaded: LoadedModel,
+    dataset_name: str | None = None,
+    split: str = "test",
+    limit: int | None = None,
+    batch_size: int = 128,
+    progress: bool = True,
+    *,
+    data_root: str | None = None,
+    seed: int | None = None,
+) -> dict[str, Any]:
+    """Accuracy, confusion matrix and (for datasets with object masks) attention localization scores.
+
+    The dataset defaults to the one the checkpoint was trained on and is
+    preprocessed with the checkpoint's own preprocessing; ``seed`` defaults to
+    the training seed, so shapes' test split is the very scenes the
+    checkpoint's stored test accuracy was measured on. ``limit`` keeps the
+    first N images. ``localization`` is None when the dataset has no masks.
+
+    Raises InputError for a dataset that cannot be opened or does not match the checkpoint.
+    """
+    if limit is not None and limit < 1:
+        raise InputError(f"--limit must be at least 1, got {limit}")
+    if batch_size < 1:
+        raise InputError(f"--batch-size must be at least 1, got {batch_size}")
+    dataset_name = resolve_dataset(loaded, dataset_name)
+    seed = int(loaded.training.get("seed", 0)) if seed is None else int(seed)
+    data = _open_dataset(loaded, dataset_name, split, limit, data_root, seed)
+    count = len(data)  # type: ignore[arg-type]
+    LOGGER.info("evaluating %s on %s/%s (%d images)", loaded.name, dataset_name, split, count)
+
+    loader = DataLoader(data, batch_size=batch_size, shuffle=False, num_workers=0)
+    accuracy, loss, confusion = evaluate_accuracy(loaded.model, loader, len(loaded.classes), progress, "accuracy")
+    result: dict[str, Any] = {
+        "checkpoint": loaded.source,
+        "arch": loaded.arch,
+        "dataset": dataset_name,
+        "split": split,
+        "n": int(count),
+        "classes": list(loaded.classes),
+        "accuracy": accuracy,
+        "loss": loss,
+        "confusion_matrix": confusion.tolist(),
+        "localization": None,
+        "localization_settings": None,
+    }
+    has_masks = bool(DATASET_INFO.get(dataset_name, {}).get("has_masks")) and hasattr(data, "sample")
+    if has_masks:
+        rows, settings = localization_scores(
+            loaded.model, data, eval_transform(loaded.preprocessing), batch_size, progress
+        )
+        result["localization"] = rows
+        result["localization_settings"] = settings
+    else:
+        LOGGER.info("%s has no object masks: skipping the localization scores", dataset_name)
+    return result
