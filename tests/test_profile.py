@@ -17,7 +17,7 @@ from models.checkpoint import load_checkpoint
 
 def _batches(loaded, count: int = 48, batch_size: int = 16):  # noqa: ANN001, ANN202
     from models.datasets import ShapesDataset
-    from models.train import eval_transform
+    from models.transforms import eval_transform
 
     dataset = ShapesDataset("test", length=count, transform=eval_transform(loaded.preprocessing))
     items = [dataset[index] for index in range(count)]
