@@ -25,7 +25,23 @@ def _build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     analyze = commands.add_parser("analyze", help="record every attention layer for one or more images")
     analyze.add_argument("images", nargs="+", metavar="IMAGE", help="image files in any format Pillow reads")
-    analyze.add_argument("--checkpoint", default=None, help="shipped model name (shapes, fashion) or a checkpoint path")
+    analyze.add_argument(
+        "--model",
+        "--checkpoint",
+        dest="model",
+        default=None,
+        metavar="SPEC",
+        help="shapes, fashion, a checkpoint path, timm:NAME, torchvision:NAME, ecanet:NAME, "
+        "or your own factory as path/to/file.py:FUNCTION or package.module:FUNCTION",
+    )
+    analyze.add_argument(
+        "--weights", type=Path, help="weights file for --model (.pt, .pth, .pth.tar, .ckpt, .safetensors...)"
+    )
+    analyze.add_argument("--classes", type=Path, help="class names: one a line, or a JSON list")
+    analyze.add_argument("--input-size", type=int, nargs="+", metavar="PX", help="model input side, or height width")
+    analyze.add_argument("--channels", type=int, help="model input channels, 1 or 3")
+    analyze.add_argument("--mean", type=float, nargs="+", help="normalisation mean, one value or one per channel")
+    analyze.add_argument("--std", type=float, nargs="+", help="normalisation std, one value or one per channel")
     analyze.add_argument("--out", type=Path, help="write PNG figures for every image into this folder")
     analyze.add_argument("--json", action="store_true", help="print one JSON document on stdout")
     analyze.add_argument("--batch-size", type=int, default=32, help="images per forward pass")
@@ -61,7 +77,7 @@ def write_figures(analysis: Any, out: Path, stem: str, args: argparse.Namespace)
 def run_analyze(args: argparse.Namespace) -> int:
     from attention.analysis import Analyzer, analysis_to_dict, build_document
     from attention.images import load_image
-    from models.checkpoint import load_checkpoint
+    from models.specs import load_model
 
     if not 0.0 <= args.opacity <= 1.0:
         raise InputError("--opacity must be between 0 and 1")
@@ -71,7 +87,8 @@ def run_analyze(args: argparse.Namespace) -> int:
 
     if args.colormap not in COLORMAPS:
         raise InputError(f"unknown colormap {args.colormap!r}; choose one of {', '.join(COLORMAPS)}")
-    loaded = load_checkpoint(args.checkpoint)
+    overrides = {"input_size": args.input_size, "channels": args.channels, "mean": args.mean, "std": args.std}
+    loaded = load_model(args.model, args.weights, args.classes, overrides, allow_code=True)
     images = [load_image(path) for path in args.images]
     with Analyzer(loaded.model, loaded.classes, loaded.preprocessing, loaded.name) as analyzer:
         analyses = analyzer.analyze(images, names=list(args.images), batch_size=args.batch_size)
