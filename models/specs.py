@@ -18,6 +18,7 @@ through the libraries' own caches.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import importlib
 import importlib.util
@@ -289,11 +290,11 @@ def _build_library_model(spec: ModelSpec, weights: WeightsFile | None) -> tuple[
                 f"{spec.text} needs --weights FILE: the authors' released weights cannot be downloaded automatically"
             )
         builder = ecanet.ARCHITECTURES[spec.name]
-        model = builder()
-        k_size = ecanet.kernel_sizes_in(spec.name, align_keys(weights.state_dict, model.state_dict().keys()))
-        num_classes = classifier_size(model, weights.state_dict)
-        if num_classes is not None or (k_size is not None and k_size != ecanet.RELEASED_KERNEL_SIZES[spec.name]):
-            model = builder(num_classes=num_classes or 1000, k_size=k_size)
+        with torch.device("meta"):  # names and shapes only, to read the file's kernel sizes and class count
+            layout = builder()
+        k_size = ecanet.kernel_sizes_in(spec.name, align_keys(weights.state_dict, layout.state_dict().keys()))
+        num_classes = classifier_size(layout, weights.state_dict)
+        model = builder(num_classes=num_classes or 1000, k_size=k_size)
         used = k_size or ecanet.RELEASED_KERNEL_SIZES.get(spec.name)
         config.update(k_size=list(used) if used else None, num_classes=num_classes)
         apply_weights(model, weights, spec.text)
@@ -302,7 +303,9 @@ def _build_library_model(spec: ModelSpec, weights: WeightsFile | None) -> tuple[
     build = _timm_builder(spec) if spec.kind == "timm" else _torchvision_builder(spec)
     if weights is None:
         try:
-            model = build(None, True)
+            # torch.hub announces downloads on stdout, which belongs to the CLI's --json document.
+            with contextlib.redirect_stdout(sys.stderr):
+                model = build(None, True)
         except InputError:
             raise
         except Exception as error:  # noqa: BLE001 - network, cache and hub errors all mean "no weights"

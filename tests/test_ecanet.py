@@ -51,8 +51,9 @@ def eca_kernels(model: nn.Module) -> dict[str, int]:
 
 @pytest.mark.parametrize("name", list(TORCHVISION_TWINS))
 def test_state_dict_names_match_the_release(name: str) -> None:
-    model = ecanet.ARCHITECTURES[name]()
-    twin = torchvision.models.get_model(TORCHVISION_TWINS[name], weights=None)
+    with torch.device("meta"):  # names and shapes only: skip initialising the weights
+        model = ecanet.ARCHITECTURES[name]()
+        twin = torchvision.models.get_model(TORCHVISION_TWINS[name], weights=None)
     ours = {key: tuple(value.shape) for key, value in model.state_dict().items()}
     eca_keys = {key for key, shape in ours.items() if len(shape) == 3}  # Conv1d kernels; torchvision has none
     theirs = {key: tuple(value.shape) for key, value in twin.state_dict().items()}
@@ -68,7 +69,8 @@ def test_state_dict_names_match_the_release(name: str) -> None:
 )
 def test_released_kernel_sizes_per_stage(name: str, per_stage: tuple[int, ...]) -> None:
     # The README's released files: eca_resnet50_k3557, eca_resnet101_k3357, eca_resnet152_k3357.
-    kernels = eca_kernels(ecanet.ARCHITECTURES[name]())
+    with torch.device("meta"):
+        kernels = eca_kernels(ecanet.ARCHITECTURES[name]())
     for stage, size in enumerate(per_stage, start=1):
         in_stage = {k for n, k in kernels.items() if n.startswith(f"layer{stage}.")}
         assert in_stage == {size}, (stage, in_stage)
