@@ -35,12 +35,12 @@ from typing import Any
 import torch
 from torch import nn
 
-from attention.errors import InputError
+from attention.errors import CheckpointError, InputError
 from attention.images import Preprocessing
 
 from . import ecanet
-from .checkpoint import DEFAULT_CHECKPOINT, LoadedModel, load_checkpoint
-from .weights import WeightsFile, align_keys, apply_weights, classifier_size, read_weights
+from .checkpoint import DEFAULT_CHECKPOINT, FORMAT, SHIPPED, LoadedModel, load_checkpoint
+from .weights import WeightsFile, align_keys, apply_weights, classifier_size, has_weight_suffix, read_weights
 
 LOGGER = logging.getLogger(__name__)
 
@@ -443,7 +443,11 @@ def load_model(
                 f"--weights goes with timm:, torchvision:, ecanet: or a factory spec; "
                 f"{parsed.text} is an Attention Lens checkpoint, which carries its own weights"
             )
-        loaded = load_checkpoint(parsed.text)
+        try:
+            loaded = load_checkpoint(parsed.text)
+        except CheckpointError as error:
+            inferred, weights_file = _training_file_spec(parsed.text, error)
+            return _load_built(parse_spec(inferred), weights_file, classes, preprocessing_overrides)
         class_names = _class_override(classes, len(loaded.classes), parsed.text)
         if class_names is not None:
             loaded.classes = class_names
@@ -451,6 +455,15 @@ def load_model(
         return loaded
 
     weights_file = read_weights(weights) if weights is not None else None
+    return _load_built(parsed, weights_file, classes, preprocessing_overrides)
+
+
+def _load_built(
+    parsed: ModelSpec,
+    weights_file: WeightsFile | None,
+    classes: str | Path | Sequence[str] | None,
+    preprocessing_overrides: dict[str, Any] | None,
+) -> LoadedModel:
     build = _build_factory_model if parsed.runs_code else _build_library_model
     model, config = build(parsed, weights_file)
     model.eval()
@@ -460,7 +473,10 @@ def load_model(
         _class_override(classes, count, parsed.text) or _library_classes(parsed, model, count) or _numbered(count)
     )
     config["num_classes"] = count
-    source = str(weights) if weights is not None else ("pretrained" if config.get("pretrained") else parsed.text)
+    if weights_file is not None:
+        source = str(weights_file.path)
+    else:
+        source = "pretrained" if config.get("pretrained") else parsed.text
     LOGGER.info("loaded %s (%d classes) from %s", parsed.text, count, source)
     return LoadedModel(
         model=model,
@@ -471,6 +487,41 @@ def load_model(
         preprocessing=preprocessing,
         source=source,
     )
+
+
+def _training_file_spec(text: str, error: CheckpointError) -> tuple[str, WeightsFile]:
+    """The spec a training script's checkpoint names, for a file given where an Attention Lens checkpoint goes.
+
+    The authors' ECA-Net ``main.py`` and timm's ``train.py`` store the model's
+    name as ``arch``; torchvision's reference script stores it in ``args.model``.
+    Such a file then opens with ``--model FILE`` alone. Anything else re-raises
+    ``error``, or says what to pass instead when the file is a plain state dict.
+    """
+    path = Path(text).expanduser()
+    if text in SHIPPED or not path.is_file() or not has_weight_suffix(path.name):
+        raise error
+    weights = read_weights(path)
+    if weights.extras.get("format") == FORMAT:
+        raise error  # an Attention Lens checkpoint with a problem of its own
+    arch = weights.arch
+    model_arg = getattr(weights.extras.get("args"), "model", None)
+    if arch in ecanet.ARCHITECTURES:
+        return f"ecanet:{arch}", weights
+    if arch is not None:
+        import timm
+
+        if timm.is_model(arch):
+            return f"timm:{arch}", weights
+    elif isinstance(model_arg, str):
+        import torchvision
+        from torchvision.models import list_models
+
+        if model_arg in list_models(module=torchvision.models):
+            return f"torchvision:{model_arg}", weights
+    raise CheckpointError(
+        f"{path.name} is a weights file, not an Attention Lens checkpoint; name its network with "
+        f"--model timm:NAME, torchvision:NAME, ecanet:NAME or file.py:FUNCTION, and pass --weights {path.name}"
+    ) from error
 
 
 def _class_override(classes: str | Path | Sequence[str] | None, count: int, target: str) -> list[str] | None:

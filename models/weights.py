@@ -48,8 +48,12 @@ class WeightsFile:
     """A state dict read from a file, and what else the file held (``arch``, ``epoch``...), for messages."""
 
     state_dict: dict[str, torch.Tensor]
-    label: str
+    path: Path
     extras: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        return self.path.name
 
     @property
     def arch(self) -> str | None:
@@ -222,7 +226,7 @@ def read_weights(path: str | Path) -> WeightsFile:
         payload = _read_torch(path, label, _check_archive(path, label))
     state_dict, extras = _unwrap(payload, label)
     LOGGER.info("read %d tensors from %s", len(state_dict), path)
-    return WeightsFile(state_dict, label, extras)
+    return WeightsFile(state_dict, path, extras)
 
 
 def align_keys(state_dict: dict[str, torch.Tensor], expected: set[str] | list[str]) -> dict[str, torch.Tensor]:

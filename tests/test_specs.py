@@ -101,11 +101,11 @@ def save_timm_train(model: nn.Module, path: Path) -> None:
     torch.save(
         {
             "epoch": 10,
-            "arch": type(model).__name__.lower(),
+            "arch": model.pretrained_cfg["architecture"],
             "state_dict": model.state_dict(),
             "optimizer": optimizer.state_dict(),
             "version": 2,
-            "args": argparse.Namespace(model="seresnet18", lr=0.1, epochs=10),
+            "args": argparse.Namespace(model=model.pretrained_cfg["architecture"], lr=0.1, epochs=10),
             "metric": 71.2,
             "state_dict_ema": model.state_dict(),
         },
@@ -321,6 +321,34 @@ def test_offline_torchvision_says_how_to_pass_weights(
         "could not download torchvision:mobilenet_v3_small's pretrained weights (offline?); pass --weights FILE"
     )
     assert capsys.readouterr().out == ""  # torch.hub's "Downloading" line must not reach --json's stdout
+
+
+def test_training_checkpoints_open_by_path_alone(tmp_path: Path) -> None:
+    # The file names its network: ECA-Net's main.py and timm's train.py as "arch", torchvision's script in args.
+    from tests.test_ecanet import save_official
+
+    eca = randomise(ecanet.ARCHITECTURES["eca_resnet18"](), seed=12)
+    save_official(eca, "eca_resnet18", tmp_path / "model_best.pth.tar")
+    se = randomise(timm.create_model("seresnet18"), seed=13)
+    save_timm_train(se, tmp_path / "timm_best.pth.tar")
+    mobile = randomise(torchvision.models.mobilenet_v3_small(weights=None), seed=14)
+    save_torchvision_reference(mobile, tmp_path / "checkpoint.pth")
+    for filename, spec, native in [
+        ("model_best.pth.tar", "ecanet:eca_resnet18", eca),
+        ("timm_best.pth.tar", "timm:seresnet18", se),
+        ("checkpoint.pth", "torchvision:mobilenet_v3_small", mobile),
+    ]:
+        loaded = load_model(tmp_path / filename, preprocessing_overrides={"input_size": 64})
+        assert loaded.name == spec and loaded.source == str(tmp_path / filename)
+        same_output(loaded.model, native)
+
+    save_bare(mobile, tmp_path / "bare.pth")
+    with pytest.raises(CheckpointError) as error:
+        load_model(tmp_path / "bare.pth")
+    assert str(error.value) == (
+        "bare.pth is a weights file, not an Attention Lens checkpoint; name its network with --model timm:NAME, "
+        "torchvision:NAME, ecanet:NAME or file.py:FUNCTION, and pass --weights bare.pth"
+    )
 
 
 def test_checkpoint_specs_take_no_weights(tmp_path: Path) -> None:
