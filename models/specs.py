@@ -99,6 +99,36 @@ def _suggest(name: str, choices: Sequence[str]) -> str:
     return f"; close matches: {', '.join(close)}" if close else ""
 
 
+# Library models with channel attention the recorder knows (ECA, SE), for pickers that offer
+# architectures by name: an upload of weights for one of them never runs code.
+TIMM_ATTENTION_PATTERNS = (
+    "ecaresnet*",
+    "eca_resne*",
+    "eca_vovnet*",
+    "eca_nfnet*",
+    "nf_ecaresnet*",
+    "seresnet*",
+    "seresnext*",
+    "legacy_se*",
+    "senet154",
+)
+TORCHVISION_ATTENTION_PREFIXES = ("mobilenet_v3", "efficientnet", "regnet_y")
+
+
+def attention_architectures() -> list[str]:
+    """Specs of the timm, torchvision and ECA-Net models with channel attention, each family sorted."""
+    import timm
+    import torchvision
+    from torchvision.models import list_models
+
+    torchvision_names = list_models(module=torchvision.models)
+    return (
+        [f"ecanet:{name}" for name in ecanet.ARCHITECTURES]
+        + [f"timm:{name}" for name in timm.list_models(list(TIMM_ATTENTION_PATTERNS))]
+        + [f"torchvision:{name}" for name in torchvision_names if name.startswith(TORCHVISION_ATTENTION_PREFIXES)]
+    )
+
+
 # ---------------------------------------------------------------- class names
 
 

@@ -32,7 +32,13 @@ from timm.data import resolve_data_config  # noqa: E402
 from attention.errors import CheckpointError, InputError  # noqa: E402
 from attention.images import load_image, preprocess  # noqa: E402
 from models import ecanet  # noqa: E402
-from models.specs import apply_overrides, load_model, parse_spec, read_classes  # noqa: E402
+from models.specs import (  # noqa: E402
+    apply_overrides,
+    attention_architectures,
+    load_model,
+    parse_spec,
+    read_classes,
+)
 from models.weights import WEIGHT_SUFFIXES, read_weights  # noqa: E402
 from tests.badfiles import _Exploit  # noqa: E402
 from tests.test_ecanet import randomise  # noqa: E402
@@ -186,6 +192,20 @@ def test_timm_pretrained_config_gives_the_input_size(tmp_path: Path) -> None:
     assert load_model("timm:ecaresnet26t", weights=path).preprocessing.input_size == (256, 256)
 
 
+def test_wrapped_and_legacy_files(tmp_path: Path) -> None:
+    # torch.compile's _orig_mod. prefix, a Lightning module's model. prefix, and PyTorch's pre-1.6 file format.
+    native = randomise(ecanet.ARCHITECTURES["eca_resnet18"](num_classes=3), seed=15)
+    compiled = tmp_path / "compiled.pt"
+    torch.save(torch.compile(native).state_dict(), compiled)
+    lightning = tmp_path / "epoch=3.ckpt"
+    torch.save({"state_dict": {f"model.{k}": v for k, v in native.state_dict().items()}, "epoch": 3}, lightning)
+    legacy = tmp_path / "legacy.pth"
+    torch.save(native.state_dict(), legacy, _use_new_zipfile_serialization=False)
+    for path in (compiled, lightning, legacy):
+        loaded = load_model("ecanet:eca_resnet18", weights=path, preprocessing_overrides={"input_size": 64})
+        same_output(loaded.model, native)
+
+
 def test_fine_tuned_head_and_class_names(tmp_path: Path) -> None:
     native = randomise(torchvision.models.mobilenet_v3_small(weights=None, num_classes=7), seed=3)
     path = tmp_path / "seven.pth"
@@ -274,6 +294,27 @@ def test_factory_module_spec(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
 
 
 # ---------------------------------------------------------------- specs and options
+
+
+def test_attention_architectures_have_attention() -> None:
+    specs = attention_architectures()
+    assert len(specs) == len(set(specs)) and "ecanet:eca_resnet50" in specs and "timm:ecaresnet50d" in specs
+    attention_types = ("eca_layer", "EcaModule", "SEModule", "EffectiveSEModule", "SqueezeExcitation", "SEModule")
+    # Torchvision's entries and a few of timm's, built without weights: each holds a known attention module.
+    # (RegNet computes its widths with tensors, so it cannot be built on the meta device; one is built for real.)
+    checked = [s for s in specs if s.startswith("torchvision:") and "regnet" not in s]
+    checked += ["timm:ecaresnet26t", "timm:legacy_seresnet18", "timm:seresnext26t_32x4d", "timm:eca_nfnet_l0"]
+    checked += ["ecanet:eca_mobilenet_v2", "torchvision:regnet_y_400mf"]
+    for spec in checked:
+        family, name = spec.split(":")
+        with torch.device("cpu" if "regnet" in name else "meta"):
+            if family == "torchvision":
+                model = torchvision.models.get_model(name, weights=None)
+            elif family == "timm":
+                model = timm.create_model(name)
+            else:
+                model = ecanet.ARCHITECTURES[name]()
+        assert any(type(m).__name__ in attention_types for m in model.modules()), spec
 
 
 def test_parse_spec_kinds() -> None:
