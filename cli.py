@@ -60,7 +60,23 @@ def _build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_OneLineParser)
     analyze = commands.add_parser("analyze", help="record every attention layer for one or more images")
     analyze.add_argument("images", nargs="+", metavar="IMAGE", help="image files in any format Pillow reads")
-    analyze.add_argument("--checkpoint", default=None, help="shipped model name (shapes, fashion) or a checkpoint path")
+    analyze.add_argument(
+        "--model",
+        "--checkpoint",
+        dest="model",
+        default=None,
+        metavar="SPEC",
+        help="shapes, fashion, a checkpoint path, timm:NAME, torchvision:NAME, ecanet:NAME, "
+        "or your own factory as path/to/file.py:FUNCTION or package.module:FUNCTION",
+    )
+    analyze.add_argument(
+        "--weights", type=Path, help="weights file for --model (.pt, .pth, .pth.tar, .ckpt, .safetensors...)"
+    )
+    analyze.add_argument("--classes", type=Path, help="class names: one a line, or a JSON list")
+    analyze.add_argument("--input-size", type=int, nargs="+", metavar="PX", help="model input side, or height width")
+    analyze.add_argument("--channels", type=int, help="model input channels, 1 or 3")
+    analyze.add_argument("--mean", type=float, nargs="+", help="normalisation mean, one value or one per channel")
+    analyze.add_argument("--std", type=float, nargs="+", help="normalisation std, one value or one per channel")
     analyze.add_argument("--out", type=Path, help="write PNG figures for every image into this folder")
     analyze.add_argument("--json", action="store_true", help="print one JSON document on stdout")
     analyze.add_argument(
@@ -120,13 +136,15 @@ def run_analyze(args: argparse.Namespace) -> int:
     from attention.analysis import Analyzer, analysis_to_dict, build_document
     from attention.images import load_image
     from attention.render import COLORMAPS
-    from models.checkpoint import images_per_pass, load_checkpoint
+    from models.checkpoint import images_per_pass
+    from models.specs import load_model
 
     if args.colormap not in COLORMAPS:
         raise InputError(f"unknown colormap {args.colormap!r}; choose one of {', '.join(COLORMAPS)}")
+    overrides = {"input_size": args.input_size, "channels": args.channels, "mean": args.mean, "std": args.std}
     if args.out is not None:
         check_out_folder(args.out)
-    loaded = load_checkpoint(args.checkpoint)
+    loaded = load_model(args.model, args.weights, args.classes, overrides, allow_code=True)
     batch_size = min(args.batch_size, images_per_pass(loaded))
     if batch_size < args.batch_size:
         LOGGER.info("%s: %d images per pass keep the activations within the memory budget", loaded.name, batch_size)

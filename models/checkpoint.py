@@ -466,11 +466,17 @@ def shipped_models() -> list[str]:
     return [name for name, path in SHIPPED.items() if path.exists()]
 
 
+FOREIGN_IMAGES_PER_PASS = 8  # an ImageNet ResNet-50's activations at 224 px, eight times, fit the budget
+
+
 def images_per_pass(loaded: LoadedModel) -> int:
     """How many images one forward pass may hold so its activations stay within one largest-allowed image's.
 
     The config bounds limit one image; a batch multiplies that, so callers
     that batch (the CLI) cap their batch size with this to keep the memory budget.
     """
+    if loaded.arch not in ARCHITECTURES:
+        # A network brought by the user (timm:, torchvision:, ...) has no config to estimate from.
+        return FOREIGN_IMAGES_PER_PASS
     cost = check_config(loaded.arch, loaded.config, loaded.preprocessing.input_size)
     return max(1, MAX_ACTIVATIONS // max(cost.activations, 1))

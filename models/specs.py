@@ -1,0 +1,566 @@
+"""One model spec for the CLI, the app and the library: which network to build, and from where its weights come.
+
+Specs:
+
+- ``shapes``, ``fashion``, or a path to an Attention Lens checkpoint;
+- ``timm:NAME`` and ``torchvision:NAME``: any classification model of those libraries;
+- ``ecanet:NAME``: the official ECA-Net architectures (models.ecanet);
+- ``path/to/file.py:FUNCTION`` or ``package.module:FUNCTION``: the user's own
+  factory returning an ``nn.Module``. It runs the user's code, so only callers
+  that speak for the person at the keyboard (the CLI, app.py's launch flags)
+  pass ``allow_code=True``; a spec from an upload never does.
+
+Library names are checked against the libraries' own lists before anything is
+built, so a spec cannot reach any other code. Weights come from a file
+(models.weights) or, for timm and torchvision, from their pretrained weights
+through the libraries' own caches.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import difflib
+import importlib
+import importlib.util
+import json
+import logging
+import math
+import re
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from attention.errors import CheckpointError, InputError
+from attention.images import Preprocessing
+
+from . import ecanet
+from .checkpoint import DEFAULT_CHECKPOINT, FORMAT, SHIPPED, LoadedModel, load_checkpoint
+from .weights import WeightsFile, align_keys, apply_weights, classifier_size, has_weight_suffix, read_weights
+
+LOGGER = logging.getLogger(__name__)
+
+FAMILIES = ("timm", "torchvision", "ecanet")
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+DEFAULT_INPUT_SIZE = 224
+MAX_SPEC_LENGTH = 500
+MAX_CLASSES_BYTES = 4 << 20
+MAX_CLASSES = 100_000
+MAX_CLASS_NAME = 300
+INPUT_SIZE_RANGE = (8, 4096)
+
+_IDENTIFIER = r"[A-Za-z_][A-Za-z0-9_]*"
+_CODE_SPEC = re.compile(rf"^(?P<target>.+\.py|{_IDENTIFIER}(?:\.{_IDENTIFIER})*):(?P<function>{_IDENTIFIER})$")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A parsed spec: ``kind`` is ``checkpoint``, a library family, ``file`` or ``module``."""
+
+    kind: str
+    name: str
+    text: str
+    function: str | None = None
+
+    @property
+    def runs_code(self) -> bool:
+        return self.kind in ("file", "module")
+
+
+def parse_spec(text: str | Path | None, allow_code: bool = False) -> ModelSpec:
+    """Classify a spec without building anything; a spec that would run code needs ``allow_code``."""
+    text = DEFAULT_CHECKPOINT if text is None or str(text).strip() == "" else str(text).strip()
+    if len(text) > MAX_SPEC_LENGTH or any(ord(c) < 32 for c in text):
+        raise InputError("the model spec is too long or has control characters")
+    family, sep, name = text.partition(":")
+    if sep and family in FAMILIES:
+        if not name:
+            raise InputError(f"model spec {text!r} names no model; write {family}:NAME")
+        return ModelSpec(family, name, text)
+    match = _CODE_SPEC.match(text)
+    if match and not Path(text).expanduser().exists():
+        kind = "file" if match["target"].endswith(".py") else "module"
+        if not allow_code:
+            raise InputError(
+                f"model spec {text!r} runs Python code, which is accepted only from the command line "
+                "or app.py's launch flags"
+            )
+        return ModelSpec(kind, match["target"], text, match["function"])
+    return ModelSpec("checkpoint", text, text)
+
+
+def _suggest(name: str, choices: Sequence[str]) -> str:
+    close = difflib.get_close_matches(name, choices, n=3, cutoff=0.6)
+    return f"; close matches: {', '.join(close)}" if close else ""
+
+
+# Library models with channel attention the recorder knows (ECA, SE), for pickers that offer
+# architectures by name: an upload of weights for one of them never runs code.
+TIMM_ATTENTION_PATTERNS = (
+    "ecaresnet*",
+    "eca_resne*",
+    "eca_vovnet*",
+    "eca_nfnet*",
+    "nf_ecaresnet*",
+    "seresnet*",
+    "seresnext*",
+    "legacy_se*",
+    "senet154",
+)
+TORCHVISION_ATTENTION_PREFIXES = ("mobilenet_v3", "efficientnet", "regnet_y")
+
+
+def attention_architectures() -> list[str]:
+    """Specs of the timm, torchvision and ECA-Net models with channel attention, each family sorted."""
+    import timm
+    import torchvision
+    from torchvision.models import list_models
+
+    torchvision_names = list_models(module=torchvision.models)
+    return (
+        [f"ecanet:{name}" for name in ecanet.ARCHITECTURES]
+        + [f"timm:{name}" for name in timm.list_models(list(TIMM_ATTENTION_PATTERNS))]
+        + [f"torchvision:{name}" for name in torchvision_names if name.startswith(TORCHVISION_ATTENTION_PREFIXES)]
+    )
+
+
+# ---------------------------------------------------------------- class names
+
+
+def imagenet_classes() -> list[str]:
+    """ImageNet-1k's class names in the usual index order, from torchvision's metadata (no download)."""
+    from torchvision.models import ResNet50_Weights
+
+    return list(ResNet50_Weights.IMAGENET1K_V1.meta["categories"])
+
+
+def _numbered(count: int) -> list[str]:
+    return [f"class {index}" for index in range(count)]
+
+
+def _timm_classes(model: nn.Module, count: int) -> list[str] | None:
+    """Class names from timm's dataset info for the label set the model's pretrained config names."""
+    from timm.data import ImageNetInfo, infer_imagenet_subset
+
+    try:
+        subset = infer_imagenet_subset(model)
+        if subset is None:
+            return None
+        descriptions = ImageNetInfo(subset).label_descriptions()
+    except Exception as error:  # noqa: BLE001 - timm's label files are optional data; fall back to numbers
+        LOGGER.info("no timm label names for %s: %s", type(model).__name__, error)
+        return None
+    # "tench, Tinca tinca": the first synonym is the name people use.
+    names = [str(text).split(",")[0].strip() for text in descriptions]
+    return names if len(names) == count else None
+
+
+def read_classes(path: str | Path) -> list[str]:
+    """Class names from a file: a JSON list of strings, or one name a line (blank lines skipped)."""
+    path = Path(path)
+    label = path.name
+    if not path.is_file():
+        raise InputError(f"classes file not found: {path}")
+    if path.stat().st_size > MAX_CLASSES_BYTES:
+        raise InputError(f"classes file {label} is larger than {MAX_CLASSES_BYTES >> 20} MB")
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (UnicodeDecodeError, OSError) as error:
+        raise InputError(f"classes file {label} is not UTF-8 text") from error
+    if text.lstrip().startswith("["):
+        try:
+            names = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise InputError(
+                f"classes file {label} is not a valid JSON list: {error.msg} (line {error.lineno})"
+            ) from error
+        if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
+            raise InputError(f"classes file {label} must be a JSON list of strings")
+    else:
+        names = [line.strip() for line in text.splitlines() if line.strip()]
+    names = [" ".join(name.split()) for name in names]
+    if not names:
+        raise InputError(f"classes file {label} names no classes")
+    if len(names) > MAX_CLASSES:
+        raise InputError(f"classes file {label} names {len(names)} classes; the limit is {MAX_CLASSES}")
+    long = next((name for name in names if len(name) > MAX_CLASS_NAME), None)
+    if long is not None:
+        raise InputError(f"classes file {label} has a name longer than {MAX_CLASS_NAME} characters: {long[:40]}...")
+    return names
+
+
+# ---------------------------------------------------------------- preprocessing
+
+
+def _imagenet_preprocessing(size: int | Sequence[int] = DEFAULT_INPUT_SIZE) -> Preprocessing:
+    return Preprocessing.from_dict({"input_size": size, "channels": 3, "mean": IMAGENET_MEAN, "std": IMAGENET_STD})
+
+
+def _timm_preprocessing(model: nn.Module) -> Preprocessing:
+    """The input size, mean and std of timm's pretrained config for the model."""
+    from timm.data import resolve_data_config
+
+    config = resolve_data_config({}, model=model)
+    channels, height, width = config["input_size"]
+    return Preprocessing.from_dict(
+        {"input_size": [height, width], "channels": channels, "mean": config["mean"], "std": config["std"]}
+    )
+
+
+def _torchvision_preprocessing(name: str) -> Preprocessing:
+    """The crop size, mean and std of the transforms torchvision states for the model's default weights."""
+    from torchvision.models import get_model_weights
+
+    try:
+        transforms = get_model_weights(name).DEFAULT.transforms()
+        return Preprocessing.from_dict(
+            {"input_size": transforms.crop_size[0], "channels": 3, "mean": transforms.mean, "std": transforms.std}
+        )
+    except (ValueError, KeyError, AttributeError, TypeError, IndexError) as error:
+        LOGGER.info("no torchvision transforms for %s (%s); using ImageNet's", name, error)
+        return _imagenet_preprocessing()
+
+
+def apply_overrides(base: Preprocessing, overrides: dict[str, Any] | None) -> Preprocessing:
+    """``base`` with ``input_size``, ``channels``, ``mean`` or ``std`` replaced; one value of mean/std fits all.
+
+    ``input_size`` is one side or [height, width]. Every value is checked,
+    because it comes from the command line.
+    """
+    overrides = {key: value for key, value in (overrides or {}).items() if value is not None}
+    if not overrides:
+        return base
+    unknown = set(overrides) - {"input_size", "channels", "mean", "std"}
+    if unknown:
+        raise InputError(f"unknown preprocessing override {sorted(unknown)[0]!r}")
+    data = base.to_dict()
+    if overrides.get("input_size") is not None:
+        size = overrides["input_size"]
+        sides = [size] if isinstance(size, int | float) else list(size)
+        if len(sides) not in (1, 2) or not all(isinstance(s, int | float) and float(s).is_integer() for s in sides):
+            raise InputError("--input-size takes one side, or height and width, in whole pixels")
+        sides = [int(s) for s in sides] * (3 - len(sides))
+        low, high = INPUT_SIZE_RANGE
+        if not all(low <= s <= high for s in sides):
+            raise InputError(f"--input-size must be between {low} and {high} pixels")
+        data["input_size"] = sides
+    if overrides.get("channels") is not None:
+        if overrides["channels"] not in (1, 3):
+            raise InputError("--channels must be 1 or 3")
+        data["channels"] = int(overrides["channels"])
+    channels = data["channels"]
+    for key in ("mean", "std"):
+        values = overrides.get(key)
+        if values is None:  # keep the model's values; their average when the channel count changes
+            values = data[key] if len(data[key]) == channels else [sum(data[key]) / len(data[key])]
+        values = [values] if isinstance(values, int | float) else list(values)
+        if len(values) not in (1, channels) or not all(isinstance(v, int | float) and math.isfinite(v) for v in values):
+            raise InputError(f"--{key} takes one number, or one per input channel ({channels})")
+        if key == "std" and min(values) <= 0:
+            raise InputError("--std values must be positive")
+        data[key] = [float(v) for v in values] * (channels if len(values) == 1 else 1)
+    return Preprocessing.from_dict(data)
+
+
+# ---------------------------------------------------------------- builders
+
+
+def _timm_builder(spec: ModelSpec) -> Callable[[int | None, bool], nn.Module]:
+    import timm
+
+    name = spec.name
+    if not (timm.is_model(name) or name in timm.list_pretrained()):
+        raise InputError(f"unknown timm model {name!r}{_suggest(name, timm.list_models())}")
+
+    def build(num_classes: int | None, pretrained: bool) -> nn.Module:
+        if pretrained and not (name in timm.list_pretrained() or timm.list_pretrained(f"{name}.*")):
+            raise InputError(f"timm has no pretrained weights for {spec.text}; pass --weights FILE")
+        kwargs = {} if num_classes is None else {"num_classes": num_classes}
+        return timm.create_model(name, pretrained=pretrained, **kwargs)
+
+    return build
+
+
+def _torchvision_builder(spec: ModelSpec) -> Callable[[int | None, bool], nn.Module]:
+    import torchvision
+    from torchvision.models import get_model, list_models
+
+    names = list_models(module=torchvision.models)  # classification models only
+    if spec.name not in names:
+        raise InputError(f"unknown torchvision classification model {spec.name!r}{_suggest(spec.name, names)}")
+
+    def build(num_classes: int | None, pretrained: bool) -> nn.Module:
+        if pretrained:
+            return get_model(spec.name, weights="DEFAULT")
+        kwargs = {} if num_classes is None else {"num_classes": num_classes}
+        return get_model(spec.name, weights=None, **kwargs)
+
+    return build
+
+
+def _download_error(spec: ModelSpec, error: Exception) -> InputError:
+    LOGGER.warning("pretrained weights for %s failed: %s", spec.text, error)
+    return InputError(f"could not download {spec.text}'s pretrained weights (offline?); pass --weights FILE")
+
+
+def _build_library_model(spec: ModelSpec, weights: WeightsFile | None) -> tuple[nn.Module, dict[str, Any]]:
+    """(model with its weights, config) for a library family."""
+    config: dict[str, Any] = {"family": spec.kind, "name": spec.name}
+    if spec.kind == "ecanet":
+        if spec.name not in ecanet.ARCHITECTURES:
+            choices = ", ".join(ecanet.ARCHITECTURES)
+            raise InputError(f"unknown ECA-Net architecture {spec.name!r}; choose one of {choices}")
+        if weights is None:
+            raise InputError(
+                f"{spec.text} needs --weights FILE: the authors' released weights cannot be downloaded automatically"
+            )
+        builder = ecanet.ARCHITECTURES[spec.name]
+        with torch.device("meta"):  # names and shapes only, to read the file's kernel sizes and class count
+            layout = builder()
+        k_size = ecanet.kernel_sizes_in(spec.name, align_keys(weights.state_dict, layout.state_dict().keys()))
+        num_classes = classifier_size(layout, weights.state_dict)
+        model = builder(num_classes=num_classes or 1000, k_size=k_size)
+        used = k_size or ecanet.RELEASED_KERNEL_SIZES.get(spec.name)
+        config.update(k_size=list(used) if used else None, num_classes=num_classes)
+        apply_weights(model, weights, spec.text)
+        return model, config
+
+    build = _timm_builder(spec) if spec.kind == "timm" else _torchvision_builder(spec)
+    if weights is None:
+        try:
+            # torch.hub announces downloads on stdout, which belongs to the CLI's --json document.
+            with contextlib.redirect_stdout(sys.stderr):
+                model = build(None, True)
+        except InputError:
+            raise
+        except Exception as error:  # noqa: BLE001 - network, cache and hub errors all mean "no weights"
+            raise _download_error(spec, error) from error
+        config["pretrained"] = True
+    else:
+        model = build(None, False)
+        num_classes = classifier_size(model, weights.state_dict)
+        if num_classes is not None:
+            model = build(num_classes, False)
+        config.update(pretrained=False, num_classes=num_classes)
+        apply_weights(model, weights, spec.text)
+    return model, config
+
+
+def _library_preprocessing(spec: ModelSpec, model: nn.Module) -> Preprocessing:
+    """What the model's library states for it; ImageNet's 224 px and statistics otherwise (ECA-Net's main.py)."""
+    if spec.kind == "torchvision":
+        return _torchvision_preprocessing(spec.name)
+    if spec.kind == "timm" or getattr(model, "pretrained_cfg", None):
+        return _timm_preprocessing(model)
+    return _imagenet_preprocessing()
+
+
+def _library_classes(spec: ModelSpec, model: nn.Module, count: int) -> list[str] | None:
+    """The label names the model's library gives for its output count, if any."""
+    if spec.kind == "torchvision":
+        from torchvision.models import get_model_weights
+
+        categories = get_model_weights(spec.name).DEFAULT.meta.get("categories")
+        return list(categories) if categories and len(categories) == count else None
+    if spec.kind == "timm" or getattr(model, "pretrained_cfg", None):
+        names = _timm_classes(model, count)
+        if names is not None:
+            return names
+    return imagenet_classes() if count == 1000 else None
+
+
+def _import_factory(spec: ModelSpec) -> Callable[[], Any]:
+    """The user's factory function, imported from a file or a module."""
+    function = spec.function or ""
+    if spec.kind == "file":
+        path = Path(spec.name).expanduser().resolve()
+        if not path.is_file():
+            raise InputError(f"factory file not found: {spec.name}")
+        module_name = "attention_lens_user_" + re.sub(r"\W", "_", path.stem)
+        loader_spec = importlib.util.spec_from_file_location(module_name, path)
+        if loader_spec is None or loader_spec.loader is None:
+            raise InputError(f"cannot import {spec.name} as Python")
+        module = importlib.util.module_from_spec(loader_spec)
+        sys.modules[module_name] = module  # dataclasses and pickling look modules up here
+        sys.path.insert(0, str(path.parent))  # so the file can import its neighbours
+        try:
+            loader_spec.loader.exec_module(module)
+        except Exception as error:  # noqa: BLE001 - the user's code may raise anything; report it in one line
+            sys.modules.pop(module_name, None)
+            raise InputError(f"running {path.name} failed: {type(error).__name__}: {error}") from error
+        finally:
+            sys.path.remove(str(path.parent))
+        where = path.name
+    else:
+        try:
+            module = importlib.import_module(spec.name)
+        except Exception as error:  # noqa: BLE001 - as above
+            raise InputError(f"cannot import module {spec.name}: {type(error).__name__}: {error}") from error
+        where = f"module {spec.name}"
+    factory = getattr(module, function, None)
+    if not callable(factory):
+        raise InputError(f"{where} has no function {function}")
+    return factory
+
+
+def _build_factory_model(spec: ModelSpec, weights: WeightsFile | None) -> tuple[nn.Module, dict[str, Any]]:
+    factory = _import_factory(spec)
+    try:
+        model = factory()
+    except Exception as error:  # noqa: BLE001 - the user's code may raise anything; report it in one line
+        raise InputError(f"{spec.text} raised {type(error).__name__}: {error}") from error
+    if not isinstance(model, nn.Module):
+        raise InputError(f"{spec.text} returned a {type(model).__name__}, not a torch.nn.Module")
+    if weights is not None:
+        apply_weights(model, weights, spec.text)
+    return model, {"family": "factory", "name": spec.text}
+
+
+def _output_count(model: nn.Module, preprocessing: Preprocessing, target: str) -> int:
+    """Number of classes the model outputs, from one pass on a blank input of the size it will be fed.
+
+    The pass also proves that the model accepts that size, so a wrong
+    ``--input-size`` is reported at load time rather than on the first image.
+    """
+    height, width = preprocessing.input_size
+    probe = torch.zeros(1, preprocessing.channels, height, width)
+    try:
+        with torch.inference_mode():
+            output = model(probe)
+    except Exception as error:  # noqa: BLE001 - any network may fail on an input it does not accept
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise InputError(
+            f"{target} fails on a {preprocessing.channels}x{height}x{width} input ({first}); "
+            "set --input-size, --channels, --mean and --std to what it expects"
+        ) from error
+    if not isinstance(output, torch.Tensor) or output.ndim != 2 or output.shape[0] != 1:
+        shape = list(output.shape) if isinstance(output, torch.Tensor) else type(output).__name__
+        raise InputError(f"{target} returns {shape}, not one row of class scores per image")
+    return int(output.shape[1])
+
+
+# ---------------------------------------------------------------- entry point
+
+
+def load_model(
+    spec: str | Path | None,
+    weights: str | Path | None = None,
+    classes: str | Path | Sequence[str] | None = None,
+    preprocessing_overrides: dict[str, Any] | None = None,
+    allow_code: bool = False,
+) -> LoadedModel:
+    """A model in eval mode with its class names and preprocessing, from any spec.
+
+    Args:
+        spec: see the module docstring; None means the default shipped model.
+        weights: a weights file (models.weights.WEIGHT_SUFFIXES); without one,
+            timm and torchvision models download their pretrained weights.
+        classes: a classes file, or the names themselves; one per model output.
+        preprocessing_overrides: ``input_size``, ``channels``, ``mean``, ``std``.
+        allow_code: accept a factory spec, which runs the user's Python code.
+
+    Every failure is an InputError (CheckpointError for files) with one line.
+    """
+    parsed = parse_spec(spec, allow_code=allow_code)
+    if parsed.kind == "checkpoint":
+        if weights is not None:
+            raise InputError(
+                f"--weights goes with timm:, torchvision:, ecanet: or a factory spec; "
+                f"{parsed.text} is an Attention Lens checkpoint, which carries its own weights"
+            )
+        try:
+            loaded = load_checkpoint(parsed.text)
+        except CheckpointError as error:
+            inferred, weights_file = _training_file_spec(parsed.text, error)
+            return _load_built(parse_spec(inferred), weights_file, classes, preprocessing_overrides)
+        class_names = _class_override(classes, len(loaded.classes), parsed.text)
+        if class_names is not None:
+            loaded.classes = class_names
+        loaded.preprocessing = apply_overrides(loaded.preprocessing, preprocessing_overrides)
+        return loaded
+
+    weights_file = read_weights(weights) if weights is not None else None
+    return _load_built(parsed, weights_file, classes, preprocessing_overrides)
+
+
+def _load_built(
+    parsed: ModelSpec,
+    weights_file: WeightsFile | None,
+    classes: str | Path | Sequence[str] | None,
+    preprocessing_overrides: dict[str, Any] | None,
+) -> LoadedModel:
+    build = _build_factory_model if parsed.runs_code else _build_library_model
+    model, config = build(parsed, weights_file)
+    model.eval()
+    preprocessing = apply_overrides(_library_preprocessing(parsed, model), preprocessing_overrides)
+    count = _output_count(model, preprocessing, parsed.text)
+    class_names = (
+        _class_override(classes, count, parsed.text) or _library_classes(parsed, model, count) or _numbered(count)
+    )
+    config["num_classes"] = count
+    if weights_file is not None:
+        source = str(weights_file.path)
+    else:
+        source = "pretrained" if config.get("pretrained") else parsed.text
+    LOGGER.info("loaded %s (%d classes) from %s", parsed.text, count, source)
+    return LoadedModel(
+        model=model,
+        name=parsed.text,
+        arch=parsed.text,
+        config=config,
+        classes=class_names,
+        preprocessing=preprocessing,
+        source=source,
+    )
+
+
+def _training_file_spec(text: str, error: CheckpointError) -> tuple[str, WeightsFile]:
+    """The spec a training script's checkpoint names, for a file given where an Attention Lens checkpoint goes.
+
+    The authors' ECA-Net ``main.py`` and timm's ``train.py`` store the model's
+    name as ``arch``; torchvision's reference script stores it in ``args.model``.
+    Such a file then opens with ``--model FILE`` alone. Anything else re-raises
+    ``error``, or says what to pass instead when the file is a plain state dict.
+    """
+    path = Path(text).expanduser()
+    if text in SHIPPED or not path.is_file() or not has_weight_suffix(path.name):
+        raise error
+    weights = read_weights(path)
+    if weights.extras.get("format") == FORMAT:
+        raise error  # an Attention Lens checkpoint with a problem of its own
+    arch = weights.arch
+    model_arg = getattr(weights.extras.get("args"), "model", None)
+    if arch in ecanet.ARCHITECTURES:
+        return f"ecanet:{arch}", weights
+    if arch is not None:
+        import timm
+
+        if timm.is_model(arch):
+            return f"timm:{arch}", weights
+    elif isinstance(model_arg, str):
+        import torchvision
+        from torchvision.models import list_models
+
+        if model_arg in list_models(module=torchvision.models):
+            return f"torchvision:{model_arg}", weights
+    raise CheckpointError(
+        f"{path.name} is a weights file, not an Attention Lens checkpoint; name its network with "
+        f"--model timm:NAME, torchvision:NAME, ecanet:NAME or file.py:FUNCTION, and pass --weights {path.name}"
+    ) from error
+
+
+def _class_override(classes: str | Path | Sequence[str] | None, count: int, target: str) -> list[str] | None:
+    if classes is None:
+        return None
+    if isinstance(classes, str | Path):
+        names, where = read_classes(classes), Path(classes).name
+    else:
+        names, where = [str(name) for name in classes], "the class list"
+    if len(names) != count:
+        raise InputError(f"{where} names {len(names)} classes but {target} has {count} outputs")
+    return names

@@ -1,0 +1,289 @@
+"""Read a weights file of any common layout into a state dict, and fit it to a model, with one-line errors.
+
+Users bring what their training code saved: a bare ``state_dict``, one inside
+a training checkpoint (``state_dict``, ``model``, ``model_state_dict``), with
+DataParallel's ``module.`` prefix, as ``.pth.tar``, ``.ckpt``, ``.bin`` or
+``.safetensors``. Everything is read with ``torch.load(weights_only=True)`` or
+safetensors, so a file cannot run code; when a file cannot be used, the error
+says what the file is (a TorchScript archive, a full pickled model, a state
+dict for another network) rather than calling it corrupt.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import pickle
+import re
+import struct
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from attention.errors import CheckpointError
+
+from .checkpoint import state_dict_mismatch
+
+LOGGER = logging.getLogger(__name__)
+
+# Every extension a weights file may have, in the CLI, the library and the app's file picker.
+WEIGHT_SUFFIXES: tuple[str, ...] = (".pt", ".pth", ".pth.tar", ".tar", ".ckpt", ".bin", ".safetensors")
+# Where a training checkpoint keeps the model's weights, in the order they are looked for.
+STATE_DICT_KEYS: tuple[str, ...] = ("state_dict", "model", "model_state_dict")
+# Prefixes wrappers add to every key: DataParallel/DDP, torch.compile, a Lightning module's ``self.model``.
+WRAPPER_PREFIXES: tuple[str, ...] = ("module.", "_orig_mod.", "model.")
+MAX_WEIGHTS_BYTES = 2 << 30  # file size, and the summed uncompressed size of a zip archive's entries
+MAX_ARCHIVE_ENTRIES = 200_000
+MAX_TENSORS = 100_000
+# Harmless classes that training scripts put next to the weights (timm's train.py saves its argparse args).
+SAFE_GLOBALS: list[Any] = [argparse.Namespace]
+
+
+@dataclass
+class WeightsFile:
+    """A state dict read from a file, and what else the file held (``arch``, ``epoch``...), for messages."""
+
+    state_dict: dict[str, torch.Tensor]
+    path: Path
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        return self.path.name
+
+    @property
+    def arch(self) -> str | None:
+        """The architecture name a training checkpoint records (the authors' ECA-Net ``main.py`` does)."""
+        arch = self.extras.get("arch")
+        return arch if isinstance(arch, str) else None
+
+
+def has_weight_suffix(name: str) -> bool:
+    return str(name).lower().endswith(WEIGHT_SUFFIXES)
+
+
+def _check_archive(path: Path, label: str) -> bool:
+    """True for a zip archive, after checking that unpacking it stays within bounds.
+
+    ``torch.load`` unpacks every entry it is pointed to, so a small file whose
+    entries claim gigabytes would exhaust memory; the zip directory says how
+    much each entry expands to before anything is read. A TorchScript archive
+    is recognised here too, because ``weights_only`` can only say that it failed.
+    """
+    if not zipfile.is_zipfile(path):
+        return False
+    try:
+        with zipfile.ZipFile(path) as archive:
+            entries = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError) as error:
+        raise CheckpointError(f"{label} is a damaged zip archive ({error})") from error
+    if len(entries) > MAX_ARCHIVE_ENTRIES:
+        raise CheckpointError(f"{label} is an archive of {len(entries)} entries; refused above {MAX_ARCHIVE_ENTRIES}")
+    total = sum(entry.file_size for entry in entries)
+    if total > MAX_WEIGHTS_BYTES:
+        raise CheckpointError(
+            f"{label} would unpack to {total >> 20} MB; weights files are refused above {MAX_WEIGHTS_BYTES >> 20} MB"
+        )
+    names = [entry.filename for entry in entries]
+    if any(name.endswith("constants.pkl") or "/code/" in name for name in names):
+        raise CheckpointError(
+            f"{label} is a TorchScript archive, which holds a compiled program rather than a state dict; "
+            "save torch.jit.load(file).state_dict() with torch.save instead"
+        )
+    return True
+
+
+def _looks_like_safetensors(path: Path) -> bool:
+    """A safetensors file starts with an 8-byte little-endian header length and a JSON header."""
+    with open(path, "rb") as handle:
+        head = handle.read(9)
+    if len(head) < 9:
+        return False
+    (length,) = struct.unpack("<Q", head[:8])
+    return head[8:9] == b"{" and 0 < length < path.stat().st_size
+
+
+def _read_safetensors(path: Path, label: str) -> dict[str, Any]:
+    try:
+        from safetensors.torch import load_file
+    except ImportError as error:
+        raise CheckpointError(f"reading {label} needs the safetensors package: pip install safetensors") from error
+    try:
+        return load_file(str(path), device="cpu")
+    except Exception as error:  # noqa: BLE001 - the parser is foreign code; any failure means an unusable file
+        LOGGER.warning("unreadable safetensors file %s: %s", path, error)
+        raise CheckpointError(f"{label} is not a readable safetensors file (corrupt or truncated)") from error
+
+
+def _pickles_modules(path: Path) -> bool:
+    """Whether the archive's pickle names torch.nn module classes: a ``torch.save(model)`` file."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for entry in archive.infolist():
+                if entry.filename.endswith("data.pkl") and entry.file_size <= MAX_WEIGHTS_BYTES:
+                    return b"torch.nn.modules." in archive.read(entry)
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return False
+    return False
+
+
+def _read_torch(path: Path, label: str, is_zip: bool) -> Any:
+    try:
+        with torch.serialization.safe_globals(SAFE_GLOBALS):
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as error:
+        text = str(error)
+        LOGGER.warning("refused weights %s: %s", path, text)
+        if "global" not in text.lower():
+            raise CheckpointError(f"{label} is not a readable PyTorch file (corrupt or truncated)") from error
+        if is_zip and _pickles_modules(path):
+            raise CheckpointError(
+                f"{label} is a full pickled model, which cannot be loaded safely; "
+                "save its state_dict (torch.save(model.state_dict(), file)) instead"
+            ) from error
+        names = re.findall(r"GLOBAL ([\w.]+)", text)
+        what = f" ({names[0]})" if names else ""
+        raise CheckpointError(
+            f"{label} contains Python objects{what} that a weights file must not hold; "
+            "refused (files are loaded with weights_only=True)"
+        ) from error
+    except (
+        RuntimeError,
+        EOFError,
+        OSError,
+        ValueError,
+        zipfile.BadZipFile,
+        AttributeError,
+        TypeError,
+        KeyError,
+        IndexError,
+        struct.error,
+    ) as error:
+        LOGGER.warning("unreadable weights %s: %s", path, error)
+        raise CheckpointError(f"{label} is not a readable PyTorch file (corrupt or truncated)") from error
+
+
+def _is_state_dict(value: Any) -> bool:
+    return isinstance(value, dict) and bool(value) and all(isinstance(v, torch.Tensor) for v in value.values())
+
+
+def _unwrap(payload: Any, label: str) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """The state dict inside what the file held, and the file's other top-level entries."""
+    if not isinstance(payload, dict):
+        raise CheckpointError(f"{label} holds a {type(payload).__name__}, not a state dict")
+    extras: dict[str, Any] = {}
+    value: Any = payload
+    for _ in range(3):  # a training checkpoint, possibly nested once more
+        if _is_state_dict(value):
+            break
+        if not isinstance(value, dict):
+            raise CheckpointError(f"{label} keeps a {type(value).__name__} where its state dict should be")
+        key = next((k for k in STATE_DICT_KEYS if k in value), None)
+        if key is None:
+            keys = ", ".join(sorted(map(str, value))[:8])
+            raise CheckpointError(
+                f"{label} is a dict without a state dict (its keys: {keys}); "
+                f"expected tensors, or one of {', '.join(STATE_DICT_KEYS)}"
+            )
+        extras.update({k: v for k, v in value.items() if k != key and not isinstance(v, dict | list)})
+        value = value[key]
+    else:
+        raise CheckpointError(f"{label} has no state dict of tensors")
+    if len(value) > MAX_TENSORS:
+        raise CheckpointError(f"{label} holds {len(value)} tensors; refused above {MAX_TENSORS}")
+    bad = next((k for k in value if not isinstance(k, str)), None)
+    if bad is not None:
+        raise CheckpointError(f"{label} has a state dict key that is not a string: {bad!r}")
+    return dict(value), extras
+
+
+def read_weights(path: str | Path) -> WeightsFile:
+    """The state dict in a weights file, read without unpickling arbitrary objects.
+
+    Every failure is a CheckpointError with one line saying what the file is
+    and what is wrong with it.
+    """
+    path = Path(path)
+    label = path.name
+    if not path.exists():
+        raise CheckpointError(f"weights file not found: {path}")
+    if not path.is_file():
+        raise CheckpointError(f"weights file {label} is not a file")
+    if not has_weight_suffix(label):
+        raise CheckpointError(f"{label} is not a weights file: the name must end in {', '.join(WEIGHT_SUFFIXES)}")
+    size = path.stat().st_size
+    if size == 0:
+        raise CheckpointError(f"{label} is empty")
+    if size > MAX_WEIGHTS_BYTES:
+        raise CheckpointError(f"{label} is larger than {MAX_WEIGHTS_BYTES >> 20} MB")
+    if label.lower().endswith(".safetensors") or (not zipfile.is_zipfile(path) and _looks_like_safetensors(path)):
+        payload: Any = _read_safetensors(path, label)
+    else:
+        payload = _read_torch(path, label, _check_archive(path, label))
+    state_dict, extras = _unwrap(payload, label)
+    LOGGER.info("read %d tensors from %s", len(state_dict), path)
+    return WeightsFile(state_dict, path, extras)
+
+
+def align_keys(state_dict: dict[str, torch.Tensor], expected: set[str] | list[str]) -> dict[str, torch.Tensor]:
+    """``state_dict`` with wrapper prefixes removed where every key has one and the model's keys have none."""
+    expected = set(expected)
+    changed = True
+    while changed and state_dict:
+        changed = False
+        for prefix in WRAPPER_PREFIXES:
+            if all(k.startswith(prefix) for k in state_dict) and not any(k.startswith(prefix) for k in expected):
+                state_dict = {k[len(prefix) :]: v for k, v in state_dict.items()}
+                changed = True
+    return state_dict
+
+
+def classifier_size(model: nn.Module, state_dict: dict[str, torch.Tensor]) -> int | None:
+    """Outputs of the file's classifier where it differs from the model's last linear layer, else None.
+
+    A network fine-tuned on its own classes differs from the library's
+    default only in that layer; reading its size lets the loader build the
+    network with the right number of outputs instead of refusing the file.
+    """
+    head = None
+    for name, module in model.named_modules():
+        if isinstance(module, nn.Linear):
+            head = (name, module)
+    if head is None:
+        return None
+    name, module = head
+    weight = align_keys(state_dict, model.state_dict().keys()).get(f"{name}.weight")
+    if not isinstance(weight, torch.Tensor) or weight.ndim != 2 or weight.shape[1] != module.in_features:
+        return None
+    return int(weight.shape[0]) if weight.shape[0] != module.out_features else None
+
+
+def apply_weights(model: nn.Module, weights: WeightsFile, target: str) -> None:
+    """Load ``weights`` into ``model`` strictly, or raise a CheckpointError naming the first tensor that differs."""
+    label = weights.label
+    expected = model.state_dict()
+    state_dict = align_keys(weights.state_dict, expected.keys())
+    # Files from before PyTorch 0.4.1 have no batch-norm step counters; they do not change the output.
+    for key, value in expected.items():
+        if key.endswith("num_batches_tracked") and key not in state_dict:
+            state_dict[key] = value
+    mismatch = state_dict_mismatch(model, state_dict)
+    if mismatch:
+        saved_as = f" (the file says it was saved from {weights.arch})" if weights.arch else ""
+        if any(key not in state_dict for key in expected) or any(key not in expected for key in state_dict):
+            raise CheckpointError(
+                f"{label} is a state dict for another architecture than {target}: {mismatch}{saved_as}"
+            )
+        raise CheckpointError(f"{label} does not fit {target}: {mismatch}{saved_as}")
+    for key, value in state_dict.items():
+        if value.is_floating_point() and not torch.isfinite(value).all():
+            raise CheckpointError(f"{label} has non-finite values (NaN or infinity) in {key}")
+    try:
+        model.load_state_dict(state_dict, strict=True)
+    except (RuntimeError, TypeError) as error:
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise CheckpointError(f"{label} does not fit {target}: {first_line}") from error
