@@ -27,6 +27,10 @@ LOGGER = logging.getLogger(__name__)
 MAX_PIXELS = 40_000_000  # refused above this, before decoding
 MAX_SIDE = 2048  # larger images are downscaled for display and overlays
 MIN_SIDE = 8
+# File names the app's gallery and the profile's folders treat as images.
+IMAGE_SUFFIXES = frozenset(
+    {".png", ".jpg", ".jpeg", ".gif", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".pbm", ".ico"}
+)
 
 ImageSource = str | Path | bytes | Image.Image
 

@@ -1,0 +1,113 @@
+"""``python -m attention analyze``: every attention layer of a model on images, as JSON or PNG figures."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+from attention.errors import InputError
+from attention.files import dumps, safe_stem
+
+from .options import (
+    BATCH_SIZE_RANGE,
+    TOP_K_RANGE,
+    add_model_options,
+    check_out_folder,
+    fraction,
+    int_in,
+    load_model_from,
+)
+
+LOGGER = logging.getLogger("attention")
+
+
+def add_parser(commands: Any) -> None:
+    analyze = commands.add_parser("analyze", help="record every attention layer for one or more images")
+    add_model_options(analyze)
+    analyze.add_argument("images", nargs="+", metavar="IMAGE", help="image files in any format Pillow reads")
+    analyze.add_argument("--out", type=Path, help="write PNG figures for every image into this folder")
+    analyze.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+    analyze.add_argument(
+        "--batch-size",
+        type=int_in(*BATCH_SIZE_RANGE),
+        default=32,
+        help=f"images per forward pass, {BATCH_SIZE_RANGE[0]}-{BATCH_SIZE_RANGE[1]} "
+        "(fewer for a model whose activations would not fit the memory budget)",
+    )
+    analyze.add_argument("--colormap", default="jet", help="colormap of the mask overlays")
+    analyze.add_argument("--opacity", type=fraction, default=0.5, help="overlay opacity, 0-1")
+    analyze.add_argument("--stretch", action="store_true", help="stretch each mask to its own min-max")
+    analyze.add_argument(
+        "--top-k",
+        type=int_in(*TOP_K_RANGE),
+        default=5,
+        help=f"channels highlighted in the bar charts, {TOP_K_RANGE[0]}-{TOP_K_RANGE[1]} (all, in a narrower layer)",
+    )
+    analyze.set_defaults(run=run)
+
+
+def write_figures(analysis: Any, out: Path, stem: str, args: argparse.Namespace) -> list[Path]:
+    from attention import render
+
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    path = out / f"{stem}_summary.png"
+    render.save_report(
+        analysis, str(path), colormap=args.colormap, opacity=args.opacity, stretch=args.stretch, top_k=args.top_k
+    )
+    written.append(path)
+    for layer in analysis.spatial_layers:
+        path = out / f"{stem}_{safe_stem(layer.name)}_overlay.png"
+        render.overlay(analysis.image, layer.mask, args.colormap, args.opacity, args.stretch).save(path)
+        written.append(path)
+    for layer in analysis.channel_layers:
+        path = out / f"{stem}_{safe_stem(layer.name)}_weights.png"
+        render.channel_bar_chart(layer, top_k=args.top_k).savefig(path)
+        written.append(path)
+    return written
+
+
+def run(args: argparse.Namespace) -> int:
+    from attention.analysis import Analyzer, analysis_to_dict, build_document
+    from attention.images import load_image
+    from attention.render import COLORMAPS
+    from models.checkpoint import images_per_pass
+
+    if args.colormap not in COLORMAPS:
+        raise InputError(f"unknown colormap {args.colormap!r}; choose one of {', '.join(COLORMAPS)}")
+    if args.out is not None:
+        check_out_folder(args.out)
+    loaded = load_model_from(args)
+    batch_size = min(args.batch_size, images_per_pass(loaded))
+    if batch_size < args.batch_size:
+        LOGGER.info("%s: %d images per pass keep the activations within the memory budget", loaded.name, batch_size)
+    results: list[dict[str, Any]] = []
+    stems: set[str] = set()
+    with Analyzer(loaded.model, loaded.classes, loaded.preprocessing, loaded.name) as analyzer:
+        if not analyzer.layer_names:
+            raise InputError(f"{loaded.name} has no attention layers to show")
+        # One batch of images in memory at a time, however many paths were given.
+        for start in range(0, len(args.images), batch_size):
+            paths = args.images[start : start + batch_size]
+            analyses = analyzer.analyze([load_image(path) for path in paths], names=paths, batch_size=batch_size)
+            for index, (analysis, path) in enumerate(zip(analyses, paths), start=start):
+                results.append(analysis_to_dict(analysis, image=path))
+                if args.out is not None:
+                    stem = safe_stem(Path(path).stem)
+                    if stem in stems:
+                        stem = f"{stem}_{index}"
+                    stems.add(stem)
+                    write_figures(analysis, args.out, stem, args)
+    if args.json:
+        document = build_document(loaded.name, loaded.classes, results)
+        sys.stdout.write(dumps(document) + "\n")  # strict JSON: dumps refuses NaN and infinity
+    else:
+        for result in results:
+            top = ", ".join(f"{t['label']} {t['probability']:.1%}" for t in result["top"][:3])
+            sys.stdout.write(f"{result['image']}: {top}\n")
+        if args.out is not None:
+            sys.stdout.write(f"figures written to {args.out}\n")
+    return 0

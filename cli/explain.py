@@ -1,0 +1,55 @@
+"""``python -m attention explain IMAGE --layer NAME --out DIR``: one layer worked out step by step, as a slide."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from attention.errors import InputError
+from attention.files import safe_stem
+
+from .options import add_model_options, check_out_folder, load_model_from
+
+
+def add_parser(commands: Any) -> None:
+    explain = commands.add_parser("explain", help="show how one attention layer computes its weights, step by step")
+    add_model_options(explain)
+    explain.add_argument("image", metavar="IMAGE", help="an image file in any format Pillow reads")
+    explain.add_argument("--layer", help="the layer's name (default: the first); 'all' for every layer")
+    explain.add_argument("--out", type=Path, required=True, help="write the slide PNG(s) into this folder")
+    explain.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from attention.analysis import Analyzer, ChannelLayer
+    from attention.explain import explain_layer
+    from attention.images import load_image
+    from attention.render_explain import slide_figure
+
+    check_out_folder(args.out)
+    loaded = load_model_from(args)
+    image = load_image(args.image)
+    with Analyzer(loaded.model, loaded.classes, loaded.preprocessing, loaded.name) as analyzer:
+        names = analyzer.layer_names
+        if not names:
+            raise InputError(f"{loaded.name} has no attention layers to explain")
+        wanted = names if args.layer == "all" else [args.layer or names[0]]
+        unknown = [name for name in wanted if name not in names]
+        if unknown:
+            shown = ", ".join(names[:6]) + (", ..." if len(names) > 6 else "")
+            raise InputError(f"{loaded.name} has no attention layer {unknown[0]!r}; its layers are {shown}")
+        (analysis,) = analyzer.analyze([image], names=[args.image], feature_layer=wanted)
+    modules = dict(loaded.model.named_modules())
+    stem = safe_stem(Path(args.image).stem)
+    for name in wanted:
+        layer = analysis.layer(name)
+        kind = "channel" if isinstance(layer, ChannelLayer) else "spatial"
+        recorded = layer.weights if isinstance(layer, ChannelLayer) else layer.mask
+        explanation = explain_layer(name, modules[name], kind, analysis.feature_maps[name], recorded)
+        path = args.out / f"{stem}_{safe_stem(name)}_explain.png"
+        slide_figure(explanation).savefig(path)
+        missing = ", ".join(step.key for step in explanation.missing)
+        sys.stdout.write(f"{path}" + (f" (not shown for this module: {missing})" if missing else "") + "\n")
+    return 0

@@ -1,0 +1,75 @@
+"""``python -m attention explain`` and ``profile`` as a user runs them: real processes, real files."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import torch
+from PIL import Image
+
+from models.checkpoint import load_checkpoint
+from models.datasets import ShapesDataset
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    return subprocess.run(
+        [sys.executable, "-m", "attention", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600
+    )
+
+
+def test_explain_writes_one_slide_per_layer(tmp_path: Path) -> None:
+    done = run_cli("explain", "assets/examples/shapes_star_11.png", "--layer", "all", "--out", str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    slides = sorted(tmp_path.glob("shapes_star_11_*_explain.png"))
+    assert len(slides) == 8 and [str(path) for path in slides] == sorted(done.stdout.split())
+    for slide in slides:
+        with Image.open(slide) as image:
+            assert image.width == 750 and image.height > 1000  # a tall slide of 4 or 6 steps
+    refused = run_cli("explain", "assets/examples/shapes_star_11.png", "--layer", "stem.0", "--out", str(tmp_path))
+    assert refused.returncode == 2 and refused.stderr.startswith("error: shapes has no attention layer 'stem.0'")
+    assert len(refused.stderr.splitlines()) == 1
+
+
+def test_profile_json_on_shapes_matches_the_model(tmp_path: Path) -> None:
+    done = run_cli("profile", "--data", "shapes", "--limit", "32", "--json", "--out", str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    document = json.loads(done.stdout)
+    loaded = load_checkpoint("shapes")
+    assert document["images"] == 32 and document["classes"] == loaded.classes
+    from models.transforms import eval_transform
+
+    dataset = ShapesDataset("test", length=32, transform=eval_transform(loaded.preprocessing))
+    inputs = torch.stack([dataset[index][0] for index in range(32)])
+    labels = torch.tensor([dataset[index][1] for index in range(32)])
+    with torch.inference_mode():
+        accuracy = float((loaded.model(inputs).argmax(1) == labels).float().mean())
+    assert abs(document["accuracy"] - accuracy) < 1e-6
+    assert [layer["name"] for layer in document["layers"]][:2] == [
+        "stages.0.0.attention.channel",
+        "stages.0.0.attention.spatial",
+    ]
+    assert (tmp_path / "profile.md").read_text().count("| `stages.") == 8
+
+
+def test_profile_reads_a_class_folder_and_refuses_a_foreign_one(tmp_path: Path) -> None:
+    dataset = ShapesDataset("test", length=12)
+    classes = load_checkpoint("shapes").classes
+    for index in range(12):
+        array, _mask, label = dataset.sample(index)
+        folder = tmp_path / "data" / classes[label]
+        folder.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(array).save(folder / f"{index}.png")
+    done = run_cli("profile", "--data", str(tmp_path / "data"), "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["images"] == 12
+    (tmp_path / "data" / "dog").mkdir()
+    refused = run_cli("profile", "--data", str(tmp_path / "data"))
+    assert refused.returncode == 2 and "dog is not one of the model's classes" in refused.stderr
+    assert len(refused.stderr.splitlines()) == 1
