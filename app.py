@@ -33,6 +33,7 @@ from PIL import Image, ImageDraw  # noqa: E402
 from attention.errors import InputError  # noqa: E402
 from models.checkpoint import DEFAULT_CHECKPOINT  # noqa: E402
 from webapp import handlers  # noqa: E402
+from webapp.inputs import UploadRoots, gradio_upload_folder  # noqa: E402
 from webapp.state import LensResult, ModelCache  # noqa: E402
 
 LOGGER = logging.getLogger("attention_lens.app")
@@ -101,9 +102,16 @@ def _warm_up(cache: ModelCache) -> None:
         LOGGER.exception("warm-up failed")
 
 
-def build_app(cache: ModelCache | None = None, downloads: Path | None = None) -> gr.Blocks:
-    """The page. ``cache`` is the only object shared between requests; it holds read-only models."""
+def build_app(
+    cache: ModelCache | None = None, downloads: Path | None = None, roots: UploadRoots | None = None
+) -> gr.Blocks:
+    """The page. ``cache`` is the only object shared between requests; it holds read-only models.
+
+    ``roots`` are the only folders a request may name a file in (by default
+    Gradio's upload folder and the examples folder).
+    """
     cache = cache or ModelCache()
+    roots = roots or UploadRoots.of([gradio_upload_folder(), EXAMPLES_DIR])
     downloads = downloads or Path(tempfile.mkdtemp(prefix="attention-lens-"))
     default_model = cache.shipped(DEFAULT_CHECKPOINT)
     channel_names = default_model.channel_layer_names
@@ -116,14 +124,14 @@ def build_app(cache: ModelCache | None = None, downloads: Path | None = None) ->
     def analyze(
         image: Any, model: str = DEFAULT_CHECKPOINT, checkpoint_file: Any = None
     ) -> tuple[LensResult, str, dict[str, float], dict[str, Any], str]:
-        result = handlers.analyze(image, model, checkpoint_file, cache=cache)
+        result = handlers.analyze(image, model, checkpoint_file, cache=cache, roots=roots)
         return (result, *handlers.analysis_outputs(result, downloads))
 
     @user_errors
     def analyze_sketch(
         sketch: Any, model: str = DEFAULT_CHECKPOINT, checkpoint_file: Any = None
     ) -> tuple[LensResult, str, dict[str, float], dict[str, Any], str]:
-        result = handlers.analyze_sketch(sketch, model, checkpoint_file, cache=cache)
+        result = handlers.analyze_sketch(sketch, model, checkpoint_file, cache=cache, roots=roots)
         return (result, *handlers.analysis_outputs(result, downloads))
 
     @user_errors
@@ -182,7 +190,7 @@ def build_app(cache: ModelCache | None = None, downloads: Path | None = None) ->
 
     @user_errors
     def check_checkpoint(checkpoint_file: Any) -> str:
-        return handlers.check_checkpoint(checkpoint_file, cache=cache)
+        return handlers.check_checkpoint(checkpoint_file, cache=cache, roots=roots)
 
     def refresh_models(current: str | None) -> Any:
         names = cache.names()

@@ -33,8 +33,8 @@ from PIL import Image  # noqa: E402
 
 from attention.images import load_image  # noqa: E402
 from models.checkpoint import DEFAULT_CHECKPOINT  # noqa: E402
+from tests.serving import free_port, wait_for_http  # noqa: E402
 from webapp import handlers  # noqa: E402
-from webapp.serving import free_port, wait_for_http  # noqa: E402
 from webapp.state import ModelCache  # noqa: E402
 
 TARGET_MS = 150.0

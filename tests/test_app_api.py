@@ -16,6 +16,7 @@ import pytest
 
 from models.checkpoint import SHIPPED
 from tests.badfiles import BAD_IMAGE_MESSAGES, write_bad_checkpoints, write_bad_images, write_odd_mode_images
+from tests.serving import raw_call, upload_file
 
 pytest.importorskip("gradio_client")
 from gradio_client import Client, handle_file  # noqa: E402
@@ -172,3 +173,71 @@ def test_concurrent_requests_match_sequential_results(server_url: str, shape_ima
         thread.join(timeout=300)
     assert not any(thread.is_alive() for thread in threads)
     assert not failures, failures[:5]
+
+
+# --------------------------------------------------------------------------- files a client names
+
+
+def _refusal(server_url: str, data: list[Any]) -> str:
+    """The error message of one raw /analyze call, sent as any HTTP client can send it."""
+    events = raw_call(server_url, "analyze", data)
+    kind, message = events[-1]
+    assert kind == "error", events
+    return str(message.get("error") if isinstance(message, dict) else message)
+
+
+def test_a_client_cannot_make_the_server_open_its_files(
+    app_server: Any, tmp_path: Path, shape_images: list[Path]
+) -> None:
+    """Paths in a raw payload that Gradio did not receive are refused with one line, existing or not."""
+    url = app_server.url
+    outside_image = tmp_path / "server_side.png"
+    shutil.copyfile(shape_images[0], outside_image)
+    app_server.upload_folder.mkdir(parents=True, exist_ok=True)
+    link = app_server.upload_folder / f"link-{tmp_path.name}.png"
+    link.symlink_to(outside_image)
+    escaping = str(app_server.upload_folder / ".." / ".." / outside_image.relative_to(outside_image.anchor))
+    named = [
+        "/etc/passwd",
+        "/etc/no-such-file-here",
+        str(outside_image),
+        str(tmp_path / "missing.png"),
+        str(link),
+        escaping,
+        "../../../../etc/passwd",
+    ]
+    refusals = {_refusal(url, [{"path": path}, "shapes", None]) for path in named}
+    refusals |= {_refusal(url, [{"path": path, "orig_name": "cat.png"}, "shapes", None]) for path in named}
+    assert len(refusals) == 1, refusals  # the same line whether the file exists or not: no oracle
+    assert refusals.pop() == "no image was uploaded: upload, paste or photograph an image first"
+    # Payloads typed as Gradio files or as bare strings: refused too, and alike for every path.
+    for payload in ({"path": "P", "meta": {"_type": "gradio.FileData"}}, "P"):
+        answers = {
+            _refusal(url, [json.loads(json.dumps(payload).replace('"P"', json.dumps(p))), None, None]) for p in named
+        }
+        assert len(answers) == 1, (payload, answers)
+        assert "root:" not in answers.pop()
+
+    # A server-side checkpoint named raw is refused the same way, next to a real upload of the image.
+    image = {"path": upload_file(url, shape_images[0]), "orig_name": "shape0.png", "meta": {"_type": "gradio.FileData"}}
+    loads_before = app_server.log.read_text(errors="replace").count("loaded uploaded checkpoint")
+    checkpoint_link = app_server.upload_folder / f"link-{tmp_path.name}.pt"
+    checkpoint_link.symlink_to(SHIPPED["shapes"])
+    server_side = [str(SHIPPED["shapes"]), str(tmp_path / "missing.pt"), "/etc/passwd", "../assets/shapes.pt"]
+    for form in ("dict", "file", "text"):
+        answers = set()
+        for checkpoint in [*server_side, str(checkpoint_link)]:
+            payload = {
+                "dict": {"path": checkpoint},
+                "file": {"path": checkpoint, "meta": {"_type": "gradio.FileData"}},
+                "text": checkpoint,
+            }[form]
+            answers.add(_refusal(url, [image, "shapes", payload]))
+        assert len(answers) == 1, (form, answers)  # alike for every path: no oracle, no load
+        assert answers.pop() in ("None", "no checkpoint was uploaded: upload the checkpoint file again")
+    # Gradio's own checks or the app's refusal stopped every one of them before any checkpoint was read.
+    assert app_server.log.read_text(errors="replace").count("loaded uploaded checkpoint") == loads_before
+    # The same upload with no checkpoint is analysed: the refusals were about the paths only.
+    kind, data = raw_call(url, "analyze", [image, "shapes", None])[-1]
+    assert kind == "complete" and data[1].startswith("**shape0\\.png**"), data
+    assert app_server.process.poll() is None

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import inspect
 import json
+import os
 import shutil
+import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +20,7 @@ from attention.errors import CheckpointError, ImageInputError, InputError
 from models.checkpoint import SHIPPED
 from tests.badfiles import BAD_IMAGE_MESSAGES, write_bad_checkpoints, write_bad_images, write_odd_mode_images
 from webapp import handlers
+from webapp.inputs import UploadRoots
 from webapp.state import LensResult, ModelCache
 
 
@@ -29,9 +33,15 @@ def cache() -> Iterator[ModelCache]:
     torch.set_num_threads(previous)
 
 
+@pytest.fixture(scope="session")
+def roots(tmp_path_factory: pytest.TempPathFactory) -> UploadRoots:
+    """Stands in for Gradio's upload folder: the tests' own temporary folders."""
+    return UploadRoots.of([tmp_path_factory.getbasetemp()])
+
+
 @pytest.fixture(scope="module")
-def result(cache: ModelCache, shape_images: list[Path]) -> LensResult:
-    return handlers.analyze(str(shape_images[0]), cache=cache)
+def result(cache: ModelCache, roots: UploadRoots, shape_images: list[Path]) -> LensResult:
+    return handlers.analyze(str(shape_images[0]), cache=cache, roots=roots)
 
 
 @pytest.fixture()
@@ -43,7 +53,9 @@ def forward_calls(cache: ModelCache) -> Iterator[list[int]]:
     handle.remove()
 
 
-def test_analysis_has_the_cli_schema_and_every_feature_map(result: LensResult, cache: ModelCache) -> None:
+def test_analysis_has_the_cli_schema_and_every_feature_map(
+    result: LensResult, cache: ModelCache, roots: UploadRoots
+) -> None:
     analyzer = cache.shipped()
     document = result.document
     assert set(document) == {"checkpoint", "classes", "results"}
@@ -78,9 +90,9 @@ def test_every_panel_renders(result: LensResult) -> None:
 
 
 def test_display_changes_never_run_the_model(
-    cache: ModelCache, shape_images: list[Path], forward_calls: list[int], tmp_path: Path
+    cache: ModelCache, roots: UploadRoots, shape_images: list[Path], forward_calls: list[int], tmp_path: Path
 ) -> None:
-    result = handlers.analyze(str(shape_images[1]), cache=cache)
+    result = handlers.analyze(str(shape_images[1]), cache=cache, roots=roots)
     assert len(forward_calls) == 1
     for layer in result.channel_layer_names:
         for sort in (False, True):
@@ -133,9 +145,9 @@ def test_bad_options_are_refused(result: LensResult) -> None:
         handlers.spatial_panels(result, scale="logarithmic")
 
 
-def test_raw_upload_keeps_its_original_name(cache: ModelCache, shape_images: list[Path]) -> None:
+def test_raw_upload_keeps_its_original_name(cache: ModelCache, roots: UploadRoots, shape_images: list[Path]) -> None:
     upload = {"path": str(shape_images[2]), "orig_name": "holiday photo.png", "meta": {"_type": "gradio.FileData"}}
-    result = handlers.analyze(upload, cache=cache)
+    result = handlers.analyze(upload, cache=cache, roots=roots)
     assert result.image_name == "holiday photo.png"
     assert result.document["results"][0]["image"] == "holiday photo.png"
     status = handlers.status_line(result)
@@ -143,68 +155,76 @@ def test_raw_upload_keeps_its_original_name(cache: ModelCache, shape_images: lis
 
 
 @pytest.mark.parametrize("missing", [None, "", {}, {"path": None}])
-def test_missing_image_is_a_clear_error(cache: ModelCache, missing: object) -> None:
+def test_missing_image_is_a_clear_error(cache: ModelCache, roots: UploadRoots, missing: object) -> None:
     with pytest.raises(InputError, match="no image"):
-        handlers.analyze(missing, cache=cache)
+        handlers.analyze(missing, cache=cache, roots=roots)
 
 
-def test_bad_images_give_one_line_messages(cache: ModelCache, tmp_path: Path) -> None:
+def test_bad_images_give_one_line_messages(cache: ModelCache, roots: UploadRoots, tmp_path: Path) -> None:
     for name, path in write_bad_images(tmp_path).items():
         with pytest.raises(ImageInputError) as caught:
-            handlers.analyze(str(path), cache=cache)
+            handlers.analyze(str(path), cache=cache, roots=roots)
         message = str(caught.value)
         assert BAD_IMAGE_MESSAGES[name] in message, (name, message)
         assert "\n" not in message and name in message
 
 
-def test_unusual_modes_simply_work(cache: ModelCache, tmp_path: Path) -> None:
+def test_unusual_modes_simply_work(cache: ModelCache, roots: UploadRoots, tmp_path: Path) -> None:
     for name, path in write_odd_mode_images(tmp_path).items():
-        result = handlers.analyze(str(path), cache=cache)
+        result = handlers.analyze(str(path), cache=cache, roots=roots)
         assert result.analysis.image.mode == "RGB", name
         assert result.document["results"][0]["image"] == name
-    rotated = handlers.analyze(str(tmp_path / "exif_rotated.jpg"), cache=cache)
+    rotated = handlers.analyze(str(tmp_path / "exif_rotated.jpg"), cache=cache, roots=roots)
     assert rotated.analysis.image.size == (60, 80)  # EXIF orientation applied
 
 
-def test_model_name_is_never_a_path(cache: ModelCache, shape_images: list[Path]) -> None:
+def test_model_name_is_never_a_path(cache: ModelCache, roots: UploadRoots, shape_images: list[Path]) -> None:
     with pytest.raises(InputError, match="unknown model"):
-        handlers.analyze(str(shape_images[0]), model=str(SHIPPED["shapes"]), cache=cache)
+        handlers.analyze(str(shape_images[0]), model=str(SHIPPED["shapes"]), cache=cache, roots=roots)
     with pytest.raises(InputError, match="unknown model"):
-        handlers.analyze(str(shape_images[0]), model="../../etc/passwd", cache=cache)
+        handlers.analyze(str(shape_images[0]), model="../../etc/passwd", cache=cache, roots=roots)
 
 
 def test_uploaded_checkpoint_replaces_the_picked_model(
-    cache: ModelCache, shape_images: list[Path], tmp_path: Path
+    cache: ModelCache, roots: UploadRoots, shape_images: list[Path], tmp_path: Path
 ) -> None:
     upload = tmp_path / "my_model.pt"
     shutil.copyfile(SHIPPED["shapes"], upload)
-    result = handlers.analyze(str(shape_images[0]), "shapes", {"path": str(upload)}, cache=cache)
+    result = handlers.analyze(str(shape_images[0]), "shapes", {"path": str(upload)}, cache=cache, roots=roots)
     assert result.checkpoint == "my_model.pt"
-    shipped = handlers.analyze(str(shape_images[0]), cache=cache)
+    shipped = handlers.analyze(str(shape_images[0]), cache=cache, roots=roots)
     assert result.document["results"][0]["layers"] == shipped.document["results"][0]["layers"]
-    assert "Using uploaded checkpoint" in handlers.check_checkpoint(str(upload), cache=cache)
-    assert "shipped" in handlers.check_checkpoint(None, cache=cache)
+    assert "Using uploaded checkpoint" in handlers.check_checkpoint(str(upload), cache=cache, roots=roots)
+    assert "shipped" in handlers.check_checkpoint(None, cache=cache, roots=roots)
 
 
-def test_bad_checkpoints_are_refused_clearly(cache: ModelCache, shape_images: list[Path], tmp_path: Path) -> None:
+def test_bad_checkpoints_are_refused_clearly(
+    cache: ModelCache, roots: UploadRoots, shape_images: list[Path], tmp_path: Path
+) -> None:
     marker = tmp_path / "pwned"
     for name, path in write_bad_checkpoints(tmp_path / "bad", marker).items():
         with pytest.raises(CheckpointError) as caught:
-            handlers.analyze(str(shape_images[0]), checkpoint_file=str(path), cache=cache)
+            handlers.analyze(str(shape_images[0]), checkpoint_file=str(path), cache=cache, roots=roots)
         assert "\n" not in str(caught.value) and name in str(caught.value)
-        assert handlers.check_checkpoint(str(path), cache=cache).startswith("**Refused:**")
+        assert handlers.check_checkpoint(str(path), cache=cache, roots=roots).startswith("**Refused:**")
     assert not marker.exists()
 
 
-def test_sketch(cache: ModelCache) -> None:
-    blank = Image.new("RGBA", (256, 256), (0, 0, 0, 0))
-    with pytest.raises(InputError, match="draw a shape"):
-        handlers.analyze_sketch({"background": None, "layers": [], "composite": blank}, cache=cache)
-    with pytest.raises(InputError, match="draw a shape"):
-        handlers.analyze_sketch(None, cache=cache)
+def _drawing() -> dict[str, object]:
     drawing = Image.new("RGBA", (256, 256), (0, 0, 0, 0))
     ImageDraw.Draw(drawing).rectangle((60, 60, 190, 190), outline=(0, 0, 0, 255), width=12)
-    result = handlers.analyze_sketch({"background": None, "layers": [], "composite": drawing}, cache=cache)
+    return {"background": None, "layers": [], "composite": drawing}
+
+
+def test_sketch(cache: ModelCache, roots: UploadRoots) -> None:
+    blank = Image.new("RGBA", (256, 256), (0, 0, 0, 0))
+    with pytest.raises(InputError, match="draw a shape"):
+        handlers.analyze_sketch({"background": None, "layers": [], "composite": blank}, cache=cache, roots=roots)
+    with pytest.raises(InputError, match="draw a shape"):
+        handlers.analyze_sketch(None, cache=cache, roots=roots)
+    drawing = Image.new("RGBA", (256, 256), (0, 0, 0, 0))
+    ImageDraw.Draw(drawing).rectangle((60, 60, 190, 190), outline=(0, 0, 0, 255), width=12)
+    result = handlers.analyze_sketch({"background": None, "layers": [], "composite": drawing}, cache=cache, roots=roots)
     assert result.image_name == "sketch.png"
     # Transparent background became white, as the model's training images are drawn.
     assert result.analysis.image.getpixel((5, 5)) == (255, 255, 255)
@@ -232,3 +252,67 @@ def test_example_images(tmp_path: Path) -> None:
     (tmp_path / "notes.txt").write_text("x")
     (tmp_path / ".hidden.png").write_bytes(b"x")
     assert [Path(p).name for p in handlers.example_images(tmp_path)] == ["a.JPG", "b.png"]
+
+
+def _never_opens(function, *args, **kwargs) -> str:  # noqa: ANN001
+    """The InputError message of ``function``; fails if it opened the FIFO it was given (the open would block)."""
+    outcome: list[BaseException | None] = []
+
+    def run() -> None:
+        try:
+            function(*args, **kwargs)
+            outcome.append(None)
+        except BaseException as error:  # noqa: BLE001 - handed to the test below
+            outcome.append(error)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(timeout=20)
+    assert not thread.is_alive(), "the handler opened a file outside the upload folders"
+    assert isinstance(outcome[0], InputError), outcome
+    return str(outcome[0])
+
+
+def test_files_outside_the_upload_folders_are_never_opened(
+    cache: ModelCache, roots: UploadRoots, shape_images: list[Path], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    # A folder outside the roots (the tests' roots are pytest's temporary folders).
+    outside = Path(tempfile.mkdtemp(prefix="attention-lens-test-outside-"))
+    try:
+        assert not roots.contains(outside / "x")
+        fifo = outside / "trap.png"
+        os.mkfifo(fifo)
+        checkpoint_fifo = outside / "trap.pt"
+        os.mkfifo(checkpoint_fifo)
+        image = outside / "real.png"
+        shutil.copyfile(shape_images[0], image)
+        inside = tmp_path_factory.mktemp("uploads")
+        link = inside / "link.png"
+        link.symlink_to(image)
+        checkpoint_link = inside / "link.pt"
+        checkpoint_link.symlink_to(SHIPPED["shapes"])
+        names = [
+            str(fifo),
+            str(image),
+            str(outside / "missing.png"),
+            "/etc/passwd",
+            str(link),
+            str(inside / ".." / ".." / ".." / image.relative_to(image.anchor)),
+            "../../etc/passwd",
+        ]
+        messages = set()
+        for name in names:
+            for payload in (name, {"path": name}, {"path": name, "orig_name": "cat.png"}):
+                messages.add(_never_opens(handlers.analyze, payload, cache=cache, roots=roots))
+        assert messages == {"no image was uploaded: upload, paste or photograph an image first"}
+        messages = set()
+        for name in (str(checkpoint_fifo), str(SHIPPED["shapes"]), str(checkpoint_link), str(outside / "none.pt")):
+            upload = {"path": name, "orig_name": "mine.pt"}
+            messages.add(
+                _never_opens(handlers.analyze, str(shape_images[0]), "shapes", upload, cache=cache, roots=roots)
+            )
+            messages.add(_never_opens(handlers.analyze_sketch, _drawing(), "shapes", upload, cache=cache, roots=roots))
+            assert handlers.check_checkpoint(upload, cache=cache, roots=roots).startswith("**Refused:** no checkpoint")
+        assert messages == {"no checkpoint was uploaded: upload the checkpoint file again"}
+    finally:
+        shutil.rmtree(outside, ignore_errors=True)

@@ -17,13 +17,12 @@ Two rules shape this module:
 from __future__ import annotations
 
 import dataclasses
-import html
 import logging
 import os
 import shutil
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -35,10 +34,13 @@ from attention import render
 from attention.analysis import Analyzer, ImageAnalysis, SpatialLayer, analysis_to_dict, build_document
 from attention.errors import InputError
 from attention.files import dumps, safe_stem
-from attention.images import ImageSource, load_image
+from attention.images import load_image
 from models.checkpoint import DEFAULT_CHECKPOINT
 
+from .inputs import UploadRoots, checkpoint_upload, example_images, markdown_text, resolve_upload, sketch_image
 from .state import LensResult, ModelCache
+
+__all__ = ["example_images", "markdown_text"]
 
 LOGGER = logging.getLogger(__name__)
 
@@ -52,9 +54,6 @@ MAX_TOP_K = 16
 MASK_VIEW_SIDE = 256
 STATISTICS_HEADERS = ("layer", "type", "size", "mean", "std", "min", "max", "entropy / kept")
 OUTPUT_MAX_AGE_S = 3600.0
-IMAGE_SUFFIXES = frozenset(
-    {".png", ".jpg", ".jpeg", ".gif", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".pbm", ".ico"}
-)
 
 
 def configure_torch(threads: int | None = None) -> int:
@@ -75,54 +74,6 @@ def configure_torch(threads: int | None = None) -> int:
 
 
 # --------------------------------------------------------------------------- inputs
-
-
-def _path_of(value: Any) -> str | None:
-    """A file path from what a Gradio file or image component sends, raw or preprocessed."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, (str, Path)):
-        return str(value)
-    if isinstance(value, Mapping):
-        path = value.get("path")
-        return str(path) if path else None
-    path = getattr(value, "path", None)
-    return str(path) if path else None
-
-
-def resolve_upload(value: Any) -> tuple[ImageSource, str]:
-    """(something ``load_image`` reads, display name) for an uploaded image in any form.
-
-    The app receives the raw upload (a dict with the server-side path and the
-    original file name) so that the original bytes, not a copy Gradio already
-    converted, reach ``load_image``: that is where EXIF orientation, 16-bit,
-    CMYK and palette images, size limits and broken files are handled.
-    """
-    if value is None or value == "" or value == {}:
-        raise InputError("no image: upload, paste or photograph an image first")
-    if isinstance(value, Image.Image):
-        return value, "image"
-    if isinstance(value, (bytes, bytearray)):
-        return bytes(value), "upload"
-    path = _path_of(value)
-    if path is None:
-        raise InputError("no image: upload, paste or photograph an image first")
-    name = value.get("orig_name") if isinstance(value, Mapping) else None
-    return path, str(name or Path(path).name)
-
-
-def sketch_image(value: Any) -> Image.Image:
-    """The drawing on the sketchpad, flattened on white; InputError if nothing was drawn."""
-    composite = value.get("composite") if isinstance(value, Mapping) else value
-    if composite is None:
-        raise InputError("the sketchpad is empty: draw a shape first")
-    image = composite if isinstance(composite, Image.Image) else load_image(_path_of(composite) or composite)
-    if image.mode in ("RGBA", "LA", "PA", "P"):
-        image = load_image(image)  # flattens transparency on white, like an uploaded drawing
-    extrema = image.convert("L").getextrema()
-    if extrema[0] == extrema[1]:
-        raise InputError("the sketchpad is empty: draw a shape first")
-    return image.convert("RGB")
 
 
 # --------------------------------------------------------------------------- analysis
@@ -160,6 +111,7 @@ def analyze(
     checkpoint_file: Any = None,
     *,
     cache: ModelCache,
+    roots: UploadRoots,
 ) -> LensResult:
     """Decode an upload and record every attention layer of the chosen model on it.
 
@@ -167,11 +119,12 @@ def analyze(
     bytes; ``checkpoint_file``, when given, is an uploaded checkpoint that
     replaces the picked shipped model.
     """
-    source, name = resolve_upload(image)
+    source, name = resolve_upload(image, roots)
+    upload = checkpoint_upload(checkpoint_file, roots)
     start = time.perf_counter()
     decoded = load_image(source)
     decode_s = time.perf_counter() - start
-    analyzer = cache.get(model, _path_of(checkpoint_file))
+    analyzer = cache.get(model, upload[0] if upload else None)
     result = analyze_loaded(analyzer, decoded, name, decode_s)
     elapsed_ms = 1000 * (decode_s + result.timings["forward"])
     LOGGER.info("analysed %s with %s in %.0f ms", name, result.checkpoint, elapsed_ms)
@@ -184,20 +137,22 @@ def analyze_sketch(
     checkpoint_file: Any = None,
     *,
     cache: ModelCache,
+    roots: UploadRoots,
 ) -> LensResult:
     """Like ``analyze``, for a drawing from the sketchpad."""
-    image = sketch_image(sketch)
-    analyzer = cache.get(model, _path_of(checkpoint_file))
+    image = sketch_image(sketch, roots)
+    upload = checkpoint_upload(checkpoint_file, roots)
+    analyzer = cache.get(model, upload[0] if upload else None)
     return analyze_loaded(analyzer, image, "sketch.png")
 
 
-def check_checkpoint(checkpoint_file: Any, *, cache: ModelCache) -> str:
+def check_checkpoint(checkpoint_file: Any, *, cache: ModelCache, roots: UploadRoots) -> str:
     """One line about an uploaded checkpoint: what it is, or why it is refused."""
-    path = _path_of(checkpoint_file)
-    if path is None:
-        return "Using the picked shipped model."
     try:
-        loaded = cache.uploaded(path).loaded
+        upload = checkpoint_upload(checkpoint_file, roots)
+        if upload is None:
+            return "Using the picked shipped model."
+        loaded = cache.uploaded(upload[0]).loaded
     except InputError as error:
         return f"**Refused:** {markdown_text(str(error))}"
     classes = ", ".join(loaded.classes[:8]) + (", …" if len(loaded.classes) > 8 else "")
@@ -214,12 +169,6 @@ def top_predictions(result: LensResult, k: int = 5) -> dict[str, float]:
     """Top-k labels and probabilities, in the form gr.Label shows."""
     analysis = result.analysis
     return {analysis.classes[index]: probability for index, probability in analysis.top(k)}
-
-
-def markdown_text(text: str) -> str:
-    """User-chosen text (a file name) shown literally in Markdown, never as markup or HTML."""
-    escaped = html.escape(str(text), quote=False)
-    return "".join("\\" + c if c in "\\`*_{}[]()#+-.!|~" else c for c in escaped)
 
 
 def status_line(result: LensResult) -> str:
@@ -443,16 +392,4 @@ def render_panels(result: LensResult, options: DisplayOptions = DisplayOptions()
         channel=channel_panels(result, options.channel_layer, options.sort, options.top_k, options.branches),
         spatial=spatial_panels(result, options.spatial_layer, options.colormap, options.opacity, options.scale),
         statistics=statistics_table(result),
-    )
-
-
-def example_images(folder: str | Path) -> list[str]:
-    """Image files in the examples folder, sorted; empty when the folder is empty or missing."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        return []
-    return sorted(
-        str(path)
-        for path in folder.iterdir()
-        if path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES and not path.name.startswith(".")
     )
