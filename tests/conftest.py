@@ -109,7 +109,7 @@ def shape_images(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
 @pytest.fixture(scope="session")
 def example_image(shape_images: list[Path]) -> Path:
     """An image of the shipped example gallery (a shapes one if any), or a generated one while it is empty."""
-    from webapp.handlers import example_images
+    from webapp.inputs import example_images
 
     examples = [Path(path) for path in example_images(ROOT / "assets" / "examples")]
     preferred = [path for path in examples if path.name.startswith("shapes")]

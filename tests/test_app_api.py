@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -12,11 +13,14 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
+from PIL import Image
 
 from models.checkpoint import SHIPPED
 from tests.badfiles import BAD_IMAGE_MESSAGES, write_bad_checkpoints, write_bad_images, write_odd_mode_images
-from tests.serving import raw_call, upload_file
+from tests.conftest import server_environment
+from tests.serving import call_events, free_port, post_json, raw_call, upload_file, wait_for_http
 
 pytest.importorskip("gradio_client")
 from gradio_client import Client, handle_file  # noqa: E402
@@ -241,3 +245,63 @@ def test_a_client_cannot_make_the_server_open_its_files(
     kind, data = raw_call(url, "analyze", [image, "shapes", None])[-1]
     assert kind == "complete" and data[1].startswith("**shape0\\.png**"), data
     assert app_server.process.poll() is None
+
+
+# --------------------------------------------------------------------------- load and temp files
+
+
+def _big_png(path: Path, side: int = 2400) -> Path:
+    rng = np.random.default_rng(1)
+    Image.fromarray(rng.integers(0, 255, (side, side, 3), dtype=np.uint8)).save(path, compress_level=1)
+    return path
+
+
+def test_overflow_is_refused_as_busy_and_a_stop_leaves_no_temp_files(tmp_path: Path, shape_images: list[Path]) -> None:
+    """A small queue refuses the overflow with a clear message; SIGTERM removes every temp folder the server made."""
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    env = server_environment(free_port())
+    env.pop("GRADIO_TEMP_DIR", None)
+    env.update(TMPDIR=str(temp), ATTENTION_LENS_QUEUE_SIZE="1", MPLCONFIGDIR=str(tmp_path / "mpl"))
+    url = f"http://127.0.0.1:{env['GRADIO_SERVER_PORT']}/"
+    log_path = tmp_path / "app.log"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        wait_for_http(url, process, 120)
+        created = [entry.name for entry in temp.iterdir()]
+        assert len(created) == 1 and created[0].startswith("attention-lens-"), created
+        big = {"path": upload_file(url, _big_png(tmp_path / "big.png")), "meta": {"_type": "gradio.FileData"}}
+        answers = [post_json(f"{url}gradio_api/call/analyze", {"data": [big, "shapes", None]}) for _ in range(12)]
+        statuses = [status for status, _body in answers]
+        assert 503 in statuses and 200 in statuses, statuses
+        busy = json.loads(next(body for status, body in answers if status == 503))["detail"]
+        assert "Queue is full" in busy, busy
+        # Every accepted request is answered in full.
+        for status, body in answers:
+            if status == 200:
+                kind, data = call_events(url, "analyze", json.loads(body)["event_id"])[-1]
+                assert kind == "complete", data
+        # gradio_client users get its clear "try again" error for the overflow.
+        client = Client(url, verbose=False)
+        jobs = [client.submit(handle_file(str(tmp_path / "big.png")), api_name="/analyze") for _ in range(8)]
+        errors = []
+        for job in jobs:
+            try:
+                job.result(timeout=120)
+            except Exception as error:  # noqa: BLE001 - inspected below
+                errors.append(error)
+        assert errors and all("Queue is full! Please try again." in str(error) for error in errors), errors
+        assert len(errors) < len(jobs)
+        assert any(temp.rglob("*_analysis.json"))  # downloads were written under the server's own folder
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            returncode = process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=15)
+            raise
+    log = log_path.read_text(errors="replace")
+    assert returncode == 0, log[-3000:]
+    assert list(temp.iterdir()) == [], (list(temp.rglob("*"))[:10], log[-2000:])

@@ -8,6 +8,7 @@ import os
 import shutil
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from PIL import Image, ImageDraw
 from attention.errors import CheckpointError, ImageInputError, InputError
 from models.checkpoint import SHIPPED
 from tests.badfiles import BAD_IMAGE_MESSAGES, write_bad_checkpoints, write_bad_images, write_odd_mode_images
-from webapp import handlers
+from webapp import analysis, downloads, inputs, panels, runtime
 from webapp.inputs import UploadRoots
 from webapp.state import LensResult, ModelCache
 
@@ -28,7 +29,7 @@ from webapp.state import LensResult, ModelCache
 def cache() -> Iterator[ModelCache]:
     """A model cache, with torch set up as the server sets it (and restored afterwards for other tests)."""
     previous = torch.get_num_threads()
-    handlers.configure_torch(1)
+    runtime.configure_torch(1)
     yield ModelCache()
     torch.set_num_threads(previous)
 
@@ -41,7 +42,7 @@ def roots(tmp_path_factory: pytest.TempPathFactory) -> UploadRoots:
 
 @pytest.fixture(scope="module")
 def result(cache: ModelCache, roots: UploadRoots, shape_images: list[Path]) -> LensResult:
-    return handlers.analyze(str(shape_images[0]), cache=cache, roots=roots)
+    return analysis.analyze(str(shape_images[0]), cache=cache, roots=roots)
 
 
 @pytest.fixture()
@@ -75,46 +76,46 @@ def test_analysis_has_the_cli_schema_and_every_feature_map(
 
 
 def test_every_panel_renders(result: LensResult) -> None:
-    assert handlers.render_panels(result).channel.branches is None  # its section starts closed
-    panels = handlers.render_panels(result, handlers.DisplayOptions(branches=True))
-    assert all(isinstance(image, Image.Image) for image in panels.channel)
-    assert all(isinstance(image, Image.Image) for image in panels.spatial)
+    assert panels.render_panels(result).channel.branches is None  # its section starts closed
+    drawn = panels.render_panels(result, panels.DisplayOptions(branches=True))
+    assert all(isinstance(image, Image.Image) for image in drawn.channel)
+    assert all(isinstance(image, Image.Image) for image in drawn.spatial)
     # The large overlay keeps the uploaded image's own resolution.
-    assert panels.spatial.overlay.size == result.analysis.image.size
+    assert drawn.spatial.overlay.size == result.analysis.image.size
     first_mask = result.analysis.spatial_layers[0]
     mask_height, mask_width = first_mask.size
-    assert panels.spatial.mask.width % mask_width == 0 and panels.spatial.mask.height % mask_height == 0
-    assert len(panels.statistics["data"]) == len(result.analysis.layers)
-    assert len(panels.statistics["headers"]) == len(panels.statistics["data"][0])
-    assert tuple(panels.statistics["headers"]) == handlers.STATISTICS_HEADERS  # the empty table's headers
+    assert drawn.spatial.mask.width % mask_width == 0 and drawn.spatial.mask.height % mask_height == 0
+    assert len(drawn.statistics["data"]) == len(result.analysis.layers)
+    assert len(drawn.statistics["headers"]) == len(drawn.statistics["data"][0])
+    assert tuple(drawn.statistics["headers"]) == panels.STATISTICS_HEADERS  # the empty table's headers
 
 
 def test_display_changes_never_run_the_model(
     cache: ModelCache, roots: UploadRoots, shape_images: list[Path], forward_calls: list[int], tmp_path: Path
 ) -> None:
-    result = handlers.analyze(str(shape_images[1]), cache=cache, roots=roots)
+    result = analysis.analyze(str(shape_images[1]), cache=cache, roots=roots)
     assert len(forward_calls) == 1
     for layer in result.channel_layer_names:
         for sort in (False, True):
-            handlers.channel_panels(result, layer, sort, 3)
-            handlers.branch_panel(result, layer, sort)
-    handlers.channel_panels(result, result.channel_layer_names[-1], False, handlers.MAX_TOP_K)
+            panels.channel_panels(result, layer, sort, 3)
+            panels.branch_panel(result, layer, sort)
+    panels.channel_panels(result, result.channel_layer_names[-1], False, panels.MAX_TOP_K)
     for layer in result.spatial_layer_names:
         for colormap in ("jet", "viridis"):
             for scale in ("absolute", "minmax"):
-                handlers.spatial_panels(result, layer, colormap, 0.3, scale)
-    handlers.render_panels(result, handlers.DisplayOptions(colormap="gray", opacity=1.0, scale="minmax"))
-    handlers.statistics_table(result)
-    handlers.report_png(result, tmp_path, "magma", 0.7, "minmax", 8)
-    handlers.write_document(result, tmp_path)
+                panels.spatial_panels(result, layer, colormap, 0.3, scale)
+    panels.render_panels(result, panels.DisplayOptions(colormap="gray", opacity=1.0, scale="minmax"))
+    panels.statistics_table(result)
+    downloads.report_png(result, tmp_path, "magma", 0.7, "minmax", 8)
+    downloads.write_document(result, tmp_path)
     assert len(forward_calls) == 1
     # And by construction: nothing that redraws can reach a model.
     redraws = (
-        handlers.channel_panels,
-        handlers.branch_panel,
-        handlers.spatial_panels,
-        handlers.render_panels,
-        handlers.report_png,
+        panels.channel_panels,
+        panels.branch_panel,
+        panels.spatial_panels,
+        panels.render_panels,
+        downloads.report_png,
     )
     for function in redraws:
         parameters = inspect.signature(function).parameters
@@ -122,48 +123,48 @@ def test_display_changes_never_run_the_model(
 
 
 def test_display_options_change_the_pictures(result: LensResult) -> None:
-    jet = np.asarray(handlers.spatial_panels(result, colormap="jet").grid)
-    gray = np.asarray(handlers.spatial_panels(result, colormap="gray").grid)
+    jet = np.asarray(panels.spatial_panels(result, colormap="jet").grid)
+    gray = np.asarray(panels.spatial_panels(result, colormap="gray").grid)
     assert not np.array_equal(jet, gray)
-    unsorted = np.asarray(handlers.channel_panels(result, sort=False).bar_chart)
-    ordered = np.asarray(handlers.channel_panels(result, sort=True).bar_chart)
+    unsorted = np.asarray(panels.channel_panels(result, sort=False).bar_chart)
+    ordered = np.asarray(panels.channel_panels(result, sort=True).bar_chart)
     assert not np.array_equal(unsorted, ordered)
 
 
 def test_unknown_layer_falls_back_to_the_first(result: LensResult) -> None:
-    assert handlers.pick_layer(result.channel_layer_names, "no.such.layer") == result.channel_layer_names[0]
-    panels = handlers.channel_panels(result, "no.such.layer")
-    assert panels.bar_chart is not None
-    assert handlers.channel_panels(None) == (None, None, None)
-    assert handlers.spatial_panels(None) == (None, None, None)
+    assert panels.pick_layer(result.channel_layer_names, "no.such.layer") == result.channel_layer_names[0]
+    drawn = panels.channel_panels(result, "no.such.layer")
+    assert drawn.bar_chart is not None
+    assert panels.channel_panels(None) == (None, None, None)
+    assert panels.spatial_panels(None) == (None, None, None)
 
 
 def test_bad_options_are_refused(result: LensResult) -> None:
     with pytest.raises(InputError, match="colormap"):
-        handlers.spatial_panels(result, colormap="rainbow-unicorn")
+        panels.spatial_panels(result, colormap="rainbow-unicorn")
     with pytest.raises(InputError, match="scale"):
-        handlers.spatial_panels(result, scale="logarithmic")
+        panels.spatial_panels(result, scale="logarithmic")
 
 
 def test_raw_upload_keeps_its_original_name(cache: ModelCache, roots: UploadRoots, shape_images: list[Path]) -> None:
     upload = {"path": str(shape_images[2]), "orig_name": "holiday photo.png", "meta": {"_type": "gradio.FileData"}}
-    result = handlers.analyze(upload, cache=cache, roots=roots)
+    result = analysis.analyze(upload, cache=cache, roots=roots)
     assert result.image_name == "holiday photo.png"
     assert result.document["results"][0]["image"] == "holiday photo.png"
-    status = handlers.status_line(result)
+    status = analysis.status_line(result)
     assert "holiday photo" in status and "\n" not in status
 
 
 @pytest.mark.parametrize("missing", [None, "", {}, {"path": None}])
 def test_missing_image_is_a_clear_error(cache: ModelCache, roots: UploadRoots, missing: object) -> None:
     with pytest.raises(InputError, match="no image"):
-        handlers.analyze(missing, cache=cache, roots=roots)
+        analysis.analyze(missing, cache=cache, roots=roots)
 
 
 def test_bad_images_give_one_line_messages(cache: ModelCache, roots: UploadRoots, tmp_path: Path) -> None:
     for name, path in write_bad_images(tmp_path).items():
         with pytest.raises(ImageInputError) as caught:
-            handlers.analyze(str(path), cache=cache, roots=roots)
+            analysis.analyze(str(path), cache=cache, roots=roots)
         message = str(caught.value)
         assert BAD_IMAGE_MESSAGES[name] in message, (name, message)
         assert "\n" not in message and name in message
@@ -171,18 +172,18 @@ def test_bad_images_give_one_line_messages(cache: ModelCache, roots: UploadRoots
 
 def test_unusual_modes_simply_work(cache: ModelCache, roots: UploadRoots, tmp_path: Path) -> None:
     for name, path in write_odd_mode_images(tmp_path).items():
-        result = handlers.analyze(str(path), cache=cache, roots=roots)
+        result = analysis.analyze(str(path), cache=cache, roots=roots)
         assert result.analysis.image.mode == "RGB", name
         assert result.document["results"][0]["image"] == name
-    rotated = handlers.analyze(str(tmp_path / "exif_rotated.jpg"), cache=cache, roots=roots)
+    rotated = analysis.analyze(str(tmp_path / "exif_rotated.jpg"), cache=cache, roots=roots)
     assert rotated.analysis.image.size == (60, 80)  # EXIF orientation applied
 
 
 def test_model_name_is_never_a_path(cache: ModelCache, roots: UploadRoots, shape_images: list[Path]) -> None:
     with pytest.raises(InputError, match="unknown model"):
-        handlers.analyze(str(shape_images[0]), model=str(SHIPPED["shapes"]), cache=cache, roots=roots)
+        analysis.analyze(str(shape_images[0]), model=str(SHIPPED["shapes"]), cache=cache, roots=roots)
     with pytest.raises(InputError, match="unknown model"):
-        handlers.analyze(str(shape_images[0]), model="../../etc/passwd", cache=cache, roots=roots)
+        analysis.analyze(str(shape_images[0]), model="../../etc/passwd", cache=cache, roots=roots)
 
 
 def test_uploaded_checkpoint_replaces_the_picked_model(
@@ -190,12 +191,12 @@ def test_uploaded_checkpoint_replaces_the_picked_model(
 ) -> None:
     upload = tmp_path / "my_model.pt"
     shutil.copyfile(SHIPPED["shapes"], upload)
-    result = handlers.analyze(str(shape_images[0]), "shapes", {"path": str(upload)}, cache=cache, roots=roots)
+    result = analysis.analyze(str(shape_images[0]), "shapes", {"path": str(upload)}, cache=cache, roots=roots)
     assert result.checkpoint == "my_model.pt"
-    shipped = handlers.analyze(str(shape_images[0]), cache=cache, roots=roots)
+    shipped = analysis.analyze(str(shape_images[0]), cache=cache, roots=roots)
     assert result.document["results"][0]["layers"] == shipped.document["results"][0]["layers"]
-    assert "Using uploaded checkpoint" in handlers.check_checkpoint(str(upload), cache=cache, roots=roots)
-    assert "shipped" in handlers.check_checkpoint(None, cache=cache, roots=roots)
+    assert "Using uploaded checkpoint" in analysis.check_checkpoint(str(upload), cache=cache, roots=roots)
+    assert "shipped" in analysis.check_checkpoint(None, cache=cache, roots=roots)
 
 
 def test_bad_checkpoints_are_refused_clearly(
@@ -204,9 +205,9 @@ def test_bad_checkpoints_are_refused_clearly(
     marker = tmp_path / "pwned"
     for name, path in write_bad_checkpoints(tmp_path / "bad", marker).items():
         with pytest.raises(CheckpointError) as caught:
-            handlers.analyze(str(shape_images[0]), checkpoint_file=str(path), cache=cache, roots=roots)
+            analysis.analyze(str(shape_images[0]), checkpoint_file=str(path), cache=cache, roots=roots)
         assert "\n" not in str(caught.value) and name in str(caught.value)
-        assert handlers.check_checkpoint(str(path), cache=cache, roots=roots).startswith("**Refused:**")
+        assert analysis.check_checkpoint(str(path), cache=cache, roots=roots).startswith("**Refused:**")
     assert not marker.exists()
 
 
@@ -219,39 +220,39 @@ def _drawing() -> dict[str, object]:
 def test_sketch(cache: ModelCache, roots: UploadRoots) -> None:
     blank = Image.new("RGBA", (256, 256), (0, 0, 0, 0))
     with pytest.raises(InputError, match="draw a shape"):
-        handlers.analyze_sketch({"background": None, "layers": [], "composite": blank}, cache=cache, roots=roots)
+        analysis.analyze_sketch({"background": None, "layers": [], "composite": blank}, cache=cache, roots=roots)
     with pytest.raises(InputError, match="draw a shape"):
-        handlers.analyze_sketch(None, cache=cache, roots=roots)
+        analysis.analyze_sketch(None, cache=cache, roots=roots)
     drawing = Image.new("RGBA", (256, 256), (0, 0, 0, 0))
     ImageDraw.Draw(drawing).rectangle((60, 60, 190, 190), outline=(0, 0, 0, 255), width=12)
-    result = handlers.analyze_sketch({"background": None, "layers": [], "composite": drawing}, cache=cache, roots=roots)
+    result = analysis.analyze_sketch({"background": None, "layers": [], "composite": drawing}, cache=cache, roots=roots)
     assert result.image_name == "sketch.png"
     # Transparent background became white, as the model's training images are drawn.
     assert result.analysis.image.getpixel((5, 5)) == (255, 255, 255)
 
 
 def test_downloads(result: LensResult, tmp_path: Path) -> None:
-    document_path = handlers.write_document(result, tmp_path)
+    document_path = downloads.write_document(result, tmp_path)
     assert document_path.name == "shape0_analysis.json"
     assert json.loads(document_path.read_text()) == result.document
-    report = handlers.report_png(result, tmp_path)
+    report = downloads.report_png(result, tmp_path)
     with Image.open(report) as image:
         assert image.format == "PNG" and image.width > 400
 
 
 def test_markdown_text_shows_names_literally() -> None:
-    shown = handlers.markdown_text("<img src=x onerror=alert(1)>*bold*.png")
+    shown = inputs.markdown_text("<img src=x onerror=alert(1)>*bold*.png")
     assert "<" not in shown and "\\*bold\\*" in shown
 
 
 def test_example_images(tmp_path: Path) -> None:
-    assert handlers.example_images(tmp_path / "missing") == []
-    assert handlers.example_images(tmp_path) == []
+    assert inputs.example_images(tmp_path / "missing") == []
+    assert inputs.example_images(tmp_path) == []
     (tmp_path / "b.png").write_bytes(b"x")
     (tmp_path / "a.JPG").write_bytes(b"x")
     (tmp_path / "notes.txt").write_text("x")
     (tmp_path / ".hidden.png").write_bytes(b"x")
-    assert [Path(p).name for p in handlers.example_images(tmp_path)] == ["a.JPG", "b.png"]
+    assert [Path(p).name for p in inputs.example_images(tmp_path)] == ["a.JPG", "b.png"]
 
 
 def _never_opens(function, *args, **kwargs) -> str:  # noqa: ANN001
@@ -303,16 +304,66 @@ def test_files_outside_the_upload_folders_are_never_opened(
         messages = set()
         for name in names:
             for payload in (name, {"path": name}, {"path": name, "orig_name": "cat.png"}):
-                messages.add(_never_opens(handlers.analyze, payload, cache=cache, roots=roots))
+                messages.add(_never_opens(analysis.analyze, payload, cache=cache, roots=roots))
         assert messages == {"no image was uploaded: upload, paste or photograph an image first"}
         messages = set()
         for name in (str(checkpoint_fifo), str(SHIPPED["shapes"]), str(checkpoint_link), str(outside / "none.pt")):
             upload = {"path": name, "orig_name": "mine.pt"}
             messages.add(
-                _never_opens(handlers.analyze, str(shape_images[0]), "shapes", upload, cache=cache, roots=roots)
+                _never_opens(analysis.analyze, str(shape_images[0]), "shapes", upload, cache=cache, roots=roots)
             )
-            messages.add(_never_opens(handlers.analyze_sketch, _drawing(), "shapes", upload, cache=cache, roots=roots))
-            assert handlers.check_checkpoint(upload, cache=cache, roots=roots).startswith("**Refused:** no checkpoint")
+            messages.add(_never_opens(analysis.analyze_sketch, _drawing(), "shapes", upload, cache=cache, roots=roots))
+            assert analysis.check_checkpoint(upload, cache=cache, roots=roots).startswith("**Refused:** no checkpoint")
         assert messages == {"no checkpoint was uploaded: upload the checkpoint file again"}
     finally:
         shutil.rmtree(outside, ignore_errors=True)
+
+
+def test_the_stored_result_keeps_the_image_at_display_size(
+    cache: ModelCache, roots: UploadRoots, tmp_path: Path
+) -> None:
+    big = tmp_path / "wide.png"
+    Image.new("RGB", (3000, 1500), "white").save(big)
+    result = analysis.analyze(str(big), cache=cache, roots=roots)
+    assert result.analysis.image.size == (analysis.DISPLAY_MAX_SIDE, analysis.DISPLAY_MAX_SIDE // 2)
+    for features in result.features.values():
+        assert features.dtype in (np.float16, np.float32)
+    assert panels.spatial_panels(result).overlay.size == result.analysis.image.size
+
+
+def _entry(folder: Path, name: str, size: int, age_s: float, now: float) -> Path:
+    entry = folder / name
+    entry.mkdir()
+    (entry / "file.bin").write_bytes(b"x" * size)
+    for path in (entry / "file.bin", entry):
+        os.utime(path, (now - age_s, now - age_s))
+    return entry
+
+
+def test_download_folders_are_pruned_by_age_and_size(tmp_path: Path) -> None:
+    now = time.time()
+    old = _entry(tmp_path, "dl-old", 10, 700, now)
+    middle = _entry(tmp_path, "dl-middle", 400, 300, now)
+    recent = _entry(tmp_path, "dl-recent", 400, 100, now)
+    fresh = _entry(tmp_path, "dl-fresh", 400, 1, now)
+    left = downloads.prune_folder(tmp_path, max_age_s=600, max_bytes=900, min_age_s=30, now=now)
+    # Too old goes first; then the oldest until the rest fits the size cap.
+    assert not old.exists() and not middle.exists()
+    assert recent.exists() and fresh.exists() and left == 800
+    # An entry a request may still be reading is never taken for size.
+    left = downloads.prune_folder(tmp_path, max_age_s=600, max_bytes=0, min_age_s=30, now=now)
+    assert not recent.exists() and fresh.exists() and left == 400
+    assert downloads.folder_bytes(tmp_path) == 400
+
+
+def test_temp_space_caps_both_folders_and_is_removed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("GRADIO_TEMP_DIR", raising=False)
+    space = downloads.TempSpace.create(tmp_path)
+    assert os.environ["GRADIO_TEMP_DIR"] == str(space.uploads) and space.uploads.parent == space.root
+    now = time.time()
+    _entry(space.uploads, "old-upload", 10, downloads.CACHE_MAX_AGE_S + 60, now)
+    _entry(space.downloads, "dl-old", 10, downloads.DOWNLOADS_MAX_AGE_S + 60, now)
+    _entry(space.downloads, "dl-new", 10, 0, now)
+    assert space.prune() == (0, 10)
+    space.remove()
+    assert list(tmp_path.iterdir()) == []

@@ -127,7 +127,7 @@ def _status_contains(page, text: str) -> None:  # noqa: ANN001
 
 
 def test_example_gallery_and_sketchpad(browser, app_server: AppServer) -> None:  # noqa: ANN001
-    from webapp.handlers import example_images
+    from webapp.inputs import example_images
 
     examples = [Path(path).name for path in example_images(ROOT / "assets" / "examples")]
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
