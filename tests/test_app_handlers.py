@@ -367,3 +367,51 @@ def test_temp_space_caps_both_folders_and_is_removed(tmp_path: Path, monkeypatch
     assert space.prune() == (0, 10)
     space.remove()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_control_character_in_a_name_cannot_break_the_status_line(
+    cache: ModelCache, roots: UploadRoots, shape_images: list[Path]
+) -> None:
+    upload = {"path": str(shape_images[2]), "orig_name": "two\nlines\r\x1b[31m\u2028.png"}
+    result = analysis.analyze(upload, cache=cache, roots=roots)
+    assert result.image_name == "two lines [31m .png"
+    assert result.document["results"][0]["image"] == "two lines [31m .png"
+    status = analysis.status_line(result)
+    assert status.count("\n") == 0 and "\r" not in status and "\x1b" not in status
+    assert inputs.one_line("a" * 500).endswith("…") and len(inputs.one_line("a" * 500)) == inputs.MAX_NAME_CHARS
+
+
+def test_checkpoint_extensions_are_one_list(
+    cache: ModelCache, roots: UploadRoots, shape_images: list[Path], tmp_path: Path
+) -> None:
+    assert inputs.CHECKPOINT_SUFFIXES == (".pt", ".pth", ".pth.tar", ".tar", ".ckpt", ".bin", ".safetensors")
+    for suffix in (".pth.tar", ".ckpt", ".bin"):
+        upload = tmp_path / f"model{suffix}"
+        shutil.copyfile(SHIPPED["shapes"], upload)
+        result = analysis.analyze(str(shape_images[0]), "shapes", str(upload), cache=cache, roots=roots)
+        assert result.checkpoint == upload.name
+    for name in ("model.txt", "model.pt.png", "model"):
+        upload = tmp_path / name
+        shutil.copyfile(SHIPPED["shapes"], upload)
+        with pytest.raises(CheckpointError, match="is not a checkpoint file; use one of: .pt, .pth"):
+            analysis.analyze(str(shape_images[0]), "shapes", str(upload), cache=cache, roots=roots)
+        refused = analysis.check_checkpoint(str(upload), cache=cache, roots=roots)
+        assert refused.startswith("**Refused:**") and "not a checkpoint file" in refused
+
+
+def test_the_same_bytes_under_a_second_name_show_the_second_name(
+    cache: ModelCache, roots: UploadRoots, shape_images: list[Path], tmp_path: Path
+) -> None:
+    first, second = tmp_path / "first.pt", tmp_path / "second.pt"
+    shutil.copyfile(SHIPPED["shapes"], first)
+    shutil.copyfile(SHIPPED["shapes"], second)
+    assert (
+        analysis.analyze(str(shape_images[0]), "shapes", str(first), cache=cache, roots=roots).checkpoint == "first.pt"
+    )
+    again = analysis.analyze(
+        str(shape_images[0]), "shapes", {"path": str(second), "orig_name": "second.pt"}, cache=cache, roots=roots
+    )
+    assert again.checkpoint == "second.pt" and again.document["checkpoint"] == "second.pt"
+    assert "**second\\.pt**" in analysis.status_line(again)
+    assert "second\\.pt" in analysis.check_checkpoint(str(second), cache=cache, roots=roots)
+    assert cache.uploaded(first) is cache.uploaded(second)  # one model for both uploads
