@@ -5,8 +5,9 @@ This file only builds the page and connects events to the plain functions in
 of the page has one builder that makes its components and wires the events
 that only touch that section; ``build_app`` wires the events that cross
 sections. Events return ``{component: value}``, so adding a panel is one
-entry where that panel is drawn. GRADIO_SERVER_NAME and GRADIO_SERVER_PORT
-choose where it listens.
+entry where that panel is drawn. (It is longer than this project's usual 400
+lines because each section's components stay next to the events that wire
+them.) GRADIO_SERVER_NAME and GRADIO_SERVER_PORT choose where it listens.
 
 API: the ``/analyze`` endpoint takes an image file (every other input has a
 default) and returns a status line, the top-5 predictions, the analysis

@@ -34,7 +34,7 @@ from PIL import Image  # noqa: E402
 from attention.images import load_image  # noqa: E402
 from models.checkpoint import DEFAULT_CHECKPOINT  # noqa: E402
 from tests.serving import free_port, wait_for_http  # noqa: E402
-from webapp import analysis, panels, runtime  # noqa: E402
+from webapp import analysis, downloads, panels, runtime  # noqa: E402
 from webapp.state import ModelCache  # noqa: E402
 
 TARGET_MS = 150.0
@@ -79,7 +79,7 @@ def _timed(function: Callable[..., Any], *args: Any) -> float:
     return time.perf_counter() - start
 
 
-def one_run(watch: Stopwatch, cache: ModelCache, data: bytes, downloads: Path) -> None:
+def one_run(watch: Stopwatch, cache: ModelCache, data: bytes, folder: Path) -> None:
     analyzer = cache.shipped(DEFAULT_CHECKPOINT)
     start = time.perf_counter()
     cpu_start = time.process_time()
@@ -91,7 +91,7 @@ def one_run(watch: Stopwatch, cache: ModelCache, data: bytes, downloads: Path) -
     )
     # The analysis measures its own pass; the forward part is that minus preprocessing.
     watch.add("  forward + recording (analysis - preprocess)", result.timings["forward"] - preprocess_s)
-    watch.time("JSON document written for download", lambda: downloads.write_document(result, downloads))
+    watch.time("JSON document written for download", lambda: downloads.write_document(result, folder))
     options = panels.DisplayOptions()
     channel = watch.time(
         "panel: channel bar chart + feature maps",
@@ -123,7 +123,7 @@ def one_run(watch: Stopwatch, cache: ModelCache, data: bytes, downloads: Path) -
         lambda: _timed(panels.branch_panel, result, options.channel_layer, options.sort),
     )
     watch.add("FULL + branch chart (section open)", shown_s + branch_s)
-    watch.time("PNG report (built after the panels)", lambda: downloads.report_png(result, downloads))
+    watch.time("PNG report (built after the panels)", lambda: downloads.report_png(result, folder))
 
 
 def breakdown(watch: Stopwatch, channel_layer: str, cache: ModelCache, data: bytes, runs: int) -> None:
@@ -204,13 +204,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(f"machine: {machine_note()}")
     with tempfile.TemporaryDirectory(prefix="bench-app-") as folder:
-        downloads = Path(folder)
+        scratch = Path(folder)
         warm = Stopwatch()
         for _ in range(args.warmup):
-            one_run(warm, cache, data, downloads)
+            one_run(warm, cache, data, scratch)
         watch = Stopwatch()
         for _ in range(args.runs):
-            one_run(watch, cache, data, downloads)
+            one_run(watch, cache, data, scratch)
         detail = Stopwatch()
         layers = cache.shipped(DEFAULT_CHECKPOINT).channel_layer_names
         breakdown(detail, layers[0], cache, data, max(10, args.runs // 3))
