@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -19,8 +20,10 @@ from PIL import Image
 
 from models.checkpoint import SHIPPED
 from tests.badfiles import BAD_IMAGE_MESSAGES, write_bad_checkpoints, write_bad_images, write_odd_mode_images
+from tests.checkpoints import changed_checkpoint
 from tests.conftest import server_environment
 from tests.serving import call_events, free_port, post_json, raw_call, upload_file, wait_for_http
+from webapp.inputs import CHECKPOINT_SUFFIXES
 
 pytest.importorskip("gradio_client")
 from gradio_client import Client, handle_file  # noqa: E402
@@ -130,12 +133,66 @@ def test_unknown_model_and_bad_checkpoints_are_refused(
 
 
 def test_uploaded_checkpoint_is_used(client: Client, tmp_path: Path, shape_images: list[Path]) -> None:
-    upload = tmp_path / "uploaded_shapes.pt"
-    shutil.copyfile(SHIPPED["shapes"], upload)
+    # Class list and output rows reversed together: the same predictions under other indices.
+    upload = changed_checkpoint(tmp_path / "uploaded_shapes.pt", reverse_classes=True, reverse_outputs=True)
     custom = api_document(client, shape_images[0], checkpoint_file=handle_file(str(upload)))
     shipped = api_document(client, shape_images[0])
     assert custom["checkpoint"] == "uploaded_shapes.pt"
-    assert custom["results"] == shipped["results"]
+    assert custom["classes"] == list(reversed(shipped["classes"]))
+    mine, theirs = custom["results"][0], shipped["results"][0]
+    assert mine["layers"] == theirs["layers"]
+    assert mine["prediction"]["label"] == theirs["prediction"]["label"]
+    assert mine["prediction"]["index"] == len(shipped["classes"]) - 1 - theirs["prediction"]["index"]
+    # Only the class list reversed: every label changes, the scores do not.
+    renamed = changed_checkpoint(tmp_path / "renamed.pt", reverse_classes=True)
+    status, top, document, _file = client.predict(
+        handle_file(str(shape_images[0])), "shapes", handle_file(str(renamed)), api_name="/analyze"
+    )
+    prediction = document["results"][0]["prediction"]
+    assert prediction["index"] == theirs["prediction"]["index"]
+    assert prediction["label"] == custom["classes"][theirs["prediction"]["index"]] != theirs["prediction"]["label"]
+    assert top["label"] == prediction["label"] and "renamed\\.pt" in status
+
+
+def _true_label(path: Path) -> str:
+    """The label in an example's file name: shapes_star_11.png -> star, fashion_t-shirt-top_19.png -> t-shirt-top."""
+    return path.stem.split("_", 1)[1].rsplit("_", 1)[0]
+
+
+def _slug(label: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", label.lower()).strip("-")
+
+
+def test_every_shipped_example_gets_its_true_label(client: Client) -> None:
+    examples = sorted((ROOT / "assets" / "examples").glob("*_*_*.png"))
+    by_model = {model: [path for path in examples if path.name.startswith(model + "_")] for model in SHIPPED}
+    assert by_model["shapes"] and by_model["fashion"], examples
+    for model, paths in by_model.items():
+        for path in paths:
+            document = api_document(client, path, model=model)
+            assert document["checkpoint"] == model
+            prediction = document["results"][0]["prediction"]
+            assert _slug(prediction["label"]) == _true_label(path), (path.name, prediction)
+    # The README's example.
+    star = api_document(client, ROOT / "assets" / "examples" / "shapes_star_11.png")["results"][0]["prediction"]
+    assert star["label"] == "star" and star["index"] == 4 and star["probability"] > 0.99
+
+
+def test_error_messages_show_file_names_as_text(client: Client, tmp_path: Path) -> None:
+    named = tmp_path / "<i>x<i> & y.png"
+    named.write_text("not an image at all\n")
+    with pytest.raises(AppError) as caught:
+        client.predict(handle_file(str(named)), api_name="/analyze")
+    message = str(caught.value)
+    # Gradio drops < and > from uploaded file names itself; the app escapes what is left.
+    assert "x" in message and "&amp; y.png is not an image" in message and "<i>" not in message
+
+
+def test_the_checkpoint_picker_offers_what_the_api_accepts(server_url: str) -> None:
+    with urllib.request.urlopen(server_url + "config", timeout=10) as response:
+        config = json.loads(response.read())
+    picker = next(c for c in config["components"] if c.get("props", {}).get("elem_id") == "checkpoint-upload")
+    assert tuple(picker["props"]["file_types"]) == CHECKPOINT_SUFFIXES
 
 
 def test_sketch_endpoint(client: Client, tmp_path: Path) -> None:

@@ -20,6 +20,7 @@ from PIL import Image, ImageDraw
 from attention.errors import CheckpointError, ImageInputError, InputError
 from models.checkpoint import SHIPPED
 from tests.badfiles import BAD_IMAGE_MESSAGES, write_bad_checkpoints, write_bad_images, write_odd_mode_images
+from tests.checkpoints import changed_checkpoint
 from webapp import analysis, downloads, inputs, panels, runtime
 from webapp.inputs import UploadRoots
 from webapp.state import LensResult, ModelCache
@@ -189,14 +190,31 @@ def test_model_name_is_never_a_path(cache: ModelCache, roots: UploadRoots, shape
 def test_uploaded_checkpoint_replaces_the_picked_model(
     cache: ModelCache, roots: UploadRoots, shape_images: list[Path], tmp_path: Path
 ) -> None:
-    upload = tmp_path / "my_model.pt"
-    shutil.copyfile(SHIPPED["shapes"], upload)
+    # Class list and output rows both reversed: the same network under another class order.
+    upload = changed_checkpoint(tmp_path / "my_model.pt", reverse_classes=True, reverse_outputs=True)
     result = analysis.analyze(str(shape_images[0]), "shapes", {"path": str(upload)}, cache=cache, roots=roots)
     assert result.checkpoint == "my_model.pt"
     shipped = analysis.analyze(str(shape_images[0]), cache=cache, roots=roots)
     assert result.document["results"][0]["layers"] == shipped.document["results"][0]["layers"]
+    mine, theirs = result.document["results"][0]["prediction"], shipped.document["results"][0]["prediction"]
+    classes = len(shipped.document["classes"])
+    assert mine["label"] == theirs["label"] and mine["index"] == classes - 1 - theirs["index"]
+    assert mine["probability"] == pytest.approx(theirs["probability"], abs=1e-5)
+    assert result.document["classes"] == list(reversed(shipped.document["classes"]))
     assert "Using uploaded checkpoint" in analysis.check_checkpoint(str(upload), cache=cache, roots=roots)
     assert "shipped" in analysis.check_checkpoint(None, cache=cache, roots=roots)
+
+    # Only the class list reversed: the same outputs under other names.
+    renamed = changed_checkpoint(tmp_path / "renamed.pt", reverse_classes=True)
+    result = analysis.analyze(str(shape_images[0]), "shapes", str(renamed), cache=cache, roots=roots)
+    mine = result.document["results"][0]["prediction"]
+    assert mine["index"] == theirs["index"] and mine["label"] == result.document["classes"][theirs["index"]]
+    assert mine["label"] != theirs["label"]
+
+    # Perturbed weights: other attention, so other records.
+    perturbed = changed_checkpoint(tmp_path / "perturbed.pt", perturb=0.05)
+    result = analysis.analyze(str(shape_images[0]), "shapes", str(perturbed), cache=cache, roots=roots)
+    assert result.document["results"][0]["layers"] != shipped.document["results"][0]["layers"]
 
 
 def test_bad_checkpoints_are_refused_clearly(
@@ -415,3 +433,120 @@ def test_the_same_bytes_under_a_second_name_show_the_second_name(
     assert "**second\\.pt**" in analysis.status_line(again)
     assert "second\\.pt" in analysis.check_checkpoint(str(second), cache=cache, roots=roots)
     assert cache.uploaded(first) is cache.uploaded(second)  # one model for both uploads
+
+
+def test_the_cache_keeps_only_the_last_uploads(tmp_path: Path) -> None:
+    cache = ModelCache(max_uploads=2)
+    paths = [changed_checkpoint(tmp_path / f"m{index}.pt", perturb=0.01, seed=index) for index in range(3)]
+    first, second = cache.uploaded(paths[0]), cache.uploaded(paths[1])
+    assert cache.uploaded(paths[0]) is first  # still cached, and now the most recent
+    third = cache.uploaded(paths[2])  # drops the least recently used: the second
+    assert cache.uploaded(paths[0]) is first and cache.uploaded(paths[2]) is third
+    assert cache.uploaded(paths[1]) is not second  # loaded again
+    assert len({id(first), id(second), id(third)}) == 3
+
+
+def test_two_requests_loading_the_same_upload_at_once_both_succeed(
+    roots: UploadRoots, shape_images: list[Path], tmp_path: Path
+) -> None:
+    cache = ModelCache()
+    upload = changed_checkpoint(tmp_path / "both.pt", reverse_classes=True)
+    barrier = threading.Barrier(2)
+    results: list[LensResult] = []
+    errors: list[BaseException] = []
+
+    def request() -> None:
+        barrier.wait()
+        try:
+            results.append(analysis.analyze(str(shape_images[1]), "shapes", str(upload), cache=cache, roots=roots))
+        except BaseException as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=request) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not errors and len(results) == 2
+    assert results[0].document == results[1].document
+    assert results[0].document["classes"][0] == "cross"  # the uploaded (reversed) class list
+    assert cache.uploaded(upload) is cache.uploaded(upload)
+
+
+def test_internal_errors_and_refusals_reach_the_page_as_one_safe_line(
+    roots: UploadRoots, shape_images: list[Path], caplog: pytest.LogCaptureFixture
+) -> None:
+    import gradio as gr
+
+    import app
+
+    # A real failure that is not the user's fault: a cache whose shipped model cannot be built.
+    class BrokenCache(ModelCache):
+        def shipped(self, name: str | None = None) -> None:  # type: ignore[override]
+            raise RuntimeError("disk on fire")
+
+    analyze = app.user_errors(analysis.analyze)
+    with pytest.raises(gr.Error) as caught:
+        analyze(str(shape_images[0]), cache=BrokenCache(), roots=roots)
+    assert caught.value.message == "internal error (RuntimeError); the details are in the server log"
+    assert "disk on fire" in caplog.text  # the details went to the log, not to the client
+    with pytest.raises(gr.Error) as caught:
+        app.user_errors(lambda: (_ for _ in ()).throw(InputError("<b>bad</b> & worse.png is not an image")))()
+    assert caught.value.message == "&lt;b&gt;bad&lt;/b&gt; &amp; worse.png is not an image"
+
+
+def highlighted_bars(chart: Image.Image, count: int, highlight: str) -> list[bool]:
+    """Per bar (channel order), whether it is drawn in the highlight colour, read along the bars' foot.
+
+    The chart's x axis runs from -0.7 to C - 0.3 between the axes frame's left
+    and right lines, with bar c centred on c.
+    """
+    pixels = np.asarray(chart.convert("RGB")).astype(int)
+    dark = pixels.sum(axis=2) < 180
+    columns = np.flatnonzero(dark.sum(axis=0) > 0.5 * dark.sum(axis=0).max())
+    rows = np.flatnonzero(dark.sum(axis=1) > 0.5 * dark.sum(axis=1).max())
+    left, right, bottom = int(columns.min()), int(columns.max()), int(rows.max())
+    unit = (right - left) / (count + 0.4)
+    red = np.array([int(highlight[i : i + 2], 16) for i in (1, 3, 5)])
+    foot = pixels[bottom - 2]
+    return [bool(np.all(foot[int(round(left + (channel + 0.7) * unit))] == red)) for channel in range(count)]
+
+
+def test_panels_show_the_top_channels_and_the_right_numbers(result: LensResult) -> None:
+    from attention import render
+
+    for layer in result.analysis.channel_layers:
+        for k in (1, 3, 7):
+            drawn = panels.channel_panels(result, layer.name, sort=False, top_k=k, branches=False)
+            expected = set(np.argsort(-layer.weights, kind="stable")[:k].tolist())
+            bars = highlighted_bars(drawn.bar_chart, layer.channels, render.HIGHLIGHT)
+            assert {channel for channel, lit in enumerate(bars) if lit} == expected, (layer.name, k)
+            # The feature maps are those channels' input maps, largest weight first, each min-max scaled.
+            sheet = np.asarray(drawn.feature_maps)
+            maps = result.features[layer.name]
+            for index, channel in enumerate(np.argsort(-layer.weights, kind="stable")[:k]):
+                values = maps[channel].astype(np.float32)
+                low, high = values.min(), values.max()
+                scaled = (values - low) / (high - low) if high > low else np.zeros_like(values)
+                factor = 120 // max(values.shape)
+                tile = np.repeat(np.repeat(render.colorize(scaled, "viridis"), factor, 0), factor, 1)
+                row, column = divmod(index, min(4, k))
+                x = 6 + column * 126 + (120 - tile.shape[1]) // 2
+                y = 22 + row * 142 + 16 + (120 - tile.shape[0]) // 2
+                region = sheet[y : y + tile.shape[0], x : x + tile.shape[1]]
+                assert np.array_equal(region, tile), (layer.name, k, int(channel))
+    table = panels.statistics_table(result)
+    assert tuple(table["headers"]) == panels.STATISTICS_HEADERS
+    for row, layer in zip(table["data"], result.analysis.layers, strict=True):
+        if layer.type == "spatial":
+            values = layer.mask.astype(np.float64)
+            last = float((values > 0.5).mean())
+            size = f"{layer.size[0]}x{layer.size[1]}"
+        else:
+            values = layer.weights.astype(np.float64)
+            share = values / values.sum()
+            last = float(-(share * np.log(share)).sum() / np.log(len(values)))
+            size = str(layer.channels)
+        expected_row = [layer.name, layer.type, size, values.mean(), values.std(), values.min(), values.max(), last]
+        assert row[:3] == expected_row[:3]
+        assert row[3:] == pytest.approx(expected_row[3:], abs=6e-5), layer.name
