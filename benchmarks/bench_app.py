@@ -33,8 +33,8 @@ from PIL import Image  # noqa: E402
 
 from attention.images import load_image  # noqa: E402
 from models.checkpoint import DEFAULT_CHECKPOINT  # noqa: E402
-from webapp import handlers  # noqa: E402
-from webapp.serving import free_port, wait_for_http  # noqa: E402
+from tests.serving import free_port, wait_for_http  # noqa: E402
+from webapp import analysis, downloads, panels, runtime  # noqa: E402
 from webapp.state import ModelCache  # noqa: E402
 
 TARGET_MS = 150.0
@@ -79,7 +79,7 @@ def _timed(function: Callable[..., Any], *args: Any) -> float:
     return time.perf_counter() - start
 
 
-def one_run(watch: Stopwatch, cache: ModelCache, data: bytes, downloads: Path) -> None:
+def one_run(watch: Stopwatch, cache: ModelCache, data: bytes, folder: Path) -> None:
     analyzer = cache.shipped(DEFAULT_CHECKPOINT)
     start = time.perf_counter()
     cpu_start = time.process_time()
@@ -87,24 +87,22 @@ def one_run(watch: Stopwatch, cache: ModelCache, data: bytes, downloads: Path) -
     preprocess_s = watch.time("preprocess alone (resize + normalise)", lambda: _timed(analyzer.preprocess, [image]))
     result = watch.time(
         "analysis: preprocess + forward + recording + JSON",
-        lambda: handlers.analyze_loaded(analyzer, image, "upload.png"),
+        lambda: analysis.analyze_loaded(analyzer, image, "upload.png"),
     )
     # The analysis measures its own pass; the forward part is that minus preprocessing.
     watch.add("  forward + recording (analysis - preprocess)", result.timings["forward"] - preprocess_s)
-    watch.time("JSON document written for download", lambda: handlers.write_document(result, downloads))
-    options = handlers.DisplayOptions()
+    watch.time("JSON document written for download", lambda: downloads.write_document(result, folder))
+    options = panels.DisplayOptions()
     channel = watch.time(
         "panel: channel bar chart + feature maps",
-        lambda: handlers.channel_panels(result, options.channel_layer, options.sort, options.top_k, branches=False),
+        lambda: panels.channel_panels(result, options.channel_layer, options.sort, options.top_k, branches=False),
     )
     spatial = watch.time(
         "panel: overlay grid + large overlay + raw mask",
-        lambda: handlers.spatial_panels(
-            result, options.spatial_layer, options.colormap, options.opacity, options.scale
-        ),
+        lambda: panels.spatial_panels(result, options.spatial_layer, options.colormap, options.opacity, options.scale),
     )
     watch.time(
-        "panel: statistics table + top-5", lambda: (handlers.statistics_table(result), handlers.top_predictions(result))
+        "panel: statistics table + top-5", lambda: (panels.statistics_table(result), panels.top_predictions(result))
     )
     shown_s = time.perf_counter() - start
     watch.add("FULL: upload to every panel shown", shown_s)
@@ -122,10 +120,10 @@ def one_run(watch: Stopwatch, cache: ModelCache, data: bytes, downloads: Path) -
     watch.add("FULL + encoding", shown_s + encode_s)
     branch_s = watch.time(
         "branch chart (drawn once its section is opened)",
-        lambda: _timed(handlers.branch_panel, result, options.channel_layer, options.sort),
+        lambda: _timed(panels.branch_panel, result, options.channel_layer, options.sort),
     )
     watch.add("FULL + branch chart (section open)", shown_s + branch_s)
-    watch.time("PNG report (built after the panels)", lambda: handlers.report_png(result, downloads))
+    watch.time("PNG report (built after the panels)", lambda: downloads.report_png(result, folder))
 
 
 def breakdown(watch: Stopwatch, channel_layer: str, cache: ModelCache, data: bytes, runs: int) -> None:
@@ -133,7 +131,7 @@ def breakdown(watch: Stopwatch, channel_layer: str, cache: ModelCache, data: byt
     from attention import render
 
     analyzer = cache.shipped(DEFAULT_CHECKPOINT)
-    result = handlers.analyze_loaded(analyzer, load_image(data), "upload.png")
+    result = analysis.analyze_loaded(analyzer, load_image(data), "upload.png")
     layer = result.analysis.layer(channel_layer)
     with_features = dataclasses.replace(result.analysis, feature_layer=layer.name, features=result.features[layer.name])
     for _ in range(runs):
@@ -197,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import tempfile
 
-    threads = handlers.configure_torch()
+    threads = runtime.configure_torch()
     cache = ModelCache()
     data = upload_png()
     print(
@@ -206,13 +204,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(f"machine: {machine_note()}")
     with tempfile.TemporaryDirectory(prefix="bench-app-") as folder:
-        downloads = Path(folder)
+        scratch = Path(folder)
         warm = Stopwatch()
         for _ in range(args.warmup):
-            one_run(warm, cache, data, downloads)
+            one_run(warm, cache, data, scratch)
         watch = Stopwatch()
         for _ in range(args.runs):
-            one_run(watch, cache, data, downloads)
+            one_run(watch, cache, data, scratch)
         detail = Stopwatch()
         layers = cache.shipped(DEFAULT_CHECKPOINT).channel_layer_names
         breakdown(detail, layers[0], cache, data, max(10, args.runs // 3))

@@ -16,7 +16,7 @@ from typing import NamedTuple
 import pytest
 from PIL import Image
 
-from webapp.serving import free_port, wait_for_http
+from tests.serving import free_port, wait_for_http
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
@@ -24,8 +24,10 @@ ROOT = Path(__file__).resolve().parent.parent
 SERVER_START_TIMEOUT_S = 120.0
 
 
-def server_environment(port: int) -> dict[str, str]:
+def server_environment(port: int, upload_folder: Path | None = None) -> dict[str, str]:
     env = dict(os.environ)
+    if upload_folder is not None:
+        env["GRADIO_TEMP_DIR"] = str(upload_folder)
     env.update(
         GRADIO_SERVER_NAME="127.0.0.1",
         GRADIO_SERVER_PORT=str(port),
@@ -40,16 +42,23 @@ class AppServer(NamedTuple):
     url: str
     log: Path
     process: subprocess.Popen[bytes]
+    upload_folder: Path  # Gradio's upload folder for this server (its GRADIO_TEMP_DIR)
 
 
 @pytest.fixture(scope="session")
 def app_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
     """A ``python app.py`` subprocess on a free port, stopped at the end of the session."""
     port = free_port()
-    log_path = tmp_path_factory.mktemp("server") / "app.log"
+    folder = tmp_path_factory.mktemp("server")
+    log_path = folder / "app.log"
+    upload_folder = folder / "gradio-uploads"
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "app.py"], cwd=ROOT, env=server_environment(port), stdout=log, stderr=subprocess.STDOUT
+            [sys.executable, "app.py"],
+            cwd=ROOT,
+            env=server_environment(port, upload_folder),
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
     url = f"http://127.0.0.1:{port}/"
     try:
@@ -58,7 +67,7 @@ def app_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
         except (RuntimeError, TimeoutError) as error:
             tail = log_path.read_text(errors="replace")[-4000:]
             pytest.fail(f"{error}\n--- app.py log ---\n{tail}")
-        yield AppServer(url, log_path, process)
+        yield AppServer(url, log_path, process, upload_folder)
     finally:
         process.terminate()
         try:
@@ -100,7 +109,7 @@ def shape_images(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
 @pytest.fixture(scope="session")
 def example_image(shape_images: list[Path]) -> Path:
     """An image of the shipped example gallery (a shapes one if any), or a generated one while it is empty."""
-    from webapp.handlers import example_images
+    from webapp.inputs import example_images
 
     examples = [Path(path) for path in example_images(ROOT / "assets" / "examples")]
     preferred = [path for path in examples if path.name.startswith("shapes")]

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -12,10 +14,16 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
+from PIL import Image
 
 from models.checkpoint import SHIPPED
 from tests.badfiles import BAD_IMAGE_MESSAGES, write_bad_checkpoints, write_bad_images, write_odd_mode_images
+from tests.checkpoints import changed_checkpoint
+from tests.conftest import server_environment
+from tests.serving import call_events, free_port, post_json, raw_call, upload_file, wait_for_http
+from webapp.inputs import CHECKPOINT_SUFFIXES
 
 pytest.importorskip("gradio_client")
 from gradio_client import Client, handle_file  # noqa: E402
@@ -125,12 +133,66 @@ def test_unknown_model_and_bad_checkpoints_are_refused(
 
 
 def test_uploaded_checkpoint_is_used(client: Client, tmp_path: Path, shape_images: list[Path]) -> None:
-    upload = tmp_path / "uploaded_shapes.pt"
-    shutil.copyfile(SHIPPED["shapes"], upload)
+    # Class list and output rows reversed together: the same predictions under other indices.
+    upload = changed_checkpoint(tmp_path / "uploaded_shapes.pt", reverse_classes=True, reverse_outputs=True)
     custom = api_document(client, shape_images[0], checkpoint_file=handle_file(str(upload)))
     shipped = api_document(client, shape_images[0])
     assert custom["checkpoint"] == "uploaded_shapes.pt"
-    assert custom["results"] == shipped["results"]
+    assert custom["classes"] == list(reversed(shipped["classes"]))
+    mine, theirs = custom["results"][0], shipped["results"][0]
+    assert mine["layers"] == theirs["layers"]
+    assert mine["prediction"]["label"] == theirs["prediction"]["label"]
+    assert mine["prediction"]["index"] == len(shipped["classes"]) - 1 - theirs["prediction"]["index"]
+    # Only the class list reversed: every label changes, the scores do not.
+    renamed = changed_checkpoint(tmp_path / "renamed.pt", reverse_classes=True)
+    status, top, document, _file = client.predict(
+        handle_file(str(shape_images[0])), "shapes", handle_file(str(renamed)), api_name="/analyze"
+    )
+    prediction = document["results"][0]["prediction"]
+    assert prediction["index"] == theirs["prediction"]["index"]
+    assert prediction["label"] == custom["classes"][theirs["prediction"]["index"]] != theirs["prediction"]["label"]
+    assert top["label"] == prediction["label"] and "renamed\\.pt" in status
+
+
+def _true_label(path: Path) -> str:
+    """The label in an example's file name: shapes_star_11.png -> star, fashion_t-shirt-top_19.png -> t-shirt-top."""
+    return path.stem.split("_", 1)[1].rsplit("_", 1)[0]
+
+
+def _slug(label: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", label.lower()).strip("-")
+
+
+def test_every_shipped_example_gets_its_true_label(client: Client) -> None:
+    examples = sorted((ROOT / "assets" / "examples").glob("*_*_*.png"))
+    by_model = {model: [path for path in examples if path.name.startswith(model + "_")] for model in SHIPPED}
+    assert by_model["shapes"] and by_model["fashion"], examples
+    for model, paths in by_model.items():
+        for path in paths:
+            document = api_document(client, path, model=model)
+            assert document["checkpoint"] == model
+            prediction = document["results"][0]["prediction"]
+            assert _slug(prediction["label"]) == _true_label(path), (path.name, prediction)
+    # The README's example.
+    star = api_document(client, ROOT / "assets" / "examples" / "shapes_star_11.png")["results"][0]["prediction"]
+    assert star["label"] == "star" and star["index"] == 4 and star["probability"] > 0.99
+
+
+def test_error_messages_show_file_names_as_text(client: Client, tmp_path: Path) -> None:
+    named = tmp_path / "<i>x<i> & y.png"
+    named.write_text("not an image at all\n")
+    with pytest.raises(AppError) as caught:
+        client.predict(handle_file(str(named)), api_name="/analyze")
+    message = str(caught.value)
+    # Gradio drops < and > from uploaded file names itself; the app escapes what is left.
+    assert "x" in message and "&amp; y.png is not an image" in message and "<i>" not in message
+
+
+def test_the_checkpoint_picker_offers_what_the_api_accepts(server_url: str) -> None:
+    with urllib.request.urlopen(server_url + "config", timeout=10) as response:
+        config = json.loads(response.read())
+    picker = next(c for c in config["components"] if c.get("props", {}).get("elem_id") == "checkpoint-upload")
+    assert tuple(picker["props"]["file_types"]) == CHECKPOINT_SUFFIXES
 
 
 def test_sketch_endpoint(client: Client, tmp_path: Path) -> None:
@@ -172,3 +234,131 @@ def test_concurrent_requests_match_sequential_results(server_url: str, shape_ima
         thread.join(timeout=300)
     assert not any(thread.is_alive() for thread in threads)
     assert not failures, failures[:5]
+
+
+# --------------------------------------------------------------------------- files a client names
+
+
+def _refusal(server_url: str, data: list[Any]) -> str:
+    """The error message of one raw /analyze call, sent as any HTTP client can send it."""
+    events = raw_call(server_url, "analyze", data)
+    kind, message = events[-1]
+    assert kind == "error", events
+    return str(message.get("error") if isinstance(message, dict) else message)
+
+
+def test_a_client_cannot_make_the_server_open_its_files(
+    app_server: Any, tmp_path: Path, shape_images: list[Path]
+) -> None:
+    """Paths in a raw payload that Gradio did not receive are refused with one line, existing or not."""
+    url = app_server.url
+    outside_image = tmp_path / "server_side.png"
+    shutil.copyfile(shape_images[0], outside_image)
+    app_server.upload_folder.mkdir(parents=True, exist_ok=True)
+    link = app_server.upload_folder / f"link-{tmp_path.name}.png"
+    link.symlink_to(outside_image)
+    escaping = str(app_server.upload_folder / ".." / ".." / outside_image.relative_to(outside_image.anchor))
+    named = [
+        "/etc/passwd",
+        "/etc/no-such-file-here",
+        str(outside_image),
+        str(tmp_path / "missing.png"),
+        str(link),
+        escaping,
+        "../../../../etc/passwd",
+    ]
+    refusals = {_refusal(url, [{"path": path}, "shapes", None]) for path in named}
+    refusals |= {_refusal(url, [{"path": path, "orig_name": "cat.png"}, "shapes", None]) for path in named}
+    assert len(refusals) == 1, refusals  # the same line whether the file exists or not: no oracle
+    assert refusals.pop() == "no image was uploaded: upload, paste or photograph an image first"
+    # Payloads typed as Gradio files or as bare strings: refused too, and alike for every path.
+    for payload in ({"path": "P", "meta": {"_type": "gradio.FileData"}}, "P"):
+        answers = {
+            _refusal(url, [json.loads(json.dumps(payload).replace('"P"', json.dumps(p))), None, None]) for p in named
+        }
+        assert len(answers) == 1, (payload, answers)
+        assert "root:" not in answers.pop()
+
+    # A server-side checkpoint named raw is refused the same way, next to a real upload of the image.
+    image = {"path": upload_file(url, shape_images[0]), "orig_name": "shape0.png", "meta": {"_type": "gradio.FileData"}}
+    loads_before = app_server.log.read_text(errors="replace").count("loaded uploaded checkpoint")
+    checkpoint_link = app_server.upload_folder / f"link-{tmp_path.name}.pt"
+    checkpoint_link.symlink_to(SHIPPED["shapes"])
+    server_side = [str(SHIPPED["shapes"]), str(tmp_path / "missing.pt"), "/etc/passwd", "../assets/shapes.pt"]
+    for form in ("dict", "file", "text"):
+        answers = set()
+        for checkpoint in [*server_side, str(checkpoint_link)]:
+            payload = {
+                "dict": {"path": checkpoint},
+                "file": {"path": checkpoint, "meta": {"_type": "gradio.FileData"}},
+                "text": checkpoint,
+            }[form]
+            answers.add(_refusal(url, [image, "shapes", payload]))
+        assert len(answers) == 1, (form, answers)  # alike for every path: no oracle, no load
+        assert answers.pop() in ("None", "no checkpoint was uploaded: upload the checkpoint file again")
+    # Gradio's own checks or the app's refusal stopped every one of them before any checkpoint was read.
+    assert app_server.log.read_text(errors="replace").count("loaded uploaded checkpoint") == loads_before
+    # The same upload with no checkpoint is analysed: the refusals were about the paths only.
+    kind, data = raw_call(url, "analyze", [image, "shapes", None])[-1]
+    assert kind == "complete" and data[1].startswith("**shape0\\.png**"), data
+    assert app_server.process.poll() is None
+
+
+# --------------------------------------------------------------------------- load and temp files
+
+
+def _big_png(path: Path, side: int = 2400) -> Path:
+    rng = np.random.default_rng(1)
+    Image.fromarray(rng.integers(0, 255, (side, side, 3), dtype=np.uint8)).save(path, compress_level=1)
+    return path
+
+
+def test_overflow_is_refused_as_busy_and_a_stop_leaves_no_temp_files(tmp_path: Path, shape_images: list[Path]) -> None:
+    """A small queue refuses the overflow with a clear message; SIGTERM removes every temp folder the server made."""
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    env = server_environment(free_port())
+    env.pop("GRADIO_TEMP_DIR", None)
+    env.update(TMPDIR=str(temp), ATTENTION_LENS_QUEUE_SIZE="1", MPLCONFIGDIR=str(tmp_path / "mpl"))
+    url = f"http://127.0.0.1:{env['GRADIO_SERVER_PORT']}/"
+    log_path = tmp_path / "app.log"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        wait_for_http(url, process, 120)
+        created = [entry.name for entry in temp.iterdir()]
+        assert len(created) == 1 and created[0].startswith("attention-lens-"), created
+        big = {"path": upload_file(url, _big_png(tmp_path / "big.png")), "meta": {"_type": "gradio.FileData"}}
+        answers = [post_json(f"{url}gradio_api/call/analyze", {"data": [big, "shapes", None]}) for _ in range(12)]
+        statuses = [status for status, _body in answers]
+        assert 503 in statuses and 200 in statuses, statuses
+        busy = json.loads(next(body for status, body in answers if status == 503))["detail"]
+        assert "Queue is full" in busy, busy
+        # Every accepted request is answered in full.
+        for status, body in answers:
+            if status == 200:
+                kind, data = call_events(url, "analyze", json.loads(body)["event_id"])[-1]
+                assert kind == "complete", data
+        # gradio_client users get its clear "try again" error for the overflow.
+        client = Client(url, verbose=False)
+        jobs = [client.submit(handle_file(str(tmp_path / "big.png")), api_name="/analyze") for _ in range(8)]
+        errors = []
+        for job in jobs:
+            try:
+                job.result(timeout=120)
+            except Exception as error:  # noqa: BLE001 - inspected below
+                errors.append(error)
+        assert errors and all("Queue is full! Please try again." in str(error) for error in errors), errors
+        assert len(errors) < len(jobs)
+        assert any(temp.rglob("*_analysis.json"))  # downloads were written under the server's own folder
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            returncode = process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=15)
+            raise
+    log = log_path.read_text(errors="replace")
+    assert returncode == 0, log[-3000:]
+    assert list(temp.iterdir()) == [], (list(temp.rglob("*"))[:10], log[-2000:])

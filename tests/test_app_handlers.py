@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import inspect
 import json
+import os
 import shutil
+import tempfile
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,7 +20,9 @@ from PIL import Image, ImageDraw
 from attention.errors import CheckpointError, ImageInputError, InputError
 from models.checkpoint import SHIPPED
 from tests.badfiles import BAD_IMAGE_MESSAGES, write_bad_checkpoints, write_bad_images, write_odd_mode_images
-from webapp import handlers
+from tests.checkpoints import changed_checkpoint
+from webapp import analysis, downloads, inputs, panels, runtime
+from webapp.inputs import UploadRoots
 from webapp.state import LensResult, ModelCache
 
 
@@ -24,14 +30,20 @@ from webapp.state import LensResult, ModelCache
 def cache() -> Iterator[ModelCache]:
     """A model cache, with torch set up as the server sets it (and restored afterwards for other tests)."""
     previous = torch.get_num_threads()
-    handlers.configure_torch(1)
+    runtime.configure_torch(1)
     yield ModelCache()
     torch.set_num_threads(previous)
 
 
+@pytest.fixture(scope="session")
+def roots(tmp_path_factory: pytest.TempPathFactory) -> UploadRoots:
+    """Stands in for Gradio's upload folder: the tests' own temporary folders."""
+    return UploadRoots.of([tmp_path_factory.getbasetemp()])
+
+
 @pytest.fixture(scope="module")
-def result(cache: ModelCache, shape_images: list[Path]) -> LensResult:
-    return handlers.analyze(str(shape_images[0]), cache=cache)
+def result(cache: ModelCache, roots: UploadRoots, shape_images: list[Path]) -> LensResult:
+    return analysis.analyze(str(shape_images[0]), cache=cache, roots=roots)
 
 
 @pytest.fixture()
@@ -43,7 +55,9 @@ def forward_calls(cache: ModelCache) -> Iterator[list[int]]:
     handle.remove()
 
 
-def test_analysis_has_the_cli_schema_and_every_feature_map(result: LensResult, cache: ModelCache) -> None:
+def test_analysis_has_the_cli_schema_and_every_feature_map(
+    result: LensResult, cache: ModelCache, roots: UploadRoots
+) -> None:
     analyzer = cache.shipped()
     document = result.document
     assert set(document) == {"checkpoint", "classes", "results"}
@@ -63,46 +77,46 @@ def test_analysis_has_the_cli_schema_and_every_feature_map(result: LensResult, c
 
 
 def test_every_panel_renders(result: LensResult) -> None:
-    assert handlers.render_panels(result).channel.branches is None  # its section starts closed
-    panels = handlers.render_panels(result, handlers.DisplayOptions(branches=True))
-    assert all(isinstance(image, Image.Image) for image in panels.channel)
-    assert all(isinstance(image, Image.Image) for image in panels.spatial)
+    assert panels.render_panels(result).channel.branches is None  # its section starts closed
+    drawn = panels.render_panels(result, panels.DisplayOptions(branches=True))
+    assert all(isinstance(image, Image.Image) for image in drawn.channel)
+    assert all(isinstance(image, Image.Image) for image in drawn.spatial)
     # The large overlay keeps the uploaded image's own resolution.
-    assert panels.spatial.overlay.size == result.analysis.image.size
+    assert drawn.spatial.overlay.size == result.analysis.image.size
     first_mask = result.analysis.spatial_layers[0]
     mask_height, mask_width = first_mask.size
-    assert panels.spatial.mask.width % mask_width == 0 and panels.spatial.mask.height % mask_height == 0
-    assert len(panels.statistics["data"]) == len(result.analysis.layers)
-    assert len(panels.statistics["headers"]) == len(panels.statistics["data"][0])
-    assert tuple(panels.statistics["headers"]) == handlers.STATISTICS_HEADERS  # the empty table's headers
+    assert drawn.spatial.mask.width % mask_width == 0 and drawn.spatial.mask.height % mask_height == 0
+    assert len(drawn.statistics["data"]) == len(result.analysis.layers)
+    assert len(drawn.statistics["headers"]) == len(drawn.statistics["data"][0])
+    assert tuple(drawn.statistics["headers"]) == panels.STATISTICS_HEADERS  # the empty table's headers
 
 
 def test_display_changes_never_run_the_model(
-    cache: ModelCache, shape_images: list[Path], forward_calls: list[int], tmp_path: Path
+    cache: ModelCache, roots: UploadRoots, shape_images: list[Path], forward_calls: list[int], tmp_path: Path
 ) -> None:
-    result = handlers.analyze(str(shape_images[1]), cache=cache)
+    result = analysis.analyze(str(shape_images[1]), cache=cache, roots=roots)
     assert len(forward_calls) == 1
     for layer in result.channel_layer_names:
         for sort in (False, True):
-            handlers.channel_panels(result, layer, sort, 3)
-            handlers.branch_panel(result, layer, sort)
-    handlers.channel_panels(result, result.channel_layer_names[-1], False, handlers.MAX_TOP_K)
+            panels.channel_panels(result, layer, sort, 3)
+            panels.branch_panel(result, layer, sort)
+    panels.channel_panels(result, result.channel_layer_names[-1], False, panels.MAX_TOP_K)
     for layer in result.spatial_layer_names:
         for colormap in ("jet", "viridis"):
             for scale in ("absolute", "minmax"):
-                handlers.spatial_panels(result, layer, colormap, 0.3, scale)
-    handlers.render_panels(result, handlers.DisplayOptions(colormap="gray", opacity=1.0, scale="minmax"))
-    handlers.statistics_table(result)
-    handlers.report_png(result, tmp_path, "magma", 0.7, "minmax", 8)
-    handlers.write_document(result, tmp_path)
+                panels.spatial_panels(result, layer, colormap, 0.3, scale)
+    panels.render_panels(result, panels.DisplayOptions(colormap="gray", opacity=1.0, scale="minmax"))
+    panels.statistics_table(result)
+    downloads.report_png(result, tmp_path, "magma", 0.7, "minmax", 8)
+    downloads.write_document(result, tmp_path)
     assert len(forward_calls) == 1
     # And by construction: nothing that redraws can reach a model.
     redraws = (
-        handlers.channel_panels,
-        handlers.branch_panel,
-        handlers.spatial_panels,
-        handlers.render_panels,
-        handlers.report_png,
+        panels.channel_panels,
+        panels.branch_panel,
+        panels.spatial_panels,
+        panels.render_panels,
+        downloads.report_png,
     )
     for function in redraws:
         parameters = inspect.signature(function).parameters
@@ -110,125 +124,429 @@ def test_display_changes_never_run_the_model(
 
 
 def test_display_options_change_the_pictures(result: LensResult) -> None:
-    jet = np.asarray(handlers.spatial_panels(result, colormap="jet").grid)
-    gray = np.asarray(handlers.spatial_panels(result, colormap="gray").grid)
+    jet = np.asarray(panels.spatial_panels(result, colormap="jet").grid)
+    gray = np.asarray(panels.spatial_panels(result, colormap="gray").grid)
     assert not np.array_equal(jet, gray)
-    unsorted = np.asarray(handlers.channel_panels(result, sort=False).bar_chart)
-    ordered = np.asarray(handlers.channel_panels(result, sort=True).bar_chart)
+    unsorted = np.asarray(panels.channel_panels(result, sort=False).bar_chart)
+    ordered = np.asarray(panels.channel_panels(result, sort=True).bar_chart)
     assert not np.array_equal(unsorted, ordered)
 
 
 def test_unknown_layer_falls_back_to_the_first(result: LensResult) -> None:
-    assert handlers.pick_layer(result.channel_layer_names, "no.such.layer") == result.channel_layer_names[0]
-    panels = handlers.channel_panels(result, "no.such.layer")
-    assert panels.bar_chart is not None
-    assert handlers.channel_panels(None) == (None, None, None)
-    assert handlers.spatial_panels(None) == (None, None, None)
+    assert panels.pick_layer(result.channel_layer_names, "no.such.layer") == result.channel_layer_names[0]
+    drawn = panels.channel_panels(result, "no.such.layer")
+    assert drawn.bar_chart is not None
+    assert panels.channel_panels(None) == (None, None, None)
+    assert panels.spatial_panels(None) == (None, None, None)
 
 
 def test_bad_options_are_refused(result: LensResult) -> None:
     with pytest.raises(InputError, match="colormap"):
-        handlers.spatial_panels(result, colormap="rainbow-unicorn")
+        panels.spatial_panels(result, colormap="rainbow-unicorn")
     with pytest.raises(InputError, match="scale"):
-        handlers.spatial_panels(result, scale="logarithmic")
+        panels.spatial_panels(result, scale="logarithmic")
 
 
-def test_raw_upload_keeps_its_original_name(cache: ModelCache, shape_images: list[Path]) -> None:
+def test_raw_upload_keeps_its_original_name(cache: ModelCache, roots: UploadRoots, shape_images: list[Path]) -> None:
     upload = {"path": str(shape_images[2]), "orig_name": "holiday photo.png", "meta": {"_type": "gradio.FileData"}}
-    result = handlers.analyze(upload, cache=cache)
+    result = analysis.analyze(upload, cache=cache, roots=roots)
     assert result.image_name == "holiday photo.png"
     assert result.document["results"][0]["image"] == "holiday photo.png"
-    status = handlers.status_line(result)
+    status = analysis.status_line(result)
     assert "holiday photo" in status and "\n" not in status
 
 
 @pytest.mark.parametrize("missing", [None, "", {}, {"path": None}])
-def test_missing_image_is_a_clear_error(cache: ModelCache, missing: object) -> None:
+def test_missing_image_is_a_clear_error(cache: ModelCache, roots: UploadRoots, missing: object) -> None:
     with pytest.raises(InputError, match="no image"):
-        handlers.analyze(missing, cache=cache)
+        analysis.analyze(missing, cache=cache, roots=roots)
 
 
-def test_bad_images_give_one_line_messages(cache: ModelCache, tmp_path: Path) -> None:
+def test_bad_images_give_one_line_messages(cache: ModelCache, roots: UploadRoots, tmp_path: Path) -> None:
     for name, path in write_bad_images(tmp_path).items():
         with pytest.raises(ImageInputError) as caught:
-            handlers.analyze(str(path), cache=cache)
+            analysis.analyze(str(path), cache=cache, roots=roots)
         message = str(caught.value)
         assert BAD_IMAGE_MESSAGES[name] in message, (name, message)
         assert "\n" not in message and name in message
 
 
-def test_unusual_modes_simply_work(cache: ModelCache, tmp_path: Path) -> None:
+def test_unusual_modes_simply_work(cache: ModelCache, roots: UploadRoots, tmp_path: Path) -> None:
     for name, path in write_odd_mode_images(tmp_path).items():
-        result = handlers.analyze(str(path), cache=cache)
+        result = analysis.analyze(str(path), cache=cache, roots=roots)
         assert result.analysis.image.mode == "RGB", name
         assert result.document["results"][0]["image"] == name
-    rotated = handlers.analyze(str(tmp_path / "exif_rotated.jpg"), cache=cache)
+    rotated = analysis.analyze(str(tmp_path / "exif_rotated.jpg"), cache=cache, roots=roots)
     assert rotated.analysis.image.size == (60, 80)  # EXIF orientation applied
 
 
-def test_model_name_is_never_a_path(cache: ModelCache, shape_images: list[Path]) -> None:
+def test_model_name_is_never_a_path(cache: ModelCache, roots: UploadRoots, shape_images: list[Path]) -> None:
     with pytest.raises(InputError, match="unknown model"):
-        handlers.analyze(str(shape_images[0]), model=str(SHIPPED["shapes"]), cache=cache)
+        analysis.analyze(str(shape_images[0]), model=str(SHIPPED["shapes"]), cache=cache, roots=roots)
     with pytest.raises(InputError, match="unknown model"):
-        handlers.analyze(str(shape_images[0]), model="../../etc/passwd", cache=cache)
+        analysis.analyze(str(shape_images[0]), model="../../etc/passwd", cache=cache, roots=roots)
 
 
 def test_uploaded_checkpoint_replaces_the_picked_model(
-    cache: ModelCache, shape_images: list[Path], tmp_path: Path
+    cache: ModelCache, roots: UploadRoots, shape_images: list[Path], tmp_path: Path
 ) -> None:
-    upload = tmp_path / "my_model.pt"
-    shutil.copyfile(SHIPPED["shapes"], upload)
-    result = handlers.analyze(str(shape_images[0]), "shapes", {"path": str(upload)}, cache=cache)
+    # Class list and output rows both reversed: the same network under another class order.
+    upload = changed_checkpoint(tmp_path / "my_model.pt", reverse_classes=True, reverse_outputs=True)
+    result = analysis.analyze(str(shape_images[0]), "shapes", {"path": str(upload)}, cache=cache, roots=roots)
     assert result.checkpoint == "my_model.pt"
-    shipped = handlers.analyze(str(shape_images[0]), cache=cache)
+    shipped = analysis.analyze(str(shape_images[0]), cache=cache, roots=roots)
     assert result.document["results"][0]["layers"] == shipped.document["results"][0]["layers"]
-    assert "Using uploaded checkpoint" in handlers.check_checkpoint(str(upload), cache=cache)
-    assert "shipped" in handlers.check_checkpoint(None, cache=cache)
+    mine, theirs = result.document["results"][0]["prediction"], shipped.document["results"][0]["prediction"]
+    classes = len(shipped.document["classes"])
+    assert mine["label"] == theirs["label"] and mine["index"] == classes - 1 - theirs["index"]
+    assert mine["probability"] == pytest.approx(theirs["probability"], abs=1e-5)
+    assert result.document["classes"] == list(reversed(shipped.document["classes"]))
+    assert "Using uploaded checkpoint" in analysis.check_checkpoint(str(upload), cache=cache, roots=roots)
+    assert "shipped" in analysis.check_checkpoint(None, cache=cache, roots=roots)
+
+    # Only the class list reversed: the same outputs under other names.
+    renamed = changed_checkpoint(tmp_path / "renamed.pt", reverse_classes=True)
+    result = analysis.analyze(str(shape_images[0]), "shapes", str(renamed), cache=cache, roots=roots)
+    mine = result.document["results"][0]["prediction"]
+    assert mine["index"] == theirs["index"] and mine["label"] == result.document["classes"][theirs["index"]]
+    assert mine["label"] != theirs["label"]
+
+    # Perturbed weights: other attention, so other records.
+    perturbed = changed_checkpoint(tmp_path / "perturbed.pt", perturb=0.05)
+    result = analysis.analyze(str(shape_images[0]), "shapes", str(perturbed), cache=cache, roots=roots)
+    assert result.document["results"][0]["layers"] != shipped.document["results"][0]["layers"]
 
 
-def test_bad_checkpoints_are_refused_clearly(cache: ModelCache, shape_images: list[Path], tmp_path: Path) -> None:
+def test_bad_checkpoints_are_refused_clearly(
+    cache: ModelCache, roots: UploadRoots, shape_images: list[Path], tmp_path: Path
+) -> None:
     marker = tmp_path / "pwned"
     for name, path in write_bad_checkpoints(tmp_path / "bad", marker).items():
         with pytest.raises(CheckpointError) as caught:
-            handlers.analyze(str(shape_images[0]), checkpoint_file=str(path), cache=cache)
+            analysis.analyze(str(shape_images[0]), checkpoint_file=str(path), cache=cache, roots=roots)
         assert "\n" not in str(caught.value) and name in str(caught.value)
-        assert handlers.check_checkpoint(str(path), cache=cache).startswith("**Refused:**")
+        assert analysis.check_checkpoint(str(path), cache=cache, roots=roots).startswith("**Refused:**")
     assert not marker.exists()
 
 
-def test_sketch(cache: ModelCache) -> None:
-    blank = Image.new("RGBA", (256, 256), (0, 0, 0, 0))
-    with pytest.raises(InputError, match="draw a shape"):
-        handlers.analyze_sketch({"background": None, "layers": [], "composite": blank}, cache=cache)
-    with pytest.raises(InputError, match="draw a shape"):
-        handlers.analyze_sketch(None, cache=cache)
+def _drawing() -> dict[str, object]:
     drawing = Image.new("RGBA", (256, 256), (0, 0, 0, 0))
     ImageDraw.Draw(drawing).rectangle((60, 60, 190, 190), outline=(0, 0, 0, 255), width=12)
-    result = handlers.analyze_sketch({"background": None, "layers": [], "composite": drawing}, cache=cache)
+    return {"background": None, "layers": [], "composite": drawing}
+
+
+def test_sketch(cache: ModelCache, roots: UploadRoots) -> None:
+    blank = Image.new("RGBA", (256, 256), (0, 0, 0, 0))
+    with pytest.raises(InputError, match="draw a shape"):
+        analysis.analyze_sketch({"background": None, "layers": [], "composite": blank}, cache=cache, roots=roots)
+    with pytest.raises(InputError, match="draw a shape"):
+        analysis.analyze_sketch(None, cache=cache, roots=roots)
+    drawing = Image.new("RGBA", (256, 256), (0, 0, 0, 0))
+    ImageDraw.Draw(drawing).rectangle((60, 60, 190, 190), outline=(0, 0, 0, 255), width=12)
+    result = analysis.analyze_sketch({"background": None, "layers": [], "composite": drawing}, cache=cache, roots=roots)
     assert result.image_name == "sketch.png"
     # Transparent background became white, as the model's training images are drawn.
     assert result.analysis.image.getpixel((5, 5)) == (255, 255, 255)
 
 
 def test_downloads(result: LensResult, tmp_path: Path) -> None:
-    document_path = handlers.write_document(result, tmp_path)
+    document_path = downloads.write_document(result, tmp_path)
     assert document_path.name == "shape0_analysis.json"
     assert json.loads(document_path.read_text()) == result.document
-    report = handlers.report_png(result, tmp_path)
+    report = downloads.report_png(result, tmp_path)
     with Image.open(report) as image:
         assert image.format == "PNG" and image.width > 400
 
 
 def test_markdown_text_shows_names_literally() -> None:
-    shown = handlers.markdown_text("<img src=x onerror=alert(1)>*bold*.png")
+    shown = inputs.markdown_text("<img src=x onerror=alert(1)>*bold*.png")
     assert "<" not in shown and "\\*bold\\*" in shown
 
 
 def test_example_images(tmp_path: Path) -> None:
-    assert handlers.example_images(tmp_path / "missing") == []
-    assert handlers.example_images(tmp_path) == []
+    assert inputs.example_images(tmp_path / "missing") == []
+    assert inputs.example_images(tmp_path) == []
     (tmp_path / "b.png").write_bytes(b"x")
     (tmp_path / "a.JPG").write_bytes(b"x")
     (tmp_path / "notes.txt").write_text("x")
     (tmp_path / ".hidden.png").write_bytes(b"x")
-    assert [Path(p).name for p in handlers.example_images(tmp_path)] == ["a.JPG", "b.png"]
+    assert [Path(p).name for p in inputs.example_images(tmp_path)] == ["a.JPG", "b.png"]
+
+
+def _never_opens(function, *args, **kwargs) -> str:  # noqa: ANN001
+    """The InputError message of ``function``; fails if it opened the FIFO it was given (the open would block)."""
+    outcome: list[BaseException | None] = []
+
+    def run() -> None:
+        try:
+            function(*args, **kwargs)
+            outcome.append(None)
+        except BaseException as error:  # noqa: BLE001 - handed to the test below
+            outcome.append(error)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(timeout=20)
+    assert not thread.is_alive(), "the handler opened a file outside the upload folders"
+    assert isinstance(outcome[0], InputError), outcome
+    return str(outcome[0])
+
+
+def test_files_outside_the_upload_folders_are_never_opened(
+    cache: ModelCache, roots: UploadRoots, shape_images: list[Path], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    # A folder outside the roots (the tests' roots are pytest's temporary folders).
+    outside = Path(tempfile.mkdtemp(prefix="attention-lens-test-outside-"))
+    try:
+        assert not roots.contains(outside / "x")
+        fifo = outside / "trap.png"
+        os.mkfifo(fifo)
+        checkpoint_fifo = outside / "trap.pt"
+        os.mkfifo(checkpoint_fifo)
+        image = outside / "real.png"
+        shutil.copyfile(shape_images[0], image)
+        inside = tmp_path_factory.mktemp("uploads")
+        link = inside / "link.png"
+        link.symlink_to(image)
+        checkpoint_link = inside / "link.pt"
+        checkpoint_link.symlink_to(SHIPPED["shapes"])
+        names = [
+            str(fifo),
+            str(image),
+            str(outside / "missing.png"),
+            "/etc/passwd",
+            str(link),
+            str(inside / ".." / ".." / ".." / image.relative_to(image.anchor)),
+            "../../etc/passwd",
+        ]
+        messages = set()
+        for name in names:
+            for payload in (name, {"path": name}, {"path": name, "orig_name": "cat.png"}):
+                messages.add(_never_opens(analysis.analyze, payload, cache=cache, roots=roots))
+        assert messages == {"no image was uploaded: upload, paste or photograph an image first"}
+        messages = set()
+        for name in (str(checkpoint_fifo), str(SHIPPED["shapes"]), str(checkpoint_link), str(outside / "none.pt")):
+            upload = {"path": name, "orig_name": "mine.pt"}
+            messages.add(
+                _never_opens(analysis.analyze, str(shape_images[0]), "shapes", upload, cache=cache, roots=roots)
+            )
+            messages.add(_never_opens(analysis.analyze_sketch, _drawing(), "shapes", upload, cache=cache, roots=roots))
+            assert analysis.check_checkpoint(upload, cache=cache, roots=roots).startswith("**Refused:** no checkpoint")
+        assert messages == {"no checkpoint was uploaded: upload the checkpoint file again"}
+    finally:
+        shutil.rmtree(outside, ignore_errors=True)
+
+
+def test_the_stored_result_keeps_the_image_at_display_size(
+    cache: ModelCache, roots: UploadRoots, tmp_path: Path
+) -> None:
+    big = tmp_path / "wide.png"
+    Image.new("RGB", (3000, 1500), "white").save(big)
+    result = analysis.analyze(str(big), cache=cache, roots=roots)
+    assert result.analysis.image.size == (analysis.DISPLAY_MAX_SIDE, analysis.DISPLAY_MAX_SIDE // 2)
+    for features in result.features.values():
+        assert features.dtype in (np.float16, np.float32)
+    assert panels.spatial_panels(result).overlay.size == result.analysis.image.size
+
+
+def _entry(folder: Path, name: str, size: int, age_s: float, now: float) -> Path:
+    entry = folder / name
+    entry.mkdir()
+    (entry / "file.bin").write_bytes(b"x" * size)
+    for path in (entry / "file.bin", entry):
+        os.utime(path, (now - age_s, now - age_s))
+    return entry
+
+
+def test_download_folders_are_pruned_by_age_and_size(tmp_path: Path) -> None:
+    now = time.time()
+    old = _entry(tmp_path, "dl-old", 10, 700, now)
+    middle = _entry(tmp_path, "dl-middle", 400, 300, now)
+    recent = _entry(tmp_path, "dl-recent", 400, 100, now)
+    fresh = _entry(tmp_path, "dl-fresh", 400, 1, now)
+    left = downloads.prune_folder(tmp_path, max_age_s=600, max_bytes=900, min_age_s=30, now=now)
+    # Too old goes first; then the oldest until the rest fits the size cap.
+    assert not old.exists() and not middle.exists()
+    assert recent.exists() and fresh.exists() and left == 800
+    # An entry a request may still be reading is never taken for size.
+    left = downloads.prune_folder(tmp_path, max_age_s=600, max_bytes=0, min_age_s=30, now=now)
+    assert not recent.exists() and fresh.exists() and left == 400
+    assert downloads.folder_bytes(tmp_path) == 400
+
+
+def test_temp_space_caps_both_folders_and_is_removed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("GRADIO_TEMP_DIR", raising=False)
+    space = downloads.TempSpace.create(tmp_path)
+    assert os.environ["GRADIO_TEMP_DIR"] == str(space.uploads) and space.uploads.parent == space.root
+    now = time.time()
+    _entry(space.uploads, "old-upload", 10, downloads.CACHE_MAX_AGE_S + 60, now)
+    _entry(space.downloads, "dl-old", 10, downloads.DOWNLOADS_MAX_AGE_S + 60, now)
+    _entry(space.downloads, "dl-new", 10, 0, now)
+    assert space.prune() == (0, 10)
+    space.remove()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_control_character_in_a_name_cannot_break_the_status_line(
+    cache: ModelCache, roots: UploadRoots, shape_images: list[Path]
+) -> None:
+    upload = {"path": str(shape_images[2]), "orig_name": "two\nlines\r\x1b[31m\u2028.png"}
+    result = analysis.analyze(upload, cache=cache, roots=roots)
+    assert result.image_name == "two lines [31m .png"
+    assert result.document["results"][0]["image"] == "two lines [31m .png"
+    status = analysis.status_line(result)
+    assert status.count("\n") == 0 and "\r" not in status and "\x1b" not in status
+    assert inputs.one_line("a" * 500).endswith("…") and len(inputs.one_line("a" * 500)) == inputs.MAX_NAME_CHARS
+
+
+def test_checkpoint_extensions_are_one_list(
+    cache: ModelCache, roots: UploadRoots, shape_images: list[Path], tmp_path: Path
+) -> None:
+    assert inputs.CHECKPOINT_SUFFIXES == (".pt", ".pth", ".pth.tar", ".tar", ".ckpt", ".bin", ".safetensors")
+    for suffix in (".pth.tar", ".ckpt", ".bin"):
+        upload = tmp_path / f"model{suffix}"
+        shutil.copyfile(SHIPPED["shapes"], upload)
+        result = analysis.analyze(str(shape_images[0]), "shapes", str(upload), cache=cache, roots=roots)
+        assert result.checkpoint == upload.name
+    for name in ("model.txt", "model.pt.png", "model"):
+        upload = tmp_path / name
+        shutil.copyfile(SHIPPED["shapes"], upload)
+        with pytest.raises(CheckpointError, match="is not a checkpoint file; use one of: .pt, .pth"):
+            analysis.analyze(str(shape_images[0]), "shapes", str(upload), cache=cache, roots=roots)
+        refused = analysis.check_checkpoint(str(upload), cache=cache, roots=roots)
+        assert refused.startswith("**Refused:**") and "not a checkpoint file" in refused
+
+
+def test_the_same_bytes_under_a_second_name_show_the_second_name(
+    cache: ModelCache, roots: UploadRoots, shape_images: list[Path], tmp_path: Path
+) -> None:
+    first, second = tmp_path / "first.pt", tmp_path / "second.pt"
+    shutil.copyfile(SHIPPED["shapes"], first)
+    shutil.copyfile(SHIPPED["shapes"], second)
+    assert (
+        analysis.analyze(str(shape_images[0]), "shapes", str(first), cache=cache, roots=roots).checkpoint == "first.pt"
+    )
+    again = analysis.analyze(
+        str(shape_images[0]), "shapes", {"path": str(second), "orig_name": "second.pt"}, cache=cache, roots=roots
+    )
+    assert again.checkpoint == "second.pt" and again.document["checkpoint"] == "second.pt"
+    assert "**second\\.pt**" in analysis.status_line(again)
+    assert "second\\.pt" in analysis.check_checkpoint(str(second), cache=cache, roots=roots)
+    assert cache.uploaded(first) is cache.uploaded(second)  # one model for both uploads
+
+
+def test_the_cache_keeps_only_the_last_uploads(tmp_path: Path) -> None:
+    cache = ModelCache(max_uploads=2)
+    paths = [changed_checkpoint(tmp_path / f"m{index}.pt", perturb=0.01, seed=index) for index in range(3)]
+    first, second = cache.uploaded(paths[0]), cache.uploaded(paths[1])
+    assert cache.uploaded(paths[0]) is first  # still cached, and now the most recent
+    third = cache.uploaded(paths[2])  # drops the least recently used: the second
+    assert cache.uploaded(paths[0]) is first and cache.uploaded(paths[2]) is third
+    assert cache.uploaded(paths[1]) is not second  # loaded again
+    assert len({id(first), id(second), id(third)}) == 3
+
+
+def test_two_requests_loading_the_same_upload_at_once_both_succeed(
+    roots: UploadRoots, shape_images: list[Path], tmp_path: Path
+) -> None:
+    cache = ModelCache()
+    upload = changed_checkpoint(tmp_path / "both.pt", reverse_classes=True)
+    barrier = threading.Barrier(2)
+    results: list[LensResult] = []
+    errors: list[BaseException] = []
+
+    def request() -> None:
+        barrier.wait()
+        try:
+            results.append(analysis.analyze(str(shape_images[1]), "shapes", str(upload), cache=cache, roots=roots))
+        except BaseException as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=request) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not errors and len(results) == 2
+    assert results[0].document == results[1].document
+    assert results[0].document["classes"][0] == "cross"  # the uploaded (reversed) class list
+    assert cache.uploaded(upload) is cache.uploaded(upload)
+
+
+def test_internal_errors_and_refusals_reach_the_page_as_one_safe_line(
+    roots: UploadRoots, shape_images: list[Path], caplog: pytest.LogCaptureFixture
+) -> None:
+    import gradio as gr
+
+    import app
+
+    # A real failure that is not the user's fault: a cache whose shipped model cannot be built.
+    class BrokenCache(ModelCache):
+        def shipped(self, name: str | None = None) -> None:  # type: ignore[override]
+            raise RuntimeError("disk on fire")
+
+    analyze = app.user_errors(analysis.analyze)
+    with pytest.raises(gr.Error) as caught:
+        analyze(str(shape_images[0]), cache=BrokenCache(), roots=roots)
+    assert caught.value.message == "internal error (RuntimeError); the details are in the server log"
+    assert "disk on fire" in caplog.text  # the details went to the log, not to the client
+    with pytest.raises(gr.Error) as caught:
+        app.user_errors(lambda: (_ for _ in ()).throw(InputError("<b>bad</b> & worse.png is not an image")))()
+    assert caught.value.message == "&lt;b&gt;bad&lt;/b&gt; &amp; worse.png is not an image"
+
+
+def highlighted_bars(chart: Image.Image, count: int, highlight: str) -> list[bool]:
+    """Per bar (channel order), whether it is drawn in the highlight colour, read along the bars' foot.
+
+    The chart's x axis runs from -0.7 to C - 0.3 between the axes frame's left
+    and right lines, with bar c centred on c.
+    """
+    pixels = np.asarray(chart.convert("RGB")).astype(int)
+    dark = pixels.sum(axis=2) < 180
+    columns = np.flatnonzero(dark.sum(axis=0) > 0.5 * dark.sum(axis=0).max())
+    rows = np.flatnonzero(dark.sum(axis=1) > 0.5 * dark.sum(axis=1).max())
+    left, right, bottom = int(columns.min()), int(columns.max()), int(rows.max())
+    unit = (right - left) / (count + 0.4)
+    red = np.array([int(highlight[i : i + 2], 16) for i in (1, 3, 5)])
+    foot = pixels[bottom - 2]
+    return [bool(np.all(foot[int(round(left + (channel + 0.7) * unit))] == red)) for channel in range(count)]
+
+
+def test_panels_show_the_top_channels_and_the_right_numbers(result: LensResult) -> None:
+    from attention import render
+
+    for layer in result.analysis.channel_layers:
+        for k in (1, 3, 7):
+            drawn = panels.channel_panels(result, layer.name, sort=False, top_k=k, branches=False)
+            expected = set(np.argsort(-layer.weights, kind="stable")[:k].tolist())
+            bars = highlighted_bars(drawn.bar_chart, layer.channels, render.HIGHLIGHT)
+            assert {channel for channel, lit in enumerate(bars) if lit} == expected, (layer.name, k)
+            # The feature maps are those channels' input maps, largest weight first, each min-max scaled.
+            sheet = np.asarray(drawn.feature_maps)
+            maps = result.features[layer.name]
+            for index, channel in enumerate(np.argsort(-layer.weights, kind="stable")[:k]):
+                values = maps[channel].astype(np.float32)
+                low, high = values.min(), values.max()
+                scaled = (values - low) / (high - low) if high > low else np.zeros_like(values)
+                factor = 120 // max(values.shape)
+                tile = np.repeat(np.repeat(render.colorize(scaled, "viridis"), factor, 0), factor, 1)
+                row, column = divmod(index, min(4, k))
+                x = 6 + column * 126 + (120 - tile.shape[1]) // 2
+                y = 22 + row * 142 + 16 + (120 - tile.shape[0]) // 2
+                region = sheet[y : y + tile.shape[0], x : x + tile.shape[1]]
+                assert np.array_equal(region, tile), (layer.name, k, int(channel))
+    table = panels.statistics_table(result)
+    assert tuple(table["headers"]) == panels.STATISTICS_HEADERS
+    for row, layer in zip(table["data"], result.analysis.layers, strict=True):
+        if layer.type == "spatial":
+            values = layer.mask.astype(np.float64)
+            last = float((values > 0.5).mean())
+            size = f"{layer.size[0]}x{layer.size[1]}"
+        else:
+            values = layer.weights.astype(np.float64)
+            share = values / values.sum()
+            last = float(-(share * np.log(share)).sum() / np.log(len(values)))
+            size = str(layer.channels)
+        expected_row = [layer.name, layer.type, size, values.mean(), values.std(), values.min(), values.max(), last]
+        assert row[:3] == expected_row[:3]
+        assert row[3:] == pytest.approx(expected_row[3:], abs=6e-5), layer.name

@@ -52,7 +52,9 @@ def _analysed_count(server: AppServer, name: str) -> int:
     return server.log.read_text(errors="replace").count(f"analysed {name} ")
 
 
-def test_upload_analyze_and_recolour(browser, app_server: AppServer, example_image: Path) -> None:  # noqa: ANN001
+def test_upload_analyze_and_recolour(  # noqa: ANN001
+    browser, app_server: AppServer, example_image: Path, tmp_path: Path
+) -> None:
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     try:
         page.goto(app_server.url, wait_until="load")
@@ -92,10 +94,9 @@ def test_upload_analyze_and_recolour(browser, app_server: AppServer, example_ima
         assert _analysed_count(app_server, example_image.name) == runs_after_analysis
 
         page.wait_for_load_state("load")
-        screenshot = page.screenshot(full_page=True)
-        for folder in (ROOT / "docs", ROOT / "test-artifacts"):
-            folder.mkdir(exist_ok=True)
-            (folder / "screenshot.png").write_bytes(screenshot)
+        # Into tmp_path only: the README's screenshot is refreshed on purpose by scripts/screenshot.py.
+        page.screenshot(path=str(tmp_path / "screenshot.png"), full_page=True)
+        assert (tmp_path / "screenshot.png").stat().st_size > 10_000
     finally:
         page.close()
 
@@ -112,9 +113,7 @@ def test_broken_upload_shows_a_message(browser, app_server: AppServer, tmp_path:
         message = page.get_by_text("broken.png is not an image Pillow can read")
         message.first.wait_for(state="visible", timeout=TIMEOUT_MS)
         page.wait_for_timeout(500)  # let the message finish sliding in before the screenshot
-        artifacts = ROOT / "test-artifacts"
-        artifacts.mkdir(exist_ok=True)
-        page.screenshot(path=str(artifacts / "broken-upload.png"))
+        page.screenshot(path=str(tmp_path / "broken-upload.png"))
     finally:
         page.close()
     assert app_server.process.poll() is None
@@ -127,13 +126,16 @@ def _status_contains(page, text: str) -> None:  # noqa: ANN001
 
 
 def test_example_gallery_and_sketchpad(browser, app_server: AppServer) -> None:  # noqa: ANN001
-    from webapp.handlers import example_images
+    from webapp.inputs import CHECKPOINT_SUFFIXES, example_images
 
     examples = [Path(path).name for path in example_images(ROOT / "assets" / "examples")]
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     try:
         page.goto(app_server.url, wait_until="load")
         page.wait_for_selector("#analyze-button", timeout=TIMEOUT_MS)
+        # The checkpoint picker offers exactly the extensions the API accepts.
+        accept = page.locator("#checkpoint-upload input[type=file]").first.get_attribute("accept") or ""
+        assert {suffix.strip() for suffix in accept.split(",")} == set(CHECKPOINT_SUFFIXES), accept
         if examples:
             page.locator("button.gallery-item").first.click()
             page.wait_for_selector("#input-image img", timeout=TIMEOUT_MS)

@@ -89,7 +89,7 @@ class ModelCache:
         self.max_uploads = max_uploads
         self._lock = threading.Lock()
         self._shipped: dict[str, Analyzer] = {}
-        self._uploads: OrderedDict[str, Analyzer] = OrderedDict()
+        self._uploads: OrderedDict[str, LoadedAnalyzer] = OrderedDict()
 
     @staticmethod
     def names() -> list[str]:
@@ -115,11 +115,16 @@ class ModelCache:
         with self._lock:
             return self._shipped.setdefault(name, analyzer)
 
-    def uploaded(self, path: str | Path) -> Analyzer:
-        """Analyzer for a checkpoint file a user uploaded; CheckpointError if it is not one."""
+    def uploaded(self, path: str | Path, name: str | None = None) -> LoadedAnalyzer:
+        """Analyzer for a checkpoint file a user uploaded; CheckpointError if it is not one.
+
+        Cached by content, so the same bytes under a second name load once; the
+        caller shows ``name`` (this upload's name), not the first upload's.
+        """
         path = Path(path)
+        name = name or path.name
         if not path.is_file():
-            raise CheckpointError(f"uploaded checkpoint {path.name} is missing on the server; upload it again")
+            raise CheckpointError(f"uploaded checkpoint {name} is missing on the server; upload it again")
         key = file_digest(path)
         with self._lock:
             cached = self._uploads.get(key)
@@ -128,17 +133,11 @@ class ModelCache:
                 return cached
         analyzer = analyzer_for(load_checkpoint(str(path)))
         if not analyzer.layer_names:
-            raise CheckpointError(f"{path.name} has no attention layers to show")
+            raise CheckpointError(f"{name} has no attention layers to show")
         with self._lock:
             self._uploads[key] = analyzer
             self._uploads.move_to_end(key)
             while len(self._uploads) > self.max_uploads:
                 self._uploads.popitem(last=False)
-        LOGGER.info("loaded uploaded checkpoint %s (%s)", path.name, key[:12])
+        LOGGER.info("loaded uploaded checkpoint %s (%s)", name, key[:12])
         return analyzer
-
-    def get(self, name: str | None = None, upload: str | Path | None = None) -> Analyzer:
-        """An uploaded checkpoint wins over the picker, since uploading one is the more deliberate act."""
-        if upload:
-            return self.uploaded(upload)
-        return self.shipped(name)

@@ -1,0 +1,76 @@
+"""Refresh docs/screenshot.png, the README's picture of the app, on purpose (tests never write it).
+
+Run from the repository root::
+
+    .venv/bin/python scripts/screenshot.py [--image assets/examples/shapes_star_11.png] [--out docs/screenshot.png]
+
+It starts ``python app.py`` on a free port, analyses the image in Debian's
+Chromium (/usr/bin/chromium, driven by Playwright, which never downloads a
+browser here), and saves a full-page screenshot.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.serving import free_port, wait_for_http  # noqa: E402
+
+CHROMIUM = "/usr/bin/chromium"
+PANELS = ("#bar-chart", "#feature-maps", "#overlay-grid", "#overlay", "#raw-mask")
+TIMEOUT_MS = 120_000
+
+
+def capture(url: str, image: Path, out: Path) -> None:
+    os.environ["PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD"] = "1"
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-gpu"]
+        )
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(url, wait_until="load")
+            page.wait_for_selector("#analyze-button", timeout=TIMEOUT_MS)
+            page.locator("#input-image input[type=file]").set_input_files(str(image))
+            page.wait_for_selector("#input-image img", timeout=TIMEOUT_MS)
+            page.get_by_role("button", name="Analyze", exact=True).click()
+            for selector in PANELS:
+                page.wait_for_selector(f"{selector} img[src]", timeout=TIMEOUT_MS)
+            page.wait_for_selector("#report-file a", timeout=TIMEOUT_MS)
+            page.wait_for_timeout(500)
+            out.parent.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(out), full_page=True)
+        finally:
+            browser.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--image", type=Path, default=ROOT / "assets" / "examples" / "shapes_star_11.png")
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshot.png")
+    args = parser.parse_args(argv)
+    port = free_port()
+    env = dict(os.environ, GRADIO_SERVER_NAME="127.0.0.1", GRADIO_SERVER_PORT=str(port))
+    process = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env)
+    try:
+        url = f"http://127.0.0.1:{port}/"
+        wait_for_http(url, process, 180)
+        capture(url, args.image.resolve(), args.out)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=60)
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

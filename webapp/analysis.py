@@ -1,0 +1,179 @@
+"""The two events that run a model, ``analyze`` and ``analyze_sketch``, and what they return.
+
+Bad input raises ``attention.errors.InputError`` with one line of text; the
+wiring in ``app.py`` turns it into a message in the page and an error for API
+clients. Everything that only redraws lives in ``webapp.panels``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+from PIL import Image
+
+from attention.analysis import Analyzer, ImageAnalysis, analysis_to_dict, build_document
+from attention.errors import InputError
+from attention.images import load_image
+from models.checkpoint import DEFAULT_CHECKPOINT
+
+from .downloads import write_document
+from .inputs import UploadRoots, checkpoint_upload, markdown_text, resolve_upload, sketch_image
+from .panels import top_predictions
+from .runtime import release_freed_memory
+from .state import LensResult, ModelCache
+
+LOGGER = logging.getLogger(__name__)
+
+# The stored result keeps the image at most this large: enough for every panel, and a
+# 36-megapixel upload no longer costs a session 100 MB for 30 minutes.
+DISPLAY_MAX_SIDE = 1024
+# Decoding more pixels than this leaves enough freed memory behind to be worth handing back.
+LARGE_IMAGE_PIXELS = 4_000_000
+
+
+def display_image(image: Image.Image, max_side: int = DISPLAY_MAX_SIDE) -> Image.Image:
+    """The image at most ``max_side`` pixels on its long side (the same object when it is already small)."""
+    longest = max(image.size)
+    if longest <= max_side:
+        return image
+    scale = max_side / longest
+    size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+    return image.resize(size, Image.Resampling.BILINEAR, reducing_gap=3.0)
+
+
+def record(analyzer: Analyzer, image: Image.Image, name: str) -> tuple[ImageAnalysis, dict[str, np.ndarray]]:
+    """One forward pass that also keeps the input feature map of every channel layer.
+
+    Keeping them all means switching the feature-map layer in the page never
+    needs another pass.
+    """
+    analysis = analyzer.analyze([image], [name], feature_layer=analyzer.channel_layer_names)[0]
+    return analysis, analysis.feature_maps
+
+
+def analyze_loaded(
+    analyzer: Analyzer, image: Image.Image, name: str, decode_s: float = 0.0, checkpoint: str | None = None
+) -> LensResult:
+    """Record one decoded image with a loaded model and build its JSON document.
+
+    ``checkpoint`` names the model in the document and the page (by default the
+    analyzer's name): an uploaded file is shown under the name of this upload,
+    though the cache shares one model between uploads of the same bytes.
+    """
+    checkpoint = checkpoint or analyzer.name
+    start = time.perf_counter()
+    analysis, features = record(analyzer, image, name)
+    forward_s = time.perf_counter() - start
+    document = build_document(checkpoint, analyzer.classes, [analysis_to_dict(analysis, image=name)])
+    analysis = dataclasses.replace(analysis, image=display_image(analysis.image))
+    return LensResult(
+        analysis=analysis,
+        features=features,
+        document=document,
+        checkpoint=checkpoint,
+        image_name=name,
+        timings={"decode": decode_s, "forward": forward_s},
+    )
+
+
+def _analyzer(cache: ModelCache, model: str | None, checkpoint_file: Any, roots: UploadRoots) -> tuple[Analyzer, str]:
+    """The analyzer to use and the model name to show: an uploaded checkpoint wins over the picker."""
+    upload = checkpoint_upload(checkpoint_file, roots)
+    if upload is None:
+        analyzer = cache.shipped(model)
+        return analyzer, analyzer.name
+    path, name = upload
+    return cache.uploaded(path, name), name
+
+
+def analyze(
+    image: Any,
+    model: str | None = DEFAULT_CHECKPOINT,
+    checkpoint_file: Any = None,
+    *,
+    cache: ModelCache,
+    roots: UploadRoots,
+) -> LensResult:
+    """Decode an upload and record every attention layer of the chosen model on it.
+
+    ``image`` is a path, the raw upload dict Gradio sends, a PIL image or
+    bytes; ``checkpoint_file``, when given, is an uploaded checkpoint that
+    replaces the picked shipped model. Paths must lie inside ``roots``.
+    """
+    source, name = resolve_upload(image, roots)
+    analyzer, checkpoint = _analyzer(cache, model, checkpoint_file, roots)
+    start = time.perf_counter()
+    decoded = load_image(source)
+    decode_s = time.perf_counter() - start
+    pixels = decoded.width * decoded.height
+    result = analyze_loaded(analyzer, decoded, name, decode_s, checkpoint)
+    del decoded
+    if pixels > LARGE_IMAGE_PIXELS:
+        release_freed_memory()
+    elapsed_ms = 1000 * (decode_s + result.timings["forward"])
+    LOGGER.info("analysed %s with %s in %.0f ms", name, result.checkpoint, elapsed_ms)
+    return result
+
+
+def analyze_sketch(
+    sketch: Any,
+    model: str | None = DEFAULT_CHECKPOINT,
+    checkpoint_file: Any = None,
+    *,
+    cache: ModelCache,
+    roots: UploadRoots,
+) -> LensResult:
+    """Like ``analyze``, for a drawing from the sketchpad."""
+    image = sketch_image(sketch, roots)
+    analyzer, checkpoint = _analyzer(cache, model, checkpoint_file, roots)
+    return analyze_loaded(analyzer, image, "sketch.png", checkpoint=checkpoint)
+
+
+def check_checkpoint(checkpoint_file: Any, *, cache: ModelCache, roots: UploadRoots) -> str:
+    """One line about an uploaded checkpoint: what it is, or why it is refused."""
+    try:
+        upload = checkpoint_upload(checkpoint_file, roots)
+        if upload is None:
+            return "Using the picked shipped model."
+        path, name = upload
+        loaded = cache.uploaded(path, name).loaded
+    except InputError as error:
+        return f"**Refused:** {markdown_text(str(error))}"
+    classes = ", ".join(loaded.classes[:8]) + (", …" if len(loaded.classes) > 8 else "")
+    return (
+        f"Using uploaded checkpoint **{markdown_text(name)}** "
+        f"({markdown_text(loaded.arch)}, {len(loaded.classes)} classes: {markdown_text(classes)})."
+    )
+
+
+def status_line(result: LensResult) -> str:
+    """One line for the page: what was analysed with which model, the prediction, and the time taken."""
+    best = result.document["results"][0]["prediction"]
+    total_ms = 1000 * sum(result.timings.values())
+    return (
+        f"**{markdown_text(result.image_name)}** with model **{markdown_text(result.checkpoint)}**: "
+        f"{markdown_text(best['label'])} ({best['probability']:.1%}); decoded and analysed in {total_ms:.0f} ms."
+    )
+
+
+class AnalysisOutputs(NamedTuple):
+    """What the analyze event returns besides the stored result: also what API clients receive."""
+
+    status: str
+    top: dict[str, float]
+    document: dict[str, Any]
+    document_file: str
+
+
+def analysis_outputs(result: LensResult, directory: str | Path) -> AnalysisOutputs:
+    return AnalysisOutputs(
+        status=status_line(result),
+        top=top_predictions(result),
+        document=result.document,
+        document_file=str(write_document(result, directory)),
+    )

@@ -1,0 +1,185 @@
+"""Every panel the page shows, drawn from a stored ``LensResult`` and the display options alone.
+
+Nothing here takes a model, so moving a display control can never start a
+forward pass; option values from the page (or a raw API call) are checked or
+clamped here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Any, NamedTuple
+
+from PIL import Image
+
+from attention import render
+from attention.analysis import SpatialLayer
+from attention.errors import InputError
+
+from .state import LensResult
+
+COLORMAPS: tuple[str, ...] = tuple(render.COLORMAPS)
+SCALES: tuple[tuple[str, str], ...] = (("absolute 0–1", "absolute"), ("min–max", "minmax"))
+DEFAULT_COLORMAP = "jet"
+DEFAULT_OPACITY = 0.5
+DEFAULT_SCALE = "absolute"
+DEFAULT_TOP_K = 5
+MAX_TOP_K = 16
+MASK_VIEW_SIDE = 256
+STATISTICS_HEADERS = ("layer", "type", "size", "mean", "std", "min", "max", "entropy / kept")
+
+
+def stretch_of(scale: str | None) -> bool:
+    if scale in (None, "", "absolute"):
+        return False
+    if scale == "minmax":
+        return True
+    raise InputError(f"unknown scale {scale!r}; choose 'absolute' or 'minmax'")
+
+
+def colormap_of(colormap: str | None) -> str:
+    colormap = colormap or DEFAULT_COLORMAP
+    if colormap not in COLORMAPS:
+        raise InputError(f"unknown colormap {colormap!r}; choose one of {', '.join(COLORMAPS)}")
+    return colormap
+
+
+def opacity_of(opacity: float | None) -> float:
+    return DEFAULT_OPACITY if opacity is None else min(1.0, max(0.0, float(opacity)))
+
+
+def top_k_of(top_k: float | None) -> int:
+    return DEFAULT_TOP_K if top_k is None else max(1, min(MAX_TOP_K, int(top_k)))
+
+
+def top_predictions(result: LensResult, k: int = 5) -> dict[str, float]:
+    """Top-k labels and probabilities, in the form gr.Label shows."""
+    analysis = result.analysis
+    return {analysis.classes[index]: probability for index, probability in analysis.top(k)}
+
+
+def statistics_table(result: LensResult) -> dict[str, list[Any]]:
+    """Per-layer statistics in the form gr.Dataframe takes."""
+    headers, rows = render.statistics_rows(result.analysis)
+    return {"headers": list(headers), "data": rows}
+
+
+# --------------------------------------------------------------------------- re-rendering panels
+
+
+def pick_layer(names: Sequence[str], wanted: str | None) -> str | None:
+    """The wanted layer if this result has it, else the first: a new model may have other layers."""
+    if wanted in names:
+        return wanted
+    return names[0] if names else None
+
+
+class ChannelPanels(NamedTuple):
+    bar_chart: Image.Image | None
+    branches: Image.Image | None
+    feature_maps: Image.Image | None
+
+
+class SpatialPanels(NamedTuple):
+    grid: Image.Image | None
+    overlay: Image.Image | None
+    mask: Image.Image | None
+
+
+def channel_panels(
+    result: LensResult | None,
+    layer: str | None = None,
+    sort: bool = False,
+    top_k: float | None = DEFAULT_TOP_K,
+    branches: bool = True,
+) -> ChannelPanels:
+    """Bar chart, avg/max branch chart and top-k feature maps of one channel layer, from the record alone.
+
+    ``branches=False`` skips the branch chart (its field is None): the page
+    keeps that chart in a closed section and draws it only while the section
+    is open, since it costs as much as the bar chart.
+    """
+    if result is None:
+        return ChannelPanels(None, None, None)
+    name = pick_layer(result.channel_layer_names, layer)
+    if name is None:
+        return ChannelPanels(None, None, None)
+    k = top_k_of(top_k)
+    channel = result.analysis.layer(name)
+    bar = render.figure_to_image(render.channel_bar_chart(channel, top_k=k, sort=bool(sort)))  # type: ignore[arg-type]
+    branch_image = branch_panel(result, name, sort) if branches else None
+    features = result.features.get(name)
+    feature_maps = None
+    if features is not None:
+        with_features = dataclasses.replace(result.analysis, feature_layer=name, features=features)
+        feature_maps = render.feature_maps_image(with_features, name, top_k=k)
+    return ChannelPanels(bar, branch_image, feature_maps)
+
+
+def branch_panel(result: LensResult | None, layer: str | None = None, sort: bool = False) -> Image.Image | None:
+    """The avg and max pooling parts of one channel layer before its gate."""
+    if result is None:
+        return None
+    name = pick_layer(result.channel_layer_names, layer)
+    if name is None:
+        return None
+    channel = result.analysis.layer(name)
+    return render.figure_to_image(render.branch_chart(channel, sort=bool(sort)))  # type: ignore[arg-type]
+
+
+def _mask_view_size(layer: SpatialLayer, side: int = MASK_VIEW_SIDE) -> tuple[int, int]:
+    """Whole-number enlargement, so every mask cell stays a crisp square."""
+    height, width = layer.size
+    factor = max(1, side // max(height, width))
+    return width * factor, height * factor
+
+
+def spatial_panels(
+    result: LensResult | None,
+    layer: str | None = None,
+    colormap: str | None = DEFAULT_COLORMAP,
+    opacity: float | None = DEFAULT_OPACITY,
+    scale: str | None = DEFAULT_SCALE,
+) -> SpatialPanels:
+    """Grid of every mask overlay, the selected layer's overlay at the image's resolution, and its raw mask."""
+    if result is None:
+        return SpatialPanels(None, None, None)
+    colormap, alpha, stretch = colormap_of(colormap), opacity_of(opacity), stretch_of(scale)
+    grid = render.overlay_grid(result.analysis, colormap, alpha, stretch)
+    name = pick_layer(result.spatial_layer_names, layer)
+    if name is None:
+        return SpatialPanels(grid, None, None)
+    spatial = result.analysis.layer(name)
+    assert isinstance(spatial, SpatialLayer)
+    large = render.overlay(result.analysis.image, spatial.mask, colormap, alpha, stretch)
+    mask = render.mask_image(spatial.mask, colormap, stretch, size=_mask_view_size(spatial))
+    return SpatialPanels(grid, large, mask)
+
+
+class DisplayOptions(NamedTuple):
+    """Every display control of the page, with the page's defaults."""
+
+    channel_layer: str | None = None
+    sort: bool = False
+    top_k: float = DEFAULT_TOP_K
+    spatial_layer: str | None = None
+    colormap: str = DEFAULT_COLORMAP
+    opacity: float = DEFAULT_OPACITY
+    scale: str = DEFAULT_SCALE
+    branches: bool = False  # the branch chart's section starts closed
+
+
+class Panels(NamedTuple):
+    channel: ChannelPanels
+    spatial: SpatialPanels
+    statistics: dict[str, list[Any]]
+
+
+def render_panels(result: LensResult, options: DisplayOptions = DisplayOptions()) -> Panels:
+    """Every panel the page shows for one analysis (the report PNG is made separately)."""
+    return Panels(
+        channel=channel_panels(result, options.channel_layer, options.sort, options.top_k, options.branches),
+        spatial=spatial_panels(result, options.spatial_layer, options.colormap, options.opacity, options.scale),
+        statistics=statistics_table(result),
+    )

@@ -1,0 +1,81 @@
+"""How the server process runs: PyTorch threads, a warm-up, and stopping on SIGTERM; set once at start-up."""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import functools
+import logging
+import os
+import signal
+from typing import Any
+
+import torch
+from PIL import Image, ImageDraw
+
+from models.checkpoint import DEFAULT_CHECKPOINT
+
+from .state import ModelCache
+
+LOGGER = logging.getLogger(__name__)
+
+
+def configure_torch(threads: int | None = None) -> int:
+    """Set PyTorch's intra-op threads for serving; returns the number used.
+
+    The shipped models are small and see one image per request, so splitting a
+    convolution across cores gains little, while several requests (or a
+    training job) competing for the same cores with multi-threaded kernels
+    slows every one of them down many times over. One thread per request, and
+    the queue's concurrency limit for parallelism, is the fast setting; the
+    ATTENTION_LENS_TORCH_THREADS variable overrides it.
+    """
+    if threads is None:
+        threads = int(os.environ.get("ATTENTION_LENS_TORCH_THREADS", "1"))
+    threads = max(1, int(threads))
+    torch.set_num_threads(threads)
+    return threads
+
+
+def warm_up(cache: ModelCache) -> None:
+    """Run one analysis and draw every panel, so the first visitor does not pay for lazy imports and fonts."""
+    from .analysis import analyze_loaded  # here, not at the top: analysis imports this module
+    from .panels import render_panels
+
+    image = Image.new("RGB", (128, 128), "white")
+    ImageDraw.Draw(image).ellipse((24, 24, 104, 104), fill="black")
+    try:
+        render_panels(analyze_loaded(cache.shipped(DEFAULT_CHECKPOINT), image, "warm-up"))
+    except Exception:  # noqa: BLE001 - a failed warm-up only costs the first request some time
+        LOGGER.exception("warm-up failed")
+
+
+def stop_on_sigterm() -> None:
+    """SIGTERM stops the server the way Ctrl-C does, so Gradio closes and atexit handlers run."""
+
+    def stop(signum: int, _frame: Any) -> None:
+        LOGGER.info("signal %d: stopping", signum)
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+
+
+@functools.cache
+def _malloc_trim() -> ctypes._CFuncPtr | None:
+    name = ctypes.util.find_library("c")
+    try:
+        return ctypes.CDLL(name).malloc_trim if name else None
+    except (OSError, AttributeError):  # not glibc: nothing to trim
+        return None
+
+
+def release_freed_memory() -> None:
+    """Give memory freed after a large decode back to the system.
+
+    glibc keeps freed blocks in each thread's arena, so without this a few
+    36-megapixel uploads leave the server hundreds of MB larger for good,
+    though nothing holds the pixels any more.
+    """
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
