@@ -20,15 +20,13 @@ from typing import Any
 from PIL import Image
 
 from attention.errors import CheckpointError, InputError
-from attention.images import ImageSource, load_image
+from attention.images import IMAGE_SUFFIXES, ImageSource, load_image
+from models.weights import WEIGHT_SUFFIXES
 
 NO_IMAGE = "no image was uploaded: upload, paste or photograph an image first"
 NO_CHECKPOINT = "no checkpoint was uploaded: upload the checkpoint file again"
 # File names the checkpoint picker offers and the API accepts: one list for both.
-CHECKPOINT_SUFFIXES: tuple[str, ...] = (".pt", ".pth", ".pth.tar", ".tar", ".ckpt", ".bin", ".safetensors")
-IMAGE_SUFFIXES = frozenset(
-    {".png", ".jpg", ".jpeg", ".gif", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".pbm", ".ico"}
-)
+CHECKPOINT_SUFFIXES: tuple[str, ...] = WEIGHT_SUFFIXES
 MAX_NAME_CHARS = 120
 
 
