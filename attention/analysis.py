@@ -20,7 +20,7 @@ from PIL import Image
 
 from .files import finite_or_none
 from .images import Preprocessing, preprocess
-from .recorder import AttentionRecorder, ChannelRecord, SpatialRecord, find_attention_layers
+from .recorder import CHANNEL, SPATIAL, AttentionRecorder, ChannelRecord, SpatialRecord, find_attention_layers
 
 LOGGER = logging.getLogger(__name__)
 TOP_K_PREDICTIONS = 5
@@ -68,9 +68,7 @@ class ImageAnalysis:
     classes: list[str]
     probabilities: np.ndarray  # (K,)
     layers: list[Layer]
-    feature_layer: str | None = None
-    features: np.ndarray | None = None  # (C, H, W) input of feature_layer
-    # Input feature maps of every layer asked for; feature_layer is the first of them.
+    # The input feature map (C, H, W) of every layer the analysis was asked to keep, by layer name.
     feature_maps: dict[str, np.ndarray] = field(default_factory=dict)
     extras: dict[str, Any] = field(default_factory=dict)
 
@@ -125,7 +123,8 @@ class Analyzer:
         # only inside a recording, so other users of the model see no change.
         self._recorder = AttentionRecorder(self.model, layers=self.layers)
         self.layer_names = self._recorder.layer_names
-        self.channel_layer_names = [name for name, module, _ in self.layers if not hasattr(module, "mask_tap")]
+        self.channel_layer_names = [name for name, _, adapter in self.layers if adapter.kind == CHANNEL]
+        self.spatial_layer_names = [name for name, _, adapter in self.layers if adapter.kind == SPATIAL]
         self._recorder.attach()
         self._finalizer = weakref.finalize(self, self._recorder.detach)
 
@@ -153,7 +152,7 @@ class Analyzer:
         """Analyses in input order; one forward pass per batch of ``batch_size`` images.
 
         ``feature_layer`` names one channel layer, or several, whose input
-        feature maps are kept as well (all of them in ``feature_maps``).
+        feature maps are kept as well, in ``ImageAnalysis.feature_maps``.
         """
         names = list(names) if names is not None else [f"image-{i}" for i in range(len(images))]
         if len(names) != len(images):
@@ -195,19 +194,7 @@ class Analyzer:
                 for layer in recorder.feature_layers
                 if layer in recorder.features
             }
-            first = recorder.feature_layers[0] if recorder.feature_layers else None
-            analyses.append(
-                ImageAnalysis(
-                    name,
-                    image,
-                    self.classes,
-                    probabilities[index],
-                    layers,
-                    first,
-                    feature_maps.get(first) if first is not None else None,
-                    feature_maps,
-                )
-            )
+            analyses.append(ImageAnalysis(name, image, self.classes, probabilities[index], layers, feature_maps))
         return analyses
 
 

@@ -80,7 +80,7 @@ def measure(
     layers = find_attention_layers(model)
     recorder = AttentionRecorder(model, layers=layers)
     no_records = [
-        (name, module, dataclasses.replace(adapter, make_record=lambda *_: None, feature_map=None, defer=False))
+        (name, module, dataclasses.replace(adapter, make_record=lambda *_: None, feature_map=None))
         for name, module, adapter in layers
     ]
     hooks_only_recorder = AttentionRecorder(model, layers=no_records)
