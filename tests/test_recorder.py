@@ -564,3 +564,79 @@ def test_two_threads_sharing_one_analyzer_get_their_own_results(shape_images: li
                 np.testing.assert_allclose(got_values, want_values, rtol=1e-5, atol=1e-7)
             np.testing.assert_allclose(got.feature_maps[first], want.feature_maps[first], rtol=1e-5, atol=1e-6)
     assert _hook_count(loaded.model) == 0
+
+
+def test_clear_forgets_and_a_closed_with_block_leaves_no_recording_open(small_model: nn.Module) -> None:
+    recorder = AttentionRecorder(small_model)
+    recorder.clear()  # nothing recorded yet: harmless
+    with torch.no_grad(), recorder:
+        small_model(torch.randn(1, 3, 64, 64))
+        assert len(recorder.records) == 8
+        recorder.clear()
+        assert recorder.records == []
+        small_model(torch.randn(1, 3, 64, 64))
+    assert len(recorder.records) == 8
+    recorder.attach()  # the same thread may now open a recording on the same recorder
+    try:
+        with torch.no_grad(), recorder.recording() as recording:
+            small_model(torch.randn(1, 3, 64, 64))
+        assert len(recording.records) == 8
+    finally:
+        recorder.detach()
+
+
+def test_discovered_layers_are_merged_in_forward_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where attention.discovery plugs in: layers found structurally join the registered ones in module order."""
+    from attention import recorder as recorder_module
+
+    class Unregistered(nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return x * torch.sigmoid(x.mean((2, 3), keepdim=True))
+
+    def make_record(name, _module, inputs, _output):
+        return ChannelRecord(name=name, type="channel", weights=keep(torch.sigmoid(inputs[0].mean((2, 3)))))
+
+    model = nn.Sequential(ECA(8), Unregistered(), SpatialAttention(), Unregistered())
+    seen_known: list[set[int]] = []
+
+    def discovered(model: nn.Module, known_ids: set[int]) -> list:
+        seen_known.append(known_ids)
+        return [(n, m, Adapter(CHANNEL, make_record)) for n, m in model.named_modules() if isinstance(m, Unregistered)]
+
+    monkeypatch.setattr(recorder_module, "_discovered", discovered)
+    layers = recorder_module.find_attention_layers(model)
+    assert [name for name, _, _ in layers] == ["0", "1", "2", "3"]
+    assert seen_known == [{id(model[0]), id(model[2])}]
+    with AttentionRecorder(model, layers=layers) as recorder:
+        model(torch.randn(2, 8, 5, 5))
+    assert [(r.name, r.type) for r in recorder.records] == [
+        ("0", "eca"),
+        ("1", "channel"),
+        ("2", "spatial"),
+        ("3", "channel"),
+    ]
+
+
+def test_analysis_document_holds_the_recorded_values() -> None:
+    from PIL import Image
+
+    from attention.analysis import ChannelLayer, ImageAnalysis, SpatialLayer, analysis_to_dict, build_document
+
+    weights = np.array([0.25, 0.75, np.nan], dtype=np.float32)
+    mask = np.array([[0.1, 0.9], [0.5, 0.3], [0.0, 1.0]], dtype=np.float32)
+    layers = [ChannelLayer("a.channel", "eca", weights, weights - 1, None, 3), SpatialLayer("a.spatial", mask, 7)]
+    analysis = ImageAnalysis(
+        "pic.png", Image.new("RGB", (4, 4)), ["cat", "dog", "owl"], np.array([0.2, 0.7, 0.1]), layers
+    )
+    entry = analysis_to_dict(analysis)
+    assert entry["image"] == "pic.png" and analysis_to_dict(analysis, image="other.png")["image"] == "other.png"
+    assert entry["prediction"] == {"label": "dog", "index": 1, "probability": 0.7}
+    assert entry["top"] == [{"label": "dog", "probability": 0.7}, {"label": "cat", "probability": 0.2},
+                            {"label": "owl", "probability": 0.1}]  # fmt: skip
+    channel, spatial = entry["layers"]
+    assert channel == {"name": "a.channel", "type": "eca", "channels": 3, "kernel_size": 3,
+                       "weights": [0.25, 0.75, None], "branches": {"avg": [-0.75, -0.25, None]}}  # fmt: skip
+    assert spatial == {"name": "a.spatial", "type": "spatial", "kernel_size": 7, "size": [3, 2],
+                       "mask": [[0.1, 0.9], [0.5, 0.3], [0.0, 1.0]]}  # fmt: skip
+    assert build_document("shapes", ["cat", "dog", "owl"], [entry]) == {
+        "checkpoint": "shapes", "classes": ["cat", "dog", "owl"], "results": [entry]}  # fmt: skip

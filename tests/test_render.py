@@ -105,7 +105,21 @@ def test_bar_chart_draws_the_weights_and_highlights_the_top_k(sort: bool) -> Non
     top = set(np.argsort(-weights)[:4].tolist())
     assert {int(order[i]) for i in red} == top
     assert np.all(np.isclose(np.delete(faces, red, axis=0), to_rgba(render.BASE)))
-    assert figure.axes[0].get_ylim() == (0.0, 1.0)  # the gate's absolute scale
+    axes = figure.axes[0]
+    assert axes.get_ylim() == (0.0, 1.0)  # the gate's absolute scale
+    assert axes.get_xlim() == (-0.7, 23.7)  # every bar in view
+    (collection,) = [c for c in axes.collections if isinstance(c, PolyCollection)]
+    for position, path in enumerate(collection.get_paths()):  # one 0.85-wide bar per channel, centred on its slot
+        np.testing.assert_allclose(
+            [path.vertices[:, 0].min(), path.vertices[:, 0].max()], [position - 0.425, position + 0.425]
+        )
+    assert not collection.get_linewidths().any()
+    assert axes.get_ylabel() == "weight"
+    assert axes.get_xlabel() == ("channels, sorted by weight" if sort else "channel")
+    if sort:  # the top-k channels are named under their bars
+        assert [label.get_text() for label in axes.get_xticklabels()] == [str(int(c)) for c in order[:4]]
+    else:
+        assert all(float(tick).is_integer() for tick in axes.get_xticks())
 
 
 def _analysis(weights: np.ndarray, feature_maps: dict[str, np.ndarray] | None = None) -> ImageAnalysis:
@@ -113,6 +127,23 @@ def _analysis(weights: np.ndarray, feature_maps: dict[str, np.ndarray] | None = 
     layers = [ChannelLayer("c", "eca", weights, weights - 0.5, None, 3), SpatialLayer("s", mask, 7)]
     return ImageAnalysis("img", Image.new("RGB", (16, 16), "white"), ["a", "b"], np.array([0.3, 0.7]), layers,
                          feature_maps or {})  # fmt: skip
+
+
+def test_branch_chart_draws_each_branch_in_the_chosen_order() -> None:
+    weights = np.array([0.2, 0.95, 0.4, 0.7], dtype=np.float32)
+    avg, mx = np.array([-1.0, 2.0, 0.5, -0.25]), np.array([0.3, -0.6, 1.5, 0.1])
+    layer = ChannelLayer("c", "eca", weights, avg, mx, 3)
+    for sort in (False, True):
+        axes = render.branch_chart(layer, sort=sort).axes[0]
+        heights = []
+        for collection in axes.collections:
+            for path in collection.get_paths():
+                ys = path.vertices[:, 1]
+                heights.append(ys.max() if ys.max() > 0 else ys.min())
+        order = np.argsort(-weights, kind="stable") if sort else np.arange(4)
+        np.testing.assert_allclose(heights, np.concatenate([avg[order], mx[order]]))
+        low, high = axes.get_ylim()
+        assert low < -1.0 and high > 2.0  # both branches' whole range in view
 
 
 def test_summary_bars_highlight_the_top_k() -> None:
