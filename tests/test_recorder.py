@@ -624,7 +624,10 @@ def test_analysis_document_holds_the_recorded_values() -> None:
 
     weights = np.array([0.25, 0.75, np.nan], dtype=np.float32)
     mask = np.array([[0.1, 0.9], [0.5, 0.3], [0.0, 1.0]], dtype=np.float32)
-    layers = [ChannelLayer("a.channel", "eca", weights, weights - 1, None, 3), SpatialLayer("a.spatial", mask, 7)]
+    layers = [
+        ChannelLayer("a.channel", "eca", weights, weights - 1, weights + 1, 3),
+        SpatialLayer("a.spatial", mask, 7),
+    ]
     analysis = ImageAnalysis(
         "pic.png", Image.new("RGB", (4, 4)), ["cat", "dog", "owl"], np.array([0.2, 0.7, 0.1]), layers
     )
@@ -635,7 +638,8 @@ def test_analysis_document_holds_the_recorded_values() -> None:
                             {"label": "owl", "probability": 0.1}]  # fmt: skip
     channel, spatial = entry["layers"]
     assert channel == {"name": "a.channel", "type": "eca", "channels": 3, "kernel_size": 3,
-                       "weights": [0.25, 0.75, None], "branches": {"avg": [-0.75, -0.25, None]}}  # fmt: skip
+                       "weights": [0.25, 0.75, None],
+                       "branches": {"avg": [-0.75, -0.25, None], "max": [1.25, 1.75, None]}}  # fmt: skip
     assert spatial == {"name": "a.spatial", "type": "spatial", "kernel_size": 7, "size": [3, 2],
                        "mask": [[0.1, 0.9], [0.5, 0.3], [0.0, 1.0]]}  # fmt: skip
     assert build_document("shapes", ["cat", "dog", "owl"], [entry]) == {

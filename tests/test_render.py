@@ -123,7 +123,7 @@ def test_bar_chart_draws_the_weights_and_highlights_the_top_k(sort: bool) -> Non
 
 
 def _analysis(weights: np.ndarray, feature_maps: dict[str, np.ndarray] | None = None) -> ImageAnalysis:
-    mask = np.linspace(0.0, 1.0, 16, dtype=np.float32).reshape(4, 4)
+    mask = (np.linspace(0.0, 1.0, 16, dtype=np.float32) ** 2).reshape(4, 4)
     layers = [ChannelLayer("c", "eca", weights, weights - 0.5, None, 3), SpatialLayer("s", mask, 7)]
     return ImageAnalysis("img", Image.new("RGB", (16, 16), "white"), ["a", "b"], np.array([0.3, 0.7]), layers,
                          feature_maps or {})  # fmt: skip
@@ -168,7 +168,10 @@ def test_statistics_rows_have_the_shared_headers_and_the_layer_values() -> None:
     spatial = mask_statistics(analysis.spatial_layers[0].mask)
     assert rows[1][:3] == ["s", "spatial", "4x4"]
     assert rows[1][3:] == [round(spatial[key], 4) for key in ("mean", "std", "min", "max", "kept_fraction")]
-    assert rows[1][-1] == 0.5  # half of 0..1 in 16 steps lies above 0.5
+    assert rows[1][-1] == 0.3125  # (i/15)**2 > 0.5 for i = 11..15
+    share = weights.astype(np.float64) / weights.sum()
+    assert rows[0][-1] == round(float(-(share * np.log(share)).sum() / np.log(4)), 4)  # entropy by hand
+    assert rows[0][3:7] == [round(float(v), 4) for v in (weights.mean(), weights.std(), 0.2, 0.95)]
 
 
 def test_feature_maps_show_the_top_k_channels() -> None:
