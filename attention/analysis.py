@@ -18,9 +18,10 @@ import numpy as np
 import torch
 from PIL import Image
 
+from .ablation import Ablator, check_mode, run_ablations
 from .files import finite_or_none
 from .images import Preprocessing, preprocess
-from .recorder import AttentionRecorder, ChannelRecord, SpatialRecord, find_attention_layers
+from .recorder import CHANNEL, SPATIAL, AttentionRecorder, ChannelRecord, SpatialRecord, find_attention_layers
 
 LOGGER = logging.getLogger(__name__)
 TOP_K_PREDICTIONS = 5
@@ -68,11 +69,10 @@ class ImageAnalysis:
     classes: list[str]
     probabilities: np.ndarray  # (K,)
     layers: list[Layer]
-    feature_layer: str | None = None
-    features: np.ndarray | None = None  # (C, H, W) input of feature_layer
-    # Input feature maps of every layer asked for; feature_layer is the first of them.
+    # The input feature map (C, H, W) of every layer the analysis was asked to keep, by layer name.
     feature_maps: dict[str, np.ndarray] = field(default_factory=dict)
-    extras: dict[str, Any] = field(default_factory=dict)
+    # With ``Analyzer.analyze(ablate=...)``: per layer, the prediction with that layer switched off.
+    ablations: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def channel_layers(self) -> list[ChannelLayer]:
@@ -97,6 +97,11 @@ def _numpy(tensor: torch.Tensor | None, index: int) -> np.ndarray | None:
     return None if tensor is None else tensor[index].float().numpy()
 
 
+def _detach(recorder: AttentionRecorder, ablator: Ablator) -> None:
+    recorder.detach()
+    ablator.detach()
+
+
 class Analyzer:
     """Runs a model with recording; safe to share between threads.
 
@@ -119,15 +124,20 @@ class Analyzer:
         self.classes = list(classes)
         self.preprocessing = preprocessing
         self.name = name
-        self.layers = find_attention_layers(self.model)
+        self.layers = find_attention_layers(self.model, (preprocessing.channels, *preprocessing.input_size))
         # Hooks stay registered for the analyzer's lifetime: registering them on
         # every call costs more than recording on a small network. They record
         # only inside a recording, so other users of the model see no change.
         self._recorder = AttentionRecorder(self.model, layers=self.layers)
         self.layer_names = self._recorder.layer_names
-        self.channel_layer_names = [name for name, module, _ in self.layers if not hasattr(module, "mask_tap")]
+        self.channel_layer_names = [name for name, _, adapter in self.layers if adapter.kind == CHANNEL]
+        self.spatial_layer_names = [name for name, _, adapter in self.layers if adapter.kind == SPATIAL]
+        # Ablation hooks live as long as the recording hooks, for the same reason: a
+        # hook added or removed while another thread runs the model is not safe.
+        self._ablator = Ablator([(name, module) for name, module, _ in self.layers])
         self._recorder.attach()
-        self._finalizer = weakref.finalize(self, self._recorder.detach)
+        self._ablator.attach()
+        self._finalizer = weakref.finalize(self, _detach, self._recorder, self._ablator)
 
     def close(self) -> None:
         """Remove the analyzer's hooks from the model (also done when the analyzer is garbage-collected)."""
@@ -149,30 +159,45 @@ class Analyzer:
         names: Sequence[str] | None = None,
         feature_layer: str | Sequence[str] | None = None,
         batch_size: int = 32,
+        ablate: str | None = None,
     ) -> list[ImageAnalysis]:
         """Analyses in input order; one forward pass per batch of ``batch_size`` images.
 
-        ``feature_layer`` names one channel layer, or several, whose input
-        feature maps are kept as well (all of them in ``feature_maps``).
+        ``feature_layer`` names one layer, or several, whose input feature maps
+        are kept as well, in ``ImageAnalysis.feature_maps``. ``ablate``
+        ("identity" or "mean") adds one pass per layer with that layer switched
+        off, reported in ``ImageAnalysis.ablations``.
         """
+        if ablate is not None:
+            check_mode(ablate)
         names = list(names) if names is not None else [f"image-{i}" for i in range(len(images))]
         if len(names) != len(images):
             raise ValueError("give one name per image")
         results: list[ImageAnalysis] = []
         for start in range(0, len(images), batch_size):
             chunk = list(images[start : start + batch_size])
-            results.extend(self._analyze_batch(chunk, names[start : start + batch_size], feature_layer))
+            results.extend(self._analyze_batch(chunk, names[start : start + batch_size], feature_layer, ablate))
         return results
 
     def _analyze_batch(
-        self, images: list[Image.Image], names: list[str], feature_layer: str | Sequence[str] | None
+        self,
+        images: list[Image.Image],
+        names: list[str],
+        feature_layer: str | Sequence[str] | None,
+        ablate: str | None = None,
     ) -> list[ImageAnalysis]:
         batch = self.preprocess(images)
         if not self._recorder.attached:
             raise RuntimeError("this Analyzer is closed")
         with torch.inference_mode(), self._recorder.recording(feature_layer) as recorder:
             logits = self.model(batch)
-        probabilities = torch.softmax(logits.float(), dim=1).numpy()
+        probabilities = torch.softmax(logits.float(), dim=1)
+        ablations: list[list[dict[str, Any]]] = [[] for _ in images]
+        if ablate is not None:
+            ablations = run_ablations(
+                self.model, batch, self._ablator, recorder.records, probabilities, self.classes, ablate
+            )
+        probabilities = probabilities.numpy()
         analyses = []
         for index, (image, name) in enumerate(zip(images, names)):
             layers: list[Layer] = []
@@ -195,18 +220,8 @@ class Analyzer:
                 for layer in recorder.feature_layers
                 if layer in recorder.features
             }
-            first = recorder.feature_layers[0] if recorder.feature_layers else None
             analyses.append(
-                ImageAnalysis(
-                    name,
-                    image,
-                    self.classes,
-                    probabilities[index],
-                    layers,
-                    first,
-                    feature_maps.get(first) if first is not None else None,
-                    feature_maps,
-                )
+                ImageAnalysis(name, image, self.classes, probabilities[index], layers, feature_maps, ablations[index])
             )
         return analyses
 
@@ -251,7 +266,7 @@ def analysis_to_dict(analysis: ImageAnalysis, image: str | None = None) -> dict[
                     "mask": _floats(layer.mask),
                 }
             )
-    return {
+    entry = {
         "image": image if image is not None else analysis.name,
         "prediction": {
             "label": analysis.classes[best_index],
@@ -261,6 +276,9 @@ def analysis_to_dict(analysis: ImageAnalysis, image: str | None = None) -> dict[
         "top": [{"label": analysis.classes[i], "probability": finite_or_none(round(p, 6))} for i, p in top],
         "layers": layers,
     }
+    if analysis.ablations:
+        entry["ablations"] = analysis.ablations
+    return entry
 
 
 def build_document(checkpoint: str, classes: Sequence[str], results: Sequence[dict[str, Any]]) -> dict[str, Any]:

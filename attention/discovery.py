@@ -48,7 +48,7 @@ from torch import nn
 
 from .errors import InputError
 from .foreign import CHANNEL, SPATIAL, channel_gate, make_adapter, spatial_mask
-from .recorder import ChannelRecord, LayerRecord, SpatialRecord, keep
+from .records import ChannelRecord, LayerRecord, SpatialRecord, keep
 
 log = logging.getLogger(__name__)
 

@@ -26,7 +26,6 @@ cheap and idempotent; call it before looking for attention layers.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import sys
 from collections.abc import Callable
@@ -35,19 +34,12 @@ from typing import Any
 import torch
 from torch import nn
 
-from . import recorder as _recorder
-from .recorder import ChannelRecord, LayerRecord, SpatialRecord, keep
+from .records import CHANNEL, SPATIAL, Adapter, ChannelRecord, LayerRecord, SpatialRecord, keep, module_itself
+from .registry import register_attention_type
 
 log = logging.getLogger(__name__)
 
-CHANNEL = getattr(_recorder, "CHANNEL", "channel")
-SPATIAL = getattr(_recorder, "SPATIAL", "spatial")
-
 MakeRecord = Callable[[str, nn.Module, tuple[Any, ...], Any], LayerRecord]
-
-
-def _identity(module: nn.Module) -> nn.Module:
-    return module
 
 
 def input_feature_map(inputs: tuple[Any, ...], _output: Any) -> torch.Tensor | None:
@@ -57,24 +49,14 @@ def input_feature_map(inputs: tuple[Any, ...], _output: Any) -> torch.Tensor | N
     return None
 
 
-# Kind of every adapter this package builds, for a recorder whose Adapter has no ``kind`` field yet.
-KIND_OF_ADAPTER: dict[int, str] = {}
-
-
 def make_adapter(
     kind: str,
     make_record: MakeRecord,
-    hook_point: Callable[[nn.Module], nn.Module] = _identity,
+    hook_point: Callable[[nn.Module], nn.Module] = module_itself,
     feature_map: Callable[[tuple[Any, ...], Any], torch.Tensor | None] | None = input_feature_map,
-) -> _recorder.Adapter:
-    """The one place that builds a recorder Adapter for foreign modules."""
-    # TODO(merge): the redesigned Adapter has ``kind`` first and no ``defer``; drop the old branch then.
-    if "kind" in {field.name for field in dataclasses.fields(_recorder.Adapter)}:
-        adapter = _recorder.Adapter(kind=kind, make_record=make_record, hook_point=hook_point, feature_map=feature_map)
-    else:
-        adapter = _recorder.Adapter(hook_point=hook_point, make_record=make_record, feature_map=feature_map)
-    KIND_OF_ADAPTER[id(adapter)] = kind
-    return adapter
+) -> Adapter:
+    """An Adapter that hooks the module itself and takes its first input as the feature map."""
+    return Adapter(kind=kind, make_record=make_record, hook_point=hook_point, feature_map=feature_map)
 
 
 # Reading a gate back from input and output ---------------------------------------------------
@@ -274,7 +256,7 @@ def register_foreign_types() -> int:
             log.warning("%s.%s is not a module type in this version; not registered", module_path, class_name)
             _registered.add(key)
             continue
-        _recorder.register_attention_type(module_type, make_adapter(kind, make_record))
+        register_attention_type(module_type, make_adapter(kind, make_record))
         _registered.add(key)
         added += 1
     return added

@@ -25,8 +25,10 @@ from matplotlib.ticker import FixedLocator, MaxNLocator  # noqa: E402
 from PIL import Image, ImageDraw, ImageFont  # noqa: E402
 
 from .analysis import ChannelLayer, ImageAnalysis, layer_statistics  # noqa: E402
+from .errors import InputError  # noqa: E402
 
 COLORMAPS = ("jet", "viridis", "inferno", "magma", "plasma", "turbo", "gray", "coolwarm")
+STATISTICS_HEADERS = ("layer", "type", "size", "mean", "std", "min", "max", "entropy / kept")
 HIGHLIGHT = "#d62728"
 # A title with an explicit position: matplotlib otherwise measures the tick
 # labels on every draw to decide whether to move it up.
@@ -39,11 +41,9 @@ def _new_figure(
 ) -> Figure:
     """Figure with fixed margins in inches (left, bottom, right, top).
 
-    Fixed margins instead of a layout engine: constrained layout measures
-    every artist's extent on each draw, which made a bar chart several times
-    slower to render, and the web app redraws these figures on every change
-    of a display control. The margins leave room for titles, tick labels and
-    axis labels at the font sizes used here.
+    Fixed margins instead of a layout engine, because a layout engine measures
+    every artist on each draw and the web app redraws these figures on every
+    change of a display control.
     """
     figure = Figure(figsize=(width, height), dpi=100)
     FigureCanvasAgg(figure)
@@ -55,11 +55,9 @@ def _new_figure(
 def _bars(
     axes: object, positions: np.ndarray, heights: np.ndarray, colours: Sequence[str] | str, width: float = 0.85
 ) -> None:
-    """Bars as one PolyCollection: one artist instead of one Rectangle per channel.
+    """Bars as one PolyCollection, because one artist draws far faster than a Rectangle per channel.
 
-    Drawing hundreds of separate patches dominated the time of a bar chart;
-    a single collection draws in one call and looks the same. The caller sets
-    the axis limits, since collections do not extend them.
+    The caller sets the axis limits, since collections do not extend them.
     """
     positions = np.asarray(positions, dtype=np.float64)
     heights = np.asarray(heights, dtype=np.float64)
@@ -96,6 +94,13 @@ def top_k_channels(weights: np.ndarray, k: int) -> np.ndarray:
     return np.argsort(-weights, kind="stable")[:k]
 
 
+def bar_colours(weights: np.ndarray, top_k: int, order: np.ndarray | None = None) -> list[str]:
+    """The colour of each bar, in ``order`` (channel order by default): the top-k channels are highlighted."""
+    top = set(top_k_channels(weights, top_k).tolist())
+    order = np.arange(len(weights)) if order is None else order
+    return [HIGHLIGHT if int(channel) in top else BASE for channel in order]
+
+
 def channel_bar_chart(layer: ChannelLayer, top_k: int = 5, sort: bool = False, figure: Figure | None = None) -> Figure:
     """Bar chart of one layer's channel weights on the gate's 0-1 scale.
 
@@ -107,10 +112,9 @@ def channel_bar_chart(layer: ChannelLayer, top_k: int = 5, sort: bool = False, f
     axes = figure.add_subplot()
     weights = layer.weights
     order = np.argsort(-weights, kind="stable") if sort else np.arange(len(weights))
-    top = set(top_k_channels(weights, top_k).tolist())
-    colours = [HIGHLIGHT if int(c) in top else BASE for c in order]
+    top = top_k_channels(weights, top_k)
     positions = np.arange(len(order))
-    _bars(axes, positions, weights[order], colours)
+    _bars(axes, positions, weights[order], bar_colours(weights, top_k, order))
     axes.set_ylim(0, 1)
     axes.set_xlim(-0.7, len(order) - 0.3)
     axes.set_ylabel("weight")
@@ -182,12 +186,18 @@ def _scaled(mask: np.ndarray, stretch: bool) -> np.ndarray:
     return np.clip(mask, 0.0, 1.0)
 
 
+def check_colormap(name: str) -> str:
+    """``name`` if it is one of COLORMAPS, else InputError: the one place colormap names are checked."""
+    if name not in COLORMAPS:
+        raise InputError(f"unknown colormap {name!r}; choose one of {', '.join(COLORMAPS)}")
+    return name
+
+
 def colorize(values: np.ndarray, colormap: str = "jet") -> np.ndarray:
-    """RGB uint8 array for values in [0, 1]."""
-    if colormap not in colormaps:
-        raise ValueError(f"unknown colormap {colormap!r}")
-    lookup = (colormaps[colormap](np.linspace(0, 1, 256))[:, :3] * 255).astype(np.uint8)
-    return lookup[np.clip((values * 255).round(), 0, 255).astype(np.uint8)]
+    """RGB uint8 array for values in [0, 1]: the colour ``matplotlib.colormaps[colormap](value, bytes=True)`` gives."""
+    lookup = colormaps[check_colormap(colormap)](np.arange(256), bytes=True)[:, :3]
+    # Matplotlib's own binning of [0, 1] into its 256 colours, through one table lookup.
+    return lookup[np.minimum((np.clip(values, 0.0, 1.0) * 256).astype(np.intp), 255)]
 
 
 def mask_image(
@@ -250,43 +260,28 @@ def overlay_grid(
     return grid
 
 
-def _feature_channels(analysis: ImageAnalysis, layer_name: str | None, top_k: int) -> tuple[ChannelLayer, np.ndarray]:
+def _feature_channels(analysis: ImageAnalysis, layer_name: str, top_k: int) -> tuple[ChannelLayer, np.ndarray]:
     """The channel layer whose input features were recorded, and its top-k channels."""
-    if analysis.features is None or analysis.feature_layer is None:
-        raise ValueError("this analysis recorded no feature maps; analyze with feature_layer set")
-    layer = analysis.layer(layer_name or analysis.feature_layer)
+    if layer_name not in analysis.feature_maps:
+        raise ValueError(f"this analysis recorded no feature maps for {layer_name!r}; analyze with feature_layer set")
+    layer = analysis.layer(layer_name)
     if not isinstance(layer, ChannelLayer):
         raise ValueError(f"{layer.name} is not a channel-attention layer")
     return layer, top_k_channels(layer.weights, top_k)
 
 
-def feature_maps_figure(analysis: ImageAnalysis, layer_name: str | None = None, top_k: int = 8) -> Figure:
-    """Feature maps entering a channel layer, for its top-k weighted channels."""
-    layer, channels = _feature_channels(analysis, layer_name, top_k)
-    columns = min(4, max(1, len(channels)))
-    rows = int(np.ceil(len(channels) / columns))
-    figure = _new_figure(1.9 * columns, 2.0 * rows + 0.3, margins=(0.05, 0.05, 0.05, 0.5))
-    axes_grid = figure.subplots(rows, columns, squeeze=False, gridspec_kw={"wspace": 0.08, "hspace": 0.2})
-    for axes in axes_grid.ravel():
-        axes.set_axis_off()
-    for axes, channel in zip(axes_grid.ravel(), channels):
-        axes.imshow(analysis.features[int(channel)], cmap="viridis", interpolation="nearest")
-        axes.set_title(f"ch {int(channel)}: w={layer.weights[int(channel)]:.2f}", fontsize=8)
-    figure.suptitle(f"input feature maps of {layer.name}, top {len(channels)} channels", fontsize=9)
-    return figure
-
-
 def feature_maps_image(
-    analysis: ImageAnalysis, layer_name: str | None = None, top_k: int = 8, tile: int = 120, columns: int = 4
+    analysis: ImageAnalysis, layer_name: str, top_k: int = 8, tile: int = 120, columns: int = 4
 ) -> Image.Image:
-    """The same panel as ``feature_maps_figure``, drawn with Pillow.
+    """The input feature maps of ``layer_name`` for its top-k weighted channels, from ``analysis.feature_maps``.
 
-    Each map is stretched to its own min-max (as ``imshow`` does) and
-    enlarged with nearest-neighbour so its cells stay visible. A web page
-    redraws this on every change of layer or top-k; building eight matplotlib
-    axes took far longer than the forward pass, and Pillow needs a few ms.
+    Each map is stretched to its own min-max and enlarged with
+    nearest-neighbour so its cells stay visible. Drawn with Pillow rather
+    than matplotlib axes, because a web page redraws it on every change of
+    layer or top-k.
     """
     layer, channels = _feature_channels(analysis, layer_name, top_k)
+    features = analysis.feature_maps[layer_name]
     columns = min(columns, max(1, len(channels)))
     rows = max(1, int(np.ceil(len(channels) / columns)))
     font = _font(12)
@@ -297,7 +292,7 @@ def feature_maps_image(
     draw = ImageDraw.Draw(sheet)
     draw.text((gap, 4), f"input feature maps of {layer.name}, top {len(channels)} channels", fill="black", font=font)
     for index, channel in enumerate(channels):
-        values = analysis.features[int(channel)].astype(np.float32)
+        values = features[int(channel)].astype(np.float32)
         tile_image = Image.fromarray(colorize(_scaled(values, stretch=True), "viridis"))
         if max(tile_image.size) > tile:
             tile_image.thumbnail((tile, tile), Image.Resampling.BILINEAR)
@@ -324,9 +319,8 @@ def summary_figure(
     rows = 1 + len(channel)
     figure = _new_figure(2.6 * columns, 2.6 + 1.6 * len(channel), margins=(0.55, 0.3, 0.15, 0.4))
     grid = figure.add_gridspec(rows, columns, height_ratios=[2.6] + [1.6] * len(channel), hspace=0.55, wspace=0.08)
-    # Each image cell is about 260 px wide at 100 dpi: overlaying a full-size
-    # upload (up to 2048 px) only to have matplotlib shrink it again was most
-    # of the report's time, so draw from a thumbnail of twice that size.
+    # Each image cell is about 260 px wide at 100 dpi: draw from a thumbnail of
+    # twice that size rather than overlaying a full-size upload for matplotlib to shrink.
     image = analysis.image.copy()
     image.thumbnail((520, 520), Image.Resampling.BILINEAR)
     axes = figure.add_subplot(grid[0, 0])
@@ -342,9 +336,7 @@ def summary_figure(
         axes.set_axis_off()
     for row, layer in enumerate(channel, start=1):
         axes = figure.add_subplot(grid[row, :])
-        top = set(top_k_channels(layer.weights, top_k).tolist())
-        colours = [HIGHLIGHT if c in top else BASE for c in range(layer.channels)]
-        _bars(axes, np.arange(layer.channels), layer.weights, colours)
+        _bars(axes, np.arange(layer.channels), layer.weights, bar_colours(layer.weights, top_k))
         axes.set_ylim(0, 1)
         axes.set_xlim(-0.7, layer.channels - 0.3)
         axes.set_ylabel("weight", fontsize=7)
@@ -355,8 +347,7 @@ def summary_figure(
 
 
 def statistics_rows(analysis: ImageAnalysis) -> tuple[list[str], list[list[object]]]:
-    """Headers and rows of per-layer statistics for a table."""
-    headers = ["layer", "type", "size", "mean", "std", "min", "max", "entropy / kept"]
+    """Headers (STATISTICS_HEADERS) and rows of per-layer statistics for a table."""
     rows = []
     for stats in layer_statistics(analysis):
         last = stats.get("entropy", stats.get("kept_fraction"))
@@ -365,7 +356,7 @@ def statistics_rows(analysis: ImageAnalysis) -> tuple[list[str], list[list[objec
             + [round(float(stats[k]), 4) for k in ("mean", "std", "min", "max")]
             + [round(float(last), 4)]
         )
-    return headers, rows
+    return list(STATISTICS_HEADERS), rows
 
 
 def save_report(analysis: ImageAnalysis, path: str, **options: object) -> None:
@@ -376,10 +367,12 @@ def save_report(analysis: ImageAnalysis, path: str, **options: object) -> None:
 
 __all__: Sequence[str] = (
     "COLORMAPS",
+    "STATISTICS_HEADERS",
+    "bar_colours",
     "branch_chart",
     "channel_bar_chart",
+    "check_colormap",
     "colorize",
-    "feature_maps_figure",
     "feature_maps_image",
     "figure_to_image",
     "figure_to_png",

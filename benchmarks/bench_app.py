@@ -14,7 +14,6 @@ page builds it after the panels are on screen.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import io
 import os
 import subprocess
@@ -133,11 +132,10 @@ def breakdown(watch: Stopwatch, channel_layer: str, cache: ModelCache, data: byt
     analyzer = cache.shipped(DEFAULT_CHECKPOINT)
     result = analysis.analyze_loaded(analyzer, load_image(data), "upload.png")
     layer = result.analysis.layer(channel_layer)
-    with_features = dataclasses.replace(result.analysis, feature_layer=layer.name, features=result.features[layer.name])
     for _ in range(runs):
         watch.time(f"  bar chart ({layer.name})", lambda: render.figure_to_image(render.channel_bar_chart(layer)))
         watch.time("  branch chart", lambda: render.figure_to_image(render.branch_chart(layer)))
-        watch.time("  feature maps (Pillow)", lambda: render.feature_maps_image(with_features, layer.name, 5))
+        watch.time("  feature maps (Pillow)", lambda: render.feature_maps_image(result.analysis, layer.name, 5))
 
 
 def startup_seconds(timeout_s: float = 180.0) -> float:

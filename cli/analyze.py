@@ -73,11 +73,10 @@ def write_figures(analysis: Any, out: Path, stem: str, args: argparse.Namespace)
 def run(args: argparse.Namespace) -> int:
     from attention.analysis import Analyzer, analysis_to_dict, build_document
     from attention.images import load_image
-    from attention.render import COLORMAPS
+    from attention.render import check_colormap
     from models.checkpoint import images_per_pass
 
-    if args.colormap not in COLORMAPS:
-        raise InputError(f"unknown colormap {args.colormap!r}; choose one of {', '.join(COLORMAPS)}")
+    check_colormap(args.colormap)
     if args.out is not None:
         check_out_folder(args.out)
     loaded = load_model_from(args)

@@ -71,9 +71,9 @@ def test_analysis_has_the_cli_schema_and_every_feature_map(
     assert len(entry["top"]) == min(5, len(analyzer.classes))
     json.dumps(document)  # plain JSON types only
     # Feature maps of every channel layer were kept from the one forward pass.
-    assert set(result.features) == set(analyzer.channel_layer_names)
+    assert set(result.analysis.feature_maps) == set(analyzer.layer_names)
     for layer in result.analysis.channel_layers:
-        assert result.features[layer.name].shape[0] == layer.channels
+        assert result.analysis.feature_maps[layer.name].shape[0] == layer.channels
 
 
 def test_every_panel_renders(result: LensResult) -> None:
@@ -344,7 +344,7 @@ def test_the_stored_result_keeps_the_image_at_display_size(
     Image.new("RGB", (3000, 1500), "white").save(big)
     result = analysis.analyze(str(big), cache=cache, roots=roots)
     assert result.analysis.image.size == (analysis.DISPLAY_MAX_SIDE, analysis.DISPLAY_MAX_SIDE // 2)
-    for features in result.features.values():
+    for features in result.analysis.feature_maps.values():
         assert features.dtype in (np.float16, np.float32)
     assert panels.spatial_panels(result).overlay.size == result.analysis.image.size
 
@@ -523,7 +523,7 @@ def test_panels_show_the_top_channels_and_the_right_numbers(result: LensResult) 
             assert {channel for channel, lit in enumerate(bars) if lit} == expected, (layer.name, k)
             # The feature maps are those channels' input maps, largest weight first, each min-max scaled.
             sheet = np.asarray(drawn.feature_maps)
-            maps = result.features[layer.name]
+            maps = result.analysis.feature_maps[layer.name]
             for index, channel in enumerate(np.argsort(-layer.weights, kind="stable")[:k]):
                 values = maps[channel].astype(np.float32)
                 low, high = values.min(), values.max()

@@ -11,6 +11,7 @@ from torch import nn
 from attention import (
     ECA,
     AttentionBlock,
+    AttentionRecorder,
     CBAMChannelGate,
     SpatialAttention,
     SqueezeExcite,
@@ -186,3 +187,77 @@ def test_eca_parameter_count_is_kernel_size() -> None:
         module = ECA(channels)
         assert sum(p.numel() for p in module.parameters()) == module.kernel_size
         assert module.kernel_size == int(abs(math.log2(channels) / 2 + 0.5)) | 1
+
+
+def _mlp_by_hand(vector: torch.Tensor, mlp: nn.Sequential) -> torch.Tensor:
+    """Linear -> ReLU -> Linear, one unit at a time from the layers' weights."""
+    first, second = mlp[0], mlp[2]
+    hidden = [max(0.0, float(first.bias[j]) + sum(float(first.weight[j, i]) * float(vector[i])
+                                                   for i in range(len(vector))))
+              for j in range(first.out_features)]  # fmt: skip
+    return torch.tensor(
+        [float(second.bias[c]) + sum(float(second.weight[c, j]) * hidden[j] for j in range(len(hidden)))
+         for c in range(second.out_features)]
+    )  # fmt: skip
+
+
+def _recorded(module: nn.Module, x: torch.Tensor):  # noqa: ANN202 - a ChannelRecord
+    model = nn.Sequential(module)
+    with torch.no_grad(), AttentionRecorder(model) as recorder:
+        model(x)
+    (record,) = recorder.records
+    return record
+
+
+def test_cbam_channel_gate_matches_hand_computation_and_its_record() -> None:
+    torch.manual_seed(4)
+    module = CBAMChannelGate(12, reduction=3)
+    for parameter in module.parameters():
+        nn.init.normal_(parameter)
+    x = torch.randn(2, 12, 4, 5)
+    record = _recorded(module, x)
+    assert record.type == "cbam_channel"
+    for sample in range(2):
+        avg = _mlp_by_hand(x[sample].mean(dim=(1, 2)), module.mlp)
+        mx = _mlp_by_hand(x[sample].amax(dim=(1, 2)), module.mlp)
+        torch.testing.assert_close(record.avg[sample], avg, atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(record.max[sample], mx, atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(record.weights[sample], torch.sigmoid(avg + mx), atol=1e-6, rtol=1e-5)
+
+
+def test_squeeze_excite_matches_hand_computation_and_its_record() -> None:
+    torch.manual_seed(5)
+    module = SqueezeExcite(12, reduction=4)
+    for parameter in module.parameters():
+        nn.init.normal_(parameter)
+    x = torch.randn(2, 12, 3, 3)
+    record = _recorded(module, x)
+    assert record.type == "se" and record.max is None
+    for sample in range(2):
+        logits = _mlp_by_hand(x[sample].mean(dim=(1, 2)), module.mlp)
+        torch.testing.assert_close(record.avg[sample], logits, atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(record.weights[sample], torch.sigmoid(logits), atol=1e-6, rtol=1e-5)
+
+
+@pytest.mark.parametrize("kind", ["eca", "spatial"])
+def test_hard_sigmoid_gate_is_clamped_logits_over_six_plus_a_half(kind: str) -> None:
+    """Logits from -10 to 10 (the centre tap passes the pooled value through) cover both clamps and the ramp."""
+    values = torch.linspace(-5, 5, 32)
+    with torch.no_grad():
+        if kind == "eca":
+            module = ECA(32, kernel_size=3, gate="hard_sigmoid")
+            module.conv.weight.copy_(torch.tensor([[[0.5, 1.0, -0.25]]]))
+            x = values[None, :, None, None].expand(2, 32, 3, 3).clone()
+        else:
+            module = SpatialAttention(kernel_size=3, gate="hard_sigmoid")
+            module.conv.weight.zero_()
+            module.conv.weight[0, :, 1, 1] = torch.tensor([1.0, 1.0])
+            x = values.view(1, 1, 4, 8).expand(2, 5, 4, 8).clone()
+    record = _recorded(module, x)
+    if kind == "eca":
+        logits, recorded = record.avg + record.max, record.weights
+    else:
+        logits, recorded = record.logits, record.mask
+    expected = torch.clamp(logits / 6 + 0.5, 0, 1)
+    assert (expected == 0).any() and (expected == 1).any() and ((expected > 0) & (expected < 1)).any()
+    torch.testing.assert_close(recorded, expected, atol=1e-6, rtol=0)

@@ -18,7 +18,7 @@ from torch import nn
 
 from attention.discovery import discover_attention, require_attention
 from attention.errors import InputError
-from attention.foreign import KIND_OF_ADAPTER, register_foreign_types
+from attention.foreign import register_foreign_types
 from attention.recorder import AttentionRecorder, ChannelRecord, SpatialRecord, find_attention_layers
 from tests import networks_zoo as zoo
 
@@ -28,16 +28,12 @@ MAX_DIFFERENCE: dict[str, float] = {}
 
 
 def find_layers(model: nn.Module, input_size: tuple[int, int, int] = (3, SIZE, SIZE)) -> list[tuple[str, Any, Any]]:
-    """What find_attention_layers will do after the merge: registry first, then discovery, in module order."""
-    register_foreign_types()
-    layers = find_attention_layers(model)
-    layers += discover_attention(model, {id(module) for _, module, _ in layers}, input_size)
-    order = {name: index for index, (name, _) in enumerate(model.named_modules())}
-    return sorted(layers, key=lambda layer: order[layer[0]])
+    """Registry first (timm and torchvision types included), then discovery, in module order."""
+    return find_attention_layers(model, input_size)
 
 
 def kind_of(adapter: Any) -> str:
-    return getattr(adapter, "kind", None) or KIND_OF_ADAPTER[id(adapter)]
+    return adapter.kind
 
 
 # Independent references: the gate from the module's parameters and its input -----------------

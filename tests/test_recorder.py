@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import gc
 import threading
 import tracemalloc
@@ -12,7 +13,7 @@ import torch
 from torch import nn
 
 from attention import ECA, AttentionRecorder, ChannelRecord, SpatialAttention, SpatialRecord, register_attention_type
-from attention.recorder import _REGISTRY, Adapter, keep, keep_together
+from attention.recorder import _REGISTRY, CHANNEL, SPATIAL, Adapter, keep
 from models.networks import build_model
 
 
@@ -89,13 +90,23 @@ def test_output_bit_identical(small_model: nn.Module) -> None:
 
 
 def test_does_not_change_model_mode(small_model: nn.Module) -> None:
-    small_model.train()
-    try:
-        with AttentionRecorder(small_model):
-            pass
-        assert small_model.training
-    finally:
-        small_model.eval()
+    """A pass in training mode with the recorder leaves mode, BatchNorm statistics and output as without it."""
+    plain, recorded = copy.deepcopy(small_model).train(), copy.deepcopy(small_model).train()
+    x = torch.randn(2, 3, 64, 64)
+    torch.manual_seed(5)
+    expected = plain(x)
+    torch.manual_seed(5)
+    with AttentionRecorder(recorded, feature_layer="stages.0.0.attention.channel") as recorder:
+        output = recorded(x)
+    assert len(recorder.records) == 8
+    assert recorded.training and all(m.training for m in recorded.modules())
+    torch.testing.assert_close(output, expected, rtol=0, atol=0)
+    plain_state, recorded_state = plain.state_dict(), recorded.state_dict()
+    running = [key for key in plain_state if "running_" in key or "num_batches_tracked" in key]
+    assert running
+    for key in running:  # the pass moved the statistics, by the same amount
+        torch.testing.assert_close(recorded_state[key], plain_state[key], rtol=0, atol=0)
+    assert not torch.equal(plain_state[running[0]], small_model.state_dict()[running[0]])
     with AttentionRecorder(small_model):
         assert not small_model.training
 
@@ -241,9 +252,7 @@ def test_registry_accepts_new_module_types() -> None:
         weights = torch.sigmoid(module.conv(inputs[0].mean((2, 3)).unsqueeze(1))).squeeze(1)
         return ChannelRecord(name=name, type="foreign", weights=keep(weights), kernel_size=3)
 
-    adapter = Adapter(
-        hook_point=lambda module: module, make_record=make_record, feature_map=lambda inputs, _: inputs[0]
-    )
+    adapter = Adapter(CHANNEL, make_record, feature_map=lambda inputs, _: inputs[0])
     model = nn.Sequential(nn.Conv2d(3, 8, 3), ForeignChannelAttention())
     register_attention_type(ForeignChannelAttention, adapter)
     try:
@@ -372,30 +381,20 @@ def test_model_without_attention_layers_records_nothing_and_still_analyzes() -> 
     assert analysis.layers == [] and analysis.probabilities.shape == (6,)
 
 
-def test_keep_together_makes_detached_copies_and_keeps_none_in_place() -> None:
+def test_keep_makes_a_detached_cpu_copy() -> None:
     weights = torch.rand(2, 5, requires_grad=True)
+    kept = keep(weights * 1)
+    assert not kept.requires_grad and kept.grad_fn is None and kept.device.type == "cpu"
     avg = torch.randn(2, 5)
-    avg_before = avg.clone()
-    kept_weights, kept_avg, kept_max = keep_together((weights, avg, None))
-    assert kept_max is None
-    assert kept_weights is not None and kept_avg is not None
-    assert not kept_weights.requires_grad and kept_weights.device.type == "cpu"
-    torch.testing.assert_close(kept_weights, weights.detach(), rtol=0, atol=0)
-    avg.add_(1.0)  # a later in-place change in the model must not reach the record
-    torch.testing.assert_close(kept_avg, avg_before, rtol=0, atol=0)
+    kept_avg = keep(avg)
     assert kept_avg.untyped_storage().data_ptr() != avg.untyped_storage().data_ptr()
-
-    mask, logits = torch.rand(3, 1, 4, 6), torch.randn(3, 1, 4, 6)
-    kept_mask, kept_logits = keep_together((mask, logits), dim=1, drop_axis=True)
-    assert kept_mask is not None and kept_logits is not None
-    assert kept_mask.shape == kept_logits.shape == (3, 4, 6)
-    torch.testing.assert_close(kept_mask, mask[:, 0], rtol=0, atol=0)
-    torch.testing.assert_close(kept_logits, logits[:, 0], rtol=0, atol=0)
-    assert keep_together((None, None)) == [None, None]
+    before = avg.clone()
+    avg.add_(1.0)  # a later in-place change in the model must not reach the record
+    torch.testing.assert_close(kept_avg, before, rtol=0, atol=0)
 
 
 def test_records_hold_no_memory_the_model_or_caller_can_change() -> None:
-    """Built-in records keep the layer's own weights without a copy: nothing else may share their memory.
+    """Records are copies: nothing the model or the caller holds may share their memory.
 
     In-place ReLUs right after each attention layer rewrite the layers' outputs
     during the pass, and the caller rewrites the logits and the kept feature
@@ -437,23 +436,22 @@ def test_records_of_a_model_that_needs_gradients_are_detached(small_model: nn.Mo
         assert all(t is not None and not t.requires_grad and t.grad_fn is None for t in tensors)
 
 
-def test_deferred_and_in_hook_records_keep_forward_order() -> None:
-    """Built-in layers build their records after the pass, a foreign one in its hook: still forward order."""
+def test_built_in_and_foreign_records_keep_forward_order() -> None:
+    """Built-in layers and a registered foreign one record in forward order, pass after pass."""
 
     class ForeignGate(nn.Module):
         def forward(self, x: torch.Tensor) -> torch.Tensor:
             return x * torch.sigmoid(x.mean((2, 3), keepdim=True))
 
     def make_record(name, _module, inputs, _output):
-        assert inputs, "an in-hook adapter gets the layer's inputs"
+        assert inputs, "the adapter gets the layer's inputs"
         return ChannelRecord(name=name, type="foreign", weights=keep(torch.sigmoid(inputs[0].mean((2, 3)))))
 
     model = nn.Sequential(ECA(8), ForeignGate(), SpatialAttention(), ForeignGate())
-    register_attention_type(ForeignGate, Adapter(hook_point=lambda module: module, make_record=make_record))
+    register_attention_type(ForeignGate, Adapter(CHANNEL, make_record))
     try:
         with AttentionRecorder(model) as recorder:
             model(torch.randn(2, 8, 6, 6))
-            # Read inside the block: the deferred records are built on first read.
             assert [(r.name, r.type) for r in recorder.records] == [
                 ("0", "eca"),
                 ("1", "foreign"),
@@ -466,3 +464,183 @@ def test_deferred_and_in_hook_records_keep_forward_order() -> None:
         assert recorder.records[6].mask.shape == (2, 6, 6)
     finally:
         _REGISTRY[:] = [(t, a) for t, a in _REGISTRY if t is not ForeignGate]
+
+
+def test_adapter_kind_is_checked() -> None:
+    with pytest.raises(ValueError, match="kind"):
+        Adapter("temporal", lambda *args: None)
+
+
+def test_a_registered_foreign_spatial_module_is_filed_as_spatial(shape_images: list) -> None:
+    """The Analyzer takes a layer's kind from its adapter, not from the module's attributes."""
+    from PIL import Image
+
+    from attention.analysis import Analyzer, ChannelLayer, SpatialLayer
+    from attention.images import Preprocessing
+
+    class ForeignMask(nn.Module):
+        """A third-party spatial gate with no tap: the hook sits on its own forward."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = nn.Conv2d(1, 1, 3, padding=1)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return x * torch.sigmoid(self.conv(x.mean(1, keepdim=True)))
+
+    def make_record(name, module, inputs, _output):
+        logits = module.conv(inputs[0].mean(1, keepdim=True))[:, 0]
+        return SpatialRecord(name=name, mask=keep(torch.sigmoid(logits)), logits=keep(logits), type="foreign")
+
+    model = nn.Sequential(
+        nn.Conv2d(3, 8, 3, padding=1), ECA(8), ForeignMask(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 2)
+    ).eval()
+    register_attention_type(ForeignMask, Adapter(SPATIAL, make_record))
+    try:
+        preprocessing = Preprocessing(input_size=(16, 16), channels=3, mean=(0.5,) * 3, std=(0.5,) * 3)
+        with Analyzer(model, ["a", "b"], preprocessing) as analyzer:
+            assert analyzer.channel_layer_names == ["1"]
+            assert analyzer.spatial_layer_names == ["2"]
+            (analysis,) = analyzer.analyze([Image.open(shape_images[0]).convert("RGB")])
+        assert [type(layer) for layer in analysis.layers] == [ChannelLayer, SpatialLayer]
+        assert analysis.spatial_layers[0].name == "2" and analysis.spatial_layers[0].mask.shape == (16, 16)
+    finally:
+        _REGISTRY[:] = [(t, a) for t, a in _REGISTRY if t is not ForeignMask]
+
+
+def test_a_thread_can_record_again_after_a_failed_pass(small_model: nn.Module) -> None:
+    """The attached form the app uses: a pass that raises must not leave the thread's recording open."""
+    recorder = AttentionRecorder(small_model)
+    recorder.attach()
+    try:
+        with pytest.raises(RuntimeError):  # wrong input channels: the forward itself raises
+            with torch.no_grad(), recorder.recording():
+                small_model(torch.randn(1, 5, 64, 64))
+        with torch.no_grad(), recorder.recording() as again:
+            small_model(torch.randn(1, 3, 64, 64))
+        assert len(again.records) == 8
+    finally:
+        recorder.detach()
+    assert _hook_count(small_model) == 0
+
+
+def test_two_threads_sharing_one_analyzer_get_their_own_results(shape_images: list) -> None:
+    from PIL import Image
+
+    from attention.analysis import Analyzer
+    from models.checkpoint import load_checkpoint
+
+    loaded = load_checkpoint("shapes")
+    images = [Image.open(path).convert("RGB") for path in shape_images[:2]]
+    with Analyzer(loaded.model, loaded.classes, loaded.preprocessing, loaded.name) as analyzer:
+        first = analyzer.channel_layer_names[0]
+        expected = [analyzer.analyze([image], feature_layer=first)[0] for image in images]
+        assert not np.allclose(expected[0].probabilities, expected[1].probabilities)
+        barrier = threading.Barrier(2)
+        results: dict[int, list] = {}
+        errors: list[BaseException] = []
+
+        def worker(index: int) -> None:
+            try:
+                barrier.wait()
+                results[index] = [analyzer.analyze([images[index]], feature_layer=first)[0] for _ in range(10)]
+            except BaseException as error:  # surfaced below
+                errors.append(error)
+
+        threads = [threading.Thread(target=worker, args=(index,)) for index in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert not errors
+    for index, analyses in results.items():
+        want = expected[index]
+        for got in analyses:
+            np.testing.assert_allclose(got.probabilities, want.probabilities, rtol=1e-5, atol=1e-7)
+            assert [layer.name for layer in got.layers] == [layer.name for layer in want.layers]
+            for got_layer, want_layer in zip(got.layers, want.layers):
+                got_values = got_layer.mask if hasattr(got_layer, "mask") else got_layer.weights
+                want_values = want_layer.mask if hasattr(want_layer, "mask") else want_layer.weights
+                np.testing.assert_allclose(got_values, want_values, rtol=1e-5, atol=1e-7)
+            np.testing.assert_allclose(got.feature_maps[first], want.feature_maps[first], rtol=1e-5, atol=1e-6)
+    assert _hook_count(loaded.model) == 0
+
+
+def test_clear_forgets_and_a_closed_with_block_leaves_no_recording_open(small_model: nn.Module) -> None:
+    recorder = AttentionRecorder(small_model)
+    recorder.clear()  # nothing recorded yet: harmless
+    with torch.no_grad(), recorder:
+        small_model(torch.randn(1, 3, 64, 64))
+        assert len(recorder.records) == 8
+        recorder.clear()
+        assert recorder.records == []
+        small_model(torch.randn(1, 3, 64, 64))
+    assert len(recorder.records) == 8
+    recorder.attach()  # the same thread may now open a recording on the same recorder
+    try:
+        with torch.no_grad(), recorder.recording() as recording:
+            small_model(torch.randn(1, 3, 64, 64))
+        assert len(recording.records) == 8
+    finally:
+        recorder.detach()
+
+
+def test_discovered_layers_are_merged_in_forward_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where attention.discovery plugs in: layers found structurally join the registered ones in module order."""
+    from attention import recorder as recorder_module
+
+    class Unregistered(nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return x * torch.sigmoid(x.mean((2, 3), keepdim=True))
+
+    def make_record(name, _module, inputs, _output):
+        return ChannelRecord(name=name, type="channel", weights=keep(torch.sigmoid(inputs[0].mean((2, 3)))))
+
+    model = nn.Sequential(ECA(8), Unregistered(), SpatialAttention(), Unregistered())
+    seen_known: list[set[int]] = []
+
+    def discovered(model: nn.Module, known_ids: set[int]) -> list:
+        seen_known.append(known_ids)
+        return [(n, m, Adapter(CHANNEL, make_record)) for n, m in model.named_modules() if isinstance(m, Unregistered)]
+
+    monkeypatch.setattr(recorder_module, "_discovered", discovered)
+    layers = recorder_module.find_attention_layers(model)
+    assert [name for name, _, _ in layers] == ["0", "1", "2", "3"]
+    assert seen_known == [{id(model[0]), id(model[2])}]
+    with AttentionRecorder(model, layers=layers) as recorder:
+        model(torch.randn(2, 8, 5, 5))
+    assert [(r.name, r.type) for r in recorder.records] == [
+        ("0", "eca"),
+        ("1", "channel"),
+        ("2", "spatial"),
+        ("3", "channel"),
+    ]
+
+
+def test_analysis_document_holds_the_recorded_values() -> None:
+    from PIL import Image
+
+    from attention.analysis import ChannelLayer, ImageAnalysis, SpatialLayer, analysis_to_dict, build_document
+
+    weights = np.array([0.25, 0.75, np.nan], dtype=np.float32)
+    mask = np.array([[0.1, 0.9], [0.5, 0.3], [0.0, 1.0]], dtype=np.float32)
+    layers = [
+        ChannelLayer("a.channel", "eca", weights, weights - 1, weights + 1, 3),
+        SpatialLayer("a.spatial", mask, 7),
+    ]
+    analysis = ImageAnalysis(
+        "pic.png", Image.new("RGB", (4, 4)), ["cat", "dog", "owl"], np.array([0.2, 0.7, 0.1]), layers
+    )
+    entry = analysis_to_dict(analysis)
+    assert entry["image"] == "pic.png" and analysis_to_dict(analysis, image="other.png")["image"] == "other.png"
+    assert entry["prediction"] == {"label": "dog", "index": 1, "probability": 0.7}
+    assert entry["top"] == [{"label": "dog", "probability": 0.7}, {"label": "cat", "probability": 0.2},
+                            {"label": "owl", "probability": 0.1}]  # fmt: skip
+    channel, spatial = entry["layers"]
+    assert channel == {"name": "a.channel", "type": "eca", "channels": 3, "kernel_size": 3,
+                       "weights": [0.25, 0.75, None],
+                       "branches": {"avg": [-0.75, -0.25, None], "max": [1.25, 1.75, None]}}  # fmt: skip
+    assert spatial == {"name": "a.spatial", "type": "spatial", "kernel_size": 7, "size": [3, 2],
+                       "mask": [[0.1, 0.9], [0.5, 0.3], [0.0, 1.0]]}  # fmt: skip
+    assert build_document("shapes", ["cat", "dog", "owl"], [entry]) == {
+        "checkpoint": "shapes", "classes": ["cat", "dog", "owl"], "results": [entry]}  # fmt: skip

@@ -13,7 +13,6 @@ import time
 from pathlib import Path
 from typing import Any, NamedTuple
 
-import numpy as np
 from PIL import Image
 
 from attention.analysis import Analyzer, ImageAnalysis, analysis_to_dict, build_document
@@ -46,14 +45,13 @@ def display_image(image: Image.Image, max_side: int = DISPLAY_MAX_SIDE) -> Image
     return image.resize(size, Image.Resampling.BILINEAR, reducing_gap=3.0)
 
 
-def record(analyzer: Analyzer, image: Image.Image, name: str) -> tuple[ImageAnalysis, dict[str, np.ndarray]]:
-    """One forward pass that also keeps the input feature map of every channel layer.
+def record(analyzer: Analyzer, image: Image.Image, name: str) -> ImageAnalysis:
+    """One forward pass that also keeps the input feature map of every layer.
 
-    Keeping them all means switching the feature-map layer in the page never
-    needs another pass.
+    Keeping them all means switching the feature-map layer, or the layer the
+    Explain view works through, never needs another pass.
     """
-    analysis = analyzer.analyze([image], [name], feature_layer=analyzer.channel_layer_names)[0]
-    return analysis, analysis.feature_maps
+    return analyzer.analyze([image], [name], feature_layer=analyzer.layer_names)[0]
 
 
 def analyze_loaded(
@@ -67,13 +65,12 @@ def analyze_loaded(
     """
     checkpoint = checkpoint or analyzer.name
     start = time.perf_counter()
-    analysis, features = record(analyzer, image, name)
+    analysis = record(analyzer, image, name)
     forward_s = time.perf_counter() - start
     document = build_document(checkpoint, analyzer.classes, [analysis_to_dict(analysis, image=name)])
     analysis = dataclasses.replace(analysis, image=display_image(analysis.image))
     return LensResult(
         analysis=analysis,
-        features=features,
         document=document,
         checkpoint=checkpoint,
         image_name=name,

@@ -7,7 +7,6 @@ clamped here.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
@@ -27,7 +26,7 @@ DEFAULT_SCALE = "absolute"
 DEFAULT_TOP_K = 5
 MAX_TOP_K = 16
 MASK_VIEW_SIDE = 256
-STATISTICS_HEADERS = ("layer", "type", "size", "mean", "std", "min", "max", "entropy / kept")
+STATISTICS_HEADERS = render.STATISTICS_HEADERS
 
 
 def stretch_of(scale: str | None) -> bool:
@@ -39,10 +38,7 @@ def stretch_of(scale: str | None) -> bool:
 
 
 def colormap_of(colormap: str | None) -> str:
-    colormap = colormap or DEFAULT_COLORMAP
-    if colormap not in COLORMAPS:
-        raise InputError(f"unknown colormap {colormap!r}; choose one of {', '.join(COLORMAPS)}")
-    return colormap
+    return render.check_colormap(colormap or DEFAULT_COLORMAP)
 
 
 def opacity_of(opacity: float | None) -> float:
@@ -109,11 +105,9 @@ def channel_panels(
     channel = result.analysis.layer(name)
     bar = render.figure_to_image(render.channel_bar_chart(channel, top_k=k, sort=bool(sort)))  # type: ignore[arg-type]
     branch_image = branch_panel(result, name, sort) if branches else None
-    features = result.features.get(name)
     feature_maps = None
-    if features is not None:
-        with_features = dataclasses.replace(result.analysis, feature_layer=name, features=features)
-        feature_maps = render.feature_maps_image(with_features, name, top_k=k)
+    if name in result.analysis.feature_maps:
+        feature_maps = render.feature_maps_image(result.analysis, name, top_k=k)
     return ChannelPanels(bar, branch_image, feature_maps)
 
 

@@ -22,8 +22,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from attention.analysis import Analyzer, ImageAnalysis
 from attention.errors import CheckpointError, InputError
 from models.checkpoint import DEFAULT_CHECKPOINT, LoadedModel, load_checkpoint, shipped_models
@@ -35,13 +33,12 @@ LOGGER = logging.getLogger(__name__)
 class LensResult:
     """One analysed image: the recorded attention, feature maps and the JSON document.
 
-    ``features`` maps every channel-attention layer to the feature map entering
-    it (C, H, W), recorded during the single forward pass, so that choosing
+    ``analysis.feature_maps`` holds the feature map entering every layer
+    (C, H, W), recorded during the single forward pass, so that choosing
     another layer in the page only redraws.
     """
 
     analysis: ImageAnalysis
-    features: Mapping[str, np.ndarray]
     document: dict[str, Any]
     checkpoint: str
     image_name: str

@@ -1,0 +1,71 @@
+"""Which module types the recorder knows, and the adapters that read them.
+
+This project's modules hand their gate to a ``Tap``; the recorder hooks the
+tap. Other types join with ``register_attention_type``; the types registered
+last are checked first, so a user's adapter wins over a built-in one.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from .channel import CBAMChannelGate, SqueezeExcite
+from .eca import ECA, ChannelWeights
+from .records import CHANNEL, SPATIAL, Adapter, ChannelRecord, LayerRecord, SpatialRecord, keep
+from .spatial import SpatialAttention, SpatialMask
+
+
+def _optional(tensor: torch.Tensor | None) -> torch.Tensor | None:
+    return None if tensor is None else keep(tensor)
+
+
+def _tap_source(inputs: tuple[Any, ...], _output: Any) -> torch.Tensor | None:
+    """Taps receive (value, source): the source is the tensor the module attends over."""
+    return inputs[1] if len(inputs) > 1 else None
+
+
+def _tapped_channel(type_name: str) -> Adapter:
+    def make_record(name: str, module: nn.Module, _inputs: tuple[Any, ...], output: ChannelWeights) -> LayerRecord:
+        return ChannelRecord(
+            name=name,
+            type=type_name,
+            weights=keep(output.weights),
+            avg=_optional(output.avg),
+            max=_optional(output.max),
+            kernel_size=getattr(module, "kernel_size", None),
+        )
+
+    return Adapter(CHANNEL, make_record, lambda module: module.weights_tap, _tap_source)
+
+
+def _spatial_record(name: str, module: nn.Module, _inputs: tuple[Any, ...], output: SpatialMask) -> LayerRecord:
+    # (B, 1, H, W) -> (B, H, W)
+    return SpatialRecord(
+        name=name, mask=keep(output.mask[:, 0]), kernel_size=module.kernel_size, logits=keep(output.logits[:, 0])
+    )
+
+
+# Checked in order; types registered later by users come first.
+_REGISTRY: list[tuple[type[nn.Module], Adapter]] = [
+    (ECA, _tapped_channel("eca")),
+    (CBAMChannelGate, _tapped_channel("cbam_channel")),
+    (SqueezeExcite, _tapped_channel("se")),
+    (SpatialAttention, Adapter(SPATIAL, _spatial_record, lambda module: module.mask_tap, _tap_source)),
+]
+
+
+def register_attention_type(module_type: type[nn.Module], adapter: Adapter) -> None:
+    """Teach the recorder a new attention module type (for example timm's EcaModule)."""
+    if not isinstance(adapter, Adapter):
+        raise TypeError(f"adapter must be an attention.recorder.Adapter, got {type(adapter).__name__}")
+    _REGISTRY.insert(0, (module_type, adapter))
+
+
+def find_adapter(module: nn.Module) -> Adapter | None:
+    for module_type, adapter in _REGISTRY:
+        if isinstance(module, module_type):
+            return adapter
+    return None

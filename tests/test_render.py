@@ -1,0 +1,198 @@
+"""Rendering against known inputs: the pixels and bars users see, not only their types and sizes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from matplotlib import colormaps
+from matplotlib.collections import PolyCollection
+from matplotlib.colors import to_rgba
+from PIL import Image
+
+from attention import render
+from attention.analysis import ChannelLayer, ImageAnalysis, SpatialLayer, channel_statistics, mask_statistics
+from attention.errors import InputError
+
+
+def colour(name: str, value: float) -> np.ndarray:
+    """The colormap's RGB bytes at ``value``, from matplotlib itself."""
+    return (np.asarray(colormaps[name](value)[:3]) * 255).astype(np.uint8)
+
+
+def pixels(image: Image.Image) -> np.ndarray:
+    return np.asarray(image.convert("RGB"))
+
+
+@pytest.mark.parametrize("name", ["jet", "viridis", "gray"])
+def test_absolute_scale_paints_the_colormap_at_the_mask_value(name: str) -> None:
+    mask = np.full((4, 5), 0.9, dtype=np.float32)
+    assert (pixels(render.mask_image(mask, name)) == colour(name, 0.9)).all()
+    assert (pixels(render.mask_image(mask, name, size=(50, 40))) == colour(name, 0.9)).all()
+    photo = Image.new("RGB", (37, 23), (10, 200, 30))
+    assert (pixels(render.overlay(photo, mask, name, opacity=1.0)) == colour(name, 0.9)).all()
+    # Half opacity: halfway between the photo and the colour, on every pixel.
+    half = pixels(render.overlay(photo, mask, name, opacity=0.5)).astype(int)
+    expected = (np.array([10, 200, 30]) + colour(name, 0.9).astype(int)) / 2
+    assert np.abs(half - expected).max() <= 1
+
+
+def test_absolute_scale_keeps_a_gradient_values_and_stretch_spans_the_colormap() -> None:
+    name = "viridis"
+    mask = np.linspace(0.2, 0.7, 12, dtype=np.float32).reshape(3, 4)
+    absolute = pixels(render.mask_image(mask, name))
+    for (row, column), value in np.ndenumerate(mask):
+        assert (absolute[row, column] == colour(name, float(value))).all()
+    stretched = pixels(render.mask_image(mask, name, stretch=True))
+    assert (stretched[0, 0] == colour(name, 0.0)).all()  # the minimum goes to the low end
+    assert (stretched[-1, -1] == colour(name, 1.0)).all()  # the maximum to the high end
+    assert not (stretched[0, 0] == colour(name, 0.2)).all()
+    photo = Image.new("RGB", (4, 3), "white")  # the mask's own size: no resampling
+    over = pixels(render.overlay(photo, mask, name, opacity=1.0, stretch=True))
+    assert (over[0, 0] == colour(name, 0.0)).all() and (over[-1, -1] == colour(name, 1.0)).all()
+    over = pixels(render.overlay(photo, mask, name, opacity=1.0))
+    assert (over[0, 0] == colour(name, 0.2)).all() and (over[-1, -1] == colour(name, 0.7)).all()
+    # A constant mask has no range to stretch: it shows the low end, never false contrast.
+    flat = pixels(render.mask_image(np.full((2, 2), 0.9), name, stretch=True))
+    assert (flat == colour(name, 0.0)).all()
+
+
+def test_out_of_range_masks_are_clipped_on_the_absolute_scale() -> None:
+    mask = np.array([[-0.5, 1.5]], dtype=np.float32)
+    image = pixels(render.mask_image(mask, "jet"))
+    assert (image[0, 0] == colour("jet", 0.0)).all() and (image[0, 1] == colour("jet", 1.0)).all()
+
+
+def test_colormaps_are_checked_in_one_place() -> None:
+    for name in render.COLORMAPS:
+        assert render.check_colormap(name) == name
+    with pytest.raises(InputError, match="unknown colormap 'rainbowz'; choose one of jet") as error:
+        render.check_colormap("rainbowz")
+    assert "\n" not in str(error.value)
+    with pytest.raises(InputError, match="unknown colormap"):
+        render.mask_image(np.zeros((2, 2)), "rainbowz")
+
+
+def test_bar_colours_highlight_the_top_k() -> None:
+    weights = np.array([0.1, 0.9, 0.3, 0.8, 0.5, 0.9, 0.2])
+    colours = render.bar_colours(weights, 3)
+    highlighted = [index for index, value in enumerate(colours) if value == render.HIGHLIGHT]
+    assert highlighted == [1, 3, 5]
+    assert all(value == render.BASE for index, value in enumerate(colours) if index not in highlighted)
+    order = np.argsort(-weights, kind="stable")
+    assert render.bar_colours(weights, 3, order) == [render.HIGHLIGHT] * 3 + [render.BASE] * 4
+    assert render.bar_colours(weights, 0) == [render.BASE] * 7
+    assert render.bar_colours(weights, 99) == [render.HIGHLIGHT] * 7
+    # Ties keep channel order: of two equal weights the first channel wins.
+    assert render.bar_colours(np.array([0.5, 0.5, 0.1]), 1) == [render.HIGHLIGHT, render.BASE, render.BASE]
+
+
+def _bars_of(axes) -> tuple[np.ndarray, np.ndarray]:  # noqa: ANN001 - a matplotlib Axes
+    (collection,) = [c for c in axes.collections if isinstance(c, PolyCollection)]
+    heights = np.array([path.vertices[:, 1].max() for path in collection.get_paths()])
+    return heights, collection.get_facecolors()
+
+
+@pytest.mark.parametrize("sort", [False, True])
+def test_bar_chart_draws_the_weights_and_highlights_the_top_k(sort: bool) -> None:
+    rng = np.random.default_rng(0)
+    weights = rng.uniform(0, 1, 24).astype(np.float32)
+    layer = ChannelLayer("stage.0", "eca", weights, None, None, 3)
+    figure = render.channel_bar_chart(layer, top_k=4, sort=sort)
+    heights, faces = _bars_of(figure.axes[0])
+    order = np.argsort(-weights, kind="stable") if sort else np.arange(24)
+    np.testing.assert_allclose(heights, weights[order], rtol=1e-6)
+    red = np.flatnonzero(np.all(np.isclose(faces, to_rgba(render.HIGHLIGHT)), axis=1))
+    top = set(np.argsort(-weights)[:4].tolist())
+    assert {int(order[i]) for i in red} == top
+    assert np.all(np.isclose(np.delete(faces, red, axis=0), to_rgba(render.BASE)))
+    axes = figure.axes[0]
+    assert axes.get_ylim() == (0.0, 1.0)  # the gate's absolute scale
+    assert axes.get_xlim() == (-0.7, 23.7)  # every bar in view
+    (collection,) = [c for c in axes.collections if isinstance(c, PolyCollection)]
+    for position, path in enumerate(collection.get_paths()):  # one 0.85-wide bar per channel, centred on its slot
+        np.testing.assert_allclose(
+            [path.vertices[:, 0].min(), path.vertices[:, 0].max()], [position - 0.425, position + 0.425]
+        )
+    assert not collection.get_linewidths().any()
+    assert axes.get_ylabel() == "weight"
+    assert axes.get_xlabel() == ("channels, sorted by weight" if sort else "channel")
+    if sort:  # the top-k channels are named under their bars
+        assert [label.get_text() for label in axes.get_xticklabels()] == [str(int(c)) for c in order[:4]]
+    else:
+        assert all(float(tick).is_integer() for tick in axes.get_xticks())
+
+
+def _analysis(weights: np.ndarray, feature_maps: dict[str, np.ndarray] | None = None) -> ImageAnalysis:
+    mask = (np.linspace(0.0, 1.0, 16, dtype=np.float32) ** 2).reshape(4, 4)
+    layers = [ChannelLayer("c", "eca", weights, weights - 0.5, None, 3), SpatialLayer("s", mask, 7)]
+    return ImageAnalysis("img", Image.new("RGB", (16, 16), "white"), ["a", "b"], np.array([0.3, 0.7]), layers,
+                         feature_maps or {})  # fmt: skip
+
+
+def test_branch_chart_draws_each_branch_in_the_chosen_order() -> None:
+    weights = np.array([0.2, 0.95, 0.4, 0.7], dtype=np.float32)
+    avg, mx = np.array([-1.0, 2.0, 0.5, -0.25]), np.array([0.3, -0.6, 1.5, 0.1])
+    layer = ChannelLayer("c", "eca", weights, avg, mx, 3)
+    for sort in (False, True):
+        axes = render.branch_chart(layer, sort=sort).axes[0]
+        heights = []
+        for collection in axes.collections:
+            for path in collection.get_paths():
+                ys = path.vertices[:, 1]
+                heights.append(ys.max() if ys.max() > 0 else ys.min())
+        order = np.argsort(-weights, kind="stable") if sort else np.arange(4)
+        np.testing.assert_allclose(heights, np.concatenate([avg[order], mx[order]]))
+        low, high = axes.get_ylim()
+        assert low < -1.0 and high > 2.0  # both branches' whole range in view
+
+
+def test_summary_bars_highlight_the_top_k() -> None:
+    weights = np.array([0.2, 0.95, 0.4, 0.7, 0.1, 0.6], dtype=np.float32)
+    figure = render.summary_figure(_analysis(weights), top_k=2)
+    (channel_axes,) = [axes for axes in figure.axes if axes.collections]
+    heights, faces = _bars_of(channel_axes)
+    np.testing.assert_allclose(heights, weights, rtol=1e-6)
+    red = np.flatnonzero(np.all(np.isclose(faces, to_rgba(render.HIGHLIGHT)), axis=1))
+    assert red.tolist() == [1, 3]
+
+
+def test_statistics_rows_have_the_shared_headers_and_the_layer_values() -> None:
+    weights = np.array([0.2, 0.95, 0.4, 0.7], dtype=np.float32)
+    analysis = _analysis(weights)
+    headers, rows = render.statistics_rows(analysis)
+    assert tuple(headers) == render.STATISTICS_HEADERS
+    assert all(len(row) == len(headers) for row in rows)
+    channel = channel_statistics(weights)
+    assert rows[0][:3] == ["c", "eca", "4"]
+    assert rows[0][3:] == [round(channel[key], 4) for key in ("mean", "std", "min", "max", "entropy")]
+    spatial = mask_statistics(analysis.spatial_layers[0].mask)
+    assert rows[1][:3] == ["s", "spatial", "4x4"]
+    assert rows[1][3:] == [round(spatial[key], 4) for key in ("mean", "std", "min", "max", "kept_fraction")]
+    assert rows[1][-1] == 0.3125  # (i/15)**2 > 0.5 for i = 11..15
+    share = weights.astype(np.float64) / weights.sum()
+    assert rows[0][-1] == round(float(-(share * np.log(share)).sum() / np.log(4)), 4)  # entropy by hand
+    assert rows[0][3:7] == [round(float(v), 4) for v in (weights.mean(), weights.std(), 0.2, 0.95)]
+
+
+def test_feature_maps_show_the_top_k_channels() -> None:
+    """Each channel's map is one hot cell at its own column: the tiles show which channels were drawn."""
+    channels = 6
+    weights = np.array([0.1, 0.8, 0.3, 0.9, 0.2, 0.7], dtype=np.float32)
+    maps = np.zeros((channels, 1, channels), dtype=np.float32)
+    for channel in range(channels):
+        maps[channel, 0, channel] = 1.0
+    analysis = _analysis(weights, {"c": maps})
+    sheet = pixels(render.feature_maps_image(analysis, "c", top_k=3, tile=120, columns=1))
+    low, high = colour("viridis", 0.0), colour("viridis", 1.0)
+    is_low, is_high = np.all(sheet == low, axis=2), np.all(sheet == high, axis=2)
+    tile_rows = np.flatnonzero((is_low | is_high).any(axis=1))
+    starts = [tile_rows[0]] + [row for previous, row in zip(tile_rows, tile_rows[1:]) if row != previous + 1]
+    shown = []
+    for start in starts:
+        columns = np.flatnonzero(is_low[start] | is_high[start])
+        cell = (columns.max() - columns.min() + 1) // channels
+        hot = np.flatnonzero(is_high[start])
+        shown.append(int((hot.min() - columns.min()) // cell))
+    assert shown == [3, 1, 5]  # the three largest weights, largest first
+    with pytest.raises(ValueError, match="no feature maps for 's'"):
+        render.feature_maps_image(analysis, "s")
