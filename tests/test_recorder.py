@@ -13,7 +13,8 @@ import torch
 from torch import nn
 
 from attention import ECA, AttentionRecorder, ChannelRecord, SpatialAttention, SpatialRecord, register_attention_type
-from attention.recorder import _REGISTRY, CHANNEL, SPATIAL, Adapter, keep
+from attention.recorder import CHANNEL, SPATIAL, Adapter, find_attention_layers, keep
+from attention.registry import _REGISTRY
 from models.networks import build_model
 
 
@@ -335,7 +336,8 @@ def test_analyzer_hooks_live_as_long_as_the_analyzer(shape_images: list) -> None
     loaded = load_checkpoint("shapes")
     images = [Image.open(path).convert("RGB") for path in shape_images[:2]]
     analyzer = Analyzer(loaded.model, loaded.classes, loaded.preprocessing, loaded.name)
-    assert _hook_count(loaded.model) == 8
+    # One recording hook per layer (on its tap) and one ablation hook per layer (on the layer).
+    assert _hook_count(loaded.model) == 16
     analyses = analyzer.analyze(images)
     with torch.no_grad():
         plain = torch.softmax(loaded.model(analyzer.preprocess(images)), dim=1).numpy()
@@ -347,12 +349,12 @@ def test_analyzer_hooks_live_as_long_as_the_analyzer(shape_images: list) -> None
         analyzer.analyze(images)
 
     with Analyzer(loaded.model, loaded.classes, loaded.preprocessing, loaded.name) as scoped:
-        assert _hook_count(loaded.model) == 8
+        assert _hook_count(loaded.model) == 16
         scoped.analyze(images[:1])
     assert _hook_count(loaded.model) == 0
 
     forgotten = Analyzer(loaded.model, loaded.classes, loaded.preprocessing, loaded.name)
-    assert _hook_count(loaded.model) == 8
+    assert _hook_count(loaded.model) == 16
     del forgotten
     gc.collect()
     assert _hook_count(loaded.model) == 0
@@ -585,36 +587,35 @@ def test_clear_forgets_and_a_closed_with_block_leaves_no_recording_open(small_mo
         recorder.detach()
 
 
-def test_discovered_layers_are_merged_in_forward_order(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Where attention.discovery plugs in: layers found structurally join the registered ones in module order."""
-    from attention import recorder as recorder_module
+def test_discovered_layers_are_merged_in_forward_order() -> None:
+    """A gate nobody registered is found by discovery and joins the registered layers in module order."""
 
     class Unregistered(nn.Module):
         def forward(self, x: torch.Tensor) -> torch.Tensor:
             return x * torch.sigmoid(x.mean((2, 3), keepdim=True))
 
-    def make_record(name, _module, inputs, _output):
-        return ChannelRecord(name=name, type="channel", weights=keep(torch.sigmoid(inputs[0].mean((2, 3)))))
-
-    model = nn.Sequential(ECA(8), Unregistered(), SpatialAttention(), Unregistered())
-    seen_known: list[set[int]] = []
-
-    def discovered(model: nn.Module, known_ids: set[int]) -> list:
-        seen_known.append(known_ids)
-        return [(n, m, Adapter(CHANNEL, make_record)) for n, m in model.named_modules() if isinstance(m, Unregistered)]
-
-    monkeypatch.setattr(recorder_module, "_discovered", discovered)
-    layers = recorder_module.find_attention_layers(model)
-    assert [name for name, _, _ in layers] == ["0", "1", "2", "3"]
-    assert seen_known == [{id(model[0]), id(model[2])}]
-    with AttentionRecorder(model, layers=layers) as recorder:
-        model(torch.randn(2, 8, 5, 5))
+    torch.manual_seed(0)
+    model = nn.Sequential(ECA(8), Unregistered(), SpatialAttention(), Unregistered()).eval()
+    layers = find_attention_layers(model, (8, 5, 5))
+    assert [(name, adapter.kind) for name, _, adapter in layers] == [
+        ("0", CHANNEL),
+        ("1", CHANNEL),
+        ("2", SPATIAL),
+        ("3", CHANNEL),
+    ]
+    batch = torch.randn(2, 8, 5, 5)
+    with torch.no_grad(), AttentionRecorder(model, layers=layers) as recorder:
+        model(batch)
     assert [(r.name, r.type) for r in recorder.records] == [
         ("0", "eca"),
         ("1", "channel"),
         ("2", "spatial"),
         ("3", "channel"),
     ]
+    with torch.no_grad():
+        entering = model[0](batch)
+    expected = torch.sigmoid(entering.mean((2, 3)))
+    torch.testing.assert_close(recorder.records[1].weights, expected, rtol=1e-6, atol=1e-6)
 
 
 def test_analysis_document_holds_the_recorded_values() -> None:
