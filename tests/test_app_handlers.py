@@ -478,20 +478,20 @@ def test_internal_errors_and_refusals_reach_the_page_as_one_safe_line(
 ) -> None:
     import gradio as gr
 
-    import app
+    from webapp.sections.common import user_errors
 
     # A real failure that is not the user's fault: a cache whose shipped model cannot be built.
     class BrokenCache(ModelCache):
         def shipped(self, name: str | None = None) -> None:  # type: ignore[override]
             raise RuntimeError("disk on fire")
 
-    analyze = app.user_errors(analysis.analyze)
+    analyze = user_errors(analysis.analyze)
     with pytest.raises(gr.Error) as caught:
         analyze(str(shape_images[0]), cache=BrokenCache(), roots=roots)
     assert caught.value.message == "internal error (RuntimeError); the details are in the server log"
     assert "disk on fire" in caplog.text  # the details went to the log, not to the client
     with pytest.raises(gr.Error) as caught:
-        app.user_errors(lambda: (_ for _ in ()).throw(InputError("<b>bad</b> & worse.png is not an image")))()
+        user_errors(lambda: (_ for _ in ()).throw(InputError("<b>bad</b> & worse.png is not an image")))()
     assert caught.value.message == "&lt;b&gt;bad&lt;/b&gt; &amp; worse.png is not an image"
 
 

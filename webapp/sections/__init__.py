@@ -1,0 +1,1 @@
+"""The page, one section per module; ``app.py`` assembles them."""

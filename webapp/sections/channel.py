@@ -1,0 +1,80 @@
+"""Channel attention: the bar chart of weights, the top channels' feature maps and the branch parts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import gradio as gr
+
+from webapp import panels
+from webapp.state import LensResult
+
+from .common import RENDER_EVENTS, output_panel, user_errors
+
+
+@dataclass
+class ChannelSection:
+    layer: gr.Dropdown
+    sort: gr.Checkbox
+    top_k: gr.Slider
+    bar_chart: gr.Image
+    feature_maps: gr.Image
+    branches_open: gr.State
+    branches: gr.Image
+
+    def panels(self, result: LensResult, layer: str | None, sort: bool, top_k: float, open_: bool) -> dict[Any, Any]:
+        """This section's pictures for one result; the branch chart only while its section is open."""
+        bar, branch_image, features = panels.channel_panels(result, layer, sort, top_k, bool(open_))
+        shown = {self.bar_chart: bar, self.feature_maps: features}
+        if open_:
+            shown[self.branches] = branch_image
+        return shown
+
+
+def channel_section(result: gr.State, names: list[str]) -> ChannelSection:
+    gr.Markdown("## Channel attention (ECA): how much each channel is kept")
+    with gr.Row():
+        layer = gr.Dropdown(
+            choices=names, value=names[0] if names else None, label="ECA layer", elem_id="channel-layer"
+        )
+        sort = gr.Checkbox(value=False, label="Sort channels by weight", elem_id="sort")
+        top_k = gr.Slider(
+            1,
+            panels.MAX_TOP_K,
+            value=panels.DEFAULT_TOP_K,
+            step=1,
+            label="Top-k channels (highlighted, and their feature maps)",
+            elem_id="top-k",
+        )
+    with gr.Row():
+        bar_chart = output_panel("Channel weights", "bar-chart", "png", scale=3)
+        feature_maps = output_panel("Feature maps of the top-k channels", "feature-maps", "png", scale=2)
+    # Closed at first and drawn only while open: this chart costs as much as the bar chart.
+    branches_open = gr.State(False)
+    with gr.Accordion(
+        "Avg and max pooling branches before the gate", open=False, elem_id="branches-section"
+    ) as branches_section:
+        branches = output_panel("Avg and max branch parts", "branches", "png")
+    section = ChannelSection(layer, sort, top_k, bar_chart, feature_maps, branches_open, branches)
+
+    @user_errors
+    def redraw(result_: LensResult | None, layer_: str | None, sort_: bool, k: float, open_: bool) -> dict[Any, Any]:
+        return {} if result_ is None else section.panels(result_, layer_, sort_, k, open_)
+
+    @user_errors
+    def open_branches(result_: LensResult | None, layer_: str | None, sort_: bool) -> dict[Any, Any]:
+        return {branches_open: True, branches: panels.branch_panel(result_, layer_, sort_)}
+
+    inputs = [result, layer, sort, top_k, branches_open]
+    outputs = [bar_chart, branches, feature_maps]
+    branches_section.expand(
+        open_branches, [result, layer, sort], [branches_open, branches], show_progress="hidden", **RENDER_EVENTS
+    )
+    branches_section.collapse(
+        lambda: {branches_open: False}, None, [branches_open], queue=False, api_visibility="private"
+    )
+    layer.input(redraw, inputs, outputs, show_progress="hidden", **RENDER_EVENTS)
+    sort.input(redraw, inputs, outputs, show_progress="hidden", **RENDER_EVENTS)
+    top_k.release(redraw, inputs, outputs, show_progress="hidden", **RENDER_EVENTS)
+    return section

@@ -1,0 +1,77 @@
+"""The image, drawing and model pickers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import gradio as gr
+
+from models.checkpoint import DEFAULT_CHECKPOINT
+from webapp import analysis
+from webapp.inputs import CHECKPOINT_SUFFIXES, UploadRoots
+from webapp.state import ModelCache
+
+from .common import RENDER_EVENTS, user_errors
+
+
+@dataclass
+class InputSection:
+    image: gr.Image
+    analyze_button: gr.Button
+    sketch: gr.Sketchpad
+    sketch_button: gr.Button
+
+
+def input_section(examples: list[str]) -> InputSection:
+    with gr.Tab("Image"):
+        image = gr.Image(
+            label="Image (upload, paste or webcam)",
+            sources=["upload", "webcam", "clipboard"],
+            type="filepath",
+            image_mode=None,
+            height=300,
+            elem_id="input-image",
+        )
+        analyze_button = gr.Button("Analyze", variant="primary", elem_id="analyze-button")
+        if examples:
+            gr.Examples(examples=[[path] for path in examples], inputs=[image], label="Examples", examples_per_page=12)
+        else:
+            gr.Markdown("*No example images yet: add image files to `assets/examples`.*")
+    with gr.Tab("Draw"):
+        sketch = gr.Sketchpad(
+            label="Draw a shape (pick the brush on the left first)",
+            type="pil",
+            canvas_size=(256, 256),
+            height=320,
+            brush=gr.Brush(default_size=6, colors=["#000000", "#d62728", "#1f77b4"], color_mode="defaults"),
+            elem_id="sketchpad",
+        )
+        sketch_button = gr.Button("Analyze drawing", variant="primary", elem_id="analyze-sketch-button")
+    return InputSection(image, analyze_button, sketch, sketch_button)
+
+
+@dataclass
+class ModelSection:
+    model: gr.Dropdown
+    checkpoint: gr.File
+    status: gr.Markdown
+
+
+def model_section(cache: ModelCache, roots: UploadRoots) -> ModelSection:
+    with gr.Accordion("Model", open=True):
+        model = gr.Dropdown(choices=cache.names(), value=DEFAULT_CHECKPOINT, label="Shipped model", elem_id="model")
+        checkpoint = gr.File(
+            label="…or upload a checkpoint to use instead (" + ", ".join(CHECKPOINT_SUFFIXES) + ")",
+            file_types=list(CHECKPOINT_SUFFIXES),
+            type="filepath",
+            elem_id="checkpoint-upload",
+        )
+        status = gr.Markdown("Using the picked shipped model.")
+
+    @user_errors
+    def check_checkpoint(checkpoint_file: Any) -> dict[Any, Any]:
+        return {status: analysis.check_checkpoint(checkpoint_file, cache=cache, roots=roots)}
+
+    checkpoint.change(check_checkpoint, [checkpoint], [status], preprocess=False, **RENDER_EVENTS)
+    return ModelSection(model, checkpoint, status)

@@ -1,0 +1,28 @@
+"""Status line, top-5 predictions and the per-layer statistics."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import gradio as gr
+
+from webapp import panels
+
+
+@dataclass
+class ResultsSection:
+    status: gr.Markdown
+    top5: gr.Label
+    statistics: gr.Dataframe
+
+
+def results_section() -> ResultsSection:
+    status = gr.Markdown("Upload an image (or draw one) and press **Analyze**.", label="Status", elem_id="status")
+    top5 = gr.Label(num_top_classes=5, label="Top-5 predictions", elem_id="predictions")
+    statistics = gr.Dataframe(
+        headers=list(panels.STATISTICS_HEADERS),
+        label="Per-layer statistics (channel layers: entropy of the weights; spatial layers: kept fraction)",
+        interactive=False,
+        elem_id="statistics",
+    )
+    return ResultsSection(status, top5, statistics)
