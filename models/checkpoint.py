@@ -90,6 +90,21 @@ class LoadedModel:
     source: str = ""
 
 
+# What torch.load raises for a damaged or foreign file (beyond UnpicklingError, which says more).
+UNREADABLE_FILE_ERRORS: tuple[type[BaseException], ...] = (
+    RuntimeError,
+    EOFError,
+    OSError,
+    ValueError,
+    zipfile.BadZipFile,
+    AttributeError,
+    TypeError,
+    KeyError,
+    IndexError,
+    MemoryError,
+)
+
+
 def checkpoint_dict(
     model: nn.Module,
     arch: str,
@@ -161,18 +176,7 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
             f"refused to load {label}: it contains Python objects that are not allowed "
             "in a checkpoint (loaded with weights_only=True)"
         ) from error
-    except (
-        RuntimeError,
-        EOFError,
-        OSError,
-        ValueError,
-        zipfile.BadZipFile,
-        AttributeError,
-        TypeError,
-        KeyError,
-        IndexError,
-        MemoryError,
-    ) as error:
+    except UNREADABLE_FILE_ERRORS as error:
         LOGGER.warning("unreadable checkpoint %s: %s", path, error)
         raise CheckpointError(f"{label} is not a readable PyTorch checkpoint (corrupt or truncated)") from error
     return validate_payload(payload, label)

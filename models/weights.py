@@ -26,7 +26,7 @@ from torch import nn
 
 from attention.errors import CheckpointError
 
-from .checkpoint import state_dict_mismatch
+from .checkpoint import UNREADABLE_FILE_ERRORS, state_dict_mismatch
 
 LOGGER = logging.getLogger(__name__)
 
@@ -151,18 +151,7 @@ def _read_torch(path: Path, label: str, is_zip: bool) -> Any:
             f"{label} contains Python objects{what} that a weights file must not hold; "
             "refused (files are loaded with weights_only=True)"
         ) from error
-    except (
-        RuntimeError,
-        EOFError,
-        OSError,
-        ValueError,
-        zipfile.BadZipFile,
-        AttributeError,
-        TypeError,
-        KeyError,
-        IndexError,
-        struct.error,
-    ) as error:
+    except (*UNREADABLE_FILE_ERRORS, struct.error) as error:
         LOGGER.warning("unreadable weights %s: %s", path, error)
         raise CheckpointError(f"{label} is not a readable PyTorch file (corrupt or truncated)") from error
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import copy
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import pytest
 import torch
@@ -54,6 +55,18 @@ def shapes():  # noqa: ANN201
     return loaded, batch
 
 
+@contextmanager
+def _attached(model: nn.Module) -> Iterator[tuple[list[tuple[str, nn.Module]], Ablator]]:
+    """An Ablator attached to every attention layer of ``model`` for the block, detached after it."""
+    layers = [(name, module) for name, module, _ in find_attention_layers(model)]
+    ablator = Ablator(layers)
+    ablator.attach()
+    try:
+        yield layers, ablator
+    finally:
+        ablator.detach()
+
+
 def _recorded(model: nn.Module, batch: torch.Tensor):  # noqa: ANN202
     with torch.inference_mode(), AttentionRecorder(model) as recorder:
         logits = model(batch)
@@ -65,13 +78,8 @@ def test_ablated_probabilities_match_the_model_with_the_layer_replaced(shapes, m
     loaded, batch = shapes
     model = loaded.model
     records, probabilities = _recorded(model, batch)
-    layers = [(name, module) for name, module, _ in find_attention_layers(model)]
-    ablator = Ablator(layers)
-    ablator.attach()
-    try:
+    with _attached(model) as (layers, ablator):
         results = run_ablations(model, batch, ablator, records, probabilities, loaded.classes, mode)
-    finally:
-        ablator.detach()
     assert len(results) == batch.shape[0] and all(len(entry) == len(layers) for entry in results)
     changed = 0
     for position, (name, _module) in enumerate(layers):
@@ -102,10 +110,7 @@ def test_ablations_and_normal_passes_run_at_the_same_time(shapes) -> None:  # no
     loaded, batch = shapes
     model = loaded.model
     records, probabilities = _recorded(model, batch)
-    layers = [(name, module) for name, module, _ in find_attention_layers(model)]
-    ablator = Ablator(layers)
-    ablator.attach()
-    try:
+    with _attached(model) as (_layers, ablator):
         expected_ablations = run_ablations(model, batch, ablator, records, probabilities, loaded.classes, "identity")
         failures: list[str] = []
 
@@ -130,15 +135,11 @@ def test_ablations_and_normal_passes_run_at_the_same_time(shapes) -> None:  # no
         for thread in threads:
             thread.join(timeout=300)
         assert not failures, failures[:3]
-    finally:
-        ablator.detach()
 
 
 def test_bad_layer_or_mode_is_one_line() -> None:
     model = load_checkpoint("shapes").model
-    ablator = Ablator([(name, module) for name, module, _ in find_attention_layers(model)])
-    ablator.attach()
-    try:
+    with _attached(model) as (_layers, ablator):
         with pytest.raises(InputError, match="not an attention layer"):
             ablator.ablating("stem.0", "identity")
         with pytest.raises(InputError, match="unknown ablation mode 'zero'"):
@@ -149,5 +150,3 @@ def test_bad_layer_or_mode_is_one_line() -> None:
                 model(torch.randn(1, 5, 64, 64))
         with ablator.ablating(ablator.layer_names[0], "identity"):
             pass
-    finally:
-        ablator.detach()
