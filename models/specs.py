@@ -530,7 +530,10 @@ def _training_file_spec(text: str, error: CheckpointError) -> tuple[str, Weights
     path = Path(text).expanduser()
     if text in SHIPPED or not path.is_file() or not has_weight_suffix(path.name):
         raise error
-    weights = read_weights(path)
+    try:
+        weights = read_weights(path)
+    except CheckpointError:
+        raise error from None  # not a weights file either: the checkpoint's own message says more
     if weights.extras.get("format") == FORMAT:
         raise error  # an Attention Lens checkpoint with a problem of its own
     arch = weights.arch
