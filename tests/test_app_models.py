@@ -126,10 +126,11 @@ def refusal(client: Client, image: Path, model: str, weights: Path | None = None
     return message
 
 
-def picker(url: str) -> dict[str, Any]:
+def component(url: str, elem_id: str) -> dict[str, Any]:
+    """The properties the page's config gives the component with ``elem_id``."""
     with urllib.request.urlopen(url + "config", timeout=10) as response:
         config = json.loads(response.read())
-    return next(c for c in config["components"] if c.get("props", {}).get("elem_id") == "model")["props"]
+    return next(c for c in config["components"] if c.get("props", {}).get("elem_id") == elem_id)["props"]
 
 
 # --------------------------------------------------------------------------- a model given at launch
@@ -184,11 +185,12 @@ def test_the_launch_model_is_the_pickers_default(launched: Launched) -> None:
     assert names[:3] == ["image", "model", "checkpoint_file"]
     assert endpoint["parameters"][1]["parameter_default"] == "timm:seresnet18"
     assert endpoint["parameters"][2]["parameter_default"] is None
-    props = picker(launched.url)
+    props = component(launched.url, "model")
     values = [value for _label, value in props["choices"]]
     assert props["value"] == "timm:seresnet18" and values[0] == "timm:seresnet18"
     assert values.count("timm:seresnet18") == 1  # the launch model stands for the architecture too
     assert {"shapes", "fashion", "ecanet:eca_resnet18", "torchvision:mobilenet_v3_small"} <= set(values)
+    assert component(launched.url, "model-status")["value"] == "Using the launch model **timm:seresnet18**."
 
 
 def test_the_launch_model_records_its_se_gates(launched: Launched, tmp_path: Path) -> None:

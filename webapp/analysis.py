@@ -144,23 +144,23 @@ def check_checkpoint(checkpoint_file: Any, model: str | None = None, *, cache: M
     """One line about the picked model and uploaded file: what will be used, or why it is refused."""
     try:
         upload = checkpoint_upload(checkpoint_file, roots)
-        if cache.is_architecture(model):
-            parameters = cache.check_architecture(str(model))
-            if upload is None:
+        if upload is None:
+            if cache.launch is not None and model in (None, "", cache.launch.name):
+                return f"Using the launch model **{markdown_text(cache.launch.name)}**."
+            if cache.is_architecture(model):
+                parameters = cache.check_architecture(str(model))
                 return (
                     f"**{markdown_text(str(model))}** ({parameters / 1e6:.1f} M parameters): "
                     f"upload its weights ({markdown_text(', '.join(CHECKPOINT_SUFFIXES))})."
                 )
-            path, name = upload
+            cache.check_name(model)
+            return "Using the picked shipped model."
+        path, name = upload
+        if cache.is_architecture(model):
             loaded = cache.architecture(str(model), path, name).loaded
             what = f"**{markdown_text(str(model))}** with uploaded weights **{markdown_text(name)}**"
         else:
             cache.check_name(model)
-            if upload is None:
-                if cache.launch is not None and model in (None, "", cache.launch.name):
-                    return f"Using the launch model **{markdown_text(cache.launch.name)}**."
-                return "Using the picked shipped model."
-            path, name = upload
             loaded = cache.uploaded(path, name).loaded
             what = f"uploaded checkpoint **{markdown_text(name)}** ({markdown_text(loaded.arch)})"
     except InputError as error:

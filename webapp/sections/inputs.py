@@ -79,7 +79,9 @@ def model_section(cache: ModelCache, roots: UploadRoots) -> ModelSection:
             type="filepath",
             elem_id="checkpoint-upload",
         )
-        status = gr.Markdown(analysis.check_checkpoint(None, cache.default_name, cache=cache, roots=roots))
+        status = gr.Markdown(
+            analysis.check_checkpoint(None, cache.default_name, cache=cache, roots=roots), elem_id="model-status"
+        )
 
     @user_errors
     def check_checkpoint(checkpoint_file: Any, model_name: str | None) -> dict[Any, Any]:
