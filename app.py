@@ -5,12 +5,17 @@ builder per section, each wiring the events that touch only its own
 components) and wires the events that cross sections; the logic lives in
 plain functions in ``webapp``. Events return ``{component: value}``, so adding
 a panel is one entry where that panel is drawn. GRADIO_SERVER_NAME and
-GRADIO_SERVER_PORT choose where it listens.
+GRADIO_SERVER_PORT choose where it listens; ``python app.py --model SPEC
+[--weights FILE] [--classes FILE] [--input-size ...]`` serves SPEC (as the CLI
+names models) as the default model.
 
 API: the ``/analyze`` endpoint takes an image file (every other input has a
 default) and returns a status line, the top-5 predictions, the analysis
 document in the schema of ``python -m attention analyze --json``, and that
-document as a file. Bad input raises an error whose message says what is wrong.
+document as a file. ``model`` is any value of the page's picker: a shipped
+model, the launch model, or an architecture such as ``timm:seresnet18``, whose
+weights ``checkpoint_file`` then carries. Bad input raises an error whose
+message says what is wrong.
 """
 
 from __future__ import annotations
@@ -24,8 +29,10 @@ from webapp.downloads import TempSpace  # noqa: E402
 # Gradio reads GRADIO_TEMP_DIR when it is imported, so a served app makes its temp folder first.
 TEMP_SPACE = TempSpace.create() if __name__ == "__main__" else None
 
+import argparse  # noqa: E402
 import atexit  # noqa: E402
 import logging  # noqa: E402
+import sys  # noqa: E402
 import tempfile  # noqa: E402
 import threading  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -33,6 +40,8 @@ from typing import Any  # noqa: E402
 
 import gradio as gr  # noqa: E402
 
+from attention.errors import InputError  # noqa: E402
+from cli.options import OneLineParser, add_model_options, load_model_from  # noqa: E402
 from models.checkpoint import DEFAULT_CHECKPOINT  # noqa: E402
 from webapp import analysis, downloads, panels  # noqa: E402
 from webapp.inputs import UploadRoots, example_images, gradio_upload_folder  # noqa: E402
@@ -43,7 +52,7 @@ from webapp.sections.downloads import download_section  # noqa: E402
 from webapp.sections.inputs import input_section, model_section  # noqa: E402
 from webapp.sections.results import results_section  # noqa: E402
 from webapp.sections.spatial import spatial_section  # noqa: E402
-from webapp.state import LensResult, ModelCache  # noqa: E402
+from webapp.state import LensResult, LoadedAnalyzer, ModelCache, analyzer_with_attention  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent
 EXAMPLES_DIR = ROOT / "assets" / "examples"
@@ -76,7 +85,7 @@ def build_app(
     cache = cache or ModelCache()
     folder = download_folder or Path(tempfile.mkdtemp(prefix="attention-lens-"))
     roots = roots or UploadRoots.of([gradio_upload_folder(), EXAMPLES_DIR])
-    default_model = cache.shipped(DEFAULT_CHECKPOINT)
+    default_model = cache.model(None)  # the launch model, if there is one
     channel_names = default_model.channel_layer_names
     spatial_names = [name for name in default_model.layer_names if name not in channel_names]
 
@@ -169,8 +178,10 @@ def build_app(
             )
 
         def refresh_models(current: str | None) -> dict[Any, Any]:
-            names = cache.names()
-            return {model.model: gr.Dropdown(choices=names, value=current if current in names else DEFAULT_CHECKPOINT)}
+            choices = cache.choices()
+            values = [value for _label, value in choices]
+            value = current if current in values else cache.default_name
+            return {model.model: gr.Dropdown(choices=choices, value=value)}
 
         demo.load(refresh_models, [model.model], [model.model], api_visibility="private")
     return demo
@@ -179,20 +190,51 @@ def build_app(
 # ---------------------------------------------------------------------- serving
 
 
-def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The launch flags: the model to serve as the default, as the CLI names it (one ``error:`` line, exit 2)."""
+    parser = OneLineParser(
+        prog="python app.py",
+        description="Serve Attention Lens. --model adds a model to the picker and makes it the default; "
+        "it may be your own factory (path/to/file.py:FUNCTION), which only the launch flags accept.",
+    )
+    add_model_options(parser)
+    return parser.parse_args(argv)
+
+
+def launch_model(args: argparse.Namespace) -> LoadedAnalyzer | None:
+    """The analyzer for the launch flags, None without any; InputError when it cannot be served."""
+    given = (args.model, args.weights, args.classes, args.input_size, args.channels, args.mean, args.std)
+    if all(value is None for value in given):
+        return None
+    return analyzer_with_attention(load_model_from(args))  # runs a factory: the person at the keyboard asked
+
+
+def main(argv: list[str] | None = None) -> None:
+    space = TEMP_SPACE or TempSpace.create()
+    atexit.register(space.remove)  # before anything can exit
+    args = parse_args(argv)
+    # Until the server runs, only errors are logged: a refused launch is one line on stderr, like the CLI's.
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.ERROR,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    logging.captureWarnings(True)
+    try:
+        launch = launch_model(args)
+    except InputError as error:
+        sys.stderr.write(f"error: {error}\n")
+        sys.exit(2)
+    logging.getLogger().setLevel(logging.INFO)
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per internal HTTP call is noise
     threads = configure_torch()
-    space = TEMP_SPACE or TempSpace.create()
-    atexit.register(space.remove)
     stop_on_sigterm()
-    cache = ModelCache()
+    cache = ModelCache(launch=launch)
     demo = build_app(cache, space.downloads, UploadRoots.of([space.uploads, EXAMPLES_DIR]))
     space.start_pruning()
     threading.Thread(target=warm_up, args=(cache,), name="warm-up", daemon=True).start()
     LOGGER.info(
         "default model %s loaded; torch uses %d thread(s) per request; temp files in %s",
-        DEFAULT_CHECKPOINT,
+        cache.default_name,
         threads,
         space.root,
     )

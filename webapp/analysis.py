@@ -21,7 +21,7 @@ from attention.images import load_image
 from models.checkpoint import DEFAULT_CHECKPOINT
 
 from .downloads import write_document
-from .inputs import UploadRoots, checkpoint_upload, markdown_text, resolve_upload, sketch_image
+from .inputs import CHECKPOINT_SUFFIXES, UploadRoots, checkpoint_upload, markdown_text, resolve_upload, sketch_image
 from .panels import top_predictions
 from .runtime import release_freed_memory
 from .state import LensResult, ModelCache
@@ -79,12 +79,21 @@ def analyze_loaded(
 
 
 def _analyzer(cache: ModelCache, model: str | None, checkpoint_file: Any, roots: UploadRoots) -> tuple[Analyzer, str]:
-    """The analyzer to use and the model name to show: an uploaded checkpoint wins over the picker."""
+    """The analyzer to use and the model name to show.
+
+    With no upload, the picked model. With an upload, the picked model says
+    what the file is: for a listed architecture (``timm:seresnet18``...) its
+    weights, built by name; for anything else an Attention Lens checkpoint,
+    which replaces the picked model. The name is checked before any file is read.
+    """
     upload = checkpoint_upload(checkpoint_file, roots)
     if upload is None:
-        analyzer = cache.shipped(model)
+        analyzer = cache.model(model)
         return analyzer, analyzer.name
     path, name = upload
+    if cache.is_architecture(model):
+        return cache.architecture(str(model), path, name), f"{name} ({model})"
+    cache.check_name(model)
     return cache.uploaded(path, name), name
 
 
@@ -131,21 +140,33 @@ def analyze_sketch(
     return analyze_loaded(analyzer, image, "sketch.png", checkpoint=checkpoint)
 
 
-def check_checkpoint(checkpoint_file: Any, *, cache: ModelCache, roots: UploadRoots) -> str:
-    """One line about an uploaded checkpoint: what it is, or why it is refused."""
+def check_checkpoint(checkpoint_file: Any, model: str | None = None, *, cache: ModelCache, roots: UploadRoots) -> str:
+    """One line about the picked model and uploaded file: what will be used, or why it is refused."""
     try:
         upload = checkpoint_upload(checkpoint_file, roots)
         if upload is None:
+            if cache.launch is not None and model in (None, "", cache.launch.name):
+                return f"Using the launch model **{markdown_text(cache.launch.name)}**."
+            if cache.is_architecture(model):
+                parameters = cache.check_architecture(str(model))
+                return (
+                    f"**{markdown_text(str(model))}** ({parameters / 1e6:.1f} M parameters): "
+                    f"upload its weights ({markdown_text(', '.join(CHECKPOINT_SUFFIXES))})."
+                )
+            cache.check_name(model)
             return "Using the picked shipped model."
         path, name = upload
-        loaded = cache.uploaded(path, name).loaded
+        if cache.is_architecture(model):
+            loaded = cache.architecture(str(model), path, name).loaded
+            what = f"**{markdown_text(str(model))}** with uploaded weights **{markdown_text(name)}**"
+        else:
+            cache.check_name(model)
+            loaded = cache.uploaded(path, name).loaded
+            what = f"uploaded checkpoint **{markdown_text(name)}** ({markdown_text(loaded.arch)})"
     except InputError as error:
         return f"**Refused:** {markdown_text(str(error))}"
     classes = ", ".join(loaded.classes[:8]) + (", …" if len(loaded.classes) > 8 else "")
-    return (
-        f"Using uploaded checkpoint **{markdown_text(name)}** "
-        f"({markdown_text(loaded.arch)}, {len(loaded.classes)} classes: {markdown_text(classes)})."
-    )
+    return f"Using {what}: {len(loaded.classes)} classes ({markdown_text(classes)})."
 
 
 def status_line(result: LensResult) -> str:

@@ -9,10 +9,17 @@ same object to several events of that session at once.
 models, which are in eval mode and only read (the Analyzer and its recorder
 are safe to use from several threads), so sharing them is safe; the cache's
 own dictionaries are guarded by a lock.
+
+What a request may make the server build is bounded: a shipped model, the
+model given at launch, an Attention Lens checkpoint, or one of the library
+architectures with attention (``models.specs.attention_architectures``) by
+name, with uploaded weights and at most ``MAX_ARCHITECTURE_PARAMETERS``
+parameters. A request never runs code and never downloads anything.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import threading
@@ -23,10 +30,19 @@ from pathlib import Path
 from typing import Any
 
 from attention.analysis import Analyzer, ImageAnalysis
+from attention.discovery import require_attention
 from attention.errors import CheckpointError, InputError
 from models.checkpoint import DEFAULT_CHECKPOINT, LoadedModel, load_checkpoint, shipped_models
+from models.specs import FAMILIES, attention_architectures, load_model
+from models.weights import WEIGHT_SUFFIXES
 
 LOGGER = logging.getLogger(__name__)
+
+# The largest library architecture a request may have the server build. Uploads are capped at
+# 256 MB, so a float32 file holds at most about 67 M parameters (a half-precision one twice that);
+# 100 M keeps every ResNet-101-class network and refuses senet154, seresnet269d, efficientnet_v2_l
+# and the large RegNets, whose builds and passes would tie up a CPU server for long.
+MAX_ARCHITECTURE_PARAMETERS = 100_000_000
 
 
 @dataclass(frozen=True)
@@ -65,6 +81,50 @@ def analyzer_for(loaded: LoadedModel) -> LoadedAnalyzer:
     return LoadedAnalyzer(loaded)
 
 
+def analyzer_with_attention(loaded: LoadedModel) -> LoadedAnalyzer:
+    """An analyzer for ``loaded``; InputError (one line) when no attention layer is found in it."""
+    analyzer = analyzer_for(loaded)
+    try:
+        require_attention(analyzer.layer_names, loaded.name)
+    except InputError:
+        analyzer.close()
+        raise
+    return analyzer
+
+
+@functools.cache
+def page_architectures() -> tuple[str, ...]:
+    """Architecture specs a page user may pick and upload weights for (library names only, never code)."""
+    return tuple(attention_architectures())
+
+
+@functools.cache
+def architecture_parameters(spec: str) -> int:
+    """Parameters of a library architecture at its default head, counted without allocating any weights.
+
+    Counted on the meta device (shapes only, no memory, no initialisation);
+    torchvision's RegNets compute their widths with real tensors, so for
+    torchvision the count its weight metadata states is used instead.
+    """
+    import torch
+
+    family, _, name = spec.partition(":")
+    if family == "torchvision":
+        from torchvision.models import get_model_weights
+
+        return int(get_model_weights(name).DEFAULT.meta["num_params"])
+    with torch.device("meta"):
+        if family == "timm":
+            import timm
+
+            model = timm.create_model(name)
+        else:
+            from models.ecanet import ARCHITECTURES
+
+            model = ARCHITECTURES[name]()
+    return sum(parameter.numel() for parameter in model.parameters())
+
+
 def file_digest(path: str | Path) -> str:
     """Content hash, so the same checkpoint uploaded twice is loaded once."""
     digest = hashlib.sha256()
@@ -75,23 +135,80 @@ def file_digest(path: str | Path) -> str:
 
 
 class ModelCache:
-    """Analyzers for shipped checkpoints (kept) and uploaded ones (the last few kept).
+    """Analyzers for shipped checkpoints (kept), the launch model (kept) and uploads (the last few kept).
 
     Loading happens outside the lock so that a slow upload never blocks
     requests for models that are already loaded; two requests loading the
     same file at once both succeed and one copy is kept.
+
+    ``launch`` is the analyzer for ``python app.py --model ...``: it joins the
+    picker under its name and becomes the default.
     """
 
-    def __init__(self, max_uploads: int = 2) -> None:
+    def __init__(self, max_uploads: int = 2, launch: LoadedAnalyzer | None = None) -> None:
         self.max_uploads = max_uploads
+        self.launch = launch
         self._lock = threading.Lock()
         self._shipped: dict[str, Analyzer] = {}
         self._uploads: OrderedDict[str, LoadedAnalyzer] = OrderedDict()
 
-    @staticmethod
-    def names() -> list[str]:
-        """Shipped checkpoints that exist on disk now (new ones appear without a restart)."""
-        return shipped_models()
+    @property
+    def default_name(self) -> str:
+        return self.launch.name if self.launch is not None else DEFAULT_CHECKPOINT
+
+    def names(self) -> list[str]:
+        """Models that need no upload: the launch model first, then the shipped ones on disk now."""
+        shipped = shipped_models()  # new ones appear without a restart
+        if self.launch is None:
+            return shipped
+        return [self.launch.name, *(name for name in shipped if name != self.launch.name)]
+
+    def architectures(self) -> list[str]:
+        """Architectures to upload weights for; one the launch model already stands for is listed once, as it."""
+        return [spec for spec in page_architectures() if self.launch is None or spec != self.launch.name]
+
+    def choices(self) -> list[tuple[str, str]]:
+        """(label, value) pairs for the model picker; the values are what the API's ``model`` accepts."""
+        launch = [] if self.launch is None else [(f"{self.launch.name} (launch model)", self.launch.name)]
+        shipped = [(name, name) for name in self.names() if self.launch is None or name != self.launch.name]
+        return launch + shipped + [(f"{spec} · upload its weights", spec) for spec in self.architectures()]
+
+    def is_architecture(self, name: str | None) -> bool:
+        return name is not None and name in page_architectures()
+
+    def model(self, name: str | None = None) -> Analyzer:
+        """The analyzer a picked name stands for when no file is uploaded; None means the default."""
+        name = self.default_name if name is None or name == "" else name
+        if self.launch is not None and name == self.launch.name:
+            return self.launch
+        if self.is_architecture(name):
+            raise InputError(
+                f"{name} is an architecture without weights: upload a weights file for it "
+                f"({', '.join(WEIGHT_SUFFIXES)})"
+            )
+        self.check_name(name)
+        return self.shipped(name)
+
+    def check_name(self, name: str | None) -> None:
+        """Refuse a model name the page does not offer, in one line, before any file is read."""
+        if name is None or name == "" or name in self.names() or self.is_architecture(name):
+            return
+        text = str(name)
+        family, sep, _rest = text.partition(":")
+        if sep and family in FAMILIES:
+            raise InputError(
+                f"{text} is not one of the architectures with attention that the page builds; "
+                "pick one from the model list"
+            )
+        if sep:
+            raise InputError(
+                f"model {text!r} names Python code, which the page never runs; "
+                "a factory is accepted only from app.py's --model launch flag"
+            )
+        available = ", ".join(self.names()) or "none"
+        raise InputError(
+            f"unknown model {text!r}; choose one of: {available}, or a listed architecture with uploaded weights"
+        )
 
     def shipped(self, name: str | None = None) -> Analyzer:
         """Analyzer for a shipped model; only shipped names are accepted.
@@ -104,13 +221,28 @@ class ModelCache:
             cached = self._shipped.get(name)
         if cached is not None:
             return cached
-        available = self.names()
+        available = shipped_models()
         if name not in available:
             choices = ", ".join(available) or "none"
             raise InputError(f"unknown model {name!r}; choose one of: {choices}")
         analyzer = analyzer_for(load_checkpoint(name))
         with self._lock:
             return self._shipped.setdefault(name, analyzer)
+
+    def _cached_upload(self, key: str) -> LoadedAnalyzer | None:
+        with self._lock:
+            cached = self._uploads.get(key)
+            if cached is not None:
+                self._uploads.move_to_end(key)
+            return cached
+
+    def _keep_upload(self, key: str, analyzer: LoadedAnalyzer) -> LoadedAnalyzer:
+        with self._lock:
+            analyzer = self._uploads.setdefault(key, analyzer)
+            self._uploads.move_to_end(key)
+            while len(self._uploads) > self.max_uploads:
+                self._uploads.popitem(last=False)
+        return analyzer
 
     def uploaded(self, path: str | Path, name: str | None = None) -> LoadedAnalyzer:
         """Analyzer for a checkpoint file a user uploaded; CheckpointError if it is not one.
@@ -123,18 +255,45 @@ class ModelCache:
         if not path.is_file():
             raise CheckpointError(f"uploaded checkpoint {name} is missing on the server; upload it again")
         key = file_digest(path)
-        with self._lock:
-            cached = self._uploads.get(key)
-            if cached is not None:
-                self._uploads.move_to_end(key)
-                return cached
+        cached = self._cached_upload(key)
+        if cached is not None:
+            return cached
         analyzer = analyzer_for(load_checkpoint(str(path)))
         if not analyzer.layer_names:
             raise CheckpointError(f"{name} has no attention layers to show")
-        with self._lock:
-            self._uploads[key] = analyzer
-            self._uploads.move_to_end(key)
-            while len(self._uploads) > self.max_uploads:
-                self._uploads.popitem(last=False)
         LOGGER.info("loaded uploaded checkpoint %s (%s)", name, key[:12])
-        return analyzer
+        return self._keep_upload(key, analyzer)
+
+    def check_architecture(self, spec: str) -> int:
+        """The parameter count of an architecture a request may have built; InputError for any other name."""
+        if not self.is_architecture(spec):
+            self.check_name(spec)
+            raise InputError(f"{spec} is not an architecture the page builds; pick one from the model list")
+        parameters = architecture_parameters(spec)
+        if parameters > MAX_ARCHITECTURE_PARAMETERS:
+            raise InputError(
+                f"{spec} has {parameters / 1e6:.0f} M parameters; the page builds architectures of up to "
+                f"{MAX_ARCHITECTURE_PARAMETERS / 1e6:.0f} M (serve it with python app.py --model {spec} --weights FILE)"
+            )
+        return parameters
+
+    def architecture(self, spec: str, path: str | Path, name: str | None = None) -> LoadedAnalyzer:
+        """Analyzer for a listed architecture built with uploaded weights; one-line errors for anything else.
+
+        The name is checked against the list and the size bound before the
+        file is read; the weights are read with ``weights_only`` (or
+        safetensors) and must fit the architecture exactly. Nothing runs code
+        and nothing is downloaded. Cached by architecture and file content.
+        """
+        self.check_architecture(spec)
+        path = Path(path)
+        name = name or path.name
+        if not path.is_file():
+            raise CheckpointError(f"uploaded weights {name} are missing on the server; upload them again")
+        key = f"{spec}\0{file_digest(path)}"
+        cached = self._cached_upload(key)
+        if cached is not None:
+            return cached
+        analyzer = analyzer_with_attention(load_model(spec, path, allow_code=False))
+        LOGGER.info("built %s with uploaded weights %s", spec, name)
+        return self._keep_upload(key, analyzer)

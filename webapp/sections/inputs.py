@@ -7,7 +7,6 @@ from typing import Any
 
 import gradio as gr
 
-from models.checkpoint import DEFAULT_CHECKPOINT
 from webapp import analysis
 from webapp.inputs import CHECKPOINT_SUFFIXES, UploadRoots
 from webapp.state import ModelCache
@@ -59,19 +58,35 @@ class ModelSection:
 
 
 def model_section(cache: ModelCache, roots: UploadRoots) -> ModelSection:
+    """The model picker (launch model, shipped models, architectures by name) and the file upload.
+
+    The picker's values are exactly what the API's ``model`` parameter takes.
+    For a picked architecture the upload is its weights; otherwise an upload is
+    an Attention Lens checkpoint that replaces the picked model.
+    """
     with gr.Accordion("Model", open=True):
-        model = gr.Dropdown(choices=cache.names(), value=DEFAULT_CHECKPOINT, label="Shipped model", elem_id="model")
+        model = gr.Dropdown(
+            choices=cache.choices(),
+            value=cache.default_name,
+            label="Model: a shipped one, or an architecture with attention to upload weights for (type to search)",
+            elem_id="model",
+        )
         checkpoint = gr.File(
-            label="…or upload a checkpoint to use instead (" + ", ".join(CHECKPOINT_SUFFIXES) + ")",
+            label="Weights for the picked architecture, or a checkpoint to use instead ("
+            + ", ".join(CHECKPOINT_SUFFIXES)
+            + ")",
             file_types=list(CHECKPOINT_SUFFIXES),
             type="filepath",
             elem_id="checkpoint-upload",
         )
-        status = gr.Markdown("Using the picked shipped model.")
+        status = gr.Markdown(
+            analysis.check_checkpoint(None, cache.default_name, cache=cache, roots=roots), elem_id="model-status"
+        )
 
     @user_errors
-    def check_checkpoint(checkpoint_file: Any) -> dict[Any, Any]:
-        return {status: analysis.check_checkpoint(checkpoint_file, cache=cache, roots=roots)}
+    def check_checkpoint(checkpoint_file: Any, model_name: str | None) -> dict[Any, Any]:
+        return {status: analysis.check_checkpoint(checkpoint_file, model_name, cache=cache, roots=roots)}
 
-    checkpoint.change(check_checkpoint, [checkpoint], [status], preprocess=False, **RENDER_EVENTS)
+    for trigger in (checkpoint.change, model.change):
+        trigger(check_checkpoint, [checkpoint, model], [status], preprocess=False, **RENDER_EVENTS)
     return ModelSection(model, checkpoint, status)
