@@ -45,7 +45,7 @@ from cli.options import OneLineParser, add_model_options, load_model_from  # noq
 from models.checkpoint import DEFAULT_CHECKPOINT  # noqa: E402
 from webapp import analysis, downloads, panels  # noqa: E402
 from webapp.inputs import UploadRoots, example_images, gradio_upload_folder  # noqa: E402
-from webapp.runtime import configure_torch, stop_on_sigterm, warm_up  # noqa: E402
+from webapp.runtime import configure_torch, stop_on_sigterm  # noqa: E402
 from webapp.sections.channel import channel_section  # noqa: E402
 from webapp.sections.common import CONCURRENCY, LOGGER, MODEL_EVENTS, RENDER_EVENTS, user_errors  # noqa: E402
 from webapp.sections.downloads import download_section  # noqa: E402
@@ -231,7 +231,7 @@ def main(argv: list[str] | None = None) -> None:
     cache = ModelCache(launch=launch)
     demo = build_app(cache, space.downloads, UploadRoots.of([space.uploads, EXAMPLES_DIR]))
     space.start_pruning()
-    threading.Thread(target=warm_up, args=(cache,), name="warm-up", daemon=True).start()
+    threading.Thread(target=analysis.warm_up, args=(cache,), name="warm-up", daemon=True).start()
     LOGGER.info(
         "default model %s loaded; torch uses %d thread(s) per request; temp files in %s",
         cache.default_name,

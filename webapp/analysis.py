@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from attention.analysis import Analyzer, ImageAnalysis, analysis_to_dict, build_document
 from attention.errors import InputError
@@ -22,7 +22,7 @@ from models.checkpoint import DEFAULT_CHECKPOINT
 
 from .downloads import write_document
 from .inputs import CHECKPOINT_SUFFIXES, UploadRoots, checkpoint_upload, markdown_text, resolve_upload, sketch_image
-from .panels import top_predictions
+from .panels import render_panels, top_predictions
 from .runtime import release_freed_memory
 from .state import LensResult, ModelCache
 
@@ -195,3 +195,13 @@ def analysis_outputs(result: LensResult, directory: str | Path) -> AnalysisOutpu
         document=result.document,
         document_file=str(write_document(result, directory)),
     )
+
+
+def warm_up(cache: ModelCache) -> None:
+    """Run one analysis and draw every panel, so the first visitor does not pay for lazy imports and fonts."""
+    image = Image.new("RGB", (128, 128), "white")
+    ImageDraw.Draw(image).ellipse((24, 24, 104, 104), fill="black")
+    try:
+        render_panels(analyze_loaded(cache.model(None), image, "warm-up"))
+    except Exception:  # noqa: BLE001 - a failed warm-up only costs the first request some time
+        LOGGER.exception("warm-up failed")

@@ -11,11 +11,6 @@ import signal
 from typing import Any
 
 import torch
-from PIL import Image, ImageDraw
-
-from models.checkpoint import DEFAULT_CHECKPOINT
-
-from .state import ModelCache
 
 LOGGER = logging.getLogger(__name__)
 
@@ -35,19 +30,6 @@ def configure_torch(threads: int | None = None) -> int:
     threads = max(1, int(threads))
     torch.set_num_threads(threads)
     return threads
-
-
-def warm_up(cache: ModelCache) -> None:
-    """Run one analysis and draw every panel, so the first visitor does not pay for lazy imports and fonts."""
-    from .analysis import analyze_loaded  # here, not at the top: analysis imports this module
-    from .panels import render_panels
-
-    image = Image.new("RGB", (128, 128), "white")
-    ImageDraw.Draw(image).ellipse((24, 24, 104, 104), fill="black")
-    try:
-        render_panels(analyze_loaded(cache.shipped(DEFAULT_CHECKPOINT), image, "warm-up"))
-    except Exception:  # noqa: BLE001 - a failed warm-up only costs the first request some time
-        LOGGER.exception("warm-up failed")
 
 
 def stop_on_sigterm() -> None:
