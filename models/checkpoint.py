@@ -14,7 +14,7 @@ objects is refused instead of executed.
 
 A checkpoint comes from outside, so nothing in it is trusted: the archive's
 declared sizes are checked before any tensor is read, the config is bounded
-(``models.networks.check_config``) before anything is built, and every tensor
+(``models.bounds.check_config``) before anything is built, and every tensor
 and preprocessing value must be finite. With those bounds, loading any
 checkpoint and running one analysis of one image adds at most 1.5 GB
 (``MEMORY_BUDGET_BYTES``) to a process's peak memory on a 2-core, 24 GB
@@ -27,7 +27,6 @@ from __future__ import annotations
 import logging
 import math
 import pickle
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,16 +37,9 @@ from torch import nn
 from attention.errors import CheckpointError
 from attention.images import Preprocessing
 
-from .networks import (
-    ARCHITECTURES,
-    MAX_ACTIVATIONS,
-    MAX_CLASSES,
-    MAX_INPUT_SIDE,
-    MIN_INPUT_SIDE,
-    ConfigError,
-    build_model,
-    check_config,
-)
+from .archive import MAX_FILE_BYTES, UNREADABLE_FILE_ERRORS, check_archive
+from .bounds import MAX_ACTIVATIONS, MAX_CLASSES, MAX_INPUT_SIDE, MIN_INPUT_SIDE, ConfigError, check_config
+from .networks import ARCHITECTURES, build_model
 
 LOGGER = logging.getLogger(__name__)
 
@@ -59,13 +51,8 @@ SHIPPED: dict[str, Path] = {
     "fashion": ASSETS / "fashion.pt",
 }
 DEFAULT_CHECKPOINT = "shapes"
-MAX_CHECKPOINT_BYTES = 512 * 1024 * 1024
 # The archive may not declare more data than the file itself may hold: torch.save
 # stores entries uncompressed, so a real checkpoint unpacks to about its own size.
-MAX_UNPACKED_BYTES = MAX_CHECKPOINT_BYTES
-MAX_COMPRESSION_RATIO = 50  # for entries over 64 KiB
-MAX_PICKLE_BYTES = 16 * 1024 * 1024  # the pickled structure; tensors are separate entries
-MAX_ARCHIVE_ENTRIES = 4096
 MAX_CLASS_NAME = 100
 MAX_MEAN = 100.0
 MIN_STD, MAX_STD = 1e-4, 100.0
@@ -88,21 +75,6 @@ class LoadedModel:
     metrics: dict[str, Any] = field(default_factory=dict)
     training: dict[str, Any] = field(default_factory=dict)
     source: str = ""
-
-
-# What torch.load raises for a damaged or foreign file (beyond UnpicklingError, which says more).
-UNREADABLE_FILE_ERRORS: tuple[type[BaseException], ...] = (
-    RuntimeError,
-    EOFError,
-    OSError,
-    ValueError,
-    zipfile.BadZipFile,
-    AttributeError,
-    TypeError,
-    KeyError,
-    IndexError,
-    MemoryError,
-)
 
 
 def checkpoint_dict(
@@ -163,8 +135,8 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
         raise CheckpointError(f"checkpoint {label} is a directory, not a file")
     if not path.is_file():
         raise CheckpointError(f"checkpoint {label} is not a regular file")
-    if path.stat().st_size > MAX_CHECKPOINT_BYTES:
-        raise CheckpointError(f"checkpoint {label} is larger than {MAX_CHECKPOINT_BYTES >> 20} MB")
+    if path.stat().st_size > MAX_FILE_BYTES:
+        raise CheckpointError(f"checkpoint {label} is larger than {MAX_FILE_BYTES >> 20} MB")
     check_archive(path)
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
@@ -180,56 +152,6 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
         LOGGER.warning("unreadable checkpoint %s: %s", path, error)
         raise CheckpointError(f"{label} is not a readable PyTorch checkpoint (corrupt or truncated)") from error
     return validate_payload(payload, label)
-
-
-def check_archive(path: Path) -> None:
-    """Refuse an archive whose directory declares more data than a checkpoint may hold.
-
-    ``torch.save`` writes a zip archive whose entries are stored uncompressed,
-    and PyTorch allocates each entry at its declared size before reading it.
-    Checking the declared sizes first makes a zip bomb cost only its directory.
-    Files in PyTorch's legacy (pre-1.6, non-zip) format are refused outright:
-    their pickle declares storage sizes that are allocated before being read.
-    """
-    label = path.name
-    unreadable = f"{label} is not a readable PyTorch checkpoint (corrupt or truncated)"
-    try:
-        with open(path, "rb") as file:
-            head = file.read(2)
-        is_zip = zipfile.is_zipfile(path)
-        entries: list[zipfile.ZipInfo] = []
-        if is_zip:
-            with zipfile.ZipFile(path) as archive:
-                entries = archive.infolist()
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError) as error:
-        LOGGER.warning("unreadable checkpoint archive %s: %s", path, error)
-        raise CheckpointError(unreadable) from error
-    if not is_zip:
-        if head[:1] == b"\x80":  # a pickle's PROTO opcode: PyTorch's legacy format
-            raise CheckpointError(
-                f"{label} is in PyTorch's legacy (non-zip) format, which is not accepted; "
-                "load it with an older tool and save it again with torch.save"
-            )
-        raise CheckpointError(unreadable)
-    if len(entries) > MAX_ARCHIVE_ENTRIES:
-        raise CheckpointError(f"{label} holds {len(entries):,} archive entries; the limit is {MAX_ARCHIVE_ENTRIES:,}")
-    unpacked = sum(entry.file_size for entry in entries)
-    if unpacked > MAX_UNPACKED_BYTES:
-        raise CheckpointError(
-            f"{label} would unpack to {unpacked >> 20:,} MB; the limit is {MAX_UNPACKED_BYTES >> 20} MB"
-        )
-    for entry in entries:
-        if entry.filename.endswith(".pkl") and entry.file_size > MAX_PICKLE_BYTES:
-            raise CheckpointError(
-                f"{label}: its {entry.filename} is {entry.file_size >> 20:,} MB; "
-                f"the limit is {MAX_PICKLE_BYTES >> 20} MB"
-            )
-        ratio = entry.file_size / max(entry.compress_size, 1)
-        if entry.file_size > 64 * 1024 and ratio > MAX_COMPRESSION_RATIO:
-            raise CheckpointError(
-                f"{label}: its entry {entry.filename} is compressed {ratio:,.0f} to 1; "
-                f"the limit is {MAX_COMPRESSION_RATIO} to 1 (torch.save does not compress)"
-            )
 
 
 def _finite_numbers(field: str, value: Any, count: int, low: float, high: float) -> tuple[float, ...]:

@@ -22,9 +22,7 @@ import contextlib
 import difflib
 import importlib
 import importlib.util
-import json
 import logging
-import math
 import re
 import sys
 from collections.abc import Callable, Sequence
@@ -40,19 +38,22 @@ from attention.images import Preprocessing
 
 from . import ecanet
 from .checkpoint import DEFAULT_CHECKPOINT, FORMAT, SHIPPED, LoadedModel, load_checkpoint
+from .describe import (
+    apply_overrides,
+    imagenet_classes,
+    imagenet_preprocessing,
+    numbered_classes,
+    read_classes,
+    timm_classes,
+    timm_preprocessing,
+    torchvision_preprocessing,
+)
 from .weights import WeightsFile, align_keys, apply_weights, classifier_size, has_weight_suffix, read_weights
 
 LOGGER = logging.getLogger(__name__)
 
 FAMILIES = ("timm", "torchvision", "ecanet")
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
-DEFAULT_INPUT_SIZE = 224
 MAX_SPEC_LENGTH = 500
-MAX_CLASSES_BYTES = 4 << 20
-MAX_CLASSES = 100_000
-MAX_CLASS_NAME = 300
-INPUT_SIZE_RANGE = (8, 4096)
 
 _IDENTIFIER = r"[A-Za-z_][A-Za-z0-9_]*"
 _CODE_SPEC = re.compile(rf"^(?P<target>.+\.py|{_IDENTIFIER}(?:\.{_IDENTIFIER})*):(?P<function>{_IDENTIFIER})$")
@@ -127,144 +128,6 @@ def attention_architectures() -> list[str]:
         + [f"timm:{name}" for name in timm.list_models(list(TIMM_ATTENTION_PATTERNS))]
         + [f"torchvision:{name}" for name in torchvision_names if name.startswith(TORCHVISION_ATTENTION_PREFIXES)]
     )
-
-
-# ---------------------------------------------------------------- class names
-
-
-def imagenet_classes() -> list[str]:
-    """ImageNet-1k's class names in the usual index order, from torchvision's metadata (no download)."""
-    from torchvision.models import ResNet50_Weights
-
-    return list(ResNet50_Weights.IMAGENET1K_V1.meta["categories"])
-
-
-def _numbered(count: int) -> list[str]:
-    return [f"class {index}" for index in range(count)]
-
-
-def _timm_classes(model: nn.Module, count: int) -> list[str] | None:
-    """Class names from timm's dataset info for the label set the model's pretrained config names."""
-    from timm.data import ImageNetInfo, infer_imagenet_subset
-
-    try:
-        subset = infer_imagenet_subset(model)
-        if subset is None:
-            return None
-        descriptions = ImageNetInfo(subset).label_descriptions()
-    except Exception as error:  # noqa: BLE001 - timm's label files are optional data; fall back to numbers
-        LOGGER.info("no timm label names for %s: %s", type(model).__name__, error)
-        return None
-    # "tench, Tinca tinca": the first synonym is the name people use.
-    names = [str(text).split(",")[0].strip() for text in descriptions]
-    return names if len(names) == count else None
-
-
-def read_classes(path: str | Path) -> list[str]:
-    """Class names from a file: a JSON list of strings, or one name a line (blank lines skipped)."""
-    path = Path(path)
-    label = path.name
-    if not path.is_file():
-        raise InputError(f"classes file not found: {path}")
-    if path.stat().st_size > MAX_CLASSES_BYTES:
-        raise InputError(f"classes file {label} is larger than {MAX_CLASSES_BYTES >> 20} MB")
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (UnicodeDecodeError, OSError) as error:
-        raise InputError(f"classes file {label} is not UTF-8 text") from error
-    if text.lstrip().startswith("["):
-        try:
-            names = json.loads(text)
-        except json.JSONDecodeError as error:
-            raise InputError(
-                f"classes file {label} is not a valid JSON list: {error.msg} (line {error.lineno})"
-            ) from error
-        if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
-            raise InputError(f"classes file {label} must be a JSON list of strings")
-    else:
-        names = [line.strip() for line in text.splitlines() if line.strip()]
-    names = [" ".join(name.split()) for name in names]
-    if not names:
-        raise InputError(f"classes file {label} names no classes")
-    if len(names) > MAX_CLASSES:
-        raise InputError(f"classes file {label} names {len(names)} classes; the limit is {MAX_CLASSES}")
-    long = next((name for name in names if len(name) > MAX_CLASS_NAME), None)
-    if long is not None:
-        raise InputError(f"classes file {label} has a name longer than {MAX_CLASS_NAME} characters: {long[:40]}...")
-    return names
-
-
-# ---------------------------------------------------------------- preprocessing
-
-
-def _imagenet_preprocessing(size: int | Sequence[int] = DEFAULT_INPUT_SIZE) -> Preprocessing:
-    return Preprocessing.from_dict({"input_size": size, "channels": 3, "mean": IMAGENET_MEAN, "std": IMAGENET_STD})
-
-
-def _timm_preprocessing(model: nn.Module) -> Preprocessing:
-    """The input size, mean and std of timm's pretrained config for the model."""
-    from timm.data import resolve_data_config
-
-    config = resolve_data_config({}, model=model)
-    channels, height, width = config["input_size"]
-    return Preprocessing.from_dict(
-        {"input_size": [height, width], "channels": channels, "mean": config["mean"], "std": config["std"]}
-    )
-
-
-def _torchvision_preprocessing(name: str) -> Preprocessing:
-    """The crop size, mean and std of the transforms torchvision states for the model's default weights."""
-    from torchvision.models import get_model_weights
-
-    try:
-        transforms = get_model_weights(name).DEFAULT.transforms()
-        return Preprocessing.from_dict(
-            {"input_size": transforms.crop_size[0], "channels": 3, "mean": transforms.mean, "std": transforms.std}
-        )
-    except (ValueError, KeyError, AttributeError, TypeError, IndexError) as error:
-        LOGGER.info("no torchvision transforms for %s (%s); using ImageNet's", name, error)
-        return _imagenet_preprocessing()
-
-
-def apply_overrides(base: Preprocessing, overrides: dict[str, Any] | None) -> Preprocessing:
-    """``base`` with ``input_size``, ``channels``, ``mean`` or ``std`` replaced; one value of mean/std fits all.
-
-    ``input_size`` is one side or [height, width]. Every value is checked,
-    because it comes from the command line.
-    """
-    overrides = {key: value for key, value in (overrides or {}).items() if value is not None}
-    if not overrides:
-        return base
-    unknown = set(overrides) - {"input_size", "channels", "mean", "std"}
-    if unknown:
-        raise InputError(f"unknown preprocessing override {sorted(unknown)[0]!r}")
-    data = base.to_dict()
-    if overrides.get("input_size") is not None:
-        size = overrides["input_size"]
-        sides = [size] if isinstance(size, int | float) else list(size)
-        if len(sides) not in (1, 2) or not all(isinstance(s, int | float) and float(s).is_integer() for s in sides):
-            raise InputError("--input-size takes one side, or height and width, in whole pixels")
-        sides = [int(s) for s in sides] * (3 - len(sides))
-        low, high = INPUT_SIZE_RANGE
-        if not all(low <= s <= high for s in sides):
-            raise InputError(f"--input-size must be between {low} and {high} pixels")
-        data["input_size"] = sides
-    if overrides.get("channels") is not None:
-        if overrides["channels"] not in (1, 3):
-            raise InputError("--channels must be 1 or 3")
-        data["channels"] = int(overrides["channels"])
-    channels = data["channels"]
-    for key in ("mean", "std"):
-        values = overrides.get(key)
-        if values is None:  # keep the model's values; their average when the channel count changes
-            values = data[key] if len(data[key]) == channels else [sum(data[key]) / len(data[key])]
-        values = [values] if isinstance(values, int | float) else list(values)
-        if len(values) not in (1, channels) or not all(isinstance(v, int | float) and math.isfinite(v) for v in values):
-            raise InputError(f"--{key} takes one number, or one per input channel ({channels})")
-        if key == "std" and min(values) <= 0:
-            raise InputError("--std values must be positive")
-        data[key] = [float(v) for v in values] * (channels if len(values) == 1 else 1)
-    return Preprocessing.from_dict(data)
 
 
 # ---------------------------------------------------------------- builders
@@ -354,10 +217,10 @@ def _build_library_model(spec: ModelSpec, weights: WeightsFile | None) -> tuple[
 def _library_preprocessing(spec: ModelSpec, model: nn.Module) -> Preprocessing:
     """What the model's library states for it; ImageNet's 224 px and statistics otherwise (ECA-Net's main.py)."""
     if spec.kind == "torchvision":
-        return _torchvision_preprocessing(spec.name)
+        return torchvision_preprocessing(spec.name)
     if spec.kind == "timm" or getattr(model, "pretrained_cfg", None):
-        return _timm_preprocessing(model)
-    return _imagenet_preprocessing()
+        return timm_preprocessing(model)
+    return imagenet_preprocessing()
 
 
 def _library_classes(spec: ModelSpec, model: nn.Module, count: int) -> list[str] | None:
@@ -368,7 +231,7 @@ def _library_classes(spec: ModelSpec, model: nn.Module, count: int) -> list[str]
         categories = get_model_weights(spec.name).DEFAULT.meta.get("categories")
         return list(categories) if categories and len(categories) == count else None
     if spec.kind == "timm" or getattr(model, "pretrained_cfg", None):
-        names = _timm_classes(model, count)
+        names = timm_classes(model, count)
         if names is not None:
             return names
     return imagenet_classes() if count == 1000 else None
@@ -500,7 +363,9 @@ def _load_built(
     preprocessing = apply_overrides(_library_preprocessing(parsed, model), preprocessing_overrides)
     count = _output_count(model, preprocessing, parsed.text)
     class_names = (
-        _class_override(classes, count, parsed.text) or _library_classes(parsed, model, count) or _numbered(count)
+        _class_override(classes, count, parsed.text)
+        or _library_classes(parsed, model, count)
+        or numbered_classes(count)
     )
     config["num_classes"] = count
     if weights_file is not None:

@@ -26,7 +26,8 @@ from torch import nn
 
 from attention.errors import CheckpointError
 
-from .checkpoint import UNREADABLE_FILE_ERRORS, state_dict_mismatch
+from .archive import UNREADABLE_FILE_ERRORS
+from .checkpoint import state_dict_mismatch
 
 LOGGER = logging.getLogger(__name__)
 

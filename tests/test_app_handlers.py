@@ -62,12 +62,15 @@ def test_analysis_has_the_cli_schema_and_every_feature_map(
     document = result.document
     assert set(document) == {"checkpoint", "classes", "results"}
     assert document["checkpoint"] == "shapes"
-    assert document["classes"] == analyzer.classes
+    assert document["classes"] == analyzer.classes == ["circle", "ring", "square", "triangle", "star", "cross"]
     assert len(document["results"]) == 1
     entry = document["results"][0]
     assert entry["image"] == "shape0.png"
     assert set(entry) == {"image", "prediction", "top", "layers"}
     assert [layer["name"] for layer in entry["layers"]] == analyzer.layer_names
+    assert analyzer.layer_names == [
+        f"stages.{i}.0.attention.{part}" for i in range(4) for part in ("channel", "spatial")
+    ]
     assert len(entry["top"]) == min(5, len(analyzer.classes))
     json.dumps(document)  # plain JSON types only
     # Feature maps of every channel layer were kept from the one forward pass.

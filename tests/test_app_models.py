@@ -32,7 +32,7 @@ import timm  # noqa: E402 - after HF_HUB_OFFLINE, which huggingface_hub reads on
 
 from attention.images import load_image, preprocess  # noqa: E402
 from models import ecanet  # noqa: E402
-from models.specs import IMAGENET_MEAN, IMAGENET_STD  # noqa: E402
+from models.describe import IMAGENET_MEAN, IMAGENET_STD  # noqa: E402
 from tests.conftest import SERVER_START_TIMEOUT_S, server_environment  # noqa: E402
 from tests.serving import free_port, wait_for_http  # noqa: E402
 from tests.test_ecanet import randomise, save_official  # noqa: E402

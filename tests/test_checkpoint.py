@@ -18,6 +18,7 @@ import pytest
 import torch
 
 from attention.errors import CheckpointError
+from models.bounds import MAX_ACTIVATIONS, MAX_MULTIPLY_ADDS, MAX_PARAMETERS, check_config
 from models.checkpoint import (
     MEMORY_BUDGET_BYTES,
     SHIPPED,
@@ -26,14 +27,7 @@ from models.checkpoint import (
     read_checkpoint,
     save_checkpoint,
 )
-from models.networks import (
-    MAX_ACTIVATIONS,
-    MAX_MULTIPLY_ADDS,
-    MAX_PARAMETERS,
-    build_model,
-    check_config,
-    resolved_config,
-)
+from models.networks import build_model, resolved_config
 from tests.badfiles import (
     _mutations,
     write_bad_checkpoints,
