@@ -24,6 +24,7 @@ from typing import Any
 
 from attention.analysis import Analyzer, ImageAnalysis
 from attention.errors import CheckpointError, InputError
+from attention.explain import Explanation
 from models.checkpoint import DEFAULT_CHECKPOINT, LoadedModel, load_checkpoint, shipped_models
 
 LOGGER = logging.getLogger(__name__)
@@ -35,7 +36,9 @@ class LensResult:
 
     ``analysis.feature_maps`` holds the feature map entering every layer
     (C, H, W), recorded during the single forward pass, so that choosing
-    another layer in the page only redraws.
+    another layer in the page only redraws. ``explanations`` holds every
+    layer's step-by-step view (worked out from those feature maps and the
+    module's parameters at analysis time, since the result keeps no model).
     """
 
     analysis: ImageAnalysis
@@ -43,6 +46,7 @@ class LensResult:
     checkpoint: str
     image_name: str
     timings: Mapping[str, float] = field(default_factory=dict)
+    explanations: Mapping[str, Explanation] = field(default_factory=dict)
 
     @property
     def channel_layer_names(self) -> list[str]:
