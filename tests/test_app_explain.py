@@ -13,11 +13,12 @@ import torch
 from PIL import Image
 from torch import nn
 
+from attention import render
 from attention.analysis import Analyzer, ChannelLayer, SpatialLayer
 from attention.channel import SqueezeExcite
 from attention.images import Preprocessing, load_image
-from webapp import analysis, explain, runtime
-from webapp.inputs import UploadRoots
+from webapp import analysis, explain, notes, runtime
+from webapp.inputs import UploadRoots, example_images
 from webapp.sections.explain import explain_section
 from webapp.state import LensResult, ModelCache
 
@@ -161,3 +162,67 @@ def test_no_result_yet() -> None:
     assert explain.explain_view(None, None) == explain.ExplainView(None, explain.NO_RESULT, [])
     assert explain.slide_png(None, None, "unused") is None
     assert explain.layer_choices(None) == []
+
+
+# ---------------------------------------------------------------- issue 14: the page tells the truth
+
+
+def test_weak_masks_are_named_with_their_numbers() -> None:
+    weak = np.full((4, 4), 0.99, dtype=np.float32)
+    weak[0, 0] = 0.97
+    note = render.mask_range_note(weak)
+    assert note == "mask 0.97–0.99: this layer scales every pixel almost equally"
+    strong = weak.copy()
+    strong[1, 1] = 0.2
+    assert render.mask_range_note(strong) is None
+
+
+def test_the_spatial_panels_say_when_a_mask_is_weak(result: LensResult) -> None:
+    for name in result.spatial_layer_names:
+        mask = result.analysis.layer(name).mask
+        weak = float(mask.max() - mask.min()) < render.WEAK_MASK_RANGE
+        for scale in ("absolute", "minmax"):
+            labels = notes.spatial_labels(result, name, scale)
+            numbers = f"mask {mask.min():.2f}–{mask.max():.2f}"
+            assert all((numbers in label) == weak for label in labels), labels
+            if weak:
+                hint = "min–max colour scale" if scale == "absolute" else "stretched"
+                assert all(hint in label for label in labels), labels
+
+
+def test_the_overlay_grid_names_weak_masks(result: LensResult) -> None:
+    analysed = result.analysis
+    weak = [layer for layer in analysed.spatial_layers if render.mask_range_note(layer.mask)]
+    grid = render.overlay_grid(analysed)
+    plain = render.overlay_grid(analysed, weak_notes=False)
+    # The note takes a second line above each tile, where one was needed.
+    assert (grid.height > plain.height) == bool(weak)
+
+
+def test_photos_are_told_apart_from_the_shipped_drawings() -> None:
+    for path in example_images(EXAMPLES):
+        with Image.open(path) as image:
+            assert notes.looks_like_photo(image) == Path(path).name.startswith("photo_"), path
+
+
+def test_generated_scenes_are_not_photos(shape_images: list[Path]) -> None:
+    for path in shape_images:
+        with Image.open(path) as image:
+            assert not notes.looks_like_photo(image), path
+
+
+def test_the_gallery_offers_photos_only_to_models_that_read_them() -> None:
+    shipped = example_images(EXAMPLES)
+    assert any(notes.is_photo_example(path) for path in shipped)
+    for model in ("shapes", "fashion"):
+        offered = notes.gallery_examples(shipped, model)
+        assert offered == [path for path in shipped if not Path(path).name.startswith("photo_")]
+    assert notes.gallery_examples(shipped, "my_imagenet_model.pt") == shipped
+
+
+def test_a_photo_analysed_with_shapes_gets_a_note(cache: ModelCache, roots: UploadRoots) -> None:
+    photo = analysis.analyze(str(EXAMPLES / "photo_cat_chelsea.jpg"), cache=cache, roots=roots)
+    status = analysis.status_line(photo)
+    assert "looks like a photo" in status and "trained on drawn shapes" in status and "\n" not in status
+    drawing = analysis.analyze(str(STAR), cache=cache, roots=roots)
+    assert "photo" not in analysis.status_line(drawing)

@@ -100,3 +100,40 @@ def test_explain_view_draws_every_step_of_a_spatial_and_a_channel_layer(  # noqa
         page.screenshot(path=str(tmp_path / "explain.png"), full_page=True)
     finally:
         page.close()
+
+
+def test_the_page_tells_the_truth_about_weak_masks_and_photos(  # noqa: ANN001
+    browser,  # noqa: F811
+    app_server: AppServer,
+    explained,
+) -> None:
+    from attention import render
+
+    first_spatial = next(e for e in explained.values() if e.kind == "spatial")
+    note = render.mask_range_note(first_spatial.step("gate").values["mask"])
+    assert note is not None, "the shipped shapes model's first mask is expected to be weak on this example"
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    try:
+        page.goto(app_server.url, wait_until="load")
+        page.wait_for_selector("#analyze-button", timeout=TIMEOUT_MS)
+        # The default model reads drawings: the gallery offers the drawings and no photo.
+        gallery = page.content()
+        assert "shapes_star_11" in gallery and "photo_" not in gallery
+        page.locator("#input-image input[type=file]").set_input_files(str(EXAMPLE))
+        page.wait_for_selector("#input-image img", timeout=TIMEOUT_MS)
+        page.get_by_role("button", name="Analyze", exact=True).click()
+        page.wait_for_selector("#overlay img[src]", timeout=TIMEOUT_MS)
+        for panel in ("#overlay", "#raw-mask"):
+            page.locator(panel).get_by_text(note).first.wait_for(timeout=TIMEOUT_MS)
+        assert "min–max colour scale shows where the differences are" in page.locator("#overlay").inner_text()
+        assert "photo" not in page.locator("#status").inner_text()
+
+        page.locator("#input-image input[type=file]").set_input_files(str(EXAMPLE.parent / "photo_coffee.jpg"))
+        page.get_by_role("button", name="Analyze", exact=True).click()
+        page.wait_for_function(
+            "() => document.querySelector('#status').innerText.includes('photo_coffee')", timeout=TIMEOUT_MS
+        )
+        status = page.locator("#status").inner_text()
+        assert "looks like a photo" in status and "trained on drawn shapes" in status
+    finally:
+        page.close()

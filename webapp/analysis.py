@@ -21,8 +21,9 @@ from attention.images import load_image
 from models.checkpoint import DEFAULT_CHECKPOINT
 
 from .downloads import write_document
-from .explain import explanations
+from .explain import explanations, literal
 from .inputs import UploadRoots, checkpoint_upload, markdown_text, resolve_upload, sketch_image
+from .notes import photo_note
 from .panels import top_predictions
 from .runtime import release_freed_memory
 from .state import LensResult, ModelCache
@@ -80,6 +81,7 @@ def analyze_loaded(
         image_name=name,
         timings={"decode": decode_s, "forward": forward_s, "explain": explain_s},
         explanations=explained,
+        note=photo_note(checkpoint, analysis.image),  # at display size: a huge upload is not scanned whole
     )
 
 
@@ -160,6 +162,7 @@ def status_line(result: LensResult) -> str:
     return (
         f"**{markdown_text(result.image_name)}** with model **{markdown_text(result.checkpoint)}**: "
         f"{markdown_text(best['label'])} ({best['probability']:.1%}); decoded and analysed in {total_ms:.0f} ms."
+        + (f" **{literal(result.note)}**" if result.note else "")
     )
 
 

@@ -38,7 +38,8 @@ class LensResult:
     (C, H, W), recorded during the single forward pass, so that choosing
     another layer in the page only redraws. ``explanations`` holds every
     layer's step-by-step view (worked out from those feature maps and the
-    module's parameters at analysis time, since the result keeps no model).
+    module's parameters at analysis time, since the result keeps no model);
+    ``note`` is a line the status adds, such as a photo shown to a drawings model.
     """
 
     analysis: ImageAnalysis
@@ -47,6 +48,7 @@ class LensResult:
     image_name: str
     timings: Mapping[str, float] = field(default_factory=dict)
     explanations: Mapping[str, Explanation] = field(default_factory=dict)
+    note: str = ""
 
     @property
     def channel_layer_names(self) -> list[str]:

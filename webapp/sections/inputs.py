@@ -8,7 +8,7 @@ from typing import Any
 import gradio as gr
 
 from models.checkpoint import DEFAULT_CHECKPOINT
-from webapp import analysis
+from webapp import analysis, notes
 from webapp.inputs import CHECKPOINT_SUFFIXES, UploadRoots
 from webapp.state import ModelCache
 
@@ -24,6 +24,8 @@ class InputSection:
 
 
 def input_section(examples: list[str]) -> InputSection:
+    # Neither shipped model reads photos, so the gallery offers none (see webapp.notes).
+    examples = notes.gallery_examples(examples, DEFAULT_CHECKPOINT)
     with gr.Tab("Image"):
         image = gr.Image(
             label="Image (upload, paste or webcam)",
