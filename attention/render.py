@@ -279,7 +279,9 @@ def overlay_grid(
         draw.text((x + 2, 2), f"{layer.name} ({height}x{width})", fill="black", font=font)
         if note:
             # The tile is narrow: the numbers, and the word that matters.
-            draw.text((x + 2, 16), note.split(":")[0] + ": almost uniform", fill=HIGHLIGHT, font=font)
+            # ASCII only: Pillow's default font has no en dash.
+            numbers = note.split(":")[0].replace("–", "-")
+            draw.text((x + 2, 16), f"{numbers}: almost uniform", fill=HIGHLIGHT, font=font)
     return grid
 
 

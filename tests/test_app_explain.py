@@ -178,16 +178,18 @@ def test_weak_masks_are_named_with_their_numbers() -> None:
 
 
 def test_the_spatial_panels_say_when_a_mask_is_weak(result: LensResult) -> None:
+    weak_layers = 0
     for name in result.spatial_layer_names:
         mask = result.analysis.layer(name).mask
         weak = float(mask.max() - mask.min()) < render.WEAK_MASK_RANGE
-        for scale in ("absolute", "minmax"):
-            labels = notes.spatial_labels(result, name, scale)
-            numbers = f"mask {mask.min():.2f}–{mask.max():.2f}"
-            assert all((numbers in label) == weak for label in labels), labels
-            if weak:
-                hint = "min–max colour scale" if scale == "absolute" else "stretched"
-                assert all(hint in label for label in labels), labels
+        weak_layers += weak
+        numbers = f"{mask.min():.2f}–{mask.max():.2f}"
+        for scale, hint in (("absolute", "the min–max colour scale shows where it differs"), ("minmax", "stretched")):
+            overlay, raw = notes.spatial_labels(result, name, scale)
+            assert (f"mask {numbers}: this layer scales every pixel almost equally" in overlay) == weak, overlay
+            assert (numbers in raw and hint in raw) == weak, raw
+            assert weak or (overlay, raw) == (notes.OVERLAY_LABEL, notes.MASK_LABEL)
+    assert 0 < weak_layers < len(result.spatial_layer_names)  # this example has both kinds
 
 
 def test_the_overlay_grid_names_weak_masks(result: LensResult) -> None:

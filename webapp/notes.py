@@ -73,18 +73,12 @@ def photo_note(model: str | None, image: Image.Image) -> str:
     )
 
 
-def weak_mask_note(mask: object, scale: str | None) -> str | None:
-    """The weak-mask sentence for a panel title, with what the chosen colour scale shows; None for a strong mask."""
-    note = render.mask_range_note(mask)  # type: ignore[arg-type]
-    if note is None:
-        return None
-    if stretch_of(scale):
-        return f"{note}; stretched to the full colour scale to show where the differences are"
-    return f"{note}; the min–max colour scale shows where the differences are"
-
-
 def spatial_labels(result: LensResult | None, layer: str | None, scale: str | None) -> tuple[str, str]:
-    """Titles of the selected layer's overlay and raw-mask panels: a weak mask's range is named in both."""
+    """Titles of the selected layer's overlay and raw-mask panels; a weak mask's range is named in both.
+
+    The overlay's title gives ``render.mask_range_note``; the raw mask's says
+    what the chosen colour scale shows. Both stay short enough for one line.
+    """
     if result is None:
         return OVERLAY_LABEL, MASK_LABEL
     name = pick_layer(result.spatial_layer_names, layer)
@@ -92,7 +86,10 @@ def spatial_labels(result: LensResult | None, layer: str | None, scale: str | No
         return OVERLAY_LABEL, MASK_LABEL
     spatial = result.analysis.layer(name)
     assert isinstance(spatial, SpatialLayer)
-    note = weak_mask_note(spatial.mask, scale)
+    note = render.mask_range_note(spatial.mask)
     if note is None:
         return OVERLAY_LABEL, MASK_LABEL
-    return f"{OVERLAY_LABEL}: {note}", f"{MASK_LABEL}: {note}"
+    numbers = f"{float(spatial.mask.min()):.2f}–{float(spatial.mask.max()):.2f}"
+    if stretch_of(scale):
+        return f"{note} (stretched)", f"Raw mask {numbers}, stretched to show where it differs"
+    return note, f"Raw mask {numbers}: the min–max colour scale shows where it differs"
