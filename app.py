@@ -49,6 +49,7 @@ from webapp.runtime import configure_torch, stop_on_sigterm  # noqa: E402
 from webapp.sections.channel import channel_section  # noqa: E402
 from webapp.sections.common import CONCURRENCY, LOGGER, MODEL_EVENTS, RENDER_EVENTS, user_errors  # noqa: E402
 from webapp.sections.downloads import download_section  # noqa: E402
+from webapp.sections.explain import explain_section  # noqa: E402
 from webapp.sections.inputs import input_section, model_section  # noqa: E402
 from webapp.sections.results import results_section  # noqa: E402
 from webapp.sections.spatial import spatial_section  # noqa: E402
@@ -100,12 +101,13 @@ def build_app(
         )
         with gr.Row(equal_height=False):
             with gr.Column(scale=2, min_width=320):
-                inputs = input_section(example_images(EXAMPLES_DIR))
+                inputs = input_section(example_images(EXAMPLES_DIR), cache.default_name)
                 model = model_section(cache, roots)
             with gr.Column(scale=3, min_width=360):
                 results = results_section()
         channel = channel_section(result, channel_names)
         spatial = spatial_section(result, spatial_names)
+        explain = explain_section(result, default_model.layer_names, folder)
         files = download_section(result, channel, spatial, folder)
 
         def analysed(result_: LensResult) -> dict[Any, Any]:
@@ -172,6 +174,13 @@ def build_app(
                     **MODEL_EVENTS,
                 )
                 .success(show, show_inputs, show_outputs, show_progress="minimal", **RENDER_EVENTS)
+                .success(
+                    user_errors(explain.follow),
+                    [result, *explain.inputs],
+                    explain.outputs,
+                    show_progress="hidden",
+                    **RENDER_EVENTS,
+                )
                 .success(
                     files.report, files.report_inputs, [files.report_file], show_progress="hidden", **RENDER_EVENTS
                 )

@@ -34,6 +34,8 @@ HIGHLIGHT = "#d62728"
 # labels on every draw to decide whether to move it up.
 _TITLE = {"y": 1.0, "pad": 6.0}
 BASE = "#7f9fbf"
+# A mask spanning less than this (max - min) is one flat colour on the true 0-1 scale: its titles say so.
+WEAK_MASK_RANGE = 0.1
 
 
 def _new_figure(
@@ -186,6 +188,18 @@ def _scaled(mask: np.ndarray, stretch: bool) -> np.ndarray:
     return np.clip(mask, 0.0, 1.0)
 
 
+def mask_range_note(mask: np.ndarray) -> str | None:
+    """ "mask 0.97–1.00: this layer scales every pixel almost equally" for a weak mask; None otherwise.
+
+    Such a mask looks uniform on the true scale, so its title gives the numbers
+    instead of leaving a flat colour unexplained.
+    """
+    low, high = float(np.min(mask)), float(np.max(mask))
+    if high - low >= WEAK_MASK_RANGE:
+        return None
+    return f"mask {low:.2f}–{high:.2f}: this layer scales every pixel almost equally"
+
+
 def check_colormap(name: str) -> str:
     """``name`` if it is one of COLORMAPS, else InputError: the one place colormap names are checked."""
     if name not in COLORMAPS:
@@ -240,23 +254,34 @@ def overlay_grid(
     opacity: float = 0.5,
     stretch: bool = False,
     tile: int = 224,
+    weak_notes: bool = True,
 ) -> Image.Image:
-    """All spatial layers' overlays side by side, each titled with its layer and mask size."""
+    """All spatial layers' overlays side by side, each titled with its layer and mask size.
+
+    With ``weak_notes``, a weak mask's tile gets a second title line with its
+    range (see ``mask_range_note``), so a flat tile is explained where it is seen.
+    """
     layers = analysis.spatial_layers
     if not layers:
         return Image.new("RGB", (tile, 40), "white")
     thumbnail = analysis.image.copy()
     thumbnail.thumbnail((tile, tile), Image.Resampling.BILINEAR)
-    label_height = 18
+    notes = [mask_range_note(layer.mask) if weak_notes else None for layer in layers]
+    label_height = 32 if any(notes) else 18
     grid = Image.new("RGB", (len(layers) * (tile + 6), tile + label_height), "white")
     draw = ImageDraw.Draw(grid)
     font = _font(12)
-    for index, layer in enumerate(layers):
+    for index, (layer, note) in enumerate(zip(layers, notes)):
         tile_image = overlay(thumbnail, layer.mask, colormap, opacity, stretch)
         x = index * (tile + 6)
         grid.paste(tile_image, (x + (tile - tile_image.width) // 2, label_height + (tile - tile_image.height) // 2))
         height, width = layer.size
         draw.text((x + 2, 2), f"{layer.name} ({height}x{width})", fill="black", font=font)
+        if note:
+            # The tile is narrow: the numbers, and the word that matters.
+            # ASCII only: Pillow's default font has no en dash.
+            numbers = note.split(":")[0].replace("–", "-")
+            draw.text((x + 2, 16), f"{numbers}: almost uniform", fill=HIGHLIGHT, font=font)
     return grid
 
 
@@ -377,6 +402,7 @@ __all__: Sequence[str] = (
     "figure_to_image",
     "figure_to_png",
     "mask_image",
+    "mask_range_note",
     "overlay",
     "overlay_grid",
     "save_report",

@@ -3,10 +3,12 @@
 Run from the repository root::
 
     .venv/bin/python scripts/screenshot.py [--image assets/examples/shapes_star_11.png] [--out docs/screenshot.png]
+    .venv/bin/python scripts/screenshot.py --explain [--layer stages.0.0.attention.channel]  # docs/explain.png
 
 It starts ``python app.py`` on a free port, analyses the image in Debian's
 Chromium (/usr/bin/chromium, driven by Playwright, which never downloads a
-browser here), and saves a full-page screenshot.
+browser here), and saves a full-page screenshot; with ``--explain``, it opens
+the Explain view on ``--layer`` (default: the first) and saves that section alone.
 """
 
 from __future__ import annotations
@@ -28,7 +30,28 @@ PANELS = ("#bar-chart", "#feature-maps", "#overlay-grid", "#overlay", "#raw-mask
 TIMEOUT_MS = 120_000
 
 
-def capture(url: str, image: Path, out: Path) -> None:
+def capture_explain(page, out: Path, layer: str | None) -> None:  # noqa: ANN001 - Playwright's Page
+    """Open the Explain view, pick ``layer`` and save a picture of that section once every step is drawn."""
+    page.get_by_text("Explain: how a layer computes its attention").click()
+    page.wait_for_selector("#explain-image-0 img[src]", timeout=TIMEOUT_MS)
+    if layer:
+        page.get_by_role("combobox", name="Layer to explain").click()
+        page.get_by_role("option", name=layer).first.click()
+        page.wait_for_function(
+            "name => document.querySelector('#explain-heading').innerText.includes(name)",
+            arg=layer,
+            timeout=TIMEOUT_MS,
+        )
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.explain-image img')]"
+        ".filter(img => img.offsetParent).every(img => img.complete && img.naturalWidth > 0)",
+        timeout=TIMEOUT_MS,
+    )
+    page.wait_for_timeout(500)
+    page.locator("#explain-section").screenshot(path=str(out))
+
+
+def capture(url: str, image: Path, out: Path, explain: bool = False, layer: str | None = None) -> None:
     os.environ["PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD"] = "1"
     from playwright.sync_api import sync_playwright
 
@@ -46,9 +69,12 @@ def capture(url: str, image: Path, out: Path) -> None:
             for selector in PANELS:
                 page.wait_for_selector(f"{selector} img[src]", timeout=TIMEOUT_MS)
             page.wait_for_selector("#report-file a", timeout=TIMEOUT_MS)
-            page.wait_for_timeout(500)
             out.parent.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(out), full_page=True)
+            if explain:
+                capture_explain(page, out, layer)
+            else:
+                page.wait_for_timeout(500)
+                page.screenshot(path=str(out), full_page=True)
         finally:
             browser.close()
 
@@ -56,15 +82,18 @@ def capture(url: str, image: Path, out: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--image", type=Path, default=ROOT / "assets" / "examples" / "shapes_star_11.png")
-    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshot.png")
+    parser.add_argument("--out", type=Path, help="default: docs/screenshot.png, or docs/explain.png with --explain")
+    parser.add_argument("--explain", action="store_true", help="capture the Explain view instead of the page")
+    parser.add_argument("--layer", help="with --explain: the layer to show (default: the first)")
     args = parser.parse_args(argv)
+    args.out = args.out or ROOT / "docs" / ("explain.png" if args.explain else "screenshot.png")
     port = free_port()
     env = dict(os.environ, GRADIO_SERVER_NAME="127.0.0.1", GRADIO_SERVER_PORT=str(port))
     process = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env)
     try:
         url = f"http://127.0.0.1:{port}/"
         wait_for_http(url, process, 180)
-        capture(url, args.image.resolve(), args.out)
+        capture(url, args.image.resolve(), args.out, args.explain, args.layer)
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=60)

@@ -21,7 +21,9 @@ from attention.images import load_image
 from models.checkpoint import DEFAULT_CHECKPOINT
 
 from .downloads import write_document
+from .explain import explanations, literal
 from .inputs import CHECKPOINT_SUFFIXES, UploadRoots, checkpoint_upload, markdown_text, resolve_upload, sketch_image
+from .notes import photo_note
 from .panels import render_panels, top_predictions
 from .runtime import release_freed_memory
 from .state import LensResult, ModelCache
@@ -67,6 +69,9 @@ def analyze_loaded(
     start = time.perf_counter()
     analysis = record(analyzer, image, name)
     forward_s = time.perf_counter() - start
+    start = time.perf_counter()
+    explained = explanations(analyzer, analysis)  # cheap arithmetic on the recorded maps: no second pass
+    explain_s = time.perf_counter() - start
     document = build_document(checkpoint, analyzer.classes, [analysis_to_dict(analysis, image=name)])
     analysis = dataclasses.replace(analysis, image=display_image(analysis.image))
     return LensResult(
@@ -74,7 +79,9 @@ def analyze_loaded(
         document=document,
         checkpoint=checkpoint,
         image_name=name,
-        timings={"decode": decode_s, "forward": forward_s},
+        timings={"decode": decode_s, "forward": forward_s, "explain": explain_s},
+        explanations=explained,
+        note=photo_note(checkpoint, analysis.image),  # at display size: a huge upload is not scanned whole
     )
 
 
@@ -176,6 +183,7 @@ def status_line(result: LensResult) -> str:
     return (
         f"**{markdown_text(result.image_name)}** with model **{markdown_text(result.checkpoint)}**: "
         f"{markdown_text(best['label'])} ({best['probability']:.1%}); decoded and analysed in {total_ms:.0f} ms."
+        + (f" **{literal(result.note)}**" if result.note else "")
     )
 
 

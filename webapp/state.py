@@ -32,6 +32,7 @@ from typing import Any
 from attention.analysis import Analyzer, ImageAnalysis
 from attention.discovery import require_attention
 from attention.errors import CheckpointError, InputError
+from attention.explain import Explanation
 from models.checkpoint import DEFAULT_CHECKPOINT, LoadedModel, load_checkpoint, shipped_models
 from models.specs import FAMILIES, attention_architectures, load_model
 from models.weights import WEIGHT_SUFFIXES
@@ -51,7 +52,10 @@ class LensResult:
 
     ``analysis.feature_maps`` holds the feature map entering every layer
     (C, H, W), recorded during the single forward pass, so that choosing
-    another layer in the page only redraws.
+    another layer in the page only redraws. ``explanations`` holds every
+    layer's step-by-step view (worked out from those feature maps and the
+    module's parameters at analysis time, since the result keeps no model);
+    ``note`` is a line the status adds, such as a photo shown to a drawings model.
     """
 
     analysis: ImageAnalysis
@@ -59,6 +63,8 @@ class LensResult:
     checkpoint: str
     image_name: str
     timings: Mapping[str, float] = field(default_factory=dict)
+    explanations: Mapping[str, Explanation] = field(default_factory=dict)
+    note: str = ""
 
     @property
     def channel_layer_names(self) -> list[str]:

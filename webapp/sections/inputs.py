@@ -7,7 +7,8 @@ from typing import Any
 
 import gradio as gr
 
-from webapp import analysis
+from models.checkpoint import DEFAULT_CHECKPOINT
+from webapp import analysis, notes
 from webapp.inputs import CHECKPOINT_SUFFIXES, UploadRoots
 from webapp.state import ModelCache
 
@@ -22,7 +23,9 @@ class InputSection:
     sketch_button: gr.Button
 
 
-def input_section(examples: list[str]) -> InputSection:
+def input_section(examples: list[str], model: str = DEFAULT_CHECKPOINT) -> InputSection:
+    # A model trained on drawings is offered no photos (see webapp.notes); one given at launch may read them.
+    examples = notes.gallery_examples(examples, model)
     with gr.Tab("Image"):
         image = gr.Image(
             label="Image (upload, paste or webcam)",

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import gradio as gr
 
-from webapp import panels
+from webapp import notes, panels
 from webapp.state import LensResult
 
 from .common import RENDER_EVENTS, output_panel, user_errors
@@ -24,7 +24,12 @@ class SpatialSection:
 
     def panels(self, result: LensResult, layer: str | None, colormap: str, opacity: float, scale: str) -> dict:
         grid, overlay, mask = panels.spatial_panels(result, layer, colormap, opacity, scale)
-        return {self.grid: grid, self.overlay: overlay, self.mask: mask}
+        overlay_label, mask_label = notes.spatial_labels(result, layer, scale)
+        return {
+            self.grid: grid,
+            self.overlay: gr.update(value=overlay, label=overlay_label),
+            self.mask: gr.update(value=mask, label=mask_label),
+        }
 
 
 def spatial_section(result: gr.State, names: list[str]) -> SpatialSection:
@@ -46,8 +51,8 @@ def spatial_section(result: gr.State, names: list[str]) -> SpatialSection:
     # JPEG for the photographic overlays: it encodes in about 1 ms where WebP or PNG take 20-30 ms.
     grid = output_panel("Every spatial layer", "overlay-grid", "jpeg")
     with gr.Row():
-        overlay = output_panel("Selected layer over the image, at the image's resolution", "overlay", "jpeg")
-        mask = output_panel("Raw mask", "raw-mask", "png")
+        overlay = output_panel(notes.OVERLAY_LABEL, "overlay", "jpeg")
+        mask = output_panel(notes.MASK_LABEL, "raw-mask", "png")
     section = SpatialSection(layer, colormap, opacity, scale, grid, overlay, mask)
 
     @user_errors
