@@ -16,17 +16,32 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
+import weakref
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from attention.analysis import Analyzer, ImageAnalysis
 from attention.errors import CheckpointError, InputError
 from models.checkpoint import DEFAULT_CHECKPOINT, LoadedModel, load_checkpoint, shipped_models
 
 LOGGER = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ModelInput:
+    """The exact model input (1, C, H, W) of an analysis, and the analyzer that ran it.
+
+    The analyzer is held weakly: a session must not keep an uploaded model
+    alive for 30 minutes after the cache has let it go.
+    """
+
+    tensor: torch.Tensor
+    analyzer: weakref.ref[Analyzer]
 
 
 @dataclass(frozen=True)
@@ -43,6 +58,8 @@ class LensResult:
     checkpoint: str
     image_name: str
     timings: Mapping[str, float] = field(default_factory=dict)
+    # What the analysis ran: Grad-CAM beside the masks explains exactly this input with this model.
+    model_input: ModelInput | None = None
 
     @property
     def channel_layer_names(self) -> list[str]:
