@@ -19,7 +19,7 @@ from attention.ablation import MODES
 from attention.errors import InputError
 from models.checkpoint import DEFAULT_CHECKPOINT
 from webapp import analysis, debug
-from webapp.inputs import CHECKPOINT_SUFFIXES, UploadRoots, markdown_text
+from webapp.inputs import CHECKPOINT_SUFFIXES, UploadRoots, one_line
 from webapp.state import LensResult, ModelCache
 
 from .channel import ChannelSection
@@ -67,15 +67,17 @@ def debug_section(
             scale=3,
         )
         ablate_button = gr.Button("Ablate each layer", elem_id="ablate-button", scale=1)
-    with gr.Row():
+    with gr.Row(equal_height=False):
         ablation_table = gr.Dataframe(
             headers=list(debug.ABLATION_HEADERS),
             label="With the layer ablated: the new top label and its probability, and the change in the "
             "probability of the original top class (largest drop first)",
             interactive=False,
+            column_widths=["38%", "10%", "18%", "14%", "20%"],
             elem_id="ablation-table",
+            scale=3,
         )
-        ablation_chart = output_panel("Change in the original class's probability", "ablation-chart", "png")
+        ablation_chart = output_panel("Change in the original class's probability", "ablation-chart", "png", scale=2)
 
     gr.Markdown("### Grad-CAM beside the spatial attention (the spatial layer picked above)")
     cams = gr.State(None)
@@ -150,7 +152,7 @@ def compare_section(
                 elem_id="compare-checkpoint",
             )
             compare_button = gr.Button("Compare", variant="secondary", elem_id="compare-button")
-    compare_summary = gr.Markdown("", label="Summary", elem_id="compare-summary")
+    compare_summary = gr.Textbox(label="Summary", lines=2, interactive=False, elem_id="compare-summary")
     with gr.Row():
         masks = output_panel("Selected spatial layer: A and B", "compare-masks", "png")
         difference = output_panel("Selected channel layer: w_A - w_B", "compare-difference", "png")
@@ -178,9 +180,8 @@ def compare_section(
         both = debug.comparison(first, second)
         return {
             compared: both,
-            compare_summary: f"**A** {markdown_text(first.image_name)} with {markdown_text(first.checkpoint)}, "
-            f"**B** {markdown_text(second.image_name)} with {markdown_text(second.checkpoint)}: "
-            f"{markdown_text(both.summary)}",
+            compare_summary: f"A: {one_line(first.image_name)} with {one_line(first.checkpoint)}; "
+            f"B: {one_line(second.image_name)} with {one_line(second.checkpoint)}; {both.summary}",
             compare_data: debug.comparison_document(both),
         }
 
