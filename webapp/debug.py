@@ -32,7 +32,7 @@ from .state import LensResult
 
 LOGGER = logging.getLogger(__name__)
 
-ABLATION_HEADERS = ("layer", "type", "new top label", "p", "Δ p(original class)")
+ABLATION_HEADERS = ("layer", "type", "new top label", "p", "Δ p")
 
 
 def _floats(values: np.ndarray) -> list[Any]:
@@ -101,6 +101,8 @@ def gradcams(result: LensResult) -> GradCams:
     if analyzer is None:
         raise InputError("the model of this analysis is no longer loaded; press Analyze again")
     target, _ = _label(result)
+    if not result.spatial_layer_names:
+        return GradCams(result, target, {}, 0.0)
     start = time.perf_counter()
     # A private copy: grad_cam adds a forward hook, which every other request would run too on the shared model.
     twin = copy.deepcopy(analyzer.model)

@@ -70,7 +70,7 @@ def debug_section(
     with gr.Row(equal_height=False):
         ablation_table = gr.Dataframe(
             headers=list(debug.ABLATION_HEADERS),
-            label="With the layer ablated: the new top label and its probability, and the change in the "
+            label="With the layer ablated: the new top label, its probability p, and Δ p, the change in the "
             "probability of the original top class (largest drop first)",
             interactive=False,
             column_widths=["38%", "10%", "18%", "14%", "20%"],
