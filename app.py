@@ -23,6 +23,10 @@ from webapp.downloads import TempSpace  # noqa: E402
 
 # Gradio reads GRADIO_TEMP_DIR when it is imported, so a served app makes its temp folder first.
 TEMP_SPACE = TempSpace.create() if __name__ == "__main__" else None
+if TEMP_SPACE is not None:
+    # Importing torchvision's transforms (Grad-CAM's package does) makes torch create its compile
+    # cache folder in the system temp directory; keep it in ours, which is removed at exit.
+    os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(TEMP_SPACE.root / "torchinductor"))
 
 import atexit  # noqa: E402
 import logging  # noqa: E402
