@@ -28,6 +28,10 @@ from webapp.downloads import TempSpace  # noqa: E402
 
 # Gradio reads GRADIO_TEMP_DIR when it is imported, so a served app makes its temp folder first.
 TEMP_SPACE = TempSpace.create() if __name__ == "__main__" else None
+if TEMP_SPACE is not None:
+    # Importing torchvision's transforms (Grad-CAM's package does) makes torch create its compile
+    # cache folder in the system temp directory; keep it in ours, which is removed at exit.
+    os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(TEMP_SPACE.root / "torchinductor"))
 
 import argparse  # noqa: E402
 import atexit  # noqa: E402
@@ -48,6 +52,7 @@ from webapp.inputs import UploadRoots, example_images, gradio_upload_folder  # n
 from webapp.runtime import configure_torch, stop_on_sigterm  # noqa: E402
 from webapp.sections.channel import channel_section  # noqa: E402
 from webapp.sections.common import CONCURRENCY, LOGGER, MODEL_EVENTS, RENDER_EVENTS, user_errors  # noqa: E402
+from webapp.sections.debug import button_mode, debug_section  # noqa: E402
 from webapp.sections.downloads import download_section  # noqa: E402
 from webapp.sections.explain import explain_section  # noqa: E402
 from webapp.sections.inputs import input_section, model_section  # noqa: E402
@@ -108,6 +113,7 @@ def build_app(
         channel = channel_section(result, channel_names)
         spatial = spatial_section(result, spatial_names)
         explain = explain_section(result, default_model.layer_names, folder)
+        debug = debug_section(result, channel, spatial, inputs, model, cache, roots)
         files = download_section(result, channel, spatial, folder)
 
         def analysed(result_: LensResult) -> dict[Any, Any]:
@@ -121,12 +127,21 @@ def build_app(
             }
 
         @user_errors
-        def analyze(image: Any, model: str = DEFAULT_CHECKPOINT, checkpoint_file: Any = None) -> dict[Any, Any]:
-            return analysed(analysis.analyze(image, model, checkpoint_file, cache=cache, roots=roots))
+        def analyze(
+            image: Any, model: str = DEFAULT_CHECKPOINT, checkpoint_file: Any = None, ablate: str = "none"
+        ) -> dict[Any, Any]:
+            return analysed(analysis.analyze(image, model, checkpoint_file, ablate, cache=cache, roots=roots))
 
         @user_errors
-        def analyze_sketch(sketch: Any, model: str = DEFAULT_CHECKPOINT, checkpoint_file: Any = None) -> dict:
-            return analysed(analysis.analyze_sketch(sketch, model, checkpoint_file, cache=cache, roots=roots))
+        def analyze_sketch(
+            sketch: Any, model: str = DEFAULT_CHECKPOINT, checkpoint_file: Any = None, ablate: str = "none"
+        ) -> dict:
+            return analysed(analysis.analyze_sketch(sketch, model, checkpoint_file, ablate, cache=cache, roots=roots))
+
+        @user_errors
+        def ablate_each_layer(image: Any, model: str, checkpoint_file: Any, ablate: str) -> dict[Any, Any]:
+            mode = button_mode(ablate)
+            return analysed(analysis.analyze(image, model, checkpoint_file, mode, cache=cache, roots=roots))
 
         @user_errors
         def show(
@@ -161,15 +176,16 @@ def build_app(
         for button, function, source, api_name in (
             (inputs.analyze_button, analyze, inputs.image, "analyze"),
             (inputs.sketch_button, analyze_sketch, inputs.sketch, "analyze_sketch"),
+            (debug.ablate_button, ablate_each_layer, inputs.image, None),
         ):
             # preprocess=False for the image: the handler gets the raw upload, so the
             # original bytes reach load_image and a broken file gets its clear message.
             (
                 button.click(
                     function,
-                    [source, model.model, model.checkpoint],
+                    [source, model.model, model.checkpoint, debug.ablate],
                     analysis_outputs,
-                    api_name=api_name,
+                    **({"api_name": api_name} if api_name else {"api_visibility": "private"}),
                     preprocess=api_name == "analyze_sketch",
                     **MODEL_EVENTS,
                 )
@@ -184,6 +200,7 @@ def build_app(
                 .success(
                     files.report, files.report_inputs, [files.report_file], show_progress="hidden", **RENDER_EVENTS
                 )
+                .success(debug.show, debug.show_inputs, debug.show_outputs, show_progress="hidden", **debug.events)
             )
 
         def refresh_models(current: str | None) -> dict[Any, Any]:

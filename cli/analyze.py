@@ -46,6 +46,12 @@ def add_parser(commands: Any) -> None:
         default=5,
         help=f"channels highlighted in the bar charts, {TOP_K_RANGE[0]}-{TOP_K_RANGE[1]} (all, in a narrower layer)",
     )
+    analyze.add_argument(
+        "--ablate",
+        choices=("identity", "mean"),
+        help="also run each attention layer switched off (identity: the layer passes its input "
+        "through; mean: its gate replaced by the gate's mean) and report the new prediction per layer",
+    )
     analyze.set_defaults(run=run)
 
 
@@ -91,7 +97,8 @@ def run(args: argparse.Namespace) -> int:
         # One batch of images in memory at a time, however many paths were given.
         for start in range(0, len(args.images), batch_size):
             paths = args.images[start : start + batch_size]
-            analyses = analyzer.analyze([load_image(path) for path in paths], names=paths, batch_size=batch_size)
+            images = [load_image(path) for path in paths]
+            analyses = analyzer.analyze(images, names=paths, batch_size=batch_size, ablate=args.ablate)
             for index, (analysis, path) in enumerate(zip(analyses, paths), start=start):
                 results.append(analysis_to_dict(analysis, image=path))
                 if args.out is not None:
@@ -107,6 +114,12 @@ def run(args: argparse.Namespace) -> int:
         for result in results:
             top = ", ".join(f"{t['label']} {t['probability']:.1%}" for t in result["top"][:3])
             sys.stdout.write(f"{result['image']}: {top}\n")
+            for entry in result.get("ablations", []):
+                best = entry["prediction"]
+                sys.stdout.write(
+                    f"  without {entry['layer']} ({entry['mode']}): {best['label']} {best['probability']:.1%}, "
+                    f"change {entry['delta']:+.4f}\n"
+                )
         if args.out is not None:
             sys.stdout.write(f"figures written to {args.out}\n")
     return 0

@@ -10,11 +10,13 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
+import weakref
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from PIL import Image, ImageDraw
 
+from attention.ablation import MODES
 from attention.analysis import Analyzer, ImageAnalysis, analysis_to_dict, build_document
 from attention.errors import InputError
 from attention.images import load_image
@@ -26,7 +28,7 @@ from .inputs import CHECKPOINT_SUFFIXES, UploadRoots, checkpoint_upload, markdow
 from .notes import photo_note
 from .panels import render_panels, top_predictions
 from .runtime import release_freed_memory
-from .state import LensResult, ModelCache
+from .state import LensResult, ModelCache, ModelInput
 
 LOGGER = logging.getLogger(__name__)
 
@@ -47,17 +49,32 @@ def display_image(image: Image.Image, max_side: int = DISPLAY_MAX_SIDE) -> Image
     return image.resize(size, Image.Resampling.BILINEAR, reducing_gap=3.0)
 
 
-def record(analyzer: Analyzer, image: Image.Image, name: str) -> ImageAnalysis:
+def ablation_mode(value: str | None) -> str | None:
+    """The ablation a request asks for: None for none; an unknown mode is a one-line InputError."""
+    if value in (None, "", "none"):
+        return None
+    if value not in MODES:
+        raise InputError(f"unknown ablation mode {value!r}; choose none, {', '.join(MODES)}")
+    return value
+
+
+def record(analyzer: Analyzer, image: Image.Image, name: str, ablate: str | None = None) -> ImageAnalysis:
     """One forward pass that also keeps the input feature map of every layer.
 
     Keeping them all means switching the feature-map layer, or the layer the
-    Explain view works through, never needs another pass.
+    Explain view works through, never needs another pass. ``ablate`` adds one
+    pass per layer with that layer switched off, on this same decoded image.
     """
-    return analyzer.analyze([image], [name], feature_layer=analyzer.layer_names)[0]
+    return analyzer.analyze([image], [name], feature_layer=analyzer.layer_names, ablate=ablate)[0]
 
 
 def analyze_loaded(
-    analyzer: Analyzer, image: Image.Image, name: str, decode_s: float = 0.0, checkpoint: str | None = None
+    analyzer: Analyzer,
+    image: Image.Image,
+    name: str,
+    decode_s: float = 0.0,
+    checkpoint: str | None = None,
+    ablate: str | None = None,
 ) -> LensResult:
     """Record one decoded image with a loaded model and build its JSON document.
 
@@ -67,7 +84,7 @@ def analyze_loaded(
     """
     checkpoint = checkpoint or analyzer.name
     start = time.perf_counter()
-    analysis = record(analyzer, image, name)
+    analysis = record(analyzer, image, name, ablation_mode(ablate))
     forward_s = time.perf_counter() - start
     start = time.perf_counter()
     explained = explanations(analyzer, analysis)  # cheap arithmetic on the recorded maps: no second pass
@@ -82,6 +99,8 @@ def analyze_loaded(
         timings={"decode": decode_s, "forward": forward_s, "explain": explain_s},
         explanations=explained,
         note=photo_note(checkpoint, analysis.image),  # at display size: a huge upload is not scanned whole
+        # The image itself may be shrunk for display; Grad-CAM needs the exact model input.
+        model_input=ModelInput(analyzer.preprocess([image]), weakref.ref(analyzer)),
     )
 
 
@@ -108,6 +127,7 @@ def analyze(
     image: Any,
     model: str | None = DEFAULT_CHECKPOINT,
     checkpoint_file: Any = None,
+    ablate: str | None = None,
     *,
     cache: ModelCache,
     roots: UploadRoots,
@@ -116,7 +136,8 @@ def analyze(
 
     ``image`` is a path, the raw upload dict Gradio sends, a PIL image or
     bytes; ``checkpoint_file``, when given, is an uploaded checkpoint that
-    replaces the picked shipped model. Paths must lie inside ``roots``.
+    replaces the picked shipped model; ``ablate`` ("identity" or "mean";
+    None or "none" for no ablation) adds each layer's ablation. Paths must lie inside ``roots``.
     """
     source, name = resolve_upload(image, roots)
     analyzer, checkpoint = _analyzer(cache, model, checkpoint_file, roots)
@@ -124,7 +145,7 @@ def analyze(
     decoded = load_image(source)
     decode_s = time.perf_counter() - start
     pixels = decoded.width * decoded.height
-    result = analyze_loaded(analyzer, decoded, name, decode_s, checkpoint)
+    result = analyze_loaded(analyzer, decoded, name, decode_s, checkpoint, ablate)
     del decoded
     if pixels > LARGE_IMAGE_PIXELS:
         release_freed_memory()
@@ -137,6 +158,7 @@ def analyze_sketch(
     sketch: Any,
     model: str | None = DEFAULT_CHECKPOINT,
     checkpoint_file: Any = None,
+    ablate: str | None = None,
     *,
     cache: ModelCache,
     roots: UploadRoots,
@@ -144,7 +166,7 @@ def analyze_sketch(
     """Like ``analyze``, for a drawing from the sketchpad."""
     image = sketch_image(sketch, roots)
     analyzer, checkpoint = _analyzer(cache, model, checkpoint_file, roots)
-    return analyze_loaded(analyzer, image, "sketch.png", checkpoint=checkpoint)
+    return analyze_loaded(analyzer, image, "sketch.png", checkpoint=checkpoint, ablate=ablate)
 
 
 def check_checkpoint(checkpoint_file: Any, model: str | None = None, *, cache: ModelCache, roots: UploadRoots) -> str:

@@ -23,11 +23,14 @@ import functools
 import hashlib
 import logging
 import threading
+import weakref
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import torch
 
 from attention.analysis import Analyzer, ImageAnalysis
 from attention.discovery import require_attention
@@ -44,6 +47,18 @@ LOGGER = logging.getLogger(__name__)
 # 100 M keeps every ResNet-101-class network and refuses senet154, seresnet269d, efficientnet_v2_l
 # and the large RegNets, whose builds and passes would tie up a CPU server for long.
 MAX_ARCHITECTURE_PARAMETERS = 100_000_000
+
+
+@dataclass(frozen=True)
+class ModelInput:
+    """The exact model input (1, C, H, W) of an analysis, and the analyzer that ran it.
+
+    The analyzer is held weakly: a session must not keep an uploaded model
+    alive for 30 minutes after the cache has let it go.
+    """
+
+    tensor: torch.Tensor
+    analyzer: weakref.ref[Analyzer]
 
 
 @dataclass(frozen=True)
@@ -65,6 +80,8 @@ class LensResult:
     timings: Mapping[str, float] = field(default_factory=dict)
     explanations: Mapping[str, Explanation] = field(default_factory=dict)
     note: str = ""
+    # What the analysis ran: Grad-CAM beside the masks explains exactly this input with this model.
+    model_input: ModelInput | None = None
 
     @property
     def channel_layer_names(self) -> list[str]:

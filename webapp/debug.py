@@ -1,0 +1,261 @@
+"""The plain functions behind the page's debugging views: ablation, Grad-CAM beside the masks, compare two.
+
+Ablations come with the analysis (``webapp.analysis.analyze(ablate=...)``),
+so they run on the exact decoded image. Grad-CAM runs once per analysis for
+every spatial layer on the analysis's own model input, on a private deep copy
+of the model: Grad-CAM needs a hook and gradients, and the shared model must
+never get a hook while other requests run it. Everything else here only draws.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from PIL import Image
+
+from attention import render, render_debug
+from attention.analysis import SpatialLayer
+from attention.compare import LayerDifference, compare, spearman, summary
+from attention.errors import InputError
+from models.evaluation.gradcam import grad_cam
+
+from .panels import colormap_of, pick_layer, stretch_of
+from .state import LensResult
+
+LOGGER = logging.getLogger(__name__)
+
+ABLATION_HEADERS = ("layer", "type", "new top label", "p", "Δ p")
+
+
+def _floats(values: np.ndarray) -> list[Any]:
+    """Nested lists of floats, a NaN or infinity as null (the API answers strict JSON)."""
+    values = np.asarray(values, dtype=np.float64)
+    if np.isfinite(values).all():
+        return values.tolist()
+    return np.where(np.isfinite(values), values, None).tolist()
+
+
+def _label(result: LensResult) -> tuple[int, str]:
+    index = int(result.analysis.top(1)[0][0])
+    return index, result.analysis.classes[index]
+
+
+# --------------------------------------------------------------------------- ablation
+
+
+def ablation_entries(result: LensResult | None) -> list[dict[str, Any]]:
+    """This result's ablations, largest drop of the original class first (empty when none were run)."""
+    if result is None:
+        return []
+    return sorted(result.analysis.ablations, key=lambda entry: entry["delta"])
+
+
+def ablation_table(result: LensResult | None) -> dict[str, list[Any]]:
+    """One row per layer in the form gr.Dataframe takes, in the chart's order."""
+    rows = [
+        [e["layer"], e["type"], e["prediction"]["label"], e["prediction"]["probability"], e["delta"]]
+        for e in ablation_entries(result)
+    ]
+    return {"headers": list(ABLATION_HEADERS), "data": rows}
+
+
+def ablation_chart(result: LensResult | None) -> Image.Image | None:
+    entries = ablation_entries(result)
+    if not entries:
+        return None
+    assert result is not None
+    return render.figure_to_image(render_debug.ablation_chart(entries, _label(result)[1]))
+
+
+# --------------------------------------------------------------------------- Grad-CAM
+
+
+@dataclass(frozen=True)
+class GradCams:
+    """Grad-CAM of the predicted class at every spatial layer of one analysis.
+
+    ``result`` is the analysis they explain, compared by identity, so a page
+    that switches layers redraws from these maps and a new analysis gets new ones.
+    """
+
+    result: LensResult
+    target: int
+    maps: Mapping[str, np.ndarray]  # layer name -> (h, w), the layer's own resolution
+    seconds: float
+
+
+def gradcams(result: LensResult) -> GradCams:
+    """Grad-CAM at each spatial layer's output: the same grid as its mask, for the same class and input."""
+    source = result.model_input
+    if source is None:
+        raise InputError("this analysis kept no model input; press Analyze again")
+    analyzer = source.analyzer()
+    if analyzer is None:
+        raise InputError("the model of this analysis is no longer loaded; press Analyze again")
+    target, _ = _label(result)
+    if not result.spatial_layer_names:
+        return GradCams(result, target, {}, 0.0)
+    start = time.perf_counter()
+    # A private copy: grad_cam adds a forward hook, which every other request would run too on the shared model.
+    twin = copy.deepcopy(analyzer.model)
+    maps = {name: grad_cam(twin, source.tensor, name, target)[0] for name in result.spatial_layer_names}
+    seconds = time.perf_counter() - start
+    LOGGER.info("Grad-CAM at %d layers in %.0f ms", len(maps), 1000 * seconds)
+    return GradCams(result, target, maps, seconds)
+
+
+def gradcams_for(result: LensResult, cached: GradCams | None) -> GradCams:
+    """The cached maps when they belong to this result, else new ones."""
+    if cached is not None and cached.result is result:
+        return cached
+    return gradcams(result)
+
+
+def _unit(values: np.ndarray, stretch: bool) -> np.ndarray:
+    """Values on the 0-1 scale the panels draw: min-max when stretched, else as they are."""
+    values = np.asarray(values, dtype=np.float64)
+    if not stretch:
+        return values
+    low, high = float(values.min()), float(values.max())
+    return (values - low) / (high - low) if high > low else np.zeros_like(values)
+
+
+def _figure(width: float, height: float) -> Figure:
+    figure = Figure(figsize=(width, height), dpi=100)
+    FigureCanvasAgg(figure)
+    return figure
+
+
+def _side_by_side(
+    maps: Sequence[np.ndarray], titles: Sequence[str], title: str, colormap: str, stretch: bool
+) -> Image.Image:
+    """Maps drawn at the same size on one 0-1 colour scale, with one colour bar."""
+    figure = _figure(3.2 * len(maps) + 0.8, 3.6)
+    axes = figure.subplots(1, len(maps))
+    shown = None
+    for ax, values, name in zip(np.atleast_1d(axes), maps, titles):
+        shown = ax.imshow(_unit(values, stretch), cmap=colormap, vmin=0.0, vmax=1.0, interpolation="nearest")
+        ax.set_title(name, fontsize=8)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    figure.suptitle(title, fontsize=9)
+    if shown is not None:
+        figure.colorbar(shown, ax=list(np.atleast_1d(axes)), fraction=0.03)
+    return render.figure_to_image(figure)
+
+
+def gradcam_view(
+    cams: GradCams, layer: str | None, colormap: str | None, scale: str | None
+) -> tuple[Image.Image | None, dict[str, Any]]:
+    """The selected layer's SA mask and Grad-CAM side by side, and the numbers drawn, for the API.
+
+    Grad-CAM has no scale of its own, so it is divided by its maximum; the
+    mask keeps its true 0-1 scale unless the page asks for min-max, which
+    then applies to both. The title gives their Spearman rank correlation,
+    which no such scaling changes.
+    """
+    result = cams.result
+    name = pick_layer(result.spatial_layer_names, layer)
+    if name is None:
+        return None, {}
+    spatial = result.analysis.layer(name)
+    assert isinstance(spatial, SpatialLayer)
+    cam = cams.maps[name]
+    rho = spearman(spatial.mask, cam)
+    peak = float(cam.max())
+    scaled = cam / peak if peak > 0 else np.zeros_like(cam)
+    label = result.analysis.classes[cams.target]
+    agreement = "undefined (a constant map)" if rho is None else f"{rho:.3f}"
+    image = _side_by_side(
+        [spatial.mask, scaled],
+        ["spatial attention mask", f"Grad-CAM of {label} (/ its max)"],
+        f"{name}: Spearman rank correlation {agreement}",
+        colormap_of(colormap),
+        stretch_of(scale),
+    )
+    data = {
+        "layer": name,
+        "class": {"label": label, "index": cams.target},
+        "spearman": rho,
+        "gradcam": _floats(cam),
+        "mask": _floats(spatial.mask),
+    }
+    return image, data
+
+
+# --------------------------------------------------------------------------- compare two
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Two analyses with the same layers, and what differs between them, A minus B."""
+
+    a: LensResult
+    b: LensResult
+    differences: list[LayerDifference]
+    summary: str
+
+
+def comparison(a: LensResult, b: LensResult) -> Comparison:
+    """One-line InputError when the two analyses do not have the same layers."""
+    differences = compare(a.analysis, b.analysis)
+    return Comparison(a, b, differences, summary(differences))
+
+
+def _side(result: LensResult) -> dict[str, Any]:
+    return {
+        "image": result.image_name,
+        "checkpoint": result.checkpoint,
+        "prediction": result.document["results"][0]["prediction"],
+    }
+
+
+def comparison_document(compared: Comparison) -> dict[str, Any]:
+    """The summary and every layer's difference (channel weights (C,) or mask (H, W)), for the page and the API."""
+    return {
+        "summary": compared.summary,
+        "a": _side(compared.a),
+        "b": _side(compared.b),
+        "layers": [
+            {"name": d.name, "kind": d.kind, "score": d.score, "difference": _floats(d.difference)}
+            for d in compared.differences
+        ],
+    }
+
+
+def comparison_panels(
+    compared: Comparison | None,
+    channel_layer: str | None,
+    spatial_layer: str | None,
+    colormap: str | None,
+    scale: str | None,
+) -> tuple[Image.Image | None, Image.Image | None]:
+    """A's and B's masks of the selected spatial layer side by side, and w_A - w_B of the selected channel layer."""
+    if compared is None:
+        return None, None
+    masks = None
+    name = pick_layer(compared.a.spatial_layer_names, spatial_layer)
+    if name is not None:
+        pair = [compared.a.analysis.layer(name), compared.b.analysis.layer(name)]
+        titles = [f"{side}: {r.image_name} ({_label(r)[1]})" for side, r in zip("AB", (compared.a, compared.b))]
+        masks = _side_by_side(
+            [layer.mask for layer in pair if isinstance(layer, SpatialLayer)],
+            titles,
+            f"{name}: spatial attention of A and B",
+            colormap_of(colormap),
+            stretch_of(scale),
+        )
+    chart = None
+    name = pick_layer(compared.a.channel_layer_names, channel_layer)
+    if name is not None:
+        difference = next(d for d in compared.differences if d.name == name)
+        chart = render.figure_to_image(render_debug.difference_chart(difference))
+    return masks, chart

@@ -1,0 +1,205 @@
+"""Debugging the attention: each layer switched off, Grad-CAM beside the masks, and two analyses compared.
+
+The ablation runs with the analysis itself (the ``ablate`` input of
+``/analyze``), on the exact decoded image; ``app.py`` wires the button that
+asks for it. Grad-CAM is computed once per analysis for every spatial layer
+(``/gradcam`` redraws it for another layer); ``/compare`` analyses two
+images, or one image under two models, and returns the differences.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import gradio as gr
+
+from attention.ablation import MODES
+from attention.errors import InputError
+from models.checkpoint import DEFAULT_CHECKPOINT
+from webapp import analysis, debug
+from webapp.inputs import CHECKPOINT_SUFFIXES, UploadRoots, one_line
+from webapp.state import LensResult, ModelCache
+
+from .channel import ChannelSection
+from .common import MODEL_EVENTS, RENDER_EVENTS, output_panel, user_errors
+from .inputs import InputSection, ModelSection
+from .spatial import SpatialSection
+
+SAME_MODEL = "same as A"
+# Grad-CAM runs the model (forward and backward): it waits with the analyses, not with the redraws.
+GRADCAM_EVENTS = dict(MODEL_EVENTS, api_visibility="private")
+
+
+def button_mode(mode: str | None) -> str:
+    """The mode the "Ablate each layer" button runs: the picked one, identity while none is picked."""
+    return mode if mode in MODES else MODES[0]
+
+
+@dataclass
+class DebugSection:
+    ablate: gr.Radio
+    ablate_button: gr.Button
+    show: Callable[..., dict[Any, Any]]  # every debugging panel for a new analysis
+    show_inputs: list[Any]
+    show_outputs: list[Any]
+    events: dict[str, Any]
+
+
+def debug_section(
+    result: gr.State,
+    channel: ChannelSection,
+    spatial: SpatialSection,
+    inputs: InputSection,
+    model: ModelSection,
+    cache: ModelCache,
+    roots: UploadRoots,
+) -> DebugSection:
+    gr.Markdown("## Debug: switch each layer off, compare with Grad-CAM, compare two analyses")
+    with gr.Row():
+        ablate = gr.Radio(
+            choices=["none", *MODES],
+            value="none",
+            label="Ablate each layer when analysing (identity: the layer passes its input on; "
+            "mean: its gate becomes the gate's mean); one extra pass per layer",
+            elem_id="ablate-mode",
+            scale=3,
+        )
+        ablate_button = gr.Button("Ablate each layer", elem_id="ablate-button", scale=1)
+    with gr.Row(equal_height=False):
+        ablation_table = gr.Dataframe(
+            headers=list(debug.ABLATION_HEADERS),
+            label="With the layer ablated: the new top label, its probability p, and Δ p, the change in the "
+            "probability of the original top class (largest drop first)",
+            interactive=False,
+            column_widths=["38%", "10%", "18%", "14%", "20%"],
+            elem_id="ablation-table",
+            scale=3,
+        )
+        ablation_chart = output_panel("Change in the original class's probability", "ablation-chart", "png", scale=2)
+
+    gr.Markdown("### Grad-CAM beside the spatial attention (the spatial layer picked above)")
+    cams = gr.State(None)
+    gradcam = output_panel("Spatial attention and Grad-CAM", "gradcam", "png")
+    with gr.Accordion("The two maps as numbers", open=False):
+        gradcam_data = gr.JSON(label="Grad-CAM and mask of the selected layer", elem_id="gradcam-data")
+
+    show_inputs = [result, cams, spatial.layer, spatial.colormap, spatial.scale]
+    gradcam_outputs = [cams, gradcam, gradcam_data]
+
+    def gradcam_panels(
+        result_: LensResult | None, cams_: debug.GradCams | None, layer: str | None, colormap: str, scale: str
+    ) -> dict[Any, Any]:
+        if result_ is None:
+            raise InputError("analyze an image first")
+        cams_ = debug.gradcams_for(result_, cams_)
+        image, data = debug.gradcam_view(cams_, layer, colormap, scale)
+        return {cams: cams_, gradcam: image, gradcam_data: data}
+
+    @user_errors
+    def show(
+        result_: LensResult | None, cams_: debug.GradCams | None, layer: str | None, colormap: str, scale: str
+    ) -> dict[Any, Any]:
+        """Its ablations (if it has any), and Grad-CAM at each spatial layer, computed once."""
+        if result_ is None:
+            return {}
+        shown = {ablation_table: debug.ablation_table(result_), ablation_chart: debug.ablation_chart(result_)}
+        return {**shown, **gradcam_panels(result_, cams_, layer, colormap, scale)}
+
+    redraw_gradcam = user_errors(gradcam_panels)
+    spatial.layer.input(
+        redraw_gradcam, show_inputs, gradcam_outputs, api_name="gradcam", show_progress="hidden", **MODEL_EVENTS
+    )
+    for control in (spatial.colormap, spatial.scale):
+        control.input(redraw_gradcam, show_inputs, gradcam_outputs, show_progress="hidden", **GRADCAM_EVENTS)
+
+    compare_section(channel, spatial, inputs, model, cache, roots)
+    return DebugSection(
+        ablate, ablate_button, show, show_inputs, [ablation_table, ablation_chart, *gradcam_outputs], GRADCAM_EVENTS
+    )
+
+
+def compare_section(
+    channel: ChannelSection,
+    spatial: SpatialSection,
+    inputs: InputSection,
+    model: ModelSection,
+    cache: ModelCache,
+    roots: UploadRoots,
+) -> None:
+    """A: the image and model above; B: a second image, a second model with the same layers, or both."""
+    gr.Markdown(
+        "### Compare two: the image above (A) with a second image, or under a second model with the same layers (B)"
+    )
+    with gr.Row():
+        second_image = gr.Image(
+            label="Second image (B); leave empty to compare the same image under two models",
+            sources=["upload", "clipboard"],
+            type="filepath",
+            image_mode=None,
+            height=220,
+            elem_id="compare-image",
+        )
+        with gr.Column():
+            second_model = gr.Dropdown(
+                choices=[SAME_MODEL, *cache.names()], value=SAME_MODEL, label="Model for B", elem_id="compare-model"
+            )
+            second_checkpoint = gr.File(
+                label="…or a checkpoint for B (" + ", ".join(CHECKPOINT_SUFFIXES) + ")",
+                file_types=list(CHECKPOINT_SUFFIXES),
+                type="filepath",
+                elem_id="compare-checkpoint",
+            )
+            compare_button = gr.Button("Compare", variant="secondary", elem_id="compare-button")
+    compare_summary = gr.Textbox(label="Summary", lines=2, interactive=False, elem_id="compare-summary")
+    with gr.Row():
+        masks = output_panel("Selected spatial layer: A and B", "compare-masks", "png")
+        difference = output_panel("Selected channel layer: w_A - w_B", "compare-difference", "png")
+    with gr.Accordion("Every layer's difference as numbers", open=False):
+        compare_data = gr.JSON(label="A minus B, per layer", elem_id="compare-data")
+    compared = gr.State(None)
+
+    @user_errors
+    def compare(
+        image_a: Any,
+        model_a: str = DEFAULT_CHECKPOINT,
+        checkpoint_a: Any = None,
+        image_b: Any = None,
+        model_b: str = SAME_MODEL,
+        checkpoint_b: Any = None,
+    ) -> dict[Any, Any]:
+        same_model = model_b in (None, "", SAME_MODEL) and checkpoint_b is None
+        if image_b is None and same_model:
+            raise InputError("give a second image, or a second model, to compare with")
+        first = analysis.analyze(image_a, model_a, checkpoint_a, cache=cache, roots=roots)
+        if same_model:
+            model_b, checkpoint_b = model_a, checkpoint_a
+        image_b = image_a if image_b is None else image_b
+        second = analysis.analyze(image_b, model_b, checkpoint_b, cache=cache, roots=roots)
+        both = debug.comparison(first, second)
+        return {
+            compared: both,
+            compare_summary: f"A: {one_line(first.image_name)} with {one_line(first.checkpoint)}; "
+            f"B: {one_line(second.image_name)} with {one_line(second.checkpoint)}; {both.summary}",
+            compare_data: debug.comparison_document(both),
+        }
+
+    @user_errors
+    def redraw(
+        both: debug.Comparison | None, channel_layer: str | None, spatial_layer: str | None, colormap: str, scale: str
+    ) -> dict[Any, Any]:
+        pair, chart = debug.comparison_panels(both, channel_layer, spatial_layer, colormap, scale)
+        return {masks: pair, difference: chart}
+
+    redraw_inputs = [compared, channel.layer, spatial.layer, spatial.colormap, spatial.scale]
+    compare_button.click(
+        compare,
+        [inputs.image, model.model, model.checkpoint, second_image, second_model, second_checkpoint],
+        [compared, compare_summary, compare_data],
+        api_name="compare",
+        preprocess=False,
+        **MODEL_EVENTS,
+    ).success(redraw, redraw_inputs, [masks, difference], show_progress="hidden", **RENDER_EVENTS)
+    for control in (channel.layer, spatial.layer, spatial.colormap, spatial.scale):
+        control.input(redraw, redraw_inputs, [masks, difference], show_progress="hidden", **RENDER_EVENTS)
