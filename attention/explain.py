@@ -183,7 +183,8 @@ def explain_channel(
     )
 
     def through_kernel(vector: torch.Tensor) -> torch.Tensor:
-        return F.conv1d(vector.reshape(1, 1, -1), conv.weight.detach().float(), conv.bias, padding=conv.padding)[0, 0]
+        bias = None if conv.bias is None else conv.bias.detach().float()
+        return F.conv1d(vector.reshape(1, 1, -1), conv.weight.detach().float(), bias, padding=conv.padding)[0, 0]
 
     pooling = _pooling(module)
     avg_part = through_kernel(avg) if pooling != "max" else None
@@ -314,7 +315,8 @@ def explain_spatial(name: str, module: nn.Module, features: np.ndarray, mask: np
     if conv is not None:
         weight = conv.weight.detach().float()
         for order, stacked in (("max, mean", (peak, mean)), ("mean, max", (mean, peak))):
-            logits = F.conv2d(torch.stack(stacked)[None], weight, conv.bias, padding=conv.padding)[0, 0]
+            bias = None if conv.bias is None else conv.bias.detach().float()
+            logits = F.conv2d(torch.stack(stacked)[None], weight, bias, padding=conv.padding)[0, 0]
             computed = gate(logits)
             if mask is None or float((computed - _tensor(mask)).abs().max()) <= MATCH_TOLERANCE:
                 chosen = (order, weight, logits, computed)

@@ -212,6 +212,8 @@ def draw_step(step: Step, kind: str, figure: Figure | SubFigure) -> None:
 def step_image(step: Step, kind: str) -> Image.Image:
     """One step as a picture for the page; its caption is shown as text beside it."""
     figure = _figure(*STEP_SIZE)
+    # Room below for the axis labels ("logit", "neighbour channel offset") and between panels for colour bars.
+    figure.subplots_adjust(left=0.08, right=0.95, bottom=0.22, top=0.88, wspace=0.4)
     draw_step(step, kind, figure)
     return figure_to_image(figure)
 

@@ -150,3 +150,19 @@ def test_every_step_renders_and_the_slide_holds_them_all(recorded) -> None:  # n
             assert image.size == (750, 240) and pixels.std() > 10  # something was drawn, not a blank canvas
         slide = render_explain.figure_to_image(render_explain.slide_figure(explanation))
         assert slide.size[1] > len(explanation.steps) * 240
+
+
+def test_a_kernel_with_a_bias_is_explained_and_the_identity_is_off_by_that_bias() -> None:
+    from attention.eca import ECA
+
+    torch.manual_seed(1)
+    eca = ECA(16, bias=True)
+    with torch.no_grad():
+        eca.conv.bias.fill_(0.25)
+        features = torch.randn(16, 5, 5)
+        weights = eca.channel_weights(features[None]).weights[0].numpy()
+    explanation = explain_channel("eca", eca, features.numpy(), weights)
+    assert not explanation.missing
+    branches = explanation.step("branches").values
+    assert branches["identity_difference"] == pytest.approx(0.25, abs=1e-5)  # (avg + b) + (max + b) vs (avg + max) + b
+    assert "bias (0.250)" in explanation.step("branches").caption
