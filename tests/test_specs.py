@@ -540,6 +540,7 @@ def test_cli_timm_model_with_weights(tmp_path: Path, image: Path) -> None:
     document = json.loads(result.stdout)
     assert document["checkpoint"] == "timm:seresnet18" and len(document["classes"]) == 1000
     (entry,) = document["results"]
+    assert [layer["type"] for layer in entry["layers"]] == ["se"] * 8
     batch = preprocess([load_image(image)], (64, 64), 3, (0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
     with torch.inference_mode():
         probabilities = torch.softmax(native(batch), dim=1)[0]
@@ -562,6 +563,8 @@ def test_cli_ecanet_release_with_the_checkpoint_alias(tmp_path: Path, image: Pat
     document = json.loads(result.stdout)
     assert document["checkpoint"] == "ecanet:eca_resnet18" and document["classes"] == ["cat", "dog", "fox", "owl"]
     assert document["results"][0]["prediction"]["label"] in document["classes"]
+    layers = document["results"][0]["layers"]
+    assert [(layer["type"], layer["kernel_size"]) for layer in layers] == [("eca", 3)] * 8  # the release's k_size
 
 
 def test_cli_factory_file(tmp_path: Path, image: Path) -> None:
@@ -575,6 +578,8 @@ def test_cli_factory_file(tmp_path: Path, image: Path) -> None:
     assert result.returncode == 0, result.stderr
     document = json.loads(result.stdout)
     assert document["classes"] == [f"class {i}" for i in range(5)]
+    types = [layer["type"] for layer in document["results"][0]["layers"]]
+    assert types == ["cbam_channel", "spatial"] * 8
 
 
 def test_cli_bad_models_exit_2_with_one_line(tmp_path: Path, image: Path) -> None:
