@@ -173,8 +173,10 @@ def compare_section(
         if image_b is None and same_model:
             raise InputError("give a second image, or a second model, to compare with")
         first = analysis.analyze(image_a, model_a, checkpoint_a, cache=cache, roots=roots)
-        if same_model:
-            model_b, checkpoint_b = model_a, checkpoint_a
+        if model_b in (None, "", SAME_MODEL):
+            # B's picker left at "same as A": A's model, with B's uploaded checkpoint if one was given.
+            model_b = model_a
+            checkpoint_b = checkpoint_a if checkpoint_b is None else checkpoint_b
         image_b = image_a if image_b is None else image_b
         second = analysis.analyze(image_b, model_b, checkpoint_b, cache=cache, roots=roots)
         both = debug.comparison(first, second)
