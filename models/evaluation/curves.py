@@ -34,7 +34,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from attention.recorder import AttentionRecorder, SpatialRecord
+from attention.recorder import AttentionRecorder, SpatialRecord, find_attention_layers
 
 from .gradcam import default_gradcam_layer, grad_cam
 from .localization import centre_prior, precise_mask, upsample
@@ -134,21 +134,26 @@ def deletion_insertion(
 
 
 def block_of(model: nn.Module, layer_name: str) -> str:
-    """The block an attention layer sits in: its nearest ancestor with a 2-D convolution outside that layer.
+    """The block an attention layer sits in: its nearest ancestor holding a 2-D convolution of its own.
 
-    ``stages.0.0.attention.spatial`` -> ``stages.0.0`` in this project's
-    networks (``stages.0.0.attention`` holds only the attention modules). That
-    block's output is where Grad-CAM is compared with the layer's mask. Falls
-    back to the model's default Grad-CAM layer when no ancestor qualifies.
+    Convolutions inside attention modules (a spatial gate's 7x7) do not count,
+    so ``stages.0.0.attention.spatial`` and ``stages.0.0.attention.channel``
+    both give ``stages.0.0`` in this project's networks. That block's output
+    is where Grad-CAM is compared with the layer's mask. Falls back to the
+    model's default Grad-CAM layer when no ancestor qualifies.
     """
-    modules = dict(model.named_modules())
+    attention = [name for name, _, _ in find_attention_layers(model)]
+
+    def in_attention(name: str) -> bool:
+        return any(name == layer or name.startswith(layer + ".") for layer in attention)
+
+    convolutions = [name for name, module in model.named_modules() if isinstance(module, nn.Conv2d)]
+    own = [name for name in convolutions if not in_attention(name)]
     parts = layer_name.split(".")
     for depth in range(len(parts) - 1, 0, -1):
-        ancestor, path_child = ".".join(parts[:depth]), ".".join(parts[: depth + 1])
-        for name, module in modules.items():
-            inside = name.startswith(ancestor + ".") and not (name == path_child or name.startswith(path_child + "."))
-            if inside and isinstance(module, nn.Conv2d):
-                return ancestor
+        ancestor = ".".join(parts[:depth])
+        if any(name.startswith(ancestor + ".") for name in own):
+            return ancestor
     return default_gradcam_layer(model)[0]
 
 
