@@ -107,6 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(f"  plain forward passes  median {statistics.median(times['plain']):.2f} s")
     print(f"  profile               median {statistics.median(times['profile']):.2f} s")
+    print("  per-round ratios      " + ", ".join(f"{value:.3f}" for value in ratios))
     ratio = statistics.median(ratios)
     verdict = "met" if ratio <= TARGET else "NOT met"
     print(f"  ratio (median of per-round ratios) {ratio:.3f}x; target <= {TARGET}x: {verdict}")
