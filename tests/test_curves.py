@@ -11,6 +11,7 @@ import pytest
 import torch
 from torch import nn
 
+from attention import SpatialAttention
 from models.evaluate import main
 from models.evaluation import (
     CENTRE_PRIOR,
@@ -65,6 +66,7 @@ def _class0_probability(square_sums: np.ndarray) -> np.ndarray:
 def test_step_counts_run_from_nothing_to_everything() -> None:
     assert step_counts(256, 4) == [0, 64, 128, 192, 256]
     assert step_counts(10, 4) == [0, 2, 5, 8, 10]  # round(2.5) = 2, round(7.5) = 8 (to even)
+    assert step_counts(10, 1) == [0, 10]
     with pytest.raises(ValueError):
         step_counts(10, 0)
 
@@ -89,6 +91,30 @@ def test_block_of_a_spatial_layer_is_its_residual_block() -> None:
     model = AttentionResNet(num_classes=3, in_channels=3, widths=(8, 16), depths=(1, 1), stem_stride=2)
     assert block_of(model, "stages.0.0.attention.spatial") == "stages.0.0"
     assert block_of(model, "stages.1.0.attention.channel") == "stages.1.0"
+
+
+class _Block(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3, padding=1)
+        self.attention = SpatialAttention()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.attention(self.conv(x))
+
+
+class _OneBlock(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.block = _Block()
+        self.head = nn.Linear(8, 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.block(x).mean(dim=(2, 3)))
+
+
+def test_block_of_a_top_level_block() -> None:
+    assert block_of(_OneBlock(), "block.attention") == "block"
 
 
 # --------------------------------------------------------------------------------------
