@@ -6,7 +6,7 @@ The command behind ``python -m models.evaluate``; the work is done in
 Usage::
 
     python -m models.evaluate CHECKPOINT [--dataset NAME] [--split test] [--limit N]
-        [--batch-size 128] [--json OUT.json] [--data-root DIR] [--no-progress]
+        [--batch-size 128] [--curves] [--curve-steps 16] [--json OUT.json] [--data-root DIR] [--no-progress]
 """
 
 from __future__ import annotations
@@ -30,6 +30,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--split", default="test", choices=("train", "val", "test"))
     parser.add_argument("--limit", type=int, help="evaluate only the first N images")
     parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument(
+        "--curves", action="store_true", help="also deletion and insertion curves of every map (34 passes per map)"
+    )
+    parser.add_argument("--curve-steps", type=int, default=16, help="steps of the curves (default 16)")
     parser.add_argument("--json", dest="json_path", help="also write every number to this JSON file")
     parser.add_argument("--data-root", help="dataset folder (Fashion-MNIST IDX files, or an image folder)")
     parser.add_argument("--no-progress", action="store_true", help="hide tqdm bars")
@@ -62,6 +66,8 @@ def main(argv: list[str] | None = None) -> int:
             args.batch_size,
             not args.no_progress,
             data_root=args.data_root,
+            curves=args.curves,
+            curve_steps=args.curve_steps,
         )
         if json_path is not None:
             try:

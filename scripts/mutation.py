@@ -41,6 +41,8 @@ class Target:
 
 MASKS_AND_BARS = ("_scaled", "colorize", "check_colormap", "mask_image", "overlay", "top_k_channels", "bar_colours",
                   "channel_bar_chart", "_bars", "statistics_rows")  # fmt: skip
+LOCALIZATION_METRICS = ("image_side", "tolerance_px", "disk_offsets", "dilate", "pointing_game", "_near_object",
+                        "energy_inside", "auroc", "centre_prior", "precise_mask")  # fmt: skip
 
 # Name -> target; add a row to cover another module (the lead adds models/ evaluation metrics here).
 TARGETS: dict[str, Target] = {
@@ -68,6 +70,20 @@ TARGETS: dict[str, Target] = {
             "analyzer or Analyzer or analysis or statistics or spatial_module or thread",
         ],
     ),  # fmt: skip
+    "evaluation: localization metrics": Target(
+        "models/evaluation/localization.py",
+        [
+            "tests/test_evaluate.py",
+            "-k",
+            "auroc or dilation or tolerance or pointing or saturated or energy or (centre_prior and not baseline)",
+        ],
+        LOCALIZATION_METRICS,
+    ),
+    "evaluation: curves": Target(
+        "models/evaluation/curves.py",
+        ["tests/test_curves.py", "-k", "not shipped"],
+        ("pixel_ranks", "step_counts", "curve_auc", "deletion_insertion", "block_of"),
+    ),
 }
 
 COMPARISONS: dict[type, type] = {

@@ -10,6 +10,7 @@ import numpy as np
 
 from attention.files import finite_or_none
 
+from .curves import RANDOM
 from .run import CENTRE_PRIOR, GRAD_CAM
 
 
@@ -55,6 +56,22 @@ def format_localization(rows: dict[str, dict[str, Any]], settings: dict[str, Any
     return "\n".join(lines)
 
 
+def format_curves(rows: dict[str, dict[str, Any]], settings: dict[str, Any]) -> str:
+    """Deletion and insertion AUCs as a text table: one row per map kind."""
+    names = {key: _display_name(key, settings) for key in rows}
+    names.update({key: "random map (baseline)" for key in rows if key == RANDOM})
+    width = max(len("map"), *(len(name) for name in names.values()))
+    lines = [f"{'map':<{width}} {'size':>7} {'deletion AUC':>13} {'insertion AUC':>14}"]
+    for key, row in rows.items():
+        size = "x".join(str(s) for s in row["size"])
+        lines.append(f"{names[key]:<{width}} {size:>7} {row['deletion_auc']:>13.3f} {row['insertion_auc']:>14.3f}")
+    lines.append(
+        f"probability of the predicted class as 1/{settings['steps']} of the pixels at a time are replaced by "
+        "the dataset mean (deletion: lower is more faithful) or restored onto it (insertion: higher is better)."
+    )
+    return "\n".join(lines)
+
+
 def format_report(result: dict[str, Any]) -> str:
     lines = [
         f"{Path(result['checkpoint']).name} ({result['arch']}) on {result['dataset']}/{result['split']}: "
@@ -70,6 +87,13 @@ def format_report(result: dict[str, Any]) -> str:
             "",
             f"Localization against the object masks ({settings['images_scored']} images, maps upsampled to image size)",
             format_localization(result["localization"], settings),
+        ]
+    if result.get("curves") is not None:
+        settings = result["curves_settings"]
+        lines += [
+            "",
+            f"Deletion and insertion curves ({settings['images']} images, maps upsampled to image size)",
+            format_curves(result["curves"], settings),
         ]
     return "\n".join(lines)
 

@@ -26,6 +26,7 @@ from attention.recorder import AttentionRecorder, SpatialRecord
 from ..checkpoint import LoadedModel
 from ..datasets import DATASET_INFO, build_dataset, canonical_dataset_name
 from ..transforms import eval_transform
+from .curves import CENTRE_PRIOR, DEFAULT_STEPS, GRAD_CAM, curve_scores
 from .gradcam import GradCAM
 from .localization import (
     auroc,
@@ -39,9 +40,6 @@ from .localization import (
 )
 
 LOGGER = logging.getLogger(__name__)
-
-CENTRE_PRIOR = "centre_prior"
-GRAD_CAM = "grad_cam"
 
 
 @torch.no_grad()
@@ -235,6 +233,8 @@ def evaluate_checkpoint(
     *,
     data_root: str | None = None,
     seed: int | None = None,
+    curves: bool = False,
+    curve_steps: int = DEFAULT_STEPS,
 ) -> dict[str, Any]:
     """Accuracy, confusion matrix and (for datasets with object masks) attention localization scores.
 
@@ -243,6 +243,8 @@ def evaluate_checkpoint(
     the training seed, so shapes' test split is the very scenes the
     checkpoint's stored test accuracy was measured on. ``limit`` keeps the
     first N images. ``localization`` is None when the dataset has no masks.
+    ``curves`` adds the deletion and insertion curves of every map (see
+    ``curves``), in ``curve_steps`` steps; ``curves`` is None otherwise.
 
     Raises InputError for a dataset that cannot be opened or does not match the checkpoint.
     """
@@ -250,6 +252,8 @@ def evaluate_checkpoint(
         raise InputError(f"--limit must be at least 1, got {limit}")
     if batch_size < 1:
         raise InputError(f"--batch-size must be at least 1, got {batch_size}")
+    if not 1 <= curve_steps <= 1024:
+        raise InputError(f"--curve-steps must be 1 to 1024, got {curve_steps}")
     dataset_name = resolve_dataset(loaded, dataset_name)
     seed = int(loaded.training.get("seed", 0)) if seed is None else int(seed)
     data = _open_dataset(loaded, dataset_name, split, limit, data_root, seed)
@@ -270,6 +274,8 @@ def evaluate_checkpoint(
         "confusion_matrix": confusion.tolist(),
         "localization": None,
         "localization_settings": None,
+        "curves": None,
+        "curves_settings": None,
     }
     has_masks = bool(DATASET_INFO.get(dataset_name, {}).get("has_masks")) and hasattr(data, "sample")
     if has_masks:
@@ -280,4 +286,8 @@ def evaluate_checkpoint(
         result["localization_settings"] = settings
     else:
         LOGGER.info("%s has no object masks: skipping the localization scores", dataset_name)
+    if curves:
+        rows, settings = curve_scores(loaded.model, loader, curve_steps, seed=seed, progress=progress, total=count)
+        result["curves"] = rows
+        result["curves_settings"] = settings
     return result
