@@ -6,13 +6,12 @@ that the table and every chart are drawn.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import AppServer
-from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS
+from tests.test_browser import TIMEOUT_MS, browser  # noqa: F401 - the Chromium fixture, shared
 
 pytestmark = pytest.mark.browser
 
@@ -21,22 +20,7 @@ EXAMPLE = ROOT / "assets" / "examples" / "shapes_star_11.png"
 OTHER = ROOT / "assets" / "examples" / "shapes_circle_2.png"
 
 
-@pytest.fixture(scope="module")
-def browser():  # noqa: ANN201 - Playwright types are imported lazily
-    if not CHROMIUM.exists():
-        pytest.skip(
-            f"Debian's Chromium is not installed at {CHROMIUM} (apt-get install chromium); "
-            "the test never lets Playwright download a browser"
-        )
-    sync_api = pytest.importorskip("playwright.sync_api")
-    os.environ["PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD"] = "1"
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-def test_ablation_gradcam_and_compare_views(browser, app_server: AppServer, tmp_path: Path) -> None:  # noqa: ANN001
+def test_ablation_gradcam_and_compare_views(browser, app_server: AppServer, tmp_path: Path) -> None:  # noqa: ANN001, F811
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     try:
         page.goto(app_server.url, wait_until="load")
