@@ -54,9 +54,29 @@ def make_adapter(
     make_record: MakeRecord,
     hook_point: Callable[[nn.Module], nn.Module] = module_itself,
     feature_map: Callable[[tuple[Any, ...], Any], torch.Tensor | None] | None = input_feature_map,
+    feature_point: Callable[[nn.Module], nn.Module] | None = None,
 ) -> Adapter:
-    """An Adapter that hooks the module itself and takes its first input as the feature map."""
-    return Adapter(kind=kind, make_record=make_record, hook_point=hook_point, feature_map=feature_map)
+    """An Adapter that hooks the module itself (by default) and takes its first input as the feature map."""
+    return Adapter(
+        kind=kind, make_record=make_record, hook_point=hook_point, feature_map=feature_map, feature_point=feature_point
+    )
+
+
+def _gate_output(type_name: str, gate: str, kernel: Callable[[nn.Module], int | None] | None = None) -> Adapter:
+    """For a type whose gate is an activation child (``module.gate``): its output IS the gate, taken as is.
+
+    Reading the gate where it is made is exact and costs one copy, where
+    reading it back from the module's output costs a dozen small operations
+    per layer; the module's own hook then only supplies the feature map.
+    """
+
+    def make_record(name: str, module: nn.Module, _inputs: tuple[Any, ...], output: Any) -> LayerRecord:
+        weights = keep(output.reshape(output.shape[0], -1))
+        return ChannelRecord(name=name, type=type_name, weights=weights, kernel_size=kernel(module) if kernel else None)
+
+    return make_adapter(
+        CHANNEL, make_record, hook_point=lambda module: getattr(module, gate), feature_point=module_itself
+    )
 
 
 # Reading a gate back from input and output ---------------------------------------------------
@@ -135,41 +155,8 @@ def _kernel(conv: nn.Module) -> int | None:
 # timm ---------------------------------------------------------------------------------------
 
 
-def _timm_eca_logits(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    y = x.mean((2, 3)).view(x.shape[0], 1, -1)
-    if type(module).__name__ == "CecaModule":
-        y = nn.functional.pad(y, (module.padding, module.padding), mode="circular")
-    y = module.conv(y)
-    if getattr(module, "conv2", None) is not None:
-        y = module.conv2(module.act(y))
-    return y
-
-
-def _timm_eca_record(name: str, module: nn.Module, inputs: tuple[Any, ...], output: Any) -> LayerRecord:
-    x = inputs[0]
-    weights, bad = channel_gate(x, output, search=False)
-    weights = _fill(weights, bad, lambda: module.gate(_timm_eca_logits(module, x)))
-    conv = module.conv2 if getattr(module, "conv2", None) is not None else module.conv
-    return ChannelRecord(name=name, type="eca", weights=keep(weights), kernel_size=_kernel(conv))
-
-
-def _timm_se_logits(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    x_se = x.mean((2, 3), keepdim=True)
-    if module.add_maxpool:
-        x_se = 0.5 * x_se + 0.5 * x.amax((2, 3), keepdim=True)
-    if hasattr(module, "fc"):  # EffectiveSEModule
-        return module.fc(x_se)
-    return module.fc2(module.act(module.bn(module.fc1(x_se))))
-
-
-def _gated_se_record(logits: Callable[[nn.Module, torch.Tensor], torch.Tensor], gate: str) -> MakeRecord:
-    def make_record(name: str, module: nn.Module, inputs: tuple[Any, ...], output: Any) -> LayerRecord:
-        x = inputs[0]
-        weights, bad = channel_gate(x, output, search=False)
-        weights = _fill(weights, bad, lambda: getattr(module, gate)(logits(module, x)))
-        return ChannelRecord(name=name, type="se", weights=keep(weights))
-
-    return make_record
+def _timm_eca_kernel(module: nn.Module) -> int | None:
+    return _kernel(module.conv2 if getattr(module, "conv2", None) is not None else module.conv)
 
 
 def _timm_cbam_channel_record(name: str, module: nn.Module, inputs: tuple[Any, ...], output: Any) -> LayerRecord:
@@ -212,27 +199,18 @@ def _timm_spatial_record(name: str, module: nn.Module, inputs: tuple[Any, ...], 
 # torchvision --------------------------------------------------------------------------------
 
 
-def _torchvision_se_logits(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    return module.fc2(module.activation(module.fc1(module.avgpool(x))))
-
-
 # (module path, class name, kind, make_record), in registration order: a subclass after its base,
 # because the registry checks the types registered last first.
-_KNOWN: list[tuple[str, str, str, MakeRecord]] = [
-    ("timm.layers.eca", "EcaModule", CHANNEL, _timm_eca_record),
-    ("timm.layers.eca", "CecaModule", CHANNEL, _timm_eca_record),
-    ("timm.layers.squeeze_excite", "SEModule", CHANNEL, _gated_se_record(_timm_se_logits, "gate")),
-    ("timm.layers.squeeze_excite", "EffectiveSEModule", CHANNEL, _gated_se_record(_timm_se_logits, "gate")),
-    ("timm.layers.cbam", "ChannelAttn", CHANNEL, _timm_cbam_channel_record),
-    ("timm.layers.cbam", "LightChannelAttn", CHANNEL, _timm_light_channel_record),
-    ("timm.layers.cbam", "SpatialAttn", SPATIAL, _timm_spatial_record),
-    ("timm.layers.cbam", "LightSpatialAttn", SPATIAL, _timm_spatial_record),
-    (
-        "torchvision.ops.misc",
-        "SqueezeExcitation",
-        CHANNEL,
-        _gated_se_record(_torchvision_se_logits, "scale_activation"),
-    ),
+_KNOWN: list[tuple[str, str, Callable[[], Adapter]]] = [
+    ("timm.layers.eca", "EcaModule", lambda: _gate_output("eca", "gate", _timm_eca_kernel)),
+    ("timm.layers.eca", "CecaModule", lambda: _gate_output("eca", "gate", _timm_eca_kernel)),
+    ("timm.layers.squeeze_excite", "SEModule", lambda: _gate_output("se", "gate")),
+    ("timm.layers.squeeze_excite", "EffectiveSEModule", lambda: _gate_output("se", "gate")),
+    ("timm.layers.cbam", "ChannelAttn", lambda: make_adapter(CHANNEL, _timm_cbam_channel_record)),
+    ("timm.layers.cbam", "LightChannelAttn", lambda: make_adapter(CHANNEL, _timm_light_channel_record)),
+    ("timm.layers.cbam", "SpatialAttn", lambda: make_adapter(SPATIAL, _timm_spatial_record)),
+    ("timm.layers.cbam", "LightSpatialAttn", lambda: make_adapter(SPATIAL, _timm_spatial_record)),
+    ("torchvision.ops.misc", "SqueezeExcitation", lambda: _gate_output("se", "scale_activation")),
 ]
 
 _registered: set[tuple[str, str]] = set()
@@ -246,7 +224,7 @@ def register_foreign_types() -> int:
     up on the next call.
     """
     added = 0
-    for module_path, class_name, kind, make_record in _KNOWN:
+    for module_path, class_name, adapter in _KNOWN:
         key = (module_path, class_name)
         library = sys.modules.get(module_path)
         if key in _registered or library is None:
@@ -256,7 +234,7 @@ def register_foreign_types() -> int:
             log.warning("%s.%s is not a module type in this version; not registered", module_path, class_name)
             _registered.add(key)
             continue
-        register_attention_type(module_type, make_adapter(kind, make_record))
+        register_attention_type(module_type, adapter())
         _registered.add(key)
         added += 1
     return added

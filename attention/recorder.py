@@ -195,6 +195,9 @@ class AttentionRecorder:
             for name, module, adapter in self._layers:
                 target = adapter.hook_point(module)
                 self._handles.append(target.register_forward_hook(self._make_hook(name, module, adapter)))
+                if adapter.feature_point is not None and adapter.feature_map is not None:
+                    source = adapter.feature_point(module)
+                    self._handles.append(source.register_forward_hook(self._make_feature_hook(name, adapter)))
         except BaseException:
             self.detach()
             raise
@@ -214,10 +217,25 @@ class AttentionRecorder:
             if recording is None:
                 return
             recording.records.append(adapter.make_record(name, module, inputs, output))
-            if adapter.feature_map is not None and name in recording.feature_layers:
-                features = adapter.feature_map(inputs, output)
+            if own_features and name in recording.feature_layers:
+                features = adapter.feature_map(inputs, output)  # type: ignore[misc]
                 if features is not None:
                     recording.features[name] = keep(features)
+
+        own_features = adapter.feature_map is not None and adapter.feature_point is None
+        return hook
+
+    def _make_feature_hook(self, name: str, adapter: Adapter) -> Callable[..., None]:
+        """The feature map of a layer whose record comes from another submodule's hook."""
+        active = self._active
+
+        def hook(_hooked: nn.Module, inputs: tuple[Any, ...], output: Any) -> None:
+            recording = active.get(threading.get_ident())
+            if recording is None or name not in recording.feature_layers:
+                return
+            features = adapter.feature_map(inputs, output)  # type: ignore[misc]
+            if features is not None:
+                recording.features[name] = keep(features)
 
         return hook
 

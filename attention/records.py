@@ -77,12 +77,16 @@ class Adapter:
             project's modules: their tap; a foreign module: often itself).
         feature_map: the layer's input feature map (B, C, H, W) from the same
             hook arguments, or None when the type cannot provide it.
+        feature_point: the submodule whose hook arguments ``feature_map`` reads,
+            when it is not the hook point: a gate activation child sees the
+            gate itself, which is the cheapest exact record, but not the map.
     """
 
     kind: str
     make_record: Callable[[str, nn.Module, tuple[Any, ...], Any], LayerRecord]
     hook_point: Callable[[nn.Module], nn.Module] = module_itself
     feature_map: Callable[[tuple[Any, ...], Any], torch.Tensor | None] | None = None
+    feature_point: Callable[[nn.Module], nn.Module] | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in (CHANNEL, SPATIAL):
