@@ -253,7 +253,10 @@ def gate_differences(
         differences = [_largest(layer[gate], want[gate][0])]
         for branch in ("avg", "max"):
             if branch in want:  # the module computes it separately: the record must hold it
-                differences.append(_largest(layer["branches"][branch], want[branch][0]))
+                # Branch parts are logits, not 0-1 gates: float32 rounding grows with their size, and two
+                # processes with other thread counts sum in another order, so they are compared relatively.
+                scale = max(1.0, float(want[branch].abs().max()))
+                differences.append(_largest(layer["branches"][branch], want[branch][0]) / scale)
         worst = max(worst, *differences)
         assert max(differences) <= tolerance, (where, layer["name"], differences)
     return worst, logits
