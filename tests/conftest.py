@@ -17,6 +17,7 @@ import pytest
 from PIL import Image
 
 from tests.serving import free_port, wait_for_http
+from webapp.state import ModelCache
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
@@ -114,3 +115,16 @@ def example_image(shape_images: list[Path]) -> Path:
     examples = [Path(path) for path in example_images(ROOT / "assets" / "examples")]
     preferred = [path for path in examples if path.name.startswith("shapes")]
     return (preferred or examples or shape_images)[0]
+
+
+@pytest.fixture(scope="module")
+def cache() -> Iterator[ModelCache]:
+    """A model cache private to the test module, with torch set up as the server sets it (restored afterwards)."""
+    import torch
+
+    from webapp import runtime
+
+    previous = torch.get_num_threads()
+    runtime.configure_torch(1)
+    yield ModelCache()
+    torch.set_num_threads(previous)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import gradio as gr
@@ -17,7 +16,7 @@ from attention import render
 from attention.analysis import Analyzer, ChannelLayer, SpatialLayer
 from attention.channel import SqueezeExcite
 from attention.images import Preprocessing, load_image
-from webapp import analysis, explain, notes, runtime
+from webapp import analysis, explain, notes
 from webapp.inputs import UploadRoots, example_images
 from webapp.sections.explain import explain_section
 from webapp.state import LensResult, ModelCache
@@ -25,15 +24,6 @@ from webapp.state import LensResult, ModelCache
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "assets" / "examples"
 STAR = EXAMPLES / "shapes_star_11.png"
-
-
-@pytest.fixture(scope="module")
-def cache() -> Iterator[ModelCache]:
-    """A private model cache (its models are this module's own copies), with torch set up as the server sets it."""
-    previous = torch.get_num_threads()
-    runtime.configure_torch(1)
-    yield ModelCache()
-    torch.set_num_threads(previous)
 
 
 @pytest.fixture(scope="module")

@@ -14,25 +14,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image, ImageDraw
 
 from attention.errors import CheckpointError, ImageInputError, InputError
 from models.checkpoint import SHIPPED
 from tests.badfiles import BAD_IMAGE_MESSAGES, write_bad_checkpoints, write_bad_images, write_odd_mode_images
 from tests.checkpoints import changed_checkpoint
-from webapp import analysis, downloads, inputs, panels, runtime
+from webapp import analysis, downloads, inputs, panels
 from webapp.inputs import UploadRoots
 from webapp.state import LensResult, ModelCache
-
-
-@pytest.fixture(scope="module")
-def cache() -> Iterator[ModelCache]:
-    """A model cache, with torch set up as the server sets it (and restored afterwards for other tests)."""
-    previous = torch.get_num_threads()
-    runtime.configure_torch(1)
-    yield ModelCache()
-    torch.set_num_threads(previous)
 
 
 @pytest.fixture(scope="session")
