@@ -16,7 +16,7 @@ from typing import NamedTuple
 import pytest
 from PIL import Image
 
-from tests.serving import free_port, wait_for_http
+from tests.serving import free_port, stop, wait_for_app
 from webapp.state import ModelCache
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
@@ -64,18 +64,12 @@ def app_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
     url = f"http://127.0.0.1:{port}/"
     try:
         try:
-            wait_for_http(url, process, SERVER_START_TIMEOUT_S)
-        except (RuntimeError, TimeoutError) as error:
-            tail = log_path.read_text(errors="replace")[-4000:]
-            pytest.fail(f"{error}\n--- app.py log ---\n{tail}")
+            wait_for_app(url, process, log_path, SERVER_START_TIMEOUT_S)
+        except RuntimeError as error:
+            pytest.fail(str(error))
         yield AppServer(url, log_path, process, upload_folder)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=15)
+        stop(process)
 
 
 @pytest.fixture(scope="session")

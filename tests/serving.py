@@ -13,6 +13,25 @@ from pathlib import Path
 from typing import Any
 
 
+def stop(process: subprocess.Popen[bytes], timeout_s: float = 15.0) -> None:
+    """Terminate a server process, killing it if it does not stop in time."""
+    process.terminate()
+    try:
+        process.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=timeout_s)
+
+
+def wait_for_app(url: str, process: subprocess.Popen[bytes], log: Path, timeout_s: float) -> None:
+    """``wait_for_http``, failing with the end of the server's log, which says why it did not start."""
+    try:
+        wait_for_http(url, process, timeout_s)
+    except (RuntimeError, TimeoutError) as error:
+        tail = log.read_text(errors="replace")[-4000:]
+        raise RuntimeError(f"{error}\n--- app.py log ---\n{tail}") from None
+
+
 def free_port() -> int:
     """A localhost port nothing listens on right now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:

@@ -34,7 +34,7 @@ from attention.images import load_image, preprocess  # noqa: E402
 from models import ecanet  # noqa: E402
 from models.describe import IMAGENET_MEAN, IMAGENET_STD  # noqa: E402
 from tests.conftest import SERVER_START_TIMEOUT_S, server_environment  # noqa: E402
-from tests.serving import free_port, wait_for_http  # noqa: E402
+from tests.serving import free_port, stop, wait_for_app  # noqa: E402
 from tests.test_ecanet import randomise, save_official  # noqa: E402
 from tests.test_specs import save_timm_train  # noqa: E402
 from webapp.state import MAX_ARCHITECTURE_PARAMETERS  # noqa: E402
@@ -166,17 +166,12 @@ def launched(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Launched]:
     url = f"http://127.0.0.1:{port}/"
     try:
         try:
-            wait_for_http(url, process, SERVER_START_TIMEOUT_S)
-        except (RuntimeError, TimeoutError) as error:
-            pytest.fail(f"{error}\n--- app.py log ---\n{(folder / 'app.log').read_text(errors='replace')[-4000:]}")
+            wait_for_app(url, process, folder / "app.log", SERVER_START_TIMEOUT_S)
+        except RuntimeError as error:
+            pytest.fail(str(error))
         yield Launched(url, Client(url, verbose=False), model, process)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=15)
+        stop(process)
 
 
 def test_the_launch_model_is_the_pickers_default(launched: Launched) -> None:

@@ -36,7 +36,7 @@ from attention.images import load_image, preprocess  # noqa: E402
 from models import ecanet  # noqa: E402
 from models.specs import LoadedModel, load_model  # noqa: E402
 from tests.conftest import SERVER_START_TIMEOUT_S  # noqa: E402
-from tests.serving import free_port, wait_for_http  # noqa: E402
+from tests.serving import free_port, stop, wait_for_app  # noqa: E402
 from tests.test_ecanet import randomise, save_official  # noqa: E402
 from tests.test_foreign import reference  # noqa: E402
 from tests.test_specs import (  # noqa: E402
@@ -356,20 +356,11 @@ def _launch(built: Built, folder: Path) -> tuple[str, subprocess.Popen[bytes]]:
     process = launch([*built.cli_args, "--input-size", CLI_SIZE], port, folder)
     url = f"http://127.0.0.1:{port}/"
     try:
-        wait_for_http(url, process, SERVER_START_TIMEOUT_S)
-    except (RuntimeError, TimeoutError) as error:
-        _stop(process)
-        pytest.fail(f"{error}\n--- app.py log ---\n{(folder / 'app.log').read_text(errors='replace')[-4000:]}")
+        wait_for_app(url, process, folder / "app.log", SERVER_START_TIMEOUT_S)
+    except RuntimeError as error:
+        stop(process)
+        pytest.fail(str(error))
     return url, process
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=15)
 
 
 @pytest.fixture(scope="module")
@@ -394,7 +385,7 @@ def servers(
         yield get
     finally:
         for _client, process in started.values():
-            _stop(process)
+            stop(process)
 
 
 @pytest.mark.parametrize("name", FACTORIES)
