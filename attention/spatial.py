@@ -14,7 +14,7 @@ from .tap import Tap
 class SpatialMask(NamedTuple):
     """What SpatialAttention computes before scaling the input, each (B, 1, H, W).
 
-    ``logits`` are the convolution's output before the gate. A trained mask
+    ``logits`` are the convolution's output (after the norm, if the layer has one) before the gate. A trained mask
     often saturates: many pixels round to exactly 1.0 in float32, and only the
     logits still say which of them the layer favours most.
     """
@@ -34,9 +34,13 @@ class SpatialAttention(nn.Module):
         kernel_size: odd size of the convolution (3, 5 or 7).
         bias: whether the convolution has a bias.
         gate: "sigmoid" (default) or "hard_sigmoid".
+        norm: put a BatchNorm between the convolution and the gate, as the official
+            CBAM code and timm's ``SpatialAttn`` do. It keeps the logits near unit
+            scale, so the gate cannot drift into saturation where every pixel is
+            kept alike; off by default, which is the seed's (and older checkpoints') layer.
     """
 
-    def __init__(self, kernel_size: int = 7, bias: bool = False, gate: str = "sigmoid") -> None:
+    def __init__(self, kernel_size: int = 7, bias: bool = False, gate: str = "sigmoid", norm: bool = False) -> None:
         super().__init__()
         if kernel_size < 1 or kernel_size % 2 == 0:
             raise ValueError(
@@ -46,13 +50,14 @@ class SpatialAttention(nn.Module):
         self.kernel_size = kernel_size
         self.gate_name = gate
         self.conv = nn.Conv2d(2, 1, kernel_size, padding=kernel_size // 2, bias=bias)
+        self.norm: nn.Module = nn.BatchNorm2d(1) if norm else nn.Identity()
         self.gate = create_gate(gate)
         self.mask_tap = Tap()
 
     def spatial_weights(self, x: torch.Tensor) -> SpatialMask:
         """Mask (B, 1, H, W) in [0, 1] with the logits it came from."""
         pooled = torch.cat([x.amax(dim=1, keepdim=True), x.mean(dim=1, keepdim=True)], dim=1)
-        logits = self.conv(pooled)
+        logits = self.norm(self.conv(pooled))
         return SpatialMask(self.gate(logits), logits)
 
     def spatial_mask(self, x: torch.Tensor) -> torch.Tensor:
@@ -64,4 +69,5 @@ class SpatialAttention(nn.Module):
         return x * mask
 
     def extra_repr(self) -> str:
-        return f"kernel_size={self.kernel_size}, gate={self.gate_name!r}"
+        norm = ", norm=True" if isinstance(self.norm, nn.BatchNorm2d) else ""
+        return f"kernel_size={self.kernel_size}, gate={self.gate_name!r}{norm}"

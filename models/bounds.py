@@ -55,7 +55,7 @@ _SMALL_DEFAULTS: dict[str, Any] = {
 }
 _ATTENTION_KEYS = {"eca", "spatial", "reduction", "gate"}
 _ECA_KEYS = {"kernel_size", "pooling", "gamma", "beta", "bias", "gate"}
-_SPATIAL_KEYS = {"kernel_size", "bias", "gate"}
+_SPATIAL_KEYS = {"kernel_size", "bias", "gate", "norm"}
 # torchvision's block layout: (blocks per stage, bottleneck?)
 _TORCHVISION_LAYOUT = {18: ((2, 2, 2, 2), False), 34: ((3, 4, 6, 3), False), 50: ((3, 4, 6, 3), True)}
 
@@ -170,6 +170,7 @@ class _Tally:
             kernel = spatial.get("kernel_size", 7)
             pixels = size[0] * size[1]
             self.parameters += 2 * kernel * kernel + (1 if spatial.get("bias", False) else 0)
+            self.parameters += 2 if spatial.get("norm", False) else 0
             self.activations += 3 * pixels  # two pooled maps and the mask
             self.multiply_adds += 2 * kernel * kernel * pixels
 
@@ -209,6 +210,8 @@ def _check_attention_kwargs(value: Any) -> dict[str, Any]:
                 raise ConfigError(f"config attention_kwargs.spatial.kernel_size is {kernel}; it must be odd")
         if "bias" in spatial and not isinstance(spatial["bias"], bool):
             raise ConfigError("config attention_kwargs.spatial.bias must be true or false")
+        if "norm" in spatial and not isinstance(spatial["norm"], bool):
+            raise ConfigError("config attention_kwargs.spatial.norm must be true or false")
         if "gate" in spatial:
             _choice("config attention_kwargs.spatial.gate", spatial["gate"], gates)
     return kwargs

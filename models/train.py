@@ -131,6 +131,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--data-root", help="dataset folder (fashion-mnist IDX files, or an image folder)")
     parser.add_argument("--arch", help=f"architecture, one of {sorted(ARCHITECTURES)}")
     parser.add_argument("--attention", help="attention kind for every block (default: the architecture's, eca_sa)")
+    parser.add_argument(
+        "--spatial-norm",
+        action="store_true",
+        help="BatchNorm between the spatial attention's convolution and its gate (as in CBAM and timm)",
+    )
     parser.add_argument("--widths", type=int, nargs="+", help="channels per stage (default: the architecture's)")
     parser.add_argument("--depths", type=int, nargs="+", help="blocks per stage (default: the architecture's)")
     parser.add_argument("--epochs", type=int, default=10)
@@ -223,6 +228,8 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         config["widths"] = list(args.widths)
     if args.depths:
         config["depths"] = list(args.depths)
+    if args.spatial_norm:
+        config["attention_kwargs"] = {"spatial": {"norm": True}}
     config = resolved_config(arch, config)
     model = build_model(arch, **config)
     if args.init:

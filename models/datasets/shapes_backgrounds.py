@@ -276,12 +276,13 @@ def degrade_like_real_images(rng: np.random.Generator, image: np.ndarray) -> np.
     if rng.random() < 0.2:
         pil = pil.filter(ImageFilter.GaussianBlur(rng.uniform(0.3, 1.0) * size / 64.0))
     out = np.asarray(pil)
-    if rng.random() < 0.3:
-        noisy = out.astype(np.float32) + rng.normal(0, rng.uniform(2.0, 10.0), out.shape)
+    if rng.random() < 0.4:  # sensor noise, from faint to heavy (sigma up to 45 of 255)
+        sigma = rng.uniform(2.0, 10.0) if rng.random() < 0.5 else rng.uniform(10.0, 45.0)
+        noisy = out.astype(np.float32) + rng.normal(0, sigma, out.shape)
         out = np.clip(noisy, 0, 255).astype(np.uint8)
-    if rng.random() < 0.1:
+    if rng.random() < 0.2:
         buffer = io.BytesIO()
-        Image.fromarray(out).save(buffer, format="JPEG", quality=int(rng.integers(30, 91)))
+        Image.fromarray(out).save(buffer, format="JPEG", quality=int(rng.integers(15, 91)))
         buffer.seek(0)
         out = np.asarray(Image.open(buffer).convert("RGB"))
     return np.ascontiguousarray(out)

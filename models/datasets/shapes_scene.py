@@ -16,6 +16,7 @@ from PIL import Image, ImageDraw
 
 from .shapes_backgrounds import (
     SUPERSAMPLE,
+    contrast,
     degrade_like_real_images,
     dilate_square,
     draw_clutter,
@@ -23,6 +24,7 @@ from .shapes_backgrounds import (
     paint_background,
     pick_palette,
 )
+from .shapes_distractors import crossing_lines, occluder, wobble
 
 SHAPE_CLASSES: tuple[str, ...] = ("circle", "ring", "square", "triangle", "star", "cross")
 """Class names of the shapes dataset; the index in this tuple is the label."""
@@ -55,6 +57,9 @@ class ShapeScene:
     center: tuple[float, float]  # (x, y) in pixels
     angle: float  # rotation in degrees
     line_width: float  # outline width in pixels, 0 for filled objects
+    occluded: bool = False  # part of the object hidden behind a blob (the mask leaves that part out)
+    crossed: bool = False  # thin lines drawn across the whole picture, object included
+    wobbly: bool = False  # outline redrawn by a shaky hand
 
 
 def _unit_shape(label: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray | None, float]:
@@ -148,6 +153,13 @@ def generate_scene(
 
     # ---- geometry: unit shape -> aspect jitter -> rotation -> scaled to the target extent
     outer, hole, thin = _unit_shape(label, rng)
+    wobbly = rng.random() < 0.35
+    # Round shapes wobble less: a strong wave turns a ring into a polygon.
+    wobble_amount = rng.uniform(0.02, 0.035 if hole is not None or label == 0 else 0.06)
+    if wobbly:
+        outer = wobble(outer, rng, wobble_amount, np.zeros(2))
+        if hole is not None:
+            hole = wobble(hole, rng, wobble_amount, np.zeros(2))
     aspect = rng.uniform(0.8, 1.2)
     stretch = np.array([math.sqrt(aspect), 1.0 / math.sqrt(aspect)])
     angle = rng.uniform(0.0, 360.0)
@@ -163,9 +175,11 @@ def generate_scene(
         # The outline may cover at most 40% of the narrowest part (``thin`` spans ``extent / 2`` per
         # unit); where even the thinnest visible line (1.3 px) breaks that, draw the shape filled.
         cap = 0.4 * thin * extent / 2.0
-        line_width = min(rng.uniform(0.05, 0.18) * extent, cap)
-        if line_width < 1.3:
-            filled, line_width = (True, 0.0) if cap < 1.3 else (False, 1.3)
+        # A third of the outlines are thin pen strokes (1-1.6 px) whatever the size.
+        thin_pen = rng.random() < 0.3
+        line_width = min(rng.uniform(1.0, 1.6) if thin_pen else rng.uniform(0.05, 0.18) * extent, cap)
+        if line_width < 1.0:
+            filled, line_width = (True, 0.0) if cap < 1.0 else (False, 1.0)
     lo, hi = outer.min(axis=0), outer.max(axis=0)
     scale = (extent - line_width) / float((hi - lo).max())
     centre_offset = (lo + hi) / 2.0
@@ -208,7 +222,22 @@ def generate_scene(
         bg = draw_clutter(rng, bg, obj, dilate_square(alpha > 0.02, 2))
     a = alpha[..., None]
     image = np.clip(bg * (1.0 - a) + obj * a + 0.5, 0, 255).astype(np.uint8)
+    occluded = crossed = False
     if degrade:
+        if rng.random() < 0.12:
+            cover, colour = occluder(rng, size, (float(center[0]), float(center[1])), float(half.max()))
+            if contrast(colour, obj) < 80:
+                colour = c1
+            visible = alpha * (1.0 - cover)
+            # Hide a part, never most of the object: its class must stay readable.
+            if (visible >= 0.5).sum() >= 0.7 * mask.sum():
+                occluded = True
+                alpha, mask = visible, visible >= 0.5
+                image = np.clip(image * (1.0 - cover[..., None]) + colour * cover[..., None] + 0.5, 0, 255)
+                image = image.astype(np.uint8)
+        if rng.random() < 0.3:
+            crossed = True
+            image = crossing_lines(rng, image)
         image = degrade_like_real_images(rng, image)
     return ShapeScene(
         image=image,
@@ -222,6 +251,9 @@ def generate_scene(
         center=(float(center[0]), float(center[1])),
         angle=float(angle),
         line_width=float(line_width),
+        occluded=occluded,
+        crossed=crossed,
+        wobbly=bool(wobbly),
     )
 
 
