@@ -287,6 +287,18 @@ def _spatial_conv(module: nn.Module) -> nn.Conv2d | None:
     return None
 
 
+def _normalised(norm: nn.Module | None, logits: torch.Tensor) -> torch.Tensor:
+    """Scores after the layer's BatchNorm, if it has one, as in eval mode: with its running statistics."""
+    if not isinstance(norm, nn.BatchNorm2d):
+        return logits
+    scale = norm.weight.detach().float() if norm.weight is not None else torch.ones(1)
+    shift = norm.bias.detach().float() if norm.bias is not None else torch.zeros(1)
+    mean, var = norm.running_mean, norm.running_var
+    if mean is None or var is None:
+        return logits
+    return (logits - mean.float()) / torch.sqrt(var.float() + norm.eps) * scale + shift
+
+
 def explain_spatial(name: str, module: nn.Module, features: np.ndarray, mask: np.ndarray | None = None) -> Explanation:
     """Spatial attention's four steps on one image's input feature map (C, H, W).
 
@@ -310,6 +322,7 @@ def explain_spatial(name: str, module: nn.Module, features: np.ndarray, mask: np
         )
     ]
     conv = _spatial_conv(module)
+    norm = getattr(module, "norm", None)
     gate_name, gate = _gate_function(module)
     chosen = None
     if conv is not None:
@@ -317,6 +330,7 @@ def explain_spatial(name: str, module: nn.Module, features: np.ndarray, mask: np
         for order, stacked in (("max, mean", (peak, mean)), ("mean, max", (mean, peak))):
             bias = None if conv.bias is None else conv.bias.detach().float()
             logits = F.conv2d(torch.stack(stacked)[None], weight, bias, padding=conv.padding)[0, 0]
+            logits = _normalised(norm, logits)
             computed = gate(logits)
             if mask is None or float((computed - _tensor(mask)).abs().max()) <= MATCH_TOLERANCE:
                 chosen = (order, weight, logits, computed)
@@ -355,7 +369,9 @@ def explain_spatial(name: str, module: nn.Module, features: np.ndarray, mask: np
             Step(
                 "gate",
                 f"3. Scores, then the gate ({gate_name})",
-                f"The kernel gives every pixel a score (a logit); the {gate_name} turns each score into a mask value "
+                "The kernel gives every pixel a score (a logit)"
+                + (", which a batch norm rescales to a steady spread" if isinstance(norm, nn.BatchNorm2d) else "")
+                + f"; the {gate_name} turns each score into a mask value "
                 f"between 0 and 1. Here the mask runs from {low:.2f} to {high:.2f}: on the true 0-1 scale "
                 + (
                     "that is almost one colour, so the stretched view shows where the differences are."

@@ -238,10 +238,15 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         initial = read_checkpoint(resolve_checkpoint(args.init)[1])
         if initial["arch"] != arch:
             raise SystemExit(f"error: --init checkpoint is a {initial['arch']}, not a {arch}")
-        mismatch = state_dict_mismatch(model, initial["state_dict"])
+        state = dict(initial["state_dict"])
+        if args.spatial_norm:
+            # A checkpoint from before the option fine-tunes into it: its spatial norms start fresh.
+            fresh = {key: value for key, value in model.state_dict().items() if ".spatial.norm." in key}
+            state = {**fresh, **state}
+        mismatch = state_dict_mismatch(model, state)
         if mismatch:
             raise SystemExit(f"error: --init checkpoint does not fit this {arch}: {mismatch}")
-        model.load_state_dict(initial["state_dict"])
+        model.load_state_dict(state)
         LOGGER.info("initialised from %s", args.init)
 
     memory_format = torch.channels_last if args.channels_last else torch.contiguous_format

@@ -138,6 +138,32 @@ def test_spatial_mask_matches_definition() -> None:
     assert torch.all((mask >= 0) & (mask <= 1))
 
 
+def test_spatial_norm_sits_between_convolution_and_gate() -> None:
+    """The CBAM/timm variant: conv, then BatchNorm (running statistics in eval mode), then the gate."""
+    torch.manual_seed(3)
+    module = SpatialAttention(kernel_size=5, norm=True)
+    assert "norm=True" in repr(module) and "norm=True" not in repr(SpatialAttention())
+    assert sum(p.numel() for p in module.parameters()) == 2 * 5 * 5 + 2
+    nn.init.normal_(module.conv.weight)
+    with torch.no_grad():
+        module.norm.running_mean.fill_(0.7)
+        module.norm.running_var.fill_(2.5)
+        module.norm.weight.fill_(1.8)
+        module.norm.bias.fill_(-0.4)
+    x = torch.randn(3, 6, 8, 7)
+    pooled = torch.stack([x.max(dim=1).values, x.mean(dim=1)], dim=1)
+    raw = nn.functional.conv2d(pooled, module.conv.weight, padding=2)
+    logits = (raw - 0.7) / torch.sqrt(torch.tensor(2.5) + module.norm.eps) * 1.8 - 0.4
+    weights = module.eval().spatial_weights(x)
+    torch.testing.assert_close(weights.logits, logits)
+    torch.testing.assert_close(weights.mask, torch.sigmoid(logits))
+    torch.testing.assert_close(module(x), x * torch.sigmoid(logits))
+    # In training the norm uses the batch's own statistics: the logits come out centred with unit spread.
+    trained = module.train().spatial_weights(x).logits
+    centred = (trained + 0.4) / 1.8
+    assert abs(float(centred.mean())) < 1e-5 and abs(float(centred.std(unbiased=False)) - 1.0) < 1e-3
+
+
 @pytest.mark.parametrize("kernel", [3, 5, 7])
 def test_spatial_kernel_sizes_keep_size(kernel: int) -> None:
     module = SpatialAttention(kernel_size=kernel)

@@ -113,6 +113,11 @@ def test_directory_and_device_refused_for_what_they_are(tmp_path: Path) -> None:
     ("arch", "config", "size"),
     [
         ("attention_resnet_shapes", {"num_classes": 6, "in_channels": 3, "widths": [24, 48, 96, 192]}, 64),
+        (
+            "attention_resnet_shapes",
+            {"num_classes": 6, "widths": [24, 48, 96, 192], "attention_kwargs": {"spatial": {"norm": True}}},
+            64,
+        ),
         ("attention_resnet_fashion", {"num_classes": 10, "in_channels": 1}, 28),
         (
             "attention_resnet",

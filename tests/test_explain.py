@@ -41,6 +41,16 @@ def _conv2d_same(maps: np.ndarray, kernel: np.ndarray) -> np.ndarray:
     return out
 
 
+def _batch_norm(module: torch.nn.Module, logits: np.ndarray) -> np.ndarray:
+    """The layer's BatchNorm in eval mode, written out; layers without one pass the logits through."""
+    norm = getattr(module, "norm", None)
+    if not isinstance(norm, torch.nn.BatchNorm2d):
+        return logits
+    mean, var = float(norm.running_mean[0]), float(norm.running_var[0])
+    scale, shift = float(norm.weight[0]), float(norm.bias[0])
+    return (logits - mean) / np.sqrt(var + norm.eps) * scale + shift
+
+
 @pytest.fixture(scope="module", params=["shapes", "fashion"])
 def recorded(request: pytest.FixtureRequest):  # noqa: ANN201
     loaded = load_checkpoint(request.param)
@@ -104,7 +114,7 @@ def test_spatial_steps_match_an_independent_recomputation(recorded) -> None:  # 
         kernel = module.conv.weight.detach().numpy()[0].astype(np.float64)
         np.testing.assert_array_equal(explanation.step("kernel").values["kernel"], kernel.astype(np.float32))
         assert explanation.step("kernel").values["order"] == ["max", "mean"]
-        logits = _conv2d_same(pooled, kernel)
+        logits = _batch_norm(module, _conv2d_same(pooled, kernel))
         gate = explanation.step("gate").values
         np.testing.assert_allclose(gate["logits"], logits, atol=1e-4)
         np.testing.assert_allclose(gate["mask"], _sigmoid(logits), atol=1e-5)
@@ -166,3 +176,26 @@ def test_a_kernel_with_a_bias_is_explained_and_the_identity_is_off_by_that_bias(
     branches = explanation.step("branches").values
     assert branches["identity_difference"] == pytest.approx(0.25, abs=1e-5)  # (avg + b) + (max + b) vs (avg + max) + b
     assert "bias (0.250)" in explanation.step("branches").caption
+
+
+def test_a_spatial_layer_with_a_batch_norm_is_explained_with_it() -> None:
+    from attention.spatial import SpatialAttention
+
+    torch.manual_seed(4)
+    module = SpatialAttention(kernel_size=3, norm=True).eval()
+    with torch.no_grad():
+        torch.nn.init.normal_(module.conv.weight)
+        module.norm.running_mean.fill_(-0.3)
+        module.norm.running_var.fill_(4.0)
+        module.norm.weight.fill_(2.0)
+        module.norm.bias.fill_(0.5)
+        features = torch.randn(8, 6, 6)
+        mask = module.spatial_mask(features[None])[0, 0].numpy()
+    explanation = explain_spatial("sa", module, features.numpy(), mask)
+    assert not explanation.missing, [step.missing for step in explanation.missing]
+    pooled = np.stack([features.numpy().max(axis=0), features.numpy().mean(axis=0)]).astype(np.float64)
+    logits = _batch_norm(module, _conv2d_same(pooled, module.conv.weight.detach().numpy()[0].astype(np.float64)))
+    gate = explanation.step("gate")
+    np.testing.assert_allclose(gate.values["logits"], logits, atol=1e-4)
+    np.testing.assert_allclose(gate.values["mask"], _sigmoid(logits), atol=1e-5)
+    assert "batch norm" in gate.caption
