@@ -26,7 +26,11 @@ from .evaluation import evaluate_checkpoint, format_report, json_ready
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m models.evaluate", description=__doc__.split("\n")[0])
     parser.add_argument("checkpoint", help="checkpoint path or shipped name (shapes, fashion)")
-    parser.add_argument("--dataset", help="dataset to evaluate on (default: the one the checkpoint was trained on)")
+    parser.add_argument(
+        "--dataset",
+        help="dataset to evaluate on (default: the one the checkpoint was trained on); shapes-heldout: 300 "
+        "pictures (or --limit) from an independent renderer, scored per background kind, test split only",
+    )
     parser.add_argument("--split", default="test", choices=("train", "val", "test"))
     parser.add_argument("--limit", type=int, help="evaluate only the first N images")
     parser.add_argument("--batch-size", type=int, default=128)

@@ -1,7 +1,8 @@
 """Datasets for Attention Lens: procedural shapes, Fashion-MNIST from IDX files, and image folders.
 
 One module per dataset (``shapes`` with its scene generator in ``shapes_scene``
-and ``shapes_backgrounds``, ``fashion``, ``imagefolder``) and ``factory``,
+and ``shapes_backgrounds``, ``shapes_heldout`` with independent drawing code for
+evaluation, ``fashion``, ``imagefolder``) and ``factory``,
 which builds any of them by name. Everything public is re-exported here, so
 ``from models.datasets import ShapesDataset`` is the way to import it.
 """
@@ -10,6 +11,14 @@ from .factory import DATASET_INFO, DATASET_NAMES, build_dataset, canonical_datas
 from .fashion import DEFAULT_FASHION_ROOT, FASHION_CLASSES, FashionMNISTIdx, find_fashion_files, read_idx
 from .imagefolder import ImageFolderDataset, load_folder_image
 from .shapes import SHAPES_DEFAULT_LENGTHS, ShapesDataset
+from .shapes_heldout import (
+    HELDOUT_BACKGROUNDS,
+    HELDOUT_DEFAULT_LENGTH,
+    HELDOUT_STYLES,
+    HeldoutScene,
+    ShapesHeldoutDataset,
+    render_heldout_scene,
+)
 from .shapes_scene import BACKGROUND_KINDS, SHAPE_CLASSES, ShapeScene, generate_scene, render_shape_scene
 from .splits import SPLITS, Transform, check_split
 
@@ -19,6 +28,10 @@ __all__ = [
     "DATASET_NAMES",
     "DEFAULT_FASHION_ROOT",
     "FASHION_CLASSES",
+    "HELDOUT_BACKGROUNDS",
+    "HELDOUT_DEFAULT_LENGTH",
+    "HELDOUT_STYLES",
+    "HeldoutScene",
     "SHAPES_DEFAULT_LENGTHS",
     "SHAPE_CLASSES",
     "SPLITS",
@@ -26,6 +39,7 @@ __all__ = [
     "ImageFolderDataset",
     "ShapeScene",
     "ShapesDataset",
+    "ShapesHeldoutDataset",
     "Transform",
     "build_dataset",
     "canonical_dataset_name",
@@ -34,5 +48,6 @@ __all__ = [
     "generate_scene",
     "load_folder_image",
     "read_idx",
+    "render_heldout_scene",
     "render_shape_scene",
 ]

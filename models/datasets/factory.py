@@ -10,12 +10,16 @@ from torch.utils.data import Dataset
 from .fashion import DEFAULT_FASHION_ROOT, FASHION_CLASSES, FashionMNISTIdx
 from .imagefolder import ImageFolderDataset
 from .shapes import ShapesDataset
+from .shapes_heldout import HELDOUT_DEFAULT_LENGTH, ShapesHeldoutDataset
 from .shapes_scene import SHAPE_CLASSES
 from .splits import Transform, check_split
 
-DATASET_NAMES: tuple[str, ...] = ("shapes", "fashion-mnist", "imagefolder")
+DATASET_NAMES: tuple[str, ...] = ("shapes", "shapes-heldout", "fashion-mnist", "imagefolder")
 _ALIASES: dict[str, str] = {
     "shapes": "shapes",
+    "shapes-heldout": "shapes-heldout",
+    "shapes_heldout": "shapes-heldout",
+    "heldout": "shapes-heldout",
     "fashion-mnist": "fashion-mnist",
     "fashion": "fashion-mnist",
     "fashion_mnist": "fashion-mnist",
@@ -27,6 +31,7 @@ _ALIASES: dict[str, str] = {
 
 DATASET_INFO: dict[str, dict[str, Any]] = {
     "shapes": {"channels": 3, "input_size": 64, "classes": SHAPE_CLASSES, "has_masks": True},
+    "shapes-heldout": {"channels": 3, "input_size": 64, "classes": SHAPE_CLASSES, "has_masks": True},
     "fashion-mnist": {"channels": 1, "input_size": 28, "classes": FASHION_CLASSES, "has_masks": False},
 }
 
@@ -35,7 +40,9 @@ def canonical_dataset_name(name: str) -> str:
     """Map a user-facing name or alias ("fashion") to its canonical name ("fashion-mnist")."""
     key = name.strip().lower()
     if key not in _ALIASES:
-        raise ValueError(f"unknown dataset {name!r}; valid names: {', '.join(DATASET_NAMES)} (alias: fashion)")
+        raise ValueError(
+            f"unknown dataset {name!r}; valid names: {', '.join(DATASET_NAMES)} (aliases: fashion, heldout)"
+        )
     return _ALIASES[key]
 
 
@@ -50,19 +57,27 @@ def build_dataset(
     size: int = 64,
     download: bool = False,
 ) -> Dataset:
-    """Create a dataset by name: "shapes", "fashion-mnist" (alias "fashion") or "imagefolder".
+    """Create a dataset by name: "shapes", "shapes-heldout" (alias "heldout"), "fashion-mnist" (alias
+    "fashion") or "imagefolder".
 
     ``seed`` picks the shapes scenes and the image-folder split; the
     Fashion-MNIST validation split is fixed on purpose so scores stay
     comparable between runs. ``length`` sets the number of shapes scenes and
     truncates the other datasets (handy for smoke runs). ``size`` only
-    applies to shapes; ``root`` defaults to the Debian path for
-    Fashion-MNIST and is required for image folders.
+    applies to the shapes datasets; ``root`` defaults to the Debian path for
+    Fashion-MNIST and is required for image folders. "shapes-heldout" is an
+    evaluation set with only a "test" split (training on it would defeat its
+    purpose); other splits are refused, and its length defaults to 300.
     """
     canonical = canonical_dataset_name(name)
     check_split(split)
     if canonical == "shapes":
         return ShapesDataset(split=split, length=length, size=size, seed=seed, transform=transform)
+    if canonical == "shapes-heldout":
+        if split != "test":
+            raise ValueError(f"shapes-heldout has only a test split (it is for evaluation), got {split!r}")
+        count = HELDOUT_DEFAULT_LENGTH if length is None else length
+        return ShapesHeldoutDataset(length=count, size=size, seed=seed, transform=transform)
     if canonical == "fashion-mnist":
         return FashionMNISTIdx(
             root=DEFAULT_FASHION_ROOT if root is None else root,

@@ -20,20 +20,38 @@ from .curves import (
 )
 from .gradcam import GradCAM, GradCAMOutput, default_gradcam_layer, grad_cam
 from .localization import (
+    DISPLAY_DIGITS,
     TOLERANCE_FRACTION,
     auroc,
     centre_prior,
     dilate,
     disk_offsets,
+    displayed_mask,
     energy_inside,
     image_side,
+    mask_range,
     pointing_game,
     precise_mask,
     tolerance_px,
     upsample,
 )
-from .report import format_confusion, format_curves, format_localization, format_report, json_ready
-from .run import CENTRE_PRIOR, GRAD_CAM, evaluate_accuracy, evaluate_checkpoint, localization_scores, resolve_dataset
+from .report import (
+    format_accuracy_by_group,
+    format_confusion,
+    format_curves,
+    format_localization,
+    format_report,
+    json_ready,
+)
+from .run import (
+    CENTRE_PRIOR,
+    GRAD_CAM,
+    accuracy_by_group,
+    evaluate_accuracy,
+    evaluate_checkpoint,
+    localization_scores,
+    resolve_dataset,
+)
 
 __all__ = [
     "CENTRE_PRIOR",
@@ -48,17 +66,21 @@ __all__ = [
     "step_counts",
     "format_curves",
     "GRAD_CAM",
+    "DISPLAY_DIGITS",
     "TOLERANCE_FRACTION",
     "GradCAM",
     "GradCAMOutput",
+    "accuracy_by_group",
     "auroc",
     "centre_prior",
     "default_gradcam_layer",
     "dilate",
     "disk_offsets",
+    "displayed_mask",
     "energy_inside",
     "evaluate_accuracy",
     "evaluate_checkpoint",
+    "format_accuracy_by_group",
     "format_confusion",
     "format_localization",
     "format_report",
@@ -66,6 +88,7 @@ __all__ = [
     "image_side",
     "json_ready",
     "localization_scores",
+    "mask_range",
     "pointing_game",
     "precise_mask",
     "resolve_dataset",

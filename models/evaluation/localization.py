@@ -27,6 +27,10 @@ from torch import nn
 
 from attention.recorder import SpatialRecord
 
+DISPLAY_DIGITS = 6
+"""Decimals the app's and the CLI's JSON keep of a mask (``attention.analysis.analysis_to_dict``): the mask a
+user sees. A saturated mask ties many pixels at 1.0 there, which the float64 scores do not show."""
+
 TOLERANCE_FRACTION = 0.04
 """Pointing-game tolerance as a fraction of the image side: a peak on the object's anti-aliased
 outline, or one pixel off after bilinear upsampling of a coarse map, should still count as a hit."""
@@ -220,3 +224,20 @@ def precise_mask(record: SpatialRecord, module: nn.Module) -> torch.Tensor:
         return record.mask.double()
     gate = getattr(module, "gate", torch.sigmoid)
     return gate(record.logits.double())
+
+
+def displayed_mask(record: SpatialRecord) -> torch.Tensor:
+    """The layer's mask as users see it: the recorded float32 mask rounded to ``DISPLAY_DIGITS`` decimals.
+
+    Rounded in float64 the way the JSON export rounds it, and kept in float64 so
+    upsampling cannot break or create ties of its own. Scored next to
+    ``precise_mask``: the gap between the two is what saturation hides from users.
+    """
+    values = record.mask.float().numpy().astype(np.float64)
+    return torch.from_numpy(np.round(values, DISPLAY_DIGITS))
+
+
+def mask_range(maps: torch.Tensor) -> torch.Tensor:
+    """max - min of each (h, w) map in a (B, h, w) batch: how much the mask separates anything at all."""
+    flat = maps.reshape(maps.shape[0], -1)
+    return flat.amax(dim=1) - flat.amin(dim=1)

@@ -38,21 +38,47 @@ def _display_name(key: str, settings: dict[str, Any]) -> str:
 
 
 def format_localization(rows: dict[str, dict[str, Any]], settings: dict[str, Any]) -> str:
-    """Localization scores as a text table: one row per map kind, columns pointing game / energy / AUROC."""
+    """Localization scores as a text table: one row per map kind.
+
+    Columns: pointing game on the mask as displayed and in float64 from the logits, energy inside,
+    AUROC, and the median per-image range (max - min) of the displayed mask.
+    """
     names = {key: _display_name(key, settings) for key in rows}
     width = max(len("map"), *(len(name) for name in names.values()))
-    lines = [f"{'map':<{width}} {'size':>7} {'pointing game':>14} {'energy inside':>14} {'AUROC':>7}"]
+    lines = [
+        f"{'map':<{width}} {'size':>7} {'pointing (displayed)':>20} {'pointing (logits)':>17} "
+        f"{'energy inside':>14} {'AUROC':>7} {'median range':>12}"
+    ]
     for key, row in rows.items():
         size = "x".join(str(s) for s in row["size"])
-        scores = f"{row['pointing_game']:>14.3f} {row['energy_inside']:>14.3f} {row['auroc']:>7.3f}"
+        displayed = row.get("pointing_game_displayed", row["pointing_game"])
+        spread = row.get("mask_range_median")
+        spread_text = "-" if spread is None else f"{spread:.3f}"
+        scores = (
+            f"{displayed:>20.3f} {row['pointing_game']:>17.3f} {row['energy_inside']:>14.3f} "
+            f"{row['auroc']:>7.3f} {spread_text:>12}"
+        )
         lines.append(f"{names[key]:<{width}} {size:>7} {scores}")
         if row.get("empty_maps"):
             lines[-1] += f"  ({row['empty_maps']} all-zero maps)"
     lines.append(
-        f"pointing tolerance {settings['tolerance_px']} px. For reference: objects cover "
-        f"{settings['object_share']:.1%} of the image ({settings['dilated_object_share']:.1%} with the tolerance),"
+        f"pointing game: the map's peak within {settings['tolerance_px']} px of the object; displayed = the mask "
+        "rounded to 6 decimals as the app shows it (ties go to the first pixel), logits = float64."
+    )
+    lines.append(
+        f"For reference: objects cover {settings['object_share']:.1%} of the image "
+        f"({settings['dilated_object_share']:.1%} with the tolerance),"
     )
     lines.append("which a uniform map scores on energy inside (and roughly on pointing game); AUROC 0.5 is chance.")
+    return "\n".join(lines)
+
+
+def format_accuracy_by_group(groups: dict[str, dict[str, Any]], title: str = "background") -> str:
+    """Accuracy per group (e.g. background kind) as a text table."""
+    width = max(len(title), *(len(name) for name in groups))
+    lines = [f"{title:<{width}} {'images':>7} {'accuracy':>9}"]
+    for name, row in groups.items():
+        lines.append(f"{name:<{width}} {row['n']:>7} {row['accuracy']:>9.1%}")
     return "\n".join(lines)
 
 
@@ -81,6 +107,8 @@ def format_report(result: dict[str, Any]) -> str:
         "Confusion matrix",
         format_confusion(result["confusion_matrix"], result["classes"]),
     ]
+    if result.get("accuracy_by_background"):
+        lines += ["", "Accuracy by background", format_accuracy_by_group(result["accuracy_by_background"])]
     if result["localization"] is not None:
         settings = result["localization_settings"]
         lines += [

@@ -32,7 +32,9 @@ from .localization import (
     auroc,
     centre_prior,
     dilate,
+    displayed_mask,
     energy_inside,
+    mask_range,
     pointing_game,
     precise_mask,
     tolerance_px,
@@ -74,20 +76,63 @@ def evaluate_accuracy(
     return accuracy, total_loss / max(count, 1), confusion
 
 
+@torch.no_grad()
+def accuracy_by_group(model: nn.Module, loader: Iterable, groups: list[str]) -> dict[str, dict[str, Any]]:
+    """Accuracy per group of images (``groups[i]`` names image i's group, in loader order).
+
+    Used for the held-out shapes' background kinds: one overall accuracy hides that a model
+    reads shapes on plain paper and fails on clutter. Groups appear in first-seen order.
+    """
+    was_training = model.training
+    model.eval()
+    correct: list[bool] = []
+    try:
+        for images, labels in loader:
+            correct += (model(images).argmax(1).cpu() == labels).tolist()
+    finally:
+        model.train(was_training)
+    if len(correct) != len(groups):
+        raise ValueError(f"{len(groups)} group names for {len(correct)} images")
+    result: dict[str, dict[str, Any]] = {}
+    for group in dict.fromkeys(groups):
+        hits = [ok for ok, name in zip(correct, groups, strict=True) if name == group]
+        result[group] = {"n": len(hits), "accuracy": sum(hits) / len(hits)}
+    return result
+
+
 class _Scores:
-    """Per-image scores of one map kind, averaged at the end."""
+    """Per-image scores of one map kind, averaged at the end.
+
+    ``pointing_game`` is scored on the map as computed (float64 from the logits for
+    attention layers); ``pointing_game_displayed`` on the mask as the app shows it
+    (rounded, see ``displayed_mask``), which is the same map for the references.
+    ``mask_range`` (max - min per image) is kept only for attention layers.
+    """
 
     def __init__(self, size: tuple[int, int]) -> None:
         self.size = size
         self.hits: list[bool] = []
+        self.displayed_hits: list[bool] = []
+        self.ranges: list[float] = []
         self.energy: list[float] = []
         self.auroc: list[float] = []
         self.empty_maps = 0
 
-    def add(self, saliency: torch.Tensor, object_mask: torch.Tensor, tolerance: int) -> None:
+    def add(
+        self,
+        saliency: torch.Tensor,
+        object_mask: torch.Tensor,
+        tolerance: int,
+        displayed: torch.Tensor | None = None,
+        value_range: float | None = None,
+    ) -> None:
         if float(saliency.sum()) <= 0.0:
             self.empty_maps += 1
         self.hits.append(pointing_game(saliency, object_mask, tolerance))
+        shown = self.hits[-1] if displayed is None else pointing_game(displayed, object_mask, tolerance)
+        self.displayed_hits.append(shown)
+        if value_range is not None:
+            self.ranges.append(float(value_range))
         self.energy.append(energy_inside(saliency, object_mask))
         self.auroc.append(auroc(saliency, object_mask))
 
@@ -97,6 +142,9 @@ class _Scores:
 
         return {
             "pointing_game": mean([float(hit) for hit in self.hits]),
+            "pointing_game_displayed": mean([float(hit) for hit in self.displayed_hits]),
+            "mask_range_median": float(np.median(self.ranges)) if self.ranges else None,
+            "mask_range_mean": mean(self.ranges) if self.ranges else None,
             "energy_inside": mean(self.energy),
             "auroc": mean(self.auroc),
             "size": list(self.size),
@@ -126,8 +174,10 @@ def _open_dataset(
         "length": limit,
         "transform": eval_transform(loaded.preprocessing),
     }
-    if dataset == "shapes":
+    if dataset in ("shapes", "shapes-heldout"):
         options["size"] = loaded.preprocessing.input_size[0]
+    if dataset == "shapes-heldout":
+        options["seed"] = 0  # the same held-out pictures for every checkpoint, whatever its training seed
     try:
         data = build_dataset(dataset, split, **options)
     except (ValueError, OSError) as error:  # unknown split, missing files, unreadable folder
@@ -154,7 +204,9 @@ def localization_scores(
 
     ``dataset.sample(i)`` must give ``(uint8 image, bool object mask, label)``
     (as ShapesDataset does). Maps are upsampled bilinearly to the mask's size
-    and scored per image, then averaged. One forward + backward pass per batch
+    and scored per image, then averaged. Attention layers are scored twice on
+    the pointing game: in float64 from their logits (``precise_mask``) and as
+    displayed (``displayed_mask``), with their per-image range (max - min). One forward + backward pass per batch
     serves both the attention recorder and Grad-CAM. Images whose mask is
     empty or covers everything (AUROC undefined) are skipped and counted.
 
@@ -183,6 +235,7 @@ def localization_scores(
         with AttentionRecorder(model) as recorder, cam:
             grad_cam = cam(batch)
         maps: dict[str, torch.Tensor] = {}
+        shown: dict[str, torch.Tensor] = {}
         seen: dict[str, int] = {}
         for record in recorder.records:
             if not isinstance(record, SpatialRecord):
@@ -190,11 +243,14 @@ def localization_scores(
             seen[record.name] = seen.get(record.name, 0) + 1
             key = record.name if seen[record.name] == 1 else f"{record.name}#{seen[record.name]}"
             maps[key] = precise_mask(record, modules[record.name])
+            shown[key] = displayed_mask(record)
         maps[GRAD_CAM] = grad_cam.maps
         for key, value in maps.items():
             rows.setdefault(key, _Scores(tuple(int(s) for s in value.shape[-2:])))
         rows.setdefault(CENTRE_PRIOR, _Scores((height, width)))
         upsampled = {key: upsample(value, (height, width)) for key, value in maps.items()}
+        shown_up = {key: upsample(value, (height, width)) for key, value in shown.items()}
+        ranges = {key: mask_range(value) for key, value in shown.items()}
         dilated = dilate(masks, tolerance)
         for index in range(len(samples)):
             mask = masks[index]
@@ -206,7 +262,10 @@ def localization_scores(
             dilated_share.append(float(dilated[index].float().mean()))
             rows[CENTRE_PRIOR].add(prior, mask, tolerance)
             for key, value in upsampled.items():
-                rows[key].add(value[index], mask, tolerance)
+                if key in shown:
+                    rows[key].add(value[index], mask, tolerance, shown_up[key][index], float(ranges[key][index]))
+                else:
+                    rows[key].add(value[index], mask, tolerance)
     if skipped:
         LOGGER.warning("skipped %d images whose object mask is empty or covers the whole image", skipped)
     # Attention layers in forward order, then the two references.
@@ -242,7 +301,9 @@ def evaluate_checkpoint(
     preprocessed with the checkpoint's own preprocessing; ``seed`` defaults to
     the training seed, so shapes' test split is the very scenes the
     checkpoint's stored test accuracy was measured on. ``limit`` keeps the
-    first N images. ``localization`` is None when the dataset has no masks.
+    first N images. ``localization`` is None when the dataset has no masks;
+    ``accuracy_by_background`` is None unless the dataset names each image's
+    background kind (the held-out shapes do).
     ``curves`` adds the deletion and insertion curves of every map (see
     ``curves``), in ``curve_steps`` steps; ``curves`` is None otherwise.
 
@@ -272,11 +333,15 @@ def evaluate_checkpoint(
         "accuracy": accuracy,
         "loss": loss,
         "confusion_matrix": confusion.tolist(),
+        "accuracy_by_background": None,
         "localization": None,
         "localization_settings": None,
         "curves": None,
         "curves_settings": None,
     }
+    backgrounds = getattr(data, "backgrounds", None)
+    if backgrounds is not None:
+        result["accuracy_by_background"] = accuracy_by_group(loaded.model, loader, list(backgrounds))
     has_masks = bool(DATASET_INFO.get(dataset_name, {}).get("has_masks")) and hasattr(data, "sample")
     if has_masks:
         rows, settings = localization_scores(
