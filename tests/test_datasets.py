@@ -152,6 +152,9 @@ def test_mask_matches_drawn_object_on_solid_background() -> None:
 def test_masked_pixels_stay_close_to_object_colour_with_degradations() -> None:
     for i in range(40):
         scene = generate_scene(np.random.default_rng([6, i]), SIZE, background="solid")
+        # Lines and blobs are drawn over the object on purpose, and blur mixes a thin pen line with its background.
+        if scene.crossed or scene.occluded or 0 < scene.line_width < 3:
+            continue
         obj = np.array(scene.object_colour, np.float32)
         core = scene.alpha >= 0.95
         if core.sum() < 10:
@@ -168,6 +171,8 @@ def test_object_size_and_mask_area() -> None:
         assert low - 1e-6 <= scene.extent <= high + 1e-6
         area = int(scene.mask.sum())
         assert 12 <= area <= (high + 2) ** 2, (i, area)
+        if scene.occluded:  # a blob hides part of it: the visible outline is shorter
+            continue
         width, height = _bbox_sides(scene.mask)
         longest = max(width, height)
         assert longest <= high + 2, (i, longest)
@@ -176,6 +181,41 @@ def test_object_size_and_mask_area() -> None:
         else:
             assert longest >= low - 3.5, (i, longest, scene.extent)
             assert abs(longest - scene.extent) <= 3.5, (i, longest, scene.extent)  # sharp star tips thin out
+
+
+def test_distractors_appear_and_occluders_hide_only_a_part() -> None:
+    scenes = [generate_scene(np.random.default_rng([8, i]), SIZE) for i in range(200)]
+    for flag, share in (("occluded", 0.12), ("crossed", 0.3), ("wobbly", 0.35)):
+        count = sum(getattr(scene, flag) for scene in scenes)
+        assert 0.4 * share * len(scenes) <= count <= 1.6 * share * len(scenes), (flag, count)
+    for scene in scenes:
+        # The mask is what stays visible: an occluded object keeps most of itself, never none.
+        assert scene.mask.any() and np.array_equal(scene.mask, scene.alpha >= 0.5)
+
+
+def test_occluder_sits_beside_the_object_and_wobble_stays_close_to_the_outline() -> None:
+    from models.datasets.shapes_distractors import occluder, wobble
+
+    rng = np.random.default_rng(3)
+    cover, colour = occluder(rng, SIZE, (32.0, 32.0), 10.0)
+    assert cover.shape == (SIZE, SIZE) and 0.0 <= cover.min() and cover.max() == 1.0 and colour.shape == (3,)
+    ys, xs = np.nonzero(cover > 0.5)
+    distance = np.hypot(xs.mean() + 0.5 - 32.0, ys.mean() + 0.5 - 32.0)
+    assert 6.0 <= distance <= 14.0  # centred about the object's half-size away from its centre
+    assert cover.sum() < np.pi * 10.0**2  # smaller than the object's bounding disc
+    square = np.array([[-1.0, -1.0], [1.0, -1.0], [1.0, 1.0], [-1.0, 1.0]])
+    shaky = wobble(square, rng, 0.05, np.zeros(2))
+    assert len(shaky) == 24
+    ratio = np.linalg.norm(shaky, axis=1) / np.linalg.norm(
+        np.concatenate(
+            [
+                s + (e - s) * np.linspace(0, 1, 6, endpoint=False)[:, None]
+                for s, e in zip(square, np.roll(square, -1, axis=0))
+            ]
+        ),
+        axis=1,
+    )
+    assert np.all(np.abs(ratio - 1.0) <= 0.05 + 1e-9) and np.abs(ratio - 1.0).max() > 0.005
 
 
 def test_other_sizes_render() -> None:

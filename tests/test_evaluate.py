@@ -407,3 +407,24 @@ def test_cli_bad_checkpoint_exits_2_with_one_line(tmp_path: Path, kind: str) -> 
     assert proc.stdout == ""
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: "), proc.stderr
+
+
+def test_fashion_mask_ranges_are_those_of_the_exported_masks() -> None:
+    """Without object masks the evaluation still says how much each displayed mask varies, image by image."""
+    from attention.analysis import Analyzer, analysis_to_dict
+    from models.datasets import FashionMNISTIdx
+
+    loaded = load_checkpoint("fashion")
+    result = evaluate_checkpoint(loaded, limit=1, progress=False)
+    assert result["localization"] is None
+    image, _ = FashionMNISTIdx(split="test")[0]
+    with Analyzer(loaded.model, loaded.classes, loaded.preprocessing, loaded.name) as analyzer:
+        exported = analysis_to_dict(analyzer.analyze([image])[0])
+    spatial = [layer for layer in exported["layers"] if layer["type"] == "spatial"]
+    assert [layer["name"] for layer in spatial] == list(result["mask_ranges"])
+    for layer in spatial:
+        mask = np.array(layer["mask"], dtype=np.float64)
+        row = result["mask_ranges"][layer["name"]]
+        assert row["n"] == 1 and row["size"] == list(mask.shape)
+        assert row["median"] == pytest.approx(mask.max() - mask.min(), abs=1e-9)
+    assert "median range" in format_report(result)

@@ -116,6 +116,12 @@ def format_report(result: dict[str, Any]) -> str:
             f"Localization against the object masks ({settings['images_scored']} images, maps upsampled to image size)",
             format_localization(result["localization"], settings),
         ]
+    if result.get("mask_ranges"):
+        lines += ["", "Spatial masks (no object masks to score against): per-image range max - min, as displayed"]
+        lines.append(f"{'layer':<34} {'size':>7} {'median range':>12} {'mean range':>10}")
+        for name, row in result["mask_ranges"].items():
+            size = "x".join(str(s) for s in row["size"])
+            lines.append(f"{name:<34} {size:>7} {row['median']:>12.3f} {row['mean']:>10.3f}")
     if result.get("curves") is not None:
         settings = result["curves_settings"]
         lines += [

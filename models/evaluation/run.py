@@ -193,6 +193,38 @@ def _open_dataset(
     return data
 
 
+@torch.no_grad()
+def mask_ranges(model: nn.Module, loader: Iterable, progress: bool = False) -> dict[str, dict[str, Any]]:
+    """Per spatial-attention layer, the median and mean per-image range (max - min) of the displayed mask.
+
+    For datasets without object masks (Fashion-MNIST) this is the one question about the
+    masks that needs no ground truth: does the overlay separate anything on the true 0-1 scale?
+    """
+    was_training = model.training
+    model.eval()
+    ranges: dict[str, list[float]] = {}
+    sizes: dict[str, list[int]] = {}
+    try:
+        for images, _labels in tqdm(loader, desc="mask ranges", leave=False, disable=not progress):
+            with AttentionRecorder(model) as recorder:
+                model(images)
+            for record in recorder.records:
+                if isinstance(record, SpatialRecord):
+                    ranges.setdefault(record.name, []).extend(mask_range(displayed_mask(record)).tolist())
+                    sizes[record.name] = [int(s) for s in record.mask.shape[-2:]]
+    finally:
+        model.train(was_training)
+    return {
+        name: {
+            "size": sizes[name],
+            "n": len(values),
+            "median": float(np.median(values)),
+            "mean": float(np.mean(values)),
+        }
+        for name, values in ranges.items()
+    }
+
+
 def localization_scores(
     model: nn.Module,
     dataset: Any,
@@ -336,6 +368,7 @@ def evaluate_checkpoint(
         "accuracy_by_background": None,
         "localization": None,
         "localization_settings": None,
+        "mask_ranges": None,
         "curves": None,
         "curves_settings": None,
     }
@@ -350,7 +383,8 @@ def evaluate_checkpoint(
         result["localization"] = rows
         result["localization_settings"] = settings
     else:
-        LOGGER.info("%s has no object masks: skipping the localization scores", dataset_name)
+        LOGGER.info("%s has no object masks: scoring only the spatial masks' ranges", dataset_name)
+        result["mask_ranges"] = mask_ranges(loaded.model, loader, progress)
     if curves:
         rows, settings = curve_scores(loaded.model, loader, curve_steps, seed=seed, progress=progress, total=count)
         result["curves"] = rows
