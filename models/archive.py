@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
 from attention.errors import CheckpointError
@@ -36,12 +37,57 @@ UNREADABLE_FILE_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
-def check_archive(path: Path) -> None:
-    """Refuse an archive whose directory declares more data than a checkpoint may hold.
+@dataclass(frozen=True)
+class ArchiveLimits:
+    """What a zip archive's directory may declare: checkpoints and users' weights files differ only here."""
 
-    ``torch.save`` writes a zip archive whose entries are stored uncompressed,
-    and PyTorch allocates each entry at its declared size before reading it.
-    Checking the declared sizes first makes a zip bomb cost only its directory.
+    unpacked_bytes: int = MAX_UNPACKED_BYTES
+    entries: int = MAX_ARCHIVE_ENTRIES
+    pickle_bytes: int = MAX_PICKLE_BYTES
+    compression_ratio: int = MAX_COMPRESSION_RATIO
+
+
+CHECKPOINT_LIMITS = ArchiveLimits()
+
+
+def zip_entries(path: Path, label: str) -> list[zipfile.ZipInfo] | None:
+    """The archive's directory, or None when ``path`` is not a zip file; CheckpointError when it cannot be read."""
+    try:
+        if not zipfile.is_zipfile(path):
+            return None
+        with zipfile.ZipFile(path) as archive:
+            return archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError) as error:
+        LOGGER.warning("unreadable archive %s: %s", path, error)
+        raise CheckpointError(f"{label} is not a readable PyTorch file (a damaged zip archive)") from error
+
+
+def check_entries(entries: list[zipfile.ZipInfo], label: str, limits: ArchiveLimits) -> None:
+    """Refuse a directory that declares more data than ``limits`` allow, before anything is unpacked."""
+    if len(entries) > limits.entries:
+        raise CheckpointError(f"{label} holds {len(entries):,} archive entries; the limit is {limits.entries:,}")
+    unpacked = sum(entry.file_size for entry in entries)
+    if unpacked > limits.unpacked_bytes:
+        raise CheckpointError(
+            f"{label} would unpack to {unpacked >> 20:,} MB; the limit is {limits.unpacked_bytes >> 20:,} MB"
+        )
+    for entry in entries:
+        if entry.filename.endswith(".pkl") and entry.file_size > limits.pickle_bytes:
+            raise CheckpointError(
+                f"{label}: its {entry.filename} is {entry.file_size >> 20:,} MB; "
+                f"the limit is {limits.pickle_bytes >> 20} MB"
+            )
+        ratio = entry.file_size / max(entry.compress_size, 1)
+        if entry.file_size > 64 * 1024 and ratio > limits.compression_ratio:
+            raise CheckpointError(
+                f"{label}: its entry {entry.filename} is compressed {ratio:,.0f} to 1; "
+                f"the limit is {limits.compression_ratio} to 1 (torch.save does not compress)"
+            )
+
+
+def check_archive(path: Path) -> None:
+    """Refuse a checkpoint whose directory declares more data than a checkpoint may hold.
+
     Files in PyTorch's legacy (pre-1.6, non-zip) format are refused outright:
     their pickle declares storage sizes that are allocated before being read.
     """
@@ -50,37 +96,17 @@ def check_archive(path: Path) -> None:
     try:
         with open(path, "rb") as file:
             head = file.read(2)
-        is_zip = zipfile.is_zipfile(path)
-        entries: list[zipfile.ZipInfo] = []
-        if is_zip:
-            with zipfile.ZipFile(path) as archive:
-                entries = archive.infolist()
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError) as error:
-        LOGGER.warning("unreadable checkpoint archive %s: %s", path, error)
+    except OSError as error:
         raise CheckpointError(unreadable) from error
-    if not is_zip:
+    try:
+        entries = zip_entries(path, label)
+    except CheckpointError as error:
+        raise CheckpointError(unreadable) from error
+    if entries is None:
         if head[:1] == b"\x80":  # a pickle's PROTO opcode: PyTorch's legacy format
             raise CheckpointError(
                 f"{label} is in PyTorch's legacy (non-zip) format, which is not accepted; "
                 "load it with an older tool and save it again with torch.save"
             )
         raise CheckpointError(unreadable)
-    if len(entries) > MAX_ARCHIVE_ENTRIES:
-        raise CheckpointError(f"{label} holds {len(entries):,} archive entries; the limit is {MAX_ARCHIVE_ENTRIES:,}")
-    unpacked = sum(entry.file_size for entry in entries)
-    if unpacked > MAX_UNPACKED_BYTES:
-        raise CheckpointError(
-            f"{label} would unpack to {unpacked >> 20:,} MB; the limit is {MAX_UNPACKED_BYTES >> 20} MB"
-        )
-    for entry in entries:
-        if entry.filename.endswith(".pkl") and entry.file_size > MAX_PICKLE_BYTES:
-            raise CheckpointError(
-                f"{label}: its {entry.filename} is {entry.file_size >> 20:,} MB; "
-                f"the limit is {MAX_PICKLE_BYTES >> 20} MB"
-            )
-        ratio = entry.file_size / max(entry.compress_size, 1)
-        if entry.file_size > 64 * 1024 and ratio > MAX_COMPRESSION_RATIO:
-            raise CheckpointError(
-                f"{label}: its entry {entry.filename} is compressed {ratio:,.0f} to 1; "
-                f"the limit is {MAX_COMPRESSION_RATIO} to 1 (torch.save does not compress)"
-            )
+    check_entries(entries, label, CHECKPOINT_LIMITS)

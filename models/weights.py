@@ -26,7 +26,7 @@ from torch import nn
 
 from attention.errors import CheckpointError
 
-from .archive import UNREADABLE_FILE_ERRORS
+from .archive import UNREADABLE_FILE_ERRORS, ArchiveLimits, check_entries, zip_entries
 from .checkpoint import state_dict_mismatch
 
 LOGGER = logging.getLogger(__name__)
@@ -39,6 +39,8 @@ STATE_DICT_KEYS: tuple[str, ...] = ("state_dict", "model", "model_state_dict")
 WRAPPER_PREFIXES: tuple[str, ...] = ("module.", "_orig_mod.", "model.")
 MAX_WEIGHTS_BYTES = 2 << 30  # file size, and the summed uncompressed size of a zip archive's entries
 MAX_ARCHIVE_ENTRIES = 200_000
+# Weights files may be as large as a real ImageNet network's; the pickle and compression limits are the checkpoints'.
+WEIGHTS_LIMITS = ArchiveLimits(unpacked_bytes=MAX_WEIGHTS_BYTES, entries=MAX_ARCHIVE_ENTRIES)
 MAX_TENSORS = 100_000
 # Harmless classes that training scripts put next to the weights (timm's train.py saves its argparse args).
 SAFE_GLOBALS: list[Any] = [argparse.Namespace]
@@ -68,27 +70,17 @@ def has_weight_suffix(name: str) -> bool:
 
 
 def _check_archive(path: Path, label: str) -> bool:
-    """True for a zip archive, after checking that unpacking it stays within bounds.
+    """True for a zip archive, after checking its directory against the weights files' limits.
 
     ``torch.load`` unpacks every entry it is pointed to, so a small file whose
     entries claim gigabytes would exhaust memory; the zip directory says how
     much each entry expands to before anything is read. A TorchScript archive
     is recognised here too, because ``weights_only`` can only say that it failed.
     """
-    if not zipfile.is_zipfile(path):
+    entries = zip_entries(path, label)
+    if entries is None:
         return False
-    try:
-        with zipfile.ZipFile(path) as archive:
-            entries = archive.infolist()
-    except (zipfile.BadZipFile, OSError, ValueError) as error:
-        raise CheckpointError(f"{label} is a damaged zip archive ({error})") from error
-    if len(entries) > MAX_ARCHIVE_ENTRIES:
-        raise CheckpointError(f"{label} is an archive of {len(entries)} entries; refused above {MAX_ARCHIVE_ENTRIES}")
-    total = sum(entry.file_size for entry in entries)
-    if total > MAX_WEIGHTS_BYTES:
-        raise CheckpointError(
-            f"{label} would unpack to {total >> 20} MB; weights files are refused above {MAX_WEIGHTS_BYTES >> 20} MB"
-        )
+    check_entries(entries, label, WEIGHTS_LIMITS)
     names = [entry.filename for entry in entries]
     if any(name.endswith("constants.pkl") or "/code/" in name for name in names):
         raise CheckpointError(

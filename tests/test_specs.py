@@ -484,7 +484,7 @@ def test_weights_files_that_cannot_be_used(tmp_path: Path) -> None:
     torch.save([torch.zeros(2)], tmp_path / "list.pt")
     cases["list.pt"] = "list.pt holds a list, not a state dict"
     zip_claiming(tmp_path / "bomb.pt", 3 << 30)
-    cases["bomb.pt"] = "bomb.pt would unpack to 3072 MB"
+    cases["bomb.pt"] = "bomb.pt would unpack to 3,072 MB; the limit is 2,048 MB"
     data = (tmp_path / "full.pth").read_bytes()
     (tmp_path / "truncated.pth").write_bytes(data[: len(data) // 2])
     cases["truncated.pth"] = "truncated.pth is"
