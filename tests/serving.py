@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import socket
 import subprocess
+import threading
 import time
 import urllib.error
 import urllib.request
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -122,3 +124,33 @@ def upload_file(base_url: str, path: str | Path, timeout_s: float = 30.0) -> str
     )
     with urllib.request.urlopen(request, timeout=timeout_s) as response:
         return str(json.loads(response.read())[0])
+
+
+def concurrent_mismatches(
+    workers: int, requests: int, ask: Callable[[int, int], tuple[str, Any, Any]], timeout_s: float = 300.0
+) -> list[str]:
+    """Call ``ask(worker, request)`` from ``workers`` threads at once, ``requests`` times each.
+
+    ``ask`` returns (what was asked, the answer, the answer expected); the result
+    has one line per error or differing answer, so a test asserts it is empty.
+    """
+    failures: list[str] = []
+
+    def work(worker: int) -> None:
+        for request in range(requests):
+            try:
+                label, answer, expected = ask(worker, request)
+            except Exception as error:  # noqa: BLE001 - collected and reported by the caller
+                failures.append(f"worker {worker} request {request}: {error!r}")
+                continue
+            if answer != expected:
+                failures.append(f"worker {worker} request {request}: the answer for {label} differs")
+
+    threads = [threading.Thread(target=work, args=(worker,)) for worker in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=timeout_s)
+    if any(thread.is_alive() for thread in threads):
+        failures.append(f"threads still running after {timeout_s:.0f} s")
+    return failures

@@ -9,7 +9,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import threading
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,15 @@ from models.checkpoint import SHIPPED
 from tests.badfiles import BAD_IMAGE_MESSAGES, write_bad_checkpoints, write_bad_images, write_odd_mode_images
 from tests.checkpoints import changed_checkpoint
 from tests.conftest import server_environment
-from tests.serving import call_events, free_port, post_json, raw_call, upload_file, wait_for_http
+from tests.serving import (
+    call_events,
+    concurrent_mismatches,
+    free_port,
+    post_json,
+    raw_call,
+    upload_file,
+    wait_for_http,
+)
 from webapp.inputs import CHECKPOINT_SUFFIXES
 
 pytest.importorskip("gradio_client")
@@ -213,26 +220,13 @@ def test_concurrent_requests_match_sequential_results(server_url: str, shape_ima
     sequential_client = Client(server_url, verbose=False)
     expected = {path.name: api_document(sequential_client, path) for path in shape_images}
     assert len({json.dumps(doc["results"][0]["layers"]) for doc in expected.values()}) == len(shape_images)
-    failures: list[str] = []
     clients = [Client(server_url, verbose=False) for _ in range(8)]
 
-    def work(worker: int) -> None:
-        for request in range(10):
-            path = shape_images[(worker + request) % len(shape_images)]
-            try:
-                document = api_document(clients[worker], path)
-            except Exception as error:  # noqa: BLE001 - collected and reported below
-                failures.append(f"worker {worker} request {request}: {error!r}")
-                continue
-            if document != expected[path.name]:
-                failures.append(f"worker {worker} request {request}: result for {path.name} differs")
+    def ask(worker: int, request: int) -> tuple[str, dict, dict]:
+        path = shape_images[(worker + request) % len(shape_images)]
+        return path.name, api_document(clients[worker], path), expected[path.name]
 
-    threads = [threading.Thread(target=work, args=(worker,)) for worker in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=300)
-    assert not any(thread.is_alive() for thread in threads)
+    failures = concurrent_mismatches(8, 10, ask)
     assert not failures, failures[:5]
 
 

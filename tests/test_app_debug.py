@@ -12,7 +12,6 @@ import json
 import os
 import subprocess
 import sys
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +25,7 @@ from attention.images import load_image, preprocess
 from models.checkpoint import load_checkpoint
 from models.evaluation.gradcam import grad_cam
 from tests.checkpoints import changed_checkpoint
+from tests.serving import concurrent_mismatches
 
 pytest.importorskip("gradio_client")
 from gradio_client import Client, handle_file  # noqa: E402
@@ -136,25 +136,13 @@ def test_ablations_and_analyses_at_the_same_time_match_their_sequential_answers(
     expected = {(path.name, mode): api_document(sequential, path, ablate=mode) for path, mode in jobs}
     assert all(("ablations" in doc["results"][0]) == (mode != "none") for (_, mode), doc in expected.items())
     clients = [Client(server_url, verbose=False) for _ in range(4)]
-    failures: list[str] = []
 
-    def work(worker: int) -> None:
-        for request in range(5):
-            path, mode = jobs[(3 * worker + request) % len(jobs)]
-            try:
-                document = api_document(clients[worker], path, ablate=mode)
-            except Exception as error:  # noqa: BLE001 - collected and reported below
-                failures.append(f"worker {worker}: {error!r}")
-                continue
-            if document != expected[path.name, mode]:
-                failures.append(f"worker {worker}: {path.name} with ablate={mode} differs from its sequential answer")
+    def ask(worker: int, request: int) -> tuple[str, dict, dict]:
+        path, mode = jobs[(3 * worker + request) % len(jobs)]
+        label = f"{path.name} with ablate={mode}"
+        return label, api_document(clients[worker], path, ablate=mode), expected[path.name, mode]
 
-    threads = [threading.Thread(target=work, args=(worker,)) for worker in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=300)
-    assert not any(thread.is_alive() for thread in threads)
+    failures = concurrent_mismatches(4, 5, ask)
     assert not failures, failures[:5]
 
 
