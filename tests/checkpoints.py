@@ -16,11 +16,14 @@ def changed_checkpoint(
     reverse_outputs: bool = False,
     perturb: float = 0.0,
     seed: int = 0,
+    saturate: tuple[str, ...] = (),
 ) -> Path:
     """A shipped checkpoint with its class list and/or its output layer's rows reversed, or its weights perturbed.
 
     Reversing both keeps every prediction's label and moves its index; reversing
-    only the class list renames every prediction.
+    only the class list renames every prediction. ``saturate`` names spatial layers
+    whose norm's bias is raised by 12, so their masks sit at 1 almost everywhere:
+    the weak masks the page must point out.
     """
     payload = torch.load(SHIPPED[name], map_location="cpu", weights_only=True)
     state = payload["state_dict"]
@@ -34,6 +37,8 @@ def changed_checkpoint(
         for key, tensor in state.items():
             if tensor.is_floating_point() and "running" not in key:
                 state[key] = tensor + perturb * torch.randn(tensor.shape, generator=generator)
+    for layer in saturate:
+        state[f"{layer}.norm.bias"] = state[f"{layer}.norm.bias"] + 12.0
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save(payload, path)
     return path

@@ -16,6 +16,7 @@ from attention import render
 from attention.analysis import Analyzer, ChannelLayer, SpatialLayer
 from attention.channel import SqueezeExcite
 from attention.images import Preprocessing, load_image
+from tests.checkpoints import changed_checkpoint
 from webapp import analysis, explain, notes
 from webapp.inputs import UploadRoots, example_images
 from webapp.sections.explain import explain_section
@@ -167,7 +168,25 @@ def test_weak_masks_are_named_with_their_numbers() -> None:
     assert render.mask_range_note(strong) is None
 
 
-def test_the_spatial_panels_say_when_a_mask_is_weak(result: LensResult) -> None:
+@pytest.fixture(scope="module")
+def weak_result(tmp_path_factory: pytest.TempPathFactory, cache: ModelCache) -> LensResult:
+    """The star analysed by the shipped model with its first spatial layer saturated (a mask of about 1)."""
+    folder = tmp_path_factory.mktemp("weak")
+    path = changed_checkpoint(folder / "weak_first_mask.pt", saturate=("stages.0.0.attention.spatial",))
+    roots = UploadRoots.of([STAR.parent, folder])
+    return analysis.analyze(str(STAR), checkpoint_file=str(path), cache=cache, roots=roots)
+
+
+def test_the_shipped_model_shows_strong_masks_without_a_note(result: LensResult) -> None:
+    first = result.spatial_layer_names[0]
+    mask = result.analysis.layer(first).mask
+    assert float(mask.max() - mask.min()) >= 0.5
+    assert notes.spatial_labels(result, first, "absolute") == (notes.OVERLAY_LABEL, notes.MASK_LABEL)
+
+
+def test_the_spatial_panels_say_when_a_mask_is_weak(weak_result: LensResult) -> None:
+    result = weak_result
+    assert render.mask_range_note(result.analysis.layer(result.spatial_layer_names[0]).mask) is not None
     weak_layers = 0
     for name in result.spatial_layer_names:
         mask = result.analysis.layer(name).mask
@@ -182,8 +201,8 @@ def test_the_spatial_panels_say_when_a_mask_is_weak(result: LensResult) -> None:
     assert 0 < weak_layers < len(result.spatial_layer_names)  # this example has both kinds
 
 
-def test_the_overlay_grid_names_weak_masks(result: LensResult) -> None:
-    analysed = result.analysis
+def test_the_overlay_grid_names_weak_masks(weak_result: LensResult) -> None:
+    analysed = weak_result.analysis
     weak = [layer for layer in analysed.spatial_layers if render.mask_range_note(layer.mask)]
     grid = render.overlay_grid(analysed)
     plain = render.overlay_grid(analysed, weak_notes=False)

@@ -115,12 +115,25 @@ def test_the_page_tells_the_truth_about_weak_masks_and_photos(  # noqa: ANN001
     browser,  # noqa: F811
     app_server: AppServer,
     explained,
+    tmp_path: Path,
 ) -> None:
     from attention import render
+    from tests.checkpoints import changed_checkpoint
+    from webapp import analysis
+    from webapp.inputs import UploadRoots
+    from webapp.state import ModelCache
 
     first_spatial = next(e for e in explained.values() if e.kind == "spatial")
-    note = render.mask_range_note(first_spatial.step("gate").values["mask"])
-    assert note is not None, "the shipped shapes model's first mask is expected to be weak on this example"
+    assert render.mask_range_note(first_spatial.step("gate").values["mask"]) is None, "the shipped mask is strong"
+    weak_file = changed_checkpoint(tmp_path / "weak_first_mask.pt", saturate=(first_spatial.layer,))
+    weak = analysis.analyze(
+        str(EXAMPLE),
+        checkpoint_file=str(weak_file),
+        cache=ModelCache(),
+        roots=UploadRoots.of([EXAMPLE.parent, tmp_path]),
+    )
+    note = render.mask_range_note(weak.analysis.layer(first_spatial.layer).mask)
+    assert note is not None
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     try:
         page.goto(app_server.url, wait_until="load")
@@ -132,9 +145,8 @@ def test_the_page_tells_the_truth_about_weak_masks_and_photos(  # noqa: ANN001
         page.wait_for_selector("#input-image img", timeout=TIMEOUT_MS)
         page.get_by_role("button", name="Analyze", exact=True).click()
         page.wait_for_selector("#overlay img[src]", timeout=TIMEOUT_MS)
-        page.locator("#overlay").get_by_text(note).first.wait_for(timeout=TIMEOUT_MS)
-        raw = page.locator("#raw-mask").inner_text()
-        assert note.split(":")[0].removeprefix("mask ") in raw and "min–max colour scale shows where it differs" in raw
+        # The shipped model's mask spans the 0-1 scale: its panels carry their plain titles.
+        assert "scales every pixel almost equally" not in page.locator("#overlay").inner_text()
         assert "photo" not in page.locator("#status").inner_text()
 
         page.locator("#input-image input[type=file]").set_input_files(str(EXAMPLE.parent / "photo_coffee.jpg"))
@@ -144,5 +156,19 @@ def test_the_page_tells_the_truth_about_weak_masks_and_photos(  # noqa: ANN001
         )
         status = page.locator("#status").inner_text()
         assert "looks like a photo" in status and "trained on drawn shapes" in status
+
+        # A checkpoint whose first mask is about 1 everywhere: the panel's title says so, with the numbers.
+        page.locator("#checkpoint-upload input[type=file]").first.set_input_files(str(weak_file))
+        page.wait_for_function(
+            "() => document.querySelector('#model-status').innerText.includes('weak_first_mask')", timeout=TIMEOUT_MS
+        )
+        page.locator("#input-image input[type=file]").set_input_files(str(EXAMPLE))
+        page.get_by_role("button", name="Analyze", exact=True).click()
+        page.wait_for_function(
+            "() => document.querySelector('#status').innerText.includes('weak_first_mask')", timeout=TIMEOUT_MS
+        )
+        page.locator("#overlay").get_by_text(note).first.wait_for(timeout=TIMEOUT_MS)
+        raw = page.locator("#raw-mask").inner_text()
+        assert note.split(":")[0].removeprefix("mask ") in raw and "min–max colour scale shows where it differs" in raw
     finally:
         page.close()

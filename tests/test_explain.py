@@ -46,8 +46,8 @@ def _batch_norm(module: torch.nn.Module, logits: np.ndarray) -> np.ndarray:
     norm = getattr(module, "norm", None)
     if not isinstance(norm, torch.nn.BatchNorm2d):
         return logits
-    mean, var = float(norm.running_mean[0]), float(norm.running_var[0])
-    scale, shift = float(norm.weight[0]), float(norm.bias[0])
+    mean, var = norm.running_mean.item(), norm.running_var.item()
+    scale, shift = norm.weight.detach().item(), norm.bias.detach().item()
     return (logits - mean) / np.sqrt(var + norm.eps) * scale + shift
 
 
