@@ -158,12 +158,17 @@ def test_train_command_line(tmp_path: Path) -> None:
             "16",
             "--max-steps",
             "1",
+            "--spatial-norm",
             "--out",
             str(tmp_path / "cli.pt"),
             "--no-progress",
         ]
     )
-    assert load_checkpoint(tmp_path / "cli.pt").training["steps"] == 1
+    loaded = load_checkpoint(tmp_path / "cli.pt")
+    assert loaded.training["steps"] == 1
+    # The option is stored in the config, so the checkpoint rebuilds the layer it was trained with.
+    assert loaded.config["attention_kwargs"] == {"spatial": {"norm": True}}
+    assert isinstance(dict(loaded.model.named_modules())["stages.0.0.attention.spatial.norm"], torch.nn.BatchNorm2d)
 
 
 def _readme_accuracy(name: str) -> tuple[str, int]:
