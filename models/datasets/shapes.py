@@ -16,7 +16,7 @@ from PIL import Image
 from torch.utils.data import Dataset
 
 from .shapes_scene import SHAPE_CLASSES, render_shape_scene
-from .splits import Transform, check_split
+from .splits import Transform, check_split, checked_index
 
 logger = logging.getLogger(__name__)
 
@@ -88,14 +88,6 @@ class ShapesDataset(Dataset):
         """The generator that defines sample ``index``; exposed so tools can re-render it."""
         return np.random.default_rng([self.seed, self.split_index, int(index)])
 
-    def _normalise_index(self, index: int) -> int:
-        index = int(index)
-        if index < 0:
-            index += self.length
-        if not 0 <= index < self.length:
-            raise IndexError(f"index {index} out of range for {self.length} samples")
-        return index
-
     def _allocate(self) -> None:
         # np.empty reserves address space only; pages are committed as samples are written.
         self._images = np.empty((self.length, self.size, self.size, 3), dtype=np.uint8)
@@ -106,7 +98,7 @@ class ShapesDataset(Dataset):
 
         Cached arrays are returned as read-only views, so callers cannot corrupt the cache.
         """
-        index = self._normalise_index(index)
+        index = checked_index(index, self.length)
         if self.cache and self._filled[index]:
             assert self._images is not None and self._masks is not None
             image = self._images[index]

@@ -23,7 +23,7 @@ from PIL import Image
 from torch.utils.data import Dataset
 
 from .shapes_scene import SHAPE_CLASSES
-from .splits import Transform
+from .splits import Transform, checked_index
 
 HELDOUT_BACKGROUNDS: tuple[str, ...] = ("solid", "linear", "radial", "noise", "clutter")
 """Background kinds, drawn with equal probability so each gets about a fifth of the images."""
@@ -385,17 +385,9 @@ class ShapesHeldoutDataset(Dataset):
     def rng_for(self, index: int) -> np.random.Generator:
         return np.random.default_rng([self.seed, _SALT, int(index)])
 
-    def _normalise_index(self, index: int) -> int:
-        index = int(index)
-        if index < 0:
-            index += self.length
-        if not 0 <= index < self.length:
-            raise IndexError(f"index {index} out of range for {self.length} samples")
-        return index
-
     def scene(self, index: int) -> HeldoutScene:
         """The picture ``index`` with its label, mask, background kind and style."""
-        index = self._normalise_index(index)
+        index = checked_index(index, self.length)
         if index not in self._scenes:
             self._scenes[index] = render_heldout_scene(self.rng_for(index), self.size)
         return self._scenes[index]

@@ -1,4 +1,4 @@
-"""What every dataset here shares: the split names and the transform type."""
+"""What every dataset here shares: the split names, the transform type and index checking."""
 
 from __future__ import annotations
 
@@ -17,3 +17,13 @@ def check_split(split: str) -> int:
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
     return SPLITS.index(split)
+
+
+def checked_index(index: int, length: int) -> int:
+    """``index`` into a dataset of ``length`` samples, negative ones counted from the end; IndexError outside."""
+    index = int(index)
+    if index < 0:
+        index += length
+    if not 0 <= index < length:
+        raise IndexError(f"index {index} out of range for {length} samples")
+    return index
