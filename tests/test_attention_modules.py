@@ -161,7 +161,7 @@ def test_spatial_norm_sits_between_convolution_and_gate() -> None:
     # In training the norm uses the batch's own statistics: the logits come out centred with unit spread.
     trained = module.train().spatial_weights(x).logits
     centred = (trained + 0.4) / 1.8
-    assert abs(float(centred.mean())) < 1e-5 and abs(float(centred.std(unbiased=False)) - 1.0) < 1e-3
+    assert abs(float(centred.mean())) < 1e-5 and abs(float(centred.std(correction=0)) - 1.0) < 1e-3
 
 
 @pytest.mark.parametrize("kernel", [3, 5, 7])
