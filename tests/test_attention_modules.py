@@ -159,7 +159,7 @@ def test_spatial_norm_sits_between_convolution_and_gate() -> None:
     torch.testing.assert_close(weights.mask, torch.sigmoid(logits))
     torch.testing.assert_close(module(x), x * torch.sigmoid(logits))
     # In training the norm uses the batch's own statistics: the logits come out centred with unit spread.
-    trained = module.train().spatial_weights(x).logits
+    trained = module.train().spatial_weights(x).logits.detach()
     centred = (trained + 0.4) / 1.8
     assert abs(float(centred.mean())) < 1e-5 and abs(float(centred.std(correction=0)) - 1.0) < 1e-3
 
