@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import signal
@@ -20,6 +19,7 @@ from PIL import Image
 from models.checkpoint import SHIPPED
 from tests.badfiles import BAD_IMAGE_MESSAGES, write_bad_checkpoints, write_bad_images, write_odd_mode_images
 from tests.checkpoints import changed_checkpoint
+from tests.commands import one_thread_env, run_attention
 from tests.conftest import server_environment
 from tests.serving import (
     call_events,
@@ -49,16 +49,7 @@ def api_document(client: Client, path: Path, **inputs: Any) -> dict[str, Any]:
 
 
 def cli_document(*paths: Path) -> dict[str, Any]:
-    env = dict(os.environ, OMP_NUM_THREADS="1")  # the server computes with one thread too
-    completed = subprocess.run(
-        [sys.executable, "-m", "attention", "analyze", *map(str, paths), "--checkpoint", "shapes", "--json"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    completed = run_attention("analyze", *paths, "--checkpoint", "shapes", "--json", env=one_thread_env())
     assert completed.returncode == 0, completed.stderr
     return json.loads(completed.stdout)
 

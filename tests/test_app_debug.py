@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +23,7 @@ from attention.images import load_image, preprocess
 from models.checkpoint import load_checkpoint
 from models.evaluation.gradcam import grad_cam
 from tests.checkpoints import changed_checkpoint
+from tests.commands import one_thread_env, run_attention
 from tests.serving import concurrent_mismatches
 
 pytest.importorskip("gradio_client")
@@ -38,16 +37,7 @@ TOLERANCE = 2e-6  # both sides rounded to 6 digits
 
 
 def run_cli(*args: str | Path) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, OMP_NUM_THREADS="1")
-    return subprocess.run(
-        [sys.executable, "-m", "attention", "analyze", *map(str, args)],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    return run_attention("analyze", *args, env=one_thread_env())
 
 
 def model_input(loaded: Any, path: Path) -> torch.Tensor:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +21,7 @@ from tests.badfiles import (
     write_plain_checkpoint,
     write_zip_bomb,
 )
+from tests.commands import run_attention
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -31,13 +31,7 @@ def refuse_constant(token: str) -> None:
 
 
 def run_cli(*args: str | Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "attention", "analyze", *map(str, args)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    return run_attention("analyze", *args)
 
 
 @pytest.fixture(scope="module")

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import torch
@@ -13,15 +11,13 @@ from PIL import Image
 
 from models.checkpoint import load_checkpoint
 from models.datasets import ShapesDataset
+from tests.commands import one_thread_env, run_attention
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, OMP_NUM_THREADS="1")
-    return subprocess.run(
-        [sys.executable, "-m", "attention", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600
-    )
+    return run_attention(*args, env=one_thread_env(), timeout=600)
 
 
 def test_explain_writes_one_slide_per_layer(tmp_path: Path) -> None:

@@ -13,7 +13,6 @@ import json
 import os
 import struct
 import subprocess
-import sys
 import warnings
 import zipfile
 from collections.abc import Callable
@@ -41,6 +40,7 @@ from models.specs import (  # noqa: E402
 )
 from models.weights import WEIGHT_SUFFIXES, read_weights  # noqa: E402
 from tests.badfiles import _Exploit  # noqa: E402
+from tests.commands import run_attention
 from tests.test_ecanet import randomise  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -63,14 +63,7 @@ def offline_env(home: Path) -> dict[str, str]:
 
 
 def run_cli(home: Path, *args: str | Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "attention", "analyze", *map(str, args)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=offline_env(home),
-    )
+    return run_attention("analyze", *args, env=offline_env(home))
 
 
 def one_line_error(result: subprocess.CompletedProcess[str]) -> str:
