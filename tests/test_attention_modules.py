@@ -217,13 +217,12 @@ def test_eca_parameter_count_is_kernel_size() -> None:
 
 def _mlp_by_hand(vector: torch.Tensor, mlp: nn.Sequential) -> torch.Tensor:
     """Linear -> ReLU -> Linear, one unit at a time from the layers' weights."""
-    first, second = mlp[0], mlp[2]
-    hidden = [max(0.0, float(first.bias[j]) + sum(float(first.weight[j, i]) * float(vector[i])
-                                                   for i in range(len(vector))))
-              for j in range(first.out_features)]  # fmt: skip
+    w1, b1 = mlp[0].weight.detach(), mlp[0].bias.detach()  # plain numbers: no autograd in the reference
+    w2, b2 = mlp[2].weight.detach(), mlp[2].bias.detach()
+    hidden = [max(0.0, float(b1[j]) + sum(float(w1[j, i]) * float(vector[i]) for i in range(len(vector))))
+              for j in range(w1.shape[0])]  # fmt: skip
     return torch.tensor(
-        [float(second.bias[c]) + sum(float(second.weight[c, j]) * hidden[j] for j in range(len(hidden)))
-         for c in range(second.out_features)]
+        [float(b2[c]) + sum(float(w2[c, j]) * hidden[j] for j in range(len(hidden))) for c in range(w2.shape[0])]
     )  # fmt: skip
 
 
