@@ -185,7 +185,7 @@ def test_object_size_and_mask_area() -> None:
 
 def test_distractors_appear_and_occluders_hide_only_a_part() -> None:
     scenes = [generate_scene(np.random.default_rng([8, i]), SIZE) for i in range(200)]
-    for flag, share in (("occluded", 0.12), ("crossed", 0.3), ("wobbly", 0.35)):
+    for flag, share in (("occluded", 0.12), ("crossed", 0.45), ("wobbly", 0.35)):
         count = sum(getattr(scene, flag) for scene in scenes)
         assert 0.4 * share * len(scenes) <= count <= 1.6 * share * len(scenes), (flag, count)
     for scene in scenes:

@@ -55,9 +55,9 @@ def crossing_lines(rng: np.random.Generator, image: np.ndarray) -> np.ndarray:
         colour = tuple(int(c) for c in hsv_colour(rng, (0.0, 1.0), (0.0, 1.0)))
         width = max(1, round(rng.uniform(0.5, 1.4) * ss * size / 64.0))
         draw.line([tuple(ends[0]), tuple(ends[1])], fill=colour, width=width)
-    for _ in range(int(rng.integers(0, 11))):
+    for _ in range(int(rng.integers(0, 15))):
         x, y = rng.uniform(0, size * ss, size=2)
-        radius = rng.uniform(0.5, 1.5) * ss * size / 64.0
+        radius = rng.uniform(0.5, 2.2) * ss * size / 64.0
         colour = tuple(int(c) for c in hsv_colour(rng, (0.0, 1.0), (0.0, 1.0)))
         draw.ellipse([x - radius, y - radius, x + radius, y + radius], fill=colour)
     return np.asarray(canvas.resize((size, size), Image.Resampling.BOX))

@@ -175,8 +175,8 @@ def generate_scene(
         # The outline may cover at most 40% of the narrowest part (``thin`` spans ``extent / 2`` per
         # unit); where even the thinnest visible line (1.3 px) breaks that, draw the shape filled.
         cap = 0.4 * thin * extent / 2.0
-        # A third of the outlines are thin pen strokes (1-1.6 px) whatever the size.
-        thin_pen = rng.random() < 0.3
+        # Half of the outlines are thin pen strokes (1-1.6 px) whatever the size: other people draw that way.
+        thin_pen = rng.random() < 0.5
         line_width = min(rng.uniform(1.0, 1.6) if thin_pen else rng.uniform(0.05, 0.18) * extent, cap)
         if line_width < 1.0:
             filled, line_width = (True, 0.0) if cap < 1.0 else (False, 1.0)
@@ -235,7 +235,7 @@ def generate_scene(
                 alpha, mask = visible, visible >= 0.5
                 image = np.clip(image * (1.0 - cover[..., None]) + colour * cover[..., None] + 0.5, 0, 255)
                 image = image.astype(np.uint8)
-        if rng.random() < 0.3:
+        if rng.random() < 0.45:
             crossed = True
             image = crossing_lines(rng, image)
         image = degrade_like_real_images(rng, image)
