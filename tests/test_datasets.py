@@ -152,8 +152,8 @@ def test_mask_matches_drawn_object_on_solid_background() -> None:
 def test_masked_pixels_stay_close_to_object_colour_with_degradations() -> None:
     for i in range(40):
         scene = generate_scene(np.random.default_rng([6, i]), SIZE, background="solid")
-        # Lines and blobs are drawn over the object on purpose, and blur mixes a thin pen line with its background.
-        if scene.crossed or scene.occluded or 0 < scene.line_width < 3:
+        # Lines, blobs and a second-colour outline are drawn over the object on purpose, and blur mixes a thin pen line with its background.
+        if scene.crossed or scene.occluded or scene.bordered or 0 < scene.line_width < 3:
             continue
         obj = np.array(scene.object_colour, np.float32)
         core = scene.alpha >= 0.95
@@ -185,7 +185,7 @@ def test_object_size_and_mask_area() -> None:
 
 def test_distractors_appear_and_occluders_hide_only_a_part() -> None:
     scenes = [generate_scene(np.random.default_rng([8, i]), SIZE) for i in range(200)]
-    for flag, share in (("occluded", 0.12), ("crossed", 0.45), ("wobbly", 0.35)):
+    for flag, share in (("occluded", 0.12), ("crossed", 0.45), ("wobbly", 0.35), ("bordered", 0.3 * 0.7)):
         count = sum(getattr(scene, flag) for scene in scenes)
         assert 0.4 * share * len(scenes) <= count <= 1.6 * share * len(scenes), (flag, count)
     for scene in scenes:

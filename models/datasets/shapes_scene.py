@@ -21,6 +21,7 @@ from .shapes_backgrounds import (
     dilate_square,
     draw_clutter,
     ensure_contrast,
+    hsv_colour,
     paint_background,
     pick_palette,
 )
@@ -34,6 +35,7 @@ BACKGROUND_KINDS: tuple[str, ...] = ("solid", "gradient", "noise", "texture", "c
 
 _BACKGROUND_PROBS = np.array([0.18, 0.2, 0.2, 0.17, 0.25])
 
+_LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 _MIN_EXTENT, _MAX_EXTENT = 0.15, 0.60  # object bounding box, as a fraction of the image side
 
 
@@ -60,6 +62,7 @@ class ShapeScene:
     occluded: bool = False  # part of the object hidden behind a blob (the mask leaves that part out)
     crossed: bool = False  # thin lines drawn across the whole picture, object included
     wobbly: bool = False  # outline redrawn by a shaky hand
+    bordered: bool = False  # filled, with an outline in a second colour (part of the mask)
 
 
 def _unit_shape(label: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray | None, float]:
@@ -136,7 +139,8 @@ def generate_scene(
         size: side of the square image in pixels.
         label: force a class index instead of drawing one.
         background: force one of ``BACKGROUND_KINDS`` (tests use ``"solid"``).
-        degrade: apply the blur / noise / resampling / JPEG degradations.
+        degrade: add what other people's drawings have (outlines in a second colour, lines across the
+            picture, a blob hiding a part) and the blur / noise / resampling / JPEG degradations.
     """
     if size < 16:
         raise ValueError(f"size must be at least 16 pixels, got {size}")
@@ -222,8 +226,28 @@ def generate_scene(
         bg = draw_clutter(rng, bg, obj, dilate_square(alpha > 0.02, 2))
     a = alpha[..., None]
     image = np.clip(bg * (1.0 - a) + obj * a + 0.5, 0, 255).astype(np.uint8)
-    occluded = crossed = False
+    occluded = crossed = bordered = False
     if degrade:
+        if filled and rng.random() < 0.3:
+            # A filled shape with an outline in a second colour, as drawing programs make them: without
+            # these, a bordered circle read as a ring (a band of one colour around a disc of another).
+            cap = 0.3 * thin * extent / 2.0
+            width = min(rng.uniform(1.0, 2.5), cap)
+            border = hsv_colour(rng, (0.0, 1.0), (0.0, 1.0))
+            if contrast(border, obj) < 80:
+                border = np.zeros(3, np.float32) if float(obj @ _LUMA) > 127 else np.full(3, 255.0, np.float32)
+            if width >= 1.0:
+                bordered = True
+                edge_canvas = Image.new("L", (size * ss, size * ss), 0)
+                edge_draw = ImageDraw.Draw(edge_canvas)
+                for ring in (outer, hole) if hole is not None else (outer,):
+                    closed = np.concatenate([ring, ring[:2]], axis=0)
+                    edge_draw.line(to_canvas(closed), fill=255, width=max(1, round(width * ss)), joint="curve")
+                edge = np.asarray(edge_canvas.resize((size, size), Image.Resampling.BOX), dtype=np.float32) / 255.0
+                image = np.clip(image * (1.0 - edge[..., None]) + border * edge[..., None] + 0.5, 0, 255)
+                image = image.astype(np.uint8)
+                alpha = np.maximum(alpha, edge)
+                mask = alpha >= 0.5
         if rng.random() < 0.12:
             cover, colour = occluder(rng, size, (float(center[0]), float(center[1])), float(half.max()))
             if contrast(colour, obj) < 80:
@@ -254,6 +278,7 @@ def generate_scene(
         occluded=occluded,
         crossed=crossed,
         wobbly=bool(wobbly),
+        bordered=bordered,
     )
 
 
