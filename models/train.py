@@ -25,6 +25,7 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
 from attention.errors import InputError
+from attention.spatial import SpatialAttention
 
 from .checkpoint import Preprocessing, checkpoint_dict, save_checkpoint
 from .datasets import DATASET_INFO, build_dataset, canonical_dataset_name
@@ -125,6 +126,21 @@ def make_schedule(name: str, optimizer: torch.optim.Optimizer, lr: float, total_
     raise ValueError(f"unknown schedule {name!r}")
 
 
+def start_spatial_attention_neutral(model: nn.Module) -> int:
+    """Zero every spatial attention's convolution, so each mask starts at 0.5 everywhere; returns the count.
+
+    An initialisation ablation: the default (Kaiming-uniform) start gives each
+    layer a random mask from the first step, this one lets the loss shape it.
+    """
+    layers = [module for module in model.modules() if isinstance(module, SpatialAttention)]
+    with torch.no_grad():
+        for layer in layers:
+            layer.conv.weight.zero_()
+            if layer.conv.bias is not None:
+                layer.conv.bias.zero_()
+    return len(layers)
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m models.train", description=__doc__.split("\n")[0])
     parser.add_argument("--dataset", required=True, help="shapes, fashion-mnist (or fashion), imagefolder")
@@ -135,6 +151,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--spatial-norm",
         action="store_true",
         help="BatchNorm between the spatial attention's convolution and its gate (as in CBAM and timm)",
+    )
+    parser.add_argument(
+        "--spatial-init",
+        choices=("default", "neutral"),
+        default="default",
+        help="neutral: zero the spatial attention's convolutions, so every mask starts at 0.5 (an ablation)",
     )
     parser.add_argument("--widths", type=int, nargs="+", help="channels per stage (default: the architecture's)")
     parser.add_argument("--depths", type=int, nargs="+", help="blocks per stage (default: the architecture's)")
@@ -232,6 +254,10 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         config["attention_kwargs"] = {"spatial": {"norm": True}}
     config = resolved_config(arch, config)
     model = build_model(arch, **config)
+    if args.spatial_init == "neutral":
+        if args.init:
+            raise SystemExit("error: --spatial-init neutral starts the masks afresh; it cannot follow --init")
+        LOGGER.info("spatial attention starts neutral in %d layers", start_spatial_attention_neutral(model))
     if args.init:
         from .checkpoint import read_checkpoint, resolve_checkpoint, state_dict_mismatch
 
@@ -370,6 +396,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         "channels_last": args.channels_last,
         "seed": args.seed,
         "init": args.init,
+        "spatial_init": args.spatial_init,
         "train_time_s": round(elapsed, 1),
         "threads": torch.get_num_threads(),
         "device": device_description(device),

@@ -152,7 +152,8 @@ def test_mask_matches_drawn_object_on_solid_background() -> None:
 def test_masked_pixels_stay_close_to_object_colour_with_degradations() -> None:
     for i in range(40):
         scene = generate_scene(np.random.default_rng([6, i]), SIZE, background="solid")
-        # Lines, blobs and a second-colour outline are drawn over the object on purpose, and blur mixes a thin pen line with its background.
+        # Lines, blobs and a second-colour outline are drawn over the object on purpose,
+        # and blur mixes a thin pen line with its background.
         if scene.crossed or scene.occluded or scene.bordered or 0 < scene.line_width < 3:
             continue
         obj = np.array(scene.object_colour, np.float32)

@@ -171,6 +171,33 @@ def test_train_command_line(tmp_path: Path) -> None:
     assert isinstance(dict(loaded.model.named_modules())["stages.0.0.attention.spatial.norm"], torch.nn.BatchNorm2d)
 
 
+def test_neutral_spatial_init_starts_every_mask_at_one_half(tmp_path: Path) -> None:
+    from attention.recorder import AttentionRecorder, SpatialRecord
+    from models.networks import build_model
+    from models.train import start_spatial_attention_neutral
+
+    torch.manual_seed(0)
+    model = build_model("attention_resnet_shapes", num_classes=6, attention_kwargs={"spatial": {"norm": True}}).eval()
+    with AttentionRecorder(model) as recorder:
+        model(torch.randn(2, 3, 64, 64))
+    masks = [record.mask for record in recorder.records if isinstance(record, SpatialRecord)]
+    assert masks and all(float(mask.std()) > 1e-3 for mask in masks)  # the default start is not neutral
+    assert start_spatial_attention_neutral(model) == len(masks)
+    with AttentionRecorder(model) as recorder:
+        model(torch.randn(2, 3, 64, 64))
+    for record in recorder.records:
+        if isinstance(record, SpatialRecord):
+            torch.testing.assert_close(record.mask, torch.full_like(record.mask, 0.5))
+
+    out = tmp_path / "neutral.pt"
+    args = ["--dataset", "shapes", "--epochs", "1", "--train-size", "32", "--val-size", "16", "--test-size", "16"]
+    args += ["--batch-size", "16", "--max-steps", "1", "--spatial-init", "neutral", "--out", str(out), "--no-progress"]
+    main(args)
+    assert load_checkpoint(out).training["spatial_init"] == "neutral"
+    with pytest.raises(SystemExit, match="cannot follow --init"):
+        main([*args[:-3], "--init", str(out), "--out", str(tmp_path / "again.pt"), "--no-progress"])
+
+
 def _readme_accuracy(name: str) -> tuple[str, int]:
     """(accuracy text such as "99.80", test-set size) from the README's Models table row of ``name``."""
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
