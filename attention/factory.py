@@ -17,15 +17,20 @@ class AttentionBlock(nn.Sequential):
     """A channel step followed by a spatial step, either of which may be absent.
 
     Channel first, then spatial, is CBAM's order: the mask is computed from
-    features that channel attention has already re-weighted.
+    features that channel attention has already re-weighted. ``spatial_first``
+    swaps them (an ablation of where SA sits); the layers keep their names.
     """
 
-    def __init__(self, channel: nn.Module | None, spatial: nn.Module | None) -> None:
+    def __init__(self, channel: nn.Module | None, spatial: nn.Module | None, spatial_first: bool = False) -> None:
         super().__init__()
-        if channel is not None:
-            self.channel = channel
-        if spatial is not None:
-            self.spatial = spatial
+        steps = (
+            (("spatial", spatial), ("channel", channel))
+            if spatial_first
+            else (("channel", channel), ("spatial", spatial))
+        )
+        for name, module in steps:
+            if module is not None:
+                self.add_module(name, module)
 
 
 def create_attention(
@@ -36,19 +41,21 @@ def create_attention(
     spatial: dict[str, Any] | None = None,
     reduction: int = 16,
     gate: str = "sigmoid",
+    spatial_first: bool = False,
 ) -> nn.Module:
     """Attention layer for ``channels`` channels.
 
     Kinds: "eca_sa" (this project's default: ECA then spatial attention),
     "eca", "sa", "cbam" (CBAM channel gate then spatial attention), "se",
     and "none" (identity, for ablations).
-    ``eca`` and ``spatial`` hold keyword arguments for those modules.
+    ``eca`` and ``spatial`` hold keyword arguments for those modules;
+    ``spatial_first`` runs the spatial step before the channel step ("eca_sa", "cbam").
     """
     key = kind.replace("+", "_").replace("-", "_").lower()
     eca_kwargs = {"gate": gate, **(eca or {})}
     spatial_kwargs = {"gate": gate, **(spatial or {})}
     if key == "eca_sa":
-        return AttentionBlock(ECA(channels, **eca_kwargs), SpatialAttention(**spatial_kwargs))
+        return AttentionBlock(ECA(channels, **eca_kwargs), SpatialAttention(**spatial_kwargs), spatial_first)
     if key == "eca":
         return AttentionBlock(ECA(channels, **eca_kwargs), None)
     if key == "sa":
@@ -57,6 +64,7 @@ def create_attention(
         return AttentionBlock(
             CBAMChannelGate(channels, reduction=reduction, gate=gate),
             SpatialAttention(**spatial_kwargs),
+            spatial_first,
         )
     if key == "se":
         return AttentionBlock(SqueezeExcite(channels, reduction=reduction, gate=gate), None)

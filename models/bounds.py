@@ -53,7 +53,7 @@ _SMALL_DEFAULTS: dict[str, Any] = {
     "attention_kwargs": None,
     "dropout": 0.0,
 }
-_ATTENTION_KEYS = {"eca", "spatial", "reduction", "gate"}
+_ATTENTION_KEYS = {"eca", "spatial", "reduction", "gate", "spatial_first"}
 _ECA_KEYS = {"kernel_size", "pooling", "gamma", "beta", "bias", "gate"}
 _SPATIAL_KEYS = {"kernel_size", "bias", "gate", "norm"}
 # torchvision's block layout: (blocks per stage, bottleneck?)
@@ -200,6 +200,8 @@ def _check_attention_kwargs(value: Any) -> dict[str, Any]:
             raise ConfigError("config attention_kwargs.eca.bias must be true or false")
         if "gate" in eca:
             _choice("config attention_kwargs.eca.gate", eca["gate"], gates)
+    if "spatial_first" in kwargs and not isinstance(kwargs["spatial_first"], bool):
+        raise ConfigError("config attention_kwargs.spatial_first must be true or false")
     if kwargs.get("spatial") is not None:
         spatial = _keys("config attention_kwargs.spatial", kwargs["spatial"], _SPATIAL_KEYS)
         if "kernel_size" in spatial:

@@ -153,6 +153,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="BatchNorm between the spatial attention's convolution and its gate (as in CBAM and timm)",
     )
     parser.add_argument(
+        "--spatial-first",
+        action="store_true",
+        help="spatial attention before channel attention in each block (CBAM's order is channel first; an ablation)",
+    )
+    parser.add_argument(
         "--spatial-init",
         choices=("default", "neutral"),
         default="default",
@@ -250,8 +255,12 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         config["widths"] = list(args.widths)
     if args.depths:
         config["depths"] = list(args.depths)
-    if args.spatial_norm:
-        config["attention_kwargs"] = {"spatial": {"norm": True}}
+    if args.spatial_norm or args.spatial_first:
+        config["attention_kwargs"] = {}
+        if args.spatial_norm:
+            config["attention_kwargs"]["spatial"] = {"norm": True}
+        if args.spatial_first:
+            config["attention_kwargs"]["spatial_first"] = True
     config = resolved_config(arch, config)
     model = build_model(arch, **config)
     if args.spatial_init == "neutral":

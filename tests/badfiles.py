@@ -238,6 +238,10 @@ def _mutations() -> dict[str, tuple[Callable[[dict], None], str]]:
             setter("config", "attention_kwargs", {"spatial": {"norm": "yes"}}),
             "config attention_kwargs.spatial.norm must be true or false",
         ),
+        "spatial_first_text.pt": (
+            setter("config", "attention_kwargs", {"spatial_first": 1}),
+            "config attention_kwargs.spatial_first must be true or false",
+        ),
         "dropout_one.pt": (setter("config", "dropout", 1.0), "config dropout is 1.0; it must be a number in [0, 1)"),
         "too_many_parameters.pt": (
             setter("config", "widths", [1024, 1024, 1024, 1024]),

@@ -198,6 +198,30 @@ def test_neutral_spatial_init_starts_every_mask_at_one_half(tmp_path: Path) -> N
         main([*args[:-3], "--init", str(out), "--out", str(tmp_path / "again.pt"), "--no-progress"])
 
 
+def test_spatial_first_blocks_run_spatial_attention_on_the_block_input(tmp_path: Path) -> None:
+    out = tmp_path / "first.pt"
+    args = ["--dataset", "shapes", "--epochs", "1", "--train-size", "32", "--val-size", "16", "--test-size", "16"]
+    main([*args, "--batch-size", "16", "--max-steps", "1", "--spatial-first", "--spatial-norm", "--out", str(out)])
+    loaded = load_checkpoint(out)
+    assert loaded.config["attention_kwargs"] == {"spatial": {"norm": True}, "spatial_first": True}
+    block = dict(loaded.model.named_modules())["stages.1.0.attention"]
+    assert [name for name, _ in block.named_children()] == ["spatial", "channel"]
+    seen: dict[str, torch.Tensor] = {}
+    hooks = [
+        block.register_forward_hook(lambda _m, inputs, _o: seen.__setitem__("block", inputs[0].detach().clone())),
+        block.spatial.register_forward_hook(lambda _m, inputs, _o: seen.__setitem__("spatial", inputs[0].detach())),
+        block.channel.register_forward_hook(lambda _m, inputs, _o: seen.__setitem__("channel", inputs[0].detach())),
+    ]
+    loaded.model.eval()
+    with torch.no_grad():
+        loaded.model(torch.randn(2, 3, 64, 64))
+    for hook in hooks:
+        hook.remove()
+    torch.testing.assert_close(seen["spatial"], seen["block"])  # SA sees the block's input, not ECA's output
+    expected = seen["block"] * block.spatial.spatial_mask(seen["block"])
+    torch.testing.assert_close(seen["channel"], expected)
+
+
 def _readme_accuracy(name: str) -> tuple[str, int]:
     """(accuracy text such as "99.80", test-set size) from the README's Models table row of ``name``."""
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
