@@ -30,6 +30,11 @@ def hsv_colour(rng: np.random.Generator, s: tuple[float, float], v: tuple[float,
     return np.array([r, g, b], dtype=np.float32) * 255.0
 
 
+def luminance(colour: np.ndarray) -> float:
+    """Perceived brightness of an RGB colour (0-255), with the weights ``contrast`` uses."""
+    return float(np.asarray(colour, np.float32) @ _LUMA)
+
+
 def contrast(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Visibility of colour a against colour b (broadcasting over the last axis of size 3).
 

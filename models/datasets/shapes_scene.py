@@ -22,6 +22,7 @@ from .shapes_backgrounds import (
     draw_clutter,
     ensure_contrast,
     hsv_colour,
+    luminance,
     paint_background,
     pick_palette,
 )
@@ -35,7 +36,6 @@ BACKGROUND_KINDS: tuple[str, ...] = ("solid", "gradient", "noise", "texture", "c
 
 _BACKGROUND_PROBS = np.array([0.18, 0.2, 0.2, 0.17, 0.25])
 
-_LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 _MIN_EXTENT, _MAX_EXTENT = 0.15, 0.60  # object bounding box, as a fraction of the image side
 
 
@@ -204,6 +204,14 @@ def generate_scene(
     def to_canvas(points: np.ndarray) -> list[tuple[float, float]]:
         return [(float(x), float(y)) for x, y in points * ss - 0.5]
 
+    def draw_outline(draw: ImageDraw.ImageDraw, rings: tuple[np.ndarray, ...], width: float) -> None:
+        for ring in rings:
+            closed = np.concatenate([ring, ring[:2]], axis=0)
+            draw.line(to_canvas(closed), fill=255, width=max(1, round(width * ss)), joint="curve")
+
+    def coverage(canvas: Image.Image) -> np.ndarray:
+        return np.asarray(canvas.resize((size, size), Image.Resampling.BOX), dtype=np.float32) / 255.0
+
     canvas = Image.new("L", (size * ss, size * ss), 0)
     draw = ImageDraw.Draw(canvas)
     if filled:
@@ -211,9 +219,8 @@ def generate_scene(
         if hole is not None:
             draw.polygon(to_canvas(hole), fill=0)
     else:
-        closed = np.concatenate([outer, outer[:2]], axis=0)
-        draw.line(to_canvas(closed), fill=255, width=max(1, round(line_width * ss)), joint="curve")
-    alpha = np.asarray(canvas.resize((size, size), Image.Resampling.BOX), dtype=np.float32) / 255.0
+        draw_outline(draw, (outer,), line_width)
+    alpha = coverage(canvas)
     mask = alpha >= 0.5
 
     # ---- background, contrast, clutter, composite
@@ -235,15 +242,12 @@ def generate_scene(
             width = min(rng.uniform(1.0, 2.5), cap)
             border = hsv_colour(rng, (0.0, 1.0), (0.0, 1.0))
             if contrast(border, obj) < 80:
-                border = np.zeros(3, np.float32) if float(obj @ _LUMA) > 127 else np.full(3, 255.0, np.float32)
+                border = np.zeros(3, np.float32) if luminance(obj) > 127 else np.full(3, 255.0, np.float32)
             if width >= 1.0:
                 bordered = True
                 edge_canvas = Image.new("L", (size * ss, size * ss), 0)
-                edge_draw = ImageDraw.Draw(edge_canvas)
-                for ring in (outer, hole) if hole is not None else (outer,):
-                    closed = np.concatenate([ring, ring[:2]], axis=0)
-                    edge_draw.line(to_canvas(closed), fill=255, width=max(1, round(width * ss)), joint="curve")
-                edge = np.asarray(edge_canvas.resize((size, size), Image.Resampling.BOX), dtype=np.float32) / 255.0
+                draw_outline(ImageDraw.Draw(edge_canvas), (outer, hole) if hole is not None else (outer,), width)
+                edge = coverage(edge_canvas)
                 image = np.clip(image * (1.0 - edge[..., None]) + border * edge[..., None] + 0.5, 0, 255)
                 image = image.astype(np.uint8)
                 alpha = np.maximum(alpha, edge)
