@@ -43,13 +43,15 @@ from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
 import gradio as gr  # noqa: E402
+from starlette.middleware import Middleware  # noqa: E402
 
 from attention.errors import InputError  # noqa: E402
+from attention.images import MAX_PIXELS  # noqa: E402
 from cli.options import OneLineParser, add_model_options, load_model_from  # noqa: E402
 from models.checkpoint import DEFAULT_CHECKPOINT  # noqa: E402
 from webapp import analysis, downloads, panels  # noqa: E402
 from webapp.inputs import UploadRoots, example_images, gradio_upload_folder  # noqa: E402
-from webapp.runtime import configure_torch, stop_on_sigterm  # noqa: E402
+from webapp.runtime import configure_torch, limit_pillow, stop_on_sigterm  # noqa: E402
 from webapp.sections.channel import channel_section  # noqa: E402
 from webapp.sections.common import CONCURRENCY, LOGGER, MODEL_EVENTS, RENDER_EVENTS, user_errors  # noqa: E402
 from webapp.sections.debug import button_mode, debug_section  # noqa: E402
@@ -66,6 +68,8 @@ EXAMPLES_DIR = ROOT / "assets" / "examples"
 # making every accepted request wait behind a flood.
 QUEUE_SIZE = int(os.environ.get("ATTENTION_LENS_QUEUE_SIZE", "16"))
 SESSION_TTL_S = 1800
+# Sessions whose results the server keeps, the oldest dropped first: about 1.7 MB each (6 MB after a huge upload).
+SESSION_CAPACITY = int(os.environ.get("ATTENTION_LENS_SESSIONS", "256"))
 
 CSS = """
 #status p { margin: 0; }
@@ -253,6 +257,7 @@ def main(argv: list[str] | None = None) -> None:
     logging.getLogger().setLevel(logging.INFO)
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per internal HTTP call is noise
     threads = configure_torch()
+    limit_pillow(MAX_PIXELS)
     stop_on_sigterm()
     cache = ModelCache(launch=launch)
     demo = build_app(cache, space.downloads, UploadRoots.of([space.uploads, EXAMPLES_DIR]))
@@ -274,6 +279,8 @@ def main(argv: list[str] | None = None) -> None:
         css=CSS,
         footer_links=["api"],
         max_file_size="256mb",
+        state_session_capacity=SESSION_CAPACITY,
+        app_kwargs={"middleware": [Middleware(downloads.UploadGuard, space=space)]},
     )
 
 

@@ -19,6 +19,7 @@ import torch
 from PIL import Image
 
 from .ablation import Ablator, check_mode, run_ablations
+from .errors import InputError
 from .files import finite_or_none
 from .images import Preprocessing, preprocess
 from .recorder import CHANNEL, SPATIAL, AttentionRecorder, ChannelRecord, SpatialRecord, find_attention_layers
@@ -191,6 +192,7 @@ class Analyzer:
             raise RuntimeError("this Analyzer is closed")
         with torch.inference_mode(), self._recorder.recording(feature_layer) as recorder:
             logits = self.model(batch)
+        check_finite_pass(logits, recorder.records)
         probabilities = torch.softmax(logits.float(), dim=1)
         ablations: list[list[dict[str, Any]]] = [[] for _ in images]
         if ablate is not None:
@@ -224,6 +226,23 @@ class Analyzer:
                 ImageAnalysis(name, image, self.classes, probabilities[index], layers, feature_maps, ablations[index])
             )
         return analyses
+
+
+NOT_FINITE = "the model's output is not finite on this image (weights overflow)"
+
+
+def check_finite_pass(logits: torch.Tensor, records: Sequence[Any]) -> None:
+    """Refuse a pass whose scores or gates hold NaN or infinity: finite weights can still overflow on a real image.
+
+    Every view and the JSON document assume finite numbers, so such a pass
+    is one line for the user rather than a failure deep in the drawing code.
+    """
+    gates = [getattr(record, "weights", None) for record in records]
+    gates += [getattr(record, "mask", None) for record in records]
+    if not bool(torch.isfinite(logits).all()) or any(
+        gate is not None and not bool(torch.isfinite(gate).all()) for gate in gates
+    ):
+        raise InputError(NOT_FINITE)
 
 
 def _floats(values: np.ndarray | None, digits: int = 6) -> list[Any] | None:

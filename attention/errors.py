@@ -6,6 +6,8 @@ the CLI, a message in the page), so every message must read well on its own.
 
 from __future__ import annotations
 
+import traceback
+
 
 class InputError(ValueError):
     """Bad input from the user: an image, a checkpoint, or an option."""
@@ -21,3 +23,19 @@ class ImageInputError(InputError):
 
 class CheckpointError(InputError):
     """A checkpoint that is missing, corrupt, foreign or unsafe to load."""
+
+
+def forget_frames(error: BaseException) -> None:
+    """Clear the local variables of every finished frame in ``error``'s tracebacks, its causes' included.
+
+    A caught error keeps its traceback, and the traceback keeps every local of
+    the frames it passed through: a refused 100 MB state dict stays in memory
+    as long as anything holds the error. Callers that turn an error into a
+    message call this first.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        traceback.clear_frames(current.__traceback__)
+        current = current.__cause__ or current.__context__

@@ -42,16 +42,29 @@ def _folder_items(folder: Path, classes: Sequence[str], limit: int) -> list[tupl
     foreign = [path.name for path in subfolders if path.name not in classes]
     if foreign:
         raise InputError(f"{folder}/{foreign[0]} is not one of the model's classes ({', '.join(classes[:8])}, ...)")
-    items = [
-        (path, classes.index(subfolder.name))
+    per_class = [
+        [
+            (path, classes.index(subfolder.name))
+            for path in sorted(subfolder.iterdir())
+            if path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES
+        ]
         for subfolder in subfolders
-        for path in sorted(subfolder.iterdir())
-        if path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES
     ]
-    if not items:
+    if not any(per_class):
         raise InputError(f"{folder} holds no images")
-    step = max(1, len(items) // limit)  # an even spread over the classes when there are more than the limit
-    return items[::step][:limit]
+    return stratified(per_class, limit)
+
+
+def stratified(per_class: Sequence[Sequence[Any]], limit: int) -> list[Any]:
+    """Up to ``limit`` items taken from each class in turn, so a class with few images is not drowned by a large one."""
+    taken: list[Any] = []
+    for rank in range(max(len(items) for items in per_class)):
+        for items in per_class:
+            if rank < len(items):
+                taken.append(items[rank])
+                if len(taken) == limit:
+                    return taken
+    return taken
 
 
 def _batches(args: argparse.Namespace, loaded: Any) -> tuple[Iterator[tuple[torch.Tensor, torch.Tensor]], int, str]:

@@ -37,7 +37,7 @@ from torch import nn
 from attention.errors import CheckpointError
 from attention.images import Preprocessing
 
-from .archive import MAX_FILE_BYTES, UNREADABLE_FILE_ERRORS, check_archive
+from .archive import MAX_FILE_BYTES, UNREADABLE_FILE_ERRORS, check_archive, check_dense
 from .bounds import MAX_ACTIVATIONS, MAX_CLASSES, MAX_INPUT_SIDE, MIN_INPUT_SIDE, ConfigError, check_config
 from .networks import ARCHITECTURES, build_model
 
@@ -218,6 +218,7 @@ def _check_classes(classes: Any, label: str) -> list[str]:
 
 
 def _check_state_dict(state_dict: Any, label: str) -> None:
+    """Refuse keys that are not strings, values that are not tensors, and tensors beyond their bytes in the file."""
     if not isinstance(state_dict, dict):
         raise CheckpointError(f"{label} has a malformed state_dict (a {type(state_dict).__name__}, not a dict)")
     for key, value in state_dict.items():
@@ -225,6 +226,12 @@ def _check_state_dict(state_dict: Any, label: str) -> None:
             raise CheckpointError(f"{label} has a state_dict key that is not a string: {key!r:.40}")
         if not isinstance(value, torch.Tensor):
             raise CheckpointError(f"{label}: state_dict entry {key} is {type(value).__name__}, not a tensor")
+    check_dense(state_dict, label)
+
+
+def check_finite(state_dict: dict[str, torch.Tensor], label: str) -> None:
+    """Refuse NaN and infinity, once keys and shapes are known to fit, so only a model's worth of values is read."""
+    for key, value in state_dict.items():
         if (value.is_floating_point() or value.is_complex()) and not bool(torch.isfinite(value).all()):
             raise CheckpointError(f"{label}: tensor {key} holds non-finite values (NaN or infinity)")
 
@@ -233,8 +240,9 @@ def validate_payload(payload: Any, label: str) -> dict[str, Any]:
     """``payload`` if it is a checkpoint this program agrees to build; else a one-line CheckpointError.
 
     Everything is checked before the network is built: types, class names,
-    preprocessing, the config against the bounds in ``models.networks`` (which
-    name the field and its limit), and every tensor for NaN and infinity.
+    preprocessing, the config against the bounds in ``models.bounds`` (which
+    name the field and its limit), and that every tensor fills its own storage;
+    values are read for NaN only once keys and shapes fit (``load_checkpoint``).
     """
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(
@@ -287,12 +295,14 @@ def load_checkpoint(name_or_path: str | Path | None = None) -> LoadedModel:
     metrics = dict(payload.get("metrics") or {})
     training = dict(payload.get("training") or {})
     try:
+        # The config's cost is bounded already (validate_payload), so the network is built for real to compare with.
         model = build_model(arch, **config)
     except (TypeError, ValueError) as error:
         raise CheckpointError(f"{label} has a config that {arch} does not accept: {error}") from error
     mismatch = state_dict_mismatch(model, payload["state_dict"])
     if mismatch:
         raise CheckpointError(f"{label} does not match its architecture {arch}: {mismatch}")
+    check_finite(payload["state_dict"], label)
     try:
         model.load_state_dict(payload["state_dict"], strict=True)
     except (RuntimeError, TypeError) as error:

@@ -37,6 +37,7 @@ from attention.errors import CheckpointError, InputError
 from attention.images import Preprocessing
 
 from . import ecanet
+from .bounds import MAX_CLASSES, MAX_ECA_KERNEL
 from .checkpoint import DEFAULT_CHECKPOINT, FORMAT, SHIPPED, LoadedModel, load_checkpoint
 from .describe import (
     apply_overrides,
@@ -48,7 +49,16 @@ from .describe import (
     timm_preprocessing,
     torchvision_preprocessing,
 )
-from .weights import WeightsFile, align_keys, apply_weights, classifier_size, has_weight_suffix, read_weights
+from .weights import (
+    WeightsFile,
+    align_keys,
+    apply_weights,
+    classifier_size,
+    fitted_state_dict,
+    has_weight_suffix,
+    load_fitted,
+    read_weights,
+)
 
 LOGGER = logging.getLogger(__name__)
 
@@ -171,7 +181,75 @@ def _download_error(spec: ModelSpec, error: Exception) -> InputError:
     return InputError(f"could not download {spec.text}'s pretrained weights (offline?); pass --weights FILE")
 
 
-def _build_library_model(spec: ModelSpec, weights: WeightsFile | None) -> tuple[nn.Module, dict[str, Any]]:
+def _on_meta(make: Callable[[], nn.Module]) -> nn.Module | None:
+    """``make()`` with shapes only and no memory, or None for a network that computes its layout from tensor values.
+
+    torchvision's RegNets work their widths out with real tensor arithmetic,
+    which the meta device cannot do; their callers build them for real.
+    """
+    try:
+        with torch.device("meta"):
+            return make()
+    except (NotImplementedError, RuntimeError) as error:
+        LOGGER.info("cannot lay out %s on the meta device: %s", getattr(make, "__name__", "the model"), error)
+        return None
+
+
+def _parameter_count(model: nn.Module) -> int:
+    return sum(parameter.numel() for parameter in model.parameters())
+
+
+def _file_classes(layout: nn.Module, weights: WeightsFile) -> int | None:
+    """The class count the file's classifier sets, bounded like a checkpoint config's before anything is built."""
+    num_classes = classifier_size(layout, weights.state_dict)
+    if num_classes is not None and num_classes > MAX_CLASSES:
+        raise CheckpointError(
+            f"{weights.label}: its classifier has {num_classes:,} outputs; the limit is {MAX_CLASSES:,} classes"
+        )
+    return num_classes
+
+
+def _ecanet_kernels(spec: ModelSpec, layout: nn.Module, weights: WeightsFile) -> tuple[int, ...] | None:
+    """Per-stage ECA kernel widths the file was trained with, bounded like a checkpoint config's."""
+    k_size = ecanet.kernel_sizes_in(spec.name, align_keys(weights.state_dict, layout.state_dict().keys()))
+    for stage, kernel in enumerate(k_size or ()):
+        if kernel > MAX_ECA_KERNEL:
+            raise CheckpointError(
+                f"{weights.label}: its ECA kernel in stage {stage + 1} is {kernel:,} wide; "
+                f"the limit is {MAX_ECA_KERNEL}"
+            )
+    return k_size
+
+
+def _build_fitted(
+    spec: ModelSpec, make: Callable[[int | None], nn.Module], weights: WeightsFile, max_parameters: int | None
+) -> tuple[nn.Module, int | None]:
+    """(model with the file's weights, the file's class count), everything the file declares checked before the build.
+
+    The network the file describes (its class count read from its classifier)
+    is laid out on the meta device first: its parameters are counted and the
+    file's keys and shapes compared there, so a file that would build a huge
+    model, or that fits another network, costs no memory to refuse.
+    """
+    layout = _on_meta(lambda: make(None)) or make(None)
+    num_classes = _file_classes(layout, weights)
+    if num_classes is not None:
+        layout = _on_meta(lambda: make(num_classes)) or make(num_classes)
+    parameters = _parameter_count(layout)
+    if max_parameters is not None and parameters > max_parameters:
+        raise CheckpointError(
+            f"{weights.label} makes {spec.text} a network of {parameters / 1e6:.0f} M parameters; "
+            f"the limit is {max_parameters / 1e6:.0f} M"
+        )
+    state_dict = fitted_state_dict(layout, weights, spec.text)
+    model = make(num_classes) if any(tensor.is_meta for tensor in layout.state_dict().values()) else layout
+    load_fitted(model, state_dict, weights.label, spec.text)
+    return model, num_classes
+
+
+def _build_library_model(
+    spec: ModelSpec, weights: WeightsFile | None, max_parameters: int | None = None
+) -> tuple[nn.Module, dict[str, Any]]:
     """(model with its weights, config) for a library family."""
     config: dict[str, Any] = {"family": spec.kind, "name": spec.name}
     if spec.kind == "ecanet":
@@ -183,14 +261,13 @@ def _build_library_model(spec: ModelSpec, weights: WeightsFile | None) -> tuple[
                 f"{spec.text} needs --weights FILE: the authors' released weights cannot be downloaded automatically"
             )
         builder = ecanet.ARCHITECTURES[spec.name]
-        with torch.device("meta"):  # names and shapes only, to read the file's kernel sizes and class count
-            layout = builder()
-        k_size = ecanet.kernel_sizes_in(spec.name, align_keys(weights.state_dict, layout.state_dict().keys()))
-        num_classes = classifier_size(layout, weights.state_dict)
-        model = builder(num_classes=num_classes or 1000, k_size=k_size)
+        with torch.device("meta"):  # names and shapes only, to read the file's kernel sizes
+            k_size = _ecanet_kernels(spec, builder(), weights)
+        model, num_classes = _build_fitted(
+            spec, lambda count: builder(num_classes=count or 1000, k_size=k_size), weights, max_parameters
+        )
         used = k_size or ecanet.RELEASED_KERNEL_SIZES.get(spec.name)
         config.update(k_size=list(used) if used else None, num_classes=num_classes)
-        apply_weights(model, weights, spec.text)
         return model, config
 
     build = _timm_builder(spec) if spec.kind == "timm" else _torchvision_builder(spec)
@@ -205,12 +282,8 @@ def _build_library_model(spec: ModelSpec, weights: WeightsFile | None) -> tuple[
             raise _download_error(spec, error) from error
         config["pretrained"] = True
     else:
-        model = build(None, False)
-        num_classes = classifier_size(model, weights.state_dict)
-        if num_classes is not None:
-            model = build(num_classes, False)
+        model, num_classes = _build_fitted(spec, lambda count: build(count, False), weights, max_parameters)
         config.update(pretrained=False, num_classes=num_classes)
-        apply_weights(model, weights, spec.text)
     return model, config
 
 
@@ -316,6 +389,7 @@ def load_model(
     classes: str | Path | Sequence[str] | None = None,
     preprocessing_overrides: dict[str, Any] | None = None,
     allow_code: bool = False,
+    max_parameters: int | None = None,
 ) -> LoadedModel:
     """A model in eval mode with its class names and preprocessing, from any spec.
 
@@ -326,6 +400,8 @@ def load_model(
         classes: a classes file, or the names themselves; one per model output.
         preprocessing_overrides: ``input_size``, ``channels``, ``mean``, ``std``.
         allow_code: accept a factory spec, which runs the user's Python code.
+        max_parameters: refuse a library network with weights whose file makes it larger,
+            counted before it is built (a server's bound; the command line sets none).
 
     Every failure is an InputError (CheckpointError for files) with one line.
     """
@@ -340,7 +416,7 @@ def load_model(
             loaded = load_checkpoint(parsed.text)
         except CheckpointError as error:
             inferred, weights_file = _training_file_spec(parsed.text, error)
-            return _load_built(parse_spec(inferred), weights_file, classes, preprocessing_overrides)
+            return _load_built(parse_spec(inferred), weights_file, classes, preprocessing_overrides, max_parameters)
         class_names = _class_override(classes, len(loaded.classes), parsed.text)
         if class_names is not None:
             loaded.classes = class_names
@@ -348,7 +424,7 @@ def load_model(
         return loaded
 
     weights_file = read_weights(weights) if weights is not None else None
-    return _load_built(parsed, weights_file, classes, preprocessing_overrides)
+    return _load_built(parsed, weights_file, classes, preprocessing_overrides, max_parameters)
 
 
 def _load_built(
@@ -356,9 +432,12 @@ def _load_built(
     weights_file: WeightsFile | None,
     classes: str | Path | Sequence[str] | None,
     preprocessing_overrides: dict[str, Any] | None,
+    max_parameters: int | None = None,
 ) -> LoadedModel:
-    build = _build_factory_model if parsed.runs_code else _build_library_model
-    model, config = build(parsed, weights_file)
+    if parsed.runs_code:
+        model, config = _build_factory_model(parsed, weights_file)
+    else:
+        model, config = _build_library_model(parsed, weights_file, max_parameters)
     model.eval()
     preprocessing = apply_overrides(_library_preprocessing(parsed, model), preprocessing_overrides)
     count = _output_count(model, preprocessing, parsed.text)

@@ -268,7 +268,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
             raise SystemExit("error: --spatial-init neutral starts the masks afresh; it cannot follow --init")
         LOGGER.info("spatial attention starts neutral in %d layers", start_spatial_attention_neutral(model))
     if args.init:
-        from .checkpoint import read_checkpoint, resolve_checkpoint, state_dict_mismatch
+        from .checkpoint import check_finite, read_checkpoint, resolve_checkpoint, state_dict_mismatch
 
         initial = read_checkpoint(resolve_checkpoint(args.init)[1])
         if initial["arch"] != arch:
@@ -281,6 +281,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         mismatch = state_dict_mismatch(model, state)
         if mismatch:
             raise SystemExit(f"error: --init checkpoint does not fit this {arch}: {mismatch}")
+        check_finite(state, Path(args.init).name)
         model.load_state_dict(state)
         LOGGER.info("initialised from %s", args.init)
 

@@ -12,6 +12,7 @@ dict for another network) rather than calling it corrupt.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import pickle
 import re
@@ -26,8 +27,8 @@ from torch import nn
 
 from attention.errors import CheckpointError
 
-from .archive import UNREADABLE_FILE_ERRORS, ArchiveLimits, check_entries, zip_entries
-from .checkpoint import state_dict_mismatch
+from .archive import UNREADABLE_FILE_ERRORS, ArchiveLimits, check_dense, check_entries, zip_entries
+from .checkpoint import check_finite, state_dict_mismatch
 
 LOGGER = logging.getLogger(__name__)
 
@@ -42,6 +43,8 @@ MAX_ARCHIVE_ENTRIES = 200_000
 # Weights files may be as large as a real ImageNet network's; the pickle and compression limits are the checkpoints'.
 WEIGHTS_LIMITS = ArchiveLimits(unpacked_bytes=MAX_WEIGHTS_BYTES, entries=MAX_ARCHIVE_ENTRIES)
 MAX_TENSORS = 100_000
+# A safetensors header names each tensor in about 100 bytes; this allows MAX_TENSORS with long names.
+MAX_SAFETENSORS_HEADER_BYTES = 32 << 20
 # Harmless classes that training scripts put next to the weights (timm's train.py saves its argparse args).
 SAFE_GLOBALS: list[Any] = [argparse.Namespace]
 
@@ -80,13 +83,13 @@ def _check_archive(path: Path, label: str) -> bool:
     entries = zip_entries(path, label)
     if entries is None:
         return False
-    check_entries(entries, label, WEIGHTS_LIMITS)
     names = [entry.filename for entry in entries]
     if any(name.endswith("constants.pkl") or "/code/" in name for name in names):
         raise CheckpointError(
             f"{label} is a TorchScript archive, which holds a compiled program rather than a state dict; "
             "save torch.jit.load(file).state_dict() with torch.save instead"
         )
+    check_entries(entries, label, WEIGHTS_LIMITS, path.stat().st_size)
     return True
 
 
@@ -100,7 +103,42 @@ def _looks_like_safetensors(path: Path) -> bool:
     return head[8:9] == b"{" and 0 < length < path.stat().st_size
 
 
+def _check_safetensors_header(path: Path, label: str) -> None:
+    """Refuse a header that declares more tensors than MAX_TENSORS before the parser builds every one of them.
+
+    ``load_file`` makes a tensor object per entry however small, so a header
+    of a million empty tensors costs gigabytes; the header's own bytes and
+    JSON say how many there are at the cost of reading the header.
+    """
+    size = path.stat().st_size
+    with open(path, "rb") as handle:
+        head = handle.read(8)
+        if len(head) < 8:
+            raise CheckpointError(f"{label} is not a readable safetensors file (corrupt or truncated)")
+        (length,) = struct.unpack("<Q", head)
+        if length > MAX_SAFETENSORS_HEADER_BYTES:
+            raise CheckpointError(
+                f"{label}: its safetensors header is {length:,} bytes; the limit is {MAX_SAFETENSORS_HEADER_BYTES:,}"
+            )
+        if length + 8 > size:
+            raise CheckpointError(f"{label} is not a readable safetensors file (corrupt or truncated)")
+        header = handle.read(length)
+    # Every entry carries a "data_offsets" key, so counting the key bounds the entries before parsing them.
+    if header.count(b'"data_offsets"') > MAX_TENSORS:
+        raise CheckpointError(f"{label} declares more than {MAX_TENSORS:,} tensors; refused above {MAX_TENSORS:,}")
+    try:
+        entries = json.loads(header)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise CheckpointError(f"{label} is not a readable safetensors file (its header is not JSON)") from error
+    if not isinstance(entries, dict):
+        raise CheckpointError(f"{label} is not a readable safetensors file (its header is not a JSON object)")
+    count = sum(1 for key in entries if key != "__metadata__")
+    if count > MAX_TENSORS:
+        raise CheckpointError(f"{label} holds {count:,} tensors; refused above {MAX_TENSORS:,}")
+
+
 def _read_safetensors(path: Path, label: str) -> dict[str, Any]:
+    _check_safetensors_header(path, label)
     try:
         from safetensors.torch import load_file
     except ImportError as error:
@@ -207,6 +245,7 @@ def read_weights(path: str | Path) -> WeightsFile:
     else:
         payload = _read_torch(path, label, _check_archive(path, label))
     state_dict, extras = _unwrap(payload, label)
+    check_dense(state_dict, label)
     LOGGER.info("read %d tensors from %s", len(state_dict), path)
     return WeightsFile(state_dict, path, extras)
 
@@ -244,15 +283,20 @@ def classifier_size(model: nn.Module, state_dict: dict[str, torch.Tensor]) -> in
     return int(weight.shape[0]) if weight.shape[0] != module.out_features else None
 
 
-def apply_weights(model: nn.Module, weights: WeightsFile, target: str) -> None:
-    """Load ``weights`` into ``model`` strictly, or raise a CheckpointError naming the first tensor that differs."""
+def fitted_state_dict(model: nn.Module, weights: WeightsFile, target: str) -> dict[str, torch.Tensor]:
+    """The file's state dict keyed as ``model`` expects, or a CheckpointError naming the first tensor that differs.
+
+    Keys and shapes are compared first, so ``model`` may live on the meta
+    device and a file for another network is refused before any of its values
+    are read; only then is every value checked for NaN and infinity.
+    """
     label = weights.label
     expected = model.state_dict()
     state_dict = align_keys(weights.state_dict, expected.keys())
     # Files from before PyTorch 0.4.1 have no batch-norm step counters; they do not change the output.
     for key, value in expected.items():
         if key.endswith("num_batches_tracked") and key not in state_dict:
-            state_dict[key] = value
+            state_dict[key] = torch.zeros_like(value, device="cpu")
     mismatch = state_dict_mismatch(model, state_dict)
     if mismatch:
         saved_as = f" (the file says it was saved from {weights.arch})" if weights.arch else ""
@@ -261,11 +305,19 @@ def apply_weights(model: nn.Module, weights: WeightsFile, target: str) -> None:
                 f"{label} is a state dict for another architecture than {target}: {mismatch}{saved_as}"
             )
         raise CheckpointError(f"{label} does not fit {target}: {mismatch}{saved_as}")
-    for key, value in state_dict.items():
-        if value.is_floating_point() and not torch.isfinite(value).all():
-            raise CheckpointError(f"{label} has non-finite values (NaN or infinity) in {key}")
+    check_finite(state_dict, label)
+    return state_dict
+
+
+def load_fitted(model: nn.Module, state_dict: dict[str, torch.Tensor], label: str, target: str) -> None:
+    """Load a state dict ``fitted_state_dict`` accepted, strictly, with a one-line error for what PyTorch refuses."""
     try:
         model.load_state_dict(state_dict, strict=True)
     except (RuntimeError, TypeError) as error:
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise CheckpointError(f"{label} does not fit {target}: {first_line}") from error
+
+
+def apply_weights(model: nn.Module, weights: WeightsFile, target: str) -> None:
+    """Load ``weights`` into ``model`` strictly, or raise a CheckpointError naming the first tensor that differs."""
+    load_fitted(model, fitted_state_dict(model, weights, target), weights.label, target)

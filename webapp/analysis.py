@@ -18,7 +18,7 @@ from PIL import Image, ImageDraw
 
 from attention.ablation import MODES
 from attention.analysis import Analyzer, ImageAnalysis, analysis_to_dict, build_document
-from attention.errors import InputError
+from attention.errors import InputError, forget_frames
 from attention.images import load_image
 from models.checkpoint import DEFAULT_CHECKPOINT
 
@@ -193,7 +193,11 @@ def check_checkpoint(checkpoint_file: Any, model: str | None = None, *, cache: M
             loaded = cache.uploaded(path, name).loaded
             what = f"uploaded checkpoint **{markdown_text(name)}** ({markdown_text(loaded.arch)})"
     except InputError as error:
-        return f"**Refused:** {markdown_text(str(error))}"
+        message = str(error)
+        forget_frames(error)  # the refused file's tensors live in the traceback's frames
+        del error
+        release_freed_memory()
+        return f"**Refused:** {markdown_text(message)}"
     classes = ", ".join(loaded.classes[:8]) + (", …" if len(loaded.classes) > 8 else "")
     return f"Using {what}: {len(loaded.classes)} classes ({markdown_text(classes)})."
 

@@ -18,6 +18,10 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+import anyio.to_thread
+from starlette.responses import PlainTextResponse
 
 from attention import render
 from attention.files import dumps, safe_stem
@@ -157,6 +161,10 @@ class TempSpace:
         downloads = prune_folder(self.downloads, self.downloads_max_age_s, self.downloads_max_bytes)
         return uploads, downloads
 
+    def upload_room(self) -> bool:
+        """Prune the upload folder now and say whether it is back under its size cap."""
+        return prune_folder(self.uploads, self.cache_max_age_s, self.cache_max_bytes) <= self.cache_max_bytes
+
     def start_pruning(self, every_s: float = PRUNE_EVERY_S) -> threading.Thread:
         def loop() -> None:
             while not self._stop.wait(every_s):
@@ -175,6 +183,29 @@ class TempSpace:
         shutil.rmtree(self.root, ignore_errors=True)
         if not self.owns_uploads:
             LOGGER.info("left %s in place: GRADIO_TEMP_DIR was chosen by the caller", self.uploads)
+
+
+UPLOAD_FULL = "the server's upload space is full; try again in a minute"
+
+
+class UploadGuard:
+    """ASGI middleware that prunes the upload folder as each upload arrives and refuses uploads while it is full.
+
+    Gradio's upload route is not queued, so a fast client could otherwise fill
+    the disk between two runs of the timed pruner.
+    """
+
+    def __init__(self, app: Any, space: TempSpace) -> None:
+        self.app = app
+        self.space = space
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST" and scope["path"].endswith("/upload"):
+            if not await anyio.to_thread.run_sync(self.space.upload_room):
+                LOGGER.warning("refused an upload: %s is over its cap", self.space.uploads)
+                await PlainTextResponse(UPLOAD_FULL, status_code=503)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 def new_download_folder(directory: str | Path) -> Path:

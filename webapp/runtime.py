@@ -8,6 +8,7 @@ import functools
 import logging
 import os
 import signal
+import warnings
 from typing import Any
 
 import torch
@@ -30,6 +31,20 @@ def configure_torch(threads: int | None = None) -> int:
     threads = max(1, int(threads))
     torch.set_num_threads(threads)
     return threads
+
+
+def limit_pillow(max_pixels: int) -> None:
+    """Make Pillow refuse, before decoding, any image over ``max_pixels``, in every decode of this process.
+
+    Gradio decodes some inputs (the sketchpad's layers) before a handler can
+    check them; Pillow raises its DecompressionBombError above twice its
+    limit and only warns below, so its limit is half the app's, and the
+    warning is silenced because the app's own check already covers that range.
+    """
+    from PIL import Image
+
+    Image.MAX_IMAGE_PIXELS = max_pixels // 2
+    warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
 
 
 def stop_on_sigterm() -> None:

@@ -317,6 +317,7 @@ class ModelCache:
         cached = self._cached_upload(key)
         if cached is not None:
             return cached
-        analyzer = analyzer_with_attention(load_model(spec, path, allow_code=False))
+        loaded = load_model(spec, path, allow_code=False, max_parameters=MAX_ARCHITECTURE_PARAMETERS)
+        analyzer = analyzer_with_attention(loaded)
         LOGGER.info("built %s with uploaded weights %s", spec, name)
         return self._keep_upload(key, analyzer)

@@ -16,7 +16,8 @@ from typing import Any, TypeVar
 
 import gradio as gr
 
-from attention.errors import InputError
+from attention.errors import InputError, forget_frames
+from webapp.runtime import release_freed_memory
 
 LOGGER = logging.getLogger("attention_lens.app")
 CONCURRENCY = 2  # two analyses at a time: this is a 2-core machine's worth of work
@@ -24,6 +25,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 PANEL_BUTTONS = ["download", "fullscreen"]
 MODEL_EVENTS = dict(concurrency_id="model", concurrency_limit=CONCURRENCY)
 RENDER_EVENTS = dict(concurrency_id="render", concurrency_limit=CONCURRENCY, api_visibility="private")
+# Checking an uploaded model loads it, as an analysis does: it shares the analyses' concurrency limit.
+MODEL_CHECK_EVENTS = dict(MODEL_EVENTS, api_visibility="private")
 
 
 def output_panel(label: str, elem_id: str, image_format: str = "png", scale: int | None = None) -> gr.Image:
@@ -53,8 +56,13 @@ def user_errors(fn: F) -> F:
             return fn(*args, **kwargs)
         except InputError as error:
             LOGGER.info("refused: %s", error)
+            message = str(error)
+            # The refused file's tensors live in the frames of the traceback: free them and hand the heap back.
+            forget_frames(error)
+            del error
+            release_freed_memory()
             # gr.Error renders HTML; the message may contain an uploaded file's name.
-            raise gr.Error(html.escape(str(error), quote=False), print_exception=False) from None
+            raise gr.Error(html.escape(message, quote=False), print_exception=False) from None
         except Exception as error:  # noqa: BLE001 - the server must keep answering
             LOGGER.exception("%s failed", fn.__name__)
             raise gr.Error(

@@ -2,17 +2,41 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import gradio as gr
+from PIL import Image
 
+from attention.images import MAX_PIXELS
 from models.checkpoint import DEFAULT_CHECKPOINT
 from webapp import analysis, notes
 from webapp.inputs import CHECKPOINT_SUFFIXES, UploadRoots
 from webapp.state import ModelCache
 
-from .common import RENDER_EVENTS, user_errors
+from .common import MODEL_CHECK_EVENTS, user_errors
+
+
+def refusing_huge_drawings(preprocess: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """The sketchpad's own decoding, with the app's one-line refusal where Pillow refuses a huge drawing.
+
+    Gradio decodes the drawing before the handler runs; Pillow's process-wide
+    limit (webapp.runtime.limit_pillow) refuses a huge one before decoding,
+    with an error Gradio would report only as a generic failure. Wrapping the
+    instance's method rather than subclassing keeps Gradio from writing a
+    type-stub file next to this module.
+    """
+
+    @functools.wraps(preprocess)
+    def wrapper(payload: Any) -> Any:
+        try:
+            return preprocess(payload)
+        except Image.DecompressionBombError as error:
+            raise gr.Error(f"the drawing is too large: {MAX_PIXELS:,} pixels at most", print_exception=False) from error
+
+    return wrapper
 
 
 @dataclass
@@ -49,6 +73,7 @@ def input_section(examples: list[str], model: str = DEFAULT_CHECKPOINT) -> Input
             brush=gr.Brush(default_size=6, colors=["#000000", "#d62728", "#1f77b4"], color_mode="defaults"),
             elem_id="sketchpad",
         )
+        sketch.preprocess = refusing_huge_drawings(sketch.preprocess)
         sketch_button = gr.Button("Analyze drawing", variant="primary", elem_id="analyze-sketch-button")
     return InputSection(image, analyze_button, sketch, sketch_button)
 
@@ -91,5 +116,5 @@ def model_section(cache: ModelCache, roots: UploadRoots) -> ModelSection:
         return {status: analysis.check_checkpoint(checkpoint_file, model_name, cache=cache, roots=roots)}
 
     for trigger in (checkpoint.change, model.change):
-        trigger(check_checkpoint, [checkpoint, model], [status], preprocess=False, **RENDER_EVENTS)
+        trigger(check_checkpoint, [checkpoint, model], [status], preprocess=False, **MODEL_CHECK_EVENTS)
     return ModelSection(model, checkpoint, status)
