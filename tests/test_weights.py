@@ -70,3 +70,23 @@ def test_one_tensor_of_another_shape_is_refused_by_name(tmp_path: Path) -> None:
     assert str(error.value) == (
         "wider.pt does not fit my_net: submodel.2.weight is [5, 4, 1, 1] in the file but [4, 4, 1, 1] in the model"
     )
+
+
+def test_a_file_missing_one_tensor_is_refused_and_only_step_counters_are_filled_in(tmp_path: Path) -> None:
+    native = named_like_a_wrapper()
+    state = native.state_dict()
+    del state["submodel.2.bias"]
+    path = tmp_path / "short.pt"
+    torch.save(state, path)
+    with pytest.raises(CheckpointError) as error:
+        apply_weights(named_like_a_wrapper(), read_weights(path), "my_net")
+    assert str(error.value) == "short.pt is a state dict for another architecture than my_net: " + (
+        "submodel.2.bias is missing from the file"
+    )
+    # A file from before PyTorch 0.4.1 has no batch-norm step counter: that one is filled in, and loads.
+    state = native.state_dict()
+    del state["submodel.0.num_batches_tracked"]
+    torch.save(state, path)
+    fresh = named_like_a_wrapper()
+    apply_weights(fresh, read_weights(path), "my_net")
+    assert all(torch.equal(value, native.state_dict()[key]) for key, value in fresh.state_dict().items())
