@@ -78,7 +78,7 @@ TARGETS: dict[str, Target] = {
             "tests/test_recorder.py",
             "tests/test_render.py",
             "-k",
-            "analyzer or Analyzer or analysis or statistics or spatial_module or thread",
+            "analyzer or Analyzer or analysis or statistics or spatial_module or thread or batch or non_square",
         ],
     ),  # fmt: skip
     "evaluation: localization metrics": Target(
