@@ -1,15 +1,26 @@
-"""Plant small bugs in the library core and count how many the fast tests catch (issue 17's mutation run).
+"""Plant small bugs in every library module and count how many the fast tests catch (issues 17 and 24).
 
-    .venv/bin/python scripts/mutation.py [--per-module 25] [--seed 0] [--jobs 2] [--target recorder]
+    .venv/bin/python scripts/mutation.py [--per-module 4] [--seed 0] [--jobs 2] [--target recorder] [--check]
 
-Each mutant changes ONE place of one module (a comparison flipped, min and
-max swapped, a cleanup call dropped, a constant changed, two arguments
-swapped, ``x[i]`` made ``x[i + 1]``, an ``if flag:`` negated, ...). It is
-written into a private copy of the repository (one per job, in a temporary
-folder), never into this checkout, and the module's test selection from
-TARGETS runs against it: a failing (or hanging) selection kills the mutant.
-The script prints each survivor and the share killed per module; survivors
-point at weak tests (or, now and then, at a change that alters nothing).
+Two kinds of mutant, each changing ONE place of one module:
+
+- mechanical ones, sampled (``--per-module``) from every place the AST
+  allows: a comparison flipped, min and max swapped, a cleanup call dropped, a
+  constant changed, two arguments swapped, ``x[i]`` made ``x[i + 1]``, an
+  ``if flag:`` negated, ...;
+- meaning-level ones written by hand in HAND_MUTANTS, all of them run: the
+  bugs a developer makes while refactoring (swapped branches, a transposed
+  mask, a sign flipped, a batch index pinned to 0, a path check weakened).
+  Each is an exact snippet of the module and its replacement. A snippet that
+  is no longer found exactly once is reported as STALE, loudly, and the run
+  exits non-zero: the module changed under it, and the snippet needs updating.
+
+A mutant is written into a private copy of the repository (one per job, in a
+temporary folder), never into this checkout, and the module's test selection
+from TARGETS runs against it: a failing (or hanging) selection kills the
+mutant. The script prints each survivor and a table of the share killed per
+module; survivors point at weak tests (or, now and then, at a change that
+alters nothing). ``--check`` only verifies that every hand snippet is found.
 """
 
 from __future__ import annotations
@@ -67,7 +78,7 @@ TARGETS: dict[str, Target] = {
             "tests/test_recorder.py",
             "tests/test_render.py",
             "-k",
-            "analyzer or Analyzer or analysis or statistics or spatial_module or thread",
+            "analyzer or Analyzer or analysis or statistics or spatial_module or thread or batch or non_square",
         ],
     ),  # fmt: skip
     "evaluation: localization metrics": Target(
@@ -84,7 +95,544 @@ TARGETS: dict[str, Target] = {
         ["tests/test_curves.py", "-k", "not shipped"],
         ("pixel_ranks", "step_counts", "curve_auc", "deletion_insertion", "block_of"),
     ),
+    "ablation": Target("attention/ablation.py", ["tests/test_ablation.py", "tests/test_recorder.py", "-k", "ablat"]),
+    "channel": Target("attention/channel.py", ["tests/test_attention_modules.py", "-k", "cbam or squeeze or other"]),
+    "compare": Target("attention/compare.py", ["tests/test_compare.py"]),
+    "discovery": Target("attention/discovery.py", ["tests/test_foreign.py"]),
+    "eca": Target("attention/eca.py", ["tests/test_attention_modules.py", "-k", "eca or adaptive"]),
+    "errors": Target("attention/errors.py", ["tests/test_images.py", "tests/test_weights.py"]),
+    "explain": Target("attention/explain.py", ["tests/test_explain.py"]),
+    "factory": Target("attention/factory.py", ["tests/test_attention_modules.py", "-k", "factory"]),
+    "files": Target("attention/files.py", ["tests/test_recorder.py", "tests/test_cli.py", "-k", "document or json"]),
+    "foreign": Target("attention/foreign.py", ["tests/test_foreign.py"]),
+    "gates": Target("attention/gates.py", ["tests/test_attention_modules.py", "-k", "sigmoid or factory"]),
+    "images": Target("attention/images.py", ["tests/test_images.py"]),
+    "profile": Target("attention/profile.py", ["tests/test_profile.py"]),
+    "records": Target("attention/records.py", ["tests/test_recorder.py", "-k", "not memory and not thread"]),
+    "registry": Target("attention/registry.py", ["tests/test_recorder.py", "-k", "not memory and not thread"]),
+    "render_debug": Target("attention/render_debug.py", ["tests/test_compare.py"]),
+    "render_explain": Target("attention/render_explain.py", ["tests/test_explain.py"]),
+    "spatial": Target("attention/spatial.py", ["tests/test_attention_modules.py", "-k", "spatial"]),
+    "tap": Target("attention/tap.py", ["tests/test_tap.py", "tests/test_recorder.py", "-k", "tap or forward_order"]),
+    "models/weights": Target(
+        "models/weights.py",
+        ["tests/test_weights.py", "tests/test_specs.py", "-k", "not cli and not offline and not architectures"],
+    ),
+    "models/specs": Target(
+        "models/specs.py", ["tests/test_specs.py", "-k", "not cli and not offline and not architectures"]
+    ),
+    "webapp/inputs": Target(
+        "webapp/inputs.py",
+        [
+            "tests/test_app_handlers.py",
+            "-k",
+            "upload or sibling or sketch or example or markdown or control or extensions or never_opened or raw",
+        ],
+    ),
 }
+
+
+@dataclass(frozen=True)
+class HandMutant:
+    """A bug of meaning written by hand: ``old`` (found exactly once in the target's module) becomes ``new``."""
+
+    target: str  # a name in TARGETS
+    description: str
+    old: str
+    new: str
+
+
+# Bugs a developer makes while refactoring. When a module changes, its snippets may stop matching: the run
+# reports those as STALE and fails, so someone refreshes the snippet instead of losing the mutant silently.
+HAND_MUTANTS: list[HandMutant] = [
+    # webapp/inputs.py: the upload-folder check and what a request may name.
+    HandMutant(
+        "webapp/inputs",
+        "the folder check weakened to a string prefix (accepts <root>_evil/x.png)",
+        "resolved != folder and resolved.is_relative_to(folder)",
+        "resolved != folder and str(resolved).startswith(str(folder))",
+    ),
+    HandMutant(
+        "webapp/inputs",
+        "the folder check dropped for paths",
+        'if "\\0" in path or not roots.contains(path):',
+        'if "\\0" in path:',
+    ),
+    HandMutant(
+        "webapp/inputs",
+        "the root folder itself accepted as a file",
+        "resolved != folder and resolved.is_relative_to(folder)",
+        "resolved.is_relative_to(folder)",
+    ),
+    HandMutant(
+        "webapp/inputs",
+        "the original file name ignored",
+        'name = value.get("orig_name") if isinstance(value, Mapping) else getattr(value, "orig_name", None)',
+        "name = None",
+    ),
+    HandMutant(
+        "webapp/inputs",
+        "an empty sketch taken for a drawing (test inverted)",
+        "if extrema[0] == extrema[1]:",
+        "if extrema[0] != extrema[1]:",
+    ),
+    HandMutant("webapp/inputs", "hidden files offered as examples", ' and not path.name.startswith(".")', ""),
+    HandMutant(
+        "webapp/inputs",
+        "the checkpoint suffix check dropped",
+        "if not Path(path).name.lower().endswith(CHECKPOINT_SUFFIXES):",
+        "if False:",
+    ),
+    # models/weights.py: wrapper prefixes, strictness, the file's classifier.
+    HandMutant(
+        "models/weights",
+        "the wrapper prefix stripped inside names too (k.replace)",
+        "state_dict = {k[len(prefix) :]: v for k, v in state_dict.items()}",
+        'state_dict = {k.replace(prefix, ""): v for k, v in state_dict.items()}',
+    ),
+    HandMutant(
+        "models/weights",
+        "a prefix the model itself has stripped from the file",
+        "if all(k.startswith(prefix) for k in state_dict) and not any(k.startswith(prefix) for k in expected):",
+        "if all(k.startswith(prefix) for k in state_dict):",
+    ),
+    HandMutant(
+        "models/weights",
+        "a prefix stripped when only some names have it",
+        "if all(k.startswith(prefix) for k in state_dict) and",
+        "if any(k.startswith(prefix) for k in state_dict) and",
+    ),
+    HandMutant(
+        "models/weights",
+        "the shape check skipped and the load made lenient (strict=False)",
+        "    mismatch = state_dict_mismatch(model, state_dict)\n",
+        "    mismatch = None\n",
+    ),
+    HandMutant(
+        "models/weights",
+        "non-finite values let through unless every value is bad",
+        "if value.is_floating_point() and not torch.isfinite(value).all():",
+        "if value.is_floating_point() and not torch.isfinite(value).any():",
+    ),
+    HandMutant(
+        "models/weights",
+        "the file's classifier size read from the wrong axis",
+        "return int(weight.shape[0]) if weight.shape[0] != module.out_features else None",
+        "return int(weight.shape[1]) if weight.shape[1] != module.out_features else None",
+    ),
+    # models/specs.py: what a spec means and how a library model is built.
+    HandMutant(
+        "models/specs",
+        "the file's class count ignored for a library model",
+        "        if num_classes is not None:\n            model = build(num_classes, False)\n",
+        "",
+    ),
+    HandMutant(
+        "models/specs",
+        "a code spec accepted without allow_code",
+        "        if not allow_code:\n            raise InputError(",
+        "        if False:\n            raise InputError(",
+    ),
+    HandMutant(
+        "models/specs",
+        "the weights never applied to a timm or torchvision model",
+        "num_classes=num_classes)\n        apply_weights(model, weights, spec.text)\n    return model, config",
+        "num_classes=num_classes)\n    return model, config",
+    ),
+    HandMutant(
+        "models/specs",
+        "a class list of the wrong length accepted",
+        '    if len(names) != count:\n        raise InputError(f"{where} names',
+        '    if len(names) < count:\n        raise InputError(f"{where} names',
+    ),
+    HandMutant(
+        "models/specs",
+        "ECA-Net kernel sizes from the release, not the file",
+        "used = k_size or ecanet.RELEASED_KERNEL_SIZES.get(spec.name)",
+        "used = ecanet.RELEASED_KERNEL_SIZES.get(spec.name) or k_size",
+    ),
+    # attention/analysis.py: one image's values in a batch, sizes, and the document.
+    HandMutant(
+        "analysis",
+        "every image of a batch gets the first image's weights",
+        "weights=record.weights[index].float().numpy(),",
+        "weights=record.weights[0].float().numpy(),",
+    ),
+    HandMutant(
+        "analysis",
+        "every image of a batch gets the first image's feature maps",
+        "layer: recorder.features[layer][index].float().numpy()",
+        "layer: recorder.features[layer][0].float().numpy()",
+    ),
+    HandMutant(
+        "analysis",
+        "every image of a batch gets the first image's mask",
+        "record.mask[index].float().numpy()",
+        "record.mask[0].float().numpy()",
+    ),
+    HandMutant(
+        "analysis",
+        "a mask's size given as width x height",
+        "return int(self.mask.shape[0]), int(self.mask.shape[1])",
+        "return int(self.mask.shape[1]), int(self.mask.shape[0])",
+    ),
+    HandMutant(
+        "analysis",
+        "ablation passes recorded into the analysis",
+        "            logits = self.model(batch)\n        probabilities = torch.softmax(logits.float(), dim=1)\n"
+        "        ablations: list[list[dict[str, Any]]] = [[] for _ in images]\n        if ablate is not None:\n"
+        "            ablations = run_ablations(\n"
+        "                self.model, batch, self._ablator, recorder.records, probabilities, self.classes, ablate\n"
+        "            )\n",
+        "            logits = self.model(batch)\n            probabilities = torch.softmax(logits.float(), dim=1)\n"
+        "            ablations: list[list[dict[str, Any]]] = [[] for _ in images]\n            if ablate is not None:\n"
+        "                ablations = run_ablations(\n                    self.model, batch, self._ablator, "
+        "list(recorder.records), probabilities, self.classes, ablate\n                )\n",
+    ),
+    HandMutant(
+        "analysis",
+        "the top predictions ranked lowest first",
+        'order = np.argsort(-self.probabilities, kind="stable")[:k]',
+        'order = np.argsort(self.probabilities, kind="stable")[:k]',
+    ),
+    HandMutant(
+        "analysis",
+        "the entropy's sign flipped",
+        "entropy = float(-(share * np.log(",
+        "entropy = float((share * np.log(",
+    ),
+    HandMutant(
+        "analysis",
+        "the kept fraction counts the pixels a mask drops",
+        "float((mask > 0.5).mean())",
+        "float((mask < 0.5).mean())",
+    ),
+    HandMutant(
+        "analysis",
+        "the document's checkpoint set to null",
+        'return {"checkpoint": checkpoint, "classes"',
+        'return {"checkpoint": None, "classes"',
+    ),
+    # attention/ablation.py
+    HandMutant(
+        "ablation",
+        "every layer ablated, not the one asked for",
+        "if ablation is None or ablation.layer != name:",
+        "if ablation is None:",
+    ),
+    HandMutant(
+        "ablation",
+        "identity ablation returns the gated output",
+        'if ablation.mode == "identity":\n                return features',
+        'if ablation.mode == "identity":\n                return output',
+    ),
+    HandMutant(
+        "ablation",
+        "mean ablation scales by the gate's largest value",
+        "return gate.flatten(1).float().mean(dim=1)",
+        "return gate.flatten(1).float().amax(dim=1)",
+    ),
+    HandMutant(
+        "ablation",
+        "delta's sign flipped",
+        '"delta": round(float(row[base] - original[index, base]), 6)',
+        '"delta": round(float(original[index, base] - row[base]), 6)',
+    ),
+    HandMutant(
+        "ablation",
+        "delta measured on the ablated prediction, not the original one",
+        "base = int(predicted[index])",
+        "base = best",
+    ),
+    HandMutant(
+        "ablation", "every image gets the first image's ablated prediction", "row = ablated[index]", "row = ablated[0]"
+    ),
+    HandMutant(
+        "ablation",
+        "a failed pass leaves the thread ablating",
+        "        self._active.pop(self._thread, None)\n        self._thread = None",
+        "        self._thread = None",
+    ),
+    # attention/compare.py
+    HandMutant(
+        "compare",
+        "channel difference is B - A",
+        'LayerDifference(a.name, "channel", a.weights.astype(np.float64) - b.weights)',
+        'LayerDifference(a.name, "channel", b.weights.astype(np.float64) - a.weights)',
+    ),
+    HandMutant(
+        "compare",
+        "mask difference is B - A",
+        'LayerDifference(a.name, "spatial", a.mask.astype(np.float64) - b.mask)',
+        'LayerDifference(a.name, "spatial", b.mask.astype(np.float64) - a.mask)',
+    ),
+    HandMutant(
+        "compare",
+        "tied values get the first rank, not their average",
+        "result[order[start : end + 1]] = (start + end) / 2 + 1",
+        "result[order[start : end + 1]] = start + 1",
+    ),
+    HandMutant(
+        "compare",
+        "the summary names the layers that differ least",
+        "key=lambda d: d.score, reverse=True",
+        "key=lambda d: d.score, reverse=False",
+    ),
+    HandMutant(
+        "compare", "layers compared by count, not by name", "if names_a != names_b:", "if len(names_a) != len(names_b):"
+    ),
+    HandMutant(
+        "compare",
+        "the score is the signed mean, not the mean absolute difference",
+        "return float(np.abs(self.difference).mean())",
+        "return float(self.difference.mean())",
+    ),
+    # attention/eca.py, spatial.py, channel.py, factory.py, gates.py: the modules themselves.
+    HandMutant(
+        "eca", "the max branch dropped from the avgmax logits", "logits = avg_part + max_part", "logits = avg_part"
+    ),
+    HandMutant(
+        "eca",
+        "avg and max branches swapped in the record",
+        "return ChannelWeights(self.gate(logits), avg_part, max_part)",
+        "return ChannelWeights(self.gate(logits), max_part, avg_part)",
+    ),
+    HandMutant(
+        "eca",
+        "the adaptive kernel made even",
+        "return size if size % 2 == 1 else size + 1",
+        "return size if size % 2 == 1 else size - 1",
+    ),
+    HandMutant(
+        "spatial",
+        "max and mean maps stacked in the other order",
+        "pooled = torch.cat([x.amax(dim=1, keepdim=True), x.mean(dim=1, keepdim=True)], dim=1)",
+        "pooled = torch.cat([x.mean(dim=1, keepdim=True), x.amax(dim=1, keepdim=True)], dim=1)",
+    ),
+    HandMutant(
+        "spatial",
+        "the norm between convolution and gate skipped",
+        "logits = self.norm(self.conv(pooled))",
+        "logits = self.conv(pooled)",
+    ),
+    HandMutant(
+        "spatial",
+        "the gated mask recorded as the logits",
+        "return SpatialMask(self.gate(logits), logits)",
+        "return SpatialMask(self.gate(logits), self.gate(logits))",
+    ),
+    HandMutant(
+        "channel",
+        "CBAM's avg and max parts swapped in the record",
+        "return ChannelWeights(self.gate(avg_part + max_part), avg_part, max_part)",
+        "return ChannelWeights(self.gate(avg_part + max_part), max_part, avg_part)",
+    ),
+    HandMutant(
+        "channel",
+        "CBAM's max branch pools by average",
+        "max_part = self.mlp(x.amax(dim=(2, 3)))",
+        "max_part = self.mlp(x.mean(dim=(2, 3)))",
+    ),
+    HandMutant(
+        "channel",
+        "the hidden width's floor taken as a ceiling",
+        "return max(min_hidden, channels // reduction)",
+        "return min(min_hidden, channels // reduction)",
+    ),
+    HandMutant(
+        "factory",
+        "spatial_first ignored (branches swapped)",
+        "if spatial_first\n            else",
+        "if not spatial_first\n            else",
+    ),
+    HandMutant(
+        "factory",
+        "cbam built with an SE channel gate",
+        "            CBAMChannelGate(channels, reduction=reduction, gate=gate),",
+        "            SqueezeExcite(channels, reduction=reduction, gate=gate),",
+    ),
+    HandMutant(
+        "factory",
+        "the caller's ECA options overridden by the shared gate",
+        'eca_kwargs = {"gate": gate, **(eca or {})}',
+        'eca_kwargs = {**(eca or {}), "gate": gate}',
+    ),
+    HandMutant(
+        "gates", "hard_sigmoid builds a sigmoid", '"hard_sigmoid": nn.Hardsigmoid,', '"hard_sigmoid": nn.Sigmoid,'
+    ),
+    HandMutant("gates", "gate names no longer normalised", 'key = name.replace("-", "_").lower()', "key = name"),
+    # attention/recorder.py, records.py, registry.py, tap.py
+    HandMutant(
+        "recorder",
+        "feature maps kept for every layer, asked or not",
+        "if own_features and name in recording.feature_layers:",
+        "if own_features:",
+    ),
+    HandMutant(
+        "recorder",
+        "a failed pass leaves the thread recording",
+        "        self._active.pop(self._thread, None)\n        self._thread = None\n\n\nclass AttentionRecorder",
+        "        self._thread = None\n\n\nclass AttentionRecorder",
+    ),
+    HandMutant(
+        "records",
+        "a record keeps the model's own tensor",
+        'return tensor.detach().to("cpu", copy=True)',
+        "return tensor.detach()",
+    ),
+    HandMutant(
+        "records",
+        "a mask's size given as width x height",
+        "return int(self.mask.shape[1]), int(self.mask.shape[2])",
+        "return int(self.mask.shape[2]), int(self.mask.shape[1])",
+    ),
+    HandMutant(
+        "registry",
+        "types registered later no longer come first",
+        "_REGISTRY.insert(0, (module_type, adapter))",
+        "_REGISTRY.append((module_type, adapter))",
+    ),
+    HandMutant(
+        "registry",
+        "a spatial record keeps the logits as its mask",
+        "mask=keep(output.mask[:, 0]), kernel_size=module.kernel_size, logits=keep(output.logits[:, 0])",
+        "mask=keep(output.logits[:, 0]), kernel_size=module.kernel_size, logits=keep(output.logits[:, 0])",
+    ),
+    HandMutant(
+        "registry",
+        "the tap's source taken from the wrong argument",
+        "return inputs[1] if len(inputs) > 1 else None",
+        "return inputs[0] if len(inputs) > 1 else None",
+    ),
+    HandMutant(
+        "tap",
+        "the tap returns its source, not the value",
+        "        return value\n",
+        "        return source if source is not None else value\n",
+    ),
+    # attention/discovery.py and foreign.py
+    HandMutant(
+        "discovery",
+        "a gate exactly 1.0 somewhere is out of range",
+        "(high[seen] <= 1 + GATE_ATOL).all()",
+        "(high[seen] < 1).all()",
+    ),
+    HandMutant(
+        "discovery",
+        "a gate exactly 0.0 somewhere is out of range",
+        "(low[seen] >= -GATE_ATOL).all()",
+        "(low[seen] > 0).all()",
+    ),
+    HandMutant(
+        "discovery", "a constant scaling taken for attention", "if differs_between_images and varies:", "if varies:"
+    ),
+    HandMutant(
+        "discovery",
+        "inner modules kept as well as the outer one",
+        "if any(other != name and _within(name, other) for other in names):",
+        "if False:",
+    ),
+    HandMutant(
+        "foreign",
+        "a spatial mask read at the last channel's ratio without search",
+        "        x0, y0 = x[:, 0], y[:, 0]",
+        "        x0, y0 = x[:, -1], y[:, -1]",
+    ),
+    HandMutant(
+        "foreign", "unreadable entries no longer searched", "    if not search or not bool(bad.any()):", "    if True:"
+    ),
+    HandMutant(
+        "foreign",
+        "timm CBAM's avg and max swapped in the record",
+        "weights=keep(flat[0]), avg=keep(flat[1]), max=keep(flat[2])",
+        "weights=keep(flat[0]), avg=keep(flat[2]), max=keep(flat[1])",
+    ),
+    HandMutant(
+        "foreign",
+        "timm's spatial pooling stacked in the other order",
+        "pooled = torch.cat([x.mean(dim=1, keepdim=True), x.amax(dim=1, keepdim=True)], dim=1)",
+        "pooled = torch.cat([x.amax(dim=1, keepdim=True), x.mean(dim=1, keepdim=True)], dim=1)",
+    ),
+    # attention/images.py
+    HandMutant(
+        "images", "EXIF orientation ignored", "image = ImageOps.exif_transpose(image) or image", "image = image"
+    ),
+    HandMutant(
+        "images", "normalisation adds the mean", "return (batch - mean_t) / std_t", "return (batch + mean_t) / std_t"
+    ),
+    HandMutant(
+        "images",
+        "height and width swapped at resize",
+        "converted = converted.resize((width, height), Image.Resampling.BILINEAR)",
+        "converted = converted.resize((height, width), Image.Resampling.BILINEAR)",
+    ),
+    # attention/compare.py's charts, profile, explain
+    HandMutant(
+        "profile",
+        "activity counts |gate| instead of |1 - gate|",
+        "float((1.0 - gate.float()).abs().flatten(1).mean(dim=1).sum())",
+        "float(gate.float().abs().flatten(1).mean(dim=1).sum())",
+    ),
+    HandMutant(
+        "profile",
+        "class means divided by the wrong count",
+        "class_mean = class_sum[name] / np.maximum(class_count, 1)[:, None]",
+        "class_mean = class_sum[name] / max(int(class_count.sum()), 1)",
+    ),
+    HandMutant(
+        "explain",
+        "the top channels are the least weighted",
+        'return [int(c) for c in np.argsort(-weights, kind="stable")[:count]]',
+        'return [int(c) for c in np.argsort(weights, kind="stable")[:count]]',
+    ),
+    HandMutant(
+        "explain",
+        "the batch norm's shift and scale swapped",
+        "return (logits - mean.float()) / torch.sqrt(var.float() + norm.eps) * scale + shift",
+        "return (logits - mean.float()) / torch.sqrt(var.float() + norm.eps) * shift + scale",
+    ),
+    # attention/render.py: the views users see
+    HandMutant(
+        "render: other figures",
+        "grid tiles titled width x height",
+        'f"{layer.name} ({height}x{width})"',
+        'f"{layer.name} ({width}x{height})"',
+    ),
+    HandMutant(
+        "render: other figures",
+        "the summary titles masks width x height",
+        'f"{layer.name}\\n{layer.size[0]}x{layer.size[1]}, mean',
+        'f"{layer.name}\\n{layer.size[1]}x{layer.size[0]}, mean',
+    ),
+    HandMutant(
+        "render: masks and bars",
+        "the raw mask view resized without nearest neighbours",
+        "image = image.resize(size, Image.Resampling.NEAREST)",
+        "image = image.resize(size, Image.Resampling.BILINEAR)",
+    ),
+    # attention/files.py, errors.py, render_debug.py
+    HandMutant(
+        "files", "NaN passed into the document", "return value if math.isfinite(value) else None", "return value"
+    ),
+    HandMutant(
+        "files",
+        "a path separator kept in a file name",
+        '_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")',
+        '_UNSAFE = re.compile(r"[^A-Za-z0-9_./-]+")',
+    ),
+    HandMutant(
+        "errors",
+        "a message keeps its line breaks",
+        'super().__init__(" ".join(str(message).split()))',
+        "super().__init__(str(message))",
+    ),
+    HandMutant(
+        "render_debug",
+        "ablations listed most helpful first",
+        'key=lambda entry: entry["delta"])',
+        'key=lambda entry: -entry["delta"])',
+    ),
+]
 
 COMPARISONS: dict[type, type] = {
     ast.Lt: ast.GtE,
@@ -269,20 +817,63 @@ def _run_tests(copy_root: Path, arguments: list[str], timeout: float) -> tuple[b
     return result.returncode == 0, time.perf_counter() - start
 
 
+def hand_mutants(name: str) -> tuple[list[Mutant], list[HandMutant]]:
+    """(mutants, stale ones) of the hand-written list for one target; stale: the snippet is not found exactly once."""
+    target = TARGETS[name]
+    source = (ROOT / target.path).read_text()
+    found: list[Mutant] = []
+    stale: list[HandMutant] = []
+    for hand in HAND_MUTANTS:
+        if hand.target != name:
+            continue
+        if source.count(hand.old) != 1:
+            stale.append(hand)
+            continue
+        line = source[: source.index(hand.old)].count("\n") + 1
+        found.append(Mutant(target.path, line, f"[hand] {hand.description}", source.replace(hand.old, hand.new)))
+    return found, stale
+
+
+def _report_stale(stale: dict[str, list[HandMutant]]) -> None:
+    if not any(stale.values()):
+        return
+    count = sum(len(hands) for hands in stale.values())
+    print(f"\n{'!' * 78}\nSTALE: {count} hand mutant(s) whose snippet is no longer found exactly once; update them:")
+    for name, hands in stale.items():
+        for hand in hands:
+            print(f"  STALE {TARGETS[name].path} ({name}): {hand.description}\n    snippet: {hand.old[:100]!r}")
+    print("!" * 78, flush=True)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--per-module", type=int, default=25, help="mutants sampled per module")
+    parser.add_argument("--per-module", type=int, default=4, help="mechanical mutants sampled per module")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--jobs", type=int, default=2, help="mutants tested at once, each in its own copy")
     parser.add_argument("--target", action="append", help="only this row of TARGETS (repeatable); default: all")
+    parser.add_argument("--check", action="store_true", help="only check that every hand mutant's snippet is found")
     args = parser.parse_args()
     names = args.target or list(TARGETS)
+    unknown = [name for name in names if name not in TARGETS]
+    if unknown:
+        print(f"unknown target(s) {unknown}; choose from {list(TARGETS)}")
+        return 2
+    stale = {name: hand_mutants(name)[1] for name in names}
+    orphans = [hand for hand in HAND_MUTANTS if hand.target not in TARGETS]
+    for hand in orphans:
+        print(f"STALE: hand mutant for unknown target {hand.target!r}: {hand.description}")
+    if args.check:
+        _report_stale(stale)
+        total = sum(len(hand_mutants(name)[0]) for name in names)
+        print(f"{total} hand mutants found in {len(names)} targets")
+        return 1 if any(stale.values()) or orphans else 0
+    started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="mutation-") as folder:
         copies = [Path(folder) / f"copy{job}" for job in range(max(1, args.jobs))]
         for copy_root in copies:
             _copy_repository(copy_root)
         free = list(copies)
-        scores: dict[str, tuple[int, int]] = {}
+        scores: dict[str, dict[str, tuple[int, int]]] = {}
         for name in names:
             target = TARGETS[name]
             selection = target.tests
@@ -292,7 +883,12 @@ def main() -> int:
                 return 1
             pool = mutants(target)
             chosen = random.Random(f"{args.seed}:{name}").sample(pool, min(args.per_module, len(pool)))
-            print(f"{name}: {len(chosen)} of {len(pool)} mutants, tests take {baseline:.1f} s", flush=True)
+            by_hand, _ = hand_mutants(name)
+            print(
+                f"{name}: {len(chosen)} of {len(pool)} mechanical and {len(by_hand)} hand mutants, "
+                f"tests take {baseline:.1f} s",
+                flush=True,
+            )
 
             def test(mutant: Mutant, selection: list[str] = selection, baseline: float = baseline) -> bool:
                 copy_root = free.pop()
@@ -309,12 +905,22 @@ def main() -> int:
                 return not survived
 
             with ThreadPoolExecutor(max_workers=len(copies)) as executor:
-                killed = sum(executor.map(test, chosen))
-            scores[name] = (killed, len(chosen))
-        print("\nkilled per target:")
-        for name, (killed, total) in scores.items():
-            print(f"  {name:28s} {killed:3d}/{total:<3d} {killed / max(total, 1):6.0%}")
-    return 0
+                mechanical = sum(executor.map(test, chosen))
+                hand = sum(executor.map(test, by_hand))
+            scores[name] = {"mechanical": (mechanical, len(chosen)), "hand": (hand, len(by_hand))}
+        print(f"\nkilled per module ({time.perf_counter() - started:.0f} s):")
+        print(f"  {'module':28s} {'mechanical':>10s} {'hand':>8s} {'all':>8s} {'share':>6s}")
+        all_killed = all_total = 0
+        for name, parts in scores.items():
+            killed = parts["mechanical"][0] + parts["hand"][0]
+            total = parts["mechanical"][1] + parts["hand"][1]
+            all_killed, all_total = all_killed + killed, all_total + total
+            cells = [f"{k}/{t}" for k, t in (parts["mechanical"], parts["hand"], (killed, total))]
+            print(f"  {name:28s} {cells[0]:>10s} {cells[1]:>8s} {cells[2]:>8s} {killed / max(total, 1):6.0%}")
+        overall = f"{all_killed}/{all_total}"
+        print(f"  {'all':28s} {'':>10s} {'':>8s} {overall:>8s} {all_killed / max(all_total, 1):6.0%}")
+    _report_stale(stale)
+    return 1 if any(stale.values()) or orphans else 0
 
 
 if __name__ == "__main__":

@@ -243,7 +243,15 @@ def test_a_client_cannot_make_the_server_open_its_files(
     link = app_server.upload_folder / f"link-{tmp_path.name}.png"
     link.symlink_to(outside_image)
     escaping = str(app_server.upload_folder / ".." / ".." / outside_image.relative_to(outside_image.anchor))
+    # Siblings whose names start with the upload folder's: outside it, though a string prefix test says inside.
+    siblings = []
+    for suffix in ("_evil", "2"):
+        sibling = app_server.upload_folder.parent / f"{app_server.upload_folder.name}{suffix}" / f"{tmp_path.name}.png"
+        sibling.parent.mkdir(exist_ok=True)
+        shutil.copyfile(shape_images[0], sibling)
+        siblings.append(str(sibling))
     named = [
+        *siblings,
         "/etc/passwd",
         "/etc/no-such-file-here",
         str(outside_image),

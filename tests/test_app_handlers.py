@@ -543,3 +543,67 @@ def test_panels_show_the_top_channels_and_the_right_numbers(result: LensResult) 
         expected_row = [layer.name, layer.type, size, values.mean(), values.std(), values.min(), values.max(), last]
         assert row[:3] == expected_row[:3]
         assert row[3:] == pytest.approx(expected_row[3:], abs=6e-5), layer.name
+
+
+@pytest.mark.parametrize("sibling", ["_evil", "2", "-old"])
+def test_a_sibling_folder_of_an_upload_root_is_refused(
+    cache: ModelCache, shape_images: list[Path], tmp_path: Path, sibling: str
+) -> None:
+    # <root>_evil/x.png starts with the root's text but lies outside it: only a path test sees the difference.
+    root = tmp_path / "uploads"
+    root.mkdir()
+    roots = UploadRoots.of([root])
+    inside = root / "sub" / "x.png"
+    inside.parent.mkdir()
+    shutil.copyfile(shape_images[0], inside)
+    outside = tmp_path / f"uploads{sibling}" / "x.png"
+    outside.parent.mkdir()
+    shutil.copyfile(shape_images[0], outside)
+    checkpoint = outside.parent / "mine.pt"
+    shutil.copyfile(SHIPPED["shapes"], checkpoint)
+    assert roots.contains(inside) and not roots.contains(outside) and not roots.contains(checkpoint)
+    assert not roots.contains(root)  # the folder itself is no file a request may name
+    assert analysis.analyze({"path": str(inside), "orig_name": "x.png"}, cache=cache, roots=roots).image_name == "x.png"
+    for payload in (str(outside), {"path": str(outside), "orig_name": "x.png"}):
+        with pytest.raises(InputError, match="^no image was uploaded"):
+            analysis.analyze(payload, cache=cache, roots=roots)
+    with pytest.raises(InputError, match="^no checkpoint was uploaded"):
+        analysis.analyze(str(inside), "shapes", {"path": str(checkpoint)}, cache=cache, roots=roots)
+
+
+def test_the_document_names_the_model_when_no_checkpoint_is_passed(cache: ModelCache, shape_images: list[Path]) -> None:
+    analyzer = cache.model("shapes")
+    image = Image.open(shape_images[1]).convert("RGB")
+    result = analysis.analyze_loaded(analyzer, image, "pic.png")
+    assert result.checkpoint == analyzer.name == result.document["checkpoint"] == "shapes"
+    assert result.document["results"][0]["image"] == "pic.png"
+    named = analysis.analyze_loaded(analyzer, image, "pic.png", checkpoint="mine.pt")
+    assert named.checkpoint == named.document["checkpoint"] == "mine.pt"
+
+
+def test_non_square_inputs_keep_height_and_width_in_every_view(shape_images: list[Path]) -> None:
+    import dataclasses
+
+    from attention import render
+    from attention.analysis import Analyzer
+    from models.checkpoint import load_checkpoint
+
+    loaded = load_checkpoint("shapes")
+    wide = dataclasses.replace(loaded.preprocessing, input_size=(48, 64))  # height 48, width 64
+    with Analyzer(loaded.model, loaded.classes, wide, loaded.name) as analyzer:
+        result = analysis.analyze_loaded(analyzer, Image.open(shape_images[0]).convert("RGB"), "wide.png")
+    spatial = result.analysis.spatial_layers
+    assert spatial and all(layer.size[1] > layer.size[0] for layer in spatial)
+    for entry in result.document["results"][0]["layers"]:
+        if entry["type"] == "spatial":
+            assert entry["size"] == [len(entry["mask"]), len(entry["mask"][0])] and entry["size"][1] > entry["size"][0]
+    for layer in spatial:
+        panels_of_layer = panels.spatial_panels(result, layer.name, scale="absolute")
+        height, width = layer.size
+        view = panels_of_layer.mask
+        assert view is not None and view.width > view.height
+        assert view.width % width == 0 and view.height % height == 0 and view.width // width == view.height // height
+        # Each mask cell is one square block of the view: the view's cells read back the mask's colours.
+        cell = view.width // width
+        drawn = np.asarray(view)[cell // 2 :: cell, cell // 2 :: cell]
+        np.testing.assert_array_equal(drawn, np.asarray(render.mask_image(layer.mask, "jet", False)))

@@ -304,3 +304,18 @@ def test_directory_and_device_as_images_in_a_real_process(tmp_path: Path) -> Non
     result = run_cli(tmp_path, "/dev/null")
     assert result.returncode == 2
     assert result.stderr == f"error: {tmp_path} is a directory, not an image file\n"
+
+
+def test_a_non_square_input_size_gives_masks_of_that_height_and_width(
+    scenes: list[Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run_main(["analyze", str(scenes[0]), "--input-size", "48", "64", "--json"], capsys)
+    assert code == 0, err
+    layers = json.loads(out)["results"][0]["layers"]
+    sizes = [(layer["size"], np.asarray(layer["mask"]).shape) for layer in layers if layer["type"] == "spatial"]
+    # The shapes network halves the side per stage from 32 px at a 64 px input: 24x32, 12x16, 6x8, 3x4.
+    assert [size for size, _shape in sizes] == [[24, 32], [12, 16], [6, 8], [3, 4]]
+    assert all(tuple(size) == shape for size, shape in sizes)
+    code, out, err = run_main(["analyze", str(scenes[0]), "--input-size", "48", "64", "--out", str(tmp_path)], capsys)
+    assert code == 0, err
+    assert all(Image.open(path).size == Image.open(scenes[0]).size for path in tmp_path.glob("*_overlay.png"))

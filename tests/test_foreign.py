@@ -272,3 +272,56 @@ def test_known_types_need_no_probe() -> None:
     layers = find_attention_layers(model)
     assert len(layers) == 8
     assert discover_attention(model, {id(module) for _, module, _ in layers}, (3, SIZE, SIZE)) == []
+
+
+class _ClampedChannelGate(nn.Module):
+    """A hard channel gate: its first channels saturate at exactly 1.0 and its last ones at exactly 0.0."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        offsets = torch.zeros(channels)
+        offsets[:3], offsets[-2:] = 10.0, -10.0
+        self.register_buffer("offsets", offsets)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * (x.mean(dim=(2, 3)) + self.offsets).clamp(0.0, 1.0)[:, :, None, None]
+
+
+class _ClampedSpatialGate(nn.Module):
+    """A hard spatial mask: saturated (exactly 1.0) in the top rows, varying below."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        mask = torch.sigmoid(x.mean(dim=1, keepdim=True))
+        mask = torch.cat([torch.ones_like(mask[:, :, :2]), mask[:, :, 2:]], dim=2)
+        return x * mask
+
+
+def _saturated_model() -> nn.Module:
+    torch.manual_seed(3)
+    return nn.Sequential(
+        nn.Conv2d(3, 8, 3, padding=1),
+        _ClampedChannelGate(8),
+        nn.Conv2d(8, 8, 3, padding=1),
+        _ClampedSpatialGate(),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(8, 2),
+    ).eval()
+
+
+def test_a_partly_saturated_gate_is_found_and_recorded_exactly() -> None:
+    model = _saturated_model()
+    layers = discover_attention(model, set(), (3, 16, 16))
+    assert [(name, kind_of(adapter)) for name, _, adapter in layers] == [("1", "channel"), ("3", "spatial")]
+    x = torch.randn(2, 3, 16, 16, generator=torch.Generator().manual_seed(4))
+    with torch.inference_mode(), AttentionRecorder(model, layers=layers) as recorder:
+        model(x)
+    channel, spatial = recorder.records
+    with torch.no_grad():
+        features = model[0](x)
+        gate = (features.mean(dim=(2, 3)) + model[1].offsets).clamp(0.0, 1.0)
+        mask = torch.sigmoid(model[2](model[1](features)).mean(dim=1))
+    assert (gate[:, :3] == 1.0).all() and (gate[:, -2:] == 0.0).all()
+    torch.testing.assert_close(channel.weights[:, :-2], gate[:, :-2], rtol=0, atol=TOLERANCE)
+    mask[:, :2] = 1.0
+    torch.testing.assert_close(spatial.mask, mask, rtol=0, atol=TOLERANCE)

@@ -645,3 +645,58 @@ def test_analysis_document_holds_the_recorded_values() -> None:
                        "mask": [[0.1, 0.9], [0.5, 0.3], [0.0, 1.0]]}  # fmt: skip
     assert build_document("shapes", ["cat", "dog", "owl"], [entry]) == {
         "checkpoint": "shapes", "classes": ["cat", "dog", "owl"], "results": [entry]}  # fmt: skip
+
+
+def _same_layers(a: list, b: list) -> None:
+    """The same layers, in the same order, with the same values (to float tolerance across batch sizes)."""
+    assert [(layer.name, type(layer).__name__) for layer in a] == [(layer.name, type(layer).__name__) for layer in b]
+    for left, right in zip(a, b):
+        values = ("weights", "avg", "max") if hasattr(left, "weights") else ("mask",)
+        for value in values:
+            if getattr(left, value) is not None or getattr(right, value) is not None:
+                np.testing.assert_allclose(getattr(left, value), getattr(right, value), rtol=1e-4, atol=1e-5)
+
+
+def test_each_image_of_a_batch_gets_its_own_layers_and_feature_maps(shape_images: list) -> None:
+    from attention.analysis import Analyzer
+    from attention.images import load_image
+    from models.checkpoint import load_checkpoint
+
+    loaded = load_checkpoint("shapes")
+    images = [load_image(path) for path in shape_images[:3]]
+    with Analyzer(loaded.model, loaded.classes, loaded.preprocessing, loaded.name) as analyzer:
+        kept = [analyzer.channel_layer_names[0], analyzer.spatial_layer_names[-1]]
+        batched = analyzer.analyze(images, names=["a", "b", "c"], feature_layer=kept)
+        alone = [analyzer.analyze([image], feature_layer=kept)[0] for image in images]
+    assert [analysis.name for analysis in batched] == ["a", "b", "c"]
+    for together, single in zip(batched, alone):
+        assert together.image is single.image and list(together.feature_maps) == kept
+        for layer in kept:
+            np.testing.assert_allclose(together.feature_maps[layer], single.feature_maps[layer], rtol=1e-4, atol=1e-5)
+        _same_layers(together.layers, single.layers)
+        np.testing.assert_allclose(together.probabilities, single.probabilities, rtol=1e-4, atol=1e-6)
+    # The images differ, so a batch that gave every image the first one's values would fail above.
+    assert not np.allclose(batched[0].feature_maps[kept[0]], batched[1].feature_maps[kept[0]])
+    assert not np.allclose(batched[0].layers[0].weights, batched[1].layers[0].weights)
+
+
+@pytest.mark.parametrize("mode", ["identity", "mean"])
+def test_an_analysis_with_ablation_has_the_same_layers_as_one_without(shape_images: list, mode: str) -> None:
+    from attention.analysis import Analyzer
+    from attention.images import load_image
+    from models.checkpoint import load_checkpoint
+
+    loaded = load_checkpoint("shapes")
+    images = [load_image(path) for path in shape_images[:2]]
+    with Analyzer(loaded.model, loaded.classes, loaded.preprocessing, loaded.name) as analyzer:
+        plain = analyzer.analyze(images, feature_layer=analyzer.layer_names)
+        ablated = analyzer.analyze(images, feature_layer=analyzer.layer_names, ablate=mode)
+    for without, with_ablation in zip(plain, ablated):
+        assert len(with_ablation.layers) == len(analyzer.layer_names) == 8
+        _same_layers(with_ablation.layers, without.layers)
+        assert list(with_ablation.feature_maps) == list(without.feature_maps)
+        for name, values in without.feature_maps.items():
+            np.testing.assert_allclose(with_ablation.feature_maps[name], values, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(with_ablation.probabilities, without.probabilities, rtol=1e-5, atol=1e-7)
+        assert [entry["layer"] for entry in with_ablation.ablations] == analyzer.layer_names
+        assert {entry["mode"] for entry in with_ablation.ablations} == {mode} and not without.ablations

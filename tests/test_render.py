@@ -7,7 +7,7 @@ import pytest
 from matplotlib import colormaps
 from matplotlib.collections import PolyCollection
 from matplotlib.colors import to_rgba
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from attention import render
 from attention.analysis import ChannelLayer, ImageAnalysis, SpatialLayer, channel_statistics, mask_statistics
@@ -196,3 +196,37 @@ def test_feature_maps_show_the_top_k_channels() -> None:
     assert shown == [3, 1, 5]  # the three largest weights, largest first
     with pytest.raises(ValueError, match="no feature maps for 's'"):
         render.feature_maps_image(analysis, "s")
+
+
+def _wide_analysis() -> ImageAnalysis:
+    """A spatial mask 3 rows high and 5 columns wide, on an image of the same aspect."""
+    mask = np.linspace(0.1, 0.9, 15, dtype=np.float32).reshape(3, 5)
+    layers = [SpatialLayer("s", mask, 7)]
+    return ImageAnalysis("img", Image.new("RGB", (50, 30), "white"), ["a", "b"], np.array([0.3, 0.7]), layers)
+
+
+def _label_strip(text: str, width: int, height: int = 18) -> np.ndarray:
+    """A grid's title strip as the default font writes ``text`` at the tile's corner."""
+    strip = Image.new("RGB", (width, height), "white")
+    ImageDraw.Draw(strip).text((2, 2), text, fill="black", font=render._font(12))
+    return pixels(strip)
+
+
+def test_non_square_masks_are_titled_height_by_width_in_every_view() -> None:
+    analysis = _wide_analysis()
+    assert analysis.spatial_layers[0].size == (3, 5)
+    grid = render.overlay_grid(analysis, tile=64, weak_notes=False)
+    strip = pixels(grid)[:18]
+    assert (strip == _label_strip("s (3x5)", grid.width)).all()
+    assert not (strip == _label_strip("s (5x3)", grid.width)).all()  # the comparison can tell them apart
+    # The tile keeps the image's aspect: wider than high, centred under its title.
+    coloured = np.flatnonzero((pixels(grid)[18:] != 255).any(axis=2).any(axis=1))
+    columns = np.flatnonzero((pixels(grid)[18:] != 255).any(axis=2).any(axis=0))
+    assert columns.size > coloured.size
+    titles = [axes.get_title() for axes in render.summary_figure(analysis).axes]
+    assert any(title.startswith("s\n3x5, mean") for title in titles), titles
+    headers, rows = render.statistics_rows(analysis)
+    assert rows[0][:3] == ["s", "spatial", "3x5"]
+    view = render.mask_image(analysis.spatial_layers[0].mask, size=(50, 30))
+    assert view.size == (50, 30)
+    np.testing.assert_array_equal(pixels(view)[::10, ::10], pixels(render.mask_image(analysis.spatial_layers[0].mask)))

@@ -595,3 +595,35 @@ def test_cli_bad_models_exit_2_with_one_line(tmp_path: Path, image: Path) -> Non
     for args, expected in cases:
         line = one_line_error(run_cli(tmp_path, image, *args))
         assert line.startswith(expected), line
+
+
+SMALL_FAMILIES: list[tuple[str, Callable[[], nn.Module]]] = [
+    ("timm:seresnet18", lambda: timm.create_model("seresnet18")),
+    ("torchvision:mobilenet_v3_small", lambda: torchvision.models.mobilenet_v3_small(weights=None)),
+    ("ecanet:eca_resnet18", lambda: ecanet.ARCHITECTURES["eca_resnet18"]()),
+    ("factory", lambda: timm.create_model("resnet18", block_args={"attn_layer": "cbam"}, num_classes=5)),
+]
+
+
+@pytest.mark.parametrize(("spec", "build"), SMALL_FAMILIES, ids=[case[0] for case in SMALL_FAMILIES])
+def test_a_file_with_one_tensor_of_another_shape_is_refused_by_name(
+    tmp_path: Path, spec: str, build: Callable[[], nn.Module]
+) -> None:
+    if spec == "factory":
+        factory = tmp_path / "my_nets.py"
+        factory.write_text(FACTORY)
+        spec = f"{factory}:build"
+    state = build().state_dict()
+    # A convolution in the middle of the network, one output channel short: every name still matches.
+    convolutions = [key for key, value in state.items() if value.ndim == 4 and value.shape[0] > 1]
+    key = convolutions[len(convolutions) // 2]
+    expected = list(state[key].shape)
+    state[key] = state[key][:-1].clone()
+    path = tmp_path / "one_off.pth"
+    torch.save(state, path)
+    with pytest.raises(CheckpointError) as error:
+        load_model(spec, weights=path, allow_code=True, preprocessing_overrides={"input_size": 64})
+    shorter = [expected[0] - 1, *expected[1:]]
+    assert str(error.value) == (
+        f"one_off.pth does not fit {spec}: {key} is {shorter} in the file but {expected} in the model"
+    )
