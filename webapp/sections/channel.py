@@ -7,6 +7,7 @@ from typing import Any
 
 import gradio as gr
 
+from attention.display import DEFAULT_TOP_K, MAX_TOP_K
 from webapp import panels
 from webapp.state import LensResult
 
@@ -41,8 +42,8 @@ def channel_section(result: gr.State, names: list[str]) -> ChannelSection:
         sort = gr.Checkbox(value=False, label="Sort channels by weight", elem_id="sort")
         top_k = gr.Slider(
             1,
-            panels.MAX_TOP_K,
-            value=panels.DEFAULT_TOP_K,
+            MAX_TOP_K,
+            value=DEFAULT_TOP_K,
             step=1,
             label="Top-k channels (highlighted, and their feature maps)",
             elem_id="top-k",

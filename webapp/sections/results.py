@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import gradio as gr
 
+from attention.analysis import TOP_K_PREDICTIONS
 from webapp import panels
 
 
@@ -18,7 +19,9 @@ class ResultsSection:
 
 def results_section() -> ResultsSection:
     status = gr.Markdown("Upload an image (or draw one) and press **Analyze**.", label="Status", elem_id="status")
-    top5 = gr.Label(num_top_classes=5, label="Top-5 predictions", elem_id="predictions")
+    top5 = gr.Label(
+        num_top_classes=TOP_K_PREDICTIONS, label=f"Top-{TOP_K_PREDICTIONS} predictions", elem_id="predictions"
+    )
     statistics = gr.Dataframe(
         headers=list(panels.STATISTICS_HEADERS),
         label="Per-layer statistics (channel layers: entropy of the weights; spatial layers: kept fraction)",

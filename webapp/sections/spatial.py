@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import gradio as gr
 
+from attention.display import COLORMAPS, DEFAULT_COLORMAP, DEFAULT_OPACITY
 from webapp import notes, panels
 from webapp.state import LensResult
 
@@ -41,12 +42,8 @@ def spatial_section(result: gr.State, names: list[str]) -> SpatialSection:
             label="Spatial layer (large view)",
             elem_id="spatial-layer",
         )
-        colormap = gr.Dropdown(
-            choices=list(panels.COLORMAPS), value=panels.DEFAULT_COLORMAP, label="Colormap", elem_id="colormap"
-        )
-        opacity = gr.Slider(
-            0.0, 1.0, value=panels.DEFAULT_OPACITY, step=0.05, label="Overlay opacity", elem_id="opacity"
-        )
+        colormap = gr.Dropdown(choices=list(COLORMAPS), value=DEFAULT_COLORMAP, label="Colormap", elem_id="colormap")
+        opacity = gr.Slider(0.0, 1.0, value=DEFAULT_OPACITY, step=0.05, label="Overlay opacity", elem_id="opacity")
         scale = gr.Radio(choices=list(panels.SCALES), value=panels.DEFAULT_SCALE, label="Colour scale", elem_id="scale")
     # JPEG for the photographic overlays: it encodes in about 1 ms where WebP or PNG take 20-30 ms.
     grid = output_panel("Every spatial layer", "overlay-grid", "jpeg")
