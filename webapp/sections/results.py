@@ -3,18 +3,36 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import gradio as gr
 
 from attention.analysis import TOP_K_PREDICTIONS
 from webapp import panels
+from webapp.state import LensResult
+
+from .common import PANEL_EVENTS
 
 
 @dataclass
 class ResultsSection:
+    """The status line and predictions come with the analysis itself (``/analyze`` returns them); the table follows."""
+
     status: gr.Markdown
     top5: gr.Label
     statistics: gr.Dataframe
+    events: ClassVar[dict[str, Any]] = PANEL_EVENTS
+
+    @property
+    def inputs(self) -> list[Any]:
+        return []
+
+    @property
+    def outputs(self) -> list[Any]:
+        return [self.statistics]
+
+    def follow(self, result: LensResult) -> dict[Any, Any]:
+        return {self.statistics: panels.statistics_table(result)}
 
 
 def results_section() -> ResultsSection:
