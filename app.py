@@ -3,8 +3,10 @@
 This file assembles the page from its sections (``webapp.sections``, one
 builder per section, each wiring the events that touch only its own
 components) and wires the events that cross sections; the logic lives in
-plain functions in ``webapp``. Events return ``{component: value}``, so adding
-a panel is one entry where that panel is drawn. GRADIO_SERVER_NAME and
+plain functions in ``webapp``. Each section that draws a new analysis names
+its own inputs and outputs, from which the events after an analysis are made,
+and events return ``{component: value}``, so adding a panel is one entry where
+that panel is drawn. GRADIO_SERVER_NAME and
 GRADIO_SERVER_PORT choose where it listens; ``python app.py --model SPEC
 [--weights FILE] [--classes FILE] [--input-size ...]`` serves SPEC (as the CLI
 names models) as the default model.
@@ -49,11 +51,11 @@ from attention.errors import InputError  # noqa: E402
 from attention.images import MAX_PIXELS  # noqa: E402
 from cli.options import OneLineParser, add_model_options, load_model_from  # noqa: E402
 from models.checkpoint import DEFAULT_CHECKPOINT  # noqa: E402
-from webapp import analysis, downloads, panels  # noqa: E402
+from webapp import analysis, downloads  # noqa: E402
 from webapp.inputs import UploadRoots, example_images, gradio_upload_folder  # noqa: E402
 from webapp.runtime import configure_torch, limit_pillow, stop_on_sigterm  # noqa: E402
 from webapp.sections.channel import channel_section  # noqa: E402
-from webapp.sections.common import CONCURRENCY, LOGGER, MODEL_EVENTS, RENDER_EVENTS, user_errors  # noqa: E402
+from webapp.sections.common import CONCURRENCY, LOGGER, MODEL_EVENTS, follow_results, user_errors  # noqa: E402
 from webapp.sections.debug import button_mode, debug_section  # noqa: E402
 from webapp.sections.downloads import download_section  # noqa: E402
 from webapp.sections.explain import explain_section  # noqa: E402
@@ -147,36 +149,9 @@ def build_app(
             mode = button_mode(ablate)
             return analysed(analysis.analyze(image, model, checkpoint_file, mode, cache=cache, roots=roots))
 
-        @user_errors
-        def show(
-            result_: LensResult | None,
-            channel_layer: str | None,
-            sort: bool,
-            top_k: float,
-            spatial_layer: str | None,
-            colormap: str,
-            opacity: float,
-            scale: str,
-            branches_open: bool,
-        ) -> dict[Any, Any]:
-            """Every panel for a new result; the layer pickers follow the model the result came from."""
-            if result_ is None:
-                return {}
-            channel_layer = panels.pick_layer(result_.channel_layer_names, channel_layer)
-            spatial_layer = panels.pick_layer(result_.spatial_layer_names, spatial_layer)
-            return {
-                channel.layer: gr.Dropdown(choices=result_.channel_layer_names, value=channel_layer),
-                spatial.layer: gr.Dropdown(choices=result_.spatial_layer_names, value=spatial_layer),
-                **channel.panels(result_, channel_layer, sort, top_k, branches_open),
-                **spatial.panels(result_, spatial_layer, colormap, opacity, scale),
-                results.statistics: panels.statistics_table(result_),
-            }
-
-        show_inputs = [result, channel.layer, channel.sort, channel.top_k, spatial.layer]
-        show_inputs += [spatial.colormap, spatial.opacity, spatial.scale, channel.branches_open]
-        show_outputs = [channel.layer, spatial.layer, channel.bar_chart, channel.branches, channel.feature_maps]
-        show_outputs += [spatial.grid, spatial.overlay, spatial.mask, results.statistics]
         analysis_outputs = [result, results.status, results.top5, files.document, files.document_file]
+        # After an analysis its views draw it, one event per group: the panels first, each slower view after them.
+        follow_stages = ((results, channel, spatial), (explain,), (files,), (debug,))
         for button, function, source, api_name in (
             (inputs.analyze_button, analyze, inputs.image, "analyze"),
             (inputs.sketch_button, analyze_sketch, inputs.sketch, "analyze_sketch"),
@@ -184,28 +159,16 @@ def build_app(
         ):
             # preprocess=False for the image: the handler gets the raw upload, so the
             # original bytes reach load_image and a broken file gets its clear message.
-            (
-                button.click(
-                    function,
-                    [source, model.model, model.checkpoint, debug.ablate],
-                    analysis_outputs,
-                    **({"api_name": api_name} if api_name else {"api_visibility": "private"}),
-                    preprocess=api_name == "analyze_sketch",
-                    **MODEL_EVENTS,
-                )
-                .success(show, show_inputs, show_outputs, show_progress="minimal", **RENDER_EVENTS)
-                .success(
-                    user_errors(explain.follow),
-                    [result, *explain.inputs],
-                    explain.outputs,
-                    show_progress="hidden",
-                    **RENDER_EVENTS,
-                )
-                .success(
-                    files.report, files.report_inputs, [files.report_file], show_progress="hidden", **RENDER_EVENTS
-                )
-                .success(debug.show, debug.show_inputs, debug.show_outputs, show_progress="hidden", **debug.events)
+            event = button.click(
+                function,
+                [source, model.model, model.checkpoint, debug.ablate],
+                analysis_outputs,
+                **({"api_name": api_name} if api_name else {"api_visibility": "private"}),
+                preprocess=api_name == "analyze_sketch",
+                **MODEL_EVENTS,
             )
+            for views in follow_stages:
+                event = follow_results(event, result, views)
 
         def refresh_models(current: str | None) -> dict[Any, Any]:
             choices = cache.choices()

@@ -147,12 +147,10 @@ def profile_model(
 
 
 def _heatmap(layer: LayerProfile, classes: Sequence[str]) -> Any:
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+    from .render import new_figure
 
     assert layer.class_mean is not None
-    figure = Figure(figsize=(8, 0.6 + 0.28 * len(classes)), dpi=100)
-    FigureCanvasAgg(figure)
+    figure = new_figure(8, 0.6 + 0.28 * len(classes))
     axes = figure.add_subplot()
     shown = axes.imshow(layer.class_mean, aspect="auto", cmap="viridis", vmin=0, vmax=1, interpolation="nearest")
     axes.set_yticks(range(len(classes)))

@@ -25,9 +25,9 @@ from matplotlib.ticker import FixedLocator, MaxNLocator  # noqa: E402
 from PIL import Image, ImageDraw, ImageFont  # noqa: E402
 
 from .analysis import ChannelLayer, ImageAnalysis, layer_statistics  # noqa: E402
+from .display import COLORMAPS, DEFAULT_COLORMAP, DEFAULT_OPACITY, DEFAULT_TOP_K  # noqa: E402
 from .errors import InputError  # noqa: E402
 
-COLORMAPS = ("jet", "viridis", "inferno", "magma", "plasma", "turbo", "gray", "coolwarm")
 STATISTICS_HEADERS = ("layer", "type", "size", "mean", "std", "min", "max", "entropy / kept")
 HIGHLIGHT = "#d62728"
 # A title with an explicit position: matplotlib otherwise measures the tick
@@ -36,21 +36,23 @@ _TITLE = {"y": 1.0, "pad": 6.0}
 BASE = "#7f9fbf"
 # A mask spanning less than this (max - min) is one flat colour on the true 0-1 scale: its titles say so.
 WEAK_MASK_RANGE = 0.1
+# A chart's margins in inches (left, bottom, right, top): room for the axis labels and the title.
+CHART_MARGINS = (0.6, 0.5, 0.15, 0.35)
 
 
-def _new_figure(
-    width: float, height: float, margins: tuple[float, float, float, float] = (0.6, 0.5, 0.15, 0.35)
-) -> Figure:
-    """Figure with fixed margins in inches (left, bottom, right, top).
+def new_figure(width: float, height: float, margins: tuple[float, float, float, float] | None = None) -> Figure:
+    """A figure of its own on the Agg canvas (never pyplot's), so concurrent requests cannot draw into it.
 
-    Fixed margins instead of a layout engine, because a layout engine measures
-    every artist on each draw and the web app redraws these figures on every
-    change of a display control.
+    ``margins`` fix the axes' margins in inches (left, bottom, right, top)
+    instead of a layout engine, because a layout engine measures every artist
+    on each draw and the web app redraws these figures on every change of a
+    display control.
     """
     figure = Figure(figsize=(width, height), dpi=100)
     FigureCanvasAgg(figure)
-    left, bottom, right, top = margins
-    figure.subplots_adjust(left=left / width, bottom=bottom / height, right=1 - right / width, top=1 - top / height)
+    if margins is not None:
+        left, bottom, right, top = margins
+        figure.subplots_adjust(left=left / width, bottom=bottom / height, right=1 - right / width, top=1 - top / height)
     return figure
 
 
@@ -103,14 +105,16 @@ def bar_colours(weights: np.ndarray, top_k: int, order: np.ndarray | None = None
     return [HIGHLIGHT if int(channel) in top else BASE for channel in order]
 
 
-def channel_bar_chart(layer: ChannelLayer, top_k: int = 5, sort: bool = False, figure: Figure | None = None) -> Figure:
+def channel_bar_chart(
+    layer: ChannelLayer, top_k: int = DEFAULT_TOP_K, sort: bool = False, figure: Figure | None = None
+) -> Figure:
     """Bar chart of one layer's channel weights on the gate's 0-1 scale.
 
     Channels appear in channel order (so the same channel sits at the same
     place for every image) unless ``sort`` asks for largest first; the top-k
     channels are highlighted and labelled either way.
     """
-    figure = figure or _new_figure(7.0, 2.8)
+    figure = figure or new_figure(7.0, 2.8, CHART_MARGINS)
     axes = figure.add_subplot()
     weights = layer.weights
     order = np.argsort(-weights, kind="stable") if sort else np.arange(len(weights))
@@ -144,7 +148,7 @@ def channel_bar_chart(layer: ChannelLayer, top_k: int = 5, sort: bool = False, f
 def branch_chart(layer: ChannelLayer, sort: bool = False) -> Figure:
     """The avg and max branch parts before the gate, side by side, in the same channel order."""
     branches = [(label, values) for label, values in (("avg", layer.avg), ("max", layer.max)) if values is not None]
-    figure = _new_figure(7.0, 2.8, margins=(0.75, 0.35, 0.15, 0.55))
+    figure = new_figure(7.0, 2.8, margins=(0.75, 0.35, 0.15, 0.55))
     if not branches:
         axes = figure.add_subplot()
         axes.text(0.5, 0.5, "this layer has no pooling branches", ha="center", va="center")
@@ -180,12 +184,16 @@ def branch_chart(layer: ChannelLayer, sort: bool = False) -> Figure:
     return figure
 
 
-def _scaled(mask: np.ndarray, stretch: bool) -> np.ndarray:
-    mask = mask.astype(np.float32)
+def unit_scale(values: np.ndarray, stretch: bool = False) -> np.ndarray:
+    """Values on the 0-1 colour scale: their own min-max stretched to it, or clipped to it as they are.
+
+    A constant map stretches to all zeros, since it has no contrast to show.
+    """
+    values = np.asarray(values, dtype=np.float32)
     if stretch:
-        low, high = float(mask.min()), float(mask.max())
-        return (mask - low) / (high - low) if high > low else np.zeros_like(mask)
-    return np.clip(mask, 0.0, 1.0)
+        low, high = float(values.min()), float(values.max())
+        return (values - low) / (high - low) if high > low else np.zeros_like(values)
+    return np.clip(values, 0.0, 1.0)
 
 
 def mask_range_note(mask: np.ndarray) -> str | None:
@@ -207,7 +215,7 @@ def check_colormap(name: str) -> str:
     return name
 
 
-def colorize(values: np.ndarray, colormap: str = "jet") -> np.ndarray:
+def colorize(values: np.ndarray, colormap: str = DEFAULT_COLORMAP) -> np.ndarray:
     """RGB uint8 array for values in [0, 1]: the colour ``matplotlib.colormaps[colormap](value, bytes=True)`` gives."""
     lookup = colormaps[check_colormap(colormap)](np.arange(256), bytes=True)[:, :3]
     # Matplotlib's own binning of [0, 1] into its 256 colours, through one table lookup.
@@ -215,17 +223,21 @@ def colorize(values: np.ndarray, colormap: str = "jet") -> np.ndarray:
 
 
 def mask_image(
-    mask: np.ndarray, colormap: str = "jet", stretch: bool = False, size: tuple[int, int] | None = None
+    mask: np.ndarray, colormap: str = DEFAULT_COLORMAP, stretch: bool = False, size: tuple[int, int] | None = None
 ) -> Image.Image:
     """The raw mask in colour, enlarged with nearest-neighbour so each cell stays visible."""
-    image = Image.fromarray(colorize(_scaled(mask, stretch), colormap))
+    image = Image.fromarray(colorize(unit_scale(mask, stretch), colormap))
     if size is not None:
         image = image.resize(size, Image.Resampling.NEAREST)
     return image
 
 
 def overlay(
-    image: Image.Image, mask: np.ndarray, colormap: str = "jet", opacity: float = 0.5, stretch: bool = False
+    image: Image.Image,
+    mask: np.ndarray,
+    colormap: str = DEFAULT_COLORMAP,
+    opacity: float = DEFAULT_OPACITY,
+    stretch: bool = False,
 ) -> Image.Image:
     """Heatmap of ``mask`` blended over ``image`` at the image's own resolution.
 
@@ -235,7 +247,7 @@ def overlay(
     """
     if not 0.0 <= opacity <= 1.0:
         raise ValueError("opacity must be between 0 and 1")
-    values = Image.fromarray(_scaled(mask, stretch).astype(np.float32), mode="F")
+    values = Image.fromarray(unit_scale(mask, stretch).astype(np.float32), mode="F")
     values = values.resize(image.size, Image.Resampling.BILINEAR)
     heat = Image.fromarray(colorize(np.asarray(values), colormap))
     return Image.blend(image.convert("RGB"), heat, float(opacity))
@@ -250,8 +262,8 @@ def _font(size: int) -> ImageFont.ImageFont:
 
 def overlay_grid(
     analysis: ImageAnalysis,
-    colormap: str = "jet",
-    opacity: float = 0.5,
+    colormap: str = DEFAULT_COLORMAP,
+    opacity: float = DEFAULT_OPACITY,
     stretch: bool = False,
     tile: int = 224,
     weak_notes: bool = True,
@@ -318,7 +330,7 @@ def feature_maps_image(
     draw.text((gap, 4), f"input feature maps of {layer.name}, top {len(channels)} channels", fill="black", font=font)
     for index, channel in enumerate(channels):
         values = features[int(channel)].astype(np.float32)
-        tile_image = Image.fromarray(colorize(_scaled(values, stretch=True), "viridis"))
+        tile_image = Image.fromarray(colorize(unit_scale(values, stretch=True), "viridis"))
         if max(tile_image.size) > tile:
             tile_image.thumbnail((tile, tile), Image.Resampling.BILINEAR)
         else:
@@ -335,14 +347,18 @@ def feature_maps_image(
 
 
 def summary_figure(
-    analysis: ImageAnalysis, colormap: str = "jet", opacity: float = 0.5, stretch: bool = False, top_k: int = 5
+    analysis: ImageAnalysis,
+    colormap: str = DEFAULT_COLORMAP,
+    opacity: float = DEFAULT_OPACITY,
+    stretch: bool = False,
+    top_k: int = DEFAULT_TOP_K,
 ) -> Figure:
     """A one-page report: the image and predictions, every mask overlay, every channel layer."""
     spatial = analysis.spatial_layers
     channel = analysis.channel_layers
     columns = max(2, len(spatial) + 1)
     rows = 1 + len(channel)
-    figure = _new_figure(2.6 * columns, 2.6 + 1.6 * len(channel), margins=(0.55, 0.3, 0.15, 0.4))
+    figure = new_figure(2.6 * columns, 2.6 + 1.6 * len(channel), margins=(0.55, 0.3, 0.15, 0.4))
     grid = figure.add_gridspec(rows, columns, height_ratios=[2.6] + [1.6] * len(channel), hspace=0.55, wspace=0.08)
     # Each image cell is about 260 px wide at 100 dpi: draw from a thumbnail of
     # twice that size rather than overlaying a full-size upload for matplotlib to shrink.
@@ -401,6 +417,7 @@ __all__: Sequence[str] = (
     "feature_maps_image",
     "figure_to_image",
     "figure_to_png",
+    "new_figure",
     "mask_image",
     "mask_range_note",
     "overlay",
@@ -409,4 +426,5 @@ __all__: Sequence[str] = (
     "statistics_rows",
     "summary_figure",
     "top_k_channels",
+    "unit_scale",
 )

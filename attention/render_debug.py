@@ -1,4 +1,4 @@
-"""Charts for the debugging views: what ablating each layer does, and how two images' attention differs."""
+"""Charts for the debugging views: what ablating each layer does, Grad-CAM beside a mask, how two analyses differ."""
 
 from __future__ import annotations
 
@@ -10,25 +10,19 @@ import matplotlib
 matplotlib.use("Agg")
 
 import numpy as np  # noqa: E402
-from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from .compare import LayerDifference  # noqa: E402
+from .render import new_figure, unit_scale  # noqa: E402
 
 LOWER = "#d62728"  # the change lowers the probability / A is below B
 HIGHER = "#1f77b4"
 
 
-def _figure(width: float, height: float) -> Figure:
-    figure = Figure(figsize=(width, height), dpi=100)
-    FigureCanvasAgg(figure)
-    return figure
-
-
 def ablation_chart(entries: Sequence[dict[str, Any]], label: str) -> Figure:
     """Horizontal bars of Δ probability per layer, largest drop first (the entries of one image's ablations)."""
     ordered = sorted(entries, key=lambda entry: entry["delta"])
-    figure = _figure(7.0, 0.8 + 0.28 * max(1, len(ordered)))
+    figure = new_figure(7.0, 0.8 + 0.28 * max(1, len(ordered)))
     axes = figure.add_subplot()
     deltas = np.array([entry["delta"] for entry in ordered], dtype=np.float64)
     positions = np.arange(len(ordered))
@@ -49,7 +43,7 @@ def ablation_chart(entries: Sequence[dict[str, Any]], label: str) -> Figure:
 
 def difference_chart(difference: LayerDifference, first: str = "A", second: str = "B") -> Figure:
     """w_A − w_B per channel as bars, or the mask difference as a diverging heatmap."""
-    figure = _figure(7.0, 2.8)
+    figure = new_figure(7.0, 2.8)
     axes = figure.add_subplot()
     values = difference.difference
     if difference.kind == "channel":
@@ -67,4 +61,22 @@ def difference_chart(difference: LayerDifference, first: str = "A", second: str 
     axes.set_title(f"{difference.name}: {first} minus {second} (mean |difference| {difference.score:.3f})", fontsize=9)
     axes.tick_params(labelsize=7)
     figure.subplots_adjust(left=0.1, right=0.97, top=0.88, bottom=0.17)
+    return figure
+
+
+def side_by_side(
+    maps: Sequence[np.ndarray], titles: Sequence[str], title: str, colormap: str, stretch: bool = False
+) -> Figure:
+    """Maps drawn at the same size on one 0-1 colour scale with one colour bar, so their colours compare."""
+    figure = new_figure(3.2 * len(maps) + 0.8, 3.6)
+    axes = figure.subplots(1, len(maps))
+    shown = None
+    for ax, values, name in zip(np.atleast_1d(axes), maps, titles):
+        shown = ax.imshow(unit_scale(values, stretch), cmap=colormap, vmin=0.0, vmax=1.0, interpolation="nearest")
+        ax.set_title(name, fontsize=8)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    figure.suptitle(title, fontsize=9)
+    if shown is not None:
+        figure.colorbar(shown, ax=list(np.atleast_1d(axes)), fraction=0.03)
     return figure

@@ -16,28 +16,16 @@ import matplotlib
 matplotlib.use("Agg")
 
 import numpy as np  # noqa: E402
-from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
 from matplotlib.figure import Figure, SubFigure  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from .explain import Explanation, Step  # noqa: E402
+from .render import figure_to_image, new_figure  # noqa: E402
 
 STEP_SIZE = (7.5, 2.4)  # inches: wide and short, so a page column shows a step without scrolling
 BAR = "#7f9fbf"
 HIGHLIGHT = "#d62728"
 MAP = "viridis"
-
-
-def _figure(width: float, height: float) -> Figure:
-    figure = Figure(figsize=(width, height), dpi=100)
-    FigureCanvasAgg(figure)
-    return figure
-
-
-def figure_to_image(figure: Figure) -> Image.Image:
-    canvas = figure.canvas if isinstance(figure.canvas, FigureCanvasAgg) else FigureCanvasAgg(figure)
-    canvas.draw()
-    return Image.fromarray(np.asarray(canvas.buffer_rgba())[..., :3].copy())
 
 
 def _map(axes: Any, values: np.ndarray, title: str, vmin: float | None = None, vmax: float | None = None) -> None:
@@ -211,7 +199,7 @@ def draw_step(step: Step, kind: str, figure: Figure | SubFigure) -> None:
 
 def step_image(step: Step, kind: str) -> Image.Image:
     """One step as a picture for the page; its caption is shown as text beside it."""
-    figure = _figure(*STEP_SIZE)
+    figure = new_figure(*STEP_SIZE)
     # Room below for the axis labels ("logit", "neighbour channel offset") and between panels for colour bars.
     figure.subplots_adjust(left=0.08, right=0.95, bottom=0.22, top=0.88, wspace=0.4)
     draw_step(step, kind, figure)
@@ -226,7 +214,7 @@ def slide_figure(explanation: Explanation, title: str | None = None) -> Figure:
     """Every step with its title and caption, top to bottom: one PNG a teacher can put on a slide."""
     rows = len(explanation.steps)
     width, step_height, title_height = STEP_SIZE[0], STEP_SIZE[1] + 0.8, 0.45
-    figure = _figure(width, title_height + rows * step_height)
+    figure = new_figure(width, title_height + rows * step_height)
     heading, *subfigures = figure.subfigures(rows + 1, 1, height_ratios=[title_height] + [step_height] * rows)
     heading.suptitle(title or f"{explanation.layer}: {explanation.kind} attention, step by step", fontsize=11)
     for subfigure, step in zip(subfigures, explanation.steps):
@@ -236,7 +224,3 @@ def slide_figure(explanation: Explanation, title: str | None = None) -> Figure:
         subfigure.subplots_adjust(top=0.64, bottom=0.1, left=0.06, right=0.93, wspace=0.4)
         draw_step(step, explanation.kind, subfigure)
     return figure
-
-
-def slide_png(explanation: Explanation, path: str) -> None:
-    slide_figure(explanation).savefig(path, format="png")

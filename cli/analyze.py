@@ -8,18 +8,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from attention.display import DEFAULT_COLORMAP, DEFAULT_OPACITY, DEFAULT_TOP_K, MAX_TOP_K
 from attention.errors import InputError
 from attention.files import dumps, safe_stem
 
-from .options import (
-    BATCH_SIZE_RANGE,
-    TOP_K_RANGE,
-    add_model_options,
-    check_out_folder,
-    fraction,
-    int_in,
-    load_model_from,
-)
+from .options import BATCH_SIZE_RANGE, add_model_options, check_out_folder, fraction, int_in, load_model_from
 
 LOGGER = logging.getLogger("attention")
 
@@ -37,14 +30,14 @@ def add_parser(commands: Any) -> None:
         help=f"images per forward pass, {BATCH_SIZE_RANGE[0]}-{BATCH_SIZE_RANGE[1]} "
         "(fewer for a model whose activations would not fit the memory budget)",
     )
-    analyze.add_argument("--colormap", default="jet", help="colormap of the mask overlays")
-    analyze.add_argument("--opacity", type=fraction, default=0.5, help="overlay opacity, 0-1")
+    analyze.add_argument("--colormap", default=DEFAULT_COLORMAP, help="colormap of the mask overlays")
+    analyze.add_argument("--opacity", type=fraction, default=DEFAULT_OPACITY, help="overlay opacity, 0-1")
     analyze.add_argument("--stretch", action="store_true", help="stretch each mask to its own min-max")
     analyze.add_argument(
         "--top-k",
-        type=int_in(*TOP_K_RANGE),
-        default=5,
-        help=f"channels highlighted in the bar charts, {TOP_K_RANGE[0]}-{TOP_K_RANGE[1]} (all, in a narrower layer)",
+        type=int_in(1, MAX_TOP_K),
+        default=DEFAULT_TOP_K,
+        help=f"channels highlighted in the bar charts, 1-{MAX_TOP_K} (all, in a narrower layer)",
     )
     analyze.add_argument(
         "--ablate",

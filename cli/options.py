@@ -9,7 +9,6 @@ from typing import Any, NoReturn
 
 from attention.errors import InputError
 
-TOP_K_RANGE = (1, 16)  # channels highlighted per bar chart; more than 16 labels no longer read
 BATCH_SIZE_RANGE = (1, 256)
 
 

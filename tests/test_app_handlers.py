@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
+from attention.display import MAX_TOP_K
 from attention.errors import CheckpointError, ImageInputError, InputError
 from models.checkpoint import SHIPPED
 from tests.badfiles import BAD_IMAGE_MESSAGES, write_bad_checkpoints, write_bad_images, write_odd_mode_images
@@ -93,7 +94,7 @@ def test_display_changes_never_run_the_model(
         for sort in (False, True):
             panels.channel_panels(result, layer, sort, 3)
             panels.branch_panel(result, layer, sort)
-    panels.channel_panels(result, result.channel_layer_names[-1], False, panels.MAX_TOP_K)
+    panels.channel_panels(result, result.channel_layer_names[-1], False, MAX_TOP_K)
     for layer in result.spatial_layer_names:
         for colormap in ("jet", "viridis"):
             for scale in ("absolute", "minmax"):

@@ -7,7 +7,7 @@ import pytest
 import torch
 from PIL import Image
 
-from attention import render_explain
+from attention import render, render_explain
 from attention.analysis import Analyzer, ChannelLayer
 from attention.channel import SqueezeExcite
 from attention.explain import explain_channel, explain_layer, explain_spatial
@@ -158,7 +158,7 @@ def test_every_step_renders_and_the_slide_holds_them_all(recorded) -> None:  # n
         for image in images:
             pixels = np.asarray(image)
             assert image.size == (750, 240) and pixels.std() > 10  # something was drawn, not a blank canvas
-        slide = render_explain.figure_to_image(render_explain.slide_figure(explanation))
+        slide = render.figure_to_image(render_explain.slide_figure(explanation))
         assert slide.size[1] > len(explanation.steps) * 240
 
 

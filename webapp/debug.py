@@ -12,13 +12,11 @@ from __future__ import annotations
 import copy
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 from PIL import Image
 
 from attention import render, render_debug
@@ -119,39 +117,6 @@ def gradcams_for(result: LensResult, cached: GradCams | None) -> GradCams:
     return gradcams(result)
 
 
-def _unit(values: np.ndarray, stretch: bool) -> np.ndarray:
-    """Values on the 0-1 scale the panels draw: min-max when stretched, else as they are."""
-    values = np.asarray(values, dtype=np.float64)
-    if not stretch:
-        return values
-    low, high = float(values.min()), float(values.max())
-    return (values - low) / (high - low) if high > low else np.zeros_like(values)
-
-
-def _figure(width: float, height: float) -> Figure:
-    figure = Figure(figsize=(width, height), dpi=100)
-    FigureCanvasAgg(figure)
-    return figure
-
-
-def _side_by_side(
-    maps: Sequence[np.ndarray], titles: Sequence[str], title: str, colormap: str, stretch: bool
-) -> Image.Image:
-    """Maps drawn at the same size on one 0-1 colour scale, with one colour bar."""
-    figure = _figure(3.2 * len(maps) + 0.8, 3.6)
-    axes = figure.subplots(1, len(maps))
-    shown = None
-    for ax, values, name in zip(np.atleast_1d(axes), maps, titles):
-        shown = ax.imshow(_unit(values, stretch), cmap=colormap, vmin=0.0, vmax=1.0, interpolation="nearest")
-        ax.set_title(name, fontsize=8)
-        ax.set_xticks([])
-        ax.set_yticks([])
-    figure.suptitle(title, fontsize=9)
-    if shown is not None:
-        figure.colorbar(shown, ax=list(np.atleast_1d(axes)), fraction=0.03)
-    return render.figure_to_image(figure)
-
-
 def gradcam_view(
     cams: GradCams, layer: str | None, colormap: str | None, scale: str | None
 ) -> tuple[Image.Image | None, dict[str, Any]]:
@@ -174,12 +139,14 @@ def gradcam_view(
     scaled = cam / peak if peak > 0 else np.zeros_like(cam)
     label = result.analysis.classes[cams.target]
     agreement = "undefined (a constant map)" if rho is None else f"{rho:.3f}"
-    image = _side_by_side(
-        [spatial.mask, scaled],
-        ["spatial attention mask", f"Grad-CAM of {label} (/ its max)"],
-        f"{name}: Spearman rank correlation {agreement}",
-        colormap_of(colormap),
-        stretch_of(scale),
+    image = render.figure_to_image(
+        render_debug.side_by_side(
+            [spatial.mask, scaled],
+            ["spatial attention mask", f"Grad-CAM of {label} (/ its max)"],
+            f"{name}: Spearman rank correlation {agreement}",
+            colormap_of(colormap),
+            stretch_of(scale),
+        )
     )
     data = {
         "layer": name,
@@ -246,12 +213,14 @@ def comparison_panels(
     if name is not None:
         pair = [compared.a.analysis.layer(name), compared.b.analysis.layer(name)]
         titles = [f"{side}: {r.image_name} ({_label(r)[1]})" for side, r in zip("AB", (compared.a, compared.b))]
-        masks = _side_by_side(
-            [layer.mask for layer in pair if isinstance(layer, SpatialLayer)],
-            titles,
-            f"{name}: spatial attention of A and B",
-            colormap_of(colormap),
-            stretch_of(scale),
+        masks = render.figure_to_image(
+            render_debug.side_by_side(
+                [layer.mask for layer in pair if isinstance(layer, SpatialLayer)],
+                titles,
+                f"{name}: spatial attention of A and B",
+                colormap_of(colormap),
+                stretch_of(scale),
+            )
         )
     chart = None
     name = pick_layer(compared.a.channel_layer_names, channel_layer)

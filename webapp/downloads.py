@@ -24,18 +24,10 @@ import anyio.to_thread
 from starlette.responses import PlainTextResponse
 
 from attention import render
+from attention.display import DEFAULT_COLORMAP, DEFAULT_OPACITY, DEFAULT_TOP_K
 from attention.files import dumps, safe_stem
 
-from .panels import (
-    DEFAULT_COLORMAP,
-    DEFAULT_OPACITY,
-    DEFAULT_SCALE,
-    DEFAULT_TOP_K,
-    colormap_of,
-    opacity_of,
-    stretch_of,
-    top_k_of,
-)
+from .panels import DEFAULT_SCALE, colormap_of, opacity_of, stretch_of, top_k_of
 from .state import LensResult
 
 LOGGER = logging.getLogger(__name__)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import html
 import logging
-from collections.abc import Mapping
 from pathlib import Path
 from typing import NamedTuple
 
@@ -133,8 +132,3 @@ def slide_png(result: LensResult | None, layer: str | None, directory: str | Pat
     path = new_download_folder(directory) / f"{stem}_explain.png"
     figure.savefig(path, format="png")
     return path
-
-
-def explained_layers(explained: Mapping[str, Explanation], kind: str) -> list[str]:
-    """The names of the layers of one kind ("channel" or "spatial"), in forward order."""
-    return [name for name, explanation in explained.items() if explanation.kind == kind]

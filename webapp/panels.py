@@ -13,18 +13,14 @@ from typing import Any, NamedTuple
 from PIL import Image
 
 from attention import render
-from attention.analysis import SpatialLayer
+from attention.analysis import TOP_K_PREDICTIONS, SpatialLayer
+from attention.display import DEFAULT_COLORMAP, DEFAULT_OPACITY, DEFAULT_TOP_K, MAX_TOP_K
 from attention.errors import InputError
 
 from .state import LensResult
 
-COLORMAPS: tuple[str, ...] = tuple(render.COLORMAPS)
 SCALES: tuple[tuple[str, str], ...] = (("absolute 0–1", "absolute"), ("min–max", "minmax"))
-DEFAULT_COLORMAP = "jet"
-DEFAULT_OPACITY = 0.5
 DEFAULT_SCALE = "absolute"
-DEFAULT_TOP_K = 5
-MAX_TOP_K = 16
 MASK_VIEW_SIDE = 256
 STATISTICS_HEADERS = render.STATISTICS_HEADERS
 
@@ -49,7 +45,7 @@ def top_k_of(top_k: float | None) -> int:
     return DEFAULT_TOP_K if top_k is None else max(1, min(MAX_TOP_K, int(top_k)))
 
 
-def top_predictions(result: LensResult, k: int = 5) -> dict[str, float]:
+def top_predictions(result: LensResult, k: int = TOP_K_PREDICTIONS) -> dict[str, float]:
     """Top-k labels and probabilities, in the form gr.Label shows."""
     analysis = result.analysis
     return {analysis.classes[index]: probability for index, probability in analysis.top(k)}

@@ -100,13 +100,9 @@ class LoadedAnalyzer(Analyzer):
         self.loaded = loaded
 
 
-def analyzer_for(loaded: LoadedModel) -> LoadedAnalyzer:
-    return LoadedAnalyzer(loaded)
-
-
 def analyzer_with_attention(loaded: LoadedModel) -> LoadedAnalyzer:
     """An analyzer for ``loaded``; InputError (one line) when no attention layer is found in it."""
-    analyzer = analyzer_for(loaded)
+    analyzer = LoadedAnalyzer(loaded)
     try:
         require_attention(analyzer.layer_names, loaded.name)
     except InputError:
@@ -248,7 +244,7 @@ class ModelCache:
         if name not in available:
             choices = ", ".join(available) or "none"
             raise InputError(f"unknown model {name!r}; choose one of: {choices}")
-        analyzer = analyzer_for(load_checkpoint(name))
+        analyzer = LoadedAnalyzer(load_checkpoint(name))
         with self._lock:
             return self._shipped.setdefault(name, analyzer)
 
@@ -281,7 +277,7 @@ class ModelCache:
         cached = self._cached_upload(key)
         if cached is not None:
             return cached
-        analyzer = analyzer_for(load_checkpoint(str(path)))
+        analyzer = LoadedAnalyzer(load_checkpoint(str(path)))
         if not analyzer.layer_names:
             raise CheckpointError(f"{name} has no attention layers to show")
         LOGGER.info("loaded uploaded checkpoint %s (%s)", name, key[:12])

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import gradio as gr
 
+from attention.display import DEFAULT_TOP_K, MAX_TOP_K
 from webapp import panels
 from webapp.state import LensResult
 
-from .common import RENDER_EVENTS, output_panel, user_errors
+from .common import PANEL_EVENTS, RENDER_EVENTS, output_panel, user_errors
 
 
 @dataclass
@@ -22,14 +23,33 @@ class ChannelSection:
     feature_maps: gr.Image
     branches_open: gr.State
     branches: gr.Image
+    events: ClassVar[dict[str, Any]] = PANEL_EVENTS
+
+    @property
+    def inputs(self) -> list[Any]:
+        return [self.layer, self.sort, self.top_k, self.branches_open]
+
+    @property
+    def pictures(self) -> list[Any]:
+        return [self.bar_chart, self.branches, self.feature_maps]
+
+    @property
+    def outputs(self) -> list[Any]:
+        return [self.layer, *self.pictures]
 
     def panels(self, result: LensResult, layer: str | None, sort: bool, top_k: float, open_: bool) -> dict[Any, Any]:
         """This section's pictures for one result; the branch chart only while its section is open."""
-        bar, branch_image, features = panels.channel_panels(result, layer, sort, top_k, bool(open_))
-        shown = {self.bar_chart: bar, self.feature_maps: features}
+        drawn = panels.channel_panels(result, layer, sort, top_k, bool(open_))
+        shown = {self.bar_chart: drawn.bar_chart, self.feature_maps: drawn.feature_maps}
         if open_:
-            shown[self.branches] = branch_image
+            shown[self.branches] = drawn.branches
         return shown
+
+    def follow(self, result: LensResult, layer: str | None, sort: bool, top_k: float, open_: bool) -> dict[Any, Any]:
+        """A new result: the picker offers its layers (another model may have others) and the panels draw one."""
+        layer = panels.pick_layer(result.channel_layer_names, layer)
+        picker = gr.Dropdown(choices=result.channel_layer_names, value=layer)
+        return {self.layer: picker, **self.panels(result, layer, sort, top_k, open_)}
 
 
 def channel_section(result: gr.State, names: list[str]) -> ChannelSection:
@@ -41,8 +61,8 @@ def channel_section(result: gr.State, names: list[str]) -> ChannelSection:
         sort = gr.Checkbox(value=False, label="Sort channels by weight", elem_id="sort")
         top_k = gr.Slider(
             1,
-            panels.MAX_TOP_K,
-            value=panels.DEFAULT_TOP_K,
+            MAX_TOP_K,
+            value=DEFAULT_TOP_K,
             step=1,
             label="Top-k channels (highlighted, and their feature maps)",
             elem_id="top-k",
@@ -66,8 +86,8 @@ def channel_section(result: gr.State, names: list[str]) -> ChannelSection:
     def open_branches(result_: LensResult | None, layer_: str | None, sort_: bool) -> dict[Any, Any]:
         return {branches_open: True, branches: panels.branch_panel(result_, layer_, sort_)}
 
-    inputs = [result, layer, sort, top_k, branches_open]
-    outputs = [bar_chart, branches, feature_maps]
+    inputs = [result, *section.inputs]
+    outputs = section.pictures
     branches_section.expand(
         open_branches, [result, layer, sort], [branches_open, branches], show_progress="hidden", **RENDER_EVENTS
     )

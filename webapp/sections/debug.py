@@ -9,9 +9,8 @@ images, or one image under two models, and returns the differences.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import gradio as gr
 
@@ -41,10 +40,45 @@ def button_mode(mode: str | None) -> str:
 class DebugSection:
     ablate: gr.Radio
     ablate_button: gr.Button
-    show: Callable[..., dict[Any, Any]]  # every debugging panel for a new analysis
-    show_inputs: list[Any]
-    show_outputs: list[Any]
-    events: dict[str, Any]
+    ablation_table: gr.Dataframe
+    ablation_chart: gr.Image
+    cams: gr.State
+    gradcam: gr.Image
+    gradcam_data: gr.JSON
+    spatial: SpatialSection  # Grad-CAM is drawn for its picked layer, in its colours
+    events: ClassVar[dict[str, Any]] = dict(GRADCAM_EVENTS, show_progress="hidden")
+
+    @property
+    def inputs(self) -> list[Any]:
+        return [self.cams, self.spatial.layer, self.spatial.colormap, self.spatial.scale]
+
+    @property
+    def gradcam_outputs(self) -> list[Any]:
+        return [self.cams, self.gradcam, self.gradcam_data]
+
+    @property
+    def outputs(self) -> list[Any]:
+        return [self.ablation_table, self.ablation_chart, *self.gradcam_outputs]
+
+    def gradcam_panels(
+        self, result: LensResult | None, cams: debug.GradCams | None, layer: str | None, colormap: str, scale: str
+    ) -> dict[Any, Any]:
+        """Grad-CAM beside the picked layer's mask; the maps are computed once per analysis."""
+        if result is None:
+            raise InputError("analyze an image first")
+        cams = debug.gradcams_for(result, cams)
+        image, data = debug.gradcam_view(cams, layer, colormap, scale)
+        return {self.cams: cams, self.gradcam: image, self.gradcam_data: data}
+
+    def follow(
+        self, result: LensResult, cams: debug.GradCams | None, layer: str | None, colormap: str, scale: str
+    ) -> dict[Any, Any]:
+        """A new result's ablations (if it has any), and Grad-CAM at each spatial layer."""
+        shown = {
+            self.ablation_table: debug.ablation_table(result),
+            self.ablation_chart: debug.ablation_chart(result),
+        }
+        return {**shown, **self.gradcam_panels(result, cams, layer, colormap, scale)}
 
 
 def debug_section(
@@ -85,39 +119,28 @@ def debug_section(
     with gr.Accordion("The two maps as numbers", open=False):
         gradcam_data = gr.JSON(label="Grad-CAM and mask of the selected layer", elem_id="gradcam-data")
 
-    show_inputs = [result, cams, spatial.layer, spatial.colormap, spatial.scale]
-    gradcam_outputs = [cams, gradcam, gradcam_data]
-
-    def gradcam_panels(
-        result_: LensResult | None, cams_: debug.GradCams | None, layer: str | None, colormap: str, scale: str
-    ) -> dict[Any, Any]:
-        if result_ is None:
-            raise InputError("analyze an image first")
-        cams_ = debug.gradcams_for(result_, cams_)
-        image, data = debug.gradcam_view(cams_, layer, colormap, scale)
-        return {cams: cams_, gradcam: image, gradcam_data: data}
+    section = DebugSection(ablate, ablate_button, ablation_table, ablation_chart, cams, gradcam, gradcam_data, spatial)
 
     @user_errors
-    def show(
+    def redraw_gradcam(
         result_: LensResult | None, cams_: debug.GradCams | None, layer: str | None, colormap: str, scale: str
     ) -> dict[Any, Any]:
-        """Its ablations (if it has any), and Grad-CAM at each spatial layer, computed once."""
-        if result_ is None:
-            return {}
-        shown = {ablation_table: debug.ablation_table(result_), ablation_chart: debug.ablation_chart(result_)}
-        return {**shown, **gradcam_panels(result_, cams_, layer, colormap, scale)}
+        return section.gradcam_panels(result_, cams_, layer, colormap, scale)
 
-    redraw_gradcam = user_errors(gradcam_panels)
+    gradcam_inputs = [result, *section.inputs]
     spatial.layer.input(
-        redraw_gradcam, show_inputs, gradcam_outputs, api_name="gradcam", show_progress="hidden", **MODEL_EVENTS
+        redraw_gradcam,
+        gradcam_inputs,
+        section.gradcam_outputs,
+        api_name="gradcam",
+        show_progress="hidden",
+        **MODEL_EVENTS,
     )
     for control in (spatial.colormap, spatial.scale):
-        control.input(redraw_gradcam, show_inputs, gradcam_outputs, show_progress="hidden", **GRADCAM_EVENTS)
+        control.input(redraw_gradcam, gradcam_inputs, section.gradcam_outputs, show_progress="hidden", **GRADCAM_EVENTS)
 
     compare_section(channel, spatial, inputs, model, cache, roots)
-    return DebugSection(
-        ablate, ablate_button, show, show_inputs, [ablation_table, ablation_chart, *gradcam_outputs], GRADCAM_EVENTS
-    )
+    return section
 
 
 def compare_section(

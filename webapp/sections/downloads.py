@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import gradio as gr
 
@@ -14,7 +13,7 @@ from webapp import downloads
 from webapp.state import LensResult
 
 from .channel import ChannelSection
-from .common import RENDER_EVENTS, user_errors
+from .common import LATER_EVENTS, RENDER_EVENTS, user_errors
 from .spatial import SpatialSection
 
 
@@ -23,8 +22,21 @@ class DownloadSection:
     document_file: gr.File
     report_file: gr.File
     document: gr.JSON
-    report_inputs: list[Any]
-    report: Callable[..., dict[Any, Any]]
+    settings: list[Any]  # the page's display controls, which the report is drawn with
+    folder: Path
+    events: ClassVar[dict[str, Any]] = LATER_EVENTS
+
+    @property
+    def inputs(self) -> list[Any]:
+        return self.settings
+
+    @property
+    def outputs(self) -> list[Any]:
+        return [self.report_file]
+
+    def follow(self, result: LensResult, colormap: str, opacity: float, scale: str, top_k: float) -> dict[Any, Any]:
+        """The new result's PNG report; the analysis JSON comes with the analysis itself."""
+        return {self.report_file: str(downloads.report_png(result, self.folder, colormap, opacity, scale, top_k))}
 
 
 def download_section(
@@ -38,12 +50,14 @@ def download_section(
     with gr.Accordion("Analysis JSON (same schema as `python -m attention analyze --json`)", open=False):
         document = gr.JSON(label="Analysis document", elem_id="document")
 
+    settings = [spatial.colormap, spatial.opacity, spatial.scale, channel.top_k]
+    section = DownloadSection(document_file, report_file, document, settings, folder)
+
     @user_errors
     def report(result_: LensResult | None, colormap: str, opacity: float, scale: str, top_k: float) -> dict:
         if result_ is None:
             raise InputError("analyze an image first")
-        return {report_file: str(downloads.report_png(result_, folder, colormap, opacity, scale, top_k))}
+        return section.follow(result_, colormap, opacity, scale, top_k)
 
-    report_inputs = [result, spatial.colormap, spatial.opacity, spatial.scale, channel.top_k]
-    report_button.click(report, report_inputs, [report_file], **RENDER_EVENTS)
-    return DownloadSection(document_file, report_file, document, report_inputs, report)
+    report_button.click(report, [result, *section.inputs], section.outputs, **RENDER_EVENTS)
+    return section

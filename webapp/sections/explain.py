@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import gradio as gr
 
@@ -17,7 +17,7 @@ from attention.errors import InputError
 from webapp import explain
 from webapp.state import LensResult
 
-from .common import PANEL_BUTTONS, RENDER_EVENTS, user_errors
+from .common import LATER_EVENTS, PANEL_BUTTONS, RENDER_EVENTS, user_errors
 
 
 @dataclass
@@ -30,6 +30,7 @@ class ExplainSection:
     captions: list[gr.Markdown]
     slide_button: gr.Button
     slide_file: gr.File
+    events: ClassVar[dict[str, Any]] = LATER_EVENTS
 
     @property
     def inputs(self) -> list[Any]:

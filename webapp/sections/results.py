@@ -3,22 +3,43 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import gradio as gr
 
+from attention.analysis import TOP_K_PREDICTIONS
 from webapp import panels
+from webapp.state import LensResult
+
+from .common import PANEL_EVENTS
 
 
 @dataclass
 class ResultsSection:
+    """The status line and predictions come with the analysis itself (``/analyze`` returns them); the table follows."""
+
     status: gr.Markdown
     top5: gr.Label
     statistics: gr.Dataframe
+    events: ClassVar[dict[str, Any]] = PANEL_EVENTS
+
+    @property
+    def inputs(self) -> list[Any]:
+        return []
+
+    @property
+    def outputs(self) -> list[Any]:
+        return [self.statistics]
+
+    def follow(self, result: LensResult) -> dict[Any, Any]:
+        return {self.statistics: panels.statistics_table(result)}
 
 
 def results_section() -> ResultsSection:
     status = gr.Markdown("Upload an image (or draw one) and press **Analyze**.", label="Status", elem_id="status")
-    top5 = gr.Label(num_top_classes=5, label="Top-5 predictions", elem_id="predictions")
+    top5 = gr.Label(
+        num_top_classes=TOP_K_PREDICTIONS, label=f"Top-{TOP_K_PREDICTIONS} predictions", elem_id="predictions"
+    )
     statistics = gr.Dataframe(
         headers=list(panels.STATISTICS_HEADERS),
         label="Per-layer statistics (channel layers: entropy of the weights; spatial layers: kept fraction)",

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import gradio as gr
 
+from attention.display import COLORMAPS, DEFAULT_COLORMAP, DEFAULT_OPACITY
 from webapp import notes, panels
 from webapp.state import LensResult
 
-from .common import RENDER_EVENTS, output_panel, user_errors
+from .common import PANEL_EVENTS, RENDER_EVENTS, output_panel, user_errors
 
 
 @dataclass
@@ -21,15 +23,34 @@ class SpatialSection:
     grid: gr.Image
     overlay: gr.Image
     mask: gr.Image
+    events: ClassVar[dict[str, Any]] = PANEL_EVENTS
+
+    @property
+    def inputs(self) -> list[Any]:
+        return [self.layer, self.colormap, self.opacity, self.scale]
+
+    @property
+    def pictures(self) -> list[Any]:
+        return [self.grid, self.overlay, self.mask]
+
+    @property
+    def outputs(self) -> list[Any]:
+        return [self.layer, *self.pictures]
 
     def panels(self, result: LensResult, layer: str | None, colormap: str, opacity: float, scale: str) -> dict:
-        grid, overlay, mask = panels.spatial_panels(result, layer, colormap, opacity, scale)
+        drawn = panels.spatial_panels(result, layer, colormap, opacity, scale)
         overlay_label, mask_label = notes.spatial_labels(result, layer, scale)
         return {
-            self.grid: grid,
-            self.overlay: gr.update(value=overlay, label=overlay_label),
-            self.mask: gr.update(value=mask, label=mask_label),
+            self.grid: drawn.grid,
+            self.overlay: gr.update(value=drawn.overlay, label=overlay_label),
+            self.mask: gr.update(value=drawn.mask, label=mask_label),
         }
+
+    def follow(self, result: LensResult, layer: str | None, colormap: str, opacity: float, scale: str) -> dict:
+        """A new result: the picker offers its layers (another model may have others) and the panels draw one."""
+        layer = panels.pick_layer(result.spatial_layer_names, layer)
+        picker = gr.Dropdown(choices=result.spatial_layer_names, value=layer)
+        return {self.layer: picker, **self.panels(result, layer, colormap, opacity, scale)}
 
 
 def spatial_section(result: gr.State, names: list[str]) -> SpatialSection:
@@ -41,12 +62,8 @@ def spatial_section(result: gr.State, names: list[str]) -> SpatialSection:
             label="Spatial layer (large view)",
             elem_id="spatial-layer",
         )
-        colormap = gr.Dropdown(
-            choices=list(panels.COLORMAPS), value=panels.DEFAULT_COLORMAP, label="Colormap", elem_id="colormap"
-        )
-        opacity = gr.Slider(
-            0.0, 1.0, value=panels.DEFAULT_OPACITY, step=0.05, label="Overlay opacity", elem_id="opacity"
-        )
+        colormap = gr.Dropdown(choices=list(COLORMAPS), value=DEFAULT_COLORMAP, label="Colormap", elem_id="colormap")
+        opacity = gr.Slider(0.0, 1.0, value=DEFAULT_OPACITY, step=0.05, label="Overlay opacity", elem_id="opacity")
         scale = gr.Radio(choices=list(panels.SCALES), value=panels.DEFAULT_SCALE, label="Colour scale", elem_id="scale")
     # JPEG for the photographic overlays: it encodes in about 1 ms where WebP or PNG take 20-30 ms.
     grid = output_panel("Every spatial layer", "overlay-grid", "jpeg")
@@ -59,8 +76,8 @@ def spatial_section(result: gr.State, names: list[str]) -> SpatialSection:
     def redraw(result_: LensResult | None, layer_: str | None, colormap_: str, alpha: float, scale_: str) -> dict:
         return {} if result_ is None else section.panels(result_, layer_, colormap_, alpha, scale_)
 
-    inputs = [result, layer, colormap, opacity, scale]
-    outputs = [grid, overlay, mask]
+    inputs = [result, *section.inputs]
+    outputs = section.pictures
     for control in (layer, colormap, scale):
         control.input(redraw, inputs, outputs, show_progress="hidden", **RENDER_EVENTS)
     opacity.release(redraw, inputs, outputs, show_progress="hidden", **RENDER_EVENTS)

@@ -1,0 +1,105 @@
+"""The events after an analysis, taken from the built page and run in the order the browser runs them.
+
+Real model, real image, the page's own event functions; no server. A panel
+added to a section without its entry in that section's ``outputs`` fails here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import gradio as gr
+import pytest
+from PIL import Image
+
+from app import build_app
+from webapp.inputs import UploadRoots
+from webapp.sections.common import LATER_EVENTS, PANEL_EVENTS, follow_results
+from webapp.state import ModelCache
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "assets" / "examples"
+STAR = EXAMPLES / "shapes_star_11.png"
+# Panels that an analysis leaves alone, and what draws them instead.
+DRAWN_ELSEWHERE = {
+    "branches": "opening its closed section",
+    "compare-masks": "the Compare button",
+    "compare-difference": "the Compare button",
+}
+
+
+def _block(demo: gr.Blocks, elem_id: str) -> Any:
+    return next(block for block in demo.blocks.values() if getattr(block, "elem_id", None) == elem_id)
+
+
+def _analysis_events(demo: gr.Blocks) -> list[Any]:
+    """The Analyze button's event, then each event chained on its success, in order."""
+    button = _block(demo, "analyze-button")
+    chain = [next(fn for fn in demo.fns.values() if [button._id, "click"] in [list(t) for t in fn.targets])]
+    while True:
+        following = [fn for fn in demo.fns.values() if fn.trigger_after == chain[-1]._id]
+        if not following:
+            return chain
+        assert len(following) == 1 and following[0].trigger_only_on_success
+        chain.append(following[0])
+
+
+def _value(update: Any) -> Any:
+    """What a component holds after an event wrote ``update`` to it."""
+    if isinstance(update, dict) and update.get("__type__") == "update":
+        return update.get("value")
+    if isinstance(update, gr.components.Component):
+        return update.value
+    return update
+
+
+@pytest.fixture(scope="module")
+def page(cache: ModelCache, tmp_path_factory: pytest.TempPathFactory) -> gr.Blocks:
+    return build_app(cache, tmp_path_factory.mktemp("downloads"), UploadRoots.of([EXAMPLES]))
+
+
+def test_every_panel_is_drawn_by_an_analysis_into_outputs_its_event_declares(page: gr.Blocks) -> None:
+    values = {block: getattr(block, "value", None) for block in page.blocks.values()}
+    values[_block(page, "input-image")] = str(STAR)
+    written: dict[str, Any] = {}
+    events = _analysis_events(page)
+    assert len(events) == 5  # the analysis, the panels, Explain, the report, the debugging views
+    for event in events:
+        update = event.fn(*(values[component] for component in event.inputs))
+        assert set(update) <= set(event.outputs), f"{event.name} writes components its event does not list"
+        for component, shown in update.items():
+            values[component] = _value(shown)
+            written[getattr(component, "elem_id", None) or ""] = values[component]
+    panels = [block.elem_id for block in page.blocks.values() if "lens-panel" in (block.elem_classes or [])]
+    assert set(DRAWN_ELSEWHERE) <= set(panels)
+    assert {elem_id for elem_id in panels if elem_id not in written} == set(DRAWN_ELSEWHERE)
+    for elem_id in ("bar-chart", "feature-maps", "overlay-grid", "overlay", "raw-mask", "gradcam"):
+        assert isinstance(written[elem_id], Image.Image), elem_id
+    assert written["ablation-chart"] is None  # no ablation was asked for
+    assert Path(written["report-file"]).is_file() and written["statistics"]["data"]
+    assert written["channel-layer"] == _block(page, "channel-layer").value  # the pickers keep a layer this model has
+
+
+@dataclass
+class _Quiet:
+    events: ClassVar[dict[str, Any]] = LATER_EVENTS
+    inputs: ClassVar[list[Any]] = []
+    outputs: ClassVar[list[Any]] = []
+
+    def follow(self, result: Any) -> dict[Any, Any]:
+        return {}
+
+
+@dataclass
+class _Busy(_Quiet):
+    events: ClassVar[dict[str, Any]] = PANEL_EVENTS
+
+
+def test_views_drawn_by_one_event_share_its_settings() -> None:
+    with gr.Blocks():
+        result, button = gr.State(None), gr.Button()
+        follow_results(button.click(lambda: None), result, [_Quiet(), _Quiet()])
+        with pytest.raises(ValueError, match="share its settings"):
+            follow_results(button.click(lambda: None), result, [_Busy(), _Quiet()])
