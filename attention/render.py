@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
+from typing import Any
 
 import matplotlib
 
@@ -21,6 +22,7 @@ from matplotlib import colormaps  # noqa: E402
 from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
 from matplotlib.collections import PolyCollection  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.text import Text  # noqa: E402
 from matplotlib.ticker import FixedLocator, MaxNLocator  # noqa: E402
 from PIL import Image, ImageDraw, ImageFont  # noqa: E402
 
@@ -40,6 +42,21 @@ WEAK_MASK_RANGE = 0.1
 CHART_MARGINS = (0.6, 0.5, 0.15, 0.35)
 
 
+class LiteralFigure(Figure):
+    """A figure that draws every text literally, because class and file names come from users.
+
+    Matplotlib reads text between two dollar signs as mathtext, so a class
+    named ``$\\undefined$`` would fail the whole figure; turning parsing off
+    for every text as the figure draws covers each label, on any canvas and
+    in any file format, without a wrapper at each call.
+    """
+
+    def draw(self, renderer: Any) -> None:
+        for text in self.findobj(Text):
+            text.set_parse_math(False)
+        super().draw(renderer)
+
+
 def new_figure(width: float, height: float, margins: tuple[float, float, float, float] | None = None) -> Figure:
     """A figure of its own on the Agg canvas (never pyplot's), so concurrent requests cannot draw into it.
 
@@ -48,7 +65,7 @@ def new_figure(width: float, height: float, margins: tuple[float, float, float, 
     on each draw and the web app redraws these figures on every change of a
     display control.
     """
-    figure = Figure(figsize=(width, height), dpi=100)
+    figure = LiteralFigure(figsize=(width, height), dpi=100)
     FigureCanvasAgg(figure)
     if margins is not None:
         left, bottom, right, top = margins

@@ -88,3 +88,22 @@ def test_checking_an_uploaded_model_shares_the_analyses_concurrency_limit() -> N
     analyze = [d for d in demo.fns.values() if d.name == "analyze"]
     assert check and analyze
     assert {d.concurrency_id for d in check} == {d.concurrency_id for d in analyze}
+
+
+def test_class_names_with_dollar_signs_are_drawn_literally(tmp_path: Path) -> None:
+    from attention import render, render_debug
+    from attention.analysis import Analyzer
+    from models.checkpoint import load_checkpoint
+
+    payload = torch.load(SHIPPED["shapes"], map_location="cpu", weights_only=True)
+    payload["classes"] = [rf"$\undefinedmacro$ {name}" for name in payload["classes"]]
+    torch.save(payload, tmp_path / "dollars.pt")
+    result = run_attention("analyze", IMAGE, "--model", tmp_path / "dollars.pt", "--out", tmp_path / "out")
+    assert result.returncode == 0, result.stderr
+    assert sorted(path.suffix for path in (tmp_path / "out").rglob("*.png"))
+    loaded = load_checkpoint(tmp_path / "dollars.pt")
+    with Analyzer(loaded.model, loaded.classes, loaded.preprocessing) as analyzer:
+        analysis = analyzer.analyze([Image.open(IMAGE).convert("RGB")], ablate="identity")[0]
+    assert render.figure_to_image(render.summary_figure(analysis)).width > 0
+    chart = render_debug.ablation_chart(analysis.ablations, loaded.classes[4])
+    assert render.figure_to_image(chart).width > 0
