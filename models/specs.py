@@ -3,8 +3,9 @@
 Specs:
 
 - ``shapes``, ``fashion``, or a path to an Attention Lens checkpoint;
-- ``timm:NAME`` and ``torchvision:NAME``: any classification model of those libraries;
-- ``ecanet:NAME``: the official ECA-Net architectures (models.ecanet);
+- ``FAMILY:NAME`` for a library family in ``models.families``: ``timm:NAME`` and
+  ``torchvision:NAME`` (any classification model of those libraries), ``ecanet:NAME``
+  (the official ECA-Net architectures) and ``hf-hub:ORG/MODEL`` (timm's models on the Hub);
 - ``path/to/file.py:FUNCTION`` or ``package.module:FUNCTION``: the user's own
   factory returning an ``nn.Module``. It runs the user's code, so only callers
   that speak for the person at the keyboard (the CLI, app.py's launch flags)
@@ -12,14 +13,12 @@ Specs:
 
 Library names are checked against the libraries' own lists before anything is
 built, so a spec cannot reach any other code. Weights come from a file
-(models.weights) or, for timm and torchvision, from their pretrained weights
-through the libraries' own caches.
+(models.weights) or from the library's pretrained weights through its own cache.
 """
 
 from __future__ import annotations
 
 import contextlib
-import difflib
 import importlib
 import importlib.util
 import logging
@@ -36,8 +35,7 @@ from torch import nn
 from attention.errors import CheckpointError, InputError
 from attention.images import Preprocessing
 
-from . import ecanet
-from .bounds import MAX_CLASSES, MAX_ECA_KERNEL
+from .bounds import MAX_CLASSES
 from .checkpoint import DEFAULT_CHECKPOINT, FORMAT, SHIPPED, LoadedModel, load_checkpoint
 from .describe import (
     apply_overrides,
@@ -47,11 +45,10 @@ from .describe import (
     read_classes,
     timm_classes,
     timm_preprocessing,
-    torchvision_preprocessing,
 )
+from .families import FAMILIES, family
 from .weights import (
     WeightsFile,
-    align_keys,
     apply_weights,
     classifier_size,
     fitted_state_dict,
@@ -62,7 +59,6 @@ from .weights import (
 
 LOGGER = logging.getLogger(__name__)
 
-FAMILIES = ("timm", "torchvision", "ecanet")
 MAX_SPEC_LENGTH = 500
 
 _IDENTIFIER = r"[A-Za-z_][A-Za-z0-9_]*"
@@ -88,11 +84,11 @@ def parse_spec(text: str | Path | None, allow_code: bool = False) -> ModelSpec:
     text = DEFAULT_CHECKPOINT if text is None or str(text).strip() == "" else str(text).strip()
     if len(text) > MAX_SPEC_LENGTH or any(ord(c) < 32 for c in text):
         raise InputError("the model spec is too long or has control characters")
-    family, sep, name = text.partition(":")
-    if sep and family in FAMILIES:
+    key, sep, name = text.partition(":")
+    if sep and key in FAMILIES:
         if not name:
-            raise InputError(f"model spec {text!r} names no model; write {family}:NAME")
-        return ModelSpec(family, name, text)
+            raise InputError(f"model spec {text!r} names no model; write {key}:NAME")
+        return ModelSpec(key, name, text)
     match = _CODE_SPEC.match(text)
     if match and not Path(text).expanduser().exists():
         kind = "file" if match["target"].endswith(".py") else "module"
@@ -105,75 +101,7 @@ def parse_spec(text: str | Path | None, allow_code: bool = False) -> ModelSpec:
     return ModelSpec("checkpoint", text, text)
 
 
-def _suggest(name: str, choices: Sequence[str]) -> str:
-    close = difflib.get_close_matches(name, choices, n=3, cutoff=0.6)
-    return f"; close matches: {', '.join(close)}" if close else ""
-
-
-# Library models with channel attention the recorder knows (ECA, SE), for pickers that offer
-# architectures by name: an upload of weights for one of them never runs code.
-TIMM_ATTENTION_PATTERNS = (
-    "ecaresnet*",
-    "eca_resne*",
-    "eca_vovnet*",
-    "eca_nfnet*",
-    "nf_ecaresnet*",
-    "seresnet*",
-    "seresnext*",
-    "legacy_se*",
-    "senet154",
-)
-TORCHVISION_ATTENTION_PREFIXES = ("mobilenet_v3", "efficientnet", "regnet_y")
-
-
-def attention_architectures() -> list[str]:
-    """Specs of the timm, torchvision and ECA-Net models with channel attention, each family sorted."""
-    import timm
-    import torchvision
-    from torchvision.models import list_models
-
-    torchvision_names = list_models(module=torchvision.models)
-    return (
-        [f"ecanet:{name}" for name in ecanet.ARCHITECTURES]
-        + [f"timm:{name}" for name in timm.list_models(list(TIMM_ATTENTION_PATTERNS))]
-        + [f"torchvision:{name}" for name in torchvision_names if name.startswith(TORCHVISION_ATTENTION_PREFIXES)]
-    )
-
-
 # ---------------------------------------------------------------- builders
-
-
-def _timm_builder(spec: ModelSpec) -> Callable[[int | None, bool], nn.Module]:
-    import timm
-
-    name = spec.name
-    if not (timm.is_model(name) or name in timm.list_pretrained()):
-        raise InputError(f"unknown timm model {name!r}{_suggest(name, timm.list_models())}")
-
-    def build(num_classes: int | None, pretrained: bool) -> nn.Module:
-        if pretrained and not (name in timm.list_pretrained() or timm.list_pretrained(f"{name}.*")):
-            raise InputError(f"timm has no pretrained weights for {spec.text}; pass --weights FILE")
-        kwargs = {} if num_classes is None else {"num_classes": num_classes}
-        return timm.create_model(name, pretrained=pretrained, **kwargs)
-
-    return build
-
-
-def _torchvision_builder(spec: ModelSpec) -> Callable[[int | None, bool], nn.Module]:
-    import torchvision
-    from torchvision.models import get_model, list_models
-
-    names = list_models(module=torchvision.models)  # classification models only
-    if spec.name not in names:
-        raise InputError(f"unknown torchvision classification model {spec.name!r}{_suggest(spec.name, names)}")
-
-    def build(num_classes: int | None, pretrained: bool) -> nn.Module:
-        if pretrained:
-            return get_model(spec.name, weights="DEFAULT")
-        kwargs = {} if num_classes is None else {"num_classes": num_classes}
-        return get_model(spec.name, weights=None, **kwargs)
-
-    return build
 
 
 def _download_error(spec: ModelSpec, error: Exception) -> InputError:
@@ -209,18 +137,6 @@ def _file_classes(layout: nn.Module, weights: WeightsFile) -> int | None:
     return num_classes
 
 
-def _ecanet_kernels(spec: ModelSpec, layout: nn.Module, weights: WeightsFile) -> tuple[int, ...] | None:
-    """Per-stage ECA kernel widths the file was trained with, bounded like a checkpoint config's."""
-    k_size = ecanet.kernel_sizes_in(spec.name, align_keys(weights.state_dict, layout.state_dict().keys()))
-    for stage, kernel in enumerate(k_size or ()):
-        if kernel > MAX_ECA_KERNEL:
-            raise CheckpointError(
-                f"{weights.label}: its ECA kernel in stage {stage + 1} is {kernel:,} wide; "
-                f"the limit is {MAX_ECA_KERNEL}"
-            )
-    return k_size
-
-
 def _build_fitted(
     spec: ModelSpec, make: Callable[[int | None], nn.Module], weights: WeightsFile, max_parameters: int | None
 ) -> tuple[nn.Module, int | None]:
@@ -250,64 +166,49 @@ def _build_fitted(
 def _build_library_model(
     spec: ModelSpec, weights: WeightsFile | None, max_parameters: int | None = None
 ) -> tuple[nn.Module, dict[str, Any]]:
-    """(model with its weights, config) for a library family."""
+    """(model with its weights, config) for a library family, built by its record in ``models.families``."""
+    record = family(spec.kind)
+    record.check_name(spec.name)
     config: dict[str, Any] = {"family": spec.kind, "name": spec.name}
-    if spec.kind == "ecanet":
-        if spec.name not in ecanet.ARCHITECTURES:
-            choices = ", ".join(ecanet.ARCHITECTURES)
-            raise InputError(f"unknown ECA-Net architecture {spec.name!r}; choose one of {choices}")
-        if weights is None:
-            raise InputError(
-                f"{spec.text} needs --weights FILE: the authors' released weights cannot be downloaded automatically"
-            )
-        builder = ecanet.ARCHITECTURES[spec.name]
-        with torch.device("meta"):  # names and shapes only, to read the file's kernel sizes
-            k_size = _ecanet_kernels(spec, builder(), weights)
-        model, num_classes = _build_fitted(
-            spec, lambda count: builder(num_classes=count or 1000, k_size=k_size), weights, max_parameters
-        )
-        used = k_size or ecanet.RELEASED_KERNEL_SIZES.get(spec.name)
-        config.update(k_size=list(used) if used else None, num_classes=num_classes)
-        return model, config
-
-    build = _timm_builder(spec) if spec.kind == "timm" else _torchvision_builder(spec)
     if weights is None:
+        if record.needs_weights:
+            raise InputError(f"{spec.text} needs --weights FILE: {record.needs_weights}")
         try:
             # torch.hub announces downloads on stdout, which belongs to the CLI's --json document.
             with contextlib.redirect_stdout(sys.stderr):
-                model = build(None, True)
+                model = record.build(spec.name, None, True)
         except InputError:
             raise
         except Exception as error:  # noqa: BLE001 - network, cache and hub errors all mean "no weights"
             raise _download_error(spec, error) from error
         config["pretrained"] = True
-    else:
-        model, num_classes = _build_fitted(spec, lambda count: build(count, False), weights, max_parameters)
-        config.update(pretrained=False, num_classes=num_classes)
+        return model, config
+    default = _on_meta(lambda: record.build(spec.name, None, False)) or record.build(spec.name, None, False)
+    try:
+        options = record.file_options(spec.name, default, weights.state_dict)
+    except InputError as error:
+        raise CheckpointError(f"{weights.label}: {error}") from error
+    model, num_classes = _build_fitted(
+        spec, lambda count: record.build(spec.name, count, False, **options), weights, max_parameters
+    )
+    config.update(pretrained=False, num_classes=num_classes)
+    config.update({key: list(value) if isinstance(value, tuple) else value for key, value in options.items()})
     return model, config
 
 
 def _library_preprocessing(spec: ModelSpec, model: nn.Module) -> Preprocessing:
-    """What the model's library states for it; ImageNet's 224 px and statistics otherwise (ECA-Net's main.py)."""
-    if spec.kind == "torchvision":
-        return torchvision_preprocessing(spec.name)
-    if spec.kind == "timm" or getattr(model, "pretrained_cfg", None):
-        return timm_preprocessing(model)
-    return imagenet_preprocessing()
+    """What the model's library states for it; for a network of the user's own, timm's config or ImageNet's."""
+    if spec.runs_code:
+        return timm_preprocessing(model) if getattr(model, "pretrained_cfg", None) else imagenet_preprocessing()
+    return family(spec.kind).preprocessing(spec.name, model)
 
 
 def _library_classes(spec: ModelSpec, model: nn.Module, count: int) -> list[str] | None:
     """The label names the model's library gives for its output count, if any."""
-    if spec.kind == "torchvision":
-        from torchvision.models import get_model_weights
-
-        categories = get_model_weights(spec.name).DEFAULT.meta.get("categories")
-        return list(categories) if categories and len(categories) == count else None
-    if spec.kind == "timm" or getattr(model, "pretrained_cfg", None):
-        names = timm_classes(model, count)
-        if names is not None:
-            return names
-    return imagenet_classes() if count == 1000 else None
+    if spec.runs_code:
+        names = timm_classes(model, count) if getattr(model, "pretrained_cfg", None) else None
+        return names or (imagenet_classes() if count == 1000 else None)
+    return family(spec.kind).classes(spec.name, model, count)
 
 
 def _import_factory(spec: ModelSpec) -> Callable[[], Any]:
@@ -482,19 +383,16 @@ def _training_file_spec(text: str, error: CheckpointError) -> tuple[str, Weights
         raise error  # an Attention Lens checkpoint with a problem of its own
     arch = weights.arch
     model_arg = getattr(weights.extras.get("args"), "model", None)
-    if arch in ecanet.ARCHITECTURES:
-        return f"ecanet:{arch}", weights
-    if arch is not None:
-        import timm
-
-        if timm.is_model(arch):
-            return f"timm:{arch}", weights
-    elif isinstance(model_arg, str):
-        import torchvision
-        from torchvision.models import list_models
-
-        if model_arg in list_models(module=torchvision.models):
-            return f"torchvision:{model_arg}", weights
+    # ECA-Net's and timm's scripts record ``arch``; torchvision's records ``args.model``.
+    candidates = [("ecanet", arch), ("timm", arch)] if arch is not None else [("torchvision", model_arg)]
+    for key, name in candidates:
+        if not isinstance(name, str):
+            continue
+        try:
+            family(key).check_name(name)
+        except InputError:
+            continue
+        return f"{key}:{name}", weights
     raise CheckpointError(
         f"{path.name} is a weights file, not an Attention Lens checkpoint; name its network with "
         f"--model timm:NAME, torchvision:NAME, ecanet:NAME or file.py:FUNCTION, and pass --weights {path.name}"

@@ -197,7 +197,7 @@ def test_zip_bomb_refused_from_its_directory(tmp_path: Path) -> None:
     assert measured["extra"] < 100 * 1024 * 1024, measured
 
 
-def test_compressed_entry_refused_by_its_ratio(tmp_path: Path) -> None:
+def test_a_compressed_entry_is_refused_whatever_its_ratio(tmp_path: Path) -> None:
     """A bomb small enough to pass the total size is still refused: torch.save never compresses."""
     import zipfile
 
@@ -209,7 +209,7 @@ def test_compressed_entry_refused_by_its_ratio(tmp_path: Path) -> None:
             target.writestr(info.filename, archive.read(info), compress_type=zipfile.ZIP_STORED)
         prefix = archive.namelist()[0].split("/")[0]
         target.writestr(f"{prefix}/data/zeros", bytes(8 * 1024 * 1024), compress_type=zipfile.ZIP_DEFLATED)
-    with pytest.raises(CheckpointError, match=r"^squeezed\.pt: its entry \S+/data/zeros is compressed [\d,]+ to 1"):
+    with pytest.raises(CheckpointError, match=r"^squeezed\.pt: its entry \S+/data/zeros is compressed, which torch"):
         load_checkpoint(squeezed)
 
 

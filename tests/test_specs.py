@@ -31,9 +31,9 @@ from timm.data import resolve_data_config  # noqa: E402
 from attention.errors import CheckpointError, InputError  # noqa: E402
 from attention.images import load_image, preprocess  # noqa: E402
 from models import ecanet  # noqa: E402
+from models.families import attention_architectures  # noqa: E402
 from models.specs import (  # noqa: E402
     apply_overrides,
-    attention_architectures,
     load_model,
     parse_spec,
     read_classes,

@@ -37,7 +37,8 @@ from attention.discovery import require_attention
 from attention.errors import CheckpointError, InputError
 from attention.explain import Explanation
 from models.checkpoint import DEFAULT_CHECKPOINT, LoadedModel, load_checkpoint, shipped_models
-from models.specs import FAMILIES, attention_architectures, load_model
+from models.families import FAMILIES, attention_architectures, count_on_meta, family
+from models.specs import load_model
 from models.weights import WEIGHT_SUFFIXES
 
 LOGGER = logging.getLogger(__name__)
@@ -119,29 +120,12 @@ def page_architectures() -> tuple[str, ...]:
 
 @functools.cache
 def architecture_parameters(spec: str) -> int:
-    """Parameters of a library architecture at its default head, counted without allocating any weights.
-
-    Counted on the meta device (shapes only, no memory, no initialisation);
-    torchvision's RegNets compute their widths with real tensors, so for
-    torchvision the count its weight metadata states is used instead.
-    """
-    import torch
-
-    family, _, name = spec.partition(":")
-    if family == "torchvision":
-        from torchvision.models import get_model_weights
-
-        return int(get_model_weights(name).DEFAULT.meta["num_params"])
-    with torch.device("meta"):
-        if family == "timm":
-            import timm
-
-            model = timm.create_model(name)
-        else:
-            from models.ecanet import ARCHITECTURES
-
-            model = ARCHITECTURES[name]()
-    return sum(parameter.numel() for parameter in model.parameters())
+    """Parameters of a library architecture at its default head, counted by its family without allocating weights."""
+    key, _, name = spec.partition(":")
+    record = family(key)
+    if record.parameters is not None:
+        return record.parameters(name)
+    return count_on_meta(lambda: record.build(name, None, False))
 
 
 def file_digest(path: str | Path) -> str:
@@ -213,8 +197,8 @@ class ModelCache:
         if name is None or name == "" or name in self.names() or self.is_architecture(name):
             return
         text = str(name)
-        family, sep, _rest = text.partition(":")
-        if sep and family in FAMILIES:
+        key, sep, _rest = text.partition(":")
+        if sep and key in FAMILIES:
             raise InputError(
                 f"{text} is not one of the architectures with attention that the page builds; "
                 "pick one from the model list"
