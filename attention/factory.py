@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+import json
+from typing import Any, NamedTuple
 
 from torch import nn
 
@@ -71,3 +73,39 @@ def create_attention(
     if key == "none":
         return nn.Identity()
     raise ValueError(f"unknown attention kind {kind!r}; choose one of {ATTENTION_KINDS}")
+
+
+class AttentionCost(NamedTuple):
+    """What one attention layer adds to a network: parameters, and per image, activation values and multiply-adds."""
+
+    parameters: int
+    activations: int
+    multiply_adds: int
+
+
+def attention_cost(kind: str, channels: int, pixels: int, **kwargs: Any) -> AttentionCost:
+    """The cost of the layer ``create_attention`` builds, read from that layer, so no kind can count as free.
+
+    Its work is read from its own layers: every linear layer once per image,
+    a 1-D convolution over the channels for each of two pooled descriptors,
+    and a 2-D convolution over every pixel of the two pooled maps, which with
+    the mask are its activations. An unknown kind raises, as ``create_attention`` does.
+    """
+    parameters, linear, conv1d, conv2d = _layer_profile(kind, channels, json.dumps(kwargs, sort_keys=True))
+    return AttentionCost(parameters, 3 * pixels * (conv2d > 0), linear + 2 * conv1d * channels + conv2d * pixels)
+
+
+@functools.lru_cache(maxsize=256)
+def _layer_profile(kind: str, channels: int, kwargs: str) -> tuple[int, int, int, int]:
+    """(parameters, linear weights, 1-D and 2-D convolution weights) of one layer, built for real once per shape.
+
+    A layer has at most a few million parameters (1,024 channels), and the
+    blocks of a stage share one shape, so checking a config stays cheap.
+    """
+    layer = create_attention(kind, channels, **json.loads(kwargs))
+    weights = {kind_: 0 for kind_ in (nn.Linear, nn.Conv1d, nn.Conv2d)}
+    for module in layer.modules():
+        if type(module) in weights:
+            weights[type(module)] += module.weight.numel()
+    parameters = sum(parameter.numel() for parameter in layer.parameters())
+    return parameters, weights[nn.Linear], weights[nn.Conv1d], weights[nn.Conv2d]

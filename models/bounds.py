@@ -9,16 +9,17 @@ analysis within the memory budget stated in models.checkpoint.
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from attention.eca import POOLINGS, adaptive_kernel_size
-from attention.factory import ATTENTION_KINDS
+from attention.eca import POOLINGS
+from attention.factory import ATTENTION_KINDS, attention_cost
 from attention.gates import GATES
 
-from .networks import architecture_builder
+from .networks import AttentionResNet, architecture_builder
 
 MAX_PARAMETERS = 50_000_000
 MAX_ACTIVATIONS = 64_000_000  # values written by the convolutions and attention maps for one image
@@ -33,25 +34,13 @@ MAX_ECA_KERNEL = 31
 MAX_SPATIAL_KERNEL = 15
 MAX_REDUCTION = 1024
 
-_SMALL_KEYS = {
-    "num_classes",
-    "in_channels",
-    "widths",
-    "depths",
-    "stem_stride",
-    "attention",
-    "attention_kwargs",
-    "dropout",
-}
+_SMALL_KEYS = set(inspect.signature(AttentionResNet).parameters)
 _TORCHVISION_KEYS = {"num_classes", "in_channels", "attention", "attention_kwargs"}
+# AttentionResNet's own defaults, read from its signature so the bounds check the network as it builds.
 _SMALL_DEFAULTS: dict[str, Any] = {
-    "in_channels": 3,
-    "widths": (32, 64, 128),
-    "depths": (2, 2, 2),
-    "stem_stride": 1,
-    "attention": "eca_sa",
-    "attention_kwargs": None,
-    "dropout": 0.0,
+    name: parameter.default
+    for name, parameter in inspect.signature(AttentionResNet).parameters.items()
+    if parameter.default is not inspect.Parameter.empty
 }
 _ATTENTION_KEYS = {"eca", "spatial", "reduction", "gate", "spatial_first"}
 _ECA_KEYS = {"kernel_size", "pooling", "gamma", "beta", "bias", "gate"}
@@ -153,26 +142,10 @@ class _Tally:
         self.multiply_adds += inputs * outputs
 
     def attention(self, kind: str, channels: int, size: tuple[int, int]) -> None:
-        kwargs = self.kwargs
-        if kind in ("eca_sa", "eca"):
-            eca = kwargs.get("eca") or {}
-            kernel = eca.get("kernel_size")
-            if kernel is None:
-                kernel = adaptive_kernel_size(channels, eca.get("gamma", 2.0), eca.get("beta", 1.0))
-            self.parameters += kernel + (1 if eca.get("bias", False) else 0)
-            self.multiply_adds += 2 * kernel * channels
-        if kind in ("cbam", "se"):
-            hidden = max(4, channels // kwargs.get("reduction", 16))
-            self.parameters += 2 * channels * hidden + hidden + channels
-            self.multiply_adds += 4 * channels * hidden
-        if kind in ("eca_sa", "sa", "cbam"):
-            spatial = kwargs.get("spatial") or {}
-            kernel = spatial.get("kernel_size", 7)
-            pixels = size[0] * size[1]
-            self.parameters += 2 * kernel * kernel + (1 if spatial.get("bias", False) else 0)
-            self.parameters += 2 if spatial.get("norm", False) else 0
-            self.activations += 3 * pixels  # two pooled maps and the mask
-            self.multiply_adds += 2 * kernel * kernel * pixels
+        cost = attention_cost(kind, channels, size[0] * size[1], **self.kwargs)
+        self.parameters += cost.parameters
+        self.activations += cost.activations
+        self.multiply_adds += cost.multiply_adds
 
 
 def _check_attention_kwargs(value: Any) -> dict[str, Any]:

@@ -107,3 +107,22 @@ def test_class_names_with_dollar_signs_are_drawn_literally(tmp_path: Path) -> No
     assert render.figure_to_image(render.summary_figure(analysis)).width > 0
     chart = render_debug.ablation_chart(analysis.ablations, loaded.classes[4])
     assert render.figure_to_image(chart).width > 0
+
+
+@pytest.mark.parametrize("kind", ["eca_sa", "eca", "sa", "cbam", "se", "none"])
+def test_every_attention_kind_costs_what_its_layer_holds(kind: str) -> None:
+    from attention.factory import attention_cost, create_attention
+
+    options = {"reduction": 8, "spatial": {"kernel_size": 5, "norm": True}}
+    layer = create_attention(kind, 96, **options)
+    cost = attention_cost(kind, 96, 32 * 32, **options)
+    assert cost.parameters == sum(parameter.numel() for parameter in layer.parameters())
+    assert (cost.activations > 0) == (kind in ("eca_sa", "sa", "cbam"))
+    assert (cost.multiply_adds > 0) == (kind != "none")
+
+
+def test_an_unknown_attention_kind_has_no_cost_to_count() -> None:
+    from attention.factory import attention_cost
+
+    with pytest.raises(ValueError, match="unknown attention kind 'gcnet'"):
+        attention_cost("gcnet", 64, 100)
