@@ -77,8 +77,10 @@ TARGETS: dict[str, Target] = {
         [
             "tests/test_recorder.py",
             "tests/test_render.py",
+            "tests/test_bounded_inputs.py",
             "-k",
-            "analyzer or Analyzer or analysis or statistics or spatial_module or thread or batch or non_square",
+            "analyzer or Analyzer or analysis or statistics or spatial_module or thread or batch or non_square"
+            " or overflowing_pass",
         ],
     ),  # fmt: skip
     "evaluation: localization metrics": Target(
@@ -116,10 +118,22 @@ TARGETS: dict[str, Target] = {
     "tap": Target("attention/tap.py", ["tests/test_tap.py", "tests/test_recorder.py", "-k", "tap or forward_order"]),
     "models/weights": Target(
         "models/weights.py",
-        ["tests/test_weights.py", "tests/test_specs.py", "-k", "not cli and not offline and not architectures"],
+        [
+            "tests/test_weights.py",
+            "tests/test_specs.py",
+            "tests/test_hostile_files.py",
+            "-k",
+            "not cli and not offline and not architectures and not command_line",
+        ],
     ),
     "models/specs": Target(
-        "models/specs.py", ["tests/test_specs.py", "-k", "not cli and not offline and not architectures"]
+        "models/specs.py",
+        [
+            "tests/test_specs.py",
+            "tests/test_hostile_files.py",
+            "-k",
+            "not cli and not offline and not architectures and not command_line",
+        ],
     ),
     "webapp/inputs": Target(
         "webapp/inputs.py",
@@ -210,9 +224,9 @@ HAND_MUTANTS: list[HandMutant] = [
     ),
     HandMutant(
         "models/weights",
-        "non-finite values let through unless every value is bad",
-        "if value.is_floating_point() and not torch.isfinite(value).all():",
-        "if value.is_floating_point() and not torch.isfinite(value).any():",
+        "non-finite values never checked in a weights file",
+        "    check_finite(state_dict, label)\n    return state_dict",
+        "    return state_dict",
     ),
     HandMutant(
         "models/weights",
@@ -224,7 +238,7 @@ HAND_MUTANTS: list[HandMutant] = [
     HandMutant(
         "models/specs",
         "the file's class count ignored for a library model",
-        "        if num_classes is not None:\n            model = build(num_classes, False)\n",
+        "    if num_classes is not None:\n        layout = _on_meta(lambda: make(num_classes)) or make(num_classes)\n",
         "",
     ),
     HandMutant(
@@ -235,9 +249,9 @@ HAND_MUTANTS: list[HandMutant] = [
     ),
     HandMutant(
         "models/specs",
-        "the weights never applied to a timm or torchvision model",
-        "num_classes=num_classes)\n        apply_weights(model, weights, spec.text)\n    return model, config",
-        "num_classes=num_classes)\n    return model, config",
+        "the weights never applied to a library model",
+        "    load_fitted(model, state_dict, weights.label, spec.text)\n",
+        "",
     ),
     HandMutant(
         "models/specs",
@@ -247,9 +261,33 @@ HAND_MUTANTS: list[HandMutant] = [
     ),
     HandMutant(
         "models/specs",
-        "ECA-Net kernel sizes from the release, not the file",
-        "used = k_size or ecanet.RELEASED_KERNEL_SIZES.get(spec.name)",
-        "used = ecanet.RELEASED_KERNEL_SIZES.get(spec.name) or k_size",
+        "the class-count bound not applied to a weights file",
+        "    if num_classes is not None and num_classes > MAX_CLASSES:",
+        "    if num_classes is not None and num_classes > 10 * MAX_CLASSES:",
+    ),
+    HandMutant(
+        "models/weights",
+        "a zero-stride tensor accepted from a weights file",
+        "    state_dict, extras = _unwrap(payload, label)\n    check_dense(state_dict, label)\n",
+        "    state_dict, extras = _unwrap(payload, label)\n",
+    ),
+    HandMutant(
+        "models/weights",
+        "a safetensors header read without counting its tensors",
+        "    _check_safetensors_header(path, label)\n",
+        "",
+    ),
+    HandMutant(
+        "models/specs",
+        "the parameter bound compared with the default head",
+        "    parameters = _parameter_count(layout)\n",
+        "    parameters = _parameter_count(_on_meta(lambda: make(None)) or make(None))\n",
+    ),
+    HandMutant(
+        "analysis",
+        "an overflowing pass reported as a prediction",
+        "    if not bool(torch.isfinite(logits).all()) or any(",
+        "    if False and any(",
     ),
     # attention/analysis.py: one image's values in a batch, sizes, and the document.
     HandMutant(
@@ -279,12 +317,14 @@ HAND_MUTANTS: list[HandMutant] = [
     HandMutant(
         "analysis",
         "ablation passes recorded into the analysis",
-        "            logits = self.model(batch)\n        probabilities = torch.softmax(logits.float(), dim=1)\n"
+        "            logits = self.model(batch)\n        check_finite_pass(logits, recorder.records)\n"
+        "        probabilities = torch.softmax(logits.float(), dim=1)\n"
         "        ablations: list[list[dict[str, Any]]] = [[] for _ in images]\n        if ablate is not None:\n"
         "            ablations = run_ablations(\n"
         "                self.model, batch, self._ablator, recorder.records, probabilities, self.classes, ablate\n"
         "            )\n",
-        "            logits = self.model(batch)\n            probabilities = torch.softmax(logits.float(), dim=1)\n"
+        "            logits = self.model(batch)\n            check_finite_pass(logits, recorder.records)\n"
+        "            probabilities = torch.softmax(logits.float(), dim=1)\n"
         "            ablations: list[list[dict[str, Any]]] = [[] for _ in images]\n            if ablate is not None:\n"
         "                ablations = run_ablations(\n                    self.model, batch, self._ablator, "
         "list(recorder.records), probabilities, self.classes, ablate\n                )\n",

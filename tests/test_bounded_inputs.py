@@ -126,3 +126,15 @@ def test_an_unknown_attention_kind_has_no_cost_to_count() -> None:
 
     with pytest.raises(ValueError, match="unknown attention kind 'gcnet'"):
         attention_cost("gcnet", 64, 100)
+
+
+def test_an_overflowing_pass_is_refused_by_the_analyzer(tmp_path: Path) -> None:
+    from attention.analysis import Analyzer
+    from attention.errors import InputError
+    from models.checkpoint import load_checkpoint
+
+    loaded = load_checkpoint(write_overflowing_checkpoint(tmp_path / "overflow.pt"))
+    with Analyzer(loaded.model, loaded.classes, loaded.preprocessing) as analyzer:
+        with pytest.raises(InputError) as caught:
+            analyzer.analyze([Image.open(IMAGE).convert("RGB")])
+    assert str(caught.value) == NOT_FINITE
