@@ -45,8 +45,8 @@ from typing import Any  # noqa: E402
 import gradio as gr  # noqa: E402
 
 from attention.errors import InputError  # noqa: E402
-from cli.options import OneLineParser, add_model_options, load_model_from  # noqa: E402
 from models.checkpoint import DEFAULT_CHECKPOINT  # noqa: E402
+from models.options import OneLineParser, add_model_options, load_model_from  # noqa: E402
 from webapp import analysis, downloads, panels  # noqa: E402
 from webapp.inputs import UploadRoots, example_images, gradio_upload_folder  # noqa: E402
 from webapp.runtime import configure_torch, stop_on_sigterm  # noqa: E402

@@ -12,7 +12,7 @@ import math
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -31,12 +31,18 @@ TOP_K_PREDICTIONS = 5
 class ChannelLayer:
     """One channel-attention layer's output for one image."""
 
+    kind: ClassVar[str] = CHANNEL
     name: str
     type: str
     weights: np.ndarray  # (C,)
     avg: np.ndarray | None
     max: np.ndarray | None
     kernel_size: int | None
+
+    @property
+    def gate(self) -> np.ndarray:
+        """The factors the layer multiplied its input by, whatever the kind: here the channel weights."""
+        return self.weights
 
     @property
     def channels(self) -> int:
@@ -47,10 +53,16 @@ class ChannelLayer:
 class SpatialLayer:
     """One spatial-attention layer's mask for one image."""
 
+    kind: ClassVar[str] = SPATIAL
     name: str
     mask: np.ndarray  # (H, W), values in [0, 1]
     kernel_size: int | None
     type: str = "spatial"
+
+    @property
+    def gate(self) -> np.ndarray:
+        """The factors the layer multiplied its input by, whatever the kind: here the mask."""
+        return self.mask
 
     @property
     def size(self) -> tuple[int, int]:

@@ -64,12 +64,15 @@ Recipe = Callable[[nn.Module, torch.Tensor], tuple[torch.Tensor, torch.Tensor | 
 
 
 def require_attention(layers: Iterable[Any], model_name: str) -> None:
-    """Refuse, in one line, a model in which no attention layer was found, instead of showing an empty page."""
+    """Refuse, in one line that says what counts as a gate, a model without attention layers, rather than show nothing.
+
+    Every entry point (the page, each command) calls this, so a user meets one message however they ask.
+    """
     if not list(layers):
         raise InputError(
-            f"{model_name} has no attention layers the recorder can find (no module scales its input by a "
-            "per-channel gate or a per-pixel mask computed from it); register its attention type with "
-            "attention.register_attention_type"
+            f"{model_name} has no attention layers the recorder can find: an attention layer is a module whose "
+            "output is its input times a gate computed from that input, one factor in 0 to 1 per channel or per "
+            "pixel; register another type with attention.register_attention_type"
         )
 
 

@@ -196,11 +196,11 @@ def _timm_spatial_record(name: str, module: nn.Module, inputs: tuple[Any, ...], 
     )
 
 
-# torchvision --------------------------------------------------------------------------------
+# The known types of timm and torchvision ------------------------------------------------------
 
 
-# (module path, class name, kind, make_record), in registration order: a subclass after its base,
-# because the registry checks the types registered last first.
+# (module path, class name, adapter factory), a subclass after its base, because the registry checks
+# the types registered last first.
 _KNOWN: list[tuple[str, str, Callable[[], Adapter]]] = [
     ("timm.layers.eca", "EcaModule", lambda: _gate_output("eca", "gate", _timm_eca_kernel)),
     ("timm.layers.eca", "CecaModule", lambda: _gate_output("eca", "gate", _timm_eca_kernel)),

@@ -36,6 +36,11 @@ class ChannelRecord:
     kernel_size: int | None = None
 
     @property
+    def gate(self) -> torch.Tensor:
+        """The factors the module multiplied its input by, whatever the kind: here the channel weights."""
+        return self.weights
+
+    @property
     def channels(self) -> int:
         return int(self.weights.shape[1])
 
@@ -50,6 +55,11 @@ class SpatialRecord:
     kernel_size: int | None = None
     type: str = "spatial"
     logits: torch.Tensor | None = None  # (B, H, W) before the gate, when known
+
+    @property
+    def gate(self) -> torch.Tensor:
+        """The factors the module multiplied its input by, whatever the kind: here the mask."""
+        return self.mask
 
     @property
     def size(self) -> tuple[int, int]:

@@ -221,7 +221,11 @@ BAD_ARGV: list[tuple[list[str], str]] = [
         ["analyze", "{scene}", "--checkpoint", "nope"],
         r"^error: checkpoint not found: nope \(shipped models: shapes, fashion\)$",
     ),
-    (["analyze", "{scene}", "--checkpoint", "{plain.pt}"], r"^error: plain\.pt has no attention layers to show$"),
+    (
+        ["analyze", "{scene}", "--checkpoint", "{plain.pt}"],
+        r"^error: plain\.pt has no attention layers the recorder can find: an attention layer is a module whose output "
+        r"is its input times a gate",
+    ),
     (
         ["analyze", "{scene}", "--checkpoint", "{bomb.pt}"],
         r"^error: bomb\.pt would unpack to 1,02\d MB; the limit is 512 MB$",
@@ -286,7 +290,7 @@ def test_help_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
         (["--batch-size", "0"], "error: argument --batch-size: 0 is out of range; give 1 to 256"),
         (["--out", "{blocker}/figures"], "error: cannot write figures to --out {blocker}/figures: Not a directory"),
         (["--checkpoint", "{gray_for_rgb.pt}"], "error: gray_for_rgb.pt: its preprocessing gives 1 channel but"),
-        (["--checkpoint", "{plain.pt}"], "error: plain.pt has no attention layers to show"),
+        (["--checkpoint", "{plain.pt}"], "error: plain.pt has no attention layers the recorder can find"),
         (["--checkpoint", "{nan_weight.pt}", "--json"], "error: nan_weight.pt: tensor stem.0.weight holds non-finite"),
     ],
 )

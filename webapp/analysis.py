@@ -32,8 +32,8 @@ from .state import LensResult, ModelCache, ModelInput
 
 LOGGER = logging.getLogger(__name__)
 
-# The stored result keeps the image at most this large: enough for every panel, and a
-# 36-megapixel upload no longer costs a session 100 MB for 30 minutes.
+# The stored result keeps the image at most this large: enough for every panel, and small enough
+# that a 36-megapixel upload does not hold 100 MB of a session's memory for 30 minutes.
 DISPLAY_MAX_SIDE = 1024
 # Decoding more pixels than this leaves enough freed memory behind to be worth handing back.
 LARGE_IMAGE_PIXELS = 4_000_000

@@ -17,7 +17,7 @@ import torch
 from PIL import Image
 
 from attention import render_explain
-from attention.analysis import Analyzer, ChannelLayer, ImageAnalysis
+from attention.analysis import Analyzer, ImageAnalysis
 from attention.explain import Explanation, Step, explain_layer
 from attention.files import safe_stem
 
@@ -48,14 +48,10 @@ def explanations(analyzer: Analyzer, analysis: ImageAnalysis) -> dict[str, Expla
         module = modules.get(layer.name)
         if features is None or module is None:
             continue
-        channel = isinstance(layer, ChannelLayer)
-        recorded = layer.weights if isinstance(layer, ChannelLayer) else layer.mask
         try:
             # no_grad: a module whose kernel has a bias would otherwise hand back tensors that track gradients.
             with torch.no_grad():
-                found[layer.name] = explain_layer(
-                    layer.name, module, "channel" if channel else "spatial", features, recorded
-                )
+                found[layer.name] = explain_layer(layer.name, module, layer.kind, features, layer.gate)
         except (ValueError, RuntimeError) as error:
             LOGGER.warning("no step-by-step view for %s: %s", layer.name, error)
     return found

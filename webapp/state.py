@@ -282,8 +282,7 @@ class ModelCache:
         if cached is not None:
             return cached
         analyzer = analyzer_for(load_checkpoint(str(path)))
-        if not analyzer.layer_names:
-            raise CheckpointError(f"{name} has no attention layers to show")
+        require_attention(analyzer.layer_names, name)
         LOGGER.info("loaded uploaded checkpoint %s (%s)", name, key[:12])
         return self._keep_upload(key, analyzer)
 
