@@ -91,7 +91,7 @@ def build_app(
     cache = cache or ModelCache()
     folder = download_folder or Path(tempfile.mkdtemp(prefix="attention-lens-"))
     roots = roots or UploadRoots.of([gradio_upload_folder(), EXAMPLES_DIR])
-    default_model = cache.model(None)  # the launch model, if there is one
+    default_model = cache.analyzer(None)  # the launch model, if there is one
     channel_names = default_model.channel_layer_names
     spatial_names = [name for name in default_model.layer_names if name not in channel_names]
 

@@ -20,7 +20,7 @@ from PIL import Image
 
 from .ablation import Ablator, check_mode, run_ablations
 from .files import finite_or_none
-from .images import Preprocessing, preprocess
+from .images import Preprocessing
 from .recorder import CHANNEL, SPATIAL, AttentionRecorder, ChannelRecord, SpatialRecord, find_attention_layers
 
 LOGGER = logging.getLogger(__name__)
@@ -162,8 +162,7 @@ class Analyzer:
         self.close()
 
     def preprocess(self, images: Sequence[Image.Image]) -> torch.Tensor:
-        prep = self.preprocessing
-        return preprocess(images, prep.input_size, prep.channels, prep.mean, prep.std)
+        return self.preprocessing.batch(images)
 
     def analyze(
         self,

@@ -48,7 +48,7 @@ from torch import nn
 
 from .errors import InputError
 from .foreign import CHANNEL, SPATIAL, channel_gate, make_adapter, spatial_mask
-from .records import ChannelRecord, LayerRecord, SpatialRecord, keep
+from .records import ChannelRecord, LayerRecord, SpatialRecord, cpu_copy
 
 log = logging.getLogger(__name__)
 
@@ -304,9 +304,9 @@ def _channel_adapter(kernel_size: int | None, recipe: Recipe | None) -> Any:
         return ChannelRecord(
             name=name,
             type=type_name,
-            weights=keep(weights),
-            avg=None if avg is None else keep(avg),
-            max=None if max_ is None else keep(max_),
+            weights=cpu_copy(weights),
+            avg=None if avg is None else cpu_copy(avg),
+            max=None if max_ is None else cpu_copy(max_),
             kernel_size=kernel_size,
         )
 
@@ -323,7 +323,7 @@ def _spatial_adapter(kernel_size: int | None, recipe: Recipe | None) -> Any:
                 recomputed, logits, _ = recipe(module, x)
             mask = torch.where(bad, recomputed.to(mask.dtype), mask)
         return SpatialRecord(
-            name=name, mask=keep(mask), kernel_size=kernel_size, logits=None if logits is None else keep(logits)
+            name=name, mask=cpu_copy(mask), kernel_size=kernel_size, logits=None if logits is None else cpu_copy(logits)
         )
 
     return make_adapter(SPATIAL, make_record)

@@ -7,6 +7,8 @@ last are checked first, so a user's adapter wins over a built-in one.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 import torch
@@ -14,12 +16,12 @@ from torch import nn
 
 from .channel import CBAMChannelGate, SqueezeExcite
 from .eca import ECA, ChannelWeights
-from .records import CHANNEL, SPATIAL, Adapter, ChannelRecord, LayerRecord, SpatialRecord, keep
+from .records import CHANNEL, SPATIAL, Adapter, ChannelRecord, LayerRecord, SpatialRecord, cpu_copy
 from .spatial import SpatialAttention, SpatialMask
 
 
 def _optional(tensor: torch.Tensor | None) -> torch.Tensor | None:
-    return None if tensor is None else keep(tensor)
+    return None if tensor is None else cpu_copy(tensor)
 
 
 def _tap_source(inputs: tuple[Any, ...], _output: Any) -> torch.Tensor | None:
@@ -32,7 +34,7 @@ def _tapped_channel(type_name: str) -> Adapter:
         return ChannelRecord(
             name=name,
             type=type_name,
-            weights=keep(output.weights),
+            weights=cpu_copy(output.weights),
             avg=_optional(output.avg),
             max=_optional(output.max),
             kernel_size=getattr(module, "kernel_size", None),
@@ -44,7 +46,10 @@ def _tapped_channel(type_name: str) -> Adapter:
 def _spatial_record(name: str, module: nn.Module, _inputs: tuple[Any, ...], output: SpatialMask) -> LayerRecord:
     # (B, 1, H, W) -> (B, H, W)
     return SpatialRecord(
-        name=name, mask=keep(output.mask[:, 0]), kernel_size=module.kernel_size, logits=keep(output.logits[:, 0])
+        name=name,
+        mask=cpu_copy(output.mask[:, 0]),
+        kernel_size=module.kernel_size,
+        logits=cpu_copy(output.logits[:, 0]),
     )
 
 
@@ -62,6 +67,23 @@ def register_attention_type(module_type: type[nn.Module], adapter: Adapter) -> N
     if not isinstance(adapter, Adapter):
         raise TypeError(f"adapter must be an attention.recorder.Adapter, got {type(adapter).__name__}")
     _REGISTRY.insert(0, (module_type, adapter))
+
+
+@contextlib.contextmanager
+def registered_attention_type(module_type: type[nn.Module], adapter: Adapter) -> Iterator[None]:
+    """``register_attention_type`` for a ``with`` block, so a test or a one-off run leaves the registry as it was.
+
+    The registry is process-wide: other threads see the type while the block runs.
+    """
+    register_attention_type(module_type, adapter)
+    entry = _REGISTRY[0]
+    try:
+        yield
+    finally:
+        for index, registered in enumerate(_REGISTRY):
+            if registered is entry:
+                del _REGISTRY[index]
+                break
 
 
 def find_adapter(module: nn.Module) -> Adapter | None:

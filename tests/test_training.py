@@ -133,6 +133,7 @@ def test_imagefolder_training_and_resume(tmp_path: Path) -> None:
     ]
     first = run(tmp_path, *common, "--epochs", "1")
     assert first["training"]["epochs"] == 1
+    assert first["training"]["data_root"] == str((tmp_path / "images").resolve())  # evaluate finds it there
     assert (tmp_path / "model.pt.last.pt").exists()
     resumed = run(tmp_path, *common, "--epochs", "3", "--resume")
     assert resumed["training"]["epochs"] == 3
