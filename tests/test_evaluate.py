@@ -411,6 +411,7 @@ def test_main_writes_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     assert data["n"] == 8 and set(data["localization"]) >= {CENTRE_PRIOR, GRAD_CAM}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["missing", "garbage"])
 def test_cli_bad_checkpoint_exits_2_with_one_line(tmp_path: Path, kind: str) -> None:
     path = tmp_path / "model.pt"

@@ -524,6 +524,7 @@ def image(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_cli_timm_model_with_weights(tmp_path: Path, image: Path) -> None:
     native = randomise(timm.create_model("seresnet18"), seed=9)
     path = tmp_path / "se.pth"
@@ -542,6 +543,7 @@ def test_cli_timm_model_with_weights(tmp_path: Path, image: Path) -> None:
     assert entry["prediction"]["probability"] == pytest.approx(float(probabilities[index]), abs=2e-6)
 
 
+@pytest.mark.slow
 def test_cli_ecanet_release_with_the_checkpoint_alias(tmp_path: Path, image: Path) -> None:
     from tests.test_ecanet import save_official
 
@@ -560,6 +562,7 @@ def test_cli_ecanet_release_with_the_checkpoint_alias(tmp_path: Path, image: Pat
     assert [(layer["type"], layer["kernel_size"]) for layer in layers] == [("eca", 3)] * 8  # the release's k_size
 
 
+@pytest.mark.slow
 def test_cli_factory_file(tmp_path: Path, image: Path) -> None:
     factory = tmp_path / "my_nets.py"
     factory.write_text(FACTORY)
@@ -575,6 +578,7 @@ def test_cli_factory_file(tmp_path: Path, image: Path) -> None:
     assert types == ["cbam_channel", "spatial"] * 8
 
 
+@pytest.mark.slow
 def test_cli_bad_models_exit_2_with_one_line(tmp_path: Path, image: Path) -> None:
     resnet = tmp_path / "resnet18.pth"
     save_bare(torchvision.models.resnet18(weights=None), resnet)
