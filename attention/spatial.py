@@ -40,6 +40,8 @@ class SpatialAttention(nn.Module):
             kept alike; off by default, which is the seed's (and older checkpoints') layer.
     """
 
+    record_type = "spatial"  # what records and documents call this layer's type
+
     def __init__(self, kernel_size: int = 7, bias: bool = False, gate: str = "sigmoid", norm: bool = False) -> None:
         super().__init__()
         if kernel_size < 1 or kernel_size % 2 == 0:
