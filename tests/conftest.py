@@ -23,7 +23,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVER_START_TIMEOUT_S = 120.0
-SERVER_FIXTURES = {"app_server", "server_url", "client"}
+SERVER_FIXTURES = {"app_server", "server_url", "client", "launched"}  # "launched": test_app_models.py's own server
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -364,6 +364,7 @@ def test_first_attention_layer_finds_the_object_better_than_the_centre_prior(sha
         assert first[score] >= prior[score] + margin, (score, first, prior)
 
 
+@pytest.mark.slow
 def test_shipped_model_reads_and_points_at_shapes_another_program_drew() -> None:
     """Issue 14's goals, on the independent renderer: accuracy, and a displayed mask that points and varies."""
     result = evaluate_checkpoint(load_checkpoint("shapes"), "shapes-heldout", limit=HELDOUT_PICTURES, progress=False)
@@ -430,6 +431,7 @@ def test_cli_bad_checkpoint_exits_2_with_one_line(tmp_path: Path, kind: str) -> 
     assert len(lines) == 1 and lines[0].startswith("error: "), proc.stderr
 
 
+@pytest.mark.slow
 def test_fashion_mask_ranges_are_those_of_the_exported_masks() -> None:
     """Without object masks the evaluation still says how much each displayed mask varies, image by image."""
     from attention.analysis import Analyzer, analysis_to_dict

@@ -301,6 +301,7 @@ def test_cli_reports_every_layer_with_its_gate(
 # --------------------------------------------------------------------------- (c) the output, bit for bit
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", list(FAMILIES))
 def test_output_is_bit_identical_with_recording_on(name: str, built: Callable[[str], Built], image: Path) -> None:
     family = built(name)

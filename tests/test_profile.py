@@ -43,6 +43,7 @@ def profiled():  # noqa: ANN201
     return loaded, batches, profile
 
 
+@pytest.mark.slow
 def test_profile_accuracies_match_plain_passes_with_layers_replaced(profiled) -> None:  # noqa: ANN001
     loaded, batches, profile = profiled
     inputs = torch.cat([b[0] for b in batches])

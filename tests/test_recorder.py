@@ -163,6 +163,7 @@ def _traced_bytes_in_recording_code() -> int:
     return sum(stat.size for stat in snapshot.statistics("filename"))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("form", ["with-block", "attached"])
 def test_memory_flat_over_repeated_analyses(small_model: nn.Module, form: str) -> None:
     x = torch.randn(1, 3, 64, 64)

@@ -185,6 +185,7 @@ def test_timm_pretrained_config_gives_the_input_size(tmp_path: Path) -> None:
     assert load_model("timm:ecaresnet26t", weights=path).preprocessing.input_size == (256, 256)
 
 
+@pytest.mark.slow
 def test_wrapped_and_legacy_files(tmp_path: Path) -> None:
     # torch.compile's _orig_mod. prefix, a Lightning module's model. prefix, and PyTorch's pre-1.6 file format.
     native = randomise(ecanet.ARCHITECTURES["eca_resnet18"](num_classes=3), seed=15)

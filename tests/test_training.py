@@ -239,7 +239,8 @@ def _readme_accuracy(name: str) -> tuple[str, int]:
     return match.group(1), int(match.group(2).replace(",", ""))
 
 
-@pytest.mark.parametrize("name", ["shapes", pytest.param("fashion", marks=pytest.mark.slow)])
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["shapes", "fashion"])
 def test_shipped_checkpoint_reproduces_recorded_accuracy(name: str) -> None:
     """The shipped model scores what its checkpoint, the README and its model card say, to within one test image.
 
