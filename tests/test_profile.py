@@ -61,6 +61,7 @@ def test_profile_accuracies_match_plain_passes_with_layers_replaced(profiled) ->
         assert layer.ablated_accuracy["identity"] == pytest.approx(expected), layer.name
 
 
+@pytest.mark.slow
 def test_activity_and_class_means_match_the_recorded_gates(profiled) -> None:  # noqa: ANN001
     loaded, batches, profile = profiled
     inputs = torch.cat([b[0] for b in batches])

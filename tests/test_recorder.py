@@ -288,6 +288,7 @@ def test_a_type_registered_for_a_block_is_forgotten_after_it_also_after_an_error
     assert find_adapter(Gate()) is None
 
 
+@pytest.mark.slow
 def test_resnet50_builder_has_attention_before_residual_add() -> None:
     model = build_model("attention_resnet50", num_classes=10).eval()
     with torch.no_grad(), AttentionRecorder(model) as recorder:

@@ -151,6 +151,7 @@ LIBRARY_CASES: list[tuple[str, Callable[[], nn.Module], Callable[[nn.Module, Pat
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("spec", "build", "save", "filename"), LIBRARY_CASES, ids=[c[0] for c in LIBRARY_CASES])
 def test_library_models_load_from_their_native_files(
     tmp_path: Path, spec: str, build: Callable[[], nn.Module], save: Callable[[nn.Module, Path], None], filename: str
@@ -290,6 +291,7 @@ def test_factory_module_spec(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
 # ---------------------------------------------------------------- specs and options
 
 
+@pytest.mark.slow
 def test_attention_architectures_have_attention() -> None:
     specs = attention_architectures()
     assert len(specs) == len(set(specs)) and "ecanet:eca_resnet50" in specs and "timm:ecaresnet50d" in specs
