@@ -43,6 +43,7 @@ def test_evaluate_finds_the_folder_the_checkpoint_was_trained_on(tmp_path: Path)
     assert result["n"] >= 1
 
 
+@pytest.mark.slow
 def test_an_explicit_data_root_wins_over_the_recorded_one(tmp_path: Path) -> None:
     folder = image_folder(tmp_path / "elsewhere")
     loaded = load_checkpoint(trained_on(tmp_path, str(tmp_path / "gone")))
@@ -70,6 +71,7 @@ def test_a_missing_or_hostile_recorded_root_is_one_line(tmp_path: Path, data_roo
     assert "\n" not in str(refused.value) and len(str(refused.value)) < 400
 
 
+@pytest.mark.slow
 def test_a_root_recorded_for_another_dataset_is_not_used(tmp_path: Path) -> None:
     """Evaluating on shapes ignores the folder a checkpoint was fine-tuned on: shapes has no root."""
     loaded = load_checkpoint(trained_on(tmp_path, str(tmp_path / "gone"), folder_classes=False))

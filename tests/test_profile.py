@@ -14,6 +14,8 @@ from attention.profile import profile_model, write_report
 from attention.recorder import AttentionRecorder, find_attention_layers
 from models.checkpoint import load_checkpoint
 
+pytestmark = pytest.mark.slow  # every test reads one profile of a whole dataset (1 + 2 L passes per batch)
+
 
 def _batches(loaded, count: int = 48, batch_size: int = 16):  # noqa: ANN001, ANN202
     from models.datasets import ShapesDataset
@@ -43,7 +45,6 @@ def profiled():  # noqa: ANN201
     return loaded, batches, profile
 
 
-@pytest.mark.slow
 def test_profile_accuracies_match_plain_passes_with_layers_replaced(profiled) -> None:  # noqa: ANN001
     loaded, batches, profile = profiled
     inputs = torch.cat([b[0] for b in batches])
@@ -61,7 +62,6 @@ def test_profile_accuracies_match_plain_passes_with_layers_replaced(profiled) ->
         assert layer.ablated_accuracy["identity"] == pytest.approx(expected), layer.name
 
 
-@pytest.mark.slow
 def test_activity_and_class_means_match_the_recorded_gates(profiled) -> None:  # noqa: ANN001
     loaded, batches, profile = profiled
     inputs = torch.cat([b[0] for b in batches])

@@ -176,6 +176,7 @@ def test_train_command_line(tmp_path: Path) -> None:
     assert isinstance(dict(loaded.model.named_modules())["stages.0.0.attention.spatial.norm"], torch.nn.BatchNorm2d)
 
 
+@pytest.mark.slow
 def test_neutral_spatial_init_starts_every_mask_at_one_half(tmp_path: Path) -> None:
     from attention.recorder import AttentionRecorder, SpatialRecord
     from models.networks import build_model
