@@ -49,8 +49,8 @@ from starlette.middleware import Middleware  # noqa: E402
 
 from attention.errors import InputError  # noqa: E402
 from attention.images import MAX_PIXELS  # noqa: E402
-from cli.options import OneLineParser, add_model_options, load_model_from  # noqa: E402
 from models.checkpoint import DEFAULT_CHECKPOINT  # noqa: E402
+from models.options import OneLineParser, add_model_options, load_model_from  # noqa: E402
 from webapp import analysis, downloads  # noqa: E402
 from webapp.inputs import UploadRoots, example_images, gradio_upload_folder  # noqa: E402
 from webapp.runtime import configure_torch, limit_pillow, stop_on_sigterm  # noqa: E402
@@ -97,7 +97,7 @@ def build_app(
     cache = cache or ModelCache()
     folder = download_folder or Path(tempfile.mkdtemp(prefix="attention-lens-"))
     roots = roots or UploadRoots.of([gradio_upload_folder(), EXAMPLES_DIR])
-    default_model = cache.model(None)  # the launch model, if there is one
+    default_model = cache.analyzer(None)  # the launch model, if there is one
     channel_names = default_model.channel_layer_names
     spatial_names = [name for name in default_model.layer_names if name not in channel_names]
 

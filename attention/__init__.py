@@ -10,6 +10,7 @@ from .recorder import (
     SpatialRecord,
     attention_layers,
     register_attention_type,
+    registered_attention_type,
 )
 from .spatial import SpatialAttention
 
@@ -31,4 +32,5 @@ __all__ = [
     "attention_layers",
     "create_attention",
     "register_attention_type",
+    "registered_attention_type",
 ]

@@ -1,7 +1,7 @@
-"""``python -m attention``: the command line, which lives in ``cli.py`` at the repository root.
+"""``python -m attention`` runs the command line in ``cli/``, so the name users type is the library's own.
 
-The command line is an entry point: it loads checkpoints from ``models/`` and
-hands them to this library, so its code sits above both, not in here.
+This is the one import from the library into an entry point (``tests/test_layering.py`` names it): the
+command line loads models with ``models/`` and hands them to this library, so its code sits above both.
 """
 
 import sys

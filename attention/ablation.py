@@ -130,8 +130,7 @@ class Ablator:
 
 def gate_means(record: Any) -> torch.Tensor:
     """Per-image mean (B,) of a layer's recorded gate: channel weights or a spatial mask."""
-    gate = record.weights if hasattr(record, "weights") else record.mask
-    return gate.flatten(1).float().mean(dim=1)
+    return record.gate.flatten(1).float().mean(dim=1)
 
 
 def run_ablations(

@@ -12,7 +12,7 @@ import math
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -21,7 +21,7 @@ from PIL import Image
 from .ablation import Ablator, check_mode, run_ablations
 from .errors import InputError
 from .files import finite_or_none
-from .images import Preprocessing, preprocess
+from .images import Preprocessing
 from .recorder import CHANNEL, SPATIAL, AttentionRecorder, ChannelRecord, SpatialRecord, find_attention_layers
 
 LOGGER = logging.getLogger(__name__)
@@ -32,12 +32,18 @@ TOP_K_PREDICTIONS = 5
 class ChannelLayer:
     """One channel-attention layer's output for one image."""
 
+    kind: ClassVar[str] = CHANNEL
     name: str
     type: str
     weights: np.ndarray  # (C,)
     avg: np.ndarray | None
     max: np.ndarray | None
     kernel_size: int | None
+
+    @property
+    def gate(self) -> np.ndarray:
+        """The factors the layer multiplied its input by, whatever the kind: here the channel weights."""
+        return self.weights
 
     @property
     def channels(self) -> int:
@@ -48,10 +54,16 @@ class ChannelLayer:
 class SpatialLayer:
     """One spatial-attention layer's mask for one image."""
 
+    kind: ClassVar[str] = SPATIAL
     name: str
     mask: np.ndarray  # (H, W), values in [0, 1]
     kernel_size: int | None
     type: str = "spatial"
+
+    @property
+    def gate(self) -> np.ndarray:
+        """The factors the layer multiplied its input by, whatever the kind: here the mask."""
+        return self.mask
 
     @property
     def size(self) -> tuple[int, int]:
@@ -151,8 +163,7 @@ class Analyzer:
         self.close()
 
     def preprocess(self, images: Sequence[Image.Image]) -> torch.Tensor:
-        prep = self.preprocessing
-        return preprocess(images, prep.input_size, prep.channels, prep.mean, prep.std)
+        return self.preprocessing.batch(images)
 
     def analyze(
         self,

@@ -21,6 +21,8 @@ class CBAMChannelGate(nn.Module):
     units, so every channel can interact with every other one.
     """
 
+    record_type = "cbam_channel"  # what records and documents call this layer's type
+
     def __init__(self, channels: int, reduction: int = 16, min_hidden: int = 4, gate: str = "sigmoid") -> None:
         super().__init__()
         hidden = _hidden_width(channels, reduction, min_hidden)
@@ -41,6 +43,8 @@ class CBAMChannelGate(nn.Module):
 
 class SqueezeExcite(nn.Module):
     """Squeeze-and-excitation: average pooling, a bottleneck MLP, a gate."""
+
+    record_type = "se"  # what records and documents call this layer's type
 
     def __init__(self, channels: int, reduction: int = 16, min_hidden: int = 4, gate: str = "sigmoid") -> None:
         super().__init__()

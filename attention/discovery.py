@@ -48,7 +48,7 @@ from torch import nn
 
 from .errors import InputError
 from .foreign import CHANNEL, SPATIAL, channel_gate, make_adapter, spatial_mask
-from .records import ChannelRecord, LayerRecord, SpatialRecord, keep
+from .records import ChannelRecord, LayerRecord, SpatialRecord, cpu_copy
 
 log = logging.getLogger(__name__)
 
@@ -64,12 +64,15 @@ Recipe = Callable[[nn.Module, torch.Tensor], tuple[torch.Tensor, torch.Tensor | 
 
 
 def require_attention(layers: Iterable[Any], model_name: str) -> None:
-    """Refuse, in one line, a model in which no attention layer was found, instead of showing an empty page."""
+    """Refuse, in one line that says what counts as a gate, a model without attention layers, rather than show nothing.
+
+    Every entry point (the page, each command) calls this, so a user meets one message however they ask.
+    """
     if not list(layers):
         raise InputError(
-            f"{model_name} has no attention layers the recorder can find (no module scales its input by a "
-            "per-channel gate or a per-pixel mask computed from it); register its attention type with "
-            "attention.register_attention_type"
+            f"{model_name} has no attention layers the recorder can find: an attention layer is a module whose "
+            "output is its input times a gate computed from that input, one factor in 0 to 1 per channel or per "
+            "pixel; register another type with attention.register_attention_type"
         )
 
 
@@ -301,9 +304,9 @@ def _channel_adapter(kernel_size: int | None, recipe: Recipe | None) -> Any:
         return ChannelRecord(
             name=name,
             type=type_name,
-            weights=keep(weights),
-            avg=None if avg is None else keep(avg),
-            max=None if max_ is None else keep(max_),
+            weights=cpu_copy(weights),
+            avg=None if avg is None else cpu_copy(avg),
+            max=None if max_ is None else cpu_copy(max_),
             kernel_size=kernel_size,
         )
 
@@ -320,7 +323,7 @@ def _spatial_adapter(kernel_size: int | None, recipe: Recipe | None) -> Any:
                 recomputed, logits, _ = recipe(module, x)
             mask = torch.where(bad, recomputed.to(mask.dtype), mask)
         return SpatialRecord(
-            name=name, mask=keep(mask), kernel_size=kernel_size, logits=None if logits is None else keep(logits)
+            name=name, mask=cpu_copy(mask), kernel_size=kernel_size, logits=None if logits is None else cpu_copy(logits)
         )
 
     return make_adapter(SPATIAL, make_record)

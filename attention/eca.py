@@ -57,6 +57,8 @@ class ECA(nn.Module):
         gate: "sigmoid" (default) or "hard_sigmoid".
     """
 
+    record_type = "eca"  # what records and documents call this layer's type
+
     def __init__(
         self,
         channels: int,

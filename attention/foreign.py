@@ -34,7 +34,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from .records import CHANNEL, SPATIAL, Adapter, ChannelRecord, LayerRecord, SpatialRecord, keep, module_itself
+from .records import CHANNEL, SPATIAL, Adapter, ChannelRecord, LayerRecord, SpatialRecord, cpu_copy, module_itself
 from .registry import register_attention_type
 
 log = logging.getLogger(__name__)
@@ -71,7 +71,7 @@ def _gate_output(type_name: str, gate: str, kernel: Callable[[nn.Module], int | 
     """
 
     def make_record(name: str, module: nn.Module, _inputs: tuple[Any, ...], output: Any) -> LayerRecord:
-        weights = keep(output.reshape(output.shape[0], -1))
+        weights = cpu_copy(output.reshape(output.shape[0], -1))
         return ChannelRecord(name=name, type=type_name, weights=weights, kernel_size=kernel(module) if kernel else None)
 
     return make_adapter(
@@ -167,7 +167,9 @@ def _timm_cbam_channel_record(name: str, module: nn.Module, inputs: tuple[Any, .
         max_ = module.fc2(module.act(module.fc1(x.amax((2, 3), keepdim=True))))
         weights = module.gate(avg + max_)
     flat = [t.flatten(1) for t in (weights, avg, max_)]
-    return ChannelRecord(name=name, type="cbam_channel", weights=keep(flat[0]), avg=keep(flat[1]), max=keep(flat[2]))
+    return ChannelRecord(
+        name=name, type="cbam_channel", weights=cpu_copy(flat[0]), avg=cpu_copy(flat[1]), max=cpu_copy(flat[2])
+    )
 
 
 def _timm_light_channel_record(name: str, module: nn.Module, inputs: tuple[Any, ...], output: Any) -> LayerRecord:
@@ -178,7 +180,7 @@ def _timm_light_channel_record(name: str, module: nn.Module, inputs: tuple[Any, 
         pooled = 0.5 * x.mean((2, 3), keepdim=True) + 0.5 * x.amax((2, 3), keepdim=True)
         return torch.sigmoid(module.fc2(module.act(module.fc1(pooled))))
 
-    return ChannelRecord(name=name, type="cbam_channel", weights=keep(_fill(weights, bad, recompute)))
+    return ChannelRecord(name=name, type="cbam_channel", weights=cpu_copy(_fill(weights, bad, recompute)))
 
 
 def _timm_spatial_record(name: str, module: nn.Module, inputs: tuple[Any, ...], output: Any) -> LayerRecord:
@@ -192,15 +194,15 @@ def _timm_spatial_record(name: str, module: nn.Module, inputs: tuple[Any, ...], 
         logits = module.conv(pooled)
         mask = module.gate(logits)
     return SpatialRecord(
-        name=name, mask=keep(mask[:, 0]), kernel_size=_kernel(module.conv.conv), logits=keep(logits[:, 0])
+        name=name, mask=cpu_copy(mask[:, 0]), kernel_size=_kernel(module.conv.conv), logits=cpu_copy(logits[:, 0])
     )
 
 
-# torchvision --------------------------------------------------------------------------------
+# The known types of timm and torchvision ------------------------------------------------------
 
 
-# (module path, class name, kind, make_record), in registration order: a subclass after its base,
-# because the registry checks the types registered last first.
+# (module path, class name, adapter factory), a subclass after its base, because the registry checks
+# the types registered last first.
 _KNOWN: list[tuple[str, str, Callable[[], Adapter]]] = [
     ("timm.layers.eca", "EcaModule", lambda: _gate_output("eca", "gate", _timm_eca_kernel)),
     ("timm.layers.eca", "CecaModule", lambda: _gate_output("eca", "gate", _timm_eca_kernel)),

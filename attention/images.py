@@ -178,6 +178,10 @@ class Preprocessing:
     mean: tuple[float, ...]
     std: tuple[float, ...]
 
+    def batch(self, images: Sequence[Image.Image]) -> torch.Tensor:
+        """The model's input (B, C, H, W) for these images, so a caller never repeats the four fields."""
+        return preprocess(images, self.input_size, self.channels, self.mean, self.std)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "input_size": list(self.input_size),

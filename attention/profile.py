@@ -25,6 +25,7 @@ from tqdm import tqdm
 
 from .ablation import MODES, Ablator, gate_means
 from .recorder import AttentionRecorder
+from .records import CHANNEL
 
 LOGGER = logging.getLogger(__name__)
 
@@ -107,12 +108,10 @@ def profile_model(
         seen += len(labels)
         class_count += np.bincount(labels.numpy(), minlength=len(classes))[: len(classes)]
         for record in recording.records:
-            kind = "channel" if hasattr(record, "weights") else "spatial"
-            kinds.setdefault(record.name, (record.type, kind))
-            gate = record.weights if kind == "channel" else record.mask
-            activity_sum[record.name] += float((1.0 - gate.float()).abs().flatten(1).mean(dim=1).sum())
-            activity_count[record.name] += gate.shape[0]
-            if kind == "channel":
+            kinds.setdefault(record.name, (record.type, record.kind))
+            activity_sum[record.name] += float((1.0 - record.gate.float()).abs().flatten(1).mean(dim=1).sum())
+            activity_count[record.name] += record.gate.shape[0]
+            if record.kind == CHANNEL:
                 weights = record.weights.float().numpy()
                 sums = class_sum.setdefault(record.name, np.zeros((len(classes), weights.shape[1])))
                 np.add.at(sums, labels.numpy(), weights)
@@ -128,7 +127,7 @@ def profile_model(
         raise InputError("no images to profile")
     layers = []
     for name in names:
-        type_, kind = kinds.get(name, ("unknown", "channel"))
+        type_, kind = kinds.get(name, ("unknown", CHANNEL))
         class_mean = None
         if name in class_sum:
             class_mean = class_sum[name] / np.maximum(class_count, 1)[:, None]

@@ -27,7 +27,7 @@ open, so two threads can record the same model object at the same time and
 each gets only its own maps.
 
 The copy rule: every tensor a record holds is a detached CPU copy made inside
-the hook, by ``keep``. Records are therefore built in the hook, in forward
+the hook, by ``cpu_copy``. Records are therefore built in the hook, in forward
 order, and nothing the model or the caller does later can change them.
 """
 
@@ -43,8 +43,8 @@ from torch.utils.hooks import RemovableHandle
 
 from .discovery import discover_attention
 from .foreign import register_foreign_types
-from .records import CHANNEL, SPATIAL, Adapter, ChannelRecord, LayerRecord, SpatialRecord, keep
-from .registry import find_adapter, register_attention_type
+from .records import CHANNEL, SPATIAL, Adapter, ChannelRecord, LayerRecord, SpatialRecord, cpu_copy
+from .registry import find_adapter, register_attention_type, registered_attention_type
 
 __all__ = [
     "CHANNEL",
@@ -59,8 +59,9 @@ __all__ = [
     "attention_layers",
     "find_adapter",
     "find_attention_layers",
-    "keep",
+    "cpu_copy",
     "register_attention_type",
+    "registered_attention_type",
 ]
 
 
@@ -220,7 +221,7 @@ class AttentionRecorder:
             if own_features and name in recording.feature_layers:
                 features = adapter.feature_map(inputs, output)  # type: ignore[misc]
                 if features is not None:
-                    recording.features[name] = keep(features)
+                    recording.features[name] = cpu_copy(features)
 
         own_features = adapter.feature_map is not None and adapter.feature_point is None
         return hook
@@ -235,7 +236,7 @@ class AttentionRecorder:
                 return
             features = adapter.feature_map(inputs, output)  # type: ignore[misc]
             if features is not None:
-                recording.features[name] = keep(features)
+                recording.features[name] = cpu_copy(features)
 
         return hook
 

@@ -18,8 +18,8 @@ CHANNEL = "channel"
 SPATIAL = "spatial"
 
 
-def keep(tensor: torch.Tensor) -> torch.Tensor:
-    """Detached CPU copy: a record never pins the autograd graph or device memory, nor shares the model's memory."""
+def cpu_copy(tensor: torch.Tensor) -> torch.Tensor:
+    """A detached CPU copy, so a record never pins the autograd graph or device memory nor shares model memory."""
     return tensor.detach().to("cpu", copy=True)
 
 
@@ -36,6 +36,11 @@ class ChannelRecord:
     kernel_size: int | None = None
 
     @property
+    def gate(self) -> torch.Tensor:
+        """The factors the module multiplied its input by, whatever the kind: here the channel weights."""
+        return self.weights
+
+    @property
     def channels(self) -> int:
         return int(self.weights.shape[1])
 
@@ -50,6 +55,11 @@ class SpatialRecord:
     kernel_size: int | None = None
     type: str = "spatial"
     logits: torch.Tensor | None = None  # (B, H, W) before the gate, when known
+
+    @property
+    def gate(self) -> torch.Tensor:
+        """The factors the module multiplied its input by, whatever the kind: here the mask."""
+        return self.mask
 
     @property
     def size(self) -> tuple[int, int]:
@@ -72,7 +82,7 @@ class Adapter:
             Analyzer files the layer by it.
         make_record: builds the record from the hook's ``(layer name, attention
             module, inputs of the hook point, output of the hook point)``; it
-            runs inside the hook and must copy every tensor it keeps with ``keep``.
+            runs inside the hook and must copy every tensor it keeps with ``cpu_copy``.
         hook_point: the submodule whose forward hook sees the values (this
             project's modules: their tap; a foreign module: often itself).
         feature_map: the layer's input feature map (B, C, H, W) from the same

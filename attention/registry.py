@@ -1,25 +1,30 @@
 """Which module types the recorder knows, and the adapters that read them.
 
-This project's modules hand their gate to a ``Tap``; the recorder hooks the
-tap. Other types join with ``register_attention_type``; the types registered
-last are checked first, so a user's adapter wins over a built-in one.
+This project's modules name their ``record_type`` and hand their gate to a
+``Tap`` (``weights_tap`` for a channel gate, ``mask_tap`` for a spatial mask);
+the recorder hooks the tap, so a new module of that shape needs no entry here.
+Other types join with ``register_attention_type``; they are checked first,
+the latest first, so a user's adapter wins over a built-in one.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
+from collections.abc import Iterator
 from typing import Any
 
 import torch
 from torch import nn
 
-from .channel import CBAMChannelGate, SqueezeExcite
-from .eca import ECA, ChannelWeights
-from .records import CHANNEL, SPATIAL, Adapter, ChannelRecord, LayerRecord, SpatialRecord, keep
-from .spatial import SpatialAttention, SpatialMask
+from .eca import ChannelWeights
+from .records import CHANNEL, SPATIAL, Adapter, ChannelRecord, LayerRecord, SpatialRecord, cpu_copy
+from .spatial import SpatialMask
+from .tap import Tap
 
 
 def _optional(tensor: torch.Tensor | None) -> torch.Tensor | None:
-    return None if tensor is None else keep(tensor)
+    return None if tensor is None else cpu_copy(tensor)
 
 
 def _tap_source(inputs: tuple[Any, ...], _output: Any) -> torch.Tensor | None:
@@ -27,12 +32,13 @@ def _tap_source(inputs: tuple[Any, ...], _output: Any) -> torch.Tensor | None:
     return inputs[1] if len(inputs) > 1 else None
 
 
+@functools.cache
 def _tapped_channel(type_name: str) -> Adapter:
     def make_record(name: str, module: nn.Module, _inputs: tuple[Any, ...], output: ChannelWeights) -> LayerRecord:
         return ChannelRecord(
             name=name,
             type=type_name,
-            weights=keep(output.weights),
+            weights=cpu_copy(output.weights),
             avg=_optional(output.avg),
             max=_optional(output.max),
             kernel_size=getattr(module, "kernel_size", None),
@@ -44,17 +50,29 @@ def _tapped_channel(type_name: str) -> Adapter:
 def _spatial_record(name: str, module: nn.Module, _inputs: tuple[Any, ...], output: SpatialMask) -> LayerRecord:
     # (B, 1, H, W) -> (B, H, W)
     return SpatialRecord(
-        name=name, mask=keep(output.mask[:, 0]), kernel_size=module.kernel_size, logits=keep(output.logits[:, 0])
+        name=name,
+        mask=cpu_copy(output.mask[:, 0]),
+        kernel_size=module.kernel_size,
+        logits=cpu_copy(output.logits[:, 0]),
     )
 
 
-# Checked in order; types registered later by users come first.
-_REGISTRY: list[tuple[type[nn.Module], Adapter]] = [
-    (ECA, _tapped_channel("eca")),
-    (CBAMChannelGate, _tapped_channel("cbam_channel")),
-    (SqueezeExcite, _tapped_channel("se")),
-    (SpatialAttention, Adapter(SPATIAL, _spatial_record, lambda module: module.mask_tap, _tap_source)),
-]
+_TAPPED_SPATIAL = Adapter(SPATIAL, _spatial_record, lambda module: module.mask_tap, _tap_source)
+
+# Types registered with ``register_attention_type``, checked before the tapped modules, the latest first.
+_REGISTRY: list[tuple[type[nn.Module], Adapter]] = []
+
+
+def _tapped(module: nn.Module) -> Adapter | None:
+    """The adapter of this project's own modules, read from their ``record_type`` and their tap."""
+    record_type = getattr(module, "record_type", None)
+    if not isinstance(record_type, str):
+        return None
+    if isinstance(getattr(module, "weights_tap", None), Tap):
+        return _tapped_channel(record_type)
+    if isinstance(getattr(module, "mask_tap", None), Tap):
+        return _TAPPED_SPATIAL
+    return None
 
 
 def register_attention_type(module_type: type[nn.Module], adapter: Adapter) -> None:
@@ -64,8 +82,25 @@ def register_attention_type(module_type: type[nn.Module], adapter: Adapter) -> N
     _REGISTRY.insert(0, (module_type, adapter))
 
 
+@contextlib.contextmanager
+def registered_attention_type(module_type: type[nn.Module], adapter: Adapter) -> Iterator[None]:
+    """``register_attention_type`` for a ``with`` block, so a test or a one-off run leaves the registry as it was.
+
+    The registry is process-wide: other threads see the type while the block runs.
+    """
+    register_attention_type(module_type, adapter)
+    entry = _REGISTRY[0]
+    try:
+        yield
+    finally:
+        for index, registered in enumerate(_REGISTRY):
+            if registered is entry:
+                del _REGISTRY[index]
+                break
+
+
 def find_adapter(module: nn.Module) -> Adapter | None:
     for module_type, adapter in _REGISTRY:
         if isinstance(module, module_type):
             return adapter
-    return None
+    return _tapped(module)

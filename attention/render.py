@@ -142,7 +142,7 @@ def channel_bar_chart(
     axes.set_xlim(-0.7, len(order) - 0.3)
     axes.set_ylabel("weight")
     axes.set_xlabel("channels, sorted by weight" if sort else "channel")
-    # Few ticks: every tick is several artists, and they were most of the drawing time.
+    # Few ticks: every tick is several artists, and artists are most of the drawing time.
     axes.yaxis.set_major_locator(FixedLocator([0.0, 0.5, 1.0]))
     axes.xaxis.set_major_locator(MaxNLocator(nbins=8, integer=True))
     if sort:

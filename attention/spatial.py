@@ -37,8 +37,10 @@ class SpatialAttention(nn.Module):
         norm: put a BatchNorm between the convolution and the gate, as the official
             CBAM code and timm's ``SpatialAttn`` do. It keeps the logits near unit
             scale, so the gate cannot drift into saturation where every pixel is
-            kept alike; off by default, which is the seed's (and older checkpoints') layer.
+            kept alike; off by default, so checkpoints trained without it load unchanged.
     """
+
+    record_type = "spatial"  # what records and documents call this layer's type
 
     def __init__(self, kernel_size: int = 7, bias: bool = False, gate: str = "sigmoid", norm: bool = False) -> None:
         super().__init__()

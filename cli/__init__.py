@@ -14,9 +14,9 @@ import logging
 import sys
 
 from attention.errors import InputError
+from models.options import OneLineParser
 
 from . import analyze, explain, profile
-from .options import OneLineParser
 
 LOGGER = logging.getLogger("attention")
 

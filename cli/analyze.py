@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from attention.display import DEFAULT_COLORMAP, DEFAULT_OPACITY, DEFAULT_TOP_K, MAX_TOP_K
-from attention.errors import InputError
 from attention.files import dumps, safe_stem
+from models.options import add_model_options, load_model_from
 
-from .options import BATCH_SIZE_RANGE, add_model_options, check_out_folder, fraction, int_in, load_model_from
+from .options import BATCH_SIZE_RANGE, check_out_folder, fraction, int_in
 
 LOGGER = logging.getLogger("attention")
 
@@ -71,6 +71,7 @@ def write_figures(analysis: Any, out: Path, stem: str, args: argparse.Namespace)
 
 def run(args: argparse.Namespace) -> int:
     from attention.analysis import Analyzer, analysis_to_dict, build_document
+    from attention.discovery import require_attention
     from attention.images import load_image
     from attention.render import check_colormap
     from models.checkpoint import images_per_pass
@@ -85,8 +86,7 @@ def run(args: argparse.Namespace) -> int:
     results: list[dict[str, Any]] = []
     stems: set[str] = set()
     with Analyzer(loaded.model, loaded.classes, loaded.preprocessing, loaded.name) as analyzer:
-        if not analyzer.layer_names:
-            raise InputError(f"{loaded.name} has no attention layers to show")
+        require_attention(analyzer.layer_names, loaded.name)
         # One batch of images in memory at a time, however many paths were given.
         for start in range(0, len(args.images), batch_size):
             paths = args.images[start : start + batch_size]

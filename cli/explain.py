@@ -9,8 +9,9 @@ from typing import Any
 
 from attention.errors import InputError
 from attention.files import safe_stem
+from models.options import add_model_options, load_model_from
 
-from .options import add_model_options, check_out_folder, load_model_from
+from .options import check_out_folder
 
 
 def add_parser(commands: Any) -> None:
@@ -23,7 +24,8 @@ def add_parser(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from attention.analysis import Analyzer, ChannelLayer
+    from attention.analysis import Analyzer
+    from attention.discovery import require_attention
     from attention.explain import explain_layer
     from attention.images import load_image
     from attention.render_explain import slide_figure
@@ -33,8 +35,7 @@ def run(args: argparse.Namespace) -> int:
     image = load_image(args.image)
     with Analyzer(loaded.model, loaded.classes, loaded.preprocessing, loaded.name) as analyzer:
         names = analyzer.layer_names
-        if not names:
-            raise InputError(f"{loaded.name} has no attention layers to explain")
+        require_attention(names, loaded.name)
         wanted = names if args.layer == "all" else [args.layer or names[0]]
         unknown = [name for name in wanted if name not in names]
         if unknown:
@@ -45,9 +46,7 @@ def run(args: argparse.Namespace) -> int:
     stem = safe_stem(Path(args.image).stem)
     for name in wanted:
         layer = analysis.layer(name)
-        kind = "channel" if isinstance(layer, ChannelLayer) else "spatial"
-        recorded = layer.weights if isinstance(layer, ChannelLayer) else layer.mask
-        explanation = explain_layer(name, modules[name], kind, analysis.feature_maps[name], recorded)
+        explanation = explain_layer(name, modules[name], layer.kind, analysis.feature_maps[name], layer.gate)
         path = args.out / f"{stem}_{safe_stem(name)}_explain.png"
         slide_figure(explanation).savefig(path)
         missing = ", ".join(step.key for step in explanation.missing)

@@ -12,8 +12,9 @@ import torch
 
 from attention.errors import InputError
 from attention.files import dumps
+from models.options import add_model_options, load_model_from
 
-from .options import BATCH_SIZE_RANGE, add_model_options, check_out_folder, int_in, load_model_from
+from .options import BATCH_SIZE_RANGE, check_out_folder, int_in
 
 DEFAULT_LIMIT = 500
 
@@ -100,6 +101,7 @@ def _batches(args: argparse.Namespace, loaded: Any) -> tuple[Iterator[tuple[torc
 
 def run(args: argparse.Namespace) -> int:
     from attention.ablation import Ablator
+    from attention.discovery import require_attention
     from attention.profile import profile_model, write_report
     from attention.recorder import AttentionRecorder, find_attention_layers
 
@@ -107,8 +109,7 @@ def run(args: argparse.Namespace) -> int:
         check_out_folder(args.out)
     loaded = load_model_from(args)
     layers = find_attention_layers(loaded.model)
-    if not layers:
-        raise InputError(f"{loaded.name} has no attention layers to profile")
+    require_attention(layers, loaded.name)
     batches, count, data_name = _batches(args, loaded)
     recorder = AttentionRecorder(loaded.model, layers=layers)
     ablator = Ablator([(name, module) for name, module, _ in layers])

@@ -393,6 +393,8 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     }
     training = {
         "dataset": dataset,
+        # Absolute, so `python -m models.evaluate` finds the data from any working directory.
+        "data_root": None if args.data_root is None else str(Path(args.data_root).resolve()),
         "epochs": state["epoch"],
         "steps": state["step"],
         "train_size": len(train_set),  # type: ignore[arg-type]

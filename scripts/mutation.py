@@ -369,8 +369,8 @@ HAND_MUTANTS: list[HandMutant] = [
     HandMutant(
         "ablation",
         "mean ablation scales by the gate's largest value",
-        "return gate.flatten(1).float().mean(dim=1)",
-        "return gate.flatten(1).float().amax(dim=1)",
+        "return record.gate.flatten(1).float().mean(dim=1)",
+        "return record.gate.flatten(1).float().amax(dim=1)",
     ),
     HandMutant(
         "ablation",
@@ -535,8 +535,8 @@ HAND_MUTANTS: list[HandMutant] = [
     HandMutant(
         "registry",
         "a spatial record keeps the logits as its mask",
-        "mask=keep(output.mask[:, 0]), kernel_size=module.kernel_size, logits=keep(output.logits[:, 0])",
-        "mask=keep(output.logits[:, 0]), kernel_size=module.kernel_size, logits=keep(output.logits[:, 0])",
+        "        mask=cpu_copy(output.mask[:, 0]),\n        kernel_size=module.kernel_size,",
+        "        mask=cpu_copy(output.logits[:, 0]),\n        kernel_size=module.kernel_size,",
     ),
     HandMutant(
         "registry",
@@ -584,8 +584,8 @@ HAND_MUTANTS: list[HandMutant] = [
     HandMutant(
         "foreign",
         "timm CBAM's avg and max swapped in the record",
-        "weights=keep(flat[0]), avg=keep(flat[1]), max=keep(flat[2])",
-        "weights=keep(flat[0]), avg=keep(flat[2]), max=keep(flat[1])",
+        "weights=cpu_copy(flat[0]), avg=cpu_copy(flat[1]), max=cpu_copy(flat[2])",
+        "weights=cpu_copy(flat[0]), avg=cpu_copy(flat[2]), max=cpu_copy(flat[1])",
     ),
     HandMutant(
         "foreign",
@@ -610,8 +610,8 @@ HAND_MUTANTS: list[HandMutant] = [
     HandMutant(
         "profile",
         "activity counts |gate| instead of |1 - gate|",
-        "float((1.0 - gate.float()).abs().flatten(1).mean(dim=1).sum())",
-        "float(gate.float().abs().flatten(1).mean(dim=1).sum())",
+        "float((1.0 - record.gate.float()).abs().flatten(1).mean(dim=1).sum())",
+        "float(record.gate.float().abs().flatten(1).mean(dim=1).sum())",
     ),
     HandMutant(
         "profile",

@@ -23,6 +23,14 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVER_START_TIMEOUT_S = 120.0
+SERVER_FIXTURES = {"app_server", "server_url", "client", "launched"}  # "launched": test_app_models.py's own server
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test that needs the served app is ``slow`` (it waits for ``python app.py``), however it asks for it."""
+    for item in items:
+        if SERVER_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
 
 
 def server_environment(port: int, upload_folder: Path | None = None) -> dict[str, str]:

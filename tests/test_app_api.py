@@ -85,6 +85,7 @@ def test_api_needs_only_the_image(client: Client) -> None:
     assert all(parameter["parameter_has_default"] for parameter in parameters[1:])
 
 
+@pytest.mark.slow
 def test_api_matches_the_cli(client: Client, example_image: Path) -> None:
     outputs = client.predict(handle_file(str(example_image)), api_name="/analyze")
     status, top, document, document_file = outputs
@@ -307,6 +308,7 @@ def _big_png(path: Path, side: int = 2400) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_overflow_is_refused_as_busy_and_a_stop_leaves_no_temp_files(tmp_path: Path, shape_images: list[Path]) -> None:
     """A small queue refuses the overflow with a clear message; SIGTERM removes every temp folder the server made."""
     temp = tmp_path / "tmp"

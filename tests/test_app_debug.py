@@ -78,6 +78,7 @@ def check_identity_ablations(entries: list[dict[str, Any]], loaded: Any, batch: 
 # --------------------------------------------------------------------------- CLI
 
 
+@pytest.mark.slow
 def test_cli_ablate_matches_the_model_with_each_layer_replaced() -> None:
     done = run_cli(EXAMPLE, "--checkpoint", "shapes", "--json", "--ablate", "identity")
     assert done.returncode == 0, done.stderr
@@ -89,6 +90,7 @@ def test_cli_ablate_matches_the_model_with_each_layer_replaced() -> None:
     assert "ablations" not in json.loads(plain.stdout)["results"][0]
 
 
+@pytest.mark.slow
 def test_cli_refuses_an_unknown_mode_in_one_line() -> None:
     done = run_cli(EXAMPLE, "--json", "--ablate", "zero")
     assert done.returncode == 2 and done.stdout == ""

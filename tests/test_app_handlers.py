@@ -176,9 +176,9 @@ def test_unusual_modes_simply_work(cache: ModelCache, roots: UploadRoots, tmp_pa
 
 def test_model_name_is_never_a_path(cache: ModelCache, roots: UploadRoots, shape_images: list[Path]) -> None:
     with pytest.raises(InputError, match="unknown model"):
-        analysis.analyze(str(shape_images[0]), model=str(SHIPPED["shapes"]), cache=cache, roots=roots)
+        analysis.analyze(str(shape_images[0]), picked=str(SHIPPED["shapes"]), cache=cache, roots=roots)
     with pytest.raises(InputError, match="unknown model"):
-        analysis.analyze(str(shape_images[0]), model="../../etc/passwd", cache=cache, roots=roots)
+        analysis.analyze(str(shape_images[0]), picked="../../etc/passwd", cache=cache, roots=roots)
 
 
 def test_uploaded_checkpoint_replaces_the_picked_model(
@@ -187,7 +187,7 @@ def test_uploaded_checkpoint_replaces_the_picked_model(
     # Class list and output rows both reversed: the same network under another class order.
     upload = changed_checkpoint(tmp_path / "my_model.pt", reverse_classes=True, reverse_outputs=True)
     result = analysis.analyze(str(shape_images[0]), "shapes", {"path": str(upload)}, cache=cache, roots=roots)
-    assert result.checkpoint == "my_model.pt"
+    assert result.model_name == "my_model.pt"
     shipped = analysis.analyze(str(shape_images[0]), cache=cache, roots=roots)
     assert result.document["results"][0]["layers"] == shipped.document["results"][0]["layers"]
     mine, theirs = result.document["results"][0]["prediction"], shipped.document["results"][0]["prediction"]
@@ -401,7 +401,7 @@ def test_checkpoint_extensions_are_one_list(
         upload = tmp_path / f"model{suffix}"
         shutil.copyfile(SHIPPED["shapes"], upload)
         result = analysis.analyze(str(shape_images[0]), "shapes", str(upload), cache=cache, roots=roots)
-        assert result.checkpoint == upload.name
+        assert result.model_name == upload.name
     for name in ("model.txt", "model.pt.png", "model"):
         upload = tmp_path / name
         shutil.copyfile(SHIPPED["shapes"], upload)
@@ -418,12 +418,12 @@ def test_the_same_bytes_under_a_second_name_show_the_second_name(
     shutil.copyfile(SHIPPED["shapes"], first)
     shutil.copyfile(SHIPPED["shapes"], second)
     assert (
-        analysis.analyze(str(shape_images[0]), "shapes", str(first), cache=cache, roots=roots).checkpoint == "first.pt"
+        analysis.analyze(str(shape_images[0]), "shapes", str(first), cache=cache, roots=roots).model_name == "first.pt"
     )
     again = analysis.analyze(
         str(shape_images[0]), "shapes", {"path": str(second), "orig_name": "second.pt"}, cache=cache, roots=roots
     )
-    assert again.checkpoint == "second.pt" and again.document["checkpoint"] == "second.pt"
+    assert again.model_name == "second.pt" and again.document["checkpoint"] == "second.pt"
     assert "**second\\.pt**" in analysis.status_line(again)
     assert "second\\.pt" in analysis.check_checkpoint(str(second), cache=cache, roots=roots)
     assert cache.uploaded(first) is cache.uploaded(second)  # one model for both uploads
@@ -573,10 +573,10 @@ def test_a_sibling_folder_of_an_upload_root_is_refused(
 
 
 def test_the_document_names_the_model_when_no_checkpoint_is_passed(cache: ModelCache, shape_images: list[Path]) -> None:
-    analyzer = cache.model("shapes")
+    analyzer = cache.analyzer("shapes")
     image = Image.open(shape_images[1]).convert("RGB")
     result = analysis.analyze_loaded(analyzer, image, "pic.png")
-    assert result.checkpoint == analyzer.name == result.document["checkpoint"] == "shapes"
+    assert result.model_name == analyzer.name == result.document["checkpoint"] == "shapes"
     assert result.document["results"][0]["image"] == "pic.png"
     named = analysis.analyze_loaded(analyzer, image, "pic.png", checkpoint="mine.pt")
     assert named.checkpoint == named.document["checkpoint"] == "mine.pt"

@@ -204,6 +204,7 @@ def test_the_launch_model_records_its_se_gates(launched: Launched, tmp_path: Pat
     assert shapes["checkpoint"] == "shapes"
 
 
+@pytest.mark.slow
 def test_a_launch_model_without_attention_is_refused_in_one_line(tmp_path: Path) -> None:
     import torchvision
 

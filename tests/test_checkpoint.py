@@ -160,6 +160,7 @@ def test_shipped_models_and_resnet50_pass_the_bounds_with_room() -> None:
     assert cost.multiply_adds < MAX_MULTIPLY_ADDS / 4.5
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("arch", "config", "size"),
     [
@@ -187,6 +188,7 @@ def test_largest_allowed_model_analyses_within_the_memory_budget(
     assert 0 < measured["extra"] < MEMORY_BUDGET_BYTES, measured
 
 
+@pytest.mark.slow
 def test_zip_bomb_refused_from_its_directory(tmp_path: Path) -> None:
     bomb = write_zip_bomb(tmp_path / "bomb.pt")
     assert bomb.stat().st_size < 4 * 1024 * 1024

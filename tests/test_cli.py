@@ -90,6 +90,7 @@ def check_schema(document: dict, count: int) -> None:
                 assert mask.min() >= 0 and mask.max() <= 1
 
 
+@pytest.mark.slow
 def test_json_one_document_for_many_images(scenes: list[Path]) -> None:
     result = run_cli(*scenes, "--json")
     assert result.returncode == 0, result.stderr
@@ -99,6 +100,7 @@ def test_json_one_document_for_many_images(scenes: list[Path]) -> None:
     assert [r["image"] for r in document["results"]] == [str(p) for p in scenes]
 
 
+@pytest.mark.slow
 def test_batched_equals_single(scenes: list[Path]) -> None:
     together = json.loads(run_cli(*scenes, "--json").stdout)["results"]
     alone = json.loads(run_cli(scenes[1], "--json", "--batch-size", "1").stdout)["results"][0]
@@ -108,6 +110,7 @@ def test_batched_equals_single(scenes: list[Path]) -> None:
         np.testing.assert_allclose(np.asarray(a[key]), np.asarray(b[key]), atol=1e-5)
 
 
+@pytest.mark.slow
 def test_out_writes_pngs(scenes: list[Path], tmp_path: Path) -> None:
     result = run_cli(scenes[0], "--out", tmp_path / "figs")
     assert result.returncode == 0, result.stderr
@@ -120,6 +123,7 @@ def test_out_writes_pngs(scenes: list[Path], tmp_path: Path) -> None:
     assert overlay.size == Image.open(scenes[0]).size  # the original image's resolution
 
 
+@pytest.mark.slow
 def test_odd_modes_analyse(tmp_path: Path) -> None:
     paths = write_odd_mode_images(tmp_path)
     result = run_cli(*paths.values(), "--json")
@@ -127,6 +131,7 @@ def test_odd_modes_analyse(tmp_path: Path) -> None:
     check_schema(json.loads(result.stdout), len(paths))
 
 
+@pytest.mark.slow
 def test_bad_images_exit_2_with_one_line(tmp_path: Path) -> None:
     for name, path in write_bad_images(tmp_path).items():
         result = run_cli(path, "--json")
@@ -137,6 +142,7 @@ def test_bad_images_exit_2_with_one_line(tmp_path: Path) -> None:
         assert "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_bad_checkpoints_exit_2(tmp_path: Path, scenes: list[Path]) -> None:
     marker = tmp_path / "pwned"
     cases = write_bad_checkpoints(tmp_path, marker)
@@ -157,6 +163,7 @@ def slug(label: str) -> str:
     return "-".join("".join(c if c.isalnum() else " " for c in label.lower()).split())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model", ["shapes", "fashion"])
 def test_every_shipped_example_is_labelled_right(model: str) -> None:
     """The file names of the shipped examples carry their true class: the CLI must predict it."""
@@ -221,7 +228,11 @@ BAD_ARGV: list[tuple[list[str], str]] = [
         ["analyze", "{scene}", "--checkpoint", "nope"],
         r"^error: checkpoint not found: nope \(shipped models: shapes, fashion\)$",
     ),
-    (["analyze", "{scene}", "--checkpoint", "{plain.pt}"], r"^error: plain\.pt has no attention layers to show$"),
+    (
+        ["analyze", "{scene}", "--checkpoint", "{plain.pt}"],
+        r"^error: plain\.pt has no attention layers the recorder can find: an attention layer is a module whose output "
+        r"is its input times a gate",
+    ),
     (
         ["analyze", "{scene}", "--checkpoint", "{bomb.pt}"],
         r"^error: bomb\.pt would unpack to 1,02\d MB; the limit is 512 MB$",
@@ -279,6 +290,7 @@ def test_help_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 0 and "--top-k" in out and "1-16" in out and err == ""
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("argv", "wording"),
     [
@@ -286,7 +298,7 @@ def test_help_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
         (["--batch-size", "0"], "error: argument --batch-size: 0 is out of range; give 1 to 256"),
         (["--out", "{blocker}/figures"], "error: cannot write figures to --out {blocker}/figures: Not a directory"),
         (["--checkpoint", "{gray_for_rgb.pt}"], "error: gray_for_rgb.pt: its preprocessing gives 1 channel but"),
-        (["--checkpoint", "{plain.pt}"], "error: plain.pt has no attention layers to show"),
+        (["--checkpoint", "{plain.pt}"], "error: plain.pt has no attention layers the recorder can find"),
         (["--checkpoint", "{nan_weight.pt}", "--json"], "error: nan_weight.pt: tensor stem.0.weight holds non-finite"),
     ],
 )
@@ -300,6 +312,7 @@ def test_bad_input_in_a_real_process(hostile: dict[str, Path], argv: list[str], 
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_directory_and_device_as_images_in_a_real_process(tmp_path: Path) -> None:
     result = run_cli(tmp_path, "/dev/null")
     assert result.returncode == 2

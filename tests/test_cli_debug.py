@@ -6,6 +6,7 @@ import json
 import subprocess
 from pathlib import Path
 
+import pytest
 import torch
 from PIL import Image
 
@@ -20,6 +21,7 @@ def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
     return run_attention(*args, env=one_thread_env(), timeout=600)
 
 
+@pytest.mark.slow
 def test_explain_writes_one_slide_per_layer(tmp_path: Path) -> None:
     done = run_cli("explain", "assets/examples/shapes_star_11.png", "--layer", "all", "--out", str(tmp_path))
     assert done.returncode == 0, done.stderr
@@ -33,6 +35,7 @@ def test_explain_writes_one_slide_per_layer(tmp_path: Path) -> None:
     assert len(refused.stderr.splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_profile_json_on_shapes_matches_the_model(tmp_path: Path) -> None:
     done = run_cli("profile", "--data", "shapes", "--limit", "32", "--json", "--out", str(tmp_path))
     assert done.returncode == 0, done.stderr
@@ -54,6 +57,7 @@ def test_profile_json_on_shapes_matches_the_model(tmp_path: Path) -> None:
     assert (tmp_path / "profile.md").read_text().count("| `stages.") == 8
 
 
+@pytest.mark.slow
 def test_profile_reads_a_class_folder_and_refuses_a_foreign_one(tmp_path: Path) -> None:
     dataset = ShapesDataset("test", length=12)
     classes = load_checkpoint("shapes").classes

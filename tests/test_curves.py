@@ -197,6 +197,7 @@ CURVE_IMAGES = 32
 RANDOM_MARGIN = 0.1
 
 
+@pytest.mark.slow
 def test_evaluate_curves_on_the_shipped_shapes_model(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     if not SHAPES_CHECKPOINT.exists():
         pytest.skip("assets/shapes.pt is not there")

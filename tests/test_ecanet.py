@@ -123,6 +123,7 @@ def save_official(model: nn.Module, arch: str, path: Path) -> None:
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["eca_resnet18", "eca_resnet50"])
 def test_official_pth_tar_loads_unchanged(tmp_path: Path, name: str) -> None:
     torch.manual_seed(1)

@@ -322,6 +322,7 @@ def shapes_result() -> dict:
     return evaluate_checkpoint(load_checkpoint(SHAPES_CHECKPOINT), None, "test", SCENES, 32, False, seed=0)
 
 
+@pytest.mark.slow
 def test_evaluate_checkpoint_on_shapes(shapes_result: dict) -> None:
     result = shapes_result
     assert result["dataset"] == "shapes" and result["n"] == SCENES
@@ -350,6 +351,7 @@ def test_evaluate_checkpoint_on_shapes(shapes_result: dict) -> None:
     assert "centre prior (baseline)" in report
 
 
+@pytest.mark.slow
 def test_first_attention_layer_finds_the_object_better_than_the_centre_prior(shapes_result: dict) -> None:
     """The shipped model's first SA mask points at the object: above stated floors and well above the centre prior."""
     localization = shapes_result["localization"]
@@ -364,6 +366,7 @@ def test_first_attention_layer_finds_the_object_better_than_the_centre_prior(sha
         assert first[score] >= prior[score] + margin, (score, first, prior)
 
 
+@pytest.mark.slow
 def test_shipped_model_reads_and_points_at_shapes_another_program_drew() -> None:
     """Issue 14's goals, on the independent renderer: accuracy, and a displayed mask that points and varies."""
     result = evaluate_checkpoint(load_checkpoint("shapes"), "shapes-heldout", limit=HELDOUT_PICTURES, progress=False)
@@ -375,6 +378,7 @@ def test_shipped_model_reads_and_points_at_shapes_another_program_drew() -> None
     assert first["pointing_game_displayed"] >= prior["pointing_game_displayed"] + 0.25, (first, prior)
 
 
+@pytest.mark.slow
 def test_centre_prior_baseline_matches_a_count_by_hand(shapes_result: dict) -> None:
     """The reported baseline is what a centred map scores on these very scenes, counted here without the scorer.
 
@@ -400,6 +404,7 @@ def test_evaluate_checkpoint_rejects_mismatched_dataset() -> None:
         evaluate_checkpoint(loaded, "shapes", limit=0, progress=False)
 
 
+@pytest.mark.slow
 def test_main_writes_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     if not SHAPES_CHECKPOINT.exists():
         pytest.skip("assets/shapes.pt is not there")
@@ -411,6 +416,7 @@ def test_main_writes_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     assert data["n"] == 8 and set(data["localization"]) >= {CENTRE_PRIOR, GRAD_CAM}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["missing", "garbage"])
 def test_cli_bad_checkpoint_exits_2_with_one_line(tmp_path: Path, kind: str) -> None:
     path = tmp_path / "model.pt"
@@ -429,6 +435,7 @@ def test_cli_bad_checkpoint_exits_2_with_one_line(tmp_path: Path, kind: str) -> 
     assert len(lines) == 1 and lines[0].startswith("error: "), proc.stderr
 
 
+@pytest.mark.slow
 def test_fashion_mask_ranges_are_those_of_the_exported_masks() -> None:
     """Without object masks the evaluation still says how much each displayed mask varies, image by image."""
     from attention.analysis import Analyzer, analysis_to_dict

@@ -144,6 +144,7 @@ def test_steps_that_do_not_reproduce_the_recorded_weights_are_not_shown(recorded
     np.testing.assert_array_equal(explanation.step("gate").values["weights"], wrong.astype(np.float32))
 
 
+@pytest.mark.slow
 def test_every_step_renders_and_the_slide_holds_them_all(recorded) -> None:  # noqa: ANN001
     loaded, analysis = recorded
     modules = dict(loaded.model.named_modules())

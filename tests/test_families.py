@@ -284,6 +284,7 @@ def check_document(name: str, where: str, document: dict[str, Any], native: nn.M
 # --------------------------------------------------------------------------- (a) the command line
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", list(FAMILIES))
 def test_cli_reports_every_layer_with_its_gate(
     name: str, built: Callable[[str], Built], image: Path, tmp_path: Path
@@ -300,6 +301,7 @@ def test_cli_reports_every_layer_with_its_gate(
 # --------------------------------------------------------------------------- (c) the output, bit for bit
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", list(FAMILIES))
 def test_output_is_bit_identical_with_recording_on(name: str, built: Callable[[str], Built], image: Path) -> None:
     family = built(name)
@@ -388,6 +390,7 @@ def servers(
             stop(process)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", FACTORIES)
 def test_app_launched_with_a_factory(
     name: str, servers: Callable[[str], Client], built: Callable[[str], Built], image: Path
@@ -398,6 +401,7 @@ def test_app_launched_with_a_factory(
     check_document(name, "app launch", document, family.native, _batch(_load(family, CLI_SIZE), image))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", NAMED)
 def test_app_architecture_with_uploaded_weights(
     name: str, servers: Callable[[str], Client], built: Callable[[str], Built], image: Path

@@ -151,6 +151,7 @@ def _expected_counts(model: nn.Module, expected: Any) -> dict[str, int]:
     return {"se": count}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("family", list(FAMILIES))
 def test_family_found_and_recorded_exactly(family: str) -> None:
     builder, expected = FAMILIES[family]
@@ -202,6 +203,7 @@ def test_family_found_and_recorded_exactly(family: str) -> None:
     print(f"\n{family}: {dict(records_by_type)}, largest difference {MAX_DIFFERENCE[family]:.3g}")
 
 
+@pytest.mark.slow
 def test_kernel_sizes_and_branches_come_from_the_module() -> None:
     model = zoo.official_eca_resnet18((3, 5, 5, 7))
     kernels = [adapter for _, _, adapter in find_layers(model)]
@@ -266,6 +268,7 @@ def test_discovery_without_an_input_size_and_with_gate_unreadable_where_input_is
     assert float((record.weights - want).abs().max()) <= TOLERANCE
 
 
+@pytest.mark.slow
 def test_known_types_need_no_probe() -> None:
     model = zoo.timm_model("ecaresnet26t")
     register_foreign_types()

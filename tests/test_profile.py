@@ -14,6 +14,8 @@ from attention.profile import profile_model, write_report
 from attention.recorder import AttentionRecorder, find_attention_layers
 from models.checkpoint import load_checkpoint
 
+pytestmark = pytest.mark.slow  # every test reads one profile of a whole dataset (1 + 2 L passes per batch)
+
 
 def _batches(loaded, count: int = 48, batch_size: int = 16):  # noqa: ANN001, ANN202
     from models.datasets import ShapesDataset

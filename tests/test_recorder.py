@@ -12,9 +12,16 @@ import pytest
 import torch
 from torch import nn
 
-from attention import ECA, AttentionRecorder, ChannelRecord, SpatialAttention, SpatialRecord, register_attention_type
-from attention.recorder import CHANNEL, SPATIAL, Adapter, find_attention_layers, keep
-from attention.registry import _REGISTRY
+from attention import (
+    ECA,
+    AttentionRecorder,
+    ChannelRecord,
+    SpatialAttention,
+    SpatialRecord,
+    register_attention_type,
+    registered_attention_type,
+)
+from attention.recorder import CHANNEL, SPATIAL, Adapter, cpu_copy, find_adapter, find_attention_layers
 from models.networks import build_model
 
 
@@ -156,6 +163,7 @@ def _traced_bytes_in_recording_code() -> int:
     return sum(stat.size for stat in snapshot.statistics("filename"))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("form", ["with-block", "attached"])
 def test_memory_flat_over_repeated_analyses(small_model: nn.Module, form: str) -> None:
     x = torch.randn(1, 3, 64, 64)
@@ -251,21 +259,36 @@ def test_registry_accepts_new_module_types() -> None:
 
     def make_record(name, module, inputs, output):
         weights = torch.sigmoid(module.conv(inputs[0].mean((2, 3)).unsqueeze(1))).squeeze(1)
-        return ChannelRecord(name=name, type="foreign", weights=keep(weights), kernel_size=3)
+        return ChannelRecord(name=name, type="foreign", weights=cpu_copy(weights), kernel_size=3)
 
     adapter = Adapter(CHANNEL, make_record, feature_map=lambda inputs, _: inputs[0])
     model = nn.Sequential(nn.Conv2d(3, 8, 3), ForeignChannelAttention())
-    register_attention_type(ForeignChannelAttention, adapter)
-    try:
+    with registered_attention_type(ForeignChannelAttention, adapter):
         with AttentionRecorder(model, feature_layer="1") as recorder:
             model(torch.randn(2, 3, 8, 8))
         assert [(r.name, r.type, r.channels) for r in recorder.records] == [("1", "foreign", 8)]
         assert recorder.features["1"].shape == (2, 8, 6, 6)
         assert _hook_count(model) == 0
-    finally:
-        _REGISTRY.pop(0)
+    assert find_adapter(model[1]) is None  # outside the block the type is unknown again
 
 
+def test_a_type_registered_for_a_block_is_forgotten_after_it_also_after_an_error() -> None:
+    class Gate(nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return x * torch.sigmoid(x.mean((2, 3), keepdim=True))
+
+    def make_record(name, _module, inputs, _output):
+        return ChannelRecord(name=name, type="block", weights=cpu_copy(torch.sigmoid(inputs[0].mean((2, 3)))))
+
+    model = nn.Sequential(Gate())
+    with pytest.raises(RuntimeError, match="inside"):
+        with registered_attention_type(Gate, Adapter(CHANNEL, make_record)):
+            assert find_adapter(model[0]) is not None
+            raise RuntimeError("inside the block")
+    assert find_adapter(Gate()) is None
+
+
+@pytest.mark.slow
 def test_resnet50_builder_has_attention_before_residual_add() -> None:
     model = build_model("attention_resnet50", num_classes=10).eval()
     with torch.no_grad(), AttentionRecorder(model) as recorder:
@@ -385,10 +408,10 @@ def test_model_without_attention_layers_records_nothing_and_still_analyzes() -> 
 
 def test_keep_makes_a_detached_cpu_copy() -> None:
     weights = torch.rand(2, 5, requires_grad=True)
-    kept = keep(weights * 1)
+    kept = cpu_copy(weights * 1)
     assert not kept.requires_grad and kept.grad_fn is None and kept.device.type == "cpu"
     avg = torch.randn(2, 5)
-    kept_avg = keep(avg)
+    kept_avg = cpu_copy(avg)
     assert kept_avg.untyped_storage().data_ptr() != avg.untyped_storage().data_ptr()
     before = avg.clone()
     avg.add_(1.0)  # a later in-place change in the model must not reach the record
@@ -447,11 +470,10 @@ def test_built_in_and_foreign_records_keep_forward_order() -> None:
 
     def make_record(name, _module, inputs, _output):
         assert inputs, "the adapter gets the layer's inputs"
-        return ChannelRecord(name=name, type="foreign", weights=keep(torch.sigmoid(inputs[0].mean((2, 3)))))
+        return ChannelRecord(name=name, type="foreign", weights=cpu_copy(torch.sigmoid(inputs[0].mean((2, 3)))))
 
     model = nn.Sequential(ECA(8), ForeignGate(), SpatialAttention(), ForeignGate())
-    register_attention_type(ForeignGate, Adapter(CHANNEL, make_record))
-    try:
+    with registered_attention_type(ForeignGate, Adapter(CHANNEL, make_record)):
         with AttentionRecorder(model) as recorder:
             model(torch.randn(2, 8, 6, 6))
             assert [(r.name, r.type) for r in recorder.records] == [
@@ -464,8 +486,6 @@ def test_built_in_and_foreign_records_keep_forward_order() -> None:
         # The second pass's records follow the first pass's, again in forward order.
         assert [r.name for r in recorder.records] == ["0", "1", "2", "3"] * 2
         assert recorder.records[6].mask.shape == (2, 6, 6)
-    finally:
-        _REGISTRY[:] = [(t, a) for t, a in _REGISTRY if t is not ForeignGate]
 
 
 def test_adapter_kind_is_checked() -> None:
@@ -492,13 +512,12 @@ def test_a_registered_foreign_spatial_module_is_filed_as_spatial(shape_images: l
 
     def make_record(name, module, inputs, _output):
         logits = module.conv(inputs[0].mean(1, keepdim=True))[:, 0]
-        return SpatialRecord(name=name, mask=keep(torch.sigmoid(logits)), logits=keep(logits), type="foreign")
+        return SpatialRecord(name=name, mask=cpu_copy(torch.sigmoid(logits)), logits=cpu_copy(logits), type="foreign")
 
     model = nn.Sequential(
         nn.Conv2d(3, 8, 3, padding=1), ECA(8), ForeignMask(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 2)
     ).eval()
-    register_attention_type(ForeignMask, Adapter(SPATIAL, make_record))
-    try:
+    with registered_attention_type(ForeignMask, Adapter(SPATIAL, make_record)):
         preprocessing = Preprocessing(input_size=(16, 16), channels=3, mean=(0.5,) * 3, std=(0.5,) * 3)
         with Analyzer(model, ["a", "b"], preprocessing) as analyzer:
             assert analyzer.channel_layer_names == ["1"]
@@ -506,8 +525,6 @@ def test_a_registered_foreign_spatial_module_is_filed_as_spatial(shape_images: l
             (analysis,) = analyzer.analyze([Image.open(shape_images[0]).convert("RGB")])
         assert [type(layer) for layer in analysis.layers] == [ChannelLayer, SpatialLayer]
         assert analysis.spatial_layers[0].name == "2" and analysis.spatial_layers[0].mask.shape == (16, 16)
-    finally:
-        _REGISTRY[:] = [(t, a) for t, a in _REGISTRY if t is not ForeignMask]
 
 
 def test_a_thread_can_record_again_after_a_failed_pass(small_model: nn.Module) -> None:

@@ -151,6 +151,7 @@ LIBRARY_CASES: list[tuple[str, Callable[[], nn.Module], Callable[[nn.Module, Pat
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("spec", "build", "save", "filename"), LIBRARY_CASES, ids=[c[0] for c in LIBRARY_CASES])
 def test_library_models_load_from_their_native_files(
     tmp_path: Path, spec: str, build: Callable[[], nn.Module], save: Callable[[nn.Module, Path], None], filename: str
@@ -185,6 +186,7 @@ def test_timm_pretrained_config_gives_the_input_size(tmp_path: Path) -> None:
     assert load_model("timm:ecaresnet26t", weights=path).preprocessing.input_size == (256, 256)
 
 
+@pytest.mark.slow
 def test_wrapped_and_legacy_files(tmp_path: Path) -> None:
     # torch.compile's _orig_mod. prefix, a Lightning module's model. prefix, and PyTorch's pre-1.6 file format.
     native = randomise(ecanet.ARCHITECTURES["eca_resnet18"](num_classes=3), seed=15)
@@ -289,6 +291,7 @@ def test_factory_module_spec(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
 # ---------------------------------------------------------------- specs and options
 
 
+@pytest.mark.slow
 def test_attention_architectures_have_attention() -> None:
     specs = attention_architectures()
     assert len(specs) == len(set(specs)) and "ecanet:eca_resnet50" in specs and "timm:ecaresnet50d" in specs
@@ -526,6 +529,7 @@ def image(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_cli_timm_model_with_weights(tmp_path: Path, image: Path) -> None:
     native = randomise(timm.create_model("seresnet18"), seed=9)
     path = tmp_path / "se.pth"
@@ -544,6 +548,7 @@ def test_cli_timm_model_with_weights(tmp_path: Path, image: Path) -> None:
     assert entry["prediction"]["probability"] == pytest.approx(float(probabilities[index]), abs=2e-6)
 
 
+@pytest.mark.slow
 def test_cli_ecanet_release_with_the_checkpoint_alias(tmp_path: Path, image: Path) -> None:
     from tests.test_ecanet import save_official
 
@@ -562,6 +567,7 @@ def test_cli_ecanet_release_with_the_checkpoint_alias(tmp_path: Path, image: Pat
     assert [(layer["type"], layer["kernel_size"]) for layer in layers] == [("eca", 3)] * 8  # the release's k_size
 
 
+@pytest.mark.slow
 def test_cli_factory_file(tmp_path: Path, image: Path) -> None:
     factory = tmp_path / "my_nets.py"
     factory.write_text(FACTORY)
@@ -577,6 +583,7 @@ def test_cli_factory_file(tmp_path: Path, image: Path) -> None:
     assert types == ["cbam_channel", "spatial"] * 8
 
 
+@pytest.mark.slow
 def test_cli_bad_models_exit_2_with_one_line(tmp_path: Path, image: Path) -> None:
     resnet = tmp_path / "resnet18.pth"
     save_bare(torchvision.models.resnet18(weights=None), resnet)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 from torch import nn
 
@@ -36,6 +37,7 @@ def test_plain_hooks_see_value_and_source_in_registration_order() -> None:
     assert [entry[0] for entry in seen] == ["second"]
 
 
+@pytest.mark.slow
 def test_hooked_tap_under_torch_compile() -> None:
     class Doubler(nn.Module):
         def __init__(self) -> None:

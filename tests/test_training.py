@@ -32,6 +32,7 @@ def assert_loss_falls(payload: dict) -> None:
     assert min(losses[1:]) < losses[0]
 
 
+@pytest.mark.slow
 def test_shapes_training_loss_falls(tmp_path: Path) -> None:
     payload = run(
         tmp_path,
@@ -69,6 +70,7 @@ def test_shapes_training_loss_falls(tmp_path: Path) -> None:
     assert loaded.training["dataset"] == "shapes"
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not FASHION_AVAILABLE, reason="needs Debian's dataset-fashion-mnist (CI installs it)")
 def test_fashion_training_loss_falls(tmp_path: Path) -> None:
     payload = run(
@@ -115,6 +117,7 @@ def _make_folder(root: Path) -> None:
             Image.fromarray(pixels).save(root / name / f"{index}.png")
 
 
+@pytest.mark.slow
 def test_imagefolder_training_and_resume(tmp_path: Path) -> None:
     _make_folder(tmp_path / "images")
     common = [
@@ -133,6 +136,7 @@ def test_imagefolder_training_and_resume(tmp_path: Path) -> None:
     ]
     first = run(tmp_path, *common, "--epochs", "1")
     assert first["training"]["epochs"] == 1
+    assert first["training"]["data_root"] == str((tmp_path / "images").resolve())  # evaluate finds it there
     assert (tmp_path / "model.pt.last.pt").exists()
     resumed = run(tmp_path, *common, "--epochs", "3", "--resume")
     assert resumed["training"]["epochs"] == 3
@@ -141,6 +145,7 @@ def test_imagefolder_training_and_resume(tmp_path: Path) -> None:
     assert resumed["metrics"]["test_accuracy"] >= 0.75  # colour is trivially learnable
 
 
+@pytest.mark.slow
 def test_train_command_line(tmp_path: Path) -> None:
     main(
         [
@@ -171,6 +176,7 @@ def test_train_command_line(tmp_path: Path) -> None:
     assert isinstance(dict(loaded.model.named_modules())["stages.0.0.attention.spatial.norm"], torch.nn.BatchNorm2d)
 
 
+@pytest.mark.slow
 def test_neutral_spatial_init_starts_every_mask_at_one_half(tmp_path: Path) -> None:
     from attention.recorder import AttentionRecorder, SpatialRecord
     from models.networks import build_model
@@ -198,6 +204,7 @@ def test_neutral_spatial_init_starts_every_mask_at_one_half(tmp_path: Path) -> N
         main([*args[:-3], "--init", str(out), "--out", str(tmp_path / "again.pt"), "--no-progress"])
 
 
+@pytest.mark.slow
 def test_spatial_first_blocks_run_spatial_attention_on_the_block_input(tmp_path: Path) -> None:
     out = tmp_path / "first.pt"
     args = ["--dataset", "shapes", "--epochs", "1", "--train-size", "32", "--val-size", "16", "--test-size", "16"]
@@ -233,7 +240,8 @@ def _readme_accuracy(name: str) -> tuple[str, int]:
     return match.group(1), int(match.group(2).replace(",", ""))
 
 
-@pytest.mark.parametrize("name", ["shapes", pytest.param("fashion", marks=pytest.mark.slow)])
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["shapes", "fashion"])
 def test_shipped_checkpoint_reproduces_recorded_accuracy(name: str) -> None:
     """The shipped model scores what its checkpoint, the README and its model card say, to within one test image.
 
@@ -262,6 +270,7 @@ def test_shipped_checkpoint_reproduces_recorded_accuracy(name: str) -> None:
     assert abs(correct - recorded_correct) <= 1, (correct, recorded_correct, size)
 
 
+@pytest.mark.slow
 def test_training_device_option(tmp_path: Path) -> None:
     """--device cuda trains on a GPU where there is one and is refused in one line where there is none."""
     args = ["--dataset", "shapes", "--train-size", "32", "--val-size", "16", "--test-size", "16"]

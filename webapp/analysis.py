@@ -32,8 +32,8 @@ from .state import LensResult, ModelCache, ModelInput
 
 LOGGER = logging.getLogger(__name__)
 
-# The stored result keeps the image at most this large: enough for every panel, and a
-# 36-megapixel upload no longer costs a session 100 MB for 30 minutes.
+# The stored result keeps the image at most this large: enough for every panel, and small enough
+# that a 36-megapixel upload does not hold 100 MB of a session's memory for 30 minutes.
 DISPLAY_MAX_SIDE = 1024
 # Decoding more pixels than this leaves enough freed memory behind to be worth handing back.
 LARGE_IMAGE_PIXELS = 4_000_000
@@ -73,39 +73,39 @@ def analyze_loaded(
     image: Image.Image,
     name: str,
     decode_s: float = 0.0,
-    checkpoint: str | None = None,
+    model_name: str | None = None,
     ablate: str | None = None,
 ) -> LensResult:
     """Record one decoded image with a loaded model and build its JSON document.
 
-    ``checkpoint`` names the model in the document and the page (by default the
+    ``model_name`` names the model in the document and the page (by default the
     analyzer's name): an uploaded file is shown under the name of this upload,
     though the cache shares one model between uploads of the same bytes.
     """
-    checkpoint = checkpoint or analyzer.name
+    model_name = model_name or analyzer.name
     start = time.perf_counter()
     analysis = record(analyzer, image, name, ablation_mode(ablate))
     forward_s = time.perf_counter() - start
     start = time.perf_counter()
     explained = explanations(analyzer, analysis)  # cheap arithmetic on the recorded maps: no second pass
     explain_s = time.perf_counter() - start
-    document = build_document(checkpoint, analyzer.classes, [analysis_to_dict(analysis, image=name)])
+    document = build_document(model_name, analyzer.classes, [analysis_to_dict(analysis, image=name)])
     analysis = dataclasses.replace(analysis, image=display_image(analysis.image))
     return LensResult(
         analysis=analysis,
         document=document,
-        checkpoint=checkpoint,
+        model_name=model_name,
         image_name=name,
         timings={"decode": decode_s, "forward": forward_s, "explain": explain_s},
         explanations=explained,
-        note=photo_note(checkpoint, analysis.image),  # at display size: a huge upload is not scanned whole
+        note=photo_note(model_name, analysis.image),  # at display size: a huge upload is not scanned whole
         # The image itself may be shrunk for display; Grad-CAM needs the exact model input.
         model_input=ModelInput(analyzer.preprocess([image]), weakref.ref(analyzer)),
     )
 
 
-def _analyzer(cache: ModelCache, model: str | None, checkpoint_file: Any, roots: UploadRoots) -> tuple[Analyzer, str]:
-    """The analyzer to use and the model name to show.
+def _analyzer(cache: ModelCache, picked: str | None, checkpoint_file: Any, roots: UploadRoots) -> tuple[Analyzer, str]:
+    """The analyzer to use and the model name to show, from the model picker's value and an optional upload.
 
     With no upload, the picked model. With an upload, the picked model says
     what the file is: for a listed architecture (``timm:seresnet18``...) its
@@ -114,49 +114,50 @@ def _analyzer(cache: ModelCache, model: str | None, checkpoint_file: Any, roots:
     """
     upload = checkpoint_upload(checkpoint_file, roots)
     if upload is None:
-        analyzer = cache.model(model)
+        analyzer = cache.analyzer(picked)
         return analyzer, analyzer.name
     path, name = upload
-    if cache.is_architecture(model):
-        return cache.architecture(str(model), path, name), f"{name} ({model})"
-    cache.check_name(model)
+    if cache.is_architecture(picked):
+        return cache.architecture(str(picked), path, name), f"{name} ({picked})"
+    cache.check_name(picked)
     return cache.uploaded(path, name), name
 
 
 def analyze(
     image: Any,
-    model: str | None = DEFAULT_CHECKPOINT,
+    picked: str | None = DEFAULT_CHECKPOINT,
     checkpoint_file: Any = None,
     ablate: str | None = None,
     *,
     cache: ModelCache,
     roots: UploadRoots,
 ) -> LensResult:
-    """Decode an upload and record every attention layer of the chosen model on it.
+    """Decode an upload and record every attention layer of the picked model on it.
 
     ``image`` is a path, the raw upload dict Gradio sends, a PIL image or
-    bytes; ``checkpoint_file``, when given, is an uploaded checkpoint that
+    bytes; ``picked`` is the model picker's value (a model name or an
+    architecture spec); ``checkpoint_file``, when given, is an uploaded checkpoint that
     replaces the picked shipped model; ``ablate`` ("identity" or "mean";
     None or "none" for no ablation) adds each layer's ablation. Paths must lie inside ``roots``.
     """
     source, name = resolve_upload(image, roots)
-    analyzer, checkpoint = _analyzer(cache, model, checkpoint_file, roots)
+    analyzer, model_name = _analyzer(cache, picked, checkpoint_file, roots)
     start = time.perf_counter()
     decoded = load_image(source)
     decode_s = time.perf_counter() - start
     pixels = decoded.width * decoded.height
-    result = analyze_loaded(analyzer, decoded, name, decode_s, checkpoint, ablate)
+    result = analyze_loaded(analyzer, decoded, name, decode_s, model_name, ablate)
     del decoded
     if pixels > LARGE_IMAGE_PIXELS:
         release_freed_memory()
     elapsed_ms = 1000 * (decode_s + result.timings["forward"])
-    LOGGER.info("analysed %s with %s in %.0f ms", name, result.checkpoint, elapsed_ms)
+    LOGGER.info("analysed %s with %s in %.0f ms", name, result.model_name, elapsed_ms)
     return result
 
 
 def analyze_sketch(
     sketch: Any,
-    model: str | None = DEFAULT_CHECKPOINT,
+    picked: str | None = DEFAULT_CHECKPOINT,
     checkpoint_file: Any = None,
     ablate: str | None = None,
     *,
@@ -165,31 +166,31 @@ def analyze_sketch(
 ) -> LensResult:
     """Like ``analyze``, for a drawing from the sketchpad."""
     image = sketch_image(sketch, roots)
-    analyzer, checkpoint = _analyzer(cache, model, checkpoint_file, roots)
-    return analyze_loaded(analyzer, image, "sketch.png", checkpoint=checkpoint, ablate=ablate)
+    analyzer, model_name = _analyzer(cache, picked, checkpoint_file, roots)
+    return analyze_loaded(analyzer, image, "sketch.png", model_name=model_name, ablate=ablate)
 
 
-def check_checkpoint(checkpoint_file: Any, model: str | None = None, *, cache: ModelCache, roots: UploadRoots) -> str:
+def check_checkpoint(checkpoint_file: Any, picked: str | None = None, *, cache: ModelCache, roots: UploadRoots) -> str:
     """One line about the picked model and uploaded file: what will be used, or why it is refused."""
     try:
         upload = checkpoint_upload(checkpoint_file, roots)
         if upload is None:
-            if cache.launch is not None and model in (None, "", cache.launch.name):
+            if cache.launch is not None and picked in (None, "", cache.launch.name):
                 return f"Using the launch model **{markdown_text(cache.launch.name)}**."
-            if cache.is_architecture(model):
-                parameters = cache.check_architecture(str(model))
+            if cache.is_architecture(picked):
+                parameters = cache.check_architecture(str(picked))
                 return (
-                    f"**{markdown_text(str(model))}** ({parameters / 1e6:.1f} M parameters): "
+                    f"**{markdown_text(str(picked))}** ({parameters / 1e6:.1f} M parameters): "
                     f"upload its weights ({markdown_text(', '.join(CHECKPOINT_SUFFIXES))})."
                 )
-            cache.check_name(model)
+            cache.check_name(picked)
             return "Using the picked shipped model."
         path, name = upload
-        if cache.is_architecture(model):
-            loaded = cache.architecture(str(model), path, name).loaded
-            what = f"**{markdown_text(str(model))}** with uploaded weights **{markdown_text(name)}**"
+        if cache.is_architecture(picked):
+            loaded = cache.architecture(str(picked), path, name).loaded
+            what = f"**{markdown_text(str(picked))}** with uploaded weights **{markdown_text(name)}**"
         else:
-            cache.check_name(model)
+            cache.check_name(picked)
             loaded = cache.uploaded(path, name).loaded
             what = f"uploaded checkpoint **{markdown_text(name)}** ({markdown_text(loaded.arch)})"
     except InputError as error:
@@ -207,7 +208,7 @@ def status_line(result: LensResult) -> str:
     best = result.document["results"][0]["prediction"]
     total_ms = 1000 * sum(result.timings.values())
     return (
-        f"**{markdown_text(result.image_name)}** with model **{markdown_text(result.checkpoint)}**: "
+        f"**{markdown_text(result.image_name)}** with model **{markdown_text(result.model_name)}**: "
         f"{markdown_text(best['label'])} ({best['probability']:.1%}); decoded and analysed in {total_ms:.0f} ms."
         + (f" **{literal(result.note)}**" if result.note else "")
     )
@@ -236,6 +237,6 @@ def warm_up(cache: ModelCache) -> None:
     image = Image.new("RGB", (128, 128), "white")
     ImageDraw.Draw(image).ellipse((24, 24, 104, 104), fill="black")
     try:
-        render_panels(analyze_loaded(cache.model(None), image, "warm-up"))
+        render_panels(analyze_loaded(cache.analyzer(None), image, "warm-up"))
     except Exception:  # noqa: BLE001 - a failed warm-up only costs the first request some time
         LOGGER.exception("warm-up failed")

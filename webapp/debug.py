@@ -180,7 +180,7 @@ def comparison(a: LensResult, b: LensResult) -> Comparison:
 def _side(result: LensResult) -> dict[str, Any]:
     return {
         "image": result.image_name,
-        "checkpoint": result.checkpoint,
+        "checkpoint": result.model_name,
         "prediction": result.document["results"][0]["prediction"],
     }
 

@@ -16,7 +16,7 @@ import torch
 from PIL import Image
 
 from attention import render_explain
-from attention.analysis import Analyzer, ChannelLayer, ImageAnalysis
+from attention.analysis import Analyzer, ImageAnalysis
 from attention.explain import Explanation, Step, explain_layer
 from attention.files import safe_stem
 
@@ -47,14 +47,10 @@ def explanations(analyzer: Analyzer, analysis: ImageAnalysis) -> dict[str, Expla
         module = modules.get(layer.name)
         if features is None or module is None:
             continue
-        channel = isinstance(layer, ChannelLayer)
-        recorded = layer.weights if isinstance(layer, ChannelLayer) else layer.mask
         try:
             # no_grad: a module whose kernel has a bias would otherwise hand back tensors that track gradients.
             with torch.no_grad():
-                found[layer.name] = explain_layer(
-                    layer.name, module, "channel" if channel else "spatial", features, recorded
-                )
+                found[layer.name] = explain_layer(layer.name, module, layer.kind, features, layer.gate)
         except (ValueError, RuntimeError) as error:
             LOGGER.warning("no step-by-step view for %s: %s", layer.name, error)
     return found
@@ -126,7 +122,7 @@ def slide_png(result: LensResult | None, layer: str | None, directory: str | Pat
     if result is None or explanation is None:
         return None
     # Matplotlib reads "$...$" as mathematics: a file name must be drawn literally.
-    title = one_line(f"{result.image_name} with {result.checkpoint}: {explanation.layer}, step by step")
+    title = one_line(f"{result.image_name} with {result.model_name}: {explanation.layer}, step by step")
     figure = render_explain.slide_figure(explanation, title=title.replace("$", r"\$"))
     stem = safe_stem(f"{Path(result.image_name).stem}_{explanation.layer}")
     path = new_download_folder(directory) / f"{stem}_explain.png"

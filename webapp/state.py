@@ -76,7 +76,7 @@ class LensResult:
 
     analysis: ImageAnalysis
     document: dict[str, Any]
-    checkpoint: str
+    model_name: str  # the model as the page and the document name it (an upload under this upload's name)
     image_name: str
     timings: Mapping[str, float] = field(default_factory=dict)
     explanations: Mapping[str, Explanation] = field(default_factory=dict)
@@ -179,7 +179,7 @@ class ModelCache:
     def is_architecture(self, name: str | None) -> bool:
         return name is not None and name in page_architectures()
 
-    def model(self, name: str | None = None) -> Analyzer:
+    def analyzer(self, name: str | None = None) -> Analyzer:
         """The analyzer a picked name stands for when no file is uploaded; None means the default."""
         name = self.default_name if name is None or name == "" else name
         if self.launch is not None and name == self.launch.name:
@@ -262,8 +262,7 @@ class ModelCache:
         if cached is not None:
             return cached
         analyzer = LoadedAnalyzer(load_checkpoint(str(path)))
-        if not analyzer.layer_names:
-            raise CheckpointError(f"{name} has no attention layers to show")
+        require_attention(analyzer.layer_names, name)
         LOGGER.info("loaded uploaded checkpoint %s (%s)", name, key[:12])
         return self._keep_upload(key, analyzer)
 

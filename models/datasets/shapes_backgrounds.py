@@ -215,8 +215,8 @@ def draw_clutter(
     Items never touch each other or the object (checked on an occupancy grid
     of their bounding boxes), so two strokes cannot combine into a cross and
     nothing grows into a class shape; every item stays below ``_CLUTTER_MAX``
-    of the side. All random numbers are drawn in bulk: per-item generator
-    calls used to dominate the cost of a scene.
+    of the side. All random numbers are drawn in bulk, because one
+    generator call per item would cost more than drawing the scene.
     """
     size = background.shape[0]
     ss = SUPERSAMPLE

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -162,6 +163,31 @@ def resolve_dataset(loaded: LoadedModel, dataset_name: str | None) -> str:
         return canonical_dataset_name(str(name))
     except ValueError as error:
         raise InputError(str(error)) from error
+
+
+MAX_ROOT_CHARS = 4096
+
+
+def recorded_data_root(loaded: LoadedModel, dataset: str) -> str | None:
+    """The data folder the checkpoint was trained on, for evaluating on that dataset without ``--data-root``.
+
+    The training record comes from a file, so a root that is not a plain path to an existing folder here is
+    one line that says to pass ``--data-root``, never a scan of whatever it names.
+    """
+    root = loaded.training.get("data_root")
+    if root is None or loaded.training.get("dataset") is None:
+        return None
+    try:
+        trained_on = canonical_dataset_name(str(loaded.training["dataset"]))
+    except ValueError:
+        return None
+    if trained_on != dataset:
+        return None
+    if not isinstance(root, str) or not root or len(root) > MAX_ROOT_CHARS or "\0" in root:
+        raise InputError(f"{loaded.name} records a malformed data root {root!r:.60}; pass --data-root")
+    if not Path(root).is_dir():
+        raise InputError(f"{loaded.name} was trained on {root!r:.200}, which is not a folder here; pass --data-root")
+    return root
 
 
 def _open_dataset(
@@ -349,6 +375,10 @@ def evaluate_checkpoint(
         raise InputError(f"--curve-steps must be 1 to 1024, got {curve_steps}")
     dataset_name = resolve_dataset(loaded, dataset_name)
     seed = int(loaded.training.get("seed", 0)) if seed is None else int(seed)
+    if data_root is None:
+        data_root = recorded_data_root(loaded, dataset_name)
+    if data_root is None and dataset_name == "imagefolder":
+        raise InputError(f"{loaded.name} does not record its image folder; pass --data-root")
     data = _open_dataset(loaded, dataset_name, split, limit, data_root, seed)
     count = len(data)  # type: ignore[arg-type]
     LOGGER.info("evaluating %s on %s/%s (%d images)", loaded.name, dataset_name, split, count)
@@ -359,6 +389,7 @@ def evaluate_checkpoint(
         "checkpoint": loaded.source,
         "arch": loaded.arch,
         "dataset": dataset_name,
+        "data_root": None if data_root is None else str(data_root),
         "split": split,
         "n": int(count),
         "classes": list(loaded.classes),

@@ -205,8 +205,8 @@ def compare_section(
         both = debug.comparison(first, second)
         return {
             compared: both,
-            compare_summary: f"A: {one_line(first.image_name)} with {one_line(first.checkpoint)}; "
-            f"B: {one_line(second.image_name)} with {one_line(second.checkpoint)}; {both.summary}",
+            compare_summary: f"A: {one_line(first.image_name)} with {one_line(first.model_name)}; "
+            f"B: {one_line(second.image_name)} with {one_line(second.model_name)}; {both.summary}",
             compare_data: debug.comparison_document(both),
         }
 
