@@ -90,6 +90,7 @@ def test_checking_an_uploaded_model_shares_the_analyses_concurrency_limit() -> N
     assert {d.concurrency_id for d in check} == {d.concurrency_id for d in analyze}
 
 
+@pytest.mark.slow
 def test_class_names_with_dollar_signs_are_drawn_literally(tmp_path: Path) -> None:
     from attention import render, render_debug
     from attention.analysis import Analyzer

@@ -60,6 +60,7 @@ def test_a_file_that_declares_more_than_it_holds_is_refused_in_one_line(
     assert "\n" not in message and path.name in message and case.refusal in message, message
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(HOSTILE_FILES))
 def test_the_command_line_refuses_each_hostile_file_within_200_mb_and_5_s(
     hostile: dict[str, tuple[Path, HostileFile]], name: str
