@@ -578,8 +578,8 @@ def test_the_document_names_the_model_when_no_checkpoint_is_passed(cache: ModelC
     result = analysis.analyze_loaded(analyzer, image, "pic.png")
     assert result.model_name == analyzer.name == result.document["checkpoint"] == "shapes"
     assert result.document["results"][0]["image"] == "pic.png"
-    named = analysis.analyze_loaded(analyzer, image, "pic.png", checkpoint="mine.pt")
-    assert named.checkpoint == named.document["checkpoint"] == "mine.pt"
+    named = analysis.analyze_loaded(analyzer, image, "pic.png", model_name="mine.pt")
+    assert named.model_name == named.document["checkpoint"] == "mine.pt"
 
 
 def test_non_square_inputs_keep_height_and_width_in_every_view(shape_images: list[Path]) -> None:
