@@ -18,7 +18,7 @@ from PIL import Image, ImageDraw
 
 from attention.ablation import MODES
 from attention.analysis import Analyzer, ImageAnalysis, analysis_to_dict, build_document
-from attention.errors import InputError, forget_frames
+from attention.errors import InputError
 from attention.images import load_image
 from models.checkpoint import DEFAULT_CHECKPOINT
 
@@ -27,7 +27,7 @@ from .explain import explanations, literal
 from .inputs import CHECKPOINT_SUFFIXES, UploadRoots, checkpoint_upload, markdown_text, resolve_upload, sketch_image
 from .notes import photo_note
 from .panels import render_panels, top_predictions
-from .runtime import release_freed_memory
+from .runtime import refusal_message, release_freed_memory
 from .state import LensResult, ModelCache, ModelInput
 
 LOGGER = logging.getLogger(__name__)
@@ -194,11 +194,7 @@ def check_checkpoint(checkpoint_file: Any, picked: str | None = None, *, cache: 
             loaded = cache.uploaded(path, name).loaded
             what = f"uploaded checkpoint **{markdown_text(name)}** ({markdown_text(loaded.arch)})"
     except InputError as error:
-        message = str(error)
-        forget_frames(error)  # the refused file's tensors live in the traceback's frames
-        del error
-        release_freed_memory()
-        return f"**Refused:** {markdown_text(message)}"
+        return f"**Refused:** {markdown_text(refusal_message(error))}"
     classes = ", ".join(loaded.classes[:8]) + (", …" if len(loaded.classes) > 8 else "")
     return f"Using {what}: {len(loaded.classes)} classes ({markdown_text(classes)})."
 

@@ -13,6 +13,8 @@ from typing import Any
 
 import torch
 
+from attention.errors import forget_frames
+
 LOGGER = logging.getLogger(__name__)
 
 
@@ -76,3 +78,15 @@ def release_freed_memory() -> None:
     trim = _malloc_trim()
     if trim is not None:
         trim(0)
+
+
+def refusal_message(error: BaseException) -> str:
+    """The refused request's one-line message, after freeing what its traceback holds and handing the heap back.
+
+    A refused file's tensors live in the local variables of the frames its
+    error passed through, so they stay in memory as long as the error does.
+    """
+    message = str(error)
+    forget_frames(error)
+    release_freed_memory()
+    return message

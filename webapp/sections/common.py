@@ -19,8 +19,8 @@ from typing import Any, Protocol, TypeVar
 
 import gradio as gr
 
-from attention.errors import InputError, forget_frames
-from webapp.runtime import release_freed_memory
+from attention.errors import InputError
+from webapp.runtime import refusal_message
 from webapp.state import LensResult
 
 LOGGER = logging.getLogger("attention_lens.app")
@@ -63,11 +63,7 @@ def user_errors(fn: F) -> F:
             return fn(*args, **kwargs)
         except InputError as error:
             LOGGER.info("refused: %s", error)
-            message = str(error)
-            # The refused file's tensors live in the frames of the traceback: free them and hand the heap back.
-            forget_frames(error)
-            del error
-            release_freed_memory()
+            message = refusal_message(error)
             # gr.Error renders HTML; the message may contain an uploaded file's name.
             raise gr.Error(html.escape(message, quote=False), print_exception=False) from None
         except Exception as error:  # noqa: BLE001 - the server must keep answering
