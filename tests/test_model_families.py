@@ -26,13 +26,13 @@ def test_an_unknown_family_key_is_an_error_not_another_library() -> None:
     assert all(record.key == key for key, record in FAMILIES.items())
 
 
-def hub_cache(root: Path, repository: str, labels: list[str]) -> dict[str, str]:
-    """A Hugging Face cache holding one timm SE-ResNet-18 export, and the environment that reads only it."""
+def hub_cache(root: Path, repository: str, labels: list[str], architecture: str = "seresnet18") -> dict[str, str]:
+    """A Hugging Face cache holding one timm export at random init, and the environment that reads only it."""
     import timm
     from timm.models import save_for_hf
 
     torch.manual_seed(0)
-    model = timm.create_model("seresnet18", num_classes=len(labels))
+    model = timm.create_model(architecture, num_classes=len(labels))
     export = root / "export"
     save_for_hf(model, export, model_config={"label_names": labels})
     organisation, name = repository.split("/")

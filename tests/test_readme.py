@@ -19,6 +19,7 @@ import pytest
 from PIL import Image
 
 from tests.conftest import ROOT
+from tests.test_model_families import hub_cache
 
 pytestmark = pytest.mark.slow
 
@@ -66,9 +67,16 @@ def environment() -> dict[str, str]:
     return dict(os.environ, PYTHONPATH=path, GRADIO_ANALYTICS_ENABLED="False", HF_HUB_OFFLINE="1")
 
 
-def run_shell(line: str, cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+def run_shell(
+    line: str, cwd: Path, timeout: float = 600, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     result = subprocess.run(
-        ["bash", "-c", line], cwd=cwd, env=environment(), capture_output=True, text=True, timeout=timeout
+        ["bash", "-c", line],
+        cwd=cwd,
+        env={**environment(), **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
     assert result.returncode == 0, f"{line}\nexit {result.returncode}\n{result.stderr[-3000:]}"
     return result
@@ -136,10 +144,11 @@ def test_the_own_network_examples_run(tmp_path: Path) -> None:
         sys.path.remove(str(where))
         sys.modules.pop("my_net", None)
     (where / "classes.txt").write_text("circle\nsquare\n")
+    hub = hub_cache(where / "hub", "timm/seresnet50.a1_in1k", [f"class {index}" for index in range(5)], "seresnet50")
     lines = shell_lines(blocks_of("Your own network", "bash")[0])
-    assert len(lines) == 4
+    assert len(lines) == 5
     for line in lines:
-        assert run_shell(line, where).stdout.startswith("photo.jpg: ")
+        assert run_shell(line, where, env={"HF_HOME": hub["HF_HOME"]}).stdout.startswith("photo.jpg: ")
     run_python(blocks_of("Your own network", "python")[0], where)
 
 
