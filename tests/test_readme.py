@@ -185,7 +185,8 @@ def test_every_benchmark_the_readme_names_starts(tmp_path: Path) -> None:
     """``--help`` only: each benchmark times for minutes by design, so this checks the lines, not the figures."""
     where = workspace(tmp_path)
     lines = shell_lines(blocks_of("Benchmarks", "bash")[0])
-    assert len(lines) == 7
+    named = sorted(line.split()[1] for line in lines)
+    assert named == sorted(f"benchmarks/{path.name}" for path in (ROOT / "benchmarks").glob("bench_*.py"))
     for line in lines:
         command = line.split("#")[0].strip()
         assert "usage:" in run_shell(f"{command} --help", where).stdout
