@@ -52,14 +52,14 @@ from models.checkpoint import DEFAULT_CHECKPOINT  # noqa: E402
 from webapp import analysis, downloads  # noqa: E402
 from webapp.inputs import UploadRoots, example_images, gradio_upload_folder  # noqa: E402
 from webapp.runtime import configure_torch, stop_on_sigterm  # noqa: E402
-from webapp.sections.channel import channel_section  # noqa: E402
+from webapp.sections.channel import bar_chart_panel, channel_section  # noqa: E402
 from webapp.sections.common import CONCURRENCY, LOGGER, MODEL_EVENTS, follow_results, user_errors  # noqa: E402
 from webapp.sections.debug import button_mode, debug_section  # noqa: E402
 from webapp.sections.downloads import download_section  # noqa: E402
 from webapp.sections.explain import explain_section  # noqa: E402
-from webapp.sections.inputs import input_section, model_section  # noqa: E402
+from webapp.sections.inputs import example_section, input_section, model_section  # noqa: E402
 from webapp.sections.results import results_section  # noqa: E402
-from webapp.sections.spatial import spatial_section  # noqa: E402
+from webapp.sections.spatial import grid_panel, spatial_section  # noqa: E402
 from webapp.state import LensResult, LoadedAnalyzer, ModelCache, analyzer_with_attention  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent
@@ -70,6 +70,15 @@ QUEUE_SIZE = int(os.environ.get("ATTENTION_LENS_QUEUE_SIZE", "16"))
 SESSION_TTL_S = 1800
 
 CSS = """
+/* The attention panels are pictures meant to be seen large: the page fills the window, up to a point. */
+.gradio-container { max-width: 1800px !important; margin: 0 auto !important; }
+/* A phone stacks every control. */
+@media (max-width: 640px) {
+  .lens-controls > * { min-width: 100% !important; }
+}
+#intro h1 { margin: 0 0 4px 0; font-size: 1.6rem; }
+#intro p { margin: 0; }
+.lens-heading h3 { margin: 8px 0 0 0; }
 #status p { margin: 0; }
 /* Panels draw their own titles: keep them clear of the floating component label. */
 .lens-panel .image-frame { padding-top: 30px; }
@@ -77,6 +86,17 @@ CSS = """
 /* Mask cells are data: show them as crisp squares, not blurred. */
 #raw-mask img, #feature-maps img { image-rendering: pixelated; }
 """
+
+# Run in the browser as Analyze is clicked, passing the inputs on unchanged: on a narrow screen the results sit
+# below the inputs, so the page scrolls to the status line; a wide window, where it already shows, stays still.
+SCROLL_TO_RESULTS = """(...inputs) => {
+  const status = document.querySelector('#status');
+  if (status) {
+    const box = status.getBoundingClientRect();
+    if (box.top < 0 || box.top > window.innerHeight * 0.5) status.scrollIntoView({block: 'start'});
+  }
+  return inputs;
+}"""
 
 
 # ---------------------------------------------------------------------- the page
@@ -98,24 +118,40 @@ def build_app(
     spatial_names = [name for name in default_model.layer_names if name not in channel_names]
 
     with gr.Blocks(
-        title="Attention Lens", analytics_enabled=False, delete_cache=(300, int(downloads.CACHE_MAX_AGE_S))
+        title="Attention Lens",
+        analytics_enabled=False,
+        fill_width=True,
+        delete_cache=(300, int(downloads.CACHE_MAX_AGE_S)),
     ) as demo:
         result = gr.State(None, time_to_live=SESSION_TTL_S)
         gr.Markdown(
             "# Attention Lens\n"
-            "See what the attention modules inside a CNN do to an image: how each **ECA** layer weighs "
-            "its channels, and where each **spatial attention** layer looks."
+            "See what the attention modules inside a CNN do to an image: how each **channel attention** layer "
+            "weighs its channels, and where each **spatial attention** layer looks.",
+            elem_id="intro",
         )
-        with gr.Row(equal_height=False):
-            with gr.Column(scale=2, min_width=320):
-                inputs = input_section(example_images(EXAMPLES_DIR), cache.default_name)
+        # Inputs in a narrow column, the attention beside them: after Analyze the prediction, every layer's
+        # overlay and the first channel layer's chart are on screen without scrolling.
+        with gr.Row(equal_height=False, elem_id="page-row"):
+            with gr.Column(scale=0, min_width=330, elem_id="input-column"):
+                inputs = input_section()
                 model = model_section(cache, roots)
-            with gr.Column(scale=3, min_width=360):
+                example_section(inputs, model, example_images(EXAMPLES_DIR), cache.default_name)
+            with gr.Column(scale=1, min_width=320, elem_id="results-column"):
                 results = results_section()
-        channel = channel_section(result, channel_names)
-        spatial = spatial_section(result, spatial_names)
-        explain = explain_section(result, default_model.layer_names, folder)
+                with gr.Row(equal_height=False, elem_id="first-results"):
+                    with gr.Column(scale=1, min_width=240):
+                        results.top5.render()
+                    with gr.Column(scale=3, min_width=300):
+                        bar_chart = bar_chart_panel()
+                grid = grid_panel()
+                spatial = spatial_section(result, spatial_names, grid)
+                channel = channel_section(result, channel_names, bar_chart)
+        # What the user asks for later opens on a click: closed until then, so no empty panel shows.
+        with gr.Accordion("Per-layer statistics", open=False, elem_id="statistics-section"):
+            results.statistics.render()
         debug = debug_section(result, channel, spatial, inputs, model, cache, roots)
+        explain = explain_section(result, default_model.layer_names, folder)
         files = download_section(result, channel, spatial, folder)
 
         def analysed(result_: LensResult) -> dict[Any, Any]:
@@ -161,6 +197,7 @@ def build_app(
                 analysis_outputs,
                 **({"api_name": api_name} if api_name else {"api_visibility": "private"}),
                 preprocess=api_name == "analyze_sketch",
+                js=SCROLL_TO_RESULTS if api_name else None,
                 **MODEL_EVENTS,
             )
             for views in follow_stages:

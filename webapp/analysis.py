@@ -25,7 +25,7 @@ from models.checkpoint import DEFAULT_CHECKPOINT
 from .downloads import write_document
 from .explain import explanations, literal
 from .inputs import CHECKPOINT_SUFFIXES, UploadRoots, checkpoint_upload, markdown_text, resolve_upload, sketch_image
-from .notes import photo_note
+from .notes import fit_note
 from .panels import render_panels, top_predictions
 from .runtime import release_freed_memory
 from .state import LensResult, ModelCache, ModelInput
@@ -98,7 +98,7 @@ def analyze_loaded(
         image_name=name,
         timings={"decode": decode_s, "forward": forward_s, "explain": explain_s},
         explanations=explained,
-        note=photo_note(checkpoint, analysis.image),  # at display size: a huge upload is not scanned whole
+        note=fit_note(checkpoint, analysis.image),  # at display size: a huge upload is not scanned whole
         # The image itself may be shrunk for display; Grad-CAM needs the exact model input.
         model_input=ModelInput(analyzer.preprocess([image]), weakref.ref(analyzer)),
     )

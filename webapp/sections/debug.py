@@ -73,10 +73,11 @@ class DebugSection:
     def follow(
         self, result: LensResult, cams: debug.GradCams | None, layer: str | None, colormap: str, scale: str
     ) -> dict[Any, Any]:
-        """A new result's ablations (if it has any), and Grad-CAM at each spatial layer."""
+        """A new result's ablations (shown only if it has any), and Grad-CAM at each spatial layer."""
+        chart = debug.ablation_chart(result)
         shown = {
-            self.ablation_table: debug.ablation_table(result),
-            self.ablation_chart: debug.ablation_chart(result),
+            self.ablation_table: gr.update(value=debug.ablation_table(result), visible=chart is not None),
+            self.ablation_chart: gr.update(value=chart, visible=chart is not None),
         }
         return {**shown, **self.gradcam_panels(result, cams, layer, colormap, scale)}
 
@@ -90,34 +91,42 @@ def debug_section(
     cache: ModelCache,
     roots: UploadRoots,
 ) -> DebugSection:
-    gr.Markdown("## Debug: switch each layer off, compare with Grad-CAM, compare two analyses")
-    with gr.Row():
-        ablate = gr.Radio(
-            choices=["none", *MODES],
-            value="none",
-            label="Ablate each layer when analysing (identity: the layer passes its input on; "
-            "mean: its gate becomes the gate's mean); one extra pass per layer",
-            elem_id="ablate-mode",
-            scale=3,
-        )
-        ablate_button = gr.Button("Ablate each layer", elem_id="ablate-button", scale=1)
-    with gr.Row(equal_height=False):
-        ablation_table = gr.Dataframe(
-            headers=list(debug.ABLATION_HEADERS),
-            label="With the layer ablated: the new top label, its probability p, and Δ p, the change in the "
-            "probability of the original top class (largest drop first)",
-            interactive=False,
-            column_widths=["38%", "10%", "18%", "14%", "20%"],
-            elem_id="ablation-table",
-            scale=3,
-        )
-        ablation_chart = output_panel("Change in the original class's probability", "ablation-chart", "png", scale=2)
+    # Closed until asked for; the ablation's table and chart show once an ablation has run.
+    with gr.Accordion(
+        "Debug: switch each layer off, and Grad-CAM beside the attention", open=False, elem_id="debug-section"
+    ):
+        with gr.Row():
+            ablate = gr.Radio(
+                choices=["none", *MODES],
+                value="none",
+                label="Ablate each layer when analysing (identity: the layer passes its input on; "
+                "mean: its gate becomes the gate's mean); one extra pass per layer",
+                elem_id="ablate-mode",
+                scale=3,
+            )
+            ablate_button = gr.Button("Ablate each layer", elem_id="ablate-button", scale=1)
+        with gr.Row(equal_height=False):
+            ablation_table = gr.Dataframe(
+                headers=list(debug.ABLATION_HEADERS),
+                label="With the layer ablated: the new top label, its probability p, and Δ p, the change in the "
+                "probability of the original top class (largest drop first)",
+                interactive=False,
+                column_widths=["38%", "10%", "18%", "14%", "20%"],
+                elem_id="ablation-table",
+                scale=3,
+                visible=False,
+            )
+            ablation_chart = output_panel(
+                "Change in the original class's probability", "ablation-chart", "png", scale=2, visible=False
+            )
 
-    gr.Markdown("### Grad-CAM beside the spatial attention (the spatial layer picked above)")
-    cams = gr.State(None)
-    gradcam = output_panel("Spatial attention and Grad-CAM", "gradcam", "png")
-    with gr.Accordion("The two maps as numbers", open=False):
-        gradcam_data = gr.JSON(label="Grad-CAM and mask of the selected layer", elem_id="gradcam-data")
+        gr.Markdown(
+            "### Grad-CAM beside the spatial attention (the spatial layer picked above)", elem_classes="lens-heading"
+        )
+        cams = gr.State(None)
+        gradcam = output_panel("Spatial attention and Grad-CAM", "gradcam", "png")
+        with gr.Accordion("The two maps as numbers", open=False):
+            gradcam_data = gr.JSON(label="Grad-CAM and mask of the selected layer", elem_id="gradcam-data")
 
     section = DebugSection(ablate, ablate_button, ablation_table, ablation_chart, cams, gradcam, gradcam_data, spatial)
 
@@ -152,35 +161,39 @@ def compare_section(
     roots: UploadRoots,
 ) -> None:
     """A: the image and model above; B: a second image, a second model with the same layers, or both."""
-    gr.Markdown(
-        "### Compare two: the image above (A) with a second image, or under a second model with the same layers (B)"
-    )
-    with gr.Row():
-        second_image = gr.Image(
-            label="Second image (B); leave empty to compare the same image under two models",
-            sources=["upload", "clipboard"],
-            type="filepath",
-            image_mode=None,
-            height=220,
-            elem_id="compare-image",
+    with gr.Accordion("Compare two analyses", open=False, elem_id="compare-section"):
+        gr.Markdown(
+            "A is the image and model above. B is a second image, or the same image under a second model; "
+            "models with different layer names are matched by kind and position."
         )
-        with gr.Column():
-            second_model = gr.Dropdown(
-                choices=[SAME_MODEL, *cache.names()], value=SAME_MODEL, label="Model for B", elem_id="compare-model"
-            )
-            second_checkpoint = gr.File(
-                label="…or a checkpoint for B (" + ", ".join(CHECKPOINT_SUFFIXES) + ")",
-                file_types=list(CHECKPOINT_SUFFIXES),
+        with gr.Row():
+            second_image = gr.Image(
+                label="Second image (B); leave empty to compare the same image under two models",
+                sources=["upload", "clipboard"],
                 type="filepath",
-                elem_id="compare-checkpoint",
+                image_mode=None,
+                height=220,
+                elem_id="compare-image",
             )
-            compare_button = gr.Button("Compare", variant="secondary", elem_id="compare-button")
-    compare_summary = gr.Textbox(label="Summary", lines=2, interactive=False, elem_id="compare-summary")
-    with gr.Row():
-        masks = output_panel("Selected spatial layer: A and B", "compare-masks", "png")
-        difference = output_panel("Selected channel layer: w_A - w_B", "compare-difference", "png")
-    with gr.Accordion("Every layer's difference as numbers", open=False):
-        compare_data = gr.JSON(label="A minus B, per layer", elem_id="compare-data")
+            with gr.Column():
+                second_model = gr.Dropdown(
+                    choices=[SAME_MODEL, *cache.names()], value=SAME_MODEL, label="Model for B", elem_id="compare-model"
+                )
+                second_checkpoint = gr.File(
+                    label="…or a checkpoint for B (" + ", ".join(CHECKPOINT_SUFFIXES) + ")",
+                    file_types=list(CHECKPOINT_SUFFIXES),
+                    type="filepath",
+                    elem_id="compare-checkpoint",
+                )
+                compare_button = gr.Button("Compare", variant="secondary", elem_id="compare-button")
+        compare_summary = gr.Textbox(
+            label="Summary", lines=2, interactive=False, elem_id="compare-summary", visible=False
+        )
+        with gr.Row(visible=False) as compare_panels:
+            masks = output_panel("Selected spatial layer: A and B", "compare-masks", "png")
+            difference = output_panel("Selected channel layer: w_A - w_B", "compare-difference", "png")
+        with gr.Accordion("Every layer's difference as numbers", open=False, visible=False) as compare_numbers:
+            compare_data = gr.JSON(label="A minus B, per layer", elem_id="compare-data")
     compared = gr.State(None)
 
     @user_errors
@@ -215,9 +228,17 @@ def compare_section(
         both: debug.Comparison | None, channel_layer: str | None, spatial_layer: str | None, colormap: str, scale: str
     ) -> dict[Any, Any]:
         pair, chart = debug.comparison_panels(both, channel_layer, spatial_layer, colormap, scale)
-        return {masks: pair, difference: chart}
+        shown = both is not None
+        return {
+            masks: pair,
+            difference: chart,
+            compare_summary: gr.update(visible=shown),
+            compare_panels: gr.Row(visible=shown),
+            compare_numbers: gr.Accordion(visible=shown),
+        }
 
     redraw_inputs = [compared, channel.layer, spatial.layer, spatial.colormap, spatial.scale]
+    redraw_outputs = [masks, difference, compare_summary, compare_panels, compare_numbers]
     compare_button.click(
         compare,
         [inputs.image, model.model, model.checkpoint, second_image, second_model, second_checkpoint],
@@ -225,6 +246,6 @@ def compare_section(
         api_name="compare",
         preprocess=False,
         **MODEL_EVENTS,
-    ).success(redraw, redraw_inputs, [masks, difference], show_progress="hidden", **RENDER_EVENTS)
+    ).success(redraw, redraw_inputs, redraw_outputs, show_progress="hidden", **RENDER_EVENTS)
     for control in (channel.layer, spatial.layer, spatial.colormap, spatial.scale):
-        control.input(redraw, redraw_inputs, [masks, difference], show_progress="hidden", **RENDER_EVENTS)
+        control.input(redraw, redraw_inputs, redraw_outputs, show_progress="hidden", **RENDER_EVENTS)
