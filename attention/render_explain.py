@@ -19,29 +19,30 @@ import numpy as np  # noqa: E402
 from matplotlib.figure import Figure, SubFigure  # noqa: E402
 from PIL import Image  # noqa: E402
 
+from .display import DEFAULT_COLORMAP  # noqa: E402
 from .explain import Explanation, Step  # noqa: E402
-from .render import figure_to_image, new_figure  # noqa: E402
+from .render import SMALL_PT, figure_to_image, new_figure  # noqa: E402
 
 STEP_SIZE = (7.5, 2.4)  # inches: wide and short, so a page column shows a step without scrolling
 BAR = "#7f9fbf"
 HIGHLIGHT = "#d62728"
-MAP = "viridis"
+MAP = DEFAULT_COLORMAP
 
 
 def _map(axes: Any, values: np.ndarray, title: str, vmin: float | None = None, vmax: float | None = None) -> None:
     shown = axes.imshow(values, cmap=MAP, vmin=vmin, vmax=vmax, interpolation="nearest")
-    axes.set_title(title, fontsize=8)
+    axes.set_title(title, fontsize=SMALL_PT)
     axes.set_xticks([])
     axes.set_yticks([])
-    axes.figure.colorbar(shown, ax=axes, fraction=0.046, pad=0.02).ax.tick_params(labelsize=6)
+    axes.figure.colorbar(shown, ax=axes, fraction=0.046, pad=0.02).ax.tick_params(labelsize=SMALL_PT)
 
 
 def _bars(axes: Any, values: np.ndarray, title: str, colour: str = BAR) -> None:
     values = np.asarray(values, dtype=np.float64)
     axes.bar(np.arange(len(values)), values, width=0.9, color=colour, linewidth=0)
     axes.axhline(0, color="black", linewidth=0.5)
-    axes.set_title(title, fontsize=8)
-    axes.tick_params(labelsize=6)
+    axes.set_title(title, fontsize=SMALL_PT)
+    axes.tick_params(labelsize=SMALL_PT)
     axes.set_xlim(-0.7, len(values) - 0.3)
 
 
@@ -70,12 +71,12 @@ def _draw_kernel_taps(figure: Figure | SubFigure, values: dict[str, Any]) -> Non
             textcoords="offset points",
             xytext=(0, 6 if tap >= 0 else -12),
             ha="center",
-            fontsize=7,
+            fontsize=SMALL_PT,
         )
     axes.set_xticks(offsets)
-    axes.set_xlabel("neighbour channel offset", fontsize=7)
-    axes.set_title(f"k = {values['kernel_size']} taps, padding {values['padding']}", fontsize=8)
-    axes.tick_params(labelsize=6)
+    axes.set_xlabel("neighbour channel offset", fontsize=SMALL_PT)
+    axes.set_title(f"k = {values['kernel_size']} taps, padding {values['padding']}", fontsize=SMALL_PT)
+    axes.tick_params(labelsize=SMALL_PT)
     low, high = float(min(taps.min(), 0)), float(max(taps.max(), 0))
     margin = 0.25 * (high - low or 1.0)
     axes.set_ylim(low - margin, high + margin)
@@ -98,7 +99,7 @@ def _draw_branches(figure: Figure | SubFigure, values: dict[str, Any]) -> None:
             markersize=3,
             label="one conv of (avg + max)",
         )
-        axes[-1].legend(fontsize=6, loc="best")
+        axes[-1].legend(fontsize=SMALL_PT, loc="best")
 
 
 def _draw_channel_gate(figure: Figure | SubFigure, values: dict[str, Any]) -> None:
@@ -116,10 +117,10 @@ def _draw_channel_gate(figure: Figure | SubFigure, values: dict[str, Any]) -> No
     axes.plot(curve_x, curve, color="black", linewidth=1)
     axes.scatter(logits, weights, s=10, color=HIGHLIGHT, zorder=3)
     axes.set_ylim(-0.05, 1.05)
-    axes.set_xlabel("logit", fontsize=7)
-    axes.set_ylabel("weight", fontsize=7)
-    axes.set_title(f"{values['gate']} curve with the {len(weights)} channels on it", fontsize=8)
-    axes.tick_params(labelsize=6)
+    axes.set_xlabel("logit", fontsize=SMALL_PT)
+    axes.set_ylabel("weight", fontsize=SMALL_PT)
+    axes.set_title(f"{values['gate']} curve with the {len(weights)} channels on it", fontsize=SMALL_PT)
+    axes.tick_params(labelsize=SMALL_PT)
 
 
 def _draw_before_after(figure: Figure | SubFigure, values: dict[str, Any], scale_title: str) -> None:
@@ -130,8 +131,8 @@ def _draw_before_after(figure: Figure | SubFigure, values: dict[str, Any], scale
         colours = [HIGHLIGHT if c == values["channel"] else BAR for c in range(len(weights))]
         axes[0].bar(np.arange(len(weights)), weights, width=0.9, color=colours, linewidth=0)
         axes[0].set_ylim(0, 1)
-        axes[0].set_title("weights (chosen channel in red)", fontsize=8)
-        axes[0].tick_params(labelsize=6)
+        axes[0].set_title("weights (chosen channel in red)", fontsize=SMALL_PT)
+        axes[0].tick_params(labelsize=SMALL_PT)
         axes = axes[1:]
     before, after = values["before"], values["after"]
     low, high = float(min(before.min(), after.min())), float(max(before.max(), after.max()))
@@ -153,8 +154,8 @@ def _draw_spatial_kernel(figure: Figure | SubFigure, values: dict[str, Any]) -> 
         axis.imshow(slice_, cmap="coolwarm", vmin=-bound, vmax=bound)
         if slice_.shape[0] <= 7:
             for (row, col), value in np.ndenumerate(slice_):
-                axis.text(col, row, f"{value:.2f}", ha="center", va="center", fontsize=5)
-        axis.set_title(f"slice over the {label} map", fontsize=8)
+                axis.text(col, row, f"{value:.2f}", ha="center", va="center", fontsize=SMALL_PT)
+        axis.set_title(f"slice over the {label} map", fontsize=SMALL_PT)
         axis.set_xticks([])
         axis.set_yticks([])
 
@@ -176,7 +177,7 @@ def draw_step(step: Step, kind: str, figure: Figure | SubFigure) -> None:
             "\n".join(textwrap.wrap(f"Not shown: {step.missing}", 90)),
             ha="center",
             va="center",
-            fontsize=8,
+            fontsize=SMALL_PT,
             color="#555555",
         )
         return
@@ -220,7 +221,7 @@ def slide_figure(explanation: Explanation, title: str | None = None) -> Figure:
     for subfigure, step in zip(subfigures, explanation.steps):
         caption = step.caption if step.shown else f"Not shown: {step.missing}"
         wrapped = "\n".join(textwrap.wrap(caption, 125))
-        subfigure.suptitle(f"{step.title}\n{wrapped}", fontsize=7.5, x=0.01, ha="left", y=0.995, va="top")
+        subfigure.suptitle(f"{step.title}\n{wrapped}", fontsize=SMALL_PT, x=0.01, ha="left", y=0.995, va="top")
         subfigure.subplots_adjust(top=0.64, bottom=0.1, left=0.06, right=0.93, wspace=0.4)
         draw_step(step, explanation.kind, subfigure)
     return figure

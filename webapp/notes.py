@@ -40,7 +40,7 @@ from attention.analysis import SpatialLayer
 from .panels import pick_layer, stretch_of
 from .state import LensResult
 
-OVERLAY_LABEL = "Selected layer over the image, at the image's resolution"
+OVERLAY_LABEL = "Selected layer over the image"
 MASK_LABEL = "Raw mask"
 PHOTO_EXAMPLE_PREFIX = "photo_"
 PHOTO_MIN_SIDE = 256  # a photo is larger than this on its long side...
