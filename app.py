@@ -74,7 +74,7 @@ CSS = """
 .gradio-container { max-width: 1800px !important; margin: 0 auto !important; }
 /* A phone stacks every control. */
 @media (max-width: 640px) {
-  .lens-controls > * { min-width: 100% !important; }
+  .lens-controls > *, .lens-controls > .form > * { min-width: 100% !important; }
 }
 #intro h1 { margin: 0 0 4px 0; font-size: 1.6rem; }
 #intro p { margin: 0; }

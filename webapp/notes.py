@@ -152,9 +152,11 @@ def spatial_labels(result: LensResult | None, layer: str | None, scale: str | No
     spatial = result.analysis.layer(name)
     assert isinstance(spatial, SpatialLayer)
     note = render.mask_range_note(spatial.mask)
-    if note is None:
-        return OVERLAY_LABEL, MASK_LABEL
     numbers = f"{float(spatial.mask.min()):.2f}–{float(spatial.mask.max()):.2f}"
+    if note is None:
+        if stretch_of(scale):
+            return f"{OVERLAY_LABEL}, stretched from {numbers}", f"{MASK_LABEL}, stretched from {numbers}"
+        return OVERLAY_LABEL, MASK_LABEL
     if stretch_of(scale):
-        return f"{note} (stretched)", f"Raw mask {numbers}, stretched to show where it differs"
+        return f"{note} (stretched from {numbers})", f"Raw mask {numbers}, stretched to show where it differs"
     return note, f"Raw mask {numbers}: the min–max colour scale shows where it differs"

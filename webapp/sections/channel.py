@@ -61,7 +61,12 @@ def channel_section(result: gr.State, names: list[str], bar_chart: gr.Image) -> 
     gr.Markdown("### Channel attention: how much each channel is kept", elem_classes="lens-heading")
     with gr.Row(elem_classes="lens-controls"):
         layer = gr.Dropdown(
-            choices=names, value=names[0] if names else None, label="Channel layer", elem_id="channel-layer"
+            choices=names,
+            value=names[0] if names else None,
+            label="Channel layer",
+            elem_id="channel-layer",
+            scale=2,
+            min_width=320,
         )
         sort = gr.Checkbox(value=False, label="Sort channels by weight", elem_id="sort")
         top_k = gr.Slider(

@@ -13,6 +13,16 @@ from webapp.state import ModelCache
 
 from .common import RENDER_EVENTS, user_errors
 
+# Gradio's sketchpad starts with no tool picked and ignores strokes until one is: pick the brush as the tab opens.
+PICK_BRUSH = """() => {
+  const pick = (tries) => {
+    const brush = document.querySelector('#sketchpad button[aria-label=Brush]');
+    if (brush) { if (!brush.classList.contains('selected')) brush.click(); }
+    else if (tries > 0) setTimeout(() => pick(tries - 1), 100);
+  };
+  setTimeout(() => pick(20), 50);
+}"""
+
 
 @dataclass
 class InputSection:
@@ -34,16 +44,17 @@ def input_section() -> InputSection:
             elem_id="input-image",
         )
         analyze_button = gr.Button("Analyze", variant="primary", elem_id="analyze-button")
-    with gr.Tab("Draw"):
+    with gr.Tab("Draw") as draw_tab:
         sketch = gr.Sketchpad(
-            label="Draw a shape (pick the brush on the left first)",
+            label="Draw a shape",
             type="pil",
             canvas_size=(256, 256),
-            height=320,
+            height=380,
             brush=gr.Brush(default_size=6, colors=["#000000", "#d62728", "#1f77b4"], color_mode="defaults"),
             elem_id="sketchpad",
         )
         sketch_button = gr.Button("Analyze drawing", variant="primary", elem_id="analyze-sketch-button")
+    draw_tab.select(None, None, None, js=PICK_BRUSH, queue=False, api_visibility="private")
     return InputSection(image, analyze_button, sketch, sketch_button)
 
 

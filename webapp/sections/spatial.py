@@ -66,6 +66,8 @@ def spatial_section(result: gr.State, names: list[str], grid: gr.Image) -> Spati
             choices=names,
             value=names[0] if names else None,
             label="Spatial layer (large view)",
+            scale=2,
+            min_width=320,
             elem_id="spatial-layer",
         )
         colormap = gr.Dropdown(choices=list(COLORMAPS), value=DEFAULT_COLORMAP, label="Colormap", elem_id="colormap")
