@@ -24,6 +24,8 @@ def test_ablation_gradcam_and_compare_views(browser, app_server: AppServer, tmp_
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     try:
         page.goto(app_server.url, wait_until="load")
+        page.wait_for_selector("#analyze-button", timeout=TIMEOUT_MS)
+        page.get_by_text("Debug: switch each layer off").click()
         page.wait_for_selector("#ablate-button", timeout=TIMEOUT_MS)
         page.locator("#input-image input[type=file]").set_input_files(str(EXAMPLE))
         page.wait_for_selector("#input-image img", timeout=TIMEOUT_MS)
@@ -50,11 +52,12 @@ def test_ablation_gradcam_and_compare_views(browser, app_server: AppServer, tmp_
         )
 
         # Compare with a second image.
+        page.get_by_text("Compare two analyses").click()
         page.locator("#compare-image input[type=file]").set_input_files(str(OTHER))
         page.wait_for_selector("#compare-image img", timeout=TIMEOUT_MS)
         page.locator("#compare-button").click()
         page.wait_for_function(
-            "() => document.querySelector('#compare-summary textarea').value.includes('attention differs most in')",
+            "() => document.querySelector('#compare-summary textarea')?.value.includes('attention differs most in')",
             timeout=TIMEOUT_MS,
         )
         for selector in ("#compare-masks", "#compare-difference"):

@@ -158,6 +158,7 @@ def test_the_page_tells_the_truth_about_weak_masks_and_photos(  # noqa: ANN001
         assert "looks like a photo" in status and "trained on drawn shapes" in status
 
         # A checkpoint whose first mask is about 1 everywhere: the panel's title says so, with the numbers.
+        page.get_by_text("Upload weights or a checkpoint").click()
         page.locator("#checkpoint-upload input[type=file]").first.set_input_files(str(weak_file))
         page.wait_for_function(
             "() => document.querySelector('#model-status').innerText.includes('weak_first_mask')", timeout=TIMEOUT_MS
