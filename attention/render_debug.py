@@ -59,10 +59,12 @@ def difference_chart(difference: LayerDifference, first: str = "A", second: str 
         axes.set_yticks([])
         figure.colorbar(shown, ax=axes, fraction=0.046)
     axes.set_title(
-        f"{difference.name}: {first} minus {second} (mean |difference| {difference.score:.3f})", fontsize=TITLE_PT
+        f"{difference.pair}: {first} minus {second} (mean |difference| {difference.score:.3f})"
+        + (f"\n{difference.note}" if difference.note else ""),
+        fontsize=TITLE_PT,
     )
     axes.tick_params(labelsize=SMALL_PT)
-    figure.subplots_adjust(left=0.1, right=0.97, top=0.88, bottom=0.17)
+    figure.subplots_adjust(left=0.1, right=0.97, top=0.8 if difference.note else 0.87, bottom=0.17)
     return figure
 
 
@@ -70,7 +72,7 @@ def side_by_side(
     maps: Sequence[np.ndarray], titles: Sequence[str], title: str, colormap: str, stretch: bool = False
 ) -> Figure:
     """Maps drawn at the same size on one 0-1 colour scale with one colour bar, so their colours compare."""
-    figure = new_figure(3.2 * len(maps) + 0.8, 3.6)
+    figure = new_figure(3.8 * len(maps) + 0.9, 4.3)  # each map about 280 px: a heatmap is at least 256
     axes = figure.subplots(1, len(maps))
     shown = None
     for ax, values, name in zip(np.atleast_1d(axes), maps, titles):

@@ -209,5 +209,8 @@ def test_compare_one_image_under_two_models(client: Client, tmp_path: Path) -> N
     assert max(layer["score"] for layer in data["layers"]) > 1e-3
     with pytest.raises(AppError, match="give a second image, or a second model"):
         client.predict(handle_file(str(EXAMPLE)), api_name="/compare")
-    with pytest.raises(AppError, match="different attention layers"):
-        client.predict(handle_file(str(EXAMPLE)), model_b="fashion", api_name="/compare")
+    # Models with other layers compare by kind and position; the layers left without a partner are listed.
+    summary, data = client.predict(handle_file(str(EXAMPLE)), model_b="fashion", api_name="/compare")
+    assert data["b"]["checkpoint"] == "fashion" and data["layers"]
+    assert data["unmatched"] and "Not compared: " + "; ".join(data["unmatched"]) in summary
+    assert any("stages.3.0.attention" in line for line in data["unmatched"])

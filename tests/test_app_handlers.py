@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
+from attention import render
 from attention.display import MAX_TOP_K
 from attention.errors import CheckpointError, ImageInputError, InputError
 from models.checkpoint import SHIPPED
@@ -75,11 +76,14 @@ def test_every_panel_renders(result: LensResult) -> None:
     drawn = panels.render_panels(result, panels.DisplayOptions(branches=True))
     assert all(isinstance(image, Image.Image) for image in drawn.channel)
     assert all(isinstance(image, Image.Image) for image in drawn.spatial)
-    # The large overlay keeps the uploaded image's own resolution.
-    assert drawn.spatial.overlay.size == result.analysis.image.size
+    # The large overlay keeps the uploaded image's own resolution, at least 256 px, above its colour bar.
+    image = result.analysis.image
+    assert drawn.spatial.overlay.width == max(image.width, render.MIN_HEATMAP_SIDE)
+    assert drawn.spatial.overlay.height > drawn.spatial.overlay.width * image.height / image.width
     first_mask = result.analysis.spatial_layers[0]
     mask_height, mask_width = first_mask.size
-    assert drawn.spatial.mask.width % mask_width == 0 and drawn.spatial.mask.height % mask_height == 0
+    # Whole cells, at least 256 px: the mask's cells stay crisp squares.
+    assert drawn.spatial.mask.width % mask_width == 0 and drawn.spatial.mask.width >= render.MIN_HEATMAP_SIDE
     assert len(drawn.statistics["data"]) == len(result.analysis.layers)
     assert len(drawn.statistics["headers"]) == len(drawn.statistics["data"][0])
     assert tuple(drawn.statistics["headers"]) == panels.STATISTICS_HEADERS  # the empty table's headers
@@ -340,7 +344,7 @@ def test_the_stored_result_keeps_the_image_at_display_size(
     assert result.analysis.image.size == (analysis.DISPLAY_MAX_SIDE, analysis.DISPLAY_MAX_SIDE // 2)
     for features in result.analysis.feature_maps.values():
         assert features.dtype in (np.float16, np.float32)
-    assert panels.spatial_panels(result).overlay.size == result.analysis.image.size
+    assert panels.spatial_panels(result).overlay.width == result.analysis.image.width
 
 
 def _entry(folder: Path, name: str, size: int, age_s: float, now: float) -> Path:

@@ -268,3 +268,44 @@ def test_on_a_phone_the_results_come_into_view_and_rows_stack(  # noqa: ANN001
         page.screenshot(path=str(tmp_path / "phone.png"))
     finally:
         page.close()
+
+
+def test_compare_pairs_layers_of_two_models_opens_on_the_most_different_and_an_error_clears_it(  # noqa: ANN001
+    browser,  # noqa: F811
+    app_server: AppServer,
+) -> None:
+    page = _open(browser, app_server, DESKTOP)
+    try:
+        _analyze(page, STAR)
+        page.get_by_text("Compare two analyses").click()
+        page.locator("#compare-model input").click()
+        page.get_by_role("option", name="fashion", exact=True).click()
+        page.locator("#compare-button").click()
+        page.wait_for_function(
+            "() => document.querySelector('#compare-summary textarea')?.value.includes('attention differs most in')",
+            timeout=TIMEOUT_MS,
+        )
+        summary = page.locator("#compare-summary textarea").input_value()
+        # shapes has a fourth stage that fashion lacks, and other channel counts: both are listed, not dropped.
+        assert "Not compared: " in summary and "stages.3.0.attention.spatial: B has no spatial layer" in summary
+        most = summary.split("attention differs most in ")[1].split(" (mean")[0]
+        page.wait_for_function(
+            "name => document.querySelector('#compare-layer input')?.value === name", arg=most, timeout=TIMEOUT_MS
+        )
+        page.wait_for_selector("#compare-difference img[src]", timeout=TIMEOUT_MS)
+        page.wait_for_selector("#compare-masks img[src]", timeout=TIMEOUT_MS)
+        masks = page.evaluate(IMAGE_BOX, "#compare-masks")
+        assert masks["width"] >= 2 * render.MIN_HEATMAP_SIDE, masks
+
+        # A comparison that fails leaves nothing of the previous one.
+        page.locator("#compare-model input").click()
+        page.get_by_role("option", name="same as A", exact=True).click()
+        page.locator("#compare-button").click()
+        page.get_by_text("give a second image, or a second model").first.wait_for(timeout=TIMEOUT_MS)
+        page.wait_for_function(
+            "() => !document.querySelector('#compare-summary textarea')"
+            " && !document.querySelector('#compare-masks img') && !document.querySelector('#compare-difference img')",
+            timeout=TIMEOUT_MS,
+        )
+    finally:
+        page.close()

@@ -13,7 +13,7 @@ import copy
 import logging
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -21,7 +21,7 @@ from PIL import Image
 
 from attention import render, render_debug
 from attention.analysis import SpatialLayer
-from attention.compare import LayerDifference, compare, spearman, summary
+from attention.compare import LayerDifference, match, most_different, spearman, summary
 from attention.errors import InputError
 from models.evaluation.gradcam import grad_cam
 
@@ -163,18 +163,38 @@ def gradcam_view(
 
 @dataclass(frozen=True)
 class Comparison:
-    """Two analyses with the same layers, and what differs between them, A minus B."""
+    """Two analyses, their layers paired by kind and position, and what differs between them, A minus B."""
 
     a: LensResult
     b: LensResult
     differences: list[LayerDifference]
     summary: str
+    unmatched: list[str] = field(default_factory=list)
+
+    @property
+    def most_different(self) -> str | None:
+        """A's name of the pair the summary names first."""
+        found = most_different(self.differences)
+        return None if found is None else found.name
+
+    def layer_choices(self) -> list[tuple[str, str]]:
+        """(label, A's layer name) of each compared pair, in forward order, for a picker."""
+        return [(difference.pair, difference.name) for difference in self.differences]
 
 
 def comparison(a: LensResult, b: LensResult) -> Comparison:
-    """One-line InputError when the two analyses do not have the same layers."""
-    differences = compare(a.analysis, b.analysis)
-    return Comparison(a, b, differences, summary(differences))
+    """The two analyses compared pair by pair; one-line InputError when no pair is comparable.
+
+    The summary names the most different pairs, says how the layers were
+    paired when their names differ, and lists every layer left unpaired.
+    """
+    matching = match(a.analysis, b.analysis)
+    text = summary(matching.differences)
+    if matching.renamed:
+        text += ". Paired by kind and position: " + ", ".join(d.pair for d in matching.differences)
+    if matching.unmatched:
+        text += ". Not compared: " + "; ".join(matching.unmatched)
+    return Comparison(a, b, matching.differences, text, matching.unmatched)
 
 
 def _side(result: LensResult) -> dict[str, Any]:
@@ -192,39 +212,49 @@ def comparison_document(compared: Comparison) -> dict[str, Any]:
         "a": _side(compared.a),
         "b": _side(compared.b),
         "layers": [
-            {"name": d.name, "kind": d.kind, "score": d.score, "difference": _floats(d.difference)}
+            {
+                "name": d.name,
+                "partner": d.partner or d.name,
+                "kind": d.kind,
+                "score": d.score,
+                **({"note": d.note} if d.note else {}),
+                "difference": _floats(d.difference),
+            }
             for d in compared.differences
         ],
+        "unmatched": list(compared.unmatched),
     }
 
 
 def comparison_panels(
-    compared: Comparison | None,
-    channel_layer: str | None,
-    spatial_layer: str | None,
-    colormap: str | None,
-    scale: str | None,
+    compared: Comparison | None, layer: str | None, colormap: str | None, scale: str | None
 ) -> tuple[Image.Image | None, Image.Image | None]:
-    """A's and B's masks of the selected spatial layer side by side, and w_A - w_B of the selected channel layer."""
-    if compared is None:
+    """For one compared pair (by default the most different): A's and B's masks side by side, and A minus B.
+
+    A channel pair has no masks: its first picture is None.
+    """
+    if compared is None or not compared.differences:
         return None, None
-    masks = None
-    name = pick_layer(compared.a.spatial_layer_names, spatial_layer)
-    if name is not None:
-        pair = [compared.a.analysis.layer(name), compared.b.analysis.layer(name)]
-        titles = [f"{side}: {r.image_name} ({_label(r)[1]})" for side, r in zip("AB", (compared.a, compared.b))]
-        masks = render.figure_to_image(
-            render_debug.side_by_side(
-                [layer.mask for layer in pair if isinstance(layer, SpatialLayer)],
-                titles,
-                f"{name}: spatial attention of A and B",
-                colormap_of(colormap),
-                stretch_of(scale),
-            )
+    names = [difference.name for difference in compared.differences]
+    name = layer if layer in names else compared.most_different
+    difference = next(d for d in compared.differences if d.name == name)
+    chart = render.figure_to_image(render_debug.difference_chart(difference))
+    if difference.kind != "spatial":
+        return None, chart
+    first = compared.a.analysis.layer(difference.name)
+    second = compared.b.analysis.layer(difference.partner or difference.name)
+    assert isinstance(first, SpatialLayer) and isinstance(second, SpatialLayer)
+    titles = [
+        f"{side}: {r.image_name} ({_label(r)[1]})\n{layer_.name}"
+        for side, r, layer_ in zip("AB", (compared.a, compared.b), (first, second))
+    ]
+    masks = render.figure_to_image(
+        render_debug.side_by_side(
+            [first.mask, second.mask],
+            titles,
+            f"{difference.pair}: spatial attention of A and B",
+            colormap_of(colormap),
+            stretch_of(scale),
         )
-    chart = None
-    name = pick_layer(compared.a.channel_layer_names, channel_layer)
-    if name is not None:
-        difference = next(d for d in compared.differences if d.name == name)
-        chart = render.figure_to_image(render_debug.difference_chart(difference))
+    )
     return masks, chart

@@ -187,7 +187,13 @@ def compare_section(
                 )
                 compare_button = gr.Button("Compare", variant="secondary", elem_id="compare-button")
         compare_summary = gr.Textbox(
-            label="Summary", lines=2, interactive=False, elem_id="compare-summary", visible=False
+            label="Summary", lines=3, interactive=False, elem_id="compare-summary", visible=False
+        )
+        compare_layer = gr.Dropdown(
+            choices=[],
+            label="Pair to show (it opens on the most different)",
+            elem_id="compare-layer",
+            visible=False,
         )
         with gr.Row(visible=False) as compare_panels:
             masks = output_panel("Selected spatial layer: A and B", "compare-masks", "png")
@@ -224,28 +230,48 @@ def compare_section(
         }
 
     @user_errors
-    def redraw(
-        both: debug.Comparison | None, channel_layer: str | None, spatial_layer: str | None, colormap: str, scale: str
-    ) -> dict[Any, Any]:
-        pair, chart = debug.comparison_panels(both, channel_layer, spatial_layer, colormap, scale)
-        shown = both is not None
+    def redraw(both: debug.Comparison | None, layer: str | None, colormap: str, scale: str) -> dict[Any, Any]:
+        pair, chart = debug.comparison_panels(both, layer, colormap, scale)
+        return {masks: gr.update(value=pair, visible=pair is not None), difference: chart}
+
+    def shown(both: debug.Comparison | None) -> dict[Any, Any]:
+        """The comparison's views shown with its pair picker on the most different pair; all hidden without one."""
+        visible = both is not None
+        picker = (
+            gr.Dropdown(choices=both.layer_choices(), value=both.most_different, visible=True)
+            if both is not None
+            else gr.Dropdown(choices=[], value=None, visible=False)
+        )
         return {
-            masks: pair,
-            difference: chart,
-            compare_summary: gr.update(visible=shown),
-            compare_panels: gr.Row(visible=shown),
-            compare_numbers: gr.Accordion(visible=shown),
+            compare_layer: picker,
+            compare_summary: gr.update(visible=visible),
+            compare_panels: gr.Row(visible=visible),
+            compare_numbers: gr.Accordion(visible=visible),
         }
 
-    redraw_inputs = [compared, channel.layer, spatial.layer, spatial.colormap, spatial.scale]
-    redraw_outputs = [masks, difference, compare_summary, compare_panels, compare_numbers]
-    compare_button.click(
+    def cleared() -> dict[Any, Any]:
+        """A failed comparison leaves nothing of the previous one on screen."""
+        return {compared: None, compare_summary: "", compare_data: None, masks: None, difference: None, **shown(None)}
+
+    redraw_inputs = [compared, compare_layer, spatial.colormap, spatial.scale]
+    view_outputs = [compare_layer, compare_summary, compare_panels, compare_numbers]
+    clicked = compare_button.click(
         compare,
         [inputs.image, model.model, model.checkpoint, second_image, second_model, second_checkpoint],
         [compared, compare_summary, compare_data],
         api_name="compare",
         preprocess=False,
         **MODEL_EVENTS,
-    ).success(redraw, redraw_inputs, redraw_outputs, show_progress="hidden", **RENDER_EVENTS)
-    for control in (channel.layer, spatial.layer, spatial.colormap, spatial.scale):
-        control.input(redraw, redraw_inputs, redraw_outputs, show_progress="hidden", **RENDER_EVENTS)
+    )
+    clicked.failure(
+        cleared,
+        None,
+        [compared, compare_summary, compare_data, masks, difference, *view_outputs],
+        queue=False,
+        api_visibility="private",
+    )
+    clicked.success(shown, [compared], view_outputs, queue=False, api_visibility="private").then(
+        redraw, redraw_inputs, [masks, difference], show_progress="hidden", **RENDER_EVENTS
+    )
+    for control in (compare_layer, spatial.colormap, spatial.scale):
+        control.input(redraw, redraw_inputs, [masks, difference], show_progress="hidden", **RENDER_EVENTS)
