@@ -54,7 +54,7 @@ from webapp.inputs import UploadRoots, example_images, gradio_upload_folder  # n
 from webapp.runtime import configure_torch, stop_on_sigterm  # noqa: E402
 from webapp.sections.channel import bar_chart_panel, channel_section  # noqa: E402
 from webapp.sections.common import CONCURRENCY, LOGGER, MODEL_EVENTS, follow_results, user_errors  # noqa: E402
-from webapp.sections.debug import button_mode, debug_section  # noqa: E402
+from webapp.sections.debug import debug_section  # noqa: E402
 from webapp.sections.downloads import download_section  # noqa: E402
 from webapp.sections.explain import explain_section  # noqa: E402
 from webapp.sections.inputs import example_section, input_section, model_section  # noqa: E402
@@ -176,18 +176,12 @@ def build_app(
         ) -> dict:
             return analysed(analysis.analyze_sketch(sketch, model, checkpoint_file, ablate, cache=cache, roots=roots))
 
-        @user_errors
-        def ablate_each_layer(image: Any, model: str, checkpoint_file: Any, ablate: str) -> dict[Any, Any]:
-            mode = button_mode(ablate)
-            return analysed(analysis.analyze(image, model, checkpoint_file, mode, cache=cache, roots=roots))
-
         analysis_outputs = [result, results.status, results.top5, files.document, files.document_file]
         # After an analysis its views draw it, one event per group: the panels first, each slower view after them.
         follow_stages = ((results, channel, spatial), (explain,), (files,), (debug,))
         for button, function, source, api_name in (
             (inputs.analyze_button, analyze, inputs.image, "analyze"),
             (inputs.sketch_button, analyze_sketch, inputs.sketch, "analyze_sketch"),
-            (debug.ablate_button, ablate_each_layer, inputs.image, None),
         ):
             # preprocess=False for the image: the handler gets the raw upload, so the
             # original bytes reach load_image and a broken file gets its clear message.
@@ -195,9 +189,9 @@ def build_app(
                 function,
                 [source, model.model, model.checkpoint, debug.ablate],
                 analysis_outputs,
-                **({"api_name": api_name} if api_name else {"api_visibility": "private"}),
+                api_name=api_name,
                 preprocess=api_name == "analyze_sketch",
-                js=SCROLL_TO_RESULTS if api_name else None,
+                js=SCROLL_TO_RESULTS,
                 **MODEL_EVENTS,
             )
             for views in follow_stages:

@@ -309,3 +309,24 @@ def test_compare_pairs_layers_of_two_models_opens_on_the_most_different_and_an_e
         )
     finally:
         page.close()
+
+
+def test_ablation_runs_from_one_control_and_redraws_only_its_own_views(  # noqa: ANN001
+    browser,  # noqa: F811
+    app_server: AppServer,
+) -> None:
+    page = _open(browser, app_server, DESKTOP)
+    try:
+        _analyze(page, STAR)
+        before = {selector: page.locator(f"{selector} img").first.get_attribute("src") for selector in HEATMAPS}
+        status = page.locator("#status").inner_text()
+        page.get_by_text("Debug: switch each layer off").click()
+        assert page.locator("#ablation-table").count() == 0  # no empty table before an ablation ran
+        page.locator("#ablate-mean-button").click()
+        page.locator("#ablation-table").get_by_text("stages.3.0.attention.spatial").first.wait_for(timeout=TIMEOUT_MS)
+        page.wait_for_selector("#ablation-chart img[src]", timeout=TIMEOUT_MS)
+        after = {selector: page.locator(f"{selector} img").first.get_attribute("src") for selector in HEATMAPS}
+        assert after == before
+        assert page.locator("#status").inner_text() == status
+    finally:
+        page.close()

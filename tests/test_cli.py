@@ -12,6 +12,7 @@ import pytest
 from PIL import Image
 
 import cli
+from attention import render
 from tests.badfiles import (
     BAD_IMAGE_MESSAGES,
     write_bad_checkpoints,
@@ -117,7 +118,9 @@ def test_out_writes_pngs(scenes: list[Path], tmp_path: Path) -> None:
     assert sum(name.endswith("_overlay.png") for name in written) == 4
     assert sum(name.endswith("_weights.png") for name in written) == 4
     overlay = Image.open(next((tmp_path / "figs").glob("*_overlay.png")))
-    assert overlay.size == Image.open(scenes[0]).size  # the original image's resolution
+    original = Image.open(scenes[0]).size  # at the original image's resolution, but at least 256 px
+    assert max(overlay.size) == max(max(original), render.MIN_HEATMAP_SIDE)
+    assert overlay.size[0] * original[1] == overlay.size[1] * original[0]
 
 
 def test_odd_modes_analyse(tmp_path: Path) -> None:

@@ -31,17 +31,13 @@ SAME_MODEL = "same as A"
 GRADCAM_EVENTS = dict(MODEL_EVENTS, api_visibility="private")
 
 
-def button_mode(mode: str | None) -> str:
-    """The mode the "Ablate each layer" button runs: the picked one, identity while none is picked."""
-    return mode if mode in MODES else MODES[0]
-
-
 @dataclass
 class DebugSection:
     ablate: gr.Radio
     ablate_button: gr.Button
     ablation_table: gr.Dataframe
     ablation_chart: gr.Image
+    ablated_for: gr.State  # the analysis the shown ablation was run after
     cams: gr.State
     gradcam: gr.Image
     gradcam_data: gr.JSON
@@ -50,6 +46,10 @@ class DebugSection:
 
     @property
     def inputs(self) -> list[Any]:
+        return [self.ablated_for, self.cams, self.spatial.layer, self.spatial.colormap, self.spatial.scale]
+
+    @property
+    def gradcam_inputs(self) -> list[Any]:
         return [self.cams, self.spatial.layer, self.spatial.colormap, self.spatial.scale]
 
     @property
@@ -71,14 +71,22 @@ class DebugSection:
         return {self.cams: cams, self.gradcam: image, self.gradcam_data: data}
 
     def follow(
-        self, result: LensResult, cams: debug.GradCams | None, layer: str | None, colormap: str, scale: str
+        self,
+        result: LensResult,
+        ablated_for: LensResult | None,
+        cams: debug.GradCams | None,
+        layer: str | None,
+        colormap: str,
+        scale: str,
     ) -> dict[Any, Any]:
-        """A new result's ablations (shown only if it has any), and Grad-CAM at each spatial layer."""
-        chart = debug.ablation_chart(result)
-        shown = {
-            self.ablation_table: gr.update(value=debug.ablation_table(result), visible=chart is not None),
-            self.ablation_chart: gr.update(value=chart, visible=chart is not None),
-        }
+        """Grad-CAM at each spatial layer of a new result; an ablation run after an earlier analysis is hidden.
+
+        An ablation of this very result (started while its slower views were
+        still drawing) stays.
+        """
+        shown: dict[Any, Any] = {}
+        if ablated_for is not result:
+            shown = {self.ablation_table: gr.update(visible=False), self.ablation_chart: gr.update(visible=False)}
         return {**shown, **self.gradcam_panels(result, cams, layer, colormap, scale)}
 
 
@@ -95,16 +103,16 @@ def debug_section(
     with gr.Accordion(
         "Debug: switch each layer off, and Grad-CAM beside the attention", open=False, elem_id="debug-section"
     ):
-        with gr.Row():
-            ablate = gr.Radio(
-                choices=["none", *MODES],
-                value="none",
-                label="Ablate each layer when analysing (identity: the layer passes its input on; "
-                "mean: its gate becomes the gate's mean); one extra pass per layer",
-                elem_id="ablate-mode",
-                scale=3,
+        # The API's /analyze keeps its ``ablate`` input; on the page an analysis never ablates, the buttons do.
+        ablate = gr.Radio(choices=["none", *MODES], value="none", label="Ablate", elem_id="ablate-mode", visible=False)
+        with gr.Row(elem_id="ablate-control", equal_height=True):
+            gr.Markdown(
+                "**Switch each layer off**, one extra pass per layer, and see the prediction change. "
+                "*identity*: the layer passes its input on; *mean*: its gate becomes the gate's mean.",
+                elem_id="ablate-help",
             )
-            ablate_button = gr.Button("Ablate each layer", elem_id="ablate-button", scale=1)
+            ablate_button = gr.Button("identity", elem_id="ablate-button", size="sm", scale=0, min_width=110)
+            ablate_mean_button = gr.Button("mean", elem_id="ablate-mean-button", size="sm", scale=0, min_width=110)
         with gr.Row(equal_height=False):
             ablation_table = gr.Dataframe(
                 headers=list(debug.ABLATION_HEADERS),
@@ -128,7 +136,34 @@ def debug_section(
         with gr.Accordion("The two maps as numbers", open=False):
             gradcam_data = gr.JSON(label="Grad-CAM and mask of the selected layer", elem_id="gradcam-data")
 
-    section = DebugSection(ablate, ablate_button, ablation_table, ablation_chart, cams, gradcam, gradcam_data, spatial)
+    ablated_for = gr.State(None)
+    section = DebugSection(
+        ablate, ablate_button, ablation_table, ablation_chart, ablated_for, cams, gradcam, gradcam_data, spatial
+    )
+
+    def ablation(mode: str) -> Any:
+        @user_errors
+        def run(result_: LensResult | None, image: Any, model_name: str, checkpoint_file: Any) -> dict[Any, Any]:
+            ablated = analysis.analyze(image, model_name, checkpoint_file, mode, cache=cache, roots=roots)
+            return {
+                ablated_for: result_,
+                ablation_table: gr.update(value=debug.ablation_table(ablated), visible=True),
+                ablation_chart: gr.update(value=debug.ablation_chart(ablated), visible=True),
+            }
+
+        return run
+
+    # Only the ablation's own table and chart show its progress and change: the analysis above stays as it is.
+    for button, mode in ((ablate_button, MODES[0]), (ablate_mean_button, MODES[1])):
+        button.click(
+            ablation(mode),
+            [result, inputs.image, model.model, model.checkpoint],
+            [ablated_for, ablation_table, ablation_chart],
+            preprocess=False,
+            show_progress="full",
+            api_visibility="private",
+            **MODEL_EVENTS,
+        )
 
     @user_errors
     def redraw_gradcam(
@@ -136,7 +171,7 @@ def debug_section(
     ) -> dict[Any, Any]:
         return section.gradcam_panels(result_, cams_, layer, colormap, scale)
 
-    gradcam_inputs = [result, *section.inputs]
+    gradcam_inputs = [result, *section.gradcam_inputs]
     spatial.layer.input(
         redraw_gradcam,
         gradcam_inputs,
