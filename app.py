@@ -166,15 +166,25 @@ def build_app(
 
         @user_errors
         def analyze(
-            image: Any, model: str = DEFAULT_CHECKPOINT, checkpoint_file: Any = None, ablate: str = "none"
+            image: Any,
+            model: str = DEFAULT_CHECKPOINT,
+            checkpoint_file: Any = None,
+            ablate: str = "none",
+            target: str = "",
         ) -> dict[Any, Any]:
-            return analysed(analysis.analyze(image, model, checkpoint_file, ablate, cache=cache, roots=roots))
+            return analysed(analysis.analyze(image, model, checkpoint_file, ablate, target, cache=cache, roots=roots))
 
         @user_errors
         def analyze_sketch(
-            sketch: Any, model: str = DEFAULT_CHECKPOINT, checkpoint_file: Any = None, ablate: str = "none"
+            sketch: Any,
+            model: str = DEFAULT_CHECKPOINT,
+            checkpoint_file: Any = None,
+            ablate: str = "none",
+            target: str = "",
         ) -> dict:
-            return analysed(analysis.analyze_sketch(sketch, model, checkpoint_file, ablate, cache=cache, roots=roots))
+            return analysed(
+                analysis.analyze_sketch(sketch, model, checkpoint_file, ablate, target, cache=cache, roots=roots)
+            )
 
         analysis_outputs = [result, results.status, results.top5, files.document, files.document_file]
         # After an analysis its views draw it, one event per group: the panels first, each slower view after them.
@@ -187,7 +197,7 @@ def build_app(
             # original bytes reach load_image and a broken file gets its clear message.
             event = button.click(
                 function,
-                [source, model.model, model.checkpoint, debug.ablate],
+                [source, model.model, model.checkpoint, debug.ablate, debug.api_target],
                 analysis_outputs,
                 api_name=api_name,
                 preprocess=api_name == "analyze_sketch",

@@ -14,6 +14,7 @@ from models.datasets import ShapesDataset
 from tests.commands import one_thread_env, run_attention
 
 ROOT = Path(__file__).resolve().parent.parent
+CIRCLE = ROOT / "assets" / "examples" / "shapes_circle_2.png"
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -69,3 +70,22 @@ def test_profile_reads_a_class_folder_and_refuses_a_foreign_one(tmp_path: Path) 
     refused = run_cli("profile", "--data", str(tmp_path / "data"))
     assert refused.returncode == 2 and "dog is not one of the model's classes" in refused.stderr
     assert len(refused.stderr.splitlines()) == 1
+
+
+def test_cli_ablate_reports_the_change_in_the_target_class() -> None:
+    from tests.test_app_debug import check_identity_ablations, model_input
+
+    result = run_attention(
+        "analyze", str(CIRCLE), "--ablate", "identity", "--target", "ring", "--json", env=one_thread_env()
+    )
+    assert result.returncode == 0, result.stderr
+    loaded = load_checkpoint("shapes")
+    entries = json.loads(result.stdout)["results"][0]["ablations"]
+    check_identity_ablations(entries, loaded, model_input(loaded, CIRCLE), "ring")
+    for args, message in (
+        (("--ablate", "identity", "--target", "dog"), "error: unknown class 'dog'; this model's classes are: circle"),
+        (("--target", "ring"), "error: --target LABEL picks the class whose probability --ablate reports"),
+    ):
+        refused = run_attention("analyze", str(CIRCLE), *args, env=one_thread_env())
+        assert refused.returncode == 2 and refused.stderr.startswith(message), refused.stderr
+        assert refused.stderr.count("\n") == 1 and not refused.stdout

@@ -58,14 +58,16 @@ def ablation_mode(value: str | None) -> str | None:
     return value
 
 
-def record(analyzer: Analyzer, image: Image.Image, name: str, ablate: str | None = None) -> ImageAnalysis:
+def record(
+    analyzer: Analyzer, image: Image.Image, name: str, ablate: str | None = None, target: str | None = None
+) -> ImageAnalysis:
     """One forward pass that also keeps the input feature map of every layer.
 
     Keeping them all means switching the feature-map layer, or the layer the
     Explain view works through, never needs another pass. ``ablate`` adds one
     pass per layer with that layer switched off, on this same decoded image.
     """
-    return analyzer.analyze([image], [name], feature_layer=analyzer.layer_names, ablate=ablate)[0]
+    return analyzer.analyze([image], [name], feature_layer=analyzer.layer_names, ablate=ablate, target=target)[0]
 
 
 def analyze_loaded(
@@ -75,6 +77,7 @@ def analyze_loaded(
     decode_s: float = 0.0,
     checkpoint: str | None = None,
     ablate: str | None = None,
+    target: str | None = None,
 ) -> LensResult:
     """Record one decoded image with a loaded model and build its JSON document.
 
@@ -84,7 +87,7 @@ def analyze_loaded(
     """
     checkpoint = checkpoint or analyzer.name
     start = time.perf_counter()
-    analysis = record(analyzer, image, name, ablation_mode(ablate))
+    analysis = record(analyzer, image, name, ablation_mode(ablate), target or None)
     forward_s = time.perf_counter() - start
     start = time.perf_counter()
     explained = explanations(analyzer, analysis)  # cheap arithmetic on the recorded maps: no second pass
@@ -128,6 +131,7 @@ def analyze(
     model: str | None = DEFAULT_CHECKPOINT,
     checkpoint_file: Any = None,
     ablate: str | None = None,
+    target: str | None = None,
     *,
     cache: ModelCache,
     roots: UploadRoots,
@@ -137,7 +141,9 @@ def analyze(
     ``image`` is a path, the raw upload dict Gradio sends, a PIL image or
     bytes; ``checkpoint_file``, when given, is an uploaded checkpoint that
     replaces the picked shipped model; ``ablate`` ("identity" or "mean";
-    None or "none" for no ablation) adds each layer's ablation. Paths must lie inside ``roots``.
+    None or "none" for no ablation) adds each layer's ablation, whose Δp is
+    that of the class labelled ``target`` (by default the prediction). Paths
+    must lie inside ``roots``.
     """
     source, name = resolve_upload(image, roots)
     analyzer, checkpoint = _analyzer(cache, model, checkpoint_file, roots)
@@ -145,7 +151,7 @@ def analyze(
     decoded = load_image(source)
     decode_s = time.perf_counter() - start
     pixels = decoded.width * decoded.height
-    result = analyze_loaded(analyzer, decoded, name, decode_s, checkpoint, ablate)
+    result = analyze_loaded(analyzer, decoded, name, decode_s, checkpoint, ablate, target)
     del decoded
     if pixels > LARGE_IMAGE_PIXELS:
         release_freed_memory()
@@ -159,6 +165,7 @@ def analyze_sketch(
     model: str | None = DEFAULT_CHECKPOINT,
     checkpoint_file: Any = None,
     ablate: str | None = None,
+    target: str | None = None,
     *,
     cache: ModelCache,
     roots: UploadRoots,
@@ -166,7 +173,7 @@ def analyze_sketch(
     """Like ``analyze``, for a drawing from the sketchpad."""
     image = sketch_image(sketch, roots)
     analyzer, checkpoint = _analyzer(cache, model, checkpoint_file, roots)
-    return analyze_loaded(analyzer, image, "sketch.png", checkpoint=checkpoint, ablate=ablate)
+    return analyze_loaded(analyzer, image, "sketch.png", checkpoint=checkpoint, ablate=ablate, target=target)
 
 
 def check_checkpoint(checkpoint_file: Any, model: str | None = None, *, cache: ModelCache, roots: UploadRoots) -> str:

@@ -20,7 +20,7 @@ import numpy as np
 from PIL import Image
 
 from attention import render, render_debug
-from attention.analysis import SpatialLayer
+from attention.analysis import SpatialLayer, class_index
 from attention.compare import LayerDifference, match, most_different, spearman, summary
 from attention.errors import InputError
 from models.evaluation.gradcam import grad_cam
@@ -70,7 +70,8 @@ def ablation_chart(result: LensResult | None) -> Image.Image | None:
     if not entries:
         return None
     assert result is not None
-    return render.figure_to_image(render_debug.ablation_chart(entries, _label(result)[1]))
+    label = entries[0].get("target") or _label(result)[1]
+    return render.figure_to_image(render_debug.ablation_chart(entries, label))
 
 
 # --------------------------------------------------------------------------- Grad-CAM
@@ -78,7 +79,7 @@ def ablation_chart(result: LensResult | None) -> Image.Image | None:
 
 @dataclass(frozen=True)
 class GradCams:
-    """Grad-CAM of the predicted class at every spatial layer of one analysis.
+    """Grad-CAM of one class (by default the predicted one) at every spatial layer of one analysis.
 
     ``result`` is the analysis they explain, compared by identity, so a page
     that switches layers redraws from these maps and a new analysis gets new ones.
@@ -90,31 +91,42 @@ class GradCams:
     seconds: float
 
 
-def gradcams(result: LensResult) -> GradCams:
-    """Grad-CAM at each spatial layer's output: the same grid as its mask, for the same class and input."""
+def predicted_label(result: LensResult) -> str:
+    return _label(result)[1]
+
+
+def target_of(result: LensResult, target: str | None) -> int:
+    """The class index of the label ``target``; the prediction when none is given."""
+    if target in (None, ""):
+        return _label(result)[0]
+    return class_index(result.analysis.classes, str(target))
+
+
+def gradcams(result: LensResult, target: str | None = None) -> GradCams:
+    """Grad-CAM at each spatial layer's output: the same grid as its mask, for one class and the same input."""
     source = result.model_input
     if source is None:
         raise InputError("this analysis kept no model input; press Analyze again")
     analyzer = source.analyzer()
     if analyzer is None:
         raise InputError("the model of this analysis is no longer loaded; press Analyze again")
-    target, _ = _label(result)
+    target_index = target_of(result, target)
     if not result.spatial_layer_names:
-        return GradCams(result, target, {}, 0.0)
+        return GradCams(result, target_index, {}, 0.0)
     start = time.perf_counter()
     # A private copy: grad_cam adds a forward hook, which every other request would run too on the shared model.
     twin = copy.deepcopy(analyzer.model)
-    maps = {name: grad_cam(twin, source.tensor, name, target)[0] for name in result.spatial_layer_names}
+    maps = {name: grad_cam(twin, source.tensor, name, target_index)[0] for name in result.spatial_layer_names}
     seconds = time.perf_counter() - start
     LOGGER.info("Grad-CAM at %d layers in %.0f ms", len(maps), 1000 * seconds)
-    return GradCams(result, target, maps, seconds)
+    return GradCams(result, target_index, maps, seconds)
 
 
-def gradcams_for(result: LensResult, cached: GradCams | None) -> GradCams:
-    """The cached maps when they belong to this result, else new ones."""
-    if cached is not None and cached.result is result:
+def gradcams_for(result: LensResult, cached: GradCams | None, target: str | None = None) -> GradCams:
+    """The cached maps when they belong to this result and class, else new ones."""
+    if cached is not None and cached.result is result and cached.target == target_of(result, target):
         return cached
-    return gradcams(result)
+    return gradcams(result, target)
 
 
 def gradcam_view(

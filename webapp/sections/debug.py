@@ -34,10 +34,12 @@ GRADCAM_EVENTS = dict(MODEL_EVENTS, api_visibility="private")
 @dataclass
 class DebugSection:
     ablate: gr.Radio
+    api_target: gr.Textbox  # /analyze's ``target``: the class its ablation's Δp is about
     ablate_button: gr.Button
     ablation_table: gr.Dataframe
     ablation_chart: gr.Image
     ablated_for: gr.State  # the analysis the shown ablation was run after
+    target: gr.Dropdown  # the class Grad-CAM and the ablation's Δp are about
     cams: gr.State
     gradcam: gr.Image
     gradcam_data: gr.JSON
@@ -46,11 +48,12 @@ class DebugSection:
 
     @property
     def inputs(self) -> list[Any]:
-        return [self.ablated_for, self.cams, self.spatial.layer, self.spatial.colormap, self.spatial.scale]
+        return [self.ablated_for, *self.gradcam_inputs]
 
     @property
     def gradcam_inputs(self) -> list[Any]:
-        return [self.cams, self.spatial.layer, self.spatial.colormap, self.spatial.scale]
+        # The target last: /gradcam's positional parameters stay (layer, colormap, scale), then the class.
+        return [self.cams, self.spatial.layer, self.spatial.colormap, self.spatial.scale, self.target]
 
     @property
     def gradcam_outputs(self) -> list[Any]:
@@ -58,15 +61,21 @@ class DebugSection:
 
     @property
     def outputs(self) -> list[Any]:
-        return [self.ablation_table, self.ablation_chart, *self.gradcam_outputs]
+        return [self.ablation_table, self.ablation_chart, self.target, *self.gradcam_outputs]
 
     def gradcam_panels(
-        self, result: LensResult | None, cams: debug.GradCams | None, layer: str | None, colormap: str, scale: str
+        self,
+        result: LensResult | None,
+        cams: debug.GradCams | None,
+        layer: str | None,
+        colormap: str,
+        scale: str,
+        target: str | None = None,
     ) -> dict[Any, Any]:
-        """Grad-CAM beside the picked layer's mask; the maps are computed once per analysis."""
+        """Grad-CAM of the target class beside the picked layer's mask; computed once per analysis and class."""
         if result is None:
             raise InputError("analyze an image first")
-        cams = debug.gradcams_for(result, cams)
+        cams = debug.gradcams_for(result, cams, target)
         image, data = debug.gradcam_view(cams, layer, colormap, scale)
         return {self.cams: cams, self.gradcam: image, self.gradcam_data: data}
 
@@ -78,16 +87,23 @@ class DebugSection:
         layer: str | None,
         colormap: str,
         scale: str,
+        target: str | None,
     ) -> dict[Any, Any]:
         """Grad-CAM at each spatial layer of a new result; an ablation run after an earlier analysis is hidden.
 
-        An ablation of this very result (started while its slower views were
-        still drawing) stays.
+        The class picker offers the result's classes and starts on its
+        prediction. An ablation of this very result (started while its slower
+        views were still drawing) stays, and so does the class picked for it.
         """
         shown: dict[Any, Any] = {}
         if ablated_for is not result:
-            shown = {self.ablation_table: gr.update(visible=False), self.ablation_chart: gr.update(visible=False)}
-        return {**shown, **self.gradcam_panels(result, cams, layer, colormap, scale)}
+            target = debug.predicted_label(result)
+            shown = {
+                self.ablation_table: gr.update(visible=False),
+                self.ablation_chart: gr.update(visible=False),
+                self.target: gr.Dropdown(choices=list(result.analysis.classes), value=target),
+            }
+        return {**shown, **self.gradcam_panels(result, cams, layer, colormap, scale, target)}
 
 
 def debug_section(
@@ -105,6 +121,13 @@ def debug_section(
     ):
         # The API's /analyze keeps its ``ablate`` input; on the page an analysis never ablates, the buttons do.
         ablate = gr.Radio(choices=["none", *MODES], value="none", label="Ablate", elem_id="ablate-mode", visible=False)
+        api_target = gr.Textbox(value="", label="Target class of the ablation", visible=False)
+        target = gr.Dropdown(
+            choices=list(cache.model(None).classes),
+            value=None,
+            label="Class to debug: Grad-CAM and the ablation's Δp follow it (it starts on the prediction)",
+            elem_id="target-class",
+        )
         with gr.Row(elem_id="ablate-control", equal_height=True):
             gr.Markdown(
                 "**Switch each layer off**, one extra pass per layer, and see the prediction change. "
@@ -117,7 +140,7 @@ def debug_section(
             ablation_table = gr.Dataframe(
                 headers=list(debug.ABLATION_HEADERS),
                 label="With the layer ablated: the new top label, its probability p, and Δ p, the change in the "
-                "probability of the original top class (largest drop first)",
+                "probability of the class to debug (largest drop first)",
                 interactive=False,
                 column_widths=["38%", "10%", "18%", "14%", "20%"],
                 elem_id="ablation-table",
@@ -125,7 +148,7 @@ def debug_section(
                 visible=False,
             )
             ablation_chart = output_panel(
-                "Change in the original class's probability", "ablation-chart", "png", scale=2, visible=False
+                "Change in the probability of the class to debug", "ablation-chart", "png", scale=2, visible=False
             )
 
         gr.Markdown(
@@ -138,13 +161,25 @@ def debug_section(
 
     ablated_for = gr.State(None)
     section = DebugSection(
-        ablate, ablate_button, ablation_table, ablation_chart, ablated_for, cams, gradcam, gradcam_data, spatial
+        ablate,
+        api_target,
+        ablate_button,
+        ablation_table,
+        ablation_chart,
+        ablated_for,
+        target,
+        cams,
+        gradcam,
+        gradcam_data,
+        spatial,
     )
 
     def ablation(mode: str) -> Any:
         @user_errors
-        def run(result_: LensResult | None, image: Any, model_name: str, checkpoint_file: Any) -> dict[Any, Any]:
-            ablated = analysis.analyze(image, model_name, checkpoint_file, mode, cache=cache, roots=roots)
+        def run(
+            result_: LensResult | None, image: Any, model_name: str, checkpoint_file: Any, target_: str | None
+        ) -> dict[Any, Any]:
+            ablated = analysis.analyze(image, model_name, checkpoint_file, mode, target_, cache=cache, roots=roots)
             return {
                 ablated_for: result_,
                 ablation_table: gr.update(value=debug.ablation_table(ablated), visible=True),
@@ -157,7 +192,7 @@ def debug_section(
     for button, mode in ((ablate_button, MODES[0]), (ablate_mean_button, MODES[1])):
         button.click(
             ablation(mode),
-            [result, inputs.image, model.model, model.checkpoint],
+            [result, inputs.image, model.model, model.checkpoint, target],
             [ablated_for, ablation_table, ablation_chart],
             preprocess=False,
             show_progress="full",
@@ -167,9 +202,14 @@ def debug_section(
 
     @user_errors
     def redraw_gradcam(
-        result_: LensResult | None, cams_: debug.GradCams | None, layer: str | None, colormap: str, scale: str
+        result_: LensResult | None,
+        cams_: debug.GradCams | None,
+        layer: str | None,
+        colormap: str,
+        scale: str,
+        target_: str | None = None,
     ) -> dict[Any, Any]:
-        return section.gradcam_panels(result_, cams_, layer, colormap, scale)
+        return section.gradcam_panels(result_, cams_, layer, colormap, scale, target_)
 
     gradcam_inputs = [result, *section.gradcam_inputs]
     spatial.layer.input(
@@ -182,6 +222,7 @@ def debug_section(
     )
     for control in (spatial.colormap, spatial.scale):
         control.input(redraw_gradcam, gradcam_inputs, section.gradcam_outputs, show_progress="hidden", **GRADCAM_EVENTS)
+    target.input(redraw_gradcam, gradcam_inputs, section.gradcam_outputs, **GRADCAM_EVENTS)
 
     compare_section(channel, spatial, inputs, model, cache, roots)
     return section
