@@ -330,3 +330,32 @@ def test_ablation_runs_from_one_control_and_redraws_only_its_own_views(  # noqa:
         assert page.locator("#status").inner_text() == status
     finally:
         page.close()
+
+
+def test_the_class_picker_starts_on_the_prediction_and_drives_gradcam(  # noqa: ANN001
+    browser,  # noqa: F811
+    app_server: AppServer,
+) -> None:
+    page = _open(browser, app_server, DESKTOP)
+    try:
+        _analyze(page, STAR)
+        page.get_by_text("Debug: switch each layer off").click()
+        page.wait_for_function(
+            "() => document.querySelector('#target-class input')?.value === 'star'", timeout=TIMEOUT_MS
+        )
+        page.wait_for_selector("#gradcam img[src]", timeout=TIMEOUT_MS)
+        first = page.locator("#gradcam img").first.get_attribute("src")
+        page.locator("#target-class input").click()
+        page.get_by_role("option", name="ring", exact=True).click()
+        page.wait_for_function(
+            "old => { const img = document.querySelector('#gradcam img'); return img && img.src !== old; }",
+            arg=first,
+            timeout=TIMEOUT_MS,
+        )
+        page.get_by_text("The two maps as numbers").click()
+        page.locator("#gradcam-data").get_by_text('"ring"').first.wait_for(timeout=TIMEOUT_MS)
+        # The ablation's change is that of the picked class.
+        page.locator("#ablate-button").click()
+        page.wait_for_selector("#ablation-chart img[src]", timeout=TIMEOUT_MS)
+    finally:
+        page.close()

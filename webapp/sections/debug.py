@@ -127,6 +127,8 @@ def debug_section(
             value=None,
             label="Class to debug: Grad-CAM and the ablation's Δp follow it (it starts on the prediction)",
             elem_id="target-class",
+            # Another model has other classes: the label is checked against the analysed model's, in one line.
+            allow_custom_value=True,
         )
         with gr.Row(elem_id="ablate-control", equal_height=True):
             gr.Markdown(
