@@ -1,4 +1,4 @@
-"""Pictures for the step-by-step view: one small figure per step, or all of them as one slide.
+"""Pictures for the step-by-step view: one small figure per step, all of them as one sheet, or 16:9 slides.
 
 Drawing is kept apart from ``explain`` so that the numbers can be tested
 without matplotlib, and so that the page and the CLI draw exactly the same
@@ -9,6 +9,10 @@ state, so concurrent requests cannot draw into each other's figures.
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from pathlib import Path
 from typing import Any
 
 import matplotlib
@@ -16,6 +20,7 @@ import matplotlib
 matplotlib.use("Agg")
 
 import numpy as np  # noqa: E402
+from matplotlib.backends.backend_pdf import PdfPages  # noqa: E402
 from matplotlib.figure import Figure, SubFigure  # noqa: E402
 from PIL import Image  # noqa: E402
 
@@ -27,22 +32,47 @@ STEP_SIZE = (7.5, 2.4)  # inches: wide and short, so a page column shows a step 
 BAR = "#7f9fbf"
 HIGHLIGHT = "#d62728"
 MAP = DEFAULT_COLORMAP
+# A slide is 1920x1080 px (19.2x10.8 in at 100 dpi); at 100 dpi a point is 100/72 px, so 21 pt is 29 px of text
+# (at least 28) and 18 pt is 25 px for the kernel's numbers (at least 24).
+SLIDE_SIZE = (19.2, 10.8)
+SLIDE_TEXT_PT = 21
+SLIDE_NUMBER_PT = 18
+# The text size the step drawings use: the page's, or a slide's while ``slide_text`` is open. A context
+# variable, not matplotlib's global rcParams, so concurrent requests never change each other's sizes.
+_TEXT_PT: ContextVar[tuple[float, float]] = ContextVar("text_pt", default=(SMALL_PT, SMALL_PT))
+
+
+@contextmanager
+def slide_text() -> Iterator[None]:
+    token = _TEXT_PT.set((SLIDE_TEXT_PT, SLIDE_NUMBER_PT))
+    try:
+        yield
+    finally:
+        _TEXT_PT.reset(token)
+
+
+def _pt() -> float:
+    return _TEXT_PT.get()[0]
+
+
+def _number_pt() -> float:
+    return _TEXT_PT.get()[1]
 
 
 def _map(axes: Any, values: np.ndarray, title: str, vmin: float | None = None, vmax: float | None = None) -> None:
     shown = axes.imshow(values, cmap=MAP, vmin=vmin, vmax=vmax, interpolation="nearest")
-    axes.set_title(title, fontsize=SMALL_PT)
+    axes.set_title(title, fontsize=_pt())
     axes.set_xticks([])
     axes.set_yticks([])
-    axes.figure.colorbar(shown, ax=axes, fraction=0.046, pad=0.02).ax.tick_params(labelsize=SMALL_PT)
+    axes.figure.colorbar(shown, ax=axes, fraction=0.046, pad=0.02).ax.tick_params(labelsize=_pt())
 
 
 def _bars(axes: Any, values: np.ndarray, title: str, colour: str = BAR) -> None:
     values = np.asarray(values, dtype=np.float64)
     axes.bar(np.arange(len(values)), values, width=0.9, color=colour, linewidth=0)
     axes.axhline(0, color="black", linewidth=0.5)
-    axes.set_title(title, fontsize=SMALL_PT)
-    axes.tick_params(labelsize=SMALL_PT)
+    axes.set_title(title, fontsize=_pt())
+    axes.tick_params(labelsize=_pt())
     axes.set_xlim(-0.7, len(values) - 0.3)
 
 
@@ -69,14 +99,14 @@ def _draw_kernel_taps(figure: Figure | SubFigure, values: dict[str, Any]) -> Non
             f"{tap:+.3f}",
             (offset, tap),
             textcoords="offset points",
-            xytext=(0, 6 if tap >= 0 else -12),
+            xytext=(0, 6 if tap >= 0 else -1.6 * _number_pt()),
             ha="center",
-            fontsize=SMALL_PT,
+            fontsize=_number_pt(),
         )
     axes.set_xticks(offsets)
-    axes.set_xlabel("neighbour channel offset", fontsize=SMALL_PT)
-    axes.set_title(f"k = {values['kernel_size']} taps, padding {values['padding']}", fontsize=SMALL_PT)
-    axes.tick_params(labelsize=SMALL_PT)
+    axes.set_xlabel("neighbour channel offset", fontsize=_pt())
+    axes.set_title(f"k = {values['kernel_size']} taps, padding {values['padding']}", fontsize=_pt())
+    axes.tick_params(labelsize=_pt())
     low, high = float(min(taps.min(), 0)), float(max(taps.max(), 0))
     margin = 0.25 * (high - low or 1.0)
     axes.set_ylim(low - margin, high + margin)
@@ -99,7 +129,7 @@ def _draw_branches(figure: Figure | SubFigure, values: dict[str, Any]) -> None:
             markersize=3,
             label="one conv of (avg + max)",
         )
-        axes[-1].legend(fontsize=SMALL_PT, loc="best")
+        axes[-1].legend(fontsize=_pt(), loc="best")
 
 
 def _draw_channel_gate(figure: Figure | SubFigure, values: dict[str, Any]) -> None:
@@ -117,10 +147,10 @@ def _draw_channel_gate(figure: Figure | SubFigure, values: dict[str, Any]) -> No
     axes.plot(curve_x, curve, color="black", linewidth=1)
     axes.scatter(logits, weights, s=10, color=HIGHLIGHT, zorder=3)
     axes.set_ylim(-0.05, 1.05)
-    axes.set_xlabel("logit", fontsize=SMALL_PT)
-    axes.set_ylabel("weight", fontsize=SMALL_PT)
-    axes.set_title(f"{values['gate']} curve with the {len(weights)} channels on it", fontsize=SMALL_PT)
-    axes.tick_params(labelsize=SMALL_PT)
+    axes.set_xlabel("logit", fontsize=_pt())
+    axes.set_ylabel("weight", fontsize=_pt())
+    axes.set_title(f"{values['gate']} curve with the {len(weights)} channels on it", fontsize=_pt())
+    axes.tick_params(labelsize=_pt())
 
 
 def _draw_before_after(figure: Figure | SubFigure, values: dict[str, Any], scale_title: str) -> None:
@@ -131,8 +161,8 @@ def _draw_before_after(figure: Figure | SubFigure, values: dict[str, Any], scale
         colours = [HIGHLIGHT if c == values["channel"] else BAR for c in range(len(weights))]
         axes[0].bar(np.arange(len(weights)), weights, width=0.9, color=colours, linewidth=0)
         axes[0].set_ylim(0, 1)
-        axes[0].set_title("weights (chosen channel in red)", fontsize=SMALL_PT)
-        axes[0].tick_params(labelsize=SMALL_PT)
+        axes[0].set_title("weights (chosen channel in red)", fontsize=_pt())
+        axes[0].tick_params(labelsize=_pt())
         axes = axes[1:]
     before, after = values["before"], values["after"]
     low, high = float(min(before.min(), after.min())), float(max(before.max(), after.max()))
@@ -154,8 +184,9 @@ def _draw_spatial_kernel(figure: Figure | SubFigure, values: dict[str, Any]) -> 
         axis.imshow(slice_, cmap="coolwarm", vmin=-bound, vmax=bound)
         if slice_.shape[0] <= 7:
             for (row, col), value in np.ndenumerate(slice_):
-                axis.text(col, row, f"{value:.2f}", ha="center", va="center", fontsize=SMALL_PT)
-        axis.set_title(f"slice over the {label} map", fontsize=SMALL_PT)
+                colour = "white" if abs(value) > 0.6 * bound else "black"
+                axis.text(col, row, f"{value:.2f}", ha="center", va="center", fontsize=_number_pt(), color=colour)
+        axis.set_title(f"slice over the {label} map", fontsize=_pt())
         axis.set_xticks([])
         axis.set_yticks([])
 
@@ -177,7 +208,7 @@ def draw_step(step: Step, kind: str, figure: Figure | SubFigure) -> None:
             "\n".join(textwrap.wrap(f"Not shown: {step.missing}", 90)),
             ha="center",
             va="center",
-            fontsize=SMALL_PT,
+            fontsize=_pt(),
             color="#555555",
         )
         return
@@ -221,7 +252,40 @@ def slide_figure(explanation: Explanation, title: str | None = None) -> Figure:
     for subfigure, step in zip(subfigures, explanation.steps):
         caption = step.caption if step.shown else f"Not shown: {step.missing}"
         wrapped = "\n".join(textwrap.wrap(caption, 125))
-        subfigure.suptitle(f"{step.title}\n{wrapped}", fontsize=SMALL_PT, x=0.01, ha="left", y=0.995, va="top")
+        subfigure.suptitle(f"{step.title}\n{wrapped}", fontsize=_pt(), x=0.01, ha="left", y=0.995, va="top")
         subfigure.subplots_adjust(top=0.64, bottom=0.1, left=0.06, right=0.93, wspace=0.4)
         draw_step(step, explanation.kind, subfigure)
     return figure
+
+
+def step_slide(explanation: Explanation, index: int, title: str | None = None) -> Figure:
+    """Step ``index`` alone on a 1920x1080 slide: its title and caption in large type, its drawing below."""
+    step = explanation.steps[index]
+    figure = new_figure(*SLIDE_SIZE)
+    heading = title or f"{explanation.layer}: {explanation.kind} attention"
+    caption = step.caption if step.shown else f"Not shown: {step.missing}"
+    with slide_text():
+        figure.text(0.03, 0.955, f"{heading} · step {index + 1} of {len(explanation.steps)}", fontsize=_pt(), va="top")
+        figure.text(0.03, 0.9, step.title, fontsize=_pt() * 1.4, weight="bold", va="top")
+        wrapped = "\n".join(textwrap.wrap(caption, 110))
+        figure.text(0.03, 0.83, wrapped, fontsize=_pt(), va="top", color="#222222")
+        lines = wrapped.count("\n") + 1
+        top = max(0.3, 0.8 - 0.045 * lines)
+        drawing = figure.subfigures(1, 1)
+        drawing.subplots_adjust(left=0.06, right=0.95, bottom=0.1, top=top, wspace=0.35)
+        draw_step(step, explanation.kind, drawing)
+    return figure
+
+
+def write_slides(explanation: Explanation, folder: Path, title: str | None = None) -> list[Path]:
+    """``folder/step-01.png`` ... one 1920x1080 slide per step, and ``folder/slides.pdf`` with all of them."""
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    with PdfPages(folder / "slides.pdf") as pdf:
+        for index in range(len(explanation.steps)):
+            figure = step_slide(explanation, index, title)
+            path = folder / f"step-{index + 1:02d}.png"
+            figure.savefig(path, dpi=100)
+            pdf.savefig(figure)
+            written.append(path)
+    return [*written, folder / "slides.pdf"]

@@ -198,7 +198,7 @@ def hostile(tmp_path_factory: pytest.TempPathFactory, scenes: list[Path]) -> dic
 BAD_ARGV: list[tuple[list[str], str]] = [
     ([], r"^error: the following arguments are required: command$"),
     (["analyze"], r"^error: the following arguments are required: IMAGE$"),
-    (["explain", "{scene}"], r"^error: the following arguments are required: --out"),
+    (["explain", "{scene}"], r"^error: say where to write: --out DIR \(one sheet per layer\) or --slides DIR"),
     (["report", "{scene}"], r"^error: argument command: invalid choice: 'report'"),
     (["analyze", "{scene}", "--frobnicate"], r"^error: unrecognized arguments: --frobnicate$"),
     (["analyze", "{scene}", "--top-k", "-3"], r"^error: argument --top-k: -3 is out of range; give 1 to 16$"),

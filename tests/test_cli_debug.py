@@ -34,6 +34,17 @@ def test_explain_writes_one_slide_per_layer(tmp_path: Path) -> None:
     assert len(refused.stderr.splitlines()) == 1
 
 
+def test_explain_slides_writes_one_1920x1080_png_per_step_and_one_pdf(tmp_path: Path) -> None:
+    layer = "stages.0.0.attention.spatial"
+    done = run_cli("explain", "assets/examples/shapes_star_11.png", "--layer", layer, "--slides", str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["slides.pdf"] + [f"step-0{n}.png" for n in range(1, 5)]
+    for n in range(1, 5):
+        with Image.open(tmp_path / f"step-0{n}.png") as image:
+            assert image.size == (1920, 1080)
+    assert done.stdout == f"4 slides and {tmp_path / 'slides.pdf'}\n"
+
+
 def test_profile_json_on_shapes_matches_the_model(tmp_path: Path) -> None:
     done = run_cli("profile", "--data", "shapes", "--limit", "32", "--json", "--out", str(tmp_path))
     assert done.returncode == 0, done.stderr

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
+from matplotlib.text import Text
 from PIL import Image
 
 from attention import render, render_explain
@@ -49,6 +53,10 @@ def _batch_norm(module: torch.nn.Module, logits: np.ndarray) -> np.ndarray:
     mean, var = norm.running_mean.item(), norm.running_var.item()
     scale, shift = norm.weight.detach().item(), norm.bias.detach().item()
     return (logits - mean) / np.sqrt(var + norm.eps) * scale + shift
+
+
+# A kernel tap or weight as the slides print it: "+0.695", "-0.14", "0.09".
+NUMBER = re.compile(r"[+\-−]?\d+\.\d+")
 
 
 @pytest.fixture(scope="module", params=["shapes", "fashion"])
@@ -160,6 +168,37 @@ def test_every_step_renders_and_the_slide_holds_them_all(recorded) -> None:  # n
             assert image.size == (750, 240) and pixels.std() > 10  # something was drawn, not a blank canvas
         slide = render.figure_to_image(render_explain.slide_figure(explanation))
         assert slide.size[1] > len(explanation.steps) * 240
+
+
+def test_each_step_is_a_1920x1080_slide_with_large_text_and_kernel_numbers(recorded, tmp_path: Path) -> None:  # noqa: ANN001
+    loaded, analysis = recorded
+    modules = dict(loaded.model.named_modules())
+    for layer in analysis.layers[:2]:
+        kind = "channel" if isinstance(layer, ChannelLayer) else "spatial"
+        recorded_values = layer.weights if kind == "channel" else layer.mask
+        explanation = explain_layer(
+            layer.name, modules[layer.name], kind, analysis.feature_maps[layer.name], recorded_values
+        )
+        numbers = 0
+        for index in range(len(explanation.steps)):
+            figure = render_explain.step_slide(explanation, index)
+            figure.canvas.draw()  # tick labels get their text when drawn
+            texts = [text for text in figure.findobj(Text) if text.get_text().strip() and text.get_visible()]
+            for text in texts:
+                pixels = text.get_fontsize() * figure.dpi / 72
+                is_number = NUMBER.fullmatch(text.get_text().strip()) is not None
+                numbers += is_number
+                assert pixels >= (24 if is_number else 28), (index, text.get_text(), pixels)
+        assert numbers > 0  # the kernel's numbers were drawn, and checked at their own size
+        folder = tmp_path / layer.name
+        written = render_explain.write_slides(explanation, folder)
+        steps = [folder / f"step-{index + 1:02d}.png" for index in range(len(explanation.steps))]
+        assert written == [*steps, folder / "slides.pdf"]
+        for path in steps:
+            with Image.open(path) as image:
+                assert image.size == (1920, 1080) and np.asarray(image.convert("L")).std() > 10
+        pdf = (folder / "slides.pdf").read_bytes()
+        assert pdf.startswith(b"%PDF") and pdf.count(b"/Type /Page") - pdf.count(b"/Type /Pages") == len(steps)
 
 
 def test_a_kernel_with_a_bias_is_explained_and_the_identity_is_off_by_that_bias() -> None:
