@@ -145,7 +145,7 @@ def _draw_channel_gate(figure: Figure | SubFigure, values: dict[str, Any]) -> No
     curve_x = np.linspace(low, high, 200)
     curve = np.clip(curve_x / 6 + 0.5, 0, 1) if values["gate"] == "hard sigmoid" else 1 / (1 + np.exp(-curve_x))
     axes.plot(curve_x, curve, color="black", linewidth=1)
-    axes.scatter(logits, weights, s=10, color=HIGHLIGHT, zorder=3)
+    axes.scatter(logits, weights, s=_pt() ** 2 / 10, color=HIGHLIGHT, zorder=3)  # dots grow with the text
     axes.set_ylim(-0.05, 1.05)
     axes.set_xlabel("logit", fontsize=_pt())
     axes.set_ylabel("weight", fontsize=_pt())
@@ -275,6 +275,14 @@ def step_slide(explanation: Explanation, index: int, title: str | None = None) -
         drawing.subplots_adjust(left=0.06, right=0.95, bottom=0.1, top=top, wspace=0.35)
         draw_step(step, explanation.kind, drawing)
     return figure
+
+
+def write_slides_pdf(explanation: Explanation, path: Path, title: str | None = None) -> Path:
+    """Every step's 1920x1080 slide, one page each, in one PDF."""
+    with PdfPages(path) as pdf:
+        for index in range(len(explanation.steps)):
+            pdf.savefig(step_slide(explanation, index, title))
+    return path
 
 
 def write_slides(explanation: Explanation, folder: Path, title: str | None = None) -> list[Path]:

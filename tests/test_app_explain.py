@@ -125,12 +125,18 @@ def test_picking_layers_never_runs_the_model(cache: ModelCache, roots: UploadRoo
         for name in result.explanations:
             explain.explain_view(result, name)
         slide = explain.slide_png(result, result.spatial_layer_names[-1], tmp_path)
+        slides = explain.slides_pdf(result, result.spatial_layer_names[-1], tmp_path)
         assert len(calls) == 1
     finally:
         handle.remove()
     assert slide is not None and slide.parent.parent == tmp_path and slide.name.endswith("_explain.png")
     with Image.open(slide) as image:
         assert image.height > 4 * 240  # every step, each with its caption
+    # The slides for a class: one 16:9 page per step of the spatial layer.
+    assert slides is not None and slides.parent.parent == tmp_path and slides.name.endswith("_slides.pdf")
+    pdf = slides.read_bytes()
+    assert pdf.count(b"/Type /Page") - pdf.count(b"/Type /Pages") == 4
+    assert pdf.count(b"/MediaBox [ 0 0 1382.4 777.6 ]") == 4  # 19.2 x 10.8 in at 72 points per inch
 
 
 def test_a_module_without_a_kernel_says_which_steps_it_cannot_show() -> None:

@@ -132,3 +132,13 @@ def slide_png(result: LensResult | None, layer: str | None, directory: str | Pat
     path = new_download_folder(directory) / f"{stem}_explain.png"
     figure.savefig(path, format="png")
     return path
+
+
+def slides_pdf(result: LensResult | None, layer: str | None, directory: str | Path) -> Path | None:
+    """One layer's steps as 1920x1080 slides in one PDF (render_explain.step_slide), for a class."""
+    explanation = explanation_for(result, layer)
+    if result is None or explanation is None:
+        return None
+    title = one_line(f"{result.image_name} with {result.checkpoint}: {explanation.layer}").replace("$", r"\$")
+    stem = safe_stem(f"{Path(result.image_name).stem}_{explanation.layer}")
+    return render_explain.write_slides_pdf(explanation, new_download_folder(directory) / f"{stem}_slides.pdf", title)

@@ -82,7 +82,10 @@ def explain_section(result: gr.State, names: list[str], folder: Path) -> Explain
                 choices=names, value=names[0] if names else None, label="Layer to explain", elem_id="explain-layer"
             )
             slide_button = gr.Button("Download as one PNG (slide)", size="sm", elem_id="explain-slide-button")
-            slide_file = gr.File(label="Slide PNG", interactive=False, elem_id="explain-slide")
+            slides_button = gr.Button(
+                "Slides for a class (PDF, one 1920×1080 page per step)", size="sm", elem_id="explain-slides-button"
+            )
+            slide_file = gr.File(label="Slide PNG or slides PDF", interactive=False, elem_id="explain-slide")
         heading = gr.Markdown(explain.NO_RESULT, elem_id="explain-heading")
         rows, images, captions = [], [], []
         for index in range(explain.MAX_STEPS):
@@ -125,4 +128,13 @@ def explain_section(result: gr.State, names: list[str], folder: Path) -> Explain
     accordion.collapse(lambda: {open_: False}, None, [open_], queue=False, api_visibility="private")
     layer.input(redraw, [result, layer], view_outputs, show_progress="minimal", **RENDER_EVENTS)
     slide_button.click(slide, [result, layer], [slide_file], **RENDER_EVENTS)
+
+    @user_errors
+    def slides(result_: LensResult | None, layer_: str | None) -> dict[Any, Any]:
+        path = explain.slides_pdf(result_, layer_, folder)
+        if path is None:
+            raise InputError("analyze an image first")
+        return {slide_file: str(path)}
+
+    slides_button.click(slides, [result, layer], [slide_file], **RENDER_EVENTS)
     return section
