@@ -359,3 +359,28 @@ def test_the_class_picker_starts_on_the_prediction_and_drives_gradcam(  # noqa: 
         page.wait_for_selector("#ablation-chart img[src]", timeout=TIMEOUT_MS)
     finally:
         page.close()
+
+
+def test_the_explain_steps_are_presented_as_slides_with_the_arrow_keys(  # noqa: ANN001
+    browser,  # noqa: F811
+    app_server: AppServer,
+) -> None:
+    page = _open(browser, app_server, DESKTOP)
+    try:
+        _analyze(page, STAR)
+        page.get_by_text("Explain: how a layer computes its attention").click()
+        page.wait_for_selector("#explain-image-0 img[src]", timeout=TIMEOUT_MS)
+        page.locator("#explain-present-button").click()
+        shown = (
+            "() => { const i = document.querySelector('#explain-slides .preview img, #explain-slides img');"
+            " return i && i.complete && i.naturalWidth > 0 ? [i.src, i.naturalWidth, i.naturalHeight] : null; }"
+        )
+        page.wait_for_function(shown, timeout=TIMEOUT_MS)
+        first = page.evaluate(shown)
+        assert first[1:] == [1920, 1080], first
+        page.locator("#explain-slides img").first.click()
+        page.keyboard.press("ArrowRight")
+        page.wait_for_function(f"old => ({shown})()[0] !== old", arg=first[0], timeout=TIMEOUT_MS)
+        assert "2. " in page.locator("#explain-slides").inner_text()
+    finally:
+        page.close()
