@@ -84,9 +84,34 @@ def _draw_input(figure: Figure | SubFigure, values: dict[str, Any]) -> None:
 
 
 def _draw_channel_pooling(figure: Figure | SubFigure, values: dict[str, Any]) -> None:
-    left, right = figure.subplots(1, 2)
-    _bars(left, values["avg"], "average of each channel")
-    _bars(right, values["max"], "max of each channel")
+    shown = [(key, title) for key, title in (("avg", "average of each channel"), ("max", "max of each channel"))]
+    shown = [(key, title) for key, title in shown if key in values]
+    for axes, (key, title) in zip(figure.subplots(1, len(shown), squeeze=False)[0], shown):
+        _bars(axes, values[key], title)
+
+
+def _matrix_map(axes: Any, values: np.ndarray, title: str) -> None:
+    """A weight matrix on a diverging scale, its first and last row and column numbered, three colour-bar ticks."""
+    bound = float(np.abs(values).max()) or 1.0
+    shown = axes.imshow(values, cmap="coolwarm", vmin=-bound, vmax=bound, aspect="auto", interpolation="nearest")
+    axes.set_title(title, fontsize=_pt())
+    rows, columns = values.shape
+    axes.set_yticks(sorted({0, rows - 1}))
+    axes.set_xticks(sorted({0, columns - 1}))
+    axes.tick_params(labelsize=_pt())
+    bar = axes.figure.colorbar(shown, ax=axes, fraction=0.08, pad=0.04, ticks=[-bound, 0.0, bound])
+    bar.ax.set_yticklabels([f"{-bound:.2f}", "0", f"{bound:.2f}"])
+    bar.ax.tick_params(labelsize=_pt())
+
+
+def _draw_bottleneck(figure: Figure | SubFigure, values: dict[str, Any]) -> None:
+    """The reduce matrix, the hidden vector after the activation, the expand matrix, and the scores out."""
+    axes = figure.subplots(1, 4, gridspec_kw={"width_ratios": [3, 1.4, 1.4, 3], "wspace": 0.6})
+    reduce, expand = np.asarray(values["reduce"]), np.asarray(values["expand"])
+    _matrix_map(axes[0], reduce, f"reduce: {reduce.shape[0]}x{reduce.shape[1]}")
+    _bars(axes[1], values["hidden"], f"{len(values['hidden'])} in the middle")
+    _matrix_map(axes[2], expand, f"expand: {expand.shape[0]}x{expand.shape[1]}")
+    _bars(axes[3], values["logits"], "one score per channel")
 
 
 def _draw_kernel_taps(figure: Figure | SubFigure, values: dict[str, Any]) -> None:
@@ -221,6 +246,8 @@ def draw_step(step: Step, kind: str, figure: Figure | SubFigure) -> None:
         (_draw_kernel_taps if kind == "channel" else _draw_spatial_kernel)(figure, values)
     elif step.key == "branches":
         _draw_branches(figure, values)
+    elif step.key == "bottleneck":
+        _draw_bottleneck(figure, values)
     elif step.key == "gate":
         (_draw_channel_gate if kind == "channel" else _draw_spatial_gate)(figure, values)
     elif step.key == "scaling":

@@ -238,3 +238,42 @@ def test_a_spatial_layer_with_a_batch_norm_is_explained_with_it() -> None:
     np.testing.assert_allclose(gate.values["logits"], logits, atol=1e-4)
     np.testing.assert_allclose(gate.values["mask"], _sigmoid(logits), atol=1e-5)
     assert "batch norm" in gate.caption
+
+
+def _se_modules() -> list[tuple[str, torch.nn.Module]]:
+    from timm.layers import SEModule
+    from torchvision.ops import SqueezeExcitation
+
+    from attention.channel import CBAMChannelGate
+
+    return [
+        ("SqueezeExcite", SqueezeExcite(16)),
+        ("CBAMChannelGate", CBAMChannelGate(16)),
+        ("timm SEModule", SEModule(16, rd_ratio=1 / 4)),
+        ("torchvision SqueezeExcitation", SqueezeExcitation(16, 4, scale_activation=torch.nn.Hardsigmoid)),
+    ]
+
+
+@pytest.mark.parametrize("label", [label for label, _ in _se_modules()])
+def test_squeeze_excite_modules_get_their_own_steps_with_the_real_numbers(label: str) -> None:
+    torch.manual_seed(0)
+    module = dict(_se_modules())[label].eval()
+    features = torch.randn(16, 6, 6) + 0.1
+    with torch.no_grad():
+        weights = (module(features[None])[0] / features).mean(dim=(1, 2)).numpy()  # output = input * weight
+    explanation = explain_layer("layer", module, "channel", features.numpy(), weights)
+    assert [step.key for step in explanation.steps] == ["input", "pooling", "bottleneck", "gate", "scaling"]
+    assert not explanation.missing
+    pooling = explanation.step("pooling").values
+    np.testing.assert_allclose(pooling["avg"], features.mean(dim=(1, 2)).numpy(), atol=1e-6)
+    assert ("max" in pooling) == (label == "CBAMChannelGate")
+    bottleneck = explanation.step("bottleneck").values
+    reduced = bottleneck["reduce"].shape[0]
+    assert bottleneck["reduce"].shape == (reduced, 16) and bottleneck["expand"].shape == (16, reduced) and reduced < 16
+    gate = explanation.step("gate").values
+    expected_gate = "hard sigmoid" if "torchvision" in label else "sigmoid"
+    assert gate["gate"] == expected_gate
+    function = torch.nn.functional.hardsigmoid if expected_gate == "hard sigmoid" else torch.sigmoid
+    np.testing.assert_allclose(function(torch.as_tensor(gate["logits"])).numpy(), weights, atol=1e-4)
+    images = render_explain.step_images(explanation)
+    assert len(images) == 5 and all(np.asarray(image).std() > 10 for image in images)
