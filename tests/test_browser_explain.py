@@ -58,6 +58,8 @@ def _check_steps(page, explanation) -> None:  # noqa: ANN001
     for index, step in enumerate(explanation.steps):
         assert step.shown
         image = page.locator(f"#explain-image-{index} img").first
+        # Gradio's pictures load lazily: bring the step on screen, as a reader scrolling down does.
+        page.locator(f"#explain-step-{index}").scroll_into_view_if_needed(timeout=TIMEOUT_MS)
         image.wait_for(state="visible", timeout=TIMEOUT_MS)
         assert image.get_attribute("src")
         # The picture really loaded: a drawing, not a broken link.

@@ -169,9 +169,15 @@ def test_every_heatmap_is_at_least_256px_with_a_colour_bar_and_readable_text(  #
         assert smallest >= MIN_TEXT_PX, (smallest, where)
         assert page.locator("#colormap input").input_value() == DEFAULT_COLORMAP == "viridis"
 
-        # A stretched view says the range it was stretched from.
+        # A stretched view says the range it was stretched from, and the report follows without another click.
+        report = page.locator("#report-file a").first.get_attribute("href")
         page.get_by_role("radio", name="min–max").click()
         page.locator("#overlay").get_by_text("stretched from").first.wait_for(timeout=TIMEOUT_MS)
+        page.wait_for_function(
+            "old => { const a = document.querySelector('#report-file a'); return a && a.href && a.href !== old; }",
+            arg=report,
+            timeout=TIMEOUT_MS,
+        )
     finally:
         page.close()
 

@@ -10,6 +10,7 @@ never get a hook while other requests run it. Everything else here only draws.
 from __future__ import annotations
 
 import copy
+import hashlib
 import logging
 import time
 from collections.abc import Mapping
@@ -89,6 +90,12 @@ class GradCams:
     target: int
     maps: Mapping[str, np.ndarray]  # layer name -> (h, w), the layer's own resolution
     seconds: float
+
+
+def result_key(result: LensResult) -> str:
+    """Names one analysis across events (a session's stored values may reach them as copies, not the same object)."""
+    digest = hashlib.sha1(np.ascontiguousarray(result.analysis.probabilities).tobytes()).hexdigest()[:16]
+    return f"{result.checkpoint}|{result.image_name}|{digest}"
 
 
 def predicted_label(result: LensResult) -> str:

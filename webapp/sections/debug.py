@@ -38,7 +38,7 @@ class DebugSection:
     ablate_button: gr.Button
     ablation_table: gr.Dataframe
     ablation_chart: gr.Image
-    ablated_for: gr.State  # the analysis the shown ablation was run after
+    ablated_for: gr.State  # the key (debug.result_key) of the analysis the shown ablation was run after
     target: gr.Dropdown  # the class Grad-CAM and the ablation's Δp are about
     cams: gr.State
     gradcam: gr.Image
@@ -82,7 +82,7 @@ class DebugSection:
     def follow(
         self,
         result: LensResult,
-        ablated_for: LensResult | None,
+        ablated_for: str | None,
         cams: debug.GradCams | None,
         layer: str | None,
         colormap: str,
@@ -96,7 +96,7 @@ class DebugSection:
         views were still drawing) stays, and so does the class picked for it.
         """
         shown: dict[Any, Any] = {}
-        if ablated_for is not result:
+        if ablated_for != debug.result_key(result):
             target = debug.predicted_label(result)
             shown = {
                 self.ablation_table: gr.update(visible=False),
@@ -183,7 +183,7 @@ def debug_section(
         ) -> dict[Any, Any]:
             ablated = analysis.analyze(image, model_name, checkpoint_file, mode, target_, cache=cache, roots=roots)
             return {
-                ablated_for: result_,
+                ablated_for: None if result_ is None else debug.result_key(result_),
                 ablation_table: gr.update(value=debug.ablation_table(ablated), visible=True),
                 ablation_chart: gr.update(value=debug.ablation_chart(ablated), visible=True),
             }
