@@ -106,7 +106,7 @@ def _matrix_map(axes: Any, values: np.ndarray, title: str) -> None:
 
 def _draw_bottleneck(figure: Figure | SubFigure, values: dict[str, Any]) -> None:
     """The reduce matrix, the hidden vector after the activation, the expand matrix, and the scores out."""
-    axes = figure.subplots(1, 4, gridspec_kw={"width_ratios": [3, 1.4, 1.4, 3], "wspace": 0.6})
+    axes = figure.subplots(1, 4, gridspec_kw={"width_ratios": [3, 1.2, 1.2, 3], "wspace": 0.9})
     reduce, expand = np.asarray(values["reduce"]), np.asarray(values["expand"])
     _matrix_map(axes[0], reduce, f"reduce: {reduce.shape[0]}x{reduce.shape[1]}")
     _bars(axes[1], values["hidden"], f"{len(values['hidden'])} in the middle")
