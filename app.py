@@ -75,6 +75,8 @@ CSS = """
 /* A phone stacks every control. */
 @media (max-width: 640px) {
   .lens-controls > *, .lens-controls > .form > * { min-width: 100% !important; }
+  /* Wide tables scroll inside their panel instead of widening the page. */
+  #statistics, #ablation-table { max-width: calc(100vw - 90px) !important; overflow-x: auto; }
 }
 #intro h1 { margin: 0 0 4px 0; font-size: 1.6rem; }
 #intro p { margin: 0; }

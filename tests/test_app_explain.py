@@ -139,7 +139,7 @@ def test_picking_layers_never_runs_the_model(cache: ModelCache, roots: UploadRoo
     assert pdf.count(b"/MediaBox [ 0 0 1382.4 777.6 ]") == 4  # 19.2 x 10.8 in at 72 points per inch
 
 
-def test_a_module_without_a_kernel_says_which_steps_it_cannot_show() -> None:
+def test_a_squeeze_excite_network_is_explained_in_its_own_steps() -> None:
     torch.manual_seed(0)
     model = nn.Sequential(
         nn.Conv2d(3, 16, 3, padding=1), SqueezeExcite(16), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(16, 2)
@@ -149,10 +149,11 @@ def test_a_module_without_a_kernel_says_which_steps_it_cannot_show() -> None:
         result = analysis.analyze_loaded(analyzer, load_image(STAR), "star.png")
     (name,) = result.explanations
     view = explain.explain_view(result, name)
-    assert [shown.image is None for shown in view.steps] == [False, False, True, True, False, False]
-    for shown in view.steps[2:4]:
-        assert "Not shown for this module: SqueezeExcite has no single 1-D kernel" in _plain(shown.caption)
-    assert "does not expose 2 of them" in view.heading
+    # Squeeze, bottleneck, gate, scale: SE's own computation, every step drawn, none forced into ECA's.
+    assert [shown.image is None for shown in view.steps] == [False] * 5
+    assert "3. The bottleneck: 16 numbers down to 4, then back up to 16" in _plain(view.steps[2].caption)
+    assert "Not shown" not in " ".join(_plain(shown.caption) for shown in view.steps)
+    assert "does not expose" not in view.heading
 
 
 def test_no_result_yet() -> None:
