@@ -274,7 +274,7 @@ def test_on_a_phone_the_results_come_into_view_and_rows_stack(  # noqa: ANN001
         # Opening every section keeps the page within the screen: wide tables scroll inside their panel.
         for section in ("Per-layer statistics", "Debug: switch each layer off", "Compare two analyses"):
             page.get_by_text(section).first.click()
-        page.wait_for_selector("#statistics tbody tr td", timeout=TIMEOUT_MS)
+        page.wait_for_selector("#statistics tbody tr td", state="attached", timeout=TIMEOUT_MS)
         page.wait_for_selector("#gradcam img[src]", timeout=TIMEOUT_MS)
         assert page.evaluate("() => document.documentElement.scrollWidth") <= PHONE["width"]
         page.screenshot(path=str(tmp_path / "phone.png"))
