@@ -54,14 +54,14 @@ from models.options import OneLineParser, add_model_options, load_model_from  # 
 from webapp import analysis, downloads  # noqa: E402
 from webapp.inputs import UploadRoots, example_images, gradio_upload_folder  # noqa: E402
 from webapp.runtime import configure_torch, limit_pillow, stop_on_sigterm  # noqa: E402
-from webapp.sections.channel import channel_section  # noqa: E402
+from webapp.sections.channel import bar_chart_panel, channel_section  # noqa: E402
 from webapp.sections.common import CONCURRENCY, LOGGER, MODEL_EVENTS, follow_results, user_errors  # noqa: E402
-from webapp.sections.debug import button_mode, debug_section  # noqa: E402
+from webapp.sections.debug import debug_section  # noqa: E402
 from webapp.sections.downloads import download_section  # noqa: E402
 from webapp.sections.explain import explain_section  # noqa: E402
-from webapp.sections.inputs import input_section, model_section  # noqa: E402
+from webapp.sections.inputs import example_section, input_section, model_section  # noqa: E402
 from webapp.sections.results import results_section  # noqa: E402
-from webapp.sections.spatial import spatial_section  # noqa: E402
+from webapp.sections.spatial import grid_panel, spatial_section  # noqa: E402
 from webapp.state import LensResult, LoadedAnalyzer, ModelCache, analyzer_with_attention  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent
@@ -74,6 +74,17 @@ SESSION_TTL_S = 1800
 SESSION_CAPACITY = int(os.environ.get("ATTENTION_LENS_SESSIONS", "256"))
 
 CSS = """
+/* The attention panels are pictures meant to be seen large: the page fills the window, up to a point. */
+.gradio-container { max-width: 1800px !important; margin: 0 auto !important; }
+/* A phone stacks every control. */
+@media (max-width: 640px) {
+  .lens-controls > *, .lens-controls > .form > * { min-width: 100% !important; }
+  /* Wide tables scroll inside their panel instead of widening the page. */
+  #statistics, #ablation-table { max-width: calc(100vw - 90px) !important; overflow-x: auto; }
+}
+#intro h1 { margin: 0 0 4px 0; font-size: 1.6rem; }
+#intro p { margin: 0; }
+.lens-heading h3 { margin: 8px 0 0 0; }
 #status p { margin: 0; }
 /* Panels draw their own titles: keep them clear of the floating component label. */
 .lens-panel .image-frame { padding-top: 30px; }
@@ -81,6 +92,17 @@ CSS = """
 /* Mask cells are data: show them as crisp squares, not blurred. */
 #raw-mask img, #feature-maps img { image-rendering: pixelated; }
 """
+
+# Run in the browser as Analyze is clicked, passing the inputs on unchanged: on a narrow screen the results sit
+# below the inputs, so the page scrolls to the status line; a wide window, where it already shows, stays still.
+SCROLL_TO_RESULTS = """(...inputs) => {
+  const status = document.querySelector('#status');
+  if (status) {
+    const box = status.getBoundingClientRect();
+    if (box.top < 0 || box.top > window.innerHeight * 0.5) status.scrollIntoView({block: 'start'});
+  }
+  return inputs;
+}"""
 
 
 # ---------------------------------------------------------------------- the page
@@ -102,24 +124,40 @@ def build_app(
     spatial_names = [name for name in default_model.layer_names if name not in channel_names]
 
     with gr.Blocks(
-        title="Attention Lens", analytics_enabled=False, delete_cache=(300, int(downloads.CACHE_MAX_AGE_S))
+        title="Attention Lens",
+        analytics_enabled=False,
+        fill_width=True,
+        delete_cache=(300, int(downloads.CACHE_MAX_AGE_S)),
     ) as demo:
         result = gr.State(None, time_to_live=SESSION_TTL_S)
         gr.Markdown(
             "# Attention Lens\n"
-            "See what the attention modules inside a CNN do to an image: how each **ECA** layer weighs "
-            "its channels, and where each **spatial attention** layer looks."
+            "See what the attention modules inside a CNN do to an image: how each **channel attention** layer "
+            "weighs its channels, and where each **spatial attention** layer looks.",
+            elem_id="intro",
         )
-        with gr.Row(equal_height=False):
-            with gr.Column(scale=2, min_width=320):
-                inputs = input_section(example_images(EXAMPLES_DIR), cache.default_name)
+        # Inputs in a narrow column, the attention beside them: after Analyze the prediction, every layer's
+        # overlay and the first channel layer's chart are on screen without scrolling.
+        with gr.Row(equal_height=False, elem_id="page-row"):
+            with gr.Column(scale=0, min_width=330, elem_id="input-column"):
+                inputs = input_section()
                 model = model_section(cache, roots)
-            with gr.Column(scale=3, min_width=360):
+                example_section(inputs, model, example_images(EXAMPLES_DIR), cache.default_name)
+            with gr.Column(scale=1, min_width=320, elem_id="results-column"):
                 results = results_section()
-        channel = channel_section(result, channel_names)
-        spatial = spatial_section(result, spatial_names)
-        explain = explain_section(result, default_model.layer_names, folder)
+                with gr.Row(equal_height=False, elem_id="first-results"):
+                    with gr.Column(scale=1, min_width=240):
+                        results.top5.render()
+                    with gr.Column(scale=3, min_width=300):
+                        bar_chart = bar_chart_panel()
+                grid = grid_panel()
+                spatial = spatial_section(result, spatial_names, grid)
+                channel = channel_section(result, channel_names, bar_chart)
+        # What the user asks for later opens on a click: closed until then, so no empty panel shows.
+        with gr.Accordion("Per-layer statistics", open=False, elem_id="statistics-section"):
+            results.statistics.render()
         debug = debug_section(result, channel, spatial, inputs, model, cache, roots)
+        explain = explain_section(result, default_model.layer_names, folder)
         files = download_section(result, channel, spatial, folder)
 
         def analysed(result_: LensResult) -> dict[Any, Any]:
@@ -134,20 +172,25 @@ def build_app(
 
         @user_errors
         def analyze(
-            image: Any, model: str = DEFAULT_CHECKPOINT, checkpoint_file: Any = None, ablate: str = "none"
+            image: Any,
+            model: str = DEFAULT_CHECKPOINT,
+            checkpoint_file: Any = None,
+            ablate: str = "none",
+            target: str = "",
         ) -> dict[Any, Any]:
-            return analysed(analysis.analyze(image, model, checkpoint_file, ablate, cache=cache, roots=roots))
+            return analysed(analysis.analyze(image, model, checkpoint_file, ablate, target, cache=cache, roots=roots))
 
         @user_errors
         def analyze_sketch(
-            sketch: Any, model: str = DEFAULT_CHECKPOINT, checkpoint_file: Any = None, ablate: str = "none"
+            sketch: Any,
+            model: str = DEFAULT_CHECKPOINT,
+            checkpoint_file: Any = None,
+            ablate: str = "none",
+            target: str = "",
         ) -> dict:
-            return analysed(analysis.analyze_sketch(sketch, model, checkpoint_file, ablate, cache=cache, roots=roots))
-
-        @user_errors
-        def ablate_each_layer(image: Any, model: str, checkpoint_file: Any, ablate: str) -> dict[Any, Any]:
-            mode = button_mode(ablate)
-            return analysed(analysis.analyze(image, model, checkpoint_file, mode, cache=cache, roots=roots))
+            return analysed(
+                analysis.analyze_sketch(sketch, model, checkpoint_file, ablate, target, cache=cache, roots=roots)
+            )
 
         analysis_outputs = [result, results.status, results.top5, files.document, files.document_file]
         # After an analysis its views draw it, one event per group: the panels first, each slower view after them.
@@ -155,16 +198,16 @@ def build_app(
         for button, function, source, api_name in (
             (inputs.analyze_button, analyze, inputs.image, "analyze"),
             (inputs.sketch_button, analyze_sketch, inputs.sketch, "analyze_sketch"),
-            (debug.ablate_button, ablate_each_layer, inputs.image, None),
         ):
             # preprocess=False for the image: the handler gets the raw upload, so the
             # original bytes reach load_image and a broken file gets its clear message.
             event = button.click(
                 function,
-                [source, model.model, model.checkpoint, debug.ablate],
+                [source, model.model, model.checkpoint, debug.ablate, debug.api_target],
                 analysis_outputs,
-                **({"api_name": api_name} if api_name else {"api_visibility": "private"}),
+                api_name=api_name,
                 preprocess=api_name == "analyze_sketch",
+                js=SCROLL_TO_RESULTS,
                 **MODEL_EVENTS,
             )
             for views in follow_stages:

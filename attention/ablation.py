@@ -142,16 +142,17 @@ def run_ablations(
     classes: Sequence[str],
     mode: str,
     top_k: int = 5,
+    target: int | None = None,
 ) -> list[list[dict[str, Any]]]:
     """One extra pass per recorded layer with that layer ablated; per image, one entry per layer.
 
-    ``delta`` is the ablated probability of the un-ablated prediction's class
-    minus its original probability: negative when the layer's attention was
-    helping that answer.
+    ``delta`` is the ablated probability of the target class (by default the
+    un-ablated prediction's) minus its original probability: negative when the
+    layer's attention was helping that class.
     """
     check_mode(mode)
     original = probabilities.float()
-    predicted = original.argmax(dim=1)
+    predicted = original.argmax(dim=1) if target is None else torch.full_like(original[:, 0], target, dtype=torch.long)
     results: list[list[dict[str, Any]]] = [[] for _ in range(batch.shape[0])]
     for record in records:
         with torch.inference_mode(), ablator.ablating(record.name, mode, gate_means(record)):
@@ -169,6 +170,7 @@ def run_ablations(
                     "mode": mode,
                     "prediction": {"label": classes[best], "index": best, "probability": round(float(row[best]), 6)},
                     "top": [{"label": classes[i], "probability": round(float(row[i]), 6)} for i in order],
+                    "target": classes[base],
                     "delta": round(float(row[base] - original[index, base]), 6),
                 }
             )

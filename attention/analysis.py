@@ -172,23 +172,29 @@ class Analyzer:
         feature_layer: str | Sequence[str] | None = None,
         batch_size: int = 32,
         ablate: str | None = None,
+        target: str | None = None,
     ) -> list[ImageAnalysis]:
         """Analyses in input order; one forward pass per batch of ``batch_size`` images.
 
         ``feature_layer`` names one layer, or several, whose input feature maps
         are kept as well, in ``ImageAnalysis.feature_maps``. ``ablate``
         ("identity" or "mean") adds one pass per layer with that layer switched
-        off, reported in ``ImageAnalysis.ablations``.
+        off, reported in ``ImageAnalysis.ablations``; their ``delta`` is the
+        change in the probability of the class labelled ``target`` (by default
+        each image's prediction).
         """
         if ablate is not None:
             check_mode(ablate)
+        target_index = None if target in (None, "") else class_index(self.classes, str(target))
         names = list(names) if names is not None else [f"image-{i}" for i in range(len(images))]
         if len(names) != len(images):
             raise ValueError("give one name per image")
         results: list[ImageAnalysis] = []
         for start in range(0, len(images), batch_size):
             chunk = list(images[start : start + batch_size])
-            results.extend(self._analyze_batch(chunk, names[start : start + batch_size], feature_layer, ablate))
+            results.extend(
+                self._analyze_batch(chunk, names[start : start + batch_size], feature_layer, ablate, target_index)
+            )
         return results
 
     def _analyze_batch(
@@ -197,6 +203,7 @@ class Analyzer:
         names: list[str],
         feature_layer: str | Sequence[str] | None,
         ablate: str | None = None,
+        target: int | None = None,
     ) -> list[ImageAnalysis]:
         batch = self.preprocess(images)
         if not self._recorder.attached:
@@ -208,7 +215,7 @@ class Analyzer:
         ablations: list[list[dict[str, Any]]] = [[] for _ in images]
         if ablate is not None:
             ablations = run_ablations(
-                self.model, batch, self._ablator, recorder.records, probabilities, self.classes, ablate
+                self.model, batch, self._ablator, recorder.records, probabilities, self.classes, ablate, target=target
             )
         probabilities = probabilities.numpy()
         analyses = []
@@ -254,6 +261,14 @@ def check_finite_pass(logits: torch.Tensor, records: Sequence[Any]) -> None:
         gate is not None and not bool(torch.isfinite(gate).all()) for gate in gates
     ):
         raise InputError(NOT_FINITE)
+
+
+def class_index(classes: Sequence[str], label: str) -> int:
+    """The index of the class labelled ``label``; one-line InputError naming the labels when there is none."""
+    if label in classes:
+        return list(classes).index(label)
+    shown = ", ".join(classes[:12]) + (", ..." if len(classes) > 12 else "")
+    raise InputError(f"unknown class {label!r}; this model's classes are: {shown}")
 
 
 def _floats(values: np.ndarray | None, digits: int = 6) -> list[Any] | None:

@@ -1,9 +1,12 @@
 """Two analyses side by side: which layers' attention differs, and how much.
 
 "Why do these two images get different answers?" starts with where their
-attention parts ways. Both analyses must have the same layers (the same
-model, or two models of the same architecture), so that channel ``c`` of a
-layer means the same thing in both.
+attention parts ways. Layers are paired by kind and position (A's first
+channel layer with B's first channel layer, and so on), so two models with
+different layer names still compare. A channel layer is compared only with one
+of as many channels, since channel ``c`` must mean the same thing in both; a
+mask covers the whole image, so B's is resampled to A's size when they differ.
+Layers with no comparable partner are listed, never silently dropped.
 """
 
 from __future__ import annotations
@@ -12,8 +15,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from PIL import Image
 
-from .analysis import ChannelLayer, ImageAnalysis
+from .analysis import ChannelLayer, ImageAnalysis, SpatialLayer
 from .errors import InputError
 
 
@@ -50,6 +54,13 @@ class LayerDifference:
     name: str
     kind: str
     difference: np.ndarray
+    partner: str | None = None  # B's layer, when its name differs from A's
+    note: str = ""  # how B's layer was brought to A's shape, when it was
+
+    @property
+    def pair(self) -> str:
+        """ "A's name" for layers of one name, "A's name ↔ B's name" otherwise."""
+        return self.name if self.partner is None else f"{self.name} ↔ {self.partner}"
 
     @property
     def score(self) -> float:
@@ -57,25 +68,68 @@ class LayerDifference:
         return float(np.abs(self.difference).mean())
 
 
+@dataclass(frozen=True)
+class Matching:
+    """The compared pairs, in A's forward order, and one line for each layer left without a comparable partner."""
+
+    differences: list[LayerDifference]
+    unmatched: list[str]
+
+    @property
+    def renamed(self) -> bool:
+        return any(difference.partner is not None for difference in self.differences)
+
+
+def _kind(layer: ChannelLayer | SpatialLayer) -> str:
+    return "channel" if isinstance(layer, ChannelLayer) else "spatial"
+
+
+def resample(mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """``mask`` resized (bilinear) to ``shape`` (H, W): masks of two models over one image, on one grid."""
+    image = Image.fromarray(np.asarray(mask, dtype=np.float32), mode="F")
+    return np.asarray(image.resize((shape[1], shape[0]), Image.Resampling.BILINEAR), dtype=np.float64)
+
+
+def match(first: ImageAnalysis, second: ImageAnalysis) -> Matching:
+    """A's and B's layers paired by kind and position; one-line InputError when no pair is comparable."""
+    order = {layer.name: index for index, layer in enumerate(first.layers)}
+    differences: list[LayerDifference] = []
+    unmatched: list[str] = []
+    for kind in ("channel", "spatial"):
+        ours = [layer for layer in first.layers if _kind(layer) == kind]
+        theirs = [layer for layer in second.layers if _kind(layer) == kind]
+        for a, b in zip(ours, theirs):
+            partner = None if a.name == b.name else b.name
+            if isinstance(a, ChannelLayer) and isinstance(b, ChannelLayer):
+                if a.weights.shape != b.weights.shape:
+                    unmatched.append(
+                        f"A's {a.name} has {a.channels} channels and B's {b.name} {b.channels}: not compared"
+                    )
+                    continue
+                difference = a.weights.astype(np.float64) - b.weights
+                differences.append(LayerDifference(a.name, kind, difference, partner))
+            elif isinstance(a, SpatialLayer) and isinstance(b, SpatialLayer):
+                note, mask_b = "", b.mask.astype(np.float64)
+                if a.mask.shape != b.mask.shape:
+                    note = f"B's {b.size[0]}x{b.size[1]} mask resampled to {a.size[0]}x{a.size[1]}"
+                    mask_b = resample(b.mask, a.mask.shape)
+                differences.append(LayerDifference(a.name, kind, a.mask.astype(np.float64) - mask_b, partner, note))
+        unmatched += [f"A's {a.name}: B has no {kind} layer at this position" for a in ours[len(theirs) :]]
+        unmatched += [f"B's {b.name}: A has no {kind} layer at this position" for b in theirs[len(ours) :]]
+    if not differences:
+        raise InputError("the two analyses have no attention layers to compare: " + "; ".join(unmatched or ["none"]))
+    differences.sort(key=lambda difference: order[difference.name])
+    return Matching(differences, unmatched)
+
+
 def compare(first: ImageAnalysis, second: ImageAnalysis) -> list[LayerDifference]:
-    """Per-layer differences, in forward order; one-line InputError when the layers do not correspond."""
-    names_a = [layer.name for layer in first.layers]
-    names_b = [layer.name for layer in second.layers]
-    if names_a != names_b:
-        raise InputError("the two analyses have different attention layers; compare images under one model")
-    differences = []
-    for a, b in zip(first.layers, second.layers):
-        if isinstance(a, ChannelLayer) and isinstance(b, ChannelLayer):
-            if a.weights.shape != b.weights.shape:
-                raise InputError(f"{a.name} has {a.channels} channels in one model and {b.channels} in the other")
-            differences.append(LayerDifference(a.name, "channel", a.weights.astype(np.float64) - b.weights))
-        elif not isinstance(a, ChannelLayer) and not isinstance(b, ChannelLayer):
-            if a.mask.shape != b.mask.shape:
-                raise InputError(f"{a.name} has masks of different sizes: {a.size} and {b.size}")
-            differences.append(LayerDifference(a.name, "spatial", a.mask.astype(np.float64) - b.mask))
-        else:
-            raise InputError(f"{a.name} is a channel layer in one analysis and a spatial layer in the other")
-    return differences
+    """Per-layer differences of the layers ``match`` pairs, in A's forward order."""
+    return match(first, second).differences
+
+
+def most_different(differences: Sequence[LayerDifference]) -> LayerDifference | None:
+    """The pair whose attention differs most (largest mean absolute difference)."""
+    return max(differences, key=lambda difference: difference.score, default=None)
 
 
 def summary(differences: Sequence[LayerDifference], first: str = "A", second: str = "B", count: int = 3) -> str:
@@ -83,5 +137,5 @@ def summary(differences: Sequence[LayerDifference], first: str = "A", second: st
     if not differences:
         return "no attention layers to compare"
     ranked = sorted(differences, key=lambda d: d.score, reverse=True)[:count]
-    parts = ", ".join(f"{d.name} (mean |{first}-{second}| {d.score:.3f})" for d in ranked)
+    parts = ", ".join(f"{d.pair} (mean |{first}-{second}| {d.score:.3f})" for d in ranked)
     return f"attention differs most in {parts}"

@@ -7,7 +7,8 @@ builds its options from them without loading matplotlib.
 from __future__ import annotations
 
 COLORMAPS = ("jet", "viridis", "inferno", "magma", "plasma", "turbo", "gray", "coolwarm")
-DEFAULT_COLORMAP = "jet"
+# Perceptually uniform: equal steps in value look like equal steps in colour, and it reads in greyscale too.
+DEFAULT_COLORMAP = "viridis"
 DEFAULT_OPACITY = 0.5
 DEFAULT_TOP_K = 5
 # Channels highlighted and labelled per bar chart: more labels than this do not read.

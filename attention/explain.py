@@ -395,12 +395,151 @@ def explain_spatial(name: str, module: nn.Module, features: np.ndarray, mask: np
     return Explanation(name, "spatial", steps)
 
 
+@dataclass(frozen=True)
+class Bottleneck:
+    """The parts of a squeeze-and-excitation style gate: reduce, activation, (norm,) expand, gate."""
+
+    reduce: nn.Module
+    activation: nn.Module
+    expand: nn.Module
+    norm: nn.Module | None
+    gate: nn.Module
+    gate_name: str
+    pooled: tuple[str, ...]  # "avg", or "avg" and "max" (CBAM: both through the one shared MLP)
+
+
+def _linear_like(layer: Any) -> bool:
+    return isinstance(layer, nn.Linear) or (isinstance(layer, nn.Conv2d) and tuple(layer.kernel_size) == (1, 1))
+
+
+def bottleneck(module: nn.Module) -> Bottleneck | None:
+    """The bottleneck of an SE-style module (this project's SE and CBAM gate, timm's SEModule, torchvision's
+    SqueezeExcitation); None for any other module."""
+    mlp = getattr(module, "mlp", None)
+    if isinstance(mlp, nn.Sequential) and len(mlp) == 3 and _linear_like(mlp[0]) and _linear_like(mlp[2]):
+        reduce, activation, expand, norm = mlp[0], mlp[1], mlp[2], None
+    else:
+        reduce, expand = getattr(module, "fc1", None), getattr(module, "fc2", None)
+        if not (_linear_like(reduce) and _linear_like(expand)) or getattr(module, "add_maxpool", False):
+            return None
+        activation = getattr(module, "act", None) or getattr(module, "activation", None) or nn.ReLU()
+        norm = getattr(module, "bn", None)
+    gate = getattr(module, "scale_activation", None) or getattr(module, "gate", None) or nn.Sigmoid()
+    kind = type(gate).__name__.lower()  # torch's and timm's own Sigmoid and HardSigmoid classes
+    gate_name = "hard sigmoid" if "hard" in kind and "sigmoid" in kind else "sigmoid" if "sigmoid" in kind else kind
+    pooled = ("avg", "max") if type(module).__name__ == "CBAMChannelGate" else ("avg",)
+    return Bottleneck(reduce, activation, expand, norm, gate, gate_name, pooled)
+
+
+def _matrix(layer: nn.Module) -> np.ndarray:
+    weight = layer.weight.detach().to("cpu", torch.float32)  # type: ignore[union-attr]
+    return weight.reshape(weight.shape[0], -1).numpy()
+
+
+def _through(layer: nn.Module, vector: torch.Tensor) -> torch.Tensor:
+    """A pooled vector (C,) through a Linear or a 1x1 Conv2d, as (C',)."""
+    with torch.no_grad():
+        if isinstance(layer, nn.Conv2d):
+            return layer(vector.reshape(1, -1, 1, 1).to(layer.weight.dtype)).reshape(-1).float()
+        return layer(vector.reshape(1, -1).to(layer.weight.dtype)).reshape(-1).float()  # type: ignore[union-attr]
+
+
+def explain_squeeze_excite(
+    name: str, module: nn.Module, features: np.ndarray, weights: np.ndarray | None = None
+) -> Explanation | None:
+    """Squeeze-and-excitation's own five steps: squeeze by average (CBAM: and max), bottleneck, gate, scale.
+
+    None when the module is not SE-like, or when recomputing its weights does
+    not reproduce the recorded ones (it then gets the general view).
+    """
+    parts = bottleneck(module)
+    x = _tensor(features)
+    if parts is None or x.ndim != 3:
+        return None
+    channels, height, width = x.shape
+    pooled = {"avg": x.mean(dim=(1, 2)), "max": x.amax(dim=(1, 2))}
+
+    def excite(vector: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        hidden = _through(parts.reduce, vector)
+        with torch.no_grad():
+            if parts.norm is not None and not isinstance(parts.norm, nn.Identity):
+                hidden = parts.norm(hidden.reshape(1, -1, 1, 1)).reshape(-1)
+            hidden = parts.activation(hidden.clone())
+        return hidden, _through(parts.expand, hidden)
+
+    try:
+        excited = {key: excite(pooled[key]) for key in parts.pooled}
+        logits = torch.stack([logit for _hidden, logit in excited.values()]).sum(dim=0)
+        with torch.no_grad():
+            computed = parts.gate(logits.clone()).float()
+    except (RuntimeError, ValueError):  # shapes that do not fit this reading of the module
+        return None
+    if computed.shape != (channels,):
+        return None
+    if weights is not None and float((computed - _tensor(weights)).abs().max()) > MATCH_TOLERANCE:
+        return None
+    final = computed.numpy() if weights is None else np.asarray(weights, dtype=np.float32)
+    shown = _shown_channels(final, channels)
+    reduced = _matrix(parts.reduce).shape[0]
+    both = parts.pooled == ("avg", "max")
+    hidden = excited["avg"][0]
+    steps = [
+        Step(
+            "input",
+            "1. The feature map that enters the layer",
+            f"The layer receives {channels} feature maps of {height}x{width} pixels, one per channel. "
+            f"These are the {len(shown)} channels the layer ends up weighting most.",
+            {"features": features, "channels": shown},
+        ),
+        Step(
+            "pooling",
+            "2. Squeeze each channel to one number" + (", twice" if both else ": its average"),
+            (
+                "Each channel is summed up by its average over all pixels, and by its single strongest pixel."
+                if both
+                else "Each channel is summed up by its average over all pixels."
+            )
+            + f" That gives {'two lists' if both else 'one list'} of {channels} numbers.",
+            {key: pooled[key].numpy() for key in parts.pooled},
+        ),
+        Step(
+            "bottleneck",
+            f"3. The bottleneck: {channels} numbers down to {reduced}, then back up to {channels}",
+            f"The reduce layer (a {reduced}x{channels} matrix) mixes the {channels} averages into {reduced} "
+            f"numbers, {type(parts.activation).__name__} keeps the positive ones"
+            + (", after a batch norm" if parts.norm is not None and not isinstance(parts.norm, nn.Identity) else "")
+            + f", and the expand layer (a {channels}x{reduced} matrix) turns them back into one score per channel."
+            + (" The list of maxima goes through the same two layers, and the two scores are added." if both else ""),
+            {
+                "reduce": _matrix(parts.reduce),
+                "hidden": hidden.numpy(),
+                "expand": _matrix(parts.expand),
+                "logits": logits.numpy(),
+            },
+        ),
+        Step(
+            "gate",
+            f"4. The gate ({parts.gate_name}) turns each score into a weight between 0 and 1",
+            f"The {parts.gate_name} squashes every score into the range 0 to 1. Each dot is one of the {channels} "
+            "channels, placed on the curve: high scores keep their channel, low scores dim it.",
+            {"logits": logits.numpy(), "weights": final, "gate": parts.gate_name},
+        ),
+    ]
+    scaling = _channel_scaling(x, final)
+    steps.append(Step(scaling.key, "5. Every channel is multiplied by its weight", scaling.caption, scaling.values))
+    return Explanation(name, "channel", steps)
+
+
 def explain_layer(
     name: str, module: nn.Module, kind: str, features: np.ndarray, recorded: np.ndarray | None = None
 ) -> Explanation:
-    """The step-by-step view of one recorded layer; ``recorded`` is its weights (channel) or mask (spatial)."""
+    """The step-by-step view of one recorded layer; ``recorded`` is its weights (channel) or mask (spatial).
+
+    A squeeze-and-excitation style module gets its own steps; any other channel layer ECA's.
+    """
     if kind == "channel":
-        return explain_channel(name, module, features, recorded)
+        own = explain_squeeze_excite(name, module, features, recorded)
+        return own if own is not None else explain_channel(name, module, features, recorded)
     if kind == "spatial":
         return explain_spatial(name, module, features, recorded)
     raise ValueError(f"unknown layer kind {kind!r}; expected 'channel' or 'spatial'")

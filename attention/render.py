@@ -39,7 +39,14 @@ BASE = "#7f9fbf"
 # A mask spanning less than this (max - min) is one flat colour on the true 0-1 scale: its titles say so.
 WEAK_MASK_RANGE = 0.1
 # A chart's margins in inches (left, bottom, right, top): room for the axis labels and the title.
-CHART_MARGINS = (0.6, 0.5, 0.15, 0.35)
+CHART_MARGINS = (0.6, 0.5, 0.15, 0.5)
+# Every heatmap is drawn at least this large on its long side, so a 28 px input still reads on a projector.
+MIN_HEATMAP_SIDE = 256
+# Text drawn into pictures, in pixels (and chart text in points at 100 dpi): at least 11 px on screen
+# when a panel is shown at 80% of its size.
+TEXT_PX = 14
+SMALL_PT = 10
+TITLE_PT = 11
 
 
 class LiteralFigure(Figure):
@@ -109,15 +116,53 @@ def figure_to_png(figure: Figure) -> bytes:
     return buffer.getvalue()
 
 
-def top_k_channels(weights: np.ndarray, k: int) -> np.ndarray:
-    """Indices of the k largest weights, largest first (ties keep channel order)."""
+def gate_scores(layer: ChannelLayer) -> np.ndarray | None:
+    """Each channel's score before the gate (the sum of its pooling branches), None when the layer has none."""
+    parts = [part for part in (layer.avg, layer.max) if part is not None]
+    if not parts:
+        return None
+    return np.sum([np.asarray(part, dtype=np.float64) for part in parts], axis=0)
+
+
+def weight_order(weights: np.ndarray, scores: np.ndarray | None = None) -> np.ndarray:
+    """Channels by weight, largest first; equal weights by their score before the gate, then in channel order.
+
+    A saturated gate gives several channels a weight of exactly 1.0; the
+    score before the gate still tells them apart.
+    """
+    weights = np.asarray(weights, dtype=np.float64)
+    if scores is None:
+        return np.argsort(-weights, kind="stable")
+    return np.lexsort((np.arange(len(weights)), -np.asarray(scores, dtype=np.float64), -weights))
+
+
+def top_k_channels(weights: np.ndarray, k: int, scores: np.ndarray | None = None) -> np.ndarray:
+    """Indices of the k largest weights, largest first (ties: see ``weight_order``)."""
     k = max(0, min(int(k), len(weights)))
-    return np.argsort(-weights, kind="stable")[:k]
+    return weight_order(weights, scores)[:k]
 
 
-def bar_colours(weights: np.ndarray, top_k: int, order: np.ndarray | None = None) -> list[str]:
+def tie_note(weights: np.ndarray, k: int, scores: np.ndarray | None = None) -> str | None:
+    """ "4 channels tie at w=1.00 for the last 2 places: ranked by score before the gate" when a tie decides the top k.
+
+    None when the k-th and the next channel's weights differ (or there is no next channel).
+    """
+    order = weight_order(weights, scores)
+    k = max(0, min(int(k), len(order)))
+    if k == 0 or k >= len(order) or weights[order[k - 1]] != weights[order[k]]:
+        return None
+    value = weights[order[k - 1]]
+    tied = int(np.sum(weights == value))
+    places = int(np.sum(weights[order[:k]] == value))
+    how = "ranked by score before the gate" if scores is not None else "the first channels taken"
+    return f"{tied} channels tie at w={value:.2f} for the last {places} place{'s' if places > 1 else ''}: {how}"
+
+
+def bar_colours(
+    weights: np.ndarray, top_k: int, order: np.ndarray | None = None, scores: np.ndarray | None = None
+) -> list[str]:
     """The colour of each bar, in ``order`` (channel order by default): the top-k channels are highlighted."""
-    top = set(top_k_channels(weights, top_k).tolist())
+    top = set(top_k_channels(weights, top_k, scores).tolist())
     order = np.arange(len(weights)) if order is None else order
     return [HIGHLIGHT if int(channel) in top else BASE for channel in order]
 
@@ -134,10 +179,11 @@ def channel_bar_chart(
     figure = figure or new_figure(7.0, 2.8, CHART_MARGINS)
     axes = figure.add_subplot()
     weights = layer.weights
-    order = np.argsort(-weights, kind="stable") if sort else np.arange(len(weights))
-    top = top_k_channels(weights, top_k)
+    scores = gate_scores(layer)
+    order = weight_order(weights, scores) if sort else np.arange(len(weights))
+    top = top_k_channels(weights, top_k, scores)
     positions = np.arange(len(order))
-    _bars(axes, positions, weights[order], bar_colours(weights, top_k, order))
+    _bars(axes, positions, weights[order], bar_colours(weights, top_k, order, scores))
     axes.set_ylim(0, 1)
     axes.set_xlim(-0.7, len(order) - 0.3)
     axes.set_ylabel("weight")
@@ -149,15 +195,18 @@ def channel_bar_chart(
         labelled = [int(c) for c in order[: min(len(order), max(top_k, 1))]]
         if len(order) <= 40:
             axes.set_xticks(positions[: len(labelled)])
-            axes.set_xticklabels([str(c) for c in labelled], fontsize=7)
+            axes.set_xticklabels([str(c) for c in labelled], fontsize=SMALL_PT)
         else:
             # Bars a few pixels wide leave no room for labels under them: name the top channels instead.
             axes.set_xticks([])
             axes.set_xlabel("channels, sorted by weight; top: " + ", ".join(map(str, labelled)))
     kernel = f", k={layer.kernel_size}" if layer.kernel_size else ""
-    axes.set_title(
-        f"{layer.name} ({layer.type}, {layer.channels} channels{kernel}); top {len(top)} in red", fontsize=9, **_TITLE
-    )
+    title = f"{layer.name} ({layer.type}, {layer.channels} channels{kernel}); top {len(top)} in red"
+    tie = tie_note(weights, top_k, scores)
+    axes.set_title(title + (f"\n{tie}" if tie else ""), fontsize=TITLE_PT, **_TITLE)
+    axes.tick_params(labelsize=SMALL_PT)
+    axes.xaxis.label.set_size(SMALL_PT)
+    axes.yaxis.label.set_size(SMALL_PT)
     axes.grid(axis="y", alpha=0.3)
     return figure
 
@@ -185,7 +234,9 @@ def branch_chart(layer: ChannelLayer, sort: bool = False) -> Figure:
         offset = index * (count + gap)
         colours = np.where(values[order] >= 0, "#2c7fb8", "#f03b20")
         _bars(axes, offset + np.arange(count), values[order], colours.tolist())
-        axes.text(offset + count / 2, top, f"{label} branch (before the gate)", ha="center", va="bottom", fontsize=9)
+        axes.text(
+            offset + count / 2, top, f"{label} branch (before the gate)", ha="center", va="bottom", fontsize=SMALL_PT
+        )
         if index:
             axes.axvline(offset - gap / 2, color="0.6", linewidth=0.8)
     span = len(branches) * count + (len(branches) - 1) * gap
@@ -197,7 +248,8 @@ def branch_chart(layer: ChannelLayer, sort: bool = False) -> Figure:
     axes.set_ylabel("logit part")
     axes.yaxis.set_major_locator(MaxNLocator(nbins=5))
     axes.grid(axis="y", alpha=0.3)
-    figure.suptitle(layer.name, fontsize=9)
+    axes.tick_params(labelsize=SMALL_PT)
+    figure.suptitle(layer.name, fontsize=TITLE_PT)
     return figure
 
 
@@ -249,32 +301,128 @@ def mask_image(
     return image
 
 
+def enlarged(image: Image.Image, side: int = MIN_HEATMAP_SIDE) -> Image.Image:
+    """``image`` scaled up (bicubic) until its long side is at least ``side``; a larger image is left as it is."""
+    longest = max(image.size)
+    if longest >= side:
+        return image
+    factor = side / longest
+    return image.resize((round(image.width * factor), round(image.height * factor)), Image.Resampling.BICUBIC)
+
+
 def overlay(
     image: Image.Image,
     mask: np.ndarray,
     colormap: str = DEFAULT_COLORMAP,
     opacity: float = DEFAULT_OPACITY,
     stretch: bool = False,
+    min_side: int = MIN_HEATMAP_SIDE,
 ) -> Image.Image:
-    """Heatmap of ``mask`` blended over ``image`` at the image's own resolution.
+    """Heatmap of ``mask`` blended over ``image``, at the image's resolution but at least ``min_side`` px.
 
-    By default the colour scale is the gate's absolute 0-1 range, so a mask
-    that keeps everything looks uniformly hot instead of being stretched into
-    false contrast; ``stretch`` maps the mask's own min-max to the full scale.
+    The mask's cells are enlarged with nearest-neighbour, so each stays a
+    visible square, over the image scaled up smoothly beneath them. By default
+    the colour scale is the gate's absolute 0-1 range, so a mask that keeps
+    everything looks uniformly hot instead of being stretched into false
+    contrast; ``stretch`` maps the mask's own min-max to the full scale.
     """
     if not 0.0 <= opacity <= 1.0:
         raise ValueError("opacity must be between 0 and 1")
-    values = Image.fromarray(unit_scale(mask, stretch).astype(np.float32), mode="F")
-    values = values.resize(image.size, Image.Resampling.BILINEAR)
-    heat = Image.fromarray(colorize(np.asarray(values), colormap))
-    return Image.blend(image.convert("RGB"), heat, float(opacity))
+    base = enlarged(image.convert("RGB"), min_side)
+    heat = Image.fromarray(colorize(unit_scale(mask, stretch), colormap)).resize(base.size, Image.Resampling.NEAREST)
+    return Image.blend(base, heat, float(opacity))
 
 
-def _font(size: int) -> ImageFont.ImageFont:
+def _font(size: int = TEXT_PX) -> ImageFont.ImageFont:
     try:
         return ImageFont.load_default(size=size)
     except TypeError:  # Pillow without scalable default font
         return ImageFont.load_default()
+
+
+def _text_width(draw: ImageDraw.ImageDraw, text: str, font: ImageFont.ImageFont) -> float:
+    return draw.textlength(text, font=font)
+
+
+def fit_lines(draw: ImageDraw.ImageDraw, text: str, font: ImageFont.ImageFont, width: float) -> list[str]:
+    """``text`` broken into lines no wider than ``width``, after a dot or a space, so a layer name is never cut."""
+    pieces: list[str] = []
+    current = ""
+    for char in text:
+        current += char
+        if char in ". ":
+            pieces.append(current)
+            current = ""
+    if current:
+        pieces.append(current)
+    lines: list[str] = []
+    line = ""
+    for piece in pieces:
+        if line and _text_width(draw, (line + piece).rstrip(), font) > width:
+            lines.append(line.rstrip())
+            line = piece
+        else:
+            line += piece
+    if line:
+        lines.append(line.rstrip())
+    return lines
+
+
+def scale_numbers(low: float, high: float) -> str:
+    """A range as it is written on the pictures (ASCII: Pillow's default font has no en dash)."""
+    return f"{low:.2f} to {high:.2f}"
+
+
+def colour_bar(
+    colormap: str, width: int, ticks: Sequence[tuple[float, str]], caption: str, font_px: int = TEXT_PX
+) -> Image.Image:
+    """A horizontal colour bar ``width`` px wide: the colormap from 0 to 1, labelled ticks under it, and a caption.
+
+    ``ticks`` are (position on the 0-1 scale, label) pairs.
+    """
+    font = _font(font_px)
+    margin, bar_height = font_px * 2, max(12, font_px)
+    length = max(16, width - 2 * margin)
+    scratch = ImageDraw.Draw(Image.new("RGB", (1, 1)))
+    captions = fit_lines(scratch, caption, font, width - 8) if caption else []
+    height = 4 + bar_height + 4 + font_px + 4 + len(captions) * (font_px + 4) + 2
+    strip = Image.new("RGB", (width, height), "white")
+    values = np.linspace(0.0, 1.0, length, dtype=np.float32)[None, :].repeat(bar_height, axis=0)
+    strip.paste(Image.fromarray(colorize(values, colormap)), (margin, 4))
+    draw = ImageDraw.Draw(strip)
+    draw.rectangle((margin - 1, 3, margin + length, 4 + bar_height), outline="black")
+    for position, label in ticks:
+        x = margin + position * (length - 1)
+        draw.line((x, 4 + bar_height, x, 8 + bar_height), fill="black")
+        text_width = _text_width(draw, label, font)
+        left = min(max(0.0, x - text_width / 2), width - text_width)
+        draw.text((left, 8 + bar_height), label, fill="black", font=font)
+    y = 12 + bar_height + font_px
+    for line in captions:
+        draw.text(((width - _text_width(draw, line, font)) / 2, y), line, fill="black", font=font)
+        y += font_px + 4
+    return strip
+
+
+def mask_ticks(mask: np.ndarray | None, stretch: bool) -> tuple[list[tuple[float, str]], str]:
+    """The colour bar's ticks and caption for one mask: the true 0-1 scale, or the range it was stretched from."""
+    if stretch and mask is not None:
+        low, high = float(np.min(mask)), float(np.max(mask))
+        return [(0.0, f"{low:.2f}"), (1.0, f"{high:.2f}")], f"mask, stretched from {scale_numbers(low, high)}"
+    if stretch:
+        return [(0.0, "min"), (1.0, "max")], "each tile stretched from its own min to max"
+    return [(0.0, "0"), (0.5, "0.5"), (1.0, "1")], "mask value: 0 suppresses a pixel, 1 keeps it"
+
+
+def with_colour_bar(
+    image: Image.Image, colormap: str, ticks: Sequence[tuple[float, str]], caption: str, min_width: int = 256
+) -> Image.Image:
+    """``image`` with a colour bar under it, as wide as the image (at least ``min_width``)."""
+    bar = colour_bar(colormap, max(image.width, min_width), ticks, caption)
+    sheet = Image.new("RGB", (bar.width, image.height + bar.height), "white")
+    sheet.paste(image.convert("RGB"), ((bar.width - image.width) // 2, 0))
+    sheet.paste(bar, (0, image.height))
+    return sheet
 
 
 def overlay_grid(
@@ -282,36 +430,49 @@ def overlay_grid(
     colormap: str = DEFAULT_COLORMAP,
     opacity: float = DEFAULT_OPACITY,
     stretch: bool = False,
-    tile: int = 224,
+    tile: int = MIN_HEATMAP_SIDE,
     weak_notes: bool = True,
 ) -> Image.Image:
-    """All spatial layers' overlays side by side, each titled with its layer and mask size.
+    """All spatial layers' overlays side by side, each titled with its layer and mask size, over one colour bar.
 
-    With ``weak_notes``, a weak mask's tile gets a second title line with its
-    range (see ``mask_range_note``), so a flat tile is explained where it is seen.
+    With ``weak_notes``, a weak mask's tile gets a line with its range (see
+    ``mask_range_note``), so a flat tile is explained where it is seen; a
+    stretched tile always states the range it was stretched from.
     """
     layers = analysis.spatial_layers
     if not layers:
         return Image.new("RGB", (tile, 40), "white")
-    thumbnail = analysis.image.copy()
-    thumbnail.thumbnail((tile, tile), Image.Resampling.BILINEAR)
-    notes = [mask_range_note(layer.mask) if weak_notes else None for layer in layers]
-    label_height = 32 if any(notes) else 18
-    grid = Image.new("RGB", (len(layers) * (tile + 6), tile + label_height), "white")
-    draw = ImageDraw.Draw(grid)
-    font = _font(12)
-    for index, (layer, note) in enumerate(zip(layers, notes)):
-        tile_image = overlay(thumbnail, layer.mask, colormap, opacity, stretch)
-        x = index * (tile + 6)
-        grid.paste(tile_image, (x + (tile - tile_image.width) // 2, label_height + (tile - tile_image.height) // 2))
+    base = analysis.image.convert("RGB")
+    base = enlarged(base, tile)
+    base.thumbnail((tile, tile), Image.Resampling.BILINEAR)
+    font = _font()
+    scratch = ImageDraw.Draw(Image.new("RGB", (1, 1)))
+    gap, line = 6, TEXT_PX + 4
+    titles = []
+    for layer in layers:
         height, width = layer.size
-        draw.text((x + 2, 2), f"{layer.name} ({height}x{width})", fill="black", font=font)
-        if note:
-            # The tile is narrow: the numbers, and the word that matters.
-            # ASCII only: Pillow's default font has no en dash.
-            numbers = note.split(":")[0].replace("–", "-")
-            draw.text((x + 2, 16), f"{numbers}: almost uniform", fill=HIGHLIGHT, font=font)
-    return grid
+        lines = fit_lines(scratch, f"{layer.name} ({height}x{width})", font, tile - 4)
+        low, high = float(np.min(layer.mask)), float(np.max(layer.mask))
+        if stretch:
+            lines.append(f"stretched from {scale_numbers(low, high)}")
+        elif weak_notes and mask_range_note(layer.mask):
+            lines.append(f"mask {scale_numbers(low, high)}: almost uniform")
+        titles.append(lines)
+    label_height = 4 + max(len(lines) for lines in titles) * line
+    width = len(layers) * (tile + gap) - gap
+    grid = Image.new("RGB", (width, tile + label_height), "white")
+    draw = ImageDraw.Draw(grid)
+    for index, (layer, lines) in enumerate(zip(layers, titles)):
+        tile_image = overlay(base, layer.mask, colormap, opacity, stretch, min_side=0)
+        x = index * (tile + gap)
+        grid.paste(tile_image, (x + (tile - tile_image.width) // 2, label_height + (tile - tile_image.height) // 2))
+        for number, text in enumerate(lines):
+            weak = number > 0 and text.startswith("mask ")
+            draw.text((x + 2, 2 + number * line), text, fill=HIGHLIGHT if weak else "black", font=font)
+    ticks, caption = mask_ticks(None, stretch)
+    if not stretch:
+        caption = "mask value on every tile: 0 suppresses a pixel, 1 keeps it"
+    return with_colour_bar(grid, colormap, ticks, caption)
 
 
 def _feature_channels(analysis: ImageAnalysis, layer_name: str, top_k: int) -> tuple[ChannelLayer, np.ndarray]:
@@ -321,46 +482,59 @@ def _feature_channels(analysis: ImageAnalysis, layer_name: str, top_k: int) -> t
     layer = analysis.layer(layer_name)
     if not isinstance(layer, ChannelLayer):
         raise ValueError(f"{layer.name} is not a channel-attention layer")
-    return layer, top_k_channels(layer.weights, top_k)
+    return layer, top_k_channels(layer.weights, top_k, gate_scores(layer))
 
 
 def feature_maps_image(
-    analysis: ImageAnalysis, layer_name: str, top_k: int = 8, tile: int = 120, columns: int = 4
+    analysis: ImageAnalysis,
+    layer_name: str,
+    top_k: int = 8,
+    tile: int = MIN_HEATMAP_SIDE,
+    columns: int = 4,
+    colormap: str = DEFAULT_COLORMAP,
 ) -> Image.Image:
     """The input feature maps of ``layer_name`` for its top-k weighted channels, from ``analysis.feature_maps``.
 
-    Each map is stretched to its own min-max and enlarged with
-    nearest-neighbour so its cells stay visible. Drawn with Pillow rather
-    than matplotlib axes, because a web page redraws it on every change of
-    layer or top-k.
+    Each map is stretched to its own min-max, which its label states, and
+    enlarged with nearest-neighbour so its cells stay visible. Drawn with
+    Pillow rather than matplotlib axes, because a web page redraws it on every
+    change of layer or top-k.
     """
     layer, channels = _feature_channels(analysis, layer_name, top_k)
     features = analysis.feature_maps[layer_name]
     columns = min(columns, max(1, len(channels)))
     rows = max(1, int(np.ceil(len(channels) / columns)))
-    font = _font(12)
-    title_height, label_height, gap = 22, 16, 6
+    font = _font()
+    line, gap = TEXT_PX + 4, 8
     width = columns * (tile + gap) + gap
+    scratch = ImageDraw.Draw(Image.new("RGB", (1, 1)))
+    title = fit_lines(scratch, f"Input feature maps of {layer.name}, top {len(channels)} channels", font, width - 12)
+    tie = tie_note(layer.weights, top_k, gate_scores(layer))
+    if tie:
+        title += fit_lines(scratch, tie, font, width - 12)
+    title_height = 6 + len(title) * line
+    label_height = 2 * line
     height = title_height + rows * (tile + label_height + gap)
     sheet = Image.new("RGB", (width, height), "white")
     draw = ImageDraw.Draw(sheet)
-    draw.text((gap, 4), f"input feature maps of {layer.name}, top {len(channels)} channels", fill="black", font=font)
+    for number, text in enumerate(title):
+        draw.text((gap, 4 + number * line), text, fill="black", font=font)
     for index, channel in enumerate(channels):
         values = features[int(channel)].astype(np.float32)
-        tile_image = Image.fromarray(colorize(unit_scale(values, stretch=True), "viridis"))
-        if max(tile_image.size) > tile:
-            tile_image.thumbnail((tile, tile), Image.Resampling.BILINEAR)
-        else:
-            factor = tile // max(tile_image.size)
-            enlarged = (tile_image.width * factor, tile_image.height * factor)
-            tile_image = tile_image.resize(enlarged, Image.Resampling.NEAREST)
+        tile_image = Image.fromarray(colorize(unit_scale(values, stretch=True), colormap))
+        factor = tile / max(tile_image.size)
+        size = (max(1, round(tile_image.width * factor)), max(1, round(tile_image.height * factor)))
+        resample = Image.Resampling.NEAREST if factor >= 1 else Image.Resampling.BILINEAR
+        tile_image = tile_image.resize(size, resample)
         row, column = divmod(index, columns)
         x = gap + column * (tile + gap)
         y = title_height + row * (tile + label_height + gap)
         draw.text((x, y), f"ch {int(channel)}: w={layer.weights[int(channel)]:.2f}", fill="black", font=font)
+        numbers = scale_numbers(float(values.min()), float(values.max()))
+        draw.text((x, y + line), f"stretched from {numbers}", fill="black", font=font)
         corner = (x + (tile - tile_image.width) // 2, y + label_height + (tile - tile_image.height) // 2)
         sheet.paste(tile_image, corner)
-    return sheet
+    return with_colour_bar(sheet, colormap, [(0.0, "min"), (1.0, "max")], "each map stretched from its own min to max")
 
 
 def summary_figure(
@@ -384,23 +558,24 @@ def summary_figure(
     axes = figure.add_subplot(grid[0, 0])
     axes.imshow(np.asarray(image))
     best, probability = analysis.top(1)[0]
-    axes.set_title(f"{analysis.classes[best]} ({probability:.1%})", fontsize=9, **_TITLE)
+    axes.set_title(f"{analysis.classes[best]} ({probability:.1%})", fontsize=TITLE_PT, **_TITLE)
     axes.set_axis_off()
     for index, layer in enumerate(spatial, start=1):
         axes = figure.add_subplot(grid[0, index])
         axes.imshow(np.asarray(overlay(image, layer.mask, colormap, opacity, stretch)))
         title = f"{layer.name}\n{layer.size[0]}x{layer.size[1]}, mean {layer.mask.mean():.2f}"
-        axes.set_title(title, fontsize=7, **_TITLE)
+        axes.set_title(title, fontsize=SMALL_PT, **_TITLE)
         axes.set_axis_off()
     for row, layer in enumerate(channel, start=1):
         axes = figure.add_subplot(grid[row, :])
-        _bars(axes, np.arange(layer.channels), layer.weights, bar_colours(layer.weights, top_k))
+        scores = gate_scores(layer)
+        _bars(axes, np.arange(layer.channels), layer.weights, bar_colours(layer.weights, top_k, scores=scores))
         axes.set_ylim(0, 1)
         axes.set_xlim(-0.7, layer.channels - 0.3)
-        axes.set_ylabel("weight", fontsize=7)
-        axes.set_title(f"{layer.name}: {layer.channels} channel weights", fontsize=8, **_TITLE)
+        axes.set_ylabel("weight", fontsize=SMALL_PT)
+        axes.set_title(f"{layer.name}: {layer.channels} channel weights", fontsize=SMALL_PT, **_TITLE)
         axes.yaxis.set_major_locator(FixedLocator([0.0, 0.5, 1.0]))
-        axes.tick_params(labelsize=6)
+        axes.tick_params(labelsize=SMALL_PT)
     return figure
 
 
@@ -431,6 +606,9 @@ __all__: Sequence[str] = (
     "channel_bar_chart",
     "check_colormap",
     "colorize",
+    "colour_bar",
+    "enlarged",
+    "gate_scores",
     "feature_maps_image",
     "figure_to_image",
     "figure_to_png",
@@ -442,6 +620,9 @@ __all__: Sequence[str] = (
     "save_report",
     "statistics_rows",
     "summary_figure",
+    "tie_note",
     "top_k_channels",
     "unit_scale",
+    "weight_order",
+    "with_colour_bar",
 )

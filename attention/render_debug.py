@@ -13,7 +13,7 @@ import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from .compare import LayerDifference  # noqa: E402
-from .render import new_figure, unit_scale  # noqa: E402
+from .render import SMALL_PT, TITLE_PT, new_figure, unit_scale  # noqa: E402
 
 LOWER = "#d62728"  # the change lowers the probability / A is below B
 HIGHER = "#1f77b4"
@@ -28,14 +28,14 @@ def ablation_chart(entries: Sequence[dict[str, Any]], label: str) -> Figure:
     positions = np.arange(len(ordered))
     axes.barh(positions, deltas, color=[LOWER if d < 0 else HIGHER for d in deltas], height=0.7)
     axes.set_yticks(positions)
-    axes.set_yticklabels([entry["layer"] for entry in ordered], fontsize=7)
+    axes.set_yticklabels([entry["layer"] for entry in ordered], fontsize=SMALL_PT)
     axes.invert_yaxis()
     axes.axvline(0, color="black", linewidth=0.6)
     bound = max(0.01, float(np.abs(deltas).max()) if len(deltas) else 0.01) * 1.1
     axes.set_xlim(-bound, bound)
     mode = ordered[0]["mode"] if ordered else ""
-    axes.set_xlabel(f"change in p({label}) with the layer ablated ({mode})", fontsize=8)
-    axes.tick_params(axis="x", labelsize=7)
+    axes.set_xlabel(f"change in p({label}) with the layer ablated ({mode})", fontsize=SMALL_PT)
+    axes.tick_params(axis="x", labelsize=SMALL_PT)
     axes.grid(axis="x", alpha=0.3)
     figure.subplots_adjust(left=0.38, right=0.97, top=0.97, bottom=0.5 / figure.get_figheight() + 0.05)
     return figure
@@ -51,16 +51,20 @@ def difference_chart(difference: LayerDifference, first: str = "A", second: str 
         axes.bar(np.arange(len(values)), values, color=colours, width=0.9, linewidth=0)
         axes.axhline(0, color="black", linewidth=0.6)
         axes.set_ylim(-1, 1)
-        axes.set_xlabel("channel", fontsize=8)
-        axes.set_ylabel(f"w_{first} - w_{second}", fontsize=8)
+        axes.set_xlabel("channel", fontsize=SMALL_PT)
+        axes.set_ylabel(f"w_{first} - w_{second}", fontsize=SMALL_PT)
     else:
         shown = axes.imshow(values, cmap="coolwarm", vmin=-1, vmax=1, interpolation="nearest")
         axes.set_xticks([])
         axes.set_yticks([])
         figure.colorbar(shown, ax=axes, fraction=0.046)
-    axes.set_title(f"{difference.name}: {first} minus {second} (mean |difference| {difference.score:.3f})", fontsize=9)
-    axes.tick_params(labelsize=7)
-    figure.subplots_adjust(left=0.1, right=0.97, top=0.88, bottom=0.17)
+    axes.set_title(
+        f"{difference.pair}: {first} minus {second} (mean |difference| {difference.score:.3f})"
+        + (f"\n{difference.note}" if difference.note else ""),
+        fontsize=TITLE_PT,
+    )
+    axes.tick_params(labelsize=SMALL_PT)
+    figure.subplots_adjust(left=0.1, right=0.97, top=0.8 if difference.note else 0.87, bottom=0.17)
     return figure
 
 
@@ -68,15 +72,15 @@ def side_by_side(
     maps: Sequence[np.ndarray], titles: Sequence[str], title: str, colormap: str, stretch: bool = False
 ) -> Figure:
     """Maps drawn at the same size on one 0-1 colour scale with one colour bar, so their colours compare."""
-    figure = new_figure(3.2 * len(maps) + 0.8, 3.6)
+    figure = new_figure(3.8 * len(maps) + 0.9, 4.3)  # each map about 280 px: a heatmap is at least 256
     axes = figure.subplots(1, len(maps))
     shown = None
     for ax, values, name in zip(np.atleast_1d(axes), maps, titles):
         shown = ax.imshow(unit_scale(values, stretch), cmap=colormap, vmin=0.0, vmax=1.0, interpolation="nearest")
-        ax.set_title(name, fontsize=8)
+        ax.set_title(name, fontsize=SMALL_PT)
         ax.set_xticks([])
         ax.set_yticks([])
-    figure.suptitle(title, fontsize=9)
+    figure.suptitle(title, fontsize=TITLE_PT)
     if shown is not None:
         figure.colorbar(shown, ax=list(np.atleast_1d(axes)), fraction=0.03)
     return figure

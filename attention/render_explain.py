@@ -1,4 +1,4 @@
-"""Pictures for the step-by-step view: one small figure per step, or all of them as one slide.
+"""Pictures for the step-by-step view: one small figure per step, all of them as one sheet, or 16:9 slides.
 
 Drawing is kept apart from ``explain`` so that the numbers can be tested
 without matplotlib, and so that the page and the CLI draw exactly the same
@@ -9,6 +9,10 @@ state, so concurrent requests cannot draw into each other's figures.
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from pathlib import Path
 from typing import Any
 
 import matplotlib
@@ -16,32 +20,59 @@ import matplotlib
 matplotlib.use("Agg")
 
 import numpy as np  # noqa: E402
+from matplotlib.backends.backend_pdf import PdfPages  # noqa: E402
 from matplotlib.figure import Figure, SubFigure  # noqa: E402
 from PIL import Image  # noqa: E402
 
+from .display import DEFAULT_COLORMAP  # noqa: E402
 from .explain import Explanation, Step  # noqa: E402
-from .render import figure_to_image, new_figure  # noqa: E402
+from .render import SMALL_PT, figure_to_image, new_figure  # noqa: E402
 
 STEP_SIZE = (7.5, 2.4)  # inches: wide and short, so a page column shows a step without scrolling
 BAR = "#7f9fbf"
 HIGHLIGHT = "#d62728"
-MAP = "viridis"
+MAP = DEFAULT_COLORMAP
+# A slide is 1920x1080 px (19.2x10.8 in at 100 dpi); at 100 dpi a point is 100/72 px, so 21 pt is 29 px of text
+# (at least 28) and 18 pt is 25 px for the kernel's numbers (at least 24).
+SLIDE_SIZE = (19.2, 10.8)
+SLIDE_TEXT_PT = 21
+SLIDE_NUMBER_PT = 18
+# The text size the step drawings use: the page's, or a slide's while ``slide_text`` is open. A context
+# variable, not matplotlib's global rcParams, so concurrent requests never change each other's sizes.
+_TEXT_PT: ContextVar[tuple[float, float]] = ContextVar("text_pt", default=(SMALL_PT, SMALL_PT))
+
+
+@contextmanager
+def slide_text() -> Iterator[None]:
+    token = _TEXT_PT.set((SLIDE_TEXT_PT, SLIDE_NUMBER_PT))
+    try:
+        yield
+    finally:
+        _TEXT_PT.reset(token)
+
+
+def _pt() -> float:
+    return _TEXT_PT.get()[0]
+
+
+def _number_pt() -> float:
+    return _TEXT_PT.get()[1]
 
 
 def _map(axes: Any, values: np.ndarray, title: str, vmin: float | None = None, vmax: float | None = None) -> None:
     shown = axes.imshow(values, cmap=MAP, vmin=vmin, vmax=vmax, interpolation="nearest")
-    axes.set_title(title, fontsize=8)
+    axes.set_title(title, fontsize=_pt())
     axes.set_xticks([])
     axes.set_yticks([])
-    axes.figure.colorbar(shown, ax=axes, fraction=0.046, pad=0.02).ax.tick_params(labelsize=6)
+    axes.figure.colorbar(shown, ax=axes, fraction=0.046, pad=0.02).ax.tick_params(labelsize=_pt())
 
 
 def _bars(axes: Any, values: np.ndarray, title: str, colour: str = BAR) -> None:
     values = np.asarray(values, dtype=np.float64)
     axes.bar(np.arange(len(values)), values, width=0.9, color=colour, linewidth=0)
     axes.axhline(0, color="black", linewidth=0.5)
-    axes.set_title(title, fontsize=8)
-    axes.tick_params(labelsize=6)
+    axes.set_title(title, fontsize=_pt())
+    axes.tick_params(labelsize=_pt())
     axes.set_xlim(-0.7, len(values) - 0.3)
 
 
@@ -53,9 +84,34 @@ def _draw_input(figure: Figure | SubFigure, values: dict[str, Any]) -> None:
 
 
 def _draw_channel_pooling(figure: Figure | SubFigure, values: dict[str, Any]) -> None:
-    left, right = figure.subplots(1, 2)
-    _bars(left, values["avg"], "average of each channel")
-    _bars(right, values["max"], "max of each channel")
+    shown = [(key, title) for key, title in (("avg", "average of each channel"), ("max", "max of each channel"))]
+    shown = [(key, title) for key, title in shown if key in values]
+    for axes, (key, title) in zip(figure.subplots(1, len(shown), squeeze=False)[0], shown):
+        _bars(axes, values[key], title)
+
+
+def _matrix_map(axes: Any, values: np.ndarray, title: str) -> None:
+    """A weight matrix on a diverging scale, its first and last row and column numbered, three colour-bar ticks."""
+    bound = float(np.abs(values).max()) or 1.0
+    shown = axes.imshow(values, cmap="coolwarm", vmin=-bound, vmax=bound, aspect="auto", interpolation="nearest")
+    axes.set_title(title, fontsize=_pt())
+    rows, columns = values.shape
+    axes.set_yticks(sorted({0, rows - 1}))
+    axes.set_xticks(sorted({0, columns - 1}))
+    axes.tick_params(labelsize=_pt())
+    bar = axes.figure.colorbar(shown, ax=axes, fraction=0.08, pad=0.04, ticks=[-bound, 0.0, bound])
+    bar.ax.set_yticklabels([f"{-bound:.2f}", "0", f"{bound:.2f}"])
+    bar.ax.tick_params(labelsize=_pt())
+
+
+def _draw_bottleneck(figure: Figure | SubFigure, values: dict[str, Any]) -> None:
+    """The reduce matrix, the hidden vector after the activation, the expand matrix, and the scores out."""
+    axes = figure.subplots(1, 4, gridspec_kw={"width_ratios": [3, 1.2, 1.2, 3], "wspace": 0.9})
+    reduce, expand = np.asarray(values["reduce"]), np.asarray(values["expand"])
+    _matrix_map(axes[0], reduce, f"reduce: {reduce.shape[0]}x{reduce.shape[1]}")
+    _bars(axes[1], values["hidden"], f"{len(values['hidden'])} in the middle")
+    _matrix_map(axes[2], expand, f"expand: {expand.shape[0]}x{expand.shape[1]}")
+    _bars(axes[3], values["logits"], "one score per channel")
 
 
 def _draw_kernel_taps(figure: Figure | SubFigure, values: dict[str, Any]) -> None:
@@ -68,14 +124,14 @@ def _draw_kernel_taps(figure: Figure | SubFigure, values: dict[str, Any]) -> Non
             f"{tap:+.3f}",
             (offset, tap),
             textcoords="offset points",
-            xytext=(0, 6 if tap >= 0 else -12),
+            xytext=(0, 6 if tap >= 0 else -1.6 * _number_pt()),
             ha="center",
-            fontsize=7,
+            fontsize=_number_pt(),
         )
     axes.set_xticks(offsets)
-    axes.set_xlabel("neighbour channel offset", fontsize=7)
-    axes.set_title(f"k = {values['kernel_size']} taps, padding {values['padding']}", fontsize=8)
-    axes.tick_params(labelsize=6)
+    axes.set_xlabel("neighbour channel offset", fontsize=_pt())
+    axes.set_title(f"k = {values['kernel_size']} taps, padding {values['padding']}", fontsize=_pt())
+    axes.tick_params(labelsize=_pt())
     low, high = float(min(taps.min(), 0)), float(max(taps.max(), 0))
     margin = 0.25 * (high - low or 1.0)
     axes.set_ylim(low - margin, high + margin)
@@ -98,7 +154,7 @@ def _draw_branches(figure: Figure | SubFigure, values: dict[str, Any]) -> None:
             markersize=3,
             label="one conv of (avg + max)",
         )
-        axes[-1].legend(fontsize=6, loc="best")
+        axes[-1].legend(fontsize=_pt(), loc="best")
 
 
 def _draw_channel_gate(figure: Figure | SubFigure, values: dict[str, Any]) -> None:
@@ -114,12 +170,12 @@ def _draw_channel_gate(figure: Figure | SubFigure, values: dict[str, Any]) -> No
     curve_x = np.linspace(low, high, 200)
     curve = np.clip(curve_x / 6 + 0.5, 0, 1) if values["gate"] == "hard sigmoid" else 1 / (1 + np.exp(-curve_x))
     axes.plot(curve_x, curve, color="black", linewidth=1)
-    axes.scatter(logits, weights, s=10, color=HIGHLIGHT, zorder=3)
+    axes.scatter(logits, weights, s=_pt() ** 2 / 10, color=HIGHLIGHT, zorder=3)  # dots grow with the text
     axes.set_ylim(-0.05, 1.05)
-    axes.set_xlabel("logit", fontsize=7)
-    axes.set_ylabel("weight", fontsize=7)
-    axes.set_title(f"{values['gate']} curve with the {len(weights)} channels on it", fontsize=8)
-    axes.tick_params(labelsize=6)
+    axes.set_xlabel("logit", fontsize=_pt())
+    axes.set_ylabel("weight", fontsize=_pt())
+    axes.set_title(f"{values['gate']} curve with the {len(weights)} channels on it", fontsize=_pt())
+    axes.tick_params(labelsize=_pt())
 
 
 def _draw_before_after(figure: Figure | SubFigure, values: dict[str, Any], scale_title: str) -> None:
@@ -130,8 +186,8 @@ def _draw_before_after(figure: Figure | SubFigure, values: dict[str, Any], scale
         colours = [HIGHLIGHT if c == values["channel"] else BAR for c in range(len(weights))]
         axes[0].bar(np.arange(len(weights)), weights, width=0.9, color=colours, linewidth=0)
         axes[0].set_ylim(0, 1)
-        axes[0].set_title("weights (chosen channel in red)", fontsize=8)
-        axes[0].tick_params(labelsize=6)
+        axes[0].set_title("weights (chosen channel in red)", fontsize=_pt())
+        axes[0].tick_params(labelsize=_pt())
         axes = axes[1:]
     before, after = values["before"], values["after"]
     low, high = float(min(before.min(), after.min())), float(max(before.max(), after.max()))
@@ -153,8 +209,9 @@ def _draw_spatial_kernel(figure: Figure | SubFigure, values: dict[str, Any]) -> 
         axis.imshow(slice_, cmap="coolwarm", vmin=-bound, vmax=bound)
         if slice_.shape[0] <= 7:
             for (row, col), value in np.ndenumerate(slice_):
-                axis.text(col, row, f"{value:.2f}", ha="center", va="center", fontsize=5)
-        axis.set_title(f"slice over the {label} map", fontsize=8)
+                colour = "white" if abs(value) > 0.6 * bound else "black"
+                axis.text(col, row, f"{value:.2f}", ha="center", va="center", fontsize=_number_pt(), color=colour)
+        axis.set_title(f"slice over the {label} map", fontsize=_pt())
         axis.set_xticks([])
         axis.set_yticks([])
 
@@ -176,7 +233,7 @@ def draw_step(step: Step, kind: str, figure: Figure | SubFigure) -> None:
             "\n".join(textwrap.wrap(f"Not shown: {step.missing}", 90)),
             ha="center",
             va="center",
-            fontsize=8,
+            fontsize=_pt(),
             color="#555555",
         )
         return
@@ -189,6 +246,8 @@ def draw_step(step: Step, kind: str, figure: Figure | SubFigure) -> None:
         (_draw_kernel_taps if kind == "channel" else _draw_spatial_kernel)(figure, values)
     elif step.key == "branches":
         _draw_branches(figure, values)
+    elif step.key == "bottleneck":
+        _draw_bottleneck(figure, values)
     elif step.key == "gate":
         (_draw_channel_gate if kind == "channel" else _draw_spatial_gate)(figure, values)
     elif step.key == "scaling":
@@ -220,7 +279,48 @@ def slide_figure(explanation: Explanation, title: str | None = None) -> Figure:
     for subfigure, step in zip(subfigures, explanation.steps):
         caption = step.caption if step.shown else f"Not shown: {step.missing}"
         wrapped = "\n".join(textwrap.wrap(caption, 125))
-        subfigure.suptitle(f"{step.title}\n{wrapped}", fontsize=7.5, x=0.01, ha="left", y=0.995, va="top")
+        subfigure.suptitle(f"{step.title}\n{wrapped}", fontsize=_pt(), x=0.01, ha="left", y=0.995, va="top")
         subfigure.subplots_adjust(top=0.64, bottom=0.1, left=0.06, right=0.93, wspace=0.4)
         draw_step(step, explanation.kind, subfigure)
     return figure
+
+
+def step_slide(explanation: Explanation, index: int, title: str | None = None) -> Figure:
+    """Step ``index`` alone on a 1920x1080 slide: its title and caption in large type, its drawing below."""
+    step = explanation.steps[index]
+    figure = new_figure(*SLIDE_SIZE)
+    heading = title or f"{explanation.layer}: {explanation.kind} attention"
+    caption = step.caption if step.shown else f"Not shown: {step.missing}"
+    with slide_text():
+        figure.text(0.03, 0.955, f"{heading} · step {index + 1} of {len(explanation.steps)}", fontsize=_pt(), va="top")
+        figure.text(0.03, 0.9, step.title, fontsize=_pt() * 1.4, weight="bold", va="top")
+        wrapped = "\n".join(textwrap.wrap(caption, 110))
+        figure.text(0.03, 0.83, wrapped, fontsize=_pt(), va="top", color="#222222")
+        lines = wrapped.count("\n") + 1
+        top = max(0.3, 0.8 - 0.045 * lines)
+        drawing = figure.subfigures(1, 1)
+        drawing.subplots_adjust(left=0.06, right=0.95, bottom=0.1, top=top, wspace=0.35)
+        draw_step(step, explanation.kind, drawing)
+    return figure
+
+
+def write_slides_pdf(explanation: Explanation, path: Path, title: str | None = None) -> Path:
+    """Every step's 1920x1080 slide, one page each, in one PDF."""
+    with PdfPages(path) as pdf:
+        for index in range(len(explanation.steps)):
+            pdf.savefig(step_slide(explanation, index, title))
+    return path
+
+
+def write_slides(explanation: Explanation, folder: Path, title: str | None = None) -> list[Path]:
+    """``folder/step-01.png`` ... one 1920x1080 slide per step, and ``folder/slides.pdf`` with all of them."""
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    with PdfPages(folder / "slides.pdf") as pdf:
+        for index in range(len(explanation.steps)):
+            figure = step_slide(explanation, index, title)
+            path = folder / f"step-{index + 1:02d}.png"
+            figure.savefig(path, dpi=100)
+            pdf.savefig(figure)
+            written.append(path)
+    return [*written, folder / "slides.pdf"]

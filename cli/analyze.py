@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from attention.display import DEFAULT_COLORMAP, DEFAULT_OPACITY, DEFAULT_TOP_K, MAX_TOP_K
+from attention.errors import InputError
 from attention.files import dumps, safe_stem
 from models.options import add_model_options, load_model_from
 
@@ -45,6 +46,11 @@ def add_parser(commands: Any) -> None:
         help="also run each attention layer switched off (identity: the layer passes its input "
         "through; mean: its gate replaced by the gate's mean) and report the new prediction per layer",
     )
+    analyze.add_argument(
+        "--target",
+        metavar="LABEL",
+        help="with --ablate: report delta as the change in this class's probability (default: the prediction)",
+    )
     analyze.set_defaults(run=run)
 
 
@@ -70,16 +76,20 @@ def write_figures(analysis: Any, out: Path, stem: str, args: argparse.Namespace)
 
 
 def run(args: argparse.Namespace) -> int:
-    from attention.analysis import Analyzer, analysis_to_dict, build_document
+    from attention.analysis import Analyzer, analysis_to_dict, build_document, class_index
     from attention.discovery import require_attention
     from attention.images import load_image
     from attention.render import check_colormap
     from models.checkpoint import images_per_pass
 
     check_colormap(args.colormap)
+    if args.target is not None and args.ablate is None:
+        raise InputError("--target LABEL picks the class whose probability --ablate reports; give --ablate too")
     if args.out is not None:
         check_out_folder(args.out)
     loaded = load_model_from(args)
+    if args.target is not None:
+        class_index(loaded.classes, args.target)  # an unknown label is refused before any image is read
     batch_size = min(args.batch_size, images_per_pass(loaded))
     if batch_size < args.batch_size:
         LOGGER.info("%s: %d images per pass keep the activations within the memory budget", loaded.name, batch_size)
@@ -91,7 +101,9 @@ def run(args: argparse.Namespace) -> int:
         for start in range(0, len(args.images), batch_size):
             paths = args.images[start : start + batch_size]
             images = [load_image(path) for path in paths]
-            analyses = analyzer.analyze(images, names=paths, batch_size=batch_size, ablate=args.ablate)
+            analyses = analyzer.analyze(
+                images, names=paths, batch_size=batch_size, ablate=args.ablate, target=args.target
+            )
             for index, (analysis, path) in enumerate(zip(analyses, paths), start=start):
                 results.append(analysis_to_dict(analysis, image=path))
                 if args.out is not None:
@@ -111,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
                 best = entry["prediction"]
                 sys.stdout.write(
                     f"  without {entry['layer']} ({entry['mode']}): {best['label']} {best['probability']:.1%}, "
-                    f"change {entry['delta']:+.4f}\n"
+                    f"change in p({entry['target']}) {entry['delta']:+.4f}\n"
                 )
         if args.out is not None:
             sys.stdout.write(f"figures written to {args.out}\n")

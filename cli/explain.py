@@ -1,4 +1,8 @@
-"""``python -m attention explain IMAGE --layer NAME --out DIR``: one layer worked out step by step, as a slide."""
+"""``python -m attention explain IMAGE --layer NAME --out DIR | --slides DIR``: one layer worked out step by step.
+
+``--out`` writes one sheet of every step per layer; ``--slides`` writes one
+1920x1080 slide per step (``step-01.png`` ...) and ``slides.pdf`` with them all.
+"""
 
 from __future__ import annotations
 
@@ -19,7 +23,14 @@ def add_parser(commands: Any) -> None:
     add_model_options(explain)
     explain.add_argument("image", metavar="IMAGE", help="an image file in any format Pillow reads")
     explain.add_argument("--layer", help="the layer's name (default: the first); 'all' for every layer")
-    explain.add_argument("--out", type=Path, required=True, help="write the slide PNG(s) into this folder")
+    explain.add_argument("--out", type=Path, help="write one PNG of every step per layer into this folder")
+    explain.add_argument(
+        "--slides",
+        type=Path,
+        metavar="DIR",
+        help="write 1920x1080 slides, one per step (DIR/step-01.png ...), and DIR/slides.pdf "
+        "(with --layer all, one subfolder per layer)",
+    )
     explain.set_defaults(run=run)
 
 
@@ -28,9 +39,13 @@ def run(args: argparse.Namespace) -> int:
     from attention.discovery import require_attention
     from attention.explain import explain_layer
     from attention.images import load_image
-    from attention.render_explain import slide_figure
+    from attention.render_explain import slide_figure, write_slides
 
-    check_out_folder(args.out)
+    if args.out is None and args.slides is None:
+        raise InputError("say where to write: --out DIR (one sheet per layer) or --slides DIR (1920x1080 slides)")
+    for folder in (args.out, args.slides):
+        if folder is not None:
+            check_out_folder(folder)
     loaded = load_model_from(args)
     image = load_image(args.image)
     with Analyzer(loaded.model, loaded.classes, loaded.preprocessing, loaded.name) as analyzer:
@@ -47,8 +62,14 @@ def run(args: argparse.Namespace) -> int:
     for name in wanted:
         layer = analysis.layer(name)
         explanation = explain_layer(name, modules[name], layer.kind, analysis.feature_maps[name], layer.gate)
-        path = args.out / f"{stem}_{safe_stem(name)}_explain.png"
-        slide_figure(explanation).savefig(path)
         missing = ", ".join(step.key for step in explanation.missing)
-        sys.stdout.write(f"{path}" + (f" (not shown for this module: {missing})" if missing else "") + "\n")
+        note = f" (not shown for this module: {missing})" if missing else ""
+        if args.out is not None:
+            path = args.out / f"{stem}_{safe_stem(name)}_explain.png"
+            slide_figure(explanation).savefig(path)
+            sys.stdout.write(f"{path}{note}\n")
+        if args.slides is not None:
+            folder = args.slides if len(wanted) == 1 else args.slides / safe_stem(name)
+            written = write_slides(explanation, folder)
+            sys.stdout.write(f"{len(written) - 1} slides and {written[-1]}{note}\n")
     return 0

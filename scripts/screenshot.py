@@ -7,7 +7,7 @@ Run from the repository root::
 
 It starts ``python app.py`` on a free port, analyses the image in Debian's
 Chromium (/usr/bin/chromium, driven by Playwright, which never downloads a
-browser here), and saves a full-page screenshot; with ``--explain``, it opens
+browser here), and saves the 1400x1000 window a user sees after Analyze; with ``--explain``, it opens
 the Explain view on ``--layer`` (default: the first) and saves that section alone.
 """
 
@@ -74,7 +74,7 @@ def capture(url: str, image: Path, out: Path, explain: bool = False, layer: str 
                 capture_explain(page, out, layer)
             else:
                 page.wait_for_timeout(500)
-                page.screenshot(path=str(out), full_page=True)
+                page.screenshot(path=str(out))
         finally:
             browser.close()
 

@@ -261,14 +261,14 @@ def test_a_client_cannot_make_the_server_open_its_files(
         escaping,
         "../../../../etc/passwd",
     ]
-    refusals = {_refusal(url, [{"path": path}, "shapes", None, "none"]) for path in named}
-    refusals |= {_refusal(url, [{"path": path, "orig_name": "cat.png"}, "shapes", None, "none"]) for path in named}
+    refusals = {_refusal(url, [{"path": path}, "shapes", None, "none", ""]) for path in named}
+    refusals |= {_refusal(url, [{"path": path, "orig_name": "cat.png"}, "shapes", None, "none", ""]) for path in named}
     assert len(refusals) == 1, refusals  # the same line whether the file exists or not: no oracle
     assert refusals.pop() == "no image was uploaded: upload, paste or photograph an image first"
     # Payloads typed as Gradio files or as bare strings: refused too, and alike for every path.
     for payload in ({"path": "P", "meta": {"_type": "gradio.FileData"}}, "P"):
         answers = {
-            _refusal(url, [json.loads(json.dumps(payload).replace('"P"', json.dumps(p))), None, None, "none"])
+            _refusal(url, [json.loads(json.dumps(payload).replace('"P"', json.dumps(p))), None, None, "none", ""])
             for p in named
         }
         assert len(answers) == 1, (payload, answers)
@@ -288,13 +288,13 @@ def test_a_client_cannot_make_the_server_open_its_files(
                 "file": {"path": checkpoint, "meta": {"_type": "gradio.FileData"}},
                 "text": checkpoint,
             }[form]
-            answers.add(_refusal(url, [image, "shapes", payload, "none"]))
+            answers.add(_refusal(url, [image, "shapes", payload, "none", ""]))
         assert len(answers) == 1, (form, answers)  # alike for every path: no oracle, no load
         assert answers.pop() in ("None", "no checkpoint was uploaded: upload the checkpoint file again")
     # Gradio's own checks or the app's refusal stopped every one of them before any checkpoint was read.
     assert app_server.log.read_text(errors="replace").count("loaded uploaded checkpoint") == loads_before
     # The same upload with no checkpoint is analysed: the refusals were about the paths only.
-    kind, data = raw_call(url, "analyze", [image, "shapes", None, "none"])[-1]
+    kind, data = raw_call(url, "analyze", [image, "shapes", None, "none", ""])[-1]
     assert kind == "complete" and data[1].startswith("**shape0\\.png**"), data
     assert app_server.process.poll() is None
 
@@ -325,7 +325,7 @@ def test_overflow_is_refused_as_busy_and_a_stop_leaves_no_temp_files(tmp_path: P
         created = [entry.name for entry in temp.iterdir()]
         assert len(created) == 1 and created[0].startswith("attention-lens-"), created
         big = {"path": upload_file(url, _big_png(tmp_path / "big.png")), "meta": {"_type": "gradio.FileData"}}
-        data = [big, "shapes", None, "none"]
+        data = [big, "shapes", None, "none", ""]
         answers = [post_json(f"{url}gradio_api/call/analyze", {"data": data}) for _ in range(12)]
         statuses = [status for status, _body in answers]
         assert 503 in statuses and 200 in statuses, statuses

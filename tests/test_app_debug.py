@@ -53,16 +53,20 @@ def without(model: nn.Module, name: str) -> nn.Module:
     return twin
 
 
-def check_identity_ablations(entries: list[dict[str, Any]], loaded: Any, batch: torch.Tensor) -> None:
-    """Each entry's prediction and delta against the model with that layer really replaced."""
+def check_identity_ablations(
+    entries: list[dict[str, Any]], loaded: Any, batch: torch.Tensor, target: str | None = None
+) -> None:
+    """Each entry's prediction and delta (of ``target``, by default the prediction) against the model with that
+    layer really replaced."""
     with torch.inference_mode():
         original = torch.softmax(loaded.model(batch).float(), 1)[0]
-    base = int(original.argmax())
+    base = int(original.argmax()) if target is None else loaded.classes.index(target)
     names = [name for name, module in loaded.model.named_modules() if name in {e["layer"] for e in entries}]
     assert [entry["layer"] for entry in entries] == names and len(names) == 8
     moved = 0
     for entry in entries:
         assert entry["mode"] == "identity" and entry["type"] in ("eca", "spatial")
+        assert entry["target"] == loaded.classes[base]
         with torch.inference_mode():
             expected = torch.softmax(without(loaded.model, entry["layer"])(batch).float(), 1)[0]
         best = int(expected.argmax())
@@ -117,6 +121,27 @@ def test_api_ablation_matches_the_model_with_each_layer_replaced(client: Client)
     assert document == plain
     with pytest.raises(AppError, match="unknown ablation mode 'zero'"):
         api_document(client, EXAMPLE, ablate="zero")
+
+
+def test_api_ablation_and_gradcam_follow_the_target_class(server_url: str) -> None:
+    client = Client(server_url, verbose=False)  # its own session: /gradcam draws this client's last analysis
+    loaded = load_checkpoint("shapes")
+    document = api_document(client, OTHER, ablate="identity", target="ring")
+    assert document["results"][0]["prediction"]["label"] != "ring"
+    check_identity_ablations(document["results"][0]["ablations"], loaded, model_input(loaded, OTHER), "ring")
+    name = "stages.1.0.attention.spatial"
+    _image, predicted = client.predict(name, api_name="/gradcam")
+    _image, ring = client.predict(name, "viridis", "absolute", "ring", api_name="/gradcam")
+    assert predicted["class"]["label"] == document["results"][0]["prediction"]["label"]
+    assert ring["class"] == {"label": "ring", "index": loaded.classes.index("ring")}
+    expected = grad_cam(copy.deepcopy(loaded.model), model_input(loaded, OTHER), name, ring["class"]["index"])[0]
+    np.testing.assert_allclose(np.asarray(ring["gradcam"]), expected, atol=1e-4)
+    for call in (
+        lambda: api_document(client, OTHER, ablate="identity", target="dog"),
+        lambda: client.predict(name, "viridis", "absolute", "dog", api_name="/gradcam"),
+    ):
+        with pytest.raises(AppError, match="unknown class 'dog'; this model's classes are: circle"):
+            call()
 
 
 def test_ablations_and_analyses_at_the_same_time_match_their_sequential_answers(
@@ -211,5 +236,8 @@ def test_compare_one_image_under_two_models(client: Client, tmp_path: Path) -> N
     assert max(layer["score"] for layer in data["layers"]) > 1e-3
     with pytest.raises(AppError, match="give a second image, or a second model"):
         client.predict(handle_file(str(EXAMPLE)), api_name="/compare")
-    with pytest.raises(AppError, match="different attention layers"):
-        client.predict(handle_file(str(EXAMPLE)), model_b="fashion", api_name="/compare")
+    # Models with other layers compare by kind and position; the layers left without a partner are listed.
+    summary, data = client.predict(handle_file(str(EXAMPLE)), model_b="fashion", api_name="/compare")
+    assert data["b"]["checkpoint"] == "fashion" and data["layers"]
+    assert data["unmatched"] and "Not compared: " + "; ".join(data["unmatched"]) in summary
+    assert any("stages.3.0.attention" in line for line in data["unmatched"])

@@ -125,15 +125,21 @@ def test_picking_layers_never_runs_the_model(cache: ModelCache, roots: UploadRoo
         for name in result.explanations:
             explain.explain_view(result, name)
         slide = explain.slide_png(result, result.spatial_layer_names[-1], tmp_path)
+        slides = explain.slides_pdf(result, result.spatial_layer_names[-1], tmp_path)
         assert len(calls) == 1
     finally:
         handle.remove()
     assert slide is not None and slide.parent.parent == tmp_path and slide.name.endswith("_explain.png")
     with Image.open(slide) as image:
         assert image.height > 4 * 240  # every step, each with its caption
+    # The slides for a class: one 16:9 page per step of the spatial layer.
+    assert slides is not None and slides.parent.parent == tmp_path and slides.name.endswith("_slides.pdf")
+    pdf = slides.read_bytes()
+    assert pdf.count(b"/Type /Page") - pdf.count(b"/Type /Pages") == 4
+    assert pdf.count(b"/MediaBox [ 0 0 1382.4 777.6 ]") == 4  # 19.2 x 10.8 in at 72 points per inch
 
 
-def test_a_module_without_a_kernel_says_which_steps_it_cannot_show() -> None:
+def test_a_squeeze_excite_network_is_explained_in_its_own_steps() -> None:
     torch.manual_seed(0)
     model = nn.Sequential(
         nn.Conv2d(3, 16, 3, padding=1), SqueezeExcite(16), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(16, 2)
@@ -143,10 +149,11 @@ def test_a_module_without_a_kernel_says_which_steps_it_cannot_show() -> None:
         result = analysis.analyze_loaded(analyzer, load_image(STAR), "star.png")
     (name,) = result.explanations
     view = explain.explain_view(result, name)
-    assert [shown.image is None for shown in view.steps] == [False, False, True, True, False, False]
-    for shown in view.steps[2:4]:
-        assert "Not shown for this module: SqueezeExcite has no single 1-D kernel" in _plain(shown.caption)
-    assert "does not expose 2 of them" in view.heading
+    # Squeeze, bottleneck, gate, scale: SE's own computation, every step drawn, none forced into ECA's.
+    assert [shown.image is None for shown in view.steps] == [False] * 5
+    assert "3. The bottleneck: 16 numbers down to 4, then back up to 16" in _plain(view.steps[2].caption)
+    assert "Not shown" not in " ".join(_plain(shown.caption) for shown in view.steps)
+    assert "does not expose" not in view.heading
 
 
 def test_no_result_yet() -> None:
@@ -193,11 +200,14 @@ def test_the_spatial_panels_say_when_a_mask_is_weak(weak_result: LensResult) -> 
         weak = float(mask.max() - mask.min()) < render.WEAK_MASK_RANGE
         weak_layers += weak
         numbers = f"{mask.min():.2f}–{mask.max():.2f}"
-        for scale, hint in (("absolute", "the min–max colour scale shows where it differs"), ("minmax", "stretched")):
-            overlay, raw = notes.spatial_labels(result, name, scale)
-            assert (f"mask {numbers}: this layer scales every pixel almost equally" in overlay) == weak, overlay
-            assert (numbers in raw and hint in raw) == weak, raw
-            assert weak or (overlay, raw) == (notes.OVERLAY_LABEL, notes.MASK_LABEL)
+        overlay, raw = notes.spatial_labels(result, name, "absolute")
+        assert (f"mask {numbers}: this layer scales every pixel almost equally" in overlay) == weak, overlay
+        assert (numbers in raw and "the min–max colour scale shows where it differs" in raw) == weak, raw
+        assert weak or (overlay, raw) == (notes.OVERLAY_LABEL, notes.MASK_LABEL)
+        # Stretched, every view states the range it was stretched from.
+        overlay, raw = notes.spatial_labels(result, name, "minmax")
+        assert (f"mask {numbers}: this layer scales every pixel almost equally" in overlay) == weak, overlay
+        assert numbers in overlay and "stretched" in overlay and numbers in raw and "stretched" in raw, raw
     assert 0 < weak_layers < len(result.spatial_layer_names)  # this example has both kinds
 
 

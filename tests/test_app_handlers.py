@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
+from attention import render
 from attention.display import MAX_TOP_K
 from attention.errors import CheckpointError, ImageInputError, InputError
 from models.checkpoint import SHIPPED
@@ -75,11 +76,14 @@ def test_every_panel_renders(result: LensResult) -> None:
     drawn = panels.render_panels(result, panels.DisplayOptions(branches=True))
     assert all(isinstance(image, Image.Image) for image in drawn.channel)
     assert all(isinstance(image, Image.Image) for image in drawn.spatial)
-    # The large overlay keeps the uploaded image's own resolution.
-    assert drawn.spatial.overlay.size == result.analysis.image.size
+    # The large overlay keeps the uploaded image's own resolution, at least 256 px, above its colour bar.
+    image = result.analysis.image
+    assert drawn.spatial.overlay.width == max(image.width, render.MIN_HEATMAP_SIDE)
+    assert drawn.spatial.overlay.height > drawn.spatial.overlay.width * image.height / image.width
     first_mask = result.analysis.spatial_layers[0]
     mask_height, mask_width = first_mask.size
-    assert drawn.spatial.mask.width % mask_width == 0 and drawn.spatial.mask.height % mask_height == 0
+    # Whole cells, at least 256 px: the mask's cells stay crisp squares.
+    assert drawn.spatial.mask.width % mask_width == 0 and drawn.spatial.mask.width >= render.MIN_HEATMAP_SIDE
     assert len(drawn.statistics["data"]) == len(result.analysis.layers)
     assert len(drawn.statistics["headers"]) == len(drawn.statistics["data"][0])
     assert tuple(drawn.statistics["headers"]) == panels.STATISTICS_HEADERS  # the empty table's headers
@@ -340,7 +344,7 @@ def test_the_stored_result_keeps_the_image_at_display_size(
     assert result.analysis.image.size == (analysis.DISPLAY_MAX_SIDE, analysis.DISPLAY_MAX_SIDE // 2)
     for features in result.analysis.feature_maps.values():
         assert features.dtype in (np.float16, np.float32)
-    assert panels.spatial_panels(result).overlay.size == result.analysis.image.size
+    assert panels.spatial_panels(result).overlay.width == result.analysis.image.width
 
 
 def _entry(folder: Path, name: str, size: int, age_s: float, now: float) -> Path:
@@ -512,23 +516,32 @@ def test_panels_show_the_top_channels_and_the_right_numbers(result: LensResult) 
     for layer in result.analysis.channel_layers:
         for k in (1, 3, 7):
             drawn = panels.channel_panels(result, layer.name, sort=False, top_k=k, branches=False)
-            expected = set(np.argsort(-layer.weights, kind="stable")[:k].tolist())
+            top = render.top_k_channels(layer.weights, k, render.gate_scores(layer))
             bars = highlighted_bars(drawn.bar_chart, layer.channels, render.HIGHLIGHT)
-            assert {channel for channel, lit in enumerate(bars) if lit} == expected, (layer.name, k)
-            # The feature maps are those channels' input maps, largest weight first, each min-max scaled.
+            assert {channel for channel, lit in enumerate(bars) if lit} == set(top.tolist()), (layer.name, k)
+            # The feature maps are those channels' input maps, largest weight first, each min-max scaled,
+            # in rows of FEATURE_COLUMNS tiles at the sheet's left edge.
             sheet = np.asarray(drawn.feature_maps)
             maps = result.analysis.feature_maps[layer.name]
-            for index, channel in enumerate(np.argsort(-layer.weights, kind="stable")[:k]):
+            found_rows = []
+            for index, channel in enumerate(top):
                 values = maps[channel].astype(np.float32)
                 low, high = values.min(), values.max()
                 scaled = (values - low) / (high - low) if high > low else np.zeros_like(values)
-                factor = 120 // max(values.shape)
+                factor = render.MIN_HEATMAP_SIDE // max(values.shape)
                 tile = np.repeat(np.repeat(render.colorize(scaled, "viridis"), factor, 0), factor, 1)
-                row, column = divmod(index, min(4, k))
-                x = 6 + column * 126 + (120 - tile.shape[1]) // 2
-                y = 22 + row * 142 + 16 + (120 - tile.shape[0]) // 2
-                region = sheet[y : y + tile.shape[0], x : x + tile.shape[1]]
-                assert np.array_equal(region, tile), (layer.name, k, int(channel))
+                column = index % panels.FEATURE_COLUMNS
+                x = 8 + column * (render.MIN_HEATMAP_SIDE + 8) + (render.MIN_HEATMAP_SIDE - tile.shape[1]) // 2
+                width = tile.shape[1]
+                starts = [
+                    y
+                    for y in range(sheet.shape[0] - tile.shape[0])
+                    if np.array_equal(sheet[y, x : x + width], tile[0])
+                    and np.array_equal(sheet[y : y + tile.shape[0], x : x + width], tile)
+                ]
+                assert starts, (layer.name, k, int(channel))
+                found_rows.append(starts[0])
+            assert found_rows == sorted(found_rows), (layer.name, k)
     table = panels.statistics_table(result)
     assert tuple(table["headers"]) == panels.STATISTICS_HEADERS
     for row, layer in zip(table["data"], result.analysis.layers, strict=True):

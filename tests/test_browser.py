@@ -77,7 +77,7 @@ def test_upload_analyze_and_recolour(  # noqa: ANN001
 
         before = {selector: _src(page, selector) for selector in ("#overlay-grid", "#overlay", "#raw-mask")}
         page.get_by_role("combobox", name="Colormap").click()
-        page.get_by_role("option", name="viridis", exact=True).click()
+        page.get_by_role("option", name="magma", exact=True).click()
         page.wait_for_function(
             "old => { const img = document.querySelector('#overlay-grid img'); return img && img.src !== old; }",
             arg=before["#overlay-grid"],
@@ -128,16 +128,17 @@ def _status_contains(page, text: str) -> None:  # noqa: ANN001
 def test_example_gallery_and_sketchpad(browser, app_server: AppServer) -> None:  # noqa: ANN001
     from webapp.inputs import CHECKPOINT_SUFFIXES, example_images
 
-    examples = [Path(path).name for path in example_images(ROOT / "assets" / "examples")]
+    examples = [Path(path).name for path in example_images(ROOT / "assets" / "examples") if "shapes_" in path]
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     try:
         page.goto(app_server.url, wait_until="load")
         page.wait_for_selector("#analyze-button", timeout=TIMEOUT_MS)
-        # The checkpoint picker offers exactly the extensions the API accepts.
+        # The checkpoint picker, in its closed section, offers exactly the extensions the API accepts.
+        page.get_by_text("Upload weights or a checkpoint").click()
         accept = page.locator("#checkpoint-upload input[type=file]").first.get_attribute("accept") or ""
         assert {suffix.strip() for suffix in accept.split(",")} == set(CHECKPOINT_SUFFIXES), accept
         if examples:
-            page.locator("button.gallery-item").first.click()
+            page.locator("#examples-shapes button.gallery-item").first.click()
             page.wait_for_selector("#input-image img", timeout=TIMEOUT_MS)
             page.get_by_role("button", name="Analyze", exact=True).click()
             _status_contains(page, examples[0])

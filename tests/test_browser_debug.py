@@ -24,11 +24,15 @@ def test_ablation_gradcam_and_compare_views(browser, app_server: AppServer, tmp_
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     try:
         page.goto(app_server.url, wait_until="load")
+        page.wait_for_selector("#analyze-button", timeout=TIMEOUT_MS)
+        page.get_by_text("Debug: switch each layer off").click()
         page.wait_for_selector("#ablate-button", timeout=TIMEOUT_MS)
         page.locator("#input-image input[type=file]").set_input_files(str(EXAMPLE))
         page.wait_for_selector("#input-image img", timeout=TIMEOUT_MS)
 
-        # One button: analyse with every layer switched off in turn (identity while no mode is picked).
+        page.locator("#analyze-button").click()
+        page.wait_for_selector("#overlay img[src]", timeout=TIMEOUT_MS)
+        # One control: each mode is a button that switches every layer off in turn.
         page.locator("#ablate-button").click()
         page.wait_for_selector("#ablation-chart img[src]", timeout=TIMEOUT_MS)
         table = page.locator("#ablation-table")
@@ -50,15 +54,19 @@ def test_ablation_gradcam_and_compare_views(browser, app_server: AppServer, tmp_
         )
 
         # Compare with a second image.
+        page.get_by_text("Compare two analyses").click()
         page.locator("#compare-image input[type=file]").set_input_files(str(OTHER))
         page.wait_for_selector("#compare-image img", timeout=TIMEOUT_MS)
         page.locator("#compare-button").click()
         page.wait_for_function(
-            "() => document.querySelector('#compare-summary textarea').value.includes('attention differs most in')",
+            "() => document.querySelector('#compare-summary textarea')?.value.includes('attention differs most in')",
             timeout=TIMEOUT_MS,
         )
-        for selector in ("#compare-masks", "#compare-difference"):
-            page.wait_for_selector(f"{selector} img[src]", timeout=TIMEOUT_MS)
+        page.wait_for_selector("#compare-difference img[src]", timeout=TIMEOUT_MS)
+        # A spatial pair shows A's and B's masks too.
+        page.locator("#compare-layer input").click()
+        page.get_by_role("option", name="stages.1.0.attention.spatial", exact=True).click()
+        page.wait_for_selector("#compare-masks img[src]", timeout=TIMEOUT_MS)
         summary = page.locator("#compare-summary textarea").input_value()
         assert EXAMPLE.name in summary and OTHER.name in summary, summary
 

@@ -58,6 +58,8 @@ def _check_steps(page, explanation) -> None:  # noqa: ANN001
     for index, step in enumerate(explanation.steps):
         assert step.shown
         image = page.locator(f"#explain-image-{index} img").first
+        # Gradio's pictures load lazily: bring the step on screen, as a reader scrolling down does.
+        page.locator(f"#explain-step-{index}").scroll_into_view_if_needed(timeout=TIMEOUT_MS)
         image.wait_for(state="visible", timeout=TIMEOUT_MS)
         assert image.get_attribute("src")
         # The picture really loaded: a drawing, not a broken link.
@@ -158,6 +160,7 @@ def test_the_page_tells_the_truth_about_weak_masks_and_photos(  # noqa: ANN001
         assert "looks like a photo" in status and "trained on drawn shapes" in status
 
         # A checkpoint whose first mask is about 1 everywhere: the panel's title says so, with the numbers.
+        page.get_by_text("Upload weights or a checkpoint").click()
         page.locator("#checkpoint-upload input[type=file]").first.set_input_files(str(weak_file))
         page.wait_for_function(
             "() => document.querySelector('#model-status').innerText.includes('weak_first_mask')", timeout=TIMEOUT_MS

@@ -37,6 +37,7 @@ def test_pick_an_architecture_and_upload_its_weights(  # noqa: ANN001
             timeout=TIMEOUT_MS,
         )
         assert "11.7 M parameters" in status.inner_text()
+        page.get_by_text("Upload weights or a checkpoint").click()
         page.locator("#checkpoint-upload input[type=file]").first.set_input_files(str(weights))
         page.wait_for_function(
             "() => document.querySelector('#model-status').innerText.includes('with uploaded weights')",

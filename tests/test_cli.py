@@ -12,6 +12,7 @@ import pytest
 from PIL import Image
 
 import cli
+from attention import render
 from tests.badfiles import (
     BAD_IMAGE_MESSAGES,
     write_bad_checkpoints,
@@ -120,7 +121,9 @@ def test_out_writes_pngs(scenes: list[Path], tmp_path: Path) -> None:
     assert sum(name.endswith("_overlay.png") for name in written) == 4
     assert sum(name.endswith("_weights.png") for name in written) == 4
     overlay = Image.open(next((tmp_path / "figs").glob("*_overlay.png")))
-    assert overlay.size == Image.open(scenes[0]).size  # the original image's resolution
+    original = Image.open(scenes[0]).size  # at the original image's resolution, but at least 256 px
+    assert max(overlay.size) == max(max(original), render.MIN_HEATMAP_SIDE)
+    assert overlay.size[0] * original[1] == overlay.size[1] * original[0]
 
 
 @pytest.mark.slow
@@ -202,7 +205,7 @@ def hostile(tmp_path_factory: pytest.TempPathFactory, scenes: list[Path]) -> dic
 BAD_ARGV: list[tuple[list[str], str]] = [
     ([], r"^error: the following arguments are required: command$"),
     (["analyze"], r"^error: the following arguments are required: IMAGE$"),
-    (["explain", "{scene}"], r"^error: the following arguments are required: --out"),
+    (["explain", "{scene}"], r"^error: say where to write: --out DIR \(one sheet per layer\) or --slides DIR"),
     (["report", "{scene}"], r"^error: argument command: invalid choice: 'report'"),
     (["analyze", "{scene}", "--frobnicate"], r"^error: unrecognized arguments: --frobnicate$"),
     (["analyze", "{scene}", "--top-k", "-3"], r"^error: argument --top-k: -3 is out of range; give 1 to 16$"),

@@ -15,6 +15,7 @@ from models.datasets import ShapesDataset
 from tests.commands import one_thread_env, run_attention
 
 ROOT = Path(__file__).resolve().parent.parent
+CIRCLE = ROOT / "assets" / "examples" / "shapes_circle_2.png"
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -33,6 +34,18 @@ def test_explain_writes_one_slide_per_layer(tmp_path: Path) -> None:
     refused = run_cli("explain", "assets/examples/shapes_star_11.png", "--layer", "stem.0", "--out", str(tmp_path))
     assert refused.returncode == 2 and refused.stderr.startswith("error: shapes has no attention layer 'stem.0'")
     assert len(refused.stderr.splitlines()) == 1
+
+
+@pytest.mark.slow
+def test_explain_slides_writes_one_1920x1080_png_per_step_and_one_pdf(tmp_path: Path) -> None:
+    layer = "stages.0.0.attention.spatial"
+    done = run_cli("explain", "assets/examples/shapes_star_11.png", "--layer", layer, "--slides", str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["slides.pdf"] + [f"step-0{n}.png" for n in range(1, 5)]
+    for n in range(1, 5):
+        with Image.open(tmp_path / f"step-0{n}.png") as image:
+            assert image.size == (1920, 1080)
+    assert done.stdout == f"4 slides and {tmp_path / 'slides.pdf'}\n"
 
 
 @pytest.mark.slow
@@ -73,3 +86,22 @@ def test_profile_reads_a_class_folder_and_refuses_a_foreign_one(tmp_path: Path) 
     refused = run_cli("profile", "--data", str(tmp_path / "data"))
     assert refused.returncode == 2 and "dog is not one of the model's classes" in refused.stderr
     assert len(refused.stderr.splitlines()) == 1
+
+
+def test_cli_ablate_reports_the_change_in_the_target_class() -> None:
+    from tests.test_app_debug import check_identity_ablations, model_input
+
+    result = run_attention(
+        "analyze", str(CIRCLE), "--ablate", "identity", "--target", "ring", "--json", env=one_thread_env()
+    )
+    assert result.returncode == 0, result.stderr
+    loaded = load_checkpoint("shapes")
+    entries = json.loads(result.stdout)["results"][0]["ablations"]
+    check_identity_ablations(entries, loaded, model_input(loaded, CIRCLE), "ring")
+    for args, message in (
+        (("--ablate", "identity", "--target", "dog"), "error: unknown class 'dog'; this model's classes are: circle"),
+        (("--target", "ring"), "error: --target LABEL picks the class whose probability --ablate reports"),
+    ):
+        refused = run_attention("analyze", str(CIRCLE), *args, env=one_thread_env())
+        assert refused.returncode == 2 and refused.stderr.startswith(message), refused.stderr
+        assert refused.stderr.count("\n") == 1 and not refused.stdout

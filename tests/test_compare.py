@@ -9,7 +9,7 @@ import pytest
 
 from attention import render_debug
 from attention.analysis import Analyzer, ChannelLayer
-from attention.compare import compare, ranks, spearman, summary
+from attention.compare import compare, match, ranks, spearman, summary
 from attention.errors import InputError
 from attention.images import load_image
 from models.checkpoint import load_checkpoint
@@ -50,10 +50,38 @@ def test_differences_are_a_minus_b_for_every_layer(two) -> None:  # noqa: ANN001
     assert all(np.abs(d.difference).max() == 0 for d in compare(first, first))
 
 
-def test_layers_that_do_not_correspond_are_refused(two) -> None:  # noqa: ANN001
+def test_layers_are_paired_by_kind_and_position_and_the_unpaired_are_listed(two) -> None:  # noqa: ANN001
     first, second = two
-    with pytest.raises(InputError, match="different attention layers"):
-        compare(first, dataclasses.replace(second, layers=second.layers[1:]))
+    renamed = [dataclasses.replace(layer, name=f"other.{index}") for index, layer in enumerate(second.layers)]
+    channel = next(index for index, layer in enumerate(renamed) if isinstance(layer, ChannelLayer))
+    renamed[channel] = dataclasses.replace(renamed[channel], weights=renamed[channel].weights[:-1])
+    last_spatial = max(index for index, layer in enumerate(renamed) if not isinstance(layer, ChannelLayer))
+    del renamed[last_spatial]
+    matching = match(first, dataclasses.replace(second, layers=renamed))
+    compared = [layer.name for index, layer in enumerate(first.layers) if index not in (channel, last_spatial)]
+    assert [d.name for d in matching.differences] == compared
+    for difference in matching.differences:
+        index = [layer.name for layer in first.layers].index(difference.name)
+        assert difference.partner == f"other.{index}" and difference.pair == f"{difference.name} ↔ other.{index}"
+        a, b = first.layers[index], second.layers[index]
+        expected = a.weights - b.weights if isinstance(a, ChannelLayer) else a.mask - b.mask
+        np.testing.assert_allclose(difference.difference, expected, atol=1e-7)
+    assert matching.renamed and len(matching.unmatched) == 2
+    assert first.layers[channel].name in matching.unmatched[0] and "not compared" in matching.unmatched[0]
+    assert matching.unmatched[1] == f"A's {first.layers[last_spatial].name}: B has no spatial layer at this position"
+    with pytest.raises(InputError, match="no attention layers to compare"):
+        compare(first, dataclasses.replace(second, layers=[]))
+
+
+def test_masks_of_different_sizes_are_compared_on_the_grid_of_a(two) -> None:  # noqa: ANN001
+    first, second = two
+    index, layer = next((i, layer) for i, layer in enumerate(second.layers) if not isinstance(layer, ChannelLayer))
+    coarse = np.array([[0.0, 1.0], [0.0, 1.0]], dtype=np.float32)
+    layers = list(second.layers)
+    layers[index] = dataclasses.replace(layer, mask=coarse)
+    (difference,) = [d for d in compare(first, dataclasses.replace(second, layers=layers)) if d.name == layer.name]
+    assert difference.difference.shape == first.layers[index].mask.shape
+    assert difference.note == f"B's 2x2 mask resampled to {layer.size[0]}x{layer.size[1]}"
 
 
 def test_charts_draw(two) -> None:  # noqa: ANN001

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
+from matplotlib.text import Text
 from PIL import Image
 
 from attention import render, render_explain
@@ -49,6 +53,10 @@ def _batch_norm(module: torch.nn.Module, logits: np.ndarray) -> np.ndarray:
     mean, var = norm.running_mean.item(), norm.running_var.item()
     scale, shift = norm.weight.detach().item(), norm.bias.detach().item()
     return (logits - mean) / np.sqrt(var + norm.eps) * scale + shift
+
+
+# A kernel tap or weight as the slides print it: "+0.695", "-0.14", "0.09".
+NUMBER = re.compile(r"[+\-−]?\d+\.\d+")
 
 
 @pytest.fixture(scope="module", params=["shapes", "fashion"])
@@ -163,6 +171,37 @@ def test_every_step_renders_and_the_slide_holds_them_all(recorded) -> None:  # n
         assert slide.size[1] > len(explanation.steps) * 240
 
 
+def test_each_step_is_a_1920x1080_slide_with_large_text_and_kernel_numbers(recorded, tmp_path: Path) -> None:  # noqa: ANN001
+    loaded, analysis = recorded
+    modules = dict(loaded.model.named_modules())
+    for layer in analysis.layers[:2]:
+        kind = "channel" if isinstance(layer, ChannelLayer) else "spatial"
+        recorded_values = layer.weights if kind == "channel" else layer.mask
+        explanation = explain_layer(
+            layer.name, modules[layer.name], kind, analysis.feature_maps[layer.name], recorded_values
+        )
+        numbers = 0
+        for index in range(len(explanation.steps)):
+            figure = render_explain.step_slide(explanation, index)
+            figure.canvas.draw()  # tick labels get their text when drawn
+            texts = [text for text in figure.findobj(Text) if text.get_text().strip() and text.get_visible()]
+            for text in texts:
+                pixels = text.get_fontsize() * figure.dpi / 72
+                is_number = NUMBER.fullmatch(text.get_text().strip()) is not None
+                numbers += is_number
+                assert pixels >= (24 if is_number else 28), (index, text.get_text(), pixels)
+        assert numbers > 0  # the kernel's numbers were drawn, and checked at their own size
+        folder = tmp_path / layer.name
+        written = render_explain.write_slides(explanation, folder)
+        steps = [folder / f"step-{index + 1:02d}.png" for index in range(len(explanation.steps))]
+        assert written == [*steps, folder / "slides.pdf"]
+        for path in steps:
+            with Image.open(path) as image:
+                assert image.size == (1920, 1080) and np.asarray(image.convert("L")).std() > 10
+        pdf = (folder / "slides.pdf").read_bytes()
+        assert pdf.startswith(b"%PDF") and pdf.count(b"/Type /Page") - pdf.count(b"/Type /Pages") == len(steps)
+
+
 def test_a_kernel_with_a_bias_is_explained_and_the_identity_is_off_by_that_bias() -> None:
     from attention.eca import ECA
 
@@ -200,3 +239,42 @@ def test_a_spatial_layer_with_a_batch_norm_is_explained_with_it() -> None:
     np.testing.assert_allclose(gate.values["logits"], logits, atol=1e-4)
     np.testing.assert_allclose(gate.values["mask"], _sigmoid(logits), atol=1e-5)
     assert "batch norm" in gate.caption
+
+
+def _se_modules() -> list[tuple[str, torch.nn.Module]]:
+    from timm.layers import SEModule
+    from torchvision.ops import SqueezeExcitation
+
+    from attention.channel import CBAMChannelGate
+
+    return [
+        ("SqueezeExcite", SqueezeExcite(16)),
+        ("CBAMChannelGate", CBAMChannelGate(16)),
+        ("timm SEModule", SEModule(16, rd_ratio=1 / 4)),
+        ("torchvision SqueezeExcitation", SqueezeExcitation(16, 4, scale_activation=torch.nn.Hardsigmoid)),
+    ]
+
+
+@pytest.mark.parametrize("label", [label for label, _ in _se_modules()])
+def test_squeeze_excite_modules_get_their_own_steps_with_the_real_numbers(label: str) -> None:
+    torch.manual_seed(0)
+    module = dict(_se_modules())[label].eval()
+    features = torch.randn(16, 6, 6) + 0.1
+    with torch.no_grad():
+        weights = (module(features[None])[0] / features).mean(dim=(1, 2)).numpy()  # output = input * weight
+    explanation = explain_layer("layer", module, "channel", features.numpy(), weights)
+    assert [step.key for step in explanation.steps] == ["input", "pooling", "bottleneck", "gate", "scaling"]
+    assert not explanation.missing
+    pooling = explanation.step("pooling").values
+    np.testing.assert_allclose(pooling["avg"], features.mean(dim=(1, 2)).numpy(), atol=1e-6)
+    assert ("max" in pooling) == (label == "CBAMChannelGate")
+    bottleneck = explanation.step("bottleneck").values
+    reduced = bottleneck["reduce"].shape[0]
+    assert bottleneck["reduce"].shape == (reduced, 16) and bottleneck["expand"].shape == (16, reduced) and reduced < 16
+    gate = explanation.step("gate").values
+    expected_gate = "hard sigmoid" if "torchvision" in label else "sigmoid"
+    assert gate["gate"] == expected_gate
+    function = torch.nn.functional.hardsigmoid if expected_gate == "hard sigmoid" else torch.sigmoid
+    np.testing.assert_allclose(function(torch.as_tensor(gate["logits"])).numpy(), weights, atol=1e-4)
+    images = render_explain.step_images(explanation)
+    assert len(images) == 5 and all(np.asarray(image).std() > 10 for image in images)

@@ -187,13 +187,15 @@ def test_feature_maps_show_the_top_k_channels() -> None:
     is_low, is_high = np.all(sheet == low, axis=2), np.all(sheet == high, axis=2)
     tile_rows = np.flatnonzero((is_low | is_high).any(axis=1))
     starts = [tile_rows[0]] + [row for previous, row in zip(tile_rows, tile_rows[1:]) if row != previous + 1]
+    *tiles, bar = starts  # the last band is the colour bar under the tiles: low on the left, high on the right
     shown = []
-    for start in starts:
+    for start in tiles:
         columns = np.flatnonzero(is_low[start] | is_high[start])
         cell = (columns.max() - columns.min() + 1) // channels
         hot = np.flatnonzero(is_high[start])
         shown.append(int((hot.min() - columns.min()) // cell))
     assert shown == [3, 1, 5]  # the three largest weights, largest first
+    assert np.flatnonzero(is_low[bar]).max() < np.flatnonzero(is_high[bar]).min()
     with pytest.raises(ValueError, match="no feature maps for 's'"):
         render.feature_maps_image(analysis, "s")
 

@@ -25,7 +25,7 @@ from models.checkpoint import DEFAULT_CHECKPOINT
 from .downloads import write_document
 from .explain import explanations, literal
 from .inputs import CHECKPOINT_SUFFIXES, UploadRoots, checkpoint_upload, markdown_text, resolve_upload, sketch_image
-from .notes import photo_note
+from .notes import fit_note
 from .panels import render_panels, top_predictions
 from .runtime import refusal_message, release_freed_memory
 from .state import LensResult, ModelCache, ModelInput
@@ -58,14 +58,16 @@ def ablation_mode(value: str | None) -> str | None:
     return value
 
 
-def record(analyzer: Analyzer, image: Image.Image, name: str, ablate: str | None = None) -> ImageAnalysis:
+def record(
+    analyzer: Analyzer, image: Image.Image, name: str, ablate: str | None = None, target: str | None = None
+) -> ImageAnalysis:
     """One forward pass that also keeps the input feature map of every layer.
 
     Keeping them all means switching the feature-map layer, or the layer the
     Explain view works through, never needs another pass. ``ablate`` adds one
     pass per layer with that layer switched off, on this same decoded image.
     """
-    return analyzer.analyze([image], [name], feature_layer=analyzer.layer_names, ablate=ablate)[0]
+    return analyzer.analyze([image], [name], feature_layer=analyzer.layer_names, ablate=ablate, target=target)[0]
 
 
 def analyze_loaded(
@@ -75,6 +77,7 @@ def analyze_loaded(
     decode_s: float = 0.0,
     model_name: str | None = None,
     ablate: str | None = None,
+    target: str | None = None,
 ) -> LensResult:
     """Record one decoded image with a loaded model and build its JSON document.
 
@@ -84,7 +87,7 @@ def analyze_loaded(
     """
     model_name = model_name or analyzer.name
     start = time.perf_counter()
-    analysis = record(analyzer, image, name, ablation_mode(ablate))
+    analysis = record(analyzer, image, name, ablation_mode(ablate), target or None)
     forward_s = time.perf_counter() - start
     start = time.perf_counter()
     explained = explanations(analyzer, analysis)  # cheap arithmetic on the recorded maps: no second pass
@@ -98,7 +101,7 @@ def analyze_loaded(
         image_name=name,
         timings={"decode": decode_s, "forward": forward_s, "explain": explain_s},
         explanations=explained,
-        note=photo_note(model_name, analysis.image),  # at display size: a huge upload is not scanned whole
+        note=fit_note(model_name, analysis.image),  # at display size: a huge upload is not scanned whole
         # The image itself may be shrunk for display; Grad-CAM needs the exact model input.
         model_input=ModelInput(analyzer.preprocess([image]), weakref.ref(analyzer)),
     )
@@ -128,6 +131,7 @@ def analyze(
     picked: str | None = DEFAULT_CHECKPOINT,
     checkpoint_file: Any = None,
     ablate: str | None = None,
+    target: str | None = None,
     *,
     cache: ModelCache,
     roots: UploadRoots,
@@ -138,7 +142,9 @@ def analyze(
     bytes; ``picked`` is the model picker's value (a model name or an
     architecture spec); ``checkpoint_file``, when given, is an uploaded checkpoint that
     replaces the picked shipped model; ``ablate`` ("identity" or "mean";
-    None or "none" for no ablation) adds each layer's ablation. Paths must lie inside ``roots``.
+    None or "none" for no ablation) adds each layer's ablation, whose Δp is
+    that of the class labelled ``target`` (by default the prediction). Paths
+    must lie inside ``roots``.
     """
     source, name = resolve_upload(image, roots)
     analyzer, model_name = _analyzer(cache, picked, checkpoint_file, roots)
@@ -146,7 +152,7 @@ def analyze(
     decoded = load_image(source)
     decode_s = time.perf_counter() - start
     pixels = decoded.width * decoded.height
-    result = analyze_loaded(analyzer, decoded, name, decode_s, model_name, ablate)
+    result = analyze_loaded(analyzer, decoded, name, decode_s, model_name, ablate, target)
     del decoded
     if pixels > LARGE_IMAGE_PIXELS:
         release_freed_memory()
@@ -160,6 +166,7 @@ def analyze_sketch(
     picked: str | None = DEFAULT_CHECKPOINT,
     checkpoint_file: Any = None,
     ablate: str | None = None,
+    target: str | None = None,
     *,
     cache: ModelCache,
     roots: UploadRoots,
@@ -167,7 +174,7 @@ def analyze_sketch(
     """Like ``analyze``, for a drawing from the sketchpad."""
     image = sketch_image(sketch, roots)
     analyzer, model_name = _analyzer(cache, picked, checkpoint_file, roots)
-    return analyze_loaded(analyzer, image, "sketch.png", model_name=model_name, ablate=ablate)
+    return analyze_loaded(analyzer, image, "sketch.png", model_name=model_name, ablate=ablate, target=target)
 
 
 def check_checkpoint(checkpoint_file: Any, picked: str | None = None, *, cache: ModelCache, roots: UploadRoots) -> str:

@@ -10,18 +10,19 @@ never get a hook while other requests run it. Everything else here only draws.
 from __future__ import annotations
 
 import copy
+import hashlib
 import logging
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from PIL import Image
 
 from attention import render, render_debug
-from attention.analysis import SpatialLayer
-from attention.compare import LayerDifference, compare, spearman, summary
+from attention.analysis import SpatialLayer, class_index
+from attention.compare import LayerDifference, match, most_different, spearman, summary
 from attention.errors import InputError
 from models.evaluation.gradcam import grad_cam
 
@@ -70,7 +71,8 @@ def ablation_chart(result: LensResult | None) -> Image.Image | None:
     if not entries:
         return None
     assert result is not None
-    return render.figure_to_image(render_debug.ablation_chart(entries, _label(result)[1]))
+    label = entries[0].get("target") or _label(result)[1]
+    return render.figure_to_image(render_debug.ablation_chart(entries, label))
 
 
 # --------------------------------------------------------------------------- Grad-CAM
@@ -78,7 +80,7 @@ def ablation_chart(result: LensResult | None) -> Image.Image | None:
 
 @dataclass(frozen=True)
 class GradCams:
-    """Grad-CAM of the predicted class at every spatial layer of one analysis.
+    """Grad-CAM of one class (by default the predicted one) at every spatial layer of one analysis.
 
     ``result`` is the analysis they explain, compared by identity, so a page
     that switches layers redraws from these maps and a new analysis gets new ones.
@@ -90,31 +92,48 @@ class GradCams:
     seconds: float
 
 
-def gradcams(result: LensResult) -> GradCams:
-    """Grad-CAM at each spatial layer's output: the same grid as its mask, for the same class and input."""
+def result_key(result: LensResult) -> str:
+    """Names one analysis across events (a session's stored values may reach them as copies, not the same object)."""
+    digest = hashlib.sha1(np.ascontiguousarray(result.analysis.probabilities).tobytes()).hexdigest()[:16]
+    return f"{result.model_name}|{result.image_name}|{digest}"
+
+
+def predicted_label(result: LensResult) -> str:
+    return _label(result)[1]
+
+
+def target_of(result: LensResult, target: str | None) -> int:
+    """The class index of the label ``target``; the prediction when none is given."""
+    if target in (None, ""):
+        return _label(result)[0]
+    return class_index(result.analysis.classes, str(target))
+
+
+def gradcams(result: LensResult, target: str | None = None) -> GradCams:
+    """Grad-CAM at each spatial layer's output: the same grid as its mask, for one class and the same input."""
     source = result.model_input
     if source is None:
         raise InputError("this analysis kept no model input; press Analyze again")
     analyzer = source.analyzer()
     if analyzer is None:
         raise InputError("the model of this analysis is no longer loaded; press Analyze again")
-    target, _ = _label(result)
+    target_index = target_of(result, target)
     if not result.spatial_layer_names:
-        return GradCams(result, target, {}, 0.0)
+        return GradCams(result, target_index, {}, 0.0)
     start = time.perf_counter()
     # A private copy: grad_cam adds a forward hook, which every other request would run too on the shared model.
     twin = copy.deepcopy(analyzer.model)
-    maps = {name: grad_cam(twin, source.tensor, name, target)[0] for name in result.spatial_layer_names}
+    maps = {name: grad_cam(twin, source.tensor, name, target_index)[0] for name in result.spatial_layer_names}
     seconds = time.perf_counter() - start
     LOGGER.info("Grad-CAM at %d layers in %.0f ms", len(maps), 1000 * seconds)
-    return GradCams(result, target, maps, seconds)
+    return GradCams(result, target_index, maps, seconds)
 
 
-def gradcams_for(result: LensResult, cached: GradCams | None) -> GradCams:
-    """The cached maps when they belong to this result, else new ones."""
-    if cached is not None and cached.result is result:
+def gradcams_for(result: LensResult, cached: GradCams | None, target: str | None = None) -> GradCams:
+    """The cached maps when they belong to this result and class, else new ones."""
+    if cached is not None and cached.result is result and cached.target == target_of(result, target):
         return cached
-    return gradcams(result)
+    return gradcams(result, target)
 
 
 def gradcam_view(
@@ -163,18 +182,38 @@ def gradcam_view(
 
 @dataclass(frozen=True)
 class Comparison:
-    """Two analyses with the same layers, and what differs between them, A minus B."""
+    """Two analyses, their layers paired by kind and position, and what differs between them, A minus B."""
 
     a: LensResult
     b: LensResult
     differences: list[LayerDifference]
     summary: str
+    unmatched: list[str] = field(default_factory=list)
+
+    @property
+    def most_different(self) -> str | None:
+        """A's name of the pair the summary names first."""
+        found = most_different(self.differences)
+        return None if found is None else found.name
+
+    def layer_choices(self) -> list[tuple[str, str]]:
+        """(label, A's layer name) of each compared pair, in forward order, for a picker."""
+        return [(difference.pair, difference.name) for difference in self.differences]
 
 
 def comparison(a: LensResult, b: LensResult) -> Comparison:
-    """One-line InputError when the two analyses do not have the same layers."""
-    differences = compare(a.analysis, b.analysis)
-    return Comparison(a, b, differences, summary(differences))
+    """The two analyses compared pair by pair; one-line InputError when no pair is comparable.
+
+    The summary names the most different pairs, says how the layers were
+    paired when their names differ, and lists every layer left unpaired.
+    """
+    matching = match(a.analysis, b.analysis)
+    text = summary(matching.differences)
+    if matching.renamed:
+        text += ". Paired by kind and position: " + ", ".join(d.pair for d in matching.differences)
+    if matching.unmatched:
+        text += ". Not compared: " + "; ".join(matching.unmatched)
+    return Comparison(a, b, matching.differences, text, matching.unmatched)
 
 
 def _side(result: LensResult) -> dict[str, Any]:
@@ -192,39 +231,49 @@ def comparison_document(compared: Comparison) -> dict[str, Any]:
         "a": _side(compared.a),
         "b": _side(compared.b),
         "layers": [
-            {"name": d.name, "kind": d.kind, "score": d.score, "difference": _floats(d.difference)}
+            {
+                "name": d.name,
+                "partner": d.partner or d.name,
+                "kind": d.kind,
+                "score": d.score,
+                **({"note": d.note} if d.note else {}),
+                "difference": _floats(d.difference),
+            }
             for d in compared.differences
         ],
+        "unmatched": list(compared.unmatched),
     }
 
 
 def comparison_panels(
-    compared: Comparison | None,
-    channel_layer: str | None,
-    spatial_layer: str | None,
-    colormap: str | None,
-    scale: str | None,
+    compared: Comparison | None, layer: str | None, colormap: str | None, scale: str | None
 ) -> tuple[Image.Image | None, Image.Image | None]:
-    """A's and B's masks of the selected spatial layer side by side, and w_A - w_B of the selected channel layer."""
-    if compared is None:
+    """For one compared pair (by default the most different): A's and B's masks side by side, and A minus B.
+
+    A channel pair has no masks: its first picture is None.
+    """
+    if compared is None or not compared.differences:
         return None, None
-    masks = None
-    name = pick_layer(compared.a.spatial_layer_names, spatial_layer)
-    if name is not None:
-        pair = [compared.a.analysis.layer(name), compared.b.analysis.layer(name)]
-        titles = [f"{side}: {r.image_name} ({_label(r)[1]})" for side, r in zip("AB", (compared.a, compared.b))]
-        masks = render.figure_to_image(
-            render_debug.side_by_side(
-                [layer.mask for layer in pair if isinstance(layer, SpatialLayer)],
-                titles,
-                f"{name}: spatial attention of A and B",
-                colormap_of(colormap),
-                stretch_of(scale),
-            )
+    names = [difference.name for difference in compared.differences]
+    name = layer if layer in names else compared.most_different
+    difference = next(d for d in compared.differences if d.name == name)
+    chart = render.figure_to_image(render_debug.difference_chart(difference))
+    if difference.kind != "spatial":
+        return None, chart
+    first = compared.a.analysis.layer(difference.name)
+    second = compared.b.analysis.layer(difference.partner or difference.name)
+    assert isinstance(first, SpatialLayer) and isinstance(second, SpatialLayer)
+    titles = [
+        f"{side}: {r.image_name} ({_label(r)[1]})\n{layer_.name}"
+        for side, r, layer_ in zip("AB", (compared.a, compared.b), (first, second))
+    ]
+    masks = render.figure_to_image(
+        render_debug.side_by_side(
+            [first.mask, second.mask],
+            titles,
+            f"{difference.pair}: spatial attention of A and B",
+            colormap_of(colormap),
+            stretch_of(scale),
         )
-    chart = None
-    name = pick_layer(compared.a.channel_layer_names, channel_layer)
-    if name is not None:
-        difference = next(d for d in compared.differences if d.name == name)
-        chart = render.figure_to_image(render_debug.difference_chart(difference))
+    )
     return masks, chart

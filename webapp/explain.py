@@ -15,7 +15,7 @@ from typing import NamedTuple
 import torch
 from PIL import Image
 
-from attention import render_explain
+from attention import render, render_explain
 from attention.analysis import Analyzer, ImageAnalysis
 from attention.explain import Explanation, Step, explain_layer
 from attention.files import safe_stem
@@ -128,3 +128,24 @@ def slide_png(result: LensResult | None, layer: str | None, directory: str | Pat
     path = new_download_folder(directory) / f"{stem}_explain.png"
     figure.savefig(path, format="png")
     return path
+
+
+def slides_pdf(result: LensResult | None, layer: str | None, directory: str | Path) -> Path | None:
+    """One layer's steps as 1920x1080 slides in one PDF (render_explain.step_slide), for a class."""
+    explanation = explanation_for(result, layer)
+    if result is None or explanation is None:
+        return None
+    title = one_line(f"{result.image_name} with {result.model_name}: {explanation.layer}")
+    stem = safe_stem(f"{Path(result.image_name).stem}_{explanation.layer}")
+    return render_explain.write_slides_pdf(explanation, new_download_folder(directory) / f"{stem}_slides.pdf", title)
+
+
+def slide_images(result: LensResult | None, layer: str | None) -> list[tuple[Image.Image, str]]:
+    """One layer's steps as 1920x1080 slide pictures with their titles, for the page's presentation view."""
+    explanation = explanation_for(result, layer)
+    if result is None or explanation is None:
+        return []
+    return [
+        (render.figure_to_image(render_explain.step_slide(explanation, index)), step.title)
+        for index, step in enumerate(explanation.steps)
+    ]

@@ -1,4 +1,4 @@
-"""What the page tells about weak masks and about photos shown to models that never saw one.
+"""What the page tells about weak masks and about images shown to a model made for other pictures.
 
 A spatial-attention mask spanning less than ``render.WEAK_MASK_RANGE`` is one
 flat colour on the true 0-1 scale: the spatial panels' titles give its range
@@ -16,13 +16,22 @@ shipped shapes examples (256 px), the page's 256 px sketchpad and Fashion-MNIST
 (28 px) never pass it; the shipped photos (400 px, 27,000-55,000 colours) do.
 A large drawing with smooth gradients or noise can pass it too: the note is a
 hint, and the analysis runs either way.
+
+The two shipped models also miss each other's pictures: a "Fashion-MNIST
+picture" is one at most ``CLOTHING_MAX_SIDE`` px on its long side in shades of
+grey (the shipped fashion examples are 28 px, the shapes examples and the
+sketchpad 256 px). ``shapes`` gets a note for such a picture, and ``fashion``
+for any image that is not one. The examples are offered in one group per
+model, and picking one picks its model.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 from PIL import Image
 
 from attention import render
@@ -31,13 +40,26 @@ from attention.analysis import SpatialLayer
 from .panels import pick_layer, stretch_of
 from .state import LensResult
 
-OVERLAY_LABEL = "Selected layer over the image, at the image's resolution"
+OVERLAY_LABEL = "Selected layer over the image"
 MASK_LABEL = "Raw mask"
 PHOTO_EXAMPLE_PREFIX = "photo_"
 PHOTO_MIN_SIDE = 256  # a photo is larger than this on its long side...
 PHOTO_MIN_COLOURS = 4096  # ...and has more distinct colours than this
 # What each shipped model was trained on; a model named here does not read photos.
 TRAINED_ON = {"shapes": "drawn shapes", "fashion": "small grey Fashion-MNIST pictures of clothing"}
+CLOTHING_MAX_SIDE = 64  # a Fashion-MNIST picture is at most this large (28 px)...
+# ...and grey; the caption of each model's group of examples, by file-name prefix.
+EXAMPLE_CAPTIONS = {
+    "shapes": "For model shapes: drawn shapes on busy backgrounds",
+    "fashion": "For model fashion: 28×28 grey Fashion-MNIST clothing",
+}
+
+
+@dataclass(frozen=True)
+class ExampleGroup:
+    model: str
+    caption: str
+    paths: list[str]
 
 
 def reads_photos(model: str | None) -> bool:
@@ -54,6 +76,37 @@ def gallery_examples(paths: Iterable[str], model: str | None) -> list[str]:
     return [path for path in paths if reads_photos(model) or not is_photo_example(path)]
 
 
+def example_groups(paths: Iterable[str], default: str) -> list[ExampleGroup]:
+    """The examples grouped by the model each was made for (its file-name prefix); photos go with ``default``.
+
+    Photos are offered only when ``default`` reads photos (a model given at
+    launch may); a file with another prefix goes with ``default`` too.
+    """
+    grouped: dict[str, list[str]] = {}
+    for path in paths:
+        prefix = Path(path).name.split("_", 1)[0]
+        if prefix in EXAMPLE_CAPTIONS:
+            grouped.setdefault(prefix, []).append(str(path))
+        elif reads_photos(default) or not is_photo_example(path):
+            grouped.setdefault(default, []).append(str(path))
+    order = [default, *(model for model in EXAMPLE_CAPTIONS if model != default)]
+    return [
+        ExampleGroup(model, EXAMPLE_CAPTIONS.get(model, f"For model {model}"), grouped[model])
+        for model in order
+        if model in grouped
+    ]
+
+
+def looks_like_clothing_picture(image: Image.Image) -> bool:
+    """At most CLOTHING_MAX_SIDE px on its long side and grey, like a Fashion-MNIST picture."""
+    if max(image.size) > CLOTHING_MAX_SIDE:
+        return False
+    if image.mode in ("L", "LA", "I", "I;16", "F", "1"):
+        return True
+    rgb = np.asarray(image.convert("RGB"), dtype=np.int16)
+    return bool(np.abs(rgb - rgb[..., :1]).max() <= 8)
+
+
 def looks_like_photo(image: Image.Image) -> bool:
     """Larger than PHOTO_MIN_SIDE px and more than PHOTO_MIN_COLOURS distinct colours (see the module's note)."""
     if max(image.size) <= PHOTO_MIN_SIDE:
@@ -63,12 +116,24 @@ def looks_like_photo(image: Image.Image) -> bool:
     return rgb.getcolors(PHOTO_MIN_COLOURS) is None
 
 
-def photo_note(model: str | None, image: Image.Image) -> str:
-    """A note for the status line when a photo meets a model trained on something else; empty otherwise."""
-    if reads_photos(model) or not looks_like_photo(image):
+def fit_note(model: str | None, image: Image.Image) -> str:
+    """A note for the status line when an image does not fit what a shipped model was trained on; empty otherwise.
+
+    A photo under either shipped model, a Fashion-MNIST picture under
+    ``shapes``, and anything but one under ``fashion``.
+    """
+    if reads_photos(model):
+        return ""
+    if looks_like_photo(image):
+        seen = "this looks like a photo"
+    elif model == "shapes" and looks_like_clothing_picture(image):
+        seen = "this looks like a small grey Fashion-MNIST picture"
+    elif model == "fashion" and not looks_like_clothing_picture(image):
+        seen = f"this is a {image.width}×{image.height} picture, not a small grey Fashion-MNIST one"
+    else:
         return ""
     return (
-        f"Note: this looks like a photo, and model {model} was trained on {TRAINED_ON[model]}: its prediction "
+        f"Note: {seen}, and model {model} was trained on {TRAINED_ON[model]}: its prediction "
         "and attention show what such a model does with an image it was not made for."
     )
 
@@ -87,9 +152,11 @@ def spatial_labels(result: LensResult | None, layer: str | None, scale: str | No
     spatial = result.analysis.layer(name)
     assert isinstance(spatial, SpatialLayer)
     note = render.mask_range_note(spatial.mask)
-    if note is None:
-        return OVERLAY_LABEL, MASK_LABEL
     numbers = f"{float(spatial.mask.min()):.2f}–{float(spatial.mask.max()):.2f}"
+    if note is None:
+        if stretch_of(scale):
+            return f"{OVERLAY_LABEL}, stretched from {numbers}", f"{MASK_LABEL}, stretched from {numbers}"
+        return OVERLAY_LABEL, MASK_LABEL
     if stretch_of(scale):
-        return f"{note} (stretched)", f"Raw mask {numbers}, stretched to show where it differs"
+        return f"{note} (stretched from {numbers})", f"Raw mask {numbers}, stretched to show where it differs"
     return note, f"Raw mask {numbers}: the min–max colour scale shows where it differs"

@@ -21,7 +21,9 @@ from .state import LensResult
 
 SCALES: tuple[tuple[str, str], ...] = (("absolute 0–1", "absolute"), ("min–max", "minmax"))
 DEFAULT_SCALE = "absolute"
-MASK_VIEW_SIDE = 256
+MASK_VIEW_SIDE = render.MIN_HEATMAP_SIDE
+# Three 256 px maps a row fit the page's column at full size, so their labels are not shrunk.
+FEATURE_COLUMNS = 3
 STATISTICS_HEADERS = render.STATISTICS_HEADERS
 
 
@@ -103,7 +105,7 @@ def channel_panels(
     branch_image = branch_panel(result, name, sort) if branches else None
     feature_maps = None
     if name in result.analysis.feature_maps:
-        feature_maps = render.feature_maps_image(result.analysis, name, top_k=k)
+        feature_maps = render.feature_maps_image(result.analysis, name, top_k=k, columns=FEATURE_COLUMNS)
     return ChannelPanels(bar, branch_image, feature_maps)
 
 
@@ -119,9 +121,9 @@ def branch_panel(result: LensResult | None, layer: str | None = None, sort: bool
 
 
 def _mask_view_size(layer: SpatialLayer, side: int = MASK_VIEW_SIDE) -> tuple[int, int]:
-    """Whole-number enlargement, so every mask cell stays a crisp square."""
+    """Whole-number enlargement to at least ``side`` px, so every mask cell stays a crisp square."""
     height, width = layer.size
-    factor = max(1, side // max(height, width))
+    factor = max(1, -(-side // max(height, width)))
     return width * factor, height * factor
 
 
@@ -142,8 +144,11 @@ def spatial_panels(
         return SpatialPanels(grid, None, None)
     spatial = result.analysis.layer(name)
     assert isinstance(spatial, SpatialLayer)
+    ticks, caption = render.mask_ticks(spatial.mask, stretch)
     large = render.overlay(result.analysis.image, spatial.mask, colormap, alpha, stretch)
+    large = render.with_colour_bar(large, colormap, ticks, caption)
     mask = render.mask_image(spatial.mask, colormap, stretch, size=_mask_view_size(spatial))
+    mask = render.with_colour_bar(mask, colormap, ticks, caption)
     return SpatialPanels(grid, large, mask)
 
 

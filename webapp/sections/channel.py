@@ -52,11 +52,21 @@ class ChannelSection:
         return {self.layer: picker, **self.panels(result, layer, sort, top_k, open_)}
 
 
-def channel_section(result: gr.State, names: list[str]) -> ChannelSection:
-    gr.Markdown("## Channel attention (ECA): how much each channel is kept")
-    with gr.Row():
+def bar_chart_panel() -> gr.Image:
+    """The bar chart, placed among the first results; ``channel_section`` draws it."""
+    return output_panel("Channel weights", "bar-chart", "png")
+
+
+def channel_section(result: gr.State, names: list[str], bar_chart: gr.Image) -> ChannelSection:
+    gr.Markdown("### Channel attention: how much each channel is kept", elem_classes="lens-heading")
+    with gr.Row(elem_classes="lens-controls"):
         layer = gr.Dropdown(
-            choices=names, value=names[0] if names else None, label="ECA layer", elem_id="channel-layer"
+            choices=names,
+            value=names[0] if names else None,
+            label="Channel layer",
+            elem_id="channel-layer",
+            scale=2,
+            min_width=320,
         )
         sort = gr.Checkbox(value=False, label="Sort channels by weight", elem_id="sort")
         top_k = gr.Slider(
@@ -67,9 +77,7 @@ def channel_section(result: gr.State, names: list[str]) -> ChannelSection:
             label="Top-k channels (highlighted, and their feature maps)",
             elem_id="top-k",
         )
-    with gr.Row():
-        bar_chart = output_panel("Channel weights", "bar-chart", "png", scale=3)
-        feature_maps = output_panel("Feature maps of the top-k channels", "feature-maps", "png", scale=2)
+    feature_maps = output_panel("Feature maps of the top-k channels", "feature-maps", "png")
     # Closed at first and drawn only while open: this chart costs as much as the bar chart.
     branches_open = gr.State(False)
     with gr.Accordion(

@@ -36,7 +36,9 @@ PANEL_EVENTS = dict(RENDER_EVENTS, show_progress="minimal")
 LATER_EVENTS = dict(RENDER_EVENTS, show_progress="hidden")
 
 
-def output_panel(label: str, elem_id: str, image_format: str = "png", scale: int | None = None) -> gr.Image:
+def output_panel(
+    label: str, elem_id: str, image_format: str = "png", scale: int | None = None, visible: bool = True
+) -> gr.Image:
     """A read-only image panel; JPEG for photographic overlays (about 1 ms to encode where PNG takes 20-30 ms)."""
     return gr.Image(
         label=label,
@@ -47,6 +49,7 @@ def output_panel(label: str, elem_id: str, image_format: str = "png", scale: int
         elem_classes="lens-panel",
         buttons=PANEL_BUTTONS,
         scale=scale,
+        visible=visible,
     )
 
 

@@ -31,17 +31,15 @@ SAME_MODEL = "same as A"
 GRADCAM_EVENTS = dict(MODEL_EVENTS, api_visibility="private")
 
 
-def button_mode(mode: str | None) -> str:
-    """The mode the "Ablate each layer" button runs: the picked one, identity while none is picked."""
-    return mode if mode in MODES else MODES[0]
-
-
 @dataclass
 class DebugSection:
     ablate: gr.Radio
+    api_target: gr.Textbox  # /analyze's ``target``: the class its ablation's Δp is about
     ablate_button: gr.Button
     ablation_table: gr.Dataframe
     ablation_chart: gr.Image
+    ablated_for: gr.State  # the key (debug.result_key) of the analysis the shown ablation was run after
+    target: gr.Dropdown  # the class Grad-CAM and the ablation's Δp are about
     cams: gr.State
     gradcam: gr.Image
     gradcam_data: gr.JSON
@@ -50,7 +48,12 @@ class DebugSection:
 
     @property
     def inputs(self) -> list[Any]:
-        return [self.cams, self.spatial.layer, self.spatial.colormap, self.spatial.scale]
+        return [self.ablated_for, *self.gradcam_inputs]
+
+    @property
+    def gradcam_inputs(self) -> list[Any]:
+        # The target last: /gradcam's positional parameters stay (layer, colormap, scale), then the class.
+        return [self.cams, self.spatial.layer, self.spatial.colormap, self.spatial.scale, self.target]
 
     @property
     def gradcam_outputs(self) -> list[Any]:
@@ -58,27 +61,49 @@ class DebugSection:
 
     @property
     def outputs(self) -> list[Any]:
-        return [self.ablation_table, self.ablation_chart, *self.gradcam_outputs]
+        return [self.ablation_table, self.ablation_chart, self.target, *self.gradcam_outputs]
 
     def gradcam_panels(
-        self, result: LensResult | None, cams: debug.GradCams | None, layer: str | None, colormap: str, scale: str
+        self,
+        result: LensResult | None,
+        cams: debug.GradCams | None,
+        layer: str | None,
+        colormap: str,
+        scale: str,
+        target: str | None = None,
     ) -> dict[Any, Any]:
-        """Grad-CAM beside the picked layer's mask; the maps are computed once per analysis."""
+        """Grad-CAM of the target class beside the picked layer's mask; computed once per analysis and class."""
         if result is None:
             raise InputError("analyze an image first")
-        cams = debug.gradcams_for(result, cams)
+        cams = debug.gradcams_for(result, cams, target)
         image, data = debug.gradcam_view(cams, layer, colormap, scale)
         return {self.cams: cams, self.gradcam: image, self.gradcam_data: data}
 
     def follow(
-        self, result: LensResult, cams: debug.GradCams | None, layer: str | None, colormap: str, scale: str
+        self,
+        result: LensResult,
+        ablated_for: str | None,
+        cams: debug.GradCams | None,
+        layer: str | None,
+        colormap: str,
+        scale: str,
+        target: str | None,
     ) -> dict[Any, Any]:
-        """A new result's ablations (if it has any), and Grad-CAM at each spatial layer."""
-        shown = {
-            self.ablation_table: debug.ablation_table(result),
-            self.ablation_chart: debug.ablation_chart(result),
-        }
-        return {**shown, **self.gradcam_panels(result, cams, layer, colormap, scale)}
+        """Grad-CAM at each spatial layer of a new result; an ablation run after an earlier analysis is hidden.
+
+        The class picker offers the result's classes and starts on its
+        prediction. An ablation of this very result (started while its slower
+        views were still drawing) stays, and so does the class picked for it.
+        """
+        shown: dict[Any, Any] = {}
+        if ablated_for != debug.result_key(result):
+            target = debug.predicted_label(result)
+            shown = {
+                self.ablation_table: gr.update(visible=False),
+                self.ablation_chart: gr.update(visible=False),
+                self.target: gr.Dropdown(choices=list(result.analysis.classes), value=target),
+            }
+        return {**shown, **self.gradcam_panels(result, cams, layer, colormap, scale, target)}
 
 
 def debug_section(
@@ -90,44 +115,105 @@ def debug_section(
     cache: ModelCache,
     roots: UploadRoots,
 ) -> DebugSection:
-    gr.Markdown("## Debug: switch each layer off, compare with Grad-CAM, compare two analyses")
-    with gr.Row():
-        ablate = gr.Radio(
-            choices=["none", *MODES],
-            value="none",
-            label="Ablate each layer when analysing (identity: the layer passes its input on; "
-            "mean: its gate becomes the gate's mean); one extra pass per layer",
-            elem_id="ablate-mode",
-            scale=3,
+    # Closed until asked for; the ablation's table and chart show once an ablation has run.
+    with gr.Accordion(
+        "Debug: switch each layer off, and Grad-CAM beside the attention", open=False, elem_id="debug-section"
+    ):
+        # The API's /analyze keeps its ``ablate`` input; on the page an analysis never ablates, the buttons do.
+        ablate = gr.Radio(choices=["none", *MODES], value="none", label="Ablate", elem_id="ablate-mode", visible=False)
+        api_target = gr.Textbox(value="", label="Target class of the ablation", visible=False)
+        target = gr.Dropdown(
+            choices=list(cache.analyzer(None).classes),
+            value=None,
+            label="Class to debug: Grad-CAM and the ablation's Δp follow it (it starts on the prediction)",
+            elem_id="target-class",
+            # Another model has other classes: the label is checked against the analysed model's, in one line.
+            allow_custom_value=True,
         )
-        ablate_button = gr.Button("Ablate each layer", elem_id="ablate-button", scale=1)
-    with gr.Row(equal_height=False):
-        ablation_table = gr.Dataframe(
-            headers=list(debug.ABLATION_HEADERS),
-            label="With the layer ablated: the new top label, its probability p, and Δ p, the change in the "
-            "probability of the original top class (largest drop first)",
-            interactive=False,
-            column_widths=["38%", "10%", "18%", "14%", "20%"],
-            elem_id="ablation-table",
-            scale=3,
+        with gr.Row(elem_id="ablate-control", equal_height=True):
+            gr.Markdown(
+                "**Switch each layer off**, one extra pass per layer, and see the prediction change. "
+                "*identity*: the layer passes its input on; *mean*: its gate becomes the gate's mean.",
+                elem_id="ablate-help",
+            )
+            ablate_button = gr.Button("identity", elem_id="ablate-button", size="sm", scale=0, min_width=110)
+            ablate_mean_button = gr.Button("mean", elem_id="ablate-mean-button", size="sm", scale=0, min_width=110)
+        with gr.Row(equal_height=False):
+            ablation_table = gr.Dataframe(
+                headers=list(debug.ABLATION_HEADERS),
+                label="With the layer ablated: the new top label, its probability p, and Δ p, the change in the "
+                "probability of the class to debug (largest drop first)",
+                interactive=False,
+                column_widths=["38%", "10%", "18%", "14%", "20%"],
+                elem_id="ablation-table",
+                scale=3,
+                visible=False,
+            )
+            ablation_chart = output_panel(
+                "Change in the probability of the class to debug", "ablation-chart", "png", scale=2, visible=False
+            )
+
+        gr.Markdown(
+            "### Grad-CAM beside the spatial attention (the spatial layer picked above)", elem_classes="lens-heading"
         )
-        ablation_chart = output_panel("Change in the original class's probability", "ablation-chart", "png", scale=2)
+        cams = gr.State(None)
+        gradcam = output_panel("Spatial attention and Grad-CAM", "gradcam", "png")
+        with gr.Accordion("The two maps as numbers", open=False):
+            gradcam_data = gr.JSON(label="Grad-CAM and mask of the selected layer", elem_id="gradcam-data")
 
-    gr.Markdown("### Grad-CAM beside the spatial attention (the spatial layer picked above)")
-    cams = gr.State(None)
-    gradcam = output_panel("Spatial attention and Grad-CAM", "gradcam", "png")
-    with gr.Accordion("The two maps as numbers", open=False):
-        gradcam_data = gr.JSON(label="Grad-CAM and mask of the selected layer", elem_id="gradcam-data")
+    ablated_for = gr.State(None)
+    section = DebugSection(
+        ablate,
+        api_target,
+        ablate_button,
+        ablation_table,
+        ablation_chart,
+        ablated_for,
+        target,
+        cams,
+        gradcam,
+        gradcam_data,
+        spatial,
+    )
 
-    section = DebugSection(ablate, ablate_button, ablation_table, ablation_chart, cams, gradcam, gradcam_data, spatial)
+    def ablation(mode: str) -> Any:
+        @user_errors
+        def run(
+            result_: LensResult | None, image: Any, model_name: str, checkpoint_file: Any, target_: str | None
+        ) -> dict[Any, Any]:
+            ablated = analysis.analyze(image, model_name, checkpoint_file, mode, target_, cache=cache, roots=roots)
+            return {
+                ablated_for: None if result_ is None else debug.result_key(result_),
+                ablation_table: gr.update(value=debug.ablation_table(ablated), visible=True),
+                ablation_chart: gr.update(value=debug.ablation_chart(ablated), visible=True),
+            }
+
+        return run
+
+    # Only the ablation's own table and chart show its progress and change: the analysis above stays as it is.
+    for button, mode in ((ablate_button, MODES[0]), (ablate_mean_button, MODES[1])):
+        button.click(
+            ablation(mode),
+            [result, inputs.image, model.model, model.checkpoint, target],
+            [ablated_for, ablation_table, ablation_chart],
+            preprocess=False,
+            show_progress="full",
+            api_visibility="private",
+            **MODEL_EVENTS,
+        )
 
     @user_errors
     def redraw_gradcam(
-        result_: LensResult | None, cams_: debug.GradCams | None, layer: str | None, colormap: str, scale: str
+        result_: LensResult | None,
+        cams_: debug.GradCams | None,
+        layer: str | None,
+        colormap: str,
+        scale: str,
+        target_: str | None = None,
     ) -> dict[Any, Any]:
-        return section.gradcam_panels(result_, cams_, layer, colormap, scale)
+        return section.gradcam_panels(result_, cams_, layer, colormap, scale, target_)
 
-    gradcam_inputs = [result, *section.inputs]
+    gradcam_inputs = [result, *section.gradcam_inputs]
     spatial.layer.input(
         redraw_gradcam,
         gradcam_inputs,
@@ -138,6 +224,7 @@ def debug_section(
     )
     for control in (spatial.colormap, spatial.scale):
         control.input(redraw_gradcam, gradcam_inputs, section.gradcam_outputs, show_progress="hidden", **GRADCAM_EVENTS)
+    target.input(redraw_gradcam, gradcam_inputs, section.gradcam_outputs, **GRADCAM_EVENTS)
 
     compare_section(channel, spatial, inputs, model, cache, roots)
     return section
@@ -152,35 +239,45 @@ def compare_section(
     roots: UploadRoots,
 ) -> None:
     """A: the image and model above; B: a second image, a second model with the same layers, or both."""
-    gr.Markdown(
-        "### Compare two: the image above (A) with a second image, or under a second model with the same layers (B)"
-    )
-    with gr.Row():
-        second_image = gr.Image(
-            label="Second image (B); leave empty to compare the same image under two models",
-            sources=["upload", "clipboard"],
-            type="filepath",
-            image_mode=None,
-            height=220,
-            elem_id="compare-image",
+    with gr.Accordion("Compare two analyses", open=False, elem_id="compare-section"):
+        gr.Markdown(
+            "A is the image and model above. B is a second image, or the same image under a second model; "
+            "models with different layer names are matched by kind and position."
         )
-        with gr.Column():
-            second_model = gr.Dropdown(
-                choices=[SAME_MODEL, *cache.names()], value=SAME_MODEL, label="Model for B", elem_id="compare-model"
-            )
-            second_checkpoint = gr.File(
-                label="…or a checkpoint for B (" + ", ".join(CHECKPOINT_SUFFIXES) + ")",
-                file_types=list(CHECKPOINT_SUFFIXES),
+        with gr.Row():
+            second_image = gr.Image(
+                label="Second image (B); leave empty to compare the same image under two models",
+                sources=["upload", "clipboard"],
                 type="filepath",
-                elem_id="compare-checkpoint",
+                image_mode=None,
+                height=220,
+                elem_id="compare-image",
             )
-            compare_button = gr.Button("Compare", variant="secondary", elem_id="compare-button")
-    compare_summary = gr.Textbox(label="Summary", lines=2, interactive=False, elem_id="compare-summary")
-    with gr.Row():
-        masks = output_panel("Selected spatial layer: A and B", "compare-masks", "png")
-        difference = output_panel("Selected channel layer: w_A - w_B", "compare-difference", "png")
-    with gr.Accordion("Every layer's difference as numbers", open=False):
-        compare_data = gr.JSON(label="A minus B, per layer", elem_id="compare-data")
+            with gr.Column():
+                second_model = gr.Dropdown(
+                    choices=[SAME_MODEL, *cache.names()], value=SAME_MODEL, label="Model for B", elem_id="compare-model"
+                )
+                second_checkpoint = gr.File(
+                    label="…or a checkpoint for B (" + ", ".join(CHECKPOINT_SUFFIXES) + ")",
+                    file_types=list(CHECKPOINT_SUFFIXES),
+                    type="filepath",
+                    elem_id="compare-checkpoint",
+                )
+                compare_button = gr.Button("Compare", variant="secondary", elem_id="compare-button")
+        compare_summary = gr.Textbox(
+            label="Summary", lines=3, interactive=False, elem_id="compare-summary", visible=False
+        )
+        compare_layer = gr.Dropdown(
+            choices=[],
+            label="Pair to show (it opens on the most different)",
+            elem_id="compare-layer",
+            visible=False,
+        )
+        with gr.Row(visible=False) as compare_panels:
+            masks = output_panel("Selected spatial layer: A and B", "compare-masks", "png")
+            difference = output_panel("Selected channel layer: w_A - w_B", "compare-difference", "png")
+        with gr.Accordion("Every layer's difference as numbers", open=False, visible=False) as compare_numbers:
+            compare_data = gr.JSON(label="A minus B, per layer", elem_id="compare-data")
     compared = gr.State(None)
 
     @user_errors
@@ -211,20 +308,48 @@ def compare_section(
         }
 
     @user_errors
-    def redraw(
-        both: debug.Comparison | None, channel_layer: str | None, spatial_layer: str | None, colormap: str, scale: str
-    ) -> dict[Any, Any]:
-        pair, chart = debug.comparison_panels(both, channel_layer, spatial_layer, colormap, scale)
-        return {masks: pair, difference: chart}
+    def redraw(both: debug.Comparison | None, layer: str | None, colormap: str, scale: str) -> dict[Any, Any]:
+        pair, chart = debug.comparison_panels(both, layer, colormap, scale)
+        return {masks: gr.update(value=pair, visible=pair is not None), difference: chart}
 
-    redraw_inputs = [compared, channel.layer, spatial.layer, spatial.colormap, spatial.scale]
-    compare_button.click(
+    def shown(both: debug.Comparison | None) -> dict[Any, Any]:
+        """The comparison's views shown with its pair picker on the most different pair; all hidden without one."""
+        visible = both is not None
+        picker = (
+            gr.Dropdown(choices=both.layer_choices(), value=both.most_different, visible=True)
+            if both is not None
+            else gr.Dropdown(choices=[], value=None, visible=False)
+        )
+        return {
+            compare_layer: picker,
+            compare_summary: gr.update(visible=visible),
+            compare_panels: gr.Row(visible=visible),
+            compare_numbers: gr.Accordion(visible=visible),
+        }
+
+    def cleared() -> dict[Any, Any]:
+        """A failed comparison leaves nothing of the previous one on screen."""
+        return {compared: None, compare_summary: "", compare_data: None, masks: None, difference: None, **shown(None)}
+
+    redraw_inputs = [compared, compare_layer, spatial.colormap, spatial.scale]
+    view_outputs = [compare_layer, compare_summary, compare_panels, compare_numbers]
+    clicked = compare_button.click(
         compare,
         [inputs.image, model.model, model.checkpoint, second_image, second_model, second_checkpoint],
         [compared, compare_summary, compare_data],
         api_name="compare",
         preprocess=False,
         **MODEL_EVENTS,
-    ).success(redraw, redraw_inputs, [masks, difference], show_progress="hidden", **RENDER_EVENTS)
-    for control in (channel.layer, spatial.layer, spatial.colormap, spatial.scale):
+    )
+    clicked.failure(
+        cleared,
+        None,
+        [compared, compare_summary, compare_data, masks, difference, *view_outputs],
+        queue=False,
+        api_visibility="private",
+    )
+    clicked.success(shown, [compared], view_outputs, queue=False, api_visibility="private").then(
+        redraw, redraw_inputs, [masks, difference], show_progress="hidden", **RENDER_EVENTS
+    )
+    for control in (compare_layer, spatial.colormap, spatial.scale):
         control.input(redraw, redraw_inputs, [masks, difference], show_progress="hidden", **RENDER_EVENTS)

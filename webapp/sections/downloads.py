@@ -8,7 +8,6 @@ from typing import Any, ClassVar
 
 import gradio as gr
 
-from attention.errors import InputError
 from webapp import downloads
 from webapp.state import LensResult
 
@@ -45,8 +44,9 @@ def download_section(
     gr.Markdown("## Downloads")
     with gr.Row():
         document_file = gr.File(label="Analysis JSON", interactive=False, elem_id="document-file")
-        report_file = gr.File(label="PNG report", interactive=False, elem_id="report-file")
-        report_button = gr.Button("Redraw the report with the current display settings", size="sm")
+        report_file = gr.File(
+            label="PNG report (drawn with the display settings above)", interactive=False, elem_id="report-file"
+        )
     with gr.Accordion("Analysis JSON (same schema as `python -m attention analyze --json`)", open=False):
         document = gr.JSON(label="Analysis document", elem_id="document")
 
@@ -55,9 +55,11 @@ def download_section(
 
     @user_errors
     def report(result_: LensResult | None, colormap: str, opacity: float, scale: str, top_k: float) -> dict:
-        if result_ is None:
-            raise InputError("analyze an image first")
-        return section.follow(result_, colormap, opacity, scale, top_k)
+        return {} if result_ is None else section.follow(result_, colormap, opacity, scale, top_k)
 
-    report_button.click(report, [result, *section.inputs], section.outputs, **RENDER_EVENTS)
+    # The report follows the display settings: each change redraws it, quietly, from the stored analysis.
+    for control in (spatial.colormap, spatial.scale):
+        control.input(report, [result, *section.inputs], section.outputs, show_progress="hidden", **RENDER_EVENTS)
+    for control in (spatial.opacity, channel.top_k):
+        control.release(report, [result, *section.inputs], section.outputs, show_progress="hidden", **RENDER_EVENTS)
     return section

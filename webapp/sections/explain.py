@@ -82,7 +82,24 @@ def explain_section(result: gr.State, names: list[str], folder: Path) -> Explain
                 choices=names, value=names[0] if names else None, label="Layer to explain", elem_id="explain-layer"
             )
             slide_button = gr.Button("Download as one PNG (slide)", size="sm", elem_id="explain-slide-button")
-            slide_file = gr.File(label="Slide PNG", interactive=False, elem_id="explain-slide")
+            slides_button = gr.Button(
+                "Slides for a class (PDF, one 1920×1080 page per step)", size="sm", elem_id="explain-slides-button"
+            )
+            present_button = gr.Button(
+                "Present the steps (full screen, ← → keys)", size="sm", elem_id="explain-present-button"
+            )
+            slide_file = gr.File(label="Slide PNG or slides PDF", interactive=False, elem_id="explain-slide")
+        # The presentation view: one slide at a time, the arrow keys step through them, the corner button fills
+        # the screen. Hidden until asked for.
+        presentation = gr.Gallery(
+            label="Slides: ← and → go through the steps",
+            columns=1,
+            preview=True,
+            object_fit="contain",
+            buttons=["fullscreen", "download"],
+            elem_id="explain-slides",
+            visible=False,
+        )
         heading = gr.Markdown(explain.NO_RESULT, elem_id="explain-heading")
         rows, images, captions = [], [], []
         for index in range(explain.MAX_STEPS):
@@ -125,4 +142,22 @@ def explain_section(result: gr.State, names: list[str], folder: Path) -> Explain
     accordion.collapse(lambda: {open_: False}, None, [open_], queue=False, api_visibility="private")
     layer.input(redraw, [result, layer], view_outputs, show_progress="minimal", **RENDER_EVENTS)
     slide_button.click(slide, [result, layer], [slide_file], **RENDER_EVENTS)
+
+    @user_errors
+    def slides(result_: LensResult | None, layer_: str | None) -> dict[Any, Any]:
+        path = explain.slides_pdf(result_, layer_, folder)
+        if path is None:
+            raise InputError("analyze an image first")
+        return {slide_file: str(path)}
+
+    slides_button.click(slides, [result, layer], [slide_file], **RENDER_EVENTS)
+
+    @user_errors
+    def present(result_: LensResult | None, layer_: str | None) -> dict[Any, Any]:
+        shown = explain.slide_images(result_, layer_)
+        if not shown:
+            raise InputError("analyze an image first")
+        return {presentation: gr.Gallery(value=shown, visible=True, selected_index=0)}
+
+    present_button.click(present, [result, layer], [presentation], **RENDER_EVENTS)
     return section

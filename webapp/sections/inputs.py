@@ -11,7 +11,6 @@ import gradio as gr
 from PIL import Image
 
 from attention.images import MAX_PIXELS
-from models.checkpoint import DEFAULT_CHECKPOINT
 from webapp import analysis, notes
 from webapp.inputs import CHECKPOINT_SUFFIXES, UploadRoots
 from webapp.state import ModelCache
@@ -39,6 +38,17 @@ def refusing_huge_drawings(preprocess: Callable[[Any], Any]) -> Callable[[Any], 
     return wrapper
 
 
+# Gradio's sketchpad starts with no tool picked and ignores strokes until one is: pick the brush as the tab opens.
+PICK_BRUSH = """() => {
+  const pick = (tries) => {
+    const brush = document.querySelector('#sketchpad button[aria-label=Brush]');
+    if (brush) { if (!brush.classList.contains('selected')) brush.click(); }
+    else if (tries > 0) setTimeout(() => pick(tries - 1), 100);
+  };
+  setTimeout(() => pick(20), 50);
+}"""
+
+
 @dataclass
 class InputSection:
     image: gr.Image
@@ -47,34 +57,30 @@ class InputSection:
     sketch_button: gr.Button
 
 
-def input_section(examples: list[str], model: str = DEFAULT_CHECKPOINT) -> InputSection:
-    # A model trained on drawings is offered no photos (see webapp.notes); one given at launch may read them.
-    examples = notes.gallery_examples(examples, model)
+def input_section() -> InputSection:
+    """The image and drawing inputs; the examples come after the model picker (``example_section``)."""
     with gr.Tab("Image"):
         image = gr.Image(
             label="Image (upload, paste or webcam)",
             sources=["upload", "webcam", "clipboard"],
             type="filepath",
             image_mode=None,
-            height=300,
+            height=260,
             elem_id="input-image",
         )
         analyze_button = gr.Button("Analyze", variant="primary", elem_id="analyze-button")
-        if examples:
-            gr.Examples(examples=[[path] for path in examples], inputs=[image], label="Examples", examples_per_page=12)
-        else:
-            gr.Markdown("*No example images yet: add image files to `assets/examples`.*")
-    with gr.Tab("Draw"):
+    with gr.Tab("Draw") as draw_tab:
         sketch = gr.Sketchpad(
-            label="Draw a shape (pick the brush on the left first)",
+            label="Draw a shape",
             type="pil",
             canvas_size=(256, 256),
-            height=320,
+            height=380,
             brush=gr.Brush(default_size=6, colors=["#000000", "#d62728", "#1f77b4"], color_mode="defaults"),
             elem_id="sketchpad",
         )
         sketch.preprocess = refusing_huge_drawings(sketch.preprocess)
         sketch_button = gr.Button("Analyze drawing", variant="primary", elem_id="analyze-sketch-button")
+    draw_tab.select(None, None, None, js=PICK_BRUSH, queue=False, api_visibility="private")
     return InputSection(image, analyze_button, sketch, sketch_button)
 
 
@@ -99,14 +105,16 @@ def model_section(cache: ModelCache, roots: UploadRoots) -> ModelSection:
             label="Model: a shipped one, or an architecture with attention to upload weights for (type to search)",
             elem_id="model",
         )
-        checkpoint = gr.File(
-            label="Weights for the picked architecture, or a checkpoint to use instead ("
-            + ", ".join(CHECKPOINT_SUFFIXES)
-            + ")",
-            file_types=list(CHECKPOINT_SUFFIXES),
-            type="filepath",
-            elem_id="checkpoint-upload",
-        )
+        # Closed until wanted, so its empty drop zone does not stand between the picker and the examples.
+        with gr.Accordion("Upload weights or a checkpoint", open=False, elem_id="checkpoint-section"):
+            checkpoint = gr.File(
+                label="Weights for the picked architecture, or a checkpoint to use instead ("
+                + ", ".join(CHECKPOINT_SUFFIXES)
+                + ")",
+                file_types=list(CHECKPOINT_SUFFIXES),
+                type="filepath",
+                elem_id="checkpoint-upload",
+            )
         status = gr.Markdown(
             analysis.check_checkpoint(None, cache.default_name, cache=cache, roots=roots), elem_id="model-status"
         )
@@ -118,3 +126,23 @@ def model_section(cache: ModelCache, roots: UploadRoots) -> ModelSection:
     for trigger in (checkpoint.change, model.change):
         trigger(check_checkpoint, [checkpoint, model], [status], preprocess=False, **MODEL_CHECK_EVENTS)
     return ModelSection(model, checkpoint, status)
+
+
+def example_section(inputs: InputSection, model: ModelSection, examples: list[str], default: str) -> None:
+    """The example images, one captioned group per model they were made for; picking one also picks its model."""
+    groups = notes.example_groups(examples, default)
+    if not groups:
+        gr.Markdown("*No example images yet: add image files to `assets/examples`.*")
+        return
+    for group in groups:
+        examples_ = gr.Examples(
+            examples=[[path] for path in group.paths],
+            inputs=[inputs.image],
+            label=group.caption,
+            examples_per_page=12,
+            elem_id=f"examples-{group.model}",
+        )
+        # One input keeps the thumbnails a gallery; the click picks the group's model beside it.
+        examples_.dataset.click(
+            lambda name=group.model: gr.Dropdown(value=name), None, [model.model], queue=False, api_visibility="private"
+        )

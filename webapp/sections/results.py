@@ -36,14 +36,19 @@ class ResultsSection:
 
 
 def results_section() -> ResultsSection:
+    """The status line, here; the predictions and the table are placed by the page (``render()``)."""
     status = gr.Markdown("Upload an image (or draw one) and press **Analyze**.", label="Status", elem_id="status")
     top5 = gr.Label(
-        num_top_classes=TOP_K_PREDICTIONS, label=f"Top-{TOP_K_PREDICTIONS} predictions", elem_id="predictions"
+        num_top_classes=TOP_K_PREDICTIONS,
+        label=f"Top-{TOP_K_PREDICTIONS} predictions",
+        elem_id="predictions",
+        render=False,
     )
     statistics = gr.Dataframe(
         headers=list(panels.STATISTICS_HEADERS),
-        label="Per-layer statistics (channel layers: entropy of the weights; spatial layers: kept fraction)",
+        label="Channel layers: entropy of the weights; spatial layers: kept fraction",
         interactive=False,
         elem_id="statistics",
+        render=False,
     )
     return ResultsSection(status, top5, statistics)

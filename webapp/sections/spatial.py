@@ -53,20 +53,26 @@ class SpatialSection:
         return {self.layer: picker, **self.panels(result, layer, colormap, opacity, scale)}
 
 
-def spatial_section(result: gr.State, names: list[str]) -> SpatialSection:
-    gr.Markdown("## Spatial attention: where each layer looks")
-    with gr.Row():
+def grid_panel() -> gr.Image:
+    """Every spatial layer's overlay, placed among the first results; ``spatial_section`` draws it."""
+    # JPEG for the photographic overlays: it encodes in about 1 ms where WebP or PNG take 20-30 ms.
+    return output_panel("Every spatial layer", "overlay-grid", "jpeg")
+
+
+def spatial_section(result: gr.State, names: list[str], grid: gr.Image) -> SpatialSection:
+    gr.Markdown("### Spatial attention: one layer up close", elem_classes="lens-heading")
+    with gr.Row(elem_classes="lens-controls"):
         layer = gr.Dropdown(
             choices=names,
             value=names[0] if names else None,
             label="Spatial layer (large view)",
+            scale=2,
+            min_width=320,
             elem_id="spatial-layer",
         )
         colormap = gr.Dropdown(choices=list(COLORMAPS), value=DEFAULT_COLORMAP, label="Colormap", elem_id="colormap")
         opacity = gr.Slider(0.0, 1.0, value=DEFAULT_OPACITY, step=0.05, label="Overlay opacity", elem_id="opacity")
         scale = gr.Radio(choices=list(panels.SCALES), value=panels.DEFAULT_SCALE, label="Colour scale", elem_id="scale")
-    # JPEG for the photographic overlays: it encodes in about 1 ms where WebP or PNG take 20-30 ms.
-    grid = output_panel("Every spatial layer", "overlay-grid", "jpeg")
     with gr.Row():
         overlay = output_panel(notes.OVERLAY_LABEL, "overlay", "jpeg")
         mask = output_panel(notes.MASK_LABEL, "raw-mask", "png")
