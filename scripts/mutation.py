@@ -321,13 +321,13 @@ HAND_MUTANTS: list[HandMutant] = [
         "        probabilities = torch.softmax(logits.float(), dim=1)\n"
         "        ablations: list[list[dict[str, Any]]] = [[] for _ in images]\n        if ablate is not None:\n"
         "            ablations = run_ablations(\n"
-        "                self.model, batch, self._ablator, recorder.records, probabilities, self.classes, ablate\n"
-        "            )\n",
+        "                self.model, batch, self._ablator, recorder.records, probabilities, self.classes, ablate, "
+        "target=target\n            )\n",
         "            logits = self.model(batch)\n            check_finite_pass(logits, recorder.records)\n"
         "            probabilities = torch.softmax(logits.float(), dim=1)\n"
         "            ablations: list[list[dict[str, Any]]] = [[] for _ in images]\n            if ablate is not None:\n"
         "                ablations = run_ablations(\n                    self.model, batch, self._ablator, "
-        "list(recorder.records), probabilities, self.classes, ablate\n                )\n",
+        "list(recorder.records), probabilities, self.classes, ablate, target=target\n                )\n",
     ),
     HandMutant(
         "analysis",
@@ -397,14 +397,14 @@ HAND_MUTANTS: list[HandMutant] = [
     HandMutant(
         "compare",
         "channel difference is B - A",
-        'LayerDifference(a.name, "channel", a.weights.astype(np.float64) - b.weights)',
-        'LayerDifference(a.name, "channel", b.weights.astype(np.float64) - a.weights)',
+        "difference = a.weights.astype(np.float64) - b.weights",
+        "difference = b.weights.astype(np.float64) - a.weights",
     ),
     HandMutant(
         "compare",
         "mask difference is B - A",
-        'LayerDifference(a.name, "spatial", a.mask.astype(np.float64) - b.mask)',
-        'LayerDifference(a.name, "spatial", b.mask.astype(np.float64) - a.mask)',
+        "LayerDifference(a.name, kind, a.mask.astype(np.float64) - mask_b, partner, note)",
+        "LayerDifference(a.name, kind, mask_b - a.mask.astype(np.float64), partner, note)",
     ),
     HandMutant(
         "compare",
@@ -419,7 +419,10 @@ HAND_MUTANTS: list[HandMutant] = [
         "key=lambda d: d.score, reverse=False",
     ),
     HandMutant(
-        "compare", "layers compared by count, not by name", "if names_a != names_b:", "if len(names_a) != len(names_b):"
+        "compare",
+        "layers paired regardless of their kind",
+        "        theirs = [layer for layer in second.layers if _kind(layer) == kind]",
+        "        theirs = list(second.layers)",
     ),
     HandMutant(
         "compare",

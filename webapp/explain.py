@@ -123,7 +123,7 @@ def slide_png(result: LensResult | None, layer: str | None, directory: str | Pat
         return None
     # Matplotlib reads "$...$" as mathematics: a file name must be drawn literally.
     title = one_line(f"{result.image_name} with {result.model_name}: {explanation.layer}, step by step")
-    figure = render_explain.slide_figure(explanation, title=title.replace("$", r"\$"))
+    figure = render_explain.slide_figure(explanation, title=title)
     stem = safe_stem(f"{Path(result.image_name).stem}_{explanation.layer}")
     path = new_download_folder(directory) / f"{stem}_explain.png"
     figure.savefig(path, format="png")
