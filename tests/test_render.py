@@ -207,23 +207,25 @@ def _wide_analysis() -> ImageAnalysis:
     return ImageAnalysis("img", Image.new("RGB", (50, 30), "white"), ["a", "b"], np.array([0.3, 0.7]), layers)
 
 
-def _label_strip(text: str, width: int, height: int = 18) -> np.ndarray:
-    """A grid's title strip as the default font writes ``text`` at the tile's corner."""
+def _label_strip(text: str, width: int, height: int = render.TEXT_PX + 8) -> np.ndarray:
+    """A grid's title line as the grid writes ``text`` at the tile's corner."""
     strip = Image.new("RGB", (width, height), "white")
-    ImageDraw.Draw(strip).text((2, 2), text, fill="black", font=render._font(12))
+    ImageDraw.Draw(strip).text((2, 2), text, fill="black", font=render._font())
     return pixels(strip)
 
 
 def test_non_square_masks_are_titled_height_by_width_in_every_view() -> None:
     analysis = _wide_analysis()
     assert analysis.spatial_layers[0].size == (3, 5)
-    grid = render.overlay_grid(analysis, tile=64, weak_notes=False)
-    strip = pixels(grid)[:18]
+    grid = render.overlay_grid(analysis, tile=256, weak_notes=False)  # as wide as its colour bar: no margin
+    label = render.TEXT_PX + 8
+    strip = pixels(grid)[:label]
     assert (strip == _label_strip("s (3x5)", grid.width)).all()
     assert not (strip == _label_strip("s (5x3)", grid.width)).all()  # the comparison can tell them apart
     # The tile keeps the image's aspect: wider than high, centred under its title.
-    coloured = np.flatnonzero((pixels(grid)[18:] != 255).any(axis=2).any(axis=1))
-    columns = np.flatnonzero((pixels(grid)[18:] != 255).any(axis=2).any(axis=0))
+    tile = pixels(grid)[label : label + 256]
+    coloured = np.flatnonzero((tile != 255).any(axis=2).any(axis=1))
+    columns = np.flatnonzero((tile != 255).any(axis=2).any(axis=0))
     assert columns.size > coloured.size
     titles = [axes.get_title() for axes in render.summary_figure(analysis).axes]
     assert any(title.startswith("s\n3x5, mean") for title in titles), titles
