@@ -328,3 +328,25 @@ def test_a_partly_saturated_gate_is_found_and_recorded_exactly() -> None:
     torch.testing.assert_close(channel.weights[:, :-2], gate[:, :-2], rtol=0, atol=TOLERANCE)
     mask[:, :2] = 1.0
     torch.testing.assert_close(spatial.mask, mask, rtol=0, atol=TOLERANCE)
+
+
+@pytest.mark.parametrize("spatial", [False, True], ids=["channel", "spatial"])
+def test_a_gate_is_read_elsewhere_where_its_first_slice_is_zero(spatial: bool) -> None:
+    """Post-ReLU features are often zero at pixel (0, 0) or in channel 0: the gate is read at a larger input."""
+    from attention.foreign import gate_from_ratio
+
+    generator = torch.Generator().manual_seed(0)
+    x = torch.rand(2, 5, 4, 3, generator=generator) + 0.1
+    if spatial:
+        x[:, 0] = 0.0
+        gate = torch.rand(2, 4, 3, generator=generator)
+        y = x * gate[:, None]
+    else:
+        x[:, :, 0, 0] = 0.0
+        gate = torch.rand(2, 5, generator=generator)
+        y = x * gate[:, :, None, None]
+    read, bad = gate_from_ratio(x, y, spatial=spatial)
+    assert not bool(bad.any())
+    torch.testing.assert_close(read, gate)
+    unread, bad = gate_from_ratio(x, y, spatial=spatial, search=False)
+    assert bool(bad.all())  # without the search, every entry's first element is zero
