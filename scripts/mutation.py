@@ -109,7 +109,13 @@ TARGETS: dict[str, Target] = {
     "foreign": Target("attention/foreign.py", ["tests/test_foreign.py"]),
     "gates": Target("attention/gates.py", ["tests/test_attention_modules.py", "-k", "sigmoid or factory"]),
     "images": Target("attention/images.py", ["tests/test_images.py"]),
-    "profile": Target("attention/profile.py", ["tests/test_profile.py"]),
+    "profile": Target(
+        "attention/profile.py",
+        [
+            "tests/test_profile.py",
+            "tests/test_bounded_inputs.py::test_the_profile_heatmap_names_every_class_over_a_colour_bar_of_0_to_1",
+        ],
+    ),
     "records": Target("attention/records.py", ["tests/test_recorder.py", "-k", "not memory and not thread"]),
     "registry": Target("attention/registry.py", ["tests/test_recorder.py", "-k", "not memory and not thread"]),
     "render_debug": Target("attention/render_debug.py", ["tests/test_compare.py"]),

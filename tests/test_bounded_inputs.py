@@ -139,3 +139,24 @@ def test_an_overflowing_pass_is_refused_by_the_analyzer(tmp_path: Path) -> None:
         with pytest.raises(InputError) as caught:
             analyzer.analyze([Image.open(IMAGE).convert("RGB")])
     assert str(caught.value) == NOT_FINITE
+
+
+def test_the_profile_heatmap_names_every_class_over_a_colour_bar_of_0_to_1() -> None:
+    """Its rows are the classes and its colours the mean channel weight, so both must be readable off the figure."""
+    import numpy as np
+
+    from attention.profile import LayerProfile, _heatmap
+    from attention.render import figure_to_image
+
+    classes = [f"class {index}" for index in range(7)]
+    layer = LayerProfile(
+        "stages.0.0.attention.channel", "eca", "channel", class_mean=np.linspace(0, 1, 7 * 24).reshape(7, 24)
+    )
+    figure = _heatmap(layer, classes)
+    heatmap, bar = figure.axes
+    assert [label.get_text() for label in heatmap.get_yticklabels()] == classes
+    assert bar.get_ylim() == (0.0, 1.0)
+    image = figure_to_image(figure)
+    left = heatmap.get_position().x0 * image.width
+    widest = max(label.get_window_extent().width for label in heatmap.get_yticklabels())
+    assert widest < left  # the class names fit left of the heatmap, none cut at the figure's edge
