@@ -113,6 +113,18 @@ def _kernel_caption(channels: int, kernel_size: int) -> tuple[str, dict[str, Any
     return caption, {"formula_exact": exact, "formula_rounded": rounded, "formula_k": formula, "padding": padding}
 
 
+def _input_step(features: Any, shown: Any) -> Step:
+    """The first step of every channel explanation: the feature map the layer receives, its top channels shown."""
+    channels, height, width = _tensor(features).shape
+    return Step(
+        "input",
+        "1. The feature map that enters the layer",
+        f"The layer receives {channels} feature maps of {height}x{width} pixels, one per channel. "
+        f"These are the {len(shown)} channels the layer ends up weighting most.",
+        {"features": features, "channels": shown},
+    )
+
+
 def _shown_channels(weights: np.ndarray | None, channels: int, count: int = SHOWN_CHANNELS) -> list[int]:
     if weights is None:
         return list(range(min(count, channels)))
@@ -132,15 +144,7 @@ def explain_channel(
         raise ValueError(f"features must be (C, H, W), got {tuple(x.shape)}")
     channels, height, width = x.shape
     shown = _shown_channels(weights, channels)
-    steps = [
-        Step(
-            "input",
-            "1. The feature map that enters the layer",
-            f"The layer receives {channels} feature maps of {height}x{width} pixels, one per channel. "
-            f"These are the {len(shown)} channels the layer ends up weighting most.",
-            {"features": features, "channels": shown},
-        )
-    ]
+    steps = [_input_step(features, shown)]
     avg = x.mean(dim=(1, 2))
     peak = x.amax(dim=(1, 2))
     steps.append(
@@ -484,13 +488,7 @@ def explain_squeeze_excite(
     both = parts.pooled == ("avg", "max")
     hidden = excited["avg"][0]
     steps = [
-        Step(
-            "input",
-            "1. The feature map that enters the layer",
-            f"The layer receives {channels} feature maps of {height}x{width} pixels, one per channel. "
-            f"These are the {len(shown)} channels the layer ends up weighting most.",
-            {"features": features, "channels": shown},
-        ),
+        _input_step(features, shown),
         Step(
             "pooling",
             "2. Squeeze each channel to one number" + (", twice" if both else ": its average"),
