@@ -160,3 +160,6 @@ def test_the_profile_heatmap_names_every_class_over_a_colour_bar_of_0_to_1() -> 
     left = heatmap.get_position().x0 * image.width
     widest = max(label.get_window_extent().width for label in heatmap.get_yticklabels())
     assert widest < left  # the class names fit left of the heatmap, none cut at the figure's edge
+    assert heatmap.get_title() == "stages.0.0.attention.channel: mean channel weight per class"
+    below = heatmap.xaxis.label.get_window_extent()
+    assert below.y0 >= 0 and below.x1 <= image.width  # the channel axis's name is inside the picture
