@@ -98,11 +98,12 @@ class DebugSection:
         shown: dict[Any, Any] = {}
         if ablated_for != debug.result_key(result):
             target = debug.predicted_label(result)
-            shown = {
-                self.ablation_table: gr.update(visible=False),
-                self.ablation_chart: gr.update(visible=False),
-                self.target: gr.Dropdown(choices=list(result.analysis.classes), value=target),
-            }
+            shown = {self.target: gr.Dropdown(choices=list(result.analysis.classes), value=target)}
+            # Only an ablation of an earlier analysis is hidden: with none recorded yet, one that finished while
+            # this event waited (its state read before the ablation returned) belongs to this very result.
+            if ablated_for is not None:
+                shown[self.ablation_table] = gr.update(visible=False)
+                shown[self.ablation_chart] = gr.update(visible=False)
         return {**shown, **self.gradcam_panels(result, cams, layer, colormap, scale, target)}
 
 
