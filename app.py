@@ -158,7 +158,7 @@ def build_app(
             results.statistics.render()
         debug = debug_section(result, channel, spatial, inputs, model, cache, roots)
         explain = explain_section(result, default_model.layer_names, folder)
-        files = download_section(result, channel, spatial, folder)
+        files = download_section(result, channel, spatial, debug, folder)
 
         def analysed(result_: LensResult) -> dict[Any, Any]:
             outputs = analysis.analysis_outputs(result_, folder)
@@ -193,8 +193,9 @@ def build_app(
             )
 
         analysis_outputs = [result, results.status, results.top5, files.document, files.document_file]
-        # After an analysis its views draw it, one event per group: the panels first, each slower view after them.
-        follow_stages = ((results, channel, spatial), (explain,), (files,), (debug,))
+        # After an analysis its views draw it, one event per group: the panels (and the debugging class) first, each
+        # slower view after them, and the report last, since it holds Grad-CAM.
+        follow_stages = ((results, channel, spatial, debug.reset), (explain,), (debug,), (files,))
         for button, function, source, api_name in (
             (inputs.analyze_button, analyze, inputs.image, "analyze"),
             (inputs.sketch_button, analyze_sketch, inputs.sketch, "analyze_sketch"),

@@ -425,6 +425,19 @@ def with_colour_bar(
     return sheet
 
 
+def stacked(images: Sequence[Image.Image], gap: int = 16) -> Image.Image:
+    """Pictures one under another, centred on white, so that separately drawn figures make one page."""
+    if not images:
+        raise ValueError("nothing to stack")
+    width = max(image.width for image in images)
+    sheet = Image.new("RGB", (width, sum(image.height for image in images) + gap * (len(images) - 1)), "white")
+    y = 0
+    for image in images:
+        sheet.paste(image.convert("RGB"), ((width - image.width) // 2, y))
+        y += image.height + gap
+    return sheet
+
+
 def overlay_grid(
     analysis: ImageAnalysis,
     colormap: str = DEFAULT_COLORMAP,
@@ -618,6 +631,7 @@ __all__: Sequence[str] = (
     "overlay",
     "overlay_grid",
     "save_report",
+    "stacked",
     "statistics_rows",
     "summary_figure",
     "tie_note",

@@ -72,6 +72,12 @@ def write_figures(analysis: Any, out: Path, stem: str, args: argparse.Namespace)
         path = out / f"{stem}_{safe_stem(layer.name)}_weights.png"
         render.channel_bar_chart(layer, top_k=args.top_k).savefig(path)
         written.append(path)
+    if analysis.ablations:
+        from attention import render_debug
+
+        path = out / f"{stem}_ablation.png"
+        render_debug.ablation_chart(analysis.ablations, analysis.ablations[0]["target"]).savefig(path)
+        written.append(path)
     return written
 
 

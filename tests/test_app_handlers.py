@@ -22,7 +22,7 @@ from attention.errors import CheckpointError, ImageInputError, InputError
 from models.checkpoint import SHIPPED
 from tests.badfiles import BAD_IMAGE_MESSAGES, write_bad_checkpoints, write_bad_images, write_odd_mode_images
 from tests.checkpoints import changed_checkpoint
-from webapp import analysis, downloads, inputs, panels
+from webapp import analysis, debug, downloads, inputs, panels
 from webapp.inputs import UploadRoots
 from webapp.state import LensResult, ModelCache
 
@@ -254,6 +254,43 @@ def test_downloads(result: LensResult, tmp_path: Path) -> None:
     report = downloads.report_png(result, tmp_path)
     with Image.open(report) as image:
         assert image.format == "PNG" and image.width > 400
+
+
+def test_the_report_adds_this_analysis_s_ablation_and_grad_cam_and_leaves_out_another_s(
+    result: LensResult, cache: ModelCache, roots: UploadRoots, shape_images: list[Path], tmp_path: Path
+) -> None:
+    image = str(shape_images[0])
+    ablation = debug.ablation_of(analysis.analyze(image, ablate="identity", cache=cache, roots=roots))
+    cams = debug.gradcams(result)
+    assert ablation.key == debug.result_key(result) and len(ablation.entries) == 8 and result.spatial_layer_names
+
+    def report(analysed: LensResult, *views: object) -> np.ndarray:
+        with Image.open(downloads.report_png(analysed, tmp_path, "magma", 0.5, "minmax", 3, *views)) as png:
+            return np.asarray(png.convert("RGB"))
+
+    alone = report(result)
+    pictures = [Image.fromarray(alone), debug.ablation_chart(ablation)]
+    pictures += [debug.gradcam_view(cams, name, "magma", "minmax")[0] for name in result.spatial_layer_names]
+    assert np.array_equal(report(result, ablation, cams), np.asarray(render.stacked(pictures)))
+    # Another image's analysis gets neither: its report is the summary alone.
+    other = analysis.analyze(str(shape_images[1]), cache=cache, roots=roots)
+    assert np.array_equal(report(other, ablation, cams), report(other))
+    # An analysis run with an ablation (the API's /analyze) carries its own.
+    with_own = report(analysis.analyze(image, ablate="mean", cache=cache, roots=roots))
+    assert with_own.shape[0] > alone.shape[0] + 200
+
+
+def test_stacked_pictures_keep_their_pixels_centred_on_white() -> None:
+    wide = Image.new("RGB", (40, 10), (255, 0, 0))
+    narrow = Image.new("RGB", (20, 6), (0, 0, 255))
+    sheet = np.asarray(render.stacked([wide, narrow], gap=4))
+    assert sheet.shape == (20, 40, 3)
+    assert (sheet[:10] == (255, 0, 0)).all() and (sheet[10:14] == 255).all()
+    assert (
+        (sheet[14:, 10:30] == (0, 0, 255)).all() and (sheet[14:, :10] == 255).all() and (sheet[14:, 30:] == 255).all()
+    )
+    with pytest.raises(ValueError):
+        render.stacked([])
 
 
 def test_markdown_text_shows_names_literally() -> None:

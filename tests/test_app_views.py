@@ -15,7 +15,9 @@ import pytest
 from PIL import Image
 
 from app import build_app
+from webapp import analysis, debug
 from webapp.inputs import UploadRoots
+from webapp.sections.debug import DebugReset
 from webapp.sections.common import LATER_EVENTS, PANEL_EVENTS, follow_results
 from webapp.state import ModelCache
 
@@ -66,7 +68,7 @@ def test_every_panel_is_drawn_by_an_analysis_into_outputs_its_event_declares(pag
     values[_block(page, "input-image")] = str(STAR)
     written: dict[str, Any] = {}
     events = _analysis_events(page)
-    assert len(events) == 5  # the analysis, the panels, Explain, the report, the debugging views
+    assert len(events) == 5  # the analysis, the panels, Explain, the debugging views, the report
     for event in events:
         update = event.fn(*(values[component] for component in event.inputs))
         assert set(update) <= set(event.outputs), f"{event.name} writes components its event does not list"
@@ -104,3 +106,22 @@ def test_views_drawn_by_one_event_share_its_settings() -> None:
         follow_results(button.click(lambda: None), result, [_Quiet(), _Quiet()])
         with pytest.raises(ValueError, match="share its settings"):
             follow_results(button.click(lambda: None), result, [_Busy(), _Quiet()])
+
+
+def test_a_new_analysis_hides_only_an_ablation_of_an_earlier_analysis(cache: ModelCache) -> None:
+    roots = UploadRoots.of([EXAMPLES])
+    star = analysis.analyze(str(STAR), cache=cache, roots=roots)
+    circle = analysis.analyze(str(EXAMPLES / "shapes_circle_2.png"), cache=cache, roots=roots)
+    with gr.Blocks():
+        reset = DebugReset(gr.State(None), gr.Dataframe(), gr.Image(), gr.Dropdown(choices=["star"]))
+    hidden = {reset.ablation_table, reset.ablation_chart}
+    # None yet: the class picker starts on the prediction, and nothing is hidden.
+    first = reset.follow(star, None)
+    assert set(first) == {reset.target} and first[reset.target].value == "star"
+    assert first[reset.target].choices == [(label, label) for label in star.analysis.classes]
+    # An ablation of this very analysis (clicked while it ran) stays, and so does the class picked for it.
+    assert reset.follow(star, debug.ablation_of(star)) == {}
+    # One of an earlier analysis is hidden, and the picker moves to the new prediction.
+    later = reset.follow(circle, debug.ablation_of(star))
+    assert {component for component, update in later.items() if update == gr.update(visible=False)} == hidden
+    assert later[reset.target].value == debug.predicted_label(circle) == "circle"

@@ -6,9 +6,11 @@ that the table and every chart are drawn.
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from tests.conftest import AppServer
 from tests.test_browser import TIMEOUT_MS, browser  # noqa: F401 - the Chromium fixture, shared
@@ -32,9 +34,22 @@ def test_ablation_gradcam_and_compare_views(browser, app_server: AppServer, tmp_
 
         page.locator("#analyze-button").click()
         page.wait_for_selector("#overlay img[src]", timeout=TIMEOUT_MS)
+        page.wait_for_selector("#report-file a", timeout=TIMEOUT_MS)
+        first_report = page.locator("#report-file a").first.get_attribute("href")
         # One control: each mode is a button that switches every layer off in turn.
         page.locator("#ablate-button").click()
         page.wait_for_selector("#ablation-chart img[src]", timeout=TIMEOUT_MS)
+        # The report follows: the ablation's chart is added under what it showed before.
+        page.wait_for_function(
+            "old => { const a = document.querySelector('#report-file a'); return a && a.href && a.href !== old; }",
+            arg=first_report,
+            timeout=TIMEOUT_MS,
+        )
+        heights = [
+            Image.open(io.BytesIO(page.request.get(href).body())).height
+            for href in (first_report, page.locator("#report-file a").first.get_attribute("href"))
+        ]
+        assert heights[1] > heights[0] + 200, heights  # eight layers' bars
         table = page.locator("#ablation-table")
         table.get_by_text("stages.3.0.attention.spatial").first.wait_for(timeout=TIMEOUT_MS)
         text = table.inner_text()

@@ -50,29 +50,35 @@ def _label(result: LensResult) -> tuple[int, str]:
 # --------------------------------------------------------------------------- ablation
 
 
-def ablation_entries(result: LensResult | None) -> list[dict[str, Any]]:
-    """This result's ablations, largest drop of the original class first (empty when none were run)."""
-    if result is None:
-        return []
-    return sorted(result.analysis.ablations, key=lambda entry: entry["delta"])
+@dataclass(frozen=True)
+class Ablation:
+    """The ablations run with one analysis, largest drop first, and the key (``result_key``) of that analysis.
+
+    The page keeps this, not the ablated result, so a session holds one set of feature maps, not two.
+    """
+
+    key: str
+    entries: tuple[dict[str, Any], ...]
 
 
-def ablation_table(result: LensResult | None) -> dict[str, list[Any]]:
+def ablation_of(result: LensResult) -> Ablation:
+    """This result's ablations (none when none were run), largest drop of the target class first."""
+    return Ablation(result_key(result), tuple(sorted(result.analysis.ablations, key=lambda entry: entry["delta"])))
+
+
+def ablation_table(ablation: Ablation | None) -> dict[str, list[Any]]:
     """One row per layer in the form gr.Dataframe takes, in the chart's order."""
+    entries = () if ablation is None else ablation.entries
     rows = [
-        [e["layer"], e["type"], e["prediction"]["label"], e["prediction"]["probability"], e["delta"]]
-        for e in ablation_entries(result)
+        [e["layer"], e["type"], e["prediction"]["label"], e["prediction"]["probability"], e["delta"]] for e in entries
     ]
     return {"headers": list(ABLATION_HEADERS), "data": rows}
 
 
-def ablation_chart(result: LensResult | None) -> Image.Image | None:
-    entries = ablation_entries(result)
-    if not entries:
+def ablation_chart(ablation: Ablation | None) -> Image.Image | None:
+    if ablation is None or not ablation.entries:
         return None
-    assert result is not None
-    label = entries[0].get("target") or _label(result)[1]
-    return render.figure_to_image(render_debug.ablation_chart(entries, label))
+    return render.figure_to_image(render_debug.ablation_chart(ablation.entries, ablation.entries[0]["target"]))
 
 
 # --------------------------------------------------------------------------- Grad-CAM
@@ -82,8 +88,8 @@ def ablation_chart(result: LensResult | None) -> Image.Image | None:
 class GradCams:
     """Grad-CAM of one class (by default the predicted one) at every spatial layer of one analysis.
 
-    ``result`` is the analysis they explain, compared by identity, so a page
-    that switches layers redraws from these maps and a new analysis gets new ones.
+    ``result`` is the analysis they explain, compared by ``result_key``, so a
+    page that switches layers redraws from these maps and a new analysis gets new ones.
     """
 
     result: LensResult
@@ -96,6 +102,11 @@ def result_key(result: LensResult) -> str:
     """Names one analysis across events (a session's stored values may reach them as copies, not the same object)."""
     digest = hashlib.sha1(np.ascontiguousarray(result.analysis.probabilities).tobytes()).hexdigest()[:16]
     return f"{result.model_name}|{result.image_name}|{digest}"
+
+
+def belongs(cams: GradCams, result: LensResult) -> bool:
+    """Whether ``cams`` explain this analysis (the page hands stored values to events, maybe as copies)."""
+    return result_key(cams.result) == result_key(result)
 
 
 def predicted_label(result: LensResult) -> str:
@@ -131,7 +142,7 @@ def gradcams(result: LensResult, target: str | None = None) -> GradCams:
 
 def gradcams_for(result: LensResult, cached: GradCams | None, target: str | None = None) -> GradCams:
     """The cached maps when they belong to this result and class, else new ones."""
-    if cached is not None and cached.result is result and cached.target == target_of(result, target):
+    if cached is not None and belongs(cached, result) and cached.target == target_of(result, target):
         return cached
     return gradcams(result, target)
 

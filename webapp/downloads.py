@@ -27,6 +27,7 @@ from attention import render
 from attention.display import DEFAULT_COLORMAP, DEFAULT_OPACITY, DEFAULT_TOP_K
 from attention.files import dumps, safe_stem
 
+from . import debug
 from .panels import DEFAULT_SCALE, colormap_of, opacity_of, stretch_of, top_k_of
 from .state import LensResult
 
@@ -221,15 +222,29 @@ def report_png(
     opacity: float | None = DEFAULT_OPACITY,
     scale: str | None = DEFAULT_SCALE,
     top_k: float | None = DEFAULT_TOP_K,
+    ablation: debug.Ablation | None = None,
+    cams: debug.GradCams | None = None,
 ) -> Path:
-    """The one-page PNG report (render.summary_figure) with the page's display settings."""
+    """The PNG report with the page's display settings: the summary, then the ablation and Grad-CAM when computed.
+
+    An ablation or Grad-CAM of another analysis is left out, so the report
+    never pairs this image with another image's debugging views.
+    """
+    colormap, stretch = colormap_of(colormap), stretch_of(scale)
     figure = render.summary_figure(
-        result.analysis,
-        colormap=colormap_of(colormap),
-        opacity=opacity_of(opacity),
-        stretch=stretch_of(scale),
-        top_k=top_k_of(top_k),
+        result.analysis, colormap=colormap, opacity=opacity_of(opacity), stretch=stretch, top_k=top_k_of(top_k)
     )
+    pictures = [render.figure_to_image(figure)]
+    key = debug.result_key(result)
+    ablation = debug.ablation_of(result) if ablation is None or ablation.key != key else ablation
+    chart = debug.ablation_chart(ablation)
+    if chart is not None:
+        pictures.append(chart)
+    if cams is not None and debug.belongs(cams, result):
+        for layer in result.spatial_layer_names:
+            image, _numbers = debug.gradcam_view(cams, layer, colormap, scale)
+            if image is not None:
+                pictures.append(image)
     path = new_download_folder(directory) / f"{safe_stem(Path(result.image_name).stem)}_report.png"
-    path.write_bytes(render.figure_to_png(figure))
+    render.stacked(pictures).save(path, format="PNG")
     return path

@@ -9,7 +9,7 @@ images, or one image under two models, and returns the differences.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import gradio as gr
@@ -22,7 +22,7 @@ from webapp.inputs import CHECKPOINT_SUFFIXES, UploadRoots, one_line
 from webapp.state import LensResult, ModelCache
 
 from .channel import ChannelSection
-from .common import MODEL_EVENTS, RENDER_EVENTS, output_panel, user_errors
+from .common import MODEL_EVENTS, PANEL_EVENTS, RENDER_EVENTS, output_panel, user_errors
 from .inputs import InputSection, ModelSection
 from .spatial import SpatialSection
 
@@ -38,32 +38,30 @@ class DebugSection:
     ablate_button: gr.Button
     ablation_table: gr.Dataframe
     ablation_chart: gr.Image
-    ablated_for: gr.State  # the key (debug.result_key) of the analysis the shown ablation was run after
+    ablation: gr.State  # the shown ablation (debug.Ablation), which names the analysis it was run with
     target: gr.Dropdown  # the class Grad-CAM and the ablation's Δp are about
     cams: gr.State
     gradcam: gr.Image
     gradcam_data: gr.JSON
     spatial: SpatialSection  # Grad-CAM is drawn for its picked layer, in its colours
+    # The events after which the ablation or Grad-CAM shown has changed: the report follows them.
+    changed: list[Any] = field(default_factory=list)
     events: ClassVar[dict[str, Any]] = dict(GRADCAM_EVENTS, show_progress="hidden")
 
     @property
     def inputs(self) -> list[Any]:
-        return [self.ablated_for, *self.gradcam_inputs]
-
-    @property
-    def gradcam_inputs(self) -> list[Any]:
         # The target last: /gradcam's positional parameters stay (layer, colormap, scale), then the class.
         return [self.cams, self.spatial.layer, self.spatial.colormap, self.spatial.scale, self.target]
 
     @property
-    def gradcam_outputs(self) -> list[Any]:
+    def outputs(self) -> list[Any]:
         return [self.cams, self.gradcam, self.gradcam_data]
 
     @property
-    def outputs(self) -> list[Any]:
-        return [self.ablation_table, self.ablation_chart, self.target, *self.gradcam_outputs]
+    def reset(self) -> DebugReset:
+        return DebugReset(self.ablation, self.ablation_table, self.ablation_chart, self.target)
 
-    def gradcam_panels(
+    def follow(
         self,
         result: LensResult | None,
         cams: debug.GradCams | None,
@@ -79,32 +77,44 @@ class DebugSection:
         image, data = debug.gradcam_view(cams, layer, colormap, scale)
         return {self.cams: cams, self.gradcam: image, self.gradcam_data: data}
 
-    def follow(
-        self,
-        result: LensResult,
-        ablated_for: str | None,
-        cams: debug.GradCams | None,
-        layer: str | None,
-        colormap: str,
-        scale: str,
-        target: str | None,
-    ) -> dict[Any, Any]:
-        """Grad-CAM at each spatial layer of a new result; an ablation run after an earlier analysis is hidden.
 
-        The class picker offers the result's classes and starts on its
-        prediction. An ablation of this very result (started while its slower
-        views were still drawing) stays, and so does the class picked for it.
+@dataclass
+class DebugReset:
+    """What a new analysis changes in the debugging views at once, with its first panels: the class and the ablation.
+
+    Drawn with the first panels, not after Grad-CAM, so that an ablation
+    clicked while the slower views still draw is never hidden by this result.
+    """
+
+    ablation: gr.State
+    ablation_table: gr.Dataframe
+    ablation_chart: gr.Image
+    target: gr.Dropdown
+    events: ClassVar[dict[str, Any]] = PANEL_EVENTS
+
+    @property
+    def inputs(self) -> list[Any]:
+        return [self.ablation]
+
+    @property
+    def outputs(self) -> list[Any]:
+        return [self.ablation_table, self.ablation_chart, self.target]
+
+    def follow(self, result: LensResult, ablation: debug.Ablation | None) -> dict[Any, Any]:
+        """The class picker on the new prediction, and an ablation of an earlier analysis hidden.
+
+        An ablation of this very result (one clicked while the analysis ran)
+        stays, and so does the class picked for it.
         """
-        shown: dict[Any, Any] = {}
-        if ablated_for != debug.result_key(result):
-            target = debug.predicted_label(result)
-            shown = {self.target: gr.Dropdown(choices=list(result.analysis.classes), value=target)}
-            # Only an ablation of an earlier analysis is hidden: with none recorded yet, one that finished while
-            # this event waited (its state read before the ablation returned) belongs to this very result.
-            if ablated_for is not None:
-                shown[self.ablation_table] = gr.update(visible=False)
-                shown[self.ablation_chart] = gr.update(visible=False)
-        return {**shown, **self.gradcam_panels(result, cams, layer, colormap, scale, target)}
+        if ablation is not None and ablation.key == debug.result_key(result):
+            return {}
+        shown: dict[Any, Any] = {
+            self.target: gr.Dropdown(choices=list(result.analysis.classes), value=debug.predicted_label(result))
+        }
+        if ablation is not None:
+            shown[self.ablation_table] = gr.update(visible=False)
+            shown[self.ablation_chart] = gr.update(visible=False)
+        return shown
 
 
 def debug_section(
@@ -162,14 +172,14 @@ def debug_section(
         with gr.Accordion("The two maps as numbers", open=False):
             gradcam_data = gr.JSON(label="Grad-CAM and mask of the selected layer", elem_id="gradcam-data")
 
-    ablated_for = gr.State(None)
+    ablation_state = gr.State(None)
     section = DebugSection(
         ablate,
         api_target,
         ablate_button,
         ablation_table,
         ablation_chart,
-        ablated_for,
+        ablation_state,
         target,
         cams,
         gradcam,
@@ -179,12 +189,13 @@ def debug_section(
 
     def ablation(mode: str) -> Any:
         @user_errors
-        def run(
-            result_: LensResult | None, image: Any, model_name: str, checkpoint_file: Any, target_: str | None
-        ) -> dict[Any, Any]:
-            ablated = analysis.analyze(image, model_name, checkpoint_file, mode, target_, cache=cache, roots=roots)
+        def run(image: Any, model_name: str, checkpoint_file: Any, target_: str | None) -> dict[Any, Any]:
+            # Its key is the analysis of this same image and model: the report and a later analysis match on it.
+            ablated = debug.ablation_of(
+                analysis.analyze(image, model_name, checkpoint_file, mode, target_, cache=cache, roots=roots)
+            )
             return {
-                ablated_for: None if result_ is None else debug.result_key(result_),
+                ablation_state: ablated,
                 ablation_table: gr.update(value=debug.ablation_table(ablated), visible=True),
                 ablation_chart: gr.update(value=debug.ablation_chart(ablated), visible=True),
             }
@@ -193,14 +204,16 @@ def debug_section(
 
     # Only the ablation's own table and chart show its progress and change: the analysis above stays as it is.
     for button, mode in ((ablate_button, MODES[0]), (ablate_mean_button, MODES[1])):
-        button.click(
-            ablation(mode),
-            [result, inputs.image, model.model, model.checkpoint, target],
-            [ablated_for, ablation_table, ablation_chart],
-            preprocess=False,
-            show_progress="full",
-            api_visibility="private",
-            **MODEL_EVENTS,
+        section.changed.append(
+            button.click(
+                ablation(mode),
+                [inputs.image, model.model, model.checkpoint, target],
+                [ablation_state, ablation_table, ablation_chart],
+                preprocess=False,
+                show_progress="full",
+                api_visibility="private",
+                **MODEL_EVENTS,
+            )
         )
 
     @user_errors
@@ -212,20 +225,20 @@ def debug_section(
         scale: str,
         target_: str | None = None,
     ) -> dict[Any, Any]:
-        return section.gradcam_panels(result_, cams_, layer, colormap, scale, target_)
+        return section.follow(result_, cams_, layer, colormap, scale, target_)
 
-    gradcam_inputs = [result, *section.gradcam_inputs]
+    gradcam_inputs = [result, *section.inputs]
     spatial.layer.input(
         redraw_gradcam,
         gradcam_inputs,
-        section.gradcam_outputs,
+        section.outputs,
         api_name="gradcam",
         show_progress="hidden",
         **MODEL_EVENTS,
     )
     for control in (spatial.colormap, spatial.scale):
-        control.input(redraw_gradcam, gradcam_inputs, section.gradcam_outputs, show_progress="hidden", **GRADCAM_EVENTS)
-    target.input(redraw_gradcam, gradcam_inputs, section.gradcam_outputs, **GRADCAM_EVENTS)
+        control.input(redraw_gradcam, gradcam_inputs, section.outputs, show_progress="hidden", **GRADCAM_EVENTS)
+    section.changed.append(target.input(redraw_gradcam, gradcam_inputs, section.outputs, **GRADCAM_EVENTS))
 
     compare_section(channel, spatial, inputs, model, cache, roots)
     return section

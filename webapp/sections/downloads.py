@@ -1,4 +1,4 @@
-"""The analysis JSON and the PNG report to download."""
+"""The analysis JSON and the PNG report to download; the report adds the ablation and Grad-CAM once computed."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from webapp.state import LensResult
 
 from .channel import ChannelSection
 from .common import LATER_EVENTS, RENDER_EVENTS, user_errors
+from .debug import DebugSection
 from .spatial import SpatialSection
 
 
@@ -21,7 +22,7 @@ class DownloadSection:
     document_file: gr.File
     report_file: gr.File
     document: gr.JSON
-    settings: list[Any]  # the page's display controls, which the report is drawn with
+    settings: list[Any]  # the debugging views it adds (ablation, Grad-CAM), then the display controls it follows
     folder: Path
     events: ClassVar[dict[str, Any]] = LATER_EVENTS
 
@@ -33,13 +34,16 @@ class DownloadSection:
     def outputs(self) -> list[Any]:
         return [self.report_file]
 
-    def follow(self, result: LensResult, colormap: str, opacity: float, scale: str, top_k: float) -> dict[Any, Any]:
+    def follow(
+        self, result: LensResult, ablation: Any, cams: Any, colormap: str, opacity: float, scale: str, top_k: float
+    ) -> dict[Any, Any]:
         """The new result's PNG report; the analysis JSON comes with the analysis itself."""
-        return {self.report_file: str(downloads.report_png(result, self.folder, colormap, opacity, scale, top_k))}
+        path = downloads.report_png(result, self.folder, colormap, opacity, scale, top_k, ablation, cams)
+        return {self.report_file: str(path)}
 
 
 def download_section(
-    result: gr.State, channel: ChannelSection, spatial: SpatialSection, folder: Path
+    result: gr.State, channel: ChannelSection, spatial: SpatialSection, debug: DebugSection, folder: Path
 ) -> DownloadSection:
     gr.Markdown("## Downloads")
     with gr.Row():
@@ -50,14 +54,16 @@ def download_section(
     with gr.Accordion("Analysis JSON (same schema as `python -m attention analyze --json`)", open=False):
         document = gr.JSON(label="Analysis document", elem_id="document")
 
-    settings = [spatial.colormap, spatial.opacity, spatial.scale, channel.top_k]
+    settings = [debug.ablation, debug.cams, spatial.colormap, spatial.opacity, spatial.scale, channel.top_k]
     section = DownloadSection(document_file, report_file, document, settings, folder)
 
     @user_errors
-    def report(result_: LensResult | None, colormap: str, opacity: float, scale: str, top_k: float) -> dict:
-        return {} if result_ is None else section.follow(result_, colormap, opacity, scale, top_k)
+    def report(result_: LensResult | None, *values: Any) -> dict:
+        return {} if result_ is None else section.follow(result_, *values)
 
-    # The report follows the display settings: each change redraws it, quietly, from the stored analysis.
+    # The report follows the display settings and the debugging views: each change redraws it, quietly.
+    for changed in debug.changed:
+        changed.success(report, [result, *section.inputs], section.outputs, show_progress="hidden", **RENDER_EVENTS)
     for control in (spatial.colormap, spatial.scale):
         control.input(report, [result, *section.inputs], section.outputs, show_progress="hidden", **RENDER_EVENTS)
     for control in (spatial.opacity, channel.top_k):
