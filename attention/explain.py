@@ -85,8 +85,9 @@ def _conv1d(module: nn.Module) -> nn.Conv1d | None:
     return None
 
 
-def _pooling(module: nn.Module) -> str:
-    """Which pooled vectors the module feeds its kernel: this project's ECA says so; others show it by attributes."""
+def _pooling(module: nn.Module) -> str | None:
+    """Which pooled vectors the module feeds its kernel: this project's ECA says so, others by their pooling
+    layers (ECA-Net's ``avg_pool``); None when the module does not say."""
     pooling = getattr(module, "pooling", None)
     if pooling in ("avgmax", "avg", "max"):
         return str(pooling)
@@ -94,7 +95,37 @@ def _pooling(module: nn.Module) -> str:
     has_max = hasattr(module, "max_pool") or hasattr(module, "maxpool")
     if has_avg and has_max:
         return "avgmax"
-    return "max" if has_max else "avg"
+    return "max" if has_max else "avg" if has_avg else None
+
+
+def _pooling_step(x: torch.Tensor, pooling: str) -> Step:
+    """Step 2 of a channel gate: the per-channel summaries it really computes (average, max, or both)."""
+    channels = int(x.shape[0])
+    pooled = {"avg": x.mean(dim=(1, 2)).numpy(), "max": x.amax(dim=(1, 2)).numpy()}
+    if pooling == "avgmax":
+        return Step(
+            "pooling",
+            "2. Squeeze each channel to one number, twice",
+            "Each channel is summed up by its average over all pixels, and by its single strongest pixel. "
+            f"That gives two lists of {channels} numbers.",
+            pooled,
+        )
+    by = "avg" if pooling == "avg" else "max"
+    what = "its average over all pixels" if by == "avg" else "its single strongest pixel"
+    return Step(
+        "pooling",
+        f"2. Squeeze each channel to one number: {what}",
+        f"Each channel is summed up by {what}. That gives one list of {channels} numbers.",
+        {by: pooled[by]},
+    )
+
+
+def _circular(module: nn.Module, conv: nn.Conv1d) -> int:
+    """The wrap-around padding of a module that pads the channel list itself (timm's CecaModule); 0 otherwise."""
+    padding = getattr(module, "padding", 0)
+    if isinstance(padding, int) and padding > 0 and tuple(conv.padding) == (0,):
+        return padding
+    return 0
 
 
 def _kernel_caption(channels: int, kernel_size: int) -> tuple[str, dict[str, Any]]:
@@ -147,16 +178,15 @@ def explain_channel(
     steps = [_input_step(features, shown)]
     avg = x.mean(dim=(1, 2))
     peak = x.amax(dim=(1, 2))
-    steps.append(
-        Step(
-            "pooling",
-            "2. Squeeze each channel to one number, twice",
-            "Each channel is summed up by its average over all pixels, and by its single strongest pixel. "
-            f"That gives two lists of {channels} numbers.",
-            {"avg": avg.numpy(), "max": peak.numpy()},
-        )
-    )
     conv = _conv1d(module)
+    # A 1-D kernel across channels with no pooling declared is ECA's: the original (ECA-Net, timm) averages.
+    pooling = _pooling(module) or ("avg" if conv is not None else None)
+    if pooling is None:
+        steps.append(
+            Step("pooling", "2. Squeeze each channel", "", missing=f"{type(module).__name__} does not say how it pools")
+        )
+    else:
+        steps.append(_pooling_step(x, pooling))
     if conv is None:
         reason = f"{type(module).__name__} has no single 1-D kernel across channels to show"
         steps += [
@@ -172,11 +202,18 @@ def explain_channel(
                 Step("scaling", "6. Scale every channel", "", missing="no recorded weights for this layer"),
             ]
         return Explanation(name, "channel", steps)
+    assert pooling is not None
 
     kernel_size = int(conv.kernel_size[0])
     taps = conv.weight.detach().to("cpu", torch.float32).reshape(-1)
     bias = None if conv.bias is None else float(conv.bias.detach().reshape(-1)[0])
+    wrap = _circular(module, conv)
     caption, formula = _kernel_caption(channels, kernel_size)
+    if wrap:
+        caption += (
+            f" This layer pads the list circularly instead of with zeros: the last {wrap} channels wrap around "
+            "to the front and the first ones to the back, so every channel has full neighbours."
+        )
     steps.append(
         Step(
             "kernel",
@@ -188,9 +225,11 @@ def explain_channel(
 
     def through_kernel(vector: torch.Tensor) -> torch.Tensor:
         bias = None if conv.bias is None else conv.bias.detach().float()
-        return F.conv1d(vector.reshape(1, 1, -1), conv.weight.detach().float(), bias, padding=conv.padding)[0, 0]
+        row = vector.reshape(1, 1, -1)
+        if wrap:
+            row = F.pad(row, (wrap, wrap), mode="circular")
+        return F.conv1d(row, conv.weight.detach().float(), bias, padding=conv.padding)[0, 0]
 
-    pooling = _pooling(module)
     avg_part = through_kernel(avg) if pooling != "max" else None
     max_part = through_kernel(peak) if pooling != "avg" else None
     if avg_part is not None and max_part is not None:
@@ -215,20 +254,25 @@ def explain_channel(
             "one_conv": together.numpy(),
             "identity_difference": difference,
         }
+        title = "4. Both lists through the kernel, then added"
     else:
         logits = avg_part if avg_part is not None else max_part
         assert logits is not None
         label = "average" if avg_part is not None else "max"
         caption = (
-            f"This layer pools by {label} only (the original ECA uses the average): the kernel runs along that "
-            "list and gives one score (a logit) per channel."
+            f"This layer pools by {label} only"
+            + (" (as the original ECA does)" if label == "average" else " (the original ECA uses the average)")
+            + ": the kernel runs along that list and gives one score (a logit) per channel."
         )
         values = {f"{label[:3]}_part": logits.numpy(), "logits": logits.numpy()}
-    steps.append(Step("branches", "4. Both lists through the kernel, then added", caption, values))
+        title = f"4. The list of {'averages' if label == 'average' else 'maxima'} through the kernel"
+    steps.append(Step("branches", title, caption, values))
 
     gate_name, gate = _gate_function(module)
     computed = gate(logits)
-    if weights is not None and float((computed - _tensor(weights)).abs().max()) > MATCH_TOLERANCE:
+    if weights is not None and (
+        computed.shape != (channels,) or float((computed - _tensor(weights)).abs().max()) > MATCH_TOLERANCE
+    ):
         reason = (
             f"recomputing {type(module).__name__}'s weights from its kernel does not reproduce the recorded ones, "
             "so this module computes them some other way"
@@ -284,11 +328,16 @@ def _channel_scaling(x: torch.Tensor, weights: np.ndarray) -> Step:
     )
 
 
-def _spatial_conv(module: nn.Module) -> nn.Conv2d | None:
-    conv = getattr(module, "conv", None)
+def _spatial_parts(module: nn.Module) -> tuple[nn.Conv2d | None, nn.Module | None]:
+    """The 2-map k x k kernel and the norm after it: the module's own ``conv`` and ``norm``, or those inside a
+    conv-norm block (timm's ``ConvNormAct``: ``conv.conv`` and ``conv.bn``)."""
+    conv, norm = getattr(module, "conv", None), getattr(module, "norm", None)
+    inner = getattr(conv, "conv", None)
+    if not isinstance(conv, nn.Conv2d) and isinstance(inner, nn.Conv2d):
+        conv, norm = inner, getattr(module.conv, "bn", None)
     if isinstance(conv, nn.Conv2d) and conv.in_channels == 2 and conv.out_channels == 1:
-        return conv
-    return None
+        return conv, norm
+    return None, norm
 
 
 def _normalised(norm: nn.Module | None, logits: torch.Tensor) -> torch.Tensor:
@@ -325,8 +374,7 @@ def explain_spatial(name: str, module: nn.Module, features: np.ndarray, mask: np
             {"max": peak.numpy(), "mean": mean.numpy()},
         )
     ]
-    conv = _spatial_conv(module)
-    norm = getattr(module, "norm", None)
+    conv, norm = _spatial_parts(module)
     gate_name, gate = _gate_function(module)
     chosen = None
     if conv is not None:
@@ -409,7 +457,6 @@ class Bottleneck:
     norm: nn.Module | None
     gate: nn.Module
     gate_name: str
-    pooled: tuple[str, ...]  # "avg", or "avg" and "max" (CBAM: both through the one shared MLP)
 
 
 def _linear_like(layer: Any) -> bool:
@@ -431,8 +478,7 @@ def bottleneck(module: nn.Module) -> Bottleneck | None:
     gate = getattr(module, "scale_activation", None) or getattr(module, "gate", None) or nn.Sigmoid()
     kind = type(gate).__name__.lower()  # torch's and timm's own Sigmoid and HardSigmoid classes
     gate_name = "hard sigmoid" if "hard" in kind and "sigmoid" in kind else "sigmoid" if "sigmoid" in kind else kind
-    pooled = ("avg", "max") if type(module).__name__ == "CBAMChannelGate" else ("avg",)
-    return Bottleneck(reduce, activation, expand, norm, gate, gate_name, pooled)
+    return Bottleneck(reduce, activation, expand, norm, gate, gate_name)
 
 
 def _matrix(layer: nn.Module) -> np.ndarray:
@@ -471,35 +517,38 @@ def explain_squeeze_excite(
             hidden = parts.activation(hidden.clone())
         return hidden, _through(parts.expand, hidden)
 
-    try:
-        excited = {key: excite(pooled[key]) for key in parts.pooled}
-        logits = torch.stack([logit for _hidden, logit in excited.values()]).sum(dim=0)
-        with torch.no_grad():
-            computed = parts.gate(logits.clone()).float()
-    except (RuntimeError, ValueError):  # shapes that do not fit this reading of the module
+    def gated(pooling: tuple[str, ...]) -> tuple[dict[str, Any], torch.Tensor, torch.Tensor] | None:
+        try:
+            excited = {key: excite(pooled[key]) for key in pooling}
+            logits = torch.stack([logit for _hidden, logit in excited.values()]).sum(dim=0)
+            with torch.no_grad():
+                computed = parts.gate(logits.clone()).float()
+        except (RuntimeError, ValueError):  # shapes that do not fit this reading of the module
+            return None
+        if computed.shape != (channels,):
+            return None
+        if weights is not None and float((computed - _tensor(weights)).abs().max()) > MATCH_TOLERANCE:
+            return None
+        return excited, logits, computed
+
+    # SE squeezes by average; CBAM's channel gate (this project's, timm's ChannelAttn) by average and max, both
+    # through the one MLP. The recorded weights say which this module is; without them its type does.
+    cbam = type(module).__name__ in ("CBAMChannelGate", "ChannelAttn")
+    for pooling in (("avg", "max"), ("avg",)) if cbam else (("avg",), ("avg", "max")):
+        found = gated(pooling)
+        if found is not None:
+            break
+    if found is None:
         return None
-    if computed.shape != (channels,):
-        return None
-    if weights is not None and float((computed - _tensor(weights)).abs().max()) > MATCH_TOLERANCE:
-        return None
+    excited, logits, computed = found
     final = computed.numpy() if weights is None else np.asarray(weights, dtype=np.float32)
     shown = _shown_channels(final, channels)
     reduced = _matrix(parts.reduce).shape[0]
-    both = parts.pooled == ("avg", "max")
+    both = pooling == ("avg", "max")
     hidden = excited["avg"][0]
     steps = [
         _input_step(features, shown),
-        Step(
-            "pooling",
-            "2. Squeeze each channel to one number" + (", twice" if both else ": its average"),
-            (
-                "Each channel is summed up by its average over all pixels, and by its single strongest pixel."
-                if both
-                else "Each channel is summed up by its average over all pixels."
-            )
-            + f" That gives {'two lists' if both else 'one list'} of {channels} numbers.",
-            {key: pooled[key].numpy() for key in parts.pooled},
-        ),
+        _pooling_step(x, "avgmax" if both else "avg"),
         Step(
             "bottleneck",
             f"3. The bottleneck: {channels} numbers down to {reduced}, then back up to {channels}",

@@ -136,7 +136,7 @@ def test_a_module_without_the_steps_says_which_it_cannot_show() -> None:
     with torch.no_grad():
         weights = se.channel_weights(features[None]).weights[0].numpy()
     explanation = explain_channel("se", se, features.numpy(), weights)
-    assert [step.key for step in explanation.missing] == ["kernel", "branches"]
+    assert [step.key for step in explanation.missing] == ["pooling", "kernel", "branches"]
     assert all("SqueezeExcite" in step.missing for step in explanation.missing)
     np.testing.assert_array_equal(explanation.step("gate").values["weights"], weights)
     assert explanation.step("gate").values["logits"] is None  # not exposed, so not invented
@@ -278,3 +278,93 @@ def test_squeeze_excite_modules_get_their_own_steps_with_the_real_numbers(label:
     np.testing.assert_allclose(function(torch.as_tensor(gate["logits"])).numpy(), weights, atol=1e-4)
     images = render_explain.step_images(explanation)
     assert len(images) == 5 and all(np.asarray(image).std() > 10 for image in images)
+
+
+def _gate_of(module: torch.nn.Module, features: torch.Tensor) -> np.ndarray:
+    """The gate a module applied, read from its output: (C,) for a channel gate, (H, W) for a spatial mask."""
+    with torch.no_grad():
+        ratio = (module(features[None])[0] / features).numpy()
+    return ratio.mean(axis=(1, 2)) if ratio.std(axis=(1, 2)).max() < 1e-4 else ratio.mean(axis=0)
+
+
+def _average_only_ecas() -> list[tuple[str, torch.nn.Module, bool]]:
+    from timm.layers import CecaModule, EcaModule
+
+    from models.ecanet import eca_layer
+
+    return [
+        ("ECA-Net eca_layer", eca_layer(16, 5), False),
+        ("timm EcaModule", EcaModule(16, kernel_size=5), False),
+        ("timm CecaModule", CecaModule(16, kernel_size=5), True),
+    ]
+
+
+@pytest.mark.parametrize("label", [label for label, *_ in _average_only_ecas()])
+def test_an_average_only_eca_is_explained_with_one_pooling_and_its_own_padding(label: str) -> None:
+    torch.manual_seed(2)
+    _, module, circular = next(entry for entry in _average_only_ecas() if entry[0] == label)
+    module.eval()
+    features = torch.randn(16, 6, 6) + 0.2
+    weights = _gate_of(module, features)
+    explanation = explain_layer("eca", module, "channel", features.numpy(), weights)
+    assert not explanation.missing, [step.missing for step in explanation.missing]
+    pooling = explanation.step("pooling")
+    assert set(pooling.values) == {"avg"} and "twice" not in pooling.title  # no max it never computes
+    averages = features.numpy().mean(axis=(1, 2)).astype(np.float64)
+    taps = explanation.step("kernel").values["taps"].astype(np.float64)
+    if circular:
+        # The list wraps around: channel 0's left neighbours are the last channels.
+        pad = len(taps) // 2
+        wrapped = np.concatenate([averages[-pad:], averages, averages[:pad]])
+        logits = np.array([float(np.dot(wrapped[i : i + len(taps)], taps)) for i in range(16)])
+        assert "circularly" in explanation.step("kernel").caption
+    else:
+        logits = _conv1d_same(averages, taps)
+    branches = explanation.step("branches")
+    assert "Both" not in branches.title and "max_part" not in branches.values
+    np.testing.assert_allclose(branches.values["logits"], logits, atol=1e-5)
+    np.testing.assert_allclose(explanation.step("gate").values["weights"], _sigmoid(logits), atol=1e-4)
+
+
+def test_timm_cbam_is_explained_with_its_max_branch_and_its_batch_norm() -> None:
+    from timm.layers.cbam import CbamModule
+
+    torch.manual_seed(3)
+    cbam = CbamModule(16, rd_ratio=1 / 4, spatial_kernel_size=3).eval()
+    norm = cbam.spatial.conv.bn
+    with torch.no_grad():  # timm starts its norm at the identity; a real one moves every score
+        norm.running_mean.fill_(0.4)
+        norm.running_var.fill_(2.5)
+        norm.weight.fill_(1.5)
+        norm.bias.fill_(-0.2)
+    features = torch.randn(16, 6, 6) + 0.1
+
+    channel = explain_layer("channel", cbam.channel, "channel", features.numpy(), _gate_of(cbam.channel, features))
+    assert [step.key for step in channel.steps] == ["input", "pooling", "bottleneck", "gate", "scaling"]
+    assert set(channel.step("pooling").values) == {"avg", "max"}  # both through the one MLP, as timm computes
+
+    mask = _gate_of(cbam.spatial, features)
+    spatial = explain_layer("spatial", cbam.spatial, "spatial", features.numpy(), mask)
+    assert not spatial.missing, [step.missing for step in spatial.missing]
+    kernel = spatial.step("kernel").values
+    assert kernel["order"] == ["mean", "max"]  # timm stacks the mean map first
+    pooled = np.stack([features.numpy().mean(axis=0), features.numpy().max(axis=0)])
+    scores = _conv2d_same(pooled, cbam.spatial.conv.conv.weight.detach().numpy()[0].astype(np.float64))
+    scale = 1.5 / np.sqrt(2.5 + norm.eps)
+    logits = (scores - 0.4) * scale - 0.2
+    gate = spatial.step("gate")
+    np.testing.assert_allclose(gate.values["logits"], logits, atol=1e-4)
+    np.testing.assert_allclose(gate.values["mask"], mask, atol=1e-4)
+    assert "batch norm" in gate.caption
+
+
+def test_a_spatial_gate_without_a_readable_kernel_says_why_in_one_line() -> None:
+    from timm.layers.cbam import LightSpatialAttn
+
+    torch.manual_seed(5)
+    module = LightSpatialAttn(kernel_size=3).eval()
+    features = torch.randn(8, 5, 5) + 0.1
+    explanation = explain_layer("light", module, "spatial", features.numpy(), _gate_of(module, features))
+    assert [step.key for step in explanation.missing] == ["kernel", "gate"]
+    assert all("LightSpatialAttn" in step.missing and "\n" not in step.missing for step in explanation.missing)
+    assert explanation.step("scaling").shown
