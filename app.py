@@ -81,6 +81,12 @@ CSS = """
   .lens-controls > *, .lens-controls > .form > * { min-width: 100% !important; }
   /* Wide tables scroll inside their panel instead of widening the page. */
   #statistics, #ablation-table { max-width: calc(100vw - 90px) !important; overflow-x: auto; }
+  /* So do wide pictures: drawn at their own size, their labels stay readable (11 px and up) on a phone.
+     A zero width that grows to the panel's keeps the picture from widening the page. */
+  .lens-panel .image-frame, .explain-image .image-frame {
+    overflow-x: auto; justify-content: flex-start; width: 0 !important; min-width: 100% !important; }
+  .lens-panel .image-frame img, .explain-image .image-frame img {
+    max-width: none !important; width: auto !important; height: auto !important; }
 }
 #intro h1 { margin: 0 0 4px 0; font-size: 1.6rem; }
 #intro p { margin: 0; }

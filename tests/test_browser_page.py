@@ -277,6 +277,12 @@ def test_on_a_phone_the_results_come_into_view_and_rows_stack(  # noqa: ANN001
         page.wait_for_selector("#statistics tbody tr td", state="attached", timeout=TIMEOUT_MS)
         page.wait_for_selector("#gradcam img[src]", timeout=TIMEOUT_MS)
         assert page.evaluate("() => document.documentElement.scrollWidth") <= PHONE["width"]
+        # Every picture keeps its labels readable: a wide one scrolls sideways inside its panel, at its own size.
+        for selector in ("#bar-chart", "#overlay-grid", "#overlay", "#raw-mask", "#feature-maps", "#gradcam"):
+            shown = page.evaluate(IMAGE_BOX, selector)
+            assert shown["width"] / shown["natural"][0] >= MIN_PICTURE_SCALE, (selector, shown)
+            panel = page.evaluate(BOX, selector)
+            assert panel["x"] >= 0 and panel["x"] + panel["width"] <= PHONE["width"], (selector, panel)
         page.screenshot(path=str(tmp_path / "phone.png"))
     finally:
         page.close()
