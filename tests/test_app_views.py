@@ -17,8 +17,8 @@ from PIL import Image
 from app import build_app
 from webapp import analysis, debug
 from webapp.inputs import UploadRoots
-from webapp.sections.debug import DebugReset
 from webapp.sections.common import LATER_EVENTS, PANEL_EVENTS, follow_results
+from webapp.sections.debug import DebugReset
 from webapp.state import ModelCache
 
 ROOT = Path(__file__).resolve().parent.parent
