@@ -14,7 +14,7 @@ from PIL import Image
 from attention import render, render_explain
 from attention.analysis import Analyzer, ChannelLayer
 from attention.channel import SqueezeExcite
-from attention.explain import explain_channel, explain_layer, explain_spatial
+from attention.explain import SHOWN_CHANNELS, explain_channel, explain_layer, explain_spatial
 from attention.images import load_image
 from models.checkpoint import load_checkpoint
 
@@ -78,6 +78,11 @@ def test_channel_steps_match_an_independent_recomputation(recorded) -> None:  # 
         features = analysis.feature_maps[layer.name]
         explanation = explain_channel(layer.name, module, features, layer.weights)
         assert not explanation.missing, [step.missing for step in explanation.missing]
+        # The input step shows the channels the layer ends up weighting most, heaviest first.
+        shown = explanation.step("input").values["channels"]
+        assert len(shown) == min(SHOWN_CHANNELS, len(layer.weights)) < len(layer.weights)
+        assert min(layer.weights[shown]) >= np.sort(layer.weights)[-len(shown)]
+        assert list(layer.weights[shown]) == sorted(layer.weights[shown], reverse=True)
         avg = features.astype(np.float64).mean(axis=(1, 2))
         peak = features.astype(np.float64).max(axis=(1, 2))
         pooling = explanation.step("pooling").values
