@@ -330,6 +330,26 @@ def test_a_partly_saturated_gate_is_found_and_recorded_exactly() -> None:
     torch.testing.assert_close(spatial.mask, mask, rtol=0, atol=TOLERANCE)
 
 
+class _Wrapper(nn.Module):
+    """A user's wrapper that only calls its gate: both scale by the same mask."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.inner = _ClampedSpatialGate()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.inner(x)
+
+
+def test_a_gate_inside_a_wrapper_that_only_calls_it_is_one_layer() -> None:
+    torch.manual_seed(3)
+    model = nn.Sequential(
+        nn.Conv2d(3, 8, 3, padding=1), _Wrapper(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 2)
+    ).eval()
+    layers = discover_attention(model, set(), (3, 16, 16))
+    assert [(name, kind_of(adapter)) for name, _, adapter in layers] == [("1", "spatial")]
+
+
 @pytest.mark.parametrize("spatial", [False, True], ids=["channel", "spatial"])
 def test_a_gate_is_read_elsewhere_where_its_first_slice_is_zero(spatial: bool) -> None:
     """Post-ReLU features are often zero at pixel (0, 0) or in channel 0: the gate is read at a larger input."""
