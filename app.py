@@ -246,7 +246,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def launch_model(args: argparse.Namespace) -> LoadedAnalyzer | None:
     """The analyzer for the launch flags, None without any; InputError when it cannot be served."""
-    given = (args.model, args.weights, args.classes, args.input_size, args.channels, args.mean, args.std)
+    given = (
+        args.model,
+        args.weights,
+        args.weights_key,
+        args.classes,
+        args.input_size,
+        args.channels,
+        args.mean,
+        args.std,
+    )
     if all(value is None for value in given):
         return None
     return analyzer_with_attention(load_model_from(args))  # runs a factory: the person at the keyboard asked

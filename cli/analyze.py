@@ -120,6 +120,8 @@ def run(args: argparse.Namespace) -> int:
                     write_figures(analysis, args.out, stem, args)
     if args.json:
         document = build_document(loaded.name, loaded.classes, results)
+        if "weights" in loaded.config:
+            document["weights"] = loaded.config["weights"]  # which entry of the file was read, and what was left out
         sys.stdout.write(dumps(document) + "\n")  # strict JSON: dumps refuses NaN and infinity
     else:
         for result in results:

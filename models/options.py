@@ -6,6 +6,7 @@ They live here rather than in ``cli/`` so that the web app's entry point does no
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -34,6 +35,12 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--weights", type=Path, help="weights file for --model (.pt, .pth, .pth.tar, .ckpt, .safetensors...)"
     )
+    parser.add_argument(
+        "--weights-key",
+        metavar="NAME",
+        help="the entry of a training checkpoint to read, such as state_dict_ema or model_ema "
+        "(default: its state_dict or model entry, and a note when EMA weights are there too)",
+    )
     parser.add_argument("--classes", type=Path, help="class names: one a line, or a JSON list")
     parser.add_argument("--input-size", type=int, nargs="+", metavar="PX", help="model input side, or height width")
     parser.add_argument("--channels", type=int, help="model input channels, 1 or 3")
@@ -47,4 +54,28 @@ def load_model_from(args: argparse.Namespace) -> Any:
     from models.specs import load_model
 
     overrides = {"input_size": args.input_size, "channels": args.channels, "mean": args.mean, "std": args.std}
-    return load_model(args.model, args.weights, args.classes, overrides, allow_code=True)
+    loaded = load_model(
+        args.model, args.weights, args.classes, overrides, allow_code=True, weights_key=args.weights_key
+    )
+    for note in weights_notes(loaded.config.get("weights")):
+        sys.stderr.write(f"note: {note}\n")
+    return loaded
+
+
+def weights_notes(weights: dict[str, Any] | None) -> list[str]:
+    """What a person should know about how a weights file was read: the entry used beside EMA ones, entries left out."""
+    if not weights:
+        return []
+    notes = []
+    if weights["ema"]:
+        notes.append(
+            f"{weights['file']}: used the weights in {weights['entry']!r}; EMA weights are also in "
+            + ", ".join(map(repr, weights["ema"]))
+            + f" (--weights-key {weights['ema'][0]} uses them)"
+        )
+    ignored = weights["ignored"]
+    if ignored:
+        shown = ", ".join(ignored[:5]) + (f" and {len(ignored) - 5} more" if len(ignored) > 5 else "")
+        entries = "1 entry" if len(ignored) == 1 else f"{len(ignored)} entries"
+        notes.append(f"{weights['file']}: ignored {entries} outside the model: {shown}")
+    return notes

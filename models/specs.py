@@ -55,6 +55,7 @@ from .weights import (
     has_weight_suffix,
     load_fitted,
     read_weights,
+    split_keys,
 )
 
 LOGGER = logging.getLogger(__name__)
@@ -291,6 +292,7 @@ def load_model(
     preprocessing_overrides: dict[str, Any] | None = None,
     allow_code: bool = False,
     max_parameters: int | None = None,
+    weights_key: str | None = None,
 ) -> LoadedModel:
     """A model in eval mode with its class names and preprocessing, from any spec.
 
@@ -303,6 +305,8 @@ def load_model(
         allow_code: accept a factory spec, which runs the user's Python code.
         max_parameters: refuse a library network with weights whose file makes it larger,
             counted before it is built (a server's bound; the command line sets none).
+        weights_key: the entry of a training checkpoint to read (``state_dict_ema``, say);
+            by default its first state dict (``state_dict``, ``model``), as timm's validate reads it.
 
     Every failure is an InputError (CheckpointError for files) with one line.
     """
@@ -316,15 +320,22 @@ def load_model(
         try:
             loaded = load_checkpoint(parsed.text)
         except CheckpointError as error:
-            inferred, weights_file = _training_file_spec(parsed.text, error)
+            inferred, weights_file = _training_file_spec(parsed.text, error, weights_key)
             return _load_built(parse_spec(inferred), weights_file, classes, preprocessing_overrides, max_parameters)
+        if weights_key is not None:
+            raise InputError(
+                f"--weights-key picks an entry of a weights file; {parsed.text} is an Attention Lens "
+                "checkpoint, which carries one model"
+            )
         class_names = _class_override(classes, len(loaded.classes), parsed.text)
         if class_names is not None:
             loaded.classes = class_names
         loaded.preprocessing = apply_overrides(loaded.preprocessing, preprocessing_overrides)
         return loaded
 
-    weights_file = read_weights(weights) if weights is not None else None
+    if weights_key is not None and weights is None:
+        raise InputError("--weights-key NAME picks an entry of a weights file; give --weights FILE too")
+    weights_file = read_weights(weights, weights_key) if weights is not None else None
     return _load_built(parsed, weights_file, classes, preprocessing_overrides, max_parameters)
 
 
@@ -350,6 +361,12 @@ def _load_built(
     config["num_classes"] = count
     if weights_file is not None:
         source = str(weights_file.path)
+        config["weights"] = {
+            "file": weights_file.label,
+            "entry": weights_file.entry,
+            "ema": list(weights_file.ema),
+            "ignored": split_keys(weights_file.state_dict, model.state_dict().keys())[1],
+        }
     else:
         source = "pretrained" if config.get("pretrained") else parsed.text
     LOGGER.info("loaded %s (%d classes) from %s", parsed.text, count, source)
@@ -364,7 +381,7 @@ def _load_built(
     )
 
 
-def _training_file_spec(text: str, error: CheckpointError) -> tuple[str, WeightsFile]:
+def _training_file_spec(text: str, error: CheckpointError, entry: str | None = None) -> tuple[str, WeightsFile]:
     """The spec a training script's checkpoint names, for a file given where an Attention Lens checkpoint goes.
 
     The authors' ECA-Net ``main.py`` and timm's ``train.py`` store the model's
@@ -376,8 +393,10 @@ def _training_file_spec(text: str, error: CheckpointError) -> tuple[str, Weights
     if text in SHIPPED or not path.is_file() or not has_weight_suffix(path.name):
         raise error
     try:
-        weights = read_weights(path)
+        weights = read_weights(path, entry)
     except CheckpointError:
+        if entry is not None:
+            raise
         raise error from None  # not a weights file either: the checkpoint's own message says more
     if weights.extras.get("format") == FORMAT:
         raise error  # an Attention Lens checkpoint with a problem of its own

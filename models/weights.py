@@ -17,6 +17,7 @@ import pickle
 import re
 import struct
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,8 +36,6 @@ LOGGER = logging.getLogger(__name__)
 WEIGHT_SUFFIXES: tuple[str, ...] = (".pt", ".pth", ".pth.tar", ".tar", ".ckpt", ".bin", ".safetensors")
 # Where a training checkpoint keeps the model's weights, in the order they are looked for.
 STATE_DICT_KEYS: tuple[str, ...] = ("state_dict", "model", "model_state_dict")
-# Prefixes wrappers add to every key: DataParallel/DDP, torch.compile, a Lightning module's ``self.model``.
-WRAPPER_PREFIXES: tuple[str, ...] = ("module.", "_orig_mod.", "model.")
 MAX_WEIGHTS_BYTES = 2 << 30  # file size, and the summed uncompressed size of a zip archive's entries
 MAX_ARCHIVE_ENTRIES = 200_000
 # Weights files may be as large as a real ImageNet network's; the pickle and compression limits are the checkpoints'.
@@ -55,6 +54,8 @@ class WeightsFile:
     state_dict: dict[str, torch.Tensor]
     path: Path
     extras: dict[str, Any] = field(default_factory=dict)
+    entry: str | None = None  # the file's entry the state dict came from ("state_dict", "model", ...), if any
+    ema: tuple[str, ...] = ()  # entries holding EMA weights that were not used
 
     @property
     def label(self) -> str:
@@ -181,12 +182,31 @@ def _is_state_dict(value: Any) -> bool:
     return isinstance(value, dict) and bool(value) and all(isinstance(v, torch.Tensor) for v in value.values())
 
 
-def _unwrap(payload: Any, label: str) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    """The state dict inside what the file held, and the file's other top-level entries."""
+def _ema_entries(entries: dict[Any, Any]) -> tuple[str, ...]:
+    """Entries that hold EMA weights (timm's ``state_dict_ema``, ``model_ema``...)."""
+    return tuple(k for k, v in entries.items() if isinstance(k, str) and "ema" in k.lower() and isinstance(v, dict))
+
+
+def _unwrap(
+    payload: Any, label: str, entry: str | None = None
+) -> tuple[dict[str, torch.Tensor], dict[str, Any], str | None]:
+    """The state dict inside what the file held, the file's other top-level entries, and the entry it came from.
+
+    ``entry`` names the top-level entry to read (``state_dict_ema``, say);
+    without it the first of STATE_DICT_KEYS is read, as timm's validate does
+    without ``--use-ema``.
+    """
     if not isinstance(payload, dict):
         raise CheckpointError(f"{label} holds a {type(payload).__name__}, not a state dict")
     extras: dict[str, Any] = {}
     value: Any = payload
+    used: str | None = None
+    if entry is not None:
+        if _is_state_dict(payload) or entry not in payload:
+            names = ", ".join(sorted(map(str, payload))[:8]) if not _is_state_dict(payload) else "tensors only"
+            raise CheckpointError(f"{label} has no entry {entry!r} (its entries: {names})")
+        extras.update({k: v for k, v in payload.items() if k != entry and not isinstance(v, dict | list)})
+        value, used = payload[entry], entry
     for _ in range(3):  # a training checkpoint, possibly nested once more
         if _is_state_dict(value):
             break
@@ -200,6 +220,7 @@ def _unwrap(payload: Any, label: str) -> tuple[dict[str, torch.Tensor], dict[str
                 f"expected tensors, or one of {', '.join(STATE_DICT_KEYS)}"
             )
         extras.update({k: v for k, v in value.items() if k != key and not isinstance(v, dict | list)})
+        used = used or key
         value = value[key]
     else:
         raise CheckpointError(f"{label} has no state dict of tensors")
@@ -208,12 +229,13 @@ def _unwrap(payload: Any, label: str) -> tuple[dict[str, torch.Tensor], dict[str
     bad = next((k for k in value if not isinstance(k, str)), None)
     if bad is not None:
         raise CheckpointError(f"{label} has a state dict key that is not a string: {bad!r}")
-    return dict(value), extras
+    return dict(value), extras, used
 
 
-def read_weights(path: str | Path) -> WeightsFile:
+def read_weights(path: str | Path, entry: str | None = None) -> WeightsFile:
     """The state dict in a weights file, read without unpickling arbitrary objects.
 
+    ``entry`` picks a top-level entry of a training checkpoint (``--weights-key``).
     Every failure is a CheckpointError with one line saying what the file is
     and what is wrong with it.
     """
@@ -234,23 +256,84 @@ def read_weights(path: str | Path) -> WeightsFile:
         payload: Any = _read_safetensors(path, label)
     else:
         payload = _read_torch(path, label, _check_archive(path, label))
-    state_dict, extras = _unwrap(payload, label)
+    state_dict, extras, used = _unwrap(payload, label, entry)
     check_dense(state_dict, label)
-    LOGGER.info("read %d tensors from %s", len(state_dict), path)
-    return WeightsFile(state_dict, path, extras)
+    ema = tuple(k for k in _ema_entries(payload) if k != used) if isinstance(payload, dict) else ()
+    LOGGER.info("read %d tensors from %s%s", len(state_dict), path, f" (entry {used!r})" if used else "")
+    if ema:
+        LOGGER.warning(
+            "%s: using the weights in %r; EMA weights are also in %s (--weights-key %s uses them)",
+            label,
+            used,
+            ", ".join(map(repr, ema)),
+            ema[0],
+        )
+    return WeightsFile(state_dict, path, extras, used, ema)
+
+
+def _model_suffixes(key: str, expected: set[str], longest: int) -> Iterator[str]:
+    """Each prefix of ``key`` (ending in a dot) after which the rest is one of the model's names.
+
+    Only the last ``longest`` characters are searched, so a hostile file's
+    long names cost no more than the model's own.
+    """
+    end = key.rfind(".")
+    while end >= 0 and len(key) - end - 1 <= longest:
+        if key[end + 1 :] in expected:
+            yield key[: end + 1]
+        end = key.rfind(".", 0, end)
+
+
+def _prefix(keys: list[str], expected: set[str]) -> str:
+    """The one prefix that, taken off the file's names, matches the most of the model's (the shortest on a tie)."""
+    longest = max(map(len, expected), default=0)
+    counts: dict[str, int] = {}
+    for key in keys:
+        if key in expected:
+            counts[""] = counts.get("", 0) + 1
+        for prefix in _model_suffixes(key, expected, longest):
+            counts[prefix] = counts.get(prefix, 0) + 1
+    if not counts:
+        return ""
+    return min(counts, key=lambda prefix: (-counts[prefix], len(prefix)))
+
+
+def _names_a_model_tensor(key: str, expected: set[str], roots: set[str], longest: int) -> bool:
+    """Whether ``key`` looks like one of the model's tensors: under a top-level name of the model, or ending in
+    one of its names after some prefix."""
+    return key.split(".", 1)[0] in roots or next(_model_suffixes(key, expected, longest), None) is not None
+
+
+def split_keys(
+    state_dict: dict[str, torch.Tensor], expected: set[str] | list[str]
+) -> tuple[dict[str, torch.Tensor], list[str]]:
+    """``state_dict`` keyed as the model names its tensors, and the file's entries that are not the model's.
+
+    Names lose the one common prefix (``module.``, ``model.``, ``_orig_mod.``,
+    or any other) that matches the model best, from the front only. An entry
+    outside that prefix that names nothing in the model (a loss's
+    ``criterion.weight``, optimizer leftovers) is set aside, for the caller to
+    list; one that looks like a model tensor stays, so a mismatch is reported.
+    """
+    expected = set(expected)
+    roots = {name.split(".", 1)[0] for name in expected}
+    longest = max(map(len, expected), default=0)
+    prefix = _prefix(list(state_dict), expected)
+    aligned: dict[str, torch.Tensor] = {}
+    ignored: list[str] = []
+    for key, value in state_dict.items():
+        if prefix and key.startswith(prefix):
+            aligned[key[len(prefix) :]] = value
+        elif _names_a_model_tensor(key, expected, roots, longest):
+            aligned[key] = value
+        else:
+            ignored.append(key)
+    return aligned, ignored
 
 
 def align_keys(state_dict: dict[str, torch.Tensor], expected: set[str] | list[str]) -> dict[str, torch.Tensor]:
-    """``state_dict`` with wrapper prefixes removed where every key has one and the model's keys have none."""
-    expected = set(expected)
-    changed = True
-    while changed and state_dict:
-        changed = False
-        for prefix in WRAPPER_PREFIXES:
-            if all(k.startswith(prefix) for k in state_dict) and not any(k.startswith(prefix) for k in expected):
-                state_dict = {k[len(prefix) :]: v for k, v in state_dict.items()}
-                changed = True
-    return state_dict
+    """``state_dict`` keyed as the model names its tensors (``split_keys`` without the entries set aside)."""
+    return split_keys(state_dict, expected)[0]
 
 
 def classifier_size(model: nn.Module, state_dict: dict[str, torch.Tensor]) -> int | None:
@@ -282,7 +365,10 @@ def fitted_state_dict(model: nn.Module, weights: WeightsFile, target: str) -> di
     """
     label = weights.label
     expected = model.state_dict()
-    state_dict = align_keys(weights.state_dict, expected.keys())
+    state_dict, ignored = split_keys(weights.state_dict, expected.keys())
+    if ignored:
+        shown = ", ".join(ignored[:5]) + (f" and {len(ignored) - 5} more" if len(ignored) > 5 else "")
+        LOGGER.warning("%s: ignored %d entries outside %s: %s", label, len(ignored), target, shown)
     # Files from before PyTorch 0.4.1 have no batch-norm step counters; they do not change the output.
     for key, value in expected.items():
         if key.endswith("num_batches_tracked") and key not in state_dict:

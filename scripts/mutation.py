@@ -206,21 +206,27 @@ HAND_MUTANTS: list[HandMutant] = [
     # models/weights.py: wrapper prefixes, strictness, the file's classifier.
     HandMutant(
         "models/weights",
-        "the wrapper prefix stripped inside names too (k.replace)",
-        "state_dict = {k[len(prefix) :]: v for k, v in state_dict.items()}",
-        'state_dict = {k.replace(prefix, ""): v for k, v in state_dict.items()}',
+        "the common prefix stripped inside names too (str.replace)",
+        "aligned[key[len(prefix) :]] = value",
+        'aligned[key.replace(prefix, "")] = value',
     ),
     HandMutant(
         "models/weights",
-        "a prefix the model itself has stripped from the file",
-        "if all(k.startswith(prefix) for k in state_dict) and not any(k.startswith(prefix) for k in expected):",
-        "if all(k.startswith(prefix) for k in state_dict):",
+        "the longest prefix preferred on a tie (a model's own prefix stripped from its file)",
+        "(-counts[prefix], len(prefix))",
+        "(-counts[prefix], -len(prefix))",
     ),
     HandMutant(
         "models/weights",
-        "a prefix stripped when only some names have it",
-        "if all(k.startswith(prefix) for k in state_dict) and",
-        "if any(k.startswith(prefix) for k in state_dict) and",
+        "every name outside the prefix left out, a bigger network's tensors too",
+        "elif _names_a_model_tensor(key, expected, roots, longest):",
+        "elif False:",
+    ),
+    HandMutant(
+        "models/weights",
+        "--weights-key ignored: the default entry read",
+        "value, used = payload[entry], entry",
+        "used = entry",
     ),
     HandMutant(
         "models/weights",
@@ -274,8 +280,8 @@ HAND_MUTANTS: list[HandMutant] = [
     HandMutant(
         "models/weights",
         "a zero-stride tensor accepted from a weights file",
-        "    state_dict, extras = _unwrap(payload, label)\n    check_dense(state_dict, label)\n",
-        "    state_dict, extras = _unwrap(payload, label)\n",
+        "    state_dict, extras, used = _unwrap(payload, label, entry)\n    check_dense(state_dict, label)\n",
+        "    state_dict, extras, used = _unwrap(payload, label, entry)\n",
     ),
     HandMutant(
         "models/weights",

@@ -549,6 +549,39 @@ def test_cli_timm_model_with_weights(tmp_path: Path, image: Path) -> None:
 
 
 @pytest.mark.slow
+def test_cli_reads_the_ema_entry_when_asked_and_says_that_it_exists(tmp_path: Path, image: Path) -> None:
+    native = randomise(timm.create_model("seresnet18"), seed=9)
+    averaged = randomise(timm.create_model("seresnet18"), seed=11)
+    path = tmp_path / "train.pth.tar"
+    state = {"state_dict": native.state_dict(), "state_dict_ema": averaged.state_dict(), "arch": "seresnet18"}
+    state["state_dict"]["criterion.pos_weight"] = torch.ones(1000)  # a weighted loss saved beside the model
+    torch.save(state, path)
+    given = [image, "--model", "timm:seresnet18", "--weights", path, "--input-size", "64", "--json"]
+    batch = preprocess([load_image(image)], (64, 64), 3, (0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
+    for key, model, used in ((None, native, "state_dict"), ("state_dict_ema", averaged, "state_dict_ema")):
+        result = run_cli(tmp_path, *given, *(["--weights-key", key] if key else []))
+        assert result.returncode == 0, result.stderr
+        document = json.loads(result.stdout)
+        ignored = ["criterion.pos_weight"] if key is None else []
+        ema = ["state_dict_ema"] if key is None else []
+        assert document["weights"] == {"file": "train.pth.tar", "entry": used, "ema": ema, "ignored": ignored}
+        with torch.inference_mode():
+            probabilities = torch.softmax(model(batch), dim=1)[0]
+        prediction = document["results"][0]["prediction"]
+        assert prediction["probability"] == pytest.approx(float(probabilities[prediction["index"]]), abs=2e-6)
+        assert prediction["index"] == int(probabilities.argmax())
+    plain = run_cli(tmp_path, *given)
+    assert plain.stderr.splitlines() == [
+        "note: train.pth.tar: used the weights in 'state_dict'; EMA weights are also in 'state_dict_ema' "
+        "(--weights-key state_dict_ema uses them)",
+        "note: train.pth.tar: ignored 1 entry outside the model: criterion.pos_weight",
+    ]
+    assert one_line_error(run_cli(tmp_path, *given, "--weights-key", "nope")) == (
+        "error: train.pth.tar has no entry 'nope' (its entries: arch, state_dict, state_dict_ema)"
+    )
+
+
+@pytest.mark.slow
 def test_cli_ecanet_release_with_the_checkpoint_alias(tmp_path: Path, image: Path) -> None:
     from tests.test_ecanet import save_official
 

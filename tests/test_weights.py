@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from attention.errors import CheckpointError
-from models.weights import align_keys, apply_weights, read_weights
+from models.weights import align_keys, apply_weights, read_weights, split_keys
 
 
 def named_like_a_wrapper() -> nn.Module:
@@ -90,3 +90,79 @@ def test_a_file_missing_one_tensor_is_refused_and_only_step_counters_are_filled_
     fresh = named_like_a_wrapper()
     apply_weights(fresh, read_weights(path), "my_net")
     assert all(torch.equal(value, native.state_dict()[key]) for key, value in fresh.state_dict().items())
+
+
+def _zeroed() -> nn.Module:
+    fresh = named_like_a_wrapper()
+    for parameter in fresh.parameters():
+        nn.init.zeros_(parameter)
+    return fresh
+
+
+def _same_outputs(a: nn.Module, b: nn.Module) -> bool:
+    x = torch.randn(2, 3, 8, 8, generator=torch.Generator().manual_seed(1))
+    with torch.inference_mode():
+        return torch.equal(a(x), b(x))
+
+
+@pytest.mark.parametrize("prefix", ["model.", "net.backbone.", ""])
+def test_entries_outside_the_model_are_listed_and_left_out_under_any_common_prefix(tmp_path: Path, prefix: str) -> None:
+    native = named_like_a_wrapper()
+    state = {prefix + key: value for key, value in native.state_dict().items()}
+    # A Lightning module's loss weight and an optimizer leftover sit beside the model's tensors.
+    state["criterion.weight"] = torch.ones(3)
+    state["ema_decay"] = torch.tensor(0.999)
+    path = tmp_path / "lightning.ckpt"
+    torch.save({"state_dict": state, "epoch": 3}, path)
+    weights = read_weights(path)
+    aligned, ignored = split_keys(weights.state_dict, native.state_dict().keys())
+    assert set(aligned) == set(native.state_dict()) and sorted(ignored) == ["criterion.weight", "ema_decay"]
+    fresh = _zeroed()
+    apply_weights(fresh, weights, "my_net")
+    assert _same_outputs(fresh, native)
+
+
+def test_tensors_of_a_bigger_network_under_the_prefix_are_refused_not_left_out(tmp_path: Path) -> None:
+    native = named_like_a_wrapper()
+    state = {"model." + key: value for key, value in native.state_dict().items()}
+    state["model.submodel.3.weight"] = torch.zeros(4, 4, 1, 1)  # a block the model does not have
+    state["extra_head.weight"] = torch.zeros(3, 4)  # outside the prefix and names nothing of the model's: left out
+    state["other.head_model.bias"] = torch.zeros(3)  # outside the prefix but ends in a model's name: kept
+    path = tmp_path / "bigger.pt"
+    torch.save(state, path)
+    aligned, ignored = split_keys(read_weights(path).state_dict, native.state_dict().keys())
+    assert "submodel.3.weight" in aligned and "other.head_model.bias" in aligned and ignored == ["extra_head.weight"]
+    with pytest.raises(CheckpointError, match="another architecture than my_net: .*submodel.3.weight"):
+        apply_weights(_zeroed(), read_weights(path), "my_net")
+
+
+def test_a_hostile_file_s_long_names_cost_no_more_than_the_model_s() -> None:
+    native = named_like_a_wrapper()
+    state = {"x." * 200_000 + key: value for key, value in native.state_dict().items()}
+    aligned, ignored = split_keys(state, native.state_dict().keys())
+    assert ignored == [] and set(aligned) == set(native.state_dict())
+
+
+def test_the_ema_entry_is_read_only_when_asked_and_its_presence_is_said(tmp_path: Path) -> None:
+    native, averaged = named_like_a_wrapper(), named_like_a_wrapper()
+    with torch.no_grad():
+        for parameter in averaged.parameters():
+            parameter.mul_(0.5)
+    path = tmp_path / "train.pth.tar"
+    torch.save({"state_dict": native.state_dict(), "state_dict_ema": averaged.state_dict(), "arch": "my_net"}, path)
+    # By default, as timm's validate without --use-ema: the plain weights, and the EMA entry named.
+    plain = read_weights(path)
+    assert plain.entry == "state_dict" and plain.ema == ("state_dict_ema",)
+    fresh = _zeroed()
+    apply_weights(fresh, plain, "my_net")
+    assert _same_outputs(fresh, native)
+    ema = read_weights(path, "state_dict_ema")
+    assert ema.entry == "state_dict_ema" and ema.ema == () and ema.arch == "my_net"
+    apply_weights(fresh, ema, "my_net")
+    assert _same_outputs(fresh, averaged) and not _same_outputs(fresh, native)
+    with pytest.raises(CheckpointError) as error:
+        read_weights(path, "model_ema")
+    assert str(error.value) == "train.pth.tar has no entry 'model_ema' (its entries: arch, state_dict, state_dict_ema)"
+    # torchvision's and other scripts' ``model`` + ``model_ema``.
+    torch.save({"model": native.state_dict(), "model_ema": averaged.state_dict()}, path)
+    assert read_weights(path).entry == "model" and read_weights(path).ema == ("model_ema",)
