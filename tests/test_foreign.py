@@ -330,6 +330,36 @@ def test_a_partly_saturated_gate_is_found_and_recorded_exactly() -> None:
     torch.testing.assert_close(spatial.mask, mask, rtol=0, atol=TOLERANCE)
 
 
+class _DeadChannels(nn.Module):
+    """Channels a trained network has switched off (all zero), as after a ReLU that never fires."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        alive = torch.zeros(x.shape[1], device=x.device)
+        alive[:2] = 1.0
+        return x * alive[:, None, None]
+
+
+class _MeanGate(nn.Module):
+    """A user's channel gate: the sigmoid of each channel's mean."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * torch.sigmoid(3.0 * x.mean(dim=(2, 3), keepdim=True))
+
+
+def test_a_gate_whose_input_is_mostly_dead_channels_is_found() -> None:
+    torch.manual_seed(3)
+    model = nn.Sequential(
+        nn.Conv2d(3, 8, 3, padding=1),
+        _DeadChannels(),  # six of eight channels zero: a fixed scaling, not attention
+        _MeanGate(),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(8, 2),
+    ).eval()
+    layers = discover_attention(model, set(), (3, 16, 16))
+    assert [(name, kind_of(adapter)) for name, _, adapter in layers] == [("2", "channel")]
+
+
 class _Wrapper(nn.Module):
     """A user's wrapper that only calls its gate: both scale by the same mask."""
 
