@@ -102,7 +102,7 @@ TARGETS: dict[str, Target] = {
     "compare": Target("attention/compare.py", ["tests/test_compare.py"]),
     "discovery": Target("attention/discovery.py", ["tests/test_foreign.py"]),
     "eca": Target("attention/eca.py", ["tests/test_attention_modules.py", "-k", "eca or adaptive"]),
-    "errors": Target("attention/errors.py", ["tests/test_images.py", "tests/test_weights.py"]),
+    "errors": Target("attention/errors.py", ["tests/test_errors.py", "tests/test_images.py", "tests/test_weights.py"]),
     "explain": Target("attention/explain.py", ["tests/test_explain.py"]),
     "factory": Target("attention/factory.py", ["tests/test_attention_modules.py", "-k", "factory"]),
     "files": Target("attention/files.py", ["tests/test_recorder.py", "tests/test_cli.py", "-k", "document or json"]),
