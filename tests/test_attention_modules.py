@@ -204,8 +204,25 @@ def test_factory_passes_options_and_refuses_unknown() -> None:
     assert block.channel.pooling == "avg" and block.channel.kernel_size == 3
     assert block.spatial.kernel_size == 5
     assert isinstance(create_attention("none", 8), nn.Identity)
+    # The shared gate is a default: a module's own options win over it.
+    hard = create_attention("eca_sa", 16, gate="hard_sigmoid", eca={"gate": "sigmoid"})
+    assert hard.channel.gate_name == "sigmoid" and isinstance(hard.spatial.gate, nn.Hardsigmoid)
     with pytest.raises(ValueError, match="unknown attention kind"):
         create_attention("transformer", 8)
+
+
+@pytest.mark.parametrize("kind", ["eca_sa", "cbam"])
+def test_factory_spatial_first_runs_the_mask_before_the_channel_gate_and_keeps_the_names(kind: str) -> None:
+    torch.manual_seed(0)
+    usual = create_attention(kind, 16).eval()
+    swapped = create_attention(kind, 16, spatial_first=True).eval()
+    swapped.load_state_dict(usual.state_dict())  # the same layers under the same names
+    assert [name for name, _ in usual.named_children()] == ["channel", "spatial"]
+    assert [name for name, _ in swapped.named_children()] == ["spatial", "channel"]
+    x = torch.randn(2, 16, 6, 6)
+    with torch.no_grad():
+        assert torch.allclose(swapped(x), usual.channel(usual.spatial(x)))
+        assert not torch.allclose(swapped(x), usual(x), atol=1e-4)
 
 
 def test_eca_parameter_count_is_kernel_size() -> None:
