@@ -105,7 +105,7 @@ TARGETS: dict[str, Target] = {
     "errors": Target("attention/errors.py", ["tests/test_errors.py", "tests/test_images.py", "tests/test_weights.py"]),
     "explain": Target("attention/explain.py", ["tests/test_explain.py"]),
     "factory": Target("attention/factory.py", ["tests/test_attention_modules.py", "-k", "factory"]),
-    "files": Target("attention/files.py", ["tests/test_recorder.py", "tests/test_cli.py", "-k", "document or json"]),
+    "files": Target("attention/files.py", ["tests/test_files.py"]),
     "foreign": Target("attention/foreign.py", ["tests/test_foreign.py"]),
     "gates": Target("attention/gates.py", ["tests/test_attention_modules.py", "-k", "sigmoid or factory"]),
     "images": Target("attention/images.py", ["tests/test_images.py"]),
