@@ -7,7 +7,9 @@ Two kinds of mutant, each changing ONE place of one module:
 - mechanical ones, sampled (``--per-module``) from every place the AST
   allows: a comparison flipped, min and max swapped, a cleanup call dropped, a
   constant changed, two arguments swapped, ``x[i]`` made ``x[i + 1]``, an
-  ``if flag:`` negated, ...;
+  ``if flag:`` negated, ...; edits that alter no meaning are never made (the
+  argument order of ``max``/``min``, the numbers of a picture's layout: sizes,
+  margins, font sizes), because a test catching them would pin appearance;
 - meaning-level ones written by hand in HAND_MUTANTS, all of them run: the
   bugs a developer makes while refactoring (swapped branches, a transposed
   mask, a sign flipped, a batch index pinned to 0, a path check weakened).
@@ -811,6 +813,41 @@ def _annotation_nodes(tree: ast.AST) -> set[int]:
     return {id(inner) for root in roots for inner in ast.walk(root)}
 
 
+# Mechanical edits that alter no meaning, so a test that caught them would be a change detector: the argument
+# order of a commutative call, and the numbers of a picture's layout (figure sizes, margins, font sizes, gaps).
+COMMUTATIVE_CALLS = frozenset({"max", "min", "maximum", "minimum"})
+LAYOUT_CALLS = frozenset({"new_figure", "subplots_adjust", "set_size_inches", "colorbar", "text", "annotate"})
+LAYOUT_KEYWORDS = frozenset(
+    {"fontsize", "labelsize", "pad", "fraction", "wspace", "hspace", "linewidth", "width_ratios", "height_ratios",
+     "alpha", "markersize", "s", "dpi", "height", "width", "length", "shrink", "aspect", "labelpad"}
+)  # fmt: skip
+LAYOUT_NAMES = frozenset({"gap", "margin", "margins", "pad", "line", "padding_px", "tile_gap"})
+
+
+def _call_name(call: ast.Call) -> str | None:
+    func = call.func
+    return func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else None
+
+
+def _meaningless(node: ast.AST, description: str, ancestors: list[ast.AST]) -> bool:
+    """Whether this edit of ``node`` only reorders a commutative call or moves a layout number."""
+    if description == "swap the first two arguments":
+        return isinstance(node, ast.Call) and _call_name(node) in COMMUTATIVE_CALLS and len(node.args) == 2
+    if not description.startswith("constant ") or isinstance(getattr(node, "value", None), bool):
+        return False
+    for parent in ancestors:
+        if isinstance(parent, ast.keyword) and parent.arg in LAYOUT_KEYWORDS:
+            return True
+        if isinstance(parent, ast.Call) and _call_name(parent) in LAYOUT_CALLS:
+            return True
+        if isinstance(parent, ast.Assign):
+            names = [t for target in parent.targets for t in ast.walk(target) if isinstance(t, ast.Name)]
+            return bool(names) and all(name.id in LAYOUT_NAMES for name in names)
+        if isinstance(parent, ast.stmt):
+            return False
+    return False
+
+
 def mutants(target: Target) -> list[Mutant]:
     """Every single-place mutant of the target that still compiles and differs from the original."""
     module = target.path
@@ -831,6 +868,8 @@ def mutants(target: Target) -> list[Mutant]:
         ):
             continue
         for description, change in _mutations(node):
+            if _meaningless(node, description, ancestors):
+                continue
             mutated_tree = copy.deepcopy(tree)
             site = list(ast.walk(mutated_tree))[position]
             mutated_tree = ast.fix_missing_locations(_Replace(site, change).visit(mutated_tree))

@@ -150,3 +150,32 @@ def test_bad_layer_or_mode_is_one_line() -> None:
                 model(torch.randn(1, 5, 64, 64))
         with ablator.ablating(ablator.layer_names[0], "identity"):
             pass
+
+
+def test_an_ablator_says_whether_its_hooks_are_on() -> None:
+    model = load_checkpoint("shapes").model
+    layers = [(name, module) for name, module, _ in find_attention_layers(model)]
+    ablator = Ablator(layers)
+    assert not ablator.attached
+    ablator.attach()
+    try:
+        assert ablator.attached
+    finally:
+        ablator.detach()
+    assert not ablator.attached
+    assert Ablator([]).attached  # nothing to hook: always ready
+
+
+def test_run_ablations_refuses_an_unknown_mode_before_any_pass(shapes) -> None:  # noqa: ANN001
+    loaded, batch = shapes
+    model = loaded.model
+    records, probabilities = _recorded(model, batch)
+    passes: list[int] = []
+    handle = model.register_forward_hook(lambda *_: passes.append(1))
+    try:
+        with _attached(model) as (_layers, ablator):
+            with pytest.raises(InputError, match="unknown ablation mode 'zero'"):
+                run_ablations(model, batch, ablator, records, probabilities, loaded.classes, "zero")
+    finally:
+        handle.remove()
+    assert passes == []

@@ -303,3 +303,15 @@ def test_hard_sigmoid_gate_is_clamped_logits_over_six_plus_a_half(kind: str) -> 
     expected = torch.clamp(logits / 6 + 0.5, 0, 1)
     assert (expected == 0).any() and (expected == 1).any() and ((expected > 0) & (expected < 1)).any()
     torch.testing.assert_close(recorded, expected, atol=1e-6, rtol=0)
+
+
+@pytest.mark.parametrize(
+    ("channels", "reduction", "hidden"), [(16, 16, 4), (64, 16, 4), (100, 16, 6), (256, 16, 16), (256, 8, 32)]
+)
+def test_squeeze_and_cbam_bottlenecks_are_channels_over_reduction_rounded_down_and_at_least_four(
+    channels: int, reduction: int, hidden: int
+) -> None:
+    for module in (SqueezeExcite(channels, reduction=reduction), CBAMChannelGate(channels, reduction=reduction)):
+        assert module.mlp[0].out_features == hidden and module.mlp[2].in_features == hidden
+    # The default reduction is 16, as in SE and CBAM.
+    assert SqueezeExcite(256).mlp[0].out_features == CBAMChannelGate(256).mlp[0].out_features == 16

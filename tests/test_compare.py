@@ -98,3 +98,13 @@ def test_charts_draw(two) -> None:  # noqa: ANN001
     assert [label.get_text() for label in axes.get_yticklabels()] == ["a", "c", "b"]  # largest drop first
     widths = [patch.get_width() for patch in axes.patches]
     assert widths == pytest.approx([-0.3, -0.05, 0.1])
+
+
+def test_resample_puts_a_mask_on_a_grid_of_another_height_and_width() -> None:
+    from attention.compare import resample
+
+    ramp = np.tile(np.linspace(0.0, 1.0, 8, dtype=np.float32), (4, 1))  # (4, 8): rises left to right
+    resized = resample(ramp, (2, 6))
+    assert resized.shape == (2, 6)
+    assert (np.diff(resized, axis=1) > 0).all() and np.allclose(resized[0], resized[1])
+    assert resample(np.full((3, 5), 0.4, dtype=np.float32), (7, 2)) == pytest.approx(np.full((7, 2), 0.4))

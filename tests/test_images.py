@@ -11,7 +11,7 @@ from PIL import Image
 
 from attention.errors import ImageInputError
 from attention.images import load_image, preprocess
-from tests.badfiles import write_bad_images, write_odd_mode_images
+from tests.badfiles import bomb_png, write_bad_images, write_odd_mode_images
 
 
 @pytest.fixture(scope="module")
@@ -85,3 +85,48 @@ def test_preprocess_shapes_and_normalisation() -> None:
     assert torch.allclose(batch[1], torch.full((3, 64, 64), -2.0))
     gray = preprocess(images, (28, 28), 1, (0.5,), (0.5,))
     assert gray.shape == (2, 1, 28, 28)
+
+
+def test_a_non_square_input_keeps_height_and_width_in_their_places() -> None:
+    image = Image.new("L", (120, 90), 0)
+    image.paste(255, (0, 0, 60, 90))  # the left half white
+    batch = preprocess([image], (48, 64), 1, (0.0,), (1.0,))
+    assert batch.shape == (1, 1, 48, 64)
+    assert float(batch[0, 0, :, :28].min()) > 0.99 and float(batch[0, 0, :, 36:].max()) < 0.01
+
+
+def test_the_pixel_limit_is_forty_megapixels_exactly() -> None:
+    with pytest.raises(ImageInputError) as error:
+        load_image(bomb_png(8000, 5001))
+    assert str(error.value) == "upload is too large: 8000x5001 pixels (limit 40 megapixels)"
+    with pytest.raises(ImageInputError) as error:  # 40,000,000 pixels pass the limit; the missing data does not
+        load_image(bomb_png(8000, 5000))
+    assert "too large" not in str(error.value)
+
+
+def test_sixteen_bit_grey_keeps_its_levels_and_other_depths_are_stretched() -> None:
+    from attention.images import _to_8bit
+
+    deep = Image.fromarray(np.array([[2570, 5140]], dtype=np.uint16))
+    assert deep.mode.startswith("I;16")
+    assert np.asarray(_to_8bit(deep)).tolist() == [[10, 20]]  # /257: a 16-bit level is an 8-bit level
+    wide = Image.fromarray(np.array([[1000, 3000]], dtype=np.int32))
+    assert np.asarray(_to_8bit(wide)).tolist() == [[0, 255]]  # beyond 8 bits: stretched to 0-255
+
+
+def test_a_preprocessing_record_round_trips_and_bad_ones_are_refused() -> None:
+    from attention.images import Preprocessing
+
+    good = {"input_size": [48, 64], "channels": 3, "mean": [0.5, 0.4, 0.3], "std": [0.2, 0.2, 0.2]}
+    prep = Preprocessing.from_dict(good)
+    assert prep.input_size == (48, 64) and prep.to_dict() == good
+    assert Preprocessing.from_dict({**good, "input_size": 32}).input_size == (32, 32)
+    for bad in (
+        {"input_size": [48]},
+        {"input_size": [0, 64]},
+        {"channels": 2},
+        {"mean": [0.5]},
+        {"std": [0.2, 0.0, 0.2]},
+    ):
+        with pytest.raises(ValueError):
+            Preprocessing.from_dict({**good, **bad})

@@ -10,6 +10,7 @@ import tracemalloc
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 from torch import nn
 
 from attention import (
@@ -586,13 +587,13 @@ def test_two_threads_sharing_one_analyzer_get_their_own_results(shape_images: li
 
 
 def test_clear_forgets_and_a_closed_with_block_leaves_no_recording_open(small_model: nn.Module) -> None:
-    recorder = AttentionRecorder(small_model)
+    recorder = AttentionRecorder(small_model, feature_layer="stages.0.0.attention.channel")
     recorder.clear()  # nothing recorded yet: harmless
     with torch.no_grad(), recorder:
         small_model(torch.randn(1, 3, 64, 64))
-        assert len(recorder.records) == 8
+        assert len(recorder.records) == 8 and list(recorder.features) == ["stages.0.0.attention.channel"]
         recorder.clear()
-        assert recorder.records == []
+        assert recorder.records == [] and recorder.features == {}
         small_model(torch.randn(1, 3, 64, 64))
     assert len(recorder.records) == 8
     recorder.attach()  # the same thread may now open a recording on the same recorder
@@ -719,3 +720,46 @@ def test_an_analysis_with_ablation_has_the_same_layers_as_one_without(shape_imag
         np.testing.assert_allclose(with_ablation.probabilities, without.probabilities, rtol=1e-5, atol=1e-7)
         assert [entry["layer"] for entry in with_ablation.ablations] == analyzer.layer_names
         assert {entry["mode"] for entry in with_ablation.ablations} == {mode} and not without.ablations
+
+
+def test_a_layer_recorded_at_its_gate_child_keeps_the_feature_map_that_enters_the_layer() -> None:
+    from timm.layers import SEModule
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), SEModule(8, rd_ratio=0.5)).eval()
+    x = torch.randn(2, 3, 6, 6)
+    with torch.no_grad(), AttentionRecorder(model, feature_layer="1") as recorder:
+        model(x)
+        expected = model[0](x)
+    assert [record.name for record in recorder.records] == ["1"]
+    torch.testing.assert_close(recorder.features["1"], expected, rtol=0, atol=0)
+
+
+def test_the_analysis_document_rounds_probabilities_to_six_digits() -> None:
+    from attention.analysis import ImageAnalysis, analysis_to_dict
+
+    analysis = ImageAnalysis(
+        "pic.png", Image.new("RGB", (4, 4)), ["cat", "dog"], np.array([0.12345678, 0.87654322]), []
+    )
+    entry = analysis_to_dict(analysis)
+    assert entry["prediction"]["probability"] == 0.876543
+    assert [top["probability"] for top in entry["top"]] == [0.876543, 0.123457]
+
+
+def test_the_analyzer_refuses_an_unknown_ablation_mode_before_any_pass(small_model: nn.Module) -> None:
+    from attention.analysis import Analyzer
+    from attention.errors import InputError
+    from attention.images import Preprocessing
+
+    passes: list[int] = []
+    handle = small_model.register_forward_hook(lambda *_: passes.append(1))
+    classes = [f"c{index}" for index in range(small_model(torch.zeros(1, 3, 64, 64)).shape[1])]
+    try:
+        preprocessing = Preprocessing((64, 64), 3, (0.5, 0.5, 0.5), (0.25, 0.25, 0.25))
+        with Analyzer(small_model, classes, preprocessing, "small") as analyzer:
+            passes.clear()  # building the analyzer may probe the model once
+            with pytest.raises(InputError, match="unknown ablation mode 'zero'"):
+                analyzer.analyze([Image.new("RGB", (64, 64))], ablate="zero")
+    finally:
+        handle.remove()
+    assert passes == []
