@@ -833,9 +833,11 @@ def _meaningless(node: ast.AST, description: str, ancestors: list[ast.AST]) -> b
     """Whether this edit of ``node`` only reorders a commutative call or moves a layout number."""
     if description == "swap the first two arguments":
         return isinstance(node, ast.Call) and _call_name(node) in COMMUTATIVE_CALLS and len(node.args) == 2
-    if not description.startswith("constant ") or isinstance(getattr(node, "value", None), bool):
+    if not description.startswith(("constant ", "operator ")):
         return False
     for parent in ancestors:
+        if isinstance(parent, ast.keyword) and parent.arg == "slots":
+            return True  # __slots__ save memory; they change no result
         if isinstance(parent, ast.keyword) and parent.arg in LAYOUT_KEYWORDS:
             return True
         if isinstance(parent, ast.Call) and _call_name(parent) in LAYOUT_CALLS:

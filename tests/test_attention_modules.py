@@ -315,3 +315,13 @@ def test_squeeze_and_cbam_bottlenecks_are_channels_over_reduction_rounded_down_a
         assert module.mlp[0].out_features == hidden and module.mlp[2].in_features == hidden
     # The default reduction is 16, as in SE and CBAM.
     assert SqueezeExcite(256).mlp[0].out_features == CBAMChannelGate(256).mlp[0].out_features == 16
+
+
+def test_hard_sigmoid_gate_names_are_read_in_any_case_and_with_dashes() -> None:
+    from attention.gates import create_gate
+
+    for name in ("hard_sigmoid", "Hard-Sigmoid", "HARD_SIGMOID"):
+        assert isinstance(create_gate(name), nn.Hardsigmoid), name
+    assert isinstance(create_gate("Sigmoid"), nn.Sigmoid)
+    with pytest.raises(ValueError, match="unknown gate 'relu'"):
+        create_gate("relu")

@@ -108,3 +108,21 @@ def test_resample_puts_a_mask_on_a_grid_of_another_height_and_width() -> None:
     assert resized.shape == (2, 6)
     assert (np.diff(resized, axis=1) > 0).all() and np.allclose(resized[0], resized[1])
     assert resample(np.full((3, 5), 0.4, dtype=np.float32), (7, 2)) == pytest.approx(np.full((7, 2), 0.4))
+
+
+def test_the_charts_draw_each_value_at_its_place_against_a_line_at_zero() -> None:
+    from attention.compare import LayerDifference
+
+    entries = [{"layer": "a", "mode": "mean", "delta": -0.3}, {"layer": "b", "mode": "mean", "delta": 0.2}]
+    axes = render_debug.ablation_chart(entries, "star").axes[0]
+    zero_lines = [line.get_xdata() for line in axes.get_lines()]
+    assert len(zero_lines) == 1 and list(zero_lines[0]) == [0, 0]  # the line that tells a drop from a rise
+    low, high = axes.get_xlim()
+    assert low <= -0.3 and high >= 0.3 and low == -high  # symmetric: drops and rises read on one scale
+    values = np.array([0.5, -0.25, 0.0, 0.75])
+    chart = render_debug.difference_chart(LayerDifference("x.channel", "channel", values))
+    bars = chart.axes[0]
+    assert [patch.get_height() for patch in bars.patches] == pytest.approx(values)
+    assert [patch.get_x() + patch.get_width() / 2 for patch in bars.patches] == pytest.approx([0, 1, 2, 3])
+    assert bars.get_ylim() == (-1, 1)  # the whole possible range of w_A - w_B, whatever the values
+    assert [list(line.get_ydata()) for line in bars.get_lines()] == [[0, 0]]

@@ -373,3 +373,40 @@ def test_a_spatial_gate_without_a_readable_kernel_says_why_in_one_line() -> None
     assert [step.key for step in explanation.missing] == ["kernel", "gate"]
     assert all("LightSpatialAttn" in step.missing and "\n" not in step.missing for step in explanation.missing)
     assert explanation.step("scaling").shown
+
+
+def _drawn(step_key: str, kind: str, values: dict) -> dict[str, object]:
+    """The step drawn on a figure of its own: its axes by title (colour bars have none)."""
+    from attention.explain import Step
+    from attention.render import new_figure
+
+    figure = new_figure(7.5, 2.4)
+    render_explain.draw_step(Step(step_key, "step", "", values), kind, figure)
+    return {axes.get_title(): axes for axes in figure.axes if axes.get_title()}
+
+
+def test_the_step_pictures_put_each_number_on_its_own_panel_and_scale() -> None:
+    # The gate's curve spans every logit drawn on it, and at least -6 to 6.
+    logits = np.array([-9.0, 0.5, 8.0])
+    (curve,) = _drawn("gate", "channel", {"logits": logits, "weights": _sigmoid(logits), "gate": "sigmoid"}).values()
+    xs = curve.get_lines()[0].get_xdata()
+    assert xs.min() <= -9.0 and xs.max() >= 8.0
+    small = {"logits": logits / 10, "weights": _sigmoid(logits / 10), "gate": "sigmoid"}
+    (narrow,) = _drawn("gate", "channel", small).values()
+    xs = narrow.get_lines()[0].get_xdata()
+    assert xs.min() <= -6.0 and xs.max() >= 6.0  # small logits still show the whole S of the curve
+    # The spatial gate: the true-scale panel is on 0-1 whatever the mask, the stretched one on the mask's range.
+    mask = np.array([[0.4, 0.5], [0.55, 0.6]])
+    panels = _drawn("gate", "spatial", {"logits": np.log(mask / (1 - mask)), "mask": mask, "gate": "sigmoid"})
+    assert panels["mask, true 0-1 scale"].images[0].get_clim() == (0.0, 1.0)
+    assert panels["mask stretched (0.40-0.60)"].images[0].get_clim() == pytest.approx((0.4, 0.6))
+    # The bottleneck: the hidden numbers are bars on their own panel; each matrix's colour bar is centred on 0.
+    reduce, expand = np.array([[0.5, -0.25, 0.1]]), np.array([[0.2], [-0.4], [0.3]])
+    bottleneck = _drawn(
+        "bottleneck", "channel", {"reduce": reduce, "hidden": np.array([0.7]), "expand": expand, "logits": np.ones(3)}
+    )
+    assert [patch.get_height() for patch in bottleneck["1 in the middle"].patches] == pytest.approx([0.7])
+    figure = bottleneck["reduce: 1x3"].figure
+    bars = [axes for axes in figure.axes if not axes.get_title() and axes.get_yticklabels()]
+    ticks = sorted({round(float(t), 6) for axes in bars for t in axes.get_yticks()})
+    assert ticks == [-0.5, -0.4, 0.0, 0.4, 0.5]

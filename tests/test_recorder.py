@@ -763,3 +763,35 @@ def test_the_analyzer_refuses_an_unknown_ablation_mode_before_any_pass(small_mod
     finally:
         handle.remove()
     assert passes == []
+
+
+def test_this_project_s_modules_are_known_by_their_taps_without_a_probe() -> None:
+    from attention.channel import CBAMChannelGate, SqueezeExcite
+
+    for module, kind in (
+        (ECA(16), CHANNEL),
+        (SqueezeExcite(16), CHANNEL),
+        (CBAMChannelGate(16), CHANNEL),
+        (SpatialAttention(), SPATIAL),
+    ):
+        adapter = find_adapter(module)
+        assert adapter is not None and adapter.kind == kind, type(module).__name__
+    assert find_adapter(nn.Conv2d(3, 3, 1)) is None
+
+
+def test_the_type_registered_last_is_asked_first_and_the_earlier_one_returns_after_its_block() -> None:
+    def adapter(label: str) -> Adapter:
+        return Adapter(CHANNEL, lambda name, *_: ChannelRecord(name=name, type=label, weights=torch.ones(1, 1)))
+
+    first, second = adapter("first"), adapter("second")
+    with registered_attention_type(nn.Conv2d, first):
+        assert find_adapter(nn.Conv2d(1, 1, 1)) is first
+        with registered_attention_type(nn.Conv2d, second):
+            assert find_adapter(nn.Conv2d(1, 1, 1)) is second
+        assert find_adapter(nn.Conv2d(1, 1, 1)) is first
+    assert find_adapter(nn.Conv2d(1, 1, 1)) is None
+
+
+def test_a_spatial_record_s_size_is_height_by_width() -> None:
+    record = SpatialRecord(name="sa", mask=torch.zeros(2, 3, 5), kernel_size=7)
+    assert record.size == (3, 5)

@@ -106,6 +106,7 @@ def test_bar_chart_draws_the_weights_and_highlights_the_top_k(sort: bool) -> Non
     assert {int(order[i]) for i in red} == top
     assert np.all(np.isclose(np.delete(faces, red, axis=0), to_rgba(render.BASE)))
     axes = figure.axes[0]
+    assert axes.get_title() == "stage.0 (eca, 24 channels, k=3); top 4 in red"  # what is drawn, and what red means
     assert axes.get_ylim() == (0.0, 1.0)  # the gate's absolute scale
     assert axes.get_xlim() == (-0.7, 23.7)  # every bar in view
     (collection,) = [c for c in axes.collections if isinstance(c, PolyCollection)]
