@@ -138,6 +138,7 @@ TARGETS: dict[str, Target] = {
         "models/specs.py",
         [
             "tests/test_specs.py",
+            "tests/test_weights.py",
             "tests/test_hostile_files.py",
             "-k",
             "not cli and not offline and not architectures and not command_line",

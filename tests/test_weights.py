@@ -166,3 +166,36 @@ def test_the_ema_entry_is_read_only_when_asked_and_its_presence_is_said(tmp_path
     # torchvision's and other scripts' ``model`` + ``model_ema``.
     torch.save({"model": native.state_dict(), "model_ema": averaged.state_dict()}, path)
     assert read_weights(path).entry == "model" and read_weights(path).ema == ("model_ema",)
+
+
+def test_a_safetensors_file_is_known_by_its_header_whatever_its_name(tmp_path: Path) -> None:
+    from safetensors.torch import save_file
+
+    native = named_like_a_wrapper()
+    path = tmp_path / "pytorch_model.bin"  # the hub's name for either format
+    save_file({key: value.contiguous() for key, value in native.state_dict().items()}, str(path))
+    fresh = _zeroed()
+    apply_weights(fresh, read_weights(path), "my_net")
+    assert _same_outputs(fresh, native)
+
+
+def test_a_state_dict_nested_two_entries_deep_is_found(tmp_path: Path) -> None:
+    native = named_like_a_wrapper()
+    path = tmp_path / "nested.ckpt"
+    torch.save({"state_dict": {"model": native.state_dict(), "step": 10}, "epoch": 2}, path)
+    weights = read_weights(path)
+    assert weights.entry == "state_dict" and weights.extras == {"step": 10, "epoch": 2}
+    fresh = _zeroed()
+    apply_weights(fresh, weights, "my_net")
+    assert _same_outputs(fresh, native)
+
+
+@pytest.mark.parametrize("count", [5, 7])
+def test_a_class_list_of_any_other_length_than_the_outputs_is_refused(count: int) -> None:
+    from attention.errors import InputError
+    from models.specs import load_model
+
+    with pytest.raises(InputError) as error:
+        load_model("shapes", classes=[f"c{index}" for index in range(count)])
+    assert str(error.value) == f"the class list names {count} classes but shapes has 6 outputs"
+    assert load_model("shapes", classes=list("abcdef")).classes == list("abcdef")
