@@ -164,6 +164,25 @@ def _build_fitted(
     return model, num_classes
 
 
+def _require_attention_before_download(spec: ModelSpec, record: Any) -> None:
+    """Refuse a network without attention before its pretrained weights are fetched, in require_attention's words.
+
+    Laid out on the meta device, a network whose gates are of types the
+    recorder knows (timm's and torchvision's) is accepted at once; any other is
+    built at random init, which downloads nothing, and probed for gates.
+    """
+    from attention.discovery import require_attention
+    from attention.foreign import register_foreign_types
+    from attention.recorder import find_adapter, find_attention_layers
+
+    register_foreign_types()
+    layout = _on_meta(lambda: record.build(spec.name, None, False))
+    if layout is not None and any(find_adapter(module) is not None for module in layout.modules()):
+        return
+    model = record.build(spec.name, None, False).eval()
+    require_attention(find_attention_layers(model), spec.text)
+
+
 def _build_library_model(
     spec: ModelSpec, weights: WeightsFile | None, max_parameters: int | None = None
 ) -> tuple[nn.Module, dict[str, Any]]:
@@ -174,6 +193,7 @@ def _build_library_model(
     if weights is None:
         if record.needs_weights:
             raise InputError(f"{spec.text} needs --weights FILE: {record.needs_weights}")
+        _require_attention_before_download(spec, record)
         try:
             # torch.hub announces downloads on stdout, which belongs to the CLI's --json document.
             with contextlib.redirect_stdout(sys.stderr):

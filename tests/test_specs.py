@@ -345,6 +345,22 @@ def test_bad_specs_are_one_line(spec: str, message: str) -> None:
         load_model(spec)
 
 
+@pytest.mark.parametrize("spec", ["torchvision:resnet18", "timm:resnet18"])
+def test_a_library_network_without_attention_is_refused_before_any_download(
+    spec: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for key, value in offline_env(tmp_path).items():
+        monkeypatch.setenv(key, value)
+    with pytest.raises(InputError) as error:
+        load_model(spec)
+    assert str(error.value).startswith(
+        f"{spec} has no attention layers the recorder can find: an attention layer is a module whose output is its "
+        "input times a gate computed from that input"
+    )
+    captured = capsys.readouterr()
+    assert "Downloading" not in captured.out + captured.err and not list(tmp_path.rglob("*.pth"))
+
+
 def test_offline_torchvision_says_how_to_pass_weights(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
