@@ -235,3 +235,52 @@ def test_non_square_masks_are_titled_height_by_width_in_every_view() -> None:
     view = render.mask_image(analysis.spatial_layers[0].mask, size=(50, 30))
     assert view.size == (50, 30)
     np.testing.assert_array_equal(pixels(view)[::10, ::10], pixels(render.mask_image(analysis.spatial_layers[0].mask)))
+
+
+def _contains_text(sheet: np.ndarray, text: str, colour: tuple[int, int, int] = (0, 0, 0)) -> bool:
+    """Whether ``text``, drawn on white in the pictures' font and ``colour``, appears in ``sheet`` pixel for pixel."""
+    patch = Image.new("RGB", (render.TEXT_PX * len(text), render.TEXT_PX + 8), "white")
+    ImageDraw.Draw(patch).text((0, 0), text, fill=colour, font=render._font())
+    drawn = pixels(patch).astype(np.int16)
+    ink = (drawn != 255).any(axis=2)
+    rows, columns = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
+    want = drawn[rows.min() : rows.max() + 1, columns.min() : columns.max() + 1]
+    height, width = want.shape[:2]
+    sheet = sheet.astype(np.int16)
+    # Candidates: where the patch's first inked pixel matches; then the whole patch is compared there.
+    y0, x0 = np.argwhere((want != 255).any(axis=2))[0]
+    for y, x in np.argwhere(np.all(sheet == want[y0, x0], axis=2)):
+        top, left = y - y0, x - x0
+        if top < 0 or left < 0 or top + height > sheet.shape[0] or left + width > sheet.shape[1]:
+            continue
+        if np.array_equal(sheet[top : top + height, left : left + width], want):
+            return True
+    return False
+
+
+def test_every_feature_map_tile_names_its_channel_and_weight_and_the_bar_chart_keeps_channel_order() -> None:
+    weights = np.array([0.1, 0.8, 0.3, 0.9, 0.2, 0.7], dtype=np.float32)
+    maps = np.random.default_rng(0).uniform(0, 1, (6, 3, 3)).astype(np.float32)
+    sheet = pixels(render.feature_maps_image(_analysis(weights, {"c": maps}), "c", top_k=2, tile=120, columns=2))
+    assert _contains_text(sheet, "ch 3: w=0.90") and _contains_text(sheet, "ch 1: w=0.80")
+    assert not _contains_text(sheet, "ch 5: w=0.70")  # only the top 2 are drawn
+    # By default the bars keep channel order, so a channel sits at the same place for every image.
+    heights, _faces = _bars_of(render.channel_bar_chart(ChannelLayer("c", "eca", weights, None, None, 3)).axes[0])
+    np.testing.assert_allclose(heights, weights, rtol=1e-6)
+
+
+def test_a_weak_mask_s_tile_says_so_in_the_highlight_colour() -> None:
+    from PIL import ImageColor
+
+    flat = np.full((4, 4), 0.5, dtype=np.float32)
+    flat[0, 0] = 0.52
+    analysis = ImageAnalysis(
+        "img", Image.new("RGB", (16, 16), "white"), ["a", "b"], np.array([0.3, 0.7]), [SpatialLayer("s", flat, 7)]
+    )
+    note = render.mask_range_note(flat)
+    assert note
+    sheet = pixels(render.overlay_grid(analysis, weak_notes=True))
+    highlight = ImageColor.getrgb(render.HIGHLIGHT)
+    assert _contains_text(sheet, f"mask {render.scale_numbers(0.5, 0.52)}: almost uniform", highlight)
+    assert _contains_text(sheet, "s (4x4)")  # the title stays black
+    assert not _contains_text(pixels(render.overlay_grid(analysis, weak_notes=False)), "almost uniform", highlight)
