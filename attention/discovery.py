@@ -201,9 +201,22 @@ def _classify(x: torch.Tensor, y: torch.Tensor) -> str | None:
         differs_between_images = bool(((gate[0] - gate[1]).abs()[both] > GATE_ATOL).any())
         spread = gate.nan_to_num(-1.0).amax(dim=1) - gate.nan_to_num(2.0).amin(dim=1)
         varies = bool((spread > GATE_ATOL).any())
-        if differs_between_images and varies:
+        if differs_between_images and varies and not _normalises(y64, axes):
             return kind
     return None
+
+
+def _normalises(y: torch.Tensor, axes: tuple[int, ...]) -> bool:
+    """Whether ``y`` has one and the same size (L2, L1 or largest entry) at every place a gate would scale.
+
+    That is a normalisation (``F.normalize``, a max-norm): the factor depends
+    on the input, but it only undoes the input's size; it weights nothing.
+    """
+    for size in (y.norm(dim=axes), y.abs().sum(dim=axes), y.abs().amax(dim=axes)):
+        size = size[size > 0]
+        if size.numel() > 1 and float(size.max() - size.min()) <= CONSTANT_RTOL * float(size.max()):
+            return True
+    return False
 
 
 def _recipes_matching(

@@ -360,6 +360,40 @@ def test_a_gate_whose_input_is_mostly_dead_channels_is_found() -> None:
     assert [(name, kind_of(adapter)) for name, _, adapter in layers] == [("2", "channel")]
 
 
+class _PixelL2(nn.Module):
+    """``F.normalize`` over channels: each pixel's feature vector scaled to length 1."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.normalize(x, dim=1)
+
+
+class _ChannelL2(nn.Module):
+    """Each channel's map scaled to length 1 (its L2 norm over the pixels)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x / x.flatten(2).norm(dim=2)[:, :, None, None]
+
+
+def test_a_normalisation_is_not_attention_beside_a_gate_that_is() -> None:
+    torch.manual_seed(3)
+    model = nn.Sequential(
+        nn.Conv2d(3, 8, 3, padding=1),
+        _PixelL2(),
+        nn.Conv2d(8, 8, 3, padding=1),
+        _ChannelL2(),
+        nn.Conv2d(8, 8, 3, padding=1),
+        _MeanGate(),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(8, 2),
+    ).eval()
+    with torch.no_grad():  # inputs far from unit size, so each normalisation's factor lies within 0-1 like a gate's
+        for conv in (model[0], model[2]):
+            conv.weight.mul_(20.0)
+    layers = discover_attention(model, set(), (3, 16, 16))
+    assert [(name, kind_of(adapter)) for name, _, adapter in layers] == [("5", "channel")]
+
+
 class _Wrapper(nn.Module):
     """A user's wrapper that only calls its gate: both scale by the same mask."""
 
