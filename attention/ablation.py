@@ -148,9 +148,9 @@ def run_ablations(
 
     ``delta`` is the ablated probability of the target class (by default the
     un-ablated prediction's) minus its original probability: negative when the
-    layer's attention was helping that class.
+    layer's attention was helping that class. An unknown ``mode`` is refused
+    by ``Ablator.ablating`` before any pass.
     """
-    check_mode(mode)
     original = probabilities.float()
     predicted = original.argmax(dim=1) if target is None else torch.full_like(original[:, 0], target, dtype=torch.long)
     results: list[list[dict[str, Any]]] = [[] for _ in range(batch.shape[0])]

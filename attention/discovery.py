@@ -190,8 +190,6 @@ def _classify(x: torch.Tensor, y: torch.Tensor) -> str | None:
         high = torch.where(valid, ratio, torch.full_like(ratio, -torch.inf)).amax(dim=axes)
         low = torch.where(valid, ratio, torch.full_like(ratio, torch.inf)).amin(dim=axes)
         seen = valid.any(dim=axes)
-        if int(seen.flatten(1).sum(dim=1).min()) < 2:
-            continue  # a gate shows that it varies only where at least two of its entries can be read
         constant = bool(((high - low)[seen] <= CONSTANT_RTOL * high[seen].abs().clamp(min=1.0)).all())
         in_range = bool((low[seen] >= -GATE_ATOL).all() and (high[seen] <= 1 + GATE_ATOL).all())
         if not (constant and in_range):
