@@ -582,7 +582,16 @@ HAND_MUTANTS: list[HandMutant] = [
         "(low[seen] > 0).all()",
     ),
     HandMutant(
-        "discovery", "a constant scaling taken for attention", "if differs_between_images and varies:", "if varies:"
+        "discovery",
+        "a normalisation taken for attention",
+        "if differs_between_images and varies and not _normalises(y64, axes):",
+        "if differs_between_images and varies:",
+    ),
+    HandMutant(
+        "discovery",
+        "a constant scaling taken for attention",
+        "if differs_between_images and varies and not",
+        "if varies and not",
     ),
     HandMutant(
         "discovery",
