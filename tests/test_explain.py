@@ -410,3 +410,28 @@ def test_the_step_pictures_put_each_number_on_its_own_panel_and_scale() -> None:
     bars = [axes for axes in figure.axes if not axes.get_title() and axes.get_yticklabels()]
     ticks = sorted({round(float(t), 6) for axes in bars for t in axes.get_yticks()})
     assert ticks == [-0.5, -0.4, 0.0, 0.4, 0.5]
+
+
+class _HalfSqueeze(torch.nn.Module):
+    """Looks like SE at first sight (an ``fc1``), but its second step is no linear layer."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc1 = torch.nn.Linear(8, 8)
+        self.fc2 = torch.nn.Identity()
+        self.conv = torch.nn.Conv1d(1, 1, 3, padding=1, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        pooled = x.mean(dim=(2, 3))
+        return x * torch.sigmoid(self.conv(pooled[:, None])[:, 0])[:, :, None, None]
+
+
+def test_a_module_with_one_linear_layer_is_not_read_as_squeeze_and_excitation() -> None:
+    torch.manual_seed(6)
+    module = _HalfSqueeze().eval()
+    features = torch.randn(8, 4, 4) + 0.1
+    with torch.no_grad():
+        weights = torch.sigmoid(module.conv(features.mean(dim=(1, 2))[None, None])[0, 0]).numpy()
+    explanation = explain_layer("half", module, "channel", features.numpy(), weights)
+    assert [step.key for step in explanation.steps][:3] == ["input", "pooling", "kernel"]  # ECA's view, which fits
+    assert not explanation.missing

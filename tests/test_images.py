@@ -121,6 +121,7 @@ def test_a_preprocessing_record_round_trips_and_bad_ones_are_refused() -> None:
     prep = Preprocessing.from_dict(good)
     assert prep.input_size == (48, 64) and prep.to_dict() == good
     assert Preprocessing.from_dict({**good, "input_size": 32}).input_size == (32, 32)
+    assert Preprocessing.from_dict({**good, "input_size": [1, 1]}).input_size == (1, 1)  # the smallest there is
     for bad in (
         {"input_size": [48]},
         {"input_size": [0, 64]},

@@ -92,3 +92,17 @@ def test_report_and_json(profiled, tmp_path) -> None:  # noqa: ANN001
     assert set(document) == {"model", "data", "images", "accuracy", "classes", "layers"}
     assert set(document["layers"][0]) == {"name", "type", "activity", "ablated_accuracy", "class_mean"}
     assert len(document["layers"][0]["class_mean"]) == len(profile.classes)
+
+
+def test_the_profile_document_rounds_every_number_to_six_digits() -> None:
+    from attention.profile import LayerProfile, Profile
+
+    layer = LayerProfile(
+        name="c", type="eca", kind="channel", activity=0.12345678, ablated_accuracy={"identity": 0.87654321},
+        class_mean=np.array([[0.11111111, 0.22222222]]),
+    )  # fmt: skip
+    document = Profile("shapes", "shapes", 10, 0.98765432, ["a"], [layer]).to_dict()
+    assert document["accuracy"] == 0.987654
+    (entry,) = document["layers"]
+    assert entry["activity"] == 0.123457 and entry["ablated_accuracy"] == {"identity": 0.876543}
+    assert entry["class_mean"] == [[0.111111, 0.222222]]

@@ -795,3 +795,12 @@ def test_the_type_registered_last_is_asked_first_and_the_earlier_one_returns_aft
 def test_a_spatial_record_s_size_is_height_by_width() -> None:
     record = SpatialRecord(name="sa", mask=torch.zeros(2, 3, 5), kernel_size=7)
     assert record.size == (3, 5)
+
+
+def test_an_adapter_cannot_be_changed_once_made() -> None:
+    import dataclasses
+
+    adapter = find_adapter(ECA(16))
+    assert adapter is not None
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        adapter.kind = SPATIAL  # type: ignore[misc]
