@@ -826,7 +826,9 @@ def _annotation_nodes(tree: ast.AST) -> set[int]:
 # Mechanical edits that alter no meaning, so a test that caught them would be a change detector: the argument
 # order of a commutative call, and the numbers of a picture's layout (figure sizes, margins, font sizes, gaps).
 COMMUTATIVE_CALLS = frozenset({"max", "min", "maximum", "minimum"})
-LAYOUT_CALLS = frozenset({"new_figure", "subplots_adjust", "set_size_inches", "colorbar", "text", "annotate"})
+LAYOUT_CALLS = frozenset(
+    {"new_figure", "subplots_adjust", "set_size_inches", "colorbar", "text", "annotate", "wrap", "fill"}
+)
 LAYOUT_KEYWORDS = frozenset(
     {"fontsize", "labelsize", "pad", "fraction", "wspace", "hspace", "linewidth", "width_ratios", "height_ratios",
      "alpha", "markersize", "s", "dpi", "height", "width", "length", "shrink", "aspect", "labelpad"}

@@ -395,6 +395,9 @@ def test_the_step_pictures_put_each_number_on_its_own_panel_and_scale() -> None:
     (narrow,) = _drawn("gate", "channel", small).values()
     xs = narrow.get_lines()[0].get_xdata()
     assert xs.min() <= -6.0 and xs.max() >= 6.0  # small logits still show the whole S of the curve
+    # Without the scores (a module that does not expose them), the weights alone, on the gate's 0-1 scale.
+    (alone,) = _drawn("gate", "channel", {"logits": None, "weights": _sigmoid(logits), "gate": "gate"}).values()
+    assert alone.get_ylim() == (0.0, 1.0)
     # The spatial gate: the true-scale panel is on 0-1 whatever the mask, the stretched one on the mask's range.
     mask = np.array([[0.4, 0.5], [0.55, 0.6]])
     panels = _drawn("gate", "spatial", {"logits": np.log(mask / (1 - mask)), "mask": mask, "gate": "sigmoid"})
