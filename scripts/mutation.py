@@ -694,6 +694,24 @@ HAND_MUTANTS: list[HandMutant] = [
         "super().__init__(str(message))",
     ),
     HandMutant(
+        "render_explain",
+        "the true-scale mask drawn stretched",
+        '_map(axes[1], mask, "mask, true 0-1 scale", 0.0, 1.0)',
+        '_map(axes[1], mask, "mask, true 0-1 scale")',
+    ),
+    HandMutant(
+        "render_explain",
+        "every gate drawn as a sigmoid curve",
+        'if values["gate"] == "hard sigmoid" else',
+        'if values["gate"] == "hard_sigmoid" else',
+    ),
+    HandMutant(
+        "render_explain",
+        "the hidden numbers drawn on the expand matrix's panel",
+        '_bars(axes[1], values["hidden"]',
+        '_bars(axes[2], values["hidden"]',
+    ),
+    HandMutant(
         "render_debug",
         "ablations listed most helpful first",
         'key=lambda entry: entry["delta"])',

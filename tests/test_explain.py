@@ -389,8 +389,13 @@ def test_the_step_pictures_put_each_number_on_its_own_panel_and_scale() -> None:
     # The gate's curve spans every logit drawn on it, and at least -6 to 6.
     logits = np.array([-9.0, 0.5, 8.0])
     (curve,) = _drawn("gate", "channel", {"logits": logits, "weights": _sigmoid(logits), "gate": "sigmoid"}).values()
-    xs = curve.get_lines()[0].get_xdata()
+    xs, ys = curve.get_lines()[0].get_data()
     assert xs.min() <= -9.0 and xs.max() >= 8.0
+    np.testing.assert_allclose(ys, _sigmoid(xs), atol=1e-12)  # the curve is the module's own gate
+    hard = {"logits": logits, "weights": np.clip(logits / 6 + 0.5, 0, 1), "gate": "hard sigmoid"}
+    (hard_curve,) = _drawn("gate", "channel", hard).values()
+    xs, ys = hard_curve.get_lines()[0].get_data()
+    np.testing.assert_allclose(ys, np.clip(xs / 6 + 0.5, 0, 1), atol=1e-12)
     small = {"logits": logits / 10, "weights": _sigmoid(logits / 10), "gate": "sigmoid"}
     (narrow,) = _drawn("gate", "channel", small).values()
     xs = narrow.get_lines()[0].get_xdata()
