@@ -215,9 +215,9 @@ HAND_MUTANTS: list[HandMutant] = [
     ),
     HandMutant(
         "models/weights",
-        "the longest prefix preferred on a tie (a model's own prefix stripped from its file)",
-        "(-counts[prefix], len(prefix))",
-        "(-counts[prefix], -len(prefix))",
+        "a loss's or an optimizer's entries kept as model tensors (the file refused)",
+        "            ignored.append(key)",
+        "            aligned[key] = value",
     ),
     HandMutant(
         "models/weights",

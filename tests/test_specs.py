@@ -224,6 +224,7 @@ def test_fine_tuned_head_and_class_names(tmp_path: Path) -> None:
 
 FACTORY = """
 import timm
+import torch
 
 
 def build():
@@ -237,6 +238,24 @@ def broken():
 
 def not_a_model():
     return 42
+
+
+class _Maps(torch.nn.Module):
+    def forward(self, x):
+        return x  # feature maps, not class scores
+
+
+class _Pair(torch.nn.Module):
+    def forward(self, x):
+        return x.mean(dim=(2, 3)), x
+
+
+def maps():
+    return _Maps()
+
+
+def pair():
+    return _Pair()
 """
 
 
@@ -263,6 +282,8 @@ def test_factory_file_with_overrides(tmp_path: Path) -> None:
         ("broken", r"raised RuntimeError: the factory needs a GPU$"),
         ("not_a_model", r"returned a int, not a torch.nn.Module$"),
         ("missing", r"^my_nets.py has no function missing$"),
+        ("maps", r":maps returns \[1, 3, 224, 224\], not one row of class scores per image$"),
+        ("pair", r":pair returns tuple, not one row of class scores per image$"),
     ]:
         with pytest.raises(InputError, match=message):
             load_model(f"{factory}:{function}", allow_code=True)
