@@ -284,3 +284,17 @@ def test_a_weak_mask_s_tile_says_so_in_the_highlight_colour() -> None:
     assert _contains_text(sheet, f"mask {render.scale_numbers(0.5, 0.52)}: almost uniform", highlight)
     assert _contains_text(sheet, "s (4x4)")  # the title stays black
     assert not _contains_text(pixels(render.overlay_grid(analysis, weak_notes=False)), "almost uniform", highlight)
+
+
+def test_channels_tied_at_one_weight_are_ranked_by_their_score_before_the_gate_and_the_tie_is_said() -> None:
+    weights = np.array([1.0, 0.4, 1.0, 1.0, 0.9, 1.0], dtype=np.float32)  # four channels saturated at exactly 1
+    scores = np.array([7.0, -0.4, 12.0, 9.0, 2.2, 7.0])
+    assert render.top_k_channels(weights, 3, scores).tolist() == [2, 3, 0]  # by score; equal scores by channel
+    assert render.tie_note(weights, 3, scores) == (
+        "4 channels tie at w=1.00 for the last 3 places: ranked by score before the gate"
+    )
+    assert render.top_k_channels(weights, 3).tolist() == [0, 2, 3]  # no scores: the first channels
+    assert render.tie_note(weights, 3) == "4 channels tie at w=1.00 for the last 3 places: the first channels taken"
+    assert render.tie_note(weights, 4, scores) is None and render.tie_note(weights, 5, scores) is None
+    title = render.channel_bar_chart(ChannelLayer("c", "eca", weights, None, None, 3), top_k=2).axes[0].get_title()
+    assert title.endswith("\n4 channels tie at w=1.00 for the last 2 places: the first channels taken")
