@@ -152,7 +152,7 @@ def run_ablations(
     by ``Ablator.ablating`` before any pass.
     """
     original = probabilities.float()
-    predicted = original.argmax(dim=1) if target is None else torch.full_like(original[:, 0], target, dtype=torch.long)
+    predicted = original.argmax(dim=1) if target is None else torch.full((len(original),), target, dtype=torch.long)
     results: list[list[dict[str, Any]]] = [[] for _ in range(batch.shape[0])]
     for record in records:
         with torch.inference_mode(), ablator.ablating(record.name, mode, gate_means(record)):

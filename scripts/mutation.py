@@ -845,7 +845,7 @@ def _annotation_nodes(tree: ast.AST) -> set[int]:
 # order of a commutative call, and the numbers of a picture's layout (figure sizes, margins, font sizes, gaps).
 COMMUTATIVE_CALLS = frozenset({"max", "min", "maximum", "minimum"})
 LAYOUT_CALLS = frozenset(
-    {"new_figure", "subplots_adjust", "set_size_inches", "colorbar", "text", "annotate", "wrap", "fill"}
+    {"new_figure", "subplots_adjust", "set_size_inches", "colorbar", "text", "annotate", "wrap", "fill", "fit_lines"}
 )
 LAYOUT_KEYWORDS = frozenset(
     {"fontsize", "labelsize", "pad", "fraction", "wspace", "hspace", "linewidth", "width_ratios", "height_ratios",

@@ -434,3 +434,20 @@ def test_a_gate_is_read_elsewhere_where_its_first_slice_is_zero(spatial: bool) -
     torch.testing.assert_close(read, gate)
     unread, bad = gate_from_ratio(x, y, spatial=spatial, search=False)
     assert bool(bad.all())  # without the search, every entry's first element is zero
+
+
+def test_a_model_is_probed_once_and_probed_again_only_when_its_modules_change() -> None:
+    model = _saturated_model()
+    passes: list[int] = []
+    handle = model.register_forward_hook(lambda *_: passes.append(1))
+    try:
+        first = discover_attention(model, set(), (3, 16, 16))
+        probed = len(passes)
+        assert probed > 0
+        assert [name for name, _, _ in discover_attention(model, set(), (3, 16, 16))] == [n for n, _, _ in first]
+        assert len(passes) == probed  # the answer is kept per model
+        model[3] = _ClampedSpatialGate()  # a new module: the kept answer no longer holds
+        discover_attention(model, set(), (3, 16, 16))
+        assert len(passes) > probed
+    finally:
+        handle.remove()
