@@ -104,8 +104,8 @@ def load_image(source: ImageSource, max_pixels: int = MAX_PIXELS, max_side: int 
                 )
             if getattr(image, "is_animated", False):
                 image.seek(0)
-            if image.format == "JPEG" and max(width, height) > 2 * max_side:
-                # Let the JPEG decoder skip detail we would throw away anyway.
+            if max(width, height) > 2 * max_side:
+                # Let the JPEG decoder skip detail we would throw away anyway (other formats ignore a draft).
                 image.draft("RGB", (max_side, max_side))
             image.load()
             image = ImageOps.exif_transpose(image) or image
