@@ -851,7 +851,9 @@ LAYOUT_KEYWORDS = frozenset(
     {"fontsize", "labelsize", "pad", "fraction", "wspace", "hspace", "linewidth", "width_ratios", "height_ratios",
      "alpha", "markersize", "s", "dpi", "height", "width", "length", "shrink", "aspect", "labelpad"}
 )  # fmt: skip
-LAYOUT_NAMES = frozenset({"gap", "margin", "margins", "pad", "line", "padding_px", "tile_gap", "scratch"})
+LAYOUT_NAMES = frozenset(
+    {"gap", "margin", "margins", "pad", "line", "padding_px", "tile_gap", "scratch", "top", "bottom", "left", "right"}
+)
 
 
 def _call_name(call: ast.Call) -> str | None:
