@@ -232,6 +232,11 @@ def build():
     return timm.create_model("resnet18", block_args=dict(attn_layer="cbam"), num_classes=5)
 
 
+def imagenet():
+    # timm's own 1000 classes: the labels come from timm's config for the network
+    return timm.create_model("resnet18", block_args=dict(attn_layer="cbam"))
+
+
 def broken():
     raise RuntimeError("the factory needs a GPU")
 
@@ -278,6 +283,10 @@ def test_factory_file_with_overrides(tmp_path: Path) -> None:
 
     with pytest.raises(InputError, match="runs Python code"):
         load_model(spec, weights=path)
+    # Without --classes: a timm network of 1000 outputs gets ImageNet's names, another size numbered ones.
+    labels = load_model(f"{factory}:imagenet", allow_code=True).classes
+    assert len(labels) == 1000 and labels[0] == "tench" and labels[999] == "toilet tissue"
+    assert load_model(spec, allow_code=True).classes == [f"class {index}" for index in range(5)]
     for function, message in [
         ("broken", r"raised RuntimeError: the factory needs a GPU$"),
         ("not_a_model", r"returned a int, not a torch.nn.Module$"),
