@@ -119,6 +119,9 @@ def test_the_charts_draw_each_value_at_its_place_against_a_line_at_zero() -> Non
     assert len(zero_lines) == 1 and list(zero_lines[0]) == [0, 0]  # the line that tells a drop from a rise
     low, high = axes.get_xlim()
     assert low <= -0.3 and high >= 0.3 and low == -high  # symmetric: drops and rises read on one scale
+    # Changes under one percentage point are drawn on a ±1-point axis (with a 10% margin): tiny changes look tiny.
+    tiny = [{"layer": "a", "mode": "mean", "delta": 0.0005}, {"layer": "b", "mode": "mean", "delta": -0.0002}]
+    assert render_debug.ablation_chart(tiny, "star").axes[0].get_xlim() == pytest.approx((-0.011, 0.011))
     values = np.array([0.5, -0.25, 0.0, 0.75])
     chart = render_debug.difference_chart(LayerDifference("x.channel", "channel", values))
     bars = chart.axes[0]
