@@ -104,9 +104,9 @@ def load_image(source: ImageSource, max_pixels: int = MAX_PIXELS, max_side: int 
                 )
             if getattr(image, "is_animated", False):
                 image.seek(0)
-            if max(width, height) > 2 * max_side:
-                # Let the JPEG decoder skip detail we would throw away anyway (other formats ignore a draft).
-                image.draft("RGB", (max_side, max_side))
+            # Let the JPEG decoder skip detail we would throw away anyway: it reduces by a power of two and never
+            # below max_side; other formats ignore a draft.
+            image.draft("RGB", (max_side, max_side))
             image.load()
             image = ImageOps.exif_transpose(image) or image
             image = to_rgb(image)

@@ -852,7 +852,21 @@ LAYOUT_KEYWORDS = frozenset(
      "alpha", "markersize", "s", "dpi", "height", "width", "length", "shrink", "aspect", "labelpad"}
 )  # fmt: skip
 LAYOUT_NAMES = frozenset(
-    {"gap", "margin", "margins", "pad", "line", "padding_px", "tile_gap", "scratch", "top", "bottom", "left", "right"}
+    {
+        "gap",
+        "margin",
+        "margins",
+        "pad",
+        "line",
+        "padding_px",
+        "tile_gap",
+        "scratch",
+        "top",
+        "bottom",
+        "left",
+        "right",
+        "columns",
+    }
 )
 
 

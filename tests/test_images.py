@@ -131,3 +131,19 @@ def test_a_preprocessing_record_round_trips_and_bad_ones_are_refused() -> None:
     ):
         with pytest.raises(ValueError):
             Preprocessing.from_dict({**good, **bad})
+
+
+def test_a_large_jpeg_is_decoded_small_and_keeps_its_aspect_and_grey() -> None:
+    import io
+
+    for mode, colour, size, shown in (
+        ("RGB", (10, 200, 30), (5000, 3000), (2048, 1229)),
+        ("L", 90, (3000, 5000), (1229, 2048)),
+        ("RGB", (10, 200, 30), (1200, 900), (1200, 900)),
+    ):
+        buffer = io.BytesIO()
+        Image.new(mode, size, colour).save(buffer, format="JPEG")
+        image = load_image(buffer.getvalue())
+        assert image.size == shown and image.mode == "RGB"
+        expected = colour if isinstance(colour, tuple) else (colour,) * 3
+        assert max(abs(a - b) for a, b in zip(image.getpixel((5, 5)), expected)) <= 3
