@@ -848,8 +848,8 @@ LAYOUT_CALLS = frozenset(
     {"new_figure", "subplots_adjust", "set_size_inches", "colorbar", "text", "annotate", "wrap", "fill", "fit_lines"}
 )
 LAYOUT_KEYWORDS = frozenset(
-    {"fontsize", "labelsize", "pad", "fraction", "wspace", "hspace", "linewidth", "width_ratios", "height_ratios",
-     "alpha", "markersize", "s", "dpi", "height", "width", "length", "shrink", "aspect", "labelpad"}
+    {"gridspec_kw", "fontsize", "labelsize", "pad", "fraction", "wspace", "hspace", "linewidth", "width_ratios",
+     "height_ratios", "alpha", "markersize", "s", "dpi", "height", "width", "length", "shrink", "aspect", "labelpad"}
 )  # fmt: skip
 LAYOUT_NAMES = frozenset(
     {

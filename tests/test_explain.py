@@ -443,3 +443,13 @@ def test_a_module_with_one_linear_layer_is_not_read_as_squeeze_and_excitation() 
     explanation = explain_layer("half", module, "channel", features.numpy(), weights)
     assert [step.key for step in explanation.steps][:3] == ["input", "pooling", "kernel"]  # ECA's view, which fits
     assert not explanation.missing
+
+
+def test_every_number_of_a_kernel_up_to_7x7_is_printed_on_it() -> None:
+    kernel = np.random.default_rng(1).normal(0, 0.5, (2, 7, 7))
+    panels = _drawn("kernel", "spatial", {"kernel": kernel, "order": ["max", "mean"], "kernel_size": 7})
+    for axes, slice_ in zip(panels.values(), kernel):
+        printed = [float(text.get_text()) for text in axes.texts]
+        np.testing.assert_allclose(sorted(printed), sorted(np.round(slice_.ravel(), 2)), atol=1e-9)
+    larger = _drawn("kernel", "spatial", {"kernel": np.zeros((2, 9, 9)), "order": ["max", "mean"], "kernel_size": 9})
+    assert all(not axes.texts for axes in larger.values())  # 81 numbers would not be read: the colours speak
