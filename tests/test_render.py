@@ -298,3 +298,21 @@ def test_channels_tied_at_one_weight_are_ranked_by_their_score_before_the_gate_a
     assert render.tie_note(weights, 4, scores) is None and render.tie_note(weights, 5, scores) is None
     title = render.channel_bar_chart(ChannelLayer("c", "eca", weights, None, None, 3), top_k=2).axes[0].get_title()
     assert title.endswith("\n4 channels tie at w=1.00 for the last 2 places: the first channels taken")
+
+
+def test_a_feature_map_keeps_its_aspect_down_to_one_pixel_and_the_image_opens_the_report() -> None:
+    weights = np.array([0.5, 0.9], dtype=np.float32)
+    maps = np.zeros((2, 1, 400), dtype=np.float32)  # one row of 400 columns: a strip, not a square
+    sheet = pixels(render.feature_maps_image(_analysis(weights, {"c": maps}), "c", top_k=1, tile=120, columns=1))
+    low = np.all(sheet == colour("viridis", 0.0), axis=2)
+    rows = np.flatnonzero(low.any(axis=1))
+    bands = np.split(rows, np.flatnonzero(np.diff(rows) != 1) + 1)
+    tile, bar = bands[0], bands[-1]
+    assert len(bands) == 2 and len(tile) == 1 and np.flatnonzero(low[tile[0]]).size == 120  # 120x1, as 400x1 is
+    assert len(bar) > 1
+    # The report opens on the image and its prediction, left of every overlay.
+    figure = render.summary_figure(_analysis(weights))
+    first = next(axes for axes in figure.axes if axes.get_title().startswith("b (70.0%)"))
+    overlays = [axes for axes in figure.axes if axes.get_title().startswith("s\n")]
+    assert overlays and all(first.get_position().x0 < axes.get_position().x0 for axes in overlays)
+    assert first.get_position().y0 == pytest.approx(overlays[0].get_position().y0)

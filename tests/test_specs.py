@@ -237,6 +237,11 @@ def imagenet():
     return timm.create_model("resnet18", block_args=dict(attn_layer="cbam"))
 
 
+def in21k():
+    # ImageNet-21k's 21,843 outputs: the names come from timm's label set for the network's pretrained config
+    return timm.create_model("vit_tiny_patch16_224.augreg_in21k")
+
+
 def broken():
     raise RuntimeError("the factory needs a GPU")
 
@@ -286,6 +291,8 @@ def test_factory_file_with_overrides(tmp_path: Path) -> None:
     # Without --classes: a timm network of 1000 outputs gets ImageNet's names, another size numbered ones.
     labels = load_model(f"{factory}:imagenet", allow_code=True).classes
     assert len(labels) == 1000 and labels[0] == "tench" and labels[999] == "toilet tissue"
+    labels = load_model(f"{factory}:in21k", allow_code=True).classes
+    assert len(labels) == 21843 and labels[:2] == ["organism", "benthos"]
     assert load_model(spec, allow_code=True).classes == [f"class {index}" for index in range(5)]
     for function, message in [
         ("broken", r"raised RuntimeError: the factory needs a GPU$"),
