@@ -414,6 +414,7 @@ def test_the_step_pictures_put_each_number_on_its_own_panel_and_scale() -> None:
         "bottleneck", "channel", {"reduce": reduce, "hidden": np.array([0.7]), "expand": expand, "logits": np.ones(3)}
     )
     assert [patch.get_height() for patch in bottleneck["1 in the middle"].patches] == pytest.approx([0.7])
+    assert {"reduce: 1x3", "expand: 3x1", "one score per channel"} <= set(bottleneck)  # each matrix named by its shape
     figure = bottleneck["reduce: 1x3"].figure
     bars = [axes for axes in figure.axes if not axes.get_title() and axes.get_yticklabels()]
     ticks = sorted({round(float(t), 6) for axes in bars for t in axes.get_yticks()})

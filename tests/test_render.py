@@ -316,3 +316,18 @@ def test_a_feature_map_keeps_its_aspect_down_to_one_pixel_and_the_image_opens_th
     overlays = [axes for axes in figure.axes if axes.get_title().startswith("s\n")]
     assert overlays and all(first.get_position().x0 < axes.get_position().x0 for axes in overlays)
     assert first.get_position().y0 == pytest.approx(overlays[0].get_position().y0)
+
+
+def test_an_enlarged_feature_map_keeps_crisp_cells() -> None:
+    weights = np.array([0.5, 0.9], dtype=np.float32)
+    maps = np.zeros((2, 80, 80), dtype=np.float32)
+    maps[:, ::2, ::2] = 1.0  # a checkerboard of single cells, enlarged 1.5 times into a 120 px tile
+    sheet = pixels(render.feature_maps_image(_analysis(weights, {"c": maps}), "c", top_k=1, tile=120, columns=1))
+    low, high = np.all(sheet == colour("viridis", 0.0), axis=2), np.all(sheet == colour("viridis", 1.0), axis=2)
+    rows = np.flatnonzero(high.any(axis=1))
+    tile = sheet[rows.min() : rows.min() + 100]
+    columns = np.flatnonzero(high[rows.min()])
+    cells = tile[:, columns.min() : columns.min() + 100]
+    mixed = ~(np.all(cells == colour("viridis", 0.0), axis=2) | np.all(cells == colour("viridis", 1.0), axis=2))
+    assert not mixed.any()  # every pixel is one cell's own colour: no blend between cells
+    assert low.any()
