@@ -177,9 +177,11 @@ def _require_attention_before_download(spec: ModelSpec, record: Any) -> None:
 
     register_foreign_types()
     layout = _on_meta(lambda: record.build(spec.name, None, False))
-    if layout is not None and any(find_adapter(module) is not None for module in layout.modules()):
+    model = layout if layout is not None else record.build(spec.name, None, False).eval()
+    if any(find_adapter(module) is not None for module in model.modules()):
         return
-    model = record.build(spec.name, None, False).eval()
+    if model is layout:  # the probe needs real values
+        model = record.build(spec.name, None, False).eval()
     require_attention(find_attention_layers(model), spec.text)
 
 
