@@ -804,3 +804,20 @@ def test_an_adapter_cannot_be_changed_once_made() -> None:
     assert adapter is not None
     with pytest.raises(dataclasses.FrozenInstanceError):
         adapter.kind = SPATIAL  # type: ignore[misc]
+
+
+def test_a_failed_attach_leaves_no_hook_behind(small_model: nn.Module) -> None:
+    import dataclasses
+
+    layers = find_attention_layers(small_model)
+
+    def missing(_module: nn.Module) -> nn.Module:
+        raise RuntimeError("no such submodule")
+
+    name, module, adapter = layers[1]
+    broken = (name, module, dataclasses.replace(adapter, hook_point=missing))
+    recorder = AttentionRecorder(small_model, layers=[layers[0], broken, layers[2]])
+    before = _hook_count(small_model)
+    with pytest.raises(RuntimeError, match="no such submodule"):
+        recorder.attach()
+    assert _hook_count(small_model) == before and not recorder.attached  # the first layer's hook was taken off

@@ -145,6 +145,10 @@ def test_branch_chart_draws_each_branch_in_the_chosen_order() -> None:
         np.testing.assert_allclose(heights, np.concatenate([avg[order], mx[order]]))
         low, high = axes.get_ylim()
         assert low < -1.0 and high > 2.0  # both branches' whole range in view
+        # Side by side: every max bar lies right of every average bar, and the figure is titled with the layer.
+        centres = [path.vertices[:, 0].mean() for collection in axes.collections for path in collection.get_paths()]
+        assert max(centres[:4]) < min(centres[4:])
+        assert axes.figure.get_suptitle() == "c"
 
 
 def test_summary_bars_highlight_the_top_k() -> None:
@@ -331,3 +335,13 @@ def test_an_enlarged_feature_map_keeps_crisp_cells() -> None:
     mixed = ~(np.all(cells == colour("viridis", 0.0), axis=2) | np.all(cells == colour("viridis", 1.0), axis=2))
     assert not mixed.any()  # every pixel is one cell's own colour: no blend between cells
     assert low.any()
+
+
+def test_the_feature_sheet_ends_in_a_min_to_max_colour_bar() -> None:
+    weights = np.array([0.5, 0.9], dtype=np.float32)
+    maps = np.random.default_rng(2).uniform(0, 1, (2, 5, 5)).astype(np.float32)
+    sheet = render.feature_maps_image(_analysis(weights, {"c": maps}), "c", top_k=2, tile=120, columns=2)
+    bar = render.colour_bar(
+        "viridis", sheet.width, [(0.0, "min"), (1.0, "max")], "each map stretched from its own min to max"
+    )
+    assert np.array_equal(pixels(sheet)[-bar.height :], pixels(bar))
