@@ -418,11 +418,7 @@ def with_colour_bar(
     image: Image.Image, colormap: str, ticks: Sequence[tuple[float, str]], caption: str, min_width: int = 256
 ) -> Image.Image:
     """``image`` with a colour bar under it, as wide as the image (at least ``min_width``)."""
-    bar = colour_bar(colormap, max(image.width, min_width), ticks, caption)
-    sheet = Image.new("RGB", (bar.width, image.height + bar.height), "white")
-    sheet.paste(image.convert("RGB"), ((bar.width - image.width) // 2, 0))
-    sheet.paste(bar, (0, image.height))
-    return sheet
+    return stacked([image, colour_bar(colormap, max(image.width, min_width), ticks, caption)], gap=0)
 
 
 def stacked(images: Sequence[Image.Image], gap: int = 16) -> Image.Image:
