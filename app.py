@@ -255,6 +255,7 @@ def launch_model(args: argparse.Namespace) -> LoadedAnalyzer | None:
         args.channels,
         args.mean,
         args.std,
+        args.resize,
     )
     if all(value is None for value in given):
         return None

@@ -21,7 +21,7 @@ from PIL import Image
 from .ablation import Ablator, check_mode, run_ablations
 from .errors import InputError
 from .files import finite_or_none
-from .images import Preprocessing
+from .images import WHOLE, Preprocessing
 from .recorder import CHANNEL, SPATIAL, AttentionRecorder, ChannelRecord, SpatialRecord, find_attention_layers
 
 LOGGER = logging.getLogger(__name__)
@@ -86,6 +86,8 @@ class ImageAnalysis:
     feature_maps: dict[str, np.ndarray] = field(default_factory=dict)
     # With ``Analyzer.analyze(ablate=...)``: per layer, the prediction with that layer switched off.
     ablations: list[dict[str, Any]] = field(default_factory=list)
+    # The part of ``image`` the model saw (left, top, right, bottom as fractions), where overlays put the masks.
+    view: tuple[float, float, float, float] = WHOLE
 
     @property
     def channel_layers(self) -> list[ChannelLayer]:
@@ -241,7 +243,16 @@ class Analyzer:
                 if layer in recorder.features
             }
             analyses.append(
-                ImageAnalysis(name, image, self.classes, probabilities[index], layers, feature_maps, ablations[index])
+                ImageAnalysis(
+                    name,
+                    image,
+                    self.classes,
+                    probabilities[index],
+                    layers,
+                    feature_maps,
+                    ablations[index],
+                    self.preprocessing.view(image),
+                )
             )
         return analyses
 
@@ -319,6 +330,7 @@ def analysis_to_dict(analysis: ImageAnalysis, image: str | None = None) -> dict[
             "probability": finite_or_none(round(best_probability, 6)),
         },
         "top": [{"label": analysis.classes[i], "probability": finite_or_none(round(p, 6))} for i, p in top],
+        "view": [round(side, 6) for side in analysis.view],
         "layers": layers,
     }
     if analysis.ablations:
@@ -326,9 +338,16 @@ def analysis_to_dict(analysis: ImageAnalysis, image: str | None = None) -> dict[
     return entry
 
 
-def build_document(checkpoint: str, classes: Sequence[str], results: Sequence[dict[str, Any]]) -> dict[str, Any]:
+def build_document(
+    checkpoint: str, classes: Sequence[str], results: Sequence[dict[str, Any]], preprocessing: Preprocessing
+) -> dict[str, Any]:
     """The whole JSON document: one per run, whatever the number of images."""
-    return {"checkpoint": checkpoint, "classes": list(classes), "results": list(results)}
+    return {
+        "checkpoint": checkpoint,
+        "classes": list(classes),
+        "preprocessing": preprocessing.to_dict(),
+        "results": list(results),
+    }
 
 
 def channel_statistics(weights: np.ndarray) -> dict[str, float]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import logging
+import math
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -132,25 +133,88 @@ def _name(source: ImageSource) -> str:
     return "the uploaded file" if isinstance(source, (bytes, bytearray)) else "the image"
 
 
+RESIZE_MODES = ("squash", "shorter-crop")
+# The names timm and torchvision give Pillow's resampling filters.
+RESAMPLING = {
+    "nearest": Image.Resampling.NEAREST,
+    "bilinear": Image.Resampling.BILINEAR,
+    "bicubic": Image.Resampling.BICUBIC,
+    "box": Image.Resampling.BOX,
+    "hamming": Image.Resampling.HAMMING,
+    "lanczos": Image.Resampling.LANCZOS,
+}
+INTERPOLATIONS = tuple(RESAMPLING)
+CROP_PCT_RANGE = (0.25, 1.0)
+WHOLE = (0.0, 0.0, 1.0, 1.0)  # the view of a model that sees the whole image
+
+
+def _layout(
+    size: tuple[int, int], input_size: tuple[int, int], resize: str, crop_pct: float
+) -> tuple[tuple[int, int], tuple[int, int, int, int]]:
+    """The resized image's (height, width), and the centre crop in its pixels (left, top, right, bottom).
+
+    ``squash`` scales each side to input/crop_pct and ``shorter-crop`` keeps the
+    aspect with the shorter side there (timm's ``squash`` and ``center`` crop
+    modes); a non-square input keeps the aspect too, large enough to cover it.
+    """
+    width, height = size
+    crop_h, crop_w = input_size
+    # The tolerance keeps torchvision's 224 / (224 / 232) at 232 where float division lands just below.
+    scale_h, scale_w = math.floor(crop_h / crop_pct + 1e-6), math.floor(crop_w / crop_pct + 1e-6)
+    if resize == "squash":
+        resized = (scale_h, scale_w)
+    elif height <= width:  # the shorter side set, the longer truncated, as torchvision's one-number Resize does
+        short = max(scale_h, math.ceil(scale_w * height / width))
+        resized = (short, int(short * width / height))
+    else:
+        short = max(scale_w, math.ceil(scale_h * width / height))
+        resized = (int(short * height / width), short)
+    top, left = round((resized[0] - crop_h) / 2), round((resized[1] - crop_w) / 2)
+    return resized, (left, top, left + crop_w, top + crop_h)
+
+
+def fit(
+    image: Image.Image,
+    input_size: tuple[int, int],
+    resize: str = "squash",
+    crop_pct: float = 1.0,
+    interpolation: str = "bilinear",
+) -> Image.Image:
+    """The part of ``image`` the model sees, at its input size, resized as timm and torchvision evaluate."""
+    (height, width), box = _layout(image.size, input_size, resize, crop_pct)
+    if image.size != (width, height):
+        image = image.resize((width, height), RESAMPLING[interpolation])
+    return image if box == (0, 0, width, height) else image.crop(box)
+
+
+def view_of(
+    size: tuple[int, int], input_size: tuple[int, int], resize: str = "squash", crop_pct: float = 1.0
+) -> tuple[float, float, float, float]:
+    """Where the model's view lies in an image of ``size``: left, top, right and bottom as fractions of it."""
+    (height, width), (left, top, right, bottom) = _layout(size, input_size, resize, crop_pct)
+    return (left / width, top / height, right / width, bottom / height)
+
+
 def preprocess(
     images: Sequence[Image.Image],
     input_size: tuple[int, int],
     channels: int,
     mean: Sequence[float],
     std: Sequence[float],
+    resize: str = "squash",
+    crop_pct: float = 1.0,
+    interpolation: str = "bilinear",
 ) -> torch.Tensor:
-    """Batch (B, C, H, W) for the model: resize, channel conversion, normalisation.
+    """Batch (B, C, H, W) for the model: resize and crop, channel conversion, normalisation.
 
     Training evaluates with this same function, so what the app feeds the
     model is exactly what the reported accuracy was measured on.
     """
-    height, width = input_size
     mode = "L" if channels == 1 else "RGB"
     arrays = []
     for image in images:
         converted = image.convert(mode) if image.mode != mode else image
-        if converted.size != (width, height):
-            converted = converted.resize((width, height), Image.Resampling.BILINEAR)
+        converted = fit(converted, input_size, resize, crop_pct, interpolation)
         array = np.asarray(converted, dtype=np.float32) / 255.0
         arrays.append(array[None] if array.ndim == 2 else array.transpose(2, 0, 1))
     batch = torch.from_numpy(np.stack(arrays))
@@ -160,16 +224,16 @@ def preprocess(
 
 
 class Preprocessor:
-    """``preprocess`` for one image, usable as a torchvision-style transform."""
+    """``Preprocessing.batch`` for one image, usable as a torchvision-style transform."""
 
-    def __init__(self, input_size: tuple[int, int], channels: int, mean: Sequence[float], std: Sequence[float]):
-        self.args = (tuple(input_size), channels, tuple(mean), tuple(std))
+    def __init__(self, preprocessing: Preprocessing):
+        self.preprocessing = preprocessing
 
     def __call__(self, image: Image.Image) -> torch.Tensor:
-        return preprocess([image], *self.args)[0]
+        return self.preprocessing.batch([image])[0]
 
 
-@dataclass
+@dataclass(frozen=True)
 class Preprocessing:
     """How an image becomes the model's input tensor."""
 
@@ -177,10 +241,26 @@ class Preprocessing:
     channels: int
     mean: tuple[float, ...]
     std: tuple[float, ...]
+    resize: str = "squash"
+    crop_pct: float = 1.0
+    interpolation: str = "bilinear"
 
     def batch(self, images: Sequence[Image.Image]) -> torch.Tensor:
-        """The model's input (B, C, H, W) for these images, so a caller never repeats the four fields."""
-        return preprocess(images, self.input_size, self.channels, self.mean, self.std)
+        """The model's input (B, C, H, W) for these images, so a caller never repeats the fields."""
+        return preprocess(
+            images,
+            self.input_size,
+            self.channels,
+            self.mean,
+            self.std,
+            self.resize,
+            self.crop_pct,
+            self.interpolation,
+        )
+
+    def view(self, image: Image.Image) -> tuple[float, float, float, float]:
+        """The part of ``image`` the model sees, as fractions (left, top, right, bottom), for overlays."""
+        return view_of(image.size, self.input_size, self.resize, self.crop_pct)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -188,6 +268,9 @@ class Preprocessing:
             "channels": self.channels,
             "mean": list(self.mean),
             "std": list(self.std),
+            "resize": self.resize,
+            "crop_pct": self.crop_pct,
+            "interpolation": self.interpolation,
         }
 
     @classmethod
@@ -201,4 +284,19 @@ class Preprocessing:
             raise ValueError("input_size must be [H, W] and channels 1 or 3")
         if len(mean) != channels or len(std) != channels or min(std) <= 0:
             raise ValueError("mean and std need one positive entry per channel")
-        return cls(size, channels, mean, std)
+        resize = str(data.get("resize", "squash"))
+        crop_pct = float(data.get("crop_pct", 1.0))
+        interpolation = str(data.get("interpolation", "bilinear"))
+        check_fit(resize, crop_pct, interpolation)
+        return cls(size, channels, mean, std, resize, crop_pct, interpolation)
+
+
+def check_fit(resize: str, crop_pct: float, interpolation: str) -> None:
+    """Refuse a resize, crop fraction or interpolation that ``fit`` does not know, with a one-line ValueError."""
+    if resize not in RESIZE_MODES:
+        raise ValueError(f"resize must be {' or '.join(RESIZE_MODES)}, not {resize!r}")
+    low, high = CROP_PCT_RANGE
+    if not low <= crop_pct <= high:  # NaN fails too
+        raise ValueError(f"crop_pct must be between {low} and {high}, not {crop_pct}")
+    if interpolation not in INTERPOLATIONS:
+        raise ValueError(f"interpolation must be one of {', '.join(INTERPOLATIONS)}, not {interpolation!r}")

@@ -29,6 +29,7 @@ from PIL import Image, ImageDraw, ImageFont  # noqa: E402
 from .analysis import ChannelLayer, ImageAnalysis, layer_statistics  # noqa: E402
 from .display import COLORMAPS, DEFAULT_COLORMAP, DEFAULT_OPACITY, DEFAULT_TOP_K  # noqa: E402
 from .errors import InputError  # noqa: E402
+from .images import WHOLE  # noqa: E402
 
 STATISTICS_HEADERS = ("layer", "type", "size", "mean", "std", "min", "max", "entropy / kept")
 HIGHLIGHT = "#d62728"
@@ -42,6 +43,9 @@ WEAK_MASK_RANGE = 0.1
 CHART_MARGINS = (0.6, 0.5, 0.15, 0.5)
 # Every heatmap is drawn at least this large on its long side, so a 28 px input still reads on a projector.
 MIN_HEATMAP_SIDE = 256
+# What the model did not see (cut by its centre crop) is faded this far towards white, inside this outline.
+CUT_FADE = 0.6
+CUT_OUTLINE = "#333333"
 # Text drawn into pictures, in pixels (and chart text in points at 100 dpi): at least 11 px on screen
 # when a panel is shown at 80% of its size.
 TEXT_PX = 14
@@ -317,20 +321,32 @@ def overlay(
     opacity: float = DEFAULT_OPACITY,
     stretch: bool = False,
     min_side: int = MIN_HEATMAP_SIDE,
+    view: tuple[float, float, float, float] = WHOLE,
 ) -> Image.Image:
-    """Heatmap of ``mask`` blended over ``image``, at the image's resolution but at least ``min_side`` px.
+    """Heatmap of ``mask`` blended over the part of ``image`` the model saw, at least ``min_side`` px.
 
     The mask's cells are enlarged with nearest-neighbour, so each stays a
     visible square, over the image scaled up smoothly beneath them. By default
     the colour scale is the gate's absolute 0-1 range, so a mask that keeps
     everything looks uniformly hot instead of being stretched into false
-    contrast; ``stretch`` maps the mask's own min-max to the full scale.
+    contrast; ``stretch`` maps the mask's own min-max to the full scale. When
+    the model saw a crop (``view``, fractions of the image), the rest is faded
+    and the crop outlined, so no one reads the mask as covering what was cut.
     """
     if not 0.0 <= opacity <= 1.0:
         raise ValueError("opacity must be between 0 and 1")
     base = enlarged(image.convert("RGB"), min_side)
-    heat = Image.fromarray(colorize(unit_scale(mask, stretch), colormap)).resize(base.size, Image.Resampling.NEAREST)
-    return Image.blend(base, heat, float(opacity))
+    left, top, right, bottom = view
+    box = (round(left * base.width), round(top * base.height), round(right * base.width), round(bottom * base.height))
+    seen = base.crop(box) if box != (0, 0, *base.size) else base
+    heat = Image.fromarray(colorize(unit_scale(mask, stretch), colormap)).resize(seen.size, Image.Resampling.NEAREST)
+    blended = Image.blend(seen, heat, float(opacity))
+    if seen is base:
+        return blended
+    result = Image.blend(base, Image.new("RGB", base.size, "white"), CUT_FADE)
+    result.paste(blended, box[:2])
+    ImageDraw.Draw(result).rectangle((box[0], box[1], box[2] - 1, box[3] - 1), outline=CUT_OUTLINE, width=2)
+    return result
 
 
 def _font(size: int = TEXT_PX) -> ImageFont.ImageFont:
@@ -472,7 +488,7 @@ def overlay_grid(
     grid = Image.new("RGB", (width, tile + label_height), "white")
     draw = ImageDraw.Draw(grid)
     for index, (layer, lines) in enumerate(zip(layers, titles)):
-        tile_image = overlay(base, layer.mask, colormap, opacity, stretch, min_side=0)
+        tile_image = overlay(base, layer.mask, colormap, opacity, stretch, min_side=0, view=analysis.view)
         x = index * (tile + gap)
         grid.paste(tile_image, (x + (tile - tile_image.width) // 2, label_height + (tile - tile_image.height) // 2))
         for number, text in enumerate(lines):
@@ -571,7 +587,7 @@ def summary_figure(
     axes.set_axis_off()
     for index, layer in enumerate(spatial, start=1):
         axes = figure.add_subplot(grid[0, index])
-        axes.imshow(np.asarray(overlay(image, layer.mask, colormap, opacity, stretch)))
+        axes.imshow(np.asarray(overlay(image, layer.mask, colormap, opacity, stretch, view=analysis.view)))
         title = f"{layer.name}\n{layer.size[0]}x{layer.size[1]}, mean {layer.mask.mean():.2f}"
         axes.set_title(title, fontsize=SMALL_PT, **_TITLE)
         axes.set_axis_off()

@@ -66,7 +66,10 @@ def write_figures(analysis: Any, out: Path, stem: str, args: argparse.Namespace)
     written.append(path)
     for layer in analysis.spatial_layers:
         path = out / f"{stem}_{safe_stem(layer.name)}_overlay.png"
-        render.overlay(analysis.image, layer.mask, args.colormap, args.opacity, args.stretch).save(path)
+        overlay = render.overlay(
+            analysis.image, layer.mask, args.colormap, args.opacity, args.stretch, view=analysis.view
+        )
+        overlay.save(path)
         written.append(path)
     for layer in analysis.channel_layers:
         path = out / f"{stem}_{safe_stem(layer.name)}_weights.png"
@@ -119,7 +122,7 @@ def run(args: argparse.Namespace) -> int:
                     stems.add(stem)
                     write_figures(analysis, args.out, stem, args)
     if args.json:
-        document = build_document(loaded.name, loaded.classes, results)
+        document = build_document(loaded.name, loaded.classes, results, loaded.preprocessing)
         if "weights" in loaded.config:
             document["weights"] = loaded.config["weights"]  # which entry of the file was read, and what was left out
         sys.stdout.write(dumps(document) + "\n")  # strict JSON: dumps refuses NaN and infinity

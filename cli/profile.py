@@ -69,7 +69,7 @@ def stratified(per_class: Sequence[Sequence[Any]], limit: int) -> list[Any]:
 
 
 def _batches(args: argparse.Namespace, loaded: Any) -> tuple[Iterator[tuple[torch.Tensor, torch.Tensor]], int, str]:
-    from attention.images import load_image, preprocess
+    from attention.images import load_image
     from models.datasets import build_dataset
     from models.transforms import eval_transform
 
@@ -92,7 +92,7 @@ def _batches(args: argparse.Namespace, loaded: Any) -> tuple[Iterator[tuple[torc
             chunk = items[start : start + args.batch_size]
             images = [load_image(path) for path, _ in chunk]
             yield (
-                preprocess(images, prep.input_size, prep.channels, prep.mean, prep.std),
+                prep.batch(images),
                 torch.tensor([label for _, label in chunk]),
             )
 

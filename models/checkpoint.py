@@ -5,7 +5,8 @@ A checkpoint is a plain dict saved with ``torch.save``::
     {"format": "attention-lens-checkpoint", "version": 1,
      "arch": name in models.networks.ARCHITECTURES, "config": {...},
      "classes": [...], "preprocessing": {"input_size": [H, W], "channels": 1|3,
-     "mean": [...], "std": [...]}, "metrics": {...}, "training": {...},
+     "mean": [...], "std": [...], "resize": "squash"|"shorter-crop", "crop_pct": 0.25-1,
+     "interpolation": "bilinear"|...}, "metrics": {...}, "training": {...},
      "state_dict": {...}}
 
 It holds only tensors, strings, numbers, lists and dicts, so it loads with
@@ -35,7 +36,7 @@ import torch
 from torch import nn
 
 from attention.errors import CheckpointError
-from attention.images import Preprocessing
+from attention.images import Preprocessing, check_fit
 
 from .archive import MAX_FILE_BYTES, UNREADABLE_FILE_ERRORS, check_archive, check_dense
 from .bounds import MAX_ACTIVATIONS, MAX_CLASSES, MAX_INPUT_SIDE, MIN_INPUT_SIDE, ConfigError, check_config
@@ -59,6 +60,7 @@ MIN_STD, MAX_STD = 1e-4, 100.0
 # What loading any checkpoint that passes these checks and running one analysis
 # may add to a process's peak RSS (tested with the largest config the bounds allow).
 MEMORY_BUDGET_BYTES = 1536 * 1024 * 1024
+FIT_DEFAULTS = (("resize", "squash"), ("crop_pct", 1.0), ("interpolation", "bilinear"))
 REQUIRED_KEYS = ("version", "arch", "config", "classes", "preprocessing", "state_dict")
 
 
@@ -190,7 +192,17 @@ def check_preprocessing(data: Any) -> Preprocessing:
         raise CheckpointError(f"preprocessing channels is {channels!r}; it must be 1 (gray) or 3 (RGB)")
     mean = _finite_numbers("mean", data["mean"], channels, -MAX_MEAN, MAX_MEAN)
     std = _finite_numbers("std", data["std"], channels, MIN_STD, MAX_STD)
-    return Preprocessing((sides[0], sides[1]), channels, mean, std)
+    # Older checkpoints name no resize: they were trained and evaluated with the whole image squashed.
+    resize, crop_pct, interpolation = (data.get(key, default) for key, default in FIT_DEFAULTS)
+    if not isinstance(resize, str) or not isinstance(interpolation, str):
+        raise CheckpointError("preprocessing resize and interpolation must be names")
+    if isinstance(crop_pct, bool) or not isinstance(crop_pct, (int, float)):
+        raise CheckpointError(f"preprocessing crop_pct is {crop_pct!r}, not a number")
+    try:
+        check_fit(resize, float(crop_pct), interpolation)
+    except ValueError as error:
+        raise CheckpointError(f"preprocessing {str(error)[:200]}") from error
+    return Preprocessing((sides[0], sides[1]), channels, mean, std, resize, float(crop_pct), interpolation)
 
 
 def _check_classes(classes: Any, label: str) -> list[str]:

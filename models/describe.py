@@ -18,13 +18,14 @@ from typing import Any
 from torch import nn
 
 from attention.errors import InputError
-from attention.images import Preprocessing
+from attention.images import INTERPOLATIONS, RESIZE_MODES, Preprocessing
 
 LOGGER = logging.getLogger(__name__)
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 DEFAULT_INPUT_SIZE = 224
+DEFAULT_CROP_PCT = 0.875  # timm's default, and torchvision's classic resize 256 then crop 224
 MAX_CLASSES_BYTES = 4 << 20
 MAX_CLASSES = 100_000
 MAX_CLASS_NAME = 300
@@ -99,45 +100,83 @@ def read_classes(path: str | Path) -> list[str]:
 # ---------------------------------------------------------------- preprocessing
 
 
-def imagenet_preprocessing(size: int | Sequence[int] = DEFAULT_INPUT_SIZE) -> Preprocessing:
-    return Preprocessing.from_dict({"input_size": size, "channels": 3, "mean": IMAGENET_MEAN, "std": IMAGENET_STD})
+def imagenet_preprocessing(size: int | Sequence[int] = DEFAULT_INPUT_SIZE, centre_crop: bool = False) -> Preprocessing:
+    """ImageNet's mean and std; ``centre_crop`` is its classic evaluation (shorter side to 256, centre 224 pixels).
+
+    Without it the whole image is squashed to the input size, since a network
+    that states no transform may have been trained either way and a squash
+    hides no part of the picture.
+    """
+    return Preprocessing.from_dict(
+        {
+            "input_size": size,
+            "channels": 3,
+            "mean": IMAGENET_MEAN,
+            "std": IMAGENET_STD,
+            "resize": "shorter-crop" if centre_crop else "squash",
+            "crop_pct": DEFAULT_CROP_PCT if centre_crop else 1.0,
+        }
+    )
 
 
 def timm_preprocessing(model: nn.Module) -> Preprocessing:
-    """The input size, mean and std of timm's pretrained config for the model."""
+    """timm's own evaluation transform for the model: its resolved input size, crop, interpolation, mean and std."""
     from timm.data import resolve_data_config
 
     config = resolve_data_config({}, model=model)
     channels, height, width = config["input_size"]
+    crop_mode = config.get("crop_mode") or "center"
+    if crop_mode not in ("center", "squash"):
+        LOGGER.info("timm's crop mode %r is not supported; the image is resized by its shorter side instead", crop_mode)
+    interpolation = config.get("interpolation") or "bilinear"
     return Preprocessing.from_dict(
-        {"input_size": [height, width], "channels": channels, "mean": config["mean"], "std": config["std"]}
+        {
+            "input_size": [height, width],
+            "channels": channels,
+            "mean": config["mean"],
+            "std": config["std"],
+            "resize": "squash" if crop_mode == "squash" else "shorter-crop",
+            "crop_pct": config.get("crop_pct") or DEFAULT_CROP_PCT,
+            "interpolation": interpolation if interpolation in INTERPOLATIONS else "bilinear",
+        }
     )
 
 
 def torchvision_preprocessing(name: str) -> Preprocessing:
-    """The crop size, mean and std of the transforms torchvision states for the model's default weights."""
+    """The transforms torchvision states for the model's default weights: resize, centre crop, mean and std."""
     from torchvision.models import get_model_weights
 
     try:
         transforms = get_model_weights(name).DEFAULT.transforms()
+        crop, resize = transforms.crop_size[0], transforms.resize_size[0]
         return Preprocessing.from_dict(
-            {"input_size": transforms.crop_size[0], "channels": 3, "mean": transforms.mean, "std": transforms.std}
+            {
+                "input_size": crop,
+                "channels": 3,
+                "mean": transforms.mean,
+                "std": transforms.std,
+                "resize": "shorter-crop",
+                "crop_pct": crop / resize,
+                "interpolation": transforms.interpolation.value,
+            }
         )
     except (ValueError, KeyError, AttributeError, TypeError, IndexError) as error:
         LOGGER.info("no torchvision transforms for %s (%s); using ImageNet's", name, error)
-        return imagenet_preprocessing()
+        return imagenet_preprocessing(centre_crop=True)
 
 
 def apply_overrides(base: Preprocessing, overrides: dict[str, Any] | None) -> Preprocessing:
-    """``base`` with ``input_size``, ``channels``, ``mean`` or ``std`` replaced; one value of mean/std fits all.
+    """``base`` with ``input_size``, ``channels``, ``mean``, ``std`` or ``resize`` replaced; one mean/std fits all.
 
-    ``input_size`` is one side or [height, width]. Every value is checked,
-    because it comes from the command line.
+    ``input_size`` is one side or [height, width]. ``resize`` is ``squash``
+    (the whole image, nothing cropped) or ``shorter-crop`` (the aspect kept,
+    the model's own crop fraction). Every value is checked, because it comes
+    from the command line.
     """
     overrides = {key: value for key, value in (overrides or {}).items() if value is not None}
     if not overrides:
         return base
-    unknown = set(overrides) - {"input_size", "channels", "mean", "std"}
+    unknown = set(overrides) - {"input_size", "channels", "mean", "std", "resize"}
     if unknown:
         raise InputError(f"unknown preprocessing override {sorted(unknown)[0]!r}")
     data = base.to_dict()
@@ -151,6 +190,12 @@ def apply_overrides(base: Preprocessing, overrides: dict[str, Any] | None) -> Pr
         if not all(low <= s <= high for s in sides):
             raise InputError(f"--input-size must be between {low} and {high} pixels")
         data["input_size"] = sides
+    if overrides.get("resize") is not None:
+        if overrides["resize"] not in RESIZE_MODES:
+            raise InputError(f"--resize must be {' or '.join(RESIZE_MODES)}, not {str(overrides['resize'])[:40]!r}")
+        data["resize"] = overrides["resize"]
+        if data["resize"] == "squash":
+            data["crop_pct"] = 1.0
     if overrides.get("channels") is not None:
         if overrides["channels"] not in (1, 3):
             raise InputError("--channels must be 1 or 3")

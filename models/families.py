@@ -205,7 +205,7 @@ ECANET = Family(
     key="ecanet",
     check_name=_ecanet_check,
     build=_ecanet_build,
-    preprocessing=lambda _name, _model: imagenet_preprocessing(),  # the authors' main.py: ImageNet's 224 px
+    preprocessing=lambda _name, _model: imagenet_preprocessing(centre_crop=True),  # the authors' main.py's validation
     classes=lambda _name, _model, count: imagenet_classes() if count == 1000 else None,
     attention_names=lambda: list(ecanet.ARCHITECTURES),
     parameters=lambda name: count_on_meta(lambda: _ecanet_build(name, None, False)),

@@ -10,6 +10,8 @@ import sys
 from pathlib import Path
 from typing import Any, NoReturn
 
+from attention.images import RESIZE_MODES
+
 from .families import FAMILIES
 
 
@@ -46,6 +48,12 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--channels", type=int, help="model input channels, 1 or 3")
     parser.add_argument("--mean", type=float, nargs="+", help="normalisation mean, one value or one per channel")
     parser.add_argument("--std", type=float, nargs="+", help="normalisation std, one value or one per channel")
+    parser.add_argument(
+        "--resize",
+        choices=RESIZE_MODES,
+        help="squash: the whole image to the input size; shorter-crop: the aspect kept, the centre cropped "
+        "(default: the model's own, such as timm's crop_pct and centre crop)",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress on stderr")
 
 
@@ -53,7 +61,13 @@ def load_model_from(args: argparse.Namespace) -> Any:
     """The LoadedModel the options name; the command line may run a user's factory, an upload never can."""
     from models.specs import load_model
 
-    overrides = {"input_size": args.input_size, "channels": args.channels, "mean": args.mean, "std": args.std}
+    overrides = {
+        "input_size": args.input_size,
+        "channels": args.channels,
+        "mean": args.mean,
+        "std": args.std,
+        "resize": args.resize,
+    }
     loaded = load_model(
         args.model, args.weights, args.classes, overrides, allow_code=True, weights_key=args.weights_key
     )

@@ -22,7 +22,7 @@ def train_transform(dataset: str, prep: Preprocessing, random_erasing: float = 0
     one telltale patch, which is worth most on small, centred datasets such as
     Fashion-MNIST.
     """
-    final = Preprocessor(prep.input_size, prep.channels, prep.mean, prep.std)
+    final = Preprocessor(prep)
     height, width = prep.input_size
     if dataset == "shapes":
         # The generator already randomises position, scale, colour and background;
@@ -53,4 +53,4 @@ def train_transform(dataset: str, prep: Preprocessing, random_erasing: float = 0
 
 def eval_transform(prep: Preprocessing) -> Preprocessor:
     """The checkpoint's own preprocessing as a transform: no augmentation, exactly what the app feeds the model."""
-    return Preprocessor(prep.input_size, prep.channels, prep.mean, prep.std)
+    return Preprocessor(prep)

@@ -204,6 +204,22 @@ def _mutations() -> dict[str, tuple[Callable[[dict], None], str]]:
             setter("preprocessing", "mean", [0.5, float("inf"), 0.5]),
             "preprocessing mean[1] is inf; it must be a finite number",
         ),
+        "prep_resize_unknown.pt": (
+            setter("preprocessing", "resize", "stretch"),
+            "preprocessing resize must be squash or shorter-crop, not 'stretch'",
+        ),
+        "prep_crop_tiny.pt": (
+            setter("preprocessing", "crop_pct", 0.01),
+            "preprocessing crop_pct must be between 0.25 and 1.0, not 0.01",
+        ),
+        "prep_crop_text.pt": (
+            setter("preprocessing", "crop_pct", "0.9"),
+            "preprocessing crop_pct is '0.9', not a number",
+        ),
+        "prep_interpolation.pt": (
+            setter("preprocessing", "interpolation", ["bicubic"]),
+            "preprocessing resize and interpolation must be names",
+        ),
         "gray_for_rgb.pt": (
             gray,
             "its preprocessing gives 1 channel but the model's first convolution (stem.0) takes 3",

@@ -52,13 +52,16 @@ def test_analysis_has_the_cli_schema_and_every_feature_map(
 ) -> None:
     analyzer = cache.shipped()
     document = result.document
-    assert set(document) == {"checkpoint", "classes", "results"}
+    assert set(document) == {"checkpoint", "classes", "preprocessing", "results"}
     assert document["checkpoint"] == "shapes"
+    assert document["preprocessing"] == analyzer.preprocessing.to_dict()
+    assert document["preprocessing"]["resize"] == "squash"  # the shipped models saw whole drawings in training
     assert document["classes"] == analyzer.classes == ["circle", "ring", "square", "triangle", "star", "cross"]
     assert len(document["results"]) == 1
     entry = document["results"][0]
     assert entry["image"] == "shape0.png"
-    assert set(entry) == {"image", "prediction", "top", "layers"}
+    assert set(entry) == {"image", "prediction", "top", "view", "layers"}
+    assert entry["view"] == [0.0, 0.0, 1.0, 1.0]
     assert [layer["name"] for layer in entry["layers"]] == analyzer.layer_names
     assert analyzer.layer_names == [
         f"stages.{i}.0.attention.{part}" for i in range(4) for part in ("channel", "spatial")

@@ -154,14 +154,14 @@ def launch(args: list[str | Path], port: int, folder: Path) -> subprocess.Popen[
 
 @pytest.fixture(scope="module")
 def launched(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Launched]:
-    """``python app.py --model timm:seresnet18 --weights model_best.pth.tar --input-size 64`` on a free port."""
+    """``python app.py --model timm:seresnet18 --weights model_best.pth.tar --input-size 64 --resize squash``."""
     folder = tmp_path_factory.mktemp("launched")
     torch.manual_seed(0)
     model = randomise(timm.create_model("seresnet18"), seed=21)
     weights = folder / "model_best.pth.tar"
     save_timm_train(model, weights)  # timm's train.py layout, argparse args included
     port = free_port()
-    args = ["--model", "timm:seresnet18", "--weights", weights, "--input-size", LAUNCH_SIZE]
+    args = ["--model", "timm:seresnet18", "--weights", weights, "--input-size", LAUNCH_SIZE, "--resize", "squash"]
     process = launch(args, port, folder)
     url = f"http://127.0.0.1:{port}/"
     try:
@@ -196,7 +196,11 @@ def test_the_launch_model_records_its_se_gates(launched: Launched, tmp_path: Pat
     assert len(layers) == 8 and {layer["type"] for layer in layers} == {"se"}
     mean, std = timm.data.resolve_data_config({}, model=launched.model)["mean"], IMAGENET_STD
     assert tuple(mean) == IMAGENET_MEAN
-    batch = preprocess([load_image(image)], (LAUNCH_SIZE, LAUNCH_SIZE), 3, IMAGENET_MEAN, std)
+    # The launch flags' --resize squash replaced timm's centre crop; its bicubic interpolation stays.
+    assert document["preprocessing"]["resize"] == "squash" and document["preprocessing"]["crop_pct"] == 1.0
+    assert document["results"][0]["view"] == [0.0, 0.0, 1.0, 1.0]
+    size = (LAUNCH_SIZE, LAUNCH_SIZE)
+    batch = preprocess([load_image(image)], size, 3, IMAGENET_MEAN, std, "squash", 1.0, "bicubic")
     assert_gates(document, launched.model, "SEModule", se_gate, batch)
     assert top["label"] == document["results"][0]["prediction"]["label"] and "timm:seresnet18" in status
     # The shipped models are still there, by name.

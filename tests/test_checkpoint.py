@@ -188,6 +188,24 @@ def test_largest_allowed_model_analyses_within_the_memory_budget(
     assert 0 < measured["extra"] < MEMORY_BUDGET_BYTES, measured
 
 
+def test_a_checkpoint_keeps_its_recorded_resize_and_crop(tmp_path: Path) -> None:
+    from attention.images import Preprocessing
+
+    config = resolved_config("attention_resnet_shapes", {"num_classes": 2})
+    model = build_model("attention_resnet_shapes", **config)
+    cropped = Preprocessing((32, 32), 3, (0.5, 0.5, 0.5), (0.25, 0.25, 0.25), "shorter-crop", 0.875, "bicubic")
+    path = tmp_path / "cropped.pt"
+    save_checkpoint(path, checkpoint_dict(model, "attention_resnet_shapes", config, ["a", "b"], cropped))
+    assert load_checkpoint(path).preprocessing == cropped
+    # A checkpoint written before resizes were recorded was trained on whole images squashed.
+    payload = torch.load(path, weights_only=True)
+    for key in ("resize", "crop_pct", "interpolation"):
+        del payload["preprocessing"][key]
+    torch.save(payload, path)
+    older = load_checkpoint(path).preprocessing
+    assert (older.resize, older.crop_pct, older.interpolation) == ("squash", 1.0, "bilinear")
+
+
 @pytest.mark.slow
 def test_zip_bomb_refused_from_its_directory(tmp_path: Path) -> None:
     bomb = write_zip_bomb(tmp_path / "bomb.pt")

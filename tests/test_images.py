@@ -119,7 +119,10 @@ def test_a_preprocessing_record_round_trips_and_bad_ones_are_refused() -> None:
 
     good = {"input_size": [48, 64], "channels": 3, "mean": [0.5, 0.4, 0.3], "std": [0.2, 0.2, 0.2]}
     prep = Preprocessing.from_dict(good)
-    assert prep.input_size == (48, 64) and prep.to_dict() == good
+    assert prep.input_size == (48, 64) and prep.to_dict() == {
+        **good, "resize": "squash", "crop_pct": 1.0, "interpolation": "bilinear"}  # fmt: skip
+    cropped = {**good, "resize": "shorter-crop", "crop_pct": 0.875, "interpolation": "bicubic"}
+    assert Preprocessing.from_dict(cropped).to_dict() == cropped
     assert Preprocessing.from_dict({**good, "input_size": 32}).input_size == (32, 32)
     assert Preprocessing.from_dict({**good, "input_size": [1, 1]}).input_size == (1, 1)  # the smallest there is
     for bad in (
@@ -128,6 +131,11 @@ def test_a_preprocessing_record_round_trips_and_bad_ones_are_refused() -> None:
         {"channels": 2},
         {"mean": [0.5]},
         {"std": [0.2, 0.0, 0.2]},
+        {"resize": "stretch"},
+        {"crop_pct": 0.2},
+        {"crop_pct": 1.01},
+        {"crop_pct": float("nan")},
+        {"interpolation": "area"},
     ):
         with pytest.raises(ValueError):
             Preprocessing.from_dict({**good, **bad})

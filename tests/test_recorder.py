@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import gc
 import threading
 import tracemalloc
@@ -640,6 +641,7 @@ def test_analysis_document_holds_the_recorded_values() -> None:
     from PIL import Image
 
     from attention.analysis import ChannelLayer, ImageAnalysis, SpatialLayer, analysis_to_dict, build_document
+    from attention.images import Preprocessing
 
     weights = np.array([0.25, 0.75, np.nan], dtype=np.float32)
     mask = np.array([[0.1, 0.9], [0.5, 0.3], [0.0, 1.0]], dtype=np.float32)
@@ -661,8 +663,13 @@ def test_analysis_document_holds_the_recorded_values() -> None:
                        "branches": {"avg": [-0.75, -0.25, None], "max": [1.25, 1.75, None]}}  # fmt: skip
     assert spatial == {"name": "a.spatial", "type": "spatial", "kernel_size": 7, "size": [3, 2],
                        "mask": [[0.1, 0.9], [0.5, 0.3], [0.0, 1.0]]}  # fmt: skip
-    assert build_document("shapes", ["cat", "dog", "owl"], [entry]) == {
-        "checkpoint": "shapes", "classes": ["cat", "dog", "owl"], "results": [entry]}  # fmt: skip
+    assert entry["view"] == [0.0, 0.0, 1.0, 1.0]  # the model saw the whole image
+    assert analysis_to_dict(dataclasses.replace(analysis, view=(0.125, 0.0, 0.875, 1.0)))["view"] == [
+        0.125, 0.0, 0.875, 1.0]  # fmt: skip
+    prep = Preprocessing((8, 8), 3, (0.5,) * 3, (0.5,) * 3, "shorter-crop", 0.875, "bicubic")
+    assert build_document("shapes", ["cat", "dog", "owl"], [entry], prep) == {
+        "checkpoint": "shapes", "classes": ["cat", "dog", "owl"], "preprocessing": prep.to_dict(),
+        "results": [entry]}  # fmt: skip
 
 
 def _same_layers(a: list, b: list) -> None:

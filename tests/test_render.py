@@ -56,6 +56,31 @@ def test_absolute_scale_keeps_a_gradient_values_and_stretch_spans_the_colormap()
     assert (flat == colour(name, 0.0)).all()
 
 
+def test_a_cropped_view_puts_the_mask_on_the_crop_and_fades_what_the_model_never_saw() -> None:
+    name = "viridis"
+    photo = Image.new("RGB", (400, 300), (10, 200, 30))
+    mask = np.array([[0.2, 0.9]], dtype=np.float32)
+    view = (0.125, 0.0, 0.875, 1.0)  # a 4:3 picture centre-cropped to a square
+    over = pixels(render.overlay(photo, mask, name, opacity=1.0, min_side=0, view=view)).astype(int)
+    assert over.shape == (300, 400, 3)
+    # The crop spans columns 50-350: its left half is the mask's first cell, its right half the second.
+    assert (over[150, 60] == colour(name, 0.2)).all() and (over[150, 190] == colour(name, 0.2)).all()
+    assert (over[150, 210] == colour(name, 0.9)).all() and (over[150, 340] == colour(name, 0.9)).all()
+    # Outside it, the photo faded towards white, never the mask's colours.
+    faded = np.array([10, 200, 30]) * (1 - render.CUT_FADE) + 255 * render.CUT_FADE
+    for column in (10, 45, 355, 390):
+        assert np.abs(over[150, column] - faded).max() <= 1
+    assert (over[150, 50] == to_rgb_bytes(render.CUT_OUTLINE)).all()  # the crop's edge is drawn
+    assert (over[150, 349] == to_rgb_bytes(render.CUT_OUTLINE)).all()
+    # The whole view is the plain overlay, pixel for pixel.
+    whole = render.overlay(photo, mask, name, opacity=0.5, min_side=0, view=(0.0, 0.0, 1.0, 1.0))
+    assert (pixels(whole) == pixels(render.overlay(photo, mask, name, opacity=0.5, min_side=0))).all()
+
+
+def to_rgb_bytes(colour_name: str) -> np.ndarray:
+    return (np.asarray(to_rgba(colour_name)[:3]) * 255).round().astype(int)
+
+
 def test_out_of_range_masks_are_clipped_on_the_absolute_scale() -> None:
     mask = np.array([[-0.5, 1.5]], dtype=np.float32)
     image = pixels(render.mask_image(mask, "jet"))

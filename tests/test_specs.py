@@ -18,15 +18,17 @@ import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import torchvision
+from PIL import Image
 from torch import nn
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import timm  # noqa: E402 - after HF_HUB_OFFLINE, which huggingface_hub reads on import
-from timm.data import resolve_data_config  # noqa: E402
+from timm.data import create_transform, resolve_data_config  # noqa: E402
 
 from attention.errors import CheckpointError, InputError  # noqa: E402
 from attention.images import load_image, preprocess  # noqa: E402
@@ -41,6 +43,7 @@ from models.specs import (  # noqa: E402
 from models.weights import WEIGHT_SUFFIXES, read_weights  # noqa: E402
 from tests.badfiles import _Exploit  # noqa: E402
 from tests.commands import run_attention
+from tests.networks_zoo import randomise_norms  # noqa: E402
 from tests.test_ecanet import randomise  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -176,6 +179,57 @@ def test_library_models_load_from_their_native_files(
         assert loaded.preprocessing.input_size == (transforms.crop_size[0],) * 2
         assert list(loaded.preprocessing.mean) == transforms.mean and list(loaded.preprocessing.std) == transforms.std
         assert loaded.classes == weights.meta["categories"]
+
+
+def photo(width: int = 1600, height: int = 1200) -> Image.Image:
+    """A photo-sized picture with structure everywhere, so a crop or resize that differs changes the input."""
+    rows, columns = torch.meshgrid(torch.linspace(0, 1, height), torch.linspace(0, 1, width), indexing="ij")
+    red = torch.sin(rows * 23) * 0.5 + 0.5
+    green = torch.cos(columns * 17 + rows * 5) * 0.5 + 0.5
+    blue = ((rows * 9).floor() + (columns * 13).floor()) % 2
+    return Image.fromarray((torch.stack([red, green, blue], -1) * 255).to(torch.uint8).numpy())
+
+
+PHOTO_CASES = [
+    ("timm:mobilenetv3_small_100", lambda: timm.create_model("mobilenetv3_small_100")),
+    ("torchvision:mobilenet_v3_small", lambda: torchvision.models.mobilenet_v3_small(weights=None)),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("spec", "build"), PHOTO_CASES, ids=[case[0] for case in PHOTO_CASES])
+def test_a_library_model_sees_a_photo_as_its_library_evaluates_it(
+    tmp_path: Path, spec: str, build: Callable[[], nn.Module]
+) -> None:
+    from attention.analysis import Analyzer
+
+    torch.manual_seed(0)
+    native = randomise_norms(build(), seed=4)
+    path = tmp_path / "weights.pth"
+    save_bare(native, path)
+    photo().save(tmp_path / "photo.jpg", quality=92)
+    picture = load_image(tmp_path / "photo.jpg")
+    if spec.startswith("timm:"):
+        own = create_transform(**resolve_data_config({}, model=native))
+    else:
+        own = torchvision.models.get_model_weights(spec.split(":")[1]).DEFAULT.transforms()
+    loaded = load_model(spec, weights=path)
+    assert torch.equal(loaded.preprocessing.batch([picture])[0], own(picture))
+    with Analyzer(loaded.model, loaded.classes, loaded.preprocessing, spec) as analyzer:
+        (analysis,) = analyzer.analyze([picture])
+    with torch.inference_mode():
+        expected = torch.softmax(native(own(picture)[None]), dim=1)[0].numpy()
+    assert int(analysis.probabilities.argmax()) == int(expected.argmax())
+    np.testing.assert_allclose(analysis.probabilities, expected, atol=1e-6)
+    # A 4:3 photo: the centre crop keeps crop_pct of its height and three quarters of that of its width.
+    left, top, right, bottom = analysis.view
+    crop = loaded.preprocessing.crop_pct
+    assert bottom - top == pytest.approx(crop, abs=0.01) and right - left == pytest.approx(0.75 * crop, abs=0.01)
+    assert top == pytest.approx(1 - bottom, abs=0.01) and left == pytest.approx(1 - right, abs=0.01)  # centred
+    squashed = apply_overrides(loaded.preprocessing, {"resize": "squash"})
+    assert (squashed.resize, squashed.crop_pct) == ("squash", 1.0)
+    assert squashed.view(picture) == (0.0, 0.0, 1.0, 1.0)
+    assert not torch.equal(squashed.batch([picture]), loaded.preprocessing.batch([picture]))
 
 
 def test_timm_pretrained_config_gives_the_input_size(tmp_path: Path) -> None:
@@ -452,6 +506,7 @@ def test_checkpoint_specs_take_no_weights(tmp_path: Path) -> None:
 def test_overrides_are_checked() -> None:
     base = apply_overrides(load_model("shapes").preprocessing, None)
     assert apply_overrides(base, {"input_size": 32}).input_size == (32, 32)
+    assert apply_overrides(base, {"resize": "shorter-crop"}).resize == "shorter-crop"
     gray = apply_overrides(base, {"channels": 1})
     assert gray.channels == 1 and len(gray.mean) == 1
     for overrides, message in [
@@ -461,6 +516,7 @@ def test_overrides_are_checked() -> None:
         ({"std": [0.0]}, "--std values must be positive"),
         ({"std": [float("nan")]}, "--std takes one number"),
         ({"channels": 2}, "--channels must be 1 or 3"),
+        ({"resize": "stretch"}, "--resize must be squash or shorter-crop, not 'stretch'"),
     ]:
         with pytest.raises(InputError, match=message):
             apply_overrides(base, overrides)
@@ -593,7 +649,14 @@ def test_cli_timm_model_with_weights(tmp_path: Path, image: Path) -> None:
     assert document["checkpoint"] == "timm:seresnet18" and len(document["classes"]) == 1000
     (entry,) = document["results"]
     assert [layer["type"] for layer in entry["layers"]] == ["se"] * 8
-    batch = preprocess([load_image(image)], (64, 64), 3, (0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
+    # timm's own evaluation at the size asked for: its crop fraction, centre crop and interpolation kept.
+    config = resolve_data_config({"input_size": (3, 64, 64)}, model=native)
+    batch = create_transform(**config)(load_image(image))[None]
+    assert document["preprocessing"] == {
+        "input_size": [64, 64], "channels": 3, "mean": list(config["mean"]), "std": list(config["std"]),
+        "resize": "shorter-crop", "crop_pct": config["crop_pct"], "interpolation": config["interpolation"]}  # fmt: skip
+    # 120x90 pixels: the shorter side becomes floor(64 / 0.875) = 73, the longer 97; 64 columns of 97 are kept.
+    assert entry["view"] == [round(16 / 97, 6), round(4 / 73, 6), round(80 / 97, 6), round(68 / 73, 6)]
     with torch.inference_mode():
         probabilities = torch.softmax(native(batch), dim=1)[0]
     index = int(probabilities.argmax())
@@ -609,8 +672,21 @@ def test_cli_reads_the_ema_entry_when_asked_and_says_that_it_exists(tmp_path: Pa
     state = {"state_dict": native.state_dict(), "state_dict_ema": averaged.state_dict(), "arch": "seresnet18"}
     state["state_dict"]["criterion.pos_weight"] = torch.ones(1000)  # a weighted loss saved beside the model
     torch.save(state, path)
-    given = [image, "--model", "timm:seresnet18", "--weights", path, "--input-size", "64", "--json"]
-    batch = preprocess([load_image(image)], (64, 64), 3, (0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
+    given = [
+        image,
+        "--model",
+        "timm:seresnet18",
+        "--weights",
+        path,
+        "--input-size",
+        "64",
+        "--resize",
+        "squash",
+        "--json",
+    ]
+    batch = preprocess(
+        [load_image(image)], (64, 64), 3, (0.485, 0.456, 0.406), (0.229, 0.224, 0.225), "squash", 1.0, "bicubic"
+    )
     for key, model, used in ((None, native, "state_dict"), ("state_dict_ema", averaged, "state_dict_ema")):
         result = run_cli(tmp_path, *given, *(["--weights-key", key] if key else []))
         assert result.returncode == 0, result.stderr

@@ -92,7 +92,9 @@ def analyze_loaded(
     start = time.perf_counter()
     explained = explanations(analyzer, analysis)  # cheap arithmetic on the recorded maps: no second pass
     explain_s = time.perf_counter() - start
-    document = build_document(model_name, analyzer.classes, [analysis_to_dict(analysis, image=name)])
+    document = build_document(
+        model_name, analyzer.classes, [analysis_to_dict(analysis, image=name)], analyzer.preprocessing
+    )
     analysis = dataclasses.replace(analysis, image=display_image(analysis.image))
     return LensResult(
         analysis=analysis,

@@ -145,7 +145,7 @@ def spatial_panels(
     spatial = result.analysis.layer(name)
     assert isinstance(spatial, SpatialLayer)
     ticks, caption = render.mask_ticks(spatial.mask, stretch)
-    large = render.overlay(result.analysis.image, spatial.mask, colormap, alpha, stretch)
+    large = render.overlay(result.analysis.image, spatial.mask, colormap, alpha, stretch, view=result.analysis.view)
     large = render.with_colour_bar(large, colormap, ticks, caption)
     mask = render.mask_image(spatial.mask, colormap, stretch, size=_mask_view_size(spatial))
     mask = render.with_colour_bar(mask, colormap, ticks, caption)
