@@ -246,7 +246,9 @@ def test_an_architecture_with_uploaded_weights_is_analysed(
     layers = document["results"][0]["layers"]
     assert [layer["type"] for layer in layers] == ["eca"] * 8
     assert [layer["kernel_size"] for layer in layers] == [3, 3, 5, 5, 5, 5, 7, 7]  # read from the file
-    batch = preprocess([load_image(image)], (224, 224), 3, IMAGENET_MEAN, IMAGENET_STD)
+    # The authors' main.py evaluates with Resize(256) and CenterCrop(224), and so does the page.
+    assert document["preprocessing"]["resize"] == "shorter-crop" and document["preprocessing"]["crop_pct"] == 0.875
+    batch = preprocess([load_image(image)], (224, 224), 3, IMAGENET_MEAN, IMAGENET_STD, "shorter-crop", 0.875)
     assert_gates(document, model, "eca_layer", eca_gate, batch)
     assert "ecanet:eca\\_resnet18" in status
     # The picker offers the architecture, and the shipped default is unchanged without an upload.

@@ -56,12 +56,16 @@ SHAPES_LAYERS = [
 
 
 def check_schema(document: dict, count: int) -> None:
-    assert set(document) == {"checkpoint", "classes", "results"}
+    assert set(document) == {"checkpoint", "classes", "preprocessing", "results"}
+    assert document["preprocessing"] == {
+        "input_size": [64, 64], "channels": 3, "mean": [0.5, 0.5, 0.5], "std": [0.25, 0.25, 0.25],
+        "resize": "squash", "crop_pct": 1.0, "interpolation": "bilinear"}  # fmt: skip
     classes = document["classes"]
     assert classes == SHAPES_CLASSES
     assert len(document["results"]) == count
     for result in document["results"]:
-        assert set(result) == {"image", "prediction", "top", "layers"}
+        assert set(result) == {"image", "prediction", "top", "view", "layers"}
+        assert result["view"] == [0.0, 0.0, 1.0, 1.0]
         prediction = result["prediction"]
         assert set(prediction) == {"label", "index", "probability"}
         assert classes[prediction["index"]] == prediction["label"]
