@@ -19,6 +19,7 @@ import torch
 from PIL import Image
 
 from .ablation import Ablator, check_mode, run_ablations
+from .discovery import discovery_report
 from .errors import InputError
 from .files import finite_or_none
 from .images import WHOLE, Preprocessing
@@ -140,6 +141,8 @@ class Analyzer:
         self.preprocessing = preprocessing
         self.name = name
         self.layers = find_attention_layers(self.model, (preprocessing.channels, *preprocessing.input_size))
+        # What was found and what was turned down, so no one counts fewer layers than their network has unawares.
+        self.discovery = discovery_report(self.model, self.layers)
         # Hooks stay registered for the analyzer's lifetime: registering them on
         # every call costs more than recording on a small network. They record
         # only inside a recording, so other users of the model see no change.
@@ -339,13 +342,18 @@ def analysis_to_dict(analysis: ImageAnalysis, image: str | None = None) -> dict[
 
 
 def build_document(
-    checkpoint: str, classes: Sequence[str], results: Sequence[dict[str, Any]], preprocessing: Preprocessing
+    checkpoint: str,
+    classes: Sequence[str],
+    results: Sequence[dict[str, Any]],
+    preprocessing: Preprocessing,
+    discovery: dict[str, Any],
 ) -> dict[str, Any]:
     """The whole JSON document: one per run, whatever the number of images."""
     return {
         "checkpoint": checkpoint,
         "classes": list(classes),
         "preprocessing": preprocessing.to_dict(),
+        "discovery": discovery,
         "results": list(results),
     }
 

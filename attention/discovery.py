@@ -44,6 +44,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from .errors import InputError
@@ -54,6 +55,10 @@ log = logging.getLogger(__name__)
 
 CONSTANT_RTOL = 1e-5  # how constant the ratio must be over the broadcast axes
 GATE_ATOL = 1e-6  # slack on [0, 1] and on a recomputed branch reproducing the gate
+# Factors count as different (between images, or across channels or pixels) beyond this share of the largest:
+# a constant scaling read back through float32 differs by about 1e-7.
+DIFFERS_RTOL = 1e-6
+UNCHANGED = "the same factors"  # how a reason for a constant scaling begins
 SMALL_INPUT = 1e-3  # input elements below this share of the sample's largest are not divided by
 PROBE_SIZES = (224, 64, 32)  # spatial sizes tried when the model's input size is not known
 PROBE_SEED = 20240613
@@ -162,46 +167,69 @@ def _kernel_size(module: nn.Module, kind: str) -> int | None:
 class _Verdict:
     """What the probe saw of one module over all its calls."""
 
-    __slots__ = ("kind", "recipes")
+    __slots__ = ("kind", "reason", "recipes")
 
     def __init__(self) -> None:
         self.kind: str | None = "unset"
+        self.reason: str | None = None  # why a module that looked like a gate is not one
         self.recipes: list[Recipe] | None = None  # recipes that reproduced the gate on every call so far
 
-    def update(self, kind: str | None, matching: list[Recipe]) -> None:
+    def update(self, kind: str | None, reason: str | None, matching: list[Recipe]) -> None:
         if self.kind == "unset":
-            self.kind, self.recipes = kind, matching
+            self.kind, self.reason, self.recipes = kind, reason, matching
         elif self.kind != kind:
+            if self.kind is not None or kind is not None:
+                self.reason = self.reason or reason or "a gate on some of its calls only"
             self.kind = None
         else:
+            self.reason = self.reason or reason
             self.recipes = [recipe for recipe in self.recipes or [] if recipe in matching]
 
 
-def _classify(x: torch.Tensor, y: torch.Tensor) -> str | None:
-    """CHANNEL, SPATIAL or None for one call ``y = module(x)`` of the probe."""
+def _classify(x: torch.Tensor, y: torch.Tensor) -> tuple[str | None, str | None]:
+    """(CHANNEL, SPATIAL or None, why not) for one call ``y = module(x)`` of the probe.
+
+    The reason is given only for a module that looked like a gate (its output
+    is its input times factors shared along the channel or the pixel axes)
+    and was turned down; anything else is no candidate at all.
+    """
     _batch, channels, height, width = x.shape
     x64, y64 = x.double(), y.double()
     scale = x64.abs().amax(dim=(1, 2, 3), keepdim=True)
     valid = x64.abs() > SMALL_INPUT * scale
     ratio = y64 / torch.where(valid, x64, torch.ones_like(x64))
+    reason = None
     for kind, axes in ((CHANNEL, (2, 3)), (SPATIAL, (1,))):
         if (kind == CHANNEL and height * width < 2) or (kind == SPATIAL and channels < 2):
             continue
         high = torch.where(valid, ratio, torch.full_like(ratio, -torch.inf)).amax(dim=axes)
         low = torch.where(valid, ratio, torch.full_like(ratio, torch.inf)).amin(dim=axes)
         seen = valid.any(dim=axes)
-        constant = bool(((high - low)[seen] <= CONSTANT_RTOL * high[seen].abs().clamp(min=1.0)).all())
-        in_range = bool((low[seen] >= -GATE_ATOL).all() and (high[seen] <= 1 + GATE_ATOL).all())
-        if not (constant and in_range):
+        if not bool(seen.any()):
             continue
-        gate = torch.where(seen, high, torch.nan).flatten(1)  # (2, C) or (2, H*W)
+        constant = bool(((high - low)[seen] <= CONSTANT_RTOL * high[seen].abs().clamp(min=1.0)).all())
+        if not constant:
+            continue
+        gate = torch.where(seen, high, torch.nan).flatten(1)  # (B, C) or (B, H*W)
+        size = gate.nan_to_num(0.0).abs().amax()
+        if float((gate.nan_to_num(1.0) - 1.0).abs().amax()) <= CONSTANT_RTOL:
+            return None, None  # the identity: a dropout in eval mode, a wrapper that passes x on
+        per = "channel" if kind == CHANNEL else "pixel"
         both = ~gate.isnan().any(dim=0)
-        differs_between_images = bool(((gate[0] - gate[1]).abs()[both] > GATE_ATOL).any())
-        spread = gate.nan_to_num(-1.0).amax(dim=1) - gate.nan_to_num(2.0).amin(dim=1)
-        varies = bool((spread > GATE_ATOL).any())
-        if differs_between_images and varies and not _normalises(y64, axes):
-            return kind
-    return None
+        between = (gate.amax(dim=0) - gate.amin(dim=0))[both]
+        spread = gate.nan_to_num(-torch.inf).amax(dim=1) - gate.nan_to_num(torch.inf).amin(dim=1)
+        lowest, highest = float(low[seen].min()), float(high[seen].max())
+        if _normalises(y64, axes):
+            reason = f"a normalisation: its output has the same size at every {per}; it weights nothing"
+        elif lowest < -GATE_ATOL or highest > 1 + GATE_ATOL:
+            reason = f"scales each {per} by factors from {lowest:.3g} to {highest:.3g}, outside 0 to 1"
+        elif not bool((between > DIFFERS_RTOL * size).any()):
+            reason = f"{UNCHANGED} per {per} for every input: a constant scaling such as LayerScale"
+        elif not bool((spread > DIFFERS_RTOL * size).any()):
+            reason = "one factor for the whole image, not one per channel or per pixel"
+        else:
+            return kind, None
+    return None, reason
 
 
 def _normalises(y: torch.Tensor, axes: tuple[int, ...]) -> bool:
@@ -234,8 +262,28 @@ def _recipes_matching(
     return matching
 
 
+def _probe_images(size: tuple[int, int, int], generator: torch.Generator) -> torch.Tensor:
+    """Four unlike images of one size: noise, a smooth field, an object on a background, a dim tinted plane.
+
+    Two noise images give almost the same channel averages deep in a network,
+    so a deep gate computes almost the same factors for both; images that
+    differ in their statistics and layout make every real gate vary.
+    """
+    channels, height, width = size
+    noise = torch.randn(channels, height, width, generator=generator)
+    coarse = torch.randn(1, channels, 4, 4, generator=generator)
+    smooth = 2.0 * F.interpolate(coarse, size=(height, width), mode="bilinear", align_corners=False)[0]
+    rows = (torch.arange(height) - (height - 1) / 2).abs()[:, None] < height / 4
+    columns = (torch.arange(width) - (width - 1) / 2).abs()[None, :] < width / 4
+    signs = torch.randn(channels, 1, 1, generator=generator).sign()
+    thing = torch.where(rows & columns, 2.0, -1.0) * signs
+    tint = torch.linspace(-1.5, 1.5, channels)[:, None, None]
+    dim = tint + 0.1 * torch.randn(channels, height, width, generator=generator)
+    return torch.stack([noise, smooth, thing, dim])
+
+
 def _probe_input(model: nn.Module, input_size: tuple[int, int, int] | None) -> list[torch.Tensor]:
-    """Random batches of 2 for the probe: the given size, timm's configured one, or common sizes."""
+    """Batches of probe images: at the given size, timm's configured one, or common sizes."""
     parameter = next(model.parameters(), None)
     device = parameter.device if parameter is not None else torch.device("cpu")
     dtype = parameter.dtype if parameter is not None and parameter.is_floating_point() else torch.float32
@@ -250,21 +298,50 @@ def _probe_input(model: nn.Module, input_size: tuple[int, int, int] | None) -> l
         channels = first.in_channels if first is not None else 3
         sizes.extend((channels, side, side) for side in PROBE_SIZES)
     generator = torch.Generator().manual_seed(PROBE_SEED)
-    return [torch.randn(2, *size, generator=generator).to(device=device, dtype=dtype) for size in sizes]
+    return [_probe_images(size, generator).to(device=device, dtype=dtype) for size in sizes]
+
+
+def _classify_again(
+    module: nn.Module, x: torch.Tensor, y: torch.Tensor, busy: list[bool]
+) -> tuple[str | None, str | None]:
+    """``_classify`` with the module also run on its input rescaled per channel and mirrored.
+
+    Deep in a network at random init the features barely depend on the
+    image, so a real gate can compute the same factors for every probe. Fed
+    unlike input directly, a gate changes its factors; a constant scaling
+    does not.
+    """
+    generator = torch.Generator().manual_seed(PROBE_SEED + 1)
+    scales = torch.exp(torch.empty(1, x.shape[1], 1, 1).uniform_(-2.3, 2.3, generator=generator))
+    other = x.flip(-1) * scales.to(device=x.device, dtype=x.dtype)
+    busy.append(True)
+    try:
+        again = module(other)
+    except Exception as error:  # noqa: BLE001 - the module's own code may refuse; keep the first verdict
+        log.debug("running %s again for the probe failed: %s", type(module).__name__, error)
+        return _classify(x, y)
+    finally:
+        busy.pop()
+    if not isinstance(again, torch.Tensor) or again.shape != other.shape:
+        return _classify(x, y)
+    return _classify(torch.cat([x, other]), torch.cat([y, again]))
 
 
 def _probe(
     model: nn.Module, candidates: list[tuple[str, nn.Module]], input_size: tuple[int, int, int] | None
 ) -> dict[int, _Verdict]:
     verdicts: dict[int, _Verdict] = {}
+    busy = []  # non-empty while a module is run again on other input, so no hook sees that run
 
     def make_hook(module: nn.Module) -> Callable[..., None]:
         recipes = {CHANNEL: _eca_recipes(module), SPATIAL: _spatial_recipes(module)}
 
         def hook(_module: nn.Module, inputs: tuple[Any, ...], output: Any) -> None:
+            if busy:
+                return
             verdict = verdicts.setdefault(id(module), _Verdict())
             x = inputs[0] if len(inputs) == 1 else None
-            kind = None
+            kind = reason = None
             if (
                 isinstance(x, torch.Tensor)
                 and isinstance(output, torch.Tensor)
@@ -273,8 +350,10 @@ def _probe(
                 and output.shape == x.shape
                 and output.data_ptr() != x.data_ptr()  # in place: the input is gone by now
             ):
-                kind = _classify(x, output)
-            verdict.update(kind, _recipes_matching(module, kind, x, output, recipes[kind]) if kind else [])
+                kind, reason = _classify(x, output)
+                if reason is not None and reason.startswith(UNCHANGED):
+                    kind, reason = _classify_again(module, x, output, busy)
+            verdict.update(kind, reason, _recipes_matching(module, kind, x, output, recipes[kind]) if kind else [])
 
         return hook
 
@@ -345,14 +424,17 @@ def _within(name: str, other: str) -> bool:
     return other == "" or name == other or name.startswith(other + ".")
 
 
-_cache: weakref.WeakKeyDictionary[nn.Module, tuple[Any, list[tuple[str, Any]]]] = weakref.WeakKeyDictionary()
+_cache: weakref.WeakKeyDictionary[nn.Module, tuple[Any, list[tuple[str, Any]], list[dict[str, str]]]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def discover_attention(model: nn.Module, known: set[int], input_size: tuple[int, int, int] | None = None) -> Layers:
     """Attention layers of ``model`` that no registered type matched (ids in ``known``), in named_modules() order.
 
     ``input_size`` is the model's (C, H, W); without it the probe uses timm's
-    configured size or tries a few common sizes.
+    configured size or tries a few common sizes. The modules that looked like
+    gates but were turned down are kept for ``rejected_modules``.
     """
     named = list(model.named_modules())
     key = (tuple(id(module) for _, module in named), frozenset(known), input_size)
@@ -366,6 +448,7 @@ def discover_attention(model: nn.Module, known: set[int], input_size: tuple[int,
         (name, module) for name, module in named if not any(_within(name, k) or _within(k, name) for k in known_names)
     ]
     found: list[tuple[str, Any]] = []
+    rejected: list[dict[str, str]] = []
     if candidates:
         verdicts = _probe(model, candidates, input_size)
         qualified = [
@@ -375,8 +458,10 @@ def discover_attention(model: nn.Module, known: set[int], input_size: tuple[int,
         ]
         names = [name for name, _, _ in qualified]
         for name, module, verdict in qualified:
-            if any(other != name and _within(name, other) for other in names):
-                continue  # an outer module already scales by the same factors
+            outer = next((other for other in names if other != name and _within(name, other)), None)
+            if outer is not None:  # an outer module already scales by the same factors
+                rejected.append(_rejection(name, module, f"part of {outer or 'the model'}, recorded there"))
+                continue
             recipe = verdict.recipes[0] if verdict.recipes else None
             kernel = _kernel_size(module, verdict.kind)
             adapter = (_channel_adapter if verdict.kind == CHANNEL else _spatial_adapter)(kernel, recipe)
@@ -384,6 +469,86 @@ def discover_attention(model: nn.Module, known: set[int], input_size: tuple[int,
             log.info(
                 "found %s attention at %s (%s)", verdict.kind, name or type(module).__name__, type(module).__name__
             )
-    _cache[model] = (key, found)
+        for name, module in candidates:
+            verdict = verdicts.get(id(module))
+            if verdict is not None and verdict.kind not in (CHANNEL, SPATIAL) and verdict.reason:
+                rejected.append(_rejection(name, module, verdict.reason))
+                log.info("not attention: %s (%s): %s", name, type(module).__name__, verdict.reason)
+    # A wrapper around a rejected module is turned down for the same reason: name only the module inside.
+    rejected = [
+        entry
+        for entry in rejected
+        if not any(
+            other is not entry and other["reason"] == entry["reason"] and _within(other["name"], entry["name"])
+            for other in rejected
+        )
+    ]
+    position = {name: index for index, (name, _) in enumerate(named)}
+    rejected.sort(key=lambda entry: position[entry["name"]])
+    _cache[model] = (key, found, rejected)
     modules = dict(named)
     return [(name, modules[name], adapter) for name, adapter in found]
+
+
+def _rejection(name: str, module: nn.Module, reason: str) -> dict[str, str]:
+    return {"name": name, "type": type(module).__name__, "reason": reason}
+
+
+def rejected_modules(model: nn.Module) -> list[dict[str, str]]:
+    """The modules of ``model`` that looked like gates in the last probe but are not recorded, each with why.
+
+    A person who counts fewer layers than their network has can see here
+    which modules were considered and what ruled them out.
+    """
+    cached = _cache.get(model)
+    return [dict(entry) for entry in cached[2]] if cached is not None else []
+
+
+def discovery_report(model: nn.Module, layers: Iterable[tuple[str, nn.Module, Any]]) -> dict[str, Any]:
+    """``{"found": [...], "rejected": [...]}``: each recorded layer and how it was known, each turned-down module."""
+    registered = {name for name, _module, _adapter in layers} - {name for name, _adapter in _found_names(model)}
+    found = [
+        {
+            "name": name,
+            "type": type(module).__name__,
+            "kind": adapter.kind,
+            "by": "registered type" if name in registered else "probe",
+        }
+        for name, module, adapter in layers
+    ]
+    return {"found": found, "rejected": rejected_modules(model)}
+
+
+def _found_names(model: nn.Module) -> list[tuple[str, Any]]:
+    cached = _cache.get(model)
+    return list(cached[1]) if cached is not None else []
+
+
+def discovery_lines(report: dict[str, Any]) -> list[str]:
+    """The report as lines for a terminal: the found layers, then the rejected modules with their reasons."""
+    count = len(report["found"])
+    lines = [f"{count} attention layer{'s' if count != 1 else ''} found" + (":" if count else "")]
+    lines += [
+        f"  {entry['name']} ({entry['type']}): {entry['kind']} gate, "
+        + ("a registered type" if entry["by"] == "registered type" else "found by the probe")
+        for entry in report["found"]
+    ]
+    if report["rejected"]:
+        rejected = len(report["rejected"])
+        were = "module looked like a gate but was" if rejected == 1 else "modules looked like gates but were"
+        lines.append(f"{rejected} {were} rejected:")
+        lines += [f"  {entry['name']} ({entry['type']}): {entry['reason']}" for entry in report["rejected"]]
+    return lines
+
+
+def discovery_summary(report: dict[str, Any]) -> str:
+    """One line for the page: how many gates were found, and which modules were turned down and why."""
+    count = len(report["found"])
+    line = f"{count} gate{'s' if count != 1 else ''} found"
+    rejected = report["rejected"]
+    if not rejected:
+        return line + "."
+    shown = "; ".join(f"{entry['name']} ({entry['reason']})" for entry in rejected[:3])
+    more = f"; and {len(rejected) - 3} more" if len(rejected) > 3 else ""
+    were = "module looked like a gate but was" if len(rejected) == 1 else "modules looked like gates but were"
+    return f"{line}; {len(rejected)} {were} rejected: {shown}{more}."

@@ -21,7 +21,13 @@ LOGGER = logging.getLogger("attention")
 def add_parser(commands: Any) -> None:
     analyze = commands.add_parser("analyze", help="record every attention layer for one or more images")
     add_model_options(analyze)
-    analyze.add_argument("images", nargs="+", metavar="IMAGE", help="image files in any format Pillow reads")
+    analyze.add_argument("images", nargs="*", metavar="IMAGE", help="image files in any format Pillow reads")
+    analyze.add_argument(
+        "--list-layers",
+        action="store_true",
+        help="list the attention layers found and the modules that looked like gates but were rejected, "
+        "with the reason, and stop (with --json: as JSON)",
+    )
     analyze.add_argument("--out", type=Path, help="write PNG figures for every image into this folder")
     analyze.add_argument("--json", action="store_true", help="print one JSON document on stdout")
     analyze.add_argument(
@@ -84,6 +90,17 @@ def write_figures(analysis: Any, out: Path, stem: str, args: argparse.Namespace)
     return written
 
 
+def list_layers(name: str, discovery: dict[str, Any], as_json: bool) -> int:
+    """``--list-layers``: what the recorder found in the model and what it turned down; exit 0 either way."""
+    from attention.discovery import discovery_lines
+
+    if as_json:
+        sys.stdout.write(dumps({"checkpoint": name, "discovery": discovery}) + "\n")
+    else:
+        sys.stdout.write(f"{name}\n" + "".join(f"{line}\n" for line in discovery_lines(discovery)))
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     from attention.analysis import Analyzer, analysis_to_dict, build_document, class_index
     from attention.discovery import require_attention
@@ -92,6 +109,8 @@ def run(args: argparse.Namespace) -> int:
     from models.checkpoint import images_per_pass
 
     check_colormap(args.colormap)
+    if not args.images and not args.list_layers:
+        raise InputError("give at least one image, or --list-layers")
     if args.target is not None and args.ablate is None:
         raise InputError("--target LABEL picks the class whose probability --ablate reports; give --ablate too")
     if args.out is not None:
@@ -105,6 +124,8 @@ def run(args: argparse.Namespace) -> int:
     results: list[dict[str, Any]] = []
     stems: set[str] = set()
     with Analyzer(loaded.model, loaded.classes, loaded.preprocessing, loaded.name) as analyzer:
+        if args.list_layers:
+            return list_layers(loaded.name, analyzer.discovery, args.json)
         require_attention(analyzer.layer_names, loaded.name)
         # One batch of images in memory at a time, however many paths were given.
         for start in range(0, len(args.images), batch_size):
@@ -122,7 +143,7 @@ def run(args: argparse.Namespace) -> int:
                     stems.add(stem)
                     write_figures(analysis, args.out, stem, args)
     if args.json:
-        document = build_document(loaded.name, loaded.classes, results, loaded.preprocessing)
+        document = build_document(loaded.name, loaded.classes, results, loaded.preprocessing, analyzer.discovery)
         if "weights" in loaded.config:
             document["weights"] = loaded.config["weights"]  # which entry of the file was read, and what was left out
         sys.stdout.write(dumps(document) + "\n")  # strict JSON: dumps refuses NaN and infinity

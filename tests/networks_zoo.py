@@ -157,6 +157,42 @@ class LearnedChannelGate(nn.Module):
         return x * self.sigmoid(self.logits)[None, :, None, None]
 
 
+class SoftmaxSpatialGate(nn.Module):
+    """A spatial gate normalised by a softmax over the pixels, times the pixel count so an even mask keeps x."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(2, 1, 7, padding=3, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        logits = self.conv(torch.cat([x.mean(1, keepdim=True), x.amax(1, keepdim=True)], dim=1))
+        mask = torch.softmax(logits.flatten(1), dim=1).view_as(logits)
+        return x * mask
+
+
+class HardSE(nn.Module):
+    """Squeeze-and-excitation with a hard sigmoid, which saturates at exactly 0 and 1."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.fc1 = nn.Conv2d(channels, max(4, channels // 8), 1)
+        self.fc2 = nn.Conv2d(max(4, channels // 8), channels, 1)
+        self.gate = nn.Hardsigmoid()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.gate(self.fc2(torch.relu(self.fc1(x.mean((2, 3), keepdim=True)))))
+
+
+class HardSpatial(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(2, 1, 7, padding=3, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        pooled = torch.cat([x.mean(1, keepdim=True), x.amax(1, keepdim=True)], dim=1)
+        return x * F.hardsigmoid(self.conv(pooled))
+
+
 # Networks -----------------------------------------------------------------------------------
 
 
@@ -192,6 +228,31 @@ def layerscale_resnet18() -> nn.Module:
             else LearnedChannelGate(channels)
         )
     )
+
+
+def eca_mobilenet_v2() -> nn.Module:
+    """torchvision's MobileNetV2 with the official eca_layer after each of its 17 inverted residuals' last norm.
+
+    Its deep gates pool features that two noise images make almost alike, the
+    case that taught discovery to probe with structured images.
+    """
+    from torchvision.models import mobilenet_v2
+    from torchvision.models.mobilenetv2 import InvertedResidual
+
+    torch.manual_seed(0)
+    model = mobilenet_v2(num_classes=10)
+    for block in model.features:
+        if isinstance(block, InvertedResidual):
+            block.conv.append(eca_layer(block.out_channels, 3))
+    return randomise_norms(model)
+
+
+def softmax_spatial_resnet18() -> nn.Module:
+    return _resnet18_with(lambda _channels, _stage: SoftmaxSpatialGate())
+
+
+def hard_gate_resnet18() -> nn.Module:
+    return _resnet18_with(lambda channels, _stage: nn.Sequential(HardSE(channels), HardSpatial()))
 
 
 def timm_model(name: str, **kwargs: object) -> nn.Module:

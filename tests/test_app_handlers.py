@@ -52,7 +52,8 @@ def test_analysis_has_the_cli_schema_and_every_feature_map(
 ) -> None:
     analyzer = cache.shipped()
     document = result.document
-    assert set(document) == {"checkpoint", "classes", "preprocessing", "results"}
+    assert set(document) == {"checkpoint", "classes", "preprocessing", "discovery", "results"}
+    assert [entry["name"] for entry in document["discovery"]["found"]] == analyzer.layer_names
     assert document["checkpoint"] == "shapes"
     assert document["preprocessing"] == analyzer.preprocessing.to_dict()
     assert document["preprocessing"]["resize"] == "squash"  # the shipped models saw whole drawings in training
@@ -155,6 +156,7 @@ def test_raw_upload_keeps_its_original_name(cache: ModelCache, roots: UploadRoot
     assert result.document["results"][0]["image"] == "holiday photo.png"
     status = analysis.status_line(result)
     assert "holiday photo" in status and "\n" not in status
+    assert " ms. 8 gates found." in status  # the shipped model's 4 ECA and 4 spatial gates, nothing turned down
 
 
 @pytest.mark.parametrize("missing", [None, "", {}, {"path": None}])

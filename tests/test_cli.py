@@ -56,7 +56,12 @@ SHAPES_LAYERS = [
 
 
 def check_schema(document: dict, count: int) -> None:
-    assert set(document) == {"checkpoint", "classes", "preprocessing", "results"}
+    assert set(document) == {"checkpoint", "classes", "preprocessing", "discovery", "results"}
+    assert document["discovery"] == {
+        "found": [{"name": name, "type": "ECA" if kind == "eca" else "SpatialAttention", "kind":
+                   "channel" if kind == "eca" else "spatial", "by": "registered type"}
+                  for name, kind, _size, _kernel in SHAPES_LAYERS],
+        "rejected": []}  # fmt: skip
     assert document["preprocessing"] == {
         "input_size": [64, 64], "channels": 3, "mean": [0.5, 0.5, 0.5], "std": [0.25, 0.25, 0.25],
         "resize": "squash", "crop_pct": 1.0, "interpolation": "bilinear"}  # fmt: skip
@@ -208,7 +213,7 @@ def hostile(tmp_path_factory: pytest.TempPathFactory, scenes: list[Path]) -> dic
 # argv (with {name} for a path from `hostile`) -> the wording of the one error line (a regex).
 BAD_ARGV: list[tuple[list[str], str]] = [
     ([], r"^error: the following arguments are required: command$"),
-    (["analyze"], r"^error: the following arguments are required: IMAGE$"),
+    (["analyze"], r"^error: give at least one image, or --list-layers$"),
     (["explain", "{scene}"], r"^error: say where to write: --out DIR \(one sheet per layer\) or --slides DIR"),
     (["report", "{scene}"], r"^error: argument command: invalid choice: 'report'"),
     (["analyze", "{scene}", "--frobnicate"], r"^error: unrecognized arguments: --frobnicate$"),

@@ -7,6 +7,7 @@ the adapters, so a wrong adapter cannot agree with itself.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -16,7 +17,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from attention.discovery import discover_attention, require_attention
+from attention.discovery import (
+    discover_attention,
+    discovery_lines,
+    discovery_report,
+    discovery_summary,
+    rejected_modules,
+    require_attention,
+)
 from attention.errors import InputError
 from attention.foreign import register_foreign_types
 from attention.recorder import AttentionRecorder, ChannelRecord, SpatialRecord, find_attention_layers
@@ -115,6 +123,14 @@ def reference(module: nn.Module, x: torch.Tensor) -> dict[str, torch.Tensor]:
         pooled = torch.cat([x.amax(1, keepdim=True), x.mean(1, keepdim=True)], 1)
         logits = _bn(F.conv2d(pooled, conv.weight, padding=conv.padding), module.spatial.bn)[:, 0]
         return {"mask": torch.sigmoid(logits)}
+    if name in ("SoftmaxSpatialGate", "HardSpatial"):
+        pooled = torch.cat([x.mean(1, keepdim=True), x.amax(1, keepdim=True)], 1)
+        logits = F.conv2d(pooled, module.conv.weight, padding=module.conv.padding)
+        if name == "HardSpatial":
+            return {"mask": F.hardsigmoid(logits)[:, 0]}
+        return {"mask": torch.softmax(logits.flatten(1), dim=1).view_as(logits)[:, 0]}
+    if name == "HardSE":
+        return {"weights": _se(x, module.fc1, F.relu, module.fc2, F.hardsigmoid)}
     raise AssertionError(f"no reference for {name}")
 
 
@@ -124,6 +140,10 @@ def reference(module: nn.Module, x: torch.Tensor) -> dict[str, torch.Tensor]:
 FAMILIES: dict[str, tuple[Callable[[], nn.Module], Any]] = {
     "blog ECA+SA in torchvision resnet18": (zoo.blog_resnet18, {"eca": 8, "spatial": 8}),
     "official eca_resnet18 layout": (zoo.official_eca_resnet18, {"eca": 8}),
+    # Deep gates that two noise images barely move: found by running each lookalike again on unlike input.
+    "official eca_layer in torchvision mobilenet_v2": (zoo.eca_mobilenet_v2, {"eca": 17}),
+    "softmax-over-pixels spatial gate in resnet18": (zoo.softmax_spatial_resnet18, {"spatial": 8}),
+    "hard-sigmoid SE and spatial gate in resnet18": (zoo.hard_gate_resnet18, {"channel": 8, "spatial": 8}),
     "official CBAM code in resnet18": (zoo.official_cbam_resnet18, {"channel": 8, "spatial": 8}),
     "timm ecaresnet26t": (lambda: zoo.timm_model("ecaresnet26t"), {"eca": 8}),
     "timm seresnet18": (lambda: zoo.timm_model("seresnet18"), {"se": 8}),
@@ -232,6 +252,13 @@ def test_kernel_sizes_and_branches_come_from_the_module() -> None:
 def test_constant_scalings_and_identities_are_not_attention() -> None:
     model = zoo.layerscale_resnet18()
     assert find_layers(model) == []
+    # Each scaling is named with its reason; the identity and the dropout beside them are no candidates at all.
+    constant = "the same factors per channel for every input: a constant scaling such as LayerScale"
+    assert rejected_modules(model) == [
+        {"name": f"layer{stage}.{block}.bn2.1{'.0' if stage % 2 else ''}",
+         "type": "LayerScale" if stage % 2 else "LearnedChannelGate", "reason": constant}
+        for stage in (1, 2, 3, 4) for block in (0, 1)
+    ]  # fmt: skip
     with pytest.raises(InputError, match="has no attention layers the recorder can find") as error:
         require_attention(find_layers(model), "layerscale_resnet18")
     assert "\n" not in str(error.value)
@@ -392,6 +419,63 @@ def test_a_normalisation_is_not_attention_beside_a_gate_that_is() -> None:
             conv.weight.mul_(20.0)
     layers = discover_attention(model, set(), (3, 16, 16))
     assert [(name, kind_of(adapter)) for name, _, adapter in layers] == [("5", "channel")]
+    assert rejected_modules(model) == [
+        {"name": "1", "type": "_PixelL2",
+         "reason": "a normalisation: its output has the same size at every pixel; it weights nothing"},
+        {"name": "3", "type": "_ChannelL2",
+         "reason": "a normalisation: its output has the same size at every channel; it weights nothing"},
+    ]  # fmt: skip
+
+
+class _DoubledSE(nn.Module):
+    """An SE whose gate is 2·sigmoid, as in timm's NF nets: factors between 0 and 2."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * 2.0 * torch.sigmoid(x.mean(dim=(2, 3), keepdim=True))
+
+
+class _WholeImageGain(nn.Module):
+    """One factor per image, computed from it: input-dependent, but it weights no channel or pixel over another."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * torch.sigmoid(x.mean(dim=(1, 2, 3), keepdim=True))
+
+
+def test_lookalikes_that_are_not_recorded_are_listed_with_their_reason() -> None:
+    torch.manual_seed(3)
+    model = nn.Sequential(
+        nn.Conv2d(3, 8, 3, padding=1),
+        _DoubledSE(),
+        nn.Dropout2d(0.5),
+        _WholeImageGain(),
+        nn.Identity(),
+        _MeanGate(),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(8, 2),
+    ).eval()
+    layers = discover_attention(model, set(), (3, 16, 16))
+    assert [name for name, _, _ in layers] == ["5"]
+    rejected = rejected_modules(model)
+    assert [(entry["name"], entry["type"]) for entry in rejected] == [("1", "_DoubledSE"), ("3", "_WholeImageGain")]
+    assert re.fullmatch(r"scales each channel by factors from 0\.\d+ to 1\.\d+, outside 0 to 1", rejected[0]["reason"])
+    assert rejected[1]["reason"] == "one factor for the whole image, not one per channel or per pixel"
+    report = discovery_report(model, layers)
+    assert report == {"found": [{"name": "5", "type": "_MeanGate", "kind": "channel", "by": "probe"}],
+                      "rejected": rejected}  # fmt: skip
+    assert discovery_summary(report) == (
+        f"1 gate found; 2 modules looked like gates but were rejected: 1 ({rejected[0]['reason']}); "
+        f"3 ({rejected[1]['reason']})."
+    )
+    assert discovery_lines(report)[:2] == [
+        "1 attention layer found:",
+        "  5 (_MeanGate): channel gate, found by the probe",
+    ]
+    assert discovery_lines(report)[2:] == [
+        "2 modules looked like gates but were rejected:",
+        f"  1 (_DoubledSE): {rejected[0]['reason']}",
+        f"  3 (_WholeImageGain): {rejected[1]['reason']}",
+    ]
 
 
 class _Wrapper(nn.Module):

@@ -667,9 +667,10 @@ def test_analysis_document_holds_the_recorded_values() -> None:
     assert analysis_to_dict(dataclasses.replace(analysis, view=(0.125, 0.0, 0.875, 1.0)))["view"] == [
         0.125, 0.0, 0.875, 1.0]  # fmt: skip
     prep = Preprocessing((8, 8), 3, (0.5,) * 3, (0.5,) * 3, "shorter-crop", 0.875, "bicubic")
-    assert build_document("shapes", ["cat", "dog", "owl"], [entry], prep) == {
+    found = {"found": [{"name": "a", "type": "ECA", "kind": "channel", "by": "probe"}], "rejected": []}
+    assert build_document("shapes", ["cat", "dog", "owl"], [entry], prep, found) == {
         "checkpoint": "shapes", "classes": ["cat", "dog", "owl"], "preprocessing": prep.to_dict(),
-        "results": [entry]}  # fmt: skip
+        "discovery": found, "results": [entry]}  # fmt: skip
 
 
 def _same_layers(a: list, b: list) -> None:

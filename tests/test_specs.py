@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import struct
 import subprocess
 import warnings
@@ -662,6 +663,67 @@ def test_cli_timm_model_with_weights(tmp_path: Path, image: Path) -> None:
     index = int(probabilities.argmax())
     assert entry["prediction"]["index"] == index and entry["prediction"]["label"] == document["classes"][index]
     assert entry["prediction"]["probability"] == pytest.approx(float(probabilities[index]), abs=2e-6)
+
+
+LOOKALIKES = """
+import torch
+from torch import nn
+
+
+class DoubledSE(nn.Module):
+    def forward(self, x):
+        return x * 2.0 * torch.sigmoid(x.mean(dim=(2, 3), keepdim=True))
+
+
+class Scale(nn.Module):
+    def __init__(self, channels):
+        super().__init__()
+        self.gamma = nn.Parameter(torch.linspace(0.1, 0.9, channels))
+
+    def forward(self, x):
+        return x * self.gamma[None, :, None, None]
+
+
+class MeanGate(nn.Module):
+    def forward(self, x):
+        return x * torch.sigmoid(3.0 * x.mean(dim=(2, 3), keepdim=True))
+
+
+def build():
+    torch.manual_seed(0)
+    return nn.Sequential(
+        nn.Conv2d(3, 8, 3, padding=1), DoubledSE(), Scale(8), MeanGate(),
+        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 3),
+    )
+"""
+
+
+def test_list_layers_names_what_was_found_and_what_was_turned_down(tmp_path: Path) -> None:
+    (tmp_path / "lookalikes.py").write_text(LOOKALIKES)
+    given = ["--list-layers", "--model", tmp_path / "lookalikes.py:build", "--input-size", "16"]
+    text = run_cli(tmp_path, *given)
+    assert text.returncode == 0, text.stderr
+    lines = text.stdout.splitlines()
+    assert lines[:3] == [
+        f"{tmp_path / 'lookalikes.py'}:build",
+        "1 attention layer found:",
+        "  3 (MeanGate): channel gate, found by the probe",
+    ]
+    assert lines[3] == "2 modules looked like gates but were rejected:"
+    assert re.fullmatch(
+        r"  1 \(DoubledSE\): scales each channel by factors from 0\.\d+ to 1\.\d+, outside 0 to 1", lines[4]
+    )
+    assert (
+        lines[5] == "  2 (Scale): the same factors per channel for every input: a constant scaling such as LayerScale"
+    )
+    document = json.loads(run_cli(tmp_path, *given, "--json").stdout)
+    assert [entry["name"] for entry in document["discovery"]["found"]] == ["3"]
+    assert [entry["name"] for entry in document["discovery"]["rejected"]] == ["1", "2"]
+    # An analysis carries the same list in its document.
+    image = tmp_path / "picture.png"
+    Image.new("RGB", (20, 16), (200, 40, 90)).save(image)
+    analysed = json.loads(run_cli(tmp_path, image, *given[1:], "--json").stdout)
+    assert analysed["discovery"] == document["discovery"]
 
 
 @pytest.mark.slow

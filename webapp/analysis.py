@@ -18,6 +18,7 @@ from PIL import Image, ImageDraw
 
 from attention.ablation import MODES
 from attention.analysis import Analyzer, ImageAnalysis, analysis_to_dict, build_document
+from attention.discovery import discovery_summary
 from attention.errors import InputError
 from attention.images import load_image
 from models.checkpoint import DEFAULT_CHECKPOINT
@@ -92,9 +93,8 @@ def analyze_loaded(
     start = time.perf_counter()
     explained = explanations(analyzer, analysis)  # cheap arithmetic on the recorded maps: no second pass
     explain_s = time.perf_counter() - start
-    document = build_document(
-        model_name, analyzer.classes, [analysis_to_dict(analysis, image=name)], analyzer.preprocessing
-    )
+    entry = analysis_to_dict(analysis, image=name)
+    document = build_document(model_name, analyzer.classes, [entry], analyzer.preprocessing, analyzer.discovery)
     analysis = dataclasses.replace(analysis, image=display_image(analysis.image))
     return LensResult(
         analysis=analysis,
@@ -214,7 +214,8 @@ def status_line(result: LensResult) -> str:
     total_ms = 1000 * sum(result.timings.values())
     return (
         f"**{markdown_text(result.image_name)}** with model **{markdown_text(result.model_name)}**: "
-        f"{markdown_text(best['label'])} ({best['probability']:.1%}); decoded and analysed in {total_ms:.0f} ms."
+        f"{markdown_text(best['label'])} ({best['probability']:.1%}); decoded and analysed in {total_ms:.0f} ms. "
+        + markdown_text(discovery_summary(result.document["discovery"]))
         + (f" **{literal(result.note)}**" if result.note else "")
     )
 
