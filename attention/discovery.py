@@ -8,16 +8,20 @@ is the input scaled by factors computed from that input, one per channel (a
 (B, C) gate broadcast over H and W) or one per pixel (a (B, H, W) mask
 broadcast over C).
 
-Design. One probe pass (batch 2, random input, ``torch.inference_mode``, the
-model switched to eval mode and back, temporary forward hooks removed
+Design. One probe pass (a batch of four unlike images: noise, a smooth
+field, an object on a background, a dim tinted plane; ``torch.inference_mode``,
+the model switched to eval mode and back, temporary forward hooks removed
 afterwards) looks at every module that takes one 4-D tensor and returns a new
 one of the same shape, and computes ``output / input`` where the input is not
-tiny. A module is a channel gate when that ratio is constant over H and W
-(within 1e-5 relative), a spatial mask when it is constant over C; and in
-both cases only when the ratio lies in [0, 1], differs between the two probe
-images (a constant scaling such as LayerScale or an identity gives the same
-factors for both) and differs across channels (or pixels), so a per-image
-scalar is not taken for attention. Gate activation children are not required,
+tiny. A module looks like a gate when that ratio is constant over H and W
+(within 1e-5 relative), or constant over C. It is a channel gate or a spatial
+mask only when the ratio lies in [0, 1], is not a normalisation, differs
+across channels (or pixels), and depends on the input. Deep in a network at
+random init the features barely depend on the image, so a lookalike whose
+factors are the same for every probe image is run once more on its own input
+rescaled per channel and mirrored: a gate changes its factors, a constant
+scaling such as LayerScale does not. Every lookalike turned down is kept with
+its reason (``rejected_modules``). Gate activation children are not required,
 so functional gates are found too. Of nested qualifying modules only the
 outermost counts; CBAM's parent module does not qualify itself (its factor
 varies over both axes), so its channel and spatial parts are found separately.
@@ -32,8 +36,9 @@ the gate to 1e-6 on the probe; entries whose input slice is all zero, whose
 gate had no effect and cannot be read back, come from that recomputation, or
 are NaN for a module without such a layout.
 
-The probe costs two small forward passes once per model; results are cached
-per model and module structure.
+The probe costs one forward pass of four images once per model, plus one
+module call per constant-looking lookalike; results are cached per model and
+module structure.
 """
 
 from __future__ import annotations
