@@ -54,7 +54,7 @@ from torch import nn
 
 from .errors import InputError
 from .foreign import CHANNEL, SPATIAL, channel_gate, make_adapter, spatial_mask
-from .records import ChannelRecord, LayerRecord, SpatialRecord, cpu_copy
+from .records import ChannelRecord, LayerRecord, SpatialRecord, cpu_copy, module_itself
 
 log = logging.getLogger(__name__)
 
@@ -172,16 +172,17 @@ def _kernel_size(module: nn.Module, kind: str) -> int | None:
 class _Verdict:
     """What the probe saw of one module over all its calls."""
 
-    __slots__ = ("kind", "reason", "recipes")
+    __slots__ = ("children", "kind", "reason", "recipes")
 
     def __init__(self) -> None:
         self.kind: str | None = "unset"
         self.reason: str | None = None  # why a module that looked like a gate is not one
         self.recipes: list[Recipe] | None = None  # recipes that reproduced the gate on every call so far
+        self.children: list[str] = []  # children whose output was the gate itself on every call so far
 
-    def update(self, kind: str | None, reason: str | None, matching: list[Recipe]) -> None:
+    def update(self, kind: str | None, reason: str | None, matching: list[Recipe], children: list[str]) -> None:
         if self.kind == "unset":
-            self.kind, self.reason, self.recipes = kind, reason, matching
+            self.kind, self.reason, self.recipes, self.children = kind, reason, matching, children
         elif self.kind != kind:
             if self.kind is not None or kind is not None:
                 self.reason = self.reason or reason or "a gate on some of its calls only"
@@ -189,6 +190,7 @@ class _Verdict:
         else:
             self.reason = self.reason or reason
             self.recipes = [recipe for recipe in self.recipes or [] if recipe in matching]
+            self.children = [child for child in self.children if child in children]
 
 
 def _classify(x: torch.Tensor, y: torch.Tensor) -> tuple[str | None, str | None]:
@@ -267,6 +269,27 @@ def _recipes_matching(
     return matching
 
 
+def _children_holding_gate(
+    kind: str, x: torch.Tensor, y: torch.Tensor, outputs: dict[str, list[torch.Tensor]]
+) -> list[str]:
+    """Direct children that ran once in this call and output the very factors that scaled x into y.
+
+    Reading such a child (an SE's sigmoid, say) gives the gate the module
+    computed even where the input is zero and the factor cannot be read back.
+    """
+    read, bad = channel_gate(x, y) if kind == CHANNEL else spatial_mask(x, y)
+    batch, channels, height, width = x.shape
+    shape = (batch, channels, 1, 1) if kind == CHANNEL else (batch, 1, height, width)
+    found = []
+    for child, seen in outputs.items():
+        if len(seen) != 1 or tuple(seen[0].shape) != shape:
+            continue
+        made = seen[0].reshape(read.shape).to(read.dtype)
+        if bool(((made - read).abs()[~bad] <= GATE_ATOL).all()) and bool(torch.isfinite(made).all()):
+            found.append(child)
+    return found
+
+
 def _probe_images(size: tuple[int, int, int], generator: torch.Generator) -> torch.Tensor:
     """Four unlike images of one size: noise, a smooth field, an object on a background, a dim tinted plane.
 
@@ -338,8 +361,18 @@ def _probe(
     verdicts: dict[int, _Verdict] = {}
     busy = []  # non-empty while a module is run again on other input, so no hook sees that run
 
-    def make_hook(module: nn.Module) -> Callable[..., None]:
+    def make_hooks(module: nn.Module) -> list[Any]:
         recipes = {CHANNEL: _eca_recipes(module), SPATIAL: _spatial_recipes(module)}
+        outputs: dict[str, list[torch.Tensor]] = {}  # gate-shaped outputs of the children in the current call
+
+        def child_hook(child: str) -> Callable[..., None]:
+            def hook(_child: nn.Module, _inputs: tuple[Any, ...], output: Any) -> None:
+                if busy or not isinstance(output, torch.Tensor) or output.dim() != 4:
+                    return
+                if output.shape[1] == 1 or output.shape[2:] == (1, 1):  # (B, 1, H, W) or (B, C, 1, 1): small
+                    outputs.setdefault(child, []).append(output)
+
+            return hook
 
         def hook(_module: nn.Module, inputs: tuple[Any, ...], output: Any) -> None:
             if busy:
@@ -358,14 +391,19 @@ def _probe(
                 kind, reason = _classify(x, output)
                 if reason is not None and reason.startswith(UNCHANGED):
                     kind, reason = _classify_again(module, x, output, busy)
-            verdict.update(kind, reason, _recipes_matching(module, kind, x, output, recipes[kind]) if kind else [])
+            matching = _recipes_matching(module, kind, x, output, recipes[kind]) if kind else []
+            children = _children_holding_gate(kind, x, output, outputs) if kind else []
+            outputs.clear()
+            verdict.update(kind, reason, matching, children)
 
-        return hook
+        handles = [module.register_forward_hook(hook)]
+        handles += [child.register_forward_hook(child_hook(name)) for name, child in module.named_children()]
+        return handles
 
     modes = [(module, module.training) for module in model.modules()]
     for batch in _probe_input(model, input_size):
         verdicts.clear()
-        handles = [module.register_forward_hook(make_hook(module)) for _name, module in candidates]
+        handles = [handle for _name, module in candidates for handle in make_hooks(module)]
         try:
             model.eval()
             with torch.inference_mode():
@@ -424,6 +462,25 @@ def _spatial_adapter(kernel_size: int | None, recipe: Recipe | None) -> Any:
     return make_adapter(SPATIAL, make_record)
 
 
+def _gate_child_adapter(kind: str, child: str, kernel_size: int | None) -> Any:
+    """Read the gate where the module made it, at its child ``child``; the module's own input is the feature map."""
+    type_name = "eca" if kernel_size is not None else "channel"
+
+    def make_record(name: str, _module: nn.Module, _inputs: tuple[Any, ...], output: Any) -> LayerRecord:
+        if kind == CHANNEL:
+            return ChannelRecord(
+                name=name, type=type_name, weights=cpu_copy(output.flatten(1)), kernel_size=kernel_size
+            )
+        return SpatialRecord(name=name, mask=cpu_copy(output[:, 0]), kernel_size=kernel_size)
+
+    return make_adapter(
+        kind,
+        make_record,
+        hook_point=lambda module: module.get_submodule(child),
+        feature_point=module_itself,
+    )
+
+
 def _within(name: str, other: str) -> bool:
     """Whether module ``name`` lies inside module ``other`` (or is it)."""
     return other == "" or name == other or name.startswith(other + ".")
@@ -469,7 +526,10 @@ def discover_attention(model: nn.Module, known: set[int], input_size: tuple[int,
                 continue
             recipe = verdict.recipes[0] if verdict.recipes else None
             kernel = _kernel_size(module, verdict.kind)
-            adapter = (_channel_adapter if verdict.kind == CHANNEL else _spatial_adapter)(kernel, recipe)
+            if recipe is None and verdict.children:
+                adapter = _gate_child_adapter(verdict.kind, verdict.children[0], kernel)
+            else:
+                adapter = (_channel_adapter if verdict.kind == CHANNEL else _spatial_adapter)(kernel, recipe)
             found.append((name, adapter))
             log.info(
                 "found %s attention at %s (%s)", verdict.kind, name or type(module).__name__, type(module).__name__

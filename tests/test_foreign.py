@@ -427,6 +427,46 @@ def test_a_normalisation_is_not_attention_beside_a_gate_that_is() -> None:
     ]  # fmt: skip
 
 
+class _SigmoidChildSE(nn.Module):
+    """A user's SE with its sigmoid as a child module and no layout the recorder knows."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.squeeze = nn.Conv2d(channels, 4, 1)
+        self.expand = nn.Conv2d(4, channels, 1)
+        self.sigmoid = nn.Sigmoid()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.sigmoid(self.expand(torch.relu(self.squeeze(x.mean((2, 3), keepdim=True)))))
+
+
+class _HalfDead(nn.Module):
+    """Every other channel all zero, as ReLU leaves dead channels in real networks."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * (torch.arange(x.shape[1], device=x.device) % 2 == 0).to(x.dtype)[None, :, None, None]
+
+
+def test_a_gate_is_read_where_the_module_made_it_even_where_its_input_is_zero() -> None:
+    torch.manual_seed(5)
+    model = nn.Sequential(
+        nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), _HalfDead(), _SigmoidChildSE(8),
+        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 2),
+    ).eval()  # fmt: skip
+    layers = find_layers(model, (3, 16, 16))
+    assert [name for name, _, _ in layers] == ["3"]
+    x = torch.randn(2, 3, 16, 16, generator=torch.Generator().manual_seed(6))
+    with torch.inference_mode():
+        with AttentionRecorder(model, layers=layers) as recorder:
+            model(x)
+        se = model[3]
+        gate = se.sigmoid(se.expand(torch.relu(se.squeeze(model[:3](x).mean((2, 3), keepdim=True)))))
+    (record,) = recorder.records
+    assert bool(torch.isfinite(record.weights).all())  # the dead channels too: the module computed their gate
+    assert torch.equal(record.weights, gate.flatten(1))
+    assert record.weights[:, 1::2].std() > 0  # and they are real values, not a fill
+
+
 class _DoubledSE(nn.Module):
     """An SE whose gate is 2·sigmoid, as in timm's NF nets: factors between 0 and 2."""
 
