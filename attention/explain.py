@@ -464,16 +464,24 @@ def _linear_like(layer: Any) -> bool:
 
 
 def bottleneck(module: nn.Module) -> Bottleneck | None:
-    """The bottleneck of an SE-style module (this project's SE and CBAM gate, timm's SEModule, torchvision's
-    SqueezeExcitation); None for any other module."""
+    """The bottleneck of an SE-style module (this project's SE and CBAM gate, timm's SEModule and SqueezeExcite
+    blocks, torchvision's SqueezeExcitation); None for any other module."""
     mlp = getattr(module, "mlp", None)
     if isinstance(mlp, nn.Sequential) and len(mlp) == 3 and _linear_like(mlp[0]) and _linear_like(mlp[2]):
         reduce, activation, expand, norm = mlp[0], mlp[1], mlp[2], None
     else:
-        reduce, expand = getattr(module, "fc1", None), getattr(module, "fc2", None)
+        reduce = getattr(module, "fc1", None) or getattr(module, "conv_reduce", None)
+        expand = getattr(module, "fc2", None) or getattr(module, "conv_expand", None)
         if not (_linear_like(reduce) and _linear_like(expand)) or getattr(module, "add_maxpool", False):
             return None
-        activation = getattr(module, "act", None) or getattr(module, "activation", None) or nn.ReLU()
+        activation = next(
+            (
+                getattr(module, key)
+                for key in ("act", "activation", "act1")
+                if isinstance(getattr(module, key, None), nn.Module)
+            ),
+            nn.ReLU(),
+        )
         norm = getattr(module, "bn", None)
     gate = getattr(module, "scale_activation", None) or getattr(module, "gate", None) or nn.Sigmoid()
     kind = type(gate).__name__.lower()  # torch's and timm's own Sigmoid and HardSigmoid classes

@@ -208,6 +208,9 @@ _KNOWN: list[tuple[str, str, Callable[[], Adapter]]] = [
     ("timm.layers.eca", "CecaModule", lambda: _gate_output("eca", "gate", _timm_eca_kernel)),
     ("timm.layers.squeeze_excite", "SEModule", lambda: _gate_output("se", "gate")),
     ("timm.layers.squeeze_excite", "EffectiveSEModule", lambda: _gate_output("se", "gate")),
+    ("timm.layers.squeeze_excite", "SqueezeExcite", lambda: _gate_output("se", "gate")),
+    # MobileNetV3's, EfficientNet's and their kin's own SE block.
+    ("timm.models._efficientnet_blocks", "SqueezeExcite", lambda: _gate_output("se", "gate")),
     ("timm.layers.cbam", "ChannelAttn", lambda: make_adapter(CHANNEL, _timm_cbam_channel_record)),
     ("timm.layers.cbam", "LightChannelAttn", lambda: make_adapter(CHANNEL, _timm_light_channel_record)),
     ("timm.layers.cbam", "SpatialAttn", lambda: make_adapter(SPATIAL, _timm_spatial_record)),

@@ -248,6 +248,8 @@ def test_a_spatial_layer_with_a_batch_norm_is_explained_with_it() -> None:
 
 def _se_modules() -> list[tuple[str, torch.nn.Module]]:
     from timm.layers import SEModule
+    from timm.layers import SqueezeExcite as TimmSqueezeExcite
+    from timm.models._efficientnet_blocks import SqueezeExcite as MobileSqueezeExcite
     from torchvision.ops import SqueezeExcitation
 
     from attention.channel import CBAMChannelGate
@@ -256,6 +258,8 @@ def _se_modules() -> list[tuple[str, torch.nn.Module]]:
         ("SqueezeExcite", SqueezeExcite(16)),
         ("CBAMChannelGate", CBAMChannelGate(16)),
         ("timm SEModule", SEModule(16, rd_ratio=1 / 4)),
+        ("timm SqueezeExcite", TimmSqueezeExcite(16, rd_ratio=1 / 4)),
+        ("timm MobileNetV3 SqueezeExcite", MobileSqueezeExcite(16, rd_ratio=1 / 4, gate_layer="hard_sigmoid")),
         ("torchvision SqueezeExcitation", SqueezeExcitation(16, 4, scale_activation=torch.nn.Hardsigmoid)),
     ]
 
@@ -277,7 +281,7 @@ def test_squeeze_excite_modules_get_their_own_steps_with_the_real_numbers(label:
     reduced = bottleneck["reduce"].shape[0]
     assert bottleneck["reduce"].shape == (reduced, 16) and bottleneck["expand"].shape == (16, reduced) and reduced < 16
     gate = explanation.step("gate").values
-    expected_gate = "hard sigmoid" if "torchvision" in label else "sigmoid"
+    expected_gate = "hard sigmoid" if "torchvision" in label or "MobileNetV3" in label else "sigmoid"
     assert gate["gate"] == expected_gate
     function = torch.nn.functional.hardsigmoid if expected_gate == "hard sigmoid" else torch.sigmoid
     np.testing.assert_allclose(function(torch.as_tensor(gate["logits"])).numpy(), weights, atol=1e-4)

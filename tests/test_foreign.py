@@ -91,6 +91,9 @@ def reference(module: nn.Module, x: torch.Tensor) -> dict[str, torch.Tensor]:
         }
     if name == "SEModule":
         return {"weights": _se(x, module.fc1, F.relu, module.fc2, torch.sigmoid)}
+    if name == "SqueezeExcite":  # timm's MobileNetV3 / EfficientNet block: its gate is hard sigmoid or sigmoid
+        gate = F.hardsigmoid if "hard" in type(module.gate).__name__.lower() else torch.sigmoid
+        return {"weights": _se(x, module.conv_reduce, module.act1, module.conv_expand, gate)}
     if name == "SqueezeExcitation":
         gate = F.hardsigmoid if isinstance(module.scale_activation, nn.Hardsigmoid) else torch.sigmoid
         return {"weights": _se(x, module.fc1, module.activation, module.fc2, gate)}
@@ -157,6 +160,8 @@ FAMILIES: dict[str, tuple[Callable[[], nn.Module], Any]] = {
     ),
     "timm resnet18 + ese": (lambda: zoo.timm_model("resnet18", block_args={"attn_layer": "ese"}), {"se": 8}),
     "timm resnet18 + ceca": (lambda: zoo.timm_model("resnet18", block_args={"attn_layer": "ceca"}), {"eca": 8}),
+    "timm mobilenetv3_large_100": (lambda: zoo.timm_model("mobilenetv3_large_100"), "SqueezeExcite"),
+    "timm efficientnet_b0": (lambda: zoo.timm_model("efficientnet_b0"), "SqueezeExcite"),
     "torchvision mobilenet_v3_small": (lambda: zoo.torchvision_model("mobilenet_v3_small"), "SqueezeExcitation"),
     "torchvision efficientnet_b0": (lambda: zoo.torchvision_model("efficientnet_b0"), "SqueezeExcitation"),
     "torchvision regnet_y_400mf": (lambda: zoo.torchvision_model("regnet_y_400mf"), "SqueezeExcitation"),
