@@ -73,16 +73,26 @@ Layers = list[tuple[str, nn.Module, Any]]
 Recipe = Callable[[nn.Module, torch.Tensor], tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]]
 
 
-def require_attention(layers: Iterable[Any], model_name: str) -> None:
+def require_attention(layers: Iterable[Any], model_name: str, model: nn.Module | None = None) -> None:
     """Refuse, in one line that says what counts as a gate, a model without attention layers, rather than show nothing.
 
     Every entry point (the page, each command) calls this, so a user meets one message however they ask.
+    Given the model, the line also names what was considered and turned down (a ViT's self-attention, say).
     """
     if not list(layers):
+        rejected = rejected_modules(model) if model is not None else []
+        considered = ""
+        if rejected:
+            first = rejected[0]
+            others = f" and {len(rejected) - 1} more" if len(rejected) > 1 else ""
+            considered = (
+                f"; it considered {first['name']} ({first['type']}): {first['reason']}{others} "
+                "(analyze --list-layers lists them)"
+            )
         raise InputError(
             f"{model_name} has no attention layers the recorder can find: an attention layer is a module whose "
             "output is its input times a gate computed from that input, one factor in 0 to 1 per channel or per "
-            "pixel; register another type with attention.register_attention_type"
+            f"pixel{considered}; register another type with attention.register_attention_type"
         )
 
 
@@ -219,8 +229,8 @@ def _classify(x: torch.Tensor, y: torch.Tensor) -> tuple[str | None, str | None]
             continue
         gate = torch.where(seen, high, torch.nan).flatten(1)  # (B, C) or (B, H*W)
         size = gate.nan_to_num(0.0).abs().amax()
-        if float((gate.nan_to_num(1.0) - 1.0).abs().amax()) <= CONSTANT_RTOL:
-            return None, None  # the identity: a dropout in eval mode, a wrapper that passes x on
+        if float((gate.nan_to_num(1.0) - 1.0).abs().amax()) <= CONSTANT_RTOL or float(size) == 0.0:
+            return None, None  # the identity (a dropout in eval mode, a wrapper), or zero (a zero-initialised norm)
         per = "channel" if kind == CHANNEL else "pixel"
         both = ~gate.isnan().any(dim=0)
         between = (gate.amax(dim=0) - gate.amin(dim=0))[both]
@@ -536,9 +546,12 @@ def discover_attention(model: nn.Module, known: set[int], input_size: tuple[int,
             )
         for name, module in candidates:
             verdict = verdicts.get(id(module))
-            if verdict is not None and verdict.kind not in (CHANNEL, SPATIAL) and verdict.reason:
-                rejected.append(_rejection(name, module, verdict.reason))
-                log.info("not attention: %s (%s): %s", name, type(module).__name__, verdict.reason)
+            reason = verdict.reason if verdict is not None and verdict.kind not in (CHANNEL, SPATIAL) else None
+            if verdict is None or verdict.kind not in (CHANNEL, SPATIAL):
+                reason = _named_refusal(module) or reason
+            if reason:
+                rejected.append(_rejection(name, module, reason))
+                log.info("not attention: %s (%s): %s", name, type(module).__name__, reason)
     # A wrapper around a rejected module is turned down for the same reason: name only the module inside.
     rejected = [
         entry
@@ -553,6 +566,39 @@ def discover_attention(model: nn.Module, known: set[int], input_size: tuple[int,
     _cache[model] = (key, found, rejected)
     modules = dict(named)
     return [(name, modules[name], adapter) for name, adapter in found]
+
+
+_NOT_RECORDED_YET = "not recorded yet"
+_SELF_ATTENTION = f"self-attention over tokens: {_NOT_RECORDED_YET}"
+# Attention modules of timm and torchvision that are not a gate the recorder reads, by module and class name.
+_NAMED = {
+    (
+        "timm.layers.coord_attn",
+        "CoordAttn",
+    ): f"per-row and per-column gates (coordinate attention): {_NOT_RECORDED_YET}",
+    ("timm.layers.coord_attn", "SimpleCoordAttn"): f"per-row and per-column gates: {_NOT_RECORDED_YET}",
+    ("timm.layers.coord_attn", "EfficientLocalAttn"): f"per-row and per-column gates (ELA): {_NOT_RECORDED_YET}",
+    ("timm.layers.coord_attn", "StripAttn"): f"per-row and per-column gates (strip attention): {_NOT_RECORDED_YET}",
+    ("timm.layers.selective_kernel", "SelectiveKernel"): f"softmax weights over kernel branches: {_NOT_RECORDED_YET}",
+    ("timm.layers.split_attn", "SplitAttn"): f"softmax weights over split branches (ResNeSt): {_NOT_RECORDED_YET}",
+    ("timm.layers.non_local_attn", "NonLocalAttn"): "non-local attention adds a weighted sum over all positions",
+    ("timm.layers.non_local_attn", "BatNonLocalAttn"): "non-local attention adds a weighted sum over all positions",
+    ("timm.layers.attention", "Attention"): _SELF_ATTENTION,
+    ("timm.models.vision_transformer", "Attention"): _SELF_ATTENTION,
+    ("torch.nn.modules.activation", "MultiheadAttention"): _SELF_ATTENTION,
+}
+
+
+def _named_refusal(module: nn.Module) -> str | None:
+    """Why a known attention module of another library is not recorded, or None for any other module."""
+    kind = type(module)
+    if (kind.__module__, kind.__name__) == ("timm.layers.global_context", "GlobalContext"):
+        if getattr(module, "mlp_add", None) is None:
+            return None  # a gate alone: the probe reads it
+        if getattr(module, "mlp_scale", None) is None:
+            return "adds a global context to every channel (fuse_add): an addition, not a gate"
+        return "a gate and an added global context together (fuse_scale and fuse_add): no one factor scales x"
+    return _NAMED.get((kind.__module__, kind.__name__))
 
 
 def _rejection(name: str, module: nn.Module, reason: str) -> dict[str, str]:

@@ -126,7 +126,7 @@ def run(args: argparse.Namespace) -> int:
     with Analyzer(loaded.model, loaded.classes, loaded.preprocessing, loaded.name) as analyzer:
         if args.list_layers:
             return list_layers(loaded.name, analyzer.discovery, args.json)
-        require_attention(analyzer.layer_names, loaded.name)
+        require_attention(analyzer.layer_names, loaded.name, loaded.model)
         # One batch of images in memory at a time, however many paths were given.
         for start in range(0, len(args.images), batch_size):
             paths = args.images[start : start + batch_size]

@@ -50,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
     image = load_image(args.image)
     with Analyzer(loaded.model, loaded.classes, loaded.preprocessing, loaded.name) as analyzer:
         names = analyzer.layer_names
-        require_attention(names, loaded.name)
+        require_attention(names, loaded.name, loaded.model)
         wanted = names if args.layer == "all" else [args.layer or names[0]]
         unknown = [name for name in wanted if name not in names]
         if unknown:

@@ -109,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
         check_out_folder(args.out)
     loaded = load_model_from(args)
     layers = find_attention_layers(loaded.model)
-    require_attention(layers, loaded.name)
+    require_attention(layers, loaded.name, loaded.model)
     batches, count, data_name = _batches(args, loaded)
     recorder = AttentionRecorder(loaded.model, layers=layers)
     ablator = Ablator([(name, module) for name, module, _ in layers])

@@ -182,7 +182,7 @@ def _require_attention_before_download(spec: ModelSpec, record: Any) -> None:
         return
     if model is layout:  # the probe needs real values
         model = record.build(spec.name, None, False).eval()
-    require_attention(find_attention_layers(model), spec.text)
+    require_attention(find_attention_layers(model), spec.text, model)
 
 
 def _build_library_model(

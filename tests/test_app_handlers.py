@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image, ImageDraw
 
 from attention import render
@@ -664,3 +665,31 @@ def test_non_square_inputs_keep_height_and_width_in_every_view(shape_images: lis
         assert cell * width > cell * height and view.height > cell * height
         drawn = np.asarray(view)[cell // 2 : cell * height : cell, cell // 2 :: cell]
         np.testing.assert_array_equal(drawn, np.asarray(render.mask_image(layer.mask, DEFAULT_COLORMAP, False)))
+
+
+class _Doubled(torch.nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * 2.0 * torch.sigmoid(x.mean(dim=(2, 3), keepdim=True))
+
+
+class _Gate(torch.nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * torch.sigmoid(3.0 * x.mean(dim=(2, 3), keepdim=True))
+
+
+def test_the_status_line_names_each_rejected_lookalike_whole() -> None:
+    from attention.analysis import Analyzer
+    from attention.images import Preprocessing
+
+    torch.manual_seed(2)
+    model = torch.nn.Sequential(
+        torch.nn.Conv2d(3, 8, 3, padding=1), _Doubled(), _Gate(),
+        torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(8, 2),
+    ).eval()  # fmt: skip
+    preprocessing = Preprocessing((16, 16), 3, (0.5,) * 3, (0.5,) * 3)
+    with Analyzer(model, ["yes", "no"], preprocessing, "own_net") as analyzer:
+        result = analysis.analyze_loaded(analyzer, Image.new("RGB", (20, 16), (90, 10, 200)), "pic.png")
+    status = analysis.status_line(result).replace("\\", "")
+    reason = result.document["discovery"]["rejected"][0]["reason"]
+    assert reason.startswith("scales each channel by factors from")
+    assert status.endswith(f"1 gate found; 1 module looked like a gate but was rejected: 1 ({reason}).")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -67,8 +68,16 @@ def _se(x: torch.Tensor, fc1: nn.Conv2d, act: Callable, fc2: nn.Conv2d, gate: Ca
 def reference(module: nn.Module, x: torch.Tensor) -> dict[str, torch.Tensor]:
     """The values a record of this module must hold: weights (+ avg, max) or mask (+ logits)."""
     name = type(module).__name__
+    if name == "EcaModule" and getattr(module, "conv2", None) is not None:  # timm's "ecam": a two-layer conv MLP
+        first, second = module.conv, module.conv2  # Conv1d(1, m, k) then Conv1d(m, 1, k)
+        hidden = module.act(F.conv1d(x.mean((2, 3))[:, None], first.weight, first.bias, padding=first.padding))
+        return {"weights": torch.sigmoid(F.conv1d(hidden, second.weight, second.bias, padding=second.padding))[:, 0]}
     if name in ("EcaModule", "eca_layer"):
         return {"weights": torch.sigmoid(_eca_conv(module.conv, x.mean((2, 3))))}
+    if name == "GlobalContext":  # softmax-weighted context, the module's own MLP (with its LayerNorm), a sigmoid
+        weights = torch.softmax(F.conv2d(x, module.conv_attn.weight, module.conv_attn.bias).flatten(1), dim=1)
+        context = torch.einsum("bcp,bp->bc", x.flatten(2), weights)[:, :, None, None]
+        return {"weights": torch.sigmoid(module.mlp_scale(context)).flatten(1)}
     if name == "CecaModule":
         return {"weights": torch.sigmoid(_eca_conv(module.conv, x.mean((2, 3)), circular=True))}
     if name == "ECAAttention":
@@ -174,6 +183,64 @@ def _expected_counts(model: nn.Module, expected: Any) -> dict[str, int]:
     count = sum(type(module).__name__ == expected for module in model.modules())
     assert count > 0
     return {"se": count}
+
+
+# timm's create_attn kinds, each in a ResNet-18's blocks: the README's table is this test's output.
+ZOO_KINDS = ["se", "ese", "eca", "ecam", "ceca", "ge", "gc", "gca", "cbam", "lcbam", "coord", "scoord", "ela",
+             "strip", "sk", "splat", "nl", "bat"]  # fmt: skip
+ZOO_START, ZOO_END = "<!-- timm-zoo: made by tests/test_foreign.py -->", "<!-- end timm-zoo -->"
+
+
+def _zoo_row(kind: str) -> str:
+    import timm
+
+    try:
+        model = zoo.timm_model("resnet18", block_args={"attn_layer": kind})
+    except Exception as error:  # noqa: BLE001 - timm's own failure is what the row reports
+        return f"| `{kind}` | | timm {timm.__version__} fails to build it ({type(error).__name__} inside timm) | |"
+    modules = [block.se for stage in (model.layer1, model.layer2, model.layer3, model.layer4) for block in stage]
+    module_name = type(modules[0]).__name__
+    layers = find_layers(model)
+    rejected = [entry for entry in rejected_modules(model) if entry["type"] == module_name]
+    if not layers:
+        reason = rejected[0]["reason"] if rejected else "not found"
+        return f"| `{kind}` | `{module_name}` | none: {reason} | |"
+    x = torch.randn(2, 3, SIZE, SIZE, generator=torch.Generator().manual_seed(1))
+    inputs: dict[str, torch.Tensor] = {}
+    named = dict(model.named_modules())
+    handles = [
+        named[name].register_forward_pre_hook(lambda _m, args, name=name: inputs.__setitem__(name, args[0].clone()))
+        for name, _, _ in layers
+    ]
+    try:
+        with torch.inference_mode(), AttentionRecorder(model, layers=layers) as recorder:
+            model(x)
+    finally:
+        for handle in handles:
+            handle.remove()
+    worst = 0.0
+    for (name, module, _), record in zip(layers, recorder.records, strict=True):
+        with torch.no_grad():
+            want = reference(module, inputs[name])
+        for field, value in want.items():
+            worst = max(worst, float((getattr(record, field).double() - value.double()).abs().max()))
+    assert worst <= TOLERANCE, (kind, worst)
+    kinds = Counter(("spatial masks" if isinstance(record, SpatialRecord) else "channel gates", record.type)
+                    for record in recorder.records)  # fmt: skip
+    recorded = " + ".join(f"{count} {what} (`{type_}`)" for (what, type_), count in sorted(kinds.items()))
+    return f"| `{kind}` | `{module_name}` | {recorded} | {'0 (exact)' if worst == 0 else '≤ 1e-6'} |"
+
+
+@pytest.mark.slow
+def test_the_readme_timm_zoo_table_is_what_the_recorder_does() -> None:
+    rows = [_zoo_row(kind) for kind in ZOO_KINDS]
+    table = "\n".join(
+        [ZOO_START, "| kind | timm module | recorded in a ResNet-18's 8 blocks | largest difference |",
+         "|---|---|---|---|", *rows, ZOO_END]
+    )  # fmt: skip
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    print("\n" + table)
+    assert table in readme, "README's timm zoo table differs from what the recorder does:\n" + table
 
 
 @pytest.mark.slow

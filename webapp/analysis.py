@@ -215,7 +215,7 @@ def status_line(result: LensResult) -> str:
     return (
         f"**{markdown_text(result.image_name)}** with model **{markdown_text(result.model_name)}**: "
         f"{markdown_text(best['label'])} ({best['probability']:.1%}); decoded and analysed in {total_ms:.0f} ms. "
-        + markdown_text(discovery_summary(result.document["discovery"]))
+        + literal(discovery_summary(result.document["discovery"]))
         + (f" **{literal(result.note)}**" if result.note else "")
     )
 

@@ -105,7 +105,7 @@ def analyzer_with_attention(loaded: LoadedModel) -> LoadedAnalyzer:
     """An analyzer for ``loaded``; InputError (one line) when no attention layer is found in it."""
     analyzer = LoadedAnalyzer(loaded)
     try:
-        require_attention(analyzer.layer_names, loaded.name)
+        require_attention(analyzer.layer_names, loaded.name, loaded.model)
     except InputError:
         analyzer.close()
         raise
@@ -262,7 +262,7 @@ class ModelCache:
         if cached is not None:
             return cached
         analyzer = LoadedAnalyzer(load_checkpoint(str(path)))
-        require_attention(analyzer.layer_names, name)
+        require_attention(analyzer.layer_names, name, analyzer.model)
         LOGGER.info("loaded uploaded checkpoint %s (%s)", name, key[:12])
         return self._keep_upload(key, analyzer)
 
