@@ -450,6 +450,21 @@ def stacked(images: Sequence[Image.Image], gap: int = 16) -> Image.Image:
     return sheet
 
 
+NO_SPATIAL_GATE = "No spatial gate in this model: its attention weights channels, not pixels."
+
+
+def text_image(text: str, width: int) -> Image.Image:
+    """``text`` in black on white, wrapped to ``width`` pixels: a picture panel that has nothing else to show."""
+    font = _font()
+    lines = fit_lines(ImageDraw.Draw(Image.new("RGB", (1, 1))), text, font, width - 16)
+    line = TEXT_PX + 4
+    image = Image.new("RGB", (width, 16 + line * len(lines)), "white")
+    draw = ImageDraw.Draw(image)
+    for number, words in enumerate(lines):
+        draw.text((8, 8 + number * line), words, fill="black", font=font)
+    return image
+
+
 def overlay_grid(
     analysis: ImageAnalysis,
     colormap: str = DEFAULT_COLORMAP,
@@ -466,7 +481,7 @@ def overlay_grid(
     """
     layers = analysis.spatial_layers
     if not layers:
-        return Image.new("RGB", (tile, 40), "white")
+        return text_image(NO_SPATIAL_GATE, tile * 2)
     base = analysis.image.convert("RGB")
     base = enlarged(base, tile)
     base.thumbnail((tile, tile), Image.Resampling.BILINEAR)

@@ -693,3 +693,10 @@ def test_the_status_line_names_each_rejected_lookalike_whole() -> None:
     reason = result.document["discovery"]["rejected"][0]["reason"]
     assert reason.startswith("scales each channel by factors from")
     assert status.endswith(f"1 gate found; 1 module looked like a gate but was rejected: 1 ({reason}).")
+    # The model has no spatial gate: the spatial panels say so rather than stay blank.
+    from webapp import notes
+
+    drawn = panels.spatial_panels(result, None, "viridis", 0.5, None)
+    assert drawn.overlay is None and drawn.mask is None
+    assert np.asarray(drawn.grid.convert("L")).min() < 100  # text, not a blank white strip
+    assert notes.spatial_labels(result, None, None) == (notes.NO_SPATIAL, notes.NO_SPATIAL)

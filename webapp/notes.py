@@ -42,6 +42,7 @@ from .state import LensResult
 
 OVERLAY_LABEL = "Selected layer over the image"
 MASK_LABEL = "Raw mask"
+NO_SPATIAL = "This model has no spatial gate: its attention weights channels only (see channel attention)"
 PHOTO_EXAMPLE_PREFIX = "photo_"
 PHOTO_MIN_SIDE = 256  # a photo is larger than this on its long side...
 PHOTO_MIN_COLOURS = 4096  # ...and has more distinct colours than this
@@ -148,7 +149,7 @@ def spatial_labels(result: LensResult | None, layer: str | None, scale: str | No
         return OVERLAY_LABEL, MASK_LABEL
     name = pick_layer(result.spatial_layer_names, layer)
     if name is None:
-        return OVERLAY_LABEL, MASK_LABEL
+        return NO_SPATIAL, NO_SPATIAL
     spatial = result.analysis.layer(name)
     assert isinstance(spatial, SpatialLayer)
     note = render.mask_range_note(spatial.mask)
