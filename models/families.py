@@ -34,9 +34,10 @@ class Family:
     """What Attention Lens needs from one model library, each part a plain function of the model's name.
 
     ``file_options`` reads builder arguments a weights file fixes besides its
-    class count (ECA-Net's per-stage kernel widths); ``attention_names`` lists
-    the networks with attention the page offers; ``parameters`` counts a
-    network at its default head without allocating it.
+    class count (ECA-Net's per-stage kernel widths); ``names`` lists every
+    classification network of the library (``models.architectures`` finds
+    those with gates); ``parameters`` counts a network at its default head
+    without allocating it.
     """
 
     key: str
@@ -44,7 +45,7 @@ class Family:
     build: Builder
     preprocessing: Callable[[str, nn.Module], Preprocessing]
     classes: Callable[[str, nn.Module, int], list[str] | None]
-    attention_names: Callable[[], list[str]] = field(default=lambda: [])
+    names: Callable[[], list[str]] = field(default=lambda: [])
     parameters: Callable[[str], int] | None = None
     file_options: Callable[[str, nn.Module, dict[str, torch.Tensor]], dict[str, Any]] = field(
         default=lambda _name, _layout, _state: {}
@@ -66,18 +67,11 @@ def count_on_meta(build: Callable[[], nn.Module]) -> int:
 
 # ---------------------------------------------------------------- timm
 
-# timm models with channel attention the recorder knows (ECA, SE), for pickers that offer architectures by name.
-TIMM_ATTENTION_PATTERNS = (
-    "ecaresnet*",
-    "eca_resne*",
-    "eca_vovnet*",
-    "eca_nfnet*",
-    "nf_ecaresnet*",
-    "seresnet*",
-    "seresnext*",
-    "legacy_se*",
-    "senet154",
-)
+
+def _timm_names() -> list[str]:
+    import timm
+
+    return timm.list_models()
 
 
 def _timm_check(name: str) -> None:
@@ -100,26 +94,18 @@ def _timm_classes(_name: str, model: nn.Module, count: int) -> list[str] | None:
     return timm_classes(model, count) or (imagenet_classes() if count == 1000 else None)
 
 
-def _timm_attention_names() -> list[str]:
-    import timm
-
-    return timm.list_models(list(TIMM_ATTENTION_PATTERNS))
-
-
 TIMM = Family(
     key="timm",
     check_name=_timm_check,
     build=_timm_build,
     preprocessing=lambda _name, model: timm_preprocessing(model),
     classes=_timm_classes,
-    attention_names=_timm_attention_names,
+    names=_timm_names,
     parameters=lambda name: count_on_meta(lambda: _timm_build(name, None, False)),
 )
 
 
 # ---------------------------------------------------------------- torchvision
-
-TORCHVISION_ATTENTION_PREFIXES = ("mobilenet_v3", "efficientnet", "regnet_y")
 
 
 def _torchvision_names() -> list[str]:
@@ -164,7 +150,7 @@ TORCHVISION = Family(
     build=_torchvision_build,
     preprocessing=lambda name, _model: _torchvision_preprocessing(name),
     classes=_torchvision_classes,
-    attention_names=lambda: [name for name in _torchvision_names() if name.startswith(TORCHVISION_ATTENTION_PREFIXES)],
+    names=_torchvision_names,
     parameters=_torchvision_parameters,
 )
 
@@ -207,7 +193,7 @@ ECANET = Family(
     build=_ecanet_build,
     preprocessing=lambda _name, _model: imagenet_preprocessing(centre_crop=True),  # the authors' main.py's validation
     classes=lambda _name, _model, count: imagenet_classes() if count == 1000 else None,
-    attention_names=lambda: list(ecanet.ARCHITECTURES),
+    names=lambda: list(ecanet.ARCHITECTURES),
     parameters=lambda name: count_on_meta(lambda: _ecanet_build(name, None, False)),
     file_options=_ecanet_file_options,
     needs_weights="the authors' released weights cannot be downloaded automatically",
@@ -268,8 +254,3 @@ def family(key: str) -> Family:
         return FAMILIES[key]
     except KeyError:
         raise InputError(f"unknown model family {key!r}; choose one of {', '.join(FAMILIES)}") from None
-
-
-def attention_architectures() -> list[str]:
-    """Specs of the library networks with channel attention that the page offers, each family sorted."""
-    return [f"{record.key}:{name}" for record in FAMILIES.values() for name in record.attention_names()]

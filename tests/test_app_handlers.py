@@ -700,3 +700,23 @@ def test_the_status_line_names_each_rejected_lookalike_whole() -> None:
     assert drawn.overlay is None and drawn.mask is None
     assert np.asarray(drawn.grid.convert("L")).min() < 100  # text, not a blank white strip
     assert notes.spatial_labels(result, None, None) == (notes.NO_SPATIAL, notes.NO_SPATIAL)
+
+
+def test_the_picker_offers_every_architecture_with_a_known_gate_featured_first(cache: ModelCache) -> None:
+    from models.architectures import FEATURED
+    from webapp.state import MAX_ARCHITECTURE_PARAMETERS
+
+    values = [value for _label, value in cache.choices()]
+    shipped = cache.names()
+    assert values[: len(shipped)] == shipped and values[len(shipped) : len(shipped) + len(FEATURED)] == list(FEATURED)
+    # Found by their layout, not by a name pattern: the two the old list refused are offered.
+    assert {"timm:regnety_002", "timm:mobilenetv3_large_100", "torchvision:regnet_y_400mf"} <= set(values)
+    assert cache.check_architecture("timm:regnety_002") == 3_162_996
+    # Past the size bound: accepted as an architecture, so the refusal can say why it is not built.
+    assert "timm:senet154" not in values and cache.is_architecture("timm:senet154")
+    with pytest.raises(InputError, match=f"up to {MAX_ARCHITECTURE_PARAMETERS / 1e6:.0f} M"):
+        cache.check_architecture("timm:senet154")
+    with pytest.raises(InputError, match="^timm:resnet18 holds no gate the recorder knows"):
+        cache.check_name("timm:resnet18")
+    with pytest.raises(InputError, match="^unknown timm model 'seresnet1888'"):
+        cache.check_name("timm:seresnet1888")

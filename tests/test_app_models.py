@@ -281,10 +281,11 @@ def test_unusable_uploads_get_one_line_each(
     message = refusal(client, image, "timm:senet154", tmp_path / "seresnet18.pth")
     limit = f"{MAX_ARCHITECTURE_PARAMETERS / 1e6:.0f} M"
     assert message.startswith(f"timm:senet154 has 115 M parameters; the page builds architectures of up to {limit}")
-    # A library model that is not in the list, with or without weights.
-    assert "is not one of the architectures with attention" in refusal(
-        client, image, "timm:resnet18", tmp_path / "seresnet18.pth"
+    # A library model without a gate, with or without weights; a name the library does not have.
+    assert refusal(client, image, "timm:resnet18", tmp_path / "seresnet18.pth").startswith(
+        "timm:resnet18 holds no gate the recorder knows (SE, ECA, CBAM and their kin)"
     )
+    assert refusal(client, image, "timm:seresnet1888").startswith("unknown timm model 'seresnet1888'")
     # The server still serves the good upload.
     _status, _top, document, _file = api_call(client, image, "ecanet:eca_resnet18", official_eca[1])
     assert len(document["results"][0]["layers"]) == 8

@@ -12,7 +12,7 @@ own dictionaries are guarded by a lock.
 
 What a request may make the server build is bounded: a shipped model, the
 model given at launch, an Attention Lens checkpoint, or one of the library
-architectures with attention (``models.specs.attention_architectures``) by
+architectures whose layout holds a known gate (``models.architectures``) by
 name, with uploaded weights and at most ``MAX_ARCHITECTURE_PARAMETERS``
 parameters. A request never runs code and never downloads anything.
 """
@@ -36,8 +36,9 @@ from attention.analysis import Analyzer, ImageAnalysis
 from attention.discovery import require_attention
 from attention.errors import CheckpointError, InputError
 from attention.explain import Explanation
+from models.architectures import attention_architectures, gated_parameters
 from models.checkpoint import DEFAULT_CHECKPOINT, LoadedModel, load_checkpoint, shipped_models
-from models.families import FAMILIES, attention_architectures, count_on_meta, family
+from models.families import FAMILIES
 from models.specs import load_model
 from models.weights import WEIGHT_SUFFIXES
 
@@ -114,18 +115,27 @@ def analyzer_with_attention(loaded: LoadedModel) -> LoadedAnalyzer:
 
 @functools.cache
 def page_architectures() -> tuple[str, ...]:
-    """Architecture specs a page user may pick and upload weights for (library names only, never code)."""
-    return tuple(attention_architectures())
+    """Architecture specs the picker lists (library names only, never code): featured first, within the size bound."""
+    return tuple(attention_architectures(limit=MAX_ARCHITECTURE_PARAMETERS))
 
 
-@functools.cache
+def page_accepts(spec: str) -> bool:
+    """Whether ``spec`` is a library architecture, listed or not, whose layout holds a known gate (of any size).
+
+    A name the list does not hold (a library version the list was not made
+    for, say) is laid out on the meta device once, never built or downloaded.
+    """
+    if spec in page_architectures():
+        return True
+    try:
+        return gated_parameters(spec) is not None
+    except InputError:
+        return False
+
+
 def architecture_parameters(spec: str) -> int:
-    """Parameters of a library architecture at its default head, counted by its family without allocating weights."""
-    key, _, name = spec.partition(":")
-    record = family(key)
-    if record.parameters is not None:
-        return record.parameters(name)
-    return count_on_meta(lambda: record.build(name, None, False))
+    """Parameters of a library architecture at its default head, counted on its layout without allocating weights."""
+    return gated_parameters(spec) or 0
 
 
 def file_digest(path: str | Path) -> str:
@@ -177,7 +187,7 @@ class ModelCache:
         return launch + shipped + [(f"{spec} · upload its weights", spec) for spec in self.architectures()]
 
     def is_architecture(self, name: str | None) -> bool:
-        return name is not None and name in page_architectures()
+        return isinstance(name, str) and page_accepts(name)
 
     def analyzer(self, name: str | None = None) -> Analyzer:
         """The analyzer a picked name stands for when no file is uploaded; None means the default."""
@@ -199,9 +209,12 @@ class ModelCache:
         text = str(name)
         key, sep, _rest = text.partition(":")
         if sep and key in FAMILIES:
+            if key == "hf-hub":
+                raise InputError(f"{text} is a Hub download, which the page never makes; pick one from the model list")
+            gated_parameters(text)  # an unknown name: one line with the library's close matches
             raise InputError(
-                f"{text} is not one of the architectures with attention that the page builds; "
-                "pick one from the model list"
+                f"{text} holds no gate the recorder knows (SE, ECA, CBAM and their kin), so the page does not "
+                "offer it; pick one from the model list"
             )
         if sep:
             raise InputError(

@@ -104,6 +104,8 @@ def model_section(cache: ModelCache, roots: UploadRoots) -> ModelSection:
             value=cache.default_name,
             label="Model: a shipped one, or an architecture with attention to upload weights for (type to search)",
             elem_id="model",
+            # Any timm or torchvision name may be typed: the server lays it out and says whether it has gates.
+            allow_custom_value=True,
         )
         # Closed until wanted, so its empty drop zone does not stand between the picker and the examples.
         with gr.Accordion("Upload weights or a checkpoint", open=False, elem_id="checkpoint-section"):
