@@ -9,7 +9,11 @@ and events return ``{component: value}``, so adding a panel is one entry where
 that panel is drawn. GRADIO_SERVER_NAME and
 GRADIO_SERVER_PORT choose where it listens; ``python app.py --model SPEC
 [--weights FILE] [--classes FILE] [--input-size ...]`` serves SPEC (as the CLI
-names models) as the default model.
+names models) as the default model. ``--model`` may be given several times, or
+``ATTENTION_LENS_MODELS`` may list specs separated by commas (a hosted copy that
+runs ``app.py`` with no arguments): each is loaded with its library's pretrained
+weights, and one that cannot be loaded (offline, weights not cached) is skipped
+with one log line.
 
 API: the ``/analyze`` endpoint takes an image file (every other input has a
 default) and returns a status line, the top-5 predictions, the analysis
@@ -41,6 +45,7 @@ import logging  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
 import threading  # noqa: E402
+from collections.abc import Mapping  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
@@ -50,7 +55,7 @@ from starlette.middleware import Middleware  # noqa: E402
 from attention.errors import InputError  # noqa: E402
 from attention.images import MAX_PIXELS  # noqa: E402
 from models.checkpoint import DEFAULT_CHECKPOINT  # noqa: E402
-from models.options import OneLineParser, add_model_options, load_model_from  # noqa: E402
+from models.options import DESCRIBING, OneLineParser, add_model_options, load_model_from  # noqa: E402
 from webapp import analysis, downloads  # noqa: E402
 from webapp.inputs import UploadRoots, example_images, gradio_upload_folder  # noqa: E402
 from webapp.runtime import configure_torch, limit_pillow, stop_on_sigterm  # noqa: E402
@@ -72,6 +77,8 @@ QUEUE_SIZE = int(os.environ.get("ATTENTION_LENS_QUEUE_SIZE", "16"))
 SESSION_TTL_S = 1800
 # Sessions whose results the server keeps, the oldest dropped first: about 1.7 MB each (6 MB after a huge upload).
 SESSION_CAPACITY = int(os.environ.get("ATTENTION_LENS_SESSIONS", "256"))
+# Models a hosted copy serves when app.py runs without --model: specs separated by commas.
+MODELS_VARIABLE = "ATTENTION_LENS_MODELS"
 
 CSS = """
 /* The attention panels are pictures meant to be seen large: the page fills the window, up to a point. */
@@ -148,7 +155,7 @@ def build_app(
             with gr.Column(scale=0, min_width=330, elem_id="input-column"):
                 inputs = input_section()
                 model = model_section(cache, roots)
-                example_section(inputs, model, example_images(EXAMPLES_DIR), cache.default_name)
+                example_section(inputs, model, example_images(EXAMPLES_DIR), cache.default_name, cache.names())
             with gr.Column(scale=1, min_width=320, elem_id="results-column"):
                 results = results_section()
                 with gr.Row(equal_height=False, elem_id="first-results"):
@@ -234,32 +241,48 @@ def build_app(
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    """The launch flags: the model to serve as the default, as the CLI names it (one ``error:`` line, exit 2)."""
+    """The launch flags: the models to serve, the first the default, as the CLI names them (one ``error:`` line)."""
     parser = OneLineParser(
         prog="python app.py",
         description="Serve Attention Lens. --model adds a model to the picker and makes it the default; "
-        "it may be your own factory (path/to/file.py:FUNCTION), which only the launch flags accept.",
+        "give it again for more models. It may be your own factory (path/to/file.py:FUNCTION), which only "
+        "the launch flags accept. Without --model, ATTENTION_LENS_MODELS may list models separated by commas.",
     )
-    add_model_options(parser)
+    add_model_options(parser, several=True)
     return parser.parse_args(argv)
 
 
-def launch_model(args: argparse.Namespace) -> LoadedAnalyzer | None:
-    """The analyzer for the launch flags, None without any; InputError when it cannot be served."""
-    given = (
-        args.model,
-        args.weights,
-        args.weights_key,
-        args.classes,
-        args.input_size,
-        args.channels,
-        args.mean,
-        args.std,
-        args.resize,
-    )
-    if all(value is None for value in given):
-        return None
-    return analyzer_with_attention(load_model_from(args))  # runs a factory: the person at the keyboard asked
+def launch_models(args: argparse.Namespace, environ: Mapping[str, str] = os.environ) -> list[LoadedAnalyzer]:
+    """The analyzers for the launch flags (or ``ATTENTION_LENS_MODELS``); InputError when the one asked for fails.
+
+    One model, named by the flags, must load or the launch is refused. Of
+    several, or of those the variable lists, each that cannot be loaded
+    (offline with no cached weights, no attention) is skipped with one log
+    line, so a hosted copy still starts.
+    """
+    specs = list(args.model or [])
+    from_variable = not specs and bool(environ.get(MODELS_VARIABLE, "").strip())
+    if from_variable:
+        specs = [spec.strip() for spec in environ[MODELS_VARIABLE].split(",") if spec.strip()]
+    described = [name for name in DESCRIBING if getattr(args, name) is not None]
+    if len(specs) > 1 and described:
+        flag = "--" + described[0].replace("_", "-")
+        raise InputError(f"{flag} describes one model; give it with a single --model")
+    if not specs:
+        if described:
+            return [analyzer_with_attention(load_model_from(args))]  # the flags describe the default model
+        return []
+    if len(specs) == 1 and not from_variable:
+        return [analyzer_with_attention(load_model_from(argparse.Namespace(**{**vars(args), "model": specs[0]})))]
+    analyzers = []
+    for spec in specs:
+        try:
+            analyzers.append(
+                analyzer_with_attention(load_model_from(argparse.Namespace(**{**vars(args), "model": spec})))
+            )
+        except InputError as error:
+            LOGGER.error("launch model %s skipped: %s", spec, error)
+    return analyzers
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -273,7 +296,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     logging.captureWarnings(True)
     try:
-        launch = launch_model(args)
+        launches = launch_models(args)
     except InputError as error:
         sys.stderr.write(f"error: {error}\n")
         sys.exit(2)
@@ -282,7 +305,7 @@ def main(argv: list[str] | None = None) -> None:
     threads = configure_torch()
     limit_pillow(MAX_PIXELS)
     stop_on_sigterm()
-    cache = ModelCache(launch=launch)
+    cache = ModelCache(launches=launches)
     demo = build_app(cache, space.downloads, UploadRoots.of([space.uploads, EXAMPLES_DIR]))
     space.start_pruning()
     threading.Thread(target=analysis.warm_up, args=(cache,), name="warm-up", daemon=True).start()

@@ -22,17 +22,22 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(2, f"error: {' '.join(message.split())}\n")
 
 
-def add_model_options(parser: argparse.ArgumentParser) -> None:
-    """``--model SPEC`` (alias ``--checkpoint``) and what may override a model's own description."""
+def add_model_options(parser: argparse.ArgumentParser, several: bool = False) -> None:
+    """``--model SPEC`` (alias ``--checkpoint``) and what may override a model's own description.
+
+    With ``several``, ``--model`` may be given more than once and ``args.model`` is a list.
+    """
     parser.add_argument(
         "--model",
         "--checkpoint",
         dest="model",
         default=None,
+        action="append" if several else "store",
         metavar="SPEC",
         help="shapes, fashion, a checkpoint path, "
         + ", ".join(f"{key}:NAME" for key in FAMILIES)
-        + ", or your own factory as path/to/file.py:FUNCTION or package.module:FUNCTION",
+        + ", or your own factory as path/to/file.py:FUNCTION or package.module:FUNCTION"
+        + ("; give it again for more models (the first is the default)" if several else ""),
     )
     parser.add_argument(
         "--weights", type=Path, help="weights file for --model (.pt, .pth, .pth.tar, .ckpt, .safetensors...)"
@@ -55,6 +60,10 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
         "(default: the model's own, such as timm's crop_pct and centre crop)",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress on stderr")
+
+
+# The options that describe one model; they go with a single --model.
+DESCRIBING = ("weights", "weights_key", "classes", "input_size", "channels", "mean", "std", "resize")
 
 
 def load_model_from(args: argparse.Namespace) -> Any:

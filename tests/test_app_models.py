@@ -143,9 +143,11 @@ class Launched(NamedTuple):
     process: subprocess.Popen[bytes]
 
 
-def launch(args: list[str | Path], port: int, folder: Path) -> subprocess.Popen[bytes]:
+def launch(
+    args: list[str | Path], port: int, folder: Path, extra: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
     env = server_environment(port, folder / "uploads")
-    env.update(HF_HUB_OFFLINE="1", OMP_NUM_THREADS="1")
+    env.update(HF_HUB_OFFLINE="1", OMP_NUM_THREADS="1", **(extra or {}))
     log = open(folder / "app.log", "wb")  # noqa: SIM115 - the server writes to it while it runs
     return subprocess.Popen(
         [sys.executable, "app.py", *map(str, args)], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
@@ -220,6 +222,36 @@ def test_a_launch_model_without_attention_is_refused_in_one_line(tmp_path: Path)
     lines = (tmp_path / "app.log").read_text(errors="replace").strip().splitlines()
     assert len(lines) == 1, lines
     assert lines[0].startswith("error: torchvision:resnet18 has no attention layers the recorder can find")
+
+
+@pytest.mark.slow
+def test_a_hosted_copy_serves_the_models_its_variable_lists_and_skips_one_not_cached(tmp_path: Path) -> None:
+    from tests.test_model_families import hub_cache
+
+    labels = [f"class {index}" for index in range(1000)]
+    env = hub_cache(tmp_path, "timm/ecaresnet26t.ra2_in1k", labels, "ecaresnet26t")  # its pretrained tag
+    extra = {"HF_HOME": env["HF_HOME"], "ATTENTION_LENS_MODELS": "timm:ecaresnet26t,timm:seresnet50"}
+    port = free_port()
+    process = launch([], port, tmp_path, extra)  # app.py with no arguments, as a Hugging Face Space runs it
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        try:
+            wait_for_app(url, process, tmp_path / "app.log", SERVER_START_TIMEOUT_S)
+        except RuntimeError as error:
+            pytest.fail(str(error))
+        props = component(url, "model")
+        assert props["value"] == "timm:ecaresnet26t"
+        assert [value for _label, value in props["choices"]][:3] == ["timm:ecaresnet26t", "shapes", "fashion"]
+        assert component(url, "examples-timm:ecaresnet26t")  # the photo examples, for the photo model
+        client = Client(url, verbose=False)
+        image = photo(tmp_path / "photo.png")
+        _status, _top, document, _file = api_call(client, image)
+        assert document["checkpoint"] == "timm:ecaresnet26t" and len(document["results"][0]["layers"]) == 8
+        assert document["preprocessing"]["resize"] == "shorter-crop"  # timm's own evaluation transform
+    finally:
+        stop(process)
+    skipped = [line for line in (tmp_path / "app.log").read_text().splitlines() if "skipped" in line]
+    assert len(skipped) == 1 and "launch model timm:seresnet50 skipped: " in skipped[0], skipped
 
 
 # --------------------------------------------------------------------------- an architecture picked in the page

@@ -6,6 +6,7 @@ added to a section without its entry in that section's ``outputs`` fails here.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -15,6 +16,7 @@ import pytest
 from PIL import Image
 
 from app import build_app
+from attention.errors import InputError
 from webapp import analysis, debug
 from webapp.inputs import UploadRoots
 from webapp.sections.common import LATER_EVENTS, PANEL_EVENTS, follow_results
@@ -125,3 +127,44 @@ def test_a_new_analysis_hides_only_an_ablation_of_an_earlier_analysis(cache: Mod
     later = reset.follow(circle, debug.ablation_of(star))
     assert {component for component, update in later.items() if update == gr.update(visible=False)} == hidden
     assert later[reset.target].value == debug.predicted_label(circle) == "circle"
+
+
+def test_several_launch_models_load_and_one_that_cannot_is_skipped_with_one_log_line(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from app import launch_models, parse_args
+
+    with caplog.at_level(logging.ERROR):
+        launched = launch_models(parse_args([]), {"ATTENTION_LENS_MODELS": " fashion, timm:seresnet1888 ,shapes"})
+    assert [analyzer.name for analyzer in launched] == ["fashion", "shapes"]
+    (skipped,) = [record for record in caplog.records if "skipped" in record.getMessage()]
+    assert skipped.getMessage().startswith("launch model timm:seresnet1888 skipped: unknown timm model 'seresnet1888'")
+    cache = ModelCache(launches=launched)
+    assert cache.default_name == "fashion" and cache.names() == ["fashion", "shapes"]
+    assert [value for _label, value in cache.choices()][:2] == ["fashion", "shapes"]
+    assert cache.analyzer("shapes") is launched[1] and cache.analyzer(None) is launched[0]
+    # --model wins over the variable; flags that describe one model go with one --model only.
+    assert [a.name for a in launch_models(parse_args(["--model", "shapes"]), {"ATTENTION_LENS_MODELS": "fashion"})] == [
+        "shapes"
+    ]
+    with pytest.raises(InputError, match="^--input-size describes one model; give it with a single --model$"):
+        launch_models(parse_args(["--model", "shapes", "--model", "fashion", "--input-size", "32"]), {})
+    # One model asked for by the flags must load: the launch is refused rather than started without it.
+    with pytest.raises(InputError, match="unknown timm model"):
+        launch_models(parse_args(["--model", "timm:seresnet1888"]), {})
+    assert launch_models(parse_args([]), {}) == []
+
+
+def test_photo_examples_show_for_each_launch_model_that_reads_photos() -> None:
+    from webapp.notes import example_groups
+
+    paths = ["a/shapes_star_1.png", "a/photo_cat.jpg", "a/photo_dog.jpg", "a/fashion_bag_2.png"]
+    groups = example_groups(paths, "timm:ecaresnet50d", ["timm:ecaresnet50d", "timm:seresnet50", "shapes"])
+    assert [(group.model, group.paths) for group in groups] == [
+        ("timm:ecaresnet50d", ["a/photo_cat.jpg", "a/photo_dog.jpg"]),
+        ("timm:seresnet50", ["a/photo_cat.jpg", "a/photo_dog.jpg"]),
+        ("shapes", ["a/shapes_star_1.png"]),
+        ("fashion", ["a/fashion_bag_2.png"]),
+    ]
+    # The shipped models read drawings, not photos: without a photo model no photo is offered.
+    assert [group.model for group in example_groups(paths, "shapes")] == ["shapes", "fashion"]

@@ -184,8 +184,9 @@ def check_checkpoint(checkpoint_file: Any, picked: str | None = None, *, cache: 
     try:
         upload = checkpoint_upload(checkpoint_file, roots)
         if upload is None:
-            if cache.launch is not None and picked in (None, "", cache.launch.name):
-                return f"Using the launch model **{markdown_text(cache.launch.name)}**."
+            launched = cache.launched(cache.default_name if picked in (None, "") else picked)
+            if launched is not None:
+                return f"Using the launch model **{markdown_text(launched.name)}**."
             if cache.is_architecture(picked):
                 parameters = cache.check_architecture(str(picked))
                 return (

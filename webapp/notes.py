@@ -27,7 +27,7 @@ model, and picking one picks its model.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -77,20 +77,25 @@ def gallery_examples(paths: Iterable[str], model: str | None) -> list[str]:
     return [path for path in paths if reads_photos(model) or not is_photo_example(path)]
 
 
-def example_groups(paths: Iterable[str], default: str) -> list[ExampleGroup]:
-    """The examples grouped by the model each was made for (its file-name prefix); photos go with ``default``.
+def example_groups(paths: Iterable[str], default: str, launched: Sequence[str] = ()) -> list[ExampleGroup]:
+    """The examples grouped by the model each was made for (its file-name prefix); photos go with photo models.
 
-    Photos are offered only when ``default`` reads photos (a model given at
-    launch may); a file with another prefix goes with ``default`` too.
+    Photos are offered with ``default`` and each other ``launched`` model that
+    reads photos (models given at launch may), one group each; a file with
+    another prefix goes with ``default`` too.
     """
+    readers = [model for model in dict.fromkeys([default, *launched]) if reads_photos(model)]
     grouped: dict[str, list[str]] = {}
     for path in paths:
         prefix = Path(path).name.split("_", 1)[0]
         if prefix in EXAMPLE_CAPTIONS:
             grouped.setdefault(prefix, []).append(str(path))
-        elif reads_photos(default) or not is_photo_example(path):
+        elif not is_photo_example(path):
             grouped.setdefault(default, []).append(str(path))
-    order = [default, *(model for model in EXAMPLE_CAPTIONS if model != default)]
+        else:
+            for model in readers:
+                grouped.setdefault(model, []).append(str(path))
+    order = list(dict.fromkeys([default, *readers, *EXAMPLE_CAPTIONS]))
     return [
         ExampleGroup(model, EXAMPLE_CAPTIONS.get(model, f"For model {model}"), grouped[model])
         for model in order

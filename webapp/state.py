@@ -25,7 +25,7 @@ import logging
 import threading
 import weakref
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -154,36 +154,47 @@ class ModelCache:
     requests for models that are already loaded; two requests loading the
     same file at once both succeed and one copy is kept.
 
-    ``launch`` is the analyzer for ``python app.py --model ...``: it joins the
-    picker under its name and becomes the default.
+    ``launches`` are the analyzers for ``python app.py --model ...`` (the flag
+    may be given several times, or ``ATTENTION_LENS_MODELS`` name them): they
+    join the picker under their names, and the first becomes the default.
     """
 
-    def __init__(self, max_uploads: int = 2, launch: LoadedAnalyzer | None = None) -> None:
+    def __init__(
+        self, max_uploads: int = 2, launch: LoadedAnalyzer | None = None, launches: Sequence[LoadedAnalyzer] = ()
+    ) -> None:
         self.max_uploads = max_uploads
-        self.launch = launch
+        self.launches: list[LoadedAnalyzer] = [launch] if launch is not None else []
+        self.launches += [analyzer for analyzer in launches if analyzer not in self.launches]
         self._lock = threading.Lock()
         self._shipped: dict[str, Analyzer] = {}
         self._uploads: OrderedDict[str, LoadedAnalyzer] = OrderedDict()
 
     @property
+    def launch(self) -> LoadedAnalyzer | None:
+        """The first launch model, the page's default; None when the app was started without one."""
+        return self.launches[0] if self.launches else None
+
+    def launched(self, name: str | None) -> LoadedAnalyzer | None:
+        """The launch model of that name, if there is one."""
+        return next((analyzer for analyzer in self.launches if analyzer.name == name), None)
+
+    @property
     def default_name(self) -> str:
-        return self.launch.name if self.launch is not None else DEFAULT_CHECKPOINT
+        return self.launches[0].name if self.launches else DEFAULT_CHECKPOINT
 
     def names(self) -> list[str]:
-        """Models that need no upload: the launch model first, then the shipped ones on disk now."""
-        shipped = shipped_models()  # new ones appear without a restart
-        if self.launch is None:
-            return shipped
-        return [self.launch.name, *(name for name in shipped if name != self.launch.name)]
+        """Models that need no upload: the launch models first, then the shipped ones on disk now."""
+        launched = [analyzer.name for analyzer in self.launches]
+        return launched + [name for name in shipped_models() if name not in launched]  # new ones without a restart
 
     def architectures(self) -> list[str]:
-        """Architectures to upload weights for; one the launch model already stands for is listed once, as it."""
-        return [spec for spec in page_architectures() if self.launch is None or spec != self.launch.name]
+        """Architectures to upload weights for; one a launch model already stands for is listed once, as it."""
+        return [spec for spec in page_architectures() if self.launched(spec) is None]
 
     def choices(self) -> list[tuple[str, str]]:
         """(label, value) pairs for the model picker; the values are what the API's ``model`` accepts."""
-        launch = [] if self.launch is None else [(f"{self.launch.name} (launch model)", self.launch.name)]
-        shipped = [(name, name) for name in self.names() if self.launch is None or name != self.launch.name]
+        launch = [(f"{analyzer.name} (launch model)", analyzer.name) for analyzer in self.launches]
+        shipped = [(name, name) for name in self.names() if self.launched(name) is None]
         return launch + shipped + [(f"{spec} · upload its weights", spec) for spec in self.architectures()]
 
     def is_architecture(self, name: str | None) -> bool:
@@ -192,8 +203,9 @@ class ModelCache:
     def analyzer(self, name: str | None = None) -> Analyzer:
         """The analyzer a picked name stands for when no file is uploaded; None means the default."""
         name = self.default_name if name is None or name == "" else name
-        if self.launch is not None and name == self.launch.name:
-            return self.launch
+        launched = self.launched(name)
+        if launched is not None:
+            return launched
         if self.is_architecture(name):
             raise InputError(
                 f"{name} is an architecture without weights: upload a weights file for it "

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -130,9 +130,11 @@ def model_section(cache: ModelCache, roots: UploadRoots) -> ModelSection:
     return ModelSection(model, checkpoint, status)
 
 
-def example_section(inputs: InputSection, model: ModelSection, examples: list[str], default: str) -> None:
+def example_section(
+    inputs: InputSection, model: ModelSection, examples: list[str], default: str, launched: Sequence[str] = ()
+) -> None:
     """The example images, one captioned group per model they were made for; picking one also picks its model."""
-    groups = notes.example_groups(examples, default)
+    groups = notes.example_groups(examples, default, launched)
     if not groups:
         gr.Markdown("*No example images yet: add image files to `assets/examples`.*")
         return
