@@ -365,11 +365,23 @@ def _classify_again(
     return _classify(torch.cat([x, other]), torch.cat([y, again]))
 
 
+def _image_shaped(plane: tuple[int, ...], picture: tuple[int, ...]) -> bool:
+    """Whether an (H, W) grid can be the picture's pixels at some stride: the same aspect, to a pixel's rounding.
+
+    A branch that permutes its input (triplet attention's channel-by-width
+    plane, say) gives a mask over another pair of axes, which is no pixel map.
+    """
+    height, width = plane
+    picture_height, picture_width = picture
+    return abs(height * picture_width - width * picture_height) <= max(picture_height, picture_width)
+
+
 def _probe(
     model: nn.Module, candidates: list[tuple[str, nn.Module]], input_size: tuple[int, int, int] | None
 ) -> dict[int, _Verdict]:
     verdicts: dict[int, _Verdict] = {}
     busy = []  # non-empty while a module is run again on other input, so no hook sees that run
+    picture = (1, 1)  # the probe image's height and width, set for each batch
 
     def make_hooks(module: nn.Module) -> list[Any]:
         recipes = {CHANNEL: _eca_recipes(module), SPATIAL: _spatial_recipes(module)}
@@ -401,6 +413,13 @@ def _probe(
                 kind, reason = _classify(x, output)
                 if reason is not None and reason.startswith(UNCHANGED):
                     kind, reason = _classify_again(module, x, output, busy)
+                if kind == SPATIAL and not _image_shaped(x.shape[2:], picture):
+                    height, width = x.shape[2:]
+                    kind = None
+                    reason = (
+                        f"factors over a {height}x{width} plane that is not the picture's rows and columns "
+                        f"(a permuted branch, as in triplet attention): {_NOT_RECORDED_YET}"
+                    )
             matching = _recipes_matching(module, kind, x, output, recipes[kind]) if kind else []
             children = _children_holding_gate(kind, x, output, outputs) if kind else []
             outputs.clear()
@@ -413,6 +432,7 @@ def _probe(
     modes = [(module, module.training) for module in model.modules()]
     for batch in _probe_input(model, input_size):
         verdicts.clear()
+        picture = tuple(batch.shape[2:])
         handles = [handle for _name, module in candidates for handle in make_hooks(module)]
         try:
             model.eval()

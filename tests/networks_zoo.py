@@ -193,6 +193,31 @@ class HardSpatial(nn.Module):
         return x * F.hardsigmoid(self.conv(pooled))
 
 
+class AttentionGate(nn.Module):
+    """Triplet attention's gate (official layout): [max, mean] over the first axis, a 7x7 conv, a sigmoid."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(2, 1, 7, padding=3, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        pooled = torch.cat((torch.max(x, 1)[0].unsqueeze(1), torch.mean(x, 1).unsqueeze(1)), dim=1)
+        return x * torch.sigmoid(self.conv(pooled))
+
+
+class TripletAttention(nn.Module):
+    """Three gates: over (C, W) and (H, C) planes of permuted copies of x, and over (H, W), averaged."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.cw, self.hc, self.hw = AttentionGate(), AttentionGate(), AttentionGate()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out_cw = self.cw(x.permute(0, 2, 1, 3).contiguous()).permute(0, 2, 1, 3).contiguous()
+        out_hc = self.hc(x.permute(0, 3, 2, 1).contiguous()).permute(0, 3, 2, 1).contiguous()
+        return (self.hw(x) + out_cw + out_hc) / 3
+
+
 # Networks -----------------------------------------------------------------------------------
 
 
@@ -249,6 +274,10 @@ def eca_mobilenet_v2() -> nn.Module:
 
 def softmax_spatial_resnet18() -> nn.Module:
     return _resnet18_with(lambda _channels, _stage: SoftmaxSpatialGate())
+
+
+def triplet_resnet18() -> nn.Module:
+    return _resnet18_with(lambda _channels, _stage: TripletAttention())
 
 
 def hard_gate_resnet18() -> nn.Module:

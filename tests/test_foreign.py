@@ -135,6 +135,9 @@ def reference(module: nn.Module, x: torch.Tensor) -> dict[str, torch.Tensor]:
         pooled = torch.cat([x.amax(1, keepdim=True), x.mean(1, keepdim=True)], 1)
         logits = _bn(F.conv2d(pooled, conv.weight, padding=conv.padding), module.spatial.bn)[:, 0]
         return {"mask": torch.sigmoid(logits)}
+    if name == "AttentionGate":  # triplet attention's (H, W) gate: [max, mean] over channels
+        pooled = torch.cat([x.amax(1, keepdim=True), x.mean(1, keepdim=True)], 1)
+        return {"mask": torch.sigmoid(F.conv2d(pooled, module.conv.weight, padding=module.conv.padding))[:, 0]}
     if name in ("SoftmaxSpatialGate", "HardSpatial"):
         pooled = torch.cat([x.mean(1, keepdim=True), x.amax(1, keepdim=True)], 1)
         logits = F.conv2d(pooled, module.conv.weight, padding=module.conv.padding)
@@ -156,6 +159,8 @@ FAMILIES: dict[str, tuple[Callable[[], nn.Module], Any]] = {
     "official eca_layer in torchvision mobilenet_v2": (zoo.eca_mobilenet_v2, {"eca": 17}),
     "softmax-over-pixels spatial gate in resnet18": (zoo.softmax_spatial_resnet18, {"spatial": 8}),
     "hard-sigmoid SE and spatial gate in resnet18": (zoo.hard_gate_resnet18, {"channel": 8, "spatial": 8}),
+    # Its permuted branches' gates cover (C, W) and (H, C) planes: named as rejected, never drawn as pixel masks.
+    "triplet attention in resnet18": (zoo.triplet_resnet18, {"spatial": 8}),
     "official CBAM code in resnet18": (zoo.official_cbam_resnet18, {"channel": 8, "spatial": 8}),
     "timm ecaresnet26t": (lambda: zoo.timm_model("ecaresnet26t"), {"eca": 8}),
     "timm seresnet18": (lambda: zoo.timm_model("seresnet18"), {"se": 8}),
@@ -551,6 +556,23 @@ class _WholeImageGain(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x * torch.sigmoid(x.mean(dim=(1, 2, 3), keepdim=True))
+
+
+def test_triplet_attentions_permuted_planes_are_named_never_drawn_as_pixel_masks() -> None:
+    model = zoo.triplet_resnet18()
+    layers = find_layers(model)
+    assert [name for name, _, _ in layers] == [
+        f"layer{stage}.{block}.bn2.1.hw" for stage in (1, 2, 3, 4) for block in (0, 1)
+    ]
+    rejected = rejected_modules(model)
+    assert [entry["name"] for entry in rejected] == [
+        f"layer{stage}.{block}.bn2.1.{branch}" for stage in (1, 2, 3, 4) for block in (0, 1) for branch in ("cw", "hc")
+    ]
+    first = rejected[0]["reason"]  # layer1 at a 64-pixel input: 64 channels by 16 columns
+    assert first == (
+        "factors over a 64x16 plane that is not the picture's rows and columns "
+        "(a permuted branch, as in triplet attention): not recorded yet"
+    )
 
 
 def test_lookalikes_that_are_not_recorded_are_listed_with_their_reason() -> None:
