@@ -66,6 +66,7 @@ DIFFERS_RTOL = 1e-6
 UNCHANGED = "the same factors"  # how a reason for a constant scaling begins
 SMALL_INPUT = 1e-3  # input elements below this share of the sample's largest are not divided by
 PROBE_SIZES = (224, 64, 32)  # spatial sizes tried when the model's input size is not known
+PROBE_MAX_SIDE = 256  # a larger input size is probed scaled down first, then at full size if the model needs it
 PROBE_SEED = 20240613
 
 Layers = list[tuple[str, nn.Module, Any]]
@@ -327,6 +328,10 @@ def _probe_input(model: nn.Module, input_size: tuple[int, int, int] | None) -> l
     dtype = parameter.dtype if parameter is not None and parameter.is_floating_point() else torch.float32
     sizes: list[tuple[int, int, int]] = []
     if input_size is not None:
+        channels, height, width = input_size
+        scale = PROBE_MAX_SIDE / max(height, width)
+        if scale < 1:  # a gate acts alike at any resolution: probe small first, which costs far less memory
+            sizes.append((channels, max(8, round(height * scale)), max(8, round(width * scale))))
         sizes.append(tuple(input_size))  # type: ignore[arg-type]
     else:
         config = getattr(model, "pretrained_cfg", None) or getattr(model, "default_cfg", None) or {}

@@ -32,7 +32,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import timm  # noqa: E402 - after HF_HUB_OFFLINE, which huggingface_hub reads on import
 
 from attention.analysis import Analyzer, ChannelLayer  # noqa: E402
-from attention.images import load_image, preprocess  # noqa: E402
+from attention.images import load_image  # noqa: E402
 from models import ecanet  # noqa: E402
 from models.specs import LoadedModel, load_model  # noqa: E402
 from tests.conftest import SERVER_START_TIMEOUT_S  # noqa: E402
@@ -216,8 +216,7 @@ def _load(built: Built, input_size: int | None) -> LoadedModel:
 
 
 def _batch(loaded: LoadedModel, image: Path) -> torch.Tensor:
-    prep = loaded.preprocessing
-    return preprocess([load_image(image)], prep.input_size, prep.channels, prep.mean, prep.std)
+    return loaded.preprocessing.batch([load_image(image)])
 
 
 def _largest(document: list[Any], expected: torch.Tensor) -> float:
