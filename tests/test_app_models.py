@@ -10,6 +10,7 @@ module's parameters with plain functional calls).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -154,6 +155,24 @@ def launch(
     )
 
 
+@contextlib.contextmanager
+def served(
+    args: list[str | Path], folder: Path, extra: dict[str, str] | None = None
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """``python app.py ARGS`` on a free port until the block ends; the test fails if it never answers."""
+    port = free_port()
+    process = launch(args, port, folder, extra)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        try:
+            wait_for_app(url, process, folder / "app.log", SERVER_START_TIMEOUT_S)
+        except RuntimeError as error:
+            pytest.fail(str(error))
+        yield url, process
+    finally:
+        stop(process)
+
+
 @pytest.fixture(scope="module")
 def launched(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Launched]:
     """``python app.py --model timm:seresnet18 --weights model_best.pth.tar --input-size 64 --resize squash``."""
@@ -162,18 +181,9 @@ def launched(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Launched]:
     model = randomise(timm.create_model("seresnet18"), seed=21)
     weights = folder / "model_best.pth.tar"
     save_timm_train(model, weights)  # timm's train.py layout, argparse args included
-    port = free_port()
     args = ["--model", "timm:seresnet18", "--weights", weights, "--input-size", LAUNCH_SIZE, "--resize", "squash"]
-    process = launch(args, port, folder)
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        try:
-            wait_for_app(url, process, folder / "app.log", SERVER_START_TIMEOUT_S)
-        except RuntimeError as error:
-            pytest.fail(str(error))
+    with served(args, folder) as (url, process):
         yield Launched(url, Client(url, verbose=False), model, process)
-    finally:
-        stop(process)
 
 
 def test_the_launch_model_is_the_pickers_default(launched: Launched) -> None:
@@ -231,14 +241,7 @@ def test_a_hosted_copy_serves_the_models_its_variable_lists_and_skips_one_not_ca
     labels = [f"class {index}" for index in range(1000)]
     env = hub_cache(tmp_path, "timm/ecaresnet26t.ra2_in1k", labels, "ecaresnet26t")  # its pretrained tag
     extra = {"HF_HOME": env["HF_HOME"], "ATTENTION_LENS_MODELS": "timm:ecaresnet26t,timm:seresnet50"}
-    port = free_port()
-    process = launch([], port, tmp_path, extra)  # app.py with no arguments, as a Hugging Face Space runs it
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        try:
-            wait_for_app(url, process, tmp_path / "app.log", SERVER_START_TIMEOUT_S)
-        except RuntimeError as error:
-            pytest.fail(str(error))
+    with served([], tmp_path, extra) as (url, _process):  # app.py with no arguments, as a Hugging Face Space runs it
         props = component(url, "model")
         assert props["value"] == "timm:ecaresnet26t"
         assert [value for _label, value in props["choices"]][:3] == ["timm:ecaresnet26t", "shapes", "fashion"]
@@ -248,8 +251,6 @@ def test_a_hosted_copy_serves_the_models_its_variable_lists_and_skips_one_not_ca
         _status, _top, document, _file = api_call(client, image)
         assert document["checkpoint"] == "timm:ecaresnet26t" and len(document["results"][0]["layers"]) == 8
         assert document["preprocessing"]["resize"] == "shorter-crop"  # timm's own evaluation transform
-    finally:
-        stop(process)
     skipped = [line for line in (tmp_path / "app.log").read_text().splitlines() if "skipped" in line]
     assert len(skipped) == 1 and "launch model timm:seresnet50 skipped: " in skipped[0], skipped
 

@@ -450,16 +450,16 @@ class _MeanGate(nn.Module):
         return x * torch.sigmoid(3.0 * x.mean(dim=(2, 3), keepdim=True))
 
 
+def classifier(*middle: nn.Module) -> nn.Module:
+    """A tiny classifier with ``middle`` between its 8-channel convolution and its head, in eval mode."""
+    return nn.Sequential(
+        nn.Conv2d(3, 8, 3, padding=1), *middle, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 2)
+    ).eval()
+
+
 def test_a_gate_whose_input_is_mostly_dead_channels_is_found() -> None:
     torch.manual_seed(3)
-    model = nn.Sequential(
-        nn.Conv2d(3, 8, 3, padding=1),
-        _DeadChannels(),  # six of eight channels zero: a fixed scaling, not attention
-        _MeanGate(),
-        nn.AdaptiveAvgPool2d(1),
-        nn.Flatten(),
-        nn.Linear(8, 2),
-    ).eval()
+    model = classifier(_DeadChannels(), _MeanGate())  # six of eight channels zero: a fixed scaling, not attention
     layers = discover_attention(model, set(), (3, 16, 16))
     assert [(name, kind_of(adapter)) for name, _, adapter in layers] == [("2", "channel")]
 
@@ -526,10 +526,7 @@ class _HalfDead(nn.Module):
 
 def test_a_gate_is_read_where_the_module_made_it_even_where_its_input_is_zero() -> None:
     torch.manual_seed(5)
-    model = nn.Sequential(
-        nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), _HalfDead(), _SigmoidChildSE(8),
-        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 2),
-    ).eval()  # fmt: skip
+    model = classifier(nn.ReLU(), _HalfDead(), _SigmoidChildSE(8))
     layers = find_layers(model, (3, 16, 16))
     assert [name for name, _, _ in layers] == ["3"]
     x = torch.randn(2, 3, 16, 16, generator=torch.Generator().manual_seed(6))
@@ -577,17 +574,7 @@ def test_triplet_attentions_permuted_planes_are_named_never_drawn_as_pixel_masks
 
 def test_lookalikes_that_are_not_recorded_are_listed_with_their_reason() -> None:
     torch.manual_seed(3)
-    model = nn.Sequential(
-        nn.Conv2d(3, 8, 3, padding=1),
-        _DoubledSE(),
-        nn.Dropout2d(0.5),
-        _WholeImageGain(),
-        nn.Identity(),
-        _MeanGate(),
-        nn.AdaptiveAvgPool2d(1),
-        nn.Flatten(),
-        nn.Linear(8, 2),
-    ).eval()
+    model = classifier(_DoubledSE(), nn.Dropout2d(0.5), _WholeImageGain(), nn.Identity(), _MeanGate())
     layers = discover_attention(model, set(), (3, 16, 16))
     assert [name for name, _, _ in layers] == ["5"]
     rejected = rejected_modules(model)
