@@ -370,6 +370,35 @@ def _classify_again(
     return _classify(torch.cat([x, other]), torch.cat([y, again]))
 
 
+def _in_place_gate(module: nn.Module, x: torch.Tensor, busy: list[bool]) -> str | None:
+    """Why a module that multiplies its input in place is not recorded, when it does so by a gate; else None.
+
+    Its input is overwritten before any hook sees it, so the factors cannot be
+    read back; run on a kept copy of unlike input, the module shows whether
+    it is a gate, and the reason then says how to make it recordable.
+    """
+    generator = torch.Generator().manual_seed(PROBE_SEED + 2)
+    scales = torch.exp(torch.empty(1, x.shape[1], 1, 1).uniform_(-2.3, 2.3, generator=generator))
+    before = torch.cat([x, x.flip(-1) * scales.to(device=x.device, dtype=x.dtype)])
+    busy.append(True)
+    try:
+        after = module(before.clone())
+    except Exception as error:  # noqa: BLE001 - the module's own code may refuse; it is then no candidate
+        log.debug("running %s again for the probe failed: %s", type(module).__name__, error)
+        return None
+    finally:
+        busy.pop()
+    if not isinstance(after, torch.Tensor) or after.shape != before.shape:
+        return None
+    kind, _reason = _classify(before, after)
+    if kind is None:
+        return None
+    return (
+        f"multiplies its input in place (x *= gate), so its {kind} factors cannot be read back; write "
+        "x = x * gate, or register the type with attention.register_attention_type"
+    )
+
+
 def _image_shaped(plane: tuple[int, ...], picture: tuple[int, ...]) -> bool:
     """Whether an (H, W) grid can be the picture's pixels at some stride: the same aspect, to a pixel's rounding.
 
@@ -407,14 +436,16 @@ def _probe(
             verdict = verdicts.setdefault(id(module), _Verdict())
             x = inputs[0] if len(inputs) == 1 else None
             kind = reason = None
-            if (
+            same_shape = (
                 isinstance(x, torch.Tensor)
                 and isinstance(output, torch.Tensor)
                 and x.dim() == 4
                 and x.is_floating_point()
                 and output.shape == x.shape
-                and output.data_ptr() != x.data_ptr()  # in place: the input is gone by now
-            ):
+            )
+            if same_shape and output.data_ptr() == x.data_ptr():  # in place: the input is gone by now
+                reason = _in_place_gate(module, x, busy)
+            elif same_shape:
                 kind, reason = _classify(x, output)
                 if reason is not None and reason.startswith(UNCHANGED):
                     kind, reason = _classify_again(module, x, output, busy)

@@ -541,6 +541,26 @@ def test_a_gate_is_read_where_the_module_made_it_even_where_its_input_is_zero() 
     assert record.weights[:, 1::2].std() > 0  # and they are real values, not a fill
 
 
+class _InPlaceSE(nn.Module):
+    """An SE written with an in-place multiply: by the time a hook runs, its input holds its output."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x *= torch.sigmoid(3.0 * x.mean(dim=(2, 3), keepdim=True))
+        return x
+
+
+def test_an_in_place_gate_is_named_with_what_to_write_instead_and_in_place_activations_are_not() -> None:
+    torch.manual_seed(4)
+    model = classifier(nn.ReLU(inplace=True), _InPlaceSE(), nn.Hardswish(inplace=True), _MeanGate())
+    layers = discover_attention(model, set(), (3, 16, 16))
+    assert [name for name, _, _ in layers] == ["4"]
+    assert rejected_modules(model) == [
+        {"name": "2", "type": "_InPlaceSE", "reason": "multiplies its input in place (x *= gate), so its channel "
+         "factors cannot be read back; write x = x * gate, or register the type with "
+         "attention.register_attention_type"}
+    ]  # fmt: skip
+
+
 class _DoubledSE(nn.Module):
     """An SE whose gate is 2·sigmoid, as in timm's NF nets: factors between 0 and 2."""
 
