@@ -66,7 +66,7 @@ DIFFERS_RTOL = 1e-6
 UNCHANGED = "the same factors"  # how a reason for a constant scaling begins
 SMALL_INPUT = 1e-3  # input elements below this share of the sample's largest are not divided by
 PROBE_SIZES = (224, 64, 32)  # spatial sizes tried when the model's input size is not known
-PROBE_MAX_SIDE = 256  # a larger input size is probed scaled down first, then at full size if the model needs it
+PROBE_MAX_SIDE = 128  # a larger input size is probed scaled down first, then at full size if the model needs it
 PROBE_SEED = 20240613
 
 Layers = list[tuple[str, nn.Module, Any]]
@@ -204,6 +204,29 @@ class _Verdict:
             self.children = [child for child in self.children if child in children]
 
 
+def _looks_constant(x: torch.Tensor, y: torch.Tensor, side: int = 16) -> bool:
+    """A cheap first look at ``y / x`` on at most ``side`` x ``side`` pixels: near constant over the pixels or
+    over the channels, and not 1 everywhere? Most modules (convolutions, norms, blocks, activations fed
+    their own output) fail it, and skip the exact check.
+    """
+    step_h, step_w = max(1, x.shape[2] // side), max(1, x.shape[3] // side)
+    xs, ys = x[:, :, ::step_h, ::step_w].float(), y[:, :, ::step_h, ::step_w].float()
+    valid = xs.abs() > SMALL_INPUT * xs.abs().amax(dim=(1, 2, 3), keepdim=True)
+    if not bool(valid.any()):
+        return False
+    ratio = ys / torch.where(valid, xs, torch.ones_like(xs))
+    if bool(((ratio - 1.0).abs()[valid] <= CONSTANT_RTOL).all()):
+        return False  # the identity
+    tolerance = 1e-3 * float(ratio[valid].abs().max().clamp(min=1.0))
+    for dims in ((2, 3), (1,)):
+        high = torch.where(valid, ratio, -torch.inf).amax(dim=dims)
+        low = torch.where(valid, ratio, torch.inf).amin(dim=dims)
+        seen = valid.any(dim=dims[0]).any(dim=dims[-1] - 1) if len(dims) == 2 else valid.any(dim=1)
+        if bool((high - low)[seen].le(tolerance).all()):
+            return True
+    return False
+
+
 def _classify(x: torch.Tensor, y: torch.Tensor) -> tuple[str | None, str | None]:
     """(CHANNEL, SPATIAL or None, why not) for one call ``y = module(x)`` of the probe.
 
@@ -212,6 +235,8 @@ def _classify(x: torch.Tensor, y: torch.Tensor) -> tuple[str | None, str | None]
     and was turned down; anything else is no candidate at all.
     """
     _batch, channels, height, width = x.shape
+    if not _looks_constant(x, y):
+        return None, None
     x64, y64 = x.double(), y.double()
     scale = x64.abs().amax(dim=(1, 2, 3), keepdim=True)
     valid = x64.abs() > SMALL_INPUT * scale
