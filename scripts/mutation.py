@@ -365,8 +365,8 @@ HAND_MUTANTS: list[HandMutant] = [
     HandMutant(
         "analysis",
         "the document's checkpoint set to null",
-        'return {"checkpoint": checkpoint, "classes"',
-        'return {"checkpoint": None, "classes"',
+        '"checkpoint": checkpoint,\n        "classes"',
+        '"checkpoint": None,\n        "classes"',
     ),
     # attention/ablation.py
     HandMutant(
@@ -572,32 +572,68 @@ HAND_MUTANTS: list[HandMutant] = [
     HandMutant(
         "discovery",
         "a gate exactly 1.0 somewhere is out of range",
-        "(high[seen] <= 1 + GATE_ATOL).all()",
-        "(high[seen] < 1).all()",
+        "highest > 1 + GATE_ATOL:",
+        "highest >= 1:",
     ),
     HandMutant(
         "discovery",
         "a gate exactly 0.0 somewhere is out of range",
-        "(low[seen] >= -GATE_ATOL).all()",
-        "(low[seen] > 0).all()",
+        "elif lowest < -GATE_ATOL or",
+        "elif lowest <= 0 or",
     ),
     HandMutant(
         "discovery",
         "a normalisation taken for attention",
-        "if differs_between_images and varies and not _normalises(y64, axes):",
-        "if differs_between_images and varies:",
+        "        if _normalises(y64, axes):\n",
+        "        if False:\n",
     ),
     HandMutant(
         "discovery",
         "a constant scaling taken for attention",
-        "if differs_between_images and varies and not",
-        "if varies and not",
+        "elif not bool((between > DIFFERS_RTOL * size).any()):",
+        "elif False:",
     ),
     HandMutant(
         "discovery",
         "inner modules kept as well as the outer one",
-        "if any(other != name and _within(name, other) for other in names):",
+        "if outer is not None:  # an outer module already scales by the same factors",
         "if False:",
+    ),
+    HandMutant(
+        "discovery",
+        "constant-looking modules not run again on unlike input",
+        "if reason is not None and reason.startswith(UNCHANGED):",
+        "if False:",
+    ),
+    HandMutant(
+        "discovery",
+        "a permuted plane drawn as a pixel mask",
+        "if kind == SPATIAL and not _image_shaped(x.shape[2:], picture):",
+        "if False:",
+    ),
+    HandMutant(
+        "discovery",
+        "a gate child never used for the record",
+        "if recipe is None and verdict.children:",
+        "if False:",
+    ),
+    HandMutant(
+        "discovery",
+        "in-place gates not named",
+        "                reason = _in_place_gate(module, x, busy)\n",
+        "                reason = None\n",
+    ),
+    HandMutant(
+        "discovery",
+        "rejected modules not kept",
+        "            if reason:\n                rejected.append(_rejection(name, module, reason))",
+        "            if False:\n                rejected.append(_rejection(name, module, reason))",
+    ),
+    HandMutant(
+        "discovery",
+        "the cheap first look takes the identity for a candidate gate",
+        "        return False  # the identity",
+        "        return True  # the identity",
     ),
     HandMutant(
         "foreign",
@@ -625,13 +661,49 @@ HAND_MUTANTS: list[HandMutant] = [
         "images", "EXIF orientation ignored", "image = ImageOps.exif_transpose(image) or image", "image = image"
     ),
     HandMutant(
+        "render: masks and bars",
+        "what the model never saw is not faded",
+        'result = Image.blend(base, Image.new("RGB", base.size, "white"), CUT_FADE)',
+        "result = base.copy()",
+    ),
+    HandMutant(
+        "render: masks and bars",
+        "the mask stretched over the whole image instead of the crop",
+        "seen = base.crop(box) if box != (0, 0, *base.size) else base",
+        "seen = base",
+    ),
+    HandMutant(
         "images", "normalisation adds the mean", "return (batch - mean_t) / std_t", "return (batch + mean_t) / std_t"
     ),
     HandMutant(
         "images",
+        "the centre crop taken from the top left",
+        "top, left = round((resized[0] - crop_h) / 2), round((resized[1] - crop_w) / 2)",
+        "top, left = 0, 0",
+    ),
+    HandMutant(
+        "images",
+        "shorter-crop truncates the other way",
+        "resized = (short, int(short * width / height))",
+        "resized = (short, round(short * width / height))",
+    ),
+    HandMutant(
+        "images",
+        "crop_pct ignored",
+        "scale_h, scale_w = math.floor(crop_h / crop_pct + 1e-6), math.floor(crop_w / crop_pct + 1e-6)",
+        "scale_h, scale_w = crop_h, crop_w",
+    ),
+    HandMutant(
+        "images",
+        "interpolation ignored",
+        "image = image.resize((width, height), RESAMPLING[interpolation])",
+        "image = image.resize((width, height), Image.Resampling.BILINEAR)",
+    ),
+    HandMutant(
+        "images",
         "height and width swapped at resize",
-        "converted = converted.resize((width, height), Image.Resampling.BILINEAR)",
-        "converted = converted.resize((height, width), Image.Resampling.BILINEAR)",
+        "image = image.resize((width, height), RESAMPLING[interpolation])",
+        "image = image.resize((height, width), RESAMPLING[interpolation])",
     ),
     # attention/compare.py's charts, profile, explain
     HandMutant(
