@@ -630,12 +630,6 @@ HAND_MUTANTS: list[HandMutant] = [
         "            if False:\n                rejected.append(_rejection(name, module, reason))",
     ),
     HandMutant(
-        "discovery",
-        "the cheap first look takes the identity for a candidate gate",
-        "        return False  # the identity",
-        "        return True  # the identity",
-    ),
-    HandMutant(
         "foreign",
         "a spatial mask read at the last channel's ratio without search",
         "        x0, y0 = x[:, 0], y[:, 0]",

@@ -702,7 +702,9 @@ def test_the_status_line_names_each_rejected_lookalike_whole() -> None:
     assert notes.spatial_labels(result, None, None) == (notes.NO_SPATIAL, notes.NO_SPATIAL)
 
 
-def test_the_picker_offers_every_architecture_with_a_known_gate_featured_first(cache: ModelCache) -> None:
+def test_the_picker_offers_every_architecture_with_a_known_gate_featured_first(
+    cache: ModelCache, roots: UploadRoots
+) -> None:
     from models.architectures import FEATURED
     from webapp.state import MAX_ARCHITECTURE_PARAMETERS
 
@@ -718,5 +720,8 @@ def test_the_picker_offers_every_architecture_with_a_known_gate_featured_first(c
         cache.check_architecture("timm:senet154")
     with pytest.raises(InputError, match="^timm:resnet18 holds no gate the recorder knows"):
         cache.check_name("timm:resnet18")
+    # The page's model line shows the refusal whole: its end says what to do.
+    line = analysis.check_checkpoint(None, "timm:resnet18", cache=cache, roots=roots).replace("\\", "")
+    assert line.startswith("**Refused:** timm:resnet18 holds no gate") and line.endswith("from the model list")
     with pytest.raises(InputError, match="^unknown timm model 'seresnet1888'"):
         cache.check_name("timm:seresnet1888")

@@ -31,7 +31,7 @@ def test_pick_an_architecture_and_upload_its_weights(  # noqa: ANN001
         picker = page.locator("#model input")
         picker.click()
         picker.fill("eca_resnet18")
-        page.get_by_role("option", name="ecanet:eca_resnet18 · upload its weights", exact=True).click()
+        page.get_by_role("option", name="ecanet:eca_resnet18", exact=True).click()
         page.wait_for_function(
             "() => document.querySelector('#model-status').innerText.includes('upload its weights')",
             timeout=TIMEOUT_MS,

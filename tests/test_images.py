@@ -155,3 +155,55 @@ def test_a_large_jpeg_is_decoded_small_and_keeps_its_aspect_and_grey() -> None:
         assert image.size == shown and image.mode == "RGB"
         expected = colour if isinstance(colour, tuple) else (colour,) * 3
         assert max(abs(a - b) for a, b in zip(image.getpixel((5, 5)), expected)) <= 3
+
+
+def _picture(width: int, height: int) -> Image.Image:
+    rows, columns = np.mgrid[0:height, 0:width]
+    pixels = np.stack([rows * 255 // height, columns * 255 // width, (rows * 7 + columns * 13) % 256], axis=-1)
+    return Image.fromarray(pixels.astype(np.uint8))
+
+
+@pytest.mark.parametrize("size", [(400, 300), (300, 400), (333, 517), (224, 224)])
+@pytest.mark.parametrize(("interpolation", "mode"), [("bicubic", "BICUBIC"), ("bilinear", "BILINEAR")])
+def test_the_model_sees_what_torchvisions_resize_and_centre_crop_give(
+    size: tuple[int, int], interpolation: str, mode: str
+) -> None:
+    from torchvision import transforms
+
+    from attention.images import fit
+
+    picture = _picture(*size)
+    how = getattr(transforms.InterpolationMode, mode)
+    shorter = transforms.Compose([transforms.Resize(256, how), transforms.CenterCrop(224)])
+    assert np.array_equal(np.asarray(fit(picture, (224, 224), "shorter-crop", 0.875, interpolation)),
+                          np.asarray(shorter(picture)))  # fmt: skip
+    squashed = transforms.Compose([transforms.Resize((256, 256), how), transforms.CenterCrop(224)])
+    assert np.array_equal(np.asarray(fit(picture, (224, 224), "squash", 0.875, interpolation)),
+                          np.asarray(squashed(picture)))  # fmt: skip
+
+
+def test_the_view_is_where_the_crop_lies_in_the_image() -> None:
+    from attention.images import Preprocessing, fit, view_of
+
+    # 400x300 with the shorter side to 256: 341x256, of which the centre 224x224 is kept.
+    assert view_of((400, 300), (224, 224), "shorter-crop", 0.875) == (58 / 341, 16 / 256, 282 / 341, 240 / 256)
+    assert view_of((300, 400), (224, 224), "shorter-crop", 0.875) == (16 / 256, 58 / 341, 240 / 256, 282 / 341)
+    assert view_of((400, 300), (224, 224), "squash", 1.0) == (0.0, 0.0, 1.0, 1.0)
+    # A non-square input keeps the picture's aspect and covers the input: a portrait picture, a landscape input.
+    picture = _picture(300, 600)
+    seen = fit(picture, (48, 64), "shorter-crop", 1.0)
+    assert seen.size == (64, 48)
+    left, top, right, bottom = view_of(picture.size, (48, 64), "shorter-crop", 1.0)
+    assert (left, right) == (0.0, 1.0) and bottom - top == pytest.approx(48 / 128)
+    prep = Preprocessing((48, 64), 3, (0.5,) * 3, (0.5,) * 3, "shorter-crop", 1.0, "nearest")
+    assert prep.view(picture) == (left, top, right, bottom)
+    # Nearest-neighbour keeps only values the picture holds; bilinear blends its columns into new ones.
+    crop = np.asarray(picture.resize((64, 128), Image.Resampling.NEAREST).crop((0, 40, 64, 88)))
+    assert np.array_equal(np.asarray(fit(picture, (48, 64), "shorter-crop", 1.0, "nearest")), crop)
+
+
+def test_a_float_picture_is_stretched_whatever_its_range() -> None:
+    from attention.images import _to_8bit
+
+    float_picture = Image.fromarray(np.array([[10.0, 20.0]], dtype=np.float32), mode="F")
+    assert np.asarray(_to_8bit(float_picture)).tolist() == [[0, 255]]

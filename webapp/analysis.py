@@ -204,7 +204,7 @@ def check_checkpoint(checkpoint_file: Any, picked: str | None = None, *, cache: 
             loaded = cache.uploaded(path, name).loaded
             what = f"uploaded checkpoint **{markdown_text(name)}** ({markdown_text(loaded.arch)})"
     except InputError as error:
-        return f"**Refused:** {markdown_text(refusal_message(error))}"
+        return f"**Refused:** {literal(refusal_message(error))}"  # whole: the end often says what to do
     classes = ", ".join(loaded.classes[:8]) + (", …" if len(loaded.classes) > 8 else "")
     return f"Using {what}: {len(loaded.classes)} classes ({markdown_text(classes)})."
 

@@ -195,7 +195,8 @@ class ModelCache:
         """(label, value) pairs for the model picker; the values are what the API's ``model`` accepts."""
         launch = [(f"{analyzer.name} (launch model)", analyzer.name) for analyzer in self.launches]
         shipped = [(name, name) for name in self.names() if self.launched(name) is None]
-        return launch + shipped + [(f"{spec} · upload its weights", spec) for spec in self.architectures()]
+        # An architecture's label is its name alone, so a picked one fits the box; the status line asks for weights.
+        return launch + shipped + [(spec, spec) for spec in self.architectures()]
 
     def is_architecture(self, name: str | None) -> bool:
         return isinstance(name, str) and page_accepts(name)

@@ -51,7 +51,7 @@ def download_section(
         report_file = gr.File(
             label="PNG report (drawn with the display settings above)", interactive=False, elem_id="report-file"
         )
-    with gr.Accordion("Analysis JSON (same schema as `python -m attention analyze --json`)", open=False):
+    with gr.Accordion("Analysis JSON (same schema as python -m attention analyze --json)", open=False):
         document = gr.JSON(label="Analysis document", elem_id="document")
 
     settings = [debug.ablation, debug.cams, spatial.colormap, spatial.opacity, spatial.scale, channel.top_k]
