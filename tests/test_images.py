@@ -163,7 +163,7 @@ def _picture(width: int, height: int) -> Image.Image:
     return Image.fromarray(pixels.astype(np.uint8))
 
 
-@pytest.mark.parametrize("size", [(400, 300), (300, 400), (333, 517), (224, 224)])
+@pytest.mark.parametrize("size", [(400, 300), (500, 300), (300, 400), (333, 517), (224, 224)])
 @pytest.mark.parametrize(("interpolation", "mode"), [("bicubic", "BICUBIC"), ("bilinear", "BILINEAR")])
 def test_the_model_sees_what_torchvisions_resize_and_centre_crop_give(
     size: tuple[int, int], interpolation: str, mode: str
