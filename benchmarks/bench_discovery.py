@@ -2,7 +2,8 @@
 
 Run from the repository root::
 
-    .venv/bin/python benchmarks/bench_discovery.py
+    .venv/bin/python benchmarks/bench_discovery.py            # at 224 px, 3 copies each
+    .venv/bin/python benchmarks/bench_discovery.py --runs 5
 
 Every network is built at random init with randomised batch-norm statistics
 (``tests/networks_zoo.py``), so the probe cannot lean on trained features.
@@ -10,11 +11,12 @@ For each it prints the gates the recorder finds over the gates the network
 has (counted by module type, independently of the recorder), the modules it
 lists as rejected, the null values left in one recorded 224-pixel pass, and
 the time ``find_attention_layers`` takes the first time (the probe), the
-median of three fresh copies.
+median over ``--runs`` fresh copies.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import statistics
 import sys
@@ -72,12 +74,14 @@ def nulls(model: nn.Module, layers: list) -> int:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--runs", type=int, default=3, help="fresh copies timed per network (median)")
+    args = parser.parse_args()
     warnings.filterwarnings("ignore")
-    torch.set_num_threads(max(1, torch.get_num_threads()))
     print(f"{'network':52} {'found':>9} {'rejected':>8} {'nulls':>5} {'probe ms':>8}")
     for name, (build, real) in NETWORKS.items():
         times = []
-        for _ in range(3):
+        for _ in range(max(1, args.runs)):
             model = build()
             start = time.perf_counter()
             layers = find_attention_layers(model, (3, SIZE, SIZE))
