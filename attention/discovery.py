@@ -698,22 +698,18 @@ def rejected_modules(model: nn.Module) -> list[dict[str, str]]:
 
 def discovery_report(model: nn.Module, layers: Iterable[tuple[str, nn.Module, Any]]) -> dict[str, Any]:
     """``{"found": [...], "rejected": [...]}``: each recorded layer and how it was known, each turned-down module."""
-    registered = {name for name, _module, _adapter in layers} - {name for name, _adapter in _found_names(model)}
+    cached = _cache.get(model)
+    probed = {name for name, _adapter in cached[1]} if cached is not None else set()
     found = [
         {
             "name": name,
             "type": type(module).__name__,
             "kind": adapter.kind,
-            "by": "registered type" if name in registered else "probe",
+            "by": "probe" if name in probed else "registered type",
         }
         for name, module, adapter in layers
     ]
     return {"found": found, "rejected": rejected_modules(model)}
-
-
-def _found_names(model: nn.Module) -> list[tuple[str, Any]]:
-    cached = _cache.get(model)
-    return list(cached[1]) if cached is not None else []
 
 
 def discovery_lines(report: dict[str, Any]) -> list[str]:
