@@ -369,6 +369,13 @@ def _probe_input(model: nn.Module, input_size: tuple[int, int, int] | None) -> l
     return [_probe_images(size, generator).to(device=device, dtype=dtype) for size in sizes]
 
 
+def _unlike(x: torch.Tensor, seed: int) -> torch.Tensor:
+    """``x`` mirrored, each channel rescaled by 0.1 to 10: an input a real gate answers differently."""
+    generator = torch.Generator().manual_seed(seed)
+    scales = torch.exp(torch.empty(1, x.shape[1], 1, 1).uniform_(-2.3, 2.3, generator=generator))
+    return x.flip(-1) * scales.to(device=x.device, dtype=x.dtype)
+
+
 def _classify_again(
     module: nn.Module, x: torch.Tensor, y: torch.Tensor, busy: list[bool]
 ) -> tuple[str | None, str | None]:
@@ -379,9 +386,7 @@ def _classify_again(
     unlike input directly, a gate changes its factors; a constant scaling
     does not.
     """
-    generator = torch.Generator().manual_seed(PROBE_SEED + 1)
-    scales = torch.exp(torch.empty(1, x.shape[1], 1, 1).uniform_(-2.3, 2.3, generator=generator))
-    other = x.flip(-1) * scales.to(device=x.device, dtype=x.dtype)
+    other = _unlike(x, PROBE_SEED + 1)
     busy.append(True)
     try:
         again = module(other)
@@ -402,9 +407,7 @@ def _in_place_gate(module: nn.Module, x: torch.Tensor, busy: list[bool]) -> str 
     read back; run on a kept copy of unlike input, the module shows whether
     it is a gate, and the reason then says how to make it recordable.
     """
-    generator = torch.Generator().manual_seed(PROBE_SEED + 2)
-    scales = torch.exp(torch.empty(1, x.shape[1], 1, 1).uniform_(-2.3, 2.3, generator=generator))
-    before = torch.cat([x, x.flip(-1) * scales.to(device=x.device, dtype=x.dtype)])
+    before = torch.cat([x, _unlike(x, PROBE_SEED + 2)])
     busy.append(True)
     try:
         after = module(before.clone())
