@@ -13,6 +13,11 @@ other thread, and the same thread outside the ``with`` block, runs the model
 as it is. Attention layers scale their input (``output = input * gate``),
 which is what lets one hook on the layer serve every kind of attention
 module, this project's and foreign ones alike.
+
+A self-attention layer is a branch added to the residual stream, not a gate:
+``identity`` makes the branch add nothing (its output becomes zeros), and
+``mean`` gives every token the branch's output averaged over the tokens,
+which keeps what the layer adds overall and removes where it sends it.
 """
 
 from __future__ import annotations
@@ -48,7 +53,7 @@ class Ablation:
     def __init__(self, layer: str, mode: str, scale: torch.Tensor | None, active: dict[int, Ablation]) -> None:
         self.layer = layer
         self.mode = check_mode(mode)
-        if mode == "mean" and scale is None:
+        if mode == "mean" and scale is None:  # a token layer's mean mode reads its own output instead
             raise ValueError("mean ablation needs the gate's mean per image")
         self.scale = scale
         self._active = active
@@ -73,11 +78,14 @@ class Ablator:
 
     Args:
         layers: (qualified name, module) of every attention layer that may be
-            switched off; each module must compute ``input * gate``.
+            switched off; each module must compute ``input * gate``, except
+            the self-attention branches named in ``token_layers``.
+        token_layers: names of the layers in ``layers`` that are self-attention over tokens.
     """
 
-    def __init__(self, layers: Sequence[tuple[str, nn.Module]]) -> None:
+    def __init__(self, layers: Sequence[tuple[str, nn.Module]], token_layers: Sequence[str] = ()) -> None:
         self.layer_names = [name for name, _ in layers]
+        self._token_layers = frozenset(token_layers)
         self._layers = list(layers)
         self._active: dict[int, Ablation] = {}
         self._handles: list[RemovableHandle] = []
@@ -91,7 +99,8 @@ class Ablator:
             raise RuntimeError("this Ablator is already attached")
         try:
             for name, module in self._layers:
-                self._handles.append(module.register_forward_hook(self._make_hook(name)))
+                hook = self._make_token_hook(name, module) if name in self._token_layers else self._make_hook(name)
+                self._handles.append(module.register_forward_hook(hook))
         except BaseException:
             self.detach()
             raise
@@ -114,6 +123,26 @@ class Ablator:
                 return features
             scale = ablation.scale.to(device=features.device, dtype=features.dtype)  # type: ignore[union-attr]
             return features * scale.reshape(-1, *([1] * (features.dim() - 1)))
+
+        return hook
+
+    def _make_token_hook(self, name: str, module: nn.Module) -> Any:
+        active = self._active
+        get_ident = threading.get_ident
+        # Where the tokens are in the branch's output: (B, N, D), or (N, B, D) for a MultiheadAttention without batch_first.
+        token_dim = 0 if getattr(module, "batch_first", True) is False else 1
+
+        def hook(_module: nn.Module, _inputs: tuple[Any, ...], output: Any) -> Any:
+            ablation = active.get(get_ident())
+            if ablation is None or ablation.layer != name:
+                return None
+            branch = output[0] if isinstance(output, tuple) else output
+            if ablation.mode == "identity":
+                replaced = torch.zeros_like(branch)
+            else:
+                dim = token_dim if branch.dim() == 3 else 0
+                replaced = branch.mean(dim=dim, keepdim=True).expand_as(branch).clone()
+            return (replaced, *output[1:]) if isinstance(output, tuple) else replaced
 
         return hook
 

@@ -23,7 +23,17 @@ from .discovery import discovery_report
 from .errors import InputError
 from .files import finite_or_none
 from .images import WHOLE, Preprocessing
-from .recorder import CHANNEL, SPATIAL, AttentionRecorder, ChannelRecord, SpatialRecord, find_attention_layers
+from .recorder import (
+    CHANNEL,
+    SPATIAL,
+    TOKEN,
+    AttentionRecorder,
+    ChannelRecord,
+    SpatialRecord,
+    TokenRecord,
+    find_attention_layers,
+)
+from .tokens import ROLLOUT_NOTE, TokenLayout, rollout, token_layout
 
 LOGGER = logging.getLogger(__name__)
 TOP_K_PREDICTIONS = 5
@@ -71,7 +81,65 @@ class SpatialLayer:
         return int(self.mask.shape[0]), int(self.mask.shape[1])
 
 
-Layer = ChannelLayer | SpatialLayer
+@dataclass
+class TokenLayer:
+    """One self-attention layer's probabilities for one image, with where the patches are among the tokens."""
+
+    kind: ClassVar[str] = TOKEN
+    name: str
+    type: str
+    layout: TokenLayout
+    first: np.ndarray  # (heads, N): attention from token 0
+    received: np.ndarray  # (heads, N): attention each token receives, averaged over the queries
+    mean: np.ndarray  # (N, N): the attention matrix averaged over heads
+    full: np.ndarray | None = None  # (heads, N, N) with full attention on
+
+    @property
+    def gate(self) -> np.ndarray:
+        """What the layer weighted by, whatever the kind: here each head's attention from token 0."""
+        return self.first
+
+    @property
+    def heads(self) -> int:
+        return int(self.first.shape[0])
+
+    @property
+    def tokens(self) -> int:
+        return int(self.first.shape[1])
+
+    @property
+    def grid(self) -> tuple[int, int] | None:
+        return self.layout.grid
+
+    def _patches(self, values: np.ndarray) -> np.ndarray:
+        """The patch tokens' values (..., N) as a grid (..., rows, columns)."""
+        if self.layout.grid is None:
+            raise InputError(f"{self.name}: its {self.tokens} tokens do not form a grid of patches")
+        return values[..., len(self.layout.prefix) :].reshape(*values.shape[:-1], *self.layout.grid)
+
+    def cls_attention(self) -> np.ndarray | None:
+        """(heads, rows, columns): the class token's attention to each patch, or None without a class token."""
+        return self._patches(self.first) if self.layout.has_class_token else None
+
+    def attention_map(self, head: int | None = None) -> np.ndarray:
+        """(rows, columns) for one head or the head mean: from the class token, else the attention each patch receives."""
+        values = self.first if self.layout.has_class_token else self.received
+        chosen = values.mean(axis=0) if head is None else values[head]
+        return self._patches(chosen)
+
+    def patch_attention(self, row: int, column: int) -> np.ndarray:
+        """(rows, columns): the head-mean attention from the patch at (row, column) to every patch."""
+        rows, columns = self.layout.grid or (0, 0)
+        if not (0 <= row < rows and 0 <= column < columns):
+            raise InputError(f"patch ({row}, {column}) is outside the {rows}x{columns} grid")
+        return self._patches(self.mean[len(self.layout.prefix) + row * columns + column])
+
+    def prefix_attention(self) -> dict[str, list[float]]:
+        """Per head, how much attention token 0 gives each token ahead of the patches (class, distillation, registers)."""
+        return {name: self.first[:, index].tolist() for index, name in enumerate(self.layout.prefix)}
+
+
+Layer = ChannelLayer | SpatialLayer | TokenLayer
 
 
 @dataclass
@@ -97,6 +165,22 @@ class ImageAnalysis:
     @property
     def spatial_layers(self) -> list[SpatialLayer]:
         return [layer for layer in self.layers if isinstance(layer, SpatialLayer)]
+
+    @property
+    def token_layers(self) -> list[TokenLayer]:
+        return [layer for layer in self.layers if isinstance(layer, TokenLayer)]
+
+    def rollout(self) -> np.ndarray | None:
+        """(rows, columns): attention rollout over every token layer (see ``ROLLOUT_NOTE``), or None without one.
+
+        Read from the class token's row, or averaged over the rows without a class token.
+        """
+        layers = [layer for layer in self.token_layers if layer.grid is not None]
+        if not layers or any(layer.tokens != layers[0].tokens for layer in layers):
+            return None
+        flow = rollout([layer.mean for layer in layers])
+        row = flow[0] if layers[0].layout.has_class_token else flow.mean(axis=0)
+        return layers[0]._patches(row.astype(np.float32))
 
     def layer(self, name: str) -> Layer:
         for layer in self.layers:
@@ -150,9 +234,10 @@ class Analyzer:
         self.layer_names = self._recorder.layer_names
         self.channel_layer_names = [name for name, _, adapter in self.layers if adapter.kind == CHANNEL]
         self.spatial_layer_names = [name for name, _, adapter in self.layers if adapter.kind == SPATIAL]
+        self.token_layer_names = [name for name, _, adapter in self.layers if adapter.kind == TOKEN]
         # Ablation hooks live as long as the recording hooks, for the same reason: a
         # hook added or removed while another thread runs the model is not safe.
-        self._ablator = Ablator([(name, module) for name, module, _ in self.layers])
+        self._ablator = Ablator([(name, module) for name, module, _ in self.layers], self.token_layer_names)
         self._recorder.attach()
         self._ablator.attach()
         self._finalizer = weakref.finalize(self, _detach, self._recorder, self._ablator)
@@ -178,6 +263,7 @@ class Analyzer:
         batch_size: int = 32,
         ablate: str | None = None,
         target: str | None = None,
+        full_attention: bool = False,
     ) -> list[ImageAnalysis]:
         """Analyses in input order; one forward pass per batch of ``batch_size`` images.
 
@@ -186,7 +272,8 @@ class Analyzer:
         ("identity" or "mean") adds one pass per layer with that layer switched
         off, reported in ``ImageAnalysis.ablations``; their ``delta`` is the
         change in the probability of the class labelled ``target`` (by default
-        each image's prediction).
+        each image's prediction). ``full_attention`` keeps every head's whole
+        attention matrix of each self-attention layer (``TokenLayer.full``).
         """
         if ablate is not None:
             check_mode(ablate)
@@ -198,7 +285,9 @@ class Analyzer:
         for start in range(0, len(images), batch_size):
             chunk = list(images[start : start + batch_size])
             results.extend(
-                self._analyze_batch(chunk, names[start : start + batch_size], feature_layer, ablate, target_index)
+                self._analyze_batch(
+                    chunk, names[start : start + batch_size], feature_layer, ablate, target_index, full_attention
+                )
             )
         return results
 
@@ -209,11 +298,12 @@ class Analyzer:
         feature_layer: str | Sequence[str] | None,
         ablate: str | None = None,
         target: int | None = None,
+        full_attention: bool = False,
     ) -> list[ImageAnalysis]:
         batch = self.preprocess(images)
         if not self._recorder.attached:
             raise RuntimeError("this Analyzer is closed")
-        with torch.inference_mode(), self._recorder.recording(feature_layer) as recorder:
+        with torch.inference_mode(), self._recorder.recording(feature_layer, full_attention) as recorder:
             logits = self.model(batch)
         check_finite_pass(logits, recorder.records)
         probabilities = torch.softmax(logits.float(), dim=1)
@@ -223,6 +313,11 @@ class Analyzer:
                 self.model, batch, self._ablator, recorder.records, probabilities, self.classes, ablate, target=target
             )
         probabilities = probabilities.numpy()
+        layouts = {
+            record.tokens: token_layout(self.model, record.tokens)
+            for record in recorder.records
+            if isinstance(record, TokenRecord)
+        }
         analyses = []
         for index, (image, name) in enumerate(zip(images, names)):
             layers: list[Layer] = []
@@ -240,6 +335,18 @@ class Analyzer:
                     )
                 elif isinstance(record, SpatialRecord):
                     layers.append(SpatialLayer(record.name, record.mask[index].float().numpy(), record.kernel_size))
+                elif isinstance(record, TokenRecord):
+                    layers.append(
+                        TokenLayer(
+                            name=record.name,
+                            type=record.type,
+                            layout=layouts[record.tokens],
+                            first=record.first[index].float().numpy(),
+                            received=record.received[index].float().numpy(),
+                            mean=record.mean[index].float().numpy(),
+                            full=_numpy(record.full, index),
+                        )
+                    )
             feature_maps = {
                 layer: recorder.features[layer][index].float().numpy()
                 for layer in recorder.feature_layers
@@ -269,11 +376,7 @@ def check_finite_pass(logits: torch.Tensor, records: Sequence[Any]) -> None:
     Every view and the JSON document assume finite numbers, so such a pass
     is one line for the user rather than a failure deep in the drawing code.
     """
-    gates = [getattr(record, "weights", None) for record in records]
-    gates += [getattr(record, "mask", None) for record in records]
-    if not bool(torch.isfinite(logits).all()) or any(
-        gate is not None and not bool(torch.isfinite(gate).all()) for gate in gates
-    ):
+    if not bool(torch.isfinite(logits).all()) or any(not bool(torch.isfinite(record.gate).all()) for record in records):
         raise InputError(NOT_FINITE)
 
 
@@ -315,6 +418,8 @@ def analysis_to_dict(analysis: ImageAnalysis, image: str | None = None) -> dict[
             if layer.max is not None:
                 entry["branches"]["max"] = _floats(layer.max)
             layers.append(entry)
+        elif isinstance(layer, TokenLayer):
+            layers.append(_token_entry(layer))
         else:
             layers.append(
                 {
@@ -336,8 +441,33 @@ def analysis_to_dict(analysis: ImageAnalysis, image: str | None = None) -> dict[
         "view": [round(side, 6) for side in analysis.view],
         "layers": layers,
     }
+    flow = analysis.rollout()
+    if flow is not None:
+        entry["rollout"] = {"note": ROLLOUT_NOTE, "map": _floats(flow)}
     if analysis.ablations:
         entry["ablations"] = analysis.ablations
+    return entry
+
+
+def _token_entry(layer: TokenLayer) -> dict[str, Any]:
+    """A self-attention layer in the JSON: the class token's attention to the patches, per head, on the patch grid."""
+    grid = layer.grid
+    cls = layer.cls_attention() if grid is not None else None
+    entry: dict[str, Any] = {
+        "name": layer.name,
+        "type": "token",
+        "module": layer.type,
+        "heads": layer.heads,
+        "tokens": layer.tokens,
+        "prefix_tokens": list(layer.layout.prefix),
+        "grid": list(grid) if grid is not None else None,
+        "cls_attention": _floats(cls),
+        "prefix_attention": {name: _floats(np.asarray(values)) for name, values in layer.prefix_attention().items()},
+    }
+    if grid is not None and cls is None:
+        entry["received_attention"] = _floats(layer._patches(layer.received))
+    if layer.full is not None:
+        entry["attention"] = _floats(layer.full)
     return entry
 
 
@@ -364,18 +494,21 @@ def channel_statistics(weights: np.ndarray) -> dict[str, float]:
     Entropy is of the weights normalised to sum to one, divided by log(C): 1.0
     means every channel is weighted alike, lower means a few channels dominate.
     """
-    weights = weights.astype(np.float64)
-    total = weights.sum()
-    if total > 0 and len(weights) > 1:
-        share = weights / total
-        entropy = float(-(share * np.log(np.clip(share, 1e-12, None))).sum() / math.log(len(weights)))
-    else:
-        entropy = 0.0
+    return _spread(weights.astype(np.float64))
+
+
+def _spread(values: np.ndarray) -> dict[str, float]:
+    """Mean, std, min, max, and the entropy of the values as shares of their sum over log(count)."""
+    total = values.sum()
+    entropy = 0.0
+    if total > 0 and len(values) > 1:
+        share = values / total
+        entropy = float(-(share * np.log(np.clip(share, 1e-12, None))).sum() / math.log(len(values)))
     return {
-        "mean": float(weights.mean()),
-        "std": float(weights.std()),
-        "min": float(weights.min()),
-        "max": float(weights.max()),
+        "mean": float(values.mean()),
+        "std": float(values.std()),
+        "min": float(values.min()),
+        "max": float(values.max()),
         "entropy": entropy,
     }
 
@@ -392,6 +525,12 @@ def mask_statistics(mask: np.ndarray) -> dict[str, float]:
     }
 
 
+def token_statistics(layer: TokenLayer) -> dict[str, float]:
+    """The head-mean attention over the patches: its spread, and its entropy over log(patches) (1.0: uniform)."""
+    values = layer.first if layer.layout.has_class_token else layer.received
+    return _spread(values.mean(axis=0)[len(layer.layout.prefix) :].astype(np.float64))
+
+
 def layer_statistics(analysis: ImageAnalysis) -> list[dict[str, Any]]:
     """One row per layer, in forward order, for tables and reports."""
     rows = []
@@ -403,6 +542,15 @@ def layer_statistics(analysis: ImageAnalysis) -> list[dict[str, Any]]:
                     "type": layer.type,
                     "size": str(layer.channels),
                     **channel_statistics(layer.weights),
+                }
+            )
+        elif isinstance(layer, TokenLayer):
+            rows.append(
+                {
+                    "layer": layer.name,
+                    "type": "token",
+                    "size": f"{layer.heads} heads x {layer.tokens} tokens",
+                    **token_statistics(layer),
                 }
             )
         else:

@@ -653,7 +653,7 @@ def discover_attention(model: nn.Module, known: set[int], input_size: tuple[int,
 
 
 _NOT_RECORDED_YET = "not recorded yet"
-_SELF_ATTENTION = f"self-attention over tokens: {_NOT_RECORDED_YET}"
+_SELF_ATTENTION = f"self-attention of a form other than timm's Attention and MultiheadAttention: {_NOT_RECORDED_YET}"
 # Attention modules of timm and torchvision that are not a gate the recorder reads, by module and class name.
 _NAMED = {
     (
@@ -667,9 +667,14 @@ _NAMED = {
     ("timm.layers.split_attn", "SplitAttn"): f"softmax weights over split branches (ResNeSt): {_NOT_RECORDED_YET}",
     ("timm.layers.non_local_attn", "NonLocalAttn"): "non-local attention adds a weighted sum over all positions",
     ("timm.layers.non_local_attn", "BatNonLocalAttn"): "non-local attention adds a weighted sum over all positions",
-    ("timm.layers.attention", "Attention"): _SELF_ATTENTION,
-    ("timm.models.vision_transformer", "Attention"): _SELF_ATTENTION,
-    ("torch.nn.modules.activation", "MultiheadAttention"): _SELF_ATTENTION,
+    ("timm.layers.attention", "AttentionRope"): _SELF_ATTENTION,
+    ("timm.layers.diff_attention", "DiffAttention"): _SELF_ATTENTION,
+    ("timm.models.eva", "EvaAttention"): _SELF_ATTENTION,
+    ("timm.layers.bottleneck_attn", "BottleneckAttn"): _SELF_ATTENTION,
+    ("timm.layers.halo_attn", "HaloAttn"): _SELF_ATTENTION,
+    ("timm.layers.lambda_layer", "LambdaLayer"): _SELF_ATTENTION,
+    ("timm.models.swin_transformer", "WindowAttention"): _SELF_ATTENTION,
+    ("torchvision.models.swin_transformer", "ShiftedWindowAttention"): _SELF_ATTENTION,
 }
 
 

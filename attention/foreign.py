@@ -36,6 +36,7 @@ from torch import nn
 
 from .records import CHANNEL, SPATIAL, Adapter, ChannelRecord, LayerRecord, SpatialRecord, cpu_copy, module_itself
 from .registry import register_attention_type
+from .tokens import multihead_adapter, timm_attention_adapter
 
 log = logging.getLogger(__name__)
 
@@ -216,6 +217,9 @@ _KNOWN: list[tuple[str, str, Callable[[], Adapter]]] = [
     ("timm.layers.cbam", "SpatialAttn", lambda: make_adapter(SPATIAL, _timm_spatial_record)),
     ("timm.layers.cbam", "LightSpatialAttn", lambda: make_adapter(SPATIAL, _timm_spatial_record)),
     ("torchvision.ops.misc", "SqueezeExcitation", lambda: _gate_output("se", "scale_activation")),
+    # Self-attention over tokens (ViT, DeiT; torchvision's vit_*).
+    ("timm.layers.attention", "Attention", timm_attention_adapter),
+    ("torch.nn.modules.activation", "MultiheadAttention", multihead_adapter),
 ]
 
 _registered: set[tuple[str, str]] = set()

@@ -43,7 +43,17 @@ from torch.utils.hooks import RemovableHandle
 
 from .discovery import discover_attention
 from .foreign import register_foreign_types
-from .records import CHANNEL, SPATIAL, Adapter, ChannelRecord, LayerRecord, SpatialRecord, cpu_copy
+from .records import (
+    CHANNEL,
+    SPATIAL,
+    TOKEN,
+    Adapter,
+    ChannelRecord,
+    LayerRecord,
+    SpatialRecord,
+    TokenRecord,
+    cpu_copy,
+)
 from .registry import find_adapter, register_attention_type, registered_attention_type
 
 __all__ = [
@@ -56,6 +66,8 @@ __all__ = [
     "LayerRecord",
     "Recording",
     "SpatialRecord",
+    "TOKEN",
+    "TokenRecord",
     "attention_layers",
     "find_adapter",
     "find_attention_layers",
@@ -107,10 +119,16 @@ class Recording:
     so the thread can record again.
     """
 
-    __slots__ = ("feature_layers", "features", "records", "_active", "_thread")
+    __slots__ = ("feature_layers", "features", "full_attention", "records", "_active", "_thread")
 
-    def __init__(self, feature_layers: tuple[str, ...] = (), active: dict[int, Recording] | None = None) -> None:
+    def __init__(
+        self,
+        feature_layers: tuple[str, ...] = (),
+        active: dict[int, Recording] | None = None,
+        full_attention: bool = False,
+    ) -> None:
         self.feature_layers = feature_layers
+        self.full_attention = full_attention  # token layers keep their whole (heads, N, N) matrices
         self.features: dict[str, torch.Tensor] = {}
         self.records: list[LayerRecord] = []  # forward order; a layer called twice appears twice
         self._active = active  # the recorder's open recordings by thread, or None when the recorder manages it
@@ -153,6 +171,8 @@ class AttentionRecorder:
             too, for showing the feature maps of its most-weighted channels.
         layers: the result of ``find_attention_layers(model)``, when the caller
             has it already.
+        full_attention: the ``with`` form keeps each self-attention layer's
+            whole (heads, N, N) matrices, not only the rows the views need.
     """
 
     def __init__(
@@ -160,7 +180,9 @@ class AttentionRecorder:
         model: nn.Module,
         feature_layer: str | Sequence[str] | None = None,
         layers: AttentionLayers | None = None,
+        full_attention: bool = False,
     ) -> None:
+        self.full_attention = full_attention
         self.model = model
         self._layers = layers if layers is not None else find_attention_layers(model)
         self.layer_names = [name for name, _, _ in self._layers]
@@ -194,6 +216,9 @@ class AttentionRecorder:
         self._attached = True
         try:
             for name, module, adapter in self._layers:
+                if adapter.install is not None:
+                    self._handles.extend(adapter.install(name, module, self._open_recording))
+                    continue
                 target = adapter.hook_point(module)
                 self._handles.append(target.register_forward_hook(self._make_hook(name, module, adapter)))
                 if adapter.feature_point is not None and adapter.feature_map is not None:
@@ -210,6 +235,9 @@ class AttentionRecorder:
         for handle in handles:
             handle.remove()
 
+    def _open_recording(self) -> Recording | None:
+        return self._active.get(threading.get_ident())
+
     def _make_hook(self, name: str, module: nn.Module, adapter: Adapter) -> Callable[..., None]:
         active = self._active
 
@@ -217,7 +245,7 @@ class AttentionRecorder:
             recording = active.get(threading.get_ident())
             if recording is None:
                 return
-            recording.records.append(adapter.make_record(name, module, inputs, output))
+            recording.records.append(adapter.make_record(name, module, inputs, output))  # type: ignore[misc]
             if own_features and name in recording.feature_layers:
                 features = adapter.feature_map(inputs, output)  # type: ignore[misc]
                 if features is not None:
@@ -242,11 +270,11 @@ class AttentionRecorder:
 
     # Recordings -----------------------------------------------------------------------
 
-    def recording(self, feature_layers: str | Sequence[str] | None = None) -> Recording:
+    def recording(self, feature_layers: str | Sequence[str] | None = None, full_attention: bool = False) -> Recording:
         """A recording of the calling thread's passes, for ``with`` (the recorder must be attached)."""
         if not self._attached:
             raise RuntimeError("attach() the recorder before opening a recording")
-        return Recording(self._check_feature_layers(feature_layers), self._active)
+        return Recording(self._check_feature_layers(feature_layers), self._active, full_attention)
 
     @property
     def records(self) -> list[LayerRecord]:
@@ -265,7 +293,7 @@ class AttentionRecorder:
     def __enter__(self) -> AttentionRecorder:
         if self._attached:
             raise RuntimeError("this AttentionRecorder is already active")
-        self._own_recording = Recording(self.feature_layers)
+        self._own_recording = Recording(self.feature_layers, full_attention=self.full_attention)
         self.attach()
         self._active[threading.get_ident()] = self._own_recording
         return self

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 import torch
 from torch import nn
+from torch.utils.hooks import RemovableHandle
 
 CHANNEL = "channel"
 SPATIAL = "spatial"
+TOKEN = "token"
+KINDS = (CHANNEL, SPATIAL, TOKEN)
 
 
 def cpu_copy(tensor: torch.Tensor) -> torch.Tensor:
@@ -66,11 +69,54 @@ class SpatialRecord:
         return int(self.mask.shape[1]), int(self.mask.shape[2])
 
 
-LayerRecord = ChannelRecord | SpatialRecord
+@dataclass(slots=True)
+class TokenRecord:
+    """Self-attention probabilities ``softmax(q·kᵀ/√d)`` of one layer, for a whole batch.
+
+    By default it keeps what the views need, not the (B, heads, N, N) tensor:
+    every head's first query row (the class token's attention), every head's
+    attention received averaged over the queries (for networks without a class
+    token), and the head mean of the whole matrix (for rollout and for the
+    attention from any one patch). ``full`` holds everything when asked for.
+    """
+
+    kind: ClassVar[str] = TOKEN
+    name: str
+    type: str  # "timm_attention" or "multihead_attention"
+    first: torch.Tensor  # (B, heads, N) attention from token 0 to every token
+    received: torch.Tensor  # (B, heads, N) attention each token receives, averaged over the queries
+    mean: torch.Tensor  # (B, N, N) the attention matrix averaged over heads
+    full: torch.Tensor | None = None  # (B, heads, N, N) with full attention on
+
+    @property
+    def gate(self) -> torch.Tensor:
+        """What the layer weighted by, whatever the kind: here each head's attention from token 0."""
+        return self.first
+
+    @property
+    def heads(self) -> int:
+        return int(self.first.shape[1])
+
+    @property
+    def tokens(self) -> int:
+        return int(self.first.shape[2])
+
+
+LayerRecord = ChannelRecord | SpatialRecord | TokenRecord
 
 
 def module_itself(module: nn.Module) -> nn.Module:
     return module
+
+
+class OpenRecording(Protocol):
+    """What an adapter's own hooks see of the recording open on their thread."""
+
+    records: list[LayerRecord]
+    full_attention: bool
+
+
+Install = Callable[[str, nn.Module, Callable[[], "OpenRecording | None"]], list[RemovableHandle]]
 
 
 @dataclass(frozen=True)
@@ -90,14 +136,22 @@ class Adapter:
         feature_point: the submodule whose hook arguments ``feature_map`` reads,
             when it is not the hook point: a gate activation child sees the
             gate itself, which is the cheapest exact record, but not the map.
+        install: for a type whose record needs values from several hooks
+            (self-attention reads q and k inside the module), in place of
+            ``make_record``: ``install(name, module, open_recording)`` registers
+            its own hooks and returns their handles; they append records to
+            ``open_recording()``, the calling thread's open recording or None.
     """
 
     kind: str
-    make_record: Callable[[str, nn.Module, tuple[Any, ...], Any], LayerRecord]
+    make_record: Callable[[str, nn.Module, tuple[Any, ...], Any], LayerRecord] | None
     hook_point: Callable[[nn.Module], nn.Module] = module_itself
     feature_map: Callable[[tuple[Any, ...], Any], torch.Tensor | None] | None = None
     feature_point: Callable[[nn.Module], nn.Module] | None = None
+    install: Install | None = None
 
     def __post_init__(self) -> None:
-        if self.kind not in (CHANNEL, SPATIAL):
-            raise ValueError(f"Adapter.kind must be {CHANNEL!r} or {SPATIAL!r}, got {self.kind!r}")
+        if self.kind not in KINDS:
+            raise ValueError(f"Adapter.kind must be one of {', '.join(map(repr, KINDS))}, got {self.kind!r}")
+        if (self.make_record is None) == (self.install is None):
+            raise ValueError("an Adapter has either make_record or install, not both")
