@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from .analysis import ChannelLayer, ImageAnalysis, SpatialLayer
+from .analysis import ChannelLayer, ImageAnalysis, SpatialLayer, TokenLayer
 from .errors import InputError
 
 
@@ -80,8 +80,8 @@ class Matching:
         return any(difference.partner is not None for difference in self.differences)
 
 
-def _kind(layer: ChannelLayer | SpatialLayer) -> str:
-    return "channel" if isinstance(layer, ChannelLayer) else "spatial"
+def _kind(layer: ChannelLayer | SpatialLayer | TokenLayer) -> str:
+    return layer.kind
 
 
 def resample(mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray:

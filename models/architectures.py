@@ -45,6 +45,9 @@ FEATURED = (
     "torchvision:mobilenet_v3_large",
     "torchvision:efficientnet_b0",
     "ecanet:eca_resnet50",
+    "timm:vit_tiny_patch16_224",
+    "timm:deit_tiny_patch16_224",
+    "torchvision:vit_b_16",
 )
 # torchvision's RegNets work out their widths with real tensors, so they cannot be laid out on the meta
 # device; those up to this size are built for real during a scan (a few seconds each).
