@@ -67,6 +67,7 @@ from webapp.sections.explain import explain_section  # noqa: E402
 from webapp.sections.inputs import example_section, input_section, model_section  # noqa: E402
 from webapp.sections.results import results_section  # noqa: E402
 from webapp.sections.spatial import grid_panel, spatial_section  # noqa: E402
+from webapp.sections.tokens import token_section  # noqa: E402
 from webapp.state import LensResult, LoadedAnalyzer, ModelCache, analyzer_with_attention  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent
@@ -134,7 +135,7 @@ def build_app(
     roots = roots or UploadRoots.of([gradio_upload_folder(), EXAMPLES_DIR])
     default_model = cache.analyzer(None)  # the launch model, if there is one
     channel_names = default_model.channel_layer_names
-    spatial_names = [name for name in default_model.layer_names if name not in channel_names]
+    spatial_names = default_model.spatial_layer_names
 
     with gr.Blocks(
         title="Attention Lens",
@@ -145,8 +146,9 @@ def build_app(
         result = gr.State(None, time_to_live=SESSION_TTL_S)
         gr.Markdown(
             "# Attention Lens\n"
-            "See what the attention modules inside a CNN do to an image: how each **channel attention** layer "
-            "weighs its channels, and where each **spatial attention** layer looks.",
+            "See what the attention modules inside a network do to an image: how each **channel attention** layer "
+            "weighs its channels, where each **spatial attention** layer looks, and where each head of a vision "
+            "transformer's **self-attention** looks.",
             elem_id="intro",
         )
         # Inputs in a narrow column, the attention beside them: after Analyze the prediction, every layer's
@@ -165,6 +167,7 @@ def build_app(
                         bar_chart = bar_chart_panel()
                 grid = grid_panel()
                 spatial = spatial_section(result, spatial_names, grid)
+                tokens = token_section(result, spatial.colormap, spatial.opacity, spatial.scale)
                 channel = channel_section(result, channel_names, bar_chart)
         # What the user asks for later opens on a click: closed until then, so no empty panel shows.
         with gr.Accordion("Per-layer statistics", open=False, elem_id="statistics-section"):
@@ -208,7 +211,7 @@ def build_app(
         analysis_outputs = [result, results.status, results.top5, files.document, files.document_file]
         # After an analysis its views draw it, one event per group: the panels (and the debugging class) first, each
         # slower view after them, and the report last, since it holds Grad-CAM.
-        follow_stages = ((results, channel, spatial, debug.reset), (explain,), (debug,), (files,))
+        follow_stages = ((results, channel, spatial, tokens, debug.reset), (explain,), (debug,), (files,))
         for button, function, source, api_name in (
             (inputs.analyze_button, analyze, inputs.image, "analyze"),
             (inputs.sketch_button, analyze_sketch, inputs.sketch, "analyze_sketch"),

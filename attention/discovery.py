@@ -725,8 +725,9 @@ def discovery_lines(report: dict[str, Any]) -> list[str]:
     count = len(report["found"])
     lines = [f"{count} attention layer{'s' if count != 1 else ''} found" + (":" if count else "")]
     lines += [
-        f"  {entry['name']} ({entry['type']}): {entry['kind']} gate, "
-        + ("a registered type" if entry["by"] == "registered type" else "found by the probe")
+        f"  {entry['name']} ({entry['type']}): "
+        + ("self-attention" if entry["kind"] == "token" else f"{entry['kind']} gate")
+        + (", a registered type" if entry["by"] == "registered type" else ", found by the probe")
         for entry in report["found"]
     ]
     if report["rejected"]:
@@ -738,9 +739,12 @@ def discovery_lines(report: dict[str, Any]) -> list[str]:
 
 
 def discovery_summary(report: dict[str, Any]) -> str:
-    """One line for the page: how many gates were found, and which modules were turned down and why."""
-    count = len(report["found"])
-    line = f"{count} gate{'s' if count != 1 else ''} found"
+    """One line for the page: how many gates (and self-attention layers) were found, and what was turned down and why."""
+    tokens = sum(entry["kind"] == "token" for entry in report["found"])
+    gates = len(report["found"]) - tokens
+    counted = [f"{gates} gate{'s' if gates != 1 else ''}"] if gates or not tokens else []
+    counted += [f"{tokens} self-attention layer{'s' if tokens != 1 else ''}"] if tokens else []
+    line = " and ".join(counted) + " found"
     rejected = report["rejected"]
     if not rejected:
         return line + "."

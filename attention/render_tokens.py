@@ -22,6 +22,7 @@ from .render import MIN_HEATMAP_SIDE, TEXT_PX, _font, enlarged, fit_lines, overl
 from .tokens import ROLLOUT_NOTE
 
 MARK = "#ff2d2d"
+GRID_LINE = "#ffffff"
 # The "uniform" tick is left off the colour bar this close to either end, where its label would cover a number.
 UNIFORM_TICK_ROOM = 0.15
 
@@ -175,3 +176,25 @@ def patch_at(analysis: ImageAnalysis, name: str, x: float, y: float) -> tuple[in
     if not (0.0 <= u <= 1.0 and 0.0 <= v <= 1.0):
         raise InputError("that point is outside the part of the image the model saw")
     return min(int(v * rows), rows - 1), min(int(u * columns), columns - 1)
+
+
+def grid_picture(analysis: ImageAnalysis, name: str, patch: tuple[int, int] | None, side: int = 384) -> Image.Image:
+    """The image with the patch grid over the part the model saw, and ``patch`` outlined: a map to click on."""
+    layer = token_layer(analysis, name)
+    rows, columns = layer.grid  # type: ignore[misc]
+    picture = enlarged(analysis.image.convert("RGB"), side)
+    picture.thumbnail((side, side), Image.Resampling.BILINEAR)
+    left, top, right, bottom = analysis.view
+    box = (left * picture.width, top * picture.height, right * picture.width, bottom * picture.height)
+    draw = ImageDraw.Draw(picture)
+    for row in range(rows + 1):
+        y = round(box[1] + row * (box[3] - box[1]) / rows)
+        draw.line((box[0], y, box[2], y), fill=GRID_LINE, width=1)
+    for column in range(columns + 1):
+        x = round(box[0] + column * (box[2] - box[0]) / columns)
+        draw.line((x, box[1], x, box[3]), fill=GRID_LINE, width=1)
+    if patch is not None:
+        cell_w, cell_h = (box[2] - box[0]) / columns, (box[3] - box[1]) / rows
+        x, y = box[0] + patch[1] * cell_w, box[1] + patch[0] * cell_h
+        draw.rectangle((round(x), round(y), round(x + cell_w), round(y + cell_h)), outline=MARK, width=3)
+    return picture

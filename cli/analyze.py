@@ -50,7 +50,14 @@ def add_parser(commands: Any) -> None:
         "--ablate",
         choices=("identity", "mean"),
         help="also run each attention layer switched off (identity: the layer passes its input "
-        "through; mean: its gate replaced by the gate's mean) and report the new prediction per layer",
+        "through, or a self-attention branch adds nothing; mean: its gate replaced by the gate's mean, "
+        "or every token gets the branch's mean output) and report the new prediction per layer",
+    )
+    analyze.add_argument(
+        "--full-attention",
+        action="store_true",
+        help="keep every head's whole attention matrix of each self-attention layer in the JSON "
+        "(by default: the class token's row per head, which the views draw)",
     )
     analyze.add_argument(
         "--target",
@@ -81,6 +88,19 @@ def write_figures(analysis: Any, out: Path, stem: str, args: argparse.Namespace)
         path = out / f"{stem}_{safe_stem(layer.name)}_weights.png"
         render.channel_bar_chart(layer, top_k=args.top_k).savefig(path)
         written.append(path)
+    if analysis.token_layers:
+        from attention import render_tokens
+
+        for layer in analysis.token_layers:
+            if layer.grid is None:
+                continue
+            path = out / f"{stem}_{safe_stem(layer.name)}_heads.png"
+            render_tokens.heads_image(analysis, layer.name, args.colormap, args.opacity, args.stretch).save(path)
+            written.append(path)
+        if analysis.rollout() is not None:
+            path = out / f"{stem}_rollout.png"
+            render_tokens.rollout_image(analysis, args.colormap, args.opacity, args.stretch).save(path)
+            written.append(path)
     if analysis.ablations:
         from attention import render_debug
 
@@ -132,7 +152,12 @@ def run(args: argparse.Namespace) -> int:
             paths = args.images[start : start + batch_size]
             images = [load_image(path) for path in paths]
             analyses = analyzer.analyze(
-                images, names=paths, batch_size=batch_size, ablate=args.ablate, target=args.target
+                images,
+                names=paths,
+                batch_size=batch_size,
+                ablate=args.ablate,
+                target=args.target,
+                full_attention=args.full_attention,
             )
             for index, (analysis, path) in enumerate(zip(analyses, paths), start=start):
                 results.append(analysis_to_dict(analysis, image=path))

@@ -12,7 +12,7 @@ from typing import Any, NamedTuple
 
 from PIL import Image
 
-from attention import render
+from attention import render, render_tokens
 from attention.analysis import TOP_K_PREDICTIONS, SpatialLayer
 from attention.display import DEFAULT_COLORMAP, DEFAULT_OPACITY, DEFAULT_TOP_K, MAX_TOP_K
 from attention.errors import InputError
@@ -178,3 +178,61 @@ def render_panels(result: LensResult, options: DisplayOptions = DisplayOptions()
         spatial=spatial_panels(result, options.spatial_layer, options.colormap, options.opacity, options.scale),
         statistics=statistics_table(result),
     )
+
+
+# --------------------------------------------------------------------------- self-attention
+
+
+class TokenPanels(NamedTuple):
+    """A self-attention layer's pictures: every head, the rollout, the patch grid to click on, one patch's attention."""
+
+    heads: Image.Image | None
+    rollout: Image.Image | None
+    grid: Image.Image | None
+    patch: Image.Image | None
+
+
+def centre_patch(result: LensResult, layer: str) -> tuple[int, int]:
+    grid = render_tokens.token_layer(result.analysis, layer).grid
+    assert grid is not None
+    return grid[0] // 2, grid[1] // 2
+
+
+def token_panels(
+    result: LensResult | None,
+    layer: str | None,
+    colormap: str | None = DEFAULT_COLORMAP,
+    opacity: float | None = DEFAULT_OPACITY,
+    scale: str | None = DEFAULT_SCALE,
+    patch: Sequence[int] | None = None,
+) -> TokenPanels:
+    """Every picture of the self-attention section for one layer; a patch outside this layer's grid is its centre."""
+    if result is None:
+        return TokenPanels(None, None, None, None)
+    name = pick_layer(result.token_layer_names, layer)
+    if name is None:
+        return TokenPanels(None, None, None, None)
+    colormap, alpha, stretch = colormap_of(colormap), opacity_of(opacity), stretch_of(scale)
+    analysis = result.analysis
+    grid = render_tokens.token_layer(analysis, name).grid
+    assert grid is not None
+    chosen = tuple(int(value) for value in patch) if patch is not None and len(patch) == 2 else None
+    if chosen is None or not (0 <= chosen[0] < grid[0] and 0 <= chosen[1] < grid[1]):
+        chosen = centre_patch(result, name)
+    heads = render_tokens.heads_image(analysis, name, colormap, alpha, stretch)
+    rollout = render_tokens.rollout_image(analysis, colormap, alpha, stretch) if analysis.rollout() is not None else None
+    return TokenPanels(
+        heads,
+        rollout,
+        render_tokens.grid_picture(analysis, name, chosen),
+        render_tokens.patch_image(analysis, name, chosen, colormap, alpha, stretch),
+    )
+
+
+def clicked_patch(result: LensResult, layer: str | None, point: Sequence[float], size: Sequence[int]) -> tuple[int, int]:
+    """The patch under a click at ``point`` (x, y px) on the grid picture of ``size`` (width, height px)."""
+    name = pick_layer(result.token_layer_names, layer)
+    if name is None:
+        raise InputError("this analysis has no self-attention layer")
+    width, height = size
+    return render_tokens.patch_at(result.analysis, name, float(point[0]) / width, float(point[1]) / height)

@@ -93,6 +93,11 @@ class LensResult:
     def spatial_layer_names(self) -> list[str]:
         return [layer.name for layer in self.analysis.spatial_layers]
 
+    @property
+    def token_layer_names(self) -> list[str]:
+        """The self-attention layers whose tokens form a patch grid, which the page can draw."""
+        return [layer.name for layer in self.analysis.token_layers if layer.grid is not None]
+
 
 class LoadedAnalyzer(Analyzer):
     """An Analyzer that remembers the checkpoint it came from, for the page's model line."""
