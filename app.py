@@ -136,6 +136,9 @@ def build_app(
     default_model = cache.analyzer(None)  # the launch model, if there is one
     channel_names = default_model.channel_layer_names
     spatial_names = default_model.spatial_layer_names
+    token_names = default_model.token_layer_names
+    # A vision transformer's page shows its self-attention where a CNN's shows its gates (see panels.shows_kind).
+    show_spatial, show_channel = bool(spatial_names) or not token_names, bool(channel_names) or not token_names
 
     with gr.Blocks(
         title="Attention Lens",
@@ -164,11 +167,11 @@ def build_app(
                     with gr.Column(scale=1, min_width=240):
                         results.top5.render()
                     with gr.Column(scale=3, min_width=300):
-                        bar_chart = bar_chart_panel()
-                grid = grid_panel()
-                spatial = spatial_section(result, spatial_names, grid)
-                tokens = token_section(result, spatial.colormap, spatial.opacity, spatial.scale)
-                channel = channel_section(result, channel_names, bar_chart)
+                        bar_chart = bar_chart_panel(show_channel)
+                grid = grid_panel(show_spatial)
+                spatial = spatial_section(result, spatial_names, grid, show_spatial)
+                tokens = token_section(result, token_names, spatial.colormap, spatial.opacity, spatial.scale)
+                channel = channel_section(result, channel_names, bar_chart, show_channel)
         # What the user asks for later opens on a click: closed until then, so no empty panel shows.
         with gr.Accordion("Per-layer statistics", open=False, elem_id="statistics-section"):
             results.statistics.render()

@@ -129,7 +129,8 @@ class Ablator:
     def _make_token_hook(self, name: str, module: nn.Module) -> Any:
         active = self._active
         get_ident = threading.get_ident
-        # Where the tokens are in the branch's output: (B, N, D), or (N, B, D) for a MultiheadAttention without batch_first.
+        # The tokens' dimension of the branch's output: (B, N, D), or (N, B, D) in a MultiheadAttention
+        # without batch_first.
         token_dim = 0 if getattr(module, "batch_first", True) is False else 1
 
         def hook(_module: nn.Module, _inputs: tuple[Any, ...], output: Any) -> Any:

@@ -122,7 +122,7 @@ class TokenLayer:
         return self._patches(self.first) if self.layout.has_class_token else None
 
     def attention_map(self, head: int | None = None) -> np.ndarray:
-        """(rows, columns) for one head or the head mean: from the class token, else the attention each patch receives."""
+        """(rows, columns) for one head or the head mean: the class token's attention, else what each patch receives."""
         values = self.first if self.layout.has_class_token else self.received
         chosen = values.mean(axis=0) if head is None else values[head]
         return self._patches(chosen)
@@ -135,7 +135,7 @@ class TokenLayer:
         return self._patches(self.mean[len(self.layout.prefix) + row * columns + column])
 
     def prefix_attention(self) -> dict[str, list[float]]:
-        """Per head, how much attention token 0 gives each token ahead of the patches (class, distillation, registers)."""
+        """Per head, the attention token 0 gives each token ahead of the patches (class, distillation, registers)."""
         return {name: self.first[:, index].tolist() for index, name in enumerate(self.layout.prefix)}
 
 

@@ -739,7 +739,7 @@ def discovery_lines(report: dict[str, Any]) -> list[str]:
 
 
 def discovery_summary(report: dict[str, Any]) -> str:
-    """One line for the page: how many gates (and self-attention layers) were found, and what was turned down and why."""
+    """One line for the page: the gates and self-attention layers found, and what was turned down and why."""
     tokens = sum(entry["kind"] == "token" for entry in report["found"])
     gates = len(report["found"]) - tokens
     counted = [f"{gates} gate{'s' if gates != 1 else ''}"] if gates or not tokens else []

@@ -47,14 +47,15 @@ def _scaled(values: np.ndarray, low: float, high: float) -> np.ndarray:
     return (np.asarray(values, dtype=np.float32) - low) / (high - low)
 
 
-def _mark_patch(image: Image.Image, grid: tuple[int, int], patch: tuple[int, int]) -> None:
-    """Outline one patch of the grid on an overlay that covers ``image`` whole."""
-    rows, columns = grid
-    cell_w, cell_h = image.width / columns, image.height / rows
-    left, top = patch[1] * cell_w, patch[0] * cell_h
-    ImageDraw.Draw(image).rectangle(
-        (round(left), round(top), round(left + cell_w) - 1, round(top + cell_h) - 1), outline=MARK, width=3
-    )
+def _patch_box(
+    size: tuple[int, int], view: tuple[float, float, float, float], grid: tuple[int, int], patch: tuple[int, int]
+) -> tuple[int, int, int, int]:
+    """The pixel box of one patch of ``grid`` laid over the part ``view`` of a picture of ``size``."""
+    width, height = size
+    left, top, right, bottom = view[0] * width, view[1] * height, view[2] * width, view[3] * height
+    cell_w, cell_h = (right - left) / grid[1], (bottom - top) / grid[0]
+    x, y = left + patch[1] * cell_w, top + patch[0] * cell_h
+    return round(x), round(y), round(x + cell_w), round(y + cell_h)
 
 
 def _titled_tiles(
@@ -85,7 +86,8 @@ def _titled_tiles(
     for index, ((_, values), lines) in enumerate(zip(tiles, titles)):
         picture = overlay(base, _scaled(values, low, high), colormap, opacity, False, min_side=0, view=analysis.view)
         if patch is not None:
-            _mark_patch(picture, values.shape, patch)
+            box = _patch_box(picture.size, analysis.view, values.shape, patch)
+            ImageDraw.Draw(picture).rectangle(box, outline=MARK, width=3)
         row, column = divmod(index, columns)
         x, y = column * (tile + gap), row * (tile + label_height + gap)
         for number, text in enumerate(lines):
@@ -145,8 +147,14 @@ def rollout_image(
         raise InputError("no self-attention layers with a patch grid to roll out")
     first = analysis.token_layers[0]
     image = _titled_tiles(
-        analysis, [(f"rollout over {len(analysis.token_layers)} layers", flow)], colormap, opacity, stretch,
-        _uniform(first), tile, 1,
+        analysis,
+        [(f"rollout over {len(analysis.token_layers)} layers", flow)],
+        colormap,
+        opacity,
+        stretch,
+        _uniform(first),
+        tile,
+        1,
     )
     return stacked([image, text_image(ROLLOUT_NOTE, image.width)], gap=0)
 
@@ -194,7 +202,5 @@ def grid_picture(analysis: ImageAnalysis, name: str, patch: tuple[int, int] | No
         x = round(box[0] + column * (box[2] - box[0]) / columns)
         draw.line((x, box[1], x, box[3]), fill=GRID_LINE, width=1)
     if patch is not None:
-        cell_w, cell_h = (box[2] - box[0]) / columns, (box[3] - box[1]) / rows
-        x, y = box[0] + patch[1] * cell_w, box[1] + patch[0] * cell_h
-        draw.rectangle((round(x), round(y), round(x + cell_w), round(y + cell_h)), outline=MARK, width=3)
+        draw.rectangle(_patch_box(picture.size, analysis.view, (rows, columns), patch), outline=MARK, width=3)
     return picture

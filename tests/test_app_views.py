@@ -33,6 +33,8 @@ DRAWN_ELSEWHERE = {
     "compare-difference": "the Compare button",
     "ablation-chart": "the ablation buttons (a new analysis only hides an earlier analysis's ablation)",
 }
+# The self-attention section's panels: drawn for a vision transformer, hidden with their section for a CNN.
+SELF_ATTENTION_PANELS = {"token-heads", "patch-grid", "patch-attention", "rollout"}
 
 
 def _block(demo: gr.Blocks, elem_id: str) -> Any:
@@ -78,8 +80,9 @@ def test_every_panel_is_drawn_by_an_analysis_into_outputs_its_event_declares(pag
             values[component] = _value(shown)
             written[getattr(component, "elem_id", None) or ""] = values[component]
     panels = [block.elem_id for block in page.blocks.values() if "lens-panel" in (block.elem_classes or [])]
-    assert set(DRAWN_ELSEWHERE) <= set(panels)
-    assert {elem_id for elem_id in panels if elem_id not in written} == set(DRAWN_ELSEWHERE)
+    assert set(DRAWN_ELSEWHERE) | SELF_ATTENTION_PANELS <= set(panels)
+    assert {elem_id for elem_id in panels if elem_id not in written} == set(DRAWN_ELSEWHERE) | SELF_ATTENTION_PANELS
+    assert written["token-section"].visible is False  # the self-attention section stays hidden for this CNN
     for elem_id in ("bar-chart", "feature-maps", "overlay-grid", "overlay", "raw-mask", "gradcam"):
         assert isinstance(written[elem_id], Image.Image), elem_id
     assert "ablation-chart" not in written  # no ablation was asked for, and none of an earlier analysis to hide

@@ -62,6 +62,15 @@ def statistics_table(result: LensResult) -> dict[str, list[Any]]:
 # --------------------------------------------------------------------------- re-rendering panels
 
 
+def shows_kind(result: LensResult, names: Sequence[str]) -> bool:
+    """Whether the page shows a kind's views for ``result``: when it has such layers, or nothing else to show instead.
+
+    A CNN without spatial gates keeps its spatial panels, which say so; a
+    vision transformer's page shows its self-attention in their place.
+    """
+    return bool(names) or not result.token_layer_names
+
+
 def pick_layer(names: Sequence[str], wanted: str | None) -> str | None:
     """The wanted layer if this result has it, else the first: a new model may have other layers."""
     if wanted in names:
@@ -220,7 +229,9 @@ def token_panels(
     if chosen is None or not (0 <= chosen[0] < grid[0] and 0 <= chosen[1] < grid[1]):
         chosen = centre_patch(result, name)
     heads = render_tokens.heads_image(analysis, name, colormap, alpha, stretch)
-    rollout = render_tokens.rollout_image(analysis, colormap, alpha, stretch) if analysis.rollout() is not None else None
+    rollout = (
+        render_tokens.rollout_image(analysis, colormap, alpha, stretch) if analysis.rollout() is not None else None
+    )
     return TokenPanels(
         heads,
         rollout,
@@ -229,7 +240,9 @@ def token_panels(
     )
 
 
-def clicked_patch(result: LensResult, layer: str | None, point: Sequence[float], size: Sequence[int]) -> tuple[int, int]:
+def clicked_patch(
+    result: LensResult, layer: str | None, point: Sequence[float], size: Sequence[int]
+) -> tuple[int, int]:
     """The patch under a click at ``point`` (x, y px) on the grid picture of ``size`` (width, height px)."""
     name = pick_layer(result.token_layer_names, layer)
     if name is None:

@@ -23,6 +23,7 @@ class ChannelSection:
     feature_maps: gr.Image
     branches_open: gr.State
     branches: gr.Image
+    column: gr.Column
     events: ClassVar[dict[str, Any]] = PANEL_EVENTS
 
     @property
@@ -35,7 +36,7 @@ class ChannelSection:
 
     @property
     def outputs(self) -> list[Any]:
-        return [self.layer, *self.pictures]
+        return [self.layer, self.column, *self.pictures]
 
     def panels(self, result: LensResult, layer: str | None, sort: bool, top_k: float, open_: bool) -> dict[Any, Any]:
         """This section's pictures for one result; the branch chart only while its section is open."""
@@ -48,43 +49,47 @@ class ChannelSection:
     def follow(self, result: LensResult, layer: str | None, sort: bool, top_k: float, open_: bool) -> dict[Any, Any]:
         """A new result: the picker offers its layers (another model may have others) and the panels draw one."""
         layer = panels.pick_layer(result.channel_layer_names, layer)
+        shown = panels.shows_kind(result, result.channel_layer_names)
         picker = gr.Dropdown(choices=result.channel_layer_names, value=layer)
-        return {self.layer: picker, **self.panels(result, layer, sort, top_k, open_)}
+        drawn = self.panels(result, layer, sort, top_k, open_)
+        drawn[self.bar_chart] = gr.update(value=drawn[self.bar_chart], visible=shown)
+        return {self.layer: picker, self.column: gr.Column(visible=shown), **drawn}
 
 
-def bar_chart_panel() -> gr.Image:
+def bar_chart_panel(visible: bool = True) -> gr.Image:
     """The bar chart, placed among the first results; ``channel_section`` draws it."""
-    return output_panel("Channel weights", "bar-chart", "png")
+    return output_panel("Channel weights", "bar-chart", "png", visible=visible)
 
 
-def channel_section(result: gr.State, names: list[str], bar_chart: gr.Image) -> ChannelSection:
-    gr.Markdown("### Channel attention: how much each channel is kept", elem_classes="lens-heading")
-    with gr.Row(elem_classes="lens-controls"):
-        layer = gr.Dropdown(
-            choices=names,
-            value=names[0] if names else None,
-            label="Channel layer",
-            elem_id="channel-layer",
-            scale=2,
-            min_width=320,
-        )
-        sort = gr.Checkbox(value=False, label="Sort channels by weight", elem_id="sort")
-        top_k = gr.Slider(
-            1,
-            MAX_TOP_K,
-            value=DEFAULT_TOP_K,
-            step=1,
-            label="Top-k channels (highlighted, and their feature maps)",
-            elem_id="top-k",
-        )
-    feature_maps = output_panel("Feature maps of the top-k channels", "feature-maps", "png")
-    # Closed at first and drawn only while open: this chart costs as much as the bar chart.
-    branches_open = gr.State(False)
-    with gr.Accordion(
-        "Avg and max pooling branches before the gate", open=False, elem_id="branches-section"
-    ) as branches_section:
-        branches = output_panel("Avg and max branch parts", "branches", "png")
-    section = ChannelSection(layer, sort, top_k, bar_chart, feature_maps, branches_open, branches)
+def channel_section(result: gr.State, names: list[str], bar_chart: gr.Image, visible: bool = True) -> ChannelSection:
+    with gr.Column(elem_id="channel-section", visible=visible) as column:
+        gr.Markdown("### Channel attention: how much each channel is kept", elem_classes="lens-heading")
+        with gr.Row(elem_classes="lens-controls"):
+            layer = gr.Dropdown(
+                choices=names,
+                value=names[0] if names else None,
+                label="Channel layer",
+                elem_id="channel-layer",
+                scale=2,
+                min_width=320,
+            )
+            sort = gr.Checkbox(value=False, label="Sort channels by weight", elem_id="sort")
+            top_k = gr.Slider(
+                1,
+                MAX_TOP_K,
+                value=DEFAULT_TOP_K,
+                step=1,
+                label="Top-k channels (highlighted, and their feature maps)",
+                elem_id="top-k",
+            )
+        feature_maps = output_panel("Feature maps of the top-k channels", "feature-maps", "png")
+        # Closed at first and drawn only while open: this chart costs as much as the bar chart.
+        branches_open = gr.State(False)
+        with gr.Accordion(
+            "Avg and max pooling branches before the gate", open=False, elem_id="branches-section"
+        ) as branches_section:
+            branches = output_panel("Avg and max branch parts", "branches", "png")
+    section = ChannelSection(layer, sort, top_k, bar_chart, feature_maps, branches_open, branches, column)
 
     @user_errors
     def redraw(result_: LensResult | None, layer_: str | None, sort_: bool, k: float, open_: bool) -> dict[Any, Any]:

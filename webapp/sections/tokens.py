@@ -54,7 +54,12 @@ class TokenSection:
         self, result: LensResult, layer: str | None, colormap: str, opacity: float, scale: str, patch: Any
     ) -> dict:
         drawn = panels.token_panels(result, layer, colormap, opacity, scale, patch)
-        return {self.heads: drawn.heads, self.grid: drawn.grid, self.patch_view: drawn.patch, self.rollout: drawn.rollout}
+        return {
+            self.heads: drawn.heads,
+            self.grid: drawn.grid,
+            self.patch_view: drawn.patch,
+            self.rollout: drawn.rollout,
+        }
 
     def follow(self, result: LensResult, layer: str | None, colormap: str, opacity: float, scale: str) -> dict:
         """A new result: shown only when it has self-attention layers; the clicked patch starts at the centre."""
@@ -70,11 +75,15 @@ class TokenSection:
         }
 
 
-def token_section(result: gr.State, colormap: gr.Dropdown, opacity: gr.Slider, scale: gr.Radio) -> TokenSection:
-    with gr.Column(visible=False, elem_id="token-section") as column:
+def token_section(
+    result: gr.State, names: list[str], colormap: gr.Dropdown, opacity: gr.Slider, scale: gr.Radio
+) -> TokenSection:
+    with gr.Column(visible=bool(names), elem_id="token-section") as column:
         gr.Markdown("### Self-attention: where each head looks", elem_classes="lens-heading")
         gr.Markdown(INTRO, elem_id="token-intro")
-        layer = gr.Dropdown(choices=[], label="Self-attention layer", min_width=320, elem_id="token-layer")
+        layer = gr.Dropdown(
+            choices=names, value=names[0] if names else None, label="Self-attention layer", elem_id="token-layer"
+        )
         heads = output_panel("Every head of this layer", "token-heads", "jpeg")
         with gr.Row():
             grid = gr.Image(
@@ -92,7 +101,9 @@ def token_section(result: gr.State, colormap: gr.Dropdown, opacity: gr.Slider, s
     section = TokenSection(column, layer, colormap, opacity, scale, patch, heads, grid, patch_view, rollout)
 
     @user_errors
-    def redraw(result_: LensResult | None, layer_: str | None, colormap_: str, alpha: float, scale_: str, at: Any) -> dict:
+    def redraw(
+        result_: LensResult | None, layer_: str | None, colormap_: str, alpha: float, scale_: str, at: Any
+    ) -> dict:
         return {} if result_ is None else section.panels(result_, layer_, colormap_, alpha, scale_, at)
 
     @user_errors

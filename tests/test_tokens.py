@@ -1,0 +1,265 @@
+"""Self-attention over tokens: recorded exactly from the pass, drawn on the patch grid, switched off like a gate.
+
+The truths are independent of the recorder: timm's own unfused path hands
+its softmaxed attention to ``attn_drop`` (read by a plain hook), and
+``nn.MultiheadAttention`` returns its weights when asked with
+``need_weights``. Random transformers attend almost uniformly, which would
+let a wrong recorder pass, so the q·k projections are scaled up until heads
+attend sharply, and the tests check that they do.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import timm
+import torch
+import torchvision
+from PIL import Image
+from torch import nn
+
+from attention.analysis import Analyzer, analysis_to_dict
+from attention.images import Preprocessing
+from attention.recorder import AttentionRecorder, TokenRecord, find_attention_layers
+from attention.tokens import rollout, token_layout
+from tests.commands import run_attention
+
+SIZE = 64  # 4x4 patches of 16 px: small enough for CPU, a grid all the same
+SHARP = 0.3  # some head gives one token at least this much attention: the maps are not uniform
+
+
+def sharpen(model: nn.Module, seed: int = 0, gain: float = 12.0) -> nn.Module:
+    """Random weights whose heads attend sharply: q and k projections scaled by ``gain``."""
+    torch.manual_seed(seed)
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, nn.Linear) and module.out_features == 3 * module.in_features:
+                module.weight[: 2 * module.in_features] *= gain
+            if isinstance(module, nn.MultiheadAttention):
+                module.in_proj_weight[: 2 * module.embed_dim] *= gain
+    return model.eval()
+
+
+def timm_vit(name: str = "vit_tiny_patch16_224", **kwargs: object) -> nn.Module:
+    return sharpen(timm.create_model(name, pretrained=False, num_classes=5, img_size=SIZE, depth=3, **kwargs))
+
+
+def timm_truth(model: nn.Module, x: torch.Tensor) -> list[torch.Tensor]:
+    """Each block's (B, heads, N, N) probabilities as timm's unfused path computes them, via ``attn_drop``'s input."""
+    model = copy.deepcopy(model)
+    seen: list[torch.Tensor] = []
+    for module in model.modules():
+        if hasattr(module, "fused_attn"):
+            module.fused_attn = False
+            module.attn_drop.register_forward_hook(lambda _m, inputs, _o: seen.append(inputs[0].clone()))
+    with torch.no_grad():
+        model(x)
+    return seen
+
+
+def batch(seed: int = 1, count: int = 2) -> torch.Tensor:
+    return torch.randn(count, 3, SIZE, SIZE, generator=torch.Generator().manual_seed(seed))
+
+
+@pytest.mark.parametrize("fused", [True, False])
+def test_timm_attention_is_recorded_as_its_own_softmax_and_the_output_is_unchanged(fused: bool) -> None:
+    model = timm_vit()
+    for block in model.blocks:
+        block.attn.fused_attn = fused
+    x = batch()
+    truth = timm_truth(model, x)
+    with torch.no_grad():
+        plain = model(x)
+    with AttentionRecorder(model, full_attention=True) as recorder, torch.no_grad():
+        recorded = model(x)
+    assert torch.equal(recorded, plain)
+    records = recorder.records
+    assert [record.name for record in records] == [f"blocks.{index}.attn" for index in range(3)]
+    assert all(isinstance(record, TokenRecord) for record in records)
+    assert max(float(record.full.max()) for record in records) > SHARP  # type: ignore[union-attr]
+    # A block that sees the same input on both paths gives the same bits: the first always, every one unfused.
+    # Fused, later blocks see the fused kernel's rounding of the earlier ones, which sharp heads amplify.
+    atol = 1e-5 if fused else 0.0
+    assert torch.equal(records[0].full, truth[0])  # type: ignore[arg-type]
+    for record, expected in zip(records, truth):
+        assert record.full is not None
+        torch.testing.assert_close(record.full, expected, rtol=0, atol=atol)
+        torch.testing.assert_close(record.first, expected[:, :, 0], rtol=0, atol=atol)
+        torch.testing.assert_close(record.mean, expected.mean(dim=1), rtol=0, atol=max(atol, 1e-7))
+        torch.testing.assert_close(record.received, expected.mean(dim=2), rtol=0, atol=max(atol, 1e-7))
+
+
+def test_multihead_attention_of_torchvision_vit_is_recorded_as_its_own_weights() -> None:
+    torch.manual_seed(0)
+    model = torchvision.models.vit_b_16(image_size=SIZE, num_classes=5)
+    model.encoder.layers = model.encoder.layers[:2]
+    model = sharpen(model)
+    x = batch(count=1)
+    inputs: list[torch.Tensor] = []
+    attention = model.encoder.layers[1].self_attention
+    handle = attention.register_forward_hook(lambda _m, args, _o: inputs.append(args[0]))
+    with torch.no_grad():
+        plain = model(x)
+    handle.remove()
+    with AttentionRecorder(model, full_attention=True) as recorder, torch.no_grad():
+        recorded = model(x)
+    with torch.no_grad():
+        _, truth = attention(inputs[0], inputs[0], inputs[0], need_weights=True, average_attn_weights=False)
+    assert torch.equal(recorded, plain)
+    assert [record.name for record in recorder.records] == [
+        "encoder.layers.encoder_layer_0.self_attention",
+        "encoder.layers.encoder_layer_1.self_attention",
+    ]
+    last = recorder.records[1]
+    assert float(truth.max()) > SHARP
+    torch.testing.assert_close(last.full, truth, rtol=0, atol=1e-6)
+    assert token_layout(model, last.tokens).prefix == ("cls",)
+    assert token_layout(model, last.tokens).grid == (4, 4)
+
+
+def test_by_default_a_record_keeps_the_rows_the_views_need_not_every_matrix() -> None:
+    model = timm_vit()
+    with AttentionRecorder(model) as recorder, torch.no_grad():
+        model(batch())
+    record = recorder.records[0]
+    assert record.full is None
+    assert record.first.shape == (2, 3, 17) and record.received.shape == (2, 3, 17)
+    assert record.mean.shape == (2, 17, 17)
+
+
+@pytest.mark.parametrize(
+    ("name", "kwargs", "prefix"),
+    [
+        ("vit_tiny_patch16_224", {"reg_tokens": 4}, ("cls", "reg0", "reg1", "reg2", "reg3")),
+        ("deit_tiny_distilled_patch16_224", {}, ("cls", "dist")),
+        ("vit_tiny_patch16_224", {"class_token": False, "global_pool": "avg"}, ()),
+    ],
+)
+def test_register_and_distillation_tokens_are_named_and_the_json_holds_the_patches_alone(
+    name: str, kwargs: dict, prefix: tuple[str, ...]
+) -> None:
+    model = timm_vit(name, **kwargs)
+    image = Image.fromarray(np.random.default_rng(3).integers(0, 255, (SIZE, SIZE, 3), dtype=np.uint8))
+    preprocessing = Preprocessing((SIZE, SIZE), 3, (0.5,) * 3, (0.5,) * 3)
+    with Analyzer(model, list("abcde"), preprocessing) as analyzer:
+        analysis = analyzer.analyze([image], full_attention=True)[0]
+    document = json.loads(json.dumps(analysis_to_dict(analysis)))
+    entry = document["layers"][-1]
+    assert entry["type"] == "token" and entry["prefix_tokens"] == list(prefix)
+    assert entry["grid"] == [4, 4] and entry["tokens"] == len(prefix) + 16 and entry["heads"] == 3
+    full = np.asarray(entry["attention"])  # (heads, N, N)
+    if prefix:
+        # cls_attention[h] is row 0 of head h over the patch tokens only, in patch order, on the grid.
+        expected = full[:, 0, len(prefix) :].reshape(3, 4, 4)
+        np.testing.assert_allclose(np.asarray(entry["cls_attention"]), expected, atol=2e-6)
+        assert set(entry["prefix_attention"]) == set(prefix)
+        np.testing.assert_allclose(entry["prefix_attention"][prefix[-1]], full[:, 0, len(prefix) - 1], atol=2e-6)
+    else:
+        assert entry["cls_attention"] is None
+        expected = full.mean(axis=1)[:, :].reshape(3, 4, 4)
+        np.testing.assert_allclose(np.asarray(entry["received_attention"]), expected, atol=2e-6)
+
+
+def test_rollout_mixes_each_layer_with_the_identity_and_multiplies_them_in_order() -> None:
+    rng = np.random.default_rng(0)
+    matrices = [rng.random((5, 5)) for _ in range(3)]
+    matrices = [matrix / matrix.sum(axis=1, keepdims=True) for matrix in matrices]
+    expected = np.eye(5)
+    for matrix in matrices:
+        mixed = 0.5 * matrix + 0.5 * np.eye(5)
+        expected = mixed @ expected  # rows already sum to one
+    np.testing.assert_allclose(rollout(matrices), expected, atol=1e-12)
+    np.testing.assert_allclose(rollout(matrices).sum(axis=1), 1.0, atol=1e-12)
+    np.testing.assert_allclose(rollout(matrices[:1], residual=0.0), matrices[0], atol=1e-12)
+    # Order matters: the first layer acts first.
+    assert not np.allclose(rollout(matrices), rollout(matrices[::-1]))
+
+
+def test_the_analysis_rollout_is_read_from_the_class_token_row_of_the_head_means() -> None:
+    model = timm_vit()
+    image = Image.fromarray(np.random.default_rng(4).integers(0, 255, (SIZE, SIZE, 3), dtype=np.uint8))
+    preprocessing = Preprocessing((SIZE, SIZE), 3, (0.5,) * 3, (0.5,) * 3)
+    with Analyzer(model, list("abcde"), preprocessing) as analyzer:
+        analysis = analyzer.analyze([image], full_attention=True)[0]
+    means = [layer.full.mean(axis=0) for layer in analysis.token_layers]  # type: ignore[union-attr]
+    expected = rollout(means)[0, 1:].reshape(4, 4)
+    np.testing.assert_allclose(analysis.rollout(), expected, atol=1e-6)
+    document = analysis_to_dict(analysis)
+    np.testing.assert_allclose(np.asarray(document["rollout"]["map"]), expected, atol=2e-6)
+    assert "0.5·A + 0.5·I" in document["rollout"]["note"]
+
+
+class Silent(nn.Module):
+    """An attention branch that adds nothing."""
+
+    def forward(self, x: torch.Tensor, **_options: object) -> torch.Tensor:
+        return torch.zeros_like(x)
+
+
+class Averaged(nn.Module):
+    """An attention branch whose output every token receives averaged over the tokens."""
+
+    def __init__(self, inner: nn.Module) -> None:
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, x: torch.Tensor, **options: object) -> torch.Tensor:
+        return self.inner(x, **options).mean(dim=1, keepdim=True).expand_as(x)
+
+
+@pytest.mark.parametrize(("mode", "replace"), [("identity", lambda attn: Silent()), ("mean", Averaged)])
+def test_switching_a_self_attention_layer_off_is_the_network_without_that_branch(mode: str, replace) -> None:  # noqa: ANN001
+    model = timm_vit()
+    image = Image.fromarray(np.random.default_rng(5).integers(0, 255, (SIZE, SIZE, 3), dtype=np.uint8))
+    preprocessing = Preprocessing((SIZE, SIZE), 3, (0.5,) * 3, (0.5,) * 3)
+    with Analyzer(model, list("abcde"), preprocessing) as analyzer:
+        analysis = analyzer.analyze([image], ablate=mode)[0]
+        x = analyzer.preprocess([image])
+    assert [entry["layer"] for entry in analysis.ablations] == [f"blocks.{index}.attn" for index in range(3)]
+    target = analysis.ablations[0]["target"]
+    for index, entry in enumerate(analysis.ablations):
+        without = copy.deepcopy(model)
+        without.blocks[index].attn = replace(without.blocks[index].attn)
+        with torch.no_grad():
+            probabilities = torch.softmax(without(x), dim=1)[0]
+        expected = float(probabilities[list("abcde").index(target)]) - float(
+            analysis.probabilities[list("abcde").index(target)]
+        )
+        assert entry["delta"] == pytest.approx(expected, abs=2e-6)
+    assert any(abs(entry["delta"]) > 1e-3 for entry in analysis.ablations)
+
+
+def test_a_vision_transformer_is_found_as_self_attention_and_other_forms_are_named() -> None:
+    from attention.discovery import discovery_report, discovery_summary
+
+    model = timm_vit()
+    layers = find_attention_layers(model)
+    assert [name for name, _, adapter in layers if adapter.kind == "token"] == [f"blocks.{i}.attn" for i in range(3)]
+    assert discovery_summary(discovery_report(model, layers)) == "3 self-attention layers found."
+
+
+@pytest.mark.slow
+def test_analyze_writes_each_layers_heads_and_the_rollout_and_full_attention_on_request(tmp_path: Path) -> None:
+    weights = tmp_path / "vit.pth"
+    # A plain state dict of timm's whole network, as a user saves one; at 224 px it has 14x14 patches.
+    torch.save(sharpen(timm.create_model("vit_tiny_patch16_224", pretrained=False)).state_dict(), weights)
+    image = tmp_path / "photo.png"
+    Image.fromarray(np.random.default_rng(6).integers(0, 255, (120, 200, 3), dtype=np.uint8)).save(image)
+    spec = ["--model", "timm:vit_tiny_patch16_224", "--weights", weights]
+    result = run_attention("analyze", *spec, image, "--json", "--full-attention", "--out", tmp_path / "out")
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    layers = document["results"][0]["layers"]
+    assert len(layers) == 12 and {layer["type"] for layer in layers} == {"token"}
+    assert np.asarray(layers[0]["attention"]).shape == (3, 197, 197)
+    assert np.asarray(layers[0]["cls_attention"]).shape == (3, 14, 14)
+    assert document["discovery"]["found"][0]["kind"] == "token"
+    written = sorted(path.name for path in (tmp_path / "out").iterdir())
+    assert "photo_rollout.png" in written
+    assert sum(name.endswith("_heads.png") for name in written) == 12
+    plain = run_attention("analyze", *spec, image, "--json")
+    assert "attention" not in json.loads(plain.stdout)["results"][0]["layers"][0]
