@@ -51,8 +51,13 @@ class Explanation:
     """Every step for one layer and one image, in the order a class would go through them."""
 
     layer: str
-    kind: str  # "channel" or "spatial"
+    kind: str  # "channel", "spatial" or "token"
     steps: list[Step]
+
+    @property
+    def what(self) -> str:
+        """The kind in words, for headings: "channel attention", "spatial attention" or "self-attention"."""
+        return "self-attention" if self.kind == "token" else f"{self.kind} attention"
 
     def step(self, key: str) -> Step:
         for step in self.steps:
@@ -586,15 +591,27 @@ def explain_squeeze_excite(
 
 
 def explain_layer(
-    name: str, module: nn.Module, kind: str, features: np.ndarray, recorded: np.ndarray | None = None
+    name: str,
+    module: nn.Module,
+    kind: str,
+    features: np.ndarray,
+    recorded: np.ndarray | None = None,
+    layout: Any = None,
 ) -> Explanation:
     """The step-by-step view of one recorded layer; ``recorded`` is its weights (channel) or mask (spatial).
 
-    A squeeze-and-excitation style module gets its own steps; any other channel layer ECA's.
+    A squeeze-and-excitation style module gets its own steps; any other channel layer ECA's. A self-attention
+    layer (``token``) needs its recorded attention from token 0 and its ``TokenLayout``.
     """
+    if kind == "token":
+        from .explain_tokens import explain_tokens  # it builds on this module's Step and Explanation
+
+        if recorded is None or layout is None:
+            raise ValueError("a self-attention layer is explained from its recorded attention and token layout")
+        return explain_tokens(name, module, features, recorded, layout)
     if kind == "channel":
         own = explain_squeeze_excite(name, module, features, recorded)
         return own if own is not None else explain_channel(name, module, features, recorded)
     if kind == "spatial":
         return explain_spatial(name, module, features, recorded)
-    raise ValueError(f"unknown layer kind {kind!r}; expected 'channel' or 'spatial'")
+    raise ValueError(f"unknown layer kind {kind!r}; expected 'channel', 'spatial' or 'token'")

@@ -114,6 +114,8 @@ class OpenRecording(Protocol):
 
     records: list[LayerRecord]
     full_attention: bool
+    feature_layers: tuple[str, ...]
+    features: dict[str, torch.Tensor]
 
 
 Install = Callable[[str, nn.Module, Callable[[], "OpenRecording | None"]], list[RemovableHandle]]

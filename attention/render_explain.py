@@ -35,6 +35,8 @@ MAP = DEFAULT_COLORMAP
 # A slide is 1920x1080 px (19.2x10.8 in at 100 dpi); at 100 dpi a point is 100/72 px, so 21 pt is 29 px of text
 # (at least 28) and 18 pt is 25 px for the kernel's numbers (at least 24).
 SLIDE_SIZE = (19.2, 10.8)
+# Characters per caption line on the sheet of every step: 10 pt text across STEP_SIZE's 7.5 in.
+SHEET_WRAP = 105
 SLIDE_TEXT_PT = 21
 SLIDE_NUMBER_PT = 18
 # The text size the step drawings use: the page's, or a slide's while ``slide_text`` is open. A context
@@ -224,6 +226,102 @@ def _draw_spatial_gate(figure: Figure | SubFigure, values: dict[str, Any]) -> No
     _map(axes[2], mask, f"mask stretched ({mask.min():.2f}-{mask.max():.2f})")
 
 
+# Self-attention's steps -------------------------------------------------------------------------
+
+
+def _short(name: str) -> str:
+    """A token's name short enough for a tick label: "patch 12" becomes "p12"."""
+    return name.replace("patch ", "p")
+
+
+def _tick_tokens(axes: Any, names: list[str], prefix: int, axis: str = "y") -> None:
+    """Label the tokens ahead of the patches and the first patch; the rest are too many to name."""
+    shown = list(range(prefix)) + ([prefix] if prefix < len(names) else [])
+    labels = [_short(names[index]) for index in shown]
+    if axis == "y":
+        axes.set_yticks(shown, labels, fontsize=_pt())
+    else:
+        axes.set_xticks(shown, labels, fontsize=_pt(), rotation=90)
+
+
+def _on_grid(axes: Any, row: np.ndarray, values: dict[str, Any], title: str, vmin: float | None = None) -> None:
+    """The patch tokens' part of ``row`` on the patch grid, or a note where the tokens have no grid."""
+    grid, prefix = values.get("grid"), values.get("prefix", 0)
+    if grid is None:
+        axes.set_axis_off()
+        axes.text(0.5, 0.5, "no patch grid", ha="center", va="center", fontsize=_pt())
+        return
+    _map(axes, np.asarray(row)[prefix:].reshape(grid), title, vmin=vmin)
+
+
+def _draw_tokens(figure: Figure | SubFigure, values: dict[str, Any]) -> None:
+    axes = figure.subplots(1, 1)
+    shown = axes.imshow(values["tokens"], cmap="coolwarm", aspect="auto", interpolation="nearest")
+    axes.set_title(f"{len(values['names'])} tokens (rows) by their first numbers (columns)", fontsize=_pt())
+    _tick_tokens(axes, values["names"], values["prefix"])
+    axes.tick_params(labelsize=_pt())
+    figure.colorbar(shown, ax=axes, fraction=0.046, pad=0.02).ax.tick_params(labelsize=_pt())
+
+
+def _draw_qkv(figure: Figure | SubFigure, values: dict[str, Any]) -> None:
+    axes = figure.subplots(1, 3)
+    for axis, key, what in zip(axes, ("q", "k", "v"), ("queries", "keys", "values")):
+        shown = axis.imshow(values[key], cmap="coolwarm", aspect="auto", interpolation="nearest")
+        axis.set_title(what, fontsize=_pt())
+        axis.set_xticks([])
+        _tick_tokens(axis, values["names"], 1 if key == "q" else 0)
+        figure.colorbar(shown, ax=axis, fraction=0.046, pad=0.02).ax.tick_params(labelsize=_pt())
+    axes[0].axhspan(-0.5, 0.5, fill=False, edgecolor=HIGHLIGHT, linewidth=1.5)
+
+
+def _draw_scores(figure: Figure | SubFigure, values: dict[str, Any]) -> None:
+    left, right = figure.subplots(1, 2, width_ratios=[2.2, 1])
+    _bars(left, values["scores"], "score for every token, in order")
+    _on_grid(right, values["scores"], values, "the patches' scores")
+
+
+def _draw_softmax(figure: Figure | SubFigure, values: dict[str, Any]) -> None:
+    left, right = figure.subplots(1, 2, width_ratios=[2.2, 1])
+    _bars(left, values["attention"], "attention for every token (sums to 1)")
+    left.axhline(values["uniform"], color=HIGHLIGHT, linewidth=0.8, linestyle="--", label="every token alike")
+    left.legend(fontsize=_pt(), loc="upper right", frameon=False)
+    _on_grid(right, values["attention"], values, "on the patches", vmin=0.0)
+
+
+def _draw_mix(figure: Figure | SubFigure, values: dict[str, Any]) -> None:
+    left, right = figure.subplots(1, 2, width_ratios=[1, 1.4])
+    top = list(values["top"])
+    names = values["names"]
+    left.barh(range(len(top)), [values["weights"][index] for index in top], color=BAR)
+    left.set_yticks(range(len(top)), [_short(names[index]) for index in top], fontsize=_pt())
+    left.invert_yaxis()
+    left.set_title("the most attended tokens", fontsize=_pt())
+    left.tick_params(labelsize=_pt())
+    _bars(right, values["mixed"], "their weighted sum of values")
+
+
+def _draw_heads(figure: Figure | SubFigure, values: dict[str, Any]) -> None:
+    left, right = figure.subplots(1, 2, width_ratios=[1.2, 1])
+    joined = values["joined"]
+    shown = left.imshow(joined, cmap="coolwarm", aspect="auto", interpolation="nearest")
+    left.set_yticks(range(joined.shape[0]), [f"h{index}" for index in range(joined.shape[0])], fontsize=_pt())
+    left.axhspan(values["head"] - 0.5, values["head"] + 0.5, fill=False, edgecolor=HIGHLIGHT, linewidth=1.5)
+    left.set_xticks([])
+    left.set_title("every head's result, joined", fontsize=_pt())
+    figure.colorbar(shown, ax=left, fraction=0.046, pad=0.02).ax.tick_params(labelsize=_pt())
+    _bars(right, values["output"], f"projected: the first {len(values['output'])} of {values['width']}")
+
+
+_TOKEN_STEPS = {
+    "tokens": _draw_tokens,
+    "qkv": _draw_qkv,
+    "scores": _draw_scores,
+    "softmax": _draw_softmax,
+    "mix": _draw_mix,
+    "heads": _draw_heads,
+}
+
+
 def draw_step(step: Step, kind: str, figure: Figure | SubFigure) -> None:
     """Draw one step into ``figure`` (or a subfigure of a slide); a missing step draws its reason."""
     if not step.shown:
@@ -238,6 +336,9 @@ def draw_step(step: Step, kind: str, figure: Figure | SubFigure) -> None:
         )
         return
     values = step.values
+    if kind == "token":
+        _TOKEN_STEPS[step.key](figure, values)
+        return
     if step.key == "input":
         _draw_input(figure, values)
     elif step.key == "pooling":
@@ -275,10 +376,10 @@ def slide_figure(explanation: Explanation, title: str | None = None) -> Figure:
     width, step_height, title_height = STEP_SIZE[0], STEP_SIZE[1] + 0.8, 0.45
     figure = new_figure(width, title_height + rows * step_height)
     heading, *subfigures = figure.subfigures(rows + 1, 1, height_ratios=[title_height] + [step_height] * rows)
-    heading.suptitle(title or f"{explanation.layer}: {explanation.kind} attention, step by step", fontsize=11)
+    heading.suptitle(title or f"{explanation.layer}: {explanation.what}, step by step", fontsize=11)
     for subfigure, step in zip(subfigures, explanation.steps):
         caption = step.caption if step.shown else f"Not shown: {step.missing}"
-        wrapped = "\n".join(textwrap.wrap(caption, 125))
+        wrapped = "\n".join(textwrap.wrap(caption, SHEET_WRAP))
         subfigure.suptitle(f"{step.title}\n{wrapped}", fontsize=_pt(), x=0.01, ha="left", y=0.995, va="top")
         subfigure.subplots_adjust(top=0.64, bottom=0.1, left=0.06, right=0.93, wspace=0.4)
         draw_step(step, explanation.kind, subfigure)
@@ -289,7 +390,7 @@ def step_slide(explanation: Explanation, index: int, title: str | None = None) -
     """Step ``index`` alone on a 1920x1080 slide: its title and caption in large type, its drawing below."""
     step = explanation.steps[index]
     figure = new_figure(*SLIDE_SIZE)
-    heading = title or f"{explanation.layer}: {explanation.kind} attention"
+    heading = title or f"{explanation.layer}: {explanation.what}"
     caption = step.caption if step.shown else f"Not shown: {step.missing}"
     with slide_text():
         figure.text(0.03, 0.955, f"{heading} · step {index + 1} of {len(explanation.steps)}", fontsize=_pt(), va="top")

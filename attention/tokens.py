@@ -75,6 +75,17 @@ def _token_record(name: str, type_name: str, probabilities: torch.Tensor, full: 
     )
 
 
+def _keep_tokens(recording: OpenRecording, name: str, tokens: torch.Tensor) -> None:
+    """The layer's input tokens (B, N, D), when the recording keeps this layer's input: the Explain view's start."""
+    if name in recording.feature_layers:
+        recording.features[name] = cpu_copy(tokens if tokens.dim() == 3 else tokens.unsqueeze(0))
+
+
+def input_tokens(inputs: tuple[Any, ...], _output: Any) -> torch.Tensor | None:
+    """A self-attention layer's input tokens; the recorder asks for it only to know the layer can keep them."""
+    return inputs[0] if inputs and isinstance(inputs[0], torch.Tensor) else None
+
+
 def _argument(args: tuple[Any, ...], kwargs: dict[str, Any], index: int, name: str, default: Any = None) -> Any:
     if name in kwargs:
         return kwargs[name]
@@ -110,6 +121,7 @@ def _install_timm_attention(
         with torch.no_grad():
             probabilities = _probabilities(q, k, module.scale, mask, mask_allows=True, causal=causal)
         recording.records.append(_token_record(name, "timm_attention", probabilities, recording.full_attention))
+        _keep_tokens(recording, name, _argument(args, kwargs, 0, "x"))
 
     handles = [
         module.q_norm.register_forward_hook(keep("q")),
@@ -125,7 +137,7 @@ def _install_timm_attention(
 
 
 def timm_attention_adapter() -> Adapter:
-    return Adapter(TOKEN, None, install=_install_timm_attention)
+    return Adapter(TOKEN, None, feature_map=input_tokens, install=_install_timm_attention)
 
 
 # torch's MultiheadAttention ----------------------------------------------------------------------
@@ -154,6 +166,8 @@ def _install_multihead(
                 bool(_argument(args, kwargs, 7, "is_causal", False)),
             )
         recording.records.append(_token_record(name, "multihead_attention", probabilities, recording.full_attention))
+        query = _argument(args, kwargs, 0, "query")
+        _keep_tokens(recording, name, query if module.batch_first or query.dim() == 2 else query.transpose(0, 1))
 
     return [module.register_forward_hook(record, with_kwargs=True)]
 
@@ -209,7 +223,7 @@ def _multihead_probabilities(
 
 
 def multihead_adapter() -> Adapter:
-    return Adapter(TOKEN, None, install=_install_multihead)
+    return Adapter(TOKEN, None, feature_map=input_tokens, install=_install_multihead)
 
 
 # Where the patches are among the tokens -----------------------------------------------------------

@@ -61,7 +61,9 @@ def run(args: argparse.Namespace) -> int:
     stem = safe_stem(Path(args.image).stem)
     for name in wanted:
         layer = analysis.layer(name)
-        explanation = explain_layer(name, modules[name], layer.kind, analysis.feature_maps[name], layer.gate)
+        explanation = explain_layer(
+            name, modules[name], layer.kind, analysis.feature_maps[name], layer.gate, getattr(layer, "layout", None)
+        )
         missing = ", ".join(step.key for step in explanation.missing)
         note = f" (not shown for this module: {missing})" if missing else ""
         if args.out is not None:

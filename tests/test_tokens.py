@@ -263,3 +263,55 @@ def test_analyze_writes_each_layers_heads_and_the_rollout_and_full_attention_on_
     assert sum(name.endswith("_heads.png") for name in written) == 12
     plain = run_attention("analyze", *spec, image, "--json")
     assert "attention" not in json.loads(plain.stdout)["results"][0]["layers"][0]
+
+
+def test_the_explain_steps_of_a_self_attention_layer_are_the_numbers_of_the_pass() -> None:
+    """Every step is checked against timm's own unfused pass: its softmax, its head outputs and its projection."""
+    from attention.explain import explain_layer
+
+    model = timm_vit()
+    for block in model.blocks:
+        block.attn.fused_attn = False
+    seen: dict[str, torch.Tensor] = {}
+    attention = model.blocks[1].attn
+    attention.attn_drop.register_forward_hook(lambda _m, inputs, _o: seen.__setitem__("softmax", inputs[0]))
+    attention.proj.register_forward_hook(lambda _m, inputs, out: seen.update(joined=inputs[0], output=out))
+    image = Image.fromarray(np.random.default_rng(7).integers(0, 255, (SIZE, SIZE, 3), dtype=np.uint8))
+    preprocessing = Preprocessing((SIZE, SIZE), 3, (0.5,) * 3, (0.5,) * 3)
+    with Analyzer(model, list("abcde"), preprocessing) as analyzer:
+        analysis = analyzer.analyze([image], feature_layer=["blocks.1.attn"])[0]
+    layer = analysis.layer("blocks.1.attn")
+    explanation = explain_layer(
+        layer.name, attention, layer.kind, analysis.feature_maps[layer.name], layer.gate, layer.layout
+    )
+    assert [step.key for step in explanation.steps] == ["tokens", "qkv", "scores", "softmax", "mix", "heads"]
+    assert not explanation.missing and explanation.what == "self-attention"
+    head = explanation.step("heads").values["head"]
+    softmax = seen["softmax"][0, head, 0].numpy()
+    assert softmax.max() > SHARP
+    np.testing.assert_allclose(explanation.step("softmax").values["attention"], softmax, atol=1e-5)
+    scores = explanation.step("scores").values["scores"]
+    np.testing.assert_allclose(np.exp(scores - scores.max()) / np.exp(scores - scores.max()).sum(), softmax, atol=1e-5)
+    joined = seen["joined"][0, 0].reshape(3, -1).numpy()  # the class token's row, per head
+    np.testing.assert_allclose(explanation.step("heads").values["joined"], joined, atol=1e-5)
+    np.testing.assert_allclose(explanation.step("mix").values["mixed"], joined[head], atol=1e-5)
+    np.testing.assert_allclose(explanation.step("heads").values["output"], seen["output"][0, 0, :64].numpy(), atol=1e-5)
+
+
+def test_a_self_attention_that_does_not_compute_as_its_weights_say_is_not_explained_with_false_steps() -> None:
+    from attention.explain import explain_layer
+
+    model = timm_vit()
+    image = Image.fromarray(np.random.default_rng(8).integers(0, 255, (SIZE, SIZE, 3), dtype=np.uint8))
+    preprocessing = Preprocessing((SIZE, SIZE), 3, (0.5,) * 3, (0.5,) * 3)
+    with Analyzer(model, list("abcde"), preprocessing) as analyzer:
+        analysis = analyzer.analyze([image], feature_layer=["blocks.0.attn"])[0]
+    layer = analysis.layer("blocks.0.attn")
+    other = copy.deepcopy(model.blocks[0].attn)
+    with torch.no_grad():
+        other.qkv.weight.mul_(0.5)  # not the weights that made the recorded attention
+    explanation = explain_layer(
+        layer.name, other, layer.kind, analysis.feature_maps[layer.name], layer.gate, layer.layout
+    )
+    assert explanation.step("tokens").shown
+    assert {step.key for step in explanation.missing} == {"qkv", "scores", "softmax", "mix", "heads"}

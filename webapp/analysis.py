@@ -68,8 +68,7 @@ def record(
     Explain view works through, never needs another pass. ``ablate`` adds one
     pass per layer with that layer switched off, on this same decoded image.
     """
-    gates = analyzer.channel_layer_names + analyzer.spatial_layer_names  # self-attention has no feature map to keep
-    return analyzer.analyze([image], [name], feature_layer=gates, ablate=ablate, target=target)[0]
+    return analyzer.analyze([image], [name], feature_layer=analyzer.layer_names, ablate=ablate, target=target)[0]
 
 
 def analyze_loaded(

@@ -50,7 +50,8 @@ def explanations(analyzer: Analyzer, analysis: ImageAnalysis) -> dict[str, Expla
         try:
             # no_grad: a module whose kernel has a bias would otherwise hand back tensors that track gradients.
             with torch.no_grad():
-                found[layer.name] = explain_layer(layer.name, module, layer.kind, features, layer.gate)
+                layout = getattr(layer, "layout", None)
+                found[layer.name] = explain_layer(layer.name, module, layer.kind, features, layer.gate, layout)
         except (ValueError, RuntimeError) as error:
             LOGGER.warning("no step-by-step view for %s: %s", layer.name, error)
     return found
@@ -60,7 +61,7 @@ def layer_choices(result: LensResult | None) -> list[tuple[str, str]]:
     """(label, layer name) for the picker: every explained layer in forward order, with its kind."""
     if result is None:
         return []
-    return [(f"{name} ({explanation.kind})", name) for name, explanation in result.explanations.items()]
+    return [(f"{name} ({explanation.what})", name) for name, explanation in result.explanations.items()]
 
 
 def explanation_for(result: LensResult | None, layer: str | None) -> Explanation | None:
@@ -105,7 +106,7 @@ def explain_view(result: LensResult | None, layer: str | None) -> ExplainView:
     ]
     missing = explanation.missing
     heading = (
-        f"**{markdown_text(explanation.layer)}**: {explanation.kind} attention on this image, "
+        f"**{markdown_text(explanation.layer)}**: {explanation.what} on this image, "
         f"in {len(explanation.steps)} steps"
         + (
             f"; this module does not expose {len(missing)} of them, which say so instead of showing a picture."
