@@ -17,7 +17,10 @@ module, this project's and foreign ones alike.
 A self-attention layer is a branch added to the residual stream, not a gate:
 ``identity`` makes the branch add nothing (its output becomes zeros), and
 ``mean`` gives every token the branch's output averaged over the tokens,
-which keeps what the layer adds overall and removes where it sends it.
+which keeps what the layer adds overall and removes where it sends it. One
+head is switched off the same way, inside the layer: its share of the
+output (what it feeds the output projection) becomes zeros, or its mean
+over the tokens.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 from torch.utils.hooks import RemovableHandle
 
@@ -48,10 +52,18 @@ class Ablation:
     the layer's input by; ``identity`` mode needs none.
     """
 
-    __slots__ = ("layer", "mode", "scale", "_active", "_thread")
+    __slots__ = ("head", "layer", "mode", "scale", "_active", "_thread")
 
-    def __init__(self, layer: str, mode: str, scale: torch.Tensor | None, active: dict[int, Ablation]) -> None:
+    def __init__(
+        self,
+        layer: str,
+        mode: str,
+        scale: torch.Tensor | None,
+        active: dict[int, Ablation],
+        head: int | None = None,
+    ) -> None:
         self.layer = layer
+        self.head = head  # one head of a self-attention layer, or None for the whole layer
         self.mode = check_mode(mode)
         if mode == "mean" and scale is None:  # a token layer's mean mode reads its own output instead
             raise ValueError("mean ablation needs the gate's mean per image")
@@ -99,8 +111,15 @@ class Ablator:
             raise RuntimeError("this Ablator is already attached")
         try:
             for name, module in self._layers:
-                hook = self._make_token_hook(name, module) if name in self._token_layers else self._make_hook(name)
-                self._handles.append(module.register_forward_hook(hook))
+                if name not in self._token_layers:
+                    self._handles.append(module.register_forward_hook(self._make_hook(name)))
+                    continue
+                self._handles.append(
+                    module.register_forward_hook(self._make_token_hook(name, module), with_kwargs=True)
+                )
+                projection = getattr(module, "proj", None)
+                if isinstance(projection, nn.Linear) and not isinstance(module, nn.MultiheadAttention):
+                    self._handles.append(projection.register_forward_pre_hook(self._make_head_hook(name, module)))
         except BaseException:
             self.detach()
             raise
@@ -133,11 +152,18 @@ class Ablator:
         # without batch_first.
         token_dim = 0 if getattr(module, "batch_first", True) is False else 1
 
-        def hook(_module: nn.Module, _inputs: tuple[Any, ...], output: Any) -> Any:
+        def hook(_module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any], output: Any) -> Any:
             ablation = active.get(get_ident())
             if ablation is None or ablation.layer != name:
                 return None
             branch = output[0] if isinstance(output, tuple) else output
+            if ablation.head is not None:
+                if not isinstance(module, nn.MultiheadAttention):
+                    return None  # timm's Attention: the pre-hook on its projection did it
+                replaced = branch - _multihead_head_change(
+                    module, args, kwargs, ablation.head, ablation.mode, token_dim
+                )
+                return (replaced, *output[1:]) if isinstance(output, tuple) else replaced
             if ablation.mode == "identity":
                 replaced = torch.zeros_like(branch)
             else:
@@ -147,15 +173,82 @@ class Ablator:
 
         return hook
 
-    def ablating(self, layer: str, mode: str, scale: torch.Tensor | None = None) -> Ablation:
-        """An ablation of ``layer`` for the calling thread, for ``with``."""
-        if layer not in self.layer_names:
-            from .errors import InputError
+    def _make_head_hook(self, name: str, module: nn.Module) -> Any:
+        """timm's Attention: one head's slice of what enters the output projection, replaced."""
+        active = self._active
+        get_ident = threading.get_ident
 
+        def hook(_projection: nn.Module, inputs: tuple[Any, ...]) -> Any:
+            ablation = active.get(get_ident())
+            if ablation is None or ablation.layer != name or ablation.head is None:
+                return None
+            joined = inputs[0].clone()
+            size = joined.shape[-1] // module.num_heads
+            part = joined[..., ablation.head * size : (ablation.head + 1) * size]
+            part.copy_(
+                torch.zeros_like(part)
+                if ablation.mode == "identity"
+                else part.mean(dim=-2, keepdim=True).expand_as(part)
+            )
+            return (joined, *inputs[1:])
+
+        return hook
+
+    def heads(self, layer: str) -> int:
+        """How many heads ``layer`` has that can be switched off one at a time (0 for a gate)."""
+        if layer not in self._token_layers:
+            return 0
+        module = dict(self._layers)[layer]
+        if isinstance(module, nn.MultiheadAttention) or isinstance(getattr(module, "proj", None), nn.Linear):
+            return int(module.num_heads)
+        return 0
+
+    def ablating(self, layer: str, mode: str, scale: torch.Tensor | None = None, head: int | None = None) -> Ablation:
+        """An ablation of ``layer`` (or of one of its heads) for the calling thread, for ``with``."""
+        from .errors import InputError
+
+        if layer not in self.layer_names:
             raise InputError(f"{layer!r} is not an attention layer of this model")
+        if head is not None and not 0 <= head < self.heads(layer):
+            raise InputError(f"{layer!r} has no head {head} to switch off (it has {self.heads(layer)})")
         if not self._handles:
             raise RuntimeError("attach() the Ablator before ablating")
-        return Ablation(layer, mode, scale, self._active)
+        return Ablation(layer, mode, scale, self._active, head)
+
+
+def _multihead_head_change(
+    module: nn.MultiheadAttention, args: tuple[Any, ...], kwargs: dict[str, Any], head: int, mode: str, token_dim: int
+) -> torch.Tensor:
+    """What one head of a MultiheadAttention adds to its output, less its mean over the tokens in ``mean`` mode.
+
+    The module computes its heads in one call, so the head's share is worked out from its own weights: its
+    attention times its values, through its columns of the output projection.
+    """
+    from .tokens import argument, multihead_probabilities  # the recorder's own reading of the module's attention
+
+    query = argument(args, kwargs, 0, "query")
+    value = argument(args, kwargs, 2, "value")
+    probabilities = multihead_probabilities(module, args, kwargs)[:, head]  # (B, N, M)
+    if value.dim() == 2:
+        value = value.unsqueeze(0)
+    elif not module.batch_first:
+        value = value.transpose(0, 1)
+    embed = module.embed_dim
+    size = embed // module.num_heads
+    rows = slice(2 * embed + head * size, 2 * embed + (head + 1) * size)  # the head's value rows, packed
+    if module.in_proj_weight is not None:
+        weight = module.in_proj_weight[rows]
+    else:
+        weight = module.v_proj_weight[head * size : (head + 1) * size]
+    bias = None if module.in_proj_bias is None else module.in_proj_bias[rows]
+    share = F.linear(
+        probabilities @ F.linear(value, weight, bias), module.out_proj.weight[:, head * size : (head + 1) * size]
+    )
+    if mode == "mean":
+        share = share - share.mean(dim=1, keepdim=True)
+    if query.dim() == 2:
+        return share[0]
+    return share if module.batch_first else share.transpose(0, 1)
 
 
 def gate_means(record: Any) -> torch.Tensor:
@@ -173,19 +266,26 @@ def run_ablations(
     mode: str,
     top_k: int = 5,
     target: int | None = None,
+    heads: bool = False,
 ) -> list[list[dict[str, Any]]]:
     """One extra pass per recorded layer with that layer ablated; per image, one entry per layer.
 
     ``delta`` is the ablated probability of the target class (by default the
     un-ablated prediction's) minus its original probability: negative when the
     layer's attention was helping that class. An unknown ``mode`` is refused
-    by ``Ablator.ablating`` before any pass.
+    by ``Ablator.ablating`` before any pass. With ``heads``, each head of a
+    self-attention layer is also switched off alone, one pass each; its entry
+    carries ``"head"``.
     """
     original = probabilities.float()
     predicted = original.argmax(dim=1) if target is None else torch.full((len(original),), target, dtype=torch.long)
     results: list[list[dict[str, Any]]] = [[] for _ in range(batch.shape[0])]
+    runs: list[tuple[Any, int | None]] = []
     for record in records:
-        with torch.inference_mode(), ablator.ablating(record.name, mode, gate_means(record)):
+        runs.append((record, None))
+        runs += [(record, head) for head in range(ablator.heads(record.name) if heads else 0)]
+    for record, head in runs:
+        with torch.inference_mode(), ablator.ablating(record.name, mode, gate_means(record), head):
             logits = model(batch)
         ablated = torch.softmax(logits.float(), dim=1)
         for index, entry in enumerate(results):
@@ -202,6 +302,7 @@ def run_ablations(
                     "top": [{"label": classes[i], "probability": round(float(row[i]), 6)} for i in order],
                     "target": classes[base],
                     "delta": round(float(row[base] - original[index, base]), 6),
+                    **({"head": head} if head is not None else {}),
                 }
             )
     return results

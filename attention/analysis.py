@@ -264,6 +264,7 @@ class Analyzer:
         ablate: str | None = None,
         target: str | None = None,
         full_attention: bool = False,
+        ablate_heads: bool = False,
     ) -> list[ImageAnalysis]:
         """Analyses in input order; one forward pass per batch of ``batch_size`` images.
 
@@ -273,7 +274,8 @@ class Analyzer:
         off, reported in ``ImageAnalysis.ablations``; their ``delta`` is the
         change in the probability of the class labelled ``target`` (by default
         each image's prediction). ``full_attention`` keeps every head's whole
-        attention matrix of each self-attention layer (``TokenLayer.full``).
+        attention matrix of each self-attention layer (``TokenLayer.full``);
+        ``ablate_heads`` also switches off each of their heads alone.
         """
         if ablate is not None:
             check_mode(ablate)
@@ -286,7 +288,13 @@ class Analyzer:
             chunk = list(images[start : start + batch_size])
             results.extend(
                 self._analyze_batch(
-                    chunk, names[start : start + batch_size], feature_layer, ablate, target_index, full_attention
+                    chunk,
+                    names[start : start + batch_size],
+                    feature_layer,
+                    ablate,
+                    target_index,
+                    full_attention,
+                    ablate_heads,
                 )
             )
         return results
@@ -299,6 +307,7 @@ class Analyzer:
         ablate: str | None = None,
         target: int | None = None,
         full_attention: bool = False,
+        ablate_heads: bool = False,
     ) -> list[ImageAnalysis]:
         batch = self.preprocess(images)
         if not self._recorder.attached:
@@ -310,7 +319,15 @@ class Analyzer:
         ablations: list[list[dict[str, Any]]] = [[] for _ in images]
         if ablate is not None:
             ablations = run_ablations(
-                self.model, batch, self._ablator, recorder.records, probabilities, self.classes, ablate, target=target
+                self.model,
+                batch,
+                self._ablator,
+                recorder.records,
+                probabilities,
+                self.classes,
+                ablate,
+                target=target,
+                heads=ablate_heads,
             )
         probabilities = probabilities.numpy()
         layouts = {

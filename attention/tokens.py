@@ -86,7 +86,8 @@ def input_tokens(inputs: tuple[Any, ...], _output: Any) -> torch.Tensor | None:
     return inputs[0] if inputs and isinstance(inputs[0], torch.Tensor) else None
 
 
-def _argument(args: tuple[Any, ...], kwargs: dict[str, Any], index: int, name: str, default: Any = None) -> Any:
+def argument(args: tuple[Any, ...], kwargs: dict[str, Any], index: int, name: str, default: Any = None) -> Any:
+    """A forward call's argument ``name``, given by keyword or at position ``index``."""
     if name in kwargs:
         return kwargs[name]
     return args[index] if len(args) > index else default
@@ -116,12 +117,12 @@ def _install_timm_attention(
             return
         if q is None or k is None:
             raise RuntimeError(f"{name}: q and k were not seen by q_norm and k_norm; this Attention is not timm's")
-        mask = _argument(args, kwargs, 1, "attn_mask")
-        causal = bool(_argument(args, kwargs, 2, "is_causal", False))
+        mask = argument(args, kwargs, 1, "attn_mask")
+        causal = bool(argument(args, kwargs, 2, "is_causal", False))
         with torch.no_grad():
             probabilities = _probabilities(q, k, module.scale, mask, mask_allows=True, causal=causal)
         recording.records.append(_token_record(name, "timm_attention", probabilities, recording.full_attention))
-        _keep_tokens(recording, name, _argument(args, kwargs, 0, "x"))
+        _keep_tokens(recording, name, argument(args, kwargs, 0, "x"))
 
     handles = [
         module.q_norm.register_forward_hook(keep("q")),
@@ -154,22 +155,25 @@ def _install_multihead(
         recording = open_recording()
         if recording is None:
             return
-        query = _argument(args, kwargs, 0, "query")
-        key = _argument(args, kwargs, 1, "key")
         with torch.no_grad():
-            probabilities = _multihead_probabilities(
-                module,
-                query,
-                key,
-                _argument(args, kwargs, 3, "key_padding_mask"),
-                _argument(args, kwargs, 5, "attn_mask"),
-                bool(_argument(args, kwargs, 7, "is_causal", False)),
-            )
+            probabilities = multihead_probabilities(module, args, kwargs)
         recording.records.append(_token_record(name, "multihead_attention", probabilities, recording.full_attention))
-        query = _argument(args, kwargs, 0, "query")
+        query = argument(args, kwargs, 0, "query")
         _keep_tokens(recording, name, query if module.batch_first or query.dim() == 2 else query.transpose(0, 1))
 
     return [module.register_forward_hook(record, with_kwargs=True)]
+
+
+def multihead_probabilities(module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> torch.Tensor:
+    """(B, heads, N, M) attention of a MultiheadAttention call, from the arguments its forward hook saw."""
+    return _multihead_probabilities(
+        module,
+        argument(args, kwargs, 0, "query"),
+        argument(args, kwargs, 1, "key"),
+        argument(args, kwargs, 3, "key_padding_mask"),
+        argument(args, kwargs, 5, "attn_mask"),
+        bool(argument(args, kwargs, 7, "is_causal", False)),
+    )
 
 
 def _multihead_probabilities(

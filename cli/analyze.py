@@ -54,6 +54,11 @@ def add_parser(commands: Any) -> None:
         "or every token gets the branch's mean output) and report the new prediction per layer",
     )
     analyze.add_argument(
+        "--ablate-heads",
+        action="store_true",
+        help="with --ablate: also switch off each head of every self-attention layer alone (one pass per head)",
+    )
+    analyze.add_argument(
         "--full-attention",
         action="store_true",
         help="keep every head's whole attention matrix of each self-attention layer in the JSON "
@@ -131,6 +136,8 @@ def run(args: argparse.Namespace) -> int:
     check_colormap(args.colormap)
     if not args.images and not args.list_layers:
         raise InputError("give at least one image, or --list-layers")
+    if args.ablate_heads and args.ablate is None:
+        raise InputError("--ablate-heads switches off heads in the way --ablate says; give --ablate identity or mean")
     if args.target is not None and args.ablate is None:
         raise InputError("--target LABEL picks the class whose probability --ablate reports; give --ablate too")
     if args.out is not None:
@@ -158,6 +165,7 @@ def run(args: argparse.Namespace) -> int:
                 ablate=args.ablate,
                 target=args.target,
                 full_attention=args.full_attention,
+                ablate_heads=args.ablate_heads,
             )
             for index, (analysis, path) in enumerate(zip(analyses, paths), start=start):
                 results.append(analysis_to_dict(analysis, image=path))
@@ -178,8 +186,9 @@ def run(args: argparse.Namespace) -> int:
             sys.stdout.write(f"{result['image']}: {top}\n")
             for entry in result.get("ablations", []):
                 best = entry["prediction"]
+                what = entry["layer"] + (f" head {entry['head']}" if "head" in entry else "")
                 sys.stdout.write(
-                    f"  without {entry['layer']} ({entry['mode']}): {best['label']} {best['probability']:.1%}, "
+                    f"  without {what} ({entry['mode']}): {best['label']} {best['probability']:.1%}, "
                     f"change in p({entry['target']}) {entry['delta']:+.4f}\n"
                 )
         if args.out is not None:

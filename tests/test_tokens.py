@@ -48,6 +48,15 @@ def timm_vit(name: str = "vit_tiny_patch16_224", **kwargs: object) -> nn.Module:
     return sharpen(timm.create_model(name, pretrained=False, num_classes=5, img_size=SIZE, depth=3, **kwargs))
 
 
+def torchvision_vit() -> nn.Module:
+    """torchvision's ViT-B/16 cut to two blocks, with a random classifier (torchvision zero-initialises it)."""
+    torch.manual_seed(0)
+    model = torchvision.models.vit_b_16(image_size=SIZE, num_classes=5)
+    model.encoder.layers = model.encoder.layers[:2]
+    nn.init.normal_(model.heads.head.weight, std=0.2)
+    return sharpen(model)
+
+
 def timm_truth(model: nn.Module, x: torch.Tensor) -> list[torch.Tensor]:
     """Each block's (B, heads, N, N) probabilities as timm's unfused path computes them, via ``attn_drop``'s input."""
     model = copy.deepcopy(model)
@@ -94,10 +103,7 @@ def test_timm_attention_is_recorded_as_its_own_softmax_and_the_output_is_unchang
 
 
 def test_multihead_attention_of_torchvision_vit_is_recorded_as_its_own_weights() -> None:
-    torch.manual_seed(0)
-    model = torchvision.models.vit_b_16(image_size=SIZE, num_classes=5)
-    model.encoder.layers = model.encoder.layers[:2]
-    model = sharpen(model)
+    model = torchvision_vit()
     x = batch(count=1)
     inputs: list[torch.Tensor] = []
     attention = model.encoder.layers[1].self_attention
@@ -315,3 +321,85 @@ def test_a_self_attention_that_does_not_compute_as_its_weights_say_is_not_explai
     )
     assert explanation.step("tokens").shown
     assert {step.key for step in explanation.missing} == {"qkv", "scores", "softmax", "mix", "heads"}
+
+
+def _without_head_values(model: nn.Module, layer: nn.Module, head: int) -> None:
+    """Zero one head's value weights: the head then adds nothing, which is what switching it off means."""
+    with torch.no_grad():
+        if isinstance(layer, nn.MultiheadAttention):
+            size = layer.embed_dim // layer.num_heads
+            rows = slice(2 * layer.embed_dim + head * size, 2 * layer.embed_dim + (head + 1) * size)
+            layer.in_proj_weight[rows] = 0
+            layer.in_proj_bias[rows] = 0
+        else:
+            width = layer.qkv.out_features // 3
+            size = width // layer.num_heads
+            rows = slice(2 * width + head * size, 2 * width + (head + 1) * size)
+            layer.qkv.weight[rows] = 0
+            if layer.qkv.bias is not None:
+                layer.qkv.bias[rows] = 0
+
+
+@pytest.mark.parametrize("library", ["timm", "torchvision"])
+def test_switching_one_head_off_is_the_network_whose_head_passes_on_nothing(library: str) -> None:
+    if library == "timm":
+        model = timm_vit()
+        layers = lambda net: [block.attn for block in net.blocks]  # noqa: E731
+    else:
+        model = torchvision_vit()
+        layers = lambda net: [layer.self_attention for layer in net.encoder.layers]  # noqa: E731
+    image = Image.fromarray(np.random.default_rng(9).integers(0, 255, (SIZE, SIZE, 3), dtype=np.uint8))
+    preprocessing = Preprocessing((SIZE, SIZE), 3, (0.5,) * 3, (0.5,) * 3)
+    with Analyzer(model, list("abcde"), preprocessing) as analyzer:
+        analysis = analyzer.analyze([image], ablate="identity", ablate_heads=True)[0]
+        x = analyzer.preprocess([image])
+    heads = layers(model)[0].num_heads
+    entries = [entry for entry in analysis.ablations if "head" in entry]
+    assert len(entries) == heads * len(layers(model))
+    target = list("abcde").index(analysis.ablations[0]["target"])
+    for entry in entries[: heads + 1]:  # every head of the first layer and one of the second
+        index = [name for name in analyzer.token_layer_names].index(entry["layer"])
+        without = copy.deepcopy(model)
+        _without_head_values(without, layers(without)[index], entry["head"])
+        with torch.no_grad():
+            expected = float(torch.softmax(without(x), dim=1)[0, target]) - float(analysis.probabilities[target])
+        assert entry["delta"] == pytest.approx(expected, abs=2e-6), entry
+    assert any(abs(entry["delta"]) > 1e-4 for entry in entries)
+
+
+class HeadAveraged(nn.Module):
+    """timm's attention written out by hand, with one head's output averaged over the tokens before the projection."""
+
+    def __init__(self, inner: nn.Module, head: int) -> None:
+        super().__init__()
+        self.inner, self.head = inner, head
+
+    def forward(self, x: torch.Tensor, **_options: object) -> torch.Tensor:
+        inner = self.inner
+        count, tokens, width = x.shape
+        qkv = inner.qkv(x).reshape(count, tokens, 3, inner.num_heads, -1).permute(2, 0, 3, 1, 4)
+        q, k, v = qkv[0], qkv[1], qkv[2]
+        heads = torch.softmax((q * inner.scale) @ k.transpose(-2, -1), dim=-1) @ v  # (B, heads, N, d)
+        heads[:, self.head] = heads[:, self.head].mean(dim=1, keepdim=True)
+        return inner.proj(heads.transpose(1, 2).reshape(count, tokens, -1))
+
+
+def test_a_head_in_mean_mode_passes_on_its_output_averaged_over_the_tokens() -> None:
+    model = timm_vit()
+    image = Image.fromarray(np.random.default_rng(10).integers(0, 255, (SIZE, SIZE, 3), dtype=np.uint8))
+    preprocessing = Preprocessing((SIZE, SIZE), 3, (0.5,) * 3, (0.5,) * 3)
+    with Analyzer(model, list("abcde"), preprocessing) as analyzer:
+        analysis = analyzer.analyze([image], ablate="mean", ablate_heads=True)[0]
+        x = analyzer.preprocess([image])
+    target = list("abcde").index(analysis.ablations[0]["target"])
+    entries = [
+        entry for entry in analysis.ablations if entry.get("head") is not None and entry["layer"] == "blocks.1.attn"
+    ]
+    assert [entry["head"] for entry in entries] == [0, 1, 2]
+    for entry in entries:
+        without = copy.deepcopy(model)
+        without.blocks[1].attn = HeadAveraged(without.blocks[1].attn, entry["head"])
+        with torch.no_grad():
+            expected = float(torch.softmax(without(x), dim=1)[0, target]) - float(analysis.probabilities[target])
+        assert entry["delta"] == pytest.approx(expected, abs=2e-6), entry
+    assert any(abs(entry["delta"]) > 1e-4 for entry in entries)
