@@ -52,7 +52,7 @@ def test_every_layer_is_explained_at_analysis_time(result: LensResult, cache: Mo
         layer = result.analysis.layer(name)
         assert explained.kind == ("channel" if isinstance(layer, ChannelLayer) else "spatial")
         assert not explained.missing  # the shipped modules expose every step
-    assert explain.layer_choices(result) == [(f"{n} ({e.kind})", n) for n, e in result.explanations.items()]
+    assert explain.layer_choices(result) == [(f"{n} ({e.what})", n) for n, e in result.explanations.items()]
     assert result.timings["explain"] < result.timings["forward"] * 10  # cheap arithmetic, not another model
 
 
