@@ -251,6 +251,13 @@ def _multihead_head_change(
     return share if module.batch_first else share.transpose(0, 1)
 
 
+def ablator_for(layers: Sequence[tuple[str, nn.Module, Any]]) -> Ablator:
+    """An Ablator for ``find_attention_layers``'s answer, which knows which layers are self-attention."""
+    from .records import TOKEN
+
+    return Ablator([(name, module) for name, module, _ in layers], [name for name, _, a in layers if a.kind == TOKEN])
+
+
 def gate_means(record: Any) -> torch.Tensor:
     """Per-image mean (B,) of a layer's recorded gate: channel weights or a spatial mask."""
     return record.gate.flatten(1).float().mean(dim=1)

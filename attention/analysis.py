@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .ablation import Ablator, check_mode, run_ablations
+from .ablation import Ablator, ablator_for, check_mode, run_ablations
 from .discovery import discovery_report
 from .errors import InputError
 from .files import finite_or_none
@@ -237,7 +237,7 @@ class Analyzer:
         self.token_layer_names = [name for name, _, adapter in self.layers if adapter.kind == TOKEN]
         # Ablation hooks live as long as the recording hooks, for the same reason: a
         # hook added or removed while another thread runs the model is not safe.
-        self._ablator = Ablator([(name, module) for name, module, _ in self.layers], self.token_layer_names)
+        self._ablator = ablator_for(self.layers)
         self._recorder.attach()
         self._ablator.attach()
         self._finalizer = weakref.finalize(self, _detach, self._recorder, self._ablator)

@@ -9,6 +9,11 @@ recording) and one pass per layer and ablation mode, and accumulates:
   passes everything through unchanged, so it does nothing);
 - per channel layer, the mean channel weight per true class (the figure the
   SE paper uses to show early layers are class-agnostic, late ones specific).
+
+A self-attention layer has no gate to compare with 1: its activity is how
+far its heads' token-0 attention is from spreading over every token alike,
+1 - (entropy / log N), averaged over its heads, and each head's entropy is
+kept. With ``heads``, each head is also switched off alone in each mode.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from tqdm import tqdm
 
 from .ablation import MODES, Ablator, gate_means
 from .recorder import AttentionRecorder
-from .records import CHANNEL
+from .records import CHANNEL, TOKEN
 
 LOGGER = logging.getLogger(__name__)
 
@@ -34,10 +39,12 @@ LOGGER = logging.getLogger(__name__)
 class LayerProfile:
     name: str
     type: str
-    kind: str  # "channel" or "spatial"
+    kind: str  # "channel", "spatial" or "token"
     activity: float = 0.0
     ablated_accuracy: dict[str, float] = field(default_factory=dict)
     class_mean: np.ndarray | None = None  # (classes, C) for channel layers
+    head_entropy: list[float] | None = None  # per head of a token layer: mean entropy / log N of token 0's attention
+    head_ablated_accuracy: dict[str, list[float]] | None = None  # per mode, per head, with ``heads``
 
 
 @dataclass
@@ -61,6 +68,12 @@ class Profile:
             }
             if layer.class_mean is not None:
                 entry["class_mean"] = np.round(layer.class_mean.astype(np.float64), 6).tolist()
+            if layer.head_entropy is not None:
+                entry["head_entropy"] = [round(value, 6) for value in layer.head_entropy]
+            if layer.head_ablated_accuracy is not None:
+                entry["head_ablated_accuracy"] = {
+                    mode: [round(value, 6) for value in values] for mode, values in layer.head_ablated_accuracy.items()
+                }
             layers.append(entry)
         return {
             "model": self.model,
@@ -83,11 +96,13 @@ def profile_model(
     data_name: str = "data",
     modes: Sequence[str] = MODES,
     total: int | None = None,
+    heads: bool = False,
 ) -> Profile:
     """Profile ``model`` over (inputs, labels) batches; ``recorder`` and ``ablator`` must be attached.
 
     One plain pass per batch plus one pass per layer and mode: that is the
-    least an answer to "does this layer help?" can cost.
+    least an answer to "does this layer help?" can cost. ``heads`` adds one
+    pass per head of each self-attention layer and mode.
     """
     names = recorder.layer_names
     correct = 0
@@ -98,6 +113,8 @@ def profile_model(
     class_sum: dict[str, np.ndarray] = {}
     class_count = np.zeros(len(classes), dtype=np.int64)
     kinds: dict[str, tuple[str, str]] = {}
+    entropy_sum: dict[str, np.ndarray] = {}
+    head_correct: dict[tuple[str, str], np.ndarray] = {}
     progress = tqdm(total=total, desc="profile", unit="img", leave=False, disable=None)
     for inputs, labels in batches:
         labels = labels.to(torch.long)
@@ -109,8 +126,13 @@ def profile_model(
         class_count += np.bincount(labels.numpy(), minlength=len(classes))[: len(classes)]
         for record in recording.records:
             kinds.setdefault(record.name, (record.type, record.kind))
-            activity_sum[record.name] += float((1.0 - record.gate.float()).abs().flatten(1).mean(dim=1).sum())
             activity_count[record.name] += record.gate.shape[0]
+            if record.kind == TOKEN:
+                entropy = token_entropy(record.first)  # (B, heads)
+                entropy_sum[record.name] = entropy_sum.get(record.name, 0.0) + entropy.sum(axis=0)
+                activity_sum[record.name] += float((1.0 - entropy.mean(axis=1)).sum())
+            else:
+                activity_sum[record.name] += float((1.0 - record.gate.float()).abs().flatten(1).mean(dim=1).sum())
             if record.kind == CHANNEL:
                 weights = record.weights.float().numpy()
                 sums = class_sum.setdefault(record.name, np.zeros((len(classes), weights.shape[1])))
@@ -119,6 +141,11 @@ def profile_model(
                 with torch.inference_mode(), ablator.ablating(record.name, mode, gate_means(record)):
                     ablated = model(inputs)
                 ablated_correct[(record.name, mode)] += int((ablated.argmax(1) == labels).sum())
+                for head in range(ablator.heads(record.name) if heads else 0):
+                    with torch.inference_mode(), ablator.ablating(record.name, mode, head=head):
+                        ablated = model(inputs)
+                    counts = head_correct.setdefault((record.name, mode), np.zeros(ablator.heads(record.name)))
+                    counts[head] += int((ablated.argmax(1) == labels).sum())
         progress.update(len(labels))
     progress.close()
     if seen == 0:
@@ -131,18 +158,31 @@ def profile_model(
         class_mean = None
         if name in class_sum:
             class_mean = class_sum[name] / np.maximum(class_count, 1)[:, None]
+        count = max(activity_count[name], 1)
         layers.append(
             LayerProfile(
                 name=name,
                 type=type_,
                 kind=kind,
-                activity=activity_sum[name] / max(activity_count[name], 1),
+                activity=activity_sum[name] / count,
                 ablated_accuracy={mode: ablated_correct[(name, mode)] / seen for mode in modes},
                 class_mean=class_mean,
+                head_entropy=(entropy_sum[name] / count).tolist() if name in entropy_sum else None,
+                head_ablated_accuracy={
+                    mode: (head_correct[(name, mode)] / seen).tolist() for mode in modes if (name, mode) in head_correct
+                }
+                or None,
             )
         )
     LOGGER.info("profiled %s on %d images of %s: accuracy %.4f", model_name, seen, data_name, correct / seen)
     return Profile(model_name, data_name, seen, correct / seen, list(classes), layers)
+
+
+def token_entropy(first: torch.Tensor) -> np.ndarray:
+    """(B, heads) entropy of token 0's attention over the N tokens, over log N: 1 when it spreads evenly."""
+    shares = first.double().clamp_min(1e-12)
+    entropy = -(shares * shares.log()).sum(dim=-1)
+    return (entropy / np.log(first.shape[-1])).numpy()
 
 
 def _heatmap(layer: LayerProfile, classes: Sequence[str]) -> Any:
@@ -176,7 +216,8 @@ def write_report(profile: Profile, out: Any) -> list[Any]:
         "",
         f"{profile.images} images; accuracy with every layer on: **{profile.accuracy:.2%}**.",
         "",
-        "Activity is the mean |1 - gate| over the data: 0 means the layer passes everything through unchanged. "
+        "Activity is the mean |1 - gate| over the data: 0 means the layer passes everything through unchanged "
+        "(for self-attention: 1 - the entropy of token 0's attention over log N; 0 means it attends to all alike). "
         "An ablated accuracy above the full model's means the model does better without that layer.",
         "",
         "| layer | type | activity | " + " | ".join(f"accuracy, {mode} ablated" for mode in modes) + " |",
@@ -188,6 +229,15 @@ def write_report(profile: Profile, out: Any) -> list[Any]:
             value = layer.ablated_accuracy[mode]
             cells.append(f"{value:.2%} ({value - profile.accuracy:+.2%})")
         lines.append(f"| `{layer.name}` | {layer.type} | {layer.activity:.4f} | " + " | ".join(cells) + " |")
+    for layer in profile.layers:
+        if layer.head_entropy is None:
+            continue
+        lines += ["", f"`{layer.name}`, per head (entropy 1: attends to every token alike):", ""]
+        header = ["head", "entropy"] + [f"accuracy, {mode} ablated" for mode in (layer.head_ablated_accuracy or {})]
+        lines += ["| " + " | ".join(header) + " |", "|---" * len(header) + "|"]
+        for head, entropy in enumerate(layer.head_entropy):
+            cells = [f"{values[head]:.2%}" for values in (layer.head_ablated_accuracy or {}).values()]
+            lines.append("| " + " | ".join([str(head), f"{entropy:.4f}", *cells]) + " |")
     for layer in profile.layers:
         if layer.class_mean is None:
             continue

@@ -33,7 +33,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from attention.ablation import MODES, Ablator  # noqa: E402
+from attention.ablation import MODES, ablator_for  # noqa: E402
 from attention.profile import profile_model  # noqa: E402
 from attention.recorder import AttentionRecorder, find_attention_layers  # noqa: E402
 from models.checkpoint import load_checkpoint  # noqa: E402
@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def profile() -> None:
         recorder = AttentionRecorder(model, layers=layers)
-        ablator = Ablator([(name, module) for name, module, _ in layers])
+        ablator = ablator_for(layers)
         recorder.attach()
         ablator.attach()
         try:

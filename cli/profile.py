@@ -31,6 +31,11 @@ def add_parser(commands: Any) -> None:
     profile.add_argument("--batch-size", type=int_in(*BATCH_SIZE_RANGE), default=64, help="images per forward pass")
     profile.add_argument("--out", type=Path, help="write profile.md and its figures into this folder")
     profile.add_argument("--json", action="store_true", help="print the profile as one JSON document")
+    profile.add_argument(
+        "--heads",
+        action="store_true",
+        help="also switch off each head of every self-attention layer alone, in each mode (one pass per head)",
+    )
     profile.set_defaults(run=run)
 
 
@@ -100,7 +105,7 @@ def _batches(args: argparse.Namespace, loaded: Any) -> tuple[Iterator[tuple[torc
 
 
 def run(args: argparse.Namespace) -> int:
-    from attention.ablation import Ablator
+    from attention.ablation import ablator_for
     from attention.discovery import require_attention
     from attention.profile import profile_model, write_report
     from attention.recorder import AttentionRecorder, find_attention_layers
@@ -112,7 +117,7 @@ def run(args: argparse.Namespace) -> int:
     require_attention(layers, loaded.name, loaded.model)
     batches, count, data_name = _batches(args, loaded)
     recorder = AttentionRecorder(loaded.model, layers=layers)
-    ablator = Ablator([(name, module) for name, module, _ in layers])
+    ablator = ablator_for(layers)
     recorder.attach()
     ablator.attach()
     try:
@@ -125,6 +130,7 @@ def run(args: argparse.Namespace) -> int:
             model_name=loaded.name,
             data_name=data_name,
             total=count,
+            heads=args.heads,
         )
     finally:
         recorder.detach()

@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from attention.ablation import Ablator
+from attention.ablation import ablator_for
 from attention.profile import profile_model, write_report
 from attention.recorder import AttentionRecorder, find_attention_layers
 from models.checkpoint import load_checkpoint
@@ -34,7 +34,7 @@ def profiled():  # noqa: ANN201
     batches = _batches(loaded)
     layers = find_attention_layers(loaded.model)
     recorder = AttentionRecorder(loaded.model, layers=layers)
-    ablator = Ablator([(name, module) for name, module, _ in layers])
+    ablator = ablator_for(layers)
     recorder.attach()
     ablator.attach()
     try:

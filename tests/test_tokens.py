@@ -403,3 +403,41 @@ def test_a_head_in_mean_mode_passes_on_its_output_averaged_over_the_tokens() -> 
             expected = float(torch.softmax(without(x), dim=1)[0, target]) - float(analysis.probabilities[target])
         assert entry["delta"] == pytest.approx(expected, abs=2e-6), entry
     assert any(abs(entry["delta"]) > 1e-4 for entry in entries)
+
+
+def test_the_profile_of_a_transformer_gives_each_heads_entropy_and_its_accuracy_when_switched_off() -> None:
+    from attention.ablation import ablator_for
+    from attention.profile import profile_model
+
+    model = timm_vit()
+    x = batch(seed=11, count=8)
+    with torch.no_grad():
+        labels = model(x).argmax(dim=1)
+    labels[::3] = (labels[::3] + 1) % 5  # some wrong, so accuracies can move both ways
+    layers = find_attention_layers(model)
+    recorder = AttentionRecorder(model, layers=layers)
+    ablator = ablator_for(layers)
+    recorder.attach()
+    ablator.attach()
+    try:
+        profile = profile_model(model, [(x, labels)], list("abcde"), recorder, ablator, modes=("identity",), heads=True)
+    finally:
+        recorder.detach()
+        ablator.detach()
+    truth = timm_truth(model, x)
+    for index, layer in enumerate(profile.layers):
+        rows = truth[index][:, :, 0].double()  # (B, heads, N)
+        entropy = (-(rows * rows.clamp_min(1e-12).log()).sum(dim=-1) / np.log(rows.shape[-1])).mean(dim=0)
+        np.testing.assert_allclose(layer.head_entropy, entropy.numpy(), atol=1e-5)
+        assert layer.activity == pytest.approx(1.0 - float(entropy.mean()), abs=1e-5)
+        assert layer.kind == "token" and layer.head_ablated_accuracy is not None
+        for head, accuracy in enumerate(layer.head_ablated_accuracy["identity"]):
+            without = copy.deepcopy(model)
+            _without_head_values(without, without.blocks[index].attn, head)
+            with torch.no_grad():
+                expected = float((without(x).argmax(dim=1) == labels).float().mean())
+            assert accuracy == pytest.approx(expected)
+    assert min(min(layer.head_entropy) for layer in profile.layers) < 0.9  # some head is focused
+    document = profile.to_dict()
+    assert len(document["layers"][0]["head_entropy"]) == 3
+    assert len(document["layers"][0]["head_ablated_accuracy"]["identity"]) == 3
