@@ -175,7 +175,7 @@ def build_app(
         # What the user asks for later opens on a click: closed until then, so no empty panel shows.
         with gr.Accordion("Per-layer statistics", open=False, elem_id="statistics-section"):
             results.statistics.render()
-        debug = debug_section(result, channel, spatial, inputs, model, cache, roots)
+        debug = debug_section(result, channel, spatial, inputs, model, cache, roots, tokens.layer)
         explain = explain_section(result, default_model.layer_names, folder)
         files = download_section(result, channel, spatial, debug, folder)
 

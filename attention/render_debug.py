@@ -41,6 +41,31 @@ def ablation_chart(entries: Sequence[dict[str, Any]], label: str) -> Figure:
     return figure
 
 
+def head_chart(entries: Sequence[dict[str, Any]], layer: str) -> Figure | None:
+    """Bars of Δ probability per head of one self-attention layer, in head order; None without head entries."""
+    heads = sorted(
+        (entry for entry in entries if entry.get("head") is not None and entry["layer"] == layer),
+        key=lambda e: e["head"],
+    )
+    if not heads:
+        return None
+    figure = new_figure(7.0, 2.4)
+    axes = figure.add_subplot()
+    deltas = np.array([entry["delta"] for entry in heads], dtype=np.float64)
+    axes.bar(np.arange(len(heads)), deltas, color=[LOWER if d < 0 else HIGHER for d in deltas], width=0.8)
+    axes.axhline(0, color="black", linewidth=0.6)
+    bound = max(0.01, float(np.abs(deltas).max())) * 1.1
+    axes.set_ylim(-bound, bound)
+    axes.set_xticks(np.arange(len(heads)), [str(entry["head"]) for entry in heads], fontsize=SMALL_PT)
+    axes.set_xlabel("head", fontsize=SMALL_PT)
+    axes.set_ylabel(f"change in p({heads[0]['target']})", fontsize=SMALL_PT)
+    axes.set_title(f"{layer}: each head switched off alone ({heads[0]['mode']})", fontsize=SMALL_PT)
+    axes.tick_params(labelsize=SMALL_PT)
+    axes.grid(axis="y", alpha=0.3)
+    figure.subplots_adjust(left=0.12, right=0.97, top=0.88, bottom=0.22)
+    return figure
+
+
 def difference_chart(difference: LayerDifference, first: str = "A", second: str = "B") -> Figure:
     """w_A − w_B per channel as bars, or the mask difference as a diverging heatmap."""
     figure = new_figure(7.0, 2.8)

@@ -66,9 +66,12 @@ def record(
 
     Keeping them all means switching the feature-map layer, or the layer the
     Explain view works through, never needs another pass. ``ablate`` adds one
-    pass per layer with that layer switched off, on this same decoded image.
+    pass per layer with that layer switched off, on this same decoded image,
+    and one per head of each self-attention layer, which its section shows.
     """
-    return analyzer.analyze([image], [name], feature_layer=analyzer.layer_names, ablate=ablate, target=target)[0]
+    return analyzer.analyze(
+        [image], [name], feature_layer=analyzer.layer_names, ablate=ablate, target=target, ablate_heads=True
+    )[0]
 
 
 def analyze_loaded(

@@ -70,15 +70,35 @@ def ablation_table(ablation: Ablation | None) -> dict[str, list[Any]]:
     """One row per layer in the form gr.Dataframe takes, in the chart's order."""
     entries = () if ablation is None else ablation.entries
     rows = [
-        [e["layer"], e["type"], e["prediction"]["label"], e["prediction"]["probability"], e["delta"]] for e in entries
+        [what_was_off(e), e["type"], e["prediction"]["label"], e["prediction"]["probability"], e["delta"]]
+        for e in entries
     ]
     return {"headers": list(ABLATION_HEADERS), "data": rows}
 
 
+def what_was_off(entry: dict[str, Any]) -> str:
+    """The layer of an ablation entry, and its head when one head alone was switched off."""
+    return entry["layer"] + (f" head {entry['head']}" if "head" in entry else "")
+
+
 def ablation_chart(ablation: Ablation | None) -> Image.Image | None:
-    if ablation is None or not ablation.entries:
+    """Whole layers only: a transformer's heads (many more bars) are drawn per layer in its own section."""
+    layers = [] if ablation is None else [entry for entry in ablation.entries if "head" not in entry]
+    if not layers:
         return None
-    return render.figure_to_image(render_debug.ablation_chart(ablation.entries, ablation.entries[0]["target"]))
+    return render.figure_to_image(render_debug.ablation_chart(layers, layers[0]["target"]))
+
+
+def head_ablation_chart(ablation: Ablation | None, layer: str | None) -> Image.Image | None:
+    """Δp per head of one self-attention layer (the first one with heads when ``layer`` has none); None without."""
+    if ablation is None:
+        return None
+    names = list(dict.fromkeys(entry["layer"] for entry in ablation.entries if "head" in entry))
+    if not names:
+        return None
+    chosen = layer if layer in names else names[0]
+    figure = render_debug.head_chart(ablation.entries, chosen)
+    return None if figure is None else render.figure_to_image(figure)
 
 
 # --------------------------------------------------------------------------- Grad-CAM

@@ -44,6 +44,7 @@ class DebugSection:
     gradcam: gr.Image
     gradcam_data: gr.JSON
     spatial: SpatialSection  # Grad-CAM is drawn for its picked layer, in its colours
+    head_chart: gr.Image  # each head of the self-attention layer picked in its section, switched off alone
     # The events after which the ablation or Grad-CAM shown has changed: the report follows them.
     changed: list[Any] = field(default_factory=list)
     events: ClassVar[dict[str, Any]] = dict(GRADCAM_EVENTS, show_progress="hidden")
@@ -59,7 +60,7 @@ class DebugSection:
 
     @property
     def reset(self) -> DebugReset:
-        return DebugReset(self.ablation, self.ablation_table, self.ablation_chart, self.target)
+        return DebugReset(self.ablation, self.ablation_table, self.ablation_chart, self.head_chart, self.target)
 
     def follow(
         self,
@@ -89,6 +90,7 @@ class DebugReset:
     ablation: gr.State
     ablation_table: gr.Dataframe
     ablation_chart: gr.Image
+    head_chart: gr.Image
     target: gr.Dropdown
     events: ClassVar[dict[str, Any]] = PANEL_EVENTS
 
@@ -98,7 +100,7 @@ class DebugReset:
 
     @property
     def outputs(self) -> list[Any]:
-        return [self.ablation_table, self.ablation_chart, self.target]
+        return [self.ablation_table, self.ablation_chart, self.head_chart, self.target]
 
     def follow(self, result: LensResult, ablation: debug.Ablation | None) -> dict[Any, Any]:
         """The class picker on the new prediction, and an ablation of an earlier analysis hidden.
@@ -114,6 +116,7 @@ class DebugReset:
         if ablation is not None:
             shown[self.ablation_table] = gr.update(visible=False)
             shown[self.ablation_chart] = gr.update(visible=False)
+            shown[self.head_chart] = gr.update(visible=False)
         return shown
 
 
@@ -125,6 +128,7 @@ def debug_section(
     model: ModelSection,
     cache: ModelCache,
     roots: UploadRoots,
+    token_layer: gr.Dropdown,
 ) -> DebugSection:
     # Closed until asked for; the ablation's table and chart show once an ablation has run.
     with gr.Accordion(
@@ -144,7 +148,8 @@ def debug_section(
         with gr.Row(elem_id="ablate-control", equal_height=True):
             gr.Markdown(
                 "**Switch each layer off**, one extra pass per layer, and see the prediction change. "
-                "*identity*: the layer passes its input on; *mean*: its gate becomes the gate's mean.",
+                "*identity*: the layer passes its input on (self-attention adds nothing); *mean*: its gate "
+                "becomes the gate's mean (self-attention gives every token its mean output).",
                 elem_id="ablate-help",
             )
             ablate_button = gr.Button("identity", elem_id="ablate-button", size="sm", scale=0, min_width=110)
@@ -163,6 +168,12 @@ def debug_section(
             ablation_chart = output_panel(
                 "Change in the probability of the class to debug", "ablation-chart", "png", scale=2, visible=False
             )
+        head_chart = output_panel(
+            "Each head of the self-attention layer picked above, switched off alone",
+            "head-ablation-chart",
+            "png",
+            visible=False,
+        )
 
         gr.Markdown(
             "### Grad-CAM beside the spatial attention (the spatial layer picked above)", elem_classes="lens-heading"
@@ -185,19 +196,24 @@ def debug_section(
         gradcam,
         gradcam_data,
         spatial,
+        head_chart,
     )
 
     def ablation(mode: str) -> Any:
         @user_errors
-        def run(image: Any, model_name: str, checkpoint_file: Any, target_: str | None) -> dict[Any, Any]:
+        def run(
+            image: Any, model_name: str, checkpoint_file: Any, target_: str | None, layer: str | None
+        ) -> dict[Any, Any]:
             # Its key is the analysis of this same image and model: the report and a later analysis match on it.
             ablated = debug.ablation_of(
                 analysis.analyze(image, model_name, checkpoint_file, mode, target_, cache=cache, roots=roots)
             )
+            heads = debug.head_ablation_chart(ablated, layer)
             return {
                 ablation_state: ablated,
                 ablation_table: gr.update(value=debug.ablation_table(ablated), visible=True),
                 ablation_chart: gr.update(value=debug.ablation_chart(ablated), visible=True),
+                head_chart: gr.update(value=heads, visible=heads is not None),
             }
 
         return run
@@ -207,14 +223,23 @@ def debug_section(
         section.changed.append(
             button.click(
                 ablation(mode),
-                [inputs.image, model.model, model.checkpoint, target],
-                [ablation_state, ablation_table, ablation_chart],
+                [inputs.image, model.model, model.checkpoint, target, token_layer],
+                [ablation_state, ablation_table, ablation_chart, head_chart],
                 preprocess=False,
                 show_progress="full",
                 api_visibility="private",
                 **MODEL_EVENTS,
             )
         )
+
+    @user_errors
+    def redraw_heads(ablated: debug.Ablation | None, layer: str | None) -> dict[Any, Any]:
+        heads = debug.head_ablation_chart(ablated, layer)
+        return {head_chart: gr.update(value=heads, visible=heads is not None)}
+
+    token_layer.input(
+        redraw_heads, [ablation_state, token_layer], [head_chart], show_progress="hidden", **RENDER_EVENTS
+    )
 
     @user_errors
     def redraw_gradcam(
