@@ -32,6 +32,7 @@ DRAWN_ELSEWHERE = {
     "compare-masks": "the Compare button",
     "compare-difference": "the Compare button",
     "ablation-chart": "the ablation buttons (a new analysis only hides an earlier analysis's ablation)",
+    "head-ablation-chart": "the ablation buttons, for a model with self-attention",
 }
 # The self-attention section's panels: drawn for a vision transformer, hidden with their section for a CNN.
 SELF_ATTENTION_PANELS = {"token-heads", "patch-grid", "patch-attention", "rollout"}
@@ -118,8 +119,8 @@ def test_a_new_analysis_hides_only_an_ablation_of_an_earlier_analysis(cache: Mod
     star = analysis.analyze(str(STAR), cache=cache, roots=roots)
     circle = analysis.analyze(str(EXAMPLES / "shapes_circle_2.png"), cache=cache, roots=roots)
     with gr.Blocks():
-        reset = DebugReset(gr.State(None), gr.Dataframe(), gr.Image(), gr.Dropdown(choices=["star"]))
-    hidden = {reset.ablation_table, reset.ablation_chart}
+        reset = DebugReset(gr.State(None), gr.Dataframe(), gr.Image(), gr.Image(), gr.Dropdown(choices=["star"]))
+    hidden = {reset.ablation_table, reset.ablation_chart, reset.head_chart}
     # None yet: the class picker starts on the prediction, and nothing is hidden.
     first = reset.follow(star, None)
     assert set(first) == {reset.target} and first[reset.target].value == "star"
