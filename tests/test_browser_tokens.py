@@ -57,10 +57,10 @@ def _shown(page, selector: str) -> bool:  # noqa: ANN001
 
 @pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
 def test_a_vision_transformer_shows_every_head_a_clicked_patch_and_the_rollout(  # noqa: ANN001
-    browser,
+    browser,  # noqa: F811 - the shared fixture
     vit_server: str,
     viewport: dict[str, int],
-    tmp_path: Path,  # noqa: F811
+    tmp_path: Path,
 ) -> None:
     page = browser.new_page(viewport=viewport)
     try:
