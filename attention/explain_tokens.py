@@ -163,7 +163,13 @@ def explain_tokens(
             f"Three weight matrices turn each token into a query (what it looks for), a key (what it offers) and a "
             f"value (what it passes on). Head {head} is shown: of this layer's {parts.heads} heads, its {first} "
             f"token attends most narrowly. Each head works on its own {size} of the {parts.heads * size} numbers.",
-            {"q": q[head].numpy(), "k": k[head].numpy(), "v": v[head].numpy(), "names": names},
+            {
+                "q": q[head].numpy(),
+                "k": k[head].numpy(),
+                "v": v[head].numpy(),
+                "names": names,
+                "prefix": len(layout.prefix),
+            },
         ),
         Step(
             "scores",

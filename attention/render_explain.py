@@ -228,20 +228,23 @@ def _draw_spatial_gate(figure: Figure | SubFigure, values: dict[str, Any]) -> No
 
 # Self-attention's steps -------------------------------------------------------------------------
 
+# Tokens ahead of the patches named one by one on a token axis; more (many registers) would overlap.
+MAX_NAMED_TOKENS = 5
+
 
 def _short(name: str) -> str:
     """A token's name short enough for a tick label: "patch 12" becomes "p12"."""
     return name.replace("patch ", "p")
 
 
-def _tick_tokens(axes: Any, names: list[str], prefix: int, axis: str = "y") -> None:
-    """Label the tokens ahead of the patches and the first patch; the rest are too many to name."""
-    shown = list(range(prefix)) + ([prefix] if prefix < len(names) else [])
+def _tick_tokens(axes: Any, names: list[str], prefix: int) -> None:
+    """Label the rows: the tokens ahead of the patches by name (while they fit), then the patches as a block."""
+    shown = list(range(prefix)) if prefix <= MAX_NAMED_TOKENS else [0]
     labels = [_short(names[index]) for index in shown]
-    if axis == "y":
-        axes.set_yticks(shown, labels, fontsize=_pt())
-    else:
-        axes.set_xticks(shown, labels, fontsize=_pt(), rotation=90)
+    if prefix < len(names):
+        shown.append((prefix + len(names) - 1) / 2)
+        labels.append("patches")
+    axes.set_yticks(shown, labels, fontsize=_pt())
 
 
 def _on_grid(axes: Any, row: np.ndarray, values: dict[str, Any], title: str, vmin: float | None = None) -> None:
@@ -269,7 +272,7 @@ def _draw_qkv(figure: Figure | SubFigure, values: dict[str, Any]) -> None:
         shown = axis.imshow(values[key], cmap="coolwarm", aspect="auto", interpolation="nearest")
         axis.set_title(what, fontsize=_pt())
         axis.set_xticks([])
-        _tick_tokens(axis, values["names"], 1 if key == "q" else 0)
+        _tick_tokens(axis, values["names"], values["prefix"])
         figure.colorbar(shown, ax=axis, fraction=0.046, pad=0.02).ax.tick_params(labelsize=_pt())
     axes[0].axhspan(-0.5, 0.5, fill=False, edgecolor=HIGHLIGHT, linewidth=1.5)
 

@@ -75,7 +75,8 @@ def explain_section(result: gr.State, names: list[str], folder: Path) -> Explain
     ) as accordion:
         gr.Markdown(
             "Pick a layer to see, with the real numbers of this image's single forward pass, how it turned "
-            "its input features into channel weights (ECA) or a mask (spatial attention)."
+            "its input into channel weights (ECA), a mask (spatial attention) or attention over tokens "
+            "(a vision transformer's self-attention)."
         )
         with gr.Row():
             layer = gr.Dropdown(
@@ -115,6 +116,8 @@ def explain_section(result: gr.State, names: list[str], folder: Path) -> Explain
                         elem_classes="explain-image",
                         buttons=PANEL_BUTTONS,
                         scale=3,
+                        # On a phone the caption wraps below the picture instead of squeezing both into a column.
+                        min_width=360,
                     )
                 )
                 captions.append(gr.Markdown(elem_id=f"explain-caption-{index}", elem_classes="explain-caption"))
