@@ -33,6 +33,7 @@ from .recorder import (
     TokenRecord,
     find_attention_layers,
 )
+from .records import ATTENTION_MEANS
 from .tokens import ROLLOUT_NOTE, TokenLayout, rollout, token_layout
 
 LOGGER = logging.getLogger(__name__)
@@ -90,9 +91,9 @@ class TokenLayer:
     type: str
     layout: TokenLayout
     first: np.ndarray  # (heads, N): attention from token 0
-    received: np.ndarray  # (heads, N): attention each token receives, averaged over the queries
-    mean: np.ndarray  # (N, N): the attention matrix averaged over heads
-    full: np.ndarray | None = None  # (heads, N, N) with full attention on
+    received: np.ndarray | None = None  # (heads, N): attention each token receives, averaged over the queries
+    mean: np.ndarray | None = None  # (N, N): the attention matrix averaged over heads
+    full: np.ndarray | None = None  # (heads, N, N) at the full level
 
     @property
     def gate(self) -> np.ndarray:
@@ -123,13 +124,15 @@ class TokenLayer:
 
     def attention_map(self, head: int | None = None) -> np.ndarray:
         """(rows, columns) for one head or the head mean: the class token's attention, else what each patch receives."""
-        values = self.first if self.layout.has_class_token else self.received
+        values = self.first if self.layout.has_class_token or self.received is None else self.received
         chosen = values.mean(axis=0) if head is None else values[head]
         return self._patches(chosen)
 
     def patch_attention(self, row: int, column: int) -> np.ndarray:
         """(rows, columns): the head-mean attention from the patch at (row, column) to every patch."""
         rows, columns = self.layout.grid or (0, 0)
+        if self.mean is None:
+            raise InputError(f"{self.name}: only the first rows were recorded; record the 'means' level for this")
         if not (0 <= row < rows and 0 <= column < columns):
             raise InputError(f"patch ({row}, {column}) is outside the {rows}x{columns} grid")
         return self._patches(self.mean[len(self.layout.prefix) + row * columns + column])
@@ -176,9 +179,9 @@ class ImageAnalysis:
         Read from the class token's row, or averaged over the rows without a class token.
         """
         layers = [layer for layer in self.token_layers if layer.grid is not None]
-        if not layers or any(layer.tokens != layers[0].tokens for layer in layers):
+        if not layers or any(layer.tokens != layers[0].tokens or layer.mean is None for layer in layers):
             return None
-        flow = rollout([layer.mean for layer in layers])
+        flow = rollout([layer.mean for layer in layers if layer.mean is not None])
         row = flow[0] if layers[0].layout.has_class_token else flow.mean(axis=0)
         return layers[0]._patches(row.astype(np.float32))
 
@@ -263,7 +266,7 @@ class Analyzer:
         batch_size: int = 32,
         ablate: str | None = None,
         target: str | None = None,
-        full_attention: bool = False,
+        attention: str = ATTENTION_MEANS,
         ablate_heads: bool = False,
     ) -> list[ImageAnalysis]:
         """Analyses in input order; one forward pass per batch of ``batch_size`` images.
@@ -273,9 +276,10 @@ class Analyzer:
         ("identity" or "mean") adds one pass per layer with that layer switched
         off, reported in ``ImageAnalysis.ablations``; their ``delta`` is the
         change in the probability of the class labelled ``target`` (by default
-        each image's prediction). ``full_attention`` keeps every head's whole
-        attention matrix of each self-attention layer (``TokenLayer.full``);
-        ``ablate_heads`` also switches off each of their heads alone.
+        each image's prediction). ``attention`` says how much of each
+        self-attention layer to keep: ``means`` (what every view needs),
+        ``rows`` (the first rows only) or ``full`` (every head's whole matrix,
+        ``TokenLayer.full``); ``ablate_heads`` also switches off each head alone.
         """
         if ablate is not None:
             check_mode(ablate)
@@ -293,7 +297,7 @@ class Analyzer:
                     feature_layer,
                     ablate,
                     target_index,
-                    full_attention,
+                    attention,
                     ablate_heads,
                 )
             )
@@ -306,13 +310,13 @@ class Analyzer:
         feature_layer: str | Sequence[str] | None,
         ablate: str | None = None,
         target: int | None = None,
-        full_attention: bool = False,
+        attention: str = ATTENTION_MEANS,
         ablate_heads: bool = False,
     ) -> list[ImageAnalysis]:
         batch = self.preprocess(images)
         if not self._recorder.attached:
             raise RuntimeError("this Analyzer is closed")
-        with torch.inference_mode(), self._recorder.recording(feature_layer, full_attention) as recorder:
+        with torch.inference_mode(), self._recorder.recording(feature_layer, attention) as recorder:
             logits = self.model(batch)
         check_finite_pass(logits, recorder.records)
         probabilities = torch.softmax(logits.float(), dim=1)
@@ -359,8 +363,8 @@ class Analyzer:
                             type=record.type,
                             layout=layouts[record.tokens],
                             first=record.first[index].float().numpy(),
-                            received=record.received[index].float().numpy(),
-                            mean=record.mean[index].float().numpy(),
+                            received=_numpy(record.received, index),
+                            mean=_numpy(record.mean, index),
                             full=_numpy(record.full, index),
                         )
                     )
@@ -481,7 +485,7 @@ def _token_entry(layer: TokenLayer) -> dict[str, Any]:
         "cls_attention": _floats(cls),
         "prefix_attention": {name: _floats(np.asarray(values)) for name, values in layer.prefix_attention().items()},
     }
-    if grid is not None and cls is None:
+    if grid is not None and cls is None and layer.received is not None:
         entry["received_attention"] = _floats(layer._patches(layer.received))
     if layer.full is not None:
         entry["attention"] = _floats(layer.full)

@@ -44,6 +44,7 @@ from torch.utils.hooks import RemovableHandle
 from .discovery import discover_attention
 from .foreign import register_foreign_types
 from .records import (
+    ATTENTION_MEANS,
     CHANNEL,
     SPATIAL,
     TOKEN,
@@ -52,6 +53,7 @@ from .records import (
     LayerRecord,
     SpatialRecord,
     TokenRecord,
+    check_attention_level,
     cpu_copy,
 )
 from .registry import find_adapter, register_attention_type, registered_attention_type
@@ -119,16 +121,16 @@ class Recording:
     so the thread can record again.
     """
 
-    __slots__ = ("feature_layers", "features", "full_attention", "records", "_active", "_thread")
+    __slots__ = ("attention", "feature_layers", "features", "records", "_active", "_thread")
 
     def __init__(
         self,
         feature_layers: tuple[str, ...] = (),
         active: dict[int, Recording] | None = None,
-        full_attention: bool = False,
+        attention: str = ATTENTION_MEANS,
     ) -> None:
         self.feature_layers = feature_layers
-        self.full_attention = full_attention  # token layers keep their whole (heads, N, N) matrices
+        self.attention = check_attention_level(attention)  # how much of each self-attention layer to keep
         self.features: dict[str, torch.Tensor] = {}
         self.records: list[LayerRecord] = []  # forward order; a layer called twice appears twice
         self._active = active  # the recorder's open recordings by thread, or None when the recorder manages it
@@ -171,8 +173,8 @@ class AttentionRecorder:
             too, for showing the feature maps of its most-weighted channels.
         layers: the result of ``find_attention_layers(model)``, when the caller
             has it already.
-        full_attention: the ``with`` form keeps each self-attention layer's
-            whole (heads, N, N) matrices, not only the rows the views need.
+        attention: how much of each self-attention layer the ``with`` form
+            keeps: ``rows``, ``means`` (what the views need) or ``full``.
     """
 
     def __init__(
@@ -180,9 +182,9 @@ class AttentionRecorder:
         model: nn.Module,
         feature_layer: str | Sequence[str] | None = None,
         layers: AttentionLayers | None = None,
-        full_attention: bool = False,
+        attention: str = ATTENTION_MEANS,
     ) -> None:
-        self.full_attention = full_attention
+        self.attention = check_attention_level(attention)
         self.model = model
         self._layers = layers if layers is not None else find_attention_layers(model)
         self.layer_names = [name for name, _, _ in self._layers]
@@ -270,11 +272,13 @@ class AttentionRecorder:
 
     # Recordings -----------------------------------------------------------------------
 
-    def recording(self, feature_layers: str | Sequence[str] | None = None, full_attention: bool = False) -> Recording:
+    def recording(
+        self, feature_layers: str | Sequence[str] | None = None, attention: str = ATTENTION_MEANS
+    ) -> Recording:
         """A recording of the calling thread's passes, for ``with`` (the recorder must be attached)."""
         if not self._attached:
             raise RuntimeError("attach() the recorder before opening a recording")
-        return Recording(self._check_feature_layers(feature_layers), self._active, full_attention)
+        return Recording(self._check_feature_layers(feature_layers), self._active, attention)
 
     @property
     def records(self) -> list[LayerRecord]:
@@ -293,7 +297,7 @@ class AttentionRecorder:
     def __enter__(self) -> AttentionRecorder:
         if self._attached:
             raise RuntimeError("this AttentionRecorder is already active")
-        self._own_recording = Recording(self.feature_layers, full_attention=self.full_attention)
+        self._own_recording = Recording(self.feature_layers, attention=self.attention)
         self.attach()
         self._active[threading.get_ident()] = self._own_recording
         return self

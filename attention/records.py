@@ -19,6 +19,16 @@ CHANNEL = "channel"
 SPATIAL = "spatial"
 TOKEN = "token"
 KINDS = (CHANNEL, SPATIAL, TOKEN)
+# How much of each self-attention layer a recording keeps: the first row per head only (1/N of the work),
+# that plus what each token receives and the head-mean matrix (rollout, a clicked patch), or every matrix.
+ATTENTION_ROWS, ATTENTION_MEANS, ATTENTION_FULL = "rows", "means", "full"
+ATTENTION_LEVELS = (ATTENTION_ROWS, ATTENTION_MEANS, ATTENTION_FULL)
+
+
+def check_attention_level(level: str) -> str:
+    if level not in ATTENTION_LEVELS:
+        raise ValueError(f"attention level must be one of {', '.join(ATTENTION_LEVELS)}, got {level!r}")
+    return level
 
 
 def cpu_copy(tensor: torch.Tensor) -> torch.Tensor:
@@ -73,20 +83,21 @@ class SpatialRecord:
 class TokenRecord:
     """Self-attention probabilities ``softmax(q·kᵀ/√d)`` of one layer, for a whole batch.
 
-    By default it keeps what the views need, not the (B, heads, N, N) tensor:
-    every head's first query row (the class token's attention), every head's
-    attention received averaged over the queries (for networks without a class
-    token), and the head mean of the whole matrix (for rollout and for the
-    attention from any one patch). ``full`` holds everything when asked for.
+    By default (the ``means`` level) it keeps what the views need, not the
+    (B, heads, N, N) tensor: every head's first query row (the class token's
+    attention), every head's attention received averaged over the queries (for
+    networks without a class token), and the head mean of the whole matrix (for
+    rollout and for the attention from any one patch). The ``rows`` level keeps
+    the first rows alone, ``full`` everything.
     """
 
     kind: ClassVar[str] = TOKEN
     name: str
     type: str  # "timm_attention" or "multihead_attention"
     first: torch.Tensor  # (B, heads, N) attention from token 0 to every token
-    received: torch.Tensor  # (B, heads, N) attention each token receives, averaged over the queries
-    mean: torch.Tensor  # (B, N, N) the attention matrix averaged over heads
-    full: torch.Tensor | None = None  # (B, heads, N, N) with full attention on
+    received: torch.Tensor | None = None  # (B, heads, N) attention each token receives, averaged over the queries
+    mean: torch.Tensor | None = None  # (B, N, N) the attention matrix averaged over heads
+    full: torch.Tensor | None = None  # (B, heads, N, N) at the full level
 
     @property
     def gate(self) -> torch.Tensor:
@@ -113,7 +124,7 @@ class OpenRecording(Protocol):
     """What an adapter's own hooks see of the recording open on their thread."""
 
     records: list[LayerRecord]
-    full_attention: bool
+    attention: str  # one of ATTENTION_LEVELS
     feature_layers: tuple[str, ...]
     features: dict[str, torch.Tensor]
 

@@ -32,7 +32,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.hooks import RemovableHandle
 
-from .records import TOKEN, Adapter, OpenRecording, TokenRecord, cpu_copy
+from .records import ATTENTION_FULL, ATTENTION_ROWS, TOKEN, Adapter, OpenRecording, TokenRecord, cpu_copy
 
 # Abnar & Zuidema (2020): each layer's residual connection is modelled as 0.5·A + 0.5·I.
 ROLLOUT_RESIDUAL = 0.5
@@ -63,16 +63,32 @@ def _probabilities(
     return scores.softmax(dim=-1)
 
 
-def _token_record(name: str, type_name: str, probabilities: torch.Tensor, full: bool) -> TokenRecord:
-    """The record of one pass: only the rows and means the views need, unless the recording keeps everything."""
-    return TokenRecord(
-        name=name,
-        type=type_name,
-        first=cpu_copy(probabilities[:, :, 0, :]),
-        received=cpu_copy(probabilities.mean(dim=2)),
-        mean=cpu_copy(probabilities.mean(dim=1)),
-        full=cpu_copy(probabilities) if full else None,
-    )
+def _token_record(
+    name: str,
+    type_name: str,
+    q: torch.Tensor,
+    k: torch.Tensor,
+    scale: float,
+    mask: torch.Tensor | None,
+    mask_allows: bool,
+    causal: bool,
+    level: str,
+) -> TokenRecord:
+    """The record of one pass at the recording's level; the ``rows`` level works out token 0's row alone."""
+    with torch.no_grad():
+        if level == ATTENTION_ROWS:
+            row_mask = None if mask is None else mask[..., :1, :] if mask.dim() >= 2 and mask.shape[-2] > 1 else mask
+            first = _probabilities(q[:, :, :1], k, scale, row_mask, mask_allows, causal)[:, :, 0]
+            return TokenRecord(name=name, type=type_name, first=cpu_copy(first))
+        probabilities = _probabilities(q, k, scale, mask, mask_allows, causal)
+        return TokenRecord(
+            name=name,
+            type=type_name,
+            first=cpu_copy(probabilities[:, :, 0, :]),
+            received=cpu_copy(probabilities.mean(dim=2)),
+            mean=cpu_copy(probabilities.mean(dim=1)),
+            full=cpu_copy(probabilities) if level == ATTENTION_FULL else None,
+        )
 
 
 def _keep_tokens(recording: OpenRecording, name: str, tokens: torch.Tensor) -> None:
@@ -119,9 +135,8 @@ def _install_timm_attention(
             raise RuntimeError(f"{name}: q and k were not seen by q_norm and k_norm; this Attention is not timm's")
         mask = argument(args, kwargs, 1, "attn_mask")
         causal = bool(argument(args, kwargs, 2, "is_causal", False))
-        with torch.no_grad():
-            probabilities = _probabilities(q, k, module.scale, mask, mask_allows=True, causal=causal)
-        recording.records.append(_token_record(name, "timm_attention", probabilities, recording.full_attention))
+        record = _token_record(name, "timm_attention", q, k, module.scale, mask, True, causal, recording.attention)
+        recording.records.append(record)
         _keep_tokens(recording, name, argument(args, kwargs, 0, "x"))
 
     handles = [
@@ -156,8 +171,10 @@ def _install_multihead(
         if recording is None:
             return
         with torch.no_grad():
-            probabilities = multihead_probabilities(module, args, kwargs)
-        recording.records.append(_token_record(name, "multihead_attention", probabilities, recording.full_attention))
+            q, k, mask, causal = _multihead_inputs(module, args, kwargs)
+        scale = 1.0 / math.sqrt(q.shape[-1])
+        record = _token_record(name, "multihead_attention", q, k, scale, mask, False, causal, recording.attention)
+        recording.records.append(record)
         query = argument(args, kwargs, 0, "query")
         _keep_tokens(recording, name, query if module.batch_first or query.dim() == 2 else query.transpose(0, 1))
 
@@ -166,24 +183,17 @@ def _install_multihead(
 
 def multihead_probabilities(module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> torch.Tensor:
     """(B, heads, N, M) attention of a MultiheadAttention call, from the arguments its forward hook saw."""
-    return _multihead_probabilities(
-        module,
-        argument(args, kwargs, 0, "query"),
-        argument(args, kwargs, 1, "key"),
-        argument(args, kwargs, 3, "key_padding_mask"),
-        argument(args, kwargs, 5, "attn_mask"),
-        bool(argument(args, kwargs, 7, "is_causal", False)),
-    )
+    q, k, mask, causal = _multihead_inputs(module, args, kwargs)
+    return _probabilities(q, k, 1.0 / math.sqrt(q.shape[-1]), mask, mask_allows=False, causal=causal)
 
 
-def _multihead_probabilities(
-    module: nn.Module,
-    query: torch.Tensor,
-    key: torch.Tensor,
-    key_padding_mask: torch.Tensor | None,
-    attn_mask: torch.Tensor | None,
-    causal: bool,
-) -> torch.Tensor:
+def _multihead_inputs(
+    module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, bool]:
+    """q and k (B, heads, N, d) as the module projects them, the mask it applies, and whether it is causal."""
+    query, key = argument(args, kwargs, 0, "query"), argument(args, kwargs, 1, "key")
+    key_padding_mask, attn_mask = argument(args, kwargs, 3, "key_padding_mask"), argument(args, kwargs, 5, "attn_mask")
+    causal = bool(argument(args, kwargs, 7, "is_causal", False))
     if not module.batch_first:
         query, key = query.transpose(0, 1), key.transpose(0, 1)
     if query.dim() == 2:  # one unbatched sequence
@@ -223,7 +233,7 @@ def _multihead_probabilities(
                 for p in (mask, padding)
             ]
             mask = as_float[0] + as_float[1]
-    return _probabilities(q, k, 1.0 / math.sqrt(q.shape[-1]), mask, mask_allows=False, causal=causal)
+    return q, k, mask, causal
 
 
 def multihead_adapter() -> Adapter:

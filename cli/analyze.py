@@ -164,7 +164,7 @@ def run(args: argparse.Namespace) -> int:
                 batch_size=batch_size,
                 ablate=args.ablate,
                 target=args.target,
-                full_attention=args.full_attention,
+                attention="full" if args.full_attention else "means",
                 ablate_heads=args.ablate_heads,
             )
             for index, (analysis, path) in enumerate(zip(analyses, paths), start=start):

@@ -83,7 +83,7 @@ def test_timm_attention_is_recorded_as_its_own_softmax_and_the_output_is_unchang
     truth = timm_truth(model, x)
     with torch.no_grad():
         plain = model(x)
-    with AttentionRecorder(model, full_attention=True) as recorder, torch.no_grad():
+    with AttentionRecorder(model, attention="full") as recorder, torch.no_grad():
         recorded = model(x)
     assert torch.equal(recorded, plain)
     records = recorder.records
@@ -111,7 +111,7 @@ def test_multihead_attention_of_torchvision_vit_is_recorded_as_its_own_weights()
     with torch.no_grad():
         plain = model(x)
     handle.remove()
-    with AttentionRecorder(model, full_attention=True) as recorder, torch.no_grad():
+    with AttentionRecorder(model, attention="full") as recorder, torch.no_grad():
         recorded = model(x)
     with torch.no_grad():
         _, truth = attention(inputs[0], inputs[0], inputs[0], need_weights=True, average_attn_weights=False)
@@ -152,7 +152,7 @@ def test_register_and_distillation_tokens_are_named_and_the_json_holds_the_patch
     image = Image.fromarray(np.random.default_rng(3).integers(0, 255, (SIZE, SIZE, 3), dtype=np.uint8))
     preprocessing = Preprocessing((SIZE, SIZE), 3, (0.5,) * 3, (0.5,) * 3)
     with Analyzer(model, list("abcde"), preprocessing) as analyzer:
-        analysis = analyzer.analyze([image], full_attention=True)[0]
+        analysis = analyzer.analyze([image], attention="full")[0]
     document = json.loads(json.dumps(analysis_to_dict(analysis)))
     entry = document["layers"][-1]
     assert entry["type"] == "token" and entry["prefix_tokens"] == list(prefix)
@@ -190,7 +190,7 @@ def test_the_analysis_rollout_is_read_from_the_class_token_row_of_the_head_means
     image = Image.fromarray(np.random.default_rng(4).integers(0, 255, (SIZE, SIZE, 3), dtype=np.uint8))
     preprocessing = Preprocessing((SIZE, SIZE), 3, (0.5,) * 3, (0.5,) * 3)
     with Analyzer(model, list("abcde"), preprocessing) as analyzer:
-        analysis = analyzer.analyze([image], full_attention=True)[0]
+        analysis = analyzer.analyze([image], attention="full")[0]
     means = [layer.full.mean(axis=0) for layer in analysis.token_layers]  # type: ignore[union-attr]
     expected = rollout(means)[0, 1:].reshape(4, 4)
     np.testing.assert_allclose(analysis.rollout(), expected, atol=1e-6)
@@ -441,3 +441,19 @@ def test_the_profile_of_a_transformer_gives_each_heads_entropy_and_its_accuracy_
     document = profile.to_dict()
     assert len(document["layers"][0]["head_entropy"]) == 3
     assert len(document["layers"][0]["head_ablated_accuracy"]["identity"]) == 3
+
+
+@pytest.mark.parametrize("library", ["timm", "torchvision"])
+def test_the_rows_level_keeps_token_0s_row_alone_and_it_is_the_full_softmaxs_row(library: str) -> None:
+    model = timm_vit() if library == "timm" else torchvision_vit()
+    x = batch()
+    with AttentionRecorder(model, attention="full") as full, torch.no_grad():
+        model(x)
+    with AttentionRecorder(model, attention="rows") as rows, torch.no_grad():
+        model(x)
+    for whole, row in zip(full.records, rows.records, strict=True):
+        assert row.received is None and row.mean is None and row.full is None
+        assert whole.full is not None
+        torch.testing.assert_close(row.first, whole.full[:, :, 0], rtol=0, atol=1e-6)
+    with pytest.raises(ValueError, match="attention level"):
+        AttentionRecorder(model, attention="some")
