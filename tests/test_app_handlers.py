@@ -700,6 +700,8 @@ def test_the_status_line_names_each_rejected_lookalike_whole() -> None:
     assert drawn.overlay is None and drawn.mask is None
     assert np.asarray(drawn.grid.convert("L")).min() < 100  # text, not a blank white strip
     assert notes.spatial_labels(result, None, None) == (notes.NO_SPATIAL, notes.NO_SPATIAL)
+    picture, numbers = debug.gradcam_view(debug.gradcams(result), None, "viridis", None)
+    assert numbers == {} and np.asarray(picture.convert("L")).min() < 100  # says why, not an empty panel
 
 
 def test_the_picker_offers_every_architecture_with_a_known_gate_featured_first(

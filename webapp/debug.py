@@ -29,6 +29,10 @@ from models.evaluation.gradcam import grad_cam
 from .panels import colormap_of, pick_layer, stretch_of
 from .state import LensResult
 
+# Grad-CAM is drawn at each spatial layer, beside its mask: a model without one gets this line in the panel.
+NO_GRADCAM = "Grad-CAM is drawn beside a spatial attention mask, and this model has no spatial attention layer."
+GRADCAM_NOTE_WIDTH = 640
+
 LOGGER = logging.getLogger(__name__)
 
 ABLATION_HEADERS = ("layer", "type", "new top label", "p", "Δ p")
@@ -180,7 +184,7 @@ def gradcam_view(
     result = cams.result
     name = pick_layer(result.spatial_layer_names, layer)
     if name is None:
-        return None, {}
+        return render.text_image(NO_GRADCAM, GRADCAM_NOTE_WIDTH), {}
     spatial = result.analysis.layer(name)
     assert isinstance(spatial, SpatialLayer)
     cam = cams.maps[name]
