@@ -119,6 +119,9 @@ TARGETS: dict[str, Target] = {
         ],
     ),
     "records": Target("attention/records.py", ["tests/test_recorder.py", "-k", "not memory and not thread"]),
+    "tokens": Target("attention/tokens.py", ["tests/test_tokens.py", "-k", "not explain and not profile"]),
+    "render_tokens": Target("attention/render_tokens.py", ["tests/test_render_tokens.py"]),
+    "explain_tokens": Target("attention/explain_tokens.py", ["tests/test_tokens.py", "-k", "explain"]),
     "registry": Target("attention/registry.py", ["tests/test_recorder.py", "-k", "not memory and not thread"]),
     "render_debug": Target("attention/render_debug.py", ["tests/test_compare.py"]),
     "render_explain": Target("attention/render_explain.py", ["tests/test_explain.py"]),
@@ -168,6 +171,92 @@ class HandMutant:
 # Bugs a developer makes while refactoring. When a module changes, its snippets may stop matching: the run
 # reports those as STALE and fails, so someone refreshes the snippet instead of losing the mutant silently.
 HAND_MUTANTS: list[HandMutant] = [
+    # attention/tokens.py: self-attention probabilities and where the patches are.
+    HandMutant(
+        "tokens",
+        "the scale applied after the product",
+        "scores = (q * scale) @ k.transpose(-2, -1)",
+        "scores = (q @ k.transpose(-2, -1)) * scale",
+    ),  # fmt: skip
+    HandMutant(
+        "tokens", "the softmax over the queries", "return scores.softmax(dim=-1)", "return scores.softmax(dim=-2)"
+    ),
+    HandMutant(
+        "tokens",
+        "the class token's column kept for its row",
+        "first=cpu_copy(probabilities[:, :, 0, :]),",
+        "first=cpu_copy(probabilities[:, :, :, 0]),",
+    ),  # fmt: skip
+    HandMutant(
+        "tokens",
+        "the head mean taken over the queries",
+        "mean=cpu_copy(probabilities.mean(dim=1)),",
+        "mean=cpu_copy(probabilities.mean(dim=2)),",
+    ),  # fmt: skip
+    HandMutant(
+        "tokens",
+        "MultiheadAttention's k taken from the value third",
+        "q, k = packed[..., :embed], packed[..., embed : 2 * embed]",
+        "q, k = packed[..., :embed], packed[..., 2 * embed :]",
+    ),  # fmt: skip
+    HandMutant(
+        "tokens",
+        "register tokens not named",
+        'names.extend(f"reg{index}" for index in range(int(registers.shape[1])))',
+        "pass",
+    ),  # fmt: skip
+    HandMutant(
+        "tokens",
+        "the rollout's residual left out",
+        "mixed = (1.0 - residual) * matrix.astype(np.float64) + residual * np.eye(tokens)",
+        "mixed = matrix.astype(np.float64)",
+    ),  # fmt: skip
+    HandMutant("tokens", "the rollout multiplied in reverse order", "flow = mixed @ flow", "flow = flow @ mixed"),
+    # attention/render_tokens.py: the colour scale and where a click lands.
+    HandMutant(
+        "render_tokens",
+        "each picture's scale from its own minimum",
+        "low = min(float(np.min(values)) for values in maps) if stretch else 0.0",
+        "low = min(float(np.min(values)) for values in maps)",
+    ),  # fmt: skip
+    HandMutant(
+        "render_tokens",
+        "a click read on the whole image, not the crop",
+        "u, v = (x - left) / (right - left), (y - top) / (bottom - top)",
+        "u, v = x, y",
+    ),  # fmt: skip
+    HandMutant(
+        "render_tokens",
+        "rows and columns swapped for a click",
+        "return min(int(v * rows), rows - 1), min(int(u * columns), columns - 1)",
+        "return min(int(u * rows), rows - 1), min(int(v * columns), columns - 1)",
+    ),  # fmt: skip
+    # attention/explain_tokens.py: the steps' numbers.
+    HandMutant(
+        "explain_tokens",
+        "the value weights used for the keys",
+        "q_all, k_all, v_all = (_linear(x, weight) for weight in (parts.q, parts.k, parts.v))",
+        "q_all, k_all, v_all = (_linear(x, weight) for weight in (parts.q, parts.v, parts.v))",
+    ),  # fmt: skip
+    HandMutant(
+        "explain_tokens",
+        "the recorded attention not checked",
+        "if float(np.abs(probabilities[:, 0].numpy() - recorded).max()) > MATCH_TOLERANCE:",
+        "if False:",
+    ),  # fmt: skip
+    # attention/ablation.py: one head of a self-attention layer.
+    HandMutant(
+        "ablation",
+        "the next head's slice switched off",
+        "part = joined[..., ablation.head * size : (ablation.head + 1) * size]",
+        "part = joined[..., (ablation.head + 1) * size : (ablation.head + 2) * size]",
+    ),  # fmt: skip
+    HandMutant(
+        "ablation",
+        "a token layer's identity passes its input on",
+        "replaced = torch.zeros_like(branch)",
+        "replaced = branch",
+    ),  # fmt: skip
     # webapp/inputs.py: the upload-folder check and what a request may name.
     HandMutant(
         "webapp/inputs",
@@ -332,17 +421,38 @@ HAND_MUTANTS: list[HandMutant] = [
     HandMutant(
         "analysis",
         "ablation passes recorded into the analysis",
-        "            logits = self.model(batch)\n        check_finite_pass(logits, recorder.records)\n"
+        "            logits = self.model(batch)\n"
+        "        check_finite_pass(logits, recorder.records)\n"
         "        probabilities = torch.softmax(logits.float(), dim=1)\n"
-        "        ablations: list[list[dict[str, Any]]] = [[] for _ in images]\n        if ablate is not None:\n"
+        "        ablations: list[list[dict[str, Any]]] = [[] for _ in images]\n"
+        "        if ablate is not None:\n"
         "            ablations = run_ablations(\n"
-        "                self.model, batch, self._ablator, recorder.records, probabilities, self.classes, ablate, "
-        "target=target\n            )\n",
-        "            logits = self.model(batch)\n            check_finite_pass(logits, recorder.records)\n"
+        "                self.model,\n"
+        "                batch,\n"
+        "                self._ablator,\n"
+        "                recorder.records,\n"
+        "                probabilities,\n"
+        "                self.classes,\n"
+        "                ablate,\n"
+        "                target=target,\n"
+        "                heads=ablate_heads,\n"
+        "            )\n",
+        "            logits = self.model(batch)\n"
+        "            check_finite_pass(logits, recorder.records)\n"
         "            probabilities = torch.softmax(logits.float(), dim=1)\n"
-        "            ablations: list[list[dict[str, Any]]] = [[] for _ in images]\n            if ablate is not None:\n"
-        "                ablations = run_ablations(\n                    self.model, batch, self._ablator, "
-        "list(recorder.records), probabilities, self.classes, ablate, target=target\n                )\n",
+        "            ablations: list[list[dict[str, Any]]] = [[] for _ in images]\n"
+        "            if ablate is not None:\n"
+        "                ablations = run_ablations(\n"
+        "                    self.model,\n"
+        "                    batch,\n"
+        "                    self._ablator,\n"
+        "                    list(recorder.records),\n"
+        "                    probabilities,\n"
+        "                    self.classes,\n"
+        "                    ablate,\n"
+        "                    target=target,\n"
+        "                    heads=ablate_heads,\n"
+        "                )\n",
     ),
     HandMutant(
         "analysis",
@@ -372,8 +482,8 @@ HAND_MUTANTS: list[HandMutant] = [
     HandMutant(
         "ablation",
         "every layer ablated, not the one asked for",
-        "if ablation is None or ablation.layer != name:",
-        "if ablation is None:",
+        "if ablation is None or ablation.layer != name:\n                return None\n            features = inputs[0]",
+        "if ablation is None:\n                return None\n            features = inputs[0]",
     ),
     HandMutant(
         "ablation",
