@@ -98,9 +98,9 @@ def test_explain_view_draws_every_step_of_a_spatial_and_a_channel_layer(  # noqa
 
         page.get_by_text("Explain: how a layer computes its attention").click()
         _check_steps(page, next(iter(explained.values())))  # the first layer, until another is picked
-        _pick(page, f"{spatial.layer} (spatial)")
+        _pick(page, f"{spatial.layer} ({spatial.what})")
         _check_steps(page, spatial)
-        _pick(page, f"{channel.layer} (channel)")
+        _pick(page, f"{channel.layer} ({channel.what})")
         _check_steps(page, channel)
 
         page.get_by_role("button", name="Download as one PNG (slide)").click()

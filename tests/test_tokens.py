@@ -457,3 +457,43 @@ def test_the_rows_level_keeps_token_0s_row_alone_and_it_is_the_full_softmaxs_row
         torch.testing.assert_close(row.first, whole.full[:, :, 0], rtol=0, atol=1e-6)
     with pytest.raises(ValueError, match="attention level"):
         AttentionRecorder(model, attention="some")
+
+
+def _by_hand(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, heads: int) -> torch.Tensor:
+    """softmax(q·kᵀ/√d) per head from a block's packed q, k, v projection, written out with einsum."""
+    weight, bias = weight.detach(), None if bias is None else bias.detach()
+    packed = torch.einsum("bnc,oc->bno", x.double(), weight.double())
+    if bias is not None:
+        packed = packed + bias.double()
+    width = weight.shape[0] // 3
+    size = width // heads
+    q = packed[..., :width].reshape(*x.shape[:2], heads, size)
+    k = packed[..., width : 2 * width].reshape(*x.shape[:2], heads, size)
+    scores = torch.einsum("bqhd,bkhd->bhqk", q, k) / size**0.5
+    return torch.softmax(scores, dim=-1)
+
+
+@pytest.mark.parametrize("network", ["vit", "deit distilled", "torchvision vit_b_16"])
+def test_every_probability_is_the_softmax_of_the_blocks_own_qkv_worked_out_by_hand(network: str) -> None:
+    if network == "torchvision vit_b_16":
+        model = torchvision_vit()
+        attentions = [layer.self_attention for layer in model.encoder.layers]
+        weights = [(a.in_proj_weight, a.in_proj_bias, a.num_heads) for a in attentions]
+    else:
+        model = timm_vit("deit_tiny_distilled_patch16_224" if network == "deit distilled" else "vit_tiny_patch16_224")
+        attentions = [block.attn for block in model.blocks]
+        weights = [(a.qkv.weight, a.qkv.bias, a.num_heads) for a in attentions]
+    inputs: list[torch.Tensor] = []
+    for attention in attentions:
+        attention.register_forward_hook(lambda _m, args, _o: inputs.append(args[0].detach().clone()))
+    recorder = AttentionRecorder(model, attention="full")
+    inputs.clear()  # finding the layers ran the model on probe images
+    with recorder, torch.no_grad():
+        model(batch())
+    assert len(recorder.records) == len(attentions) == len(inputs)
+    for record, x, (weight, bias, heads) in zip(recorder.records, inputs, weights, strict=True):
+        expected = _by_hand(x, weight, bias, heads)
+        assert float(expected.max()) > SHARP
+        assert record.full is not None
+        # float32 against float64: sharp heads' scores reach the hundreds, whose rounding moves a probability ~1e-5.
+        torch.testing.assert_close(record.full.double(), expected, rtol=0, atol=1e-4)
