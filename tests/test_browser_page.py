@@ -255,7 +255,7 @@ def test_on_a_phone_the_results_come_into_view_and_rows_stack(  # noqa: ANN001
         _analyze(page, STAR)
         status = page.evaluate(BOX, "#status")
         predictions = page.evaluate(BOX, "#predictions")
-        assert 0 <= status["y"] < PHONE["height"] / 2, status
+        assert -1 < status["y"] < PHONE["height"] / 2, status  # at the top, to within a subpixel of layout rounding
         assert predictions["y"] < PHONE["height"], predictions
         assert page.evaluate("() => window.scrollY") > analyze["y"] - PHONE["height"], "the page did not move"
         # Nothing is wider than the screen, and side-by-side panels stack.

@@ -124,6 +124,7 @@ def test_the_own_network_examples_run(tmp_path: Path) -> None:
     where = workspace(tmp_path)
     photo(where / "photo.jpg")
     save_file(timm.create_model("ecaresnet50d", pretrained=False).state_dict(), where / "ecaresnet50d.safetensors")
+    save_file(timm.create_model("vit_tiny_patch16_224", pretrained=False).state_dict(), where / "vit_tiny.safetensors")
     torch.save(torchvision.models.mobilenet_v3_small().state_dict(), where / "mnv3.pth")
     official = ecanet.ARCHITECTURES["eca_resnet50"]().state_dict()
     torch.save(
@@ -146,7 +147,7 @@ def test_the_own_network_examples_run(tmp_path: Path) -> None:
     (where / "classes.txt").write_text("circle\nsquare\n")
     hub = hub_cache(where / "hub", "timm/seresnet50.a1_in1k", [f"class {index}" for index in range(5)], "seresnet50")
     lines = shell_lines(blocks_of("Your own network", "bash")[0])
-    assert len(lines) == 5
+    assert len(lines) == 6
     for line in lines:
         assert run_shell(line, where, env={"HF_HOME": hub["HF_HOME"]}).stdout.startswith("photo.jpg: ")
     run_python(blocks_of("Your own network", "python")[0], where)

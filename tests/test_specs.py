@@ -392,7 +392,8 @@ def test_the_architecture_list_is_what_laying_each_one_out_finds() -> None:
     # The two the page refused when it offered name patterns, and one of each family.
     assert {"timm:regnety_002", "timm:mobilenetv3_large_100", "torchvision:regnet_y_400mf", "ecanet:eca_resnet50",
             "timm:ecaresnet50d", "torchvision:efficientnet_b0"} <= set(known)  # fmt: skip
-    assert not {"timm:resnet18", "torchvision:resnet50", "timm:vit_tiny_patch16_224"} & set(known)
+    assert not {"timm:resnet18", "torchvision:resnet50", "timm:mixer_b16_224"} & set(known)  # no attention at all
+    assert {"timm:vit_tiny_patch16_224", "timm:deit_tiny_distilled_patch16_224", "torchvision:vit_b_16"} <= set(known)
     specs = names()
     checked = random.Random(7).sample(specs, 40) + list(FEATURED) + ["torchvision:regnet_y_800mf"]
     for spec in checked:
