@@ -6,6 +6,8 @@ channel layer with B's first channel layer, and so on), so two models with
 different layer names still compare. A channel layer is compared only with one
 of as many channels, since channel ``c`` must mean the same thing in both; a
 mask covers the whole image, so B's is resampled to A's size when they differ.
+A self-attention layer is compared by its class token's attention over the
+patches (the head mean), B's patch grid resampled to A's when they differ.
 Layers with no comparable partner are listed, never silently dropped.
 """
 
@@ -49,7 +51,7 @@ def spearman(first: np.ndarray, second: np.ndarray) -> float | None:
 
 @dataclass(frozen=True)
 class LayerDifference:
-    """A − B for one layer: channel weights (C,) or mask values (H, W)."""
+    """A − B for one layer: channel weights (C,), mask values (H, W) or class-token attention (rows, columns)."""
 
     name: str
     kind: str
@@ -84,6 +86,11 @@ def _kind(layer: ChannelLayer | SpatialLayer | TokenLayer) -> str:
     return layer.kind
 
 
+def _comparable(layer: ChannelLayer | SpatialLayer | TokenLayer) -> bool:
+    """A self-attention layer compares only where its tokens form a patch grid."""
+    return not isinstance(layer, TokenLayer) or layer.grid is not None
+
+
 def resample(mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     """``mask`` resized (bilinear) to ``shape`` (H, W): masks of two models over one image, on one grid."""
     image = Image.fromarray(np.asarray(mask, dtype=np.float32), mode="F")
@@ -95,9 +102,9 @@ def match(first: ImageAnalysis, second: ImageAnalysis) -> Matching:
     order = {layer.name: index for index, layer in enumerate(first.layers)}
     differences: list[LayerDifference] = []
     unmatched: list[str] = []
-    for kind in ("channel", "spatial"):
-        ours = [layer for layer in first.layers if _kind(layer) == kind]
-        theirs = [layer for layer in second.layers if _kind(layer) == kind]
+    for kind in ("channel", "spatial", "token"):
+        ours = [layer for layer in first.layers if _kind(layer) == kind and _comparable(layer)]
+        theirs = [layer for layer in second.layers if _kind(layer) == kind and _comparable(layer)]
         for a, b in zip(ours, theirs):
             partner = None if a.name == b.name else b.name
             if isinstance(a, ChannelLayer) and isinstance(b, ChannelLayer):
@@ -114,6 +121,14 @@ def match(first: ImageAnalysis, second: ImageAnalysis) -> Matching:
                     note = f"B's {b.size[0]}x{b.size[1]} mask resampled to {a.size[0]}x{a.size[1]}"
                     mask_b = resample(b.mask, a.mask.shape)
                 differences.append(LayerDifference(a.name, kind, a.mask.astype(np.float64) - mask_b, partner, note))
+            elif isinstance(a, TokenLayer) and isinstance(b, TokenLayer):
+                map_a, map_b, note = a.attention_map().astype(np.float64), b.attention_map().astype(np.float64), ""
+                if map_a.shape != map_b.shape:
+                    note = (
+                        f"B's {map_b.shape[0]}x{map_b.shape[1]} patches resampled to {map_a.shape[0]}x{map_a.shape[1]}"
+                    )
+                    map_b = resample(map_b, map_a.shape)
+                differences.append(LayerDifference(a.name, kind, map_a - map_b, partner, note))
         unmatched += [f"A's {a.name}: B has no {kind} layer at this position" for a in ours[len(theirs) :]]
         unmatched += [f"B's {b.name}: A has no {kind} layer at this position" for b in theirs[len(ours) :]]
     if not differences:

@@ -67,7 +67,11 @@ def head_chart(entries: Sequence[dict[str, Any]], layer: str) -> Figure | None:
 
 
 def difference_chart(difference: LayerDifference, first: str = "A", second: str = "B") -> Figure:
-    """w_A − w_B per channel as bars, or the mask difference as a diverging heatmap."""
+    """w_A − w_B per channel as bars, or the mask (or class-token attention) difference as a diverging heatmap.
+
+    Gates share the 0-1 scale, so their colour scale is ±1; attention spreads one unit over many patches,
+    so its scale is ± the largest difference.
+    """
     figure = new_figure(7.0, 2.8)
     axes = figure.add_subplot()
     values = difference.difference
@@ -79,7 +83,8 @@ def difference_chart(difference: LayerDifference, first: str = "A", second: str 
         axes.set_xlabel("channel", fontsize=SMALL_PT)
         axes.set_ylabel(f"w_{first} - w_{second}", fontsize=SMALL_PT)
     else:
-        shown = axes.imshow(values, cmap="coolwarm", vmin=-1, vmax=1, interpolation="nearest")
+        bound = 1.0 if difference.kind == "spatial" else max(float(np.abs(values).max()), 1e-12)
+        shown = axes.imshow(values, cmap="coolwarm", vmin=-bound, vmax=bound, interpolation="nearest")
         axes.set_xticks([])
         axes.set_yticks([])
         figure.colorbar(shown, ax=axes, fraction=0.046)

@@ -497,3 +497,23 @@ def test_every_probability_is_the_softmax_of_the_blocks_own_qkv_worked_out_by_ha
         assert record.full is not None
         # float32 against float64: sharp heads' scores reach the hundreds, whose rounding moves a probability ~1e-5.
         torch.testing.assert_close(record.full.double(), expected, rtol=0, atol=1e-4)
+
+
+def test_two_analyses_of_a_transformer_compare_by_their_class_token_attention() -> None:
+    from attention.compare import match
+
+    model = timm_vit()
+    preprocessing = Preprocessing((SIZE, SIZE), 3, (0.5,) * 3, (0.5,) * 3)
+    images = [
+        Image.fromarray(np.random.default_rng(seed).integers(0, 255, (SIZE, SIZE, 3), dtype=np.uint8))
+        for seed in (12, 13)
+    ]
+    with Analyzer(model, list("abcde"), preprocessing) as analyzer:
+        a, b = analyzer.analyze(images)
+    matching = match(a, b)
+    assert [difference.name for difference in matching.differences] == [f"blocks.{i}.attn" for i in range(3)]
+    for difference in matching.differences:
+        assert difference.kind == "token"
+        expected = a.layer(difference.name).attention_map() - b.layer(difference.name).attention_map()
+        np.testing.assert_allclose(difference.difference, expected, atol=1e-7)
+    assert max(difference.score for difference in matching.differences) > 1e-3
