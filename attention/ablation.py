@@ -236,10 +236,7 @@ def _multihead_head_change(
     embed = module.embed_dim
     size = embed // module.num_heads
     rows = slice(2 * embed + head * size, 2 * embed + (head + 1) * size)  # the head's value rows, packed
-    if module.in_proj_weight is not None:
-        weight = module.in_proj_weight[rows]
-    else:
-        weight = module.v_proj_weight[head * size : (head + 1) * size]
+    weight = module.in_proj_weight[rows]  # the recorder takes only packed (self-attention) modules
     bias = None if module.in_proj_bias is None else module.in_proj_bias[rows]
     share = F.linear(
         probabilities @ F.linear(value, weight, bias), module.out_proj.weight[:, head * size : (head + 1) * size]

@@ -20,6 +20,7 @@ untouched: the hooks only read.
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 from collections.abc import Callable, Sequence
@@ -33,6 +34,8 @@ from torch import nn
 from torch.utils.hooks import RemovableHandle
 
 from .records import ATTENTION_FULL, ATTENTION_ROWS, TOKEN, Adapter, OpenRecording, TokenRecord, cpu_copy
+
+LOGGER = logging.getLogger(__name__)
 
 # Abnar & Zuidema (2020): each layer's residual connection is modelled as 0.5·A + 0.5·I.
 ROLLOUT_RESIDUAL = 0.5
@@ -163,8 +166,11 @@ def _install_multihead(
     name: str, module: nn.Module, open_recording: Callable[[], OpenRecording | None]
 ) -> list[RemovableHandle]:
     """One hook on the module: q and k are the module's own in-projection of the query and key it was given."""
-    if module.bias_k is not None or module.add_zero_attn:
-        raise ValueError(f"{name}: MultiheadAttention with add_bias_kv or add_zero_attn is not recorded")
+    if module.bias_k is not None or module.add_zero_attn or module.in_proj_weight is None:
+        # Extra key tokens, or keys and values of another size (cross-attention): not self-attention over the
+        # patches. The rest of the model is still recorded.
+        LOGGER.warning("%s: a MultiheadAttention with add_bias_kv, add_zero_attn or kdim/vdim is not recorded", name)
+        return []
 
     def record(_module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any], _output: Any) -> None:
         recording = open_recording()
@@ -199,19 +205,14 @@ def _multihead_inputs(
     if query.dim() == 2:  # one unbatched sequence
         query, key = query.unsqueeze(0), key.unsqueeze(0)
     embed, heads = module.embed_dim, module.num_heads
-    if module.in_proj_weight is not None:
-        weight, bias = module.in_proj_weight, module.in_proj_bias
-        if query is key:
-            # The module's own packed projection, then the q and k thirds of it.
-            packed = F.linear(query, weight, bias)
-            q, k = packed[..., :embed], packed[..., embed : 2 * embed]
-        else:
-            q = F.linear(query, weight[:embed], None if bias is None else bias[:embed])
-            k = F.linear(key, weight[embed : 2 * embed], None if bias is None else bias[embed : 2 * embed])
+    weight, bias = module.in_proj_weight, module.in_proj_bias
+    if query is key:
+        # The module's own packed projection, then the q and k thirds of it.
+        packed = F.linear(query, weight, bias)
+        q, k = packed[..., :embed], packed[..., embed : 2 * embed]
     else:
-        bias = module.in_proj_bias
-        q = F.linear(query, module.q_proj_weight, None if bias is None else bias[:embed])
-        k = F.linear(key, module.k_proj_weight, None if bias is None else bias[embed : 2 * embed])
+        q = F.linear(query, weight[:embed], None if bias is None else bias[:embed])
+        k = F.linear(key, weight[embed : 2 * embed], None if bias is None else bias[embed : 2 * embed])
     batch, n, m = q.shape[0], q.shape[1], k.shape[1]
     q = q.reshape(batch, n, heads, -1).transpose(1, 2)
     k = k.reshape(batch, m, heads, -1).transpose(1, 2)

@@ -99,9 +99,25 @@ TARGETS: dict[str, Target] = {
         ["tests/test_curves.py", "-k", "not shipped"],
         ("pixel_ranks", "step_counts", "curve_auc", "deletion_insertion", "block_of"),
     ),
-    "ablation": Target("attention/ablation.py", ["tests/test_ablation.py", "tests/test_recorder.py", "-k", "ablat"]),
+    "ablation": Target(
+        "attention/ablation.py",
+        [
+            "tests/test_ablation.py",
+            "tests/test_recorder.py",
+            "tests/test_tokens.py",
+            "-k",
+            "ablat or switching or head",
+        ],
+    ),
     "channel": Target("attention/channel.py", ["tests/test_attention_modules.py", "-k", "cbam or squeeze or other"]),
-    "compare": Target("attention/compare.py", ["tests/test_compare.py"]),
+    "compare": Target(
+        "attention/compare.py",
+        [
+            "tests/test_compare.py",
+            "tests/test_tokens.py::test_two_analyses_of_a_transformer_compare_by_their_class_token_attention",
+            "tests/test_tokens.py::test_transformers_with_other_patch_grids_compare_on_the_first_ones_grid",
+        ],
+    ),
     "discovery": Target("attention/discovery.py", ["tests/test_foreign.py"]),
     "eca": Target("attention/eca.py", ["tests/test_attention_modules.py", "-k", "eca or adaptive"]),
     "errors": Target("attention/errors.py", ["tests/test_errors.py", "tests/test_images.py", "tests/test_weights.py"]),
@@ -121,7 +137,7 @@ TARGETS: dict[str, Target] = {
     "records": Target("attention/records.py", ["tests/test_recorder.py", "-k", "not memory and not thread"]),
     "tokens": Target("attention/tokens.py", ["tests/test_tokens.py", "-k", "not explain and not profile"]),
     "render_tokens": Target("attention/render_tokens.py", ["tests/test_render_tokens.py"]),
-    "explain_tokens": Target("attention/explain_tokens.py", ["tests/test_tokens.py", "-k", "explain"]),
+    "explain_tokens": Target("attention/explain_tokens.py", ["tests/test_tokens.py", "-k", "explain"]),  # fmt: skip
     "registry": Target("attention/registry.py", ["tests/test_recorder.py", "-k", "not memory and not thread"]),
     "render_debug": Target("attention/render_debug.py", ["tests/test_compare.py"]),
     "render_explain": Target("attention/render_explain.py", ["tests/test_explain.py"]),
@@ -546,7 +562,7 @@ HAND_MUTANTS: list[HandMutant] = [
     HandMutant(
         "compare",
         "layers paired regardless of their kind",
-        "        theirs = [layer for layer in second.layers if _kind(layer) == kind]",
+        "        theirs = [layer for layer in second.layers if _kind(layer) == kind and _comparable(layer)]",
         "        theirs = list(second.layers)",
     ),
     HandMutant(

@@ -517,3 +517,52 @@ def test_two_analyses_of_a_transformer_compare_by_their_class_token_attention() 
         expected = a.layer(difference.name).attention_map() - b.layer(difference.name).attention_map()
         np.testing.assert_allclose(difference.difference, expected, atol=1e-7)
     assert max(difference.score for difference in matching.differences) > 1e-3
+
+
+def test_torchvisions_vit_is_explained_in_six_steps_from_its_packed_projection() -> None:
+    from attention.explain import explain_layer
+
+    model = torchvision_vit()
+    name = "encoder.layers.encoder_layer_1.self_attention"
+    with Analyzer(model, list("abcde"), Preprocessing((SIZE, SIZE), 3, (0.5,) * 3, (0.5,) * 3)) as analyzer:
+        image = Image.fromarray(np.random.default_rng(14).integers(0, 255, (SIZE, SIZE, 3), dtype=np.uint8))
+        analysis = analyzer.analyze([image], feature_layer=[name])[0]
+    layer = analysis.layer(name)
+    module = model.get_submodule(name)
+    explanation = explain_layer(name, module, layer.kind, analysis.feature_maps[name], layer.gate, layer.layout)
+    assert not explanation.missing
+    head = explanation.step("heads").values["head"]
+    np.testing.assert_allclose(explanation.step("softmax").values["attention"], layer.first[head], atol=1e-5)
+
+
+def test_a_cross_attention_is_left_unrecorded_and_the_rest_of_the_model_still_is() -> None:
+    class Cross(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.self_attention = nn.MultiheadAttention(8, 2, batch_first=True)
+            self.cross = nn.MultiheadAttention(8, 2, kdim=4, vdim=4, batch_first=True)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            x = self.self_attention(x, x, x, need_weights=False)[0]
+            return self.cross(x, x[..., :4], x[..., :4], need_weights=False)[0]
+
+    model = Cross().eval()
+    with AttentionRecorder(model) as recorder, torch.no_grad():
+        model(torch.randn(1, 5, 8))
+    assert [record.name for record in recorder.records] == ["self_attention"]
+
+
+def test_transformers_with_other_patch_grids_compare_on_the_first_ones_grid() -> None:
+    from attention.compare import match
+
+    image = Image.fromarray(np.random.default_rng(15).integers(0, 255, (SIZE, SIZE, 3), dtype=np.uint8))
+    analyses = []
+    for size in (SIZE, 48):
+        model = sharpen(
+            timm.create_model("vit_tiny_patch16_224", pretrained=False, num_classes=5, img_size=size, depth=2)
+        )
+        with Analyzer(model, list("abcde"), Preprocessing((size, size), 3, (0.5,) * 3, (0.5,) * 3)) as analyzer:
+            analyses.append(analyzer.analyze([image])[0])
+    differences = match(*analyses).differences
+    assert [difference.difference.shape for difference in differences] == [(4, 4), (4, 4)]
+    assert all(difference.note == "B's 3x3 patches resampled to 4x4" for difference in differences)
