@@ -38,6 +38,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import timm
@@ -122,40 +123,19 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    cases = [  # (name, model builder, input shape, target overhead, share of --seconds, the variant it is for)
-        (
-            "ECA+SA ResNet-50, 1x3x224x224",
-            lambda: attention_torchvision_resnet(50),
-            (1, 3, 224, 224),
-            0.03,
-            0.4,
-            "attached",
-        ),
-        (
-            "shipped shapes net, 1x3x64x64",
-            lambda: load_checkpoint("shapes").model,
-            (1, 3, 64, 64),
-            0.10,
-            0.2,
-            "attached",
-        ),
-        (
-            "shipped fashion net, 1x1x28x28",
-            lambda: load_checkpoint("fashion").model,
-            (1, 1, 28, 28),
-            0.10,
-            0.2,
-            "attached",
-        ),
-        (
-            "timm vit_small_patch16_224",
-            lambda: timm.create_model("vit_small_patch16_224"),
-            (1, 3, 224, 224),
-            0.10,
-            0.2,
-            "attention rows",
-        ),
-    ]
+
+    def shipped(name: str) -> Callable[[], torch.nn.Module]:
+        return lambda: load_checkpoint(name).model
+
+    # (name, model builder, input shape, target overhead, share of --seconds, the variant the target is for)
+    cases = [
+        ("ECA+SA ResNet-50, 1x3x224x224", partial(attention_torchvision_resnet, 50), (1, 3, 224, 224), 0.03, 0.4,
+         "attached"),
+        ("shipped shapes net, 1x3x64x64", shipped("shapes"), (1, 3, 64, 64), 0.10, 0.2, "attached"),
+        ("shipped fashion net, 1x1x28x28", shipped("fashion"), (1, 1, 28, 28), 0.10, 0.2, "attached"),
+        ("timm vit_small_patch16_224", partial(timm.create_model, "vit_small_patch16_224"), (1, 3, 224, 224), 0.10,
+         0.2, "attention rows"),
+    ]  # fmt: skip
     cases = [case for case in cases if args.only in case[0]]
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; medians over interleaved, shuffled rounds")
     header = f"{'model':32s} {'rounds':>6s} {'plain ms':>9s} " + " ".join(f"{v:>16s}" for v in VARIANTS)
