@@ -1,4 +1,4 @@
-"""The command line: ``python -m attention analyze | explain | profile``.
+"""The command line: ``python -m attention analyze | explain | profile | video``.
 
 Bad input of any kind exits with code 2 and one line on stderr, because these
 commands are run by people and by scripts, and neither wants a traceback. That
@@ -16,17 +16,17 @@ import sys
 from attention.errors import InputError
 from models.options import OneLineParser
 
-from . import analyze, explain, profile
+from . import analyze, explain, profile, video
 
 LOGGER = logging.getLogger("attention")
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(
-        prog="python -m attention", description="Show what the attention modules of a CNN do to images."
+        prog="python -m attention", description="Show what the attention modules of a network do to images and videos."
     )
     commands = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
-    for command in (analyze, explain, profile):
+    for command in (analyze, explain, profile, video):
         command.add_parser(commands)
     return parser
 

@@ -1,0 +1,248 @@
+"""Attention over a video: frames read with PyAV, each frame's attention drawn on it, written as MP4 or GIF.
+
+PyAV (FFmpeg's libraries, bundled in its wheel) both decodes and encodes, so
+one dependency covers every container FFmpeg reads and H.264 output, with no
+``ffmpeg`` program to find on the PATH; it is imported only here, so the rest
+of the library works without it. A video is hostile input like any file: its
+frame size is checked before a frame is decoded, at most ``MAX_FRAMES`` frames
+are analysed, and a damaged or truncated stream ends in one ``InputError``
+line, not a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from .analysis import ImageAnalysis, SpatialLayer, TokenLayer, layer_statistics
+from .display import DEFAULT_COLORMAP, DEFAULT_OPACITY
+from .errors import InputError
+from .render import TEXT_PX, _font, enlarged, overlay
+
+LOGGER = logging.getLogger(__name__)
+
+MAX_SIDE = 4096  # pixels on a frame's longer side
+MAX_FRAMES = 3000  # frames analysed per run (at 25 fps, two minutes of every frame)
+MAX_GIF_FRAMES = 300  # a GIF is held in memory until it is written: slides want a short one anyway
+OUTPUTS = (".mp4", ".gif")
+BAR_HEIGHT = 40
+LABEL_FILL = (0, 0, 0)
+LINE = "#ffcc00"
+
+
+@dataclass(frozen=True)
+class Frame:
+    index: int  # in the input video
+    seconds: float
+    image: Image.Image
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    width: int
+    height: int
+    fps: float
+    frames: int | None  # as the container declares it, when it does
+    seconds: float | None
+
+
+def _av() -> Any:
+    try:
+        import av
+    except ImportError as error:  # pragma: no cover - av is in requirements.txt
+        raise InputError("reading video needs PyAV: pip install av") from error
+    return av
+
+
+def check_output(path: Path) -> str:
+    """The output format from the file name; one-line InputError for another."""
+    suffix = path.suffix.lower()
+    if suffix not in OUTPUTS:
+        raise InputError(f"write the video as .mp4 or .gif, not {path.name!r}")
+    return suffix
+
+
+def probe(path: str | Path) -> VideoInfo:
+    """The first video stream's size, rate and length, checked before any frame is decoded."""
+    av = _av()
+    try:
+        with av.open(str(path)) as container:
+            streams = container.streams.video
+            if not streams:
+                raise InputError(f"{Path(path).name} has no video stream")
+            stream = streams[0]
+            width, height = int(stream.codec_context.width or 0), int(stream.codec_context.height or 0)
+            rate = stream.average_rate or stream.guessed_rate or Fraction(25)
+            seconds = float(stream.duration * stream.time_base) if stream.duration and stream.time_base else None
+            frames = int(stream.frames) if stream.frames else None
+    except InputError:
+        raise
+    except (av.error.FFmpegError, OSError, UnicodeDecodeError, ValueError) as error:
+        raise InputError(f"could not read {Path(path).name} as a video ({_reason(error)})") from None
+    if not (0 < width <= MAX_SIDE and 0 < height <= MAX_SIDE):
+        raise InputError(f"{Path(path).name}: frames of {width}x{height} pixels; at most {MAX_SIDE} on a side")
+    return VideoInfo(width, height, float(rate), frames, seconds)
+
+
+def _reason(error: BaseException) -> str:
+    """FFmpeg's own words for what went wrong, without the file's full path (the message names the file)."""
+    text = getattr(error, "strerror", None) or (str(error).strip().splitlines() or [type(error).__name__])[0]
+    return str(text)[:200]
+
+
+def read_frames(path: str | Path, every: int = 1, max_frames: int = MAX_FRAMES) -> Iterator[Frame]:
+    """Every ``every``-th frame as RGB, at most ``max_frames`` of them; a damaged stream ends in one InputError line."""
+    if every < 1:
+        raise InputError("--every must be at least 1")
+    info = probe(path)
+    av = _av()
+    yielded = 0
+    index = -1
+    try:
+        with av.open(str(path)) as container:
+            stream = container.streams.video[0]
+            for frame in container.decode(stream):
+                index += 1
+                if index % every:
+                    continue
+                if yielded == max_frames:
+                    LOGGER.warning("%s: stopped after %d frames (the limit)", Path(path).name, max_frames)
+                    return
+                image = frame.to_image()
+                if image.size != (info.width, info.height) and max(image.size) > MAX_SIDE:
+                    raise InputError(f"{Path(path).name}: frame {index} is {image.width}x{image.height} pixels")
+                seconds = float(frame.time) if frame.time is not None else index / info.fps
+                yielded += 1
+                yield Frame(index, seconds, image.convert("RGB"))
+    except InputError:
+        raise
+    except (av.error.FFmpegError, OSError, ValueError) as error:
+        raise InputError(
+            f"{Path(path).name} is damaged or truncated after frame {max(index, 0)} ({_reason(error)})"
+        ) from None
+    if yielded == 0:
+        raise InputError(f"{Path(path).name} holds no frame that could be decoded")
+
+
+def attention_map(analysis: ImageAnalysis, layer: str) -> np.ndarray | None:
+    """The map drawn over a frame, on 0-1: a spatial mask as it is, self-attention divided by its largest value."""
+    chosen = analysis.layer(layer)
+    if isinstance(chosen, SpatialLayer):
+        return chosen.mask
+    if isinstance(chosen, TokenLayer) and chosen.grid is not None:
+        values = chosen.attention_map()
+        peak = float(values.max())
+        return values / peak if peak > 0 else values
+    return None
+
+
+def default_layer(analysis: ImageAnalysis) -> str | None:
+    """The deepest layer with a map to draw: the last spatial layer, else the last self-attention layer."""
+    for layers in (analysis.spatial_layers, [layer for layer in analysis.token_layers if layer.grid is not None]):
+        if layers:
+            return layers[-1].name
+    return None
+
+
+def annotate(
+    analysis: ImageAnalysis,
+    layer: str | None,
+    history: Sequence[tuple[float, float]],
+    duration: float,
+    colormap: str = DEFAULT_COLORMAP,
+    opacity: float = DEFAULT_OPACITY,
+) -> Image.Image:
+    """The frame with the layer's map over it, its top label, and under it a time bar of p(top label) so far.
+
+    ``history`` holds (seconds, probability of that frame's top label) for
+    every frame drawn up to this one; the bar spans ``duration`` seconds.
+    """
+    values = None if layer is None else attention_map(analysis, layer)
+    # A small video is enlarged as every heatmap is (a 96 px clip to 256 px), so the label and cells read on a slide.
+    picture = (
+        enlarged(analysis.image.convert("RGB"))
+        if values is None
+        else overlay(analysis.image, values, colormap, opacity, view=analysis.view)
+    )
+    best, probability = analysis.top(1)[0]
+    font = _font()
+    canvas = Image.new("RGB", (picture.width, picture.height + BAR_HEIGHT), "white")
+    canvas.paste(picture, (0, 0))
+    draw = ImageDraw.Draw(canvas)
+    label = f"{analysis.classes[best]} {probability:.0%}"
+    draw.rectangle((0, 0, min(picture.width, 8 + len(label) * TEXT_PX * 0.62), TEXT_PX + 8), fill=LABEL_FILL)
+    draw.text((4, 3), label, fill="white", font=font)
+    top, bottom = picture.height + 4, picture.height + BAR_HEIGHT - 4
+    draw.rectangle((0, picture.height, picture.width - 1, picture.height + BAR_HEIGHT - 1), fill=(30, 30, 30))
+    span = max(duration, 1e-6)
+    points = [
+        (min(1.0, seconds / span) * (picture.width - 1), bottom - value * (bottom - top)) for seconds, value in history
+    ]
+    if len(points) > 1:
+        draw.line(points, fill=LINE, width=2)
+    if points:
+        x = points[-1][0]
+        draw.line((x, top, x, bottom), fill="white", width=1)
+    return canvas
+
+
+def frame_entry(frame: Frame, analysis: ImageAnalysis) -> dict[str, Any]:
+    """One frame in the JSON: when it is, the prediction and the per-layer statistics."""
+    best, probability = analysis.top(1)[0]
+    return {
+        "frame": frame.index,
+        "seconds": round(frame.seconds, 6),
+        "prediction": {"label": analysis.classes[best], "index": best, "probability": round(probability, 6)},
+        "top": [{"label": analysis.classes[i], "probability": round(p, 6)} for i, p in analysis.top()],
+        "layers": [
+            {key: (round(value, 6) if isinstance(value, float) else value) for key, value in row.items()}
+            for row in layer_statistics(analysis)
+        ],
+    }
+
+
+class VideoWriter:
+    """Frames in, an MP4 (H.264, written as they come) or a GIF (written at the end) out."""
+
+    def __init__(self, path: Path, fps: float) -> None:
+        self.path = path
+        self.kind = check_output(path)
+        self.fps = max(0.1, fps)
+        self._container: Any = None
+        self._stream: Any = None
+        self._gif: list[Image.Image] = []
+
+    def write(self, image: Image.Image) -> None:
+        if self.kind == ".gif":
+            if len(self._gif) == MAX_GIF_FRAMES:
+                raise InputError(f"a GIF holds at most {MAX_GIF_FRAMES} frames; write .mp4, or pass --every")
+            self._gif.append(image.convert("P", palette=Image.Palette.ADAPTIVE))
+            return
+        av = _av()
+        # H.264 with 4:2:0 colour wants even sides.
+        even = image.crop((0, 0, image.width - image.width % 2, image.height - image.height % 2))
+        if self._container is None:
+            self._container = av.open(str(self.path), mode="w")
+            self._stream = self._container.add_stream("libx264", rate=Fraction(self.fps).limit_denominator(1000))
+            self._stream.width, self._stream.height = even.size
+            self._stream.pix_fmt = "yuv420p"
+        for packet in self._stream.encode(av.VideoFrame.from_image(even)):
+            self._container.mux(packet)
+
+    def close(self) -> None:
+        if self.kind == ".gif":
+            if self._gif:
+                duration = round(1000 / self.fps)
+                self._gif[0].save(self.path, save_all=True, append_images=self._gif[1:], duration=duration, loop=0)
+            return
+        if self._container is not None:
+            for packet in self._stream.encode():
+                self._container.mux(packet)
+            self._container.close()
