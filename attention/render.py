@@ -9,6 +9,7 @@ keep the uploaded image's own resolution.
 
 from __future__ import annotations
 
+import functools
 import io
 from collections.abc import Sequence
 from typing import Any
@@ -288,11 +289,18 @@ def check_colormap(name: str) -> str:
     return name
 
 
+@functools.cache
+def _lookup(colormap: str) -> np.ndarray:
+    """The colormap's 256 colours (256, 3) uint8, made once per name and read-only, so threads can share it."""
+    table = np.ascontiguousarray(colormaps[colormap](np.arange(256), bytes=True)[:, :3])
+    table.setflags(write=False)
+    return table
+
+
 def colorize(values: np.ndarray, colormap: str = DEFAULT_COLORMAP) -> np.ndarray:
     """RGB uint8 array for values in [0, 1]: the colour ``matplotlib.colormaps[colormap](value, bytes=True)`` gives."""
-    lookup = colormaps[check_colormap(colormap)](np.arange(256), bytes=True)[:, :3]
     # Matplotlib's own binning of [0, 1] into its 256 colours, through one table lookup.
-    return lookup[np.minimum((np.clip(values, 0.0, 1.0) * 256).astype(np.intp), 255)]
+    return _lookup(check_colormap(colormap))[np.minimum((np.clip(values, 0.0, 1.0) * 256).astype(np.intp), 255)]
 
 
 def mask_image(

@@ -11,6 +11,7 @@ line, not a traceback.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -172,13 +173,11 @@ def annotate(
         else overlay(analysis.image, values, colormap, opacity, view=analysis.view)
     )
     best, probability = analysis.top(1)[0]
-    font = _font()
     canvas = Image.new("RGB", (picture.width, picture.height + BAR_HEIGHT), "white")
     canvas.paste(picture, (0, 0))
+    label = _label(f"{analysis.classes[best]} {probability:.0%}")
+    canvas.paste(label.crop((0, 0, min(label.width, picture.width), label.height)), (0, 0))
     draw = ImageDraw.Draw(canvas)
-    label = f"{analysis.classes[best]} {probability:.0%}"
-    draw.rectangle((0, 0, min(picture.width, 8 + len(label) * TEXT_PX * 0.62), TEXT_PX + 8), fill=LABEL_FILL)
-    draw.text((4, 3), label, fill="white", font=font)
     top, bottom = picture.height + 4, picture.height + BAR_HEIGHT - 4
     draw.rectangle((0, picture.height, picture.width - 1, picture.height + BAR_HEIGHT - 1), fill=(30, 30, 30))
     span = max(duration, 1e-6)
@@ -191,6 +190,16 @@ def annotate(
         x = points[-1][0]
         draw.line((x, top, x, bottom), fill="white", width=1)
     return canvas
+
+
+@functools.lru_cache(maxsize=512)
+def _label(text: str) -> Image.Image:
+    """White text on a black strip; a video repeats its few labels, and drawing text is most of a frame's cost."""
+    font = _font()
+    width = round(ImageDraw.Draw(Image.new("RGB", (1, 1))).textlength(text, font=font)) + 8
+    strip = Image.new("RGB", (width, TEXT_PX + 8), LABEL_FILL)
+    ImageDraw.Draw(strip).text((4, 3), text, fill="white", font=font)
+    return strip
 
 
 def frame_entry(frame: Frame, analysis: ImageAnalysis) -> dict[str, Any]:

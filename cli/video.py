@@ -22,7 +22,7 @@ from models.options import add_model_options, load_model_from
 from .options import fraction, int_in
 
 LOGGER = logging.getLogger("attention")
-BATCH = 8  # frames per forward pass: faster than one by one, and a few frames' memory at most
+BATCH = 16  # frames per forward pass: faster than one by one, and a few frames' memory at most
 
 
 def add_parser(commands: Any) -> None:
