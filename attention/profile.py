@@ -143,7 +143,7 @@ def profile_model(
                     ablated = model(inputs)
                 ablated_correct[(record.name, mode)] += int((ablated.argmax(1) == labels).sum())
                 for head in range(ablator.heads(record.name) if heads else 0):
-                    with torch.inference_mode(), ablator.ablating(record.name, mode, head=head):
+                    with torch.inference_mode(), ablator.ablating(record.name, mode, gate_means(record), head):
                         ablated = model(inputs)
                     counts = head_correct.setdefault((record.name, mode), np.zeros(ablator.heads(record.name)))
                     counts[head] += int((ablated.argmax(1) == labels).sum())

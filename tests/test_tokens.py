@@ -420,7 +420,7 @@ def test_the_profile_of_a_transformer_gives_each_heads_entropy_and_its_accuracy_
     recorder.attach()
     ablator.attach()
     try:
-        profile = profile_model(model, [(x, labels)], list("abcde"), recorder, ablator, modes=("identity",), heads=True)
+        profile = profile_model(model, [(x, labels)], list("abcde"), recorder, ablator, heads=True)  # both modes
     finally:
         recorder.detach()
         ablator.detach()
@@ -441,6 +441,7 @@ def test_the_profile_of_a_transformer_gives_each_heads_entropy_and_its_accuracy_
     document = profile.to_dict()
     assert len(document["layers"][0]["head_entropy"]) == 3
     assert len(document["layers"][0]["head_ablated_accuracy"]["identity"]) == 3
+    assert len(document["layers"][0]["head_ablated_accuracy"]["mean"]) == 3
 
 
 @pytest.mark.parametrize("library", ["timm", "torchvision"])
