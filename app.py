@@ -58,6 +58,7 @@ from models.checkpoint import DEFAULT_CHECKPOINT  # noqa: E402
 from models.options import DESCRIBING, OneLineParser, add_model_options, load_model_from  # noqa: E402
 from webapp import analysis, downloads  # noqa: E402
 from webapp.inputs import UploadRoots, example_images, gradio_upload_folder  # noqa: E402
+from webapp.panels import shows_kind  # noqa: E402
 from webapp.runtime import configure_torch, limit_pillow, stop_on_sigterm  # noqa: E402
 from webapp.sections.channel import bar_chart_panel, channel_section  # noqa: E402
 from webapp.sections.common import CONCURRENCY, LOGGER, MODEL_EVENTS, follow_results, user_errors  # noqa: E402
@@ -137,8 +138,8 @@ def build_app(
     channel_names = default_model.channel_layer_names
     spatial_names = default_model.spatial_layer_names
     token_names = default_model.token_layer_names
-    # A vision transformer's page shows its self-attention where a CNN's shows its gates (see panels.shows_kind).
-    show_spatial, show_channel = bool(spatial_names) or not token_names, bool(channel_names) or not token_names
+    # A vision transformer's page shows its self-attention where a CNN's shows its gates.
+    show_spatial, show_channel = shows_kind(spatial_names, token_names), shows_kind(channel_names, token_names)
 
     with gr.Blocks(
         title="Attention Lens",

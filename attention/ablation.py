@@ -160,9 +160,7 @@ class Ablator:
             if ablation.head is not None:
                 if not isinstance(module, nn.MultiheadAttention):
                     return None  # timm's Attention: the pre-hook on its projection did it
-                replaced = branch - _multihead_head_change(
-                    module, args, kwargs, ablation.head, ablation.mode, token_dim
-                )
+                replaced = branch - _multihead_head_change(module, args, kwargs, ablation.head, ablation.mode)
                 return (replaced, *output[1:]) if isinstance(output, tuple) else replaced
             if ablation.mode == "identity":
                 replaced = torch.zeros_like(branch)
@@ -199,9 +197,10 @@ class Ablator:
         if layer not in self._token_layers:
             return 0
         module = dict(self._layers)[layer]
-        if isinstance(module, nn.MultiheadAttention) or isinstance(getattr(module, "proj", None), nn.Linear):
-            return int(module.num_heads)
-        return 0
+        if isinstance(module, nn.MultiheadAttention):
+            # Only a packed (self-attention) module's heads are worked out; the recorder takes no other.
+            return int(module.num_heads) if module.in_proj_weight is not None else 0
+        return int(module.num_heads) if isinstance(getattr(module, "proj", None), nn.Linear) else 0
 
     def ablating(self, layer: str, mode: str, scale: torch.Tensor | None = None, head: int | None = None) -> Ablation:
         """An ablation of ``layer`` (or of one of its heads) for the calling thread, for ``with``."""
@@ -217,7 +216,7 @@ class Ablator:
 
 
 def _multihead_head_change(
-    module: nn.MultiheadAttention, args: tuple[Any, ...], kwargs: dict[str, Any], head: int, mode: str, token_dim: int
+    module: nn.MultiheadAttention, args: tuple[Any, ...], kwargs: dict[str, Any], head: int, mode: str
 ) -> torch.Tensor:
     """What one head of a MultiheadAttention adds to its output, less its mean over the tokens in ``mean`` mode.
 
@@ -246,6 +245,11 @@ def _multihead_head_change(
     if query.dim() == 2:
         return share[0]
     return share if module.batch_first else share.transpose(0, 1)
+
+
+def switched_off(entry: dict[str, Any]) -> str:
+    """What an ablation entry switched off, in words: its layer, and its head when one head alone was."""
+    return entry["layer"] + (f" head {entry['head']}" if "head" in entry else "")
 
 
 def ablator_for(layers: Sequence[tuple[str, nn.Module, Any]]) -> Ablator:

@@ -122,9 +122,13 @@ class TokenLayer:
         """(heads, rows, columns): the class token's attention to each patch, or None without a class token."""
         return self._patches(self.first) if self.layout.has_class_token else None
 
+    def shown_rows(self) -> np.ndarray:
+        """(heads, N) as the views show them: the class token's attention, else what each token receives."""
+        return self.first if self.layout.has_class_token or self.received is None else self.received
+
     def attention_map(self, head: int | None = None) -> np.ndarray:
         """(rows, columns) for one head or the head mean: the class token's attention, else what each patch receives."""
-        values = self.first if self.layout.has_class_token or self.received is None else self.received
+        values = self.shown_rows()
         chosen = values.mean(axis=0) if head is None else values[head]
         return self._patches(chosen)
 
@@ -548,8 +552,7 @@ def mask_statistics(mask: np.ndarray) -> dict[str, float]:
 
 def token_statistics(layer: TokenLayer) -> dict[str, float]:
     """The head-mean attention over the patches: its spread, and its entropy over log(patches) (1.0: uniform)."""
-    values = layer.first if layer.layout.has_class_token else layer.received
-    return _spread(values.mean(axis=0)[len(layer.layout.prefix) :].astype(np.float64))
+    return _spread(layer.shown_rows().mean(axis=0)[len(layer.layout.prefix) :].astype(np.float64))
 
 
 def layer_statistics(analysis: ImageAnalysis) -> list[dict[str, Any]]:

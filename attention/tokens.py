@@ -138,8 +138,8 @@ def _install_timm_attention(
             raise RuntimeError(f"{name}: q and k were not seen by q_norm and k_norm; this Attention is not timm's")
         mask = argument(args, kwargs, 1, "attn_mask")
         causal = bool(argument(args, kwargs, 2, "is_causal", False))
-        record = _token_record(name, "timm_attention", q, k, module.scale, mask, True, causal, recording.attention)
-        recording.records.append(record)
+        entry = _token_record(name, "timm_attention", q, k, module.scale, mask, True, causal, recording.attention)
+        recording.records.append(entry)
         _keep_tokens(recording, name, argument(args, kwargs, 0, "x"))
 
     handles = [

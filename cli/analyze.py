@@ -127,6 +127,7 @@ def list_layers(name: str, discovery: dict[str, Any], as_json: bool) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    from attention.ablation import switched_off
     from attention.analysis import Analyzer, analysis_to_dict, build_document, class_index
     from attention.discovery import require_attention
     from attention.images import load_image
@@ -186,9 +187,8 @@ def run(args: argparse.Namespace) -> int:
             sys.stdout.write(f"{result['image']}: {top}\n")
             for entry in result.get("ablations", []):
                 best = entry["prediction"]
-                what = entry["layer"] + (f" head {entry['head']}" if "head" in entry else "")
                 sys.stdout.write(
-                    f"  without {what} ({entry['mode']}): {best['label']} {best['probability']:.1%}, "
+                    f"  without {switched_off(entry)} ({entry['mode']}): {best['label']} {best['probability']:.1%}, "
                     f"change in p({entry['target']}) {entry['delta']:+.4f}\n"
                 )
         if args.out is not None:

@@ -21,6 +21,7 @@ import numpy as np
 from PIL import Image
 
 from attention import render, render_debug
+from attention.ablation import switched_off
 from attention.analysis import SpatialLayer, class_index
 from attention.compare import LayerDifference, match, most_different, spearman, summary
 from attention.errors import InputError
@@ -74,15 +75,10 @@ def ablation_table(ablation: Ablation | None) -> dict[str, list[Any]]:
     """One row per layer in the form gr.Dataframe takes, in the chart's order."""
     entries = () if ablation is None else ablation.entries
     rows = [
-        [what_was_off(e), e["type"], e["prediction"]["label"], e["prediction"]["probability"], e["delta"]]
+        [switched_off(e), e["type"], e["prediction"]["label"], e["prediction"]["probability"], e["delta"]]
         for e in entries
     ]
     return {"headers": list(ABLATION_HEADERS), "data": rows}
-
-
-def what_was_off(entry: dict[str, Any]) -> str:
-    """The layer of an ablation entry, and its head when one head alone was switched off."""
-    return entry["layer"] + (f" head {entry['head']}" if "head" in entry else "")
 
 
 def ablation_chart(ablation: Ablation | None) -> Image.Image | None:

@@ -62,13 +62,13 @@ def statistics_table(result: LensResult) -> dict[str, list[Any]]:
 # --------------------------------------------------------------------------- re-rendering panels
 
 
-def shows_kind(result: LensResult, names: Sequence[str]) -> bool:
-    """Whether the page shows a kind's views for ``result``: when it has such layers, or nothing else to show instead.
+def shows_kind(names: Sequence[str], token_names: Sequence[str]) -> bool:
+    """Whether the page shows a kind's views: when the model has such layers (``names``), or no self-attention.
 
     A CNN without spatial gates keeps its spatial panels, which say so; a
     vision transformer's page shows its self-attention in their place.
     """
-    return bool(names) or not result.token_layer_names
+    return bool(names) or not token_names
 
 
 def pick_layer(names: Sequence[str], wanted: str | None) -> str | None:

@@ -49,7 +49,7 @@ class ChannelSection:
     def follow(self, result: LensResult, layer: str | None, sort: bool, top_k: float, open_: bool) -> dict[Any, Any]:
         """A new result: the picker offers its layers (another model may have others) and the panels draw one."""
         layer = panels.pick_layer(result.channel_layer_names, layer)
-        shown = panels.shows_kind(result, result.channel_layer_names)
+        shown = panels.shows_kind(result.channel_layer_names, result.token_layer_names)
         picker = gr.Dropdown(choices=result.channel_layer_names, value=layer)
         drawn = self.panels(result, layer, sort, top_k, open_)
         drawn[self.bar_chart] = gr.update(value=drawn[self.bar_chart], visible=shown)

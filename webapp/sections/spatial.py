@@ -51,7 +51,7 @@ class SpatialSection:
     def follow(self, result: LensResult, layer: str | None, colormap: str, opacity: float, scale: str) -> dict:
         """A new result: the picker offers its layers (another model may have others) and the panels draw one."""
         layer = panels.pick_layer(result.spatial_layer_names, layer)
-        shown = panels.shows_kind(result, result.spatial_layer_names)
+        shown = panels.shows_kind(result.spatial_layer_names, result.token_layer_names)
         picker = gr.Dropdown(choices=result.spatial_layer_names, value=layer, visible=shown)
         drawn = self.panels(result, layer, colormap, opacity, scale)
         drawn[self.grid] = gr.update(value=drawn[self.grid], visible=shown)
