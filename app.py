@@ -66,6 +66,7 @@ from webapp.sections.debug import debug_section  # noqa: E402
 from webapp.sections.downloads import download_section  # noqa: E402
 from webapp.sections.explain import explain_section  # noqa: E402
 from webapp.sections.inputs import example_section, input_section, model_section  # noqa: E402
+from webapp.sections.live import live_section  # noqa: E402
 from webapp.sections.results import results_section  # noqa: E402
 from webapp.sections.spatial import grid_panel, spatial_section  # noqa: E402
 from webapp.sections.tokens import token_section  # noqa: E402
@@ -104,6 +105,15 @@ CSS = """
 /* Panels draw their own titles: keep them clear of the floating component label. */
 .lens-panel .image-frame { padding-top: 30px; }
 .lens-panel img { object-fit: contain; }
+/* The live view: the label large enough to read across a classroom, the frame as large as the column allows. */
+.live-label { font-size: 1.8rem; font-weight: 600; margin: 0 0 6px 0; }
+.live-pictures { display: flex; flex-wrap: wrap; gap: 12px; align-items: flex-start; }
+.live-overlay { flex: 1 1 320px; max-width: 640px; }
+.live-overlay img { width: 100%; height: auto; display: block; }
+.live-side { flex: 0 1 320px; }
+.live-chart img { max-width: 100%; height: auto; display: block; }
+.live-fps { font-size: 1.1rem; font-weight: 600; margin: 6px 0; }
+.live-caption { font-size: 0.9rem; }
 /* Mask cells are data: show them as crisp squares, not blurred. */
 #raw-mask img, #feature-maps img { image-rendering: pixelated; }
 """
@@ -173,6 +183,16 @@ def build_app(
                 spatial = spatial_section(result, spatial_names, grid, show_spatial)
                 tokens = token_section(result, token_names, spatial.colormap, spatial.opacity, spatial.scale)
                 channel = channel_section(result, channel_names, bar_chart, show_channel)
+        live_section(
+            model.model,
+            model.checkpoint,
+            (spatial.layer, tokens.layer),
+            channel.layer,
+            spatial.colormap,
+            spatial.opacity,
+            cache,
+            roots,
+        )
         # What the user asks for later opens on a click: closed until then, so no empty panel shows.
         with gr.Accordion("Per-layer statistics", open=False, elem_id="statistics-section"):
             results.statistics.render()

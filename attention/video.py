@@ -11,7 +11,6 @@ line, not a traceback.
 
 from __future__ import annotations
 
-import functools
 import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -19,13 +18,13 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from PIL import Image, ImageDraw
 
-from .analysis import ImageAnalysis, SpatialLayer, TokenLayer, layer_statistics
+from .analysis import ImageAnalysis, layer_statistics
 from .display import DEFAULT_COLORMAP, DEFAULT_OPACITY
 from .errors import InputError
-from .render import TEXT_PX, _font, enlarged, overlay
+from .render import enlarged, overlay
+from .render_frames import attention_map, label_strip
 
 LOGGER = logging.getLogger(__name__)
 
@@ -34,7 +33,6 @@ MAX_FRAMES = 3000  # frames analysed per run (at 25 fps, two minutes of every fr
 MAX_GIF_FRAMES = 300  # a GIF is held in memory until it is written: slides want a short one anyway
 OUTPUTS = (".mp4", ".gif")
 BAR_HEIGHT = 40
-LABEL_FILL = (0, 0, 0)
 LINE = "#ffcc00"
 
 
@@ -132,26 +130,6 @@ def read_frames(path: str | Path, every: int = 1, max_frames: int = MAX_FRAMES) 
         raise InputError(f"{Path(path).name} holds no frame that could be decoded")
 
 
-def attention_map(analysis: ImageAnalysis, layer: str) -> np.ndarray | None:
-    """The map drawn over a frame, on 0-1: a spatial mask as it is, self-attention divided by its largest value."""
-    chosen = analysis.layer(layer)
-    if isinstance(chosen, SpatialLayer):
-        return chosen.mask
-    if isinstance(chosen, TokenLayer) and chosen.grid is not None:
-        values = chosen.attention_map()
-        peak = float(values.max())
-        return values / peak if peak > 0 else values
-    return None
-
-
-def default_layer(analysis: ImageAnalysis) -> str | None:
-    """The deepest layer with a map to draw: the last spatial layer, else the last self-attention layer."""
-    for layers in (analysis.spatial_layers, [layer for layer in analysis.token_layers if layer.grid is not None]):
-        if layers:
-            return layers[-1].name
-    return None
-
-
 def annotate(
     analysis: ImageAnalysis,
     layer: str | None,
@@ -175,7 +153,7 @@ def annotate(
     best, probability = analysis.top(1)[0]
     canvas = Image.new("RGB", (picture.width, picture.height + BAR_HEIGHT), "white")
     canvas.paste(picture, (0, 0))
-    label = _label(f"{analysis.classes[best]} {probability:.0%}")
+    label = label_strip(f"{analysis.classes[best]} {probability:.0%}")
     canvas.paste(label.crop((0, 0, min(label.width, picture.width), label.height)), (0, 0))
     draw = ImageDraw.Draw(canvas)
     top, bottom = picture.height + 4, picture.height + BAR_HEIGHT - 4
@@ -190,16 +168,6 @@ def annotate(
         x = points[-1][0]
         draw.line((x, top, x, bottom), fill="white", width=1)
     return canvas
-
-
-@functools.lru_cache(maxsize=512)
-def _label(text: str) -> Image.Image:
-    """White text on a black strip; a video repeats its few labels, and drawing text is most of a frame's cost."""
-    font = _font()
-    width = round(ImageDraw.Draw(Image.new("RGB", (1, 1))).textlength(text, font=font)) + 8
-    strip = Image.new("RGB", (width, TEXT_PX + 8), LABEL_FILL)
-    ImageDraw.Draw(strip).text((4, 3), text, fill="white", font=font)
-    return strip
 
 
 def frame_entry(frame: Frame, analysis: ImageAnalysis) -> dict[str, Any]:

@@ -46,7 +46,8 @@ def run(args: argparse.Namespace) -> int:
     from attention.analysis import Analyzer
     from attention.discovery import require_attention
     from attention.render import check_colormap
-    from attention.video import VideoWriter, annotate, check_output, default_layer, frame_entry, probe, read_frames
+    from attention.render_frames import default_layer
+    from attention.video import VideoWriter, annotate, check_output, frame_entry, probe, read_frames
 
     check_colormap(args.colormap)
     check_output(args.out)

@@ -28,7 +28,7 @@ from .explain import explanations, literal
 from .inputs import CHECKPOINT_SUFFIXES, UploadRoots, checkpoint_upload, markdown_text, resolve_upload, sketch_image
 from .notes import fit_note
 from .panels import render_panels, top_predictions
-from .runtime import refusal_message, release_freed_memory
+from .runtime import FORWARD_SLOTS, refusal_message, release_freed_memory
 from .state import LensResult, ModelCache, ModelInput
 
 LOGGER = logging.getLogger(__name__)
@@ -91,7 +91,8 @@ def analyze_loaded(
     """
     model_name = model_name or analyzer.name
     start = time.perf_counter()
-    analysis = record(analyzer, image, name, ablation_mode(ablate), target or None)
+    with FORWARD_SLOTS:  # shared with live frames, which wait for a slot rather than slow this pass
+        analysis = record(analyzer, image, name, ablation_mode(ablate), target or None)
     forward_s = time.perf_counter() - start
     start = time.perf_counter()
     explained = explanations(analyzer, analysis)  # cheap arithmetic on the recorded maps: no second pass
@@ -112,7 +113,9 @@ def analyze_loaded(
     )
 
 
-def _analyzer(cache: ModelCache, picked: str | None, checkpoint_file: Any, roots: UploadRoots) -> tuple[Analyzer, str]:
+def picked_analyzer(
+    cache: ModelCache, picked: str | None, checkpoint_file: Any, roots: UploadRoots
+) -> tuple[Analyzer, str]:
     """The analyzer to use and the model name to show, from the model picker's value and an optional upload.
 
     With no upload, the picked model. With an upload, the picked model says
@@ -152,7 +155,7 @@ def analyze(
     must lie inside ``roots``.
     """
     source, name = resolve_upload(image, roots)
-    analyzer, model_name = _analyzer(cache, picked, checkpoint_file, roots)
+    analyzer, model_name = picked_analyzer(cache, picked, checkpoint_file, roots)
     start = time.perf_counter()
     decoded = load_image(source)
     decode_s = time.perf_counter() - start
@@ -178,7 +181,7 @@ def analyze_sketch(
 ) -> LensResult:
     """Like ``analyze``, for a drawing from the sketchpad."""
     image = sketch_image(sketch, roots)
-    analyzer, model_name = _analyzer(cache, picked, checkpoint_file, roots)
+    analyzer, model_name = picked_analyzer(cache, picked, checkpoint_file, roots)
     return analyze_loaded(analyzer, image, "sketch.png", model_name=model_name, ablate=ablate, target=target)
 
 

@@ -67,7 +67,7 @@ def markdown_text(text: str) -> str:
     return "".join("\\" + c if c in "\\`*_{}[]()#+-.!|~" else c for c in escaped)
 
 
-def _path_of(value: Any) -> str | None:
+def path_of(value: Any) -> str | None:
     """The path in what a Gradio file or image component sends, raw or preprocessed."""
     if value is None or value == "":
         return None
@@ -87,7 +87,7 @@ def _name_of(value: Any, path: str) -> str:
 
 def uploaded_path(value: Any, roots: UploadRoots, refusal: str) -> tuple[str, str] | None:
     """(path, display name) of an uploaded file, None when nothing was sent; InputError(refusal) outside ``roots``."""
-    path = _path_of(value)
+    path = path_of(value)
     if path is None:
         return None
     if "\0" in path or not roots.contains(path):

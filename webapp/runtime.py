@@ -8,6 +8,7 @@ import functools
 import logging
 import os
 import signal
+import threading
 import warnings
 from typing import Any
 
@@ -16,6 +17,10 @@ import torch
 from attention.errors import forget_frames
 
 LOGGER = logging.getLogger(__name__)
+# Requests that run a model at once: two, a 2-core machine's worth of work. The queue lets this many analyses
+# run, and live frames take the same slots (FORWARD_SLOTS), so a camera stream never adds a third pass to two.
+CONCURRENCY = 2
+FORWARD_SLOTS = threading.BoundedSemaphore(CONCURRENCY)
 
 
 def configure_torch(threads: int | None = None) -> int:

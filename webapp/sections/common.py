@@ -20,11 +20,10 @@ from typing import Any, Protocol, TypeVar
 import gradio as gr
 
 from attention.errors import InputError
-from webapp.runtime import refusal_message
+from webapp.runtime import CONCURRENCY, refusal_message
 from webapp.state import LensResult
 
 LOGGER = logging.getLogger("attention_lens.app")
-CONCURRENCY = 2  # two analyses at a time: this is a 2-core machine's worth of work
 F = TypeVar("F", bound=Callable[..., Any])
 PANEL_BUTTONS = ["download", "fullscreen"]
 MODEL_EVENTS = dict(concurrency_id="model", concurrency_limit=CONCURRENCY)
