@@ -86,15 +86,20 @@ def view_html(
     chart_url: str | None = None,
     rate: str = "0.0 frames/s",
     caption: str = "",
+    started: float | None = None,
 ) -> str:
-    """The Live view's block; its element ids (live-label, live-overlay, live-fps) are what outside checks read."""
+    """The Live view's block; its element ids (live-label, live-overlay, live-fps) are what outside checks read.
+
+    ``started`` (seconds since the epoch) is when the server began this frame, in ``data-frame-start``, so
+    a benchmark in the browser can tell how old the frame it shows is.
+    """
     chart = (
         f'<img src="{chart_url}" alt="channel weights of the picked channel layer">'
         if chart_url
         else "<p>This model has no channel layer to chart.</p>"
     )
     return (
-        '<div class="live-view">'
+        f'<div class="live-view" data-frame-start="{0 if started is None else round(started * 1000)}">'
         f'<div id="live-label" class="live-label">{html.escape(label)}</div>'
         '<div class="live-pictures">'
         f'<div id="live-overlay" class="live-overlay"><img src="{overlay_url}" alt="attention over the frame"></div>'
@@ -127,6 +132,7 @@ def live_frame(
     """Analyse one camera frame and draw the Live view; None for an empty frame (the camera is still starting)."""
     if frame is None:
         return None
+    started, clock = time.time(), time.perf_counter()
     if not isinstance(frame, Image.Image):
         raise InputError("a live frame must be an image")
     state = state if isinstance(state, LiveState) else LiveState()
@@ -136,21 +142,23 @@ def live_frame(
     with FORWARD_SLOTS:
         analysis = analyzer.analyze([image], ["frame"])[0]
     layer = render_frames.drawn_layer(analysis, map_layer)
-    overlay = render_frames.frame_overlay(analysis, layer, colormap, opacity)
+    overlay_url = data_url(render_frames.frame_overlay(analysis, layer, colormap, opacity))
     channels = render_frames.charted_layer(analysis, channel_layer)
     chart_url = None if channels is None else data_url(render_frames.channel_chart(channels), "PNG")
     best, probability = analysis.top(1)[0]
     now = time.monotonic() if now is None else now
     times = tuple(t for t in state.times if now - t <= RATE_WINDOW_S) + (now,)
     state = LiveState(times, state.model_key, state.analyzer, state.model_name)
-    caption = f"{state.model_name}: " + (f"{layer} over the frame" if layer else "no spatial or self-attention map")
+    shown = f"{layer} over the frame" if layer else "no spatial or self-attention map"
+    caption = f"{state.model_name}: {shown}; {1000 * (time.perf_counter() - clock):.0f} ms a frame on the server"
     return LiveFrame(
         view_html(
             f"{analysis.classes[best]} {probability:.0%}",
-            data_url(overlay),
+            overlay_url,
             chart_url,
             f"{state.rate():.1f} frames/s",
             caption,
+            started,
         ),
         state,
         analysis,
