@@ -133,17 +133,16 @@ def channel_chart(layer: ChannelLayer, size: tuple[int, int] = CHART_SIZE) -> Im
     if channels == 0:
         return Image.fromarray(canvas)
     if channels > columns:
-        starts = np.arange(columns) * channels // columns
-        column_values = np.maximum.reduceat(weights, starts)
-        filled_columns = np.ones(columns, dtype=bool)
+        column_values = np.maximum.reduceat(weights, np.arange(columns) * channels // columns)
+        filled = np.ones(columns, dtype=bool)
     else:
         owner = np.arange(columns) * channels // columns
         column_values = weights[owner]
-        # A gap of one pixel between bars wide enough to spare it.
-        filled_columns = columns // channels < 3 or np.diff(owner, append=channels) == 0
+        # A bar three pixels wide or more gives up its last column, a gap that keeps neighbours apart.
+        filled = np.diff(owner, append=channels) == 0 if columns // channels >= 3 else np.ones(columns, dtype=bool)
     plot_height = bottom - top
     tops = np.round(plot_height * (1.0 - column_values)).astype(np.intp)
     rows = np.arange(plot_height)[:, None]
-    bars = (rows >= tops[None, :]) & np.asarray(filled_columns)[None, :]
+    bars = (rows >= tops[None, :]) & filled[None, :]
     canvas[top:bottom, left:right][bars] = BAR_RGB
     return Image.fromarray(canvas)
