@@ -12,7 +12,9 @@ line, not a traceback.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -20,11 +22,11 @@ from typing import Any
 
 from PIL import Image, ImageDraw
 
-from .analysis import ImageAnalysis, layer_statistics
+from .analysis import Analyzer, ImageAnalysis, layer_statistics
 from .display import DEFAULT_COLORMAP, DEFAULT_OPACITY
 from .errors import InputError
 from .render import enlarged, overlay
-from .render_frames import attention_map, label_strip
+from .render_frames import attention_map, default_layer, label_strip
 
 LOGGER = logging.getLogger(__name__)
 
@@ -223,3 +225,90 @@ class VideoWriter:
             for packet in self._stream.encode():
                 self._container.mux(packet)
             self._container.close()
+
+
+BATCH = 16  # frames per forward pass: faster than one by one, and a few frames' memory at most
+
+
+def annotate_video(
+    analyzer: Analyzer,
+    source: str | Path,
+    out: Path,
+    layer: str | None = None,
+    every: int = 1,
+    max_frames: int = MAX_FRAMES,
+    colormap: str = DEFAULT_COLORMAP,
+    opacity: float = DEFAULT_OPACITY,
+    max_side: int | None = None,
+    guard: Callable[[], AbstractContextManager[Any]] = nullcontext,
+    progress: Callable[[int], None] | None = None,
+) -> dict[str, Any]:
+    """Write ``out`` with every ``every``-th frame's attention drawn on it; return the per-frame document.
+
+    ``layer`` (a spatial or self-attention layer; by default the deepest)
+    is drawn; ``max_side`` shrinks larger frames first; each batch's forward
+    pass runs inside ``guard()`` (a server's shared slots); ``progress`` is
+    told how many frames each batch added. The document holds each frame's
+    prediction and per-layer statistics, and the seconds spent decoding,
+    analysing, drawing and encoding.
+    """
+    check_output(out)
+    info = probe(source)
+    if layer is not None and layer not in analyzer.spatial_layer_names + analyzer.token_layer_names:
+        raise InputError(f"{layer!r} is not a spatial or self-attention layer of {analyzer.name}")
+    duration = info.seconds or ((info.frames or 0) / info.fps if info.fps else 0.0)
+    timings = dict.fromkeys(("decode", "analyse", "draw", "encode"), 0.0)
+    entries: list[dict[str, Any]] = []
+    history: list[tuple[float, float]] = []
+    writer = VideoWriter(out, info.fps / every)
+    batch: list[Frame] = []
+    started = time.perf_counter()
+
+    def flush() -> None:
+        nonlocal layer
+        moment = time.perf_counter()
+        with guard():
+            analyses = analyzer.analyze([frame.image for frame in batch], names=[str(f.index) for f in batch])
+        timings["analyse"] += time.perf_counter() - moment
+        for frame, analysis in zip(batch, analyses):
+            layer = layer or default_layer(analysis)
+            history.append((frame.seconds, analysis.top(1)[0][1]))
+            moment = time.perf_counter()
+            picture = annotate(analysis, layer, history, duration or frame.seconds, colormap, opacity)
+            timings["draw"] += time.perf_counter() - moment
+            moment = time.perf_counter()
+            writer.write(picture)
+            timings["encode"] += time.perf_counter() - moment
+            entries.append(frame_entry(frame, analysis))
+        if progress is not None:
+            progress(len(batch))
+        batch.clear()
+
+    moment = time.perf_counter()
+    for frame in read_frames(source, every, max_frames):
+        if max_side is not None and max(frame.image.size) > max_side:
+            scale = max_side / max(frame.image.size)
+            size = (max(1, round(frame.image.width * scale)), max(1, round(frame.image.height * scale)))
+            frame = Frame(frame.index, frame.seconds, frame.image.resize(size, Image.Resampling.BILINEAR))
+        timings["decode"] += time.perf_counter() - moment
+        batch.append(frame)
+        if len(batch) == BATCH:
+            flush()
+        moment = time.perf_counter()
+    if batch:
+        flush()
+    moment = time.perf_counter()
+    writer.close()
+    timings["encode"] += time.perf_counter() - moment
+    return {
+        "checkpoint": analyzer.name,
+        "video": Path(source).name,
+        "layer": layer,
+        "every": every,
+        "fps": {"input": round(info.fps, 6), "output": round(info.fps / every, 6)},
+        "timings": {
+            **{key: round(value, 4) for key, value in timings.items()},
+            "total": round(time.perf_counter() - started, 4),
+        },
+        "frames": entries,
+    }

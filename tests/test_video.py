@@ -18,6 +18,7 @@ from PIL import Image, ImageDraw
 
 from attention.analysis import Analyzer
 from models.checkpoint import load_checkpoint
+from tests.clips import star_then_cross
 from tests.commands import one_thread_env, run_attention
 
 pytestmark = pytest.mark.slow  # each test starts the command in a subprocess
@@ -84,6 +85,32 @@ def test_every_nth_frame_makes_a_gif_at_the_matching_rate(tmp_path: Path) -> Non
     assert document["fps"]["output"] == pytest.approx(10 / 3)
     with Image.open(out) as gif:
         assert gif.n_frames == 4 and gif.info["duration"] == 300
+
+
+def test_an_animated_gif_is_read_and_each_label_follows_the_shape_drawn(tmp_path: Path) -> None:
+    drawn = star_then_cross(12, (96, 64))
+    source = tmp_path / "star_then_cross.gif"
+    frames = [image for _, image in drawn]
+    frames[0].save(source, save_all=True, append_images=frames[1:], duration=100, loop=0)
+    out = tmp_path / "annotated.mp4"
+    result = run_attention("video", source, "--out", out, env=one_thread_env())
+    assert result.returncode == 0, result.stderr
+    document = json.loads(out.with_suffix(".json").read_text())
+    assert document["fps"]["input"] == 10.0
+    assert [entry["seconds"] for entry in document["frames"]] == pytest.approx([i / 10 for i in range(12)])
+    loaded = load_checkpoint("shapes")
+    with Image.open(source) as gif, Analyzer(loaded.model, loaded.classes, loaded.preprocessing) as analyzer:
+        stills = []
+        for index in range(gif.n_frames):
+            gif.seek(index)
+            stills.append(gif.convert("RGB"))
+        analyses = analyzer.analyze(stills)
+    labels = [entry["prediction"]["label"] for entry in document["frames"]]
+    assert labels == [loaded.classes[analysis.top(1)[0][0]] for analysis in analyses]
+    assert labels == [shape for shape, _ in drawn]  # star for six frames, then cross
+    with av.open(str(out)) as container:
+        stream = container.streams.video[0]
+        assert stream.frames == 12 and float(stream.duration * stream.time_base) == pytest.approx(1.2, abs=0.05)
 
 
 @pytest.mark.parametrize(
