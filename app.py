@@ -70,6 +70,7 @@ from webapp.sections.live import live_section  # noqa: E402
 from webapp.sections.results import results_section  # noqa: E402
 from webapp.sections.spatial import grid_panel, spatial_section  # noqa: E402
 from webapp.sections.tokens import token_section  # noqa: E402
+from webapp.sections.video import video_section  # noqa: E402
 from webapp.state import LensResult, LoadedAnalyzer, ModelCache, analyzer_with_attention  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent
@@ -111,6 +112,9 @@ CSS = """
 .live-overlay { flex: 1 1 320px; max-width: 640px; }
 .live-overlay img { width: 100%; height: auto; display: block; }
 .live-side { flex: 0 1 320px; }
+.live-empty { aspect-ratio: 4 / 3; max-width: 480px; display: flex; align-items: center; justify-content: center;
+  text-align: center; padding: 12px; border-radius: 8px; background: var(--block-background-fill);
+  border: 1px dashed var(--border-color-primary); color: var(--body-text-color-subdued); }
 .live-chart img { max-width: 100%; height: auto; display: block; }
 .live-fps { font-size: 1.1rem; font-weight: 600; margin: 6px 0; }
 .live-caption { font-size: 0.9rem; }
@@ -193,6 +197,10 @@ def build_app(
             cache,
             roots,
         )
+        video_section(
+            model.model, model.checkpoint, (spatial.layer, tokens.layer), spatial.colormap, spatial.opacity,
+            cache, roots, folder,
+        )  # fmt: skip
         # What the user asks for later opens on a click: closed until then, so no empty panel shows.
         with gr.Accordion("Per-layer statistics", open=False, elem_id="statistics-section"):
             results.statistics.render()

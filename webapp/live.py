@@ -35,7 +35,6 @@ from .state import ModelCache
 LIVE_MAX_SIDE = 480
 RATE_WINDOW_S = 2.0  # the frame rate is counted over the frames delivered in the last two seconds
 JPEG_QUALITY = 85
-BLANK = "data:image/gif;base64,R0lGODlhAQABAAAAACH5BAEKAAEALAAAAAABAAEAAAICTAEAOw=="
 
 
 @dataclass(frozen=True)
@@ -82,7 +81,7 @@ def data_url(image: Image.Image, kind: str = "JPEG") -> str:
 
 def view_html(
     label: str,
-    overlay_url: str = BLANK,
+    overlay_url: str | None = None,
     chart_url: str | None = None,
     rate: str = "0.0 frames/s",
     caption: str = "",
@@ -96,13 +95,18 @@ def view_html(
     chart = (
         f'<img src="{chart_url}" alt="channel weights of the picked channel layer">'
         if chart_url
-        else "<p>This model has no channel layer to chart.</p>"
+        else f"<p>{'The channel chart shows here.' if overlay_url is None else 'This model has no channel layer.'}</p>"
+    )
+    picture = (
+        '<div class="live-empty">The camera\'s frames show here, with their attention.</div>'
+        if overlay_url is None
+        else f'<img src="{overlay_url}" alt="attention over the frame">'
     )
     return (
         f'<div class="live-view" data-frame-start="{0 if started is None else round(started * 1000)}">'
         f'<div id="live-label" class="live-label">{html.escape(label)}</div>'
         '<div class="live-pictures">'
-        f'<div id="live-overlay" class="live-overlay"><img src="{overlay_url}" alt="attention over the frame"></div>'
+        f'<div id="live-overlay" class="live-overlay">{picture}</div>'
         '<div class="live-side">'
         f'<div id="live-chart" class="live-chart">{chart}</div>'
         f'<div id="live-fps" class="live-fps">{html.escape(rate)}</div>'
@@ -112,7 +116,7 @@ def view_html(
 
 
 def placeholder() -> str:
-    return view_html("Start the camera to see its attention", chart_url=BLANK, caption="")
+    return view_html("Press Start live view to see the camera's attention")
 
 
 def live_frame(
