@@ -139,3 +139,25 @@ def test_an_analysis_is_answered_while_a_camera_streams(live_page, app_server: A
     before = page.evaluate(OVERLAY)
     page.wait_for_function(f"() => document.querySelector('#live-overlay img').src !== {before!r}", timeout=5000)
     page.click("#live-stop")
+
+
+@pytest.mark.parametrize("live_page", [DESKTOP, PHONE], ids=["desktop", "phone"], indirect=True)
+def test_an_uploaded_clip_comes_back_with_its_attention_on_the_page(live_page) -> None:  # noqa: ANN001
+    page = live_page
+    page.locator("#video-section").get_by_text("Video: attention on every frame of a clip").click()
+    page.set_input_files("#video-input input[type=file]", str(ROOT / "assets" / "examples" / "video_star.mp4"))
+    page.wait_for_selector("#video-input video", timeout=TIMEOUT_MS)
+    page.click("#video-button")
+    page.wait_for_function(
+        "() => document.querySelector('#video-status').innerText.includes('with model shapes')", timeout=TIMEOUT_MS
+    )
+    status = page.inner_text("#video-status")
+    assert "video_star.mp4 with model shapes: 48 frames" in status and "most often star (48 of 48 frames)" in status
+    source = page.locator("#video-output video").get_attribute("src")
+    assert source and source.endswith("video_star_attention.mp4")
+    clip = page.request.get(source)
+    assert clip.ok and clip.body()[4:8] == b"ftyp"  # an MP4 the browser can fetch and play
+    assert page.locator("#video-json a").first.get_attribute("href", timeout=TIMEOUT_MS).endswith(".json")
+    # The video plays in the page: Chromium reads its size once its data loads.
+    page.wait_for_function("() => document.querySelector('#video-output video').videoWidth > 0", timeout=TIMEOUT_MS)
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= page.viewport_size["width"]
