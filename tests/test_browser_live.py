@@ -24,6 +24,7 @@ from tests.clips import star_then_cross, write_y4m
 from tests.conftest import AppServer
 from tests.test_browser import CHROMIUM, CHROMIUM_ARGS
 from tests.test_browser_page import DESKTOP, PHONE, TIMEOUT_MS, _has_colour_bar
+from webapp.sections.live import LIVE_STREAMS
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -161,3 +162,18 @@ def test_an_uploaded_clip_comes_back_with_its_attention_on_the_page(live_page) -
     # The video plays in the page: Chromium reads its size once its data loads.
     page.wait_for_function("() => document.querySelector('#video-output video').videoWidth > 0", timeout=TIMEOUT_MS)
     assert page.evaluate("() => document.documentElement.scrollWidth") <= page.viewport_size["width"]
+
+
+def test_closing_the_tab_ends_its_stream_so_the_next_ones_can_start(camera_browser, app_server: AppServer) -> None:  # noqa: ANN001
+    """Only LIVE_STREAMS streams run at once: were a closed tab's stream kept, one tab more would wait ten minutes."""
+    for _tab in range(LIVE_STREAMS + 1):
+        page = camera_browser.new_page(viewport=DESKTOP)
+        try:
+            page.goto(app_server.url, wait_until="load")
+            page.wait_for_selector("#live-start", timeout=TIMEOUT_MS)
+            page.click("#live-start")
+            page.wait_for_function(
+                "() => /^(star|cross) /.test(document.querySelector('#live-label').innerText)", timeout=TIMEOUT_MS
+            )
+        finally:
+            page.close()
