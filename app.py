@@ -108,6 +108,7 @@ CSS = """
 .lens-panel img { object-fit: contain; }
 /* The live view: the label large enough to read across a classroom, the frame as large as the column allows. */
 .live-label { font-size: 1.8rem; font-weight: 600; margin: 0 0 6px 0; }
+.live-label.live-waiting { font-size: 1.1rem; font-weight: 500; }
 .live-pictures { display: flex; flex-wrap: wrap; gap: 12px; align-items: flex-start; }
 .live-overlay { flex: 1 1 320px; max-width: 640px; }
 .live-overlay img { width: 100%; height: auto; display: block; }

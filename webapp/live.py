@@ -102,9 +102,10 @@ def view_html(
         if overlay_url is None
         else f'<img src="{overlay_url}" alt="attention over the frame">'
     )
+    label_class = "live-label live-waiting" if overlay_url is None else "live-label"
     return (
         f'<div class="live-view" data-frame-start="{0 if started is None else round(started * 1000)}">'
-        f'<div id="live-label" class="live-label">{html.escape(label)}</div>'
+        f'<div id="live-label" class="{label_class}">{html.escape(label)}</div>'
         '<div class="live-pictures">'
         f'<div id="live-overlay" class="live-overlay">{picture}</div>'
         '<div class="live-side">'

@@ -31,7 +31,8 @@ INTRO = (
     "Hold a drawing up to the camera: the picked model labels every frame, and its picked spatial layer's mask "
     "(a vision transformer's self-attention) is drawn over it with the page's colormap and opacity. "
     f"A stream stops after {LIVE_TIME_LIMIT_S // 60} minutes; press Start again to go on. "
-    "Frames stay on this server only while they are analysed."
+    "Frames stay on this server only while they are analysed. "
+    "Browsers lend the camera only to pages served over https or from this computer (localhost)."
 )
 
 # Press the camera's own buttons: first the one that asks for access, then Record once the video plays.
