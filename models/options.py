@@ -59,6 +59,11 @@ def add_model_options(parser: argparse.ArgumentParser, several: bool = False) ->
         help="squash: the whole image to the input size; shorter-crop: the aspect kept, the centre cropped "
         "(default: the model's own, such as timm's crop_pct and centre crop)",
     )
+    parser.add_argument(
+        "--device",
+        default="auto",
+        help="where the model runs: auto (a GPU when PyTorch sees one, else the CPU), cpu, cuda, cuda:N or mps",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress on stderr")
 
 
