@@ -52,6 +52,7 @@ from typing import Any  # noqa: E402
 import gradio as gr  # noqa: E402
 from starlette.middleware import Middleware  # noqa: E402
 
+from attention.devices import resolve_device  # noqa: E402
 from attention.errors import InputError  # noqa: E402
 from attention.images import MAX_PIXELS  # noqa: E402
 from models.checkpoint import DEFAULT_CHECKPOINT  # noqa: E402
@@ -332,6 +333,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     logging.captureWarnings(True)
     try:
+        device = resolve_device(args.device)
         launches = launch_models(args)
     except InputError as error:
         sys.stderr.write(f"error: {error}\n")
@@ -341,13 +343,14 @@ def main(argv: list[str] | None = None) -> None:
     threads = configure_torch()
     limit_pillow(MAX_PIXELS)
     stop_on_sigterm()
-    cache = ModelCache(launches=launches)
+    cache = ModelCache(launches=launches, device=device)
     demo = build_app(cache, space.downloads, UploadRoots.of([space.uploads, EXAMPLES_DIR]))
     space.start_pruning()
     threading.Thread(target=analysis.warm_up, args=(cache,), name="warm-up", daemon=True).start()
     LOGGER.info(
-        "default model %s loaded; torch uses %d thread(s) per request; temp files in %s",
+        "default model %s loaded on %s; torch uses %d thread(s) per request; temp files in %s",
         cache.default_name,
+        device,
         threads,
         space.root,
     )

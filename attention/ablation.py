@@ -295,7 +295,7 @@ def run_ablations(
     for record, head in runs:
         with torch.inference_mode(), ablator.ablating(record.name, mode, gate_means(record), head):
             logits = model(batch)
-        ablated = torch.softmax(logits.float(), dim=1)
+        ablated = torch.softmax(logits.float(), dim=1).cpu()
         for index, entry in enumerate(results):
             row = ablated[index]
             order = torch.argsort(row, descending=True, stable=True)[:top_k].tolist()

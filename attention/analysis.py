@@ -19,6 +19,7 @@ import torch
 from PIL import Image
 
 from .ablation import Ablator, ablator_for, check_mode, run_ablations
+from .devices import device_of
 from .discovery import discovery_report
 from .errors import InputError
 from .files import finite_or_none
@@ -317,13 +318,13 @@ class Analyzer:
         attention: str = ATTENTION_MEANS,
         ablate_heads: bool = False,
     ) -> list[ImageAnalysis]:
-        batch = self.preprocess(images)
+        batch = self.preprocess(images).to(device_of(self.model))
         if not self._recorder.attached:
             raise RuntimeError("this Analyzer is closed")
         with torch.inference_mode(), self._recorder.recording(feature_layer, attention) as recorder:
             logits = self.model(batch)
         check_finite_pass(logits, recorder.records)
-        probabilities = torch.softmax(logits.float(), dim=1)
+        probabilities = torch.softmax(logits.float(), dim=1).cpu()
         ablations: list[list[dict[str, Any]]] = [[] for _ in images]
         if ablate is not None:
             ablations = run_ablations(

@@ -11,6 +11,7 @@ plausible but wrong story.
 
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,6 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .devices import device_of
 from .eca import adaptive_kernel_size
 
 # A recomputed gate counts as the layer's own when it is this close to the recorded one.
@@ -601,8 +603,11 @@ def explain_layer(
     """The step-by-step view of one recorded layer; ``recorded`` is its weights (channel) or mask (spatial).
 
     A squeeze-and-excitation style module gets its own steps; any other channel layer ECA's. A self-attention
-    layer (``token``) needs its recorded attention from token 0 and its ``TokenLayout``.
+    layer (``token``) needs its recorded attention from token 0 and its ``TokenLayout``. A layer on a GPU is
+    explained from a CPU copy: its arithmetic is a few small matrices, and every number ends up on the page anyway.
     """
+    if device_of(module).type != "cpu":
+        module = copy.deepcopy(module).cpu()
     if kind == "token":
         from .explain_tokens import explain_tokens  # it builds on this module's Step and Explanation
 

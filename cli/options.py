@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,8 @@ from typing import Any
 from attention.errors import InputError
 
 BATCH_SIZE_RANGE = (1, 256)
+# One reader beside the model on a small machine, up to four on a large one: decoding is a sliver of the work.
+DEFAULT_WORKERS = max(1, min(4, (os.cpu_count() or 2) // 2))
 
 
 def int_in(low: int, high: int) -> Any:
@@ -33,6 +36,13 @@ def fraction(text: str) -> float:
     if not 0.0 <= value <= 1.0:  # also refuses nan
         raise argparse.ArgumentTypeError(f"{text} is out of range; give 0 to 1")
     return value
+
+
+def unread_line(path: str | Path, reason: str) -> str:
+    """``path: why`` for a file a long run skips, the file named once even when the reason names it too."""
+    name = Path(path).name
+    why = reason.removeprefix(name).removeprefix(":").strip().removeprefix("is ") if reason.startswith(name) else reason
+    return f"{path}: {why}"
 
 
 def check_out_folder(out: Path) -> None:

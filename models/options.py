@@ -71,9 +71,16 @@ def add_model_options(parser: argparse.ArgumentParser, several: bool = False) ->
 DESCRIBING = ("weights", "weights_key", "classes", "input_size", "channels", "mean", "std", "resize")
 
 
-def load_model_from(args: argparse.Namespace) -> Any:
-    """The LoadedModel the options name; the command line may run a user's factory, an upload never can."""
+def load_model_from(args: argparse.Namespace, device: Any = None) -> Any:
+    """The LoadedModel the options name, on ``--device`` (or ``device``); the command line may run a user's factory.
+
+    The device is checked before the model loads, so a machine without a GPU
+    refuses ``--device cuda`` at once rather than after a long download.
+    """
+    from attention.devices import resolve_device
     from models.specs import load_model
+
+    device = device if device is not None else resolve_device(getattr(args, "device", "auto"))
 
     overrides = {
         "input_size": args.input_size,
@@ -87,6 +94,7 @@ def load_model_from(args: argparse.Namespace) -> Any:
     )
     for note in weights_notes(loaded.config.get("weights")):
         sys.stderr.write(f"note: {note}\n")
+    loaded.model.to(device)
     return loaded
 
 

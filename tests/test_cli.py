@@ -213,7 +213,7 @@ def hostile(tmp_path_factory: pytest.TempPathFactory, scenes: list[Path]) -> dic
 # argv (with {name} for a path from `hostile`) -> the wording of the one error line (a regex).
 BAD_ARGV: list[tuple[list[str], str]] = [
     ([], r"^error: the following arguments are required: command$"),
-    (["analyze"], r"^error: give at least one image, or --list-layers$"),
+    (["analyze"], r"^error: give at least one image or folder, or --list-layers$"),
     (["explain", "{scene}"], r"^error: say where to write: --out DIR \(one sheet per layer\) or --slides DIR"),
     (["report", "{scene}"], r"^error: argument command: invalid choice: 'report'"),
     (["analyze", "{scene}", "--frobnicate"], r"^error: unrecognized arguments: --frobnicate$"),
@@ -227,7 +227,7 @@ BAD_ARGV: list[tuple[list[str], str]] = [
     (["analyze", "{scene}", "--opacity", "nan"], r"^error: argument --opacity: nan is out of range; give 0 to 1$"),
     (["analyze", "{scene}", "--colormap", "nope"], r"^error: unknown colormap 'nope'; choose one of "),
     (["analyze", "/no/such/file.png"], r"^error: /no/such/file\.png: no such file$"),
-    (["analyze", "{folder}"], r"^error: \S+/invalid is a directory, not an image file$"),
+    (["analyze", "{folder}"], r"^error: \S+/invalid holds no images \(\.bmp, \.gif, \.ico, \.jpeg, \.jpg, \.\.\.\)$"),
     (["analyze", "/dev/null"], r"^error: /dev/null is not a regular file$"),
     (["analyze", "{scene}", "--out", "/dev/null"], r"^error: --out /dev/null is not a folder$"),
     (
@@ -325,10 +325,12 @@ def test_bad_input_in_a_real_process(hostile: dict[str, Path], argv: list[str], 
 
 
 @pytest.mark.slow
-def test_directory_and_device_as_images_in_a_real_process(tmp_path: Path) -> None:
+def test_an_empty_folder_and_a_device_as_images_in_a_real_process(tmp_path: Path) -> None:
     result = run_cli(tmp_path, "/dev/null")
     assert result.returncode == 2
-    assert result.stderr == f"error: {tmp_path} is a directory, not an image file\n"
+    assert result.stderr == f"error: {tmp_path} holds no images (.bmp, .gif, .ico, .jpeg, .jpg, ...)\n"
+    result = run_cli("/dev/null")
+    assert result.returncode == 2 and result.stderr == "error: /dev/null is not a regular file\n"
 
 
 def test_a_non_square_input_size_gives_masks_of_that_height_and_width(

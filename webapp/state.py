@@ -100,16 +100,18 @@ class LensResult:
 
 
 class LoadedAnalyzer(Analyzer):
-    """An Analyzer that remembers the checkpoint it came from, for the page's model line."""
+    """An Analyzer that remembers the checkpoint it came from, for the page's model line; on ``device`` when given."""
 
-    def __init__(self, loaded: LoadedModel) -> None:
+    def __init__(self, loaded: LoadedModel, device: torch.device | None = None) -> None:
+        if device is not None:
+            loaded.model.to(device)
         super().__init__(loaded.model, loaded.classes, loaded.preprocessing, loaded.name)
         self.loaded = loaded
 
 
-def analyzer_with_attention(loaded: LoadedModel) -> LoadedAnalyzer:
+def analyzer_with_attention(loaded: LoadedModel, device: torch.device | None = None) -> LoadedAnalyzer:
     """An analyzer for ``loaded``; InputError (one line) when no attention layer is found in it."""
-    analyzer = LoadedAnalyzer(loaded)
+    analyzer = LoadedAnalyzer(loaded, device)
     try:
         require_attention(analyzer.layer_names, loaded.name, loaded.model)
     except InputError:
@@ -162,12 +164,18 @@ class ModelCache:
     ``launches`` are the analyzers for ``python app.py --model ...`` (the flag
     may be given several times, or ``ATTENTION_LENS_MODELS`` name them): they
     join the picker under their names, and the first becomes the default.
+    Every model it loads runs on ``device`` (``app.py --device``).
     """
 
     def __init__(
-        self, max_uploads: int = 2, launch: LoadedAnalyzer | None = None, launches: Sequence[LoadedAnalyzer] = ()
+        self,
+        max_uploads: int = 2,
+        launch: LoadedAnalyzer | None = None,
+        launches: Sequence[LoadedAnalyzer] = (),
+        device: torch.device | None = None,
     ) -> None:
         self.max_uploads = max_uploads
+        self.device = device if device is not None else torch.device("cpu")
         self.launches: list[LoadedAnalyzer] = [launch] if launch is not None else []
         self.launches += [analyzer for analyzer in launches if analyzer not in self.launches]
         self._lock = threading.Lock()
@@ -259,7 +267,7 @@ class ModelCache:
         if name not in available:
             choices = ", ".join(available) or "none"
             raise InputError(f"unknown model {name!r}; choose one of: {choices}")
-        analyzer = LoadedAnalyzer(load_checkpoint(name))
+        analyzer = LoadedAnalyzer(load_checkpoint(name), self.device)
         with self._lock:
             return self._shipped.setdefault(name, analyzer)
 
@@ -292,7 +300,7 @@ class ModelCache:
         cached = self._cached_upload(key)
         if cached is not None:
             return cached
-        analyzer = LoadedAnalyzer(load_checkpoint(str(path)))
+        analyzer = LoadedAnalyzer(load_checkpoint(str(path)), self.device)
         require_attention(analyzer.layer_names, name, analyzer.model)
         LOGGER.info("loaded uploaded checkpoint %s (%s)", name, key[:12])
         return self._keep_upload(key, analyzer)
@@ -328,6 +336,6 @@ class ModelCache:
         if cached is not None:
             return cached
         loaded = load_model(spec, path, allow_code=False, max_parameters=MAX_ARCHITECTURE_PARAMETERS)
-        analyzer = analyzer_with_attention(loaded)
+        analyzer = analyzer_with_attention(loaded, self.device)
         LOGGER.info("built %s with uploaded weights %s", spec, name)
         return self._keep_upload(key, analyzer)

@@ -14,6 +14,8 @@ import torch
 from torch import nn
 from torch.utils.hooks import RemovableHandle
 
+from attention.devices import device_of
+
 
 class GradCAMOutput(NamedTuple):
     maps: torch.Tensor  # (B, h, w) at the target layer's resolution, >= 0
@@ -106,7 +108,7 @@ class GradCAM:
             self.model.eval()
             # inference_mode(False) + enable_grad: works even when called from a no-grad caller.
             with torch.inference_mode(False), torch.enable_grad():
-                inputs = images.detach().clone().requires_grad_(True)
+                inputs = images.detach().to(device_of(self.model)).clone().requires_grad_(True)
                 logits = self.model(inputs)
                 activation = self._activation
                 if activation is None:
