@@ -7,6 +7,7 @@ Python blocks run in a fresh interpreter. Every code block is run, or named in `
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -97,7 +98,15 @@ def photo(path: Path) -> None:
 
 
 def test_every_code_block_is_run_or_says_why_not() -> None:
-    tested = {"Command line", "Your own network", "From a client", "As a library", "Models", "Benchmarks"}
+    tested = {
+        "Command line",
+        "Large datasets",
+        "Your own network",
+        "From a client",
+        "As a library",
+        "Models",
+        "Benchmarks",
+    }
     for section, language, _code in readme_blocks():
         if language:
             assert section in tested or section in NOT_RUN, f"## {section} has a {language} block no test runs"
@@ -110,6 +119,26 @@ def test_the_command_line_examples_run(tmp_path: Path) -> None:
     assert '"prediction"' in outputs[0] and '"ablations"' in outputs[2]
     assert (where / "out" / "profile" / "profile.md").is_file()
     assert list((where / "out").glob("shapes_star_11_*_explain.png"))
+
+
+def test_the_large_dataset_examples_run_and_agree(tmp_path: Path) -> None:
+    """The block as written: one process with saved counts, two under torchrun, and a folder report."""
+    where = workspace(tmp_path)
+    torchrun = where / ".venv" / "bin" / "torchrun"
+    torchrun.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m torch.distributed.run "$@"\n')
+    torchrun.chmod(0o755)
+    lines = shell_lines(blocks_of("Large datasets", "bash")[0])
+    assert len(lines) == 3 and lines[1].startswith(".venv/bin/torchrun --standalone --nproc_per_node 2")
+    one, two, _ = (run_shell(line, where, env={"OMP_NUM_THREADS": "1"}).stdout for line in lines)
+    first, second = json.loads(one), json.loads(two)
+    assert first["images"] == second["images"] == 400 and first["accuracy"] == second["accuracy"]
+    assert [layer["ablated_accuracy"] for layer in first["layers"]] == [
+        layer["ablated_accuracy"] for layer in second["layers"]
+    ]
+    assert not list((where / "out" / "profile-large").glob(".profile-partial-*"))  # finished: nothing left over
+    page = where / "out" / "report" / "report.html"
+    images = [path for path in (ROOT / "assets" / "examples").iterdir() if path.suffix in (".png", ".jpg")]
+    assert page.read_text(encoding="utf-8").count("<tr>") == 1 + len(images)  # the header and a row per image
 
 
 def test_the_own_network_examples_run(tmp_path: Path) -> None:
