@@ -95,9 +95,15 @@ class Ablator:
         token_layers: names of the layers in ``layers`` that are self-attention over tokens.
     """
 
-    def __init__(self, layers: Sequence[tuple[str, nn.Module]], token_layers: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        layers: Sequence[tuple[str, nn.Module]],
+        token_layers: Sequence[str] = (),
+        gate_layers: Sequence[str] = (),
+    ) -> None:
         self.layer_names = [name for name, _ in layers]
         self._token_layers = frozenset(token_layers)
+        self._gate_layers = frozenset(gate_layers)  # their module is the gate activation itself, not input * gate
         self._layers = list(layers)
         self._active: dict[int, Ablation] = {}
         self._handles: list[RemovableHandle] = []
@@ -132,11 +138,17 @@ class Ablator:
     def _make_hook(self, name: str) -> Any:
         active = self._active
         get_ident = threading.get_ident
+        gate_layers = self._gate_layers
 
         def hook(_module: nn.Module, inputs: tuple[Any, ...], output: Any) -> Any:
             ablation = active.get(get_ident())
             if ablation is None or ablation.layer != name:
                 return None
+            if name in gate_layers:  # the gate itself: all ones passes the features through, its mean flattens it
+                if ablation.mode == "identity":
+                    return torch.ones_like(output)
+                scale = ablation.scale.to(device=output.device, dtype=output.dtype)  # type: ignore[union-attr]
+                return scale.reshape(-1, *([1] * (output.dim() - 1))).expand_as(output).clone()
             features = inputs[0]
             if ablation.mode == "identity":
                 return features
@@ -256,7 +268,11 @@ def ablator_for(layers: Sequence[tuple[str, nn.Module, Any]]) -> Ablator:
     """An Ablator for ``find_attention_layers``'s answer, which knows which layers are self-attention."""
     from .records import TOKEN
 
-    return Ablator([(name, module) for name, module, _ in layers], [name for name, _, a in layers if a.kind == TOKEN])
+    return Ablator(
+        [(name, module if a.ablate_point is None else a.ablate_point(module)) for name, module, a in layers],
+        [name for name, _, a in layers if a.kind == TOKEN],
+        [name for name, _, a in layers if a.ablate_point is not None],
+    )
 
 
 def gate_means(record: Any) -> torch.Tensor:

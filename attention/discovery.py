@@ -54,7 +54,8 @@ from torch import nn
 
 from .errors import InputError
 from .foreign import CHANNEL, SPATIAL, channel_gate, make_adapter, spatial_mask
-from .records import ChannelRecord, LayerRecord, SpatialRecord, cpu_copy, module_itself
+from .fx_gates import inline_gates, traced_gates
+from .records import Adapter, ChannelRecord, LayerRecord, SpatialRecord, cpu_copy, module_itself
 
 log = logging.getLogger(__name__)
 
@@ -556,8 +557,12 @@ def _spatial_adapter(kernel_size: int | None, recipe: Recipe | None) -> Any:
     return make_adapter(SPATIAL, make_record)
 
 
-def _gate_child_adapter(kind: str, child: str, kernel_size: int | None) -> Any:
-    """Read the gate where the module made it, at its child ``child``; the module's own input is the feature map."""
+def _gate_child_adapter(kind: str, child: str, kernel_size: int | None, traced: bool = False) -> Any:
+    """Read the gate where the module made it, at its child ``child``; the module's own input is the feature map.
+
+    In a ``traced`` network the module around the gate no longer runs: there
+    is no feature map to read, and ablation replaces the gate itself.
+    """
     type_name = "eca" if kernel_size is not None else "channel"
 
     def make_record(name: str, _module: nn.Module, _inputs: tuple[Any, ...], output: Any) -> LayerRecord:
@@ -567,6 +572,13 @@ def _gate_child_adapter(kind: str, child: str, kernel_size: int | None) -> Any:
             )
         return SpatialRecord(name=name, mask=cpu_copy(output[:, 0]), kernel_size=kernel_size)
 
+    if traced:
+        return Adapter(
+            kind=kind,
+            make_record=make_record,
+            hook_point=lambda module: module.get_submodule(child),
+            ablate_point=lambda module: module.get_submodule(child),
+        )
     return make_adapter(
         kind,
         make_record,
@@ -636,6 +648,9 @@ def discover_attention(model: nn.Module, known: set[int], input_size: tuple[int,
             if reason:
                 rejected.append(_rejection(name, module, reason))
                 log.info("not attention: %s (%s): %s", name, type(module).__name__, reason)
+    found += _traced(model, input_size, rejected)
+    taken = known_names + [name for name, _ in found] + [entry["name"] for entry in rejected]
+    rejected += [entry for entry in inline_gates(model) if not any(_within(entry["name"], k) for k in taken)]
     # A wrapper around a rejected module is turned down for the same reason: name only the module inside.
     rejected = [
         entry
@@ -646,10 +661,68 @@ def discover_attention(model: nn.Module, known: set[int], input_size: tuple[int,
         )
     ]
     position = {name: index for index, (name, _) in enumerate(named)}
-    rejected.sort(key=lambda entry: position[entry["name"]])
+    rejected.sort(key=lambda entry: position.get(entry["name"], len(position)))
     _cache[model] = (key, found, rejected)
     modules = dict(named)
     return [(name, modules[name], adapter) for name, adapter in found]
+
+
+def _traced(
+    model: nn.Module, input_size: tuple[int, int, int] | None, rejected: list[dict[str, str]]
+) -> list[tuple[str, Any]]:
+    """Gates of a torch.fx-traced network, read at their activation module, filed as channel or spatial by shape.
+
+    Each is named after the module it was part of before tracing (``layer1.0.se``
+    for ``layer1.0.se.gate``), which the traced network keeps as a container.
+    """
+    gates = traced_gates(model)
+    if not gates:
+        return []
+    shapes: dict[str, tuple[int, ...]] = {}
+
+    def keep_shape(name: str) -> Any:
+        def hook(_module: nn.Module, _inputs: tuple[Any, ...], output: Any) -> None:
+            shapes.setdefault(name, tuple(output.shape))
+
+        return hook
+
+    handles = [model.get_submodule(name).register_forward_hook(keep_shape(name)) for name in gates]
+    try:
+        for batch in _probe_input(model, input_size):
+            shapes.clear()
+            try:
+                with torch.inference_mode():
+                    model(batch)
+                break
+            except Exception as error:  # noqa: BLE001 - a size the model does not take; try the next one
+                log.debug("traced-gate probe at input %s failed: %s", tuple(batch.shape), error)
+    finally:
+        for handle in handles:
+            handle.remove()
+    found = []
+    for name in gates:
+        shape = shapes.get(name)
+        container, _, child = name.rpartition(".")
+        if shape is None:
+            continue
+        if len(shape) == 2 or (len(shape) == 4 and shape[2:] == (1, 1)):
+            kind = CHANNEL
+        elif len(shape) == 4 and shape[1] == 1 and shape[2] * shape[3] > 1:
+            kind = SPATIAL
+        else:
+            rejected.append(
+                _rejection(
+                    name,
+                    model.get_submodule(name),
+                    f"a gate of shape {list(shape[1:])}: neither one weight per channel nor one per pixel",
+                )
+            )
+            continue
+        found.append((container or name, _gate_child_adapter(kind, child if container else "", None, traced=True)))
+        log.info(
+            "found %s attention at %s (a traced network's %s)", kind, name, type(model.get_submodule(name)).__name__
+        )
+    return found
 
 
 _NOT_RECORDED_YET = "not recorded yet"

@@ -149,6 +149,10 @@ class Adapter:
         feature_point: the submodule whose hook arguments ``feature_map`` reads,
             when it is not the hook point: a gate activation child sees the
             gate itself, which is the cheapest exact record, but not the map.
+        ablate_point: the submodule whose output is the gate itself, when the
+            module around it does not run (a torch.fx-traced network): ablation
+            then replaces that output (with ones, or its mean) instead of the
+            module's.
         install: for a type whose record needs values from several hooks
             (self-attention reads q and k inside the module), in place of
             ``make_record``: ``install(name, module, open_recording)`` registers
@@ -162,6 +166,7 @@ class Adapter:
     feature_map: Callable[[tuple[Any, ...], Any], torch.Tensor | None] | None = None
     feature_point: Callable[[nn.Module], nn.Module] | None = None
     install: Install | None = None
+    ablate_point: Callable[[nn.Module], nn.Module] | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:

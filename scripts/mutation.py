@@ -134,6 +134,17 @@ TARGETS: dict[str, Target] = {
             "tests/test_bounded_inputs.py::test_the_profile_heatmap_names_every_class_over_a_colour_bar_of_0_to_1",
         ],
     ),
+    "profile counts": Target(
+        "attention/profile.py",
+        ["tests/test_scale_out.py", "-k", "counts"],
+        ("state", "from_state", "merge", "result", "save_counts", "_check_members", "load_counts", "done"),
+    ),
+    "distributed": Target(
+        "attention/distributed.py", ["tests/test_scale_out.py", "-k", "shards or torchrun_environment"]
+    ),
+    "devices": Target("attention/devices.py", ["tests/test_scale_out.py", "-k", "device or analyzer"]),
+    "report": Target("attention/report.py", ["tests/test_batch_report.py"]),
+    "fx_gates": Target("attention/fx_gates.py", ["tests/test_fx_gates.py"]),
     "records": Target("attention/records.py", ["tests/test_recorder.py", "-k", "not memory and not thread"]),
     "tokens": Target("attention/tokens.py", ["tests/test_tokens.py", "-k", "not explain and not profile"]),
     "render_tokens": Target("attention/render_tokens.py", ["tests/test_render_tokens.py"]),

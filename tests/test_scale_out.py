@@ -239,3 +239,30 @@ def test_a_resumed_profile_refuses_other_arguments(tmp_path: Path) -> None:
     assert refused.returncode == 2 and "delete it to start the profile over" in refused.stderr
     no_out = run_attention("profile", "--data", str(folder), "--checkpoint-every", "1")
     assert no_out.returncode == 2 and "give --out too" in no_out.stderr
+
+
+@pytest.mark.slow
+def test_the_app_refuses_a_device_it_cannot_use_in_one_line(tmp_path: Path) -> None:
+    from tests.serving import free_port
+    from tests.test_app_models import launch
+
+    wanted = ["tpu"] + ([] if torch.cuda.is_available() else ["cuda"])
+    for device in wanted:
+        process = launch(["--device", device], free_port(), tmp_path)
+        assert process.wait(timeout=180) == 2
+        lines = (tmp_path / "app.log").read_text(errors="replace").strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith(f"error: --device {device}"), lines
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU; PyTorch sees none on this machine")
+def test_the_app_serves_from_a_gpu(tmp_path: Path) -> None:
+    from gradio_client import Client
+
+    from tests.test_app_models import api_call, photo, served
+
+    with served(["--device", "cuda"], tmp_path) as (url, _process):
+        image = photo(tmp_path / "photo.png")
+        _status, top, document, _file = api_call(Client(url, verbose=False), image, "shapes")
+        assert document["checkpoint"] == "shapes" and top["label"] == document["results"][0]["prediction"]["label"]
+    assert "loaded on cuda" in (tmp_path / "app.log").read_text(errors="replace")
