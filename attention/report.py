@@ -24,6 +24,8 @@ from .render import overlay
 from .render_frames import attention_map, drawn_layer, scale_bar
 
 THUMB_SIDE = 160
+COLUMN_PX = {"#": 56, "image": 184, "prediction": 110, "confidence": 96, "label": 110, "correct": 76, "file": 220}
+LAYER_COLUMN_PX = 96
 THUMB_QUALITY = 85
 
 
@@ -176,8 +178,11 @@ def _page(report: BatchReport, model: str, labelled: bool, bar: str | None) -> s
         items = "".join(f"<li>{html.escape(line)}</li>" for line in report.skipped)
         count = len(report.skipped)
         notes = f"<details><summary>{count} file{'s' if count != 1 else ''} skipped</summary><ul>{items}</ul></details>"
+    # Fixed column widths: the browser lays out 10,000 rows without measuring every cell.
+    widths = [COLUMN_PX.get(text, LAYER_COLUMN_PX) for text in head]
     columns = "".join(
-        f'<th data-n="{n}" title="sort by this column">{_header(text)}</th>' for n, text in enumerate(head)
+        f'<th data-n="{n}" title="sort by this column" style="width: {width}px">{_header(text)}</th>'
+        for n, (text, width) in enumerate(zip(head, widths))
     )
     return PAGE.format(
         title=html.escape(f"Attention Lens: {model}"),
@@ -185,6 +190,7 @@ def _page(report: BatchReport, model: str, labelled: bool, bar: str | None) -> s
         legend=legend,
         notes=notes,
         columns=columns,
+        width=sum(widths),
         rows="\n".join(lines),
         explain=html.escape(COLUMNS_NOTE),
     )
@@ -202,15 +208,15 @@ PAGE = """<!doctype html>
 <title>{title}</title>
 <style>
 body {{ font: 14px system-ui, sans-serif; margin: 1rem; color: #222; }}
-table {{ border-collapse: collapse; }}
+table {{ border-collapse: collapse; table-layout: fixed; }}
+td {{ overflow: hidden; text-overflow: ellipsis; }}
 th, td {{ border-bottom: 1px solid #ddd; padding: 4px 8px; text-align: left; white-space: nowrap; }}
 th {{ position: sticky; top: 0; z-index: 1; background: #f4f4f4; cursor: pointer; user-select: none;
-      white-space: normal; min-width: 4em; max-width: 9em; vertical-align: bottom; }}
+      white-space: normal; vertical-align: bottom; }}
 th.asc::after {{ content: " \\25B2"; }} th.desc::after {{ content: " \\25BC"; }}
 td img {{ width: 80px; height: auto; margin-right: 4px; vertical-align: middle; image-rendering: auto; }}
 tr.wrong td {{ background: #fff1f0; }}
 .scroll {{ overflow: auto; max-height: 85vh; }}
-@media (max-width: 600px) {{ td img {{ width: 52px; }} th, td {{ padding: 4px; }} }}
 p img {{ vertical-align: middle; max-width: 100%; }}
 </style></head>
 <body>
@@ -219,7 +225,7 @@ p img {{ vertical-align: middle; max-width: 100%; }}
 {legend}
 <p>{explain}</p>
 {notes}
-<div class="scroll"><table id="report"><thead><tr>{columns}</tr></thead>
+<div class="scroll"><table id="report" style="width: {width}px"><thead><tr>{columns}</tr></thead>
 <tbody>
 {rows}
 </tbody></table></div>
@@ -230,14 +236,18 @@ document.querySelectorAll("#report th").forEach(function (th) {{
     var up = !th.classList.contains("asc");
     document.querySelectorAll("#report th").forEach(function (other) {{ other.classList.remove("asc", "desc"); }});
     th.classList.add(up ? "asc" : "desc");
-    var rows = Array.from(body.rows);
-    rows.sort(function (a, b) {{
-      var x = a.cells[n].dataset.v, y = b.cells[n].dataset.v;
-      var nx = parseFloat(x), ny = parseFloat(y);
-      var order = (isNaN(nx) || isNaN(ny)) ? String(x).localeCompare(String(y)) : nx - ny;
-      return up ? order : -order;
+    // Keys are read once, and the rows move back in one fragment: 10,000 rows sort in a blink.
+    var rows = Array.from(body.rows, function (row) {{
+      var key = row.cells[n].dataset.v;
+      return {{ row: row, key: key, number: parseFloat(key) }};
     }});
-    rows.forEach(function (row) {{ body.appendChild(row); }});
+    var numeric = rows.every(function (item) {{ return !isNaN(item.number); }});
+    rows.sort(numeric ? function (a, b) {{ return a.number - b.number; }}
+                      : function (a, b) {{ return a.key.localeCompare(b.key); }});
+    if (!up) rows.reverse();
+    var moved = document.createDocumentFragment();
+    rows.forEach(function (item) {{ moved.appendChild(item.row); }});
+    body.appendChild(moved);
   }});
 }});
 </script>
