@@ -23,15 +23,15 @@ from __future__ import annotations
 
 import argparse
 import logging
-import random
 import statistics
 import sys
-import time
 from pathlib import Path
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from rounds import alternate  # noqa: E402
 
 from attention.ablation import MODES, ablator_for  # noqa: E402
 from attention.profile import profile_model  # noqa: E402
@@ -85,21 +85,8 @@ def main(argv: list[str] | None = None) -> int:
             recorder.detach()
             ablator.detach()
 
-    variants = {"plain": plain, "profile": profile}
-    for run in variants.values():  # warm-up: lazy initialisation and allocator growth
-        run()
-    times: dict[str, list[float]] = {name: [] for name in variants}
-    ratios: list[float] = []
-    order = list(variants)
-    for _ in range(args.rounds):
-        random.shuffle(order)
-        this_round = {}
-        for name in order:
-            start = time.perf_counter()
-            variants[name]()
-            this_round[name] = time.perf_counter() - start
-            times[name].append(this_round[name])
-        ratios.append(this_round["profile"] / this_round["plain"])
+    times = alternate({"plain": plain, "profile": profile}, args.rounds)
+    ratios = [profile / plain for profile, plain in zip(times["profile"], times["plain"])]
     images = sum(len(labels) for _, labels in batches)
     print(
         f"{args.model}: {images} images in batches of {args.batch_size}, {len(layers)} attention layers, "

@@ -43,6 +43,8 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from rounds import alternate  # noqa: E402
+
 from attention.ablation import MODES, ablator_for  # noqa: E402
 from attention.devices import resolve_device  # noqa: E402
 from attention.profile import ProfileCounts, count_batches  # noqa: E402
@@ -118,21 +120,8 @@ def throughput(args: argparse.Namespace, spec: str, folder: Path) -> None:
             recorder.detach()
             ablator.detach()
 
-    variants = {"plain": plain, "profile": profile}
-    for run in variants.values():
-        run()  # warm-up: lazy initialisation, allocator growth, the page cache holding the folder
-    times: dict[str, list[float]] = {name: [] for name in variants}
-    ratios = []
-    order = list(variants)
-    for _ in range(args.rounds):
-        random.shuffle(order)
-        this_round = {}
-        for name in order:
-            start = time.perf_counter()
-            variants[name]()
-            this_round[name] = time.perf_counter() - start
-            times[name].append(this_round[name])
-        ratios.append(this_round["plain"] / this_round["profile"])
+    times = alternate({"plain": plain, "profile": profile}, args.rounds)
+    ratios = [plain / profile for plain, profile in zip(times["plain"], times["profile"])]
     plain_s, profile_s = statistics.median(times["plain"]), statistics.median(times["profile"])
     ratio = statistics.median(ratios)
     print(
