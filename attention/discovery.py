@@ -650,7 +650,8 @@ def discover_attention(model: nn.Module, known: set[int], input_size: tuple[int,
                 log.info("not attention: %s (%s): %s", name, type(module).__name__, reason)
     found += _traced(model, input_size, rejected)
     taken = known_names + [name for name, _ in found] + [entry["name"] for entry in rejected]
-    rejected += [entry for entry in inline_gates(model) if not any(_within(entry["name"], k) for k in taken)]
+    inline = inline_gates(model, _probe_input(model, input_size))
+    rejected += [entry for entry in inline if not any(_within(entry["name"], k) for k in taken)]
     # A wrapper around a rejected module is turned down for the same reason: name only the module inside.
     rejected = [
         entry

@@ -1,4 +1,4 @@
-"""Gates read from a network's graph (torch.fx): in a traced network, and written inline in a ``forward``.
+"""Gates no hook on their own module can see: in a torch.fx-traced network, and written inline in a ``forward``.
 
 A network traced with ``torch.fx`` keeps its leaf modules but not the modules
 around them: an SE block's ``forward`` no longer runs, so no hook on it fires.
@@ -6,17 +6,24 @@ Its gate activation (``nn.Sigmoid``, ``nn.Hardsigmoid``) still runs as a
 module, and the graph says that its output multiplies something: that is a
 gate, read where it is made. A gate computed by a function
 (``x * torch.sigmoid(...)``) has no module to hook, traced or not; it is
-named with its enclosing module, so no one counts fewer layers unawares.
+named with its enclosing module, so no one counts fewer layers unawares. In
+a traced network the graph shows it; in any other, one pass under a
+thread-local ``TorchFunctionMode`` sees each sigmoid and each product that
+uses it, without tracing (a trace patches ``nn.Module`` for every thread,
+which would break a server's other requests).
 """
 
 from __future__ import annotations
 
 import logging
 import operator
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import fx, nn
+from torch.overrides import TorchFunctionMode
 
 LOGGER = logging.getLogger(__name__)
 
@@ -55,7 +62,8 @@ def _multiplied(node: fx.Node, depth: int = 4) -> bool:
             user.op == "call_method" and user.target in MULTIPLY_METHODS
         )
         operands = [*user.args, *user.kwargs.values()]
-        if is_product and node in operands and any(other is not node for other in operands):
+        source = node.args[0] if node.args else None  # x * sigmoid(x) is an activation (swish), not a gate
+        if is_product and any(other is not node and other is not source for other in operands):
             return True
         if depth > 0 and _reshapes(user, node) and _multiplied(user, depth - 1):
             return True
@@ -75,30 +83,88 @@ def traced_gates(model: nn.Module) -> list[str]:
     return found
 
 
-def _graph(model: nn.Module) -> fx.Graph | None:
-    """The model's graph: its own when traced, else a symbolic trace; None for code tracing cannot follow."""
-    if isinstance(model, fx.GraphModule):
-        return model.graph
+GATE_CALLS = frozenset({"sigmoid", "sigmoid_", "hardsigmoid", "hardsigmoid_", "expit"})
+PRODUCT_CALLS = frozenset({"mul", "mul_", "__mul__", "__rmul__", "__imul__"})
+VIEW_CALLS = frozenset({*RESHAPE_METHODS, "__getitem__", "getitem"})
+
+
+class _GateWatch(TorchFunctionMode):
+    """In this thread only: each sigmoid a forward computes, and each product in which it scales a larger tensor."""
+
+    def __init__(self, where: Callable[[], tuple[str, type]]) -> None:
+        super().__init__()
+        self.where = where
+        self.gates: dict[int, tuple[torch.Tensor, str]] = {}  # id -> (the tensor, kept alive; the call that made it)
+        self.found: dict[str, tuple[type, str]] = {}  # enclosing module -> (its type, the call)
+
+    def __torch_function__(self, func: Any, types: Any, args: tuple[Any, ...] = (), kwargs: Any = None) -> Any:
+        result = func(*args, **(kwargs or {}))
+        name = getattr(func, "__name__", "")
+        first = args[0] if args else None
+        if name in GATE_CALLS and isinstance(result, torch.Tensor):
+            self.gates[id(result)] = (result, f"torch.{name.rstrip('_')}")
+        elif name in VIEW_CALLS and isinstance(first, torch.Tensor) and id(first) in self.gates:
+            if isinstance(result, torch.Tensor):
+                self.gates[id(result)] = (result, self.gates[id(first)][1])
+        elif name in PRODUCT_CALLS and len(args) == 2:
+            for gate, other in (args, args[::-1]):
+                kept = self.gates.get(id(gate)) if isinstance(gate, torch.Tensor) else None
+                # A gate scales a larger tensor through broadcasting; x * sigmoid(x) (swish) has x's own shape.
+                if kept is not None and isinstance(other, torch.Tensor) and gate.numel() < other.numel():
+                    module, kind = self.where()
+                    self.found.setdefault(module, (kind, kept[1]))
+        return result
+
+
+def _watched(model: nn.Module, batches: Iterable[torch.Tensor]) -> dict[str, tuple[type, str]]:
+    """Run ``model`` on the first batch it takes, watching for inline gates; the module each was computed in."""
+    stack: list[tuple[str, type]] = [("", type(model))]
+
+    def enter(name: str) -> Any:
+        def hook(module: nn.Module, _inputs: tuple[Any, ...]) -> None:
+            stack.append((name, type(module)))
+
+        return hook
+
+    def leave(_module: nn.Module, _inputs: tuple[Any, ...], _output: Any) -> None:
+        if len(stack) > 1:
+            stack.pop()
+
+    handles = []
+    for name, module in model.named_modules():
+        if name:
+            handles += [module.register_forward_pre_hook(enter(name)), module.register_forward_hook(leave)]
     try:
-        return fx.Tracer().trace(model)
-    except Exception as error:  # noqa: BLE001 - data-dependent control flow and the like: no graph, nothing named
-        LOGGER.debug("no symbolic trace of %s: %s", type(model).__name__, error)
-        return None
+        for batch in batches:
+            del stack[1:]
+            watch = _GateWatch(lambda: stack[-1])
+            try:
+                with torch.inference_mode(), watch:
+                    model(batch)
+                return watch.found
+            except Exception as error:  # noqa: BLE001 - a size the model does not take; try the next one
+                LOGGER.debug("inline-gate watch at input %s failed: %s", tuple(batch.shape), error)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return {}
 
 
-def inline_gates(model: nn.Module) -> list[dict[str, str]]:
+def inline_gates(model: nn.Module, batches: Iterable[torch.Tensor] = ()) -> list[dict[str, str]]:
     """``{name, type, reason}`` for each gate a function computes and a product applies, by its enclosing module.
 
-    The enclosing module is the innermost one that still exists in ``model``
-    (a trace keeps only leaf modules and their containers).
+    A traced network is read from its graph; any other is run once on the
+    first of ``batches`` it takes. The enclosing module is the innermost one
+    that exists in ``model`` (a trace keeps only leaf modules and their containers).
     """
-    graph = _graph(model)
-    if graph is None:
-        return []
-    existing = dict(model.named_modules())
-    traced = isinstance(model, fx.GraphModule)
     named: dict[str, dict[str, str]] = {}
-    for node in graph.nodes:
+    if not isinstance(model, fx.GraphModule):
+        for name, (kind, call) in _watched(model, batches).items():
+            reason = INLINE_REASON.format(call=call)
+            named[name] = {"name": name, "type": kind.__name__, "reason": reason}
+        return list(named.values())
+    existing = dict(model.named_modules())
+    for node in model.graph.nodes:
         gate = (node.op == "call_function" and node.target in GATE_FUNCTIONS) or (
             node.op == "call_method" and node.target in GATE_METHODS
         )
@@ -108,6 +174,6 @@ def inline_gates(model: nn.Module) -> list[dict[str, str]]:
         name, kind = next(((str(n), k) for n, k in reversed(stack) if str(n) in existing), ("", type(model)))
         call = getattr(node.target, "__name__", str(node.target))
         call = f"torch.{call}" if node.op == "call_function" else f".{call}()"
-        reason = (TRACED_REASON if traced else INLINE_REASON).format(call=call)
+        reason = TRACED_REASON.format(call=call)
         named.setdefault(name, {"name": name, "type": getattr(kind, "__name__", str(kind)), "reason": reason})
     return list(named.values())

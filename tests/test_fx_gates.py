@@ -113,3 +113,36 @@ def test_a_network_tracing_cannot_follow_names_nothing_and_still_records() -> No
 
     shipped = load_checkpoint("shapes").model
     assert inline_gates(shipped) == [] and len(find_attention_layers(shipped)) == 8
+
+
+def test_looking_for_inline_gates_leaves_other_threads_models_alone() -> None:
+    import threading
+
+    torch.manual_seed(1)
+    busy = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), InlineSE(8)).eval()
+    x = torch.randn(2, *SIZE)
+    with torch.inference_mode():
+        expected = busy(x)
+    stop = threading.Event()
+    outcomes: list[object] = []
+
+    def run() -> None:
+        while not stop.is_set():
+            try:
+                with torch.inference_mode():
+                    outcomes.append(torch.equal(busy(x), expected))
+            except Exception as error:  # noqa: BLE001 - reported below
+                outcomes.append(error)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    try:
+        for seed in range(5):
+            fresh = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), InlineSE(8), InlineSE(8)).eval()
+            torch.manual_seed(seed)
+            rejected = discovery_report(fresh, find_attention_layers(fresh, SIZE))["rejected"]
+            assert [entry["name"] for entry in rejected] == ["1", "2"]
+    finally:
+        stop.set()
+        thread.join(timeout=60)
+    assert outcomes and all(outcome is True for outcome in outcomes), {repr(o) for o in outcomes if o is not True}
