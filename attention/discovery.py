@@ -54,7 +54,7 @@ from torch import nn
 
 from .errors import InputError
 from .foreign import CHANNEL, SPATIAL, channel_gate, make_adapter, spatial_mask
-from .fx_gates import inline_gates, traced_gates
+from .fx_gates import evaluating, inline_gates, traced_gates
 from .records import Adapter, ChannelRecord, LayerRecord, SpatialRecord, cpu_copy, module_itself
 
 log = logging.getLogger(__name__)
@@ -692,7 +692,7 @@ def _traced(
         for batch in _probe_input(model, input_size):
             shapes.clear()
             try:
-                with torch.inference_mode():
+                with evaluating(model), torch.inference_mode():
                     model(batch)
                 break
             except Exception as error:  # noqa: BLE001 - a size the model does not take; try the next one

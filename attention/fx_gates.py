@@ -15,9 +15,10 @@ which would break a server's other requests).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import operator
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import torch
@@ -83,6 +84,18 @@ def traced_gates(model: nn.Module) -> list[str]:
     return found
 
 
+@contextlib.contextmanager
+def evaluating(model: nn.Module) -> Iterator[None]:
+    """Eval mode for a probe pass, every module's own mode restored after: a probe must not move BN statistics."""
+    modes = [(module, module.training) for module in model.modules()]
+    model.eval()
+    try:
+        yield
+    finally:
+        for module, training in modes:
+            module.training = training
+
+
 GATE_CALLS = frozenset({"sigmoid", "sigmoid_", "hardsigmoid", "hardsigmoid_", "expit"})
 PRODUCT_CALLS = frozenset({"mul", "mul_", "__mul__", "__rmul__", "__imul__"})
 VIEW_CALLS = frozenset({*RESHAPE_METHODS, "__getitem__", "getitem"})
@@ -139,7 +152,7 @@ def _watched(model: nn.Module, batches: Iterable[torch.Tensor]) -> dict[str, tup
             del stack[1:]
             watch = _GateWatch(lambda: stack[-1])
             try:
-                with torch.inference_mode(), watch:
+                with evaluating(model), torch.inference_mode(), watch:
                     model(batch)
                 return watch.found
             except Exception as error:  # noqa: BLE001 - a size the model does not take; try the next one

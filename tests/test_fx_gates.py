@@ -146,3 +146,46 @@ def test_looking_for_inline_gates_leaves_other_threads_models_alone() -> None:
         stop.set()
         thread.join(timeout=60)
     assert outcomes and all(outcome is True for outcome in outcomes), {repr(o) for o in outcomes if o is not True}
+
+
+class AddedGate(nn.Module):
+    """A sigmoid module whose output is added to the features: a traced graph shows no product, so no gate."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 3, 1)
+        self.act = nn.Sigmoid()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.act(self.conv(x))
+
+
+class Swish(nn.Module):
+    """x * sigmoid(x): an activation, each value scaled by a function of itself, not a gate."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.act = nn.Sigmoid()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.act(x)
+
+
+class RootGate(nn.Module):
+    """A network whose own forward gates the features its child made."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.conv(x)
+        return y * torch.sigmoid(y.mean((2, 3), keepdim=True))
+
+
+def test_an_added_sigmoid_in_a_traced_network_is_no_gate_and_a_whole_networks_own_gate_is_named() -> None:
+    assert traced_gates(fx.symbolic_trace(AddedGate())) == [] and traced_gates(AddedGate()) == []
+    assert traced_gates(fx.symbolic_trace(Swish())) == []
+    model = RootGate().eval()
+    rejected = discovery_report(model, find_attention_layers(model, SIZE))["rejected"]
+    assert [(entry["name"], entry["type"]) for entry in rejected] == [("", "RootGate")]

@@ -151,6 +151,17 @@ def test_saved_counts_come_back_exactly_and_merge_like_one_run(tmp_path: Path) -
     )
 
 
+def test_saved_counts_whose_layers_disagree_are_refused() -> None:
+    for broken in ("activity_sum", "ablated_correct"):
+        state = _counts(1).state()
+        if broken == "activity_sum":
+            state["activity_sum"] = {"a": 0.5}  # one layer's sums lost
+        else:
+            state["ablated_correct"] = [*state["ablated_correct"], ["ghost", "identity", 3]]  # a layer it lacks
+        with pytest.raises(ValueError, match="its layers and modes do not agree"):
+            ProfileCounts.from_state(state)
+
+
 def test_a_counts_file_that_declares_more_than_it_holds_is_refused_before_loading(tmp_path: Path) -> None:
     import zipfile
 
