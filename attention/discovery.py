@@ -440,7 +440,7 @@ def _image_shaped(plane: tuple[int, ...], picture: tuple[int, ...]) -> bool:
 
 
 def _probe(
-    model: nn.Module, candidates: list[tuple[str, nn.Module]], input_size: tuple[int, int, int] | None
+    model: nn.Module, candidates: list[tuple[str, nn.Module]], batches: list[torch.Tensor]
 ) -> dict[int, _Verdict]:
     verdicts: dict[int, _Verdict] = {}
     busy = []  # non-empty while a module is run again on other input, so no hook sees that run
@@ -495,7 +495,7 @@ def _probe(
         return handles
 
     modes = [(module, module.training) for module in model.modules()]
-    for batch in _probe_input(model, input_size):
+    for batch in batches:
         verdicts.clear()
         picture = tuple(batch.shape[2:])
         handles = [handle for _name, module in candidates for handle in make_hooks(module)]
@@ -612,13 +612,14 @@ def discover_attention(model: nn.Module, known: set[int], input_size: tuple[int,
         return [(name, modules[name], adapter) for name, adapter in cached[1]]
 
     known_names = [name for name, module in named if id(module) in known]
+    batches = _probe_input(model, input_size)  # made once, for every pass below
     candidates = [
         (name, module) for name, module in named if not any(_within(name, k) or _within(k, name) for k in known_names)
     ]
     found: list[tuple[str, Any]] = []
     rejected: list[dict[str, str]] = []
     if candidates:
-        verdicts = _probe(model, candidates, input_size)
+        verdicts = _probe(model, candidates, batches)
         qualified = [
             (name, module, verdicts[id(module)])
             for name, module in candidates
@@ -648,9 +649,9 @@ def discover_attention(model: nn.Module, known: set[int], input_size: tuple[int,
             if reason:
                 rejected.append(_rejection(name, module, reason))
                 log.info("not attention: %s (%s): %s", name, type(module).__name__, reason)
-    found += _traced(model, input_size, rejected)
+    found += _traced(model, batches, rejected)
     taken = known_names + [name for name, _ in found] + [entry["name"] for entry in rejected]
-    inline = inline_gates(model, _probe_input(model, input_size))
+    inline = inline_gates(model, batches)
     rejected += [entry for entry in inline if not any(_within(entry["name"], k) for k in taken)]
     # A wrapper around a rejected module is turned down for the same reason: name only the module inside.
     rejected = [
@@ -668,9 +669,7 @@ def discover_attention(model: nn.Module, known: set[int], input_size: tuple[int,
     return [(name, modules[name], adapter) for name, adapter in found]
 
 
-def _traced(
-    model: nn.Module, input_size: tuple[int, int, int] | None, rejected: list[dict[str, str]]
-) -> list[tuple[str, Any]]:
+def _traced(model: nn.Module, batches: list[torch.Tensor], rejected: list[dict[str, str]]) -> list[tuple[str, Any]]:
     """Gates of a torch.fx-traced network, read at their activation module, filed as channel or spatial by shape.
 
     Each is named after the module it was part of before tracing (``layer1.0.se``
@@ -689,7 +688,7 @@ def _traced(
 
     handles = [model.get_submodule(name).register_forward_hook(keep_shape(name)) for name in gates]
     try:
-        for batch in _probe_input(model, input_size):
+        for batch in batches:
             shapes.clear()
             try:
                 with evaluating(model), torch.inference_mode():

@@ -17,26 +17,23 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import operator
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import fx, nn
 from torch.overrides import TorchFunctionMode
 
 LOGGER = logging.getLogger(__name__)
 
 GATE_MODULES = (nn.Sigmoid, nn.Hardsigmoid)
-GATE_FUNCTIONS = frozenset({torch.sigmoid, F.sigmoid, F.hardsigmoid, torch.special.expit})
-GATE_METHODS = frozenset({"sigmoid", "sigmoid_"})
-MULTIPLY_FUNCTIONS = frozenset({operator.mul, operator.imul, torch.mul})
-MULTIPLY_METHODS = frozenset({"mul", "mul_"})
-RESHAPE_METHODS = frozenset(
+# What a call is, by its name: the same names serve a traced graph's nodes and the calls a TorchFunctionMode sees.
+GATE_CALLS = frozenset({"sigmoid", "sigmoid_", "hardsigmoid", "hardsigmoid_", "expit", "special_expit"})
+PRODUCT_CALLS = frozenset({"mul", "mul_", "imul", "__mul__", "__rmul__", "__imul__"})
+VIEW_CALLS = frozenset(
     {"view", "reshape", "expand", "expand_as", "unsqueeze", "squeeze", "flatten", "contiguous", "to", "type_as"}
+    | {"getitem", "__getitem__"}
 )
-RESHAPE_FUNCTIONS = frozenset({operator.getitem, torch.reshape, torch.unsqueeze, torch.squeeze, torch.flatten})
 INLINE_REASON = (
     "a gate computed inline ({call} times the features in its forward): no module to hook; "
     "make the gate a module (nn.Sigmoid) to record it"
@@ -47,26 +44,23 @@ TRACED_REASON = (
 )
 
 
-def _reshapes(user: fx.Node, node: fx.Node) -> bool:
-    """Whether ``user`` only lays ``node``'s values out anew (a view, an expansion, an index), keeping them."""
-    first = user.args[0] if user.args else None
-    return first is node and (
-        (user.op == "call_method" and user.target in RESHAPE_METHODS)
-        or (user.op == "call_function" and user.target in RESHAPE_FUNCTIONS)
-    )
+def _called(node: fx.Node) -> str:
+    """The name of the function or method a graph node calls; empty for any other node."""
+    if node.op == "call_method":
+        return str(node.target)
+    return getattr(node.target, "__name__", "") if node.op == "call_function" else ""
 
 
 def _multiplied(node: fx.Node, depth: int = 4) -> bool:
     """Whether some user of ``node`` multiplies it (or a view of it, a few reshapes down) by another value."""
     for user in node.users:
-        is_product = (user.op == "call_function" and user.target in MULTIPLY_FUNCTIONS) or (
-            user.op == "call_method" and user.target in MULTIPLY_METHODS
-        )
+        is_product = _called(user) in PRODUCT_CALLS
         operands = [*user.args, *user.kwargs.values()]
         source = node.args[0] if node.args else None  # x * sigmoid(x) is an activation (swish), not a gate
         if is_product and any(other is not node and other is not source for other in operands):
             return True
-        if depth > 0 and _reshapes(user, node) and _multiplied(user, depth - 1):
+        reshapes = _called(user) in VIEW_CALLS and user.args[:1] == (node,)  # the same values laid out anew
+        if depth > 0 and reshapes and _multiplied(user, depth - 1):
             return True
     return False
 
@@ -94,11 +88,6 @@ def evaluating(model: nn.Module) -> Iterator[None]:
     finally:
         for module, training in modes:
             module.training = training
-
-
-GATE_CALLS = frozenset({"sigmoid", "sigmoid_", "hardsigmoid", "hardsigmoid_", "expit"})
-PRODUCT_CALLS = frozenset({"mul", "mul_", "__mul__", "__rmul__", "__imul__"})
-VIEW_CALLS = frozenset({*RESHAPE_METHODS, "__getitem__", "getitem"})
 
 
 class _GateWatch(TorchFunctionMode):
@@ -178,10 +167,7 @@ def inline_gates(model: nn.Module, batches: Iterable[torch.Tensor] = ()) -> list
         return list(named.values())
     existing = dict(model.named_modules())
     for node in model.graph.nodes:
-        gate = (node.op == "call_function" and node.target in GATE_FUNCTIONS) or (
-            node.op == "call_method" and node.target in GATE_METHODS
-        )
-        if not gate or not _multiplied(node):
+        if _called(node) not in GATE_CALLS or not _multiplied(node):
             continue
         stack = list((node.meta.get("nn_module_stack") or {}).values())
         name, kind = next(((str(n), k) for n, k in reversed(stack) if str(n) in existing), ("", type(model)))

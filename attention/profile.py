@@ -123,7 +123,10 @@ class ProfileCounts:
         return self.seen + len(self.skipped)
 
     def state(self) -> dict[str, Any]:
-        """A JSON-ready copy; floats are written in full, so a resumed profile adds up exactly as an unbroken one."""
+        """A plain copy: numbers and lists, and the per-class channel sums as arrays (millions of numbers for ImageNet).
+
+        Floats are kept in full, so a resumed profile adds up exactly as an unbroken one.
+        """
         return {
             "names": self.names,
             "classes": self.classes,
@@ -135,7 +138,7 @@ class ProfileCounts:
             "ablated_correct": [[name, mode, count] for (name, mode), count in self.ablated_correct.items()],
             "activity_sum": self.activity_sum,
             "activity_count": self.activity_count,
-            "class_sum": {name: sums.tolist() for name, sums in self.class_sum.items()},
+            "class_sum": {name: sums.copy() for name, sums in self.class_sum.items()},
             "entropy_sum": {name: sums.tolist() for name, sums in self.entropy_sum.items()},
             "head_correct": [[name, mode, counts.tolist()] for (name, mode), counts in self.head_correct.items()],
             "skipped": list(self.skipped),
@@ -243,7 +246,7 @@ def save_counts(path: Path, counts: ProfileCounts, fingerprint: dict[str, Any]) 
     state = counts.state()
     sums = state.pop("class_sum")
     meta = json.dumps({"version": SAVED_VERSION, "fingerprint": fingerprint, "counts": state})
-    arrays = {f"class_sum_{counts.names.index(name)}": np.asarray(values) for name, values in sums.items()}
+    arrays = {f"class_sum_{counts.names.index(name)}": values for name, values in sums.items()}
     partial = path.with_name(path.name + ".tmp")
     with partial.open("wb") as stream:
         np.savez(stream, meta=np.array(meta), **arrays)

@@ -15,7 +15,7 @@ from attention.errors import InputError
 from attention.files import dumps, safe_stem
 from models.options import add_model_options, load_model_from
 
-from .options import BATCH_SIZE_RANGE, DEFAULT_WORKERS, check_out_folder, fraction, int_in, unread_line
+from .options import BATCH_SIZE_RANGE, DEFAULT_WORKERS, check_layer, check_out_folder, fraction, int_in, unread_line
 
 LOGGER = logging.getLogger("attention")
 MAX_IMAGES = 1_000_000  # what one command lists; a larger collection is analysed in parts
@@ -240,9 +240,8 @@ def run(args: argparse.Namespace) -> int:
         if args.list_layers:
             return list_layers(loaded.name, analyzer.discovery, args.json)
         require_attention(analyzer.layer_names, loaded.name, loaded.model)
-        if args.layer is not None and args.layer not in analyzer.layer_names:
-            shown = ", ".join(analyzer.layer_names[:6]) + (", ..." if len(analyzer.layer_names) > 6 else "")
-            raise InputError(f"{loaded.name} has no attention layer {args.layer!r}; its layers are {shown}")
+        if args.layer is not None:
+            check_layer(loaded.name, analyzer.layer_names, args.layer)
         report = None
         if args.report is not None:
             from attention.report import BatchReport

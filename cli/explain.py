@@ -15,7 +15,7 @@ from attention.errors import InputError
 from attention.files import safe_stem
 from models.options import add_model_options, load_model_from
 
-from .options import check_out_folder
+from .options import check_layer, check_out_folder
 
 
 def add_parser(commands: Any) -> None:
@@ -52,10 +52,8 @@ def run(args: argparse.Namespace) -> int:
         names = analyzer.layer_names
         require_attention(names, loaded.name, loaded.model)
         wanted = names if args.layer == "all" else [args.layer or names[0]]
-        unknown = [name for name in wanted if name not in names]
-        if unknown:
-            shown = ", ".join(names[:6]) + (", ..." if len(names) > 6 else "")
-            raise InputError(f"{loaded.name} has no attention layer {unknown[0]!r}; its layers are {shown}")
+        for name in wanted:
+            check_layer(loaded.name, names, name)
         (analysis,) = analyzer.analyze([image], names=[args.image], feature_layer=wanted)
     modules = dict(loaded.model.named_modules())
     stem = safe_stem(Path(args.image).stem)

@@ -45,6 +45,13 @@ def unread_line(path: str | Path, reason: str) -> str:
     return f"{path}: {why}"
 
 
+def check_layer(model: str, layers: list[str], wanted: str) -> None:
+    """Refuse, in one line that lists the model's layers, a layer name the model does not have."""
+    if wanted not in layers:
+        shown = ", ".join(layers[:6]) + (", ..." if len(layers) > 6 else "")
+        raise InputError(f"{model} has no attention layer {wanted!r}; its layers are {shown}")
+
+
 def check_out_folder(out: Path) -> None:
     """Fail before any work when ``--out`` cannot take files, rather than after the work is done."""
     if out.exists() and not out.is_dir():
