@@ -14,6 +14,12 @@ as it is. Attention layers scale their input (``output = input * gate``),
 which is what lets one hook on the layer serve every kind of attention
 module, this project's and foreign ones alike.
 
+Softmax weights over parallel branches (selective kernel, split attention)
+are replaced where they are made: ``identity`` weighs every branch equally
+(1/P, no selection), and ``mean`` gives every channel the branch weights
+averaged over the channels, which keeps how much each branch counts overall
+and removes which channels it counts for.
+
 A self-attention layer is a branch added to the residual stream, not a gate:
 ``identity`` makes the branch add nothing (its output becomes zeros), and
 ``mean`` gives every token the branch's output averaged over the tokens,
@@ -93,6 +99,9 @@ class Ablator:
             switched off; each module must compute ``input * gate``, except
             the self-attention branches named in ``token_layers``.
         token_layers: names of the layers in ``layers`` that are self-attention over tokens.
+        gate_layers: names whose module is the gate itself (its output is the factors), not ``input * gate``.
+        branch_layers: names among ``gate_layers`` whose gate is softmax weights over branches, laid out
+            branch-major: (B, P, ...) or (B, P * C).
     """
 
     def __init__(
@@ -100,10 +109,14 @@ class Ablator:
         layers: Sequence[tuple[str, nn.Module]],
         token_layers: Sequence[str] = (),
         gate_layers: Sequence[str] = (),
+        branch_layers: dict[str, int] | None = None,
+        outer_gains: dict[str, float] | None = None,
     ) -> None:
         self.layer_names = [name for name, _ in layers]
         self._token_layers = frozenset(token_layers)
-        self._gate_layers = frozenset(gate_layers)  # their module is the gate activation itself, not input * gate
+        self._gate_layers = frozenset(gate_layers)
+        self._branch_layers = dict(branch_layers or {})  # name -> number of branches
+        self._outer_gains = dict(outer_gains or {})  # name -> what the network multiplies the module's output by
         self._layers = list(layers)
         self._active: dict[int, Ablation] = {}
         self._handles: list[RemovableHandle] = []
@@ -139,11 +152,18 @@ class Ablator:
         active = self._active
         get_ident = threading.get_ident
         gate_layers = self._gate_layers
+        branches = self._branch_layers.get(name)
+        outer = self._outer_gains.get(name, 1.0)
 
         def hook(_module: nn.Module, inputs: tuple[Any, ...], output: Any) -> Any:
             ablation = active.get(get_ident())
             if ablation is None or ablation.layer != name:
                 return None
+            if branches is not None:  # softmax weights over branches: equal shares, or each branch's mean share
+                weights = output.reshape(output.shape[0], branches, -1)
+                if ablation.mode == "identity":
+                    return torch.full_like(output, 1.0 / branches)
+                return weights.mean(dim=2, keepdim=True).expand_as(weights).reshape(output.shape).clone()
             if name in gate_layers:  # the gate itself: all ones passes the features through, its mean flattens it
                 if ablation.mode == "identity":
                     return torch.ones_like(output)
@@ -151,8 +171,8 @@ class Ablator:
                 return scale.reshape(-1, *([1] * (output.dim() - 1))).expand_as(output).clone()
             features = inputs[0]
             if ablation.mode == "identity":
-                return features
-            scale = ablation.scale.to(device=features.device, dtype=features.dtype)  # type: ignore[union-attr]
+                return features if outer == 1.0 else features / outer
+            scale = ablation.scale.to(device=features.device, dtype=features.dtype) / outer  # type: ignore[union-attr]
             return features * scale.reshape(-1, *([1] * (features.dim() - 1)))
 
         return hook
@@ -266,18 +286,27 @@ def switched_off(entry: dict[str, Any]) -> str:
 
 def ablator_for(layers: Sequence[tuple[str, nn.Module, Any]]) -> Ablator:
     """An Ablator for ``find_attention_layers``'s answer, which knows which layers are self-attention."""
-    from .records import TOKEN
+    from .records import BRANCH, TOKEN
 
     return Ablator(
         [(name, module if a.ablate_point is None else a.ablate_point(module)) for name, module, a in layers],
         [name for name, _, a in layers if a.kind == TOKEN],
         [name for name, _, a in layers if a.ablate_point is not None],
+        {name: _branch_count(module) for name, module, a in layers if a.kind == BRANCH},
+        {name: a.outer_gain for name, _, a in layers if a.outer_gain != 1.0},
     )
 
 
+def _branch_count(module: nn.Module) -> int:
+    """How many branches a branch-weights layer mixes: a selective kernel's paths, or split attention's radix."""
+    paths = getattr(module, "paths", None)
+    return len(paths) if paths is not None else int(getattr(module, "radix", 1))
+
+
 def gate_means(record: Any) -> torch.Tensor:
-    """Per-image mean (B,) of a layer's recorded gate: channel weights or a spatial mask."""
-    return record.gate.flatten(1).float().mean(dim=1)
+    """Per-image mean (B,) of the factors that scaled a layer's input: offset + gain * gate (usually just the gate)."""
+    mean = record.gate.flatten(1).float().mean(dim=1)
+    return getattr(record, "offset", 0.0) + getattr(record, "gain", 1.0) * mean
 
 
 def run_ablations(

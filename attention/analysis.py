@@ -34,7 +34,7 @@ from .recorder import (
     TokenRecord,
     find_attention_layers,
 )
-from .records import ATTENTION_MEANS
+from .records import ATTENTION_MEANS, BRANCH, ELEMENT, BranchRecord, ElementRecord
 from .tokens import ROLLOUT_NOTE, TokenLayout, rollout, token_layout
 
 LOGGER = logging.getLogger(__name__)
@@ -52,6 +52,7 @@ class ChannelLayer:
     avg: np.ndarray | None
     max: np.ndarray | None
     kernel_size: int | None
+    gain: float = 1.0  # the features were multiplied by gain * weights
 
     @property
     def gate(self) -> np.ndarray:
@@ -72,6 +73,7 @@ class SpatialLayer:
     mask: np.ndarray  # (H, W), values in [0, 1]
     kernel_size: int | None
     type: str = "spatial"
+    gain: float = 1.0  # the features were multiplied by gain * mask
 
     @property
     def gate(self) -> np.ndarray:
@@ -81,6 +83,48 @@ class SpatialLayer:
     @property
     def size(self) -> tuple[int, int]:
         return int(self.mask.shape[0]), int(self.mask.shape[1])
+
+
+@dataclass
+class ElementLayer(SpatialLayer):
+    """A gate with one factor per channel and pixel, for one image: every view draws its mean over channels.
+
+    It is a ``SpatialLayer`` whose ``mask`` is that mean, so the overlays,
+    Grad-CAM's comparison and the reports show it on the same 0–1 scale as a
+    mask, and their captions say it is a mean.
+    """
+
+    kind: ClassVar[str] = ELEMENT
+    per_channel: np.ndarray | None = None  # (C,) the gate averaged over pixels
+    rows: np.ndarray | None = None  # (C, H) the per-row factor of a rows-times-columns gate
+    columns: np.ndarray | None = None  # (C, W) the per-column factor
+    offset: float = 0.0  # the features were multiplied by offset + gate
+    readable: float = 1.0  # the share of elements ``mask`` averages
+
+    @property
+    def factor(self) -> str:
+        """What multiplied the features, in words for captions and the JSON."""
+        return "1 + gate" if self.offset == 1.0 else "gate" if self.offset == 0.0 else f"{self.offset:g} + gate"
+
+
+@dataclass
+class BranchLayer:
+    """Softmax weights over a layer's parallel branches, one set per channel, for one image."""
+
+    kind: ClassVar[str] = BRANCH
+    name: str
+    type: str
+    weights: np.ndarray  # (P, C), summing to 1 over the branches
+    branches: tuple[str, ...] = ()
+
+    @property
+    def gate(self) -> np.ndarray:
+        """The factors each branch's output was multiplied by before the branches were summed."""
+        return self.weights
+
+    @property
+    def channels(self) -> int:
+        return int(self.weights.shape[1])
 
 
 @dataclass
@@ -147,7 +191,7 @@ class TokenLayer:
         return {name: self.first[:, index].tolist() for index, name in enumerate(self.layout.prefix)}
 
 
-Layer = ChannelLayer | SpatialLayer | TokenLayer
+Layer = ChannelLayer | SpatialLayer | TokenLayer | BranchLayer  # an ElementLayer is a SpatialLayer
 
 
 @dataclass
@@ -177,6 +221,10 @@ class ImageAnalysis:
     @property
     def token_layers(self) -> list[TokenLayer]:
         return [layer for layer in self.layers if isinstance(layer, TokenLayer)]
+
+    @property
+    def branch_layers(self) -> list[BranchLayer]:
+        return [layer for layer in self.layers if isinstance(layer, BranchLayer)]
 
     def rollout(self) -> np.ndarray | None:
         """(rows, columns): attention rollout over every token layer (see ``ROLLOUT_NOTE``), or None without one.
@@ -241,8 +289,12 @@ class Analyzer:
         self._recorder = AttentionRecorder(self.model, layers=self.layers)
         self.layer_names = self._recorder.layer_names
         self.channel_layer_names = [name for name, _, adapter in self.layers if adapter.kind == CHANNEL]
-        self.spatial_layer_names = [name for name, _, adapter in self.layers if adapter.kind == SPATIAL]
+        # A gate over channels and pixels at once is drawn as its mean over channels, beside the masks.
+        self.spatial_layer_names = [name for name, _, adapter in self.layers if adapter.kind in (SPATIAL, ELEMENT)]
+        self.branch_layer_names = [name for name, _, adapter in self.layers if adapter.kind == BRANCH]
         self.token_layer_names = [name for name, _, adapter in self.layers if adapter.kind == TOKEN]
+        # The layers whose input feature map can be kept (a gate over branches has no one map it scales).
+        self.feature_layer_names = [name for name, _, adapter in self.layers if adapter.feature_map is not None]
         # Ablation hooks live as long as the recording hooks, for the same reason: a
         # hook added or removed while another thread runs the model is not safe.
         self._ablator = ablator_for(self.layers)
@@ -357,10 +409,30 @@ class Analyzer:
                             avg=_numpy(record.avg, index),
                             max=_numpy(record.max, index),
                             kernel_size=record.kernel_size,
+                            gain=record.gain,
                         )
                     )
                 elif isinstance(record, SpatialRecord):
-                    layers.append(SpatialLayer(record.name, record.mask[index].float().numpy(), record.kernel_size))
+                    mask = record.mask[index].float().numpy()
+                    layers.append(SpatialLayer(record.name, mask, record.kernel_size, gain=record.gain))
+                elif isinstance(record, ElementRecord):
+                    layers.append(
+                        ElementLayer(
+                            name=record.name,
+                            mask=record.map[index].float().numpy(),
+                            kernel_size=None,
+                            type=record.type,
+                            per_channel=record.per_channel[index].float().numpy(),
+                            rows=_numpy(record.rows, index),
+                            columns=_numpy(record.columns, index),
+                            offset=record.offset,
+                            readable=record.readable,
+                        )
+                    )
+                elif isinstance(record, BranchRecord):
+                    layers.append(
+                        BranchLayer(record.name, record.type, record.weights[index].float().numpy(), record.branches)
+                    )
                 elif isinstance(record, TokenRecord):
                     layers.append(
                         TokenLayer(
@@ -439,6 +511,8 @@ def analysis_to_dict(analysis: ImageAnalysis, image: str | None = None) -> dict[
                 "weights": _floats(layer.weights),
                 "branches": {},
             }
+            if layer.gain != 1.0:
+                entry["gain"] = layer.gain
             if layer.avg is not None:
                 entry["branches"]["avg"] = _floats(layer.avg)
             if layer.max is not None:
@@ -446,6 +520,19 @@ def analysis_to_dict(analysis: ImageAnalysis, image: str | None = None) -> dict[
             layers.append(entry)
         elif isinstance(layer, TokenLayer):
             layers.append(_token_entry(layer))
+        elif isinstance(layer, ElementLayer):
+            layers.append(_element_entry(layer))
+        elif isinstance(layer, BranchLayer):
+            layers.append(
+                {
+                    "name": layer.name,
+                    "type": "branch",
+                    "module": layer.type,
+                    "branches": list(layer.branches),
+                    "channels": layer.channels,
+                    "weights": _floats(layer.weights),
+                }
+            )
         else:
             layers.append(
                 {
@@ -454,6 +541,7 @@ def analysis_to_dict(analysis: ImageAnalysis, image: str | None = None) -> dict[
                     "kernel_size": layer.kernel_size,
                     "size": list(layer.size),
                     "mask": _floats(layer.mask),
+                    **({"gain": layer.gain} if layer.gain != 1.0 else {}),
                 }
             )
     entry = {
@@ -472,6 +560,24 @@ def analysis_to_dict(analysis: ImageAnalysis, image: str | None = None) -> dict[
         entry["rollout"] = {"note": ROLLOUT_NOTE, "map": _floats(flow)}
     if analysis.ablations:
         entry["ablations"] = analysis.ablations
+    return entry
+
+
+def _element_entry(layer: ElementLayer) -> dict[str, Any]:
+    """A per-element gate in the JSON: its mean over channels as the pixel map, and what multiplied the features."""
+    entry: dict[str, Any] = {
+        "name": layer.name,
+        "type": "element",
+        "module": layer.type,
+        "factor": layer.factor,
+        "size": list(layer.size),
+        "mask": _floats(layer.mask),
+        "per_channel": _floats(layer.per_channel),
+        "readable": round(layer.readable, 6),
+    }
+    if layer.rows is not None and layer.columns is not None:
+        entry["rows"] = _floats(layer.rows)
+        entry["columns"] = _floats(layer.columns)
     return entry
 
 
@@ -551,6 +657,22 @@ def mask_statistics(mask: np.ndarray) -> dict[str, float]:
     }
 
 
+def branch_statistics(weights: np.ndarray) -> dict[str, float]:
+    """The first branch's share over the channels, and how evenly the channels split between the branches.
+
+    Entropy here is each channel's entropy over its branches divided by
+    log(P), averaged over the channels: 1.0 means every channel mixes its
+    branches equally, 0 that each picks one.
+    """
+    weights = weights.astype(np.float64)
+    spread = _spread(weights[0])
+    branches = weights.shape[0]
+    if branches > 1:
+        per_channel = -(weights * np.log(np.clip(weights, 1e-12, None))).sum(axis=0) / math.log(branches)
+        spread["entropy"] = float(per_channel.mean())
+    return spread
+
+
 def token_statistics(layer: TokenLayer) -> dict[str, float]:
     """The head-mean attention over the patches: its spread, and its entropy over log(patches) (1.0: uniform)."""
     return _spread(layer.shown_rows().mean(axis=0)[len(layer.layout.prefix) :].astype(np.float64))
@@ -568,6 +690,20 @@ def layer_statistics(analysis: ImageAnalysis) -> list[dict[str, Any]]:
                     "size": str(layer.channels),
                     **channel_statistics(layer.weights),
                 }
+            )
+        elif isinstance(layer, BranchLayer):
+            rows.append(
+                {
+                    "layer": layer.name,
+                    "type": "branch",
+                    "size": f"{len(layer.branches)} branches x {layer.channels}",
+                    **branch_statistics(layer.weights),
+                }
+            )
+        elif isinstance(layer, ElementLayer):
+            height, width = layer.size
+            rows.append(
+                {"layer": layer.name, "type": "element", "size": f"{height}x{width}", **mask_statistics(layer.mask)}
             )
         elif isinstance(layer, TokenLayer):
             rows.append(

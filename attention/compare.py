@@ -6,7 +6,9 @@ channel layer with B's first channel layer, and so on), so two models with
 different layer names still compare. A channel layer is compared only with one
 of as many channels, since channel ``c`` must mean the same thing in both; a
 mask covers the whole image, so B's is resampled to A's size when they differ.
-A self-attention layer is compared by its class token's attention over the
+A gate over channels and pixels is compared by its mean over channels, as a
+mask is, and branch weights branch by branch and channel by channel. A
+self-attention layer is compared by its class token's attention over the
 patches (the head mean), B's patch grid resampled to A's when they differ.
 Layers with no comparable partner are listed, never silently dropped.
 """
@@ -19,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from .analysis import ChannelLayer, ImageAnalysis, SpatialLayer, TokenLayer
+from .analysis import BranchLayer, ChannelLayer, ImageAnalysis, SpatialLayer, TokenLayer
 from .errors import InputError
 
 
@@ -102,7 +104,7 @@ def match(first: ImageAnalysis, second: ImageAnalysis) -> Matching:
     order = {layer.name: index for index, layer in enumerate(first.layers)}
     differences: list[LayerDifference] = []
     unmatched: list[str] = []
-    for kind in ("channel", "spatial", "token"):
+    for kind in ("channel", "spatial", "element", "branch", "token"):
         ours = [layer for layer in first.layers if _kind(layer) == kind and _comparable(layer)]
         theirs = [layer for layer in second.layers if _kind(layer) == kind and _comparable(layer)]
         for a, b in zip(ours, theirs):
@@ -115,6 +117,11 @@ def match(first: ImageAnalysis, second: ImageAnalysis) -> Matching:
                     continue
                 difference = a.weights.astype(np.float64) - b.weights
                 differences.append(LayerDifference(a.name, kind, difference, partner))
+            elif isinstance(a, BranchLayer) and isinstance(b, BranchLayer):
+                if a.weights.shape != b.weights.shape:
+                    unmatched.append(f"A's {a.name} and B's {b.name} mix different branches or channels: not compared")
+                    continue
+                differences.append(LayerDifference(a.name, kind, a.weights.astype(np.float64) - b.weights, partner))
             elif isinstance(a, SpatialLayer) and isinstance(b, SpatialLayer):
                 note, mask_b = "", b.mask.astype(np.float64)
                 if a.mask.shape != b.mask.shape:

@@ -53,9 +53,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from .errors import InputError
-from .foreign import CHANNEL, SPATIAL, channel_gate, make_adapter, spatial_mask
+from .foreign import CHANNEL, SPATIAL, channel_gate, element_record, make_adapter, spatial_mask
 from .fx_gates import evaluating, inline_gates, traced_gates
-from .records import Adapter, ChannelRecord, LayerRecord, SpatialRecord, cpu_copy, module_itself
+from .records import ELEMENT, Adapter, ChannelRecord, ElementRecord, LayerRecord, SpatialRecord, cpu_copy, module_itself
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +65,9 @@ GATE_ATOL = 1e-6  # slack on [0, 1] and on a recomputed branch reproducing the g
 # a constant scaling read back through float32 differs by about 1e-7.
 DIFFERS_RTOL = 1e-6
 UNCHANGED = "the same factors"  # how a reason for a constant scaling begins
+# Ends the reason of factors above 1 that are a gate only if a gate child times a constant gain made them.
+OUTSIDE_UNLESS_GAIN = "; a gate times a constant gain is recorded when the gate is a module (nn.Sigmoid)"
+MAX_GAIN = 4.0  # the largest constant a gate may be multiplied by (normaliser-free networks use 2)
 SMALL_INPUT = 1e-3  # input elements below this share of the sample's largest are not divided by
 PROBE_SIZES = (224, 64, 32)  # spatial sizes tried when the model's input size is not known
 PROBE_MAX_SIDE = 128  # a larger input size is probed scaled down first, then at full size if the model needs it
@@ -93,8 +96,9 @@ def require_attention(layers: Iterable[Any], model_name: str, model: nn.Module |
             )
         raise InputError(
             f"{model_name} has no attention layers the recorder can find: an attention layer is a module whose "
-            "output is its input times a gate computed from that input, one factor in 0 to 1 per channel or per "
-            f"pixel{considered}; register another type with attention.register_attention_type"
+            "output is its input times a gate computed from that input (one factor in 0 to 1 per channel, per "
+            f"pixel or per element), or that mixes parallel branches by softmax weights{considered}; register "
+            "another type with attention.register_attention_type"
         )
 
 
@@ -184,10 +188,12 @@ def _kernel_size(module: nn.Module, kind: str) -> int | None:
 class _Verdict:
     """What the probe saw of one module over all its calls."""
 
-    __slots__ = ("children", "kind", "reason", "recipes")
+    __slots__ = ("children", "gain", "kind", "offset", "reason", "recipes")
 
     def __init__(self) -> None:
         self.kind: str | None = "unset"
+        self.offset = 0.0  # a per-element gate's: the features were scaled by offset + gate
+        self.gain = 1.0  # the features were scaled by gain * the gate child's output
         self.reason: str | None = None  # why a module that looked like a gate is not one
         self.recipes: list[Recipe] | None = None  # recipes that reproduced the gate on every call so far
         self.children: list[str] = []  # children whose output was the gate itself on every call so far
@@ -237,7 +243,7 @@ def _classify(x: torch.Tensor, y: torch.Tensor) -> tuple[str | None, str | None]
     """
     _batch, channels, height, width = x.shape
     if not _looks_constant(x, y):
-        return None, None
+        return (ELEMENT, None) if _element_offset(x, y) is not None else (None, None)
     x64, y64 = x.double(), y.double()
     scale = x64.abs().amax(dim=(1, 2, 3), keepdim=True)
     valid = x64.abs() > SMALL_INPUT * scale
@@ -263,17 +269,71 @@ def _classify(x: torch.Tensor, y: torch.Tensor) -> tuple[str | None, str | None]
         between = (gate.amax(dim=0) - gate.amin(dim=0))[both]
         spread = gate.nan_to_num(-torch.inf).amax(dim=1) - gate.nan_to_num(torch.inf).amin(dim=1)
         lowest, highest = float(low[seen].min()), float(high[seen].max())
+        outside = f"scales each {per} by factors from {lowest:.3g} to {highest:.3g}, outside 0 to 1"
         if _normalises(y64, axes):
             reason = f"a normalisation: its output has the same size at every {per}; it weights nothing"
-        elif lowest < -GATE_ATOL or highest > 1 + GATE_ATOL:
-            reason = f"scales each {per} by factors from {lowest:.3g} to {highest:.3g}, outside 0 to 1"
+        elif lowest < -GATE_ATOL:
+            reason = outside
         elif not bool((between > DIFFERS_RTOL * size).any()):
             reason = f"{UNCHANGED} per {per} for every input: a constant scaling such as LayerScale"
         elif not bool((spread > DIFFERS_RTOL * size).any()):
             reason = "one factor for the whole image, not one per channel or per pixel"
+        elif highest > 1 + GATE_ATOL:
+            return kind, outside + OUTSIDE_UNLESS_GAIN  # a gate times a gain, if a gate child shows the gain
         else:
             return kind, None
     return None, reason
+
+
+def _element_offset(x: torch.Tensor, y: torch.Tensor) -> float | None:
+    """0 when ``y / x`` lies in [0, 1] and varies element by element, 1 when it lies in [1, 2] (``x * (1 + gate)``).
+
+    None for anything else: factors outside those ranges, the same factor
+    everywhere, or only 0 and 1 (a ReLU, a dropout mask), which no one reads as attention.
+    """
+    x64, y64 = x.double(), y.double()
+    valid = x64.abs() > SMALL_INPUT * x64.abs().amax(dim=(1, 2, 3), keepdim=True)
+    if int(valid.sum()) < 2:
+        return None
+    ratio = (y64 / torch.where(valid, x64, torch.ones_like(x64)))[valid]
+    low, high = float(ratio.min()), float(ratio.max())
+    if high - low <= DIFFERS_RTOL * max(1.0, abs(high)) or bool(((ratio == 0) | (ratio == 1)).all()):
+        return None
+    for offset in (0.0, 1.0):
+        if low >= offset - GATE_ATOL and high <= offset + 1 + GATE_ATOL:
+            return offset
+    return None
+
+
+def _depends_on_others(module: nn.Module, x: torch.Tensor, y: torch.Tensor, busy: list[bool]) -> bool:
+    """Whether the module's factor at one element depends on other elements, as a gate's does.
+
+    An activation such as SiLU or GELU also scales each element by a factor
+    in 0 to 1, but that factor is a function of the element alone. Run again
+    with the top half of its input changed (then half of its channels), a
+    gate changes its output where the input did not change; an activation does not.
+    """
+    _batch, channels, height, width = x.shape
+    for axis, size in ((2, height), (1, channels)):
+        if size < 2:
+            continue
+        changed = x.clone()
+        part = changed.narrow(axis, 0, size // 2)
+        part.mul_(2.0).add_(0.5 * x.abs().amax())
+        busy.append(True)
+        try:
+            again = module(changed)
+        except Exception as error:  # noqa: BLE001 - the module's own code may refuse; it is then no candidate
+            log.debug("running %s again for the probe failed: %s", type(module).__name__, error)
+            return False
+        finally:
+            busy.pop()
+        if not isinstance(again, torch.Tensor) or again.shape != y.shape:
+            return False
+        before, after = y.narrow(axis, size // 2, size - size // 2), again.narrow(axis, size // 2, size - size // 2)
+        if float((after - before).abs().max()) > DIFFERS_RTOL * max(float(before.abs().max()), 1e-30):
+            return True
+    return False
 
 
 def _normalises(y: torch.Tensor, axes: tuple[int, ...]) -> bool:
@@ -307,13 +367,15 @@ def _recipes_matching(
 
 
 def _children_holding_gate(
-    kind: str, x: torch.Tensor, y: torch.Tensor, outputs: dict[str, list[torch.Tensor]]
+    kind: str, x: torch.Tensor, y: torch.Tensor, outputs: dict[str, list[torch.Tensor]], gain: float = 1.0
 ) -> list[str]:
     """Direct children that ran once in this call and output the very factors that scaled x into y.
 
     Reading such a child (an SE's sigmoid, say) gives the gate the module
     computed even where the input is zero and the factor cannot be read back.
     """
+    if kind == ELEMENT:
+        return _children_holding_element_gate(x, y, outputs)
     read, bad = channel_gate(x, y) if kind == CHANNEL else spatial_mask(x, y)
     batch, channels, height, width = x.shape
     shape = (batch, channels, 1, 1) if kind == CHANNEL else (batch, 1, height, width)
@@ -321,10 +383,60 @@ def _children_holding_gate(
     for child, seen in outputs.items():
         if len(seen) != 1 or tuple(seen[0].shape) != shape:
             continue
-        made = seen[0].reshape(read.shape).to(read.dtype)
-        if bool(((made - read).abs()[~bad] <= GATE_ATOL).all()) and bool(torch.isfinite(made).all()):
+        made = gain * seen[0].reshape(read.shape).to(read.dtype)
+        if bool(((made - read).abs()[~bad] <= GATE_ATOL * gain).all()) and bool(torch.isfinite(made).all()):
             found.append(child)
     return found
+
+
+def _gained_child(
+    kind: str, x: torch.Tensor, y: torch.Tensor, outputs: dict[str, list[torch.Tensor]]
+) -> tuple[str, float] | None:
+    """A gate child whose output times one constant (up to ``MAX_GAIN``) is the factors above 1, and that constant.
+
+    ``x * 2 * sigmoid(s)`` scales by up to 2; its sigmoid child holds the
+    gate in 0 to 1, and the record keeps it with the gain.
+    """
+    if kind not in (CHANNEL, SPATIAL):
+        return None
+    read, bad = channel_gate(x, y) if kind == CHANNEL else spatial_mask(x, y)
+    batch, channels, height, width = x.shape
+    shape = (batch, channels, 1, 1) if kind == CHANNEL else (batch, 1, height, width)
+    for child, seen in outputs.items():
+        if len(seen) != 1 or tuple(seen[0].shape) != shape:
+            continue
+        made = seen[0].reshape(read.shape).double()
+        usable = ~bad & (made.abs() > 1e-3)
+        if not bool(usable.any()) or bool((made < -GATE_ATOL).any()) or bool((made > 1 + GATE_ATOL).any()):
+            continue
+        ratios = read.double()[usable] / made[usable]
+        gain = float(ratios.median())
+        if 1.0 < gain <= MAX_GAIN and bool(((ratios - gain).abs() <= 1e-5 * gain).all()):
+            return child, round(gain, 6)
+    return None
+
+
+def _children_holding_element_gate(
+    x: torch.Tensor, y: torch.Tensor, outputs: dict[str, list[torch.Tensor]]
+) -> list[str]:
+    """Direct gate children that ran once and output the whole (B, C, H, W) gate (SimAM's sigmoid, say)."""
+    offset = _element_offset(x, y) or 0.0
+    readable = _readable_elements(x, y)
+    ratio = y.double() / torch.where(readable, x.double(), torch.ones_like(x, dtype=torch.float64))
+    found = []
+    for child, seen in outputs.items():
+        if len(seen) != 1 or seen[0].shape != x.shape:
+            continue
+        made = seen[0].double() + offset
+        if bool(((made - ratio).abs()[readable] <= GATE_ATOL).all()) and bool(torch.isfinite(made).all()):
+            found.append(child)
+    return found
+
+
+def _readable_elements(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Where ``y / x`` gives the factor to within rounding: x normal and nonzero, y zero or normal."""
+    tiny = torch.finfo(x.dtype).tiny
+    return (x.abs() >= tiny) & ((y == 0) | (y.abs() >= tiny))
 
 
 def _probe_images(size: tuple[int, int, int], generator: torch.Generator) -> torch.Tensor:
@@ -420,7 +532,7 @@ def _in_place_gate(module: nn.Module, x: torch.Tensor, busy: list[bool]) -> str 
     if not isinstance(after, torch.Tensor) or after.shape != before.shape:
         return None
     kind, _reason = _classify(before, after)
-    if kind is None:
+    if kind is None or (kind == ELEMENT and not _depends_on_others(module, before, after, busy)):
         return None
     return (
         f"multiplies its input in place (x *= gate), so its {kind} factors cannot be read back; write "
@@ -450,11 +562,12 @@ def _probe(
         recipes = {CHANNEL: _eca_recipes(module), SPATIAL: _spatial_recipes(module)}
         outputs: dict[str, list[torch.Tensor]] = {}  # gate-shaped outputs of the children in the current call
 
-        def child_hook(child: str) -> Callable[..., None]:
+        def child_hook(child: str, gate: bool) -> Callable[..., None]:
             def hook(_child: nn.Module, _inputs: tuple[Any, ...], output: Any) -> None:
                 if busy or not isinstance(output, torch.Tensor) or output.dim() != 4:
                     return
-                if output.shape[1] == 1 or output.shape[2:] == (1, 1):  # (B, 1, H, W) or (B, C, 1, 1): small
+                # (B, 1, H, W) or (B, C, 1, 1) are small; a gate activation's whole map may be a per-element gate
+                if gate or output.shape[1] == 1 or output.shape[2:] == (1, 1):
                     outputs.setdefault(child, []).append(output)
 
             return hook
@@ -478,6 +591,10 @@ def _probe(
                 kind, reason = _classify(x, output)
                 if reason is not None and reason.startswith(UNCHANGED):
                     kind, reason = _classify_again(module, x, output, busy)
+                if kind == ELEMENT and not _depends_on_others(module, x, output, busy):
+                    kind = None  # an activation (SiLU, GELU): each factor is a function of its own element
+                if kind == ELEMENT:
+                    verdict.offset = _element_offset(x, output) or 0.0
                 if kind == SPATIAL and not _image_shaped(x.shape[2:], picture):
                     height, width = x.shape[2:]
                     kind = None
@@ -485,13 +602,28 @@ def _probe(
                         f"factors over a {height}x{width} plane that is not the picture's rows and columns "
                         f"(a permuted branch, as in triplet attention): {_NOT_RECORDED_YET}"
                     )
-            matching = _recipes_matching(module, kind, x, output, recipes[kind]) if kind else []
-            children = _children_holding_gate(kind, x, output, outputs) if kind else []
+            gain, gates = 1.0, outputs
+            if kind is not None and reason is not None and reason.endswith(OUTSIDE_UNLESS_GAIN):
+                child_gain = _gained_child(kind, x, output, outputs)
+                if child_gain is None:
+                    kind = None
+                else:
+                    reason, gain = None, child_gain[1]
+                    gates = {child_gain[0]: outputs[child_gain[0]]}
+            elif reason is not None:
+                kind = None
+            matching = _recipes_matching(module, kind, x, output, recipes.get(kind, [])) if kind and gain == 1 else []
+            children = _children_holding_gate(kind, x, output, gates, gain) if kind else []
+            if gain != 1.0:
+                verdict.gain = gain
             outputs.clear()
             verdict.update(kind, reason, matching, children)
 
         handles = [module.register_forward_hook(hook)]
-        handles += [child.register_forward_hook(child_hook(name)) for name, child in module.named_children()]
+        handles += [
+            child.register_forward_hook(child_hook(name, type(child).__name__.lower() in _GATE_NAMES))
+            for name, child in module.named_children()
+        ]
         return handles
 
     modes = [(module, module.training) for module in model.modules()]
@@ -557,7 +689,7 @@ def _spatial_adapter(kernel_size: int | None, recipe: Recipe | None) -> Any:
     return make_adapter(SPATIAL, make_record)
 
 
-def _gate_child_adapter(kind: str, child: str, kernel_size: int | None, traced: bool = False) -> Any:
+def _gate_child_adapter(kind: str, child: str, kernel_size: int | None, traced: bool = False, gain: float = 1.0) -> Any:
     """Read the gate where the module made it, at its child ``child``; the module's own input is the feature map.
 
     In a ``traced`` network the module around the gate no longer runs: there
@@ -568,9 +700,9 @@ def _gate_child_adapter(kind: str, child: str, kernel_size: int | None, traced: 
     def make_record(name: str, _module: nn.Module, _inputs: tuple[Any, ...], output: Any) -> LayerRecord:
         if kind == CHANNEL:
             return ChannelRecord(
-                name=name, type=type_name, weights=cpu_copy(output.flatten(1)), kernel_size=kernel_size
+                name=name, type=type_name, weights=cpu_copy(output.flatten(1)), kernel_size=kernel_size, gain=gain
             )
-        return SpatialRecord(name=name, mask=cpu_copy(output[:, 0]), kernel_size=kernel_size)
+        return SpatialRecord(name=name, mask=cpu_copy(output[:, 0]), kernel_size=kernel_size, gain=gain)
 
     if traced:
         return Adapter(
@@ -585,6 +717,41 @@ def _gate_child_adapter(kind: str, child: str, kernel_size: int | None, traced: 
         hook_point=lambda module: module.get_submodule(child),
         feature_point=module_itself,
     )
+
+
+def _element_adapter(child: str | None, offset: float) -> Any:
+    """A per-element gate: read where its gate child made it, else back from the module's output.
+
+    Read back, an element whose input is zero shows nothing of its factor:
+    the map then averages the factors that could be read, and ``readable``
+    says what share of the elements that was.
+    """
+    if child is not None:
+
+        def from_child(name: str, _module: nn.Module, _inputs: tuple[Any, ...], output: Any) -> LayerRecord:
+            return element_record(name, "element", output, offset)
+
+        return make_adapter(
+            ELEMENT, from_child, hook_point=lambda module: module.get_submodule(child), feature_point=module_itself
+        )
+
+    def read_back(name: str, _module: nn.Module, inputs: tuple[Any, ...], output: Any) -> LayerRecord:
+        x, y = inputs[0], output
+        readable = _readable_elements(x, y)
+        gate = torch.where(readable, y.float() / torch.where(readable, x.float(), torch.ones_like(x.float())), 0.0)
+        gate = gate - offset * readable
+        counted = readable.float()
+        per_pixel, per_channel = counted.sum(1), counted.sum((2, 3))
+        return ElementRecord(
+            name=name,
+            type="element",
+            map=cpu_copy(torch.where(per_pixel > 0, gate.sum(1) / per_pixel.clamp(min=1), torch.nan)),
+            per_channel=cpu_copy(torch.where(per_channel > 0, gate.sum((2, 3)) / per_channel.clamp(min=1), torch.nan)),
+            offset=offset,
+            readable=float(counted.mean()),
+        )
+
+    return make_adapter(ELEMENT, read_back)
 
 
 def _within(name: str, other: str) -> bool:
@@ -623,8 +790,16 @@ def discover_attention(model: nn.Module, known: set[int], input_size: tuple[int,
         qualified = [
             (name, module, verdicts[id(module)])
             for name, module in candidates
-            if id(module) in verdicts and verdicts[id(module)].kind in (CHANNEL, SPATIAL)
+            if id(module) in verdicts and verdicts[id(module)].kind in (CHANNEL, SPATIAL, ELEMENT)
         ]
+        gates = [name for name, _, verdict in qualified if verdict.kind != ELEMENT]
+        composed = {
+            name
+            for name, _, verdict in qualified
+            if verdict.kind == ELEMENT and any(other != name and _within(other, name) for other in gates)
+        }
+        # CBAM's parent, triplet attention: a container of gates recorded one by one, as any block around a gate.
+        qualified = [entry for entry in qualified if entry[0] not in composed]
         names = [name for name, _, _ in qualified]
         for name, module, verdict in qualified:
             outer = next((other for other in names if other != name and _within(name, other)), None)
@@ -632,9 +807,11 @@ def discover_attention(model: nn.Module, known: set[int], input_size: tuple[int,
                 rejected.append(_rejection(name, module, f"part of {outer or 'the model'}, recorded there"))
                 continue
             recipe = verdict.recipes[0] if verdict.recipes else None
-            kernel = _kernel_size(module, verdict.kind)
-            if recipe is None and verdict.children:
-                adapter = _gate_child_adapter(verdict.kind, verdict.children[0], kernel)
+            kernel = _kernel_size(module, verdict.kind) if verdict.kind != ELEMENT else None
+            if verdict.kind == ELEMENT:
+                adapter = _element_adapter(verdict.children[0] if verdict.children else None, verdict.offset)
+            elif (recipe is None or verdict.gain != 1.0) and verdict.children:
+                adapter = _gate_child_adapter(verdict.kind, verdict.children[0], kernel, gain=verdict.gain)
             else:
                 adapter = (_channel_adapter if verdict.kind == CHANNEL else _spatial_adapter)(kernel, recipe)
             found.append((name, adapter))
@@ -643,8 +820,8 @@ def discover_attention(model: nn.Module, known: set[int], input_size: tuple[int,
             )
         for name, module in candidates:
             verdict = verdicts.get(id(module))
-            reason = verdict.reason if verdict is not None and verdict.kind not in (CHANNEL, SPATIAL) else None
-            if verdict is None or verdict.kind not in (CHANNEL, SPATIAL):
+            reason = verdict.reason if verdict is not None and verdict.kind not in (CHANNEL, SPATIAL, ELEMENT) else None
+            if verdict is None or verdict.kind not in (CHANNEL, SPATIAL, ELEMENT):
                 reason = _named_refusal(module) or reason
             if reason:
                 rejected.append(_rejection(name, module, reason))
@@ -729,15 +906,6 @@ _NOT_RECORDED_YET = "not recorded yet"
 _SELF_ATTENTION = f"self-attention of a form other than timm's Attention and MultiheadAttention: {_NOT_RECORDED_YET}"
 # Attention modules of timm and torchvision that are not a gate the recorder reads, by module and class name.
 _NAMED = {
-    (
-        "timm.layers.coord_attn",
-        "CoordAttn",
-    ): f"per-row and per-column gates (coordinate attention): {_NOT_RECORDED_YET}",
-    ("timm.layers.coord_attn", "SimpleCoordAttn"): f"per-row and per-column gates: {_NOT_RECORDED_YET}",
-    ("timm.layers.coord_attn", "EfficientLocalAttn"): f"per-row and per-column gates (ELA): {_NOT_RECORDED_YET}",
-    ("timm.layers.coord_attn", "StripAttn"): f"per-row and per-column gates (strip attention): {_NOT_RECORDED_YET}",
-    ("timm.layers.selective_kernel", "SelectiveKernel"): f"softmax weights over kernel branches: {_NOT_RECORDED_YET}",
-    ("timm.layers.split_attn", "SplitAttn"): f"softmax weights over split branches (ResNeSt): {_NOT_RECORDED_YET}",
     ("timm.layers.non_local_attn", "NonLocalAttn"): "non-local attention adds a weighted sum over all positions",
     ("timm.layers.non_local_attn", "BatNonLocalAttn"): "non-local attention adds a weighted sum over all positions",
     ("timm.layers.attention", "AttentionRope"): _SELF_ATTENTION,

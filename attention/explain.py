@@ -23,6 +23,7 @@ from torch import nn
 
 from .devices import device_of
 from .eca import adaptive_kernel_size
+from .errors import InputError
 
 # A recomputed gate counts as the layer's own when it is this close to the recorded one.
 MATCH_TOLERANCE = 1e-4
@@ -592,6 +593,22 @@ def explain_squeeze_excite(
     return Explanation(name, "channel", steps)
 
 
+EXPLAINED_KINDS = ("channel", "spatial", "token")
+NOT_EXPLAINED = {
+    "element": "a gate with one factor per channel and pixel",
+    "branch": "softmax weights over parallel branches",
+}
+
+
+def check_explained(name: str, kind: str) -> None:
+    """Refuse, in one line, a layer of a kind the step-by-step view does not work through."""
+    if kind not in EXPLAINED_KINDS:
+        what = NOT_EXPLAINED.get(kind, f"a {kind} layer")
+        raise InputError(
+            f"{name} is {what}: the step-by-step view works through channel gates, spatial masks and self-attention"
+        )
+
+
 def explain_layer(
     name: str,
     module: nn.Module,
@@ -606,6 +623,7 @@ def explain_layer(
     layer (``token``) needs its recorded attention from token 0 and its ``TokenLayout``. A layer on a GPU is
     explained from a CPU copy: its arithmetic is a few small matrices, and every number ends up on the page anyway.
     """
+    check_explained(name, kind)
     if device_of(module).type != "cpu":
         module = copy.deepcopy(module).cpu()
     if kind == "token":
@@ -617,6 +635,4 @@ def explain_layer(
     if kind == "channel":
         own = explain_squeeze_excite(name, module, features, recorded)
         return own if own is not None else explain_channel(name, module, features, recorded)
-    if kind == "spatial":
-        return explain_spatial(name, module, features, recorded)
-    raise ValueError(f"unknown layer kind {kind!r}; expected 'channel', 'spatial' or 'token'")
+    return explain_spatial(name, module, features, recorded)

@@ -26,15 +26,31 @@ cheap and idempotent; call it before looking for attention layers.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import sys
+import threading
 from collections.abc import Callable
 from typing import Any
 
 import torch
 from torch import nn
 
-from .records import CHANNEL, SPATIAL, Adapter, ChannelRecord, LayerRecord, SpatialRecord, cpu_copy, module_itself
+from .records import (
+    BRANCH,
+    CHANNEL,
+    ELEMENT,
+    SPATIAL,
+    Adapter,
+    BranchRecord,
+    ChannelRecord,
+    ElementRecord,
+    LayerRecord,
+    OpenRecording,
+    SpatialRecord,
+    cpu_copy,
+    module_itself,
+)
 from .registry import register_attention_type
 from .tokens import multihead_adapter, timm_attention_adapter
 
@@ -199,6 +215,127 @@ def _timm_spatial_record(name: str, module: nn.Module, inputs: tuple[Any, ...], 
     )
 
 
+# Gates over channels and pixels at once, and weights over branches (timm) ----------------------
+
+
+def element_record(name: str, type_name: str, gate: torch.Tensor, offset: float = 0.0) -> ElementRecord:
+    """The record of a (B, C, H, W) gate: its mean over channels and its mean over pixels."""
+    gate = gate.detach().float()
+    return ElementRecord(
+        name=name, type=type_name, map=cpu_copy(gate.mean(1)), per_channel=cpu_copy(gate.mean((2, 3))), offset=offset
+    )
+
+
+def _skip(module: nn.Module) -> float:
+    """1 when the module adds its input back (``has_skip``): the features are then scaled by 1 + gate."""
+    return 1.0 if getattr(module, "has_skip", False) else 0.0
+
+
+def _whole_gate(type_name: str) -> Adapter:
+    """A type whose gate child makes the whole (B, C, H, W) gate in one call (SimpleCoordAttn, StripAttn)."""
+
+    def make_record(name: str, module: nn.Module, _inputs: tuple[Any, ...], output: Any) -> LayerRecord:
+        return element_record(name, type_name, output.expand(-1, -1, *output.shape[2:]), _skip(module))
+
+    return make_adapter(ELEMENT, make_record, hook_point=lambda module: module.gate, feature_point=module_itself)
+
+
+def _rows_and_columns(type_name: str) -> Adapter:
+    """A type whose gate child runs twice, on a per-row then a per-column input (CoordAttn, EfficientLocalAttn).
+
+    The two gates are copied where they are made, in the gate's hook, and
+    joined into one record when the module returns: their product is the
+    factor each element was scaled by.
+    """
+
+    def install(name: str, module: nn.Module, open_recording: Callable[[], OpenRecording | None]) -> list[Any]:
+        made: dict[int, list[torch.Tensor]] = {}  # by thread: the gates of the module call under way
+
+        def gate_hook(_gate: nn.Module, _inputs: tuple[Any, ...], output: Any) -> None:
+            if open_recording() is not None:
+                made.setdefault(threading.get_ident(), []).append(cpu_copy(output))
+
+        def module_hook(_module: nn.Module, inputs: tuple[Any, ...], _output: Any) -> None:
+            gates = made.pop(threading.get_ident(), [])
+            recording = open_recording()
+            if recording is None:
+                return
+            if name in recording.feature_layers and (features := input_feature_map(inputs, None)) is not None:
+                recording.features[name] = cpu_copy(features)
+            rows = next((g for g in gates if g.shape[3] == 1 and g.shape[2] > 1), None)
+            columns = next((g for g in gates if g.shape[2] == 1 and g.shape[3] > 1), None)
+            if rows is None or columns is None or len(gates) != 2:
+                raise RuntimeError(f"{name}: expected a per-row and a per-column gate, saw {len(gates)} gate calls")
+            record = element_record(name, type_name, rows * columns, _skip(module))
+            record.rows, record.columns = rows[..., 0].float(), columns[:, :, 0].float()
+            recording.records.append(record)
+
+        return [module.gate.register_forward_hook(gate_hook), module.register_forward_hook(module_hook)]
+
+    return Adapter(ELEMENT, None, feature_map=input_feature_map, install=install)
+
+
+def _kernel_branches(module: nn.Module) -> tuple[str, ...]:
+    """What each path of a SelectiveKernel convolves with: "3x3", "3x3 dilated 2", ..."""
+    labels = []
+    for path in module.paths:
+        conv = getattr(path, "conv", path)
+        size, dilation = getattr(conv, "kernel_size", (0,)), getattr(conv, "dilation", (1,))
+        label = f"{size[0]}x{size[-1]} conv"
+        labels.append(label + (f" dilated {dilation[0]}" if dilation[0] > 1 else ""))
+    return tuple(labels)
+
+
+def _selective_kernel() -> Adapter:
+    def make_record(name: str, module: nn.Module, _inputs: tuple[Any, ...], output: Any) -> LayerRecord:
+        weights = output.reshape(output.shape[0], output.shape[1], -1)  # (B, P, C, 1, 1) -> (B, P, C)
+        return BranchRecord(name, "selective_kernel", cpu_copy(weights), _kernel_branches(module))
+
+    return Adapter(
+        BRANCH,
+        make_record,
+        hook_point=lambda module: module.attn,
+        feature_map=input_feature_map,
+        feature_point=module_itself,
+        ablate_point=lambda module: module.attn,
+    )
+
+
+def _split_attention() -> Adapter:
+    """ResNeSt's split attention: a softmax over its radix splits per channel (a sigmoid gate with one split)."""
+
+    def make_record(name: str, module: nn.Module, _inputs: tuple[Any, ...], output: Any) -> LayerRecord:
+        radix = int(module.radix)
+        # The softmax's output is split-major: (B, radix * C) is radix blocks of C channels.
+        weights = output.reshape(output.shape[0], radix, -1)
+        labels = tuple(f"split {index + 1}" for index in range(radix))
+        return BranchRecord(name, "split_attention", cpu_copy(weights), labels)
+
+    return Adapter(
+        BRANCH,
+        make_record,
+        hook_point=lambda module: module.rsoftmax,
+        feature_map=input_feature_map,
+        feature_point=module_itself,
+        ablate_point=lambda module: module.rsoftmax,
+    )
+
+
+def with_outer_gain(model: nn.Module, name: str, adapter: Adapter) -> Adapter:
+    """``adapter`` with the gain the block around the module multiplies its output by, when there is one.
+
+    timm's normaliser-free blocks (NF-ResNet, NFNet, ECA-NFNet) compute
+    ``attn_gain * attn(x)``: the features are scaled by twice the gate, and
+    the record and ablation must say and undo that.
+    """
+    parent_name, _, child = name.rpartition(".")
+    parent = model.get_submodule(parent_name) if name else None
+    gain = getattr(parent, "attn_gain", None)
+    if child not in ("attn", "attn_last") or not isinstance(gain, (int, float)) or gain == 1 or adapter.install:
+        return adapter
+    return dataclasses.replace(adapter, outer_gain=float(gain))
+
+
 # The known types of timm and torchvision ------------------------------------------------------
 
 
@@ -216,6 +353,12 @@ _KNOWN: list[tuple[str, str, Callable[[], Adapter]]] = [
     ("timm.layers.cbam", "LightChannelAttn", lambda: make_adapter(CHANNEL, _timm_light_channel_record)),
     ("timm.layers.cbam", "SpatialAttn", lambda: make_adapter(SPATIAL, _timm_spatial_record)),
     ("timm.layers.cbam", "LightSpatialAttn", lambda: make_adapter(SPATIAL, _timm_spatial_record)),
+    ("timm.layers.coord_attn", "CoordAttn", lambda: _rows_and_columns("coord")),
+    ("timm.layers.coord_attn", "EfficientLocalAttn", lambda: _rows_and_columns("ela")),
+    ("timm.layers.coord_attn", "SimpleCoordAttn", lambda: _whole_gate("scoord")),
+    ("timm.layers.coord_attn", "StripAttn", lambda: _whole_gate("strip")),
+    ("timm.layers.selective_kernel", "SelectiveKernel", _selective_kernel),
+    ("timm.layers.split_attn", "SplitAttn", _split_attention),
     ("torchvision.ops.misc", "SqueezeExcitation", lambda: _gate_output("se", "scale_activation")),
     # Self-attention over tokens (ViT, DeiT; torchvision's vit_*).
     ("timm.layers.attention", "Attention", timm_attention_adapter),

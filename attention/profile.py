@@ -36,7 +36,7 @@ from tqdm import tqdm
 from .ablation import MODES, Ablator, gate_means
 from .devices import device_of
 from .recorder import AttentionRecorder
-from .records import ATTENTION_ROWS, CHANNEL, TOKEN
+from .records import ATTENTION_ROWS, BRANCH, CHANNEL, TOKEN
 
 LOGGER = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ LOGGER = logging.getLogger(__name__)
 class LayerProfile:
     name: str
     type: str
-    kind: str  # "channel", "spatial" or "token"
+    kind: str  # "channel", "spatial", "element", "branch" or "token"
     activity: float = 0.0
     ablated_accuracy: dict[str, float] = field(default_factory=dict)
     class_mean: np.ndarray | None = None  # (classes, C) for channel layers
@@ -313,6 +313,8 @@ def count_batch(
             entropy = token_entropy(record.first)  # (B, heads)
             counts.entropy_sum[record.name] = counts.entropy_sum.get(record.name, 0.0) + entropy.sum(axis=0)
             counts.activity_sum[record.name] += float((1.0 - entropy.mean(axis=1)).sum())
+        elif record.kind == BRANCH and record.weights.shape[1] > 1:
+            counts.activity_sum[record.name] += float((1.0 - branch_entropy(record.weights)).sum())
         else:
             gate = record.gate.double()
             counts.activity_sum[record.name] += float((1.0 - gate).abs().flatten(1).mean(dim=1).sum())
@@ -329,6 +331,13 @@ def count_batch(
                     ablated = model(inputs)
                 correct = counts.head_correct.setdefault((record.name, mode), np.zeros(ablator.heads(record.name)))
                 correct[head] += int((ablated.argmax(1).cpu() == labels).sum())
+
+
+def branch_entropy(weights: torch.Tensor) -> torch.Tensor:
+    """(B,) how evenly each image's channels mix their branches: entropy over the branches / log P, channel mean."""
+    shares = weights.double()
+    entropy = -(shares * shares.clamp_min(1e-12).log()).sum(dim=1) / math.log(shares.shape[1])
+    return entropy.mean(dim=1)
 
 
 def count_batches(

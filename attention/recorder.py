@@ -42,7 +42,7 @@ from torch import nn
 from torch.utils.hooks import RemovableHandle
 
 from .discovery import discover_attention
-from .foreign import register_foreign_types
+from .foreign import register_foreign_types, with_outer_gain
 from .records import (
     ATTENTION_MEANS,
     CHANNEL,
@@ -93,7 +93,11 @@ def find_attention_layers(model: nn.Module, input_size: tuple[int, int, int] | N
     once and passes it to each.
     """
     register_foreign_types()
-    layers = [(name, module, adapter) for name, module in model.named_modules() if (adapter := find_adapter(module))]
+    layers = [
+        (name, module, with_outer_gain(model, name, adapter))
+        for name, module in model.named_modules()
+        if (adapter := find_adapter(module))
+    ]
     discovered = discover_attention(model, {id(module) for _, module, _ in layers}, input_size)
     if discovered:
         position = {id(module): index for index, (_, module) in enumerate(model.named_modules())}
@@ -247,13 +251,17 @@ class AttentionRecorder:
             recording = active.get(threading.get_ident())
             if recording is None:
                 return
-            recording.records.append(adapter.make_record(name, module, inputs, output))  # type: ignore[misc]
+            record = adapter.make_record(name, module, inputs, output)  # type: ignore[misc]
+            if outer_gain != 1.0:  # the network scales this module's output again: say what multiplied
+                record.gain = record.gain * outer_gain  # type: ignore[union-attr]
+            recording.records.append(record)
             if own_features and name in recording.feature_layers:
                 features = adapter.feature_map(inputs, output)  # type: ignore[misc]
                 if features is not None:
                     recording.features[name] = cpu_copy(features)
 
         own_features = adapter.feature_map is not None and adapter.feature_point is None
+        outer_gain = adapter.outer_gain
         return hook
 
     def _make_feature_hook(self, name: str, adapter: Adapter) -> Callable[..., None]:

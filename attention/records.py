@@ -18,7 +18,9 @@ from torch.utils.hooks import RemovableHandle
 CHANNEL = "channel"
 SPATIAL = "spatial"
 TOKEN = "token"
-KINDS = (CHANNEL, SPATIAL, TOKEN)
+ELEMENT = "element"  # one factor per channel and pixel: coordinate attention, SimAM, BAM
+BRANCH = "branch"  # softmax weights over parallel branches, per channel: selective kernel, split attention
+KINDS = (CHANNEL, SPATIAL, TOKEN, ELEMENT, BRANCH)
 # How much of each self-attention layer a recording keeps: the first row per head only (1/N of the work),
 # that plus what each token receives and the head-mean matrix (rollout, a clicked patch), or every matrix.
 ATTENTION_ROWS, ATTENTION_MEANS, ATTENTION_FULL = "rows", "means", "full"
@@ -47,6 +49,7 @@ class ChannelRecord:
     avg: torch.Tensor | None = None  # (B, C) before the gate
     max: torch.Tensor | None = None  # (B, C) before the gate
     kernel_size: int | None = None
+    gain: float = 1.0  # the features were multiplied by gain * weights (2 in normaliser-free networks)
 
     @property
     def gate(self) -> torch.Tensor:
@@ -68,6 +71,7 @@ class SpatialRecord:
     kernel_size: int | None = None
     type: str = "spatial"
     logits: torch.Tensor | None = None  # (B, H, W) before the gate, when known
+    gain: float = 1.0  # the features were multiplied by gain * mask
 
     @property
     def gate(self) -> torch.Tensor:
@@ -113,7 +117,58 @@ class TokenRecord:
         return int(self.first.shape[2])
 
 
-LayerRecord = ChannelRecord | SpatialRecord | TokenRecord
+@dataclass(slots=True)
+class ElementRecord:
+    """A gate with one factor per channel and pixel, kept as the summaries the views draw, for a whole batch.
+
+    The whole (B, C, H, W) gate is as large as the feature map it scales, so
+    the record keeps its mean over channels (the pixel map), its mean over
+    pixels (one value per channel) and, for a gate made of a per-row and a
+    per-column factor (coordinate attention, ELA), those two factors, from
+    which any element is their product.
+    """
+
+    kind: ClassVar[str] = ELEMENT
+    name: str
+    type: str  # "coord", "ela", "scoord", "strip", or "element" for a gate found by the probe
+    map: torch.Tensor  # (B, H, W) the gate averaged over channels
+    per_channel: torch.Tensor  # (B, C) the gate averaged over pixels
+    rows: torch.Tensor | None = None  # (B, C, H) the per-row factor, when the gate is rows times columns
+    columns: torch.Tensor | None = None  # (B, C, W) the per-column factor
+    offset: float = 0.0  # the features were multiplied by offset + gate: 1 for BAM and a gate with a skip
+    readable: float = 1.0  # the share of elements the map averages: below 1 only for a gate read back from x and y
+
+    @property
+    def gate(self) -> torch.Tensor:
+        """What the views draw of the factors: here their mean over channels."""
+        return self.map
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return int(self.map.shape[1]), int(self.map.shape[2])
+
+
+@dataclass(slots=True)
+class BranchRecord:
+    """Softmax weights over a layer's parallel branches, one set per channel, for a whole batch."""
+
+    kind: ClassVar[str] = BRANCH
+    name: str
+    type: str  # "selective_kernel" or "split_attention"
+    weights: torch.Tensor  # (B, P, C), summing to 1 over the P branches
+    branches: tuple[str, ...] = ()  # what each branch is ("3x3 conv", "split 1", ...)
+
+    @property
+    def gate(self) -> torch.Tensor:
+        """The factors each branch's output was multiplied by before the branches were summed."""
+        return self.weights
+
+    @property
+    def channels(self) -> int:
+        return int(self.weights.shape[2])
+
+
+LayerRecord = ChannelRecord | SpatialRecord | TokenRecord | ElementRecord | BranchRecord
 
 
 def module_itself(module: nn.Module) -> nn.Module:
@@ -137,7 +192,7 @@ class Adapter:
     """How the recorder reads one attention module type.
 
     Args:
-        kind: CHANNEL or SPATIAL, the kind of record ``make_record`` makes; the
+        kind: one of ``KINDS``, the kind of record ``make_record`` makes; the
             Analyzer files the layer by it.
         make_record: builds the record from the hook's ``(layer name, attention
             module, inputs of the hook point, output of the hook point)``; it
@@ -153,6 +208,10 @@ class Adapter:
             module around it does not run (a torch.fx-traced network): ablation
             then replaces that output (with ones, or its mean) instead of the
             module's.
+        outer_gain: a constant the network multiplies the module's output by
+            (timm's normaliser-free blocks: 2): the record says so, and
+            ablation divides it out, so that ``identity`` leaves the features
+            as they were.
         install: for a type whose record needs values from several hooks
             (self-attention reads q and k inside the module), in place of
             ``make_record``: ``install(name, module, open_recording)`` registers
@@ -167,6 +226,7 @@ class Adapter:
     feature_point: Callable[[nn.Module], nn.Module] | None = None
     install: Install | None = None
     ablate_point: Callable[[nn.Module], nn.Module] | None = None
+    outer_gain: float = 1.0
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:

@@ -27,7 +27,7 @@ from matplotlib.text import Text  # noqa: E402
 from matplotlib.ticker import FixedLocator, MaxNLocator  # noqa: E402
 from PIL import Image, ImageDraw, ImageFont  # noqa: E402
 
-from .analysis import ChannelLayer, ImageAnalysis, layer_statistics  # noqa: E402
+from .analysis import BranchLayer, ChannelLayer, ElementLayer, ImageAnalysis, layer_statistics  # noqa: E402
 from .display import COLORMAPS, DEFAULT_COLORMAP, DEFAULT_OPACITY, DEFAULT_TOP_K  # noqa: E402
 from .errors import InputError  # noqa: E402
 from .images import WHOLE  # noqa: E402
@@ -86,7 +86,12 @@ def new_figure(width: float, height: float, margins: tuple[float, float, float, 
 
 
 def _bars(
-    axes: object, positions: np.ndarray, heights: np.ndarray, colours: Sequence[str] | str, width: float = 0.85
+    axes: object,
+    positions: np.ndarray,
+    heights: np.ndarray,
+    colours: Sequence[str] | str,
+    width: float = 0.85,
+    bottoms: np.ndarray | None = None,
 ) -> None:
     """Bars as one PolyCollection, because one artist draws far faster than a Rectangle per channel.
 
@@ -95,13 +100,14 @@ def _bars(
     positions = np.asarray(positions, dtype=np.float64)
     heights = np.asarray(heights, dtype=np.float64)
     half = width / 2
-    zeros = np.zeros_like(heights)
+    low = np.zeros_like(heights) if bottoms is None else np.asarray(bottoms, dtype=np.float64)
+    high = low + heights
     corners = np.stack(
         [
-            np.stack([positions - half, zeros], axis=1),
-            np.stack([positions - half, heights], axis=1),
-            np.stack([positions + half, heights], axis=1),
-            np.stack([positions + half, zeros], axis=1),
+            np.stack([positions - half, low], axis=1),
+            np.stack([positions - half, high], axis=1),
+            np.stack([positions + half, high], axis=1),
+            np.stack([positions + half, low], axis=1),
         ],
         axis=1,
     )
@@ -206,7 +212,8 @@ def channel_bar_chart(
             axes.set_xticks([])
             axes.set_xlabel("channels, sorted by weight; top: " + ", ".join(map(str, labelled)))
     kernel = f", k={layer.kernel_size}" if layer.kernel_size else ""
-    title = f"{layer.name} ({layer.type}, {layer.channels} channels{kernel}); top {len(top)} in red"
+    gain = f", features × {layer.gain:g}·weight" if layer.gain != 1.0 else ""
+    title = f"{layer.name} ({layer.type}, {layer.channels} channels{kernel}{gain}); top {len(top)} in red"
     tie = tie_note(weights, top_k, scores)
     axes.set_title(title + (f"\n{tie}" if tie else ""), fontsize=TITLE_PT, **_TITLE)
     axes.tick_params(labelsize=SMALL_PT)
@@ -214,6 +221,89 @@ def channel_bar_chart(
     axes.yaxis.label.set_size(SMALL_PT)
     axes.grid(axis="y", alpha=0.3)
     return figure
+
+
+BRANCH_COLOURS = ("#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860")
+
+
+def branch_weights_chart(layer: BranchLayer, sort: bool = False) -> Figure:
+    """Each channel's softmax weights over the layer's branches as one stacked bar on the 0-1 scale.
+
+    A bar split half and half means the channel mixes its branches equally;
+    one colour filling it means the channel picked that branch. ``sort``
+    orders channels by the first branch's share.
+    """
+    figure = new_figure(7.0, 2.8, CHART_MARGINS)
+    axes = figure.add_subplot()
+    weights = layer.weights.astype(np.float64)  # (P, C)
+    order = np.argsort(-weights[0], kind="stable") if sort else np.arange(layer.channels)
+    positions = np.arange(len(order))
+    bottoms = np.zeros(len(order))
+    for index, share in enumerate(weights[:, order]):
+        colour = BRANCH_COLOURS[index % len(BRANCH_COLOURS)]
+        _bars(axes, positions, share, colour, width=1.0, bottoms=bottoms)
+        label = layer.branches[index] if index < len(layer.branches) else f"branch {index + 1}"
+        axes.plot([], [], color=colour, linewidth=6, label=f"{label}: mean {share.mean():.2f}")
+        bottoms = bottoms + share
+    axes.set_ylim(0, 1.3)  # the band above 1 holds the legend, clear of the bars
+    axes.set_xlim(-0.7, len(order) - 0.3)
+    axes.set_ylabel("share")
+    axes.set_xlabel(f"channels, sorted by {layer.branches[0] if layer.branches else 'branch 1'}" if sort else "channel")
+    axes.yaxis.set_major_locator(FixedLocator([0.0, 0.5, 1.0]))
+    axes.xaxis.set_major_locator(MaxNLocator(nbins=8, integer=True))
+    axes.legend(loc="upper center", fontsize=SMALL_PT, frameon=False, ncol=min(len(weights), 3))
+    axes.set_title(
+        f"{layer.name} ({layer.type}): {layer.channels} channels' weights over {len(weights)} branches",
+        fontsize=TITLE_PT,
+        **_TITLE,
+    )
+    axes.tick_params(labelsize=SMALL_PT)
+    axes.xaxis.label.set_size(SMALL_PT)
+    axes.yaxis.label.set_size(SMALL_PT)
+    return figure
+
+
+ROWS_AND_COLUMNS_NOTE = "column factor on top, row factor on the left, their product below (means over channels)"
+
+
+def rows_and_columns_image(
+    layer: ElementLayer, colormap: str = DEFAULT_COLORMAP, stretch: bool = False, size: tuple[int, int] | None = None
+) -> Image.Image:
+    """A rows-times-columns gate: its per-pixel product (the mean over channels) with the two factors beside it.
+
+    The column factor, averaged over channels, runs along the top and the row
+    factor down the left, in the same colours as the product, so a reader
+    sees which rows and which columns made each bright pixel.
+    """
+    if layer.rows is None or layer.columns is None:
+        return mask_image(layer.mask, colormap, stretch, size)
+    rows, columns = layer.rows.mean(axis=0), layer.columns.mean(axis=0)
+    if stretch:  # one stretch for all three, so equal colours stay equal values
+        everything = np.concatenate([layer.mask.ravel(), rows, columns])
+        low, high = float(everything.min()), float(everything.max())
+        span = high - low if high > low else 1.0
+        shown = [(values - low) / span for values in (layer.mask, rows, columns)]
+    else:
+        shown = [layer.mask, rows, columns]
+    product = Image.fromarray(colorize(shown[0], colormap))
+    if size is not None:
+        product = product.resize(size, Image.Resampling.NEAREST)
+    strip, gap = max(12, product.width // 12), 6
+    nearest = Image.Resampling.NEAREST
+    left = Image.fromarray(colorize(shown[1][:, None], colormap)).resize((strip, product.height), nearest)
+    top = Image.fromarray(colorize(shown[2][None, :], colormap)).resize((product.width, strip), nearest)
+    font = _font()
+    width = strip + gap + product.width
+    lines = fit_lines(ImageDraw.Draw(Image.new("RGB", (1, 1))), ROWS_AND_COLUMNS_NOTE, font, width - 4)
+    label = len(lines) * (TEXT_PX + 4) + 4
+    canvas = Image.new("RGB", (width, label + strip + gap + product.height), "white")
+    draw = ImageDraw.Draw(canvas)
+    for number, text in enumerate(lines):
+        draw.text((2, 2 + number * (TEXT_PX + 4)), text, fill="black", font=font)
+    canvas.paste(top, (strip + gap, label))
+    canvas.paste(left, (0, label + strip + gap))
+    canvas.paste(product, (strip + gap, label + strip + gap))
+    return canvas
 
 
 def branch_chart(layer: ChannelLayer, sort: bool = False) -> Figure:
@@ -459,6 +549,8 @@ def stacked(images: Sequence[Image.Image], gap: int = 16) -> Image.Image:
 
 
 NO_SPATIAL_GATE = "No spatial gate in this model: its attention weights channels, not pixels."
+# What a tile of a gate over channels and pixels shows, said where the tile is seen.
+ELEMENT_NOTE = "gate's mean over channels"
 
 
 def text_image(text: str, width: int) -> Image.Image:
@@ -500,6 +592,8 @@ def overlay_grid(
     for layer in layers:
         height, width = layer.size
         lines = fit_lines(scratch, f"{layer.name} ({height}x{width})", font, tile - 4)
+        if isinstance(layer, ElementLayer):
+            lines.append(ELEMENT_NOTE)
         low, high = float(np.min(layer.mask)), float(np.max(layer.mask))
         if stretch:
             lines.append(f"stretched from {scale_numbers(low, high)}")
@@ -612,6 +706,8 @@ def summary_figure(
         axes = figure.add_subplot(grid[0, index])
         axes.imshow(np.asarray(overlay(image, layer.mask, colormap, opacity, stretch, view=analysis.view)))
         title = f"{layer.name}\n{layer.size[0]}x{layer.size[1]}, mean {layer.mask.mean():.2f}"
+        if isinstance(layer, ElementLayer):
+            title += f"\n{ELEMENT_NOTE}"
         axes.set_title(title, fontsize=SMALL_PT, **_TITLE)
         axes.set_axis_off()
     for row, layer in enumerate(channel, start=1):

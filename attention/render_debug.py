@@ -83,10 +83,14 @@ def difference_chart(difference: LayerDifference, first: str = "A", second: str 
         axes.set_xlabel("channel", fontsize=SMALL_PT)
         axes.set_ylabel(f"w_{first} - w_{second}", fontsize=SMALL_PT)
     else:
-        bound = 1.0 if difference.kind == "spatial" else max(float(np.abs(values).max()), 1e-12)
-        shown = axes.imshow(values, cmap="coolwarm", vmin=-bound, vmax=bound, interpolation="nearest")
+        gate = difference.kind in ("spatial", "element", "branch")
+        bound = 1.0 if gate else max(float(np.abs(values).max()), 1e-12)
+        shown = axes.imshow(values, cmap="coolwarm", vmin=-bound, vmax=bound, interpolation="nearest", aspect="auto")
         axes.set_xticks([])
         axes.set_yticks([])
+        if difference.kind == "branch":  # (branches, channels): one row per branch
+            axes.set_xlabel("channel", fontsize=SMALL_PT)
+            axes.set_ylabel("branch", fontsize=SMALL_PT)
         figure.colorbar(shown, ax=axes, fraction=0.046)
     axes.set_title(
         f"{difference.pair}: {first} minus {second} (mean |difference| {difference.score:.3f})"

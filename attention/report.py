@@ -18,7 +18,7 @@ from typing import Any
 
 from PIL import Image
 
-from .analysis import ChannelLayer, ImageAnalysis, SpatialLayer, token_statistics
+from .analysis import BranchLayer, ChannelLayer, ImageAnalysis, SpatialLayer, branch_statistics, token_statistics
 from .display import DEFAULT_COLORMAP, DEFAULT_OPACITY
 from .render import overlay
 from .render_frames import attention_map, drawn_layer, scale_bar
@@ -35,7 +35,7 @@ class ReportRow:
     label: str | None
     prediction: str
     confidence: float
-    values: dict[str, float]  # per layer: the gate's mean (channel, spatial) or the attention's entropy (token)
+    values: dict[str, float]  # per layer: the gate's mean (channel, spatial, element) or an entropy (token, branch)
     thumb: str
     drawn: str | None  # the overlay's file, when the layer has a map to draw
 
@@ -44,8 +44,10 @@ def layer_value(layer: Any) -> float:
     """The one number a row shows per layer: how much a gate keeps on average, or how evenly a layer attends."""
     if isinstance(layer, ChannelLayer):
         return float(layer.weights.astype("float64").mean())
-    if isinstance(layer, SpatialLayer):
+    if isinstance(layer, SpatialLayer):  # a mask, or a gate over channels and pixels by its mean over channels
         return float(layer.mask.astype("float64").mean())
+    if isinstance(layer, BranchLayer):
+        return branch_statistics(layer.weights)["entropy"]
     return token_statistics(layer)["entropy"]
 
 

@@ -118,6 +118,10 @@ def write_figures(analysis: Any, out: Path, stem: str, args: argparse.Namespace)
         path = out / f"{stem}_{safe_stem(layer.name)}_weights.png"
         render.channel_bar_chart(layer, top_k=args.top_k).savefig(path)
         written.append(path)
+    for layer in analysis.branch_layers:
+        path = out / f"{stem}_{safe_stem(layer.name)}_branches.png"
+        render.branch_weights_chart(layer).savefig(path)
+        written.append(path)
     if analysis.token_layers:
         from attention import render_tokens
 

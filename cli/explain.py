@@ -37,7 +37,7 @@ def add_parser(commands: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from attention.analysis import Analyzer
     from attention.discovery import require_attention
-    from attention.explain import explain_layer
+    from attention.explain import EXPLAINED_KINDS, check_explained, explain_layer
     from attention.images import load_image
     from attention.render_explain import slide_figure, write_slides
 
@@ -51,9 +51,19 @@ def run(args: argparse.Namespace) -> int:
     with Analyzer(loaded.model, loaded.classes, loaded.preprocessing, loaded.name) as analyzer:
         names = analyzer.layer_names
         require_attention(names, loaded.name, loaded.model)
-        wanted = names if args.layer == "all" else [args.layer or names[0]]
+        kinds = {name: adapter.kind for name, _, adapter in analyzer.layers}
+        if args.layer == "all":
+            for name in names:
+                if kinds[name] not in EXPLAINED_KINDS:
+                    sys.stderr.write(f"skipped {name}: not a kind the step-by-step view works through\n")
+            wanted = [name for name in names if kinds[name] in EXPLAINED_KINDS]
+            if not wanted:
+                check_explained(names[0], kinds[names[0]])
+        else:
+            wanted = [args.layer or next((name for name in names if kinds[name] in EXPLAINED_KINDS), names[0])]
         for name in wanted:
             check_layer(loaded.name, names, name)
+            check_explained(name, kinds[name])
         (analysis,) = analyzer.analyze([image], names=[args.image], feature_layer=wanted)
     modules = dict(loaded.model.named_modules())
     stem = safe_stem(Path(args.image).stem)

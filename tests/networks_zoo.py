@@ -218,6 +218,83 @@ class TripletAttention(nn.Module):
         return (self.hw(x) + out_cw + out_hc) / 3
 
 
+class simam_module(nn.Module):  # noqa: N801 - the official class name
+    """SimAM (official code, ZjjConan/SimAM): a per-element gate from each element's distance to its channel's mean."""
+
+    def __init__(self, channels: int | None = None, e_lambda: float = 1e-4) -> None:
+        super().__init__()
+        self.activaton = nn.Sigmoid()  # sic: the official attribute name
+        self.e_lambda = e_lambda
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        _b, _c, h, w = x.size()
+        n = w * h - 1
+        x_minus_mu_square = (x - x.mean(dim=[2, 3], keepdim=True)).pow(2)
+        y = x_minus_mu_square / (4 * (x_minus_mu_square.sum(dim=[2, 3], keepdim=True) / n + self.e_lambda)) + 0.5
+        return x * self.activaton(y)
+
+
+class BAMChannelGate(nn.Module):
+    """BAM's channel branch (official code, Jongchan/attention-module): pooled MLP, expanded to the map."""
+
+    def __init__(self, channels: int, reduction: int = 16) -> None:
+        super().__init__()
+        hidden = max(channels // reduction, 4)
+        self.mlp = nn.Sequential(
+            nn.Linear(channels, hidden), nn.BatchNorm1d(hidden), nn.ReLU(), nn.Linear(hidden, channels)
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        pooled = F.avg_pool2d(x, x.shape[2:], stride=x.shape[2:]).flatten(1)
+        return self.mlp(pooled)[:, :, None, None].expand_as(x)
+
+
+class BAMSpatialGate(nn.Module):
+    """BAM's spatial branch: a 1x1 reduction, two dilated 3x3 convolutions, one map expanded to every channel."""
+
+    def __init__(self, channels: int, reduction: int = 16, dilation: int = 4) -> None:
+        super().__init__()
+        hidden = max(channels // reduction, 4)
+        self.body = nn.Sequential(
+            nn.Conv2d(channels, hidden, 1),
+            nn.BatchNorm2d(hidden),
+            nn.ReLU(),
+            nn.Conv2d(hidden, hidden, 3, padding=dilation, dilation=dilation),
+            nn.BatchNorm2d(hidden),
+            nn.ReLU(),
+            nn.Conv2d(hidden, 1, 1),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(x).expand_as(x)
+
+
+class BAM(nn.Module):
+    """BAM as its authors wrote it: ``x * (1 + sigmoid(channel + spatial))`` with a functional sigmoid."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.channel_att = BAMChannelGate(channels)
+        self.spatial_att = BAMSpatialGate(channels)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        att = 1 + torch.sigmoid(self.channel_att(x) + self.spatial_att(x))
+        return att * x
+
+
+class DoubledSE(nn.Module):
+    """An SE whose factor is 2 * sigmoid, as normaliser-free networks scale their gates."""
+
+    def __init__(self, channels: int, reduction: int = 4) -> None:
+        super().__init__()
+        self.fc1 = nn.Conv2d(channels, channels // reduction, 1)
+        self.fc2 = nn.Conv2d(channels // reduction, channels, 1)
+        self.gate = nn.Sigmoid()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * 2.0 * self.gate(self.fc2(F.relu(self.fc1(x.mean((2, 3), keepdim=True)))))
+
+
 # Networks -----------------------------------------------------------------------------------
 
 
@@ -282,6 +359,25 @@ def triplet_resnet18() -> nn.Module:
 
 def hard_gate_resnet18() -> nn.Module:
     return _resnet18_with(lambda channels, _stage: nn.Sequential(HardSE(channels), HardSpatial()))
+
+
+def simam_resnet18() -> nn.Module:
+    return _resnet18_with(lambda channels, _stage: simam_module(channels))
+
+
+def bam_resnet18() -> nn.Module:
+    """BAM where its authors put it: after each of the first three stages of a ResNet-18."""
+    from torchvision.models import resnet18
+
+    torch.manual_seed(0)
+    model = resnet18(num_classes=10)
+    for stage, channels in ((1, 64), (2, 128), (3, 256)):
+        setattr(model, f"layer{stage}", nn.Sequential(getattr(model, f"layer{stage}"), BAM(channels)))
+    return randomise_norms(model)
+
+
+def doubled_se_resnet18() -> nn.Module:
+    return _resnet18_with(lambda channels, _stage: DoubledSE(channels))
 
 
 def timm_model(name: str, **kwargs: object) -> nn.Module:

@@ -65,9 +65,88 @@ def _se(x: torch.Tensor, fc1: nn.Conv2d, act: Callable, fc2: nn.Conv2d, gate: Ca
     return gate(F.conv2d(hidden, fc2.weight, fc2.bias)).flatten(1)
 
 
+def _norm(t: torch.Tensor, norm: nn.Module) -> torch.Tensor:
+    if isinstance(norm, nn.BatchNorm2d):
+        return _bn(t, norm)
+    if isinstance(norm, nn.GroupNorm):
+        return F.group_norm(t, norm.num_groups, norm.weight, norm.bias, norm.eps)
+    assert isinstance(norm, nn.Identity), type(norm)
+    return t
+
+
+def _element(gate: torch.Tensor, **factors: torch.Tensor) -> dict[str, torch.Tensor]:
+    """What an element record holds of a (B, C, H, W) gate: its means over channels and over pixels."""
+    return {"map": gate.mean(1), "per_channel": gate.mean((2, 3)), **factors}
+
+
+def _depthwise(t: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor:
+    return F.conv2d(t, conv.weight, conv.bias, padding=conv.padding, groups=conv.groups)
+
+
+def _element_reference(name: str, module: nn.Module, x: torch.Tensor) -> dict[str, torch.Tensor] | None:
+    """Gates with one factor per channel and pixel, and weights over branches, from the module's parameters."""
+    height = x.shape[2]
+    if name == "CoordAttn":  # pooled rows and columns through one 1x1 bottleneck, then a gate each
+        pooled = torch.cat([x.mean(3, keepdim=True), x.mean(2, keepdim=True).transpose(-1, -2)], 2)
+        hidden = module.act(_norm(F.conv2d(pooled, module.conv1.weight, module.conv1.bias), module.bn1))
+        rows = torch.sigmoid(F.conv2d(hidden[:, :, :height], module.conv_h.weight, module.conv_h.bias))
+        columns = torch.sigmoid(
+            F.conv2d(hidden[:, :, height:].transpose(-1, -2), module.conv_w.weight, module.conv_w.bias)
+        )
+        return _element(rows * columns, rows=rows[..., 0], columns=columns[:, :, 0])
+    if name == "EfficientLocalAttn":  # depthwise strip convolutions, a norm, an activation, a gate each
+        rows = torch.sigmoid(module.act(_norm(_depthwise(x.mean(3, keepdim=True), module.conv_h), module.norm_h)))
+        columns = torch.sigmoid(module.act(_norm(_depthwise(x.mean(2, keepdim=True), module.conv_w), module.norm_w)))
+        return _element(rows * columns, rows=rows[..., 0], columns=columns[:, :, 0])
+    if name == "SimpleCoordAttn":  # one shared linear bottleneck, a sum of a row and a column term, one gate
+        rows = module.act(F.linear(x.mean(3).transpose(1, 2), module.fc1.weight, module.fc1.bias))
+        columns = module.act(F.linear(x.mean(2).transpose(1, 2), module.fc1.weight, module.fc1.bias))
+        row_term = F.linear(rows, module.fc_h.weight, module.fc_h.bias).transpose(1, 2).unsqueeze(-1)
+        column_term = F.linear(columns, module.fc_w.weight, module.fc_w.bias).transpose(1, 2).unsqueeze(-2)
+        return _element(torch.sigmoid(row_term + column_term))
+    if name == "StripAttn":
+        rows, columns = x.mean(3, keepdim=True), x.mean(2, keepdim=True)
+        if isinstance(module.conv_h, nn.Conv2d):
+            rows, columns = _depthwise(rows, module.conv_h), _depthwise(columns, module.conv_w)
+        return _element(torch.sigmoid(rows + columns))
+    if name == "simam_module":  # each element's squared distance to its channel's mean, over the channel's energy
+        n = x.shape[2] * x.shape[3] - 1
+        square = (x - x.mean((2, 3), keepdim=True)) ** 2
+        return _element(torch.sigmoid(square / (4 * (square.sum((2, 3), keepdim=True) / n + module.e_lambda)) + 0.5))
+    if name == "BAM":  # 1 + sigmoid(channel + spatial), read back from the output where the input is not zero
+        gate = torch.sigmoid(module.channel_att(x) + module.spatial_att(x))
+        readable = (x != 0).to(gate.dtype)
+        return {
+            "map": (gate * readable).sum(1) / readable.sum(1),
+            "per_channel": (gate * readable).sum((2, 3)) / readable.sum((2, 3)),
+        }
+    if name == "SelectiveKernel":  # softmax over the paths of a squeeze of their sum, per channel
+        inputs = torch.split(x, x.shape[1] // len(module.paths), 1) if module.split_input else [x] * len(module.paths)
+        summed = sum(path(part) for path, part in zip(module.paths, inputs)).mean((2, 3), keepdim=True)
+        attn = module.attn
+        hidden = attn.act(_norm(F.conv2d(summed, attn.fc_reduce.weight, attn.fc_reduce.bias), attn.bn))
+        logits = F.conv2d(hidden, attn.fc_select.weight, attn.fc_select.bias).flatten(1)
+        return {"weights": torch.softmax(logits.view(x.shape[0], len(module.paths), -1), dim=1)}
+    if name == "SplitAttn":  # softmax over the radix splits of a squeeze of their sum, within each cardinal group
+        features = module.act0(_norm(module.conv(x), module.bn0))
+        batch, radix = x.shape[0], module.radix
+        summed = features.reshape(batch, radix, -1, *features.shape[2:]).sum(1).mean((2, 3), keepdim=True)
+        hidden = module.act1(_norm(F.conv2d(summed, module.fc1.weight, module.fc1.bias, groups=module.fc1.groups),
+                                   module.bn1))  # fmt: skip
+        logits = F.conv2d(hidden, module.fc2.weight, module.fc2.bias, groups=module.fc2.groups).flatten(1)
+        grouped = logits.view(batch, module.rsoftmax.cardinality, radix, -1)
+        return {"weights": torch.softmax(grouped, dim=2).transpose(1, 2).reshape(batch, radix, -1)}
+    if name == "DoubledSE":  # the sigmoid in 0 to 1; the record's gain (2) says what multiplied
+        return {"weights": _se(x, module.fc1, F.relu, module.fc2, torch.sigmoid)}
+    return None
+
+
 def reference(module: nn.Module, x: torch.Tensor) -> dict[str, torch.Tensor]:
-    """The values a record of this module must hold: weights (+ avg, max) or mask (+ logits)."""
+    """The values a record of this module must hold: weights (+ avg, max) or mask (+ logits), or an element gate's."""
     name = type(module).__name__
+    element = _element_reference(name, module, x)
+    if element is not None:
+        return element
     if name == "EcaModule" and getattr(module, "conv2", None) is not None:  # timm's "ecam": a two-layer conv MLP
         first, second = module.conv, module.conv2  # Conv1d(1, m, k) then Conv1d(m, 1, k)
         hidden = module.act(F.conv1d(x.mean((2, 3))[:, None], first.weight, first.bias, padding=first.padding))
@@ -179,6 +258,25 @@ FAMILIES: dict[str, tuple[Callable[[], nn.Module], Any]] = {
     "torchvision mobilenet_v3_small": (lambda: zoo.torchvision_model("mobilenet_v3_small"), "SqueezeExcitation"),
     "torchvision efficientnet_b0": (lambda: zoo.torchvision_model("efficientnet_b0"), "SqueezeExcitation"),
     "torchvision regnet_y_400mf": (lambda: zoo.torchvision_model("regnet_y_400mf"), "SqueezeExcitation"),
+    # Gates with one factor per channel and pixel, and a gain, written by hand as their authors did.
+    "SimAM (official code) in resnet18": (zoo.simam_resnet18, {"element": 8}),
+    "BAM (official code, functional sigmoid) after resnet18 stages": (zoo.bam_resnet18, {"element": 3}),
+    "2·sigmoid SE in resnet18": (zoo.doubled_se_resnet18, {"channel": 8}),
+    "timm eca_nfnet_l0 (its blocks double each gate)": (lambda: zoo.timm_model("eca_nfnet_l0"), {"eca": 12}),
+    **{
+        f"timm resnet18 + {kind}": (
+            lambda kind=kind: zoo.timm_model("resnet18", block_args={"attn_layer": kind}),
+            {record_type: 8},
+        )
+        for kind, record_type in (
+            ("coord", "coord"),
+            ("ela", "ela"),
+            ("scoord", "scoord"),
+            ("strip", "strip"),
+            ("sk", "selective_kernel"),
+            ("splat", "split_attention"),
+        )
+    },
 }
 
 
@@ -194,6 +292,12 @@ def _expected_counts(model: nn.Module, expected: Any) -> dict[str, int]:
 ZOO_KINDS = ["se", "ese", "eca", "ecam", "ceca", "ge", "gc", "gca", "cbam", "lcbam", "coord", "scoord", "ela",
              "strip", "sk", "splat", "nl", "bat"]  # fmt: skip
 ZOO_START, ZOO_END = "<!-- timm-zoo: made by tests/test_foreign.py -->", "<!-- end timm-zoo -->"
+RECORDED_AS = {
+    "channel": "channel gates",
+    "spatial": "spatial masks",
+    "element": "per-element gates",
+    "branch": "weights over branches",
+}
 
 
 def _zoo_row(kind: str) -> str:
@@ -230,8 +334,7 @@ def _zoo_row(kind: str) -> str:
         for field, value in want.items():
             worst = max(worst, float((getattr(record, field).double() - value.double()).abs().max()))
     assert worst <= TOLERANCE, (kind, worst)
-    kinds = Counter(("spatial masks" if isinstance(record, SpatialRecord) else "channel gates", record.type)
-                    for record in recorder.records)  # fmt: skip
+    kinds = Counter((RECORDED_AS[record.kind], record.type) for record in recorder.records)
     recorded = " + ".join(f"{count} {what} (`{type_}`)" for (what, type_), count in sorted(kinds.items()))
     return f"| `{kind}` | `{module_name}` | {recorded} | {'0 (exact)' if worst == 0 else '≤ 1e-6'} |"
 
@@ -279,8 +382,7 @@ def test_family_found_and_recorded_exactly(family: str) -> None:
     records = recorder.records
     assert [r.name for r in records] == [name for name, _, _ in layers]
     for (name, module, adapter), record in zip(layers, records):
-        kind = kind_of(adapter)
-        assert kind == ("spatial" if isinstance(record, SpatialRecord) else "channel")
+        assert kind_of(adapter) == record.kind
         records_by_type[record.type] += 1
         with torch.no_grad():
             want = reference(module, inputs[name])
@@ -295,6 +397,8 @@ def test_family_found_and_recorded_exactly(family: str) -> None:
         if isinstance(record, ChannelRecord):
             assert record.weights.shape == (2, inputs[name].shape[1])
             assert torch.isfinite(record.weights).all()
+            # What multiplied the features: 2 x the gate in the doubled SE and in timm's normaliser-free blocks.
+            assert record.gain == (2.0 if "2·sigmoid" in family or "nfnet" in family else 1.0)
     assert dict(records_by_type) == _expected_counts(model, expected)
     assert recorder.features[layers[0][0]].shape == inputs[layers[0][0]].shape
     print(f"\n{family}: {dict(records_by_type)}, largest difference {MAX_DIFFERENCE[family]:.3g}")
@@ -599,7 +703,11 @@ def test_lookalikes_that_are_not_recorded_are_listed_with_their_reason() -> None
     assert [name for name, _, _ in layers] == ["5"]
     rejected = rejected_modules(model)
     assert [(entry["name"], entry["type"]) for entry in rejected] == [("1", "_DoubledSE"), ("3", "_WholeImageGain")]
-    assert re.fullmatch(r"scales each channel by factors from 0\.\d+ to 1\.\d+, outside 0 to 1", rejected[0]["reason"])
+    assert re.fullmatch(
+        r"scales each channel by factors from 0\.\d+ to 1\.\d+, outside 0 to 1"
+        r"; a gate times a constant gain is recorded when the gate is a module \(nn\.Sigmoid\)",
+        rejected[0]["reason"],
+    )
     assert rejected[1]["reason"] == "one factor for the whole image, not one per channel or per pixel"
     report = discovery_report(model, layers)
     assert report == {"found": [{"name": "5", "type": "_MeanGate", "kind": "channel", "by": "probe"}],

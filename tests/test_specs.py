@@ -708,7 +708,9 @@ def test_list_layers_names_what_was_found_and_what_was_turned_down(tmp_path: Pat
     ]
     assert lines[3] == "2 modules looked like gates but were rejected:"
     assert re.fullmatch(
-        r"  1 \(DoubledSE\): scales each channel by factors from 0\.\d+ to 1\.\d+, outside 0 to 1", lines[4]
+        r"  1 \(DoubledSE\): scales each channel by factors from 0\.\d+ to 1\.\d+, outside 0 to 1; a gate times "
+        r"a constant gain is recorded when the gate is a module \(nn\.Sigmoid\)",
+        lines[4],
     )
     assert (
         lines[5] == "  2 (Scale): the same factors per channel for every input: a constant scaling such as LayerScale"

@@ -70,7 +70,7 @@ def record(
     and one per head of each self-attention layer, which its section shows.
     """
     return analyzer.analyze(
-        [image], [name], feature_layer=analyzer.layer_names, ablate=ablate, target=target, ablate_heads=True
+        [image], [name], feature_layer=analyzer.feature_layer_names, ablate=ablate, target=target, ablate_heads=True
     )[0]
 
 

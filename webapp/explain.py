@@ -17,7 +17,7 @@ from PIL import Image
 
 from attention import render, render_explain
 from attention.analysis import Analyzer, ImageAnalysis
-from attention.explain import Explanation, Step, explain_layer
+from attention.explain import EXPLAINED_KINDS, Explanation, Step, explain_layer
 from attention.files import safe_stem
 
 from .downloads import new_download_folder
@@ -45,7 +45,7 @@ def explanations(analyzer: Analyzer, analysis: ImageAnalysis) -> dict[str, Expla
     for layer in analysis.layers:
         features = analysis.feature_maps.get(layer.name)
         module = modules.get(layer.name)
-        if features is None or module is None:
+        if features is None or module is None or layer.kind not in EXPLAINED_KINDS:
             continue
         try:
             # no_grad: a module whose kernel has a bias would otherwise hand back tensors that track gradients.

@@ -35,7 +35,7 @@ import numpy as np
 from PIL import Image
 
 from attention import render
-from attention.analysis import SpatialLayer
+from attention.analysis import ElementLayer, SpatialLayer
 
 from .panels import pick_layer, stretch_of
 from .state import LensResult
@@ -144,6 +144,18 @@ def fit_note(model: str | None, image: Image.Image) -> str:
     )
 
 
+def element_labels(layer: ElementLayer, scale: str | None) -> tuple[str, str]:
+    """Titles for a gate over channels and pixels: what is drawn is its mean over channels, and what it multiplied."""
+    numbers = f"{float(layer.mask.min()):.2f}–{float(layer.mask.max()):.2f}"
+    stretched = f", stretched from {numbers}" if stretch_of(scale) else f", {numbers}"
+    factor = "" if layer.offset == 0.0 else f"; the features were multiplied by {layer.factor}"
+    channels = 0 if layer.per_channel is None else len(layer.per_channel)
+    overlay = f"Gate's mean over its {channels} channels{stretched}{factor}"
+    if layer.rows is not None:
+        return overlay, f"Per-pixel product{stretched}; row factor on the left, column factor on top"
+    return overlay, f"Gate's mean over channels{stretched}"
+
+
 def spatial_labels(result: LensResult | None, layer: str | None, scale: str | None) -> tuple[str, str]:
     """Titles of the selected layer's overlay and raw-mask panels; a weak mask's range is named in both.
 
@@ -157,6 +169,8 @@ def spatial_labels(result: LensResult | None, layer: str | None, scale: str | No
         return NO_SPATIAL, NO_SPATIAL
     spatial = result.analysis.layer(name)
     assert isinstance(spatial, SpatialLayer)
+    if isinstance(spatial, ElementLayer):
+        return element_labels(spatial, scale)
     note = render.mask_range_note(spatial.mask)
     numbers = f"{float(spatial.mask.min()):.2f}–{float(spatial.mask.max()):.2f}"
     if note is None:

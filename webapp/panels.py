@@ -13,7 +13,7 @@ from typing import Any, NamedTuple
 from PIL import Image
 
 from attention import render, render_tokens
-from attention.analysis import TOP_K_PREDICTIONS, SpatialLayer
+from attention.analysis import TOP_K_PREDICTIONS, BranchLayer, ElementLayer, SpatialLayer
 from attention.display import DEFAULT_COLORMAP, DEFAULT_OPACITY, DEFAULT_TOP_K, MAX_TOP_K
 from attention.errors import InputError
 
@@ -110,6 +110,8 @@ def channel_panels(
         return ChannelPanels(None, None, None)
     k = top_k_of(top_k)
     channel = result.analysis.layer(name)
+    if isinstance(channel, BranchLayer):  # weights over branches: one stacked bar per channel, no pooling parts
+        return ChannelPanels(render.figure_to_image(render.branch_weights_chart(channel, sort=bool(sort))), None, None)
     bar = render.figure_to_image(render.channel_bar_chart(channel, top_k=k, sort=bool(sort)))  # type: ignore[arg-type]
     branch_image = branch_panel(result, name, sort) if branches else None
     feature_maps = None
@@ -126,7 +128,9 @@ def branch_panel(result: LensResult | None, layer: str | None = None, sort: bool
     if name is None:
         return None
     channel = result.analysis.layer(name)
-    return render.figure_to_image(render.branch_chart(channel, sort=bool(sort)))  # type: ignore[arg-type]
+    if isinstance(channel, BranchLayer):
+        return None
+    return render.figure_to_image(render.branch_chart(channel, sort=bool(sort)))
 
 
 def _mask_view_size(layer: SpatialLayer, side: int = MASK_VIEW_SIDE) -> tuple[int, int]:
@@ -156,7 +160,10 @@ def spatial_panels(
     ticks, caption = render.mask_ticks(spatial.mask, stretch)
     large = render.overlay(result.analysis.image, spatial.mask, colormap, alpha, stretch, view=result.analysis.view)
     large = render.with_colour_bar(large, colormap, ticks, caption)
-    mask = render.mask_image(spatial.mask, colormap, stretch, size=_mask_view_size(spatial))
+    if isinstance(spatial, ElementLayer) and spatial.rows is not None:
+        mask = render.rows_and_columns_image(spatial, colormap, stretch, size=_mask_view_size(spatial))
+    else:
+        mask = render.mask_image(spatial.mask, colormap, stretch, size=_mask_view_size(spatial))
     mask = render.with_colour_bar(mask, colormap, ticks, caption)
     return SpatialPanels(grid, large, mask)
 

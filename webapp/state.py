@@ -87,7 +87,8 @@ class LensResult:
 
     @property
     def channel_layer_names(self) -> list[str]:
-        return [layer.name for layer in self.analysis.channel_layers]
+        """The layers the channel section charts: channel gates, and weights over branches per channel."""
+        return [layer.name for layer in self.analysis.layers if layer.kind in ("channel", "branch")]
 
     @property
     def spatial_layer_names(self) -> list[str]:
