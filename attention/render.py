@@ -263,9 +263,6 @@ def branch_weights_chart(layer: BranchLayer, sort: bool = False) -> Figure:
     return figure
 
 
-ROWS_AND_COLUMNS_NOTE = "column factor on top, row factor on the left, their product below (means over channels)"
-
-
 def rows_and_columns_image(
     layer: ElementLayer, colormap: str = DEFAULT_COLORMAP, stretch: bool = False, size: tuple[int, int] | None = None
 ) -> Image.Image:
@@ -273,7 +270,8 @@ def rows_and_columns_image(
 
     The column factor, averaged over channels, runs along the top and the row
     factor down the left, in the same colours as the product, so a reader
-    sees which rows and which columns made each bright pixel.
+    sees which rows and which columns made each bright pixel; the panel's
+    title says which is which.
     """
     if layer.rows is None or layer.columns is None:
         return mask_image(layer.mask, colormap, stretch, size)
@@ -292,14 +290,9 @@ def rows_and_columns_image(
     nearest = Image.Resampling.NEAREST
     left = Image.fromarray(colorize(shown[1][:, None], colormap)).resize((strip, product.height), nearest)
     top = Image.fromarray(colorize(shown[2][None, :], colormap)).resize((product.width, strip), nearest)
-    font = _font()
     width = strip + gap + product.width
-    lines = fit_lines(ImageDraw.Draw(Image.new("RGB", (1, 1))), ROWS_AND_COLUMNS_NOTE, font, width - 4)
-    label = len(lines) * (TEXT_PX + 4) + 4
+    label = 2 * TEXT_PX + 4  # clear space above, where a page's panel label sits
     canvas = Image.new("RGB", (width, label + strip + gap + product.height), "white")
-    draw = ImageDraw.Draw(canvas)
-    for number, text in enumerate(lines):
-        draw.text((2, 2 + number * (TEXT_PX + 4)), text, fill="black", font=font)
     canvas.paste(top, (strip + gap, label))
     canvas.paste(left, (0, label + strip + gap))
     canvas.paste(product, (strip + gap, label + strip + gap))

@@ -105,8 +105,9 @@ TARGETS: dict[str, Target] = {
             "tests/test_ablation.py",
             "tests/test_recorder.py",
             "tests/test_tokens.py",
+            "tests/test_gate_forms.py",
             "-k",
-            "ablat or switching or head",
+            "ablat or switching or switched or head",
         ],
     ),
     "channel": Target("attention/channel.py", ["tests/test_attention_modules.py", "-k", "cbam or squeeze or other"]),
@@ -118,13 +119,13 @@ TARGETS: dict[str, Target] = {
             "tests/test_tokens.py::test_transformers_with_other_patch_grids_compare_on_the_first_ones_grid",
         ],
     ),
-    "discovery": Target("attention/discovery.py", ["tests/test_foreign.py"]),
+    "discovery": Target("attention/discovery.py", ["tests/test_foreign.py", "tests/test_gate_forms.py"]),
     "eca": Target("attention/eca.py", ["tests/test_attention_modules.py", "-k", "eca or adaptive"]),
     "errors": Target("attention/errors.py", ["tests/test_errors.py", "tests/test_images.py", "tests/test_weights.py"]),
     "explain": Target("attention/explain.py", ["tests/test_explain.py"]),
     "factory": Target("attention/factory.py", ["tests/test_attention_modules.py", "-k", "factory"]),
     "files": Target("attention/files.py", ["tests/test_files.py"]),
-    "foreign": Target("attention/foreign.py", ["tests/test_foreign.py"]),
+    "foreign": Target("attention/foreign.py", ["tests/test_foreign.py", "tests/test_gate_forms.py"]),
     "gates": Target("attention/gates.py", ["tests/test_attention_modules.py", "-k", "sigmoid or factory"]),
     "images": Target("attention/images.py", ["tests/test_images.py"]),
     "profile": Target(
@@ -450,7 +451,7 @@ HAND_MUTANTS: list[HandMutant] = [
         "ablation passes recorded into the analysis",
         "            logits = self.model(batch)\n"
         "        check_finite_pass(logits, recorder.records)\n"
-        "        probabilities = torch.softmax(logits.float(), dim=1)\n"
+        "        probabilities = torch.softmax(logits.float(), dim=1).cpu()\n"
         "        ablations: list[list[dict[str, Any]]] = [[] for _ in images]\n"
         "        if ablate is not None:\n"
         "            ablations = run_ablations(\n"
@@ -466,7 +467,7 @@ HAND_MUTANTS: list[HandMutant] = [
         "            )\n",
         "            logits = self.model(batch)\n"
         "            check_finite_pass(logits, recorder.records)\n"
-        "            probabilities = torch.softmax(logits.float(), dim=1)\n"
+        "            probabilities = torch.softmax(logits.float(), dim=1).cpu()\n"
         "            ablations: list[list[dict[str, Any]]] = [[] for _ in images]\n"
         "            if ablate is not None:\n"
         "                ablations = run_ablations(\n"
@@ -509,8 +510,8 @@ HAND_MUTANTS: list[HandMutant] = [
     HandMutant(
         "ablation",
         "every layer ablated, not the one asked for",
-        "if ablation is None or ablation.layer != name:\n                return None\n            features = inputs[0]",
-        "if ablation is None:\n                return None\n            features = inputs[0]",
+        "if ablation is None or ablation.layer != name:\n                return None\n            if branches is not None:",
+        "if ablation is None:\n                return None\n            if branches is not None:",
     ),
     HandMutant(
         "ablation",
@@ -521,8 +522,8 @@ HAND_MUTANTS: list[HandMutant] = [
     HandMutant(
         "ablation",
         "mean ablation scales by the gate's largest value",
-        "return record.gate.flatten(1).float().mean(dim=1)",
-        "return record.gate.flatten(1).float().amax(dim=1)",
+        "mean = record.gate.flatten(1).float().mean(dim=1)",
+        "mean = record.gate.flatten(1).float().amax(dim=1)",
     ),
     HandMutant(
         "ablation",
@@ -715,8 +716,8 @@ HAND_MUTANTS: list[HandMutant] = [
     HandMutant(
         "discovery",
         "a gate exactly 0.0 somewhere is out of range",
-        "elif lowest < -GATE_ATOL or",
-        "elif lowest <= 0 or",
+        "elif lowest < -GATE_ATOL:",
+        "elif lowest <= 0:",
     ),
     HandMutant(
         "discovery",
@@ -751,8 +752,8 @@ HAND_MUTANTS: list[HandMutant] = [
     HandMutant(
         "discovery",
         "a gate child never used for the record",
-        "if recipe is None and verdict.children:",
-        "if False:",
+        "elif (recipe is None or verdict.gain != 1.0) and verdict.children:",
+        "elif False:",
     ),
     HandMutant(
         "discovery",
@@ -840,14 +841,14 @@ HAND_MUTANTS: list[HandMutant] = [
     HandMutant(
         "profile",
         "activity counts |gate| instead of |1 - gate|",
-        "float((1.0 - record.gate.float()).abs().flatten(1).mean(dim=1).sum())",
-        "float(record.gate.float().abs().flatten(1).mean(dim=1).sum())",
+        "float((1.0 - gate).abs().flatten(1).mean(dim=1).sum())",
+        "float(gate.abs().flatten(1).mean(dim=1).sum())",
     ),
     HandMutant(
         "profile",
         "class means divided by the wrong count",
-        "class_mean = class_sum[name] / np.maximum(class_count, 1)[:, None]",
-        "class_mean = class_sum[name] / max(int(class_count.sum()), 1)",
+        "class_mean = self.class_sum[name] / np.maximum(self.class_count, 1)[:, None]",
+        "class_mean = self.class_sum[name] / max(int(self.class_count.sum()), 1)",
     ),
     HandMutant(
         "explain",
@@ -919,6 +920,42 @@ HAND_MUTANTS: list[HandMutant] = [
         "ablations listed most helpful first",
         'key=lambda entry: entry["delta"])',
         'key=lambda entry: -entry["delta"])',
+    ),
+    HandMutant(
+        "discovery",
+        "an activation counted as a per-element gate",
+        "if kind == ELEMENT and not _depends_on_others(module, x, output, busy):",
+        "if False:",
+    ),
+    HandMutant(
+        "discovery",
+        "BAM's factor of 1 + gate not recognised",
+        "for offset in (0.0, 1.0):",
+        "for offset in (0.0,):",
+    ),
+    HandMutant(
+        "foreign",
+        "coordinate attention's rows and columns swapped",
+        "record.rows, record.columns = rows[..., 0].float(), columns[:, :, 0].float()",
+        "record.columns, record.rows = rows[..., 0].float(), columns[:, :, 0].float()",
+    ),
+    HandMutant(
+        "foreign",
+        "split attention's weights read channel-major",
+        "weights = output.reshape(output.shape[0], radix, -1)",
+        "weights = output.reshape(output.shape[0], -1, radix).transpose(1, 2)",
+    ),
+    HandMutant(
+        "ablation",
+        "branch weights switched off as all ones, not equal shares",
+        "return torch.full_like(output, 1.0 / branches)",
+        "return torch.ones_like(output)",
+    ),
+    HandMutant(
+        "ablation",
+        "a gain outside the module not divided out",
+        "return features if outer == 1.0 else features / outer",
+        "return features",
     ),
 ]
 

@@ -152,7 +152,7 @@ def element_labels(layer: ElementLayer, scale: str | None) -> tuple[str, str]:
     channels = 0 if layer.per_channel is None else len(layer.per_channel)
     overlay = f"Gate's mean over its {channels} channels{stretched}{factor}"
     if layer.rows is not None:
-        return overlay, f"Per-pixel product{stretched}; row factor on the left, column factor on top"
+        return overlay, f"Rows (left) × columns (top): their product{stretched}"
     return overlay, f"Gate's mean over channels{stretched}"
 
 
