@@ -29,7 +29,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--dataset",
         help="dataset to evaluate on (default: the one the checkpoint was trained on); shapes-heldout: 300 "
-        "pictures (or --limit) from an independent renderer, scored per background kind, test split only",
+        "pictures (or --limit) from an independent renderer, scored per background kind; shapes-camera: 300 "
+        "drawings as a webcam sees them, by size band, hand and class; shapes-sealed: 400 pictures of a third "
+        "renderer, by background, size band and class, to be run once per trained model; all test split only",
     )
     parser.add_argument("--split", default="test", choices=("train", "val", "test"))
     parser.add_argument("--limit", type=int, help="evaluate only the first N images")

@@ -510,7 +510,8 @@ HAND_MUTANTS: list[HandMutant] = [
     HandMutant(
         "ablation",
         "every layer ablated, not the one asked for",
-        "if ablation is None or ablation.layer != name:\n                return None\n            if branches is not None:",
+        "if ablation is None or ablation.layer != name:\n                return None\n"
+        "            if branches is not None:",
         "if ablation is None:\n                return None\n            if branches is not None:",
     ),
     HandMutant(

@@ -10,16 +10,35 @@ from torch.utils.data import Dataset
 from .fashion import DEFAULT_FASHION_ROOT, FASHION_CLASSES, FashionMNISTIdx
 from .imagefolder import ImageFolderDataset
 from .shapes import ShapesDataset
+from .shapes_camera import CAMERA_DEFAULT_LENGTH, ShapesCameraDataset
 from .shapes_heldout import HELDOUT_DEFAULT_LENGTH, ShapesHeldoutDataset
 from .shapes_scene import SHAPE_CLASSES
+from .shapes_sealed import SEALED_DEFAULT_LENGTH, ShapesSealedDataset
 from .splits import Transform, check_split
 
-DATASET_NAMES: tuple[str, ...] = ("shapes", "shapes-heldout", "fashion-mnist", "imagefolder")
+DATASET_NAMES: tuple[str, ...] = (
+    "shapes",
+    "shapes-heldout",
+    "shapes-camera",
+    "shapes-sealed",
+    "fashion-mnist",
+    "imagefolder",
+)
+# Evaluation sets drawn by their own renderers: a test split only, the same pictures for every model.
+EVALUATION_ONLY: dict[str, tuple[type[Dataset], int]] = {
+    "shapes-heldout": (ShapesHeldoutDataset, HELDOUT_DEFAULT_LENGTH),
+    "shapes-camera": (ShapesCameraDataset, CAMERA_DEFAULT_LENGTH),
+    "shapes-sealed": (ShapesSealedDataset, SEALED_DEFAULT_LENGTH),
+}
 _ALIASES: dict[str, str] = {
     "shapes": "shapes",
     "shapes-heldout": "shapes-heldout",
     "shapes_heldout": "shapes-heldout",
     "heldout": "shapes-heldout",
+    "shapes-camera": "shapes-camera",
+    "camera": "shapes-camera",
+    "shapes-sealed": "shapes-sealed",
+    "sealed": "shapes-sealed",
     "fashion-mnist": "fashion-mnist",
     "fashion": "fashion-mnist",
     "fashion_mnist": "fashion-mnist",
@@ -32,6 +51,8 @@ _ALIASES: dict[str, str] = {
 DATASET_INFO: dict[str, dict[str, Any]] = {
     "shapes": {"channels": 3, "input_size": 64, "classes": SHAPE_CLASSES, "has_masks": True},
     "shapes-heldout": {"channels": 3, "input_size": 64, "classes": SHAPE_CLASSES, "has_masks": True},
+    "shapes-camera": {"channels": 3, "input_size": 64, "classes": SHAPE_CLASSES, "has_masks": True},
+    "shapes-sealed": {"channels": 3, "input_size": 64, "classes": SHAPE_CLASSES, "has_masks": True},
     "fashion-mnist": {"channels": 1, "input_size": 28, "classes": FASHION_CLASSES, "has_masks": False},
 }
 
@@ -41,7 +62,8 @@ def canonical_dataset_name(name: str) -> str:
     key = name.strip().lower()
     if key not in _ALIASES:
         raise ValueError(
-            f"unknown dataset {name!r}; valid names: {', '.join(DATASET_NAMES)} (aliases: fashion, heldout)"
+            f"unknown dataset {name!r}; valid names: {', '.join(DATASET_NAMES)} (aliases: fashion, heldout, camera, "
+            "sealed)"
         )
     return _ALIASES[key]
 
@@ -57,27 +79,30 @@ def build_dataset(
     size: int = 64,
     download: bool = False,
 ) -> Dataset:
-    """Create a dataset by name: "shapes", "shapes-heldout" (alias "heldout"), "fashion-mnist" (alias
-    "fashion") or "imagefolder".
+    """Create a dataset by name: "shapes", "shapes-heldout" (alias "heldout"), "shapes-camera", "shapes-sealed",
+    "fashion-mnist" (alias "fashion") or "imagefolder".
 
     ``seed`` picks the shapes scenes and the image-folder split; the
     Fashion-MNIST validation split is fixed on purpose so scores stay
     comparable between runs. ``length`` sets the number of shapes scenes and
     truncates the other datasets (handy for smoke runs). ``size`` only
     applies to the shapes datasets; ``root`` defaults to the Debian path for
-    Fashion-MNIST and is required for image folders. "shapes-heldout" is an
-    evaluation set with only a "test" split (training on it would defeat its
-    purpose); other splits are refused, and its length defaults to 300.
+    Fashion-MNIST and is required for image folders. "shapes-heldout",
+    "shapes-camera" (drawings photographed by a webcam) and "shapes-sealed"
+    (run once per trained model) are evaluation sets with only a "test"
+    split (training on them would defeat their purpose); other splits are
+    refused, and their lengths default to 300, 300 and 400.
     """
     canonical = canonical_dataset_name(name)
     check_split(split)
     if canonical == "shapes":
         return ShapesDataset(split=split, length=length, size=size, seed=seed, transform=transform)
-    if canonical == "shapes-heldout":
+    if canonical in EVALUATION_ONLY:
         if split != "test":
-            raise ValueError(f"shapes-heldout has only a test split (it is for evaluation), got {split!r}")
-        count = HELDOUT_DEFAULT_LENGTH if length is None else length
-        return ShapesHeldoutDataset(length=count, size=size, seed=seed, transform=transform)
+            raise ValueError(f"{canonical} has only a test split (it is for evaluation), got {split!r}")
+        kind, default_length = EVALUATION_ONLY[canonical]
+        count = default_length if length is None else length
+        return kind(length=count, size=size, seed=seed, transform=transform)
     if canonical == "fashion-mnist":
         return FashionMNISTIdx(
             root=DEFAULT_FASHION_ROOT if root is None else root,

@@ -31,12 +31,13 @@ from .shapes_distractors import crossing_lines, occluder, wobble
 SHAPE_CLASSES: tuple[str, ...] = ("circle", "ring", "square", "triangle", "star", "cross")
 """Class names of the shapes dataset; the index in this tuple is the label."""
 
-BACKGROUND_KINDS: tuple[str, ...] = ("solid", "gradient", "noise", "texture", "clutter")
-"""Background styles; clutter gets the largest share because it is the hardest distractor."""
+BACKGROUND_KINDS: tuple[str, ...] = ("solid", "gradient", "noise", "texture", "clutter", "photographed")
+"""Background styles; clutter gets the largest share of the painted ones because it is the hardest distractor;
+"photographed" is a drawing on paper seen through a webcam (``shapes_photographed``)."""
 
-_BACKGROUND_PROBS = np.array([0.18, 0.2, 0.2, 0.17, 0.25])
+_BACKGROUND_PROBS = np.array([0.18, 0.2, 0.2, 0.17, 0.25, 0.43]) / 1.43  # 30% photographed
 
-_MIN_EXTENT, _MAX_EXTENT = 0.15, 0.60  # object bounding box, as a fraction of the image side
+_MIN_EXTENT, _MAX_EXTENT = 0.10, 0.60  # object bounding box, as a fraction of the image side
 
 
 @dataclass(frozen=True)
@@ -157,6 +158,8 @@ def generate_scene(
 
     # ---- geometry: unit shape -> aspect jitter -> rotation -> scaled to the target extent
     outer, hole, thin = _unit_shape(label, rng)
+    if background == "photographed":
+        return _photographed(rng, size, label, outer, hole)
     wobbly = rng.random() < 0.35
     # Round shapes wobble less: a strong wave turns a ring into a polygon.
     wobble_amount = rng.uniform(0.02, 0.035 if hole is not None or label == 0 else 0.06)
@@ -283,6 +286,34 @@ def generate_scene(
         crossed=crossed,
         wobbly=bool(wobbly),
         bordered=bordered,
+    )
+
+
+def _photographed(
+    rng: np.random.Generator, size: int, label: int, outer: np.ndarray, hole: np.ndarray | None
+) -> ShapeScene:
+    """A drawing on paper seen through a webcam, with the scene's facts (see ``shapes_photographed``)."""
+    from .shapes_photographed import photographed_parts
+
+    extent = rng.uniform(_MIN_EXTENT, _MAX_EXTENT)
+    parts = photographed_parts(rng, SHAPE_CLASSES[label], outer, hole, size, extent)
+    mask = parts["mask"]
+    return ShapeScene(
+        image=parts["image"],
+        mask=mask,
+        label=label,
+        alpha=mask.astype(np.float32),
+        object_colour=(0, 0, 0),
+        background="photographed",
+        filled=parts["style"] == "marker",
+        extent=float(extent * size),
+        center=(float(parts["centre"][0]), float(parts["centre"][1])),
+        angle=0.0,
+        line_width=0.0,
+        occluded=bool(parts["camera"].hand),
+        crossed=False,
+        wobbly=True,
+        bordered=False,
     )
 
 

@@ -107,7 +107,10 @@ def format_report(result: dict[str, Any]) -> str:
         "Confusion matrix",
         format_confusion(result["confusion_matrix"], result["classes"]),
     ]
-    if result.get("accuracy_by_background"):
+    if result.get("accuracy_by"):
+        for name, groups in result["accuracy_by"].items():
+            lines += ["", f"Accuracy by {name}", format_accuracy_by_group(groups, name)]
+    elif result.get("accuracy_by_background"):
         lines += ["", "Accuracy by background", format_accuracy_by_group(result["accuracy_by_background"])]
     if result["localization"] is not None:
         settings = result["localization_settings"]

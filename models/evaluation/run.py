@@ -11,7 +11,7 @@ training.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,8 @@ from attention.recorder import AttentionRecorder, SpatialRecord
 
 from ..checkpoint import LoadedModel
 from ..datasets import DATASET_INFO, build_dataset, canonical_dataset_name
+from ..datasets.factory import EVALUATION_ONLY
+from ..datasets.shapes_camera import SIZE_BANDS
 from ..transforms import eval_transform
 from .curves import CENTRE_PRIOR, DEFAULT_STEPS, GRAD_CAM, curve_scores
 from .gradcam import GradCAM
@@ -78,12 +80,8 @@ def evaluate_accuracy(
 
 
 @torch.no_grad()
-def accuracy_by_group(model: nn.Module, loader: Iterable, groups: list[str]) -> dict[str, dict[str, Any]]:
-    """Accuracy per group of images (``groups[i]`` names image i's group, in loader order).
-
-    Used for the held-out shapes' background kinds: one overall accuracy hides that a model
-    reads shapes on plain paper and fails on clutter. Groups appear in first-seen order.
-    """
+def correct_per_image(model: nn.Module, loader: Iterable) -> list[bool]:
+    """Whether each image, in loader order, is classified correctly (in eval mode, which is restored after)."""
     was_training = model.training
     model.eval()
     correct: list[bool] = []
@@ -92,10 +90,26 @@ def accuracy_by_group(model: nn.Module, loader: Iterable, groups: list[str]) -> 
             correct += (model(images).argmax(1).cpu() == labels).tolist()
     finally:
         model.train(was_training)
+    return correct
+
+
+def accuracy_by_group(model: nn.Module, loader: Iterable, groups: list[str]) -> dict[str, dict[str, Any]]:
+    """Accuracy per group of images (``groups[i]`` names image i's group, in loader order).
+
+    Used for the held-out shapes' background kinds: one overall accuracy hides that a model
+    reads shapes on plain paper and fails on clutter. Groups appear in first-seen order.
+    """
+    return group_accuracy(correct_per_image(model, loader), groups)
+
+
+def group_accuracy(correct: list[bool], groups: list[str], order: Sequence[str] = ()) -> dict[str, dict[str, Any]]:
+    """Accuracy per group from each image's correctness: the groups named in ``order`` first, in that order
+    (size bands smallest first, classes as the model numbers them), then the rest as first seen."""
     if len(correct) != len(groups):
         raise ValueError(f"{len(groups)} group names for {len(correct)} images")
     result: dict[str, dict[str, Any]] = {}
-    for group in dict.fromkeys(groups):
+    present = set(groups)
+    for group in [name for name in order if name in present] + [g for g in dict.fromkeys(groups) if g not in order]:
         hits = [ok for ok, name in zip(correct, groups, strict=True) if name == group]
         result[group] = {"n": len(hits), "accuracy": sum(hits) / len(hits)}
     return result
@@ -200,10 +214,10 @@ def _open_dataset(
         "length": limit,
         "transform": eval_transform(loaded.preprocessing),
     }
-    if dataset in ("shapes", "shapes-heldout"):
+    if dataset.startswith("shapes"):
         options["size"] = loaded.preprocessing.input_size[0]
-    if dataset == "shapes-heldout":
-        options["seed"] = 0  # the same held-out pictures for every checkpoint, whatever its training seed
+    if dataset in EVALUATION_ONLY:
+        options["seed"] = 0  # the same pictures for every checkpoint, whatever its training seed
     try:
         data = build_dataset(dataset, split, **options)
     except (ValueError, OSError) as error:  # unknown split, missing files, unreadable folder
@@ -397,6 +411,7 @@ def evaluate_checkpoint(
         "loss": loss,
         "confusion_matrix": confusion.tolist(),
         "accuracy_by_background": None,
+        "accuracy_by": None,
         "localization": None,
         "localization_settings": None,
         "mask_ranges": None,
@@ -406,6 +421,13 @@ def evaluate_checkpoint(
     backgrounds = getattr(data, "backgrounds", None)
     if backgrounds is not None:
         result["accuracy_by_background"] = accuracy_by_group(loaded.model, loader, list(backgrounds))
+    groups = getattr(data, "groups", None)
+    if groups:  # the camera and sealed sets: background (or hand), size band and class
+        correct = correct_per_image(loaded.model, loader)
+        order = [band for band, _, _ in SIZE_BANDS] + list(loaded.classes)
+        result["accuracy_by"] = {name: group_accuracy(correct, list(names), order) for name, names in groups.items()}
+        if "background" in groups:
+            result["accuracy_by_background"] = result["accuracy_by"]["background"]
     has_masks = bool(DATASET_INFO.get(dataset_name, {}).get("has_masks")) and hasattr(data, "sample")
     if has_masks:
         rows, settings = localization_scores(

@@ -1,0 +1,118 @@
+"""The camera and sealed shapes sets: drawings as a webcam sees them, and a third renderer kept for one final run.
+
+Evaluations here use a checkpoint at random init, saved by the test: the
+sealed set's figure for a trained model is measured once, after training,
+and written into the model card (its command is there), never in a test.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from models.checkpoint import checkpoint_dict, save_checkpoint
+from models.datasets import SHAPE_CLASSES, build_dataset
+from models.datasets.photograph import photograph
+from models.datasets.shapes_camera import SIZE_BANDS, ShapesCameraDataset
+from models.datasets.shapes_sealed import SURFACES, ShapesSealedDataset
+from models.evaluate import main
+from models.networks import build_model, resolved_config
+from models.train import preprocessing_for
+
+BANDS = [name for name, _, _ in SIZE_BANDS]
+
+
+def test_camera_pictures_are_rebuilt_alike_and_their_groups_are_what_was_drawn() -> None:
+    data = ShapesCameraDataset(length=36)
+    again = ShapesCameraDataset(length=36)
+    groups = data.groups
+    for index in range(36):
+        scene = data.scene(index)
+        assert np.array_equal(scene.image, again.scene(index).image)
+        assert scene.image.shape == (64, 64, 3) and scene.mask.shape == (64, 64) and scene.mask.any()
+        assert groups["size band"][index] == scene.band
+        assert groups["class"][index] == SHAPE_CLASSES[scene.label] == SHAPE_CLASSES[data.targets[index]]
+        assert (groups["hand"][index] == "hand at the edge") == scene.camera.hand
+    assert set(groups["size band"]) == set(BANDS) and len(set(groups["class"])) == len(SHAPE_CLASSES)
+    assert not np.array_equal(data.scene(0).image, data.scene(1).image)
+
+
+def test_sealed_pictures_are_rebuilt_alike_and_their_groups_are_what_was_drawn() -> None:
+    data = ShapesSealedDataset(length=36, seed=5)  # not the evaluation seed: its pictures stay unseen
+    groups = data.groups
+    for index in range(36):
+        scene = data.scene(index)
+        assert np.array_equal(scene.image, ShapesSealedDataset(length=36, seed=5).scene(index).image)
+        assert scene.mask.any() and scene.image.dtype == np.uint8
+        assert (groups["background"][index], groups["size band"][index]) == (scene.surface, scene.band)
+        assert groups["class"][index] == SHAPE_CLASSES[scene.label]
+    assert set(groups["background"]) <= set(SURFACES) and len(set(groups["background"])) >= 4
+
+
+@pytest.mark.parametrize("name", ["shapes-camera", "shapes-sealed"])
+def test_the_evaluation_sets_have_a_test_split_only(name: str) -> None:
+    assert len(build_dataset(name, "test", length=5, size=48)) == 5
+    for split in ("train", "val"):
+        with pytest.raises(ValueError, match="only a test split"):
+            build_dataset(name, split)
+
+
+def test_a_photograph_keeps_the_drawing_in_view_and_the_hand_at_the_far_edge() -> None:
+    sheet = np.full((192, 192, 3), 245, dtype=np.uint8)
+    ink = np.zeros((192, 192), dtype=np.float32)
+    sheet[60:130, 20:90] = 20  # a dark square in the left half
+    ink[60:130, 20:90] = 1.0
+    for seed in range(8):
+        frame, mask, camera = photograph(np.random.default_rng(seed), sheet, ink, 64, hand_chance=1.0)
+        assert camera.hand and frame.shape == (64, 64, 3)
+        area = 70 * 70 / 9  # the square at the output size
+        assert 0.6 * area <= mask.sum() <= 1.4 * area  # perspective moves it; the hand, at the right edge, does not
+        assert frame[mask].mean() < frame[~mask].mean() - 60  # the ink stays darker than the paper
+        columns = np.nonzero(mask.any(axis=0))[0]
+        assert columns.mean() < 32  # still on the left
+
+
+def _random_checkpoint(path: Path) -> Path:
+    torch.manual_seed(0)
+    config = resolved_config("attention_resnet_shapes", {"num_classes": 6, "in_channels": 3})
+    model = build_model("attention_resnet_shapes", **config)
+    save_checkpoint(
+        path,
+        checkpoint_dict(
+            model, "attention_resnet_shapes", config, list(SHAPE_CLASSES), preprocessing_for("shapes", None)
+        ),
+    )
+    return path
+
+
+@pytest.mark.parametrize(
+    ("name", "groups"),
+    [("shapes-camera", ("size band", "hand", "class")), ("shapes-sealed", ("background", "size band", "class"))],
+)
+def test_evaluate_reports_each_set_by_group_with_pointing_and_mask_range(
+    name: str, groups: tuple[str, ...], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    checkpoint = _random_checkpoint(tmp_path / "random.pt")
+    out = tmp_path / "result.json"
+    assert main([str(checkpoint), "--dataset", name, "--limit", "24", "--json", str(out), "--no-progress"]) == 0
+    report = capsys.readouterr().out
+    for group in groups:
+        assert f"Accuracy by {group}" in report
+    assert "pointing (displayed)" in report and "median range" in report
+    result = json.loads(out.read_text())
+    assert result["dataset"] == name and result["n"] == 24
+    data = build_dataset(name, "test", length=24)
+    for group in groups:
+        counted = result["accuracy_by"][group]
+        assert sum(row["n"] for row in counted.values()) == 24
+        assert {key: row["n"] for key, row in counted.items()} == {
+            key: data.groups[group].count(key) for key in counted
+        }
+    bands = list(result["accuracy_by"]["size band"])
+    assert bands == [band for band in BANDS if band in bands]  # smallest first
+    correct = sum(row["accuracy"] * row["n"] for row in result["accuracy_by"]["class"].values())
+    assert correct == pytest.approx(result["accuracy"] * 24)
