@@ -380,11 +380,23 @@ def doubled_se_resnet18() -> nn.Module:
     return _resnet18_with(lambda channels, _stage: DoubledSE(channels))
 
 
+def randomise_gains(model: nn.Module, seed: int = 0) -> nn.Module:
+    """Random weight-standardised convolution gains: timm starts a normaliser-free branch's last gain at 0,
+    which makes every gate after it see zeros (and any check of it pass trivially)."""
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for module in model.modules():
+            gain = getattr(module, "gain", None)
+            if isinstance(gain, nn.Parameter):
+                gain.copy_(0.5 + torch.rand(gain.shape, generator=generator))
+    return model
+
+
 def timm_model(name: str, **kwargs: object) -> nn.Module:
     import timm
 
     torch.manual_seed(0)
-    return randomise_norms(timm.create_model(name, num_classes=10, **kwargs))
+    return randomise_gains(randomise_norms(timm.create_model(name, num_classes=10, **kwargs)))
 
 
 def torchvision_model(name: str) -> nn.Module:

@@ -56,7 +56,8 @@ def run(model: nn.Module, x: torch.Tensor, layer: str | None = None, mode: str |
     ablator = ablator_for(layers)
     ablator.attach()
     try:
-        with torch.inference_mode(), ablator.ablating(layer, mode or "identity", gate_means(record)):
+        with torch.inference_mode(), ablator.ablating(layer, mode or "identity", gate_means(record)) as ablation:
+            assert (ablation.layer, ablation.mode) == (layer, mode or "identity")
             return model(x)
     finally:
         ablator.detach()
@@ -163,7 +164,9 @@ def test_a_gate_times_a_gain_records_the_gain_and_switched_off_leaves_the_featur
             parent.attn_gain = gain
     else:
         expected = with_replaced(model, name, lambda x, _y: x)
-    assert torch.allclose(run(model, X, name, "identity"), expected, atol=1e-6)
+    identity = run(model, X, name, "identity")
+    assert torch.allclose(identity, expected, atol=1e-5)
+    assert not torch.allclose(identity, run(model, X), atol=1e-4)  # the layer mattered: the check can fail
     # mean: the features times the mean of what multiplied them, 2 x the gate's mean
     means = 2.0 * record.weights.mean(1)[:, None, None, None]
     if hasattr(parent, "attn_gain"):
