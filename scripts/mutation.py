@@ -146,6 +146,11 @@ TARGETS: dict[str, Target] = {
     "devices": Target("attention/devices.py", ["tests/test_scale_out.py", "-k", "device or analyzer"]),
     "report": Target("attention/report.py", ["tests/test_batch_report.py"]),
     "fx_gates": Target("attention/fx_gates.py", ["tests/test_fx_gates.py"]),
+    "photograph": Target(
+        "models/datasets/photograph.py", ["tests/test_camera_sealed.py", "tests/test_datasets.py", "-k", "photograph"]
+    ),
+    "camera set": Target("models/datasets/shapes_camera.py", ["tests/test_camera_sealed.py"]),
+    "sealed set": Target("models/datasets/shapes_sealed.py", ["tests/test_camera_sealed.py"]),
     "records": Target("attention/records.py", ["tests/test_recorder.py", "-k", "not memory and not thread"]),
     "tokens": Target("attention/tokens.py", ["tests/test_tokens.py", "-k", "not explain and not profile"]),
     "render_tokens": Target("attention/render_tokens.py", ["tests/test_render_tokens.py"]),
@@ -957,6 +962,18 @@ HAND_MUTANTS: list[HandMutant] = [
         "a gain outside the module not divided out",
         "return features if outer == 1.0 else features / outer",
         "return features",
+    ),
+    HandMutant(
+        "camera set",
+        "the groups name another size band than the one drawn",
+        "        band = SIZE_BANDS[int(rng.integers(len(SIZE_BANDS)))][0]\n        rng.integers(1 << 30)",
+        "        band = SIZE_BANDS[0][0]\n        rng.integers(1 << 30)",
+    ),
+    HandMutant(
+        "photograph",
+        "the hand holds the sheet at the edge nearest the drawing",
+        "edge = int(np.argmax([y, side - x, side - y, x]))",
+        "edge = int(np.argmin([y, side - x, side - y, x]))",
     ),
 ]
 
