@@ -234,7 +234,7 @@ def _looks_constant(x: torch.Tensor, y: torch.Tensor, side: int = 16) -> bool:
     return False
 
 
-def _classify(x: torch.Tensor, y: torch.Tensor) -> tuple[str | None, str | None]:
+def _classify(x: torch.Tensor, y: torch.Tensor, elementwise: bool = True) -> tuple[str | None, str | None]:
     """(CHANNEL, SPATIAL or None, why not) for one call ``y = module(x)`` of the probe.
 
     The reason is given only for a module that looked like a gate (its output
@@ -243,7 +243,7 @@ def _classify(x: torch.Tensor, y: torch.Tensor) -> tuple[str | None, str | None]
     """
     _batch, channels, height, width = x.shape
     if not _looks_constant(x, y):
-        return (ELEMENT, None) if _element_offset(x, y) is not None else (None, None)
+        return (ELEMENT, None) if elementwise and _element_offset(x, y) is not None else (None, None)
     x64, y64 = x.double(), y.double()
     scale = x64.abs().amax(dim=(1, 2, 3), keepdim=True)
     valid = x64.abs() > SMALL_INPUT * scale
@@ -295,6 +295,8 @@ def _element_offset(x: torch.Tensor, y: torch.Tensor) -> float | None:
         step_h, step_w = max(1, x.shape[2] // 16), max(1, x.shape[3] // 16)
         if _element_offset(x[:, :, ::step_h, ::step_w], y[:, :, ::step_h, ::step_w]) is None:
             return None
+    elif bool((x * y < 0).any()):  # a factor in 0 to 2 keeps every sign: most fail here, cheaply
+        return None
     x64, y64 = x.double(), y.double()
     valid = x64.abs() > SMALL_INPUT * x64.abs().amax(dim=(1, 2, 3), keepdim=True)
     if int(valid.sum()) < 2:
@@ -307,6 +309,23 @@ def _element_offset(x: torch.Tensor, y: torch.Tensor) -> float | None:
         if low >= offset - GATE_ATOL and high <= offset + 1 + GATE_ATOL:
             return offset
     return None
+
+
+# Where torch and timm keep their activations and normalisations (fused ones too): none of them is a gate.
+_NO_GATE_MODULES = (
+    "torch.nn.modules.activation",
+    "torch.nn.modules.batchnorm",
+    "torch.nn.modules.normalization",
+    "timm.layers.activations",
+    "timm.layers.activations_me",
+    "timm.layers.norm",
+    "timm.layers.norm_act",
+)
+
+
+def _is_activation(module: nn.Module) -> bool:
+    """A library activation or norm (SiLU, BatchNormAct2d, ...): the probe need not run it again to tell."""
+    return type(module).__module__ in _NO_GATE_MODULES
 
 
 def _depends_on_others(module: nn.Module, x: torch.Tensor, y: torch.Tensor, busy: list[bool]) -> bool:
@@ -533,10 +552,12 @@ def _in_place_gate(module: nn.Module, x: torch.Tensor, busy: list[bool]) -> str 
         return None
     finally:
         busy.pop()
-    if not isinstance(after, torch.Tensor) or after.shape != before.shape:
+    if not isinstance(after, torch.Tensor) or after.shape != before.shape or torch.equal(after, before):
+        return None  # not a tensor of the input's shape, or the input itself (an nn.Identity hands it back)
+    kind, _reason = _classify(before, after, elementwise=not _is_activation(module))
+    if kind == ELEMENT and not _depends_on_others(module, before, after, busy):
         return None
-    kind, _reason = _classify(before, after)
-    if kind is None or (kind == ELEMENT and not _depends_on_others(module, before, after, busy)):
+    if kind is None:
         return None
     return (
         f"multiplies its input in place (x *= gate), so its {kind} factors cannot be read back; write "
@@ -592,7 +613,7 @@ def _probe(
             if same_shape and output.data_ptr() == x.data_ptr():  # in place: the input is gone by now
                 reason = _in_place_gate(module, x, busy)
             elif same_shape:
-                kind, reason = _classify(x, output)
+                kind, reason = _classify(x, output, elementwise=not _is_activation(module))
                 if reason is not None and reason.startswith(UNCHANGED):
                     kind, reason = _classify_again(module, x, output, busy)
                 if kind == ELEMENT and not _depends_on_others(module, x, output, busy):
