@@ -22,7 +22,7 @@ def changed_checkpoint(
 
     Reversing both keeps every prediction's label and moves its index; reversing
     only the class list renames every prediction. ``saturate`` names spatial layers
-    whose norm's bias is raised by 12, so their masks sit at 1 almost everywhere:
+    whose norm's scale is cut to 5% and its bias raised by 12, so their masks sit at 1 almost everywhere:
     the weak masks the page must point out.
     """
     payload = torch.load(SHIPPED[name], map_location="cpu", weights_only=True)
@@ -37,7 +37,8 @@ def changed_checkpoint(
         for key, tensor in state.items():
             if tensor.is_floating_point() and "running" not in key:
                 state[key] = tensor + perturb * torch.randn(tensor.shape, generator=generator)
-    for layer in saturate:
+    for layer in saturate:  # logits near 12 everywhere: the gate is about 1 at every pixel
+        state[f"{layer}.norm.weight"] = state[f"{layer}.norm.weight"] * 0.05
         state[f"{layer}.norm.bias"] = state[f"{layer}.norm.bias"] + 12.0
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save(payload, path)

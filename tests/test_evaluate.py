@@ -300,15 +300,17 @@ SCENES = 64
 """Scenes of the shapes test split (seed 0) the checkpoint is scored on: enough for stable floors, about 2 s."""
 
 # Floors for the first spatial-attention layer of assets/shapes.pt on those scenes, a safe margin below the
-# measured values (pointing game on the displayed mask 0.953, median mask range 0.971, AUROC 0.754; centre prior
-# 0.453 and 0.760; measured 2026-11-26 with `python -m models.evaluate shapes --limit 64`). Scoring each map against
-# another image's mask gives about 0.2. The mask also lights up clutter, so its AUROC is no better than the prior's.
-FIRST_STAGE_POINTING_FLOOR = 0.85
+# measured values (pointing game on the displayed mask 0.750, median mask range 0.977, AUROC 0.777; centre prior
+# 0.375 and 0.739; measured 2026-12-03 with `evaluate_checkpoint(load_checkpoint("shapes"), None, "test", 64, 32,
+# seed=0)`). The split has 30% photographed pen drawings since issue 27: a line one pixel wide, where the mask's peak
+# lands within 3 px in about half the frames (0.53 on the camera set), so the floor is lower than the held-out one.
+# Scoring each map against another image's mask gives about 0.2.
+FIRST_STAGE_POINTING_FLOOR = 0.65
 FIRST_STAGE_RANGE_FLOOR = 0.5  # issue 14: the overlay must separate object from background on the 0-1 scale
 FIRST_STAGE_AUROC_FLOOR = 0.65
 MARGIN_OVER_CENTRE_PRIOR = {"pointing_game_displayed": 0.3}
-# On 100 pictures of the independent renderer (`--dataset shapes-heldout --limit 100`): accuracy 93.0%, displayed
-# pointing game 0.900, median range 0.906, centre prior 0.530.
+# On 100 pictures of the independent renderer (`--dataset shapes-heldout --limit 100`): accuracy 97.0%, displayed
+# pointing game 0.910, median range 0.978, centre prior 0.530 (2026-12-03).
 HELDOUT_PICTURES = 100
 HELDOUT_ACCURACY_FLOOR = 0.88
 HELDOUT_POINTING_FLOOR = 0.8

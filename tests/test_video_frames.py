@@ -62,7 +62,9 @@ def test_an_annotated_frame_is_the_overlay_with_its_label_and_the_bar_under_it(a
     layer = analysis.spatial_layers[-1].name
     picture = np.asarray(annotate(analysis, layer, TimeBar(2.0), 1.0, "jet", 0.5))
     overlay = np.asarray(render_frames.frame_overlay(analysis, layer, "jet", 0.5))[:240]
-    label = np.asarray(render_frames.label_strip("star 100%"))
+    best, probability = analysis.top(1)[0]
+    assert analysis.classes[best] == "star"
+    label = np.asarray(render_frames.label_strip(f"star {probability:.0%}"))
     assert picture.shape == (240 + BAR_HEIGHT, 320, 3)
     assert np.array_equal(picture[: label.shape[0], : label.shape[1]], label)
     assert np.array_equal(picture[label.shape[0] : 240], overlay[label.shape[0] :])
