@@ -286,19 +286,24 @@ def _kernel_branches(module: nn.Module) -> tuple[str, ...]:
     return tuple(labels)
 
 
+def _branch_adapter(point: str, make_record: MakeRecord) -> Adapter:
+    """Weights over branches, read and switched off at the softmax child ``point`` that makes them."""
+    return Adapter(
+        BRANCH,
+        make_record,
+        hook_point=lambda module: getattr(module, point),
+        feature_map=input_feature_map,
+        feature_point=module_itself,
+        ablate_point=lambda module: getattr(module, point),
+    )
+
+
 def _selective_kernel() -> Adapter:
     def make_record(name: str, module: nn.Module, _inputs: tuple[Any, ...], output: Any) -> LayerRecord:
         weights = output.reshape(output.shape[0], output.shape[1], -1)  # (B, P, C, 1, 1) -> (B, P, C)
         return BranchRecord(name, "selective_kernel", cpu_copy(weights), _kernel_branches(module))
 
-    return Adapter(
-        BRANCH,
-        make_record,
-        hook_point=lambda module: module.attn,
-        feature_map=input_feature_map,
-        feature_point=module_itself,
-        ablate_point=lambda module: module.attn,
-    )
+    return _branch_adapter("attn", make_record)
 
 
 def _split_attention() -> Adapter:
@@ -311,14 +316,7 @@ def _split_attention() -> Adapter:
         labels = tuple(f"split {index + 1}" for index in range(radix))
         return BranchRecord(name, "split_attention", cpu_copy(weights), labels)
 
-    return Adapter(
-        BRANCH,
-        make_record,
-        hook_point=lambda module: module.rsoftmax,
-        feature_map=input_feature_map,
-        feature_point=module_itself,
-        ablate_point=lambda module: module.rsoftmax,
-    )
+    return _branch_adapter("rsoftmax", make_record)
 
 
 def with_outer_gain(model: nn.Module, name: str, adapter: Adapter) -> Adapter:

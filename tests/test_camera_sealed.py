@@ -74,6 +74,9 @@ def test_a_photograph_keeps_the_drawing_in_view_and_the_hand_at_the_far_edge() -
         assert frame[mask].mean() < frame[~mask].mean() - 60  # the ink stays darker than the paper
         columns = np.nonzero(mask.any(axis=0))[0]
         assert columns.mean() < 32  # still on the left
+        pixels = frame.astype(int)
+        skin = (pixels[..., 0] - pixels[..., 2] > 40) & (pixels[..., 0] > 100)  # redder than paper, ink or shadow
+        assert skin[:, :32].sum() == 0 and skin[:, 32:].sum() > 0  # the hand holds the right edge, far from it
 
 
 def _random_checkpoint(path: Path) -> Path:

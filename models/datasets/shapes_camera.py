@@ -17,11 +17,10 @@ from typing import Any
 
 import numpy as np
 from PIL import Image, ImageDraw
-from torch.utils.data import Dataset
 
 from .photograph import Camera, photograph
 from .shapes_scene import SHAPE_CLASSES
-from .splits import Transform, checked_index
+from .splits import RenderedTestSet, Transform
 
 CAMERA_DEFAULT_LENGTH = 300
 SIZE_BANDS: tuple[tuple[str, float, float], ...] = (
@@ -184,7 +183,7 @@ def render_camera_scene(rng: np.random.Generator, size: int) -> CameraScene:
     return CameraScene(frame, mask, label, band_name, paper, style, camera)
 
 
-class ShapesCameraDataset(Dataset):
+class ShapesCameraDataset(RenderedTestSet):
     """Photographed drawings for evaluation only, deterministic per index (``np.random.default_rng([seed, salt, i])``).
 
     ``__getitem__`` gives ``(PIL image, label)`` (or the transform of it);
@@ -192,54 +191,22 @@ class ShapesCameraDataset(Dataset):
     band, whether a hand shows and its class, without rendering.
     """
 
+    SALT = _SALT
+    GROUPS = ("size band", "hand")
+
     def __init__(
         self, length: int = CAMERA_DEFAULT_LENGTH, size: int = 64, seed: int = 0, transform: Transform | None = None
     ) -> None:
-        if length < 0 or seed < 0 or size < 16:
-            raise ValueError(f"length and seed must be >= 0 and size >= 16, got {length}, {seed}, {size}")
-        self.length, self.size, self.seed, self.transform = int(length), int(size), int(seed), transform
+        super().__init__(length, size, seed, transform)
         self.classes: list[str] = list(SHAPE_CLASSES)
-        self._scenes: dict[int, CameraScene] = {}
 
-    def __len__(self) -> int:
-        return self.length
+    def render(self, rng: np.random.Generator, size: int) -> Any:
+        return render_camera_scene(rng, size)
 
-    def rng_for(self, index: int) -> np.random.Generator:
-        return np.random.default_rng([self.seed, _SALT, int(index)])
-
-    def scene(self, index: int) -> CameraScene:
-        index = checked_index(index, self.length)
-        if index not in self._scenes:
-            self._scenes[index] = render_camera_scene(self.rng_for(index), self.size)
-        return self._scenes[index]
-
-    def sample(self, index: int) -> tuple[np.ndarray, np.ndarray, int]:
-        scene = self.scene(index)
-        return scene.image, scene.mask, scene.label
-
-    def __getitem__(self, index: int) -> tuple[Any, int]:
-        image, _, label = self.sample(index)
-        pil = Image.fromarray(image)
-        return (self.transform(pil) if self.transform is not None else pil), label
-
-    def _first_draws(self, index: int) -> tuple[int, str, bool]:
+    def _first_draws(self, index: int) -> tuple[int, str, str]:
         """The label, size band and hand of picture ``index``: its generator's first four draws, as rendering does."""
         rng = self.rng_for(index)
         label = int(rng.integers(len(SHAPE_CLASSES)))
         band = SIZE_BANDS[int(rng.integers(len(SIZE_BANDS)))][0]
         rng.integers(1 << 30)  # the paper's stream
-        return label, band, bool(rng.random() < 0.35)
-
-    @property
-    def targets(self) -> list[int]:
-        return [self._first_draws(i)[0] for i in range(self.length)]
-
-    @property
-    def groups(self) -> dict[str, list[str]]:
-        """Each picture's size band, whether a hand covers part of it, and its class, without rendering."""
-        draws = [self._first_draws(i) for i in range(self.length)]
-        return {
-            "size band": [band for _, band, _ in draws],
-            "hand": ["hand at the edge" if hand else "no hand" for _, _, hand in draws],
-            "class": [SHAPE_CLASSES[label] for label, _, _ in draws],
-        }
+        return label, band, "hand at the edge" if rng.random() < 0.35 else "no hand"

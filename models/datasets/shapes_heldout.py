@@ -20,10 +20,9 @@ from typing import Any
 
 import numpy as np
 from PIL import Image
-from torch.utils.data import Dataset
 
 from .shapes_scene import SHAPE_CLASSES
-from .splits import Transform, checked_index
+from .splits import RenderedTestSet, Transform
 
 HELDOUT_BACKGROUNDS: tuple[str, ...] = ("solid", "linear", "radial", "noise", "clutter")
 """Background kinds, drawn with equal probability so each gets about a fifth of the images."""
@@ -352,65 +351,25 @@ def render_heldout_scene(
     )
 
 
-class ShapesHeldoutDataset(Dataset):
-    """Held-out shapes pictures for evaluation only, deterministic per index.
+class ShapesHeldoutDataset(RenderedTestSet):
+    """Held-out shapes pictures for evaluation only, deterministic per index (see ``RenderedTestSet``)."""
 
-    Sample ``i`` comes from ``np.random.default_rng([seed, 7919, i])``, so any
-    picture can be rebuilt alone; rendered pictures are cached in memory.
-    ``__getitem__`` returns ``(PIL RGB image, label)`` (or ``(transform(image), label)``);
-    :meth:`sample` also gives the object mask and :meth:`scene` everything about the picture.
-    """
+    SALT = _SALT
 
     def __init__(
         self, length: int = HELDOUT_DEFAULT_LENGTH, size: int = 64, seed: int = 0, transform: Transform | None = None
     ) -> None:
-        if length < 0:
-            raise ValueError(f"length must be >= 0, got {length}")
-        if seed < 0:
-            raise ValueError(f"seed must be >= 0 (numpy seed sequences need it), got {seed}")
-        if size < 16:
-            raise ValueError(f"size must be at least 16 pixels, got {size}")
-        self.length, self.size, self.seed = int(length), int(size), int(seed)
-        self.transform = transform
+        super().__init__(length, size, seed, transform)
         self.classes: list[str] = list(SHAPE_CLASSES)
         self.class_to_idx = {name: i for i, name in enumerate(self.classes)}
-        self._scenes: dict[int, HeldoutScene] = {}
 
-    def __len__(self) -> int:
-        return self.length
-
-    def __repr__(self) -> str:
-        return f"ShapesHeldoutDataset(length={self.length}, size={self.size}, seed={self.seed})"
-
-    def rng_for(self, index: int) -> np.random.Generator:
-        return np.random.default_rng([self.seed, _SALT, int(index)])
-
-    def scene(self, index: int) -> HeldoutScene:
-        """The picture ``index`` with its label, mask, background kind and style."""
-        index = checked_index(index, self.length)
-        if index not in self._scenes:
-            self._scenes[index] = render_heldout_scene(self.rng_for(index), self.size)
-        return self._scenes[index]
-
-    def sample(self, index: int) -> tuple[np.ndarray, np.ndarray, int]:
-        """(uint8 image H x W x 3, bool object mask H x W, label), like ``ShapesDataset.sample``."""
-        scene = self.scene(index)
-        return scene.image, scene.mask, scene.label
-
-    def __getitem__(self, index: int) -> tuple[Any, int]:
-        image, _, label = self.sample(index)
-        pil = Image.fromarray(image)
-        return (self.transform(pil) if self.transform is not None else pil), label
+    def render(self, rng: np.random.Generator, size: int) -> Any:
+        return render_heldout_scene(rng, size)
 
     def _first_draws(self, index: int) -> tuple[int, str]:
         rng = self.rng_for(index)
         label = int(rng.integers(len(SHAPE_CLASSES)))
         return label, HELDOUT_BACKGROUNDS[int(rng.integers(len(HELDOUT_BACKGROUNDS)))]
-
-    @property
-    def targets(self) -> list[int]:
-        """Labels of all samples, from the first draw of each generator (nothing is rendered)."""
-        return [self._first_draws(i)[0] for i in range(self.length)]
 
     @property
     def backgrounds(self) -> list[str]:

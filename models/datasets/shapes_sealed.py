@@ -18,11 +18,10 @@ from typing import Any
 import numpy as np
 from matplotlib.path import Path as MplPath
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
-from torch.utils.data import Dataset
 
 from .shapes_camera import SIZE_BANDS
 from .shapes_scene import SHAPE_CLASSES
-from .splits import Transform, checked_index
+from .splits import RenderedTestSet, Transform
 
 SEALED_DEFAULT_LENGTH = 400
 SURFACES: tuple[str, ...] = ("wood", "fabric", "tiles", "foliage", "text", "wash")
@@ -205,55 +204,23 @@ def render_sealed_scene(rng: np.random.Generator, size: int) -> SealedScene:
     return SealedScene(np.asarray(image), mask, label, surface, band, style)
 
 
-class ShapesSealedDataset(Dataset):
+class ShapesSealedDataset(RenderedTestSet):
     """The sealed pictures, deterministic per index; evaluation only, and run once per trained model."""
+
+    SALT = _SALT
+    GROUPS = ("background", "size band")
 
     def __init__(
         self, length: int = SEALED_DEFAULT_LENGTH, size: int = 64, seed: int = 0, transform: Transform | None = None
     ) -> None:
-        if length < 0 or seed < 0 or size < 16:
-            raise ValueError(f"length and seed must be >= 0 and size >= 16, got {length}, {seed}, {size}")
-        self.length, self.size, self.seed, self.transform = int(length), int(size), int(seed), transform
+        super().__init__(length, size, seed, transform)
         self.classes: list[str] = list(SHAPE_CLASSES)
-        self._scenes: dict[int, SealedScene] = {}
 
-    def __len__(self) -> int:
-        return self.length
-
-    def rng_for(self, index: int) -> np.random.Generator:
-        return np.random.default_rng([self.seed, _SALT, int(index)])
-
-    def scene(self, index: int) -> SealedScene:
-        index = checked_index(index, self.length)
-        if index not in self._scenes:
-            self._scenes[index] = render_sealed_scene(self.rng_for(index), self.size)
-        return self._scenes[index]
-
-    def sample(self, index: int) -> tuple[np.ndarray, np.ndarray, int]:
-        scene = self.scene(index)
-        return scene.image, scene.mask, scene.label
-
-    def __getitem__(self, index: int) -> tuple[Any, int]:
-        image, _, label = self.sample(index)
-        pil = Image.fromarray(image)
-        return (self.transform(pil) if self.transform is not None else pil), label
+    def render(self, rng: np.random.Generator, size: int) -> Any:
+        return render_sealed_scene(rng, size)
 
     def _first_draws(self, index: int) -> tuple[int, str, str]:
         rng = self.rng_for(index)
         label = int(rng.integers(len(SHAPE_CLASSES)))
         surface = SURFACES[int(rng.integers(len(SURFACES)))]
         return label, surface, SIZE_BANDS[int(rng.integers(len(SIZE_BANDS)))][0]
-
-    @property
-    def targets(self) -> list[int]:
-        return [self._first_draws(i)[0] for i in range(self.length)]
-
-    @property
-    def groups(self) -> dict[str, list[str]]:
-        """Each picture's surface, size band and class, without rendering."""
-        draws = [self._first_draws(i) for i in range(self.length)]
-        return {
-            "background": [surface for _, surface, _ in draws],
-            "size band": [band for _, _, band in draws],
-            "class": [SHAPE_CLASSES[label] for label, _, _ in draws],
-        }
