@@ -53,7 +53,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .errors import InputError
-from .foreign import CHANNEL, SPATIAL, channel_gate, element_record, make_adapter, spatial_mask
+from .foreign import CHANNEL, SPATIAL, channel_gate, element_record, make_adapter, readable, spatial_mask
 from .fx_gates import evaluating, inline_gates, traced_gates
 from .records import ELEMENT, Adapter, ChannelRecord, ElementRecord, LayerRecord, SpatialRecord, cpu_copy, module_itself
 
@@ -390,7 +390,12 @@ def _recipes_matching(
 
 
 def _children_holding_gate(
-    kind: str, x: torch.Tensor, y: torch.Tensor, outputs: dict[str, list[torch.Tensor]], gain: float = 1.0
+    kind: str,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    outputs: dict[str, list[torch.Tensor]],
+    gain: float = 1.0,
+    offset: float = 0.0,
 ) -> list[str]:
     """Direct children that ran once in this call and output the very factors that scaled x into y.
 
@@ -398,7 +403,7 @@ def _children_holding_gate(
     computed even where the input is zero and the factor cannot be read back.
     """
     if kind == ELEMENT:
-        return _children_holding_element_gate(x, y, outputs)
+        return _children_holding_element_gate(x, y, outputs, offset)
     read, bad = channel_gate(x, y) if kind == CHANNEL else spatial_mask(x, y)
     batch, channels, height, width = x.shape
     shape = (batch, channels, 1, 1) if kind == CHANNEL else (batch, 1, height, width)
@@ -440,26 +445,19 @@ def _gained_child(
 
 
 def _children_holding_element_gate(
-    x: torch.Tensor, y: torch.Tensor, outputs: dict[str, list[torch.Tensor]]
+    x: torch.Tensor, y: torch.Tensor, outputs: dict[str, list[torch.Tensor]], offset: float
 ) -> list[str]:
     """Direct gate children that ran once and output the whole (B, C, H, W) gate (SimAM's sigmoid, say)."""
-    offset = _element_offset(x, y) or 0.0
-    readable = _readable_elements(x, y)
-    ratio = y.double() / torch.where(readable, x.double(), torch.ones_like(x, dtype=torch.float64))
+    where = readable(x, y)
+    ratio = y.double() / torch.where(where, x.double(), torch.ones_like(x, dtype=torch.float64))
     found = []
     for child, seen in outputs.items():
         if len(seen) != 1 or seen[0].shape != x.shape:
             continue
         made = seen[0].double() + offset
-        if bool(((made - ratio).abs()[readable] <= GATE_ATOL).all()) and bool(torch.isfinite(made).all()):
+        if bool(((made - ratio).abs()[where] <= GATE_ATOL).all()) and bool(torch.isfinite(made).all()):
             found.append(child)
     return found
-
-
-def _readable_elements(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Where ``y / x`` gives the factor to within rounding: x normal and nonzero, y zero or normal."""
-    tiny = torch.finfo(x.dtype).tiny
-    return (x.abs() >= tiny) & ((y == 0) | (y.abs() >= tiny))
 
 
 def _probe_images(size: tuple[int, int, int], generator: torch.Generator) -> torch.Tensor:
@@ -638,7 +636,7 @@ def _probe(
             elif reason is not None:
                 kind = None
             matching = _recipes_matching(module, kind, x, output, recipes.get(kind, [])) if kind and gain == 1 else []
-            children = _children_holding_gate(kind, x, output, gates, gain) if kind else []
+            children = _children_holding_gate(kind, x, output, gates, gain, verdict.offset) if kind else []
             if gain != 1.0:
                 verdict.gain = gain
             outputs.clear()
@@ -762,10 +760,10 @@ def _element_adapter(child: str | None, offset: float) -> Any:
 
     def read_back(name: str, _module: nn.Module, inputs: tuple[Any, ...], output: Any) -> LayerRecord:
         x, y = inputs[0], output
-        readable = _readable_elements(x, y)
-        gate = torch.where(readable, y.float() / torch.where(readable, x.float(), torch.ones_like(x.float())), 0.0)
-        gate = gate - offset * readable
-        counted = readable.float()
+        where = readable(x, y)
+        gate = torch.where(where, y.float() / torch.where(where, x.float(), torch.ones_like(x.float())), 0.0)
+        gate = gate - offset * where
+        counted = where.float()
         per_pixel, per_channel = counted.sum(1), counted.sum((2, 3))
         return ElementRecord(
             name=name,

@@ -99,7 +99,7 @@ def _gate_output(type_name: str, gate: str, kernel: Callable[[nn.Module], int | 
 # Reading a gate back from input and output ---------------------------------------------------
 
 
-def _readable(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+def readable(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """Where ``y / x`` gives the gate to within rounding: x normal and nonzero, y zero or normal."""
     tiny = torch.finfo(x.dtype).tiny
     return (x.abs() >= tiny) & ((y == 0) | (y.abs() >= tiny))
@@ -126,7 +126,7 @@ def gate_from_ratio(
     else:
         x0, y0 = x[:, :, 0, 0], y[:, :, 0, 0]
     gate = _ratio(x0, y0)
-    bad = ~_readable(x0, y0)
+    bad = ~readable(x0, y0)
     if not search or not bool(bad.any()):
         return gate, bad
     index = bad.nonzero(as_tuple=True)
@@ -138,7 +138,7 @@ def gate_from_ratio(
         ys = y[index].flatten(1)
     where = xs.abs().argmax(dim=1, keepdim=True)
     xi, yi = xs.gather(1, where).squeeze(1), ys.gather(1, where).squeeze(1)
-    ok = _readable(xi, yi)
+    ok = readable(xi, yi)
     gate[index] = torch.where(ok, _ratio(xi, yi), torch.full_like(gate[index], float("nan")))
     bad = torch.zeros_like(bad)
     bad[index] = ~ok
