@@ -19,7 +19,7 @@ from attention.eca import POOLINGS
 from attention.factory import ATTENTION_KINDS, attention_cost
 from attention.gates import GATES
 
-from .networks import AttentionResNet, architecture_builder
+from .networks import VIT_DEFAULTS, VIT_STEMS, AttentionResNet, architecture_builder
 
 MAX_PARAMETERS = 50_000_000
 MAX_ACTIVATIONS = 64_000_000  # values written by the convolutions and attention maps for one image
@@ -33,9 +33,14 @@ MIN_INPUT_SIDE = 8
 MAX_ECA_KERNEL = 31
 MAX_SPATIAL_KERNEL = 15
 MAX_REDUCTION = 1024
+MAX_TOKENS = 4096  # patch tokens of a ViT: 64x64 patches; the attention matrices grow with its square
+MAX_HEADS = 64
+MAX_VIT_DEPTH = 48
+MAX_MLP_RATIO = 8.0
 
 _SMALL_KEYS = set(inspect.signature(AttentionResNet).parameters)
 _TORCHVISION_KEYS = {"num_classes", "in_channels", "attention", "attention_kwargs"}
+_VIT_KEYS = {"num_classes", "in_channels", *VIT_DEFAULTS}
 # AttentionResNet's own defaults, read from its signature so the bounds check the network as it builds.
 _SMALL_DEFAULTS: dict[str, Any] = {
     name: parameter.default
@@ -270,6 +275,55 @@ def _torchvision_cost(depth: int, config: dict[str, Any], input_size: tuple[int,
     return Cost(tally.parameters, tally.activations, tally.multiply_adds)
 
 
+def _vit_cost(config: dict[str, Any], input_size: tuple[int, int]) -> Cost:
+    channels = check_int("config in_channels", config.get("in_channels", 3), 1, 3)
+    side = check_int("config image_size", config["image_size"], MIN_INPUT_SIDE, MAX_INPUT_SIDE)
+    if tuple(input_size) != (side, side):
+        raise ConfigError(f"config image_size is {side} but the preprocessing gives {input_size[0]}x{input_size[1]}")
+    patch = check_int("config patch_size", config["patch_size"], 1, side)
+    if side % patch:
+        raise ConfigError(f"config patch_size {patch} does not divide image_size {side}")
+    tokens = (side // patch) ** 2
+    if tokens > MAX_TOKENS:
+        raise ConfigError(f"config makes {tokens:,} patch tokens; the limit is {MAX_TOKENS:,}")
+    heads = check_int("config num_heads", config["num_heads"], 1, MAX_HEADS)
+    dim = check_int("config embed_dim", config["embed_dim"], heads, MAX_WIDTH * 4)
+    if dim % heads:
+        raise ConfigError(f"config embed_dim {dim} does not split into {heads} heads")
+    depth = check_int("config depth", config["depth"], 1, MAX_VIT_DEPTH)
+    ratio = check_number("config mlp_ratio", config["mlp_ratio"], 0.25, MAX_MLP_RATIO)
+    hidden = int(dim * ratio)
+    count = tokens + 1  # and the class token
+    tally = _Tally({})
+    if _choice("config stem", config["stem"], VIT_STEMS) == "conv":
+        if patch < 2 or patch & (patch - 1):
+            raise ConfigError(f"config patch_size is {patch}; a conv stem halves the side, so it must be 2, 4, 8, ...")
+        size, width = (side, side), channels
+        steps = max(1, patch.bit_length() - 1)
+        for step in range(steps):
+            size = tally.conv(width, max(8, dim >> (steps - 1 - step)), 3, 2, size)
+            width = max(8, dim >> (steps - 1 - step))
+            tally.norm(width)
+        tally.conv(width, dim, 1, 1, size)
+    else:
+        tally.conv(channels, dim, patch, patch, (side, side))
+    tally.parameters += dim  # the last convolution's bias
+    tally.parameters += count * dim + dim  # position embeddings and the class token
+    for _ in range(depth):
+        tally.norm(dim)
+        tally.linear(dim, 3 * dim)
+        tally.linear(dim, dim)
+        tally.norm(dim)
+        tally.linear(dim, hidden)
+        tally.linear(hidden, dim)
+        tally.multiply_adds += (count - 1) * (4 * dim * dim + 2 * dim * hidden)  # the linears above, per token
+        tally.multiply_adds += 2 * count * count * dim  # q·kᵀ and the weighted sum of v
+        tally.activations += count * (5 * dim + hidden) + heads * count * count
+    tally.norm(dim)
+    tally.linear(dim, config["num_classes"])
+    return Cost(tally.parameters, tally.activations, tally.multiply_adds)
+
+
 def check_config(arch: str, config: Any, input_size: tuple[int, int]) -> Cost:
     """The estimated cost of building ``arch`` from ``config`` for ``input_size`` images, if within the limits.
 
@@ -283,13 +337,19 @@ def check_config(arch: str, config: Any, input_size: tuple[int, int]) -> Cost:
     for side in input_size:
         check_int("preprocessing input_size", side, MIN_INPUT_SIDE, MAX_INPUT_SIDE)
     depth = getattr(builder, "torchvision_depth", None)
-    allowed = _TORCHVISION_KEYS if depth is not None else _SMALL_KEYS
+    vit = getattr(builder, "vit", False)
+    allowed = _TORCHVISION_KEYS if depth is not None else _VIT_KEYS if vit else _SMALL_KEYS
     _keys("config", config, allowed)
     if "num_classes" not in config and depth is None:
         raise ConfigError("config has no num_classes")
-    full = {**_SMALL_DEFAULTS, **getattr(builder, "defaults", {}), "num_classes": 1000, **config}
-    check_int("config num_classes", full["num_classes"], 1, MAX_CLASSES)
-    cost = _torchvision_cost(depth, full, input_size) if depth is not None else _small_cost(full, input_size)
+    if vit:
+        full = {**getattr(builder, "defaults", {}), **config}
+        check_int("config num_classes", full["num_classes"], 1, MAX_CLASSES)
+        cost = _vit_cost(full, input_size)
+    else:
+        full = {**_SMALL_DEFAULTS, **getattr(builder, "defaults", {}), "num_classes": 1000, **config}
+        check_int("config num_classes", full["num_classes"], 1, MAX_CLASSES)
+        cost = _torchvision_cost(depth, full, input_size) if depth is not None else _small_cost(full, input_size)
     if cost.parameters > MAX_PARAMETERS:
         raise ConfigError(f"config makes {cost.parameters:,} parameters; the limit is {MAX_PARAMETERS:,}")
     size = f"{input_size[0]}x{input_size[1]}"

@@ -405,7 +405,7 @@ def state_dict_mismatch(model: nn.Module, state_dict: dict[str, Any]) -> str | N
 
 
 def _output_size(model: nn.Module) -> int | None:
-    head = getattr(model, "fc", None)
+    head = getattr(model, "fc", None) or getattr(model, "head", None)  # the ResNets' fc, a timm ViT's head
     return head.out_features if isinstance(head, nn.Linear) else None
 
 

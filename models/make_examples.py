@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 from PIL import Image
@@ -19,16 +20,21 @@ from .datasets import FASHION_CLASSES, SHAPE_CLASSES, FashionMNISTIdx, ShapesDat
 LOGGER = logging.getLogger(__name__)
 
 
-def write_shapes(out: Path, per_class: int = 1, size: int = 64, display_size: int = 256) -> list[Path]:
-    """One scene per class from the test split, enlarged so the gallery is readable."""
+def write_shapes(
+    out: Path, per_class: int = 1, size: int = 64, display_size: int = 256, prefix: str = "shapes", skip: int = 0
+) -> list[Path]:
+    """One scene per class from the test split, enlarged so the gallery is readable; ``skip`` passes over the first."""
     dataset = ShapesDataset("test", size=size)
-    written, counts = [], dict.fromkeys(range(len(SHAPE_CLASSES)), 0)
+    written, counts = [], dict.fromkeys(range(len(SHAPE_CLASSES)), -skip)
     for index in range(len(dataset)):
         label = dataset.targets[index]
+        if counts[label] < 0:
+            counts[label] += 1
+            continue
         if counts[label] >= per_class:
             continue
         image, _mask, label = dataset.sample(index)
-        path = out / f"shapes_{SHAPE_CLASSES[label]}_{index}.png"
+        path = out / f"{prefix}_{SHAPE_CLASSES[label]}_{index}.png"
         Image.fromarray(image).resize((display_size, display_size), Image.Resampling.BILINEAR).save(path)
         written.append(path)
         counts[label] += 1
@@ -50,14 +56,24 @@ def write_fashion(out: Path, labels: tuple[int, ...] = (0, 1, 7, 8, 9)) -> list[
     return written
 
 
+# Each shipped model's examples; the ViT's are other scenes of the same split, one class each.
+WRITERS: dict[str, Callable[[Path], list[Path]]] = {
+    "shapes": write_shapes,
+    "fashion": write_fashion,
+    "shapes-vit": lambda out: write_shapes(out, prefix="shapes-vit", skip=1),
+}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", type=Path, default=Path("assets/examples"))
+    parser.add_argument("--only", nargs="+", choices=sorted(WRITERS), help="write these models' examples only")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     args.out.mkdir(parents=True, exist_ok=True)
-    for path in write_shapes(args.out) + write_fashion(args.out):
-        LOGGER.info("wrote %s", path)
+    for model in args.only or WRITERS:
+        for path in WRITERS[model](args.out):
+            LOGGER.info("wrote %s", path)
 
 
 if __name__ == "__main__":

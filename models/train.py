@@ -24,7 +24,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
-from attention.errors import InputError
+from attention.errors import CheckpointError, InputError
 from attention.spatial import SpatialAttention
 
 from .checkpoint import Preprocessing, checkpoint_dict, save_checkpoint
@@ -141,6 +141,30 @@ def start_spatial_attention_neutral(model: nn.Module) -> int:
     return len(layers)
 
 
+def load_teacher(name: str, prep: Preprocessing, classes: list[str], device: torch.device) -> nn.Module:
+    """The teacher network in eval mode, refused in one line unless it reads the same images as the same classes."""
+    from .checkpoint import load_checkpoint
+
+    try:
+        loaded = load_checkpoint(name)
+    except CheckpointError as error:
+        raise SystemExit(f"error: --teacher: {error}") from None
+    if loaded.classes != classes:
+        raise SystemExit(f"error: --teacher {name} names the classes {loaded.classes}, not {classes}")
+    if loaded.preprocessing != prep:
+        raise SystemExit(f"error: --teacher {name} reads images as {loaded.preprocessing}, not as {prep}")
+    for parameter in loaded.model.parameters():
+        parameter.requires_grad_(False)
+    return loaded.model.to(device).eval()
+
+
+def distillation_loss(logits: torch.Tensor, teacher: nn.Module, images: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy against the teacher's softmax on the same augmented batch, so a small student learns faster."""
+    with torch.no_grad():
+        target = teacher(images).softmax(dim=1)
+    return -(target * logits.log_softmax(dim=1)).sum(dim=1).mean()
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m models.train", description=__doc__.split("\n")[0])
     parser.add_argument("--dataset", required=True, help="shapes, fashion-mnist (or fashion), imagefolder")
@@ -194,6 +218,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--init",
         help="start from the weights of this Attention Lens checkpoint, a path or a shipped name (fine-tuning)",
+    )
+    parser.add_argument(
+        "--teacher",
+        help="distil from this Attention Lens checkpoint (a path or a shipped name): its softmax is a second target",
+    )
+    parser.add_argument(
+        "--distill", type=float, default=0.5, help="weight of the teacher's target in the loss (with --teacher)"
     )
     parser.add_argument("--no-progress", action="store_true", help="hide tqdm bars")
     return parser.parse_args(argv)
@@ -261,6 +292,8 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
             config["attention_kwargs"]["spatial"] = {"norm": True}
         if args.spatial_first:
             config["attention_kwargs"]["spatial_first"] = True
+    if getattr(ARCHITECTURES.get(arch), "vit", False):
+        config["image_size"] = prep.input_size[0]  # a ViT's position embeddings are made for one input size
     config = resolved_config(arch, config)
     model = build_model(arch, **config)
     if args.spatial_init == "neutral":
@@ -287,6 +320,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
 
     memory_format = torch.channels_last if args.channels_last else torch.contiguous_format
     model = model.to(device=device, memory_format=memory_format)
+    teacher = load_teacher(args.teacher, prep, classes, device) if args.teacher else None
 
     generator = torch.Generator().manual_seed(args.seed)
     train_loader = DataLoader(
@@ -339,7 +373,10 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         for images, labels in bar:
             images = images.to(device, non_blocking=True, memory_format=memory_format)
             labels = labels.to(device, non_blocking=True)
-            loss = criterion(model(images), labels)
+            logits = model(images)
+            loss = criterion(logits, labels)
+            if teacher is not None:
+                loss = (1 - args.distill) * loss + args.distill * distillation_loss(logits, teacher, images)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -409,6 +446,8 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         "seed": args.seed,
         "init": args.init,
         "spatial_init": args.spatial_init,
+        "teacher": args.teacher,
+        "distill": args.distill if args.teacher else None,
         "train_time_s": round(elapsed, 1),
         "threads": torch.get_num_threads(),
         "device": device_description(device),

@@ -4,7 +4,7 @@ A spatial-attention mask spanning less than ``render.WEAK_MASK_RANGE`` is one
 flat colour on the true 0-1 scale: the spatial panels' titles give its range
 and point to the stretched (min-max) scale, which shows where it differs.
 
-Neither shipped model reads photos (``shapes`` was trained on drawn shapes,
+No shipped model reads photos (``shapes`` and ``shapes-vit`` were trained on drawn shapes,
 ``fashion`` on 28x28 grey Fashion-MNIST pictures), so a photo shows such a
 model out of its depth. The gallery offers the shipped ``photo_*`` examples
 only with a model that reads photos, and a photo analysed with a drawings
@@ -20,7 +20,7 @@ hint, and the analysis runs either way.
 The two shipped models also miss each other's pictures: a "Fashion-MNIST
 picture" is one at most ``CLOTHING_MAX_SIDE`` px on its long side in shades of
 grey (the shipped fashion examples are 28 px, the shapes examples and the
-sketchpad 256 px). ``shapes`` gets a note for such a picture, and ``fashion``
+sketchpad 256 px). ``shapes`` and ``shapes-vit`` get a note for such a picture, and ``fashion``
 for any image that is not one. The examples are offered in one group per
 model, and picking one picks its model.
 """
@@ -47,11 +47,16 @@ PHOTO_EXAMPLE_PREFIX = "photo_"
 PHOTO_MIN_SIDE = 256  # a photo is larger than this on its long side...
 PHOTO_MIN_COLOURS = 4096  # ...and has more distinct colours than this
 # What each shipped model was trained on; a model named here does not read photos.
-TRAINED_ON = {"shapes": "drawn shapes", "fashion": "small grey Fashion-MNIST pictures of clothing"}
+TRAINED_ON = {
+    "shapes": "drawn shapes",
+    "shapes-vit": "drawn shapes",
+    "fashion": "small grey Fashion-MNIST pictures of clothing",
+}
 CLOTHING_MAX_SIDE = 64  # a Fashion-MNIST picture is at most this large (28 px)...
 # ...and grey; the caption of each model's group of examples, by file-name prefix.
 EXAMPLE_CAPTIONS = {
     "shapes": "For model shapes: drawn shapes on busy backgrounds",
+    "shapes-vit": "For model shapes-vit: the same kind of drawings, read by a small vision transformer",
     "fashion": "For model fashion: 28×28 grey Fashion-MNIST clothing",
 }
 
@@ -125,14 +130,14 @@ def looks_like_photo(image: Image.Image) -> bool:
 def fit_note(model: str | None, image: Image.Image) -> str:
     """A note for the status line when an image does not fit what a shipped model was trained on; empty otherwise.
 
-    A photo under either shipped model, a Fashion-MNIST picture under
-    ``shapes``, and anything but one under ``fashion``.
+    A photo under any shipped model, a Fashion-MNIST picture under a model
+    trained on shapes, and anything but one under ``fashion``.
     """
     if reads_photos(model):
         return ""
     if looks_like_photo(image):
         seen = "this looks like a photo"
-    elif model == "shapes" and looks_like_clothing_picture(image):
+    elif TRAINED_ON[model] == TRAINED_ON["shapes"] and looks_like_clothing_picture(image):
         seen = "this looks like a small grey Fashion-MNIST picture"
     elif model == "fashion" and not looks_like_clothing_picture(image):
         seen = f"this is a {image.width}×{image.height} picture, not a small grey Fashion-MNIST one"

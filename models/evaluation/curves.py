@@ -47,6 +47,7 @@ DEFAULT_STEPS = 16
 CENTRE_PRIOR = "centre_prior"
 RANDOM = "random"
 GRAD_CAM = "grad_cam"
+ROLLOUT = "rollout"  # a vision transformer's attention rollout from its class token
 
 
 @dataclass(frozen=True)

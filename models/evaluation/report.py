@@ -11,7 +11,7 @@ import numpy as np
 from attention.files import finite_or_none
 
 from .curves import RANDOM
-from .run import CENTRE_PRIOR, GRAD_CAM
+from .run import CENTRE_PRIOR, GRAD_CAM, ROLLOUT
 
 
 def format_confusion(confusion: Sequence[Sequence[int]], classes: Sequence[str]) -> str:
@@ -34,6 +34,10 @@ def _display_name(key: str, settings: dict[str, Any]) -> str:
         return "centre prior (baseline)"
     if key == GRAD_CAM:
         return f"Grad-CAM {settings.get('grad_cam_layer', '')} (baseline)"
+    if key == ROLLOUT:
+        return "rollout from the class token"
+    if key in settings.get("token_layers", ()):
+        return f"{key} class token, head mean"
     return key
 
 
@@ -70,6 +74,11 @@ def format_localization(rows: dict[str, dict[str, Any]], settings: dict[str, Any
         f"({settings['dilated_object_share']:.1%} with the tolerance),"
     )
     lines.append("which a uniform map scores on energy inside (and roughly on pointing game); AUROC 0.5 is chance.")
+    if settings.get("token_layers"):
+        lines.append(
+            "A self-attention layer's map is its class token's attention to the patches, averaged over the heads; "
+            "the rollout multiplies every layer's (Abnar & Zuidema 2020)."
+        )
     return "\n".join(lines)
 
 

@@ -23,13 +23,15 @@ from tqdm import tqdm
 
 from attention.errors import InputError
 from attention.recorder import AttentionRecorder, SpatialRecord
+from attention.records import TokenRecord
+from attention.tokens import rollout, token_layout
 
 from ..checkpoint import LoadedModel
 from ..datasets import DATASET_INFO, build_dataset, canonical_dataset_name
 from ..datasets.factory import EVALUATION_ONLY
 from ..datasets.shapes_camera import SIZE_BANDS
 from ..transforms import eval_transform
-from .curves import CENTRE_PRIOR, DEFAULT_STEPS, GRAD_CAM, curve_scores
+from .curves import CENTRE_PRIOR, DEFAULT_STEPS, GRAD_CAM, ROLLOUT, curve_scores
 from .gradcam import GradCAM
 from .localization import (
     auroc,
@@ -265,6 +267,26 @@ def mask_ranges(model: nn.Module, loader: Iterable, progress: bool = False) -> d
     }
 
 
+def class_token_maps(model: nn.Module, records: Sequence[Any]) -> dict[str, torch.Tensor]:
+    """Per self-attention layer, the class token's attention to the patches averaged over heads (B, rows, columns),
+    and the rollout across the layers, for the pointing game; empty for a network without a class token and grid."""
+    tokens = [record for record in records if isinstance(record, TokenRecord)]
+    if not tokens:
+        return {}
+    layout = token_layout(model, tokens[0].tokens)
+    if layout.grid is None or not layout.has_class_token:
+        return {}
+    start = len(layout.prefix)
+    maps = {record.name: record.first[:, :, start:].double().mean(dim=1).reshape(-1, *layout.grid) for record in tokens}
+    if all(record.mean is not None for record in tokens):
+        flows = [
+            rollout([record.mean[index].numpy() for record in tokens])[0, start:]  # type: ignore[index]
+            for index in range(tokens[0].first.shape[0])
+        ]
+        maps[ROLLOUT] = torch.from_numpy(np.stack(flows)).reshape(-1, *layout.grid)
+    return maps
+
+
 def localization_scores(
     model: nn.Module,
     dataset: Any,
@@ -289,8 +311,12 @@ def localization_scores(
 
     rows: dict[str, _Scores] = {}
     modules = dict(model.named_modules())
-    cam = GradCAM(model)
+    try:
+        cam: GradCAM | None = GradCAM(model)
+    except ValueError:  # a vision transformer: no convolutional stage to take Grad-CAM at
+        cam = None
     prior: torch.Tensor | None = None
+    token_names: list[str] = []
     skipped = 0
     object_share: list[float] = []
     dilated_share: list[float] = []
@@ -304,9 +330,10 @@ def localization_scores(
         tolerance = tolerance_px(height, width)
         if prior is None:
             prior = centre_prior(height, width)
-        with AttentionRecorder(model) as recorder, cam:
-            grad_cam = cam(batch)
-        maps: dict[str, torch.Tensor] = {}
+        with AttentionRecorder(model) as recorder, cam or torch.no_grad():
+            grad_cam = cam(batch) if cam is not None else model(batch)
+        maps: dict[str, torch.Tensor] = class_token_maps(model, recorder.records)
+        token_names = [key for key in maps if key != ROLLOUT]
         shown: dict[str, torch.Tensor] = {}
         seen: dict[str, int] = {}
         for record in recorder.records:
@@ -316,7 +343,8 @@ def localization_scores(
             key = record.name if seen[record.name] == 1 else f"{record.name}#{seen[record.name]}"
             maps[key] = precise_mask(record, modules[record.name])
             shown[key] = displayed_mask(record)
-        maps[GRAD_CAM] = grad_cam.maps
+        if cam is not None:
+            maps[GRAD_CAM] = grad_cam.maps
         for key, value in maps.items():
             rows.setdefault(key, _Scores(tuple(int(s) for s in value.shape[-2:])))
         rows.setdefault(CENTRE_PRIOR, _Scores((height, width)))
@@ -345,7 +373,8 @@ def localization_scores(
     result = {key: rows[key].summary() for key in ordered if key in rows}
     settings = {
         "tolerance_px": tolerance,
-        "grad_cam_layer": cam.layer_name,
+        "grad_cam_layer": None if cam is None else cam.layer_name,
+        "token_layers": token_names,
         "images_scored": len(object_share),
         "images_skipped": skipped,
         "object_share": float(np.mean(object_share)) if object_share else float("nan"),
