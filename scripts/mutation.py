@@ -180,6 +180,15 @@ TARGETS: dict[str, Target] = {
             "not cli and not offline and not architectures and not command_line",
         ],
     ),
+    "vit bounds": Target("models/bounds.py", ["tests/test_vit_shapes.py", "-m", "not slow"], ("_vit_cost",)),
+    "vit maps": Target(
+        "models/evaluation/run.py", ["tests/test_vit_shapes.py", "-m", "not slow"], ("class_token_maps",)
+    ),
+    "distillation": Target(
+        "models/train.py",
+        ["tests/test_vit_shapes.py", "-k", "distil or teacher"],
+        ("load_teacher", "distillation_loss"),
+    ),
     "webapp/inputs": Target(
         "webapp/inputs.py",
         [
@@ -204,6 +213,43 @@ class HandMutant:
 # Bugs a developer makes while refactoring. When a module changes, its snippets may stop matching: the run
 # reports those as STALE and fails, so someone refreshes the snippet instead of losing the mutant silently.
 HAND_MUTANTS: list[HandMutant] = [
+    # models: the ViT trained here, its bounds, its pointing-game maps and its distillation.
+    HandMutant(
+        "vit bounds",
+        "the class token and position embeddings left out of the count",
+        "tally.parameters += count * dim + dim",
+        "tally.parameters += dim",
+    ),  # fmt: skip
+    HandMutant(
+        "vit bounds",
+        "a patch that does not divide the side let through",
+        "if side % patch:",
+        "if side % patch > patch:",
+    ),  # fmt: skip
+    HandMutant(
+        "vit maps",
+        "the class token counted as a patch",
+        "record.first[:, :, start:]",
+        "record.first[:, :, start - 1 : -1]",
+    ),  # fmt: skip
+    HandMutant(
+        "vit maps",
+        "the patch grid read column by column",
+        ".double().mean(dim=1).reshape(-1, *layout.grid)",
+        ".double().mean(dim=1).reshape(-1, *layout.grid).transpose(1, 2)",
+    ),  # fmt: skip
+    HandMutant(
+        "distillation",
+        "the teacher's logits taken for its probabilities",
+        "target = teacher(images).softmax(dim=1)",
+        "target = teacher(images)",
+    ),  # fmt: skip
+    HandMutant(
+        "distillation",
+        "a teacher of other classes accepted",
+        "if loaded.classes != classes:",
+        "if not loaded.classes:",
+    ),  # fmt: skip
     # attention/tokens.py: self-attention probabilities and where the patches are.
     HandMutant(
         "tokens",

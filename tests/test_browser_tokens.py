@@ -3,7 +3,8 @@
 The server runs ``app.py --model timm:vit_tiny_patch16_224`` with a weights
 file of that architecture at random init, its q·k projections scaled so the
 heads attend sharply; a photo is uploaded, analysed, a patch clicked and the
-ablation run, at a desktop and a phone size.
+ablation run, at a desktop and a phone size. The shipped ``shapes-vit`` is
+opened from its example in the default app.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import timm
 import torch
 from PIL import Image
 
+from tests.conftest import AppServer
 from tests.test_app_models import served
 from tests.test_browser import browser  # noqa: F401 - the shared Chromium fixture
 from tests.test_browser_page import DESKTOP, PHONE, TIMEOUT_MS, _has_colour_bar
@@ -107,5 +109,44 @@ def test_a_vision_transformer_shows_every_head_a_clicked_patch_and_the_rollout( 
         assert _shown(page, "#head-ablation-chart") and _shown(page, "#ablation-chart")
         width = page.evaluate("() => document.documentElement.scrollWidth")
         assert width <= viewport["width"], "the document never scrolls sideways"
+    finally:
+        page.close()
+
+
+def test_the_shipped_vit_reads_its_example_and_shows_its_heads_and_rollout(  # noqa: ANN001
+    browser,  # noqa: F811 - the shared fixture
+    app_server: AppServer,
+    tmp_path: Path,
+) -> None:
+    """Picking a shapes-vit example picks the model; its analysis shows every head and the rollout, with no gates."""
+    examples = sorted((ROOT / "assets" / "examples").glob("shapes-vit_*"))
+    assert len(examples) == 6, "one shapes-vit example per class"
+    page = browser.new_page(viewport=DESKTOP)
+    try:
+        page.goto(app_server.url, wait_until="load")
+        page.wait_for_selector("#analyze-button", timeout=TIMEOUT_MS)
+        group = page.locator("#examples-shapes-vit")
+        assert "For model shapes-vit" in group.inner_text()
+        assert group.locator("button.gallery-item").count() == len(examples)
+        group.locator("button.gallery-item").first.click()
+        page.wait_for_function(
+            "() => document.querySelector('#model input').value === 'shapes-vit'", timeout=TIMEOUT_MS
+        )
+        page.wait_for_selector("#input-image img", timeout=TIMEOUT_MS)
+        page.locator("#analyze-button").click()
+        page.wait_for_function(
+            "() => document.querySelector('#status').innerText.includes('6 self-attention layers found')",
+            timeout=TIMEOUT_MS,
+        )
+        status = page.locator("#status").inner_text()
+        assert "with model shapes-vit" in status and "Note:" not in status
+        for selector in ("#token-heads", "#rollout", "#patch-grid"):
+            page.wait_for_selector(f"{selector} img[src]", timeout=TIMEOUT_MS)
+            assert _has_colour_bar(_picture(page, selector)) or selector == "#patch-grid", selector
+        assert not any(_shown(page, selector) for selector in GATE_VIEWS)
+        # The head mean and 4 heads side by side.
+        heads = _picture(page, "#token-heads")
+        assert heads.width > 2.5 * heads.height
+        page.screenshot(path=str(tmp_path / "shapes-vit.png"), full_page=True)
     finally:
         page.close()
