@@ -235,7 +235,7 @@ def test_generated_scenes_are_not_photos(shape_images: list[Path]) -> None:
 def test_the_gallery_offers_photos_only_to_models_that_read_them() -> None:
     shipped = example_images(EXAMPLES)
     assert any(notes.is_photo_example(path) for path in shipped)
-    for model in ("shapes", "fashion"):
+    for model in ("shapes", "shapes-vit", "fashion"):
         offered = notes.gallery_examples(shipped, model)
         assert offered == [path for path in shipped if not Path(path).name.startswith("photo_")]
     assert notes.gallery_examples(shipped, "my_imagenet_model.pt") == shipped

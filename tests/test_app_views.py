@@ -162,13 +162,28 @@ def test_several_launch_models_load_and_one_that_cannot_is_skipped_with_one_log_
 def test_photo_examples_show_for_each_launch_model_that_reads_photos() -> None:
     from webapp.notes import example_groups
 
-    paths = ["a/shapes_star_1.png", "a/photo_cat.jpg", "a/photo_dog.jpg", "a/fashion_bag_2.png"]
+    paths = ["a/shapes_star_1.png", "a/photo_cat.jpg", "a/photo_dog.jpg", "a/fashion_bag_2.png", "a/shapes-vit_ring.png"]
     groups = example_groups(paths, "timm:ecaresnet50d", ["timm:ecaresnet50d", "timm:seresnet50", "shapes"])
     assert [(group.model, group.paths) for group in groups] == [
         ("timm:ecaresnet50d", ["a/photo_cat.jpg", "a/photo_dog.jpg"]),
         ("timm:seresnet50", ["a/photo_cat.jpg", "a/photo_dog.jpg"]),
         ("shapes", ["a/shapes_star_1.png"]),
+        ("shapes-vit", ["a/shapes-vit_ring.png"]),
         ("fashion", ["a/fashion_bag_2.png"]),
     ]
     # The shipped models read drawings, not photos: without a photo model no photo is offered.
-    assert [group.model for group in example_groups(paths, "shapes")] == ["shapes", "fashion"]
+    assert [group.model for group in example_groups(paths, "shapes")] == ["shapes", "shapes-vit", "fashion"]
+
+
+def test_each_model_trained_on_drawings_tells_of_a_clothing_picture_and_the_fashion_model_of_any_other() -> None:
+    from webapp.notes import fit_note
+
+    clothing = Image.new("L", (28, 28), 90)
+    drawing = Image.new("RGB", (256, 256), (200, 40, 40))
+    for model in ("shapes", "shapes-vit"):
+        note = fit_note(model, clothing)
+        assert "small grey Fashion-MNIST picture" in note and f"model {model} was trained on drawn shapes" in note
+        assert fit_note(model, drawing) == ""
+    assert "256×256 picture, not a small grey Fashion-MNIST one" in fit_note("fashion", drawing)
+    assert fit_note("fashion", clothing) == ""
+    assert fit_note("my_model.pt", clothing) == fit_note("my_model.pt", drawing) == ""
