@@ -125,12 +125,17 @@ def heads_image(
     opacity: float = DEFAULT_OPACITY,
     stretch: bool = False,
     tile: int = 192,
-    columns: int = 4,
+    columns: int | None = None,
 ) -> Image.Image:
-    """The head mean first, then every head, over the image on one colour scale, so heads compare at a glance."""
+    """The head mean first, then every head, over the image on one colour scale, so heads compare at a glance.
+
+    Up to five tiles share one row (the mean and four heads), more wrap four to a row.
+    """
     layer = token_layer(analysis, name)
     tiles = [(f"{name}: mean of {layer.heads} heads", layer.attention_map())]
     tiles += [(f"head {head}", layer.attention_map(head)) for head in range(layer.heads)]
+    if columns is None:
+        columns = len(tiles) if len(tiles) <= 5 else 4
     return _titled_tiles(analysis, tiles, colormap, opacity, stretch, _uniform(layer), tile, columns)
 
 

@@ -105,3 +105,9 @@ def test_rollout_says_how_the_residual_is_counted() -> None:
     empty = analysis_with(np.zeros((0, TOKENS)))
     with pytest.raises(InputError, match="no self-attention layers"):
         render_tokens.rollout_image(empty)
+
+
+@pytest.mark.parametrize(("heads", "columns"), [(4, 5), (6, 4), (12, 4)])
+def test_the_mean_and_four_heads_share_a_row_and_more_heads_wrap_four_to_a_row(heads: int, columns: int) -> None:
+    picture = render_tokens.heads_image(analysis_with(rows(heads, (1, 1))), "blocks.0.attn")
+    assert picture.width == columns * 192 + (columns - 1) * 6
