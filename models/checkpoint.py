@@ -50,6 +50,7 @@ ASSETS = Path(__file__).resolve().parent.parent / "assets"
 SHIPPED: dict[str, Path] = {
     "shapes": ASSETS / "shapes.pt",
     "fashion": ASSETS / "fashion.pt",
+    "shapes-vit": ASSETS / "shapes-vit.pt",
 }
 DEFAULT_CHECKPOINT = "shapes"
 # The archive may not declare more data than the file itself may hold: torch.save

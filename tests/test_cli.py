@@ -176,7 +176,7 @@ def slug(label: str) -> str:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("model", ["shapes", "fashion"])
+@pytest.mark.parametrize("model", ["shapes", "fashion", "shapes-vit"])
 def test_every_shipped_example_is_labelled_right(model: str) -> None:
     """The file names of the shipped examples carry their true class: the CLI must predict it."""
     examples = sorted(EXAMPLES.glob(f"{model}_*.png"))

@@ -106,6 +106,7 @@ def test_every_code_block_is_run_or_says_why_not() -> None:
         "As a library",
         "Models",
         "Benchmarks",
+        "Self-attention (vision transformers)",
     }
     for section, language, _code in readme_blocks():
         if language:
@@ -119,6 +120,15 @@ def test_the_command_line_examples_run(tmp_path: Path) -> None:
     assert '"prediction"' in outputs[0] and '"ablations"' in outputs[2]
     assert (where / "out" / "profile" / "profile.md").is_file()
     assert list((where / "out").glob("shapes_star_11_*_explain.png"))
+
+
+def test_the_shipped_vit_examples_run(tmp_path: Path) -> None:
+    where = workspace(tmp_path)
+    analyze, evaluate = shell_lines(blocks_of("Self-attention (vision transformers)", "bash")[0])
+    assert "shapes-vit_star_15.png: star" in run_shell(analyze, where).stdout
+    assert (where / "vit_out" / "shapes-vit_star_15_rollout.png").is_file()
+    report = run_shell(evaluate, where).stdout
+    assert "on shapes-heldout/test: 1000 images" in report and "rollout from the class token" in report
 
 
 def test_the_large_dataset_examples_run_and_agree(tmp_path: Path) -> None:

@@ -241,7 +241,7 @@ def _readme_accuracy(name: str) -> tuple[str, int]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["shapes", "fashion"])
+@pytest.mark.parametrize("name", ["shapes", "fashion", "shapes-vit"])
 def test_shipped_checkpoint_reproduces_recorded_accuracy(name: str) -> None:
     """The shipped model scores what its checkpoint, the README and its model card say, to within one test image.
 
