@@ -144,7 +144,7 @@ def test_several_launch_models_load_and_one_that_cannot_is_skipped_with_one_log_
     (skipped,) = [record for record in caplog.records if "skipped" in record.getMessage()]
     assert skipped.getMessage().startswith("launch model timm:seresnet1888 skipped: unknown timm model 'seresnet1888'")
     cache = ModelCache(launches=launched)
-    assert cache.default_name == "fashion" and cache.names() == ["fashion", "shapes"]
+    assert cache.default_name == "fashion" and cache.names() == ["fashion", "shapes", "shapes-vit"]
     assert [value for _label, value in cache.choices()][:2] == ["fashion", "shapes"]
     assert cache.analyzer("shapes") is launched[1] and cache.analyzer(None) is launched[0]
     # --model wins over the variable; flags that describe one model go with one --model only.

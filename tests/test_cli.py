@@ -238,7 +238,7 @@ BAD_ARGV: list[tuple[list[str], str]] = [
     (["analyze", "{scene}", "--checkpoint", "/dev/null"], r"^error: checkpoint null is not a regular file$"),
     (
         ["analyze", "{scene}", "--checkpoint", "nope"],
-        r"^error: checkpoint not found: nope \(shipped models: shapes, fashion\)$",
+        r"^error: checkpoint not found: nope \(shipped models: shapes, fashion, shapes-vit\)$",
     ),
     (
         ["analyze", "{scene}", "--checkpoint", "{plain.pt}"],
