@@ -19,7 +19,7 @@ from attention.eca import POOLINGS
 from attention.factory import ATTENTION_KINDS, attention_cost
 from attention.gates import GATES
 
-from .networks import VIT_DEFAULTS, VIT_STEMS, AttentionResNet, architecture_builder
+from .networks import VIT_DEFAULTS, VIT_STEMS, AttentionResNet, architecture_builder, stem_widths
 
 MAX_PARAMETERS = 50_000_000
 MAX_ACTIVATIONS = 64_000_000  # values written by the convolutions and attention maps for one image
@@ -299,11 +299,10 @@ def _vit_cost(config: dict[str, Any], input_size: tuple[int, int]) -> Cost:
         if patch < 2 or patch & (patch - 1):
             raise ConfigError(f"config patch_size is {patch}; a conv stem halves the side, so it must be 2, 4, 8, ...")
         size, width = (side, side), channels
-        steps = max(1, patch.bit_length() - 1)
-        for step in range(steps):
-            size = tally.conv(width, max(8, dim >> (steps - 1 - step)), 3, 2, size)
-            width = max(8, dim >> (steps - 1 - step))
-            tally.norm(width)
+        for stage in stem_widths(dim, patch):
+            size = tally.conv(width, stage, 3, 2, size)
+            tally.norm(stage)
+            width = stage
         tally.conv(width, dim, 1, 1, size)
     else:
         tally.conv(channels, dim, patch, patch, (side, side))
@@ -344,11 +343,12 @@ def check_config(arch: str, config: Any, input_size: tuple[int, int]) -> Cost:
         raise ConfigError("config has no num_classes")
     if vit:
         full = {**getattr(builder, "defaults", {}), **config}
-        check_int("config num_classes", full["num_classes"], 1, MAX_CLASSES)
-        cost = _vit_cost(full, input_size)
     else:
         full = {**_SMALL_DEFAULTS, **getattr(builder, "defaults", {}), "num_classes": 1000, **config}
-        check_int("config num_classes", full["num_classes"], 1, MAX_CLASSES)
+    check_int("config num_classes", full["num_classes"], 1, MAX_CLASSES)
+    if vit:
+        cost = _vit_cost(full, input_size)
+    else:
         cost = _torchvision_cost(depth, full, input_size) if depth is not None else _small_cost(full, input_size)
     if cost.parameters > MAX_PARAMETERS:
         raise ConfigError(f"config makes {cost.parameters:,} parameters; the limit is {MAX_PARAMETERS:,}")

@@ -162,6 +162,12 @@ VIT_DEFAULTS: dict[str, Any] = {
 VIT_STEMS = ("patch", "conv")
 
 
+def stem_widths(dim: int, patch: int) -> list[int]:
+    """The channels of the conv stem's stride-2 convolutions: one per halving of the side, doubling up to ``dim``."""
+    steps = max(1, patch.bit_length() - 1)
+    return [max(8, dim >> (steps - 1 - step)) for step in range(steps)]
+
+
 def convolutional_stem(in_channels: int, dim: int, patch: int) -> nn.Sequential:
     """3x3 convolutions of stride 2 down to one position per patch, then a 1x1 to the token width.
 
@@ -170,10 +176,8 @@ def convolutional_stem(in_channels: int, dim: int, patch: int) -> nn.Sequential:
     help transformers see better"); each token still stands for one patch.
     """
     layers: list[nn.Module] = []
-    steps = max(1, patch.bit_length() - 1)
     channels = in_channels
-    for step in range(steps):
-        width = max(8, dim >> (steps - 1 - step))
+    for width in stem_widths(dim, patch):
         layers += [nn.Conv2d(channels, width, 3, 2, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU(inplace=True)]
         channels = width
     layers.append(nn.Conv2d(channels, dim, 1))

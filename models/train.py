@@ -162,7 +162,7 @@ def distillation_loss(logits: torch.Tensor, teacher: nn.Module, images: torch.Te
     """Cross-entropy against the teacher's softmax on the same augmented batch, so a small student learns faster."""
     with torch.no_grad():
         target = teacher(images).softmax(dim=1)
-    return -(target * logits.log_softmax(dim=1)).sum(dim=1).mean()
+    return nn.functional.cross_entropy(logits, target)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -320,6 +320,8 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
 
     memory_format = torch.channels_last if args.channels_last else torch.contiguous_format
     model = model.to(device=device, memory_format=memory_format)
+    if not 0.0 <= args.distill <= 1.0:  # also refuses nan
+        raise SystemExit(f"error: --distill must be a weight from 0 to 1, got {args.distill}")
     teacher = load_teacher(args.teacher, prep, classes, device) if args.teacher else None
 
     generator = torch.Generator().manual_seed(args.seed)

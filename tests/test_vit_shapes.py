@@ -192,3 +192,13 @@ def test_a_teacher_that_reads_other_images_is_refused_in_one_line(tmp_path: Path
     message = str(refused.value.code)
     assert message.startswith("error: --teacher shapes reads images as") and "(64, 64)" in message
     assert "\n" not in message and not (tmp_path / "x.pt").exists()
+
+
+@pytest.mark.parametrize("weight", ["1.5", "-0.1", "nan"])
+def test_a_distillation_weight_outside_zero_to_one_is_refused_in_one_line(tmp_path: Path, weight: str) -> None:
+    args = ["--dataset", "shapes", "--arch", "vit_shapes", "--teacher", "shapes", "--distill", weight]
+    with pytest.raises(SystemExit) as refused:
+        main([*args, "--max-steps", "1", "--out", str(tmp_path / "x.pt"), "--no-progress"])
+    message = str(refused.value.code)
+    assert message.startswith("error: --distill must be a weight from 0 to 1") and "\n" not in message
+    assert not (tmp_path / "x.pt").exists()
