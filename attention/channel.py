@@ -10,11 +10,26 @@ from .gates import create_gate
 from .tap import Tap
 
 
-def _hidden_width(channels: int, reduction: int, min_hidden: int) -> int:
-    return max(min_hidden, channels // reduction)
+class _BottleneckGate(nn.Module):
+    """The body SE and CBAM's channel gate share: a bottleneck MLP of C / reduction units, a gate, a tap."""
+
+    def __init__(self, channels: int, reduction: int = 16, min_hidden: int = 4, gate: str = "sigmoid") -> None:
+        super().__init__()
+        hidden = max(min_hidden, channels // reduction)
+        self.channels = channels
+        self.mlp = nn.Sequential(nn.Linear(channels, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, channels))
+        self.gate = create_gate(gate)
+        self.weights_tap = Tap()
+
+    def channel_weights(self, x: torch.Tensor) -> ChannelWeights:
+        raise NotImplementedError
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        weights = self.weights_tap(self.channel_weights(x), x).weights
+        return x * weights[:, :, None, None]
 
 
-class CBAMChannelGate(nn.Module):
+class CBAMChannelGate(_BottleneckGate):
     """CBAM's channel gate: one shared MLP over average- and max-pooled vectors.
 
     Unlike ECA it squeezes channels through a hidden layer of C / reduction
@@ -23,41 +38,17 @@ class CBAMChannelGate(nn.Module):
 
     record_type = "cbam_channel"  # what records and documents call this layer's type
 
-    def __init__(self, channels: int, reduction: int = 16, min_hidden: int = 4, gate: str = "sigmoid") -> None:
-        super().__init__()
-        hidden = _hidden_width(channels, reduction, min_hidden)
-        self.channels = channels
-        self.mlp = nn.Sequential(nn.Linear(channels, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, channels))
-        self.gate = create_gate(gate)
-        self.weights_tap = Tap()
-
     def channel_weights(self, x: torch.Tensor) -> ChannelWeights:
         avg_part = self.mlp(x.mean(dim=(2, 3)))
         max_part = self.mlp(x.amax(dim=(2, 3)))
         return ChannelWeights(self.gate(avg_part + max_part), avg_part, max_part)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        weights = self.weights_tap(self.channel_weights(x), x).weights
-        return x * weights[:, :, None, None]
 
-
-class SqueezeExcite(nn.Module):
+class SqueezeExcite(_BottleneckGate):
     """Squeeze-and-excitation: average pooling, a bottleneck MLP, a gate."""
 
     record_type = "se"  # what records and documents call this layer's type
 
-    def __init__(self, channels: int, reduction: int = 16, min_hidden: int = 4, gate: str = "sigmoid") -> None:
-        super().__init__()
-        hidden = _hidden_width(channels, reduction, min_hidden)
-        self.channels = channels
-        self.mlp = nn.Sequential(nn.Linear(channels, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, channels))
-        self.gate = create_gate(gate)
-        self.weights_tap = Tap()
-
     def channel_weights(self, x: torch.Tensor) -> ChannelWeights:
         avg_part = self.mlp(x.mean(dim=(2, 3)))
         return ChannelWeights(self.gate(avg_part), avg_part, None)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        weights = self.weights_tap(self.channel_weights(x), x).weights
-        return x * weights[:, :, None, None]

@@ -684,8 +684,8 @@ HAND_MUTANTS: list[HandMutant] = [
     HandMutant(
         "channel",
         "the hidden width's floor taken as a ceiling",
-        "return max(min_hidden, channels // reduction)",
-        "return min(min_hidden, channels // reduction)",
+        "hidden = max(min_hidden, channels // reduction)",
+        "hidden = min(min_hidden, channels // reduction)",
     ),
     HandMutant(
         "factory",
