@@ -200,6 +200,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--random-erasing", type=float, default=0.0, help="probability of erasing a random rectangle (augmentation)"
     )
     parser.add_argument(
+        "--stray-lines",
+        type=float,
+        default=0.0,
+        help="probability of drawing thin lines across the whole picture, over the object too (augmentation)",
+    )
+    parser.add_argument(
         "--channels-last", action="store_true", help="NHWC memory layout: about 15%% faster convolutions on CPU"
     )
     parser.add_argument("--seed", type=int, default=0)
@@ -245,7 +251,7 @@ def build_splits(args: argparse.Namespace, prep: Preprocessing) -> tuple[Dataset
     train = build_dataset(
         dataset,
         "train",
-        transform=train_transform(dataset, prep, args.random_erasing),
+        transform=train_transform(dataset, prep, args.random_erasing, args.stray_lines),
         length=args.train_size if dataset == "shapes" else None,
         **common,
     )
@@ -275,6 +281,10 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
     seed_everything(args.seed)
+    if not 0.0 <= args.distill <= 1.0:  # also refuses nan
+        raise SystemExit(f"error: --distill must be a weight from 0 to 1, got {args.distill}")
+    if not 0.0 <= args.stray_lines <= 1.0:
+        raise SystemExit(f"error: --stray-lines must be a probability from 0 to 1, got {args.stray_lines}")
     dataset = canonical_dataset(args.dataset)
     arch = args.arch or DEFAULT_ARCH[dataset]
     prep = preprocessing_for(dataset, args.image_size)
@@ -320,8 +330,6 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
 
     memory_format = torch.channels_last if args.channels_last else torch.contiguous_format
     model = model.to(device=device, memory_format=memory_format)
-    if not 0.0 <= args.distill <= 1.0:  # also refuses nan
-        raise SystemExit(f"error: --distill must be a weight from 0 to 1, got {args.distill}")
     teacher = load_teacher(args.teacher, prep, classes, device) if args.teacher else None
 
     generator = torch.Generator().manual_seed(args.seed)
@@ -444,6 +452,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         "weight_decay": args.weight_decay,
         "label_smoothing": args.label_smoothing,
         "random_erasing": args.random_erasing,
+        "stray_lines": args.stray_lines,
         "channels_last": args.channels_last,
         "seed": args.seed,
         "init": args.init,
