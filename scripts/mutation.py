@@ -189,6 +189,7 @@ TARGETS: dict[str, Target] = {
         ["tests/test_vit_shapes.py", "-k", "distil or teacher"],
         ("load_teacher", "distillation_loss"),
     ),
+    "stray lines": Target("models/transforms.py", ["tests/test_transforms.py", "-m", "not slow"]),
     "webapp/inputs": Target(
         "webapp/inputs.py",
         [
@@ -249,6 +250,24 @@ HAND_MUTANTS: list[HandMutant] = [
         "a teacher of other classes accepted",
         "if loaded.classes != classes:",
         "if not loaded.classes:",
+    ),  # fmt: skip
+    HandMutant(
+        "stray lines",
+        "lines drawn on the dataset's own picture",
+        'image = image.convert("RGB")',
+        "image = image",
+    ),  # fmt: skip
+    HandMutant(
+        "stray lines",
+        "lines that stop inside the picture",
+        "reach = width + height",
+        "reach = 4",
+    ),  # fmt: skip
+    HandMutant(
+        "stray lines",
+        "the probability read the wrong way round",
+        "torch.rand(()).item() >= self.p",
+        "torch.rand(()).item() < self.p",
     ),  # fmt: skip
     # attention/tokens.py: self-attention probabilities and where the patches are.
     HandMutant(
