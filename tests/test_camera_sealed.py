@@ -19,6 +19,7 @@ from models.datasets import SHAPE_CLASSES, build_dataset
 from models.datasets.photograph import photograph
 from models.datasets.shapes_camera import SIZE_BANDS, ShapesCameraDataset
 from models.datasets.shapes_sealed import SURFACES, ShapesSealedDataset
+from models.datasets.shapes_sealed2 import STYLES2, SURFACES2, ShapesSealed2Dataset
 from models.evaluate import main
 from models.networks import build_model, resolved_config
 from models.train import preprocessing_for
@@ -53,7 +54,38 @@ def test_sealed_pictures_are_rebuilt_alike_and_their_groups_are_what_was_drawn()
     assert set(groups["background"]) <= set(SURFACES) and len(set(groups["background"])) >= 4
 
 
-@pytest.mark.parametrize("name", ["shapes-camera", "shapes-sealed"])
+def test_second_sealed_pictures_are_rebuilt_alike_and_their_groups_are_what_was_drawn() -> None:
+    data = ShapesSealed2Dataset(length=60, seed=5)  # not the evaluation seed: its pictures stay unseen
+    groups = data.groups
+    styles = set()
+    for index in range(60):
+        scene = data.scene(index)
+        assert np.array_equal(scene.image, ShapesSealed2Dataset(length=60, seed=5).scene(index).image)
+        assert scene.image.shape == (64, 64, 3) and scene.image.dtype == np.uint8
+        assert (groups["background"][index], groups["size band"][index]) == (scene.surface, scene.band)
+        assert groups["class"][index] == SHAPE_CLASSES[scene.label] == SHAPE_CLASSES[data.targets[index]]
+        styles.add(scene.style)
+    assert set(groups["background"]) == set(SURFACES2) and styles == set(STYLES2)
+
+
+def test_second_sealed_shapes_fill_their_size_band_and_a_cross_is_solid_where_its_bars_meet() -> None:
+    data = ShapesSealed2Dataset(length=120, seed=5)
+    bands = {name: (low, high) for name, low, high in SIZE_BANDS}
+    for index in range(120):
+        scene = data.scene(index)
+        ys, xs = np.nonzero(scene.mask)
+        assert len(ys), index
+        low, high = bands[scene.band]
+        longer = max(xs.max() - xs.min() + 1, ys.max() - ys.min() + 1) / 64
+        assert low - 0.05 <= longer <= high + 0.05, (index, scene.band, longer)  # a pen adds up to a pixel or two
+        if SHAPE_CLASSES[scene.label] == "cross" and scene.style in ("filled", "shadowed", "two-tone"):
+            cy, cx = (ys.min() + ys.max()) // 2, (xs.min() + xs.max()) // 2
+            assert scene.mask[cy, cx], index  # drawn as two bars; one fill call would leave their overlap empty
+        if SHAPE_CLASSES[scene.label] == "circle":
+            assert scene.style not in ("outlined", "pen")  # an outlined circle would be a ring
+
+
+@pytest.mark.parametrize("name", ["shapes-camera", "shapes-sealed", "shapes-sealed-2"])
 def test_the_evaluation_sets_have_a_test_split_only(name: str) -> None:
     assert len(build_dataset(name, "test", length=5, size=48)) == 5
     for split in ("train", "val"):
@@ -94,7 +126,11 @@ def _random_checkpoint(path: Path) -> Path:
 
 @pytest.mark.parametrize(
     ("name", "groups"),
-    [("shapes-camera", ("size band", "hand", "class")), ("shapes-sealed", ("background", "size band", "class"))],
+    [
+        ("shapes-camera", ("size band", "hand", "class")),
+        ("shapes-sealed", ("background", "size band", "class")),
+        ("shapes-sealed-2", ("background", "size band", "class")),
+    ],
 )
 def test_evaluate_reports_each_set_by_group_with_pointing_and_mask_range(
     name: str, groups: tuple[str, ...], tmp_path: Path, capsys: pytest.CaptureFixture[str]

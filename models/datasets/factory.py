@@ -14,6 +14,7 @@ from .shapes_camera import CAMERA_DEFAULT_LENGTH, ShapesCameraDataset
 from .shapes_heldout import HELDOUT_DEFAULT_LENGTH, ShapesHeldoutDataset
 from .shapes_scene import SHAPE_CLASSES
 from .shapes_sealed import SEALED_DEFAULT_LENGTH, ShapesSealedDataset
+from .shapes_sealed2 import SEALED2_DEFAULT_LENGTH, ShapesSealed2Dataset
 from .splits import Transform, check_split
 
 DATASET_NAMES: tuple[str, ...] = (
@@ -21,6 +22,7 @@ DATASET_NAMES: tuple[str, ...] = (
     "shapes-heldout",
     "shapes-camera",
     "shapes-sealed",
+    "shapes-sealed-2",
     "fashion-mnist",
     "imagefolder",
 )
@@ -29,6 +31,7 @@ EVALUATION_ONLY: dict[str, tuple[type[Dataset], int]] = {
     "shapes-heldout": (ShapesHeldoutDataset, HELDOUT_DEFAULT_LENGTH),
     "shapes-camera": (ShapesCameraDataset, CAMERA_DEFAULT_LENGTH),
     "shapes-sealed": (ShapesSealedDataset, SEALED_DEFAULT_LENGTH),
+    "shapes-sealed-2": (ShapesSealed2Dataset, SEALED2_DEFAULT_LENGTH),
 }
 _ALIASES: dict[str, str] = {
     "shapes": "shapes",
@@ -39,6 +42,10 @@ _ALIASES: dict[str, str] = {
     "camera": "shapes-camera",
     "shapes-sealed": "shapes-sealed",
     "sealed": "shapes-sealed",
+    "shapes-sealed-2": "shapes-sealed-2",
+    "shapes-sealed2": "shapes-sealed-2",
+    "sealed-2": "shapes-sealed-2",
+    "sealed2": "shapes-sealed-2",
     "fashion-mnist": "fashion-mnist",
     "fashion": "fashion-mnist",
     "fashion_mnist": "fashion-mnist",
@@ -53,6 +60,7 @@ DATASET_INFO: dict[str, dict[str, Any]] = {
     "shapes-heldout": {"channels": 3, "input_size": 64, "classes": SHAPE_CLASSES, "has_masks": True},
     "shapes-camera": {"channels": 3, "input_size": 64, "classes": SHAPE_CLASSES, "has_masks": True},
     "shapes-sealed": {"channels": 3, "input_size": 64, "classes": SHAPE_CLASSES, "has_masks": True},
+    "shapes-sealed-2": {"channels": 3, "input_size": 64, "classes": SHAPE_CLASSES, "has_masks": True},
     "fashion-mnist": {"channels": 1, "input_size": 28, "classes": FASHION_CLASSES, "has_masks": False},
 }
 
@@ -63,7 +71,7 @@ def canonical_dataset_name(name: str) -> str:
     if key not in _ALIASES:
         raise ValueError(
             f"unknown dataset {name!r}; valid names: {', '.join(DATASET_NAMES)} (aliases: fashion, heldout, camera, "
-            "sealed)"
+            "sealed, sealed-2)"
         )
     return _ALIASES[key]
 
@@ -80,7 +88,7 @@ def build_dataset(
     download: bool = False,
 ) -> Dataset:
     """Create a dataset by name: "shapes", "shapes-heldout" (alias "heldout"), "shapes-camera", "shapes-sealed",
-    "fashion-mnist" (alias "fashion") or "imagefolder".
+    "shapes-sealed-2", "fashion-mnist" (alias "fashion") or "imagefolder".
 
     ``seed`` picks the shapes scenes and the image-folder split; the
     Fashion-MNIST validation split is fixed on purpose so scores stay
@@ -88,10 +96,11 @@ def build_dataset(
     truncates the other datasets (handy for smoke runs). ``size`` only
     applies to the shapes datasets; ``root`` defaults to the Debian path for
     Fashion-MNIST and is required for image folders. "shapes-heldout",
-    "shapes-camera" (drawings photographed by a webcam) and "shapes-sealed"
-    (run once per trained model) are evaluation sets with only a "test"
-    split (training on them would defeat their purpose); other splits are
-    refused, and their lengths default to 300, 300 and 400.
+    "shapes-camera" (drawings photographed by a webcam), "shapes-sealed" and
+    "shapes-sealed-2" (each run once per trained model) are evaluation sets
+    with only a "test" split (training on them would defeat their purpose);
+    other splits are refused, and their lengths default to 300, 300, 400 and
+    400.
     """
     canonical = canonical_dataset_name(name)
     check_split(split)
