@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -83,6 +84,59 @@ def test_second_sealed_shapes_fill_their_size_band_and_a_cross_is_solid_where_it
             assert scene.mask[cy, cx], index  # drawn as two bars; one fill call would leave their overlap empty
         if SHAPE_CLASSES[scene.label] == "circle":
             assert scene.style not in ("outlined", "pen")  # an outlined circle would be a ring
+
+
+def _outline_measures(mask: np.ndarray) -> tuple[float, float, float]:
+    """(area / longest span squared, area / convex hull's area, area / area with holes filled) of a mask."""
+    points = np.argwhere(mask)[:, ::-1].astype(np.float32)
+    spans = np.linalg.norm(points[:, None, :] - points[None, ::7, :], axis=-1).max()
+    hull = cv2.contourArea(cv2.convexHull(points))
+    outer, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    filled = cv2.drawContours(np.zeros(mask.shape, np.uint8), outer, -1, 1, -1)
+    area = float(mask.sum())
+    return area / float(spans) ** 2, area / max(hull, 1.0), area / float(filled.sum())
+
+
+def test_second_sealed_shapes_have_their_class_outline() -> None:
+    """Large filled shapes measured at the native size: each class's proportions, bulk and holes are its own."""
+    data = ShapesSealed2Dataset(length=400, size=192, seed=5)
+    seen = set()
+    for index in range(400):
+        scene = data.scene(index)
+        if scene.band not in ("25-40%", "40-60%") or scene.style in ("outlined", "pen"):
+            continue
+        name = SHAPE_CLASSES[scene.label]
+        spread, solidity, holes = _outline_measures(scene.mask)
+        seen.add(name)
+        if name == "ring":
+            assert 0.4 < holes < 0.85, (index, holes)  # a band of 30-50% of the radius around a hole
+            continue
+        assert holes > 0.98, (index, name, holes)
+        expected = {
+            "circle": spread > 0.7 and solidity > 0.95,  # a disc: pi/4 of its diameter squared
+            "square": 0.48 < spread < 0.58 and solidity > 0.95,  # half its diagonal squared
+            "triangle": spread < 0.48 and solidity > 0.95,
+            "star": spread < 0.45 and solidity < 0.68,  # five deep notches
+            "cross": spread > 0.47 and 0.68 < solidity < 0.84,  # four shallower ones
+        }[name]
+        assert expected, (index, name, spread, solidity)
+    assert seen == set(SHAPE_CLASSES)
+
+
+def test_a_second_sealed_shadow_darkens_the_surface_beside_the_shape() -> None:
+    plain, shadowed = [], []
+    data = ShapesSealed2Dataset(length=300, size=192, seed=5)
+    for index in range(300):
+        scene = data.scene(index)
+        if scene.band == "10-15%" or scene.style not in ("filled", "shadowed"):
+            continue
+        grown = cv2.dilate(scene.mask.astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool)
+        rim = grown & ~scene.mask  # the surface just around the shape
+        far = ~cv2.dilate(grown.astype(np.uint8), np.ones((25, 25), np.uint8)).astype(bool)
+        ratio = scene.image[rim].mean() / max(scene.image[far].mean(), 1.0)
+        (shadowed if scene.style == "shadowed" else plain).append(ratio)
+    assert len(plain) >= 5 and len(shadowed) >= 5
+    assert np.median(shadowed) < np.median(plain) - 0.08
 
 
 @pytest.mark.parametrize("name", ["shapes-camera", "shapes-sealed", "shapes-sealed-2"])
