@@ -154,7 +154,7 @@ TARGETS: dict[str, Target] = {
     "second sealed set": Target("models/datasets/shapes_sealed2.py", ["tests/test_camera_sealed.py", "-k", "second"]),
     "textures": Target(
         "models/datasets/shapes_backgrounds.py",
-        ["tests/test_datasets.py", "-k", "texture or tiles or printed"],
+        ["tests/test_datasets.py", "-k", "texture or tiles"],
         ("_stripes_or_checks", "_tiles", "_leaves", "_grain", "_print", "_background_texture"),
     ),
     "records": Target("attention/records.py", ["tests/test_recorder.py", "-k", "not memory and not thread"]),
