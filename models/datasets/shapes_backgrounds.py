@@ -15,7 +15,7 @@ import io
 import math
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFilter, ImageFont
+from PIL import Image, ImageDraw, ImageFilter
 
 SUPERSAMPLE = 4  # draw at 4x and box-downsample: anti-aliased edges like real drawings
 _MIN_CONTRAST = 80.0  # contrast (see contrast) the object keeps from (almost all of) its local background
@@ -130,101 +130,19 @@ def _background_noise(rng: np.random.Generator, size: int, c1: np.ndarray, c2: n
     return _mix(c1, c2, t)
 
 
-TEXTURES: tuple[str, ...] = ("stripes", "checks", "tiles", "leaves", "grain", "print")
-"""The texture background's kinds: regular edges everywhere (stripes, checks, tiles and bricks) or busy surfaces
-(overlapping leaves, wood grain, a printed page), so that neither edges nor busyness alone find the object."""
-_TEXTURE_PROBS = np.array([0.22, 0.16, 0.22, 0.14, 0.13, 0.13])
-_PRINT_GLYPHS = "abcdefghijklmnpqrstuvwyzABCDEFGHIJKLMNPQRSTUVWYZ123456789.,;:-"  # no o, x, 0, + or *: ring or cross
-
-
-def _stripes_or_checks(rng: np.random.Generator, size: int, kind: str) -> np.ndarray:
+def _background_texture(rng: np.random.Generator, size: int, c1: np.ndarray, c2: np.ndarray) -> np.ndarray:
+    """Stripes or a checkerboard: regular edges everywhere, so edges alone do not find the object."""
     xx, yy = _coords(size)
     theta = rng.uniform(0, math.pi)
     u = (xx * math.cos(theta) + yy * math.sin(theta)) * size / 2.0
     v = (-xx * math.sin(theta) + yy * math.cos(theta)) * size / 2.0
     period = rng.uniform(3.0, 14.0) * size / 64.0
     phase = rng.uniform(0, period)
-    if kind == "stripes":
+    if rng.random() < 0.55:
         wave = np.sin(2 * math.pi * (u + phase) / period)
-        return (wave > 0).astype(np.float32) if rng.random() < 0.5 else 0.5 + 0.5 * wave
-    return ((np.floor((u + phase) / period) + np.floor(v / period)) % 2).astype(np.float32)
-
-
-def _tiles(rng: np.random.Generator, size: int) -> np.ndarray:
-    """Square tiles or bricks with thin grout lines, each tile a little lighter or darker than the next."""
-    cell = rng.uniform(6.0, 22.0) * size / 64.0
-    aspect = 1.0 if rng.random() < 0.5 else rng.uniform(1.8, 2.6)  # bricks are wider than tall
-    grout = min(rng.uniform(0.8, 2.0) * size / 64.0, cell / 5)  # small tiles keep thin joints
-    ys, xs = np.mgrid[0:size, 0:size].astype(np.float32)
-    ys, xs = ys + rng.uniform(0, cell), xs + rng.uniform(0, cell * aspect)
-    rows = np.floor(ys / cell)
-    if aspect > 1.0:  # every other row of bricks shifted by half a brick
-        xs = xs + (rows % 2) * cell * aspect / 2
-    columns = np.floor(xs / (cell * aspect))
-    shades = rng.uniform(0.0, 0.35, 64 * 64)
-    t = shades[((rows % 64) * 64 + columns % 64).astype(np.int64)].astype(np.float32)
-    lines = ((ys % cell) < grout) | ((xs % (cell * aspect)) < grout)
-    return np.where(lines, np.float32(1.0), t)
-
-
-def _leaves(rng: np.random.Generator, size: int) -> np.ndarray:
-    """Many overlapping soft ovals of in-between shades, like leaves or pebbles seen from above."""
-    ss = SUPERSAMPLE
-    canvas = Image.new("L", (size * ss, size * ss), int(rng.integers(0, 80)))
-    draw = ImageDraw.Draw(canvas)
-    count = int(rng.integers(30, 90) * (size / 64.0) ** 2)
-    centres = rng.uniform(0, size * ss, (count, 2))
-    radii = rng.uniform(1.5, 6.0, (count, 2)) * size / 64.0 * ss
-    shades = rng.integers(0, 256, count)
-    for (x, y), (rx, ry), shade in zip(centres.tolist(), radii.tolist(), shades.tolist()):
-        draw.ellipse((x - rx, y - ry, x + rx, y + ry), fill=int(shade))
-    small = canvas.resize((size, size), Image.Resampling.BOX).filter(ImageFilter.GaussianBlur(rng.uniform(0.0, 1.2)))
-    return np.asarray(small, dtype=np.float32) / 255.0
-
-
-def _grain(rng: np.random.Generator, size: int) -> np.ndarray:
-    """Wood grain: fine stripes bent by a slow wave, with a little noise along them."""
-    xx, yy = _coords(size)
-    theta = rng.uniform(0, math.pi)
-    u = (xx * math.cos(theta) + yy * math.sin(theta)) * size / 2.0
-    v = (-xx * math.sin(theta) + yy * math.cos(theta)) * size / 2.0
-    bend = rng.uniform(2.0, 8.0) * np.sin(v / size * rng.uniform(2.0, 6.0) + rng.uniform(0, 2 * math.pi))
-    period = rng.uniform(2.5, 7.0) * size / 64.0
-    t = 0.5 + 0.5 * np.sin(2 * math.pi * (u + bend) / period)
-    return (0.8 * t**3 + 0.2 * _value_noise(rng, size, rng.uniform(2.0, 6.0))).astype(np.float32)
-
-
-def _print(rng: np.random.Generator, size: int) -> np.ndarray:
-    """A printed page: rows of small letters, sometimes in two columns."""
-    ss = 2
-    canvas = Image.new("L", (size * ss, size * ss), 0)
-    draw = ImageDraw.Draw(canvas)
-    font = ImageFont.load_default(size=float(rng.uniform(6.0, 11.0) * size / 64.0 * ss))
-    pitch = int(rng.uniform(1.3, 1.9) * font.size)
-    letters = rng.integers(0, len(_PRINT_GLYPHS), (size * ss // max(pitch, 1) + 2, 60))
-    gutter = size * ss // 2 if rng.random() < 0.4 else None
-    for row, codes in enumerate(letters.tolist()):
-        line = "".join(_PRINT_GLYPHS[c] if rng.random() > 0.15 else " " for c in codes)
-        y = row * pitch - int(rng.integers(0, pitch))
-        draw.text((-float(rng.uniform(0, 10)), y), line, fill=255, font=font)
-    if gutter is not None:
-        draw.rectangle((gutter - ss * 2, 0, gutter + ss * 2, size * ss), fill=0)
-    return np.asarray(canvas.resize((size, size), Image.Resampling.BOX), dtype=np.float32) / 255.0
-
-
-def _background_texture(rng: np.random.Generator, size: int, c1: np.ndarray, c2: np.ndarray) -> np.ndarray:
-    """A surface of regular or busy edges (one of ``TEXTURES``), so edges alone do not find the object."""
-    kind = TEXTURES[int(rng.choice(len(TEXTURES), p=_TEXTURE_PROBS))]
-    if kind in ("stripes", "checks"):
-        t = _stripes_or_checks(rng, size, kind)
-    elif kind == "tiles":
-        t = _tiles(rng, size)
-    elif kind == "leaves":
-        t = _leaves(rng, size)
-    elif kind == "grain":
-        t = _grain(rng, size)
+        t = (wave > 0).astype(np.float32) if rng.random() < 0.5 else 0.5 + 0.5 * wave
     else:
-        t = _print(rng, size)
+        t = ((np.floor((u + phase) / period) + np.floor(v / period)) % 2).astype(np.float32)
     return _mix(c1, c2, t)
 
 
