@@ -7,7 +7,6 @@ Usage::
 
     python -m models.evaluate CHECKPOINT [--dataset NAME] [--split test] [--limit N]
         [--batch-size 128] [--curves] [--curve-steps 16] [--json OUT.json] [--data-root DIR] [--no-progress]
-        [--record OUT.pt]
 """
 
 from __future__ import annotations
@@ -20,8 +19,8 @@ from pathlib import Path
 
 from attention.errors import InputError
 
-from .checkpoint import load_checkpoint, read_checkpoint, resolve_checkpoint, save_checkpoint
-from .evaluation import evaluate_checkpoint, format_report, json_ready, resolve_dataset
+from .checkpoint import load_checkpoint
+from .evaluation import evaluate_checkpoint, format_report, json_ready
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -45,36 +44,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--json", dest="json_path", help="also write every number to this JSON file")
     parser.add_argument("--data-root", help="dataset folder (Fashion-MNIST IDX files, or an image folder)")
     parser.add_argument("--no-progress", action="store_true", help="hide tqdm bars")
-    parser.add_argument(
-        "--record",
-        metavar="OUT.pt",
-        help="write a copy of the checkpoint that records this test accuracy as its own (after the shapes generator "
-        "changed, so its test split is other scenes); only on the checkpoint's own whole test split",
-    )
     parser.add_argument("--verbose", action="store_true", help="log progress details to stderr")
     return parser.parse_args(argv)
-
-
-def record_test_accuracy(checkpoint: str, result: dict, out: Path) -> None:
-    """Save a copy of ``checkpoint`` whose recorded test metrics are ``result``'s, for when its test scenes changed."""
-    _, path = resolve_checkpoint(checkpoint)
-    payload = read_checkpoint(path)
-    own = (payload.get("training") or {}).get("dataset")
-    if result["dataset"] != own:
-        raise InputError(f"--record needs the checkpoint's own dataset ({own}), not {result['dataset']}")
-    metrics = dict(payload.get("metrics") or {})
-    metrics.update(
-        test_accuracy=result["accuracy"],
-        test_loss=result["loss"],
-        test_size=result["n"],
-        confusion_matrix=result["confusion_matrix"],
-        test_recorded_by="models.evaluate --record",
-    )
-    payload["metrics"] = metrics
-    try:
-        save_checkpoint(out, payload)
-    except OSError as error:
-        raise InputError(f"cannot write {out}: {error.strerror or error}") from error
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -87,8 +58,6 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger("models.checkpoint").setLevel(logging.ERROR)
     json_path = Path(args.json_path) if args.json_path else None
     try:
-        if args.record and (args.limit is not None or args.split != "test"):
-            raise InputError("--record needs the whole test split: drop --limit and --split")
         if json_path is not None:
             # Fail before a long evaluation, not after it, when the report cannot be written.
             try:
@@ -96,9 +65,6 @@ def main(argv: list[str] | None = None) -> int:
             except OSError as error:
                 raise InputError(f"cannot write {json_path}: {error.strerror or error}") from error
         loaded = load_checkpoint(args.checkpoint)
-        own = loaded.training.get("dataset")
-        if args.record and resolve_dataset(loaded, args.dataset) != own:
-            raise InputError(f"--record needs the checkpoint's own dataset ({own}), not {args.dataset}")
         result = evaluate_checkpoint(
             loaded,
             args.dataset,
@@ -115,16 +81,12 @@ def main(argv: list[str] | None = None) -> int:
                 json_path.write_text(json.dumps(json_ready(result), indent=2) + "\n")
             except OSError as error:
                 raise InputError(f"cannot write {json_path}: {error.strerror or error}") from error
-        if args.record:
-            record_test_accuracy(args.checkpoint, result, Path(args.record))
     except InputError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     print(format_report(result))
     if json_path is not None:
         print(f"\nwrote {json_path}")
-    if args.record:
-        print(f"wrote {args.record}: test accuracy {100 * result['accuracy']:.2f}% recorded")
     return 0
 
 

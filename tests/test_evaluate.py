@@ -14,8 +14,8 @@ import torch
 from torch import nn
 
 from attention.errors import InputError
-from models.checkpoint import checkpoint_dict, load_checkpoint, save_checkpoint
-from models.datasets import SHAPE_CLASSES, ShapesDataset
+from models.checkpoint import load_checkpoint
+from models.datasets import ShapesDataset
 from models.evaluate import main
 from models.evaluation import (
     CENTRE_PRIOR,
@@ -33,8 +33,7 @@ from models.evaluation import (
     precise_mask,
     tolerance_px,
 )
-from models.networks import AttentionResNet, build_model, resolved_config
-from models.train import preprocessing_for
+from models.networks import AttentionResNet
 
 ROOT = Path(__file__).resolve().parent.parent
 SHAPES_CHECKPOINT = ROOT / "assets" / "shapes.pt"
@@ -458,56 +457,3 @@ def test_fashion_mask_ranges_are_those_of_the_exported_masks() -> None:
         assert row["n"] == 1 and row["size"] == list(mask.shape)
         assert row["median"] == pytest.approx(mask.max() - mask.min(), abs=1e-9)
     assert "median range" in format_report(result)
-
-
-def _random_shapes_checkpoint(path: Path, seed: int) -> Path:
-    torch.manual_seed(0)
-    config = resolved_config("attention_resnet_shapes", {"num_classes": 6, "in_channels": 3})
-    model = build_model("attention_resnet_shapes", **config)
-    metrics = {"test_accuracy": 0.123, "test_size": 2000, "history": [{"epoch": 1, "val_accuracy": 0.2}]}
-    payload = checkpoint_dict(
-        model,
-        "attention_resnet_shapes",
-        config,
-        list(SHAPE_CLASSES),
-        preprocessing_for("shapes", None),
-        metrics,
-        {"dataset": "shapes", "seed": seed},
-    )
-    save_checkpoint(path, payload)
-    return path
-
-
-@pytest.mark.slow
-def test_record_saves_a_copy_whose_test_accuracy_is_this_evaluation_and_whose_weights_are_untouched(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    source = _random_shapes_checkpoint(tmp_path / "model.pt", seed=4)
-    before = source.read_bytes()
-    out, report = tmp_path / "recorded.pt", tmp_path / "result.json"
-    assert main([str(source), "--record", str(out), "--json", str(report), "--no-progress"]) == 0
-    result = json.loads(report.read_text())
-    assert f"test accuracy {100 * result['accuracy']:.2f}% recorded" in capsys.readouterr().out
-    assert source.read_bytes() == before  # the copy is written, the original left alone
-    original, recorded = load_checkpoint(source), load_checkpoint(out)
-    assert result["n"] == recorded.metrics["test_size"] == 2000
-    assert recorded.metrics["test_accuracy"] == result["accuracy"] != original.metrics["test_accuracy"]
-    assert recorded.metrics["confusion_matrix"] == result["confusion_matrix"]
-    assert recorded.metrics["history"] == original.metrics["history"] and recorded.training == original.training
-    for name, tensor in original.model.state_dict().items():
-        assert torch.equal(tensor, recorded.model.state_dict()[name]), name
-
-
-@pytest.mark.parametrize(
-    "extra",
-    [["--limit", "8"], ["--split", "val"], ["--dataset", "shapes-heldout"], ["--dataset", "fashion"]],
-)
-def test_record_is_refused_in_one_line_unless_it_scores_the_checkpoints_own_whole_test_split(
-    extra: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    source = _random_shapes_checkpoint(tmp_path / "model.pt", seed=4)
-    out = tmp_path / "recorded.pt"
-    assert main([str(source), "--record", str(out), "--no-progress", *extra]) == 2
-    error = capsys.readouterr().err.strip()
-    assert error.startswith("error: --record needs") and "\n" not in error
-    assert not out.exists()
