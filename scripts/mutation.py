@@ -152,11 +152,6 @@ TARGETS: dict[str, Target] = {
     "camera set": Target("models/datasets/shapes_camera.py", ["tests/test_camera_sealed.py"]),
     "sealed set": Target("models/datasets/shapes_sealed.py", ["tests/test_camera_sealed.py"]),
     "second sealed set": Target("models/datasets/shapes_sealed2.py", ["tests/test_camera_sealed.py", "-k", "second"]),
-    "textures": Target(
-        "models/datasets/shapes_backgrounds.py",
-        ["tests/test_datasets.py", "-k", "texture or tiles"],
-        ("_stripes_or_checks", "_tiles", "_leaves", "_grain", "_print", "_background_texture"),
-    ),
     "records": Target("attention/records.py", ["tests/test_recorder.py", "-k", "not memory and not thread"]),
     "tokens": Target("attention/tokens.py", ["tests/test_tokens.py", "-k", "not explain and not profile"]),
     "render_tokens": Target("attention/render_tokens.py", ["tests/test_render_tokens.py"]),
