@@ -14,7 +14,7 @@ from .shapes_camera import CAMERA_DEFAULT_LENGTH, ShapesCameraDataset
 from .shapes_heldout import HELDOUT_DEFAULT_LENGTH, ShapesHeldoutDataset
 from .shapes_scene import SHAPE_CLASSES
 from .shapes_sealed import SEALED_DEFAULT_LENGTH, ShapesSealedDataset
-from .shapes_sealed2 import SEALED2_DEFAULT_LENGTH, ShapesSealed2Dataset
+from .shapes_sealed2 import ShapesSealed2Dataset
 from .splits import Transform, check_split
 
 DATASET_NAMES: tuple[str, ...] = (
@@ -31,7 +31,7 @@ EVALUATION_ONLY: dict[str, tuple[type[Dataset], int]] = {
     "shapes-heldout": (ShapesHeldoutDataset, HELDOUT_DEFAULT_LENGTH),
     "shapes-camera": (ShapesCameraDataset, CAMERA_DEFAULT_LENGTH),
     "shapes-sealed": (ShapesSealedDataset, SEALED_DEFAULT_LENGTH),
-    "shapes-sealed-2": (ShapesSealed2Dataset, SEALED2_DEFAULT_LENGTH),
+    "shapes-sealed-2": (ShapesSealed2Dataset, SEALED_DEFAULT_LENGTH),
 }
 _ALIASES: dict[str, str] = {
     "shapes": "shapes",

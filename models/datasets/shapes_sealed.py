@@ -209,6 +209,7 @@ class ShapesSealedDataset(RenderedTestSet):
 
     SALT = _SALT
     GROUPS = ("background", "size band")
+    SURFACE_KINDS: tuple[str, ...] = SURFACES  # what the renderer's second draw picks from
 
     def __init__(
         self, length: int = SEALED_DEFAULT_LENGTH, size: int = 64, seed: int = 0, transform: Transform | None = None
@@ -222,5 +223,5 @@ class ShapesSealedDataset(RenderedTestSet):
     def _first_draws(self, index: int) -> tuple[int, str, str]:
         rng = self.rng_for(index)
         label = int(rng.integers(len(SHAPE_CLASSES)))
-        surface = SURFACES[int(rng.integers(len(SURFACES)))]
+        surface = self.SURFACE_KINDS[int(rng.integers(len(self.SURFACE_KINDS)))]
         return label, surface, SIZE_BANDS[int(rng.integers(len(SIZE_BANDS)))][0]

@@ -22,9 +22,8 @@ import numpy as np
 
 from .shapes_camera import SIZE_BANDS
 from .shapes_scene import SHAPE_CLASSES
-from .splits import RenderedTestSet, Transform
+from .shapes_sealed import ShapesSealedDataset
 
-SEALED2_DEFAULT_LENGTH = 400
 SURFACES2: tuple[str, ...] = ("marble", "gravel", "denim", "sky", "newspaper", "carpet")
 STYLES2: tuple[str, ...] = ("filled", "outlined", "pen", "shadowed", "hatched", "two-tone")
 _NATIVE = 192
@@ -247,23 +246,11 @@ def render_sealed2_scene(rng: np.random.Generator, size: int) -> Sealed2Scene:
     return Sealed2Scene(np.ascontiguousarray(small), mask, label, surface, band, style)
 
 
-class ShapesSealed2Dataset(RenderedTestSet):
+class ShapesSealed2Dataset(ShapesSealedDataset):
     """The second sealed set, deterministic per index; evaluation only, and run once per trained model."""
 
     SALT = _SALT
-    GROUPS = ("background", "size band")
-
-    def __init__(
-        self, length: int = SEALED2_DEFAULT_LENGTH, size: int = 64, seed: int = 0, transform: Transform | None = None
-    ) -> None:
-        super().__init__(length, size, seed, transform)
-        self.classes: list[str] = list(SHAPE_CLASSES)
+    SURFACE_KINDS = SURFACES2
 
     def render(self, rng: np.random.Generator, size: int) -> Any:
         return render_sealed2_scene(rng, size)
-
-    def _first_draws(self, index: int) -> tuple[int, str, str]:
-        rng = self.rng_for(index)
-        label = int(rng.integers(len(SHAPE_CLASSES)))
-        surface = SURFACES2[int(rng.integers(len(SURFACES2)))]
-        return label, surface, SIZE_BANDS[int(rng.integers(len(SIZE_BANDS)))][0]
