@@ -14,7 +14,6 @@ result of one run on the model chosen without it.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Any
 
 import cv2
@@ -22,23 +21,13 @@ import numpy as np
 
 from .shapes_camera import SIZE_BANDS
 from .shapes_scene import SHAPE_CLASSES
-from .shapes_sealed import ShapesSealedDataset
+from .shapes_sealed import SealedScene, ShapesSealedDataset
 
 SURFACES2: tuple[str, ...] = ("marble", "gravel", "denim", "sky", "newspaper", "carpet")
 STYLES2: tuple[str, ...] = ("filled", "outlined", "pen", "shadowed", "hatched", "two-tone")
 _NATIVE = 192
 _SHIFT = 4  # OpenCV's fixed-point bits: coordinates are drawn to 1/16 of a pixel
 _SALT = 70717
-
-
-@dataclass(frozen=True)
-class Sealed2Scene:
-    image: np.ndarray  # uint8, size x size x 3
-    mask: np.ndarray  # bool, size x size: the object's paint
-    label: int
-    surface: str
-    band: str
-    style: str
 
 
 def _fixed(points: np.ndarray) -> np.ndarray:
@@ -169,7 +158,7 @@ def _draw_polygons(canvas: np.ndarray, name: str, placed: list[np.ndarray], pen:
         np.maximum(canvas, edges, out=canvas)
 
 
-def render_sealed2_scene(rng: np.random.Generator, size: int) -> Sealed2Scene:
+def render_sealed2_scene(rng: np.random.Generator, size: int) -> SealedScene:
     """One picture; the first draws are the label, the surface and the size band, in that order."""
     label = int(rng.integers(len(SHAPE_CLASSES)))
     surface = SURFACES2[int(rng.integers(len(SURFACES2)))]
@@ -243,7 +232,7 @@ def render_sealed2_scene(rng: np.random.Generator, size: int) -> Sealed2Scene:
         ok, encoded = cv2.imencode(".jpg", small, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(40, 95))])
         small = cv2.imdecode(encoded, cv2.IMREAD_COLOR) if ok else small
     mask = cv2.resize(paint, (size, size), interpolation=cv2.INTER_AREA) >= 128
-    return Sealed2Scene(np.ascontiguousarray(small), mask, label, surface, band, style)
+    return SealedScene(np.ascontiguousarray(small), mask, label, surface, band, style)
 
 
 class ShapesSealed2Dataset(ShapesSealedDataset):
