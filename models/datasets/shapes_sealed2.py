@@ -35,6 +35,12 @@ def _fixed(points: np.ndarray) -> np.ndarray:
     return np.round(points * (1 << _SHIFT)).astype(np.int32).reshape(-1, 1, 2)
 
 
+def _fixed_point(point: np.ndarray) -> tuple[int, int]:
+    """One point in OpenCV's fixed-point form, as ``line`` takes it."""
+    x, y = _fixed(point).reshape(2).tolist()
+    return x, y
+
+
 def _colour(rng: np.random.Generator) -> tuple[float, float, float]:
     return tuple(float(c) for c in rng.uniform(0, 255, 3))  # type: ignore[return-value]
 
@@ -85,15 +91,8 @@ def _surface(rng: np.random.Generator, kind: str, side: int) -> np.ndarray:
             while x < side:
                 word = float(rng.uniform(6, 22))
                 start, end = np.array([x, row]), np.array([x + word, row])
-                cv2.line(
-                    picture,
-                    _fixed(start).reshape(2).tolist(),
-                    _fixed(end).reshape(2).tolist(),
-                    (ink,) * 3,
-                    int(rng.integers(2, 4)),
-                    cv2.LINE_AA,
-                    _SHIFT,
-                )
+                width = int(rng.integers(2, 4))
+                cv2.line(picture, _fixed_point(start), _fixed_point(end), (ink,) * 3, width, cv2.LINE_AA, _SHIFT)
                 x += word + float(rng.uniform(3, 6))
             row += pitch
         return cv2.GaussianBlur(picture, (0, 0), 0.7)
@@ -213,12 +212,9 @@ def render_sealed2_scene(rng: np.random.Generator, size: int) -> SealedScene:
         direction = np.array([math.cos(slope), math.sin(slope)])
         normal = np.array([-direction[1], direction[0]])
         for k in range(-40, 41):
-            middle = np.array([side / 2, side / 2]) + normal * k * gap
-            ends = [
-                _fixed(middle - direction * side).reshape(2).tolist(),
-                _fixed(middle + direction * side).reshape(2).tolist(),
-            ]
-            cv2.line(lines, ends[0], ends[1], 255, 2, cv2.LINE_AA, _SHIFT)
+            through = np.array([side / 2, side / 2]) + normal * k * gap
+            start, end = _fixed_point(through - direction * side), _fixed_point(through + direction * side)
+            cv2.line(lines, start, end, 255, 2, cv2.LINE_AA, _SHIFT)
         rim = cv2.morphologyEx(paint, cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8))
         drawn = np.maximum(np.minimum(lines, paint), rim).astype(np.float32)[..., None] / 255
         picture = picture * (1 - drawn) + colour * drawn
