@@ -116,11 +116,27 @@ def test_second_sealed_shapes_have_their_class_outline() -> None:
             "circle": spread > 0.7 and solidity > 0.95,  # a disc: pi/4 of its diameter squared
             "square": 0.48 < spread < 0.58 and solidity > 0.95,  # half its diagonal squared
             "triangle": spread < 0.48 and solidity > 0.95,
-            "star": spread < 0.45 and solidity < 0.68,  # five deep notches
+            "star": spread < 0.45 and 0.45 < solidity < 0.68,  # five deep notches, not five spikes
             "cross": spread > 0.47 and 0.68 < solidity < 0.84,  # four shallower ones
         }[name]
         assert expected, (index, name, spread, solidity)
     assert seen == set(SHAPE_CLASSES)
+
+
+def test_a_second_sealed_two_tone_fill_runs_from_one_colour_to_another_down_the_shape() -> None:
+    changes = []
+    data = ShapesSealed2Dataset(length=300, size=192, seed=5)
+    for index in range(300):
+        scene = data.scene(index)
+        if scene.band == "10-15%" or scene.style != "two-tone":
+            continue
+        rows = np.nonzero(scene.mask.any(axis=1))[0]
+        third = max(1, len(rows) // 3)
+        top = scene.image[rows[0] : rows[0] + third][scene.mask[rows[0] : rows[0] + third]].astype(float).mean(axis=0)
+        low = scene.image[rows[-1] - third + 1 : rows[-1] + 1][scene.mask[rows[-1] - third + 1 : rows[-1] + 1]]
+        changes.append(np.abs(top - low.astype(float).mean(axis=0)).sum())
+        assert scene.image[scene.mask].mean() > 8, index  # painted, not left black
+    assert len(changes) >= 5 and np.median(changes) > 25
 
 
 def test_a_second_sealed_shadow_darkens_the_surface_beside_the_shape() -> None:
