@@ -261,8 +261,8 @@ HAND_MUTANTS: list[HandMutant] = [
     HandMutant(
         "stray lines",
         "lines that stop inside the picture",
-        "reach = width + height",
-        "reach = 4",
+        "reach = (width + height) * scale",
+        "reach = 4 * scale",
     ),  # fmt: skip
     HandMutant(
         "stray lines",
