@@ -150,6 +150,16 @@ TARGETS: dict[str, Target] = {
         "models/datasets/photograph.py", ["tests/test_camera_sealed.py", "tests/test_datasets.py", "-k", "photograph"]
     ),
     "camera set": Target("models/datasets/shapes_camera.py", ["tests/test_camera_sealed.py"]),
+    "photographed drawings": Target(
+        "models/datasets/shapes_photographed.py", ["tests/test_datasets.py", "-k", "photographed"]
+    ),
+    "photographed sizes": Target(
+        "models/datasets/shapes_scene.py", ["tests/test_datasets.py", "-k", "log_scale"], ("_photographed",)
+    ),
+    "drawn strokes": Target(
+        "models/datasets/shapes_strokes.py",
+        ["tests/test_camera_sealed.py", "tests/test_datasets.py", "-k", "thin_line"],
+    ),
     "sealed set": Target("models/datasets/shapes_sealed.py", ["tests/test_camera_sealed.py"]),
     "second sealed set": Target("models/datasets/shapes_sealed2.py", ["tests/test_camera_sealed.py", "-k", "second"]),
     "records": Target("attention/records.py", ["tests/test_recorder.py", "-k", "not memory and not thread"]),
@@ -1034,6 +1044,36 @@ HAND_MUTANTS: list[HandMutant] = [
         "the groups name another size band than the one drawn",
         "        band = SIZE_BANDS[int(rng.integers(len(SIZE_BANDS)))][0]\n        rng.integers(1 << 30)",
         "        band = SIZE_BANDS[0][0]\n        rng.integers(1 << 30)",
+    ),
+    HandMutant(
+        "camera set",
+        "a circle drawn with any pen, however thick for its size",
+        "        pen = min(pen, thickest_circle_line(extent / 2, side))\n",
+        "",
+    ),
+    HandMutant(
+        "camera set",
+        "a ring's marker loop as thin as its random share of the radius",
+        "max(thinnest_ring_band(extent / 2, side), rng.uniform(0.16, 0.26) * extent / 2)",
+        "rng.uniform(0.16, 0.26) * extent / 2",
+    ),
+    HandMutant(
+        "photographed drawings",
+        "a ring's marker loop drawn through the middle of its outline, not of its band",
+        "loops = [outer * (1 - band / (2 * radius))]",
+        "loops = [outer]",
+    ),
+    HandMutant(
+        "photographed sizes",
+        "photographed sizes drawn evenly, so small drawings are rare",
+        "extent = math.exp(rng.uniform(math.log(_MIN_EXTENT), math.log(_MAX_EXTENT)))",
+        "extent = rng.uniform(_MIN_EXTENT, _MAX_EXTENT)",
+    ),
+    HandMutant(
+        "photographed drawings",
+        "a circle drawn with any pen, however thick for its size",
+        "        pen = min(pen, round(thickest_circle_line(radius, side)))\n",
+        "",
     ),
     HandMutant(
         "photograph",

@@ -18,9 +18,10 @@ import torch
 from models.checkpoint import checkpoint_dict, save_checkpoint
 from models.datasets import SHAPE_CLASSES, build_dataset
 from models.datasets.photograph import photograph
-from models.datasets.shapes_camera import SIZE_BANDS, ShapesCameraDataset
+from models.datasets.shapes_camera import SHEET_SIDE, SIZE_BANDS, ShapesCameraDataset
 from models.datasets.shapes_sealed import SURFACES, ShapesSealedDataset
 from models.datasets.shapes_sealed2 import STYLES2, SURFACES2, ShapesSealed2Dataset
+from models.datasets.shapes_strokes import thickest_circle_line, thinnest_ring_band
 from models.evaluate import main
 from models.networks import build_model, resolved_config
 from models.train import preprocessing_for
@@ -41,6 +42,24 @@ def test_camera_pictures_are_rebuilt_alike_and_their_groups_are_what_was_drawn()
         assert (groups["hand"][index] == "hand at the edge") == scene.camera.hand
     assert set(groups["size band"]) == set(BANDS) and len(set(groups["class"])) == len(SHAPE_CLASSES)
     assert not np.array_equal(data.scene(0).image, data.scene(1).image)
+
+
+def test_a_camera_circle_keeps_a_thin_line_and_a_ring_drawn_as_one_loop_a_band_twice_as_wide() -> None:
+    data = ShapesCameraDataset(length=120, seed=3)  # not the evaluation seed
+    loops = {"circle": 0, "marker loop": 0}
+    for index in range(len(data)):
+        scene = data.scene(index)
+        radius = scene.extent / 2
+        if SHAPE_CLASSES[scene.label] == "circle":
+            loops["circle"] += 1
+            assert scene.line <= round(thickest_circle_line(radius, SHEET_SIDE)), (index, scene.line, radius)
+        if scene.style == "marker loop":
+            loops["marker loop"] += 1
+            assert SHAPE_CLASSES[scene.label] == "ring"
+            assert scene.line >= thinnest_ring_band(radius, SHEET_SIDE) - 0.5, (index, scene.line, radius)
+            ys, xs = np.nonzero(scene.mask)
+            assert not scene.mask[round(ys.mean()), round(xs.mean())]  # the band leaves a hole
+    assert loops["circle"] >= 10 and loops["marker loop"] >= 5, loops
 
 
 def test_sealed_pictures_are_rebuilt_alike_and_their_groups_are_what_was_drawn() -> None:

@@ -30,6 +30,9 @@ from models.datasets import (
     render_shape_scene,
 )
 from models.datasets.shapes_backgrounds import dilate_square
+from models.datasets.shapes_photographed import photographed_parts
+from models.datasets.shapes_scene import _unit_shape
+from models.datasets.shapes_strokes import thickest_circle_line, thinnest_ring_band
 from models.transforms import eval_transform
 
 SIZE = 64
@@ -210,6 +213,41 @@ def test_photographed_drawings_are_ink_on_paper_whose_mask_follows_the_camera() 
     hands = sum(scene.occluded for scene in scenes)
     assert 0.15 * len(scenes) <= hands <= 0.55 * len(scenes)  # a hand holds the sheet in about a third
     assert {SHAPE_CLASSES[scene.label] for scene in scenes} == set(SHAPE_CLASSES)
+
+
+def test_a_photographed_circle_keeps_a_thin_line_and_a_ring_drawn_as_one_loop_a_band_twice_as_wide() -> None:
+    sheet = 3 * SIZE  # photographed_parts draws on a sheet three times the output size
+    styles: set[str] = set()
+    ink_over_drawn: list[float] = []
+    for label in (0, 1):
+        for index in range(40):
+            rng = np.random.default_rng([5, label, index])
+            outer, hole, _ = _unit_shape(label, rng)
+            parts = photographed_parts(rng, SHAPE_CLASSES[label], outer, hole, SIZE, rng.uniform(0.1, 0.6))
+            radius, line, mask = parts["radius"], parts["line"], parts["mask"]
+            styles.add(f"{SHAPE_CLASSES[label]} {parts['style']}")
+            if label == 0:
+                assert line <= round(thickest_circle_line(radius, sheet)), (index, line, radius)
+            elif parts["style"] == "marker loop":
+                assert line >= thinnest_ring_band(radius, sheet) - 0.5, (index, line, radius)
+                ys, xs = np.nonzero(mask)
+                assert not mask[round(ys.mean()), round(xs.mean())]  # the band leaves a hole
+                # The ink covers the band the scene records: its outer edge on the outline, ``line`` wide.
+                ink_over_drawn.append(mask.sum() / (np.pi * (radius**2 - (radius - line) ** 2) / 9))
+    assert {"circle pen", "circle marker", "ring pen", "ring marker loop"} <= styles
+    assert len(ink_over_drawn) >= 10 and 0.85 <= float(np.median(ink_over_drawn)) <= 1.35, ink_over_drawn
+
+
+def test_photographed_sizes_are_drawn_on_a_log_scale_so_small_drawings_are_as_common_as_large_ones() -> None:
+    extents = (
+        np.array(
+            [generate_scene(np.random.default_rng([8, i]), SIZE, background="photographed").extent for i in range(300)]
+        )
+        / SIZE
+    )
+    small, large = np.mean((extents >= 0.10) & (extents < 0.15)), np.mean((extents >= 0.40) & (extents <= 0.60))
+    assert extents.min() >= 0.10 and extents.max() <= 0.60
+    assert 0.15 <= small <= 0.31 and 0.15 <= large <= 0.31, (small, large)  # log(1.5) / log(6) = 0.23 each
 
 
 def test_occluder_sits_beside_the_object_and_wobble_stays_close_to_the_outline() -> None:

@@ -3,10 +3,12 @@
 Each picture is a sheet of paper (plain, lined or squared, with grain and
 blotches) with one shape drawn on it as a person draws: a wobbly pen line
 that does not quite close, sometimes coloured in with a marker, a star now and
-then drawn as a pentagram, a cross as two thick strokes. ``photograph`` then
-turns the sheet into a camera frame (perspective, light ramp, vignette,
-shadow, blur, a hand at one edge, sensor noise, JPEG). The drawing code here
-is this module's own; the training generator shares only the camera effects.
+then drawn as a pentagram, a cross as two thick strokes, a ring now and then as
+one thick marker loop. ``photograph`` then turns the sheet into a camera frame
+(perspective, light ramp, vignette, shadow, blur, a hand at one edge, sensor
+noise, JPEG). The drawing code here is this module's own; the training
+generator shares only the camera effects and ``shapes_strokes``, the rule that
+keeps a circle's line thinner than a ring's band so each label can be read.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from PIL import Image, ImageDraw
 
 from .photograph import Camera, photograph
 from .shapes_scene import SHAPE_CLASSES
+from .shapes_strokes import thickest_circle_line, thinnest_ring_band
 from .splits import RenderedTestSet, Transform
 
 CAMERA_DEFAULT_LENGTH = 300
@@ -33,7 +36,8 @@ SIZE_BANDS: tuple[tuple[str, float, float], ...] = (
 PAPERS: tuple[str, ...] = ("plain", "lined", "squared")
 PEN_COLOURS = ((20, 20, 24), (30, 40, 120), (40, 80, 190), (180, 30, 30), (30, 120, 50), (90, 90, 95))
 MARKER_COLOURS = ((250, 200, 40), (240, 120, 160), (110, 200, 240), (140, 220, 110), (250, 150, 60), (180, 140, 230))
-_NATIVE = 192  # the sheet's side in pixels before the camera
+SHEET_SIDE = 192
+"""The sheet's side in pixels before the camera."""
 _SALT = 4243  # keeps these generators apart from every other dataset's
 
 
@@ -46,8 +50,10 @@ class CameraScene:
     label: int
     band: str
     paper: str
-    style: str  # "pen", "marker" (coloured in), "pentagram" or "strokes" (a cross of two strokes)
+    style: str  # "pen", "marker" (coloured in), "marker loop" (a ring as one thick loop), "pentagram" or "strokes"
     camera: Camera
+    line: float = 0.0  # the width of the drawn line, in the sheet's pixels (a marker loop's band, a stroke's width)
+    extent: float = 0.0  # the shape's longer side on the sheet, in its pixels
 
 
 def _outline(label: int, rng: np.random.Generator) -> tuple[np.ndarray, str]:
@@ -134,7 +140,7 @@ def render_camera_scene(rng: np.random.Generator, size: int) -> CameraScene:
     band_name, low, high = SIZE_BANDS[int(rng.integers(len(SIZE_BANDS)))]
     paper_draw = rng.integers(1 << 30)  # the paper's own stream, so its kind is known without drawing
     hand = bool(rng.random() < 0.35)
-    side = _NATIVE
+    side = SHEET_SIDE
     sheet, paper = _paper(np.random.default_rng(paper_draw), side)
     extent = rng.uniform(low, high) * side
     path, style = _outline(label, rng)
@@ -147,12 +153,14 @@ def render_camera_scene(rng: np.random.Generator, size: int) -> CameraScene:
     centre = rng.uniform(margin, side - margin)
     path = path + centre
     pen = max(2.0, rng.uniform(0.011, 0.025) * side)
+    name = SHAPE_CLASSES[label]
+    if name == "circle":  # a thicker loop would be a ring
+        pen = min(pen, thickest_circle_line(extent / 2, side))
     colour = PEN_COLOURS[int(rng.integers(len(PEN_COLOURS)))]
     wobble = rng.uniform(0.004, 0.012) * side
     ink = Image.new("L", (side, side), 0)
     drawn = Image.fromarray(np.clip(sheet, 0, 255).astype(np.uint8))
     layers = [ImageDraw.Draw(drawn), ImageDraw.Draw(ink)]
-    name = SHAPE_CLASSES[label]
     if style == "pen" and name != "ring" and rng.random() < 0.4:
         style = "marker"
         marker = MARKER_COLOURS[int(rng.integers(len(MARKER_COLOURS)))]
@@ -169,7 +177,8 @@ def render_camera_scene(rng: np.random.Generator, size: int) -> CameraScene:
         loops = [path]
         if name == "ring":
             if rng.random() < 0.5:  # a thick marker loop
-                pen = max(3.0, rng.uniform(0.16, 0.26) * extent / 2)
+                style = "marker loop"
+                pen = max(thinnest_ring_band(extent / 2, side), rng.uniform(0.16, 0.26) * extent / 2)
             else:
                 inner = centre + (path - centre) * rng.uniform(0.45, 0.7)
                 loops.append(inner)
@@ -180,7 +189,8 @@ def render_camera_scene(rng: np.random.Generator, size: int) -> CameraScene:
     frame, mask, camera = photograph(
         rng, np.asarray(drawn), np.asarray(ink, dtype=np.float32) / 255, size, hand_chance=float(hand)
     )
-    return CameraScene(frame, mask, label, band_name, paper, style, camera)
+    drawn_width = float(width if style == "strokes" else int(round(pen)))
+    return CameraScene(frame, mask, label, band_name, paper, style, camera, drawn_width, float(extent))
 
 
 class ShapesCameraDataset(RenderedTestSet):

@@ -2,10 +2,12 @@
 
 The shape is the generator's own class outline (``_unit_shape``, wobbled by
 ``wobble``), drawn the ways people draw on paper: a pen line, a line coloured
-in with a marker, a star as a pentagram in one stroke, a cross as two thick
-strokes. The sheet is drawn at three times the output size and turned into a
-camera frame by ``photograph``; the object mask follows it. The evaluation set
-``shapes_camera`` draws with its own code and shares only ``photograph``.
+in with a marker, a ring as one thick marker loop, a star as a pentagram in
+one stroke, a cross as two thick strokes; ``shapes_strokes`` keeps a circle's
+line thinner than any ring's band. The sheet is drawn at three times the
+output size and turned into a camera frame by ``photograph``; the object mask
+follows it. The evaluation set ``shapes_camera`` draws with its own code and
+shares only ``photograph`` and ``shapes_strokes``.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from PIL import Image, ImageDraw
 
 from .photograph import photograph
 from .shapes_distractors import wobble
+from .shapes_strokes import thickest_circle_line, thinnest_ring_band
 
 _SCALE = 3  # the sheet's side, in output sizes
 INKS = ((15, 15, 20), (25, 35, 110), (35, 70, 170), (160, 25, 25), (25, 105, 45), (80, 80, 85), (110, 40, 130))
@@ -64,7 +67,10 @@ def photographed_parts(
         return [(float(x), float(y)) for x, y in unit @ turn.T * scale + centre]
 
     colour = INKS[int(rng.integers(len(INKS)))]
+    radius = extent * side / 2
     pen = max(2, round(rng.uniform(0.01, 0.025) * side))
+    if label_name == "circle":  # a thicker loop would be a ring
+        pen = min(pen, round(thickest_circle_line(radius, side)))
     style = "pen"
     layers = [(ImageDraw.Draw(sheet), colour), (ImageDraw.Draw(ink), 255)]
     if label_name == "star" and rng.random() < 0.3:
@@ -87,11 +93,21 @@ def photographed_parts(
             ImageDraw.Draw(sheet).polygon(placed(outer), fill=marker)
             ImageDraw.Draw(ink).polygon(placed(outer), fill=255)
         elif label_name == "ring" and rng.random() < 0.5:
-            style = "marker"
-            loops = [outer * (1 + (hole[0, 0] if hole is not None else 0.6)) / 2]  # one loop through the band
-            pen = max(3, round((1 - (abs(hole[0, 0]) if hole is not None else 0.6)) * extent * side / 2))
+            style = "marker loop"
+            band = max(thinnest_ring_band(radius, side), rng.uniform(0.15, 0.5) * radius)
+            loops = [outer * (1 - band / (2 * radius))]  # one loop through the band, its outer edge on the outline
+            pen = round(band)
         for loop in loops:
             for draw, fill in layers:
                 draw.line(placed(np.vstack([loop, loop[:1]])), fill=fill, width=pen, joint="curve")
     frame, mask, camera = photograph(rng, np.asarray(sheet), np.asarray(ink, dtype=np.float32) / 255, size)
-    return {"image": frame, "mask": mask, "style": style, "camera": camera, "centre": centre / _SCALE}
+    line = float(width if style == "strokes" else pen)
+    return {
+        "image": frame,
+        "mask": mask,
+        "style": style,
+        "camera": camera,
+        "centre": centre / _SCALE,
+        "line": line,
+        "radius": radius,
+    }

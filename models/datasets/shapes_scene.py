@@ -296,7 +296,8 @@ def _photographed(
     """A drawing on paper seen through a webcam, with the scene's facts (see ``shapes_photographed``)."""
     from .shapes_photographed import photographed_parts
 
-    extent = rng.uniform(_MIN_EXTENT, _MAX_EXTENT)
+    # Sizes on a log scale, as distance from a camera sets them: as many at 10-15% of the side as at 40-60%.
+    extent = math.exp(rng.uniform(math.log(_MIN_EXTENT), math.log(_MAX_EXTENT)))
     parts = photographed_parts(rng, SHAPE_CLASSES[label], outer, hole, size, extent)
     mask = parts["mask"]
     return ShapeScene(
