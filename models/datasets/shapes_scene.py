@@ -35,8 +35,8 @@ BACKGROUND_KINDS: tuple[str, ...] = ("solid", "gradient", "noise", "texture", "c
 """Background styles; clutter gets the largest share of the painted ones because it is the hardest distractor;
 "photographed" is a drawing on paper seen through a webcam (``shapes_photographed``)."""
 
-# 30% photographed; clutter keeps a quarter of the scenes, as before photographs joined
-_BACKGROUND_PROBS = np.array([0.10, 0.12, 0.12, 0.11, 0.25, 0.30])
+# 30% photographed; clutter, the hardest painted background, gets 30%, taken from solid and gradient ones
+_BACKGROUND_PROBS = np.array([0.07, 0.10, 0.12, 0.11, 0.30, 0.30])
 
 _MIN_EXTENT, _MAX_EXTENT = 0.10, 0.60  # object bounding box, as a fraction of the image side
 
