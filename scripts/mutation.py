@@ -154,11 +154,13 @@ TARGETS: dict[str, Target] = {
         "models/datasets/shapes_photographed.py", ["tests/test_datasets.py", "-k", "photographed"]
     ),
     "photographed sizes": Target(
-        "models/datasets/shapes_scene.py", ["tests/test_datasets.py", "-k", "log_scale"], ("_photographed",)
+        "models/datasets/shapes_scene.py",
+        ["tests/test_datasets.py", "-k", "log_scale or photographed_drawings"],
+        ("_photographed",),
     ),
     "drawn strokes": Target(
         "models/datasets/shapes_strokes.py",
-        ["tests/test_camera_sealed.py", "tests/test_datasets.py", "-k", "thin_line"],
+        ["tests/test_camera_sealed.py", "tests/test_datasets.py", "-k", "thin_line or stroke_rule"],
     ),
     "sealed set": Target("models/datasets/shapes_sealed.py", ["tests/test_camera_sealed.py"]),
     "second sealed set": Target("models/datasets/shapes_sealed2.py", ["tests/test_camera_sealed.py", "-k", "second"]),

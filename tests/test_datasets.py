@@ -212,6 +212,12 @@ def test_photographed_drawings_are_ink_on_paper_whose_mask_follows_the_camera() 
         assert np.abs(ink - np.median(paper, axis=0)).sum() > 25, scene.label
     hands = sum(scene.occluded for scene in scenes)
     assert 0.15 * len(scenes) <= hands <= 0.55 * len(scenes)  # a hand holds the sheet in about a third
+    # The scene's centre is the drawing's: the ink sits around it (a hand or the perspective moves it a little).
+    offsets = []
+    for scene in scenes:
+        ys, xs = np.nonzero(scene.mask)
+        offsets.append(np.hypot(xs.mean() + 0.5 - scene.center[0], ys.mean() + 0.5 - scene.center[1]) / scene.extent)
+    assert float(np.median(offsets)) < 0.2, offsets
     assert {SHAPE_CLASSES[scene.label] for scene in scenes} == set(SHAPE_CLASSES)
 
 
@@ -219,6 +225,7 @@ def test_a_photographed_circle_keeps_a_thin_line_and_a_ring_drawn_as_one_loop_a_
     sheet = 3 * SIZE  # photographed_parts draws on a sheet three times the output size
     styles: set[str] = set()
     ink_over_drawn: list[float] = []
+    spans: list[float] = []
     for label in (0, 1):
         for index in range(40):
             rng = np.random.default_rng([5, label, index])
@@ -232,10 +239,21 @@ def test_a_photographed_circle_keeps_a_thin_line_and_a_ring_drawn_as_one_loop_a_
                 assert line >= thinnest_ring_band(radius, sheet) - 0.5, (index, line, radius)
                 ys, xs = np.nonzero(mask)
                 assert not mask[round(ys.mean()), round(xs.mean())]  # the band leaves a hole
-                # The ink covers the band the scene records: its outer edge on the outline, ``line`` wide.
+                # The ink covers the band the scene records, ``line`` wide, with its outer edge on the outline.
                 ink_over_drawn.append(mask.sum() / (np.pi * (radius**2 - (radius - line) ** 2) / 9))
-    assert {"circle pen", "circle marker", "ring pen", "ring marker loop"} <= styles
+                spans.append((max(np.ptp(xs), np.ptp(ys)) + 1) / (2 * radius / 3))
+    assert styles == {"circle pen", "circle marker", "ring pen", "ring marker loop"}
     assert len(ink_over_drawn) >= 10 and 0.85 <= float(np.median(ink_over_drawn)) <= 1.35, ink_over_drawn
+    assert 0.95 <= float(np.median(spans)) <= 1.12, spans  # a loop on the outline would span 1.15-1.25
+
+
+def test_the_stroke_rule_keeps_a_circle_line_under_a_tenth_of_its_radius_and_a_ring_band_twice_that() -> None:
+    sheet = 192
+    assert thickest_circle_line(50.0, sheet) == pytest.approx(5.0)  # a tenth of the radius
+    assert thickest_circle_line(10.0, sheet) == pytest.approx(2.0)  # never under 2 px of a 192-px sheet
+    assert thickest_circle_line(10.0, 2 * sheet) == pytest.approx(4.0)  # the floor scales with the sheet
+    for radius in (5.0, 20.0, 50.0, 90.0):
+        assert thinnest_ring_band(radius, sheet) == pytest.approx(2 * thickest_circle_line(radius, sheet))
 
 
 def test_photographed_sizes_are_drawn_on_a_log_scale_so_small_drawings_are_as_common_as_large_ones() -> None:
