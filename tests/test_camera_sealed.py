@@ -1,4 +1,4 @@
-"""The camera and sealed shapes sets: drawings as a webcam sees them, and a third renderer kept for one final run.
+"""The camera and sealed shapes sets: drawings as a webcam sees them, and renderers kept for one final run each.
 
 Evaluations here use a checkpoint at random init, saved by the test: the
 sealed set's figure for a trained model is measured once, after training,
@@ -21,6 +21,7 @@ from models.datasets.photograph import photograph
 from models.datasets.shapes_camera import SHEET_SIDE, SIZE_BANDS, ShapesCameraDataset
 from models.datasets.shapes_sealed import SURFACES, ShapesSealedDataset
 from models.datasets.shapes_sealed2 import STYLES2, SURFACES2, ShapesSealed2Dataset
+from models.datasets.shapes_sealed3 import STYLES3, SURFACES3, ShapesSealed3Dataset
 from models.datasets.shapes_strokes import thickest_circle_line, thinnest_ring_band
 from models.evaluate import main
 from models.networks import build_model, resolved_config
@@ -176,7 +177,75 @@ def test_a_second_sealed_shadow_darkens_the_surface_beside_the_shape() -> None:
     assert np.median(shadowed) < np.median(plain) - 0.08
 
 
-@pytest.mark.parametrize("name", ["shapes-camera", "shapes-sealed", "shapes-sealed-2"])
+def test_third_sealed_pictures_are_rebuilt_alike_and_their_groups_are_what_was_drawn() -> None:
+    data = ShapesSealed3Dataset(length=80, seed=5)  # not the evaluation seed: its pictures stay unseen
+    groups = data.groups
+    styles = set()
+    for index in range(80):
+        scene = data.scene(index)
+        assert np.array_equal(scene.image, ShapesSealed3Dataset(length=80, seed=5).scene(index).image)
+        assert np.array_equal(scene.mask, ShapesSealed3Dataset(length=80, seed=5).scene(index).mask)
+        assert scene.image.shape == (64, 64, 3) and scene.image.dtype == np.uint8
+        assert (groups["background"][index], groups["size band"][index]) == (scene.surface, scene.band)
+        assert groups["class"][index] == SHAPE_CLASSES[scene.label] == SHAPE_CLASSES[data.targets[index]]
+        if SHAPE_CLASSES[scene.label] == "circle":
+            assert scene.style != "stroked"  # an outlined circle would be a ring
+        styles.add(scene.style)
+    assert set(groups["background"]) == set(SURFACES3) and styles == set(STYLES3)
+
+
+def test_third_sealed_shapes_fill_their_size_band_and_have_their_class_outline() -> None:
+    """Measured at the native size: the mask spans the drawn band, and filled shapes keep their class's proportions."""
+    data = ShapesSealed3Dataset(length=300, size=192, seed=5)
+    bands = {name: (low, high) for name, low, high in SIZE_BANDS}
+    seen = set()
+    for index in range(300):
+        scene = data.scene(index)
+        name = SHAPE_CLASSES[scene.label]
+        ys, xs = np.nonzero(scene.mask)
+        low, high = bands[scene.band]
+        longer = max(xs.max() - xs.min() + 1, ys.max() - ys.min() + 1) / 192
+        assert low - 0.03 <= longer <= high + 0.05, (index, scene.band, scene.style, longer)  # a pen adds a little
+        if scene.band not in ("25-40%", "40-60%") or scene.style not in ("filled", "gradient"):
+            continue
+        spread, solidity, holes = _outline_measures(scene.mask)
+        seen.add(name)
+        if name == "ring":
+            assert 0.45 < holes < 0.85, (index, holes)  # a band of 30-50% of the radius around a hole
+            continue
+        assert holes > 0.98, (index, name, holes)
+        expected = {
+            "circle": spread > 0.7 and solidity > 0.95,
+            "square": spread > 0.44 and solidity > 0.95,
+            "triangle": spread < 0.48 and solidity > 0.95,
+            "star": spread < 0.45 and solidity < 0.7,
+            "cross": spread > 0.4 and 0.6 < solidity < 0.82,
+        }[name]
+        assert expected, (index, name, spread, solidity)
+    assert seen == set(SHAPE_CLASSES)
+
+
+def test_a_third_sealed_picture_is_painted_where_its_mask_says_and_hatching_leaves_gaps() -> None:
+    data = ShapesSealed3Dataset(length=300, size=192, seed=5)
+    spread = {"filled": [], "hatched": []}
+    for index in range(300):
+        scene = data.scene(index)
+        if scene.band == "10-15%" or scene.style not in spread:
+            continue
+        inside = scene.mask & ~cv2.dilate((~scene.mask).astype(np.uint8), np.ones((7, 7), np.uint8)).astype(bool)
+        grown = cv2.dilate(scene.mask.astype(np.uint8), np.ones((15, 15), np.uint8)).astype(bool)
+        rim = grown & ~cv2.dilate(scene.mask.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+        if inside.sum() < 30:
+            continue
+        pixels = scene.image.astype(float)
+        if scene.style == "filled":  # one colour, apart from the surface around it
+            assert np.abs(pixels[inside].mean(axis=0) - pixels[rim].mean(axis=0)).sum() > 60, index
+        spread[scene.style].append(pixels[inside].std(axis=0).sum())
+    assert len(spread["filled"]) >= 5 and len(spread["hatched"]) >= 5
+    assert np.median(spread["hatched"]) > np.median(spread["filled"]) + 20  # lines with the surface between them
+
+
+@pytest.mark.parametrize("name", ["shapes-camera", "shapes-sealed", "shapes-sealed-2", "shapes-sealed-3"])
 def test_the_evaluation_sets_have_a_test_split_only(name: str) -> None:
     assert len(build_dataset(name, "test", length=5, size=48)) == 5
     for split in ("train", "val"):
@@ -221,6 +290,7 @@ def _random_checkpoint(path: Path) -> Path:
         ("shapes-camera", ("size band", "hand", "class")),
         ("shapes-sealed", ("background", "size band", "class")),
         ("shapes-sealed-2", ("background", "size band", "class")),
+        ("shapes-sealed-3", ("background", "size band", "class")),
     ],
 )
 def test_evaluate_reports_each_set_by_group_with_pointing_and_mask_range(

@@ -15,6 +15,7 @@ from .shapes_heldout import HELDOUT_DEFAULT_LENGTH, ShapesHeldoutDataset
 from .shapes_scene import SHAPE_CLASSES
 from .shapes_sealed import SEALED_DEFAULT_LENGTH, ShapesSealedDataset
 from .shapes_sealed2 import ShapesSealed2Dataset
+from .shapes_sealed3 import ShapesSealed3Dataset
 from .splits import Transform, check_split
 
 DATASET_NAMES: tuple[str, ...] = (
@@ -23,6 +24,7 @@ DATASET_NAMES: tuple[str, ...] = (
     "shapes-camera",
     "shapes-sealed",
     "shapes-sealed-2",
+    "shapes-sealed-3",
     "fashion-mnist",
     "imagefolder",
 )
@@ -32,6 +34,7 @@ EVALUATION_ONLY: dict[str, tuple[type[Dataset], int]] = {
     "shapes-camera": (ShapesCameraDataset, CAMERA_DEFAULT_LENGTH),
     "shapes-sealed": (ShapesSealedDataset, SEALED_DEFAULT_LENGTH),
     "shapes-sealed-2": (ShapesSealed2Dataset, SEALED_DEFAULT_LENGTH),
+    "shapes-sealed-3": (ShapesSealed3Dataset, SEALED_DEFAULT_LENGTH),
 }
 _ALIASES: dict[str, str] = {
     "shapes": "shapes",
@@ -46,6 +49,10 @@ _ALIASES: dict[str, str] = {
     "shapes-sealed2": "shapes-sealed-2",
     "sealed-2": "shapes-sealed-2",
     "sealed2": "shapes-sealed-2",
+    "shapes-sealed-3": "shapes-sealed-3",
+    "shapes-sealed3": "shapes-sealed-3",
+    "sealed-3": "shapes-sealed-3",
+    "sealed3": "shapes-sealed-3",
     "fashion-mnist": "fashion-mnist",
     "fashion": "fashion-mnist",
     "fashion_mnist": "fashion-mnist",
@@ -61,6 +68,7 @@ DATASET_INFO: dict[str, dict[str, Any]] = {
     "shapes-camera": {"channels": 3, "input_size": 64, "classes": SHAPE_CLASSES, "has_masks": True},
     "shapes-sealed": {"channels": 3, "input_size": 64, "classes": SHAPE_CLASSES, "has_masks": True},
     "shapes-sealed-2": {"channels": 3, "input_size": 64, "classes": SHAPE_CLASSES, "has_masks": True},
+    "shapes-sealed-3": {"channels": 3, "input_size": 64, "classes": SHAPE_CLASSES, "has_masks": True},
     "fashion-mnist": {"channels": 1, "input_size": 28, "classes": FASHION_CLASSES, "has_masks": False},
 }
 
@@ -71,7 +79,7 @@ def canonical_dataset_name(name: str) -> str:
     if key not in _ALIASES:
         raise ValueError(
             f"unknown dataset {name!r}; valid names: {', '.join(DATASET_NAMES)} (aliases: fashion, heldout, camera, "
-            "sealed, sealed-2)"
+            "sealed, sealed-2, sealed-3)"
         )
     return _ALIASES[key]
 
@@ -88,7 +96,7 @@ def build_dataset(
     download: bool = False,
 ) -> Dataset:
     """Create a dataset by name: "shapes", "shapes-heldout" (alias "heldout"), "shapes-camera", "shapes-sealed",
-    "shapes-sealed-2", "fashion-mnist" (alias "fashion") or "imagefolder".
+    "shapes-sealed-2", "shapes-sealed-3", "fashion-mnist" (alias "fashion") or "imagefolder".
 
     ``seed`` picks the shapes scenes and the image-folder split; the
     Fashion-MNIST validation split is fixed on purpose so scores stay
@@ -96,11 +104,11 @@ def build_dataset(
     truncates the other datasets (handy for smoke runs). ``size`` only
     applies to the shapes datasets; ``root`` defaults to the Debian path for
     Fashion-MNIST and is required for image folders. "shapes-heldout",
-    "shapes-camera" (drawings photographed by a webcam), "shapes-sealed" and
-    "shapes-sealed-2" (each run once per trained model) are evaluation sets
-    with only a "test" split (training on them would defeat their purpose);
-    other splits are refused, and their lengths default to 300, 300, 400 and
-    400.
+    "shapes-camera" (drawings photographed by a webcam), "shapes-sealed",
+    "shapes-sealed-2" and "shapes-sealed-3" (each run once per trained model)
+    are evaluation sets with only a "test" split (training on them would
+    defeat their purpose); other splits are refused, and their lengths
+    default to 300, 300 and 400 for each sealed set.
     """
     canonical = canonical_dataset_name(name)
     check_split(split)
