@@ -164,6 +164,9 @@ TARGETS: dict[str, Target] = {
     ),
     "sealed set": Target("models/datasets/shapes_sealed.py", ["tests/test_camera_sealed.py"]),
     "second sealed set": Target("models/datasets/shapes_sealed2.py", ["tests/test_camera_sealed.py", "-k", "second"]),
+    "third sealed set": Target(
+        "models/datasets/shapes_sealed3.py", ["tests/test_camera_sealed.py", "-k", "third or sealed-3"]
+    ),
     "records": Target("attention/records.py", ["tests/test_recorder.py", "-k", "not memory and not thread"]),
     "tokens": Target("attention/tokens.py", ["tests/test_tokens.py", "-k", "not explain and not profile"]),
     "render_tokens": Target("attention/render_tokens.py", ["tests/test_render_tokens.py"]),
@@ -1082,6 +1085,30 @@ HAND_MUTANTS: list[HandMutant] = [
         "the hand holds the sheet at the edge nearest the drawing",
         "edge = int(np.argmax([y, side - x, side - y, x]))",
         "edge = int(np.argmin([y, side - x, side - y, x]))",
+    ),
+    HandMutant(
+        "third sealed set",
+        "a stroked shape's path keeps its full size, so the pen pushes it past its size band",
+        "make = _placed(name, rng, extent - pen if stroked else extent, side)",
+        "make = _placed(name, rng, extent, side)",
+    ),
+    HandMutant(
+        "third sealed set",
+        "an outlined circle allowed, which reads as a ring",
+        '    if name == "circle" and style == "stroked":\n        style = "filled"  # an outlined circle is a ring\n',
+        "",
+    ),
+    HandMutant(
+        "third sealed set",
+        "a hatched shape's mask leaves out its outline",
+        'if style == "edged" or (style == "hatched" and not paint):',
+        'if style == "edged":',
+    ),
+    HandMutant(
+        "sealed set",
+        "the plain surface keeps its pattern",
+        "    if plain_surface:\n        picture = np.broadcast_to(",
+        "    if False:\n        picture = np.broadcast_to(",
     ),
 ]
 

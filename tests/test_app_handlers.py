@@ -571,8 +571,10 @@ def test_panels_show_the_top_channels_and_the_right_numbers(result: LensResult) 
                 values = maps[channel].astype(np.float32)
                 low, high = values.min(), values.max()
                 scaled = (values - low) / (high - low) if high > low else np.zeros_like(values)
-                factor = render.MIN_HEATMAP_SIDE // max(values.shape)
-                tile = np.repeat(np.repeat(render.colorize(scaled, "viridis"), factor, 0), factor, 1)
+                factor = render.MIN_HEATMAP_SIDE / max(values.shape)  # 48 cells do not divide 256 pixels evenly
+                side = (round(values.shape[1] * factor), round(values.shape[0] * factor))
+                cells = Image.fromarray(render.colorize(scaled, "viridis"))
+                tile = np.asarray(cells.resize(side, Image.Resampling.NEAREST))
                 column = index % panels.FEATURE_COLUMNS
                 x = 8 + column * (render.MIN_HEATMAP_SIDE + 8) + (render.MIN_HEATMAP_SIDE - tile.shape[1]) // 2
                 width = tile.shape[1]

@@ -19,7 +19,7 @@ from models.checkpoint import checkpoint_dict, save_checkpoint
 from models.datasets import SHAPE_CLASSES, build_dataset
 from models.datasets.photograph import photograph
 from models.datasets.shapes_camera import SHEET_SIDE, SIZE_BANDS, ShapesCameraDataset
-from models.datasets.shapes_sealed import SURFACES, ShapesSealedDataset
+from models.datasets.shapes_sealed import SURFACES, ShapesSealedDataset, render_sealed_scene
 from models.datasets.shapes_sealed2 import STYLES2, SURFACES2, ShapesSealed2Dataset
 from models.datasets.shapes_sealed3 import STYLES3, SURFACES3, ShapesSealed3Dataset
 from models.datasets.shapes_strokes import thickest_circle_line, thinnest_ring_band
@@ -75,6 +75,43 @@ def test_sealed_pictures_are_rebuilt_alike_and_their_groups_are_what_was_drawn()
         assert (groups["background"][index], groups["size band"][index]) == (scene.surface, scene.band)
         assert groups["class"][index] == SHAPE_CLASSES[scene.label]
     assert set(groups["background"]) <= set(SURFACES) and len(set(groups["background"])) >= 4
+
+
+def test_a_sealed_picture_on_a_plain_surface_keeps_its_shape_and_loses_only_the_pattern() -> None:
+    data = ShapesSealedDataset(length=40, size=96, seed=5)
+    for index in range(40):
+        drawn = data.scene(index)
+        plain = render_sealed_scene(data.rng_for(index), 96, plain_surface=True)
+        assert (plain.label, plain.surface, plain.band, plain.style) == (
+            drawn.label,
+            drawn.surface,
+            drawn.band,
+            drawn.style,
+        )
+        assert np.array_equal(plain.mask, drawn.mask)  # the same draws after the surface: the same shape, same place
+        around = ~cv2.dilate(drawn.mask.astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool)
+        assert plain.image[around].astype(float).std(axis=0).max() <= 1.0, index  # one colour
+        mean_colour = drawn.image[around].astype(float).mean(axis=0)  # the pattern's own mean, near enough
+        assert np.abs(plain.image[around].astype(float).mean(axis=0) - mean_colour).max() < 25, index
+
+
+def test_the_sealed_diagnosis_prints_accuracy_by_band_for_each_way_of_drawing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from scripts.sealed_diagnosis import main as diagnose
+
+    checkpoint = _random_checkpoint(tmp_path / "random.pt")
+    assert diagnose([str(checkpoint), "--limit", "12", "--sizes", "96"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0].split() == ["all", *BANDS]
+    titles = ["as drawn, 64 px", "plain surface, 64 px", "as drawn, 96 px, not resized"]
+    assert [line[:32].strip() for line in lines[1:]] == titles
+    for line in lines[1:]:
+        shares = [float(cell.rstrip("%")) for cell in line[32:].split() if cell != "nan%"]
+        assert shares and all(0.0 <= share <= 100.0 for share in shares)
+    for bad in (["--limit", "0"], ["--limit", "401"], ["--sizes", "8"]):
+        with pytest.raises(SystemExit):
+            diagnose([str(checkpoint), *bad])
 
 
 def test_second_sealed_pictures_are_rebuilt_alike_and_their_groups_are_what_was_drawn() -> None:

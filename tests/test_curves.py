@@ -190,11 +190,12 @@ def test_curves_follow_a_given_class_and_restore_the_mode() -> None:
 # --------------------------------------------------------------------------------------
 
 CURVE_IMAGES = 32
-# Measured on those 32 scenes (2026-11-26, `python -m models.evaluate shapes --limit 32 --curves --curve-steps 8`):
-# first SA mask deletion AUC 0.301, random map 0.571; insertion - deletion of the best SA layer (stages.3) 0.274,
-# random map 0.014. The first mask also lights up clutter, so its insertion AUC (0.542) is no better than the random
-# map's (0.585); the test holds it to deletion. The margin is a little under half the smaller gap.
-RANDOM_MARGIN = 0.1
+# Measured on those 32 scenes (2026-12-04, `python -m models.evaluate shapes --limit 32 --curves --curve-steps 8`,
+# the 96-pixel model of step 12): first SA mask deletion AUC 0.401, random map 0.530; insertion - deletion of the
+# best SA layer (stages.2) 0.274, random map -0.031. The first mask also lights up clutter, so its insertion AUC
+# (0.573) is not far above the random map's (0.499); the test holds it to deletion. The margin is a little under
+# half the smaller gap (0.129).
+RANDOM_MARGIN = 0.06
 
 
 @pytest.mark.slow
@@ -224,7 +225,7 @@ def test_evaluate_curves_on_the_shipped_shapes_model(tmp_path: Path, capsys: pyt
         assert row["deletion_curve"][0] == pytest.approx(rows[RANDOM]["deletion_curve"][0]), key
         assert row["insertion_curve"][0] == pytest.approx(rows[RANDOM]["insertion_curve"][0]), key
         assert math.isclose(row["deletion_curve"][0], row["insertion_curve"][-1], rel_tol=1e-6), key
-    assert rows[spatial[0]]["size"] == [32, 32] and rows[RANDOM]["size"] == [64, 64]
+    assert rows[spatial[0]]["size"] == [48, 48] and rows[RANDOM]["size"] == [96, 96]
     first, best, random_map = rows[spatial[0]], rows[settings["best_spatial_layer"]], rows[RANDOM]
     assert first["deletion_auc"] < random_map["deletion_auc"] - RANDOM_MARGIN, (first, random_map)
 

@@ -260,8 +260,12 @@ def test_shipped_checkpoint_reproduces_recorded_accuracy(name: str) -> None:
     assert _readme_accuracy(name) == (shown, size)
     card = (ROOT / "assets" / f"MODEL_CARD_{name}.md").read_text(encoding="utf-8")
     assert f"**Test accuracy {shown}%**" in card
-    test_set = build_dataset(
-        dataset_name, "test", transform=eval_transform(loaded.preprocessing), seed=int(loaded.training.get("seed", 0))
+    test_set = build_dataset(  # shapes scenes are drawn at the size the model reads, as in its training
+        dataset_name,
+        "test",
+        transform=eval_transform(loaded.preprocessing),
+        seed=int(loaded.training.get("seed", 0)),
+        size=loaded.preprocessing.input_size[0],
     )
     assert len(test_set) == size >= 500
     torch.set_num_threads(2)

@@ -124,21 +124,33 @@ def test_distillation_loss_is_the_cross_entropy_against_the_teachers_softmax() -
 @pytest.mark.slow
 def test_a_vit_distils_from_the_shipped_cnn_and_its_checkpoint_records_every_layer(tmp_path: Path) -> None:
     out = tmp_path / "vit.pt"
-    args = ["--dataset", "shapes", "--arch", "vit_shapes", "--teacher", "shapes", "--distill", "0.7"]
+    # The student reads what its teacher reads: the shipped CNN's 96-pixel pictures.
+    args = [
+        "--dataset",
+        "shapes",
+        "--arch",
+        "vit_shapes",
+        "--image-size",
+        "96",
+        "--teacher",
+        "shapes",
+        "--distill",
+        "0.7",
+    ]
     args += ["--epochs", "5", "--train-size", "96", "--val-size", "32", "--test-size", "32", "--batch-size", "16"]
     args += ["--optimizer", "adamw", "--lr", "2e-3", "--weight-decay", "0.05", "--threads", "2", "--no-progress"]
     payload = train(parse_args([*args, "--out", str(out)]))
     losses = [epoch["train_loss"] for epoch in payload["metrics"]["history"]]
     assert losses[-1] < 0.95 * losses[0], losses
     assert payload["training"]["teacher"] == "shapes" and payload["training"]["distill"] == 0.7
-    assert payload["config"]["image_size"] == 64 and payload["config"]["stem"] == "conv"
+    assert payload["config"]["image_size"] == 96 and payload["config"]["stem"] == "conv"
     loaded = load_checkpoint(out)
-    picture = Image.fromarray(np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8))
+    picture = Image.fromarray(np.random.default_rng(0).integers(0, 256, (80, 80, 3), dtype=np.uint8))
     with Analyzer(loaded.model, loaded.classes, loaded.preprocessing) as analyzer:
         (result,) = analyzer.analyze([picture])
     layers = [layer for layer in result.layers if isinstance(layer, TokenLayer)]
-    assert len(layers) == 6 and {layer.grid for layer in layers} == {(8, 8)}
-    assert {layer.heads for layer in layers} == {4} and {layer.tokens for layer in layers} == {65}
+    assert len(layers) == 6 and {layer.grid for layer in layers} == {(12, 12)}
+    assert {layer.heads for layer in layers} == {4} and {layer.tokens for layer in layers} == {145}  # 12 x 12 + 1
 
 
 def test_a_teacher_for_other_classes_is_refused_in_one_line(tmp_path: Path) -> None:
@@ -190,7 +202,9 @@ def test_a_teacher_that_reads_other_images_is_refused_in_one_line(tmp_path: Path
     with pytest.raises(SystemExit) as refused:
         main([*args, "--max-steps", "1", "--out", str(tmp_path / "x.pt"), "--no-progress"])
     message = str(refused.value.code)
-    assert message.startswith("error: --teacher shapes reads images as") and "(64, 64)" in message
+    teacher = load_checkpoint("shapes").preprocessing.input_size
+    assert message.startswith("error: --teacher shapes reads images as") and f"{tuple(teacher)}" in message
+    assert "(32, 32)" in message
     assert "\n" not in message and not (tmp_path / "x.pt").exists()
 
 

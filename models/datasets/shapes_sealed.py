@@ -137,14 +137,20 @@ def _coverage(paths: list[np.ndarray], side: int, region: tuple[int, int, int, i
     return full
 
 
-def render_sealed_scene(rng: np.random.Generator, size: int) -> SealedScene:
-    """One picture; the first draws are the label, the surface and the size band, in that order."""
+def render_sealed_scene(rng: np.random.Generator, size: int, *, plain_surface: bool = False) -> SealedScene:
+    """One picture; the first draws are the label, the surface and the size band, in that order.
+
+    ``plain_surface`` paints the surface's mean colour instead of its pattern, after the same random draws, so
+    the same shape on the same colour shows what the pattern itself costs a model.
+    """
     label = int(rng.integers(len(SHAPE_CLASSES)))
     surface = SURFACES[int(rng.integers(len(SURFACES)))]
     band, low, high = SIZE_BANDS[int(rng.integers(len(SIZE_BANDS)))]
     style = STYLES[int(rng.integers(len(STYLES)))]
     side = _NATIVE
     picture = _surface(rng, surface, side)
+    if plain_surface:
+        picture = np.broadcast_to(picture.reshape(-1, 3).mean(axis=0), picture.shape).copy()
     name = SHAPE_CLASSES[label]
     paths, narrowest = _shape_path(name, rng)
     aspect = rng.uniform(0.92, 1.08) if name in ("circle", "ring") else rng.uniform(0.82, 1.2)
