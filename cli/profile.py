@@ -138,7 +138,13 @@ def _data(args: argparse.Namespace, loaded: Any) -> tuple[torch.utils.data.Datas
     from models.transforms import eval_transform
 
     if args.data in ("shapes", "fashion", "fashion-mnist"):
-        dataset = build_dataset(args.data, "test", transform=eval_transform(loaded.preprocessing), length=args.limit)
+        dataset = build_dataset(  # shapes scenes are drawn at the size the model reads, as in its training
+            args.data,
+            "test",
+            transform=eval_transform(loaded.preprocessing),
+            length=args.limit,
+            size=loaded.preprocessing.input_size[0],
+        )
         dataset_classes = list(getattr(dataset, "classes", loaded.classes))
         if dataset_classes != list(loaded.classes):
             raise InputError(f"{loaded.name} predicts other classes than the {args.data} data has")

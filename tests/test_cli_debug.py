@@ -57,7 +57,8 @@ def test_profile_json_on_shapes_matches_the_model(tmp_path: Path) -> None:
     assert document["images"] == 32 and document["classes"] == loaded.classes
     from models.transforms import eval_transform
 
-    dataset = ShapesDataset("test", length=32, transform=eval_transform(loaded.preprocessing))
+    side = loaded.preprocessing.input_size[0]  # the profile draws its scenes at the size the model reads
+    dataset = ShapesDataset("test", length=32, size=side, transform=eval_transform(loaded.preprocessing))
     inputs = torch.stack([dataset[index][0] for index in range(32)])
     labels = torch.tensor([dataset[index][1] for index in range(32)])
     with torch.inference_mode():
@@ -68,6 +69,19 @@ def test_profile_json_on_shapes_matches_the_model(tmp_path: Path) -> None:
         "stages.0.0.attention.spatial",
     ]
     assert (tmp_path / "profile.md").read_text().count("| `stages.") == 8
+
+
+def test_the_profile_draws_shapes_scenes_at_the_size_the_model_reads() -> None:
+    import argparse
+
+    from cli.profile import _data
+
+    loaded = load_checkpoint("shapes")
+    images, name, digest = _data(argparse.Namespace(data="shapes", limit=4), loaded)
+    scenes = images.dataset.dataset  # DatasetImages -> Subset -> ShapesDataset
+    assert (name, digest, len(images)) == ("shapes", "shapes:4", 4)
+    assert scenes.size == loaded.preprocessing.input_size[0] == 96  # not drawn at 64 and enlarged
+    assert images[0][0].shape == (3, 96, 96)
 
 
 @pytest.mark.slow

@@ -21,7 +21,8 @@ def _batches(loaded, count: int = 48, batch_size: int = 16):  # noqa: ANN001, AN
     from models.datasets import ShapesDataset
     from models.transforms import eval_transform
 
-    dataset = ShapesDataset("test", length=count, transform=eval_transform(loaded.preprocessing))
+    side = loaded.preprocessing.input_size[0]
+    dataset = ShapesDataset("test", length=count, size=side, transform=eval_transform(loaded.preprocessing))
     items = [dataset[index] for index in range(count)]
     inputs = torch.stack([item[0] for item in items])
     labels = torch.tensor([int(item[-1]) for item in items])
