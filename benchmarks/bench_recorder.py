@@ -124,23 +124,18 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     torch.manual_seed(0)
 
-    def shipped(name: str) -> Callable[[], torch.nn.Module]:
-        return lambda: load_checkpoint(name).model
+    def shipped(name: str) -> tuple[str, Callable[[], torch.nn.Module], tuple[int, ...]]:
+        """A shipped checkpoint's case: its name with its own input shape, its model, that shape."""
+        loaded = load_checkpoint(name)
+        shape = (1, loaded.preprocessing.channels, *loaded.preprocessing.input_size)
+        return f"shipped {name} net, " + "x".join(map(str, shape)), lambda: loaded.model, shape
 
-    def shipped_input(name: str) -> tuple[str, tuple[int, ...]]:
-        """The shipped checkpoint's own input shape, and the case's name with it."""
-        prep = load_checkpoint(name).preprocessing
-        shape = (1, prep.channels, *prep.input_size)
-        return f"shipped {name} net, " + "x".join(map(str, shape)), shape
-
-    shapes_name, shapes_shape = shipped_input("shapes")
-    fashion_name, fashion_shape = shipped_input("fashion")
     # (name, model builder, input shape, target overhead, share of --seconds, the variant the target is for)
     cases = [
         ("ECA+SA ResNet-50, 1x3x224x224", partial(attention_torchvision_resnet, 50), (1, 3, 224, 224), 0.03, 0.4,
          "attached"),
-        (shapes_name, shipped("shapes"), shapes_shape, 0.10, 0.2, "attached"),
-        (fashion_name, shipped("fashion"), fashion_shape, 0.10, 0.2, "attached"),
+        (*shipped("shapes"), 0.10, 0.2, "attached"),
+        (*shipped("fashion"), 0.10, 0.2, "attached"),
         ("timm vit_small_patch16_224", partial(timm.create_model, "vit_small_patch16_224"), (1, 3, 224, 224), 0.10,
          0.2, "attention rows"),
     ]  # fmt: skip
