@@ -167,6 +167,9 @@ TARGETS: dict[str, Target] = {
     "third sealed set": Target(
         "models/datasets/shapes_sealed3.py", ["tests/test_camera_sealed.py", "-k", "third or sealed-3"]
     ),
+    "fourth sealed set": Target(
+        "models/datasets/shapes_sealed4.py", ["tests/test_camera_sealed.py", "-k", "fourth or sealed-4"]
+    ),
     "records": Target("attention/records.py", ["tests/test_recorder.py", "-k", "not memory and not thread"]),
     "tokens": Target("attention/tokens.py", ["tests/test_tokens.py", "-k", "not explain and not profile"]),
     "render_tokens": Target("attention/render_tokens.py", ["tests/test_render_tokens.py"]),

@@ -23,6 +23,7 @@ from models.datasets.shapes_camera import SHEET_SIDE, SIZE_BANDS, ShapesCameraDa
 from models.datasets.shapes_sealed import SURFACES, ShapesSealedDataset, render_sealed_scene
 from models.datasets.shapes_sealed2 import STYLES2, SURFACES2, ShapesSealed2Dataset
 from models.datasets.shapes_sealed3 import STYLES3, SURFACES3, ShapesSealed3Dataset
+from models.datasets.shapes_sealed4 import STYLES4, SURFACES4, ShapesSealed4Dataset
 from models.datasets.shapes_strokes import thickest_circle_line, thinnest_ring_band
 from models.evaluate import main
 from models.networks import build_model, resolved_config
@@ -117,8 +118,12 @@ def test_the_sealed_diagnosis_prints_accuracy_by_band_for_each_way_of_drawing(
 
 @pytest.mark.parametrize(
     ("renderer", "surfaces", "styles"),
-    [(ShapesSealed2Dataset, SURFACES2, STYLES2), (ShapesSealed3Dataset, SURFACES3, STYLES3)],
-    ids=["second", "third"],
+    [
+        (ShapesSealed2Dataset, SURFACES2, STYLES2),
+        (ShapesSealed3Dataset, SURFACES3, STYLES3),
+        (ShapesSealed4Dataset, SURFACES4, STYLES4),
+    ],
+    ids=["second", "third", "fourth"],
 )
 def test_later_sealed_pictures_are_rebuilt_alike_and_their_groups_are_what_was_drawn(
     renderer: type[ShapesSealedDataset], surfaces: tuple[str, ...], styles: tuple[str, ...]
@@ -178,6 +183,13 @@ THIRD_SEALED_OUTLINES: Outline = {  # stretched by up to 15%, so the spreads ove
     "circle": lambda spread, solidity: spread > 0.7 and solidity > 0.95,
     "square": lambda spread, solidity: spread > 0.44 and solidity > 0.95,
     "triangle": lambda spread, solidity: spread < 0.48 and solidity > 0.95,
+    "star": lambda spread, solidity: spread < 0.45 and solidity < 0.7,
+    "cross": lambda spread, solidity: spread > 0.4 and 0.6 < solidity < 0.82,
+}
+FOURTH_SEALED_OUTLINES: Outline = {  # stretched by up to 9% and seen in perspective
+    "circle": lambda spread, solidity: spread > 0.65 and solidity > 0.95,
+    "square": lambda spread, solidity: 0.46 < spread < 0.6 and solidity > 0.95,
+    "triangle": lambda spread, solidity: spread < 0.5 and solidity > 0.95,
     "star": lambda spread, solidity: spread < 0.45 and solidity < 0.7,
     "cross": lambda spread, solidity: spread > 0.4 and 0.6 < solidity < 0.82,
 }
@@ -282,7 +294,49 @@ def test_a_third_sealed_picture_is_painted_where_its_mask_says_and_hatching_leav
     assert np.median(spread["hatched"]) > np.median(spread["filled"]) + 20  # lines with the surface between them
 
 
-@pytest.mark.parametrize("name", ["shapes-camera", "shapes-sealed", "shapes-sealed-2", "shapes-sealed-3"])
+def test_fourth_sealed_shapes_fill_their_size_band_and_have_their_class_outline() -> None:
+    """Measured at 192 px: the mask spans the drawn band, and solid shapes keep their class's proportions."""
+    data = ShapesSealed4Dataset(length=300, size=192, seed=5)
+    bands = {name: (low, high) for name, low, high in SIZE_BANDS}
+    seen = set()
+    for index in range(300):
+        scene = data.scene(index)
+        name = SHAPE_CLASSES[scene.label]
+        if name == "circle":
+            assert scene.style not in ("outlined", "brushed"), index  # an outlined circle would be a ring
+        ys, xs = np.nonzero(scene.mask)
+        low, high = bands[scene.band]
+        longer = max(xs.max() - xs.min() + 1, ys.max() - ys.min() + 1) / 192
+        assert low - 0.05 <= longer <= high + 0.05, (index, scene.band, longer)  # the camera's tilt and bulge
+        if scene.band in ("25-40%", "40-60%") and scene.style in ("filled", "graded", "two-tone", "shadowed"):
+            seen.add(name)
+            _assert_class_outline(scene.mask, name, index, FOURTH_SEALED_OUTLINES)
+    assert seen == set(SHAPE_CLASSES)
+
+
+def test_a_fourth_sealed_outline_leaves_the_surface_inside_and_a_two_tone_edge_is_another_colour() -> None:
+    data = ShapesSealed4Dataset(length=300, size=192, seed=5)
+    open_outlines, edges = [], []
+    for index in range(300):
+        scene = data.scene(index)
+        name = SHAPE_CLASSES[scene.label]
+        if scene.band not in ("25-40%", "40-60%"):
+            continue
+        if scene.style == "outlined" and name in ("square", "triangle", "ring"):
+            open_outlines.append(_outline_measures(scene.mask)[2])  # the share of its filled outline it paints
+        if scene.style == "two-tone":
+            inner = cv2.erode(scene.mask.astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool)
+            edge = scene.mask & ~cv2.erode(scene.mask.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+            if inner.sum() >= 30:
+                pixels = scene.image.astype(float)
+                edges.append(np.abs(pixels[inner].mean(axis=0) - pixels[edge].mean(axis=0)).sum())
+    assert len(open_outlines) >= 8 and max(open_outlines) < 0.75
+    assert len(edges) >= 5 and np.median(edges) > 60
+
+
+@pytest.mark.parametrize(
+    "name", ["shapes-camera", "shapes-sealed", "shapes-sealed-2", "shapes-sealed-3", "shapes-sealed-4"]
+)
 def test_the_evaluation_sets_have_a_test_split_only(name: str) -> None:
     assert len(build_dataset(name, "test", length=5, size=48)) == 5
     for split in ("train", "val"):
@@ -328,6 +382,7 @@ def _random_checkpoint(path: Path) -> Path:
         ("shapes-sealed", ("background", "size band", "class")),
         ("shapes-sealed-2", ("background", "size band", "class")),
         ("shapes-sealed-3", ("background", "size band", "class")),
+        ("shapes-sealed-4", ("background", "size band", "class")),
     ],
 )
 def test_evaluate_reports_each_set_by_group_with_pointing_and_mask_range(

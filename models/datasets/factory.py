@@ -16,6 +16,7 @@ from .shapes_scene import SHAPE_CLASSES
 from .shapes_sealed import SEALED_DEFAULT_LENGTH, ShapesSealedDataset
 from .shapes_sealed2 import ShapesSealed2Dataset
 from .shapes_sealed3 import ShapesSealed3Dataset
+from .shapes_sealed4 import ShapesSealed4Dataset
 from .splits import Transform, check_split
 
 DATASET_NAMES: tuple[str, ...] = (
@@ -25,6 +26,7 @@ DATASET_NAMES: tuple[str, ...] = (
     "shapes-sealed",
     "shapes-sealed-2",
     "shapes-sealed-3",
+    "shapes-sealed-4",
     "fashion-mnist",
     "imagefolder",
 )
@@ -35,6 +37,7 @@ EVALUATION_ONLY: dict[str, tuple[type[Dataset], int]] = {
     "shapes-sealed": (ShapesSealedDataset, SEALED_DEFAULT_LENGTH),
     "shapes-sealed-2": (ShapesSealed2Dataset, SEALED_DEFAULT_LENGTH),
     "shapes-sealed-3": (ShapesSealed3Dataset, SEALED_DEFAULT_LENGTH),
+    "shapes-sealed-4": (ShapesSealed4Dataset, SEALED_DEFAULT_LENGTH),
 }
 _ALIASES: dict[str, str] = {
     "shapes": "shapes",
@@ -53,6 +56,10 @@ _ALIASES: dict[str, str] = {
     "shapes-sealed3": "shapes-sealed-3",
     "sealed-3": "shapes-sealed-3",
     "sealed3": "shapes-sealed-3",
+    "shapes-sealed-4": "shapes-sealed-4",
+    "shapes-sealed4": "shapes-sealed-4",
+    "sealed-4": "shapes-sealed-4",
+    "sealed4": "shapes-sealed-4",
     "fashion-mnist": "fashion-mnist",
     "fashion": "fashion-mnist",
     "fashion_mnist": "fashion-mnist",
@@ -69,6 +76,7 @@ DATASET_INFO: dict[str, dict[str, Any]] = {
     "shapes-sealed": {"channels": 3, "input_size": 64, "classes": SHAPE_CLASSES, "has_masks": True},
     "shapes-sealed-2": {"channels": 3, "input_size": 64, "classes": SHAPE_CLASSES, "has_masks": True},
     "shapes-sealed-3": {"channels": 3, "input_size": 64, "classes": SHAPE_CLASSES, "has_masks": True},
+    "shapes-sealed-4": {"channels": 3, "input_size": 64, "classes": SHAPE_CLASSES, "has_masks": True},
     "fashion-mnist": {"channels": 1, "input_size": 28, "classes": FASHION_CLASSES, "has_masks": False},
 }
 
@@ -79,7 +87,7 @@ def canonical_dataset_name(name: str) -> str:
     if key not in _ALIASES:
         raise ValueError(
             f"unknown dataset {name!r}; valid names: {', '.join(DATASET_NAMES)} (aliases: fashion, heldout, camera, "
-            "sealed, sealed-2, sealed-3)"
+            "sealed, sealed-2, sealed-3, sealed-4)"
         )
     return _ALIASES[key]
 
@@ -96,7 +104,7 @@ def build_dataset(
     download: bool = False,
 ) -> Dataset:
     """Create a dataset by name: "shapes", "shapes-heldout" (alias "heldout"), "shapes-camera", "shapes-sealed",
-    "shapes-sealed-2", "shapes-sealed-3", "fashion-mnist" (alias "fashion") or "imagefolder".
+    "shapes-sealed-2", "shapes-sealed-3", "shapes-sealed-4", "fashion-mnist" (alias "fashion") or "imagefolder".
 
     ``seed`` picks the shapes scenes and the image-folder split; the
     Fashion-MNIST validation split is fixed on purpose so scores stay
@@ -105,7 +113,7 @@ def build_dataset(
     applies to the shapes datasets; ``root`` defaults to the Debian path for
     Fashion-MNIST and is required for image folders. "shapes-heldout",
     "shapes-camera" (drawings photographed by a webcam), "shapes-sealed",
-    "shapes-sealed-2" and "shapes-sealed-3" (each run once per trained model)
+    "shapes-sealed-2", "shapes-sealed-3" and "shapes-sealed-4" (each run once per trained model)
     are evaluation sets with only a "test" split (training on them would
     defeat their purpose); other splits are refused, and their lengths
     default to 300, 300 and 400 for each sealed set.
