@@ -146,6 +146,109 @@ def _background_texture(rng: np.random.Generator, size: int, c1: np.ndarray, c2:
     return _mix(c1, c2, t)
 
 
+def _square_wave(coordinate: np.ndarray, period: float, duty: float) -> np.ndarray:
+    """1 on the first ``duty`` of every period along ``coordinate``, else 0."""
+    return ((coordinate / period) % 1.0 < duty).astype(np.float32)
+
+
+def _rotated_frame(rng: np.random.Generator, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Pixel coordinates along and across a random direction, in pixels."""
+    xx, yy = _coords(size)
+    theta = rng.uniform(0, math.pi)
+    u = (xx * math.cos(theta) + yy * math.sin(theta)) * size / 2.0
+    v = (-xx * math.sin(theta) + yy * math.cos(theta)) * size / 2.0
+    return u, v
+
+
+def _pattern_weave(rng: np.random.Generator, size: int, c1: np.ndarray, c2: np.ndarray) -> np.ndarray:
+    """Gingham or plaid: two crossing sets of bands, so their overlaps make a third tone."""
+    u, v = _rotated_frame(rng, size)
+    unit = size / 64.0
+    period_u, period_v = rng.uniform(2.5, 9.0) * unit, rng.uniform(2.5, 9.0) * unit
+    if rng.random() < 0.6:
+        period_v = period_u  # gingham: square checks
+    t = 0.5 * (_square_wave(u + rng.uniform(0, period_u), period_u, rng.uniform(0.3, 0.6)))
+    t += 0.5 * (_square_wave(v + rng.uniform(0, period_v), period_v, rng.uniform(0.3, 0.6)))
+    return _mix(c1, c2, t)
+
+
+def _pattern_grid(rng: np.random.Generator, size: int, c1: np.ndarray, c2: np.ndarray) -> np.ndarray:
+    """Thin lines in a regular grid, as on tiles, graph paper or bricks (every other row shifted)."""
+    u, v = _rotated_frame(rng, size)
+    unit = size / 64.0
+    period = rng.uniform(4.0, 14.0) * unit
+    width = rng.uniform(0.6, 1.8) * unit
+    rows = np.floor(v / period)
+    shift = (rows % 2) * period / 2.0 if rng.random() < 0.35 else 0.0  # brickwork
+    across = (u + shift) % period < width
+    along = v % period < width
+    t = (across | along).astype(np.float32)
+    return _mix(c1, c2, t)
+
+
+def _pattern_waves(rng: np.random.Generator, size: int, c1: np.ndarray, c2: np.ndarray) -> np.ndarray:
+    """Ripples around a point or wavy stripes, as on water, wood grain or corrugated card."""
+    xx, yy = _coords(size)
+    unit = size / 64.0
+    period = rng.uniform(2.5, 10.0) * unit
+    if rng.random() < 0.5:
+        cx, cy = rng.uniform(-1.5, 1.5, 2)
+        distance = np.sqrt((xx - cx) ** 2 + (yy - cy) ** 2) * size / 2.0
+    else:
+        u, v = _rotated_frame(rng, size)
+        distance = u + rng.uniform(0.5, 3.0) * unit * np.sin(2 * math.pi * v / (rng.uniform(10.0, 40.0) * unit))
+    t = 0.5 + 0.5 * np.sin(2 * math.pi * distance / period + rng.uniform(0, 2 * math.pi))
+    if rng.random() < 0.5:
+        t = 0.6 * t + 0.4 * _value_noise(rng, size, rng.uniform(2.0, 6.0) * unit)
+    return _mix(c1, c2, t)
+
+
+def _pattern_marks(rng: np.random.Generator, size: int, c1: np.ndarray, c2: np.ndarray) -> np.ndarray:
+    """Dense small marks in many colours (confetti, terrazzo, gravel) or rows of print-like dashes."""
+    ss = 2
+    base = _mix(c1, c2, _value_noise(rng, size, rng.uniform(6.0, 20.0) * size / 64.0))
+    canvas = Image.fromarray(np.clip(base + 0.5, 0, 255).astype(np.uint8)).resize((size * ss, size * ss))
+    draw = ImageDraw.Draw(canvas)
+    if rng.random() < 0.3:  # print: rows of words, each a short dark or light dash
+        line = rng.uniform(3.0, 7.0) * size / 64.0
+        ink = c2 if contrast(c2, c1) > 60 else (np.zeros(3) if luminance(c1) > 127 else np.full(3, 255.0))
+        fill = tuple(int(c) for c in ink)
+        y = rng.uniform(0, line)
+        while y < size:
+            x = rng.uniform(-3, 1)
+            height = line * rng.uniform(0.35, 0.6)
+            while x < size:
+                length = rng.uniform(1.0, 6.0) * size / 64.0
+                draw.rectangle([x * ss, y * ss, (x + length) * ss, (y + height) * ss], fill=fill)
+                x += length + rng.uniform(0.8, 2.0) * size / 64.0
+            y += line
+    else:
+        count = int(rng.uniform(0.03, 0.12) * size * size / 4.0)
+        many_colours = rng.random() < 0.6
+        radius = rng.uniform(0.006, 0.02, count) * size  # under 4% of the side: never a class shape's size
+        centres = rng.uniform(0, size, (count, 2))
+        angles = rng.uniform(0, 2 * math.pi, (count, 4))
+        colours = rng.uniform(0, 255, (count, 3)) if many_colours else _mix(c1, c2, rng.random(count)[None])[0]
+        for k in range(count):
+            points = [
+                ((centres[k, 0] + radius[k] * math.cos(a)) * ss, (centres[k, 1] + radius[k] * math.sin(a)) * ss)
+                for a in np.sort(angles[k])
+            ]
+            draw.polygon(points, fill=tuple(int(c) for c in colours[k]))
+    return np.asarray(canvas.resize((size, size), Image.Resampling.BOX), dtype=np.float32)
+
+
+_PATTERNS = (_pattern_weave, _pattern_grid, _pattern_waves, _pattern_marks)
+"""Regular edges and dense marks: the surfaces no other painted background has."""
+
+
+def _background_pattern(rng: np.random.Generator, size: int, c1: np.ndarray, c2: np.ndarray) -> np.ndarray:
+    """One of ``_PATTERNS``, most often in two clearly different colours, as printed fabric and tiles are."""
+    if rng.random() < 0.7 and contrast(c1, c2) < 90:
+        c2 = _mix(c1, hsv_colour(rng, (0.0, 1.0), (0.0, 1.0)), np.array(rng.uniform(0.6, 1.0)))
+    return _PATTERNS[int(rng.integers(len(_PATTERNS)))](rng, size, c1, c2)
+
+
 def paint_background(rng: np.random.Generator, kind: str, size: int, c1: np.ndarray, c2: np.ndarray) -> np.ndarray:
     """The background of one scene (H x W x 3 float32) in style ``kind``, before any clutter is drawn."""
     if kind == "solid":
@@ -156,6 +259,8 @@ def paint_background(rng: np.random.Generator, kind: str, size: int, c1: np.ndar
         return _background_noise(rng, size, c1, c2)
     if kind == "texture":
         return _background_texture(rng, size, c1, c2)
+    if kind == "pattern":
+        return _background_pattern(rng, size, c1, c2)
     # clutter sits on a plain or gently shaded base
     if rng.random() < 0.5:
         return _background_gradient(rng, size, c1, c2)

@@ -31,14 +31,29 @@ from .shapes_distractors import crossing_lines, occluder, wobble
 SHAPE_CLASSES: tuple[str, ...] = ("circle", "ring", "square", "triangle", "star", "cross")
 """Class names of the shapes dataset; the index in this tuple is the label."""
 
-BACKGROUND_KINDS: tuple[str, ...] = ("solid", "gradient", "noise", "texture", "clutter", "photographed")
+BACKGROUND_KINDS: tuple[str, ...] = (
+    "solid",
+    "gradient",
+    "noise",
+    "texture",
+    "pattern",
+    "clutter",
+    "photographed",
+)
 """Background styles; clutter gets the largest share of the painted ones because it is the hardest distractor;
-"photographed" is a drawing on paper seen through a webcam (``shapes_photographed``)."""
+"pattern" is regular edges and dense marks (gingham, tiles, ripples, confetti, print); "photographed" is a
+drawing on paper seen through a webcam (``shapes_photographed``)."""
 
-# 30% photographed; clutter, the hardest painted background, gets 30%, taken from solid and gradient ones
-_BACKGROUND_PROBS = np.array([0.07, 0.10, 0.12, 0.11, 0.30, 0.30])
+# 30% photographed; clutter, the hardest painted background, gets 25%; patterns 14%, the rest smooth or noisy
+_BACKGROUND_PROBS = np.array([0.06, 0.07, 0.10, 0.08, 0.14, 0.25, 0.30])
 
 _MIN_EXTENT, _MAX_EXTENT = 0.10, 0.60  # object bounding box, as a fraction of the image side
+
+
+def _draw_extent(rng: np.random.Generator) -> float:
+    """An object's side as a fraction of the image's, on a log scale as distance sets it: as many at 10-15% as at
+    40-60%, because small shapes are the ones a reader misses."""
+    return math.exp(rng.uniform(math.log(_MIN_EXTENT), math.log(_MAX_EXTENT)))
 
 
 @dataclass(frozen=True)
@@ -177,7 +192,7 @@ def generate_scene(
     if hole is not None:
         hole = (hole * stretch) @ rotation.T
     filled = SHAPE_CLASSES[label] in ("circle", "ring") or rng.random() >= 0.4
-    extent = rng.uniform(_MIN_EXTENT, _MAX_EXTENT) * size
+    extent = _draw_extent(rng) * size
     line_width = 0.0
     if not filled:
         # The outline may cover at most 40% of the narrowest part (``thin`` spans ``extent / 2`` per
@@ -296,8 +311,7 @@ def _photographed(
     """A drawing on paper seen through a webcam, with the scene's facts (see ``shapes_photographed``)."""
     from .shapes_photographed import photographed_parts
 
-    # Sizes on a log scale, as distance from a camera sets them: as many at 10-15% of the side as at 40-60%.
-    extent = math.exp(rng.uniform(math.log(_MIN_EXTENT), math.log(_MAX_EXTENT)))
+    extent = _draw_extent(rng)
     parts = photographed_parts(rng, SHAPE_CLASSES[label], outer, hole, size, extent)
     mask = parts["mask"]
     return ShapeScene(
