@@ -156,7 +156,12 @@ TARGETS: dict[str, Target] = {
     "photographed sizes": Target(
         "models/datasets/shapes_scene.py",
         ["tests/test_datasets.py", "-k", "log_scale or photographed_drawings"],
-        ("_photographed",),
+        ("_photographed", "_draw_extent"),
+    ),
+    "pattern backgrounds": Target(
+        "models/datasets/shapes_backgrounds.py",
+        ["tests/test_datasets.py", "-k", "pattern"],
+        ("_square_wave", "_rotated_frame", "_pattern_weave", "_pattern_grid", "_pattern_waves", "_pattern_marks"),
     ),
     "drawn strokes": Target(
         "models/datasets/shapes_strokes.py",

@@ -334,6 +334,17 @@ def test_a_fourth_sealed_outline_leaves_the_surface_inside_and_a_two_tone_edge_i
     assert len(edges) >= 5 and np.median(edges) > 60
 
 
+def test_a_fourth_sealed_picture_is_not_blown_out_and_its_shading_fields_span_zero_to_one() -> None:
+    from models.datasets.shapes_sealed4 import _smooth_field
+
+    for cells in (2, 5, 9):
+        field = _smooth_field(np.random.default_rng(cells), 64, cells)
+        assert float(field.min()) == pytest.approx(0.0, abs=1e-6) and float(field.max()) == pytest.approx(1.0, abs=1e-6)
+    data = ShapesSealed4Dataset(length=60, seed=5)
+    clipped = [float((data.scene(index).image == 255).mean()) for index in range(60)]
+    assert np.mean(clipped) < 0.05, np.mean(clipped)  # light and vignette keep the surface within the scale
+
+
 @pytest.mark.parametrize(
     "name", ["shapes-camera", "shapes-sealed", "shapes-sealed-2", "shapes-sealed-3", "shapes-sealed-4"]
 )
