@@ -154,9 +154,17 @@ def _draw_branches(figure: Figure | SubFigure, values: dict[str, Any]) -> None:
             ".",
             color=HIGHLIGHT,
             markersize=3,
-            label="one conv of (avg + max)",
+            label="conv(avg + max)",
         )
-        axes[-1].legend(fontsize=_pt(), loc="best")
+        # In the corner with little padding: the panel is narrow on the page, and a roomier legend ran into the next.
+        axes[-1].legend(
+            fontsize=_pt(),
+            loc="upper left",
+            handlelength=0.6,
+            handletextpad=0.3,
+            borderpad=0.25,
+            borderaxespad=0.2,
+        )
 
 
 def _draw_channel_gate(figure: Figure | SubFigure, values: dict[str, Any]) -> None:
@@ -203,6 +211,12 @@ def _draw_spatial_pooling(figure: Figure | SubFigure, values: dict[str, Any]) ->
     _map(right, values["mean"], "mean over channels")
 
 
+def _cell_pt(axis: Any, cells: int) -> float:
+    """The side in points of one cell of a square ``cells`` x ``cells`` image drawn on ``axis``."""
+    box = axis.get_window_extent()
+    return min(box.width, box.height) * 72.0 / axis.get_figure(root=True).dpi / cells
+
+
 def _draw_spatial_kernel(figure: Figure | SubFigure, values: dict[str, Any]) -> None:
     kernel = np.asarray(values["kernel"], dtype=np.float64)
     axes = figure.subplots(1, 2)
@@ -210,9 +224,11 @@ def _draw_spatial_kernel(figure: Figure | SubFigure, values: dict[str, Any]) -> 
     for axis, slice_, label in zip(axes, kernel, values["order"]):
         axis.imshow(slice_, cmap="coolwarm", vmin=-bound, vmax=bound)
         if slice_.shape[0] <= 7:
+            # Each number fits its own cell, so a 7x7 kernel on the page stays readable: "-0.19" is about 3 em wide.
+            size = min(_number_pt(), _cell_pt(axis, max(slice_.shape)) / 3.4)
             for (row, col), value in np.ndenumerate(slice_):
                 colour = "white" if abs(value) > 0.6 * bound else "black"
-                axis.text(col, row, f"{value:.2f}", ha="center", va="center", fontsize=_number_pt(), color=colour)
+                axis.text(col, row, f"{value:.2f}", ha="center", va="center", fontsize=size, color=colour)
         axis.set_title(f"slice over the {label} map", fontsize=_pt())
         axis.set_xticks([])
         axis.set_yticks([])

@@ -458,3 +458,54 @@ def test_every_number_of_a_kernel_up_to_7x7_is_printed_on_it() -> None:
         np.testing.assert_allclose(sorted(printed), sorted(np.round(slice_.ravel(), 2)), atol=1e-9)
     larger = _drawn("kernel", "spatial", {"kernel": np.zeros((2, 9, 9)), "order": ["max", "mean"], "kernel_size": 9})
     assert all(not axes.texts for axes in larger.values())  # 81 numbers would not be read: the colours speak
+
+
+@pytest.mark.parametrize("where", ["page", "slide"])
+def test_a_seven_by_seven_kernels_numbers_each_fit_their_cell_on_the_page_and_on_a_slide(where: str) -> None:
+    from attention.spatial import SpatialAttention
+
+    torch.manual_seed(7)
+    module = SpatialAttention(kernel_size=7).eval()
+    features = torch.randn(8, 12, 12)
+    with torch.no_grad():
+        mask = module.spatial_mask(features[None])[0, 0].numpy()
+    explanation = explain_spatial("sa", module, features.numpy(), mask)
+    index = [step.key for step in explanation.steps].index("kernel")
+    if where == "page":
+        figure = render.new_figure(*render_explain.STEP_SIZE)  # as step_image lays it out
+        figure.subplots_adjust(left=0.08, right=0.95, bottom=0.22, top=0.88, wspace=0.4)
+        render_explain.draw_step(explanation.steps[index], "spatial", figure)
+    else:
+        figure = render_explain.step_slide(explanation, index)
+    figure.canvas.draw()
+    renderer = figure.canvas.get_renderer()
+    slices = [axes for axes in figure.axes if len(axes.texts) == 49]
+    assert len(slices) == 2  # the max and the mean slice, every tap numbered
+    for axes in slices:
+        cell = axes.get_window_extent(renderer).height / 7
+        widest = max(text.get_window_extent(renderer).width for text in axes.texts)
+        assert widest < cell  # each number inside its own cell, so none runs into the next
+        assert min(text.get_fontsize() for text in axes.texts) >= 4.0  # and still large enough to read
+
+
+@pytest.mark.parametrize("where", ["page", "slide"])
+def test_the_branch_panels_legend_stays_inside_its_own_panel(where: str) -> None:
+    from attention.explain import Step
+
+    rng = np.random.default_rng(0)
+    values = {key: rng.normal(size=24) for key in ("avg_part", "max_part", "logits", "one_conv")}
+    step = Step("branches", "step", "", values)
+    figure = render.new_figure(*(render_explain.STEP_SIZE if where == "page" else render_explain.SLIDE_SIZE))
+    if where == "page":  # as step_image lays it out
+        figure.subplots_adjust(left=0.08, right=0.95, bottom=0.22, top=0.88, wspace=0.4)
+        render_explain.draw_step(step, "channel", figure)
+    else:  # as step_slide lays it out
+        with render_explain.slide_text():
+            drawing = figure.subfigures(1, 1)
+            drawing.subplots_adjust(left=0.06, right=0.95, bottom=0.1, top=0.6, wspace=0.35)
+            render_explain.draw_step(step, "channel", drawing)
+    figure.canvas.draw()
+    renderer = figure.canvas.get_renderer()
+    panel = figure.axes[-1]
+    legend, box = panel.get_legend().get_window_extent(renderer), panel.get_window_extent(renderer)
+    assert box.x0 <= legend.x0 and legend.x1 <= box.x1  # a wider one ran into the max branch's panel
