@@ -1078,9 +1078,9 @@ HAND_MUTANTS: list[HandMutant] = [
     ),
     HandMutant(
         "photographed sizes",
-        "photographed sizes drawn evenly, so small drawings are rare",
-        "extent = math.exp(rng.uniform(math.log(_MIN_EXTENT), math.log(_MAX_EXTENT)))",
-        "extent = rng.uniform(_MIN_EXTENT, _MAX_EXTENT)",
+        "sizes drawn evenly, so small shapes and drawings are rare",
+        "return math.exp(rng.uniform(math.log(_MIN_EXTENT), math.log(_MAX_EXTENT)))",
+        "return rng.uniform(_MIN_EXTENT, _MAX_EXTENT)",
     ),
     HandMutant(
         "photographed drawings",

@@ -275,14 +275,20 @@ def test_a_pattern_puts_edges_all_over_the_picture_and_the_object_still_stands_o
     from models.datasets.shapes_backgrounds import _PATTERNS, contrast
 
     black, white = np.zeros(3, np.float32), np.full(3, 255.0, np.float32)
-    busy_cells = []
+    busy_cells, tones, lines = [], [], []
     for i in range(12):
         picture = _PATTERNS[pattern](np.random.default_rng([4, i]), 96, black, white)
         assert picture.shape == (96, 96, 3) and np.isfinite(picture).all()
         grey = picture.mean(axis=2)
         steps = (np.abs(np.diff(grey, axis=1))[:-1] > 40) | (np.abs(np.diff(grey, axis=0))[:, :-1] > 40)
         busy_cells.append(steps[:88, :88].reshape(8, 11, 8, 11).any(axis=(1, 3)).mean())  # 11 x 11 px cells
+        tones.append(min(np.mean(np.abs(grey - level) < 1) for level in (0.0, 127.5, 255.0)))
+        lines.append(np.mean(grey > 127.5))
     assert np.median(busy_cells) > 0.75, busy_cells  # edges everywhere, not a feature in one place
+    if pattern == 0:  # a weave's two sets of bands cross: each colour, and their overlap, cover a tenth at least
+        assert np.median(tones) > 0.1, tones
+    if pattern == 1:  # grid lines are thin: the second colour is a minority, and never absent
+        assert 0.05 < np.median(lines) < 0.6, lines
     chosen = []
     for i in range(40):
         scene = generate_scene(np.random.default_rng([11, i]), SIZE, background="pattern", degrade=False)
