@@ -244,13 +244,13 @@ def render_sealed4_scene(rng: np.random.Generator, size: int) -> SealedScene:
     dx, dy = (xs - centre[0]) / scale, (ys - centre[1]) / scale
     ux = (dx * turn[0, 0] + dy * turn[1, 0]) / aspect  # back into the unit frame: unturn, unstretch
     uy = (dx * turn[0, 1] + dy * turn[1, 1]) * aspect
-    distance = inside(ux, uy) * scale  # about pixels on the doubled grid's scale
+    distance = inside(ux, uy) * scale  # in (about) native pixels, sampled on the doubled grid
     width = max(2.0, float(rng.uniform(0.06, 0.14)) * span * scale)
     if style == "brushed":  # a brush presses harder in places
         width = width * (0.6 + 0.8 * _smooth_field(rng, side * _FINE, 5).to(distance))
     outline = style in ("outlined", "brushed")
     signed = (distance + width / 2).abs() - width / 2 if outline else distance
-    fine = (0.5 - signed * _FINE).clamp(0, 1)
+    fine = (0.5 - signed * _FINE).clamp(0, 1)  # an edge one fine sample wide
     coverage = F.avg_pool2d(fine[None, None], _FINE)[0, 0]
     around = picture[coverage > 0.5] if bool((coverage > 0.5).any()) else picture.reshape(-1, 3)
     ink = _distinct_colour(rng, around)
