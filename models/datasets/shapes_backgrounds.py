@@ -130,12 +130,18 @@ def _background_noise(rng: np.random.Generator, size: int, c1: np.ndarray, c2: n
     return _mix(c1, c2, t)
 
 
-def _background_texture(rng: np.random.Generator, size: int, c1: np.ndarray, c2: np.ndarray) -> np.ndarray:
-    """Stripes or a checkerboard: regular edges everywhere, so edges alone do not find the object."""
+def _rotated_frame(rng: np.random.Generator, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Pixel coordinates along and across a random direction, in pixels."""
     xx, yy = _coords(size)
     theta = rng.uniform(0, math.pi)
     u = (xx * math.cos(theta) + yy * math.sin(theta)) * size / 2.0
     v = (-xx * math.sin(theta) + yy * math.cos(theta)) * size / 2.0
+    return u, v
+
+
+def _background_texture(rng: np.random.Generator, size: int, c1: np.ndarray, c2: np.ndarray) -> np.ndarray:
+    """Stripes or a checkerboard: regular edges everywhere, so edges alone do not find the object."""
+    u, v = _rotated_frame(rng, size)
     period = rng.uniform(3.0, 14.0) * size / 64.0
     phase = rng.uniform(0, period)
     if rng.random() < 0.55:
@@ -149,15 +155,6 @@ def _background_texture(rng: np.random.Generator, size: int, c1: np.ndarray, c2:
 def _square_wave(coordinate: np.ndarray, period: float, duty: float) -> np.ndarray:
     """1 on the first ``duty`` of every period along ``coordinate``, else 0."""
     return ((coordinate / period) % 1.0 < duty).astype(np.float32)
-
-
-def _rotated_frame(rng: np.random.Generator, size: int) -> tuple[np.ndarray, np.ndarray]:
-    """Pixel coordinates along and across a random direction, in pixels."""
-    xx, yy = _coords(size)
-    theta = rng.uniform(0, math.pi)
-    u = (xx * math.cos(theta) + yy * math.sin(theta)) * size / 2.0
-    v = (-xx * math.sin(theta) + yy * math.cos(theta)) * size / 2.0
-    return u, v
 
 
 def _pattern_weave(rng: np.random.Generator, size: int, c1: np.ndarray, c2: np.ndarray) -> np.ndarray:

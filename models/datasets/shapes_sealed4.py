@@ -228,6 +228,7 @@ def render_sealed4_scene(rng: np.random.Generator, size: int) -> SealedScene:
     if name == "circle" and style in ("outlined", "brushed"):
         style = "filled"  # a circle's outline is a ring
     side = _NATIVE
+    px, py = _plane(side)
     picture = _surface(rng, surface, side)
     inside, hull = _implicit(name, rng)
     angle = rng.uniform(0, 2 * math.pi)
@@ -261,9 +262,7 @@ def render_sealed4_scene(rng: np.random.Generator, size: int) -> SealedScene:
     if style == "graded":  # the fill runs from the ink to another colour across the shape
         other = _distinct_colour(rng, around)
         direction = rng.uniform(0, 2 * math.pi)
-        along = (_plane(side)[0] - centre[0]) * math.cos(direction) + (_plane(side)[1] - centre[1]) * math.sin(
-            direction
-        )
+        along = (px - centre[0]) * math.cos(direction) + (py - centre[1]) * math.sin(direction)
         ink = _blend(ink, other, along / (2 * half.max()) + 0.5)
     picture = picture * (1 - coverage[..., None]) + ink * coverage[..., None]
     if style == "two-tone":  # a filled shape with an edge in a second colour
@@ -271,10 +270,8 @@ def render_sealed4_scene(rng: np.random.Generator, size: int) -> SealedScene:
         edge = F.avg_pool2d(edge_fine[None, None], _FINE)[0, 0]
         edge_ink = _distinct_colour(rng, ink[None])
         picture = picture * (1 - edge[..., None]) + edge_ink * edge[..., None]
-    light = 1 + rng.uniform(-0.25, 0.25) * _plane(side)[int(rng.integers(2))] / side
-    vignette = 1 - rng.uniform(0, 0.35) * (
-        ((_plane(side)[0] / side - 0.5) ** 2 + (_plane(side)[1] / side - 0.5) ** 2) * 2
-    )
+    light = 1 + rng.uniform(-0.25, 0.25) * (px, py)[int(rng.integers(2))] / side
+    vignette = 1 - rng.uniform(0, 0.35) * (((px / side - 0.5) ** 2 + (py / side - 0.5) ** 2) * 2)
     picture = picture * (light * vignette)[..., None]
     picture, coverage = _camera(rng, picture, coverage)
     if rng.random() < 0.5:
