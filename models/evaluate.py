@@ -30,10 +30,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--dataset",
         help="dataset to evaluate on (default: the one the checkpoint was trained on); shapes-heldout: 300 "
         "pictures (or --limit) from an independent renderer, scored per background kind; shapes-camera: 300 "
-        "drawings as a webcam sees them, by size band, hand and class; shapes-sealed, shapes-sealed-2, "
-        "shapes-sealed-3 and shapes-sealed-4: 400 pictures each of four more renderers (matplotlib paths, OpenCV, "
-        "matplotlib's Agg patches, torch implicit functions), by background, size band and class, each to be run "
-        "once per trained model; all test split only",
+        "drawings as a webcam sees them, by size band, hand and class; shapes-sealed to shapes-sealed-5: 400 "
+        "pictures each of five more renderers (matplotlib paths, OpenCV, matplotlib's Agg patches, torch implicit "
+        "functions, scipy-filled traced outlines), by background, size band and class, each to be run once per "
+        "trained model; all test split only",
     )
     parser.add_argument("--split", default="test", choices=("train", "val", "test"))
     parser.add_argument("--limit", type=int, help="evaluate only the first N images")

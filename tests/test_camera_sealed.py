@@ -18,12 +18,14 @@ import torch
 
 from models.checkpoint import checkpoint_dict, save_checkpoint
 from models.datasets import SHAPE_CLASSES, build_dataset
+from models.datasets.factory import SEALED_SETS, canonical_dataset_name
 from models.datasets.photograph import photograph
 from models.datasets.shapes_camera import SHEET_SIDE, SIZE_BANDS, ShapesCameraDataset
-from models.datasets.shapes_sealed import SURFACES, ShapesSealedDataset, render_sealed_scene
+from models.datasets.shapes_sealed import SURFACES, SealedScene, ShapesSealedDataset, render_sealed_scene
 from models.datasets.shapes_sealed2 import STYLES2, SURFACES2, ShapesSealed2Dataset
 from models.datasets.shapes_sealed3 import STYLES3, SURFACES3, ShapesSealed3Dataset
 from models.datasets.shapes_sealed4 import STYLES4, SURFACES4, ShapesSealed4Dataset
+from models.datasets.shapes_sealed5 import STYLES5, SURFACES5, ShapesSealed5Dataset
 from models.datasets.shapes_strokes import thickest_circle_line, thinnest_ring_band
 from models.evaluate import main
 from models.networks import build_model, resolved_config
@@ -122,8 +124,9 @@ def test_the_sealed_diagnosis_prints_accuracy_by_band_for_each_way_of_drawing(
         (ShapesSealed2Dataset, SURFACES2, STYLES2),
         (ShapesSealed3Dataset, SURFACES3, STYLES3),
         (ShapesSealed4Dataset, SURFACES4, STYLES4),
+        (ShapesSealed5Dataset, SURFACES5, STYLES5),
     ],
-    ids=["second", "third", "fourth"],
+    ids=["second", "third", "fourth", "fifth"],
 )
 def test_later_sealed_pictures_are_rebuilt_alike_and_their_groups_are_what_was_drawn(
     renderer: type[ShapesSealedDataset], surfaces: tuple[str, ...], styles: tuple[str, ...]
@@ -294,13 +297,27 @@ def test_a_third_sealed_picture_is_painted_where_its_mask_says_and_hatching_leav
     assert np.median(spread["hatched"]) > np.median(spread["filled"]) + 20  # lines with the surface between them
 
 
-def test_fourth_sealed_shapes_fill_their_size_band_and_have_their_class_outline() -> None:
+@pytest.fixture(scope="module")
+def fourth_sealed_at_192() -> list[SealedScene]:
+    """300 pictures of the fourth set at its native size, rendered once for the tests that measure them."""
+    data = ShapesSealed4Dataset(length=300, size=192, seed=5)  # not the evaluation seed
+    return [data.scene(index) for index in range(300)]
+
+
+@pytest.fixture(scope="module")
+def fifth_sealed_at_192() -> list[SealedScene]:
+    """160 pictures of the fifth set at 192 px, rendered once for the tests that measure them."""
+    data = ShapesSealed5Dataset(length=160, size=192, seed=5)  # not the evaluation seed
+    return [data.scene(index) for index in range(160)]
+
+
+def test_fourth_sealed_shapes_fill_their_size_band_and_have_their_class_outline(
+    fourth_sealed_at_192: list[SealedScene],
+) -> None:
     """Measured at 192 px: the mask spans the drawn band, and solid shapes keep their class's proportions."""
-    data = ShapesSealed4Dataset(length=300, size=192, seed=5)
     bands = {name: (low, high) for name, low, high in SIZE_BANDS}
     seen = set()
-    for index in range(300):
-        scene = data.scene(index)
+    for index, scene in enumerate(fourth_sealed_at_192):
         name = SHAPE_CLASSES[scene.label]
         if name == "circle":
             assert scene.style not in ("outlined", "brushed"), index  # an outlined circle would be a ring
@@ -314,11 +331,11 @@ def test_fourth_sealed_shapes_fill_their_size_band_and_have_their_class_outline(
     assert seen == set(SHAPE_CLASSES)
 
 
-def test_a_fourth_sealed_outline_leaves_the_surface_inside_and_a_two_tone_edge_is_another_colour() -> None:
-    data = ShapesSealed4Dataset(length=300, size=192, seed=5)
+def test_a_fourth_sealed_outline_leaves_the_surface_inside_and_a_two_tone_edge_is_another_colour(
+    fourth_sealed_at_192: list[SealedScene],
+) -> None:
     open_outlines, edges = [], []
-    for index in range(300):
-        scene = data.scene(index)
+    for scene in fourth_sealed_at_192:
         name = SHAPE_CLASSES[scene.label]
         if scene.band not in ("25-40%", "40-60%"):
             continue
@@ -345,9 +362,77 @@ def test_a_fourth_sealed_picture_is_not_blown_out_and_its_shading_fields_span_ze
     assert np.mean(clipped) < 0.05, np.mean(clipped)  # light and vignette keep the surface within the scale
 
 
-@pytest.mark.parametrize(
-    "name", ["shapes-camera", "shapes-sealed", "shapes-sealed-2", "shapes-sealed-3", "shapes-sealed-4"]
-)
+FIFTH_SEALED_OUTLINES: Outline = {  # stretched by up to 9%, hand-wobbled in places and seen in perspective
+    "circle": lambda spread, solidity: spread > 0.65 and solidity > 0.95,
+    "square": lambda spread, solidity: 0.44 < spread < 0.6 and solidity > 0.93,
+    "triangle": lambda spread, solidity: spread < 0.5 and solidity > 0.93,
+    "star": lambda spread, solidity: spread < 0.45 and solidity < 0.7,
+    "cross": lambda spread, solidity: spread > 0.4 and 0.6 < solidity < 0.82,
+}
+
+
+def test_fifth_sealed_shapes_fill_their_size_band_and_have_their_class_outline(
+    fifth_sealed_at_192: list[SealedScene],
+) -> None:
+    """Measured at 192 px: the mask spans the drawn band, and solid shapes keep their class's proportions."""
+    bands = {name: (low, high) for name, low, high in SIZE_BANDS}
+    seen = set()
+    for index, scene in enumerate(fifth_sealed_at_192):
+        ys, xs = np.nonzero(scene.mask)
+        low, high = bands[scene.band]
+        longer = max(xs.max() - xs.min() + 1, ys.max() - ys.min() + 1) / 192
+        # the camera looks up to 9% closer, and a sticker's border adds up to 8 of the 192 pixels
+        assert low - 0.02 <= longer <= high * 1.09 + 0.045, (index, scene.band, longer)
+        name = SHAPE_CLASSES[scene.label]
+        if scene.band in ("25-40%", "40-60%") and scene.style in ("filled", "stippled"):
+            seen.add(name)
+            _assert_class_outline(scene.mask, name, index, FIFTH_SEALED_OUTLINES)
+    assert seen == set(SHAPE_CLASSES)
+
+
+def test_a_fifth_sealed_pen_circle_is_a_thin_loop_and_a_pen_ring_one_band_twice_as_wide(
+    fifth_sealed_at_192: list[SealedScene],
+) -> None:
+    """Drawn by hand, a circle and a ring differ in the stroke's width alone, by the rule of ``shapes_strokes``."""
+    circles, rings, polygons = [], [], []
+    for scene in fifth_sealed_at_192:
+        name = SHAPE_CLASSES[scene.label]
+        if scene.band not in ("25-40%", "40-60%") or scene.style not in ("pen", "sketched", "marker"):
+            continue
+        painted = _outline_measures(scene.mask)[2]  # the share of its filled outline that the stroke paints
+        if name == "circle" and scene.style != "marker":
+            circles.append(painted)
+        elif name == "ring":
+            rings.append(painted)
+        elif name in ("square", "triangle"):
+            polygons.append(painted)
+    assert len(circles) >= 3 and max(circles) < 0.3, circles  # a line of at most a tenth of the radius
+    assert len(rings) >= 3 and min(rings) > 0.45, rings  # a band of 28-50% of the radius
+    assert len(polygons) >= 6 and max(polygons) < 0.6, polygons  # the surface shows inside the outline
+
+
+def test_a_fifth_sealed_picture_is_inked_where_its_mask_says_and_not_blown_out(
+    fifth_sealed_at_192: list[SealedScene],
+) -> None:
+    contrasts = []
+    for scene in fifth_sealed_at_192:
+        if scene.band in ("25-40%", "40-60%") and scene.style in ("filled", "marker"):
+            pixels = scene.image.astype(float)
+            ring = cv2.dilate(scene.mask.astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool) & ~scene.mask
+            contrasts.append(np.abs(pixels[scene.mask].mean(axis=0) - pixels[ring].mean(axis=0)).sum())
+    assert len(contrasts) >= 10 and np.median(contrasts) > 60, contrasts  # the ink stands out from the surface
+    clipped = [float((scene.image == 255).mean()) for scene in fifth_sealed_at_192]
+    assert np.mean(clipped) < 0.05, np.mean(clipped)  # the lamp keeps the surface within the scale
+
+
+@pytest.mark.parametrize("name", list(SEALED_SETS))
+def test_every_spelling_of_a_sealed_set_names_it(name: str) -> None:
+    number = name.removeprefix("shapes-sealed").removeprefix("-")
+    spellings = {name, f"sealed{number}", f"shapes-sealed{number}"} | ({f"sealed-{number}"} if number else {"sealed"})
+    assert {canonical_dataset_name(spelling.upper()) for spelling in spellings} == {name}
+
+
+@pytest.mark.parametrize("name", ["shapes-camera", *SEALED_SETS])
 def test_the_evaluation_sets_have_a_test_split_only(name: str) -> None:
     assert len(build_dataset(name, "test", length=5, size=48)) == 5
     for split in ("train", "val"):
@@ -394,6 +479,7 @@ def _random_checkpoint(path: Path) -> Path:
         ("shapes-sealed-2", ("background", "size band", "class")),
         ("shapes-sealed-3", ("background", "size band", "class")),
         ("shapes-sealed-4", ("background", "size band", "class")),
+        ("shapes-sealed-5", ("background", "size band", "class")),
     ],
 )
 def test_evaluate_reports_each_set_by_group_with_pointing_and_mask_range(

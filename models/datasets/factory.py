@@ -17,16 +17,22 @@ from .shapes_sealed import SEALED_DEFAULT_LENGTH, ShapesSealedDataset
 from .shapes_sealed2 import ShapesSealed2Dataset
 from .shapes_sealed3 import ShapesSealed3Dataset
 from .shapes_sealed4 import ShapesSealed4Dataset
+from .shapes_sealed5 import ShapesSealed5Dataset
 from .splits import Transform, check_split
 
+# The sealed renderers in the order they were written; each is run once per trained model.
+SEALED_SETS: dict[str, type[Dataset]] = {
+    "shapes-sealed": ShapesSealedDataset,
+    "shapes-sealed-2": ShapesSealed2Dataset,
+    "shapes-sealed-3": ShapesSealed3Dataset,
+    "shapes-sealed-4": ShapesSealed4Dataset,
+    "shapes-sealed-5": ShapesSealed5Dataset,
+}
 DATASET_NAMES: tuple[str, ...] = (
     "shapes",
     "shapes-heldout",
     "shapes-camera",
-    "shapes-sealed",
-    "shapes-sealed-2",
-    "shapes-sealed-3",
-    "shapes-sealed-4",
+    *SEALED_SETS,
     "fashion-mnist",
     "imagefolder",
 )
@@ -34,11 +40,16 @@ DATASET_NAMES: tuple[str, ...] = (
 EVALUATION_ONLY: dict[str, tuple[type[Dataset], int]] = {
     "shapes-heldout": (ShapesHeldoutDataset, HELDOUT_DEFAULT_LENGTH),
     "shapes-camera": (ShapesCameraDataset, CAMERA_DEFAULT_LENGTH),
-    "shapes-sealed": (ShapesSealedDataset, SEALED_DEFAULT_LENGTH),
-    "shapes-sealed-2": (ShapesSealed2Dataset, SEALED_DEFAULT_LENGTH),
-    "shapes-sealed-3": (ShapesSealed3Dataset, SEALED_DEFAULT_LENGTH),
-    "shapes-sealed-4": (ShapesSealed4Dataset, SEALED_DEFAULT_LENGTH),
+    **{name: (kind, SEALED_DEFAULT_LENGTH) for name, kind in SEALED_SETS.items()},
 }
+
+
+def _sealed_aliases(name: str) -> dict[str, str]:
+    """Every spelling of a sealed set's name, so that "sealed-2", "sealed2" and "shapes-sealed2" all name one set."""
+    short = name.removeprefix("shapes-")
+    return {spelling: name for spelling in (name, name.replace("sealed-", "sealed"), short, short.replace("-", ""))}
+
+
 _ALIASES: dict[str, str] = {
     "shapes": "shapes",
     "shapes-heldout": "shapes-heldout",
@@ -46,20 +57,7 @@ _ALIASES: dict[str, str] = {
     "heldout": "shapes-heldout",
     "shapes-camera": "shapes-camera",
     "camera": "shapes-camera",
-    "shapes-sealed": "shapes-sealed",
-    "sealed": "shapes-sealed",
-    "shapes-sealed-2": "shapes-sealed-2",
-    "shapes-sealed2": "shapes-sealed-2",
-    "sealed-2": "shapes-sealed-2",
-    "sealed2": "shapes-sealed-2",
-    "shapes-sealed-3": "shapes-sealed-3",
-    "shapes-sealed3": "shapes-sealed-3",
-    "sealed-3": "shapes-sealed-3",
-    "sealed3": "shapes-sealed-3",
-    "shapes-sealed-4": "shapes-sealed-4",
-    "shapes-sealed4": "shapes-sealed-4",
-    "sealed-4": "shapes-sealed-4",
-    "sealed4": "shapes-sealed-4",
+    **{alias: name for sealed in SEALED_SETS for alias, name in _sealed_aliases(sealed).items()},
     "fashion-mnist": "fashion-mnist",
     "fashion": "fashion-mnist",
     "fashion_mnist": "fashion-mnist",
@@ -69,14 +67,9 @@ _ALIASES: dict[str, str] = {
     "folder": "imagefolder",
 }
 
+_SHAPES_INFO: dict[str, Any] = {"channels": 3, "input_size": 64, "classes": SHAPE_CLASSES, "has_masks": True}
 DATASET_INFO: dict[str, dict[str, Any]] = {
-    "shapes": {"channels": 3, "input_size": 64, "classes": SHAPE_CLASSES, "has_masks": True},
-    "shapes-heldout": {"channels": 3, "input_size": 64, "classes": SHAPE_CLASSES, "has_masks": True},
-    "shapes-camera": {"channels": 3, "input_size": 64, "classes": SHAPE_CLASSES, "has_masks": True},
-    "shapes-sealed": {"channels": 3, "input_size": 64, "classes": SHAPE_CLASSES, "has_masks": True},
-    "shapes-sealed-2": {"channels": 3, "input_size": 64, "classes": SHAPE_CLASSES, "has_masks": True},
-    "shapes-sealed-3": {"channels": 3, "input_size": 64, "classes": SHAPE_CLASSES, "has_masks": True},
-    "shapes-sealed-4": {"channels": 3, "input_size": 64, "classes": SHAPE_CLASSES, "has_masks": True},
+    **{name: dict(_SHAPES_INFO) for name in ("shapes", "shapes-heldout", "shapes-camera", *SEALED_SETS)},
     "fashion-mnist": {"channels": 1, "input_size": 28, "classes": FASHION_CLASSES, "has_masks": False},
 }
 
@@ -87,7 +80,7 @@ def canonical_dataset_name(name: str) -> str:
     if key not in _ALIASES:
         raise ValueError(
             f"unknown dataset {name!r}; valid names: {', '.join(DATASET_NAMES)} (aliases: fashion, heldout, camera, "
-            "sealed, sealed-2, sealed-3, sealed-4)"
+            f"{', '.join(sealed.removeprefix('shapes-') for sealed in SEALED_SETS)})"
         )
     return _ALIASES[key]
 
@@ -103,8 +96,8 @@ def build_dataset(
     size: int = 64,
     download: bool = False,
 ) -> Dataset:
-    """Create a dataset by name: "shapes", "shapes-heldout" (alias "heldout"), "shapes-camera", "shapes-sealed",
-    "shapes-sealed-2", "shapes-sealed-3", "shapes-sealed-4", "fashion-mnist" (alias "fashion") or "imagefolder".
+    """Create a dataset by name: "shapes", "shapes-heldout" (alias "heldout"), "shapes-camera", "shapes-sealed"
+    to "shapes-sealed-5", "fashion-mnist" (alias "fashion") or "imagefolder".
 
     ``seed`` picks the shapes scenes and the image-folder split; the
     Fashion-MNIST validation split is fixed on purpose so scores stay
@@ -112,8 +105,8 @@ def build_dataset(
     truncates the other datasets (handy for smoke runs). ``size`` only
     applies to the shapes datasets; ``root`` defaults to the Debian path for
     Fashion-MNIST and is required for image folders. "shapes-heldout",
-    "shapes-camera" (drawings photographed by a webcam), "shapes-sealed",
-    "shapes-sealed-2", "shapes-sealed-3" and "shapes-sealed-4" (each run once per trained model)
+    "shapes-camera" (drawings photographed by a webcam), and the five
+    sealed sets "shapes-sealed" to "shapes-sealed-5" (each run once per trained model)
     are evaluation sets with only a "test" split (training on them would
     defeat their purpose); other splits are refused, and their lengths
     default to 300, 300 and 400 for each sealed set.
