@@ -118,6 +118,28 @@ def test_the_sealed_diagnosis_prints_accuracy_by_band_for_each_way_of_drawing(
             diagnose([str(checkpoint), *bad])
 
 
+def test_paired_counts_name_the_pictures_only_one_checkpoint_reads_with_the_exact_mcnemar_p(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from scripts.paired_counts import main as paired
+    from scripts.paired_counts import mcnemar_exact
+
+    assert mcnemar_exact(0, 0) == 1.0 and mcnemar_exact(3, 3) == 1.0
+    assert mcnemar_exact(0, 5) == pytest.approx(2 / 32) and mcnemar_exact(5, 0) == pytest.approx(2 / 32)
+    assert mcnemar_exact(24, 11) == pytest.approx(0.041, abs=0.001)  # the card's step 13 against step 12
+    first = _random_checkpoint(tmp_path / "first.pt")
+    second = _random_checkpoint(tmp_path / "second.pt", seed=1)
+    assert paired([str(first), str(second), "--dataset", "shapes-camera", "--limit", "24"]) == 0
+    row = capsys.readouterr().out.strip().splitlines()[1].split()
+    assert row[:2] == ["shapes-camera", "24"]
+    right_first, right_second = (round(float(cell.rstrip("%")) * 24 / 100) for cell in row[2:4])
+    only_first, only_second = int(row[4]), int(row[5])
+    assert right_first - right_second == only_first - only_second  # both read the rest alike
+    assert float(row[6]) == pytest.approx(mcnemar_exact(only_first, only_second), abs=0.001)
+    with pytest.raises(SystemExit):
+        paired([str(first), str(second), "--dataset", "shapes-camera", "--limit", "0"])
+
+
 @pytest.mark.parametrize(
     ("renderer", "surfaces", "styles"),
     [
@@ -458,8 +480,8 @@ def test_a_photograph_keeps_the_drawing_in_view_and_the_hand_at_the_far_edge() -
         assert skin[:, :32].sum() == 0 and skin[:, 32:].sum() > 0  # the hand holds the right edge, far from it
 
 
-def _random_checkpoint(path: Path) -> Path:
-    torch.manual_seed(0)
+def _random_checkpoint(path: Path, seed: int = 0) -> Path:
+    torch.manual_seed(seed)
     config = resolved_config("attention_resnet_shapes", {"num_classes": 6, "in_channels": 3})
     model = build_model("attention_resnet_shapes", **config)
     save_checkpoint(

@@ -206,7 +206,7 @@ def recorded_data_root(loaded: LoadedModel, dataset: str) -> str | None:
     return root
 
 
-def _open_dataset(
+def open_evaluation_set(
     loaded: LoadedModel, dataset: str, split: str, limit: int | None, data_root: str | None, seed: int
 ) -> Dataset:
     """The evaluation split, built the way models.train builds it so scores are comparable."""
@@ -422,7 +422,7 @@ def evaluate_checkpoint(
         data_root = recorded_data_root(loaded, dataset_name)
     if data_root is None and dataset_name == "imagefolder":
         raise InputError(f"{loaded.name} does not record its image folder; pass --data-root")
-    data = _open_dataset(loaded, dataset_name, split, limit, data_root, seed)
+    data = open_evaluation_set(loaded, dataset_name, split, limit, data_root, seed)
     count = len(data)  # type: ignore[arg-type]
     LOGGER.info("evaluating %s on %s/%s (%d images)", loaded.name, dataset_name, split, count)
 
