@@ -175,6 +175,12 @@ TARGETS: dict[str, Target] = {
     "fourth sealed set": Target(
         "models/datasets/shapes_sealed4.py", ["tests/test_camera_sealed.py", "-k", "fourth or sealed-4"]
     ),
+    "fifth sealed set": Target(
+        "models/datasets/shapes_sealed5.py", ["tests/test_camera_sealed.py", "-k", "fifth or sealed-5"]
+    ),
+    "dataset names": Target(
+        "models/datasets/factory.py", ["tests/test_camera_sealed.py", "-k", "spelling or test_split_only"]
+    ),
     "records": Target("attention/records.py", ["tests/test_recorder.py", "-k", "not memory and not thread"]),
     "tokens": Target("attention/tokens.py", ["tests/test_tokens.py", "-k", "not explain and not profile"]),
     "render_tokens": Target("attention/render_tokens.py", ["tests/test_render_tokens.py"]),
@@ -238,6 +244,31 @@ class HandMutant:
 # Bugs a developer makes while refactoring. When a module changes, its snippets may stop matching: the run
 # reports those as STALE and fails, so someone refreshes the snippet instead of losing the mutant silently.
 HAND_MUTANTS: list[HandMutant] = [
+    # models: the fifth sealed renderer and the names of the evaluation sets.
+    HandMutant(
+        "fifth sealed set",
+        "a hand-drawn circle given a ring's band",
+        "min(rng.uniform(0.04, 0.1) * radius, thickest_circle_line(radius, fine_side))",
+        "rng.uniform(0.3, 0.45) * radius",
+    ),  # fmt: skip
+    HandMutant(
+        "fifth sealed set",
+        "a ring's hole left filled",
+        "region &= ~(ndimage.binary_fill_holes(lines[1]) & ~lines[1])",
+        "region &= True",
+    ),  # fmt: skip
+    HandMutant(
+        "fifth sealed set",
+        "the camera's exposure left out, so bright surfaces clip",
+        "picture = picture * min(1.0, 245.0 / float(np.percentile(picture, 99)))",
+        "picture = picture * 1.0",
+    ),  # fmt: skip
+    HandMutant(
+        "dataset names",
+        "the short spelling without a hyphen forgotten",
+        'short, short.replace("-", "")',
+        "short",
+    ),  # fmt: skip
     # models: the ViT trained here, its bounds, its pointing-game maps and its distillation.
     HandMutant(
         "vit bounds",
