@@ -363,7 +363,7 @@ def test_switching_one_head_off_is_the_network_whose_head_passes_on_nothing(libr
         _without_head_values(without, layers(without)[index], entry["head"])
         with torch.no_grad():
             expected = float(torch.softmax(without(x), dim=1)[0, target]) - float(analysis.probabilities[target])
-        assert entry["delta"] == pytest.approx(expected, abs=2e-6), entry
+        assert entry["delta"] == pytest.approx(expected, abs=1e-5), entry  # 6 decimals, then float32 noise
     assert any(abs(entry["delta"]) > 1e-4 for entry in entries)
 
 
