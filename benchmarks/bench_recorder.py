@@ -119,16 +119,19 @@ def main() -> None:
     parser.add_argument("--min-rounds", type=int, default=20)
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--only", default="", help="run only the cases whose name contains this")
+    parser.add_argument(
+        "--checkpoint", action="append", default=[], help="also a checkpoint file, at its own input size (repeatable)"
+    )
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.manual_seed(0)
 
-    def shipped(name: str) -> tuple[str, Callable[[], torch.nn.Module], tuple[int, ...]]:
-        """A shipped checkpoint's case: its name with its own input shape, its model, that shape."""
+    def shipped(name: str, label: str = "shipped {} net") -> tuple[str, Callable[[], torch.nn.Module], tuple[int, ...]]:
+        """A checkpoint's case: its name with its own input shape, its model, that shape."""
         loaded = load_checkpoint(name)
         shape = (1, loaded.preprocessing.channels, *loaded.preprocessing.input_size)
-        return f"shipped {name} net, " + "x".join(map(str, shape)), lambda: loaded.model, shape
+        return label.format(name) + ", " + "x".join(map(str, shape)), lambda: loaded.model, shape
 
     # (name, model builder, input shape, target overhead, share of --seconds, the variant the target is for)
     cases = [
@@ -140,6 +143,7 @@ def main() -> None:
          0.2, "attention rows"),
     ]  # fmt: skip
     cases = [case for case in cases if args.only in case[0]]
+    cases += [(*shipped(path, "{}"), 0.10, 0.2, "attached") for path in args.checkpoint]
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; medians over interleaved, shuffled rounds")
     header = f"{'model':32s} {'rounds':>6s} {'plain ms':>9s} " + " ".join(f"{v:>16s}" for v in VARIANTS)
     print(header + f" {'target':>7s}")

@@ -45,13 +45,13 @@ def scenes(shape_images: list[Path]) -> list[Path]:
 SHAPES_CLASSES = ["circle", "ring", "square", "triangle", "star", "cross"]
 SHAPES_LAYERS = [
     ("stages.0.0.attention.channel", "eca", 24, 3),
-    ("stages.0.0.attention.spatial", "spatial", [48, 48], 7),
+    ("stages.0.0.attention.spatial", "spatial", [64, 64], 7),
     ("stages.1.0.attention.channel", "eca", 48, 3),
-    ("stages.1.0.attention.spatial", "spatial", [24, 24], 7),
+    ("stages.1.0.attention.spatial", "spatial", [32, 32], 7),
     ("stages.2.0.attention.channel", "eca", 96, 3),
-    ("stages.2.0.attention.spatial", "spatial", [12, 12], 7),
+    ("stages.2.0.attention.spatial", "spatial", [16, 16], 7),
     ("stages.3.0.attention.channel", "eca", 192, 5),
-    ("stages.3.0.attention.spatial", "spatial", [6, 6], 7),
+    ("stages.3.0.attention.spatial", "spatial", [8, 8], 7),
 ]
 
 
@@ -63,7 +63,7 @@ def check_schema(document: dict, count: int) -> None:
                   for name, kind, _size, _kernel in SHAPES_LAYERS],
         "rejected": []}  # fmt: skip
     assert document["preprocessing"] == {
-        "input_size": [96, 96], "channels": 3, "mean": [0.5, 0.5, 0.5], "std": [0.25, 0.25, 0.25],
+        "input_size": [128, 128], "channels": 3, "mean": [0.5, 0.5, 0.5], "std": [0.25, 0.25, 0.25],
         "resize": "squash", "crop_pct": 1.0, "interpolation": "bilinear"}  # fmt: skip
     classes = document["classes"]
     assert classes == SHAPES_CLASSES

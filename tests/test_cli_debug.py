@@ -80,8 +80,8 @@ def test_the_profile_draws_shapes_scenes_at_the_size_the_model_reads() -> None:
     images, name, digest = _data(argparse.Namespace(data="shapes", limit=4), loaded)
     scenes = images.dataset.dataset  # DatasetImages -> Subset -> ShapesDataset
     assert (name, digest, len(images)) == ("shapes", "shapes:4", 4)
-    assert scenes.size == loaded.preprocessing.input_size[0] == 96  # not drawn at 64 and enlarged
-    assert images[0][0].shape == (3, 96, 96)
+    assert scenes.size == loaded.preprocessing.input_size[0] == 128  # not drawn at 64 and enlarged
+    assert images[0][0].shape == (3, 128, 128)
 
 
 @pytest.mark.slow

@@ -190,11 +190,12 @@ def test_curves_follow_a_given_class_and_restore_the_mode() -> None:
 # --------------------------------------------------------------------------------------
 
 CURVE_IMAGES = 32
-# Measured on those 32 scenes (2026-12-04, `python -m models.evaluate shapes --limit 32 --curves --curve-steps 8`,
-# the 96-pixel model of step 12): first SA mask deletion AUC 0.401, random map 0.530; insertion - deletion of the
-# best SA layer (stages.2) 0.274, random map -0.031. The first mask also lights up clutter, so its insertion AUC
-# (0.573) is not far above the random map's (0.499); the test holds it to deletion. The margin is a little under
-# half the smaller gap (0.129).
+# Measured on those 32 scenes (`python -m models.evaluate shapes --limit 32 --curves --curve-steps 8`). Step 15, the
+# 128-pixel model (2026-12-05): insertion - deletion of the first SA mask 0.157 (0.615 - 0.458), of the best SA
+# layer (stages.2) 0.369, of the random map -0.010. Step 12, the 96-pixel model (2026-12-04): first mask 0.172
+# (0.573 - 0.401), best layer 0.274, random map -0.031. One of the two curves alone can sit near the random map's
+# (step 12's first-mask insertion, step 15's first-mask deletion: it also lights up clutter), so the test holds
+# each map to the gap between them. The margin is about a third of the smallest lead over the random map (0.167).
 RANDOM_MARGIN = 0.06
 
 
@@ -225,12 +226,12 @@ def test_evaluate_curves_on_the_shipped_shapes_model(tmp_path: Path, capsys: pyt
         assert row["deletion_curve"][0] == pytest.approx(rows[RANDOM]["deletion_curve"][0]), key
         assert row["insertion_curve"][0] == pytest.approx(rows[RANDOM]["insertion_curve"][0]), key
         assert math.isclose(row["deletion_curve"][0], row["insertion_curve"][-1], rel_tol=1e-6), key
-    assert rows[spatial[0]]["size"] == [48, 48] and rows[RANDOM]["size"] == [96, 96]
+    assert rows[spatial[0]]["size"] == [64, 64] and rows[RANDOM]["size"] == [128, 128]
     first, best, random_map = rows[spatial[0]], rows[settings["best_spatial_layer"]], rows[RANDOM]
-    assert first["deletion_auc"] < random_map["deletion_auc"] - RANDOM_MARGIN, (first, random_map)
 
     def gap(row: dict) -> float:
         return row["insertion_auc"] - row["deletion_auc"]
 
+    assert gap(first) > gap(random_map) + RANDOM_MARGIN, (first, random_map)
     assert gap(best) > gap(random_map) + RANDOM_MARGIN, (best, random_map)
     assert gap(best) == max(gap(rows[key]) for key in spatial)

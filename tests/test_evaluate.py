@@ -386,15 +386,15 @@ def test_shipped_model_reads_and_points_at_shapes_another_program_drew() -> None
 def test_centre_prior_baseline_matches_a_count_by_hand(shapes_result: dict) -> None:
     """The reported baseline is what a centred map scores on these very scenes, counted here without the scorer.
 
-    The model reads 96-pixel scenes, so the prior's peak is pixel (47, 47) (the first of its four tied centre
+    The model reads 128-pixel scenes, so the prior's peak is pixel (63, 63) (the first of its four tied centre
     pixels), and its pointing game is the share of scenes whose object comes within the tolerance of that pixel.
     """
-    scenes = ShapesDataset("test", length=SCENES, size=96, seed=0)
-    radius = tolerance_px(96, 96)
+    scenes = ShapesDataset("test", length=SCENES, size=128, seed=0)
+    radius = tolerance_px(128, 128)
     hits = 0
     for index in range(SCENES):
         ys, xs = np.nonzero(scenes.sample(index)[1])
-        hits += bool((((ys - 47) ** 2 + (xs - 47) ** 2) <= radius * radius).any())
+        hits += bool((((ys - 63) ** 2 + (xs - 63) ** 2) <= radius * radius).any())
     assert shapes_result["localization"][CENTRE_PRIOR]["pointing_game"] == pytest.approx(hits / SCENES)
 
 
