@@ -30,9 +30,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--dataset",
         help="dataset to evaluate on (default: the one the checkpoint was trained on); shapes-heldout: 300 "
         "pictures (or --limit) from an independent renderer, scored per background kind; shapes-camera: 300 "
-        "drawings as a webcam sees them, by size band, hand and class; shapes-sealed to shapes-sealed-5: 400 "
-        "pictures each of five more renderers (matplotlib paths, OpenCV, matplotlib's Agg patches, torch implicit "
-        "functions, scipy-filled traced outlines), by background, size band and class, each to be run once per "
+        "drawings as a webcam sees them, by size band, hand and class; shapes-sealed to shapes-sealed-6: 400 "
+        "pictures each of six more renderers (matplotlib paths, OpenCV, matplotlib's Agg patches, torch implicit "
+        "functions, scipy-filled traced outlines, even-odd fills and stamped brushes), by background, size band and class, each to be run once per "
         "trained model; all test split only",
     )
     parser.add_argument("--split", default="test", choices=("train", "val", "test"))

@@ -178,6 +178,9 @@ TARGETS: dict[str, Target] = {
     "fifth sealed set": Target(
         "models/datasets/shapes_sealed5.py", ["tests/test_camera_sealed.py", "-k", "fifth or sealed-5"]
     ),
+    "sixth sealed set": Target(
+        "models/datasets/shapes_sealed6.py", ["tests/test_camera_sealed.py", "-k", "sixth or sealed-6"]
+    ),
     "dataset names": Target(
         "models/datasets/factory.py", ["tests/test_camera_sealed.py", "-k", "spelling or test_split_only"]
     ),
@@ -262,6 +265,24 @@ HAND_MUTANTS: list[HandMutant] = [
         "the camera's exposure left out, so bright surfaces clip",
         "picture = picture * min(1.0, 245.0 / float(np.percentile(picture, 99)))",
         "picture = picture * 1.0",
+    ),  # fmt: skip
+    HandMutant(
+        "sixth sealed set",
+        "a hand-drawn circle given a ring's band",
+        "min(rng.uniform(0.04, 0.1) * radius, thickest_circle_line(radius, fine))",
+        "rng.uniform(0.3, 0.45) * radius",
+    ),  # fmt: skip
+    HandMutant(
+        "sixth sealed set",
+        "the even-odd rule replaced by any crossing, so a ring's hole is filled",
+        "crossed ^= spans & (px < x_at)",
+        "crossed |= spans & (px < x_at)",
+    ),  # fmt: skip
+    HandMutant(
+        "sixth sealed set",
+        "the exposure left out, so bright surfaces clip",
+        "np.clip(light * min(1.0, 0.96 / float(np.percentile(light, 99))), 0, 1)",
+        "np.clip(light * 1.5, 0, 1)",
     ),  # fmt: skip
     HandMutant(
         "dataset names",

@@ -26,6 +26,7 @@ from models.datasets.shapes_sealed2 import STYLES2, SURFACES2, ShapesSealed2Data
 from models.datasets.shapes_sealed3 import STYLES3, SURFACES3, ShapesSealed3Dataset
 from models.datasets.shapes_sealed4 import STYLES4, SURFACES4, ShapesSealed4Dataset
 from models.datasets.shapes_sealed5 import STYLES5, SURFACES5, ShapesSealed5Dataset
+from models.datasets.shapes_sealed6 import STYLES6, SURFACES6, ShapesSealed6Dataset
 from models.datasets.shapes_strokes import thickest_circle_line, thinnest_ring_band
 from models.evaluate import main
 from models.networks import build_model, resolved_config
@@ -147,8 +148,9 @@ def test_paired_counts_name_the_pictures_only_one_checkpoint_reads_with_the_exac
         (ShapesSealed3Dataset, SURFACES3, STYLES3),
         (ShapesSealed4Dataset, SURFACES4, STYLES4),
         (ShapesSealed5Dataset, SURFACES5, STYLES5),
+        (ShapesSealed6Dataset, SURFACES6, STYLES6),
     ],
-    ids=["second", "third", "fourth", "fifth"],
+    ids=["second", "third", "fourth", "fifth", "sixth"],
 )
 def test_later_sealed_pictures_are_rebuilt_alike_and_their_groups_are_what_was_drawn(
     renderer: type[ShapesSealedDataset], surfaces: tuple[str, ...], styles: tuple[str, ...]
@@ -447,6 +449,93 @@ def test_a_fifth_sealed_picture_is_inked_where_its_mask_says_and_not_blown_out(
     assert np.mean(clipped) < 0.05, np.mean(clipped)  # the lamp keeps the surface within the scale
 
 
+@pytest.fixture(scope="module")
+def sixth_sealed_at_192() -> list[SealedScene]:
+    """200 pictures of the sixth set at its native size, rendered once for the tests that measure them."""
+    data = ShapesSealed6Dataset(length=200, size=192, seed=5)  # not the evaluation seed
+    return [data.scene(index) for index in range(200)]
+
+
+SIXTH_SEALED_OUTLINES: Outline = {  # stretched by up to 7%, seen through a barrel lens, a two-tone rim around
+    "circle": lambda spread, solidity: spread > 0.65 and solidity > 0.95,
+    "square": lambda spread, solidity: 0.44 < spread < 0.6 and solidity > 0.94,
+    "triangle": lambda spread, solidity: spread < 0.5 and solidity > 0.94,
+    "star": lambda spread, solidity: spread < 0.45 and solidity < 0.72,
+    "cross": lambda spread, solidity: spread > 0.4 and 0.6 < solidity < 0.86,  # a rim fills its notches a little
+}
+
+
+def test_sixth_sealed_shapes_fill_their_size_band_and_have_their_class_outline(
+    sixth_sealed_at_192: list[SealedScene],
+) -> None:
+    """Measured at 192 px: the mask spans the drawn band, and filled shapes keep their class's proportions."""
+    bands = {name: (low, high) for name, low, high in SIZE_BANDS}
+    seen = set()
+    for index, scene in enumerate(sixth_sealed_at_192):
+        ys, xs = np.nonzero(scene.mask)
+        low, high = bands[scene.band]
+        longer = max(xs.max() - xs.min() + 1, ys.max() - ys.min() + 1) / 192
+        # the lens enlarges the middle by up to 12%, and a stroke or a rim adds its width
+        assert low - 0.02 <= longer <= high * 1.12 + 0.04, (index, scene.band, longer)
+        name = SHAPE_CLASSES[scene.label]
+        if scene.band in ("25-40%", "40-60%") and scene.style in ("highlighter", "two-tone"):
+            seen.add(name)
+            _assert_class_outline(scene.mask, name, index, SIXTH_SEALED_OUTLINES)
+    assert seen == set(SHAPE_CLASSES)
+
+
+def test_a_sixth_sealed_drawn_circle_is_a_thin_loop_and_a_drawn_ring_one_band_twice_as_wide(
+    sixth_sealed_at_192: list[SealedScene],
+) -> None:
+    """Drawn with a brush, a ballpoint or dashes, a circle and a ring differ in the stroke's width alone."""
+    circles, rings, polygons = [], [], []
+    for scene in sixth_sealed_at_192:
+        name = SHAPE_CLASSES[scene.label]
+        if scene.band not in ("25-40%", "40-60%") or scene.style not in ("brush", "ballpoint", "dashed"):
+            continue
+        if scene.style == "dashed" and name != "ring":
+            continue  # the gaps open the outline, so it has no inside to measure
+        painted = _outline_measures(scene.mask)[2]  # the share of its filled outline that the stroke paints
+        if name == "circle":
+            circles.append(painted)
+        elif name == "ring":
+            rings.append(painted)
+        elif name in ("square", "triangle"):
+            polygons.append(painted)
+    assert len(circles) >= 3 and max(circles) < 0.3, circles  # a line of at most a tenth of the radius
+    assert len(rings) >= 3 and min(rings) > 0.45, rings  # a band of 28-50% of the radius
+    assert len(polygons) >= 4 and max(polygons) < 0.6, polygons  # the surface shows inside the outline
+
+
+def test_a_sixth_sealed_picture_is_inked_where_its_mask_says_and_not_blown_out(
+    sixth_sealed_at_192: list[SealedScene],
+) -> None:
+    contrasts = []
+    for scene in sixth_sealed_at_192:
+        if scene.band in ("25-40%", "40-60%") and scene.style in ("two-tone", "crayon"):
+            pixels = scene.image.astype(float)
+            inner = cv2.erode(scene.mask.astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool)
+            ring = cv2.dilate(scene.mask.astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool) & ~scene.mask
+            contrasts.append(np.abs(pixels[inner].mean(axis=0) - pixels[ring].mean(axis=0)).sum())
+    assert len(contrasts) >= 10 and np.median(contrasts) > 60, contrasts  # the ink stands out from the surface
+    clipped = [float((scene.image == 255).mean()) for scene in sixth_sealed_at_192]
+    assert np.mean(clipped) < 0.05, np.mean(clipped)  # the exposure keeps the surface within the scale
+
+
+def test_the_even_odd_rule_leaves_a_ring_its_hole_and_a_cross_solid_where_its_bars_meet() -> None:
+    from models.datasets.shapes_sealed6 import _even_odd, _loops
+
+    rng = np.random.default_rng(0)
+    for name in SHAPE_CLASSES:
+        loops, inner = _loops(name, rng)
+        placed = [loop * 40 + complex(50, 50) for loop in loops]
+        inside = _even_odd(placed, 100)
+        assert inside[50, 50] == (name != "ring"), name
+        if name == "ring":
+            assert inside[50, 50 + int(40 * (1 + inner) / 2)]  # the middle of the band is painted
+        assert not inside[2, 2] and not inside[97, 97], name
+
+
 @pytest.mark.parametrize("name", list(SEALED_SETS))
 def test_every_spelling_of_a_sealed_set_names_it(name: str) -> None:
     number = name.removeprefix("shapes-sealed").removeprefix("-")
@@ -502,6 +591,7 @@ def _random_checkpoint(path: Path, seed: int = 0) -> Path:
         ("shapes-sealed-3", ("background", "size band", "class")),
         ("shapes-sealed-4", ("background", "size band", "class")),
         ("shapes-sealed-5", ("background", "size band", "class")),
+        ("shapes-sealed-6", ("background", "size band", "class")),
     ],
 )
 def test_evaluate_reports_each_set_by_group_with_pointing_and_mask_range(

@@ -18,6 +18,7 @@ from .shapes_sealed2 import ShapesSealed2Dataset
 from .shapes_sealed3 import ShapesSealed3Dataset
 from .shapes_sealed4 import ShapesSealed4Dataset
 from .shapes_sealed5 import ShapesSealed5Dataset
+from .shapes_sealed6 import ShapesSealed6Dataset
 from .splits import Transform, check_split
 
 # The sealed renderers in the order they were written; each is run once per trained model.
@@ -27,6 +28,7 @@ SEALED_SETS: dict[str, type[Dataset]] = {
     "shapes-sealed-3": ShapesSealed3Dataset,
     "shapes-sealed-4": ShapesSealed4Dataset,
     "shapes-sealed-5": ShapesSealed5Dataset,
+    "shapes-sealed-6": ShapesSealed6Dataset,
 }
 DATASET_NAMES: tuple[str, ...] = (
     "shapes",
@@ -97,7 +99,7 @@ def build_dataset(
     download: bool = False,
 ) -> Dataset:
     """Create a dataset by name: "shapes", "shapes-heldout" (alias "heldout"), "shapes-camera", "shapes-sealed"
-    to "shapes-sealed-5", "fashion-mnist" (alias "fashion") or "imagefolder".
+    to "shapes-sealed-6", "fashion-mnist" (alias "fashion") or "imagefolder".
 
     ``seed`` picks the shapes scenes and the image-folder split; the
     Fashion-MNIST validation split is fixed on purpose so scores stay
@@ -106,7 +108,7 @@ def build_dataset(
     applies to the shapes datasets; ``root`` defaults to the Debian path for
     Fashion-MNIST and is required for image folders. "shapes-heldout",
     "shapes-camera" (drawings photographed by a webcam), and the five
-    sealed sets "shapes-sealed" to "shapes-sealed-5" (each run once per trained model)
+    sealed sets "shapes-sealed" to "shapes-sealed-6" (each run once per trained model)
     are evaluation sets with only a "test" split (training on them would
     defeat their purpose); other splits are refused, and their lengths
     default to 300, 300 and 400 for each sealed set.
