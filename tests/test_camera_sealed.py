@@ -518,8 +518,9 @@ def test_a_sixth_sealed_picture_is_inked_where_its_mask_says_and_not_blown_out(
             ring = cv2.dilate(scene.mask.astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool) & ~scene.mask
             contrasts.append(np.abs(pixels[inner].mean(axis=0) - pixels[ring].mean(axis=0)).sum())
     assert len(contrasts) >= 10 and np.median(contrasts) > 60, contrasts  # the ink stands out from the surface
-    clipped = [float((scene.image == 255).mean()) for scene in sixth_sealed_at_192]
-    assert np.mean(clipped) < 0.05, np.mean(clipped)  # the exposure keeps the surface within the scale
+    clipped = [float((scene.image >= 254).mean()) for scene in sixth_sealed_at_192]
+    # The exposure keeps even a white page within the scale: 0.5% of the values clip (2.9% on the dot-grid pages).
+    assert np.mean(clipped) < 0.02 and max(clipped) < 0.2, (np.mean(clipped), max(clipped))
 
 
 def test_the_even_odd_rule_leaves_a_ring_its_hole_and_a_cross_solid_where_its_bars_meet() -> None:
