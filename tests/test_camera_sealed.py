@@ -321,6 +321,42 @@ def test_a_third_sealed_picture_is_painted_where_its_mask_says_and_hatching_leav
     assert np.median(spread["hatched"]) > np.median(spread["filled"]) + 20  # lines with the surface between them
 
 
+def _assert_band_and_outlines(
+    scenes: list[SealedScene], slack: tuple[float, float, float], solid: tuple[str, ...], outlines: Outline
+) -> None:
+    """At 192 px each mask spans its drawn band, within (below, times, plus) of the renderer's camera and strokes,
+    and large shapes drawn in a ``solid`` style keep their class's proportions, every class among them."""
+    bands = {name: (low, high) for name, low, high in SIZE_BANDS}
+    below, times, plus = slack
+    seen = set()
+    for index, scene in enumerate(scenes):
+        ys, xs = np.nonzero(scene.mask)
+        low, high = bands[scene.band]
+        longer = max(xs.max() - xs.min() + 1, ys.max() - ys.min() + 1) / 192
+        assert low - below <= longer <= high * times + plus, (index, scene.band, longer)
+        if scene.band in ("25-40%", "40-60%") and scene.style in solid:
+            seen.add(SHAPE_CLASSES[scene.label])
+            _assert_class_outline(scene.mask, SHAPE_CLASSES[scene.label], index, outlines)
+    assert seen == set(SHAPE_CLASSES)
+
+
+def _assert_circle_thin_and_ring_a_band(
+    scenes: list[SealedScene], strokes: tuple[str, ...], measured: Callable[[str, str], bool], polygons_seen: int
+) -> None:
+    """Of large shapes drawn in ``strokes``, a circle's line paints under 30% of its disc, a ring's band over 45%
+    (the rule of ``shapes_strokes``), and a square's or triangle's outline leaves the surface inside."""
+    painted: dict[str, list[float]] = {"circle": [], "ring": [], "square": [], "triangle": []}
+    for scene in scenes:
+        name = SHAPE_CLASSES[scene.label]
+        if scene.band in ("25-40%", "40-60%") and scene.style in strokes and name in painted:
+            if measured(name, scene.style):
+                painted[name].append(_outline_measures(scene.mask)[2])  # the share of its filled outline painted
+    circles, rings, polygons = painted["circle"], painted["ring"], painted["square"] + painted["triangle"]
+    assert len(circles) >= 3 and max(circles) < 0.3, circles  # a line of at most a tenth of the radius
+    assert len(rings) >= 3 and min(rings) > 0.45, rings  # a band of 28-50% of the radius
+    assert len(polygons) >= polygons_seen and max(polygons) < 0.6, polygons  # the surface shows inside
+
+
 @pytest.fixture(scope="module")
 def fourth_sealed_at_192() -> list[SealedScene]:
     """300 pictures of the fourth set at its native size, rendered once for the tests that measure them."""
@@ -338,21 +374,12 @@ def fifth_sealed_at_192() -> list[SealedScene]:
 def test_fourth_sealed_shapes_fill_their_size_band_and_have_their_class_outline(
     fourth_sealed_at_192: list[SealedScene],
 ) -> None:
-    """Measured at 192 px: the mask spans the drawn band, and solid shapes keep their class's proportions."""
-    bands = {name: (low, high) for name, low, high in SIZE_BANDS}
-    seen = set()
     for index, scene in enumerate(fourth_sealed_at_192):
-        name = SHAPE_CLASSES[scene.label]
-        if name == "circle":
+        if SHAPE_CLASSES[scene.label] == "circle":
             assert scene.style not in ("outlined", "brushed"), index  # an outlined circle would be a ring
-        ys, xs = np.nonzero(scene.mask)
-        low, high = bands[scene.band]
-        longer = max(xs.max() - xs.min() + 1, ys.max() - ys.min() + 1) / 192
-        assert low - 0.05 <= longer <= high + 0.05, (index, scene.band, longer)  # the camera's tilt and bulge
-        if scene.band in ("25-40%", "40-60%") and scene.style in ("filled", "graded", "two-tone", "shadowed"):
-            seen.add(name)
-            _assert_class_outline(scene.mask, name, index, FOURTH_SEALED_OUTLINES)
-    assert seen == set(SHAPE_CLASSES)
+    # the camera's tilt and bulge move the extent by up to 5% of the side either way
+    solid = ("filled", "graded", "two-tone", "shadowed")
+    _assert_band_and_outlines(fourth_sealed_at_192, (0.05, 1.0, 0.05), solid, FOURTH_SEALED_OUTLINES)
 
 
 def test_a_fourth_sealed_outline_leaves_the_surface_inside_and_a_two_tone_edge_is_another_colour(
@@ -398,41 +425,18 @@ FIFTH_SEALED_OUTLINES: Outline = {  # stretched by up to 9%, hand-wobbled in pla
 def test_fifth_sealed_shapes_fill_their_size_band_and_have_their_class_outline(
     fifth_sealed_at_192: list[SealedScene],
 ) -> None:
-    """Measured at 192 px: the mask spans the drawn band, and solid shapes keep their class's proportions."""
-    bands = {name: (low, high) for name, low, high in SIZE_BANDS}
-    seen = set()
-    for index, scene in enumerate(fifth_sealed_at_192):
-        ys, xs = np.nonzero(scene.mask)
-        low, high = bands[scene.band]
-        longer = max(xs.max() - xs.min() + 1, ys.max() - ys.min() + 1) / 192
-        # the camera looks up to 9% closer, and a sticker's border adds up to 8 of the 192 pixels
-        assert low - 0.02 <= longer <= high * 1.09 + 0.045, (index, scene.band, longer)
-        name = SHAPE_CLASSES[scene.label]
-        if scene.band in ("25-40%", "40-60%") and scene.style in ("filled", "stippled"):
-            seen.add(name)
-            _assert_class_outline(scene.mask, name, index, FIFTH_SEALED_OUTLINES)
-    assert seen == set(SHAPE_CLASSES)
+    # the camera looks up to 9% closer, and a sticker's border adds up to 8 of the 192 pixels
+    _assert_band_and_outlines(fifth_sealed_at_192, (0.02, 1.09, 0.045), ("filled", "stippled"), FIFTH_SEALED_OUTLINES)
 
 
 def test_a_fifth_sealed_pen_circle_is_a_thin_loop_and_a_pen_ring_one_band_twice_as_wide(
     fifth_sealed_at_192: list[SealedScene],
 ) -> None:
-    """Drawn by hand, a circle and a ring differ in the stroke's width alone, by the rule of ``shapes_strokes``."""
-    circles, rings, polygons = [], [], []
-    for scene in fifth_sealed_at_192:
-        name = SHAPE_CLASSES[scene.label]
-        if scene.band not in ("25-40%", "40-60%") or scene.style not in ("pen", "sketched", "marker"):
-            continue
-        painted = _outline_measures(scene.mask)[2]  # the share of its filled outline that the stroke paints
-        if name == "circle" and scene.style != "marker":
-            circles.append(painted)
-        elif name == "ring":
-            rings.append(painted)
-        elif name in ("square", "triangle"):
-            polygons.append(painted)
-    assert len(circles) >= 3 and max(circles) < 0.3, circles  # a line of at most a tenth of the radius
-    assert len(rings) >= 3 and min(rings) > 0.45, rings  # a band of 28-50% of the radius
-    assert len(polygons) >= 6 and max(polygons) < 0.6, polygons  # the surface shows inside the outline
+    """Drawn by hand, a circle and a ring differ in the stroke's width alone (a marker circle is filled in)."""
+    strokes = ("pen", "sketched", "marker")
+    _assert_circle_thin_and_ring_a_band(
+        fifth_sealed_at_192, strokes, lambda name, style: not (name == "circle" and style == "marker"), 6
+    )
 
 
 def test_a_fifth_sealed_picture_is_inked_where_its_mask_says_and_not_blown_out(
@@ -468,43 +472,20 @@ SIXTH_SEALED_OUTLINES: Outline = {  # stretched by up to 7%, seen through a barr
 def test_sixth_sealed_shapes_fill_their_size_band_and_have_their_class_outline(
     sixth_sealed_at_192: list[SealedScene],
 ) -> None:
-    """Measured at 192 px: the mask spans the drawn band, and filled shapes keep their class's proportions."""
-    bands = {name: (low, high) for name, low, high in SIZE_BANDS}
-    seen = set()
-    for index, scene in enumerate(sixth_sealed_at_192):
-        ys, xs = np.nonzero(scene.mask)
-        low, high = bands[scene.band]
-        longer = max(xs.max() - xs.min() + 1, ys.max() - ys.min() + 1) / 192
-        # the lens enlarges the middle by up to 12%, and a stroke or a rim adds its width
-        assert low - 0.02 <= longer <= high * 1.12 + 0.04, (index, scene.band, longer)
-        name = SHAPE_CLASSES[scene.label]
-        if scene.band in ("25-40%", "40-60%") and scene.style in ("highlighter", "two-tone"):
-            seen.add(name)
-            _assert_class_outline(scene.mask, name, index, SIXTH_SEALED_OUTLINES)
-    assert seen == set(SHAPE_CLASSES)
+    # the lens enlarges the middle by up to 12%, and a stroke or a rim adds its width
+    solid = ("highlighter", "two-tone")
+    _assert_band_and_outlines(sixth_sealed_at_192, (0.02, 1.12, 0.04), solid, SIXTH_SEALED_OUTLINES)
 
 
 def test_a_sixth_sealed_drawn_circle_is_a_thin_loop_and_a_drawn_ring_one_band_twice_as_wide(
     sixth_sealed_at_192: list[SealedScene],
 ) -> None:
-    """Drawn with a brush, a ballpoint or dashes, a circle and a ring differ in the stroke's width alone."""
-    circles, rings, polygons = [], [], []
-    for scene in sixth_sealed_at_192:
-        name = SHAPE_CLASSES[scene.label]
-        if scene.band not in ("25-40%", "40-60%") or scene.style not in ("brush", "ballpoint", "dashed"):
-            continue
-        if scene.style == "dashed" and name != "ring":
-            continue  # the gaps open the outline, so it has no inside to measure
-        painted = _outline_measures(scene.mask)[2]  # the share of its filled outline that the stroke paints
-        if name == "circle":
-            circles.append(painted)
-        elif name == "ring":
-            rings.append(painted)
-        elif name in ("square", "triangle"):
-            polygons.append(painted)
-    assert len(circles) >= 3 and max(circles) < 0.3, circles  # a line of at most a tenth of the radius
-    assert len(rings) >= 3 and min(rings) > 0.45, rings  # a band of 28-50% of the radius
-    assert len(polygons) >= 4 and max(polygons) < 0.6, polygons  # the surface shows inside the outline
+    """Drawn with a brush, a ballpoint or dashes, a circle and a ring differ in the stroke's width alone (dashes
+    open a polygon's outline, so it has no inside to measure; a ring's band is drawn whole)."""
+    strokes = ("brush", "ballpoint", "dashed")
+    _assert_circle_thin_and_ring_a_band(
+        sixth_sealed_at_192, strokes, lambda name, style: style != "dashed" or name == "ring", 4
+    )
 
 
 def test_a_sixth_sealed_picture_is_inked_where_its_mask_says_and_not_blown_out(
