@@ -124,14 +124,14 @@ def test_distillation_loss_is_the_cross_entropy_against_the_teachers_softmax() -
 @pytest.mark.slow
 def test_a_vit_distils_from_the_shipped_cnn_and_its_checkpoint_records_every_layer(tmp_path: Path) -> None:
     out = tmp_path / "vit.pt"
-    # The student reads what its teacher reads: the shipped CNN's 96-pixel pictures.
+    # The student reads what its teacher reads: the shipped CNN's 128-pixel pictures.
     args = [
         "--dataset",
         "shapes",
         "--arch",
         "vit_shapes",
         "--image-size",
-        "96",
+        "128",
         "--teacher",
         "shapes",
         "--distill",
@@ -143,14 +143,14 @@ def test_a_vit_distils_from_the_shipped_cnn_and_its_checkpoint_records_every_lay
     losses = [epoch["train_loss"] for epoch in payload["metrics"]["history"]]
     assert losses[-1] < 0.95 * losses[0], losses
     assert payload["training"]["teacher"] == "shapes" and payload["training"]["distill"] == 0.7
-    assert payload["config"]["image_size"] == 96 and payload["config"]["stem"] == "conv"
+    assert payload["config"]["image_size"] == 128 and payload["config"]["stem"] == "conv"
     loaded = load_checkpoint(out)
     picture = Image.fromarray(np.random.default_rng(0).integers(0, 256, (80, 80, 3), dtype=np.uint8))
     with Analyzer(loaded.model, loaded.classes, loaded.preprocessing) as analyzer:
         (result,) = analyzer.analyze([picture])
     layers = [layer for layer in result.layers if isinstance(layer, TokenLayer)]
-    assert len(layers) == 6 and {layer.grid for layer in layers} == {(12, 12)}
-    assert {layer.heads for layer in layers} == {4} and {layer.tokens for layer in layers} == {145}  # 12 x 12 + 1
+    assert len(layers) == 6 and {layer.grid for layer in layers} == {(16, 16)}
+    assert {layer.heads for layer in layers} == {4} and {layer.tokens for layer in layers} == {257}  # 16 x 16 + 1
 
 
 def test_a_teacher_for_other_classes_is_refused_in_one_line(tmp_path: Path) -> None:
