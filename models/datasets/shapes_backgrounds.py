@@ -201,42 +201,127 @@ def _pattern_waves(rng: np.random.Generator, size: int, c1: np.ndarray, c2: np.n
 
 
 def _pattern_marks(rng: np.random.Generator, size: int, c1: np.ndarray, c2: np.ndarray) -> np.ndarray:
-    """Dense small marks in many colours (confetti, terrazzo, gravel) or rows of print-like dashes."""
+    """Dense small marks in many colours, as on confetti, terrazzo or gravel."""
     ss = 2
     base = _mix(c1, c2, _value_noise(rng, size, rng.uniform(6.0, 20.0) * size / 64.0))
     canvas = Image.fromarray(np.clip(base + 0.5, 0, 255).astype(np.uint8)).resize((size * ss, size * ss))
     draw = ImageDraw.Draw(canvas)
-    if rng.random() < 0.3:  # print: rows of words, each a short dark or light dash
-        line = rng.uniform(3.0, 7.0) * size / 64.0
-        ink = c2 if contrast(c2, c1) > 60 else (np.zeros(3) if luminance(c1) > 127 else np.full(3, 255.0))
-        fill = tuple(int(c) for c in ink)
-        y = rng.uniform(0, line)
-        while y < size:
-            x = rng.uniform(-3, 1)
-            height = line * rng.uniform(0.35, 0.6)
-            while x < size:
-                length = rng.uniform(1.0, 6.0) * size / 64.0
-                draw.rectangle([x * ss, y * ss, (x + length) * ss, (y + height) * ss], fill=fill)
-                x += length + rng.uniform(0.8, 2.0) * size / 64.0
-            y += line
-    else:
-        count = int(rng.uniform(0.03, 0.12) * size * size / 4.0)
-        many_colours = rng.random() < 0.6
-        radius = rng.uniform(0.006, 0.02, count) * size  # under 4% of the side: never a class shape's size
-        centres = rng.uniform(0, size, (count, 2))
-        angles = rng.uniform(0, 2 * math.pi, (count, 4))
-        colours = rng.uniform(0, 255, (count, 3)) if many_colours else _mix(c1, c2, rng.random(count)[None])[0]
-        for k in range(count):
-            points = [
-                ((centres[k, 0] + radius[k] * math.cos(a)) * ss, (centres[k, 1] + radius[k] * math.sin(a)) * ss)
-                for a in np.sort(angles[k])
-            ]
-            draw.polygon(points, fill=tuple(int(c) for c in colours[k]))
+    count = int(rng.uniform(0.03, 0.12) * size * size / 4.0)
+    many_colours = rng.random() < 0.6
+    radius = rng.uniform(0.006, 0.02, count) * size  # under 4% of the side: never a class shape's size
+    centres = rng.uniform(0, size, (count, 2))
+    angles = rng.uniform(0, 2 * math.pi, (count, 4))
+    colours = rng.uniform(0, 255, (count, 3)) if many_colours else _mix(c1, c2, rng.random(count)[None])[0]
+    for k in range(count):
+        points = [
+            ((centres[k, 0] + radius[k] * math.cos(a)) * ss, (centres[k, 1] + radius[k] * math.sin(a)) * ss)
+            for a in np.sort(angles[k])
+        ]
+        draw.polygon(points, fill=tuple(int(c) for c in colours[k]))
     return np.asarray(canvas.resize((size, size), Image.Resampling.BOX), dtype=np.float32)
 
 
-_PATTERNS = (_pattern_weave, _pattern_grid, _pattern_waves, _pattern_marks)
-"""Regular edges and dense marks: the surfaces no other painted background has."""
+def _ink_on(c1: np.ndarray, c2: np.ndarray) -> np.ndarray:
+    """The second colour where it stands out from the first, else black or white: print is meant to be read."""
+    if contrast(c2, c1) > 60:
+        return c2
+    return np.zeros(3, np.float32) if luminance(c1) > 127 else np.full(3, 255.0, np.float32)
+
+
+def _pattern_print(rng: np.random.Generator, size: int, c1: np.ndarray, c2: np.ndarray) -> np.ndarray:
+    """A printed page: columns of text lines made of word-long dashes, sometimes under a bold headline."""
+    ss, unit = 2, size / 64.0
+    canvas = Image.fromarray(np.clip(np.broadcast_to(c1, (size * ss, size * ss, 3)) + 0.5, 0, 255).astype(np.uint8))
+    draw = ImageDraw.Draw(canvas)
+    fill = tuple(int(c) for c in _ink_on(c1, c2))
+    pitch = rng.uniform(2.5, 7.0) * unit
+    columns = int(rng.integers(1, 4))
+    gutter = rng.uniform(2.0, 5.0) * unit
+    width = (size - gutter * (columns - 1)) / columns
+    top = rng.uniform(-pitch, pitch)
+    if rng.random() < 0.3:  # a headline: taller, darker words across the page
+        height = rng.uniform(0.08, 0.16) * size
+        x = rng.uniform(0, 3) * unit
+        while x < size:
+            word = rng.uniform(4.0, 14.0) * unit
+            draw.rectangle([x * ss, top * ss, (x + word) * ss, (top + height) * ss], fill=fill)
+            x += word + height * rng.uniform(0.3, 0.6)
+        top += height * 1.5
+    for column in range(columns):
+        left = column * (width + gutter)
+        y = top
+        while y < size:
+            x = left + (rng.uniform(2.0, 5.0) * unit if rng.random() < 0.12 else 0.0)  # a paragraph's indent
+            end = left + width * (rng.uniform(0.3, 0.9) if rng.random() < 0.12 else 1.0)
+            height = pitch * rng.uniform(0.35, 0.6)
+            while x < end:
+                word = min(rng.uniform(1.0, 7.0) * unit, end - x)
+                draw.rectangle([x * ss, y * ss, (x + word) * ss, (y + height) * ss], fill=fill)
+                x += word + rng.uniform(0.6, 1.6) * unit
+            y += pitch
+    return np.asarray(canvas.resize((size, size), Image.Resampling.BOX), dtype=np.float32)
+
+
+def _pattern_relief(rng: np.random.Generator, size: int, c1: np.ndarray, c2: np.ndarray) -> np.ndarray:
+    """A rough surface lit from one side (plaster, bark, stone, crumpled card): shading edges with no outline."""
+    unit = size / 64.0
+    height = _value_noise(rng, size, rng.uniform(1.0, 3.0) * unit)
+    height = height + rng.uniform(0.3, 1.0) * _value_noise(rng, size, rng.uniform(4.0, 10.0) * unit)
+    gy, gx = np.gradient(height)
+    light = rng.uniform(0, 2 * math.pi)
+    slope = (gx * math.cos(light) + gy * math.sin(light)) / unit
+    shade = np.clip(0.5 + rng.uniform(4.0, 12.0) * slope, 0.0, 1.0)
+    tone = _mix(c1, c2, _value_noise(rng, size, rng.uniform(10.0, 30.0) * unit) * rng.uniform(0.0, 1.0))
+    return np.clip(tone * (0.55 + 0.7 * shade[..., None]), 0, 255).astype(np.float32)
+
+
+def _disc(draw: ImageDraw.ImageDraw, x: float, y: float, radius: float, fill: tuple[int, ...], ss: int) -> None:
+    """A filled disc on a canvas drawn ``ss`` times larger than the picture."""
+    draw.ellipse([(x - radius) * ss, (y - radius) * ss, (x + radius) * ss, (y + radius) * ss], fill=fill)
+
+
+def _pattern_motif(rng: np.random.Generator, size: int, c1: np.ndarray, c2: np.ndarray) -> np.ndarray:
+    """Wallpaper or printed cloth: a lattice of one small motif (dot, plus, diamond, flower), often over stripes."""
+    ss, unit = 2, size / 64.0
+    picture = np.broadcast_to(c1, (size, size, 3)).astype(np.float32)
+    if rng.random() < 0.5:
+        u, _ = _rotated_frame(rng, size)
+        period = rng.uniform(6.0, 16.0) * unit
+        picture = _mix(c1, _mix(c1, c2, np.array(rng.uniform(0.3, 0.7))), _square_wave(u, period, 0.4))
+    canvas = Image.fromarray(np.clip(picture + 0.5, 0, 255).astype(np.uint8)).resize((size * ss, size * ss))
+    draw = ImageDraw.Draw(canvas)
+    fill = tuple(int(c) for c in _ink_on(c1, c2))
+    pitch = rng.uniform(6.0, 11.0) * unit
+    reach = pitch * rng.uniform(0.15, 0.25)  # at most 2.75 units each way: under 9% of the side across
+    motif = int(rng.integers(4))
+    for row in range(-1, int(size / pitch) + 2):
+        for col in range(-1, int(size / pitch) + 2):
+            cx, cy = (col + 0.5 * (row % 2)) * pitch, row * pitch
+            if motif == 0:  # dot
+                _disc(draw, cx, cy, reach, fill, ss)
+            elif motif == 1:  # plus
+                arm = max(reach * 0.35, 0.5)
+                draw.rectangle([(cx - reach) * ss, (cy - arm) * ss, (cx + reach) * ss, (cy + arm) * ss], fill=fill)
+                draw.rectangle([(cx - arm) * ss, (cy - reach) * ss, (cx + arm) * ss, (cy + reach) * ss], fill=fill)
+            elif motif == 2:  # diamond
+                corners = [(cx, cy - reach), (cx + reach, cy), (cx, cy + reach), (cx - reach, cy)]
+                draw.polygon([(x * ss, y * ss) for x, y in corners], fill=fill)
+            else:  # four petals
+                for dx, dy in ((1, 0), (-1, 0), (0, 1), (0, -1)):
+                    _disc(draw, cx + dx * reach / 2, cy + dy * reach / 2, reach / 2, fill, ss)
+    return np.asarray(canvas.resize((size, size), Image.Resampling.BOX), dtype=np.float32)
+
+
+_PATTERNS = (
+    _pattern_weave,
+    _pattern_grid,
+    _pattern_waves,
+    _pattern_marks,
+    _pattern_print,
+    _pattern_relief,
+    _pattern_motif,
+)
+"""Regular edges, dense marks, print, lit relief and repeated motifs: the surfaces no other painted background has."""
 
 
 def _background_pattern(rng: np.random.Generator, size: int, c1: np.ndarray, c2: np.ndarray) -> np.ndarray:

@@ -19,12 +19,30 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from .photograph import photograph
+from .shapes_backgrounds import ensure_contrast, paint_background, pick_palette
 from .shapes_distractors import wobble
 from .shapes_strokes import thickest_circle_line, thinnest_ring_band
 
 _SCALE = 3  # the sheet's side, in output sizes
+_ON_A_SURFACE = 0.35  # drawn on a patterned, noisy or striped surface (a wall, a table, cloth) instead of paper
+_SURFACES = ("pattern", "pattern", "noise", "texture")
 INKS = ((15, 15, 20), (25, 35, 110), (35, 70, 170), (160, 25, 25), (25, 105, 45), (80, 80, 85), (110, 40, 130))
 MARKERS = ((245, 210, 60), (235, 110, 150), (100, 190, 235), (130, 215, 100), (245, 140, 50))
+
+
+def _surface(rng: np.random.Generator, side: int, size: int) -> Image.Image:
+    """A painted background at the output size, enlarged to the sheet: the camera blurs finer detail away anyway."""
+    _, c1, c2 = pick_palette(rng)
+    kind = _SURFACES[int(rng.integers(len(_SURFACES)))]
+    picture = np.clip(paint_background(rng, kind, size, c1, c2) + 0.5, 0, 255).astype(np.uint8)
+    return Image.fromarray(picture).resize((side, side), Image.Resampling.BICUBIC)
+
+
+def _visible(rng: np.random.Generator, colour: tuple[int, ...], sheet: Image.Image) -> tuple[int, ...]:
+    """The colour, or one that stands out from the whole sheet where the sheet is a busy surface."""
+    picture = np.asarray(sheet, dtype=np.float32)
+    chosen = ensure_contrast(rng, np.array(colour, np.float32), picture, (0, 0, picture.shape[1], picture.shape[0]))
+    return tuple(int(c) for c in chosen)
 
 
 def _sheet(rng: np.random.Generator, side: int) -> Image.Image:
@@ -51,7 +69,8 @@ def photographed_parts(
 ) -> dict[str, Any]:
     """The frame, mask and drawing style of one photographed drawing; ``outer`` and ``hole`` are unit outlines."""
     side = size * _SCALE
-    sheet = _sheet(rng, side)
+    on_a_surface = rng.random() < _ON_A_SURFACE
+    sheet = _surface(rng, side, size) if on_a_surface else _sheet(rng, side)
     ink = Image.new("L", (side, side), 0)
     angle = math.radians(rng.uniform(0, 360))
     turn = np.array([[math.cos(angle), -math.sin(angle)], [math.sin(angle), math.cos(angle)]])
@@ -67,6 +86,8 @@ def photographed_parts(
         return [(float(x), float(y)) for x, y in unit @ turn.T * scale + centre]
 
     colour = INKS[int(rng.integers(len(INKS)))]
+    if on_a_surface:
+        colour = _visible(rng, colour, sheet)
     radius = extent * side / 2
     pen = max(2, round(rng.uniform(0.01, 0.025) * side))
     if label_name == "circle":  # a thicker loop would be a ring
@@ -90,6 +111,8 @@ def photographed_parts(
         if label_name != "ring" and rng.random() < 0.4:
             style = "marker"
             marker = MARKERS[int(rng.integers(len(MARKERS)))]
+            if on_a_surface:
+                marker = _visible(rng, marker, sheet)
             ImageDraw.Draw(sheet).polygon(placed(outer), fill=marker)
             ImageDraw.Draw(ink).polygon(placed(outer), fill=255)
         elif label_name == "ring" and rng.random() < 0.5:
