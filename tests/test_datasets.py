@@ -298,6 +298,87 @@ def test_a_pattern_puts_edges_all_over_the_picture_and_the_object_still_stands_o
     assert np.median(chosen) >= 80  # ensure_contrast picked the object's colour against the pattern around it
 
 
+def test_print_runs_in_lines_with_empty_rows_between_them() -> None:
+    from models.datasets.shapes_backgrounds import _PATTERNS, _pattern_print
+
+    assert _pattern_print in _PATTERNS
+    black, white = np.zeros(3, np.float32), np.full(3, 255.0, np.float32)
+    for paper, ink_colour in ((white, black), (black, white), (white, np.full(3, 240.0, np.float32))):
+        for i in range(8):
+            grey = _pattern_print(np.random.default_rng([6, i]), 96, paper, ink_colour).mean(axis=2)
+            ink = np.abs(grey - paper.mean()) > 127.5  # a pale second colour prints in black instead: still legible
+            assert 0.15 < ink.mean() < 0.7, (i, ink.mean())
+            assert np.mean(ink.mean(axis=1) < 0.05) > 0.2, i  # the leading between lines of text
+
+
+def test_relief_is_shaded_everywhere_and_never_flat() -> None:
+    from models.datasets.shapes_backgrounds import _PATTERNS, _pattern_relief
+
+    assert _pattern_relief in _PATTERNS
+    flats = []
+    for i in range(16):
+        rng = np.random.default_rng([7, i])
+        picture = _pattern_relief(rng, 96, np.full(3, 200.0, np.float32), np.full(3, 120.0, np.float32))
+        grey = picture.mean(axis=2)
+        assert picture.shape == (96, 96, 3) and picture.min() >= 0 and picture.max() <= 255
+        flats.append(np.mean(np.abs(np.diff(grey, axis=1)) < 0.01))
+        assert np.percentile(grey, 95) - np.percentile(grey, 5) > 20, i  # the slopes are seen
+    # Light falls on slopes everywhere: no painted flat areas, bar the steepest slopes' full light or shadow.
+    assert max(flats) < 0.25 and np.median(flats) < 0.05, flats
+
+
+def test_motifs_repeat_in_a_lattice_each_far_smaller_than_any_shape() -> None:
+    import cv2
+
+    from models.datasets.shapes_backgrounds import _PATTERNS, _pattern_motif
+
+    assert _pattern_motif in _PATTERNS
+    black, white = np.zeros(3, np.float32), np.full(3, 255.0, np.float32)
+    for i in range(16):
+        grey = _pattern_motif(np.random.default_rng([9, i]), 96, black, white).mean(axis=2)
+        count, _, stats, _ = cv2.connectedComponentsWithStats((grey > 220).astype(np.uint8), connectivity=8)
+        inside = stats[1:][(stats[1:, 0] > 0) & (stats[1:, 1] > 0)]  # not cut by the picture's top or left edge
+        inside = inside[(inside[:, 0] + inside[:, 2] < 96) & (inside[:, 1] + inside[:, 3] < 96)]
+        assert len(inside) >= 25, (i, len(inside))  # a lattice, not a feature in one place
+        assert inside[:, 2:4].max() <= 0.09 * 96 + 1, (i, inside[:, 2:4].max())  # shapes start at 10% of the side
+
+
+def test_a_third_of_photographed_drawings_are_on_a_painted_surface_and_still_stand_out_from_it() -> None:
+    from models.datasets.shapes_backgrounds import contrast
+
+    gaps = []
+    for index in range(60):
+        rng = np.random.default_rng([12, index])
+        label = index % len(SHAPE_CLASSES)
+        outer, hole, _ = _unit_shape(label, rng)
+        parts = photographed_parts(rng, SHAPE_CLASSES[label], outer, hole, SIZE, rng.uniform(0.2, 0.6))
+        if parts["surface"]:
+            image, mask = parts["image"].astype(np.float32), parts["mask"]
+            around = dilate_square(mask, 4) & ~dilate_square(mask, 1)
+            gaps.append(np.median(contrast(np.median(image[mask], axis=0), image[around])))
+    assert 0.2 * 60 <= len(gaps) <= 0.5 * 60, len(gaps)
+    # Through blur, noise and JPEG a drawing on a busy surface stays visible, if less so than on paper (about 150).
+    assert np.median(gaps) > 40, sorted(gaps)
+
+
+def test_an_ink_that_would_vanish_into_a_surface_is_swapped_for_one_that_stands_out() -> None:
+    from PIL import Image
+
+    from models.datasets.shapes_backgrounds import contrast
+    from models.datasets.shapes_photographed import INKS, MARKERS, _visible
+
+    rng = np.random.default_rng(3)
+    for tone in (20.0, 60.0, 235.0):
+        surface = np.clip(tone + rng.normal(0, 6, (48, 48, 3)), 0, 255).astype(np.uint8)
+        sheet = Image.fromarray(surface)
+        for colour in INKS + MARKERS:
+            chosen = np.array(_visible(rng, colour, sheet), np.float32)
+            seen = np.percentile(contrast(surface.reshape(-1, 3).astype(np.float32), chosen), 5)
+            assert seen >= 80, (tone, colour, chosen, seen)
+            if np.percentile(contrast(surface.reshape(-1, 3).astype(np.float32), np.array(colour)), 5) >= 80:
+                assert tuple(chosen) == colour  # a visible ink is kept: the pen's colour is the drawer's choice
+
+
 def test_occluder_sits_beside_the_object_and_wobble_stays_close_to_the_outline() -> None:
     from models.datasets.shapes_distractors import occluder, wobble
 

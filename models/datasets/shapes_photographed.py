@@ -129,6 +129,7 @@ def photographed_parts(
         "image": frame,
         "mask": mask,
         "style": style,
+        "surface": on_a_surface,
         "camera": camera,
         "centre": centre / _SCALE,
         "line": line,
