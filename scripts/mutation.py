@@ -151,7 +151,7 @@ TARGETS: dict[str, Target] = {
     ),
     "camera set": Target("models/datasets/shapes_camera.py", ["tests/test_camera_sealed.py"]),
     "photographed drawings": Target(
-        "models/datasets/shapes_photographed.py", ["tests/test_datasets.py", "-k", "photographed"]
+        "models/datasets/shapes_photographed.py", ["tests/test_datasets.py", "-k", "photographed or surface"]
     ),
     "photographed sizes": Target(
         "models/datasets/shapes_scene.py",
@@ -160,8 +160,20 @@ TARGETS: dict[str, Target] = {
     ),
     "pattern backgrounds": Target(
         "models/datasets/shapes_backgrounds.py",
-        ["tests/test_datasets.py", "-k", "pattern"],
-        ("_square_wave", "_rotated_frame", "_pattern_weave", "_pattern_grid", "_pattern_waves", "_pattern_marks"),
+        ["tests/test_datasets.py", "-k", "pattern or print or relief or motif"],
+        (
+            "_square_wave",
+            "_rotated_frame",
+            "_pattern_weave",
+            "_pattern_grid",
+            "_pattern_waves",
+            "_pattern_marks",
+            "_ink_on",
+            "_pattern_print",
+            "_pattern_relief",
+            "_disc",
+            "_pattern_motif",
+        ),
     ),
     "drawn strokes": Target(
         "models/datasets/shapes_strokes.py",
@@ -1127,6 +1139,36 @@ HAND_MUTANTS: list[HandMutant] = [
         "a ring's marker loop drawn through the middle of its outline, not of its band",
         "loops = [outer * (1 - band / (2 * radius))]",
         "loops = [outer]",
+    ),
+    HandMutant(
+        "photographed drawings",
+        "every drawing on plain paper: no surface behind any",
+        "_ON_A_SURFACE = 0.35",
+        "_ON_A_SURFACE = 0.0",
+    ),
+    HandMutant(
+        "photographed drawings",
+        "the pen's own ink kept however it vanishes into the surface",
+        "    return tuple(int(c) for c in chosen)",
+        "    return colour",
+    ),
+    HandMutant(
+        "pattern backgrounds",
+        "print's words as tall as the line pitch, so lines of text merge into bars",
+        "height = pitch * rng.uniform(0.35, 0.6)",
+        "height = pitch * 1.05",
+    ),
+    HandMutant(
+        "pattern backgrounds",
+        "motifs as large as a small class shape",
+        "reach = pitch * rng.uniform(0.15, 0.25)",
+        "reach = pitch * rng.uniform(0.45, 0.55)",
+    ),
+    HandMutant(
+        "pattern backgrounds",
+        "relief lit flat, so it paints one tone",
+        "shade = np.clip(0.5 + rng.uniform(4.0, 12.0) * slope, 0.0, 1.0)",
+        "shade = np.clip(0.5 + 0.0 * slope, 0.0, 1.0)",
     ),
     HandMutant(
         "photographed sizes",
