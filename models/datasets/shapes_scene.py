@@ -41,8 +41,8 @@ BACKGROUND_KINDS: tuple[str, ...] = (
     "photographed",
 )
 """Background styles; clutter gets the largest share of the painted ones because it is the hardest distractor;
-"pattern" is regular edges and dense marks (gingham, tiles, ripples, confetti, print); "photographed" is a
-drawing on paper seen through a webcam (``shapes_photographed``)."""
+"pattern" is regular edges, dense marks, print, lit relief and repeated motifs; "photographed" is a drawing
+on paper or a painted surface seen through a webcam (``shapes_photographed``)."""
 
 # 30% photographed; clutter, the hardest painted background, gets 25%; patterns 14%, the rest smooth or noisy
 _BACKGROUND_PROBS = np.array([0.06, 0.07, 0.10, 0.08, 0.14, 0.25, 0.30])
