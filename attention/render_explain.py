@@ -36,7 +36,10 @@ MAP = DEFAULT_COLORMAP
 # (at least 28) and 18 pt is 25 px for the kernel's numbers (at least 24).
 SLIDE_SIZE = (19.2, 10.8)
 # Characters per caption line on the sheet of every step: 10 pt text across STEP_SIZE's 7.5 in.
-SHEET_WRAP = 105
+SHEET_WRAP = 100
+# A step's panels across STEP_SIZE: room at the left for row names ("patches"), at the right and between panels
+# for colour bars and their tick labels.
+STEP_SIDES = {"left": 0.1, "right": 0.93, "wspace": 0.4}
 SLIDE_TEXT_PT = 21
 SLIDE_NUMBER_PT = 18
 # The text size the step drawings use: the page's, or a slide's while ``slide_text`` is open. A context
@@ -288,7 +291,10 @@ def _draw_qkv(figure: Figure | SubFigure, values: dict[str, Any]) -> None:
         shown = axis.imshow(values[key], cmap="coolwarm", aspect="auto", interpolation="nearest")
         axis.set_title(what, fontsize=_pt())
         axis.set_xticks([])
-        _tick_tokens(axis, values["names"], values["prefix"])
+        if what == "queries":  # the three share their rows: naming them once keeps the labels off the colour bars
+            _tick_tokens(axis, values["names"], values["prefix"])
+        else:
+            axis.set_yticks([])
         figure.colorbar(shown, ax=axis, fraction=0.046, pad=0.02).ax.tick_params(labelsize=_pt())
     axes[0].axhspan(-0.5, 0.5, fill=False, edgecolor=HIGHLIGHT, linewidth=1.5)
 
@@ -376,13 +382,16 @@ def draw_step(step: Step, kind: str, figure: Figure | SubFigure) -> None:
         raise ValueError(f"unknown step {step.key!r}")
 
 
-def step_image(step: Step, kind: str) -> Image.Image:
-    """One step as a picture for the page; its caption is shown as text beside it."""
+def step_figure(step: Step, kind: str) -> Figure:
+    """One step drawn for the page, where its caption is shown as text beside it."""
     figure = new_figure(*STEP_SIZE)
-    # Room below for the axis labels ("logit", "neighbour channel offset") and between panels for colour bars.
-    figure.subplots_adjust(left=0.08, right=0.95, bottom=0.22, top=0.88, wspace=0.4)
+    figure.subplots_adjust(bottom=0.22, top=0.88, **STEP_SIDES)  # room below for "logit", "neighbour channel offset"
     draw_step(step, kind, figure)
-    return figure_to_image(figure)
+    return figure
+
+
+def step_image(step: Step, kind: str) -> Image.Image:
+    return figure_to_image(step_figure(step, kind))
 
 
 def step_images(explanation: Explanation) -> list[Image.Image]:
@@ -392,7 +401,7 @@ def step_images(explanation: Explanation) -> list[Image.Image]:
 def slide_figure(explanation: Explanation, title: str | None = None) -> Figure:
     """Every step with its title and caption, top to bottom: one PNG a teacher can put on a slide."""
     rows = len(explanation.steps)
-    width, step_height, title_height = STEP_SIZE[0], STEP_SIZE[1] + 0.8, 0.45
+    width, step_height, title_height = STEP_SIZE[0], STEP_SIZE[1] + 1.0, 0.45
     figure = new_figure(width, title_height + rows * step_height)
     heading, *subfigures = figure.subfigures(rows + 1, 1, height_ratios=[title_height] + [step_height] * rows)
     heading.suptitle(title or f"{explanation.layer}: {explanation.what}, step by step", fontsize=11)
@@ -400,7 +409,7 @@ def slide_figure(explanation: Explanation, title: str | None = None) -> Figure:
         caption = step.caption if step.shown else f"Not shown: {step.missing}"
         wrapped = "\n".join(textwrap.wrap(caption, SHEET_WRAP))
         subfigure.suptitle(f"{step.title}\n{wrapped}", fontsize=_pt(), x=0.01, ha="left", y=0.995, va="top")
-        subfigure.subplots_adjust(top=0.64, bottom=0.1, left=0.06, right=0.93, wspace=0.4)
+        subfigure.subplots_adjust(top=0.66, bottom=0.17, **STEP_SIDES)
         draw_step(step, explanation.kind, subfigure)
     return figure
 
@@ -419,7 +428,7 @@ def step_slide(explanation: Explanation, index: int, title: str | None = None) -
         lines = wrapped.count("\n") + 1
         top = max(0.3, 0.8 - 0.045 * lines)
         drawing = figure.subfigures(1, 1)
-        drawing.subplots_adjust(left=0.06, right=0.95, bottom=0.1, top=top, wspace=0.35)
+        drawing.subplots_adjust(left=0.08, right=0.95, bottom=0.1, top=top, wspace=0.35)
         draw_step(step, explanation.kind, drawing)
     return figure
 

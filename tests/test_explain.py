@@ -490,22 +490,69 @@ def test_a_seven_by_seven_kernels_numbers_each_fit_their_cell_on_the_page_and_on
 
 @pytest.mark.parametrize("where", ["page", "slide"])
 def test_the_branch_panels_legend_stays_inside_its_own_panel(where: str) -> None:
-    from attention.explain import Step
+    from attention.explain import Explanation, Step
 
     rng = np.random.default_rng(0)
     values = {key: rng.normal(size=24) for key in ("avg_part", "max_part", "logits", "one_conv")}
     step = Step("branches", "step", "", values)
-    figure = render.new_figure(*(render_explain.STEP_SIZE if where == "page" else render_explain.SLIDE_SIZE))
-    if where == "page":  # as step_image lays it out
-        figure.subplots_adjust(left=0.08, right=0.95, bottom=0.22, top=0.88, wspace=0.4)
-        render_explain.draw_step(step, "channel", figure)
-    else:  # as step_slide lays it out
-        with render_explain.slide_text():
-            drawing = figure.subfigures(1, 1)
-            drawing.subplots_adjust(left=0.06, right=0.95, bottom=0.1, top=0.6, wspace=0.35)
-            render_explain.draw_step(step, "channel", drawing)
+    if where == "page":
+        figure = render_explain.step_figure(step, "channel")
+    else:
+        figure = render_explain.step_slide(Explanation("layer", "channel", [step]), 0)
     figure.canvas.draw()
     renderer = figure.canvas.get_renderer()
     panel = figure.axes[-1]
     legend, box = panel.get_legend().get_window_extent(renderer), panel.get_window_extent(renderer)
     assert box.x0 <= legend.x0 and legend.x1 <= box.x1  # a wider one ran into the max branch's panel
+
+
+def _drawn_texts(figure, renderer) -> list[tuple[str, object]]:  # noqa: ANN001
+    """Every word and number a figure shows, with its box: titles, axis labels, the tick labels inside the view."""
+    texts = [*figure.texts, *(text for part in figure.subfigs for text in part.texts)]
+    for axes in figure.axes:
+        texts += [axes.title, axes.xaxis.label, axes.yaxis.label, *axes.texts]
+        for axis in (axes.xaxis, axes.yaxis):
+            low, high = sorted(axis.get_view_interval())
+            span = (high - low) * 1e-6
+            ticks = [tick for tick in axis.get_major_ticks() if low - span <= tick.get_loc() <= high + span]
+            texts += [label for tick in ticks for label in (tick.label1, tick.label2) if label.get_visible()]
+    shown = [text for text in texts if text.get_visible() and text.get_text().strip()]
+    return [(repr(text.get_text()[:40]), text.get_window_extent(renderer)) for text in shown]
+
+
+@pytest.mark.parametrize("name", ["shapes", "fashion", "shapes-vit"])
+def test_no_word_or_number_of_a_step_is_cut_at_the_edge_or_drawn_over_another(name: str) -> None:
+    from webapp.explain import explanations
+
+    loaded = load_checkpoint(name)
+    with Analyzer(loaded.model, loaded.classes, loaded.preprocessing, loaded.name) as analyzer:
+        image = load_image(EXAMPLE).convert("L") if name == "fashion" else load_image(EXAMPLE)
+        (analysis,) = analyzer.analyze([image], feature_layer=analyzer.layer_names)
+        explained = explanations(analyzer, analysis)
+    assert {explanation.kind for explanation in explained.values()} == (
+        {"token"} if name == "shapes-vit" else {"channel", "spatial"}
+    )
+    for explanation in list(explained.values())[:2]:
+        figures = {f"page {s.key}": render_explain.step_figure(s, explanation.kind) for s in explanation.steps}
+        figures.update(
+            {f"slide {s.key}": render_explain.step_slide(explanation, i) for i, s in enumerate(explanation.steps)}
+        )
+        figures["the one-picture sheet"] = render_explain.slide_figure(explanation)
+        for where, figure in figures.items():
+            figure.canvas.draw()
+            renderer = figure.canvas.get_renderer()
+            width, height = figure.canvas.get_width_height()
+            drawn = _drawn_texts(figure, renderer)
+            assert len(drawn) > 3
+            for what, box in drawn:
+                inside = -1 <= box.x0 and box.x1 <= width + 1 and -1 <= box.y0 and box.y1 <= height + 1
+                assert inside, f"{explanation.layer}, {where}: {what} runs off the picture ({box} in {width}x{height})"
+            for index, (what, box) in enumerate(drawn):
+                for other, other_box in drawn[index + 1 :]:
+                    apart = (
+                        box.x1 <= other_box.x0 + 1
+                        or other_box.x1 <= box.x0 + 1
+                        or box.y1 <= other_box.y0 + 1
+                        or other_box.y1 <= box.y0 + 1
+                    )
+                    assert apart, f"{explanation.layer}, {where}: {what} is drawn over {other}"
