@@ -193,6 +193,9 @@ TARGETS: dict[str, Target] = {
     "sixth sealed set": Target(
         "models/datasets/shapes_sealed6.py", ["tests/test_camera_sealed.py", "-k", "sixth or sealed-6"]
     ),
+    "seventh sealed set": Target(
+        "models/datasets/shapes_sealed7.py", ["tests/test_camera_sealed.py", "-k", "seventh or sealed-7"]
+    ),
     "dataset names": Target(
         "models/datasets/factory.py", ["tests/test_camera_sealed.py", "-k", "spelling or test_split_only"]
     ),
@@ -295,6 +298,30 @@ HAND_MUTANTS: list[HandMutant] = [
         "the exposure left out, so bright surfaces clip",
         "np.clip(light * min(1.0, 0.96 / float(np.percentile(light, 99))), 0, 1)",
         "np.clip(light * 1.5, 0, 1)",
+    ),  # fmt: skip
+    HandMutant(
+        "seventh sealed set",
+        "a hand-drawn circle given a ring's band",
+        "min(max(rng.uniform(0.04, 0.1) * radius, 1.5), thickest_circle_line(radius, side))",
+        "rng.uniform(0.3, 0.45) * radius",
+    ),  # fmt: skip
+    HandMutant(
+        "seventh sealed set",
+        "a ring's inner loop wound the same way as its outer one, so the non-zero rule fills the hole",
+        "np.stack([outer, outer[::-1] * inner])",
+        "np.stack([outer, outer * inner])",
+    ),  # fmt: skip
+    HandMutant(
+        "seventh sealed set",
+        "the winding's sign kept, so a shape wound the other way round paints nothing",
+        "np.minimum(1.0, np.abs(np.cumsum(deposits, axis=1)[:, :side]))",
+        "np.clip(np.cumsum(deposits, axis=1)[:, :side], 0.0, 1.0)",
+    ),  # fmt: skip
+    HandMutant(
+        "seventh sealed set",
+        "the exposure not metered, so bright surfaces and white ink clip",
+        "seen = seen * rng.uniform(0.8, 0.95) / max(brightest, 1e-6)",
+        "seen = seen * 1.6",
     ),  # fmt: skip
     HandMutant(
         "dataset names",

@@ -27,6 +27,7 @@ from models.datasets.shapes_sealed3 import STYLES3, SURFACES3, ShapesSealed3Data
 from models.datasets.shapes_sealed4 import STYLES4, SURFACES4, ShapesSealed4Dataset
 from models.datasets.shapes_sealed5 import STYLES5, SURFACES5, ShapesSealed5Dataset
 from models.datasets.shapes_sealed6 import STYLES6, SURFACES6, ShapesSealed6Dataset
+from models.datasets.shapes_sealed7 import STYLES7, SURFACES7, ShapesSealed7Dataset
 from models.datasets.shapes_strokes import thickest_circle_line, thinnest_ring_band
 from models.evaluate import main
 from models.networks import build_model, resolved_config
@@ -149,8 +150,9 @@ def test_paired_counts_name_the_pictures_only_one_checkpoint_reads_with_the_exac
         (ShapesSealed4Dataset, SURFACES4, STYLES4),
         (ShapesSealed5Dataset, SURFACES5, STYLES5),
         (ShapesSealed6Dataset, SURFACES6, STYLES6),
+        (ShapesSealed7Dataset, SURFACES7, STYLES7),
     ],
-    ids=["second", "third", "fourth", "fifth", "sixth"],
+    ids=["second", "third", "fourth", "fifth", "sixth", "seventh"],
 )
 def test_later_sealed_pictures_are_rebuilt_alike_and_their_groups_are_what_was_drawn(
     renderer: type[ShapesSealedDataset], surfaces: tuple[str, ...], styles: tuple[str, ...]
@@ -518,6 +520,91 @@ def test_the_even_odd_rule_leaves_a_ring_its_hole_and_a_cross_solid_where_its_ba
         assert not inside[2, 2] and not inside[97, 97], name
 
 
+@pytest.fixture(scope="module")
+def seventh_sealed_at_192() -> list[SealedScene]:
+    """200 pictures of the seventh set at its native size, rendered once for the tests that measure them."""
+    data = ShapesSealed7Dataset(length=200, size=192, seed=5)  # not the evaluation seed
+    return [data.scene(index) for index in range(200)]
+
+
+SEVENTH_SEALED_OUTLINES: Outline = {  # stretched by up to 7%, blurred by a tilted focal plane
+    "circle": lambda spread, solidity: spread > 0.7 and solidity > 0.95,
+    "square": lambda spread, solidity: 0.46 < spread < 0.58 and solidity > 0.95,
+    "triangle": lambda spread, solidity: spread < 0.48 and solidity > 0.95,
+    "star": lambda spread, solidity: spread < 0.45 and solidity < 0.7,
+    "cross": lambda spread, solidity: spread > 0.4 and 0.6 < solidity < 0.84,
+}
+
+
+def test_seventh_sealed_shapes_fill_their_size_band_and_have_their_class_outline(
+    seventh_sealed_at_192: list[SealedScene],
+) -> None:
+    # no lens moves the shape; a stroke's half width may reach past the outline
+    _assert_band_and_outlines(
+        seventh_sealed_at_192, (0.01, 1.0, 0.03), ("poster", "spray", "lino"), SEVENTH_SEALED_OUTLINES
+    )
+
+
+def test_a_seventh_sealed_drawn_circle_is_a_thin_loop_and_a_drawn_ring_one_band_twice_as_wide(
+    seventh_sealed_at_192: list[SealedScene],
+) -> None:
+    """Drawn with a felt-tip, a pencil or chalk, a circle and a ring differ in the stroke's width alone."""
+    _assert_circle_thin_and_ring_a_band(seventh_sealed_at_192, ("felt-tip", "pencil", "chalk"), lambda *_: True, 4)
+
+
+def test_a_seventh_sealed_picture_is_inked_where_its_mask_says_and_not_blown_out(
+    seventh_sealed_at_192: list[SealedScene],
+) -> None:
+    fills, strokes = [], []
+    for scene in seventh_sealed_at_192:
+        if scene.band not in ("25-40%", "40-60%"):
+            continue
+        pixels = scene.image.astype(float)
+        ring = cv2.dilate(scene.mask.astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool) & ~scene.mask
+        if scene.style in ("poster", "lino"):
+            inner = cv2.erode(scene.mask.astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool)
+            fills.append(np.abs(pixels[inner].mean(axis=0) - pixels[ring].mean(axis=0)).sum())
+        elif scene.style in ("felt-tip", "pencil"):
+            strokes.append(np.abs(pixels[scene.mask].mean(axis=0) - pixels[ring].mean(axis=0)).sum())
+    assert len(fills) >= 10 and min(fills) > 150, fills  # the ink stands out from the surface
+    assert len(strokes) >= 10 and np.median(strokes) > 150, strokes  # even a line, blurred into its surroundings
+    clipped = [float((scene.image >= 254).mean()) for scene in seventh_sealed_at_192]
+    assert np.mean(clipped) < 0.01 and max(clipped) < 0.1, (np.mean(clipped), max(clipped))
+
+
+def test_seventh_sealed_area_coverage_leaves_a_ring_its_hole_keeps_a_cross_solid_and_is_exact_on_a_triangle() -> None:
+    from models.datasets.shapes_sealed7 import _coverage, _shape, _stroke
+
+    rng = np.random.default_rng(0)
+    for name in SHAPE_CLASSES:
+        fills, loops, inner = _shape(name, rng)
+        cover = _coverage([rows * 40 + complex(50, 50) for rows in fills], 100)
+        assert cover.min() >= 0.0 and cover.max() <= 1.0, name
+        assert cover[50, 50] == (0.0 if name == "ring" else 1.0), name  # a cross's two bars meet there
+        if name == "ring":
+            assert cover[50, 50 + int(40 * (1 + inner) / 2)] == 1.0  # the middle of the band is painted
+        assert cover[2, 2] == 0.0 and cover[97, 97] == 0.0, name
+    corners = np.array([[10.3 + 12.7j, 80.1 + 20.2j, 40.6 + 70.9j]])
+    exact = 0.5 * abs((corners.conj() * np.roll(corners, -1, axis=1)).imag.sum())
+    for wound in (corners, corners[:, ::-1]):
+        assert _coverage([wound], 100).sum() == pytest.approx(exact, rel=1e-9)  # either way round
+    half = _coverage([np.array([[20 + 20j, 60.5 + 20j, 60.5 + 21j, 20 + 21j]])], 100)
+    assert half[20, 59] == 1.0 and half[20, 60] == pytest.approx(0.5) and half[20, 61] == 0.0  # half a pixel
+    line = _coverage(_stroke(np.array([20 + 50.5j, 80 + 50.5j]), 4.0, closed=False), 100)
+    assert line.sum() == pytest.approx(60 * 4 + 3 * 2.0**2, rel=0.02)  # the quad and two half dodecagon caps
+
+
+def test_the_seventh_sealed_jpeg_keeps_flat_colours_and_loses_detail_at_low_quality() -> None:
+    from models.datasets.shapes_sealed7 import _jpeg
+
+    flat = np.broadcast_to(np.array([200.0, 60.0, 120.0]), (40, 56, 3)).copy()  # not a multiple of 16 either way
+    assert _jpeg(np.random.default_rng(0), flat).shape == flat.shape
+    assert np.abs(_jpeg(np.random.default_rng(0), flat) - flat).max() < 3  # YCbCr there and back
+    noisy = np.clip(128 + 60 * np.random.default_rng(1).standard_normal((64, 64, 3)), 0, 255)
+    errors = [np.abs(_jpeg(np.random.default_rng(seed), noisy) - noisy).mean() for seed in range(6)]
+    assert all(2 < error < 60 for error in errors)  # quantised, yet still the picture
+
+
 @pytest.mark.parametrize("name", list(SEALED_SETS))
 def test_every_spelling_of_a_sealed_set_names_it(name: str) -> None:
     number = name.removeprefix("shapes-sealed").removeprefix("-")
@@ -574,6 +661,7 @@ def _random_checkpoint(path: Path, seed: int = 0) -> Path:
         ("shapes-sealed-4", ("background", "size band", "class")),
         ("shapes-sealed-5", ("background", "size band", "class")),
         ("shapes-sealed-6", ("background", "size band", "class")),
+        ("shapes-sealed-7", ("background", "size band", "class")),
     ],
 )
 def test_evaluate_reports_each_set_by_group_with_pointing_and_mask_range(
