@@ -1102,6 +1102,24 @@ HAND_MUTANTS: list[HandMutant] = [
         '_bars(axes[2], values["hidden"]',
     ),
     HandMutant(
+        "render_explain",
+        "the last colour bar's numbers run off the page picture's right edge",
+        'STEP_SIDES = {"left": 0.1, "right": 0.93, "wspace": 0.4}',
+        'STEP_SIDES = {"left": 0.1, "right": 0.95, "wspace": 0.4}',
+    ),
+    HandMutant(
+        "render_explain",
+        "keys and values name their rows over the colour bar beside them",
+        'if what == "queries":',
+        'if what:',
+    ),
+    HandMutant(
+        "render_explain",
+        "the sheet's axis labels run into the next step's heading",
+        "subfigure.subplots_adjust(top=0.66, bottom=0.17, **STEP_SIDES)",
+        "subfigure.subplots_adjust(top=0.66, bottom=0.1, **STEP_SIDES)",
+    ),
+    HandMutant(
         "render_debug",
         "ablations listed most helpful first",
         'key=lambda entry: entry["delta"])',
