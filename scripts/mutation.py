@@ -1111,7 +1111,7 @@ HAND_MUTANTS: list[HandMutant] = [
         "render_explain",
         "keys and values name their rows over the colour bar beside them",
         'if what == "queries":',
-        'if what:',
+        "if what:",
     ),
     HandMutant(
         "render_explain",
