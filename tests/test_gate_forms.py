@@ -111,6 +111,26 @@ def test_activations_that_scale_each_element_by_0_to_1_are_no_gates() -> None:
     assert rejected_modules(model) == []
 
 
+@pytest.mark.parametrize("size", [(1, 28, 28), (3, 31, 31), (3, 23, 40), (3, 33, 33), (3, 64, 17)])
+def test_a_per_element_gate_is_found_at_every_map_size_and_the_probe_never_gives_up(
+    size: tuple[int, int, int], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Sizes between 16 x 16 and 32 x 32 (Fashion-MNIST's 28 x 28 among them) are sampled like any other."""
+    torch.manual_seed(0)
+    model = nn.Sequential(
+        nn.Conv2d(size[0], 8, 3, padding=1),
+        nn.ReLU(),
+        zoo.simam_module(8),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(8, 3),
+    ).eval()
+    with caplog.at_level("WARNING", logger="attention.discovery"):
+        layers = find_attention_layers(model, size)
+    assert [(name, adapter.kind) for name, _, adapter in layers] == [("2", "element")]
+    assert not caplog.records, [record.getMessage() for record in caplog.records]
+
+
 def test_a_per_element_gate_switched_off_is_the_network_without_it() -> None:
     model = timm_resnet("coord")
     name = "layer2.0.se"
@@ -257,3 +277,16 @@ def test_the_profile_counts_branch_weights_by_how_decisively_channels_pick_a_bra
     profile = counts.result("timm:resnet18+sk", "two images")
     layer = profile.layers[0]
     assert layer.kind == "branch" and 0.0 < layer.activity < 1.0
+
+
+@pytest.mark.parametrize("name", ["shapes", "fashion", "shapes-vit"])
+def test_each_shipped_model_is_probed_for_gates_without_a_warning(name: str, caplog: pytest.LogCaptureFixture) -> None:
+    from models.checkpoint import load_checkpoint
+
+    loaded = load_checkpoint(name)
+    with (
+        caplog.at_level("WARNING", logger="attention"),
+        Analyzer(loaded.model, loaded.classes, loaded.preprocessing, loaded.name) as analyzer,
+    ):
+        assert analyzer.layer_names
+    assert not caplog.records, [record.getMessage() for record in caplog.records]
