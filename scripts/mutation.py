@@ -895,6 +895,12 @@ HAND_MUTANTS: list[HandMutant] = [
     # attention/discovery.py and foreign.py
     HandMutant(
         "discovery",
+        "the element probe's sample of a 28x28 map is the map itself, and it recurses",
+        "step_h, step_w = -(-x.shape[2] // 16), -(-x.shape[3] // 16)",
+        "step_h, step_w = max(1, x.shape[2] // 16), max(1, x.shape[3] // 16)",
+    ),
+    HandMutant(
+        "discovery",
         "a gate exactly 1.0 somewhere is out of range",
         "highest > 1 + GATE_ATOL:",
         "highest >= 1:",

@@ -545,6 +545,19 @@ def test_seventh_sealed_shapes_fill_their_size_band_and_have_their_class_outline
     )
 
 
+def test_a_seventh_sealed_shape_stays_clear_of_every_edge_and_is_placed_all_over_the_picture(
+    seventh_sealed_at_192: list[SealedScene],
+) -> None:
+    centres = []
+    for scene in seventh_sealed_at_192:
+        rows, columns = np.nonzero(scene.mask)
+        gap = min(rows.min(), columns.min(), 191 - rows.max(), 191 - columns.max())
+        assert gap >= 0.025 * 192, f"a {scene.band} {scene.style} shape comes {gap} px from the edge"
+        centres.append((rows.mean(), columns.mean()))
+    spread = np.ptp(np.array(centres), axis=0)
+    assert (spread > 0.5 * 192).all()  # small shapes reach every part of the picture, not only its middle
+
+
 def test_a_seventh_sealed_drawn_circle_is_a_thin_loop_and_a_drawn_ring_one_band_twice_as_wide(
     seventh_sealed_at_192: list[SealedScene],
 ) -> None:

@@ -547,6 +547,16 @@ def test_no_word_or_number_of_a_step_is_cut_at_the_edge_or_drawn_over_another(na
             for what, box in drawn:
                 inside = -1 <= box.x0 and box.x1 <= width + 1 and -1 <= box.y0 and box.y1 <= height + 1
                 assert inside, f"{explanation.layer}, {where}: {what} runs off the picture ({box} in {width}x{height})"
+            for axes in figure.axes:  # a number printed on a panel (a kernel's tap, a weight) stays on that panel
+                panel = axes.get_window_extent(renderer)
+                for text in axes.texts:
+                    box = text.get_window_extent(renderer)
+                    on = (
+                        panel.x0 - 1 <= box.x0
+                        and box.x1 <= panel.x1 + 1
+                        and panel.y0 - 1 <= box.y0 <= box.y1 <= panel.y1 + 1
+                    )
+                    assert on, f"{explanation.layer}, {where}: {text.get_text()!r} leaves its panel"
             for index, (what, box) in enumerate(drawn):
                 for other, other_box in drawn[index + 1 :]:
                     apart = (
