@@ -88,6 +88,8 @@ MODELS_VARIABLE = "ATTENTION_LENS_MODELS"
 CSS = """
 /* The attention panels are pictures meant to be seen large: the page fills the window, up to a point. */
 .gradio-container { max-width: 1800px !important; margin: 0 auto !important; }
+/* A hint only a phone shows (below). */
+.phone-hint { display: none !important; font-size: 0.85rem; color: var(--body-text-color-subdued); }
 /* A phone stacks every control. */
 @media (max-width: 640px) {
   .lens-controls > *, .lens-controls > .form > * { min-width: 100% !important; }
@@ -99,6 +101,7 @@ CSS = """
     overflow-x: auto; justify-content: flex-start; width: 0 !important; min-width: 100% !important; }
   .lens-panel .image-frame img, .explain-image .image-frame img {
     max-width: none !important; width: auto !important; height: auto !important; }
+  .phone-hint { display: block !important; }
 }
 #intro h1 { margin: 0 0 4px 0; font-size: 1.6rem; }
 #intro p { margin: 0; }

@@ -140,6 +140,7 @@ def test_the_prediction_every_layer_overlay_and_first_channel_chart_show_without
         # What was not asked for yet sits in closed sections.
         for section in ("#debug-section", "#compare-section", "#explain-section"):
             assert page.evaluate(BOX, section)["height"] < 80, section
+        assert page.locator("#phone-hint").is_hidden()  # here every picture fits its panel
         page.screenshot(path=str(tmp_path / "desktop.png"))
     finally:
         page.close()
@@ -277,7 +278,10 @@ def test_on_a_phone_the_results_come_into_view_and_rows_stack(  # noqa: ANN001
         page.wait_for_selector("#statistics tbody tr td", state="attached", timeout=TIMEOUT_MS)
         page.wait_for_selector("#gradcam img[src]", timeout=TIMEOUT_MS)
         assert page.evaluate("() => document.documentElement.scrollWidth") <= PHONE["width"]
-        # Every picture keeps its labels readable: a wide one scrolls sideways inside its panel, at its own size.
+        # Every picture keeps its labels readable: a wide one scrolls sideways inside its panel, at its own size,
+        # and a line under the status says so.
+        assert page.locator("#phone-hint").is_visible()
+        assert "scrolls sideways" in page.locator("#phone-hint").inner_text()
         for selector in ("#bar-chart", "#overlay-grid", "#overlay", "#raw-mask", "#feature-maps", "#gradcam"):
             shown = page.evaluate(IMAGE_BOX, selector)
             assert shown["width"] / shown["natural"][0] >= MIN_PICTURE_SCALE, (selector, shown)

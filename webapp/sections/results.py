@@ -38,6 +38,12 @@ class ResultsSection:
 def results_section() -> ResultsSection:
     """The status line, here; the predictions and the table are placed by the page (``render()``)."""
     status = gr.Markdown("Upload an image (or draw one) and press **Analyze**.", label="Status", elem_id="status")
+    # Only a phone shows it (app.py's CSS): there a wide picture keeps its size and scrolls inside its panel.
+    gr.Markdown(
+        "A wide picture scrolls sideways inside its panel; its full-screen button shows it whole.",
+        elem_id="phone-hint",
+        elem_classes="phone-hint",
+    )
     top5 = gr.Label(
         num_top_classes=TOP_K_PREDICTIONS,
         label=f"Top-{TOP_K_PREDICTIONS} predictions",
