@@ -90,8 +90,15 @@ def with_replaced(model: nn.Module, name: str, make: Any) -> torch.Tensor:
 X = torch.randn(2, *SIZE, generator=torch.Generator().manual_seed(3))
 
 
+class _Swish(nn.Module):
+    """A swish written in a user's own code, which no list of torch's or timm's activations names."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * torch.sigmoid(x)
+
+
 def test_activations_that_scale_each_element_by_0_to_1_are_no_gates() -> None:
-    """SiLU, GELU and hard swish scale each element by a factor in 0 to 1, but a factor of that element alone."""
+    """SiLU, GELU, hard swish and a user's own swish scale each element by a factor of that element alone."""
     torch.manual_seed(0)
     model = nn.Sequential(
         nn.Conv2d(3, 8, 3, padding=1),
@@ -102,6 +109,7 @@ def test_activations_that_scale_each_element_by_0_to_1_are_no_gates() -> None:
         nn.SiLU(inplace=True),
         nn.Hardswish(),
         zoo.simam_module(8),  # the one gate: its factors depend on every element of their channel
+        _Swish(),
         nn.AdaptiveAvgPool2d(1),
         nn.Flatten(),
         nn.Linear(8, 3),
