@@ -545,6 +545,21 @@ def test_seventh_sealed_shapes_fill_their_size_band_and_have_their_class_outline
     )
 
 
+def test_the_seventh_sealed_camera_keeps_a_flat_surface_smooth_where_its_focal_plane_blurs_it() -> None:
+    """The lamp and the exposure drift change the brightness gently; a blur that brightened would leave steps."""
+    from scipy import ndimage
+
+    from models.datasets.shapes_sealed7 import _camera
+
+    for seed in range(8):
+        flat = np.full((192, 192, 3), 150.0)
+        image, _ = _camera(np.random.default_rng(seed), flat, np.zeros((192, 192)), 192)
+        brightness = ndimage.median_filter(image.astype(float).mean(axis=-1), 7)  # past the sensor's noise
+        assert brightness.max() / brightness.min() < 1.3, seed
+        steps = max(np.abs(np.diff(brightness, axis=axis)).max() for axis in (0, 1))
+        assert steps < 12, (seed, steps)
+
+
 def test_a_seventh_sealed_shape_stays_clear_of_every_edge_and_is_placed_all_over_the_picture(
     seventh_sealed_at_192: list[SealedScene],
 ) -> None:
