@@ -287,11 +287,11 @@ def _draw_tokens(figure: Figure | SubFigure, values: dict[str, Any]) -> None:
 
 def _draw_qkv(figure: Figure | SubFigure, values: dict[str, Any]) -> None:
     axes = figure.subplots(1, 3)
-    for axis, key, what in zip(axes, ("q", "k", "v"), ("queries", "keys", "values")):
+    for index, (axis, key, what) in enumerate(zip(axes, ("q", "k", "v"), ("queries", "keys", "values"))):
         shown = axis.imshow(values[key], cmap="coolwarm", aspect="auto", interpolation="nearest")
         axis.set_title(what, fontsize=_pt())
         axis.set_xticks([])
-        if what == "queries":  # the three share their rows: naming them once keeps the labels off the colour bars
+        if index == 0:  # the three share their rows: naming them once keeps the labels off the colour bars
             _tick_tokens(axis, values["names"], values["prefix"])
         else:
             axis.set_yticks([])

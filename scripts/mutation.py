@@ -1116,8 +1116,8 @@ HAND_MUTANTS: list[HandMutant] = [
     HandMutant(
         "render_explain",
         "keys and values name their rows over the colour bar beside them",
-        'if what == "queries":',
-        "if what:",
+        "if index == 0:  # the three share their rows",
+        "if index >= 0:  # the three share their rows",
     ),
     HandMutant(
         "render_explain",
