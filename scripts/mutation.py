@@ -197,6 +197,9 @@ TARGETS: dict[str, Target] = {
     "seventh sealed set": Target(
         "models/datasets/shapes_sealed7.py", ["tests/test_camera_sealed.py", "-k", "seventh or sealed-7"]
     ),
+    "eighth sealed set": Target(
+        "models/datasets/shapes_sealed8.py", ["tests/test_camera_sealed.py", "-k", "eighth or sealed-8"]
+    ),
     "dataset names": Target(
         "models/datasets/factory.py", ["tests/test_camera_sealed.py", "-k", "spelling or test_split_only"]
     ),
@@ -323,6 +326,24 @@ HAND_MUTANTS: list[HandMutant] = [
         "the exposure not metered, so bright surfaces and white ink clip",
         "seen = seen * rng.uniform(0.8, 0.95) / max(brightest, 1e-6)",
         "seen = seen * 1.6",
+    ),  # fmt: skip
+    HandMutant(
+        "eighth sealed set",
+        "the top-left rule dropped, so a sample on an edge two triangles share is counted by both",
+        "inside &= (value >= 0) if owned[k, edge] else (value > 0)",
+        "inside &= value >= 0",
+    ),  # fmt: skip
+    HandMutant(
+        "eighth sealed set",
+        "a stitched or neon circle given a ring's band",
+        "min(max(rng.uniform(0.04, 0.1) * radius, 1.5), thickest_circle_line(0.9 * radius, side))",
+        "rng.uniform(0.3, 0.45) * radius",
+    ),  # fmt: skip
+    HandMutant(
+        "eighth sealed set",
+        "the mains flicker's rolling bands made ten times deeper",
+        "flicker = 1 + rng.uniform(0.015, 0.05) * np.sin(",
+        "flicker = 1 + rng.uniform(0.15, 0.5) * np.sin(",
     ),  # fmt: skip
     HandMutant(
         "dataset names",
