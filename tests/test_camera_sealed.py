@@ -689,6 +689,38 @@ def test_an_eighth_sealed_picture_is_inked_where_its_mask_says_and_not_blown_out
     assert np.mean(clipped) < 0.01 and max(clipped) < 0.1, (np.mean(clipped), max(clipped))  # 0.7% and 7% measured
 
 
+def test_eighth_sealed_inks_are_coloured_and_of_every_hue(eighth_sealed_at_192: list[SealedScene]) -> None:
+    """Each ink is chosen among hues, dark, middling or light, to stand clear of its surface: fills come out
+    coloured, not grey, and the hues go all round the wheel."""
+    saturations, hues = [], []
+    for scene in eighth_sealed_at_192:
+        if scene.band not in ("25-40%", "40-60%") or scene.style not in EIGHTH_FILLS:
+            continue
+        inner = cv2.erode(scene.mask.astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool)
+        mean = scene.image[inner].astype(float).mean(axis=0)
+        saturations.append((mean.max() - mean.min()) / max(mean.max(), 1.0))
+        hues.append(2 * int(cv2.cvtColor(np.round(mean).astype(np.uint8)[None, None], cv2.COLOR_RGB2HSV)[0, 0, 0]))
+    # Measured at seed 5: saturations of 0.27 to 0.8 (median 0.6) and all six sixths of the wheel (blues most, as
+    # the surfaces lean warm).
+    assert len(saturations) >= 20 and min(saturations) > 0.15 and np.median(saturations) > 0.4, saturations
+    assert (np.histogram(hues, bins=6, range=(0, 360))[0] > 0).sum() >= 5, hues
+
+
+def test_an_eighth_sealed_watercolour_wash_holds_more_pigment_at_its_rim_than_in_its_middle() -> None:
+    from models.datasets.shapes_sealed8 import _coverage, _fan, _samples, _washed
+
+    xs, ys = _samples(np.random.default_rng(0), 100)
+    disc = _coverage(_fan(50 + 50j, 50 + 50j + 30 * np.exp(2j * math.pi * np.arange(96) / 96)), xs, ys)
+    rows, columns = np.indices(disc.shape) + 0.5
+    distance = np.hypot(columns - 50, rows - 50)
+    edge, middle = (distance > 27) & (distance < 29), distance < 20  # within 3 px inside the outline; the rest
+    for seed in range(4):
+        amount, rim = _washed(np.random.default_rng(seed), disc)
+        assert amount[edge].mean() > amount[middle].mean() + 0.05, seed  # the pigment dried where the wash stopped
+        assert rim[edge].mean() > 0.2 and rim[middle].max() < 0.05, seed
+        assert amount.max() <= 0.98 and not amount[distance > 31].any(), seed  # translucent, and inside the shape
+
+
 def test_an_eighth_sealed_shape_stays_clear_of_every_edge_and_is_placed_all_over_the_picture(
     eighth_sealed_at_192: list[SealedScene],
 ) -> None:
