@@ -362,6 +362,30 @@ def _assert_circle_thin_and_ring_a_band(
     assert len(polygons) >= polygons_seen and max(polygons) < 0.6, polygons  # the surface shows inside
 
 
+def _ink_contrasts(
+    scenes: list[SealedScene], fills: tuple[str, ...], lines: tuple[str, ...]
+) -> tuple[list[float], list[float]]:
+    """How far a large shape's ink is from the surface just outside it, summed over R, G and B: a fill measured
+    away from its edge (where blur mixes the two), a line over all of its mask."""
+    filled, drawn = [], []
+    kernel = np.ones((9, 9), np.uint8)
+    for scene in scenes:
+        if scene.band not in ("25-40%", "40-60%") or scene.style not in fills + lines:
+            continue
+        pixels, mask = scene.image.astype(float), scene.mask.astype(np.uint8)
+        around = pixels[cv2.dilate(mask, kernel).astype(bool) & ~scene.mask].mean(axis=0)
+        if scene.style in fills:
+            filled.append(float(np.abs(pixels[cv2.erode(mask, kernel).astype(bool)].mean(axis=0) - around).sum()))
+        else:
+            drawn.append(float(np.abs(pixels[scene.mask].mean(axis=0) - around).sum()))
+    return filled, drawn
+
+
+def _clipped_shares(scenes: list[SealedScene], level: int) -> list[float]:
+    """Each picture's share of channel values at ``level`` or above: what its exposure blew out."""
+    return [float((scene.image >= level).mean()) for scene in scenes]
+
+
 @pytest.fixture(scope="module")
 def fourth_sealed_at_192() -> list[SealedScene]:
     """300 pictures of the fourth set at its native size, rendered once for the tests that measure them."""
@@ -447,14 +471,9 @@ def test_a_fifth_sealed_pen_circle_is_a_thin_loop_and_a_pen_ring_one_band_twice_
 def test_a_fifth_sealed_picture_is_inked_where_its_mask_says_and_not_blown_out(
     fifth_sealed_at_192: list[SealedScene],
 ) -> None:
-    contrasts = []
-    for scene in fifth_sealed_at_192:
-        if scene.band in ("25-40%", "40-60%") and scene.style in ("filled", "marker"):
-            pixels = scene.image.astype(float)
-            ring = cv2.dilate(scene.mask.astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool) & ~scene.mask
-            contrasts.append(np.abs(pixels[scene.mask].mean(axis=0) - pixels[ring].mean(axis=0)).sum())
+    _, contrasts = _ink_contrasts(fifth_sealed_at_192, (), ("filled", "marker"))  # measured over the whole mask
     assert len(contrasts) >= 10 and np.median(contrasts) > 60, contrasts  # the ink stands out from the surface
-    clipped = [float((scene.image == 255).mean()) for scene in fifth_sealed_at_192]
+    clipped = _clipped_shares(fifth_sealed_at_192, 255)
     assert np.mean(clipped) < 0.05, np.mean(clipped)  # the lamp keeps the surface within the scale
 
 
@@ -496,15 +515,9 @@ def test_a_sixth_sealed_drawn_circle_is_a_thin_loop_and_a_drawn_ring_one_band_tw
 def test_a_sixth_sealed_picture_is_inked_where_its_mask_says_and_not_blown_out(
     sixth_sealed_at_192: list[SealedScene],
 ) -> None:
-    contrasts = []
-    for scene in sixth_sealed_at_192:
-        if scene.band in ("25-40%", "40-60%") and scene.style in ("two-tone", "crayon"):
-            pixels = scene.image.astype(float)
-            inner = cv2.erode(scene.mask.astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool)
-            ring = cv2.dilate(scene.mask.astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool) & ~scene.mask
-            contrasts.append(np.abs(pixels[inner].mean(axis=0) - pixels[ring].mean(axis=0)).sum())
+    contrasts, _ = _ink_contrasts(sixth_sealed_at_192, ("two-tone", "crayon"), ())
     assert len(contrasts) >= 10 and np.median(contrasts) > 60, contrasts  # the ink stands out from the surface
-    clipped = [float((scene.image >= 254).mean()) for scene in sixth_sealed_at_192]
+    clipped = _clipped_shares(sixth_sealed_at_192, 254)
     # The exposure keeps even a white page within the scale: 0.5% of the values clip (2.9% on the dot-grid pages).
     assert np.mean(clipped) < 0.02 and max(clipped) < 0.2, (np.mean(clipped), max(clipped))
 
@@ -587,20 +600,10 @@ def test_a_seventh_sealed_drawn_circle_is_a_thin_loop_and_a_drawn_ring_one_band_
 def test_a_seventh_sealed_picture_is_inked_where_its_mask_says_and_not_blown_out(
     seventh_sealed_at_192: list[SealedScene],
 ) -> None:
-    fills, strokes = [], []
-    for scene in seventh_sealed_at_192:
-        if scene.band not in ("25-40%", "40-60%"):
-            continue
-        pixels = scene.image.astype(float)
-        ring = cv2.dilate(scene.mask.astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool) & ~scene.mask
-        if scene.style in ("poster", "lino"):
-            inner = cv2.erode(scene.mask.astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool)
-            fills.append(np.abs(pixels[inner].mean(axis=0) - pixels[ring].mean(axis=0)).sum())
-        elif scene.style in ("felt-tip", "pencil"):
-            strokes.append(np.abs(pixels[scene.mask].mean(axis=0) - pixels[ring].mean(axis=0)).sum())
+    fills, strokes = _ink_contrasts(seventh_sealed_at_192, ("poster", "lino"), ("felt-tip", "pencil"))
     assert len(fills) >= 10 and min(fills) > 150, fills  # the ink stands out from the surface
     assert len(strokes) >= 10 and np.median(strokes) > 150, strokes  # even a line, blurred into its surroundings
-    clipped = [float((scene.image >= 254).mean()) for scene in seventh_sealed_at_192]
+    clipped = _clipped_shares(seventh_sealed_at_192, 254)
     assert np.mean(clipped) < 0.01 and max(clipped) < 0.1, (np.mean(clipped), max(clipped))
 
 
@@ -671,22 +674,12 @@ def test_an_eighth_sealed_drawn_circle_is_a_thin_loop_and_a_drawn_ring_one_band_
 def test_an_eighth_sealed_picture_is_inked_where_its_mask_says_and_not_blown_out(
     eighth_sealed_at_192: list[SealedScene],
 ) -> None:
-    fills, lines = [], []
-    for scene in eighth_sealed_at_192:
-        if scene.band not in ("25-40%", "40-60%"):
-            continue
-        pixels = scene.image.astype(float)
-        ring = cv2.dilate(scene.mask.astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool) & ~scene.mask
-        if scene.style in EIGHTH_FILLS:
-            inner = cv2.erode(scene.mask.astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool)
-            fills.append(np.abs(pixels[inner].mean(axis=0) - pixels[ring].mean(axis=0)).sum())
-        else:
-            lines.append(np.abs(pixels[scene.mask].mean(axis=0) - pixels[ring].mean(axis=0)).sum())
+    fills, lines = _ink_contrasts(eighth_sealed_at_192, EIGHTH_FILLS, ("embroidery", "neon"))
     # Measured at seed 5: fills differ from the surface around them by 102 to 315 (median 206), lines by 70 to 388
     # (median 185; a neon tube's glow dims the surface beside it, a stitch's shadow darkens it).
     assert len(fills) >= 20 and min(fills) > 60 and np.median(fills) > 120, fills
     assert len(lines) >= 20 and np.median(lines) > 100, lines
-    clipped = [float((scene.image >= 254).mean()) for scene in eighth_sealed_at_192]
+    clipped = _clipped_shares(eighth_sealed_at_192, 254)
     assert np.mean(clipped) < 0.01 and max(clipped) < 0.1, (np.mean(clipped), max(clipped))  # 0.7% and 7% measured
 
 
