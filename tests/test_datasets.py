@@ -327,31 +327,6 @@ def test_relief_is_shaded_everywhere_and_never_flat() -> None:
     assert max(flats) < 0.25 and np.median(flats) < 0.05, flats
 
 
-def test_pebbles_are_many_round_bumps_lit_from_one_side() -> None:
-    from scipy import ndimage
-
-    from models.datasets.shapes_backgrounds import _PATTERNS, _pattern_pebbles
-
-    assert _pattern_pebbles in _PATTERNS
-    tone = np.full(3, 160.0, np.float32)
-    for i in range(12):
-        grey = _pattern_pebbles(np.random.default_rng([8, i]), 96, tone, tone).mean(axis=2)
-        assert grey.min() >= 0 and grey.max() <= 255 and np.isfinite(grey).all()
-        assert np.percentile(grey, 95) - np.percentile(grey, 5) > 40, i  # the bumps' slopes are seen
-        # Each bump has a lit side and a shaded side: the brightness gradient points one way over the picture.
-        gy, gx = np.gradient(ndimage.gaussian_filter(grey, 0.7))
-        mean_slope = np.hypot(gx.mean(), gy.mean()) / (np.hypot(gx, gy).mean() + 1e-6)
-        assert mean_slope < 0.2, (i, mean_slope)  # bumps rise and fall, so the slopes cancel over the picture
-        assert np.mean(np.hypot(gx, gy) > 4) > 0.5, i  # slopes all over, not one feature on a flat ground
-        # Light from one side shades every bump along one axis, so the gradients line up; head-on light would
-        # shade a bump's rim alike all round, and their orientations would spread evenly (measured 0.02-0.09).
-        weight = np.hypot(gx, gy)
-        alignment = np.abs(((gx + 1j * gy) ** 2 / (weight + 1e-9)).sum()) / weight.sum()
-        assert alignment > 0.2, (i, alignment)  # measured 0.35-0.51
-        _, count = ndimage.label(grey > np.percentile(grey, 80))
-        assert count >= 4, (i, count)  # separate highlights: a surface of bumps, not one object
-
-
 def test_motifs_repeat_in_a_lattice_each_far_smaller_than_any_shape() -> None:
     import cv2
 

@@ -275,30 +275,6 @@ def _pattern_relief(rng: np.random.Generator, size: int, c1: np.ndarray, c2: np.
     return np.clip(tone * (0.55 + 0.7 * shade[..., None]), 0, 255).astype(np.float32)
 
 
-def _pattern_pebbles(rng: np.random.Generator, size: int, c1: np.ndarray, c2: np.ndarray) -> np.ndarray:
-    """Pebbled leather, cobbles or gravel: packed round bumps lit from one side, crisp where one meets the next."""
-    unit = size / 64.0
-    cell = rng.uniform(1.5, 8.0) * unit
-    count = int((size / cell) ** 2 * 1.3) + 4
-    seeds = rng.uniform(-cell, size + cell, (count, 2)).astype(np.float32)
-    radii = (cell * rng.uniform(0.5, 0.8, count)).astype(np.float32)
-    xs, ys = np.meshgrid(np.arange(size, dtype=np.float32) + 0.5, np.arange(size, dtype=np.float32) + 0.5)
-    nearest = np.full((size, size), np.inf, np.float32)
-    second = np.full((size, size), np.inf, np.float32)
-    for (x, y), radius in zip(seeds, radii):  # each pixel's two nearest bumps in radii, one bump at a time
-        d = np.hypot(xs - x, ys - y) / radius
-        second = np.where(d < nearest, nearest, np.minimum(second, d))
-        nearest = np.minimum(nearest, d)
-    height = np.sqrt(np.clip(1.0 - nearest**2, 0.0, 1.0))  # a round dome on each bump, flat grout between them
-    gy, gx = np.gradient(height)
-    light = rng.uniform(0, 2 * math.pi)
-    shade = np.clip(0.5 + rng.uniform(0.8, 2.0) * (gx * math.cos(light) + gy * math.sin(light)) * cell, 0.0, 1.0)
-    seam = (second - nearest < rng.uniform(0.05, 0.15)) | (nearest > 1.0)
-    shade = shade * np.where(seam, rng.uniform(0.3, 0.8), 1.0)  # dark seams, grout or pores
-    tone = _mix(c1, c2, _value_noise(rng, size, rng.uniform(10.0, 30.0) * unit) * rng.uniform(0.0, 1.0))
-    return np.clip(tone * (0.55 + 0.7 * shade[..., None]), 0, 255).astype(np.float32)
-
-
 def _disc(draw: ImageDraw.ImageDraw, x: float, y: float, radius: float, fill: tuple[int, ...], ss: int) -> None:
     """A filled disc on a canvas drawn ``ss`` times larger than the picture."""
     draw.ellipse([(x - radius) * ss, (y - radius) * ss, (x + radius) * ss, (y + radius) * ss], fill=fill)
@@ -344,9 +320,8 @@ _PATTERNS = (
     _pattern_print,
     _pattern_relief,
     _pattern_motif,
-    _pattern_pebbles,
 )
-"""Regular edges, dense marks, print, lit relief, motifs and pebbles: surfaces no other painted background has."""
+"""Regular edges, dense marks, print, lit relief and repeated motifs: the surfaces no other painted background has."""
 
 
 def _background_pattern(rng: np.random.Generator, size: int, c1: np.ndarray, c2: np.ndarray) -> np.ndarray:
