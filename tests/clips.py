@@ -58,16 +58,23 @@ def star_then_cross(frames: int, size: tuple[int, int] = (320, 240)) -> list[tup
     ]
 
 
+def planes_420(image: Image.Image) -> tuple[np.ndarray, np.ndarray]:
+    """``image`` (of even size) as a camera's 4:2:0 planes: full-size luma, and Cb and Cr averaged over 2x2 pixels."""
+    planes = np.asarray(image.convert("YCbCr"))
+    height, width = planes.shape[:2]
+    chroma = planes[:, :, 1:].reshape(height // 2, 2, width // 2, 2, 2).mean(axis=(1, 3))
+    return planes[:, :, 0], np.round(chroma).astype(np.uint8)
+
+
 def write_y4m(path: Path, images: list[Image.Image], fps: int) -> Path:
     """``images`` (all one even size) as an uncompressed 4:2:0 Y4M clip at ``fps`` frames per second."""
     width, height = images[0].size
     with open(path, "wb") as handle:
         handle.write(f"YUV4MPEG2 W{width} H{height} F{fps}:1 Ip A1:1 C420jpeg\n".encode("ascii"))
         for image in images:
-            planes = np.asarray(image.convert("YCbCr"))
-            chroma = planes[:, :, 1:].reshape(height // 2, 2, width // 2, 2, 2).mean(axis=(1, 3))
+            luma, chroma = planes_420(image)
             handle.write(b"FRAME\n")
-            handle.write(np.ascontiguousarray(planes[:, :, 0]).tobytes())
-            handle.write(np.round(chroma[:, :, 0]).astype(np.uint8).tobytes())
-            handle.write(np.round(chroma[:, :, 1]).astype(np.uint8).tobytes())
+            handle.write(np.ascontiguousarray(luma).tobytes())
+            handle.write(np.ascontiguousarray(chroma[:, :, 0]).tobytes())
+            handle.write(np.ascontiguousarray(chroma[:, :, 1]).tobytes())
     return path

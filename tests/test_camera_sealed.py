@@ -655,6 +655,7 @@ EIGHTH_SEALED_OUTLINES: Outline = {  # stretched by up to 7%, nothing in the cam
     "cross": lambda spread, solidity: spread > 0.4 and 0.6 < solidity < 0.84,
 }
 EIGHTH_FILLS = ("watercolour", "oil pastel", "mosaic", "enamel")
+EIGHTH_LINES = ("embroidery", "neon")
 
 
 def test_eighth_sealed_shapes_fill_their_size_band_and_have_their_class_outline(
@@ -668,13 +669,13 @@ def test_an_eighth_sealed_drawn_circle_is_a_thin_loop_and_a_drawn_ring_one_band_
     eighth_sealed_at_192: list[SealedScene],
 ) -> None:
     """Stitched or bent in neon, a circle and a ring differ in the line's width alone."""
-    _assert_circle_thin_and_ring_a_band(eighth_sealed_at_192, ("embroidery", "neon"), lambda *_: True, 4)
+    _assert_circle_thin_and_ring_a_band(eighth_sealed_at_192, EIGHTH_LINES, lambda *_: True, 4)
 
 
 def test_an_eighth_sealed_picture_is_inked_where_its_mask_says_and_not_blown_out(
     eighth_sealed_at_192: list[SealedScene],
 ) -> None:
-    fills, lines = _ink_contrasts(eighth_sealed_at_192, EIGHTH_FILLS, ("embroidery", "neon"))
+    fills, lines = _ink_contrasts(eighth_sealed_at_192, EIGHTH_FILLS, EIGHTH_LINES)
     # Measured at seed 5: fills differ from the surface around them by 102 to 315 (median 206), lines by 70 to 388
     # (median 185; a neon tube's glow dims the surface beside it, a stitch's shadow darkens it).
     assert len(fills) >= 20 and min(fills) > 60 and np.median(fills) > 120, fills

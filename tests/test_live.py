@@ -22,7 +22,7 @@ from attention.analysis import Analyzer, ChannelLayer
 from attention.errors import InputError
 from attention.images import Preprocessing
 from tests.checkpoints import changed_checkpoint
-from tests.clips import shape_frame, star_then_cross
+from tests.clips import planes_420, shape_frame, star_then_cross
 from tests.test_tokens import SIZE, timm_vit
 from webapp import live
 from webapp.inputs import UploadRoots
@@ -146,11 +146,9 @@ def test_a_live_frame_shows_the_label_the_library_gives_that_frame(shapes: Analy
 
 def _as_the_camera_sends(frame: Image.Image) -> Image.Image:
     """``frame`` through 4:2:0 chroma subsampling, as Chromium's fake camera plays the Y4M clip to the page."""
-    planes = np.asarray(frame.convert("YCbCr"), dtype=np.float64)
-    height, width = planes.shape[:2]
-    chroma = planes[:, :, 1:].reshape(height // 2, 2, width // 2, 2, 2).mean(axis=(1, 3)).round()
+    luma, chroma = planes_420(frame)
     chroma = chroma.repeat(2, axis=0).repeat(2, axis=1)
-    return Image.fromarray(np.dstack([planes[:, :, 0], chroma]).astype(np.uint8), "YCbCr").convert("RGB")
+    return Image.fromarray(np.dstack([luma, chroma]), "YCbCr").convert("RGB")
 
 
 def test_the_shipped_model_reads_every_frame_of_the_live_clip_as_the_shape_drawn(shapes: Analyzer) -> None:
