@@ -160,7 +160,7 @@ TARGETS: dict[str, Target] = {
     ),
     "pattern backgrounds": Target(
         "models/datasets/shapes_backgrounds.py",
-        ["tests/test_datasets.py", "-k", "pattern or print or relief or motif"],
+        ["tests/test_datasets.py", "-k", "pattern or print or relief or motif or pebbles"],
         (
             "_square_wave",
             "_rotated_frame",
@@ -173,6 +173,7 @@ TARGETS: dict[str, Target] = {
             "_pattern_relief",
             "_disc",
             "_pattern_motif",
+            "_pattern_pebbles",
         ),
     ),
     "drawn strokes": Target(
@@ -1241,6 +1242,18 @@ HAND_MUTANTS: list[HandMutant] = [
         "relief lit flat, so it paints one tone",
         "shade = np.clip(0.5 + rng.uniform(4.0, 12.0) * slope, 0.0, 1.0)",
         "shade = np.clip(0.5 + 0.0 * slope, 0.0, 1.0)",
+    ),
+    HandMutant(
+        "pattern backgrounds",
+        "pebbles lit head-on, so their slopes shade alike on every side",
+        "shade = np.clip(0.5 + rng.uniform(0.8, 2.0) * (gx * math.cos(light) + gy * math.sin(light)) * cell, 0.0, 1.0)",
+        "shade = np.clip(0.5 + rng.uniform(0.8, 2.0) * np.hypot(gx, gy) * cell, 0.0, 1.0)",
+    ),
+    HandMutant(
+        "pattern backgrounds",
+        "pebbles as large as the picture, so one bump fills it",
+        "cell = rng.uniform(1.5, 8.0) * unit",
+        "cell = rng.uniform(60.0, 80.0) * unit",
     ),
     HandMutant(
         "photographed sizes",
