@@ -318,9 +318,9 @@ def _caustics(rng: np.random.Generator, size: int, tone: np.ndarray, cell: float
     """Light through rippled water: a thin bright net of wavy threads round dim cells."""
     seeds = _scattered(rng, size, cell)
     nearest, second = _two_nearest(seeds, np.full(len(seeds), cell, np.float32), size)
-    wobble = (_value_noise(rng, size, cell * 0.6) - 0.5) * rng.uniform(0.0, 0.25)  # threads wander, as ripples do
-    width = rng.uniform(0.03, 0.08)  # a thread's half-width, as a share of the cell
-    net = np.exp(-(((second - nearest) / 2 + wobble) / width) ** 2)
+    unit = size / 64.0
+    width = rng.uniform(0.5, 1.5) * unit * (0.6 + 0.8 * _value_noise(rng, size, cell * 0.6))  # threads swell, thin
+    net = np.exp(-((second - nearest) * cell / 2 / width) ** 2)  # a thread, in pixels, on each edge between cells
     brightness = rng.uniform(0.5, 1.0)
     dim = tone * rng.uniform(0.45, 0.8)
     return dim + net[..., None] * brightness * (255.0 - dim)
