@@ -319,8 +319,9 @@ def _caustics(rng: np.random.Generator, size: int, tone: np.ndarray, cell: float
     seeds = _scattered(rng, size, cell)
     nearest, second = _two_nearest(seeds, np.full(len(seeds), cell, np.float32), size)
     unit = size / 64.0
-    width = rng.uniform(0.5, 1.5) * unit * (0.6 + 0.8 * _value_noise(rng, size, cell * 0.6))  # threads swell, thin
-    net = np.exp(-((second - nearest) * cell / 2 / width) ** 2)  # a thread, in pixels, on each edge between cells
+    width = min(rng.uniform(0.5, 1.5) * unit, 0.08 * cell)  # a thread's half-width in pixels, thin beside its cell
+    width = width * (0.6 + 0.8 * _value_noise(rng, size, cell * 0.6))  # threads swell and thin as ripples pass
+    net = np.exp(-(((second - nearest) * cell / 2 / width) ** 2))  # a thread, in pixels, on each edge between cells
     brightness = rng.uniform(0.5, 1.0)
     dim = tone * rng.uniform(0.45, 0.8)
     return dim + net[..., None] * brightness * (255.0 - dim)
