@@ -352,6 +352,43 @@ def test_pebbles_are_many_round_bumps_lit_from_one_side() -> None:
         assert count >= 4, (i, count)  # separate highlights: a surface of bumps, not one object
 
 
+def test_cells_are_a_thin_bright_net_round_shape_sized_cells_or_dark_holes_lit_from_one_side() -> None:
+    from scipy import ndimage
+
+    from models.datasets.shapes_backgrounds import _PATTERNS, _pattern_cells
+
+    assert _pattern_cells in _PATTERNS
+    size, tone, kinds = 96, np.full(3, 140.0, np.float32), []
+    for i in range(24):
+        grey = np.clip(_pattern_cells(np.random.default_rng([9, i]), size, tone, tone), 0, 255).mean(axis=2)
+        values, counts = np.unique(np.round(grey), return_counts=True)
+        flat = values[counts.argmax()]  # the water inside the cells, or the surface between the holes
+        # A net rises from the flat; holes sink into it.
+        kinds.append("net" if np.mean(grey > flat + 10) > np.mean(grey < flat - 10) else "holes")
+        base = np.median(grey)
+        if kinds[-1] == "net":
+            assert grey.max() - base > 30, i  # the threads are far brighter than the water between them
+            net = grey > base + 0.5 * (grey.max() - base)
+            assert 0.04 < net.mean() < 0.45, (i, net.mean())  # measured 0.14-0.30: threads, not a lit sheet
+            cells, count = ndimage.label(~net)
+            areas = np.sort(ndimage.sum(~net, cells, range(1, count + 1)))[::-1]
+            typical = areas[np.searchsorted(np.cumsum(areas), areas.sum() / 2)]  # half the water is in cells this big
+            assert 0.08 < np.sqrt(typical) / size < 0.5, (i, np.sqrt(typical) / size)  # measured 0.11-0.42: shape-sized
+            assert count >= 5, (i, count)  # a net of closed cells, not a few stray lines
+            continue
+        holes = grey < 0.75 * base
+        labels, count = ndimage.label(holes)
+        largest = ndimage.sum(holes, labels, range(1, count + 1)).max() / grey.size
+        assert 0.05 < holes.mean() < 0.35 and count >= 8 and largest < 0.05, (i, holes.mean(), count, largest)
+        # Light from one side darkens each pit's near wall and lights its far one, so the gradients line up
+        # (measured 0.22-0.40); light from above would ring each pit alike all round.
+        gy, gx = np.gradient(ndimage.gaussian_filter(grey, 0.7))
+        weight = np.hypot(gx, gy)
+        alignment = np.abs(((gx + 1j * gy) ** 2 / (weight + 1e-9)).sum()) / weight.sum()
+        assert alignment > 0.15, (i, alignment)
+    assert 6 <= kinds.count("net") <= 18, kinds
+
+
 def test_motifs_repeat_in_a_lattice_each_far_smaller_than_any_shape() -> None:
     import cv2
 
