@@ -160,7 +160,7 @@ TARGETS: dict[str, Target] = {
     ),
     "pattern backgrounds": Target(
         "models/datasets/shapes_backgrounds.py",
-        ["tests/test_datasets.py", "-k", "pattern or print or relief or motif"],
+        ["tests/test_datasets.py", "-k", "pattern or print or relief or motif or pebbles or cells"],
         (
             "_square_wave",
             "_rotated_frame",
@@ -173,6 +173,13 @@ TARGETS: dict[str, Target] = {
             "_pattern_relief",
             "_disc",
             "_pattern_motif",
+            "_two_nearest",
+            "_scattered",
+            "_lit",
+            "_pattern_pebbles",
+            "_caustics",
+            "_sponge",
+            "_pattern_cells",
         ),
     ),
     "drawn strokes": Target(
@@ -1241,6 +1248,30 @@ HAND_MUTANTS: list[HandMutant] = [
         "relief lit flat, so it paints one tone",
         "shade = np.clip(0.5 + rng.uniform(4.0, 12.0) * slope, 0.0, 1.0)",
         "shade = np.clip(0.5 + 0.0 * slope, 0.0, 1.0)",
+    ),
+    HandMutant(
+        "pattern backgrounds",
+        "pebbles and pits lit head-on, so their slopes shade alike on every side",
+        "return np.clip(0.5 + strength * (gx * math.cos(light) + gy * math.sin(light)), 0.0, 1.0)",
+        "return np.clip(0.5 + strength * np.hypot(gx, gy), 0.0, 1.0)",
+    ),
+    HandMutant(
+        "pattern backgrounds",
+        "pebbles as large as the picture, so one bump fills it",
+        "cell = rng.uniform(1.5, 8.0) * unit",
+        "cell = rng.uniform(60.0, 80.0) * unit",
+    ),
+    HandMutant(
+        "pattern backgrounds",
+        "cells far smaller than any shape, so they read as a fine texture",
+        "cell = rng.uniform(6.0, 22.0) * unit",
+        "cell = rng.uniform(1.5, 3.0) * unit",
+    ),
+    HandMutant(
+        "pattern backgrounds",
+        "caustic threads as wide as their cells, so the net becomes a lit sheet",
+        "width = min(rng.uniform(0.5, 1.5) * unit, 0.08 * cell)",
+        "width = rng.uniform(0.5, 1.5) * cell",
     ),
     HandMutant(
         "photographed sizes",

@@ -170,7 +170,7 @@ def test_masked_pixels_stay_close_to_object_colour_with_degradations() -> None:
 
 
 def test_object_size_and_mask_area() -> None:
-    low, high = 0.10 * SIZE, 0.60 * SIZE
+    low, high = 0.10 * SIZE, 0.75 * SIZE  # the Live view shows a sheet held close: shapes up to 75% of the side
     for i in range(150):
         scene = generate_scene(np.random.default_rng([7, i]), SIZE)
         assert scene.mask.any(), i
@@ -265,9 +265,9 @@ def test_sizes_are_drawn_on_a_log_scale_so_small_shapes_are_as_common_as_large_o
         )
         / SIZE
     )
-    small, large = np.mean((extents >= 0.10) & (extents < 0.15)), np.mean((extents >= 0.40) & (extents <= 0.60))
-    assert extents.min() >= 0.10 and extents.max() <= 0.60
-    assert 0.15 <= small <= 0.31 and 0.15 <= large <= 0.31, (small, large)  # log(1.5) / log(6) = 0.23 each
+    small, large = np.mean((extents >= 0.10) & (extents < 0.15)), np.mean((extents >= 0.50) & (extents <= 0.75))
+    assert extents.min() >= 0.10 and extents.max() <= 0.75
+    assert 0.12 <= small <= 0.28 and 0.12 <= large <= 0.28, (small, large)  # log(1.5) / log(7.5) = 0.20 each
 
 
 @pytest.mark.parametrize("pattern", [0, 1, 2, 3], ids=["weave", "grid", "waves", "marks"])
@@ -325,6 +325,68 @@ def test_relief_is_shaded_everywhere_and_never_flat() -> None:
         assert np.percentile(grey, 95) - np.percentile(grey, 5) > 20, i  # the slopes are seen
     # Light falls on slopes everywhere: no painted flat areas, bar the steepest slopes' full light or shadow.
     assert max(flats) < 0.25 and np.median(flats) < 0.05, flats
+
+
+def test_pebbles_are_many_round_bumps_lit_from_one_side() -> None:
+    from scipy import ndimage
+
+    from models.datasets.shapes_backgrounds import _PATTERNS, _pattern_pebbles
+
+    assert _pattern_pebbles in _PATTERNS
+    tone = np.full(3, 160.0, np.float32)
+    for i in range(12):
+        grey = _pattern_pebbles(np.random.default_rng([8, i]), 96, tone, tone).mean(axis=2)
+        assert grey.min() >= 0 and grey.max() <= 255 and np.isfinite(grey).all()
+        assert np.percentile(grey, 95) - np.percentile(grey, 5) > 40, i  # the bumps' slopes are seen
+        # Each bump has a lit side and a shaded side: the brightness gradient points one way over the picture.
+        gy, gx = np.gradient(ndimage.gaussian_filter(grey, 0.7))
+        mean_slope = np.hypot(gx.mean(), gy.mean()) / (np.hypot(gx, gy).mean() + 1e-6)
+        assert mean_slope < 0.2, (i, mean_slope)  # bumps rise and fall, so the slopes cancel over the picture
+        assert np.mean(np.hypot(gx, gy) > 4) > 0.5, i  # slopes all over, not one feature on a flat ground
+        # Light from one side shades every bump along one axis, so the gradients line up; head-on light would
+        # shade a bump's rim alike all round, and their orientations would spread evenly (measured 0.02-0.09).
+        weight = np.hypot(gx, gy)
+        alignment = np.abs(((gx + 1j * gy) ** 2 / (weight + 1e-9)).sum()) / weight.sum()
+        assert alignment > 0.2, (i, alignment)  # measured 0.35-0.51
+        _, count = ndimage.label(grey > np.percentile(grey, 80))
+        assert count >= 4, (i, count)  # separate highlights: a surface of bumps, not one object
+
+
+def test_cells_are_a_thin_bright_net_round_shape_sized_cells_or_dark_holes_lit_from_one_side() -> None:
+    from scipy import ndimage
+
+    from models.datasets.shapes_backgrounds import _PATTERNS, _pattern_cells
+
+    assert _pattern_cells in _PATTERNS
+    size, tone, kinds = 96, np.full(3, 140.0, np.float32), []
+    for i in range(24):
+        grey = np.clip(_pattern_cells(np.random.default_rng([9, i]), size, tone, tone), 0, 255).mean(axis=2)
+        values, counts = np.unique(np.round(grey), return_counts=True)
+        flat = values[counts.argmax()]  # the water inside the cells, or the surface between the holes
+        # A net rises from the flat; holes sink into it.
+        kinds.append("net" if np.mean(grey > flat + 10) > np.mean(grey < flat - 10) else "holes")
+        base = np.median(grey)
+        if kinds[-1] == "net":
+            assert grey.max() - base > 30, i  # the threads are far brighter than the water between them
+            net = grey > base + 0.5 * (grey.max() - base)
+            assert 0.04 < net.mean() < 0.45, (i, net.mean())  # measured 0.14-0.30: threads, not a lit sheet
+            cells, count = ndimage.label(~net)
+            areas = np.sort(ndimage.sum(~net, cells, range(1, count + 1)))[::-1]
+            typical = areas[np.searchsorted(np.cumsum(areas), areas.sum() / 2)]  # half the water is in cells this big
+            assert 0.08 < np.sqrt(typical) / size < 0.5, (i, np.sqrt(typical) / size)  # measured 0.11-0.42: shape-sized
+            assert count >= 5, (i, count)  # a net of closed cells, not a few stray lines
+            continue
+        holes = grey < 0.75 * base
+        labels, count = ndimage.label(holes)
+        largest = ndimage.sum(holes, labels, range(1, count + 1)).max() / grey.size
+        assert 0.05 < holes.mean() < 0.35 and count >= 8 and largest < 0.05, (i, holes.mean(), count, largest)
+        # Light from one side darkens each pit's near wall and lights its far one, so the gradients line up
+        # (measured 0.22-0.40); light from above would ring each pit alike all round.
+        gy, gx = np.gradient(ndimage.gaussian_filter(grey, 0.7))
+        weight = np.hypot(gx, gy)
+        alignment = np.abs(((gx + 1j * gy) ** 2 / (weight + 1e-9)).sum()) / weight.sum()
+        assert alignment > 0.15, (i, alignment)
+    assert 6 <= kinds.count("net") <= 18, kinds
 
 
 def test_motifs_repeat_in_a_lattice_each_far_smaller_than_any_shape() -> None:

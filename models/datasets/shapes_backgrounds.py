@@ -275,6 +275,77 @@ def _pattern_relief(rng: np.random.Generator, size: int, c1: np.ndarray, c2: np.
     return np.clip(tone * (0.55 + 0.7 * shade[..., None]), 0, 255).astype(np.float32)
 
 
+def _two_nearest(seeds: np.ndarray, radii: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each pixel's distances, in radii, to its nearest and second-nearest seed: bumps, cells and their seams."""
+    xs, ys = np.meshgrid(np.arange(size, dtype=np.float32) + 0.5, np.arange(size, dtype=np.float32) + 0.5)
+    nearest = np.full((size, size), np.inf, np.float32)
+    second = np.full((size, size), np.inf, np.float32)
+    for (x, y), radius in zip(seeds, radii):  # one seed at a time keeps memory at two pictures
+        d = np.hypot(xs - x, ys - y) / radius
+        second = np.where(d < nearest, nearest, np.minimum(second, d))
+        nearest = np.minimum(nearest, d)
+    return nearest, second
+
+
+def _scattered(rng: np.random.Generator, size: int, cell: float) -> np.ndarray:
+    """Seed points about ``cell`` apart, a margin beyond the picture so no edge is bare."""
+    count = int((size / cell) ** 2 * 1.3) + 4
+    return rng.uniform(-cell, size + cell, (count, 2)).astype(np.float32)
+
+
+def _lit(height: np.ndarray, rng: np.random.Generator, strength: float) -> np.ndarray:
+    """Shade a height field by light from one random side: 0.5 on the flat, brighter on slopes that face it."""
+    gy, gx = np.gradient(height)
+    light = rng.uniform(0, 2 * math.pi)
+    return np.clip(0.5 + strength * (gx * math.cos(light) + gy * math.sin(light)), 0.0, 1.0)
+
+
+def _pattern_pebbles(rng: np.random.Generator, size: int, c1: np.ndarray, c2: np.ndarray) -> np.ndarray:
+    """Pebbled leather, cobbles or gravel: packed round bumps lit from one side, crisp where one meets the next."""
+    unit = size / 64.0
+    cell = rng.uniform(1.5, 8.0) * unit
+    seeds = _scattered(rng, size, cell)
+    nearest, second = _two_nearest(seeds, cell * rng.uniform(0.5, 0.8, len(seeds)), size)
+    height = np.sqrt(np.clip(1.0 - nearest**2, 0.0, 1.0))  # a round dome on each bump, flat grout between them
+    shade = _lit(height, rng, rng.uniform(0.8, 2.0) * cell)
+    seam = (second - nearest < rng.uniform(0.05, 0.15)) | (nearest > 1.0)
+    shade = shade * np.where(seam, rng.uniform(0.3, 0.8), 1.0)  # dark seams, grout or pores
+    tone = _mix(c1, c2, _value_noise(rng, size, rng.uniform(10.0, 30.0) * unit) * rng.uniform(0.0, 1.0))
+    return np.clip(tone * (0.55 + 0.7 * shade[..., None]), 0, 255).astype(np.float32)
+
+
+def _caustics(rng: np.random.Generator, size: int, tone: np.ndarray, cell: float) -> np.ndarray:
+    """Light through rippled water: a thin bright net of wavy threads round dim cells."""
+    seeds = _scattered(rng, size, cell)
+    nearest, second = _two_nearest(seeds, np.full(len(seeds), cell, np.float32), size)
+    unit = size / 64.0
+    width = min(rng.uniform(0.5, 1.5) * unit, 0.08 * cell)  # a thread's half-width in pixels, thin beside its cell
+    width = width * (0.6 + 0.8 * _value_noise(rng, size, cell * 0.6))  # threads swell and thin as ripples pass
+    net = np.exp(-(((second - nearest) * cell / 2 / width) ** 2))  # a thread, in pixels, on each edge between cells
+    brightness = rng.uniform(0.5, 1.0)
+    dim = tone * rng.uniform(0.45, 0.8)
+    return dim + net[..., None] * brightness * (255.0 - dim)
+
+
+def _sponge(rng: np.random.Generator, size: int, tone: np.ndarray, cell: float) -> np.ndarray:
+    """A sponge, foam or pitted stone: round dark holes, each lit on the side that faces away from the light."""
+    seeds = _scattered(rng, size, cell)
+    nearest, _ = _two_nearest(seeds, cell * rng.uniform(0.2, 0.45, len(seeds)), size)
+    depth = np.sqrt(np.clip(1.0 - nearest**2, 0.0, 1.0))  # a round pit under each hole
+    shade = _lit(-depth, rng, rng.uniform(0.8, 2.0) * cell * 0.4)
+    shade = shade * np.where(nearest < 1.0, rng.uniform(0.25, 0.6), 1.0)  # the holes' floors lie in shadow
+    return tone * (0.55 + 0.7 * shade[..., None])
+
+
+def _pattern_cells(rng: np.random.Generator, size: int, c1: np.ndarray, c2: np.ndarray) -> np.ndarray:
+    """Caustics or a sponge: a net or holes as large as a shape, whose round cells a model may take for one."""
+    unit = size / 64.0
+    cell = rng.uniform(6.0, 22.0) * unit  # 9-34% of the side: the size of the shapes drawn on it
+    tone = _mix(c1, c2, _value_noise(rng, size, rng.uniform(10.0, 30.0) * unit) * rng.uniform(0.0, 1.0))
+    picture = _caustics(rng, size, tone, cell) if rng.random() < 0.5 else _sponge(rng, size, tone, cell / 2)
+    return np.clip(picture, 0, 255).astype(np.float32)
+
+
 def _disc(draw: ImageDraw.ImageDraw, x: float, y: float, radius: float, fill: tuple[int, ...], ss: int) -> None:
     """A filled disc on a canvas drawn ``ss`` times larger than the picture."""
     draw.ellipse([(x - radius) * ss, (y - radius) * ss, (x + radius) * ss, (y + radius) * ss], fill=fill)
@@ -320,8 +391,10 @@ _PATTERNS = (
     _pattern_print,
     _pattern_relief,
     _pattern_motif,
+    _pattern_pebbles,
+    _pattern_cells,
 )
-"""Regular edges, dense marks, print, lit relief and repeated motifs: the surfaces no other painted background has."""
+"""Regular edges, dense marks, print, lit relief, motifs, pebbles and cells: surfaces no other background has."""
 
 
 def _background_pattern(rng: np.random.Generator, size: int, c1: np.ndarray, c2: np.ndarray) -> np.ndarray:

@@ -47,7 +47,7 @@ on paper or a painted surface seen through a webcam (``shapes_photographed``).""
 # 30% photographed; clutter, the hardest painted background, gets 25%; patterns 14%, the rest smooth or noisy
 _BACKGROUND_PROBS = np.array([0.06, 0.07, 0.10, 0.08, 0.14, 0.25, 0.30])
 
-_MIN_EXTENT, _MAX_EXTENT = 0.10, 0.60  # object bounding box, as a fraction of the image side
+_MIN_EXTENT, _MAX_EXTENT = 0.10, 0.75  # object bounding box, as a fraction of the image side
 
 
 def _draw_extent(rng: np.random.Generator) -> float:
