@@ -52,7 +52,7 @@ _MIN_EXTENT, _MAX_EXTENT = 0.10, 0.75  # object bounding box, as a fraction of t
 
 def _draw_extent(rng: np.random.Generator) -> float:
     """An object's side as a fraction of the image's, on a log scale as distance sets it: as many at 10-15% as at
-    40-60%, because small shapes are the ones a reader misses."""
+    50-75%, because small shapes are the ones a reader misses."""
     return math.exp(rng.uniform(math.log(_MIN_EXTENT), math.log(_MAX_EXTENT)))
 
 
