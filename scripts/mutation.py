@@ -206,6 +206,9 @@ TARGETS: dict[str, Target] = {
     "eighth sealed set": Target(
         "models/datasets/shapes_sealed8.py", ["tests/test_camera_sealed.py", "-k", "eighth or sealed-8"]
     ),
+    "ninth sealed set": Target(
+        "models/datasets/shapes_sealed9.py", ["tests/test_camera_sealed.py", "-k", "ninth or sealed-9"]
+    ),
     "dataset names": Target(
         "models/datasets/factory.py", ["tests/test_camera_sealed.py", "-k", "spelling or test_split_only"]
     ),
@@ -1272,6 +1275,24 @@ HAND_MUTANTS: list[HandMutant] = [
         "caustic threads as wide as their cells, so the net becomes a lit sheet",
         "width = min(rng.uniform(0.5, 1.5) * unit, 0.08 * cell)",
         "width = rng.uniform(0.5, 1.5) * cell",
+    ),
+    HandMutant(
+        "ninth sealed set",
+        "dark ink left at the hue's HLS lightness, so a bright yellow lands on a pale surface",
+        "        return colour * target / luma",
+        "        return colour",
+    ),
+    HandMutant(
+        "ninth sealed set",
+        "the box placed at the shape's centre, so a triangle or star pokes past the margin",
+        "    centre = box - middle * scale",
+        "    centre = box",
+    ),
+    HandMutant(
+        "ninth sealed set",
+        "a star's notches as deep as its tips, so it draws a decagon",
+        "        return _polygon_radius(angle, np.array([1.0 if k % 2 == 0 else 0.38 for k in range(10)]))",
+        "        return _polygon_radius(angle, np.array([1.0 if k % 2 == 0 else 0.95 for k in range(10)]))",
     ),
     HandMutant(
         "photographed sizes",

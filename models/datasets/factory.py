@@ -21,6 +21,7 @@ from .shapes_sealed5 import ShapesSealed5Dataset
 from .shapes_sealed6 import ShapesSealed6Dataset
 from .shapes_sealed7 import ShapesSealed7Dataset
 from .shapes_sealed8 import ShapesSealed8Dataset
+from .shapes_sealed9 import ShapesSealed9Dataset
 from .splits import Transform, check_split
 
 # The sealed renderers in the order they were written; each is run once per trained model.
@@ -33,6 +34,7 @@ SEALED_SETS: dict[str, type[Dataset]] = {
     "shapes-sealed-6": ShapesSealed6Dataset,
     "shapes-sealed-7": ShapesSealed7Dataset,
     "shapes-sealed-8": ShapesSealed8Dataset,
+    "shapes-sealed-9": ShapesSealed9Dataset,
 }
 DATASET_NAMES: tuple[str, ...] = (
     "shapes",
@@ -103,7 +105,7 @@ def build_dataset(
     download: bool = False,
 ) -> Dataset:
     """Create a dataset by name: "shapes", "shapes-heldout" (alias "heldout"), "shapes-camera", "shapes-sealed"
-    to "shapes-sealed-8", "fashion-mnist" (alias "fashion") or "imagefolder".
+    to "shapes-sealed-9", "fashion-mnist" (alias "fashion") or "imagefolder".
 
     ``seed`` picks the shapes scenes and the image-folder split; the
     Fashion-MNIST validation split is fixed on purpose so scores stay
@@ -111,8 +113,8 @@ def build_dataset(
     truncates the other datasets (handy for smoke runs). ``size`` only
     applies to the shapes datasets; ``root`` defaults to the Debian path for
     Fashion-MNIST and is required for image folders. "shapes-heldout",
-    "shapes-camera" (drawings photographed by a webcam), and the eight
-    sealed sets "shapes-sealed" to "shapes-sealed-8" (each run once per trained model)
+    "shapes-camera" (drawings photographed by a webcam), and the nine
+    sealed sets "shapes-sealed" to "shapes-sealed-9" (each run once per trained model)
     are evaluation sets with only a "test" split (training on them would
     defeat their purpose); other splits are refused, and their lengths
     default to 300, 300 and 400 for each sealed set.

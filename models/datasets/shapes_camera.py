@@ -33,6 +33,8 @@ SIZE_BANDS: tuple[tuple[str, float, float], ...] = (
     ("40-60%", 0.40, 0.60),
 )
 """Bands of the object's extent (its bounding box's longer side as a share of the picture side)."""
+EVERY_BAND: tuple[tuple[str, float, float], ...] = (*SIZE_BANDS, ("60-75%", 0.60, 0.75))
+"""The bands and one more, for a drawing held close to a webcam: the sets written since shapes reach 75%."""
 PAPERS: tuple[str, ...] = ("plain", "lined", "squared")
 PEN_COLOURS = ((20, 20, 24), (30, 40, 120), (40, 80, 190), (180, 30, 30), (30, 120, 50), (90, 90, 95))
 MARKER_COLOURS = ((250, 200, 40), (240, 120, 160), (110, 200, 240), (140, 220, 110), (250, 150, 60), (180, 140, 230))

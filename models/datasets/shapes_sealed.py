@@ -216,6 +216,7 @@ class ShapesSealedDataset(RenderedTestSet):
     SALT = _SALT
     GROUPS = ("background", "size band")
     SURFACE_KINDS: tuple[str, ...] = SURFACES  # what the renderer's second draw picks from
+    BANDS: tuple[tuple[str, float, float], ...] = SIZE_BANDS  # what its third draw picks from
 
     def __init__(
         self, length: int = SEALED_DEFAULT_LENGTH, size: int = 64, seed: int = 0, transform: Transform | None = None
@@ -230,4 +231,4 @@ class ShapesSealedDataset(RenderedTestSet):
         rng = self.rng_for(index)
         label = int(rng.integers(len(SHAPE_CLASSES)))
         surface = self.SURFACE_KINDS[int(rng.integers(len(self.SURFACE_KINDS)))]
-        return label, surface, SIZE_BANDS[int(rng.integers(len(SIZE_BANDS)))][0]
+        return label, surface, self.BANDS[int(rng.integers(len(self.BANDS)))][0]

@@ -29,7 +29,7 @@ from attention.tokens import rollout, token_layout
 from ..checkpoint import LoadedModel
 from ..datasets import DATASET_INFO, build_dataset, canonical_dataset_name
 from ..datasets.factory import EVALUATION_ONLY
-from ..datasets.shapes_camera import SIZE_BANDS
+from ..datasets.shapes_camera import EVERY_BAND
 from ..transforms import eval_transform
 from .curves import CENTRE_PRIOR, DEFAULT_STEPS, GRAD_CAM, ROLLOUT, curve_scores
 from .gradcam import GradCAM
@@ -453,7 +453,7 @@ def evaluate_checkpoint(
     groups = getattr(data, "groups", None)
     if groups:  # the camera and sealed sets: background (or hand), size band and class
         correct = correct_per_image(loaded.model, loader)
-        order = [band for band, _, _ in SIZE_BANDS] + list(loaded.classes)
+        order = [band for band, _, _ in EVERY_BAND] + list(loaded.classes)
         result["accuracy_by"] = {name: group_accuracy(correct, list(names), order) for name, names in groups.items()}
         if "background" in groups:
             result["accuracy_by_background"] = result["accuracy_by"]["background"]
