@@ -36,6 +36,8 @@ _SALT = 90917
 _ROTATED_GRID = np.array([(0.375, 0.125), (0.875, 0.375), (0.125, 0.625), (0.625, 0.875)])  # 4 samples, 4 rows
 _LUMA = np.array([0.299, 0.587, 0.114])
 _RING_HOLE = 0.62  # a ring's hole, as a share of its outer radius
+_LEAN = 0.00015  # the perspective's tilt: a point moves by up to 5% of its distance from the sheet's corner
+_ROOM = 0.085  # the object's box stays this share of the side inside each edge: 3%, and the 5.5% the tilt moves it
 
 
 def radius(name: str, angle: np.ndarray) -> np.ndarray:
@@ -190,8 +192,8 @@ def _camera(
 ) -> tuple[np.ndarray, np.ndarray]:
     """A webcam's view: a slight perspective, a lamp's falloff, a gamma, colour noise and a JPEG."""
     side, pad = picture.shape[0], picture.shape[0] // 10
-    lean = rng.uniform(-0.00025, 0.00025, 2)  # the PIL perspective's last two terms: how far the sheet tilts
-    # Output (x, y) reads the padded sheet at ((x + pad) / d, (y + pad) / d), d = 1 + lean . (x, y) within 1 +- 8%,
+    lean = rng.uniform(-_LEAN, _LEAN, 2)  # the PIL perspective's last two terms: how far the sheet tilts
+    # Output (x, y) reads the padded sheet at ((x + pad) / d, (y + pad) / d), d = 1 + lean . (x, y) within 1 +- 5%,
     # so every output pixel finds the reflected margin, never the black outside the sheet.
     coefficients = (1, 0, pad, 0, 1, pad, float(lean[0]), float(lean[1]))
     warp = dict(method=Image.Transform.PERSPECTIVE, data=coefficients, resample=Image.Resampling.BILINEAR)
@@ -231,7 +233,7 @@ def render_sealed9_scene(rng: np.random.Generator, size: int) -> SealedScene:
     outline = _outline(name, turn, squash)
     width, height = float(np.ptp(outline.real)), float(np.ptp(outline.imag))
     scale = rng.uniform(low, high) * side / max(width, height)  # the longer side of the box lands in the band
-    room = 0.03 * side
+    room = _ROOM * side
     box = complex(
         rng.uniform(room + scale * width / 2, side - room - scale * width / 2),
         rng.uniform(room + scale * height / 2, side - room - scale * height / 2),
