@@ -170,6 +170,7 @@ TARGETS: dict[str, Target] = {
             "_pattern_marks",
             "_ink_on",
             "_pattern_print",
+            "_mottled",
             "_pattern_relief",
             "_disc",
             "_pattern_motif",

@@ -262,6 +262,12 @@ def _pattern_print(rng: np.random.Generator, size: int, c1: np.ndarray, c2: np.n
     return np.asarray(canvas.resize((size, size), Image.Resampling.BOX), dtype=np.float32)
 
 
+def _mottled(rng: np.random.Generator, size: int, c1: np.ndarray, c2: np.ndarray) -> np.ndarray:
+    """A base tone that drifts from c1 towards c2 in broad patches, as a real surface's colour does."""
+    unit = size / 64.0
+    return _mix(c1, c2, _value_noise(rng, size, rng.uniform(10.0, 30.0) * unit) * rng.uniform(0.0, 1.0))
+
+
 def _pattern_relief(rng: np.random.Generator, size: int, c1: np.ndarray, c2: np.ndarray) -> np.ndarray:
     """A rough surface lit from one side (plaster, bark, stone, crumpled card): shading edges with no outline."""
     unit = size / 64.0
@@ -271,7 +277,7 @@ def _pattern_relief(rng: np.random.Generator, size: int, c1: np.ndarray, c2: np.
     light = rng.uniform(0, 2 * math.pi)
     slope = (gx * math.cos(light) + gy * math.sin(light)) / unit
     shade = np.clip(0.5 + rng.uniform(4.0, 12.0) * slope, 0.0, 1.0)
-    tone = _mix(c1, c2, _value_noise(rng, size, rng.uniform(10.0, 30.0) * unit) * rng.uniform(0.0, 1.0))
+    tone = _mottled(rng, size, c1, c2)
     return np.clip(tone * (0.55 + 0.7 * shade[..., None]), 0, 255).astype(np.float32)
 
 
@@ -310,7 +316,7 @@ def _pattern_pebbles(rng: np.random.Generator, size: int, c1: np.ndarray, c2: np
     shade = _lit(height, rng, rng.uniform(0.8, 2.0) * cell)
     seam = (second - nearest < rng.uniform(0.05, 0.15)) | (nearest > 1.0)
     shade = shade * np.where(seam, rng.uniform(0.3, 0.8), 1.0)  # dark seams, grout or pores
-    tone = _mix(c1, c2, _value_noise(rng, size, rng.uniform(10.0, 30.0) * unit) * rng.uniform(0.0, 1.0))
+    tone = _mottled(rng, size, c1, c2)
     return np.clip(tone * (0.55 + 0.7 * shade[..., None]), 0, 255).astype(np.float32)
 
 
@@ -341,7 +347,7 @@ def _pattern_cells(rng: np.random.Generator, size: int, c1: np.ndarray, c2: np.n
     """Caustics or a sponge: a net or holes as large as a shape, whose round cells a model may take for one."""
     unit = size / 64.0
     cell = rng.uniform(6.0, 22.0) * unit  # 9-34% of the side: the size of the shapes drawn on it
-    tone = _mix(c1, c2, _value_noise(rng, size, rng.uniform(10.0, 30.0) * unit) * rng.uniform(0.0, 1.0))
+    tone = _mottled(rng, size, c1, c2)
     picture = _caustics(rng, size, tone, cell) if rng.random() < 0.5 else _sponge(rng, size, tone, cell / 2)
     return np.clip(picture, 0, 255).astype(np.float32)
 

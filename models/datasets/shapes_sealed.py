@@ -210,6 +210,16 @@ def render_sealed_scene(rng: np.random.Generator, size: int, *, plain_surface: b
     return SealedScene(np.asarray(image), mask, label, surface, band, style)
 
 
+def first_draws(
+    rng: np.random.Generator, surfaces: tuple[str, ...], bands: tuple[tuple[str, float, float], ...] = SIZE_BANDS
+) -> tuple[int, str, tuple[str, float, float]]:
+    """A sealed picture's label, surface and size band, drawn first and in this order, so that its groups are
+    known without rendering it."""
+    label = int(rng.integers(len(SHAPE_CLASSES)))
+    surface = surfaces[int(rng.integers(len(surfaces)))]
+    return label, surface, bands[int(rng.integers(len(bands)))]
+
+
 class ShapesSealedDataset(RenderedTestSet):
     """The sealed pictures, deterministic per index; evaluation only, and run once per trained model."""
 
@@ -228,7 +238,5 @@ class ShapesSealedDataset(RenderedTestSet):
         return render_sealed_scene(rng, size)
 
     def _first_draws(self, index: int) -> tuple[int, str, str]:
-        rng = self.rng_for(index)
-        label = int(rng.integers(len(SHAPE_CLASSES)))
-        surface = self.SURFACE_KINDS[int(rng.integers(len(self.SURFACE_KINDS)))]
-        return label, surface, self.BANDS[int(rng.integers(len(self.BANDS)))][0]
+        label, surface, (band, _, _) = first_draws(self.rng_for(index), self.SURFACE_KINDS, self.BANDS)
+        return label, surface, band

@@ -27,7 +27,7 @@ from scipy import ndimage
 
 from .shapes_camera import EVERY_BAND
 from .shapes_scene import SHAPE_CLASSES
-from .shapes_sealed import SealedScene, ShapesSealedDataset
+from .shapes_sealed import SealedScene, ShapesSealedDataset, first_draws
 
 SURFACES9: tuple[str, ...] = ("giraffe", "zebra", "bubbles", "mud", "bokeh", "lace")
 STYLES9: tuple[str, ...] = ("cut paper", "hatched", "stencil", "glitter", "chalk")
@@ -103,7 +103,7 @@ def _surface(rng: np.random.Generator, kind: str, side: int) -> np.ndarray:
         seeds = np.zeros((side, side), bool)
         count = int(rng.integers(8, 30))
         seeds[rng.integers(0, side, count), rng.integers(0, side, count)] = True
-        distance, (near_r, near_c) = ndimage.distance_transform_edt(~seeds, return_indices=True)
+        _, (near_r, near_c) = ndimage.distance_transform_edt(~seeds, return_indices=True)
         owner = near_r * side + near_c
         edge = (owner != np.roll(owner, 1, 0)) | (owner != np.roll(owner, 1, 1))
         gap = ndimage.binary_dilation(edge, iterations=int(rng.integers(1, 4 if kind == "mud" else 7)))
@@ -221,9 +221,7 @@ def _outline(name: str, turn: float, squash: float) -> np.ndarray:
 
 def render_sealed9_scene(rng: np.random.Generator, size: int) -> SealedScene:
     """One picture; the first draws are the label, the surface and the size band, in that order."""
-    label = int(rng.integers(len(SHAPE_CLASSES)))
-    surface = SURFACES9[int(rng.integers(len(SURFACES9)))]
-    band, low, high = EVERY_BAND[int(rng.integers(len(EVERY_BAND)))]
+    label, surface, (band, low, high) = first_draws(rng, SURFACES9, EVERY_BAND)
     style = STYLES9[int(rng.integers(len(STYLES9)))]
     name = SHAPE_CLASSES[label]
     side = _NATIVE
