@@ -389,6 +389,38 @@ def test_cells_are_a_thin_bright_net_round_shape_sized_cells_or_dark_holes_lit_f
     assert 6 <= kinds.count("net") <= 18, kinds
 
 
+def test_coats_are_broken_rings_or_a_hexagonal_net_round_shape_sized_cells() -> None:
+    from scipy import ndimage
+
+    from models.datasets.shapes_backgrounds import _PATTERNS, _pattern_coat
+
+    assert _pattern_coat in _PATTERNS
+    size, coat, ink, kinds = 96, np.full(3, 200.0, np.float32), np.full(3, 40.0, np.float32), []
+    for i in range(24):
+        grey = _pattern_coat(np.random.default_rng([10, i]), size, coat, ink).mean(axis=2)
+        assert grey.min() >= 0 and grey.max() <= 255 and np.isfinite(grey).all()
+        marks = grey < 60  # the ink: arcs and spots, or walls; the coat and the cells stay lighter
+        assert 0.03 < marks.mean() < 0.45, (i, marks.mean())
+        labels, count = ndimage.label(marks)
+        areas = ndimage.sum(marks, labels, range(1, count + 1))
+        if areas.max() > 0.8 * marks.sum():  # one connected net of walls
+            kinds.append("net")
+            cells, cell_count = ndimage.label(~marks)
+            cell_areas = np.sort(ndimage.sum(~marks, cells, range(1, cell_count + 1)))[::-1]
+            typical = cell_areas[np.searchsorted(np.cumsum(cell_areas), cell_areas.sum() / 2)]
+            assert 0.06 < np.sqrt(typical) / size < 0.5, (i, np.sqrt(typical) / size)  # shape-sized cells
+            assert cell_count >= 4, (i, cell_count)
+            continue
+        kinds.append("rosettes")
+        assert count >= 8 and areas.max() < 0.04 * grey.size, (i, count, areas.max())  # many separate arcs
+        # Closing the gaps between a rosette's arcs and filling it gives a disc as large as a small shape.
+        rosettes = ndimage.binary_fill_holes(ndimage.binary_closing(marks, iterations=2))
+        blobs, _ = ndimage.label(rosettes)
+        sides = np.sqrt(np.sort(np.bincount(blobs.ravel())[1:])[::-1])
+        assert 0.06 < np.median(sides[:5]) / size < 0.4, (i, sides[:5] / size)
+    assert 6 <= kinds.count("net") <= 18, kinds
+
+
 def test_motifs_repeat_in_a_lattice_each_far_smaller_than_any_shape() -> None:
     import cv2
 

@@ -352,6 +352,55 @@ def _pattern_cells(rng: np.random.Generator, size: int, c1: np.ndarray, c2: np.n
     return np.clip(picture, 0, 255).astype(np.float32)
 
 
+def _hex_lattice(rng: np.random.Generator, size: int, cell: float, jitter: float) -> np.ndarray:
+    """Points ``cell`` apart on a turned hexagonal lattice, each moved up to ``jitter`` cells, past every edge."""
+    u, v = np.meshgrid(np.arange(-2, int(size / cell) + 4), np.arange(-2, int(size / cell * 2 / math.sqrt(3)) + 4))
+    lattice = np.stack([(u + 0.5 * (v % 2)) * cell, v * cell * math.sqrt(3) / 2], axis=-1).reshape(-1, 2)
+    turn = rng.uniform(0, math.pi / 3)
+    rotation = np.array([[math.cos(turn), -math.sin(turn)], [math.sin(turn), math.cos(turn)]])
+    points = (lattice - size / 2) @ rotation.T + size / 2 + rng.uniform(-jitter, jitter, lattice.shape) * cell
+    return points.astype(np.float32)
+
+
+def _rosettes(rng: np.random.Generator, size: int, c1: np.ndarray, c2: np.ndarray, cell: float) -> np.ndarray:
+    """A leopard's coat: rings of broken dark arcs round a deeper tint, with small solid spots between them."""
+    xs, ys = np.meshgrid(np.arange(size, dtype=np.float32) + 0.5, np.arange(size, dtype=np.float32) + 0.5)
+    ring = np.zeros((size, size), np.float32)
+    middle = np.zeros((size, size), np.float32)
+    for x, y in _hex_lattice(rng, size, cell, 0.2):
+        radius = cell * rng.uniform(0.28, 0.4)
+        if rng.random() < 0.2:  # a small solid spot, not a rosette
+            ring = np.maximum(ring, np.hypot(xs - x, ys - y) < radius * rng.uniform(0.2, 0.4))
+            continue
+        d = np.hypot(xs - x, ys - y) / radius
+        arcs = int(rng.integers(3, 6))
+        whole = np.cos(arcs * np.arctan2(ys - y, xs - x) + rng.uniform(0, 2 * math.pi)) > rng.uniform(-0.5, 0.1)
+        ring = np.maximum(ring, (np.abs(d - 1.0) < rng.uniform(0.18, 0.35)) & whole)
+        middle = np.maximum(middle, d < 0.85)
+    coat = _mottled(rng, size, c1, _mix(c1, c2, np.array(0.3)))
+    tinted = _mix(coat, c2, middle * rng.uniform(0.15, 0.4))
+    return _mix(tinted, c2, ring)
+
+
+def _honeycomb(rng: np.random.Generator, size: int, c1: np.ndarray, c2: np.ndarray, cell: float) -> np.ndarray:
+    """Wax cells or hexagonal tiles: a net of straight walls round six-sided cells, deeper towards each middle."""
+    seeds = _hex_lattice(rng, size, cell, 0.0)
+    nearest, second = _two_nearest(seeds, np.full(len(seeds), cell, np.float32), size)
+    wall = (second - nearest) * cell / 2 < rng.uniform(0.04, 0.12) * cell  # a wall's half-width beside its cell
+    depth = np.clip(1.0 - nearest / 0.58, 0.0, 1.0)  # 1 in a cell's middle, 0 at its corners
+    inside = _mottled(rng, size, c1, _mix(c1, c2, np.array(0.3)))
+    inside = inside * (1.0 - rng.uniform(0.15, 0.45) * depth[..., None] ** 2)
+    return np.where(wall[..., None], c2, inside)
+
+
+def _pattern_coat(rng: np.random.Generator, size: int, c1: np.ndarray, c2: np.ndarray) -> np.ndarray:
+    """Rosettes or a honeycomb: rings and hexagons as large as a shape, on the scale of the shapes drawn on them."""
+    unit = size / 64.0
+    cell = rng.uniform(6.0, 22.0) * unit  # 9-34% of the side, as in _pattern_cells
+    picture = _rosettes(rng, size, c1, c2, cell) if rng.random() < 0.5 else _honeycomb(rng, size, c1, c2, cell)
+    return np.clip(picture, 0, 255).astype(np.float32)
+
+
 def _disc(draw: ImageDraw.ImageDraw, x: float, y: float, radius: float, fill: tuple[int, ...], ss: int) -> None:
     """A filled disc on a canvas drawn ``ss`` times larger than the picture."""
     draw.ellipse([(x - radius) * ss, (y - radius) * ss, (x + radius) * ss, (y + radius) * ss], fill=fill)
@@ -399,8 +448,9 @@ _PATTERNS = (
     _pattern_motif,
     _pattern_pebbles,
     _pattern_cells,
+    _pattern_coat,
 )
-"""Regular edges, dense marks, print, lit relief, motifs, pebbles and cells: surfaces no other background has."""
+"""Regular edges, dense marks, print, lit relief, motifs, pebbles, cells and coats: surfaces no other background has."""
 
 
 def _background_pattern(rng: np.random.Generator, size: int, c1: np.ndarray, c2: np.ndarray) -> np.ndarray:
