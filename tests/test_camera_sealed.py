@@ -1001,3 +1001,22 @@ def test_evaluate_reports_each_set_by_group_with_pointing_and_mask_range(
     assert bands == [band for band, _, _ in EVERY_BAND if band in bands]  # smallest first
     correct = sum(row["accuracy"] * row["n"] for row in result["accuracy_by"]["class"].values())
     assert correct == pytest.approx(result["accuracy"] * 24)
+
+
+def test_ninth_sealed_hatching_is_pencil_lines_three_to_five_pixels_apart() -> None:
+    """Hatching is read as a fill because its lines are close; the spectrum of a hatched square's inside peaks at
+    one line every 3-5 px (pencil strokes), not at a texture too fine or too coarse to be drawn by hand."""
+    from models.datasets.shapes_sealed9 import _paint
+
+    cover = np.zeros((96, 96))
+    cover[8:88, 8:88] = 1.0
+    surface = np.full((96, 96, 3), 200.0)
+    for seed in range(20):
+        painted = _paint(np.random.default_rng([12, seed]), surface, cover, "hatched") @ np.array([0.299, 0.587, 0.114])
+        lines = np.abs(painted[16:80, 16:80] - 200.0) > 10
+        assert 0.25 < lines.mean() < 0.65, (seed, lines.mean())  # lines with the paper showing between them
+        inside = painted[16:80, 16:80] - painted[16:80, 16:80].mean()
+        spectrum = np.abs(np.fft.fft2(inside))
+        fy, fx = np.unravel_index(spectrum.argmax(), spectrum.shape)
+        cycles = np.hypot(np.fft.fftfreq(64)[fy], np.fft.fftfreq(64)[fx])  # per pixel
+        assert 1 / 5.5 < cycles < 1 / 2.7, (seed, 1 / cycles)
