@@ -143,9 +143,7 @@ def render_sealed_scene(rng: np.random.Generator, size: int, *, plain_surface: b
     ``plain_surface`` paints the surface's mean colour instead of its pattern, after the same random draws, so
     the same shape on the same colour shows what the pattern itself costs a model.
     """
-    label = int(rng.integers(len(SHAPE_CLASSES)))
-    surface = SURFACES[int(rng.integers(len(SURFACES)))]
-    band, low, high = SIZE_BANDS[int(rng.integers(len(SIZE_BANDS)))]
+    label, surface, (band, low, high) = first_draws(rng, SURFACES)
     style = STYLES[int(rng.integers(len(STYLES)))]
     side = _NATIVE
     picture = _surface(rng, surface, side)

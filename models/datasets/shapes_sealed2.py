@@ -19,9 +19,8 @@ from typing import Any
 import cv2
 import numpy as np
 
-from .shapes_camera import SIZE_BANDS
 from .shapes_scene import SHAPE_CLASSES
-from .shapes_sealed import SealedScene, ShapesSealedDataset
+from .shapes_sealed import SealedScene, ShapesSealedDataset, first_draws
 
 SURFACES2: tuple[str, ...] = ("marble", "gravel", "denim", "sky", "newspaper", "carpet")
 STYLES2: tuple[str, ...] = ("filled", "outlined", "pen", "shadowed", "hatched", "two-tone")
@@ -159,9 +158,7 @@ def _draw_polygons(canvas: np.ndarray, name: str, placed: list[np.ndarray], pen:
 
 def render_sealed2_scene(rng: np.random.Generator, size: int) -> SealedScene:
     """One picture; the first draws are the label, the surface and the size band, in that order."""
-    label = int(rng.integers(len(SHAPE_CLASSES)))
-    surface = SURFACES2[int(rng.integers(len(SURFACES2)))]
-    band, low, high = SIZE_BANDS[int(rng.integers(len(SIZE_BANDS)))]
+    label, surface, (band, low, high) = first_draws(rng, SURFACES2)
     name = SHAPE_CLASSES[label]
     style = STYLES2[int(rng.integers(len(STYLES2)))]
     if name == "circle" and style in ("outlined", "pen"):

@@ -26,9 +26,8 @@ from matplotlib.path import Path as MplPath
 from matplotlib.transforms import Affine2D
 from PIL import Image, ImageFilter
 
-from .shapes_camera import SIZE_BANDS
 from .shapes_scene import SHAPE_CLASSES
-from .shapes_sealed import SealedScene, ShapesSealedDataset
+from .shapes_sealed import SealedScene, ShapesSealedDataset, first_draws
 
 SURFACES3: tuple[str, ...] = ("cork", "chalkboard", "terrazzo", "gingham", "ripples", "cardboard")
 STYLES3: tuple[str, ...] = ("filled", "stroked", "sketched", "gradient", "hatched", "edged")
@@ -247,9 +246,7 @@ def _colour_apart(rng: np.random.Generator, around: np.ndarray) -> np.ndarray:
 
 def render_sealed3_scene(rng: np.random.Generator, size: int) -> SealedScene:
     """One picture; the first draws are the label, the surface and the size band, in that order."""
-    label = int(rng.integers(len(SHAPE_CLASSES)))
-    surface = SURFACES3[int(rng.integers(len(SURFACES3)))]
-    band, low, high = SIZE_BANDS[int(rng.integers(len(SIZE_BANDS)))]
+    label, surface, (band, low, high) = first_draws(rng, SURFACES3)
     name = SHAPE_CLASSES[label]
     style = STYLES3[int(rng.integers(len(STYLES3)))]
     if name == "circle" and style == "stroked":

@@ -24,9 +24,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .shapes_camera import SIZE_BANDS
 from .shapes_scene import SHAPE_CLASSES
-from .shapes_sealed import SealedScene, ShapesSealedDataset
+from .shapes_sealed import SealedScene, ShapesSealedDataset, first_draws
 
 SURFACES4: tuple[str, ...] = ("marble", "denim", "camouflage", "halftone", "brick", "parquet")
 STYLES4: tuple[str, ...] = ("filled", "outlined", "two-tone", "graded", "brushed", "shadowed")
@@ -220,9 +219,7 @@ def _blur(picture: torch.Tensor, sigma: float) -> torch.Tensor:
 
 def render_sealed4_scene(rng: np.random.Generator, size: int) -> SealedScene:
     """One picture; the first draws are the label, the surface and the size band, in that order."""
-    label = int(rng.integers(len(SHAPE_CLASSES)))
-    surface = SURFACES4[int(rng.integers(len(SURFACES4)))]
-    band, low, high = SIZE_BANDS[int(rng.integers(len(SIZE_BANDS)))]
+    label, surface, (band, low, high) = first_draws(rng, SURFACES4)
     style = STYLES4[int(rng.integers(len(STYLES4)))]
     name = SHAPE_CLASSES[label]
     if name == "circle" and style in ("outlined", "brushed"):

@@ -25,9 +25,8 @@ from PIL import Image
 from scipy import ndimage
 from scipy.spatial import cKDTree
 
-from .shapes_camera import SIZE_BANDS
 from .shapes_scene import SHAPE_CLASSES
-from .shapes_sealed import SealedScene, ShapesSealedDataset
+from .shapes_sealed import SealedScene, ShapesSealedDataset, first_draws
 from .shapes_strokes import thickest_circle_line, thinnest_ring_band
 
 SURFACES5: tuple[str, ...] = ("crumpled", "whiteboard", "knit", "flagstone", "wallpaper", "stucco")
@@ -240,9 +239,7 @@ def _shrink(planes: np.ndarray, size: int) -> np.ndarray:
 
 def render_sealed5_scene(rng: np.random.Generator, size: int) -> SealedScene:
     """One picture; the first draws are the label, the surface and the size band, in that order."""
-    label = int(rng.integers(len(SHAPE_CLASSES)))
-    surface = SURFACES5[int(rng.integers(len(SURFACES5)))]
-    band, low, high = SIZE_BANDS[int(rng.integers(len(SIZE_BANDS)))]
+    label, surface, (band, low, high) = first_draws(rng, SURFACES5)
     style = STYLES5[int(rng.integers(len(STYLES5)))]
     name = SHAPE_CLASSES[label]
     side, fine_side = _NATIVE, _NATIVE * _FINE

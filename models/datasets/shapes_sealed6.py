@@ -25,9 +25,8 @@ import cv2
 import numpy as np
 from scipy import ndimage, signal
 
-from .shapes_camera import SIZE_BANDS
 from .shapes_scene import SHAPE_CLASSES
-from .shapes_sealed import SealedScene, ShapesSealedDataset
+from .shapes_sealed import SealedScene, ShapesSealedDataset, first_draws
 from .shapes_strokes import thickest_circle_line, thinnest_ring_band
 
 SURFACES6: tuple[str, ...] = ("topographic", "polka", "leather", "dotgrid", "screen", "basket")
@@ -261,9 +260,7 @@ def _camera(
 
 def render_sealed6_scene(rng: np.random.Generator, size: int) -> SealedScene:
     """One picture; the first draws are the label, the surface and the size band, in that order."""
-    label = int(rng.integers(len(SHAPE_CLASSES)))
-    surface = SURFACES6[int(rng.integers(len(SURFACES6)))]
-    band, low, high = SIZE_BANDS[int(rng.integers(len(SIZE_BANDS)))]
+    label, surface, (band, low, high) = first_draws(rng, SURFACES6)
     style = STYLES6[int(rng.integers(len(STYLES6)))]
     name = SHAPE_CLASSES[label]
     side, fine = _NATIVE, _NATIVE * _FINE

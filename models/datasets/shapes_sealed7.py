@@ -31,9 +31,8 @@ import numpy as np
 from PIL import Image
 from scipy import fft, ndimage
 
-from .shapes_camera import SIZE_BANDS
 from .shapes_scene import SHAPE_CLASSES
-from .shapes_sealed import SealedScene, ShapesSealedDataset
+from .shapes_sealed import SealedScene, ShapesSealedDataset, first_draws
 from .shapes_strokes import thickest_circle_line, thinnest_ring_band
 
 SURFACES7: tuple[str, ...] = ("snakeskin", "sponge", "circuit", "shingles", "caustics", "raindrops")
@@ -399,9 +398,7 @@ def _camera(
 
 def render_sealed7_scene(rng: np.random.Generator, size: int) -> SealedScene:
     """One picture; the first draws are the label, the surface and the size band, in that order."""
-    label = int(rng.integers(len(SHAPE_CLASSES)))
-    surface = SURFACES7[int(rng.integers(len(SURFACES7)))]
-    band, low, high = SIZE_BANDS[int(rng.integers(len(SIZE_BANDS)))]
+    label, surface, (band, low, high) = first_draws(rng, SURFACES7)
     style = STYLES7[int(rng.integers(len(STYLES7)))]
     name = SHAPE_CLASSES[label]
     side = _NATIVE

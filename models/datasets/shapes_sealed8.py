@@ -36,9 +36,8 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-from .shapes_camera import SIZE_BANDS
 from .shapes_scene import SHAPE_CLASSES
-from .shapes_sealed import SealedScene, ShapesSealedDataset
+from .shapes_sealed import SealedScene, ShapesSealedDataset, first_draws
 from .shapes_strokes import thickest_circle_line, thinnest_ring_band
 
 SURFACES8: tuple[str, ...] = ("honeycomb", "leopard", "tweed", "bark", "sheet music", "rust")
@@ -629,9 +628,7 @@ def _phone(
 
 def render_sealed8_scene(rng: np.random.Generator, size: int) -> SealedScene:
     """One picture; the first draws are the label, the surface and the size band, in that order."""
-    label = int(rng.integers(len(SHAPE_CLASSES)))
-    surface = SURFACES8[int(rng.integers(len(SURFACES8)))]
-    band, low, high = SIZE_BANDS[int(rng.integers(len(SIZE_BANDS)))]
+    label, surface, (band, low, high) = first_draws(rng, SURFACES8)
     style = STYLES8[int(rng.integers(len(STYLES8)))]
     name = SHAPE_CLASSES[label]
     side = _NATIVE
