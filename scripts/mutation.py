@@ -160,7 +160,7 @@ TARGETS: dict[str, Target] = {
     ),
     "pattern backgrounds": Target(
         "models/datasets/shapes_backgrounds.py",
-        ["tests/test_datasets.py", "-k", "pattern or print or relief or motif or pebbles or cells"],
+        ["tests/test_datasets.py", "-k", "pattern or print or relief or motif or pebbles or cells or coats"],
         (
             "_square_wave",
             "_rotated_frame",
@@ -181,6 +181,10 @@ TARGETS: dict[str, Target] = {
             "_caustics",
             "_sponge",
             "_pattern_cells",
+            "_hex_lattice",
+            "_rosettes",
+            "_honeycomb",
+            "_pattern_coat",
         ),
     ),
     "drawn strokes": Target(
@@ -1268,14 +1272,26 @@ HAND_MUTANTS: list[HandMutant] = [
     HandMutant(
         "pattern backgrounds",
         "cells far smaller than any shape, so they read as a fine texture",
-        "cell = rng.uniform(6.0, 22.0) * unit",
-        "cell = rng.uniform(1.5, 3.0) * unit",
+        "_SHAPE_SIZED = (6.0, 22.0)",
+        "_SHAPE_SIZED = (1.5, 3.0)",
     ),
     HandMutant(
         "pattern backgrounds",
         "caustic threads as wide as their cells, so the net becomes a lit sheet",
         "width = min(rng.uniform(0.5, 1.5) * unit, 0.08 * cell)",
         "width = rng.uniform(0.5, 1.5) * cell",
+    ),
+    HandMutant(
+        "pattern backgrounds",
+        "rosettes' arcs unbroken, so every rosette is a closed ring like the class",
+        "> rng.uniform(-0.5, 0.1)",
+        "> -2.0",
+    ),
+    HandMutant(
+        "pattern backgrounds",
+        "honeycomb walls as wide as half a cell, so the cells shrink to dots",
+        "wall = (second - nearest) * cell / 2 < rng.uniform(0.04, 0.12) * cell",
+        "wall = (second - nearest) * cell / 2 < rng.uniform(0.3, 0.4) * cell",
     ),
     HandMutant(
         "ninth sealed set",

@@ -413,6 +413,8 @@ def test_coats_are_broken_rings_or_a_hexagonal_net_round_shape_sized_cells() -> 
             continue
         kinds.append("rosettes")
         assert count >= 8 and areas.max() < 0.04 * grey.size, (i, count, areas.max())  # many separate arcs
+        filled = ndimage.binary_fill_holes(marks).sum() / marks.sum()
+        assert filled < 1.3, (i, filled)  # broken rings: a closed one would hold its middle, like the class ring
         # Closing the gaps between a rosette's arcs and filling it gives a disc as large as a small shape.
         rosettes = ndimage.binary_fill_holes(ndimage.binary_closing(marks, iterations=2))
         blobs, _ = ndimage.label(rosettes)

@@ -20,6 +20,7 @@ from PIL import Image, ImageDraw, ImageFilter
 SUPERSAMPLE = 4  # draw at 4x and box-downsample: anti-aliased edges like real drawings
 _MIN_CONTRAST = 80.0  # contrast (see contrast) the object keeps from (almost all of) its local background
 _LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+_SHAPE_SIZED = (6.0, 22.0)  # cells and coats span 9-34% of the side in 1/64ths: the size of the shapes drawn on them
 _CLUTTER_MAX = 0.08  # clutter items stay below this fraction of the side: far from any class shape
 
 
@@ -346,7 +347,7 @@ def _sponge(rng: np.random.Generator, size: int, tone: np.ndarray, cell: float) 
 def _pattern_cells(rng: np.random.Generator, size: int, c1: np.ndarray, c2: np.ndarray) -> np.ndarray:
     """Caustics or a sponge: a net or holes as large as a shape, whose round cells a model may take for one."""
     unit = size / 64.0
-    cell = rng.uniform(6.0, 22.0) * unit  # 9-34% of the side: the size of the shapes drawn on it
+    cell = rng.uniform(*_SHAPE_SIZED) * unit
     tone = _mottled(rng, size, c1, c2)
     picture = _caustics(rng, size, tone, cell) if rng.random() < 0.5 else _sponge(rng, size, tone, cell / 2)
     return np.clip(picture, 0, 255).astype(np.float32)
@@ -396,7 +397,7 @@ def _honeycomb(rng: np.random.Generator, size: int, c1: np.ndarray, c2: np.ndarr
 def _pattern_coat(rng: np.random.Generator, size: int, c1: np.ndarray, c2: np.ndarray) -> np.ndarray:
     """Rosettes or a honeycomb: rings and hexagons as large as a shape, on the scale of the shapes drawn on them."""
     unit = size / 64.0
-    cell = rng.uniform(6.0, 22.0) * unit  # 9-34% of the side, as in _pattern_cells
+    cell = rng.uniform(*_SHAPE_SIZED) * unit
     picture = _rosettes(rng, size, c1, c2, cell) if rng.random() < 0.5 else _honeycomb(rng, size, c1, c2, cell)
     return np.clip(picture, 0, 255).astype(np.float32)
 
