@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 import torch
 
-from models.checkpoint import checkpoint_dict, save_checkpoint
+from models.checkpoint import checkpoint_dict, load_checkpoint, read_checkpoint, save_checkpoint
 from models.datasets import SHAPE_CLASSES, build_dataset
 from models.datasets.factory import SEALED_SETS, canonical_dataset_name
 from models.datasets.photograph import photograph
@@ -143,6 +143,37 @@ def test_paired_counts_name_the_pictures_only_one_checkpoint_reads_with_the_exac
     assert float(row[6]) == pytest.approx(mcnemar_exact(only_first, only_second), abs=0.001)
     with pytest.raises(SystemExit):
         paired([str(first), str(second), "--dataset", "shapes-camera", "--limit", "0"])
+
+
+@pytest.mark.slow
+def test_rescoring_records_todays_split_and_keeps_the_trained_figure_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Scores 2,000 scenes at 64 px twice (about a minute on 2 cores), hence ``slow``."""
+    from models.evaluation import evaluate_checkpoint
+    from scripts.rescore import main as rescore
+
+    path = tmp_path / "random.pt"
+    payload = read_checkpoint(_random_checkpoint(path))
+    payload["metrics"], payload["training"] = (
+        {"test_accuracy": 0.5, "test_size": 2000},
+        {"dataset": "shapes", "seed": 3},
+    )
+    save_checkpoint(path, payload)
+    assert rescore([str(path), "--dry-run"]) == 0
+    assert read_checkpoint(path)["metrics"] == {"test_accuracy": 0.5, "test_size": 2000}  # a dry run writes nothing
+    assert rescore([str(path)]) == 0
+    metrics = read_checkpoint(path)["metrics"]
+    expected = evaluate_checkpoint(load_checkpoint(path), None, "test", None, 256, False, seed=3)
+    assert metrics["test_accuracy"] == pytest.approx(expected["accuracy"]) and metrics["test_size"] == 2000
+    assert metrics["trained_generator_test_accuracy"] == 0.5
+    assert np.trace(metrics["confusion_matrix"]) == round(2000 * metrics["test_accuracy"])
+    payload = read_checkpoint(path)
+    payload["metrics"]["test_accuracy"] = 0.25  # as if the generator changed again
+    save_checkpoint(path, payload)
+    assert rescore([str(path)]) == 0
+    assert read_checkpoint(path)["metrics"]["trained_generator_test_accuracy"] == 0.5  # the first figure stays
+    assert "% on 2000 scenes (recorded 25.00%)" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(
