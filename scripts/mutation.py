@@ -214,6 +214,9 @@ TARGETS: dict[str, Target] = {
     "ninth sealed set": Target(
         "models/datasets/shapes_sealed9.py", ["tests/test_camera_sealed.py", "-k", "ninth or sealed-9"]
     ),
+    "tenth sealed set": Target(
+        "models/datasets/shapes_sealed10.py", ["tests/test_camera_sealed.py", "-k", "tenth or sealed-10"]
+    ),
     "dataset names": Target(
         "models/datasets/factory.py", ["tests/test_camera_sealed.py", "-k", "spelling or test_split_only"]
     ),
