@@ -1297,6 +1297,24 @@ HAND_MUTANTS: list[HandMutant] = [
         "wall = (second - nearest) * cell / 2 < rng.uniform(0.3, 0.4) * cell",
     ),
     HandMutant(
+        "tenth sealed set",
+        "a ring's hole left filled, so it draws a disc",
+        "inside = filled[0] & ~filled[1] if len(filled) == 2 else filled[0]",
+        "inside = filled[0]",
+    ),
+    HandMutant(
+        "tenth sealed set",
+        "the ink always lighter than the surface, so a pale surface hides it",
+        "target = level - rng.uniform(70, 110) if level > 127.5 else level + rng.uniform(70, 110)",
+        "target = level + rng.uniform(70, 110)",
+    ),
+    HandMutant(
+        "tenth sealed set",
+        "the camera zoomed out, so its barrel reads past the sheet's edge",
+        "u, v = u * barrel * 0.96, v * barrel * 0.96",
+        "u, v = u * barrel * 1.1, v * barrel * 1.1",
+    ),
+    HandMutant(
         "ninth sealed set",
         "dark ink left at the hue's HLS lightness, so a bright yellow lands on a pale surface",
         "        return colour * target / luma",
