@@ -937,10 +937,15 @@ def test_ninth_sealed_ink_stands_apart_from_the_surface_round_the_shape(
 def test_ninth_sealed_shapes_stay_clear_of_every_edge_through_the_tilt(ninth_sealed_at_192: list[SealedScene]) -> None:
     """The camera's tilt moves a shape by up to 5% of the side, so its box is placed 8.5% inside each edge and
     nothing of it is cut off (measured: 7.3% at the closest)."""
-    for index, scene in enumerate(ninth_sealed_at_192):
+    _assert_clear_of_edges(ninth_sealed_at_192, 0.03)
+
+
+def _assert_clear_of_edges(scenes: list[SealedScene], least: float) -> None:
+    """Every mask at 192 px keeps at least ``least`` of the side between it and each edge: nothing is cut off."""
+    for index, scene in enumerate(scenes):
         ys, xs = np.nonzero(scene.mask)
         margin = min(xs.min(), ys.min(), 191 - xs.max(), 191 - ys.max()) / 192
-        assert margin >= 0.03, (index, SHAPE_CLASSES[scene.label], scene.band, margin)
+        assert margin >= least, (index, SHAPE_CLASSES[scene.label], scene.band, margin)
 
 
 def test_ninth_sealed_inks_are_coloured_and_of_many_hues(ninth_sealed_at_192: list[SealedScene]) -> None:
@@ -1084,10 +1089,7 @@ def test_tenth_sealed_shapes_stay_clear_of_every_edge_through_the_camera(
     tenth_sealed_at_192: list[SealedScene],
 ) -> None:
     """The box is placed 8% inside each edge, and the camera moves it by a few per cent (measured: 6.25% left)."""
-    for index, scene in enumerate(tenth_sealed_at_192):
-        ys, xs = np.nonzero(scene.mask)
-        margin = min(xs.min(), ys.min(), 191 - xs.max(), 191 - ys.max()) / 192
-        assert margin >= 0.045, (index, SHAPE_CLASSES[scene.label], scene.band, margin)
+    _assert_clear_of_edges(tenth_sealed_at_192, 0.045)
 
 
 def test_tenth_sealed_ink_stands_apart_from_the_surface_round_the_shape(
