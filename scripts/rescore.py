@@ -19,6 +19,7 @@ from torch.utils.data import DataLoader
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from attention.errors import InputError  # noqa: E402
 from models.checkpoint import load_checkpoint, read_checkpoint, resolve_checkpoint, save_checkpoint  # noqa: E402
 from models.datasets import build_dataset  # noqa: E402
 from models.evaluation import evaluate_accuracy  # noqa: E402
@@ -50,7 +51,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("name", help="a shipped model's name (shapes, shapes-vit) or a checkpoint path")
     parser.add_argument("--dry-run", action="store_true", help="print the figure without writing it")
     args = parser.parse_args(argv)
-    scores = split_scores(args.name)
+    try:
+        scores = split_scores(args.name)
+    except InputError as error:  # a missing, truncated or hostile checkpoint: one line, as models.evaluate says it
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     accuracy, size = scores["test_accuracy"], scores["test_size"]
     path = resolve_checkpoint(args.name)[1]
     payload = read_checkpoint(path)

@@ -175,6 +175,9 @@ def test_rescoring_records_todays_split_and_keeps_the_trained_figure_once(
     assert rescore([str(path)]) == 0
     assert read_checkpoint(path)["metrics"]["trained_generator_test_accuracy"] == 0.5  # the first figure stays
     assert "% on 2000 scenes (recorded 25.00%)" in capsys.readouterr().out
+    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
+    assert rescore([str(tmp_path / "junk.pt")]) == 2 and rescore([str(tmp_path / "missing.pt")]) == 2
+    assert len(capsys.readouterr().err.strip().splitlines()) == 2  # one line each, no traceback
 
 
 @pytest.mark.parametrize(
