@@ -160,7 +160,7 @@ TARGETS: dict[str, Target] = {
     ),
     "pattern backgrounds": Target(
         "models/datasets/shapes_backgrounds.py",
-        ["tests/test_datasets.py", "-k", "pattern or print or relief or motif or pebbles or cells or coats"],
+        ["tests/test_datasets.py", "-k", "pattern or print or relief or motif or pebbles or cells or coats or rounds"],
         (
             "_square_wave",
             "_rotated_frame",
@@ -185,6 +185,9 @@ TARGETS: dict[str, Target] = {
             "_rosettes",
             "_honeycomb",
             "_pattern_coat",
+            "_round",
+            "_pattern_rounds",
+            "_background_pattern",
         ),
     ),
     "drawn strokes": Target(
@@ -1241,6 +1244,24 @@ HAND_MUTANTS: list[HandMutant] = [
         "the pen's own ink kept however it vanishes into the surface",
         "    return tuple(int(c) for c in chosen)",
         "    return colour",
+    ),
+    HandMutant(
+        "pattern backgrounds",
+        "rounds all one size, as a lattice's cells are",
+        "radius = math.exp(rng.uniform(low, high)) * unit",
+        "radius = math.exp(high) * unit",
+    ),
+    HandMutant(
+        "pattern backgrounds",
+        "a bubble drawn as a filled disc, not a rim",
+        "return np.maximum(rim, disc * 0.1), np.zeros_like(d)",
+        "return np.maximum(rim, disc), np.zeros_like(d)",
+    ),
+    HandMutant(
+        "pattern backgrounds",
+        "shape-scale surfaces drawn as rarely as any other pattern",
+        "patterns = _SHAPE_SCALE_PATTERNS if rng.random() < _SHAPE_SCALE_SHARE else _FINE_PATTERNS",
+        "patterns = _PATTERNS",
     ),
     HandMutant(
         "pattern backgrounds",

@@ -423,6 +423,69 @@ def test_coats_are_broken_rings_or_a_hexagonal_net_round_shape_sized_cells() -> 
     assert 6 <= kinds.count("net") <= 18, kinds
 
 
+def test_rounds_are_many_sizes_of_disc_ring_or_hole_scattered_off_a_lattice_the_largest_shape_sized() -> None:
+    from scipy import ndimage
+
+    from models.datasets.shapes_backgrounds import _ROUND_KINDS, _SHAPE_SCALE_PATTERNS, _pattern_rounds, _round
+
+    assert _pattern_rounds in _SHAPE_SCALE_PATTERNS
+    size, ground, ink = 96, np.full(3, 200.0, np.float32), np.full(3, 40.0, np.float32)
+    spreads, largest, gaps = [], [], []
+    for i in range(24):
+        grey = _pattern_rounds(np.random.default_rng([13, i]), size, ground, ink).mean(axis=2)
+        assert grey.min() >= 0 and grey.max() <= 255 and np.isfinite(grey).all()
+        marks = ndimage.binary_fill_holes(np.abs(grey - grey.mean()) > 45)  # a rim's or a thread's middle too
+        labels, count = ndimage.label(marks)
+        if count < 3:  # faint glows, or one merged field: nothing to measure apart
+            continue
+        areas = ndimage.sum(marks, labels, range(1, count + 1))
+        across = 2 * np.sqrt(areas[areas >= 4] / np.pi) / size  # each mark's diameter as a fraction of the side
+        spreads.append(across.max() / across.min())
+        largest.append(across.max())
+        centres = np.array(ndimage.center_of_mass(marks, labels, range(1, count + 1)))
+        nearest = np.sort(np.hypot(*(centres[:, None] - centres[None]).transpose(2, 0, 1)), axis=1)[:, 1]
+        gaps.append(nearest.std() / nearest.mean())
+    assert len(spreads) >= 12, len(spreads)  # glows alone are too faint to threshold
+    assert np.median(spreads) > 2.5, spreads  # many sizes, not one cell's
+    assert 0.12 < np.median(largest) < 0.6, largest  # the largest as large as a shape, not the whole picture
+    assert np.median(gaps) > 0.3, gaps  # spacing as uneven as scattered seeds, not a lattice's
+    xs, ys = np.meshgrid(np.arange(64) + 0.5, np.arange(64) + 0.5)
+    for kind in _ROUND_KINDS:  # each kind is round, centred where it was put, and reaches no further than its rim
+        cover, light = _round(xs, ys, 31.5, 31.5, 10.0, kind)
+        assert cover.shape == light.shape == (64, 64) and 0 <= cover.min() and cover.max() <= 1, kind
+        assert cover[31, 31 - 14] == 0 and cover[0, 0] == 0 and np.allclose(cover, cover.T), kind
+    rim, _ = _round(xs, ys, 31.5, 31.5, 10.0, "rim")
+    assert rim[31, 41] > 0.9 > 0.2 > rim[31, 31]  # a bubble is a ring, not a disc
+    hole, thread = _round(xs, ys, 31.5, 31.5, 10.0, "hole")
+    assert hole[31, 31] == 1 and thread[31, 31] == 0 and thread[31, 42] > 0.5  # dark inside, a pale thread round it
+
+
+def test_half_the_patterns_drawn_are_surfaces_with_features_as_large_as_a_shape(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from models.datasets import shapes_backgrounds as backgrounds
+
+    drawn: list[str] = []
+
+    def tagged(name: str):  # each pattern, standing in as a flat picture that says which family drew it
+        return lambda rng, size, c1, c2: drawn.append(name) or np.broadcast_to(c1, (size, size, 3)).astype(np.float32)
+
+    fine, coarse = len(backgrounds._FINE_PATTERNS), len(backgrounds._SHAPE_SCALE_PATTERNS)
+    assert (
+        fine >= 6
+        and coarse >= 3
+        and set(backgrounds._PATTERNS) == {*backgrounds._FINE_PATTERNS, *backgrounds._SHAPE_SCALE_PATTERNS}
+    )
+    monkeypatch.setattr(backgrounds, "_FINE_PATTERNS", tuple(tagged(f"fine{i}") for i in range(fine)))
+    monkeypatch.setattr(backgrounds, "_SHAPE_SCALE_PATTERNS", tuple(tagged(f"coarse{i}") for i in range(coarse)))
+    rng, grey = np.random.default_rng(14), np.full(3, 128.0, np.float32)
+    for _ in range(2000):
+        backgrounds._background_pattern(rng, 8, grey, grey)
+    coarse_share = sum(name.startswith("coarse") for name in drawn) / len(drawn)
+    assert 0.45 < coarse_share < 0.55, coarse_share
+    assert len(set(drawn)) == fine + coarse  # every pattern still drawn
+
+
 def test_motifs_repeat_in_a_lattice_each_far_smaller_than_any_shape() -> None:
     import cv2
 

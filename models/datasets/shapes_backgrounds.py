@@ -98,6 +98,15 @@ def _coords_cached(size: int) -> tuple[np.ndarray, np.ndarray]:
     return xx, yy
 
 
+@functools.lru_cache(maxsize=8)
+def _pixel_centres(size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each pixel's centre in pixels (x, y), read-only and cached, for surfaces measured in pixels from a point."""
+    xs, ys = np.meshgrid(np.arange(size, dtype=np.float32) + 0.5, np.arange(size, dtype=np.float32) + 0.5)
+    xs.flags.writeable = False
+    ys.flags.writeable = False
+    return xs, ys
+
+
 def _mix(c1: np.ndarray, c2: np.ndarray, t: np.ndarray) -> np.ndarray:
     """Blend two colours with a per-pixel weight field t in [0, 1] -> H x W x 3 float32."""
     t = np.clip(t, 0.0, 1.0)[..., None]
@@ -284,7 +293,7 @@ def _pattern_relief(rng: np.random.Generator, size: int, c1: np.ndarray, c2: np.
 
 def _two_nearest(seeds: np.ndarray, radii: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
     """Each pixel's distances, in radii, to its nearest and second-nearest seed: bumps, cells and their seams."""
-    xs, ys = np.meshgrid(np.arange(size, dtype=np.float32) + 0.5, np.arange(size, dtype=np.float32) + 0.5)
+    xs, ys = _pixel_centres(size)
     nearest = np.full((size, size), np.inf, np.float32)
     second = np.full((size, size), np.inf, np.float32)
     for (x, y), radius in zip(seeds, radii):  # one seed at a time keeps memory at two pictures
@@ -363,9 +372,11 @@ def _hex_lattice(rng: np.random.Generator, size: int, cell: float, jitter: float
     return points.astype(np.float32)
 
 
-def _rosettes(rng: np.random.Generator, size: int, c1: np.ndarray, c2: np.ndarray, cell: float) -> np.ndarray:
+def _rosettes(
+    rng: np.random.Generator, size: int, c1: np.ndarray, c2: np.ndarray, tone: np.ndarray, cell: float
+) -> np.ndarray:
     """A leopard's coat: rings of broken dark arcs round a deeper tint, with small solid spots between them."""
-    xs, ys = np.meshgrid(np.arange(size, dtype=np.float32) + 0.5, np.arange(size, dtype=np.float32) + 0.5)
+    xs, ys = _pixel_centres(size)
     ring = np.zeros((size, size), np.float32)
     middle = np.zeros((size, size), np.float32)
     for x, y in _hex_lattice(rng, size, cell, 0.2):
@@ -378,18 +389,20 @@ def _rosettes(rng: np.random.Generator, size: int, c1: np.ndarray, c2: np.ndarra
         whole = np.cos(arcs * np.arctan2(ys - y, xs - x) + rng.uniform(0, 2 * math.pi)) > rng.uniform(-0.5, 0.1)
         ring = np.maximum(ring, (np.abs(d - 1.0) < rng.uniform(0.18, 0.35)) & whole)
         middle = np.maximum(middle, d < 0.85)
-    coat = _mottled(rng, size, c1, _mix(c1, c2, np.array(0.3)))
+    coat = _mottled(rng, size, c1, tone)
     tinted = _mix(coat, c2, middle * rng.uniform(0.15, 0.4))
     return _mix(tinted, c2, ring)
 
 
-def _honeycomb(rng: np.random.Generator, size: int, c1: np.ndarray, c2: np.ndarray, cell: float) -> np.ndarray:
+def _honeycomb(
+    rng: np.random.Generator, size: int, c1: np.ndarray, c2: np.ndarray, tone: np.ndarray, cell: float
+) -> np.ndarray:
     """Wax cells or hexagonal tiles: a net of straight walls round six-sided cells, deeper towards each middle."""
     seeds = _hex_lattice(rng, size, cell, 0.0)
     nearest, second = _two_nearest(seeds, np.full(len(seeds), cell, np.float32), size)
     wall = (second - nearest) * cell / 2 < rng.uniform(0.04, 0.12) * cell  # a wall's half-width beside its cell
     depth = np.clip(1.0 - nearest / 0.58, 0.0, 1.0)  # 1 in a cell's middle, 0 at its corners
-    inside = _mottled(rng, size, c1, _mix(c1, c2, np.array(0.3)))
+    inside = _mottled(rng, size, c1, tone)
     inside = inside * (1.0 - rng.uniform(0.15, 0.45) * depth[..., None] ** 2)
     return np.where(wall[..., None], c2, inside)
 
@@ -398,7 +411,47 @@ def _pattern_coat(rng: np.random.Generator, size: int, c1: np.ndarray, c2: np.nd
     """Rosettes or a honeycomb: rings and hexagons as large as a shape, on the scale of the shapes drawn on them."""
     unit = size / 64.0
     cell = rng.uniform(*_SHAPE_SIZED) * unit
-    picture = _rosettes(rng, size, c1, c2, cell) if rng.random() < 0.5 else _honeycomb(rng, size, c1, c2, cell)
+    tone = _mix(c1, c2, np.array(0.3))  # the coat drifts a little towards its marks, as fur does
+    coat = _rosettes if rng.random() < 0.5 else _honeycomb
+    picture = coat(rng, size, c1, c2, tone, cell)
+    return np.clip(picture, 0, 255).astype(np.float32)
+
+
+def _round(
+    xs: np.ndarray, ys: np.ndarray, x: float, y: float, radius: float, kind: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """How much of each pixel one round thing covers, and with how much of the mark's colour: (cover, light)."""
+    d = np.hypot(xs - x, ys - y)
+    disc = np.clip(radius - d + 0.5, 0.0, 1.0)  # a pixel-wide soft edge: the coverage of an anti-aliased disc
+    if kind == "rim":  # a soap bubble: a thin rim over a faint sheen
+        width = max(1.0, radius * 0.12)
+        rim = np.clip(width / 2 - np.abs(d - radius) + 0.5, 0.0, 1.0)
+        return np.maximum(rim, disc * 0.1), np.zeros_like(d)
+    if kind == "glow":  # bokeh: an out-of-focus light, a pale disc whose edge fades over a third of its radius
+        return np.clip((radius - d) / (0.3 * radius), 0.0, 1.0) * 0.5, np.ones_like(d)
+    if kind == "hole":  # lace: a dark hole with a pale thread round it
+        thread = np.clip(max(1.0, radius * 0.15) / 2 - np.abs(d - radius * 1.12) + 0.5, 0.0, 1.0)
+        return np.maximum(disc, thread), thread
+    return disc, np.zeros_like(d)  # a spot
+
+
+_ROUND_KINDS = ("rim", "glow", "hole", "spot")
+
+
+def _pattern_rounds(rng: np.random.Generator, size: int, c1: np.ndarray, c2: np.ndarray) -> np.ndarray:
+    """Bubbles, bokeh, lace or spots: round things of many sizes off any lattice, the largest as large as a shape."""
+    unit = size / 64.0
+    xs, ys = _pixel_centres(size)
+    picture = _mottled(rng, size, c1, _mix(c1, c2, np.array(0.3)))
+    pale = _mix(c1, np.full(3, 255.0, np.float32), np.array(rng.uniform(0.5, 0.9)))  # a thread, a glow's light
+    kind = _ROUND_KINDS[int(rng.integers(len(_ROUND_KINDS)))] if rng.random() < 0.75 else None  # else mixed
+    low, high = math.log(_SHAPE_SIZED[0] / 4), math.log(_SHAPE_SIZED[1] / 2)  # radii of 1.5-11 units: 5-34% across
+    for _ in range(int(rng.integers(10, 40))):
+        x, y = rng.uniform(-0.1, 1.1, 2) * size
+        radius = math.exp(rng.uniform(low, high)) * unit
+        cover, light = _round(xs, ys, x, y, radius, kind or _ROUND_KINDS[int(rng.integers(len(_ROUND_KINDS)))])
+        colour = c2 + light[..., None] * (pale - c2)
+        picture = picture + cover[..., None] * (colour - picture)
     return np.clip(picture, 0, 255).astype(np.float32)
 
 
@@ -439,7 +492,7 @@ def _pattern_motif(rng: np.random.Generator, size: int, c1: np.ndarray, c2: np.n
     return np.asarray(canvas.resize((size, size), Image.Resampling.BOX), dtype=np.float32)
 
 
-_PATTERNS = (
+_FINE_PATTERNS = (
     _pattern_weave,
     _pattern_grid,
     _pattern_waves,
@@ -448,17 +501,20 @@ _PATTERNS = (
     _pattern_relief,
     _pattern_motif,
     _pattern_pebbles,
-    _pattern_cells,
-    _pattern_coat,
 )
-"""Regular edges, dense marks, print, lit relief, motifs, pebbles, cells and coats: surfaces no other background has."""
+"""Regular edges, dense marks, print, lit relief, motifs and pebbles: surfaces finer than any shape."""
+_SHAPE_SCALE_PATTERNS = (_pattern_cells, _pattern_coat, _pattern_rounds)
+"""Cells, coats and scattered rounds: surfaces whose features are as large as a shape, every sealed set's weakness."""
+_PATTERNS = _FINE_PATTERNS + _SHAPE_SCALE_PATTERNS
+_SHAPE_SCALE_SHARE = 0.5  # of the patterns: three of eleven drawn as often as the other eight together
 
 
 def _background_pattern(rng: np.random.Generator, size: int, c1: np.ndarray, c2: np.ndarray) -> np.ndarray:
     """One of ``_PATTERNS``, most often in two clearly different colours, as printed fabric and tiles are."""
     if rng.random() < 0.7 and contrast(c1, c2) < 90:
         c2 = _mix(c1, hsv_colour(rng, (0.0, 1.0), (0.0, 1.0)), np.array(rng.uniform(0.6, 1.0)))
-    return _PATTERNS[int(rng.integers(len(_PATTERNS)))](rng, size, c1, c2)
+    patterns = _SHAPE_SCALE_PATTERNS if rng.random() < _SHAPE_SCALE_SHARE else _FINE_PATTERNS
+    return patterns[int(rng.integers(len(patterns)))](rng, size, c1, c2)
 
 
 def paint_background(rng: np.random.Generator, kind: str, size: int, c1: np.ndarray, c2: np.ndarray) -> np.ndarray:

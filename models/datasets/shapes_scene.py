@@ -44,8 +44,8 @@ BACKGROUND_KINDS: tuple[str, ...] = (
 "pattern" is regular edges, dense marks, print, lit relief and repeated motifs; "photographed" is a drawing
 on paper or a painted surface seen through a webcam (``shapes_photographed``)."""
 
-# 30% photographed; clutter, the hardest painted background, gets 25%; patterns 14%, the rest smooth or noisy
-_BACKGROUND_PROBS = np.array([0.06, 0.07, 0.10, 0.08, 0.14, 0.25, 0.30])
+# 30% photographed; clutter, the hardest painted background, gets 19%; patterns 20%, the rest smooth or noisy
+_BACKGROUND_PROBS = np.array([0.06, 0.07, 0.10, 0.08, 0.20, 0.19, 0.30])
 
 _MIN_EXTENT, _MAX_EXTENT = 0.10, 0.75  # object bounding box, as a fraction of the image side
 
