@@ -270,6 +270,7 @@ TARGETS: dict[str, Target] = {
             "upload or sibling or sketch or example or markdown or control or extensions or never_opened or raw",
         ],
     ),
+    "rescore": Target("scripts/rescore.py", ["tests/test_camera_sealed.py", "-k", "rescoring"]),
 }
 
 
@@ -1388,6 +1389,18 @@ HAND_MUTANTS: list[HandMutant] = [
         "a hatched shape's mask leaves out its outline",
         'if style == "edged" or (style == "hatched" and not paint):',
         'if style == "edged":',
+    ),
+    HandMutant(
+        "rescore",
+        "a dry run writes the figure",
+        "if args.dry_run or before == accuracy:",
+        "if before == accuracy:",
+    ),
+    HandMutant(
+        "rescore",
+        "each re-score overwrites the figure the model was trained to",
+        'metrics.setdefault("trained_generator_test_accuracy", before)',
+        'metrics["trained_generator_test_accuracy"] = before',
     ),
     HandMutant(
         "sealed set",
