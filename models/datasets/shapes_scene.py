@@ -40,9 +40,9 @@ BACKGROUND_KINDS: tuple[str, ...] = (
     "clutter",
     "photographed",
 )
-"""Background styles; clutter gets the largest share of the painted ones because it is the hardest distractor;
-"pattern" is regular edges, dense marks, print, lit relief and repeated motifs; "photographed" is a drawing
-on paper or a painted surface seen through a webcam (``shapes_photographed``)."""
+"""Background styles; clutter and patterns get the largest shares of the painted ones, the hardest distractors;
+"pattern" is regular edges, dense marks, print, relief, motifs and surfaces of a shape's scale; "photographed" is
+a drawing on paper or a painted surface seen through a webcam (``shapes_photographed``)."""
 
 # 30% photographed; clutter, the hardest painted background, gets 19%; patterns 20%, the rest smooth or noisy
 _BACKGROUND_PROBS = np.array([0.06, 0.07, 0.10, 0.08, 0.20, 0.19, 0.30])
