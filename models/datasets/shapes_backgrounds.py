@@ -113,6 +113,11 @@ def _mix(c1: np.ndarray, c2: np.ndarray, t: np.ndarray) -> np.ndarray:
     return (c1 * (1.0 - t) + c2 * t).astype(np.float32)
 
 
+def _leaning(c1: np.ndarray, c2: np.ndarray) -> np.ndarray:
+    """A ground tone drawn three tenths of the way towards its marks, as fur or a printed cloth drifts towards them."""
+    return _mix(c1, c2, np.array(0.3))
+
+
 def _background_gradient(rng: np.random.Generator, size: int, c1: np.ndarray, c2: np.ndarray) -> np.ndarray:
     xx, yy = _coords(size)
     if rng.random() < 0.3:  # radial, like uneven lighting on a photographed page
@@ -411,7 +416,7 @@ def _pattern_coat(rng: np.random.Generator, size: int, c1: np.ndarray, c2: np.nd
     """Rosettes or a honeycomb: rings and hexagons as large as a shape, on the scale of the shapes drawn on them."""
     unit = size / 64.0
     cell = rng.uniform(*_SHAPE_SIZED) * unit
-    tone = _mix(c1, c2, np.array(0.3))  # the coat drifts a little towards its marks, as fur does
+    tone = _leaning(c1, c2)
     coat = _rosettes if rng.random() < 0.5 else _honeycomb
     picture = coat(rng, size, c1, c2, tone, cell)
     return np.clip(picture, 0, 255).astype(np.float32)
@@ -442,7 +447,7 @@ def _pattern_rounds(rng: np.random.Generator, size: int, c1: np.ndarray, c2: np.
     """Bubbles, bokeh, lace or spots: round things of many sizes off any lattice, the largest as large as a shape."""
     unit = size / 64.0
     xs, ys = _pixel_centres(size)
-    picture = _mottled(rng, size, c1, _mix(c1, c2, np.array(0.3)))
+    picture = _mottled(rng, size, c1, _leaning(c1, c2))
     pale = _mix(c1, np.full(3, 255.0, np.float32), np.array(rng.uniform(0.5, 0.9)))  # a thread, a glow's light
     kind = _ROUND_KINDS[int(rng.integers(len(_ROUND_KINDS)))] if rng.random() < 0.75 else None  # else mixed
     low, high = math.log(_SHAPE_SIZED[0] / 4), math.log(_SHAPE_SIZED[1] / 2)  # radii of 1.5-11 units: 5-34% across
