@@ -460,7 +460,62 @@ def test_rounds_are_many_sizes_of_disc_ring_or_hole_scattered_off_a_lattice_the_
     assert hole[31, 31] == 1 and thread[31, 31] == 0 and thread[31, 42] > 0.5  # dark inside, a pale thread round it
 
 
-def test_half_the_patterns_drawn_are_surfaces_with_features_as_large_as_a_shape(
+def test_glass_is_flat_panes_of_many_colours_each_near_a_shape_in_size() -> None:
+    from models.datasets.shapes_backgrounds import _SHAPE_SCALE_PATTERNS, _pattern_glass
+
+    assert _pattern_glass in _SHAPE_SCALE_PATTERNS
+    size, light, dark, sides, flats = 96, np.full(3, 220.0, np.float32), np.full(3, 30.0, np.float32), [], []
+    for i in range(12):
+        picture = _pattern_glass(np.random.default_rng([15, i]), size, light, dark)
+        assert picture.min() >= 0 and picture.max() <= 255 and np.isfinite(picture).all()
+        flats.append((np.abs(np.diff(picture, axis=1)).sum(axis=2) == 0).mean())
+        binned = (picture // 8).astype(np.int64) @ np.array([1024, 32, 1])
+        _, counts = np.unique(binned, return_counts=True)
+        panes = counts[counts > 0.002 * size * size]
+        assert len(panes) >= 15, (i, len(panes))  # many colours, not the two it was given
+        sides.append(np.sqrt(np.median(panes)) / size)
+    assert 0.05 < np.median(sides) < 0.25, sides  # a typical pane near a small shape's size
+    assert np.median(flats) > 0.5, flats  # each pane one colour, edge to edge; not a noise field
+
+
+def test_spots_are_two_colour_blobs_the_largest_as_large_as_a_shape() -> None:
+    from scipy import ndimage
+
+    from models.datasets.shapes_backgrounds import _SHAPE_SCALE_PATTERNS, _pattern_spots
+
+    assert _pattern_spots in _SHAPE_SCALE_PATTERNS
+    size, light, dark, largest = 96, np.full(3, 220.0, np.float32), np.full(3, 30.0, np.float32), []
+    for i in range(12):
+        grey = _pattern_spots(np.random.default_rng([16, i]), size, light, dark).mean(axis=2)
+        crisp = ((grey > 200) | (grey < 50)).mean()
+        assert crisp > 0.85, (i, crisp)  # two tones with an anti-aliased edge, not a smooth blend
+        spots = grey < 125
+        assert 0.2 < spots.mean() < 0.7, (i, spots.mean())
+        labels, count = ndimage.label(spots)
+        largest.append(np.sqrt(ndimage.sum(spots, labels, range(1, count + 1)).max()) / size)
+    assert 0.2 < np.median(largest) < 0.8, largest  # blobs and mazes as large as a shape, not specks
+
+
+def test_contours_are_thin_level_lines_closing_round_knots() -> None:
+    from scipy import ndimage
+
+    from models.datasets.shapes_backgrounds import _SHAPE_SCALE_PATTERNS, _pattern_contours
+
+    assert _pattern_contours in _SHAPE_SCALE_PATTERNS
+    size, light, dark, closed, thick = 96, np.full(3, 220.0, np.float32), np.full(3, 30.0, np.float32), 0, []
+    for i in range(12):
+        grey = _pattern_contours(np.random.default_rng([17, i]), size, light, dark).mean(axis=2)
+        lines = grey < 125
+        assert 0.05 < lines.mean() < 0.85, (i, lines.mean())
+        thick.append(ndimage.binary_erosion(lines, iterations=3).mean() / lines.mean())
+        labels, count = ndimage.label(~lines)
+        edge = {*labels[0], *labels[-1], *labels[:, 0], *labels[:, -1]}
+        closed += len(set(range(1, count + 1)) - edge) >= 3  # bands ringed all round by lines, inside the picture
+    assert closed >= 8, closed
+    assert np.median(thick) < 0.1, thick  # lines a few pixels wide; only where they crowd do they merge into a tone
+
+
+def test_three_fifths_of_the_patterns_drawn_are_surfaces_with_features_as_large_as_a_shape(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from models.datasets import shapes_backgrounds as backgrounds
@@ -473,7 +528,7 @@ def test_half_the_patterns_drawn_are_surfaces_with_features_as_large_as_a_shape(
     fine, coarse = len(backgrounds._FINE_PATTERNS), len(backgrounds._SHAPE_SCALE_PATTERNS)
     assert (
         fine >= 6
-        and coarse >= 3
+        and coarse >= 6
         and set(backgrounds._PATTERNS) == {*backgrounds._FINE_PATTERNS, *backgrounds._SHAPE_SCALE_PATTERNS}
     )
     monkeypatch.setattr(backgrounds, "_FINE_PATTERNS", tuple(tagged(f"fine{i}") for i in range(fine)))
@@ -482,7 +537,7 @@ def test_half_the_patterns_drawn_are_surfaces_with_features_as_large_as_a_shape(
     for _ in range(2000):
         backgrounds._background_pattern(rng, 8, grey, grey)
     coarse_share = sum(name.startswith("coarse") for name in drawn) / len(drawn)
-    assert 0.45 < coarse_share < 0.55, coarse_share
+    assert 0.55 < coarse_share < 0.65, coarse_share
     assert len(set(drawn)) == fine + coarse  # every pattern still drawn
 
 

@@ -460,6 +460,70 @@ def _pattern_rounds(rng: np.random.Generator, size: int, c1: np.ndarray, c2: np.
     return np.clip(picture, 0, 255).astype(np.float32)
 
 
+def _edge_cover(field: np.ndarray, level: float) -> np.ndarray:
+    """How much of each pixel lies past ``level`` of a smooth field: a crisp edge, anti-aliased by the slope."""
+    gy, gx = np.gradient(field)
+    return np.clip((field - level) / np.maximum(np.hypot(gx, gy), 1e-6) + 0.5, 0.0, 1.0)
+
+
+def _pattern_glass(rng: np.random.Generator, size: int, c1: np.ndarray, c2: np.ndarray) -> np.ndarray:
+    """Stained glass, mosaic or crazy paving: cells as large as a shape, each its own colour, often leaded."""
+    unit = size / 64.0
+    cell = math.exp(rng.uniform(math.log(4.0), math.log(_SHAPE_SIZED[1]))) * unit
+    seeds = _scattered(rng, size, cell)
+    xs, ys = _pixel_centres(size)
+    nearest = np.full((size, size), np.inf, np.float32)
+    second = np.full((size, size), np.inf, np.float32)
+    owner = np.zeros((size, size), np.int64)
+    for index, (x, y) in enumerate(seeds):  # one seed at a time keeps memory at three pictures
+        d = np.hypot(xs - x, ys - y)
+        closer = d < nearest
+        second = np.where(closer, nearest, np.minimum(second, d))
+        owner = np.where(closer, index, owner)
+        nearest = np.minimum(nearest, d)
+    lean = rng.uniform(0.0, 1.0, (len(seeds), 1))  # each pane somewhere between the two colours, or its own
+    own = np.stack([hsv_colour(rng, (0.3, 1.0), (0.3, 1.0)) for _ in seeds])
+    panes = np.where(rng.random((len(seeds), 1)) < 0.6, own, c1 * (1 - lean) + c2 * lean).astype(np.float32)
+    picture = panes[owner]
+    if rng.random() < 0.75:  # lead or grout between the panes, a pixel or two wide
+        lead = _mix(c2, np.zeros(3, np.float32), np.array(rng.uniform(0.3, 1.0)))
+        cover = np.clip(rng.uniform(0.4, 1.6) * unit - (second - nearest) / 2 + 0.5, 0.0, 1.0)
+        picture = picture + cover[..., None] * (lead - picture)
+    return np.clip(picture, 0, 255).astype(np.float32)
+
+
+def _pattern_spots(rng: np.random.Generator, size: int, c1: np.ndarray, c2: np.ndarray) -> np.ndarray:
+    """Turing spots and mazes, camouflage or a cow's hide: blobs cut from band-pass noise, some as large as a shape."""
+    unit = size / 64.0
+    scale = rng.uniform(3.0, 10.0) * unit
+    field = _value_noise(rng, size, scale) - rng.uniform(0.5, 0.9) * _value_noise(rng, size, scale * 2.5)
+    level = float(np.quantile(field, rng.uniform(0.35, 0.75)))  # more or less of the second colour
+    cover = _edge_cover(field, level)
+    return np.clip(_mix(c1, c2, cover), 0, 255).astype(np.float32)
+
+
+def _pattern_contours(rng: np.random.Generator, size: int, c1: np.ndarray, c2: np.ndarray) -> np.ndarray:
+    """Wood grain round knots, marbling or a map's contours: level lines that close round shape-sized knots."""
+    unit = size / 64.0
+    u, _ = _rotated_frame(rng, size)
+    xs, ys = _pixel_centres(size)
+    period = rng.uniform(2.0, 6.0) * unit
+    field = u * rng.choice((0.0, rng.uniform(0.3, 1.0)))  # grain running one way, or none: marbling
+    for _ in range(int(rng.integers(1, 5))):  # each knot a bump the level lines ring round
+        x, y = rng.uniform(0.0, 1.0, 2) * size
+        reach = rng.uniform(*_SHAPE_SIZED) * unit
+        field = field + rng.choice((-1, 1)) * reach * np.exp(-(np.hypot(xs - x, ys - y) ** 2) / (2 * reach**2)) * 2
+    field = field + rng.uniform(0.0, 2.0) * period * _value_noise(rng, size, rng.uniform(8.0, 20.0) * unit)
+    gy, gx = np.gradient(field)
+    spacing = period / np.maximum(np.hypot(gx, gy), 1e-6)  # pixels from one level line to the next
+    offset = (field / period - np.round(field / period)) * spacing  # pixels to the nearest level line
+    width = rng.uniform(0.3, 1.0) * unit  # a line's half-width in pixels
+    lines = np.clip(width - np.abs(offset) + 0.5, 0.0, 1.0)
+    crowded = np.clip((2 * width + 2.5 - spacing) / 2.0, 0.0, 1.0)  # lines closer than a pixel or two blend
+    lines = lines + crowded * (np.clip((2 * width + 1) / spacing, 0.0, 1.0) - lines)  # into their mean tone
+    return np.clip(_mix(_mottled(rng, size, c1, _leaning(c1, c2)), c2, lines), 0, 255).astype(np.float32)
+
+
 def _disc(draw: ImageDraw.ImageDraw, x: float, y: float, radius: float, fill: tuple[int, ...], ss: int) -> None:
     """A filled disc on a canvas drawn ``ss`` times larger than the picture."""
     draw.ellipse([(x - radius) * ss, (y - radius) * ss, (x + radius) * ss, (y + radius) * ss], fill=fill)
@@ -508,10 +572,17 @@ _FINE_PATTERNS = (
     _pattern_pebbles,
 )
 """Regular edges, dense marks, print, lit relief, motifs and pebbles: surfaces finer than any shape."""
-_SHAPE_SCALE_PATTERNS = (_pattern_cells, _pattern_coat, _pattern_rounds)
-"""Cells, coats and scattered rounds: surfaces whose features are as large as a shape, every sealed set's weakness."""
+_SHAPE_SCALE_PATTERNS = (
+    _pattern_cells,
+    _pattern_coat,
+    _pattern_rounds,
+    _pattern_glass,
+    _pattern_spots,
+    _pattern_contours,
+)
+"""Cells, coats, rounds, glass, spots and contours: features as large as a shape, every sealed set's weakness."""
 _PATTERNS = _FINE_PATTERNS + _SHAPE_SCALE_PATTERNS
-_SHAPE_SCALE_SHARE = 0.5  # of the patterns: three of eleven drawn as often as the other eight together
+_SHAPE_SCALE_SHARE = 0.6  # of the patterns: six of fourteen drawn half as often again as the other eight together
 
 
 def _background_pattern(rng: np.random.Generator, size: int, c1: np.ndarray, c2: np.ndarray) -> np.ndarray:
