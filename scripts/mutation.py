@@ -220,6 +220,9 @@ TARGETS: dict[str, Target] = {
     "tenth sealed set": Target(
         "models/datasets/shapes_sealed10.py", ["tests/test_camera_sealed.py", "-k", "tenth or sealed-10"]
     ),
+    "eleventh sealed set": Target(
+        "models/datasets/shapes_sealed11.py", ["tests/test_camera_sealed.py", "-k", "eleventh or sealed-11"]
+    ),
     "dataset names": Target(
         "models/datasets/factory.py", ["tests/test_camera_sealed.py", "-k", "spelling or test_split_only"]
     ),
