@@ -1322,6 +1322,42 @@ HAND_MUTANTS: list[HandMutant] = [
         "wall = (second - nearest) * cell / 2 < rng.uniform(0.3, 0.4) * cell",
     ),
     HandMutant(
+        "eleventh sealed set",
+        "a ring's hole wound the same way as its disc, so the non-zero rule fills it",
+        '"ring": _circle(1.0) + " " + _circle(_RING_HOLE, backwards=True),',
+        '"ring": _circle(1.0) + " " + _circle(_RING_HOLE),',
+    ),
+    HandMutant(
+        "eleventh sealed set",
+        "spans kept by the even-odd rule, so a cross's two bars leave their overlap empty",
+        "sign = (after - upward != 0).astype(int) - (after != 0).astype(int)",
+        "sign = ((after - upward) % 2 != 0).astype(int) - (after % 2 != 0).astype(int)",
+    ),
+    HandMutant(
+        "eleventh sealed set",
+        "the ink always lighter than the surface, so a pale surface hides it",
+        "min(level - gap, low - 40) if level > 127.5 else max(level + gap, high + 40)",
+        "max(level + gap, high + 40)",
+    ),
+    HandMutant(
+        "eleventh sealed set",
+        "the camera zoomed out, so the room beyond the sheet shows at its corners",
+        "fit = 0.985 / max(np.abs(u).max(), np.abs(v).max())",
+        "fit = 1.1 / max(np.abs(u).max(), np.abs(v).max())",
+    ),
+    HandMutant(
+        "eleventh sealed set",
+        "a circle outlined in tape, which reads as a ring",
+        'outline = style == "electrical tape" and name != "circle"',
+        'outline = style == "electrical tape"',
+    ),
+    HandMutant(
+        "eleventh sealed set",
+        "a span's end pixels snapped whole, so coverage across the row is no longer exact",
+        "part = x - whole",
+        "part = np.round(x - whole)",
+    ),
+    HandMutant(
         "tenth sealed set",
         "a ring's hole left filled, so it draws a disc",
         "inside = filled[0] & ~filled[1] if len(filled) == 2 else filled[0]",
