@@ -208,7 +208,7 @@ def _surface(rng: np.random.Generator, kind: str, side: int) -> np.ndarray:
                     owner = piece - out * (count if across is rows else 1)
                     piece = np.where((far < knob) & (out * (across - k * cell) > 0), owner, piece)
         picture = picture * rng.uniform(0.92, 1.08, count * count)[piece.astype(int)][..., None]
-        return np.where(seam[..., None], picture * 0.45, picture)
+        return np.clip(np.where(seam[..., None], picture * 0.45, picture), 0, 255)
     if kind == "comic page":  # panels in black borders, flat tints, halftone dots and speech balloons
         picture = np.broadcast_to(_hsv(0.12, 0.08, 0.96), (side, side, 3)).copy()
         count = int(rng.integers(2, 4))  # rows, each cut into one to three panels
@@ -235,8 +235,10 @@ def _surface(rng: np.random.Generator, kind: str, side: int) -> np.ndarray:
         picture = np.broadcast_to(_hsv(0.1, rng.uniform(0.02, 0.3), rng.uniform(0.75, 0.97)), (side, side, 3))
         for _ in range(int(rng.integers(3, 9))):
             centre, reach = rng.uniform(0, side, 2), side * rng.uniform(0.04, 0.13)
-            angle = np.linspace(0, 2 * math.pi, 96, endpoint=False)
-            wobble = sum(rng.normal(0, 0.12 / h) * np.cos(h * angle + rng.uniform(0, 6)) for h in range(2, 9))
+            angle = np.linspace(0, 2 * math.pi, 192, endpoint=False)
+            wobble = sum(rng.normal(0, 0.3 / h) * np.cos(h * angle + rng.uniform(0, 6)) for h in range(2, 9))
+            for spike in rng.uniform(0, 2 * math.pi, int(rng.integers(3, 8))):  # streaks thrown out of the splat
+                wobble += rng.uniform(0.4, 1.0) * np.exp(-((np.angle(np.exp(1j * (angle - spike))) / 0.07) ** 2))
             blob = [centre + reach * (1 + wobble)[:, None] * np.stack([np.cos(angle), np.sin(angle)], axis=1)]
             for _ in range(int(rng.integers(4, 14))):
                 a, d = rng.uniform(0, 2 * math.pi), reach * rng.uniform(1.2, 2.4)
