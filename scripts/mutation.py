@@ -160,7 +160,11 @@ TARGETS: dict[str, Target] = {
     ),
     "pattern backgrounds": Target(
         "models/datasets/shapes_backgrounds.py",
-        ["tests/test_datasets.py", "-k", "pattern or print or relief or motif or pebbles or cells or coats or rounds"],
+        [
+            "tests/test_datasets.py",
+            "-k",
+            "pattern or print or relief or motif or pebbles or cells or coats or rounds or glass or spots or contours",
+        ],
         (
             "_square_wave",
             "_rotated_frame",
@@ -185,8 +189,13 @@ TARGETS: dict[str, Target] = {
             "_rosettes",
             "_honeycomb",
             "_pattern_coat",
+            "_leaning",
             "_round",
             "_pattern_rounds",
+            "_edge_cover",
+            "_pattern_glass",
+            "_pattern_spots",
+            "_pattern_contours",
             "_background_pattern",
         ),
     ),
@@ -1260,6 +1269,36 @@ HAND_MUTANTS: list[HandMutant] = [
         "a bubble drawn as a filled disc, not a rim",
         "return np.maximum(rim, disc * 0.1), np.zeros_like(d)",
         "return np.maximum(rim, disc), np.zeros_like(d)",
+    ),
+    HandMutant(
+        "pattern backgrounds",
+        "stained glass all one pane, so no cell stands apart",
+        "picture = panes[owner]",
+        "picture = panes[np.zeros_like(owner)]",
+    ),
+    HandMutant(
+        "pattern backgrounds",
+        "spots cut so near the top of the field that the surface is all one colour",
+        "level = float(np.quantile(field, rng.uniform(0.35, 0.75)))",
+        "level = float(np.quantile(field, rng.uniform(0.97, 0.99)))",
+    ),
+    HandMutant(
+        "pattern backgrounds",
+        "contour lines as wide as bands, so they merge into blobs",
+        "width = rng.uniform(0.3, 1.0) * unit  # a line's half-width in pixels",
+        "width = rng.uniform(3.0, 6.0) * unit  # a line's half-width in pixels",
+    ),
+    HandMutant(
+        "pattern backgrounds",
+        "contours without knots, so no line closes round a shape-sized ring",
+        "for _ in range(int(rng.integers(1, 5))):  # each knot",
+        "for _ in range(0):  # each knot",
+    ),
+    HandMutant(
+        "pattern backgrounds",
+        "shape-scale surfaces half the patterns, as before the tenth set was opened",
+        "_SHAPE_SCALE_SHARE = 0.6",
+        "_SHAPE_SCALE_SHARE = 0.5",
     ),
     HandMutant(
         "pattern backgrounds",
