@@ -421,6 +421,25 @@ def _ink_contrasts(
     return filled, drawn
 
 
+def _ink_gaps(scenes: list[SealedScene], styles: tuple[str, ...] | None = None) -> list[float]:
+    """Grey levels between a filled shape's middle and the surface just outside it, asserting a darker ink on a
+    pale surface, as a pen on paper has; lighter ink would have no room."""
+    from scipy import ndimage
+
+    gaps = []
+    for scene in scenes:
+        core = ndimage.binary_erosion(scene.mask, iterations=4)
+        if (styles is not None and scene.style not in styles) or core.sum() < 30:
+            continue
+        luma = scene.image.astype(np.float64) @ np.array([0.299, 0.587, 0.114])
+        around = ndimage.binary_dilation(scene.mask, iterations=9) & ~ndimage.binary_dilation(scene.mask, iterations=3)
+        inside, outside = np.median(luma[core]), np.median(luma[around])
+        gaps.append(abs(inside - outside))
+        if outside > 170:
+            assert inside < outside, (scene.surface, scene.style, inside, outside)
+    return gaps
+
+
 def _clipped_shares(scenes: list[SealedScene], level: int) -> list[float]:
     """Each picture's share of channel values at ``level`` or above: what its exposure blew out."""
     return [float((scene.image >= level).mean()) for scene in scenes]
@@ -1104,19 +1123,7 @@ def test_tenth_sealed_ink_stands_apart_from_the_surface_round_the_shape(
     """A person reads the shape at a glance: a solid fill's middle differs from the surface just outside it
     (measured on 137 pictures: 54 grey levels at the tenth percentile, 74 at the median; stained glass's panes
     can match the ink where the median of the surface round the shape does not)."""
-    from scipy import ndimage
-
-    gaps = []
-    for scene in tenth_sealed_at_192:
-        core = ndimage.binary_erosion(scene.mask, iterations=4)
-        if scene.style not in ("applique", "marker", "torn paper") or core.sum() < 30:
-            continue
-        luma = scene.image.astype(np.float64) @ np.array([0.299, 0.587, 0.114])
-        around = ndimage.binary_dilation(scene.mask, iterations=9) & ~ndimage.binary_dilation(scene.mask, iterations=3)
-        inside, outside = np.median(luma[core]), np.median(luma[around])
-        gaps.append(abs(inside - outside))
-        if outside > 170:  # a pale surface gets a darker ink, as a pen on paper; lighter ink would have no room
-            assert inside < outside, (scene.surface, scene.style, inside, outside)
+    gaps = _ink_gaps(tenth_sealed_at_192, ("applique", "marker", "torn paper"))
     assert len(gaps) >= 100 and np.percentile(gaps, 10) >= 40 and np.median(gaps) > 60, (len(gaps), sorted(gaps)[:8])
 
 
@@ -1194,19 +1201,7 @@ def test_eleventh_sealed_ink_stands_apart_from_the_surface_round_the_shape(
 ) -> None:
     """A person reads the shape at a glance: a filled shape's middle differs from the surface just outside it
     (measured on 202 pictures: 84 grey levels at the tenth percentile, 110 at the median), darker on a pale one."""
-    from scipy import ndimage
-
-    gaps = []
-    for scene in eleventh_sealed_at_192:
-        core = ndimage.binary_erosion(scene.mask, iterations=4)
-        if core.sum() < 30:
-            continue
-        luma = scene.image.astype(np.float64) @ np.array([0.299, 0.587, 0.114])
-        around = ndimage.binary_dilation(scene.mask, iterations=9) & ~ndimage.binary_dilation(scene.mask, iterations=3)
-        inside, outside = np.median(luma[core]), np.median(luma[around])
-        gaps.append(abs(inside - outside))
-        if outside > 170:  # a pale surface gets a darker ink, as a pen on paper; lighter ink would have no room
-            assert inside < outside, (scene.surface, scene.style, inside, outside)
+    gaps = _ink_gaps(eleventh_sealed_at_192)
     assert len(gaps) >= 150 and np.percentile(gaps, 10) >= 60 and np.median(gaps) > 85, (len(gaps), sorted(gaps)[:8])
 
 
