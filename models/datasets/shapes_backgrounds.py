@@ -296,16 +296,20 @@ def _pattern_relief(rng: np.random.Generator, size: int, c1: np.ndarray, c2: np.
     return np.clip(tone * (0.55 + 0.7 * shade[..., None]), 0, 255).astype(np.float32)
 
 
-def _two_nearest(seeds: np.ndarray, radii: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
-    """Each pixel's distances, in radii, to its nearest and second-nearest seed: bumps, cells and their seams."""
+def _two_nearest(seeds: np.ndarray, radii: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each pixel's distances, in radii, to its nearest and second-nearest seed, and the nearest seed's index: bumps,
+    cells, their seams and whose cell a pixel lies in."""
     xs, ys = _pixel_centres(size)
     nearest = np.full((size, size), np.inf, np.float32)
     second = np.full((size, size), np.inf, np.float32)
-    for (x, y), radius in zip(seeds, radii):  # one seed at a time keeps memory at two pictures
+    owner = np.zeros((size, size), np.int64)
+    for index, ((x, y), radius) in enumerate(zip(seeds, radii)):  # one seed at a time keeps memory at three pictures
         d = np.hypot(xs - x, ys - y) / radius
-        second = np.where(d < nearest, nearest, np.minimum(second, d))
+        closer = d < nearest
+        second = np.where(closer, nearest, np.minimum(second, d))
+        owner = np.where(closer, index, owner)
         nearest = np.minimum(nearest, d)
-    return nearest, second
+    return nearest, second, owner
 
 
 def _scattered(rng: np.random.Generator, size: int, cell: float) -> np.ndarray:
@@ -326,7 +330,7 @@ def _pattern_pebbles(rng: np.random.Generator, size: int, c1: np.ndarray, c2: np
     unit = size / 64.0
     cell = rng.uniform(1.5, 8.0) * unit
     seeds = _scattered(rng, size, cell)
-    nearest, second = _two_nearest(seeds, cell * rng.uniform(0.5, 0.8, len(seeds)), size)
+    nearest, second, _ = _two_nearest(seeds, cell * rng.uniform(0.5, 0.8, len(seeds)), size)
     height = np.sqrt(np.clip(1.0 - nearest**2, 0.0, 1.0))  # a round dome on each bump, flat grout between them
     shade = _lit(height, rng, rng.uniform(0.8, 2.0) * cell)
     seam = (second - nearest < rng.uniform(0.05, 0.15)) | (nearest > 1.0)
@@ -338,7 +342,7 @@ def _pattern_pebbles(rng: np.random.Generator, size: int, c1: np.ndarray, c2: np
 def _caustics(rng: np.random.Generator, size: int, tone: np.ndarray, cell: float) -> np.ndarray:
     """Light through rippled water: a thin bright net of wavy threads round dim cells."""
     seeds = _scattered(rng, size, cell)
-    nearest, second = _two_nearest(seeds, np.full(len(seeds), cell, np.float32), size)
+    nearest, second, _ = _two_nearest(seeds, np.full(len(seeds), cell, np.float32), size)
     unit = size / 64.0
     width = min(rng.uniform(0.5, 1.5) * unit, 0.08 * cell)  # a thread's half-width in pixels, thin beside its cell
     width = width * (0.6 + 0.8 * _value_noise(rng, size, cell * 0.6))  # threads swell and thin as ripples pass
@@ -351,7 +355,7 @@ def _caustics(rng: np.random.Generator, size: int, tone: np.ndarray, cell: float
 def _sponge(rng: np.random.Generator, size: int, tone: np.ndarray, cell: float) -> np.ndarray:
     """A sponge, foam or pitted stone: round dark holes, each lit on the side that faces away from the light."""
     seeds = _scattered(rng, size, cell)
-    nearest, _ = _two_nearest(seeds, cell * rng.uniform(0.2, 0.45, len(seeds)), size)
+    nearest, _, _ = _two_nearest(seeds, cell * rng.uniform(0.2, 0.45, len(seeds)), size)
     depth = np.sqrt(np.clip(1.0 - nearest**2, 0.0, 1.0))  # a round pit under each hole
     shade = _lit(-depth, rng, rng.uniform(0.8, 2.0) * cell * 0.4)
     shade = shade * np.where(nearest < 1.0, rng.uniform(0.25, 0.6), 1.0)  # the holes' floors lie in shadow
@@ -404,7 +408,7 @@ def _honeycomb(
 ) -> np.ndarray:
     """Wax cells or hexagonal tiles: a net of straight walls round six-sided cells, deeper towards each middle."""
     seeds = _hex_lattice(rng, size, cell, 0.0)
-    nearest, second = _two_nearest(seeds, np.full(len(seeds), cell, np.float32), size)
+    nearest, second, _ = _two_nearest(seeds, np.full(len(seeds), cell, np.float32), size)
     wall = (second - nearest) * cell / 2 < rng.uniform(0.04, 0.12) * cell  # a wall's half-width beside its cell
     depth = np.clip(1.0 - nearest / 0.58, 0.0, 1.0)  # 1 in a cell's middle, 0 at its corners
     inside = _mottled(rng, size, c1, tone)
@@ -471,16 +475,7 @@ def _pattern_glass(rng: np.random.Generator, size: int, c1: np.ndarray, c2: np.n
     unit = size / 64.0
     cell = math.exp(rng.uniform(math.log(4.0), math.log(_SHAPE_SIZED[1]))) * unit
     seeds = _scattered(rng, size, cell)
-    xs, ys = _pixel_centres(size)
-    nearest = np.full((size, size), np.inf, np.float32)
-    second = np.full((size, size), np.inf, np.float32)
-    owner = np.zeros((size, size), np.int64)
-    for index, (x, y) in enumerate(seeds):  # one seed at a time keeps memory at three pictures
-        d = np.hypot(xs - x, ys - y)
-        closer = d < nearest
-        second = np.where(closer, nearest, np.minimum(second, d))
-        owner = np.where(closer, index, owner)
-        nearest = np.minimum(nearest, d)
+    nearest, second, owner = _two_nearest(seeds, np.ones(len(seeds), np.float32), size)  # in pixels
     lean = rng.uniform(0.0, 1.0, (len(seeds), 1))  # each pane somewhere between the two colours, or its own
     own = np.stack([hsv_colour(rng, (0.3, 1.0), (0.3, 1.0)) for _ in seeds])
     panes = np.where(rng.random((len(seeds), 1)) < 0.6, own, c1 * (1 - lean) + c2 * lean).astype(np.float32)
