@@ -298,6 +298,20 @@ def test_a_pattern_puts_edges_all_over_the_picture_and_the_object_still_stands_o
     assert np.median(chosen) >= 80  # ensure_contrast picked the object's colour against the pattern around it
 
 
+@pytest.mark.parametrize("name", ["_pattern_grid", "_pattern_weave"])
+def test_grids_and_checks_keep_their_proportions_at_every_picture_size(name: str) -> None:
+    from models.datasets import shapes_backgrounds as backgrounds
+
+    pattern = getattr(backgrounds, name)
+    assert pattern in backgrounds._PATTERNS
+    black, white = np.zeros(3, np.float32), np.full(3, 255.0, np.float32)
+    for i in range(12):  # the same draws at 64 and 128 px: lines and bands as wide beside their period at both
+        shares = [
+            (pattern(np.random.default_rng([7, i]), size, black, white).mean(axis=2) > 63).mean() for size in (64, 128)
+        ]
+        assert 0.8 < shares[1] / shares[0] < 1.25, (i, shares)
+
+
 def test_print_runs_in_lines_with_empty_rows_between_them() -> None:
     from models.datasets.shapes_backgrounds import _PATTERNS, _pattern_print
 
