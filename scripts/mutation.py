@@ -232,6 +232,9 @@ TARGETS: dict[str, Target] = {
     "eleventh sealed set": Target(
         "models/datasets/shapes_sealed11.py", ["tests/test_camera_sealed.py", "-k", "eleventh or sealed-11"]
     ),
+    "twelfth sealed set": Target(
+        "models/datasets/shapes_sealed12.py", ["tests/test_camera_sealed.py", "-k", "twelfth or sealed-12"]
+    ),
     "dataset names": Target(
         "models/datasets/factory.py", ["tests/test_camera_sealed.py", "-k", "spelling or test_split_only"]
     ),
@@ -1395,6 +1398,42 @@ HAND_MUTANTS: list[HandMutant] = [
         "a span's end pixels snapped whole, so coverage across the row is no longer exact",
         "part = x - whole",
         "part = np.round(x - whole)",
+    ),
+    HandMutant(
+        "twelfth sealed set",
+        "hatching never cut at the outline, so it colours a ring's hole and a star's notches",
+        "spans = crossings.reshape(-1, 2)",
+        "spans = np.array([[crossings.min(), crossings.max()]])",
+    ),
+    HandMutant(
+        "twelfth sealed set",
+        "a circle drawn as a ballpoint outline only, which reads as a ring",
+        'open_ = style == "ballpoint" and name not in ("circle", "ring") and low >= 0.25',
+        'open_ = style == "ballpoint" and name != "ring" and low >= 0.25',
+    ),
+    HandMutant(
+        "twelfth sealed set",
+        "the shape placed up to the frame's edge, where the camera's blur and a stroke's width cut it off",
+        "goal = rng.uniform(_MARGIN * side + reach / 2, side - _MARGIN * side - reach / 2, 2)",
+        "goal = rng.uniform(reach / 2, side - reach / 2, 2)",
+    ),
+    HandMutant(
+        "twelfth sealed set",
+        "the mask taken before the camera, so it no longer lies on the paint in the photograph",
+        "paint = cv2.warpPerspective(cover.astype(np.float32), view, (side, side), **warp)",
+        "paint = cover.astype(np.float32)",
+    ),
+    HandMutant(
+        "twelfth sealed set",
+        "every picture drawn on the first surface, whatever its group says",
+        "picture = _surface(rng, surface, side)",
+        "picture = _surface(rng, SURFACES12[0], side)",
+    ),
+    HandMutant(
+        "twelfth sealed set",
+        "the ink always lighter than the surface, so a pale surface hides it",
+        "target = dark if apart[0] >= apart[1] else light",
+        "target = light",
     ),
     HandMutant(
         "tenth sealed set",
