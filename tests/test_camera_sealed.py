@@ -1435,6 +1435,32 @@ def test_a_twelfth_sealed_hand_traced_outline_goes_once_round_and_a_little_past_
         assert np.linalg.norm(path[len(loop)] - loop[0]) < 0.1  # it goes on over its start
 
 
+@pytest.mark.parametrize("style", STYLES12)
+def test_a_twelfth_sealed_style_paints_only_round_its_shape_and_within_the_grey_scale(style: str) -> None:
+    """Every layer of paint is a blend of the sheet and its colour, so the sheet stays within 0-255; nothing
+    changes further than a cut-out's shadow from the shape, and the middle of a coloured-in shape is painted."""
+    from scipy import ndimage
+
+    from models.datasets.shapes_sealed12 import _paint, _surface, outline, trace
+
+    for seed in range(6):
+        rng = np.random.default_rng([29, seed])
+        sheet = _surface(rng, SURFACES12[seed], 192)
+        for name in ("ring", "star", "circle"):
+            traced = [trace(rng, loop, 0.02, 0.05) for loop in outline(name)]
+            traced = [(path * 50.0 + 96.0, loop * 50.0 + 96.0) for path, loop in traced]
+            painted, cover = _paint(rng, sheet, traced, style, style == "ballpoint" and name == "star")
+            assert painted.min() >= 0.0 and painted.max() <= 255.0, (seed, name, painted.min(), painted.max())
+            assert cover.min() >= 0.0 and cover.max() <= 1.0
+            beyond = np.ones((192, 192), bool)
+            beyond[30:162, 30:162] = False  # the shape spans 44-148 at most, its shadow a few pixels more
+            assert np.array_equal(painted[beyond], sheet[beyond]) and not cover[beyond].any(), (seed, name)
+            change = np.abs(painted - sheet).sum(axis=2)
+            if name == "circle":
+                middle = ndimage.binary_erosion(cover >= 0.5, iterations=8)
+                assert middle.sum() > 3000 and np.median(change[middle]) > 60, (seed, np.median(change[middle]))
+
+
 @pytest.mark.parametrize("kind", SURFACES12)
 def test_a_twelfth_sealed_surface_is_a_patterned_picture_within_the_grey_scale(kind: str) -> None:
     """Every surface is drawn within 0-255 before the camera and none is flat; all but the chalkboard and the graph

@@ -303,7 +303,7 @@ def _paint(
         shadow = cv2.GaussianBlur(inside([loop + fall for loop in loops], side), (0, 0), rng.uniform(1.0, 2.5))
         picture = _lay(picture, shadow * rng.uniform(0.35, 0.55), (0, 0, 0))
         fibre = 1 + 0.04 * _blotch(rng, side, 0.8)
-        return _lay(picture, region, ink) * np.where(region > 0, fibre, 1)[..., None], region
+        return np.clip(_lay(picture, region, ink) * np.where(region > 0, fibre, 1)[..., None], 0, 255), region
     if style == "ballpoint":  # a thin pen gone over the outline two or three times
         width = float(np.clip(reach * 0.035, 2.0, 4.0))
         passes = [path for path, _ in traced]
