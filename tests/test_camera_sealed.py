@@ -1249,6 +1249,24 @@ def test_an_eleventh_sealed_scanline_span_covers_each_pixel_by_its_exact_share_a
     assert taped[40, 40] == 0.0 and taped[40, 20] == 1.0 and taped[20, 40] == 1.0
 
 
+@pytest.mark.parametrize("style", STYLES11)
+def test_an_eleventh_sealed_style_paints_only_its_cover_and_within_the_grey_scale(style: str) -> None:
+    """Every style blends the sheet with its ink by at most the cover, so the sheet stays within 0-255, nothing
+    beyond the cover changes and the cover's middle is painted."""
+    from models.datasets.shapes_sealed11 import _paint, _surface
+
+    rows, cols = np.mgrid[0:192, 0:192]
+    cover = np.clip(50.5 - np.hypot(rows - 96.0, cols - 96.0), 0.0, 1.0)  # a disc of radius 50 with a soft rim
+    for seed, kind in enumerate(SURFACES11):
+        rng = np.random.default_rng([31, seed])
+        sheet = _surface(rng, kind, 192)
+        painted = _paint(rng, sheet, cover, style, 100.0)
+        assert painted.min() >= 0.0 and painted.max() <= 255.0, (kind, painted.min(), painted.max())
+        assert np.array_equal(painted[cover == 0], sheet[cover == 0]), kind
+        change = np.abs(painted - sheet).sum(axis=2)[cover == 1]
+        assert np.median(change) > 60, (kind, np.median(change))
+
+
 @pytest.mark.parametrize("kind", SURFACES11)
 def test_an_eleventh_sealed_surface_is_a_patterned_picture_within_the_grey_scale(kind: str) -> None:
     """Every surface is drawn within 0-255 before the camera (nothing left to clip), and none is flat."""
