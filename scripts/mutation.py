@@ -163,7 +163,8 @@ TARGETS: dict[str, Target] = {
         [
             "tests/test_datasets.py",
             "-k",
-            "pattern or print or relief or motif or pebbles or cells or coats or rounds or glass or spots or contours",
+            "pattern or print or relief or motif or pebbles or cells or coats or rounds or glass or spots or contours"
+            " or tiles",
         ],
         (
             "_square_wave",
@@ -196,6 +197,7 @@ TARGETS: dict[str, Target] = {
             "_pattern_glass",
             "_pattern_spots",
             "_pattern_contours",
+            "_pattern_tiles",
             "_background_pattern",
         ),
     ),

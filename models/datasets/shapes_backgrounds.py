@@ -487,6 +487,27 @@ def _pattern_glass(rng: np.random.Generator, size: int, c1: np.ndarray, c2: np.n
     return np.clip(picture, 0, 255).astype(np.float32)
 
 
+def _pattern_tiles(rng: np.random.Generator, size: int, c1: np.ndarray, c2: np.ndarray) -> np.ndarray:
+    """Gingham or a tiled floor with squares a shape's size, so four straight edges alone do not make a square."""
+    u, v = _rotated_frame(rng, size)
+    unit = size / 64.0
+    if rng.random() < 0.5:  # gingham: bands of the second colour cross at right angles, their overlaps the darkest
+        period = 2.0 * rng.uniform(5.0, 12.0) * unit
+        t = 0.5 * _square_wave(u + rng.uniform(0, period), period, 0.5)
+        t += 0.5 * _square_wave(v + rng.uniform(0, period), period, 0.5)
+        return _mix(c1, c2, t)
+    period, grout = rng.uniform(7.0, 20.0) * unit, rng.uniform(0.6, 1.8) * unit
+    u, v = u + rng.uniform(0, period), v + rng.uniform(0, period)
+    column, row = np.floor(u / period).astype(np.int64), np.floor(v / period).astype(np.int64)
+    column, row = column - column.min(), row - row.min()
+    shade = rng.uniform(0.0, 0.25, (column.max() + 1, row.max() + 1))[column, row]  # each tile a little its own
+    checked = (column + row) % 2 if rng.random() < 0.6 else np.zeros_like(column)
+    t = np.where(checked == 1, 1.0 - shade, shade)
+    joint = (u % period < grout) | (v % period < grout)
+    t = np.where(joint, 0.5 if checked.any() else 1.0, t)  # grout apart from both tiles, or the second colour
+    return _mix(c1, c2, t)
+
+
 def _pattern_spots(rng: np.random.Generator, size: int, c1: np.ndarray, c2: np.ndarray) -> np.ndarray:
     """Turing spots and mazes, camouflage or a cow's hide: blobs cut from band-pass noise, some as large as a shape."""
     unit = size / 64.0
@@ -574,10 +595,11 @@ _SHAPE_SCALE_PATTERNS = (
     _pattern_glass,
     _pattern_spots,
     _pattern_contours,
+    _pattern_tiles,
 )
-"""Cells, coats, rounds, glass, spots and contours: features as large as a shape, every sealed set's weakness."""
+"""Cells, coats, rounds, glass, spots, contours and tiles: features as large as a shape, every sealed set's weakness."""
 _PATTERNS = _FINE_PATTERNS + _SHAPE_SCALE_PATTERNS
-_SHAPE_SCALE_SHARE = 0.6  # of the patterns: six of fourteen drawn half as often again as the other eight together
+_SHAPE_SCALE_SHARE = 0.6  # of the patterns: seven of fifteen drawn half as often again as the other eight together
 
 
 def _background_pattern(rng: np.random.Generator, size: int, c1: np.ndarray, c2: np.ndarray) -> np.ndarray:
