@@ -237,6 +237,7 @@ TARGETS: dict[str, Target] = {
     "twelfth sealed set": Target(
         "models/datasets/shapes_sealed12.py", ["tests/test_camera_sealed.py", "-k", "twelfth or sealed-12"]
     ),
+    "thirteenth sealed set": Target("models/datasets/shapes_sealed13.py", ["tests/test_sealed13.py"]),
     "dataset names": Target(
         "models/datasets/factory.py", ["tests/test_camera_sealed.py", "-k", "spelling or test_split_only"]
     ),
@@ -1436,6 +1437,54 @@ HAND_MUTANTS: list[HandMutant] = [
         "the ink always lighter than the surface, so a pale surface hides it",
         "target = dark if apart[0] >= apart[1] else light",
         "target = light",
+    ),
+    HandMutant(
+        "thirteenth sealed set",
+        "a ring's hole filled, so it draws a disc",
+        "return np.abs(np.hypot(x, y) - (1 + _RING_HOLE) / 2) - (1 - _RING_HOLE) / 2",
+        "return np.hypot(x, y) - 1",
+    ),
+    HandMutant(
+        "thirteenth sealed set",
+        "a rounded triangle shrunk by the rounding instead of twice it, so its sides bulge past the sharp one's",
+        "return _triangle(x, y, 1 - 2 * r) - r",
+        "return _triangle(x, y, 1 - r) - r",
+    ),
+    HandMutant(
+        "thirteenth sealed set",
+        "the jitter dropped: every pixel sampled at the same regular 4 x 4 points",
+        "return pixels + (cells + rng.random((n * n, h, w, 2))) / n",
+        "return pixels + (cells + 0.5) / n",
+    ),
+    HandMutant(
+        "thirteenth sealed set",
+        "the object placed up to the frame's edge, where the lens and a shadow cut it off",
+        "goal = rng.uniform(_MARGIN * side + extent / 2, side - _MARGIN * side - extent / 2, 2)",
+        "goal = rng.uniform(extent / 2, side - extent / 2, 2)",
+    ),
+    HandMutant(
+        "thirteenth sealed set",
+        "the mask taken before the camera's view and lens, so it no longer lies on the object in the photograph",
+        "paint = cv2.remap(cover.astype(np.float32), where[..., 0], where[..., 1], cv2.INTER_LINEAR)",
+        "paint = cover.astype(np.float32)",
+    ),
+    HandMutant(
+        "thirteenth sealed set",
+        "every picture drawn on the first surface, whatever its group says",
+        "picture = _surface(rng, surface, side, light)",
+        "picture = _surface(rng, SURFACES13[0], side, light)",
+    ),
+    HandMutant(
+        "thirteenth sealed set",
+        "the object always lighter than the surface, so a pale surface hides it",
+        "target = dark if min(level - dark, 2 * (low - dark)) >= min(light - level, 2 * (light - high)) else light",
+        "target = light",
+    ),
+    HandMutant(
+        "thirteenth sealed set",
+        "the lens not scaled to fit its corners, so the frame reads past the scene's edge",
+        "bowed = q * (1 + lens.bow * (q * q).sum(axis=1, keepdims=True)) / (1 + 2 * lens.bow)",
+        "bowed = q * (1 + lens.bow * (q * q).sum(axis=1, keepdims=True))",
     ),
     HandMutant(
         "tenth sealed set",
