@@ -256,12 +256,16 @@ def test_every_thirteenth_style_paints_only_round_its_object_and_within_the_grey
 @pytest.mark.parametrize("kind", SURFACES13)
 def test_every_thirteenth_surface_is_a_patterned_picture_of_a_shapes_scale_within_the_grey_scale(kind: str) -> None:
     """Every surface is drawn within 0-255 before the camera and none is flat; its features are as large as the
-    shapes, so a blur of 5 px leaves them standing."""
+    shapes, so a blur of 5 px leaves them standing; a rug is its lattice of lozenges, never one tone with a border."""
     for seed in range(5):
         picture = sealed13._surface(np.random.default_rng([17, seed]), kind, 192, np.array([0.6, 0.0, 0.8]))
         assert picture.shape == (192, 192, 3) and picture.min() >= 0.0 and picture.max() <= 255.0, (seed, kind)
         luma = (picture @ _LUMA).astype(np.float32)
         assert luma.std() > 9 and cv2.GaussianBlur(luma, (0, 0), 5).std() > 6, (seed, kind, luma.std())
+        if kind == "rug":  # its lozenges: dark cores, darker fills and pale outlines, so no one tone covers most of it
+            softened = cv2.GaussianBlur(luma, (0, 0), 2)
+            common = float((np.abs(softened - np.median(softened)) < 15).mean())
+            assert luma.std() > 40 and common < 0.7, (seed, luma.std(), common)  # measured: 46 and 0.63 at worst
 
 
 def test_every_thirteenth_lens_reads_only_the_scene_and_maps_forward_as_its_remap_reads() -> None:
