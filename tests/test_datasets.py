@@ -312,6 +312,40 @@ def test_grids_and_checks_keep_their_proportions_at_every_picture_size(name: str
         assert 0.8 < shares[1] / shares[0] < 1.25, (i, shares)
 
 
+def test_most_weaves_are_gingham_with_square_checks_and_the_rest_plaid() -> None:
+    from models.datasets.shapes_backgrounds import _pattern_weave
+
+    size, black, white = 256, np.zeros(3, np.float32), np.full(3, 255.0, np.float32)
+    fy, fx = np.meshgrid(np.fft.fftfreq(size), np.fft.fftfreq(size), indexing="ij")
+    frequencies = np.hypot(fy, fx)
+    square = []
+    for i in range(60):  # the strongest band and the strongest one across it repeat equally often on gingham only
+        grey = _pattern_weave(np.random.default_rng([19, i]), size, black, white).mean(axis=2)
+        spectrum = np.abs(np.fft.fft2(grey - grey.mean()))
+        first = np.unravel_index(np.argmax(spectrum), spectrum.shape)
+        across = np.abs(fy * fy[first] + fx * fx[first]) < 0.1 * frequencies * frequencies[first]
+        second = np.unravel_index(np.argmax(np.where(across, spectrum, 0)), spectrum.shape)
+        square.append(abs(frequencies[first] - frequencies[second]) < 0.03 * frequencies[first])
+    assert 0.5 < np.mean(square) < 0.75, np.mean(square)  # three fifths gingham; plaid keeps its oblong checks
+
+
+def test_about_a_third_of_grids_are_brickwork_whose_upright_joints_break_at_every_course() -> None:
+    from models.datasets.shapes_backgrounds import _pattern_grid
+
+    size, black, white = 256, np.zeros(3, np.float32), np.full(3, 255.0, np.float32)
+    fy, fx = np.meshgrid(np.fft.fftfreq(size), np.fft.fftfreq(size), indexing="ij")
+    frequencies = np.hypot(fy, fx)
+    bricks = []
+    for i in range(60):  # a square grid repeats as often a quarter turn from its lines; running bond does not
+        grey = _pattern_grid(np.random.default_rng([20, i]), size, black, white).mean(axis=2)
+        spectrum = np.abs(np.fft.fft2(grey - grey.mean()))
+        lowest = np.unravel_index(np.argmin(np.where(spectrum > 0.3 * spectrum.max(), frequencies, np.inf)), grey.shape)
+        turned = round(-fx[lowest] * size), round(fy[lowest] * size)
+        partner = max(spectrum[(turned[0] + a) % size, (turned[1] + b) % size] for a in (-1, 0, 1) for b in (-1, 0, 1))
+        bricks.append(partner < 0.5 * spectrum[lowest])
+    assert 0.15 < np.mean(bricks) < 0.5, np.mean(bricks)  # about a third of the grids are brick walls
+
+
 def test_print_runs_in_lines_with_empty_rows_between_them() -> None:
     from models.datasets.shapes_backgrounds import _PATTERNS, _pattern_print
 
