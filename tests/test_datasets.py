@@ -359,6 +359,21 @@ def test_print_runs_in_lines_with_empty_rows_between_them() -> None:
             assert np.mean(ink.mean(axis=1) < 0.05) > 0.2, i  # the leading between lines of text
 
 
+def test_some_printed_pages_open_with_a_headline_of_words_taller_than_any_line_of_text() -> None:
+    from models.datasets.shapes_backgrounds import _pattern_print
+
+    white, black, headlines = np.full(3, 255.0, np.float32), np.zeros(3, np.float32), []
+    for i in range(60):
+        grey = _pattern_print(np.random.default_rng([21, i]), 96, white, black).mean(axis=2)
+        inked_rows = (grey < 127.5).mean(axis=1)
+        run = tallest = 0
+        for row in inked_rows > 0.5:  # a line of text is at most 6.3 px tall at 96 px; a headline at least 7.7
+            run = run + 1 if row else 0
+            tallest = max(tallest, run)
+        headlines.append(tallest >= 8)
+    assert 0.15 < np.mean(headlines) < 0.45, np.mean(headlines)  # three pages in ten, less those cut off at the top
+
+
 def test_relief_is_shaded_everywhere_and_never_flat() -> None:
     from models.datasets.shapes_backgrounds import _PATTERNS, _pattern_relief
 
@@ -592,6 +607,24 @@ def test_tiles_are_gingham_checks_or_tiled_floors_each_square_near_a_shape_in_si
     assert 3 <= sum(kinds) <= 9, kinds  # both gingham and tiles (each its own shade, in grout) are drawn
     weave = [squares(_pattern_weave(np.random.default_rng([18, i]), size, light, dark))[0] for i in range(12)]
     assert np.median(weave) < 0.1, weave  # unlike the fine weave, whose checks are far smaller than any shape
+
+
+def test_a_hex_lattice_gives_every_point_six_neighbours_one_cell_away_and_covers_the_picture() -> None:
+    from scipy.spatial import cKDTree
+
+    from models.datasets.shapes_backgrounds import _hex_lattice
+
+    size, cell = 96, 10.0
+    for i in range(4):
+        points = _hex_lattice(np.random.default_rng([22, i]), size, cell, jitter=0.0)
+        inside = points[np.all((points > cell) & (points < size - cell), axis=1)]
+        tree = cKDTree(points)
+        closest = tree.query(inside, k=2)[0][:, 1]
+        assert np.allclose(closest, cell, rtol=1e-4), closest.min()  # no two points nearer than a cell
+        neighbours = [len(near) - 1 for near in tree.query_ball_point(inside, 1.05 * cell)]
+        assert set(neighbours) == {6}, set(neighbours)  # each in the middle of a hexagon of six
+        gaps = tree.query(np.random.default_rng(i).uniform(0, size, (500, 2)))[0]
+        assert gaps.max() <= cell / np.sqrt(3) + 1e-3  # nowhere farther from a point than a hexagon's corner is
 
 
 def test_three_fifths_of_the_patterns_drawn_are_surfaces_with_features_as_large_as_a_shape(
