@@ -40,6 +40,13 @@ from models.networks import build_model, resolved_config
 from models.train import preprocessing_for
 
 BANDS = [name for name, _, _ in SIZE_BANDS]
+LUMA = np.array([0.299, 0.587, 0.114])  # a pixel's grey (ITU-R BT.601), as every rule on ink and light measures it
+
+
+def _scenes_at_192(dataset: type[ShapesSealedDataset], count: int) -> list[SealedScene]:
+    """A sealed set's first ``count`` pictures at its native size, at seed 5 (not its evaluation seed)."""
+    data = dataset(length=count, size=192, seed=5)
+    return [data.scene(index) for index in range(count)]
 
 
 def test_camera_pictures_are_rebuilt_alike_and_their_groups_are_what_was_drawn() -> None:
@@ -433,7 +440,7 @@ def _ink_gaps(scenes: list[SealedScene], styles: tuple[str, ...] | None = None) 
         core = ndimage.binary_erosion(scene.mask, iterations=4)
         if (styles is not None and scene.style not in styles) or core.sum() < 30:
             continue
-        luma = scene.image.astype(np.float64) @ np.array([0.299, 0.587, 0.114])
+        luma = scene.image.astype(np.float64) @ LUMA
         around = ndimage.binary_dilation(scene.mask, iterations=9) & ~ndimage.binary_dilation(scene.mask, iterations=3)
         inside, outside = np.median(luma[core]), np.median(luma[around])
         gaps.append(abs(inside - outside))
@@ -450,15 +457,13 @@ def _clipped_shares(scenes: list[SealedScene], level: int) -> list[float]:
 @pytest.fixture(scope="module")
 def fourth_sealed_at_192() -> list[SealedScene]:
     """300 pictures of the fourth set at its native size, rendered once for the tests that measure them."""
-    data = ShapesSealed4Dataset(length=300, size=192, seed=5)  # not the evaluation seed
-    return [data.scene(index) for index in range(300)]
+    return _scenes_at_192(ShapesSealed4Dataset, 300)
 
 
 @pytest.fixture(scope="module")
 def fifth_sealed_at_192() -> list[SealedScene]:
     """160 pictures of the fifth set at 192 px, rendered once for the tests that measure them."""
-    data = ShapesSealed5Dataset(length=160, size=192, seed=5)  # not the evaluation seed
-    return [data.scene(index) for index in range(160)]
+    return _scenes_at_192(ShapesSealed5Dataset, 160)
 
 
 def test_fourth_sealed_shapes_fill_their_size_band_and_have_their_class_outline(
@@ -541,8 +546,7 @@ def test_a_fifth_sealed_picture_is_inked_where_its_mask_says_and_not_blown_out(
 @pytest.fixture(scope="module")
 def sixth_sealed_at_192() -> list[SealedScene]:
     """200 pictures of the sixth set at its native size, rendered once for the tests that measure them."""
-    data = ShapesSealed6Dataset(length=200, size=192, seed=5)  # not the evaluation seed
-    return [data.scene(index) for index in range(200)]
+    return _scenes_at_192(ShapesSealed6Dataset, 200)
 
 
 SIXTH_SEALED_OUTLINES: Outline = {  # stretched by up to 7%, seen through a barrel lens, a two-tone rim around
@@ -600,8 +604,7 @@ def test_the_even_odd_rule_leaves_a_ring_its_hole_and_a_cross_solid_where_its_ba
 @pytest.fixture(scope="module")
 def seventh_sealed_at_192() -> list[SealedScene]:
     """200 pictures of the seventh set at its native size, rendered once for the tests that measure them."""
-    data = ShapesSealed7Dataset(length=200, size=192, seed=5)  # not the evaluation seed
-    return [data.scene(index) for index in range(200)]
+    return _scenes_at_192(ShapesSealed7Dataset, 200)
 
 
 SEVENTH_SEALED_OUTLINES: Outline = {  # stretched by up to 7%, blurred by a tilted focal plane
@@ -704,8 +707,7 @@ def test_the_seventh_sealed_jpeg_keeps_flat_colours_and_loses_detail_at_low_qual
 @pytest.fixture(scope="module")
 def eighth_sealed_at_192() -> list[SealedScene]:
     """200 pictures of the eighth set at its native size, rendered once for the tests that measure them."""
-    data = ShapesSealed8Dataset(length=200, size=192, seed=5)  # not the evaluation seed
-    return [data.scene(index) for index in range(200)]
+    return _scenes_at_192(ShapesSealed8Dataset, 200)
 
 
 EIGHTH_SEALED_OUTLINES: Outline = {  # stretched by up to 7%, nothing in the camera moves the shape
@@ -919,8 +921,7 @@ def _random_checkpoint(path: Path, seed: int = 0) -> Path:
 @pytest.fixture(scope="module")
 def ninth_sealed_at_192() -> list[SealedScene]:
     """240 pictures of the ninth set at 192 px, rendered once for the tests that measure them."""
-    data = ShapesSealed9Dataset(length=240, size=192, seed=5)  # not the evaluation seed
-    return [data.scene(index) for index in range(240)]
+    return _scenes_at_192(ShapesSealed9Dataset, 240)
 
 
 NINTH_SEALED_OUTLINES: Outline = {  # stretched by up to 7% and tilted by the camera's perspective
@@ -953,7 +954,7 @@ def test_ninth_sealed_ink_stands_apart_from_the_surface_round_the_shape(
         core = ndimage.binary_erosion(scene.mask, iterations=3)
         if scene.style not in solid or core.sum() < 30:
             continue
-        luma = scene.image.astype(np.float64) @ np.array([0.299, 0.587, 0.114])
+        luma = scene.image.astype(np.float64) @ LUMA
         around = ndimage.binary_dilation(scene.mask, iterations=9) & ~ndimage.binary_dilation(scene.mask, iterations=3)
         gaps.append(abs(np.median(luma[core]) - np.median(luma[around])))
         assert gaps[-1] >= 25, (index, scene.surface, scene.style, gaps[-1])
@@ -999,7 +1000,7 @@ def test_the_ninth_sealed_camera_shows_only_the_sheet_never_the_black_beyond_it(
     darkest = []
     for seed in range(40):
         image, mask = _camera(np.random.default_rng([11, seed]), sheet, cover, 128)
-        darkest.append(float((image.astype(np.float64) @ np.array([0.299, 0.587, 0.114])).min()))
+        darkest.append(float((image.astype(np.float64) @ LUMA).min()))
         assert not mask.any()
     assert min(darkest) > 60, min(darkest)
 
@@ -1043,6 +1044,7 @@ def test_a_ninth_sealed_class_radius_draws_its_shape_with_the_area_of_its_polygo
         ("shapes-sealed-10", ("background", "size band", "class")),
         ("shapes-sealed-11", ("background", "size band", "class")),
         ("shapes-sealed-12", ("background", "size band", "class")),
+        ("shapes-sealed-13", ("background", "size band", "class")),
     ],
 )
 def test_evaluate_reports_each_set_by_group_with_pointing_and_mask_range(
@@ -1079,7 +1081,7 @@ def test_ninth_sealed_hatching_is_pencil_lines_three_to_five_pixels_apart() -> N
     cover[8:88, 8:88] = 1.0
     surface = np.full((96, 96, 3), 200.0)
     for seed in range(20):
-        painted = _paint(np.random.default_rng([12, seed]), surface, cover, "hatched") @ np.array([0.299, 0.587, 0.114])
+        painted = _paint(np.random.default_rng([12, seed]), surface, cover, "hatched") @ LUMA
         lines = np.abs(painted[16:80, 16:80] - 200.0) > 10
         assert 0.25 < lines.mean() < 0.65, (seed, lines.mean())  # lines with the paper showing between them
         inside = painted[16:80, 16:80] - painted[16:80, 16:80].mean()
@@ -1092,8 +1094,7 @@ def test_ninth_sealed_hatching_is_pencil_lines_three_to_five_pixels_apart() -> N
 @pytest.fixture(scope="module")
 def tenth_sealed_at_192() -> list[SealedScene]:
     """240 pictures of the tenth set at 192 px, rendered once for the tests that measure them."""
-    data = ShapesSealed10Dataset(length=240, size=192, seed=5)  # not the evaluation seed
-    return [data.scene(index) for index in range(240)]
+    return _scenes_at_192(ShapesSealed10Dataset, 240)
 
 
 TENTH_SEALED_OUTLINES: Outline = {  # stretched by up to 5% and turned, leaned and bulged by the camera
@@ -1153,15 +1154,14 @@ def test_the_tenth_sealed_camera_shows_only_the_sheet_never_what_lies_beyond_it(
     sheet, cover = np.full((160, 160, 3), 230.0), np.zeros((160, 160))
     for seed in range(30):
         image, mask = _camera(np.random.default_rng([13, seed]), sheet, cover, 128)
-        luma = image.astype(np.float64) @ np.array([0.299, 0.587, 0.114])
+        luma = image.astype(np.float64) @ LUMA
         assert luma.min() > 120 and not mask.any(), (seed, luma.min())
 
 
 @pytest.fixture(scope="module")
 def eleventh_sealed_at_192() -> list[SealedScene]:
     """240 pictures of the eleventh set at 192 px, rendered once for the tests that measure them."""
-    data = ShapesSealed11Dataset(length=240, size=192, seed=5)  # not the evaluation seed
-    return [data.scene(index) for index in range(240)]
+    return _scenes_at_192(ShapesSealed11Dataset, 240)
 
 
 ELEVENTH_SEALED_OUTLINES: Outline = {  # stretched by up to 5%, bowed, leaned and turned by the camera
@@ -1286,7 +1286,7 @@ def test_the_eleventh_sealed_camera_shows_only_the_sheet_never_the_room_beyond_i
     sheet, cover = np.full((192, 192, 3), 230.0), np.zeros((192, 192))
     for seed in range(30):
         image, mask = _camera(np.random.default_rng([13, seed]), sheet, cover, 128)
-        luma = image.astype(np.float64) @ np.array([0.299, 0.587, 0.114])
+        luma = image.astype(np.float64) @ LUMA
         corners = np.concatenate([luma[:3, :3], luma[:3, -3:], luma[-3:, :3], luma[-3:, -3:]]).ravel()
         assert luma.min() > 120 and np.median(corners) > 150 and not mask.any(), (seed, luma.min())
 
@@ -1294,8 +1294,7 @@ def test_the_eleventh_sealed_camera_shows_only_the_sheet_never_the_room_beyond_i
 @pytest.fixture(scope="module")
 def twelfth_sealed_at_192() -> list[SealedScene]:
     """240 pictures of the twelfth set at 192 px, rendered once for the tests that measure them."""
-    data = ShapesSealed12Dataset(length=240, size=192, seed=5)  # not the evaluation seed
-    return [data.scene(index) for index in range(240)]
+    return _scenes_at_192(ShapesSealed12Dataset, 240)
 
 
 TWELFTH_SEALED_OUTLINES: Outline = {  # stretched by up to 5%, wobbled by the hand, leaned and turned by the camera
@@ -1386,7 +1385,7 @@ def test_twelfth_sealed_pictures_are_never_flat_and_their_surfaces_look_like_the
 
     level: dict[str, list[float]] = {kind: [] for kind in SURFACES12}
     for scene in twelfth_sealed_at_192:
-        luma = scene.image.astype(np.float64) @ np.array([0.299, 0.587, 0.114])
+        luma = scene.image.astype(np.float64) @ LUMA
         assert luma.std() > 8 and scene.mask.any() and not scene.mask.all(), (scene.surface, luma.std())
         away = ~ndimage.binary_dilation(scene.mask, iterations=12)
         level[scene.surface].append(float(np.median(luma[away])))
@@ -1488,7 +1487,7 @@ def test_a_twelfth_sealed_surface_is_a_patterned_picture_within_the_grey_scale(k
     for seed in range(6):
         picture = _surface(np.random.default_rng([17, seed]), kind, 192)
         assert picture.shape == (192, 192, 3) and picture.min() >= 0.0 and picture.max() <= 255.0, (seed, picture.max())
-        luma = (picture @ np.array([0.299, 0.587, 0.114])).astype(np.float32)
+        luma = (picture @ LUMA).astype(np.float32)
         assert luma.std() > 12, (seed, luma.std())
         if kind not in ("chalkboard", "graph paper"):
             assert cv2.GaussianBlur(luma, (0, 0), 5).std() > 7, (seed, kind)
@@ -1506,8 +1505,8 @@ def test_the_twelfth_sealed_camera_sees_only_the_sheet_and_its_mask_lies_on_the_
         rng = np.random.default_rng([13, seed])
         view = _view(rng, 192)
         image, mask = _camera(rng, pale, nothing, view, 128)
-        luma = image.astype(np.float64) @ np.array([0.299, 0.587, 0.114])
+        luma = image.astype(np.float64) @ LUMA
         assert luma.min() > 150 and not mask.any(), (seed, luma.min())
         image, mask = _camera(rng, np.repeat(30.0 + 200.0 * cover[..., None], 3, axis=2), cover, view, 128)
-        bright = image.astype(np.float64) @ np.array([0.299, 0.587, 0.114]) > 128
+        bright = image.astype(np.float64) @ LUMA > 128
         assert 0.14 < mask.mean() < 0.2 and (bright == mask).mean() > 0.98, (seed, (bright == mask).mean())
