@@ -164,7 +164,7 @@ TARGETS: dict[str, Target] = {
             "tests/test_datasets.py",
             "-k",
             "pattern or print or relief or motif or pebbles or cells or coats or rounds or glass or spots or contours"
-            " or tiles",
+            " or tiles or weaves or grids or lattice",
         ],
         (
             "_square_wave",
