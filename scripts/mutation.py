@@ -238,6 +238,7 @@ TARGETS: dict[str, Target] = {
         "models/datasets/shapes_sealed12.py", ["tests/test_camera_sealed.py", "-k", "twelfth or sealed-12"]
     ),
     "thirteenth sealed set": Target("models/datasets/shapes_sealed13.py", ["tests/test_sealed13.py"]),
+    "fourteenth sealed set": Target("models/datasets/shapes_sealed14.py", ["tests/test_sealed14.py"]),
     "dataset names": Target(
         "models/datasets/factory.py", ["tests/test_camera_sealed.py", "-k", "spelling or test_split_only"]
     ),
@@ -1437,6 +1438,54 @@ HAND_MUTANTS: list[HandMutant] = [
         "the ink always lighter than the surface, so a pale surface hides it",
         "target = dark if apart[0] >= apart[1] else light",
         "target = light",
+    ),
+    HandMutant(
+        "fourteenth sealed set",
+        "a ring's hole wound the same way as its rim, so the winding there is two and the ring a disc",
+        "return [_round(1.0), _round(_RING_HOLE, clockwise=True)]",
+        "return [_round(1.0), _round(_RING_HOLE)]",
+    ),
+    HandMutant(
+        "fourteenth sealed set",
+        "the winding's steps summed unwrapped, so a step across the ray behind the point cancels the turn",
+        "total += ((step + math.pi) % (2 * math.pi) - math.pi).sum(axis=1)",
+        "total += step.sum(axis=1)",
+    ),
+    HandMutant(
+        "fourteenth sealed set",
+        "the lattice dropped: an edge pixel tested only at its middle again, so the outline is stair-stepped",
+        "points = (pixels[:, None] + (_LATTICE + shift) % 1).reshape(-1, 2)",
+        "points = (pixels[:, None] + 0.5 + 0 * _LATTICE).reshape(-1, 2)",
+    ),
+    HandMutant(
+        "fourteenth sealed set",
+        "the object placed up to the frame's edge, where the scan cuts it off",
+        "goal = rng.uniform(_MARGIN * side + extent / 2, side - _MARGIN * side - extent / 2, 2)",
+        "goal = rng.uniform(extent / 2, side - extent / 2, 2)",
+    ),
+    HandMutant(
+        "fourteenth sealed set",
+        "the object placed on the glass without the scan's map undone, so its box misses its band and its place",
+        "loops = [to_glass(glass, goal + (loop - middle) * extent / span) for loop in loops]",
+        "loops = [goal + (loop - middle) * extent / span for loop in loops]",
+    ),
+    HandMutant(
+        "fourteenth sealed set",
+        "the mask taken before the scan's turn, so it no longer lies on the object in the frame",
+        "paint = cv2.warpAffine(share.astype(np.float32), glass, (side, side), flags=cv2.INTER_LINEAR)",
+        "paint = share.astype(np.float32)",
+    ),
+    HandMutant(
+        "fourteenth sealed set",
+        "every picture drawn on the first surface, whatever its group says",
+        "picture = _surface(rng, surface, side)",
+        "picture = _surface(rng, SURFACES14[0], side)",
+    ),
+    HandMutant(
+        "fourteenth sealed set",
+        "the object always light, so a pale surface hides it",
+        "return _hue(rng, rng.uniform(15, 45) if level >= 128 else rng.uniform(215, 245))",
+        "return _hue(rng, rng.uniform(215, 245))",
     ),
     HandMutant(
         "thirteenth sealed set",
