@@ -92,17 +92,21 @@ def test_every_fourteenth_set_name_builds_a_test_split_of_400_with_the_groups_ev
 
 
 def test_every_fourteenth_picture_is_drawn_on_the_surface_its_group_names(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The surface a picture is painted on is the one its "background" group reports, picture by picture."""
+    """The surface a picture is painted on is the one its "background" group reports, picture by picture, and every
+    page is 192 px, three times the side the model reads, so the scan shrinks each picture by the same whole factor."""
     drawn: list[str] = []
+    sides: set[int] = set()
     surface = sealed14._surface
 
     def spy(rng: np.random.Generator, kind: str, side: int) -> np.ndarray:
         drawn.append(kind)
+        sides.add(side)
         return surface(rng, kind, side)
 
     monkeypatch.setattr(sealed14, "_surface", spy)
     data = ShapesSealed14Dataset(length=24, seed=5)
     assert [data.scene(index).surface for index in range(24)] == drawn and len(set(drawn)) >= 4
+    assert sides == {192}
 
 
 def test_every_fourteenth_mask_spans_its_band_keeps_its_class_outline_and_every_group_occurs(
