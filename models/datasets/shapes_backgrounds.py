@@ -508,6 +508,34 @@ def _pattern_tiles(rng: np.random.Generator, size: int, c1: np.ndarray, c2: np.n
     return _mix(c1, c2, t)
 
 
+def _pattern_lozenges(rng: np.random.Generator, size: int, c1: np.ndarray, c2: np.ndarray) -> np.ndarray:
+    """Harlequin, argyle or a rug: a lattice of lozenges a shape's size, so four slanted edges alone make no square."""
+    u, v = _rotated_frame(rng, size)
+    unit = size / 64.0
+    wide = rng.uniform(14.0, 40.0) * unit
+    high = wide / rng.uniform(1.0, 2.5)  # from squares stood on a corner to long, flat lozenges
+    p, q = u / wide + v / high + rng.uniform(0, 1), u / wide - v / high + rng.uniform(0, 1)
+    fp, fq = p - np.floor(p), q - np.floor(q)  # each lozenge is a unit square in (p, q)
+    per_pixel = math.hypot(1.0 / wide, 1.0 / high)  # how far (p, q) moves in one pixel
+    third = _mix(c1, c2, np.array(rng.uniform(0.3, 0.7)))
+    checked = rng.random() < 0.5  # harlequin: neighbouring lozenges in the two colours
+    t = ((np.floor(p) + np.floor(q)) % 2).astype(np.float32) if checked else np.zeros_like(u)
+    picture = _mix(c1, c2, t)
+    cored = rng.random() < 0.6
+    if cored:  # a core: a smaller lozenge inside each, in a third tone
+        reach = np.maximum(np.abs(fp - 0.5), np.abs(fq - 0.5))
+        cover = np.clip((rng.uniform(0.15, 0.35) - reach) / per_pixel + 0.5, 0.0, 1.0)
+        picture = picture + cover[..., None] * (third - picture)
+    if rng.random() < 0.7 or not (checked or cored):  # outlines where they meet, or argyle's overcheck through middles
+        shift = 0.5 if rng.random() < 0.4 else 0.0
+        gp, gq = (fp + shift) % 1.0, (fq + shift) % 1.0
+        edge = np.minimum(np.minimum(gp, 1 - gp), np.minimum(gq, 1 - gq)) / per_pixel  # pixels to the nearest line
+        cover = np.clip(rng.uniform(0.4, 1.2) * unit - edge + 0.5, 0.0, 1.0)
+        line = c1 if checked else _ink_on(c1, c2)
+        picture = picture + cover[..., None] * (_mix(line, third, np.array(0.3 * shift)) - picture)
+    return np.clip(picture, 0, 255).astype(np.float32)
+
+
 def _pattern_spots(rng: np.random.Generator, size: int, c1: np.ndarray, c2: np.ndarray) -> np.ndarray:
     """Turing spots and mazes, camouflage or a cow's hide: blobs cut from band-pass noise, some as large as a shape."""
     unit = size / 64.0
@@ -596,10 +624,11 @@ _SHAPE_SCALE_PATTERNS = (
     _pattern_spots,
     _pattern_contours,
     _pattern_tiles,
+    _pattern_lozenges,
 )
-"""Cells, coats, rounds, glass, spots, contours and tiles: features as large as a shape, every sealed set's weakness."""
+"""Cells, coats, rounds, glass, spots, contours, tiles, lozenges: features a shape's size, each sealed set's snag."""
 _PATTERNS = _FINE_PATTERNS + _SHAPE_SCALE_PATTERNS
-_SHAPE_SCALE_SHARE = 0.6  # of the patterns: seven of fifteen drawn half as often again as the other eight together
+_SHAPE_SCALE_SHARE = 0.6  # of the patterns: the eight of sixteen drawn half as often again as the other eight together
 
 
 def _background_pattern(rng: np.random.Generator, size: int, c1: np.ndarray, c2: np.ndarray) -> np.ndarray:
