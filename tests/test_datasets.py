@@ -609,6 +609,31 @@ def test_tiles_are_gingham_checks_or_tiled_floors_each_square_near_a_shape_in_si
     assert np.median(weave) < 0.1, weave  # unlike the fine weave, whose checks are far smaller than any shape
 
 
+def test_lozenges_tile_every_picture_in_cells_near_a_shape_in_size_never_a_plain_ground() -> None:
+    from scipy import ndimage
+
+    from models.datasets.shapes_backgrounds import _SHAPE_SCALE_PATTERNS, _pattern_lozenges
+
+    assert _pattern_lozenges in _SHAPE_SCALE_PATTERNS
+    size, light, dark = 96, np.full(3, 220.0, np.float32), np.full(3, 30.0, np.float32)
+    covers, two_tone = [], []
+    for i in range(16):
+        picture = _pattern_lozenges(np.random.default_rng([24, i]), size, light, dark)
+        assert picture.shape == (size, size, 3) and np.isfinite(picture).all()
+        grey = picture.mean(axis=2)
+        assert grey.max() - grey.min() > 60, i  # never a plain ground: checks, cores or lines always show
+        edge = np.zeros(grey.shape, bool)
+        edge[:, 1:] |= np.abs(np.diff(grey, axis=1)) > 20
+        edge[1:, :] |= np.abs(np.diff(grey, axis=0)) > 20
+        labels, count = ndimage.label(~edge)
+        sides = np.sqrt(ndimage.sum(~edge, labels, range(1, count + 1))) / size
+        assert 0.06 < sides.max() < 0.75, (i, sides.max())  # cells as large as a small shape, none filling the picture
+        covers.append(float(np.isin(labels, 1 + np.flatnonzero(sides >= 0.07)).mean()))
+        two_tone.append(min((grey == 220).mean(), (grey == 30).mean()) > 0.2)  # harlequin: lozenges of both colours
+    assert np.median(covers) > 0.5, covers  # most of the picture lies in cells a small shape's size or more
+    assert 3 <= sum(two_tone) <= 13, two_tone  # harlequin, and lattices on one ground, outlined or cored
+
+
 def test_a_hex_lattice_gives_every_point_six_neighbours_one_cell_away_and_covers_the_picture() -> None:
     from scipy.spatial import cKDTree
 
