@@ -694,6 +694,25 @@ def test_motifs_repeat_in_a_lattice_each_far_smaller_than_any_shape() -> None:
         assert inside[:, 2:4].max() <= 0.09 * 96 + 1, (i, inside[:, 2:4].max())  # shapes start at 10% of the side
 
 
+def test_each_of_the_four_motifs_is_drawn_told_apart_by_how_much_of_its_box_it_fills() -> None:
+    import cv2
+
+    from models.datasets.shapes_backgrounds import _pattern_motif
+
+    black, white, side = np.zeros(3, np.float32), np.full(3, 255.0, np.float32), 384  # large, so fills are exact
+    fills = []
+    for i in range(16):
+        grey = _pattern_motif(np.random.default_rng([9, i]), side, black, white).mean(axis=2)
+        _, _, stats, _ = cv2.connectedComponentsWithStats((grey > 128).astype(np.uint8), connectivity=8)
+        stats = stats[1:][(stats[1:, 0] > 0) & (stats[1:, 1] > 0)]
+        stats = stats[(stats[:, 0] + stats[:, 2] < side) & (stats[:, 1] + stats[:, 3] < side)]
+        fills.append(float(np.median(stats[:, 4] / (stats[:, 2] * stats[:, 3]))))
+    fills = np.array(fills)
+    # a diamond fills half its box, a plus with arms 0.35 of its reach about 0.58, four petals about 0.66, a dot 0.79
+    for low, high in ((0.45, 0.55), (0.555, 0.62), (0.63, 0.72), (0.75, 0.85)):
+        assert ((fills > low) & (fills < high)).any(), (low, high, fills.round(3))
+
+
 def test_a_third_of_photographed_drawings_are_on_a_painted_surface_and_still_stand_out_from_it() -> None:
     from models.datasets.shapes_backgrounds import contrast
 

@@ -501,10 +501,10 @@ def _pattern_tiles(rng: np.random.Generator, size: int, c1: np.ndarray, c2: np.n
     column, row = np.floor(u / period).astype(np.int64), np.floor(v / period).astype(np.int64)
     column, row = column - column.min(), row - row.min()
     shade = rng.uniform(0.0, 0.25, (column.max() + 1, row.max() + 1))[column, row]  # each tile a little its own
-    checked = (column + row) % 2 if rng.random() < 0.6 else np.zeros_like(column)
-    t = np.where(checked == 1, 1.0 - shade, shade)
+    checked = rng.random() < 0.6  # neighbouring tiles in the two colours, or all in the first
+    t = np.where((column + row) % 2 == 1, 1.0 - shade, shade) if checked else shade
     joint = (u % period < grout) | (v % period < grout)
-    t = np.where(joint, 0.5 if checked.any() else 1.0, t)  # grout apart from both tiles, or the second colour
+    t = np.where(joint, 0.5 if checked else 1.0, t)  # grout apart from both tiles, or the second colour
     return _mix(c1, c2, t)
 
 
