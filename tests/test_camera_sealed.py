@@ -38,15 +38,9 @@ from models.datasets.shapes_strokes import thickest_circle_line, thinnest_ring_b
 from models.evaluate import main
 from models.networks import build_model, resolved_config
 from models.train import preprocessing_for
+from tests.sealed_measures import LUMA, outline_measures, scenes_at_192
 
 BANDS = [name for name, _, _ in SIZE_BANDS]
-LUMA = np.array([0.299, 0.587, 0.114])  # a pixel's grey (ITU-R BT.601), as every rule on ink and light measures it
-
-
-def _scenes_at_192(dataset: type[ShapesSealedDataset], count: int) -> list[SealedScene]:
-    """A sealed set's first ``count`` pictures at its native size, at seed 5 (not its evaluation seed)."""
-    data = dataset(length=count, size=192, seed=5)
-    return [data.scene(index) for index in range(count)]
 
 
 def test_camera_pictures_are_rebuilt_alike_and_their_groups_are_what_was_drawn() -> None:
@@ -240,18 +234,7 @@ def test_second_sealed_shapes_fill_their_size_band_and_a_cross_is_solid_where_it
             assert scene.style not in ("outlined", "pen")  # an outlined circle would be a ring
 
 
-def _outline_measures(mask: np.ndarray) -> tuple[float, float, float]:
-    """(area / longest span squared, area / convex hull's area, area / area with holes filled) of a mask."""
-    points = np.argwhere(mask)[:, ::-1].astype(np.float32)
-    spans = np.linalg.norm(points[:, None, :] - points[None, ::7, :], axis=-1).max()
-    hull = cv2.contourArea(cv2.convexHull(points))
-    outer, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
-    filled = cv2.drawContours(np.zeros(mask.shape, np.uint8), outer, -1, 1, -1)
-    area = float(mask.sum())
-    return area / float(spans) ** 2, area / max(hull, 1.0), area / float(filled.sum())
-
-
-# What (spread, solidity) a filled shape of each class has, per renderer (see ``_outline_measures``).
+# What (spread, solidity) a filled shape of each class has, per renderer (see ``outline_measures``).
 Outline = dict[str, Callable[[float, float], bool]]
 SECOND_SEALED_OUTLINES: Outline = {
     "circle": lambda spread, solidity: spread > 0.7 and solidity > 0.95,  # a disc: pi/4 of its diameter squared
@@ -278,7 +261,7 @@ FOURTH_SEALED_OUTLINES: Outline = {  # stretched by up to 9% and seen in perspec
 
 def _assert_class_outline(mask: np.ndarray, name: str, index: int, outlines: Outline) -> None:
     """A filled shape's mask has its class's proportions and bulk, and only a ring has a hole."""
-    spread, solidity, holes = _outline_measures(mask)
+    spread, solidity, holes = outline_measures(mask)
     if name == "ring":
         assert 0.4 < holes < 0.85, (index, holes)  # a band of 30-50% of the radius around a hole
         return
@@ -404,7 +387,7 @@ def _assert_circle_thin_and_ring_a_band(
         name = SHAPE_CLASSES[scene.label]
         if scene.band in ("25-40%", "40-60%") and scene.style in strokes and name in painted:
             if measured(name, scene.style):
-                painted[name].append(_outline_measures(scene.mask)[2])  # the share of its filled outline painted
+                painted[name].append(outline_measures(scene.mask)[2])  # the share of its filled outline painted
     circles, rings, polygons = painted["circle"], painted["ring"], painted["square"] + painted["triangle"]
     assert len(circles) >= 3 and max(circles) < 0.3, circles  # a line of at most a tenth of the radius
     assert len(rings) >= 3 and min(rings) > 0.45, rings  # a band of 28-50% of the radius
@@ -457,13 +440,13 @@ def _clipped_shares(scenes: list[SealedScene], level: int) -> list[float]:
 @pytest.fixture(scope="module")
 def fourth_sealed_at_192() -> list[SealedScene]:
     """300 pictures of the fourth set at its native size, rendered once for the tests that measure them."""
-    return _scenes_at_192(ShapesSealed4Dataset, 300)
+    return scenes_at_192(ShapesSealed4Dataset, 300)
 
 
 @pytest.fixture(scope="module")
 def fifth_sealed_at_192() -> list[SealedScene]:
     """160 pictures of the fifth set at 192 px, rendered once for the tests that measure them."""
-    return _scenes_at_192(ShapesSealed5Dataset, 160)
+    return scenes_at_192(ShapesSealed5Dataset, 160)
 
 
 def test_fourth_sealed_shapes_fill_their_size_band_and_have_their_class_outline(
@@ -486,7 +469,7 @@ def test_a_fourth_sealed_outline_leaves_the_surface_inside_and_a_two_tone_edge_i
         if scene.band not in ("25-40%", "40-60%"):
             continue
         if scene.style == "outlined" and name in ("square", "triangle", "ring"):
-            open_outlines.append(_outline_measures(scene.mask)[2])  # the share of its filled outline it paints
+            open_outlines.append(outline_measures(scene.mask)[2])  # the share of its filled outline it paints
         if scene.style == "two-tone":
             inner = cv2.erode(scene.mask.astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool)
             edge = scene.mask & ~cv2.erode(scene.mask.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
@@ -546,7 +529,7 @@ def test_a_fifth_sealed_picture_is_inked_where_its_mask_says_and_not_blown_out(
 @pytest.fixture(scope="module")
 def sixth_sealed_at_192() -> list[SealedScene]:
     """200 pictures of the sixth set at its native size, rendered once for the tests that measure them."""
-    return _scenes_at_192(ShapesSealed6Dataset, 200)
+    return scenes_at_192(ShapesSealed6Dataset, 200)
 
 
 SIXTH_SEALED_OUTLINES: Outline = {  # stretched by up to 7%, seen through a barrel lens, a two-tone rim around
@@ -604,7 +587,7 @@ def test_the_even_odd_rule_leaves_a_ring_its_hole_and_a_cross_solid_where_its_ba
 @pytest.fixture(scope="module")
 def seventh_sealed_at_192() -> list[SealedScene]:
     """200 pictures of the seventh set at its native size, rendered once for the tests that measure them."""
-    return _scenes_at_192(ShapesSealed7Dataset, 200)
+    return scenes_at_192(ShapesSealed7Dataset, 200)
 
 
 SEVENTH_SEALED_OUTLINES: Outline = {  # stretched by up to 7%, blurred by a tilted focal plane
@@ -707,7 +690,7 @@ def test_the_seventh_sealed_jpeg_keeps_flat_colours_and_loses_detail_at_low_qual
 @pytest.fixture(scope="module")
 def eighth_sealed_at_192() -> list[SealedScene]:
     """200 pictures of the eighth set at its native size, rendered once for the tests that measure them."""
-    return _scenes_at_192(ShapesSealed8Dataset, 200)
+    return scenes_at_192(ShapesSealed8Dataset, 200)
 
 
 EIGHTH_SEALED_OUTLINES: Outline = {  # stretched by up to 7%, nothing in the camera moves the shape
@@ -921,7 +904,7 @@ def _random_checkpoint(path: Path, seed: int = 0) -> Path:
 @pytest.fixture(scope="module")
 def ninth_sealed_at_192() -> list[SealedScene]:
     """240 pictures of the ninth set at 192 px, rendered once for the tests that measure them."""
-    return _scenes_at_192(ShapesSealed9Dataset, 240)
+    return scenes_at_192(ShapesSealed9Dataset, 240)
 
 
 NINTH_SEALED_OUTLINES: Outline = {  # stretched by up to 7% and tilted by the camera's perspective
@@ -1095,7 +1078,7 @@ def test_ninth_sealed_hatching_is_pencil_lines_three_to_five_pixels_apart() -> N
 @pytest.fixture(scope="module")
 def tenth_sealed_at_192() -> list[SealedScene]:
     """240 pictures of the tenth set at 192 px, rendered once for the tests that measure them."""
-    return _scenes_at_192(ShapesSealed10Dataset, 240)
+    return scenes_at_192(ShapesSealed10Dataset, 240)
 
 
 TENTH_SEALED_OUTLINES: Outline = {  # stretched by up to 5% and turned, leaned and bulged by the camera
@@ -1162,7 +1145,7 @@ def test_the_tenth_sealed_camera_shows_only_the_sheet_never_what_lies_beyond_it(
 @pytest.fixture(scope="module")
 def eleventh_sealed_at_192() -> list[SealedScene]:
     """240 pictures of the eleventh set at 192 px, rendered once for the tests that measure them."""
-    return _scenes_at_192(ShapesSealed11Dataset, 240)
+    return scenes_at_192(ShapesSealed11Dataset, 240)
 
 
 ELEVENTH_SEALED_OUTLINES: Outline = {  # stretched by up to 5%, bowed, leaned and turned by the camera
@@ -1184,7 +1167,7 @@ def test_eleventh_sealed_shapes_fill_their_band_up_to_three_quarters_of_the_side
     assert {scene.band for scene in eleventh_sealed_at_192} == {band for band, _, _ in EVERY_BAND}
     taped = [scene for scene in eleventh_sealed_at_192 if scene.style == "electrical tape"]
     for scene in taped:
-        holes = _outline_measures(scene.mask)[2]
+        holes = outline_measures(scene.mask)[2]
         name = SHAPE_CLASSES[scene.label]
         if name == "circle":
             assert holes > 0.98, holes  # a taped circle is covered in tape
@@ -1295,7 +1278,7 @@ def test_the_eleventh_sealed_camera_shows_only_the_sheet_never_the_room_beyond_i
 @pytest.fixture(scope="module")
 def twelfth_sealed_at_192() -> list[SealedScene]:
     """240 pictures of the twelfth set at 192 px, rendered once for the tests that measure them."""
-    return _scenes_at_192(ShapesSealed12Dataset, 240)
+    return scenes_at_192(ShapesSealed12Dataset, 240)
 
 
 TWELFTH_SEALED_OUTLINES: Outline = {  # stretched by up to 5%, wobbled by the hand, leaned and turned by the camera
@@ -1345,7 +1328,7 @@ def test_a_twelfth_sealed_ballpoint_outlines_only_large_polygons_and_colours_in_
     for scene in twelfth_sealed_at_192:
         if scene.style != "ballpoint":
             continue
-        name, holes = SHAPE_CLASSES[scene.label], _outline_measures(scene.mask)[2]
+        name, holes = SHAPE_CLASSES[scene.label], outline_measures(scene.mask)[2]
         if name == "ring":
             assert 0.5 < holes < 0.85, holes  # a coloured band round a bare hole
         elif name == "circle" or scene.band in ("10-15%", "15-25%"):

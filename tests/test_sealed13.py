@@ -18,15 +18,13 @@ from models.datasets import shapes_sealed13 as sealed13
 from models.datasets.shapes_camera import EVERY_BAND
 from models.datasets.shapes_sealed import SealedScene, first_draws
 from models.datasets.shapes_sealed13 import STYLES13, SURFACES13, ShapesSealed13Dataset
-
-_LUMA = np.array([0.299, 0.587, 0.114])
+from tests.sealed_measures import LUMA, outline_measures, scenes_at_192
 
 
 @pytest.fixture(scope="module")
 def thirteenth_at_192() -> list[SealedScene]:
     """240 pictures of the thirteenth set at 192 px, rendered once for the rules that measure them."""
-    data = ShapesSealed13Dataset(length=240, size=192, seed=5)  # not the evaluation seed
-    return [data.scene(index) for index in range(240)]
+    return scenes_at_192(ShapesSealed13Dataset, 240)
 
 
 def _polygon(name: str) -> np.ndarray:
@@ -56,16 +54,6 @@ def _polygon_distance(corners: np.ndarray, points: np.ndarray) -> np.ndarray:
             x < a[:, 0] + (y - a[:, 1]) * (b[:, 0] - a[:, 0]) / (b[:, 1] - a[:, 1])
         )
     return np.where(crosses.sum(axis=1) % 2 == 1, -nearest, nearest)
-
-
-def _outline_measures(mask: np.ndarray) -> tuple[float, float, float]:
-    """(area / longest span squared, area / convex hull's area, area / area with holes filled) of a mask."""
-    points = np.argwhere(mask)[:, ::-1].astype(np.float32)
-    hull = cv2.convexHull(points)[:, 0]
-    span = np.linalg.norm(hull[:, None] - hull[None], axis=-1).max()
-    filled = ndimage.binary_fill_holes(mask)
-    area = float(mask.sum())
-    return area / float(span) ** 2, area / max(cv2.contourArea(hull), 1.0), area / float(filled.sum())
 
 
 THIRTEENTH_OUTLINES = {  # (spread, solidity) of each filled class, rounded a little, leaned and bowed by the webcam
@@ -138,7 +126,7 @@ def test_every_thirteenth_mask_spans_its_band_keeps_its_class_outline_and_every_
         name = SHAPE_CLASSES[scene.label]
         if scene.band in ("25-40%", "40-60%", "60-75%") and scene.style != "wooden block":
             seen.add(name)
-            spread, solidity, holes = _outline_measures(scene.mask)
+            spread, solidity, holes = outline_measures(scene.mask)
             if name == "ring":
                 assert 0.6 < holes < 0.85, (index, holes)
             else:
@@ -164,7 +152,7 @@ def test_every_thirteenth_object_stands_apart_from_the_surface_round_it(thirteen
     white border sets it off), darker on a pale surface; every picture is a uint8 frame with object and surface."""
     gaps = []
     for scene in thirteenth_at_192:
-        luma = scene.image.astype(np.float64) @ _LUMA
+        luma = scene.image.astype(np.float64) @ LUMA
         assert scene.image.dtype == np.uint8 and luma.std() > 8 and scene.mask.any() and not scene.mask.all()
         core = ndimage.binary_erosion(scene.mask, iterations=4)
         if core.sum() < 30:
@@ -260,7 +248,7 @@ def test_every_thirteenth_surface_is_a_patterned_picture_of_a_shapes_scale_withi
     for seed in range(5):
         picture = sealed13._surface(np.random.default_rng([17, seed]), kind, 192, np.array([0.6, 0.0, 0.8]))
         assert picture.shape == (192, 192, 3) and picture.min() >= 0.0 and picture.max() <= 255.0, (seed, kind)
-        luma = (picture @ _LUMA).astype(np.float32)
+        luma = (picture @ LUMA).astype(np.float32)
         assert luma.std() > 9 and cv2.GaussianBlur(luma, (0, 0), 5).std() > 6, (seed, kind, luma.std())
         if kind == "rug":  # its lozenges: dark cores, darker fills and pale outlines, so no one tone covers most of it
             softened = cv2.GaussianBlur(luma, (0, 0), 2)
@@ -295,9 +283,9 @@ def test_every_thirteenth_camera_keeps_the_mask_on_the_object_through_its_view_a
         rng = np.random.default_rng([7, seed])
         lens = sealed13._lens(rng, 192)
         image, mask = sealed13._camera(rng, scene, cover, lens, 192)
-        bright = image.astype(np.float64) @ _LUMA > 128
+        bright = image.astype(np.float64) @ LUMA > 128
         assert 0.1 < mask.mean() < 0.4 and (bright == mask).mean() > 0.97, (seed, (bright == mask).mean())
         image, _ = sealed13._camera(rng, dot, np.zeros((192, 192)), lens, 192)
-        glow = cv2.GaussianBlur(image.astype(np.float64) @ _LUMA, (0, 0), 1.5)
+        glow = cv2.GaussianBlur(image.astype(np.float64) @ LUMA, (0, 0), 1.5)
         found = np.array(np.unravel_index(glow.argmax(), glow.shape)[::-1]) + 0.5
         assert np.linalg.norm(found - sealed13.to_frame(lens, np.array([(50.5, 140.5)]), 192)[0]) < 1.6, seed

@@ -18,15 +18,13 @@ from models.datasets import shapes_sealed14 as sealed14
 from models.datasets.shapes_camera import EVERY_BAND
 from models.datasets.shapes_sealed import SealedScene, first_draws
 from models.datasets.shapes_sealed14 import STYLES14, SURFACES14, ShapesSealed14Dataset
-
-_LUMA = np.array([0.299, 0.587, 0.114])
+from tests.sealed_measures import LUMA, outline_measures, scenes_at_192
 
 
 @pytest.fixture(scope="module")
 def fourteenth_at_192() -> list[SealedScene]:
     """120 pictures of the fourteenth set at 192 px, rendered once for the rules that measure them."""
-    data = ShapesSealed14Dataset(length=120, size=192, seed=5)  # not the evaluation seed
-    return [data.scene(index) for index in range(120)]
+    return scenes_at_192(ShapesSealed14Dataset, 120)
 
 
 def _even_odd(corners: np.ndarray, points: np.ndarray) -> np.ndarray:
@@ -38,19 +36,6 @@ def _even_odd(corners: np.ndarray, points: np.ndarray) -> np.ndarray:
             x < a[:, 0] + (y - a[:, 1]) * (b[:, 0] - a[:, 0]) / (b[:, 1] - a[:, 1])
         )
     return crosses.sum(axis=1) % 2 == 1
-
-
-def _outline_measures(mask: np.ndarray) -> tuple[float, float, float]:
-    """(area / longest span squared, area / convex hull's area, area / area with holes filled) of a mask."""
-    points = np.argwhere(mask)[:, ::-1].astype(np.float32)
-    hull = cv2.convexHull(points)[:, 0]
-    span = np.linalg.norm(hull[:, None] - hull[None], axis=-1).max()
-    area = float(mask.sum())
-    return (
-        area / float(span) ** 2,
-        area / max(cv2.contourArea(hull), 1.0),
-        area / float(ndimage.binary_fill_holes(mask).sum()),
-    )
 
 
 FOURTEENTH_OUTLINES = {  # (spread, solidity) of each filled class, turned a little by the scan
@@ -125,7 +110,7 @@ def test_every_fourteenth_mask_spans_its_band_keeps_its_class_outline_and_every_
         name = SHAPE_CLASSES[scene.label]
         if scene.band in ("25-40%", "40-60%", "60-75%"):
             seen.add(name)
-            spread, solidity, holes = _outline_measures(scene.mask)
+            spread, solidity, holes = outline_measures(scene.mask)
             if name == "ring":
                 assert 0.6 < holes < 0.8, (index, holes)
             else:
@@ -152,7 +137,7 @@ def test_every_fourteenth_object_stands_apart_from_the_surface_round_it(fourteen
     at the median); every picture is a uint8 frame with object and surface."""
     gaps = []
     for scene in fourteenth_at_192:
-        luma = scene.image.astype(np.float64) @ _LUMA
+        luma = scene.image.astype(np.float64) @ LUMA
         assert scene.image.dtype == np.uint8 and luma.std() > 8 and scene.mask.any() and not scene.mask.all()
         core = ndimage.binary_erosion(scene.mask, iterations=4)
         if core.sum() < 30:
@@ -240,7 +225,7 @@ def test_every_fourteenth_surface_is_a_patterned_picture_of_a_shapes_scale_withi
     for seed in range(5):
         picture = sealed14._surface(np.random.default_rng([41, seed]), kind, 192)
         assert picture.shape == (192, 192, 3) and picture.min() >= 0 and picture.max() <= 255, seed
-        luma = picture @ _LUMA
+        luma = picture @ LUMA
         blurred = cv2.GaussianBlur(luma, (0, 0), 5)
         assert luma.std() > 20 and blurred.std() > 0.5 * luma.std(), (seed, luma.std(), blurred.std())
         assert 60 < np.median(luma) < 200, (seed, np.median(luma))
@@ -270,7 +255,7 @@ def test_every_fourteenth_scan_keeps_the_mask_on_the_object() -> None:
         rng = np.random.default_rng([7, seed])
         glass = sealed14._glass(rng, 192)
         image, mask = sealed14._scan(rng, scene, share, glass, 192)
-        bright = image.astype(np.float64) @ _LUMA > 128
+        bright = image.astype(np.float64) @ LUMA > 128
         assert 0.1 < mask.mean() < 0.3 and (bright == mask).mean() > 0.98, (seed, (bright == mask).mean())
         corners = sealed14.to_glass(glass, np.array([(40.0, 40.0), (160.0, 40.0), (160.0, 100.0), (40.0, 100.0)]))
         placed = sealed14.cover([corners], 192, np.zeros(2))
