@@ -245,7 +245,7 @@ SECOND_SEALED_OUTLINES: Outline = {
 }
 THIRD_SEALED_OUTLINES: Outline = {  # stretched by up to 15%, so the spreads overlap more
     "circle": lambda spread, solidity: spread > 0.7 and solidity > 0.95,
-    "square": lambda spread, solidity: spread > 0.44 and solidity > 0.95,
+    "square": lambda spread, solidity: spread > 0.42 and solidity > 0.95,  # 0.435 at the most stretched
     "triangle": lambda spread, solidity: spread < 0.48 and solidity > 0.95,
     "star": lambda spread, solidity: spread < 0.45 and solidity < 0.7,
     "cross": lambda spread, solidity: spread > 0.4 and 0.6 < solidity < 0.82,
