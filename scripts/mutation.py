@@ -164,7 +164,7 @@ TARGETS: dict[str, Target] = {
             "tests/test_datasets.py",
             "-k",
             "pattern or print or relief or motif or pebbles or cells or coats or rounds or glass or spots or contours"
-            " or tiles or weaves or grids or lattice",
+            " or tiles or weaves or grids or lattice or lozenges",
         ],
         (
             "_square_wave",
@@ -198,6 +198,7 @@ TARGETS: dict[str, Target] = {
             "_pattern_spots",
             "_pattern_contours",
             "_pattern_tiles",
+            "_pattern_lozenges",
             "_background_pattern",
         ),
     ),
@@ -1366,6 +1367,42 @@ HAND_MUTANTS: list[HandMutant] = [
         "honeycomb walls as wide as half a cell, so the cells shrink to dots",
         "wall = (second - nearest) * cell / 2 < rng.uniform(0.04, 0.12) * cell",
         "wall = (second - nearest) * cell / 2 < rng.uniform(0.3, 0.4) * cell",
+    ),
+    HandMutant(
+        "pattern backgrounds",
+        "lozenges far smaller than any shape, a fine print rather than a rug",
+        "wide = rng.uniform(14.0, 40.0) * unit",
+        "wide = rng.uniform(3.0, 8.0) * unit",
+    ),
+    HandMutant(
+        "pattern backgrounds",
+        "a lattice with neither checks, cores nor lines left as a plain ground",
+        "if rng.random() < 0.7 or not (checked or cored):",
+        "if rng.random() < 0.7:",
+    ),
+    HandMutant(
+        "pattern backgrounds",
+        "harlequin never drawn, every lattice on one ground",
+        "checked = rng.random() < 0.5  # harlequin",
+        "checked = False  # harlequin",
+    ),
+    HandMutant(
+        "pattern backgrounds",
+        "lozenges dropped from the surfaces of a shape's scale",
+        "    _pattern_tiles,\n    _pattern_lozenges,\n)",
+        "    _pattern_tiles,\n)",
+    ),
+    HandMutant(
+        "pattern backgrounds",
+        "tiles never checked, so the grout always takes the second colour",
+        "checked = rng.random() < 0.6  # neighbouring tiles",
+        "checked = False  # neighbouring tiles",
+    ),
+    HandMutant(
+        "pattern backgrounds",
+        "the diamond motif drawn as four petals",
+        "elif motif == 2:  # diamond",
+        "elif motif == 1:  # diamond",
     ),
     HandMutant(
         "eleventh sealed set",

@@ -595,7 +595,7 @@ def test_tiles_are_gingham_checks_or_tiled_floors_each_square_near_a_shape_in_si
         sides = np.sqrt(ndimage.sum(~edge, labels, range(1, count + 1))) / size
         return float(np.isin(labels, 1 + np.flatnonzero(sides >= 0.07)).mean()), float(sides.max())
 
-    covers, kinds = [], []
+    covers, kinds, floors = [], [], []
     for i in range(12):
         picture = _pattern_tiles(np.random.default_rng([18, i]), size, light, dark)
         assert picture.min() >= 30 and picture.max() <= 220 and np.isfinite(picture).all()
@@ -603,8 +603,11 @@ def test_tiles_are_gingham_checks_or_tiled_floors_each_square_near_a_shape_in_si
         assert 0.06 < largest < 0.35, (i, largest)  # no square smaller than a small shape, none filling the picture
         covers.append(cover)
         kinds.append(len(np.unique(picture.mean(axis=2).round())) <= 3)  # gingham: two colours and their overlap
+        if not kinds[-1]:  # a floor: checked ones have half their tiles in the dark colour, plain ones only grout
+            floors.append(float((picture.mean(axis=2) < 78).mean()))
     assert np.median(covers) > 0.5, covers  # most of the picture lies in squares a small shape's size or more
     assert 3 <= sum(kinds) <= 9, kinds  # both gingham and tiles (each its own shade, in grout) are drawn
+    assert sum(f > 0.3 for f in floors) >= 2 and sum(f < 0.2 for f in floors) >= 1, floors  # checked and plain
     weave = [squares(_pattern_weave(np.random.default_rng([18, i]), size, light, dark))[0] for i in range(12)]
     assert np.median(weave) < 0.1, weave  # unlike the fine weave, whose checks are far smaller than any shape
 
