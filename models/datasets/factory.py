@@ -27,6 +27,7 @@ from .shapes_sealed11 import ShapesSealed11Dataset
 from .shapes_sealed12 import ShapesSealed12Dataset
 from .shapes_sealed13 import ShapesSealed13Dataset
 from .shapes_sealed14 import ShapesSealed14Dataset
+from .shapes_sealed15 import ShapesSealed15Dataset
 from .splits import Transform, check_split
 
 # The sealed renderers in the order they were written; each is run once per trained model.
@@ -45,6 +46,7 @@ SEALED_SETS: dict[str, type[Dataset]] = {
     "shapes-sealed-12": ShapesSealed12Dataset,
     "shapes-sealed-13": ShapesSealed13Dataset,
     "shapes-sealed-14": ShapesSealed14Dataset,
+    "shapes-sealed-15": ShapesSealed15Dataset,
 }
 DATASET_NAMES: tuple[str, ...] = (
     "shapes",
@@ -115,7 +117,7 @@ def build_dataset(
     download: bool = False,
 ) -> Dataset:
     """Create a dataset by name: "shapes", "shapes-heldout" (alias "heldout"), "shapes-camera", "shapes-sealed"
-    to "shapes-sealed-14", "fashion-mnist" (alias "fashion") or "imagefolder".
+    to "shapes-sealed-15", "fashion-mnist" (alias "fashion") or "imagefolder".
 
     ``seed`` picks the shapes scenes and the image-folder split; the
     Fashion-MNIST validation split is fixed on purpose so scores stay
@@ -123,8 +125,8 @@ def build_dataset(
     truncates the other datasets (handy for smoke runs). ``size`` only
     applies to the shapes datasets; ``root`` defaults to the Debian path for
     Fashion-MNIST and is required for image folders. "shapes-heldout",
-    "shapes-camera" (drawings photographed by a webcam), and the fourteen
-    sealed sets "shapes-sealed" to "shapes-sealed-14" (each run once per trained model)
+    "shapes-camera" (drawings photographed by a webcam), and the fifteen
+    sealed sets "shapes-sealed" to "shapes-sealed-15" (each run once per trained model)
     are evaluation sets with only a "test" split (training on them would
     defeat their purpose); other splits are refused, and their lengths
     default to 300, 300 and 400 for each sealed set.
