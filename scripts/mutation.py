@@ -240,6 +240,7 @@ TARGETS: dict[str, Target] = {
     ),
     "thirteenth sealed set": Target("models/datasets/shapes_sealed13.py", ["tests/test_sealed13.py"]),
     "fourteenth sealed set": Target("models/datasets/shapes_sealed14.py", ["tests/test_sealed14.py"]),
+    "fifteenth sealed set": Target("models/datasets/shapes_sealed15.py", ["tests/test_sealed15.py"]),
     "dataset names": Target(
         "models/datasets/factory.py", ["tests/test_camera_sealed.py", "-k", "spelling or test_split_only"]
     ),
@@ -1475,6 +1476,72 @@ HAND_MUTANTS: list[HandMutant] = [
         "the ink always lighter than the surface, so a pale surface hides it",
         "target = dark if apart[0] >= apart[1] else light",
         "target = light",
+    ),
+    HandMutant(
+        "fifteenth sealed set",
+        "a ring's hole met as it is rather than turned inside out, so the ring draws its hole's small disc",
+        'return ("all", (("disc", 0.0, 0.0, 1.0), ("not", ("disc", 0.0, 0.0, _RING_HOLE))))',
+        'return ("all", (("disc", 0.0, 0.0, 1.0), ("disc", 0.0, 0.0, _RING_HOLE)))',
+    ),
+    HandMutant(
+        "fifteenth sealed set",
+        "a star's wedges stopped short of the middle, so the star has a hole there",
+        'wedges.append(("all", (*edges, ("plane", -math.cos(tip), -math.sin(tip), _STAR_FOOT))))',
+        'wedges.append(("all", (*edges, ("plane", -math.cos(tip), -math.sin(tip), -_STAR_FOOT))))',
+    ),
+    HandMutant(
+        "fifteenth sealed set",
+        "a half-plane's bounds taken at the cell's middle only, so cells the outline crosses are kept or dropped whole",
+        "middle, reach = shape[1] * x + shape[2] * y - shape[3], (abs(shape[1]) + abs(shape[2])) * half",
+        "middle, reach = shape[1] * x + shape[2] * y - shape[3], 0.0 * half",
+    ),
+    HandMutant(
+        "fifteenth sealed set",
+        "a disc's nearest point taken as its middle's distance, so its lower bound is too high and edge cells dropped",
+        "near = np.hypot(np.maximum(dx - half, 0), np.maximum(dy - half, 0))",
+        "near = np.hypot(dx, dy)",
+    ),
+    HandMutant(
+        "fifteenth sealed set",
+        "the last cells that straddle the outline dropped instead of decided by their middle's sign",
+        "inside, split = value(shape, x, y) < 0, np.zeros(len(x), bool)",
+        "inside, split = high < 0, np.zeros(len(x), bool)",
+    ),
+    HandMutant(
+        "fifteenth sealed set",
+        "the object placed up to the frame's edge, where the view cuts it off",
+        "goal = rng.uniform(_MARGIN * side + extent / 2, side - _MARGIN * side - extent / 2, 2)",
+        "goal = rng.uniform(extent / 2, side - extent / 2, 2)",
+    ),
+    HandMutant(
+        "fifteenth sealed set",
+        "the fit's correction dropped, so the object's box in the frame misses its band",
+        "scale *= extent / longer",
+        "scale *= 1.0",
+    ),
+    HandMutant(
+        "fifteenth sealed set",
+        "the mask taken from the desk's cover without the camera's view, so it no longer lies on the object",
+        "paint = np.clip(bicubic(share, desk), 0, 1).reshape(side, side)",
+        "paint = share",
+    ),
+    HandMutant(
+        "fifteenth sealed set",
+        "the lens's barrel turned into a pincushion",
+        "q = q * (1 + barrel * (q**2).sum(axis=1, keepdims=True))",
+        "q = q * (1 - barrel * (q**2).sum(axis=1, keepdims=True))",
+    ),
+    HandMutant(
+        "fifteenth sealed set",
+        "every picture drawn on the first surface, whatever its group says",
+        "picture = _surface(rng, surface, side)",
+        "picture = _surface(rng, SURFACES15[0], side)",
+    ),
+    HandMutant(
+        "fifteenth sealed set",
+        "the object always light, so a pale desk hides it",
+        "return _tone(rng, rng.uniform(15, 45) if level >= 128 else rng.uniform(215, 245))",
+        "return _tone(rng, rng.uniform(215, 245))",
     ),
     HandMutant(
         "fourteenth sealed set",
