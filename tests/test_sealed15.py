@@ -387,3 +387,19 @@ def test_every_fifteenth_stream_quantises_each_four_by_four_block_and_keeps_flat
     edge[:, 6:] = 240.0  # inside the second column of blocks, and a flat block of 240 is a whole number of steps
     error = np.abs(sealed15._blocks(edge, 60.0) - edge)
     assert error[:, 4:8].max() > 3 and error[:, :4].max() < 1e-9 and error[:, 8:].max() < 1e-9
+
+
+def test_every_fifteenth_acrylic_glare_lies_on_the_tile_towards_the_lamp_off_its_middle() -> None:
+    """The lamp's glare on an acrylic tile is a bright patch a fifth to a half of the tile's radius from its middle
+    (on a plain grey desk, its brightest point away from the polished edge), not at the middle or off the tile."""
+    rows, cols = np.mgrid[0:192, 0:192] + 0.5
+    middle = np.array([96.0, 96.0])
+    share = sealed15.cover(sealed15.placed(sealed15.formula("circle"), middle, 40.0, 0.0), 192)
+    d = np.hypot(cols - 96, rows - 96)
+    for seed in range(8):
+        painted = sealed15._paint(
+            np.random.default_rng([17, seed]), np.full((192, 192, 3), 90.0), share, "acrylic", (middle, 40.0, 0.3)
+        )
+        luma = np.where(d < 32, painted @ LUMA, -1)
+        brightest = np.unravel_index(np.argmax(luma), luma.shape)
+        assert 0.15 * 40 <= d[brightest] <= 0.55 * 40, (seed, d[brightest])
