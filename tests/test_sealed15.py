@@ -307,8 +307,8 @@ def test_every_fifteenth_surface_is_a_patterned_picture_of_a_shapes_scale_within
 
 def test_every_fifteenth_view_reads_only_the_desk_through_a_barrel_lens_a_lean_and_a_small_turn() -> None:
     """Every frame pixel sees a point of the desk; the head turns at most 6 degrees; the lens's barrel makes a
-    frame pixel at a corner see more of the desk than one in the middle; the lean makes the frame's opposite edges
-    see different widths of desk (a keystone)."""
+    frame pixel at a corner see more of the desk than one in the middle, where a pixel sees one zoom's worth; the
+    lean makes the frame's opposite edges see different widths of desk (a keystone)."""
     edge = np.linspace(0, 192, 49)
     rim = np.concatenate([np.c_[edge, 0 * edge], np.c_[edge, 0 * edge + 192], np.c_[0 * edge, edge]])
     rim = np.concatenate([rim, np.c_[0 * edge + 192, edge]])
@@ -328,6 +328,7 @@ def test_every_fifteenth_view_reads_only_the_desk_through_a_barrel_lens_a_lean_a
             np.linalg.norm(np.diff(sealed15.to_desk(straight, np.array([spot, spot + (1.0, 0)]), 192), axis=0))
             for spot in (np.array([96.0, 96.0]), np.array([1.0, 1.0]))
         ]
+        assert steps[0] == pytest.approx(1 / view[2], rel=1e-3), (seed, steps, view[2])  # the zoom at the middle
         assert steps[1] > steps[0] * (1 + 2 * view[4] * 0.9), (seed, steps, view[4])
     assert max(turns) > 3 and max(turns) <= 6
     assert min(keystones) > 0.003 and max(keystones) > 0.05, keystones
@@ -403,3 +404,27 @@ def test_every_fifteenth_acrylic_glare_lies_on_the_tile_towards_the_lamp_off_its
         luma = np.where(d < 32, painted @ LUMA, -1)
         brightest = np.unravel_index(np.argmax(luma), luma.shape)
         assert 0.15 * 40 <= d[brightest] <= 0.55 * 40, (seed, d[brightest])
+
+
+def test_every_fifteenth_fuse_bead_object_is_nine_to_twelve_beads_across_each_with_a_hole() -> None:
+    """Fuse beads are sized to the object, nine to twelve across it, so a small shape keeps its outline in beads
+    and a large one is not a fine dot screen: a disc 80 px wide shows 50-130 holes, the desk dark through each."""
+    rows, cols = np.mgrid[0:192, 0:192] + 0.5
+    middle = np.array([96.0, 96.0])
+    share = sealed15.cover(sealed15.placed(sealed15.formula("circle"), middle, 40.0, 0.0), 192)
+    inner = np.hypot(cols - 96, rows - 96) < 37
+    for seed in range(6):
+        rng = np.random.default_rng([23, seed])
+        painted = sealed15._paint(rng, np.full((192, 192, 3), 60.0), share, "fuse beads", (middle, 40.0, 0.2 * seed))
+        luma = painted @ LUMA
+        holes, count = ndimage.label(inner & (luma < np.median(luma[inner]) - 40))
+        assert 50 <= count <= 130, (seed, count)
+
+
+def test_every_fifteenth_tone_has_the_grey_asked_whatever_its_hue() -> None:
+    """A colour darkened towards black or lifted towards white lands on the grey asked for exactly, so an object's
+    grey and a surface's tones are what their ranges say, and every channel stays within 0-255."""
+    rng = np.random.default_rng(19)
+    for grey in np.linspace(5, 250, 50):
+        colour = sealed15._tone(rng, float(grey))
+        assert colour @ LUMA == pytest.approx(grey, abs=1e-6) and colour.min() >= 0 and colour.max() <= 255
