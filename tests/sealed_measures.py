@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+
 import cv2
 import numpy as np
 from scipy import ndimage
 
+from models.datasets import SHAPE_CLASSES
+from models.datasets.shapes_camera import EVERY_BAND
 from models.datasets.shapes_sealed import SealedScene, ShapesSealedDataset
+
+Outline = dict[str, Callable[[float, float], bool]]  # a filled class's test on (spread, solidity)
 
 LUMA = np.array([0.299, 0.587, 0.114])  # a pixel's grey (ITU-R BT.601), as every rule on ink and light measures it
 
@@ -25,3 +31,36 @@ def outline_measures(mask: np.ndarray) -> tuple[float, float, float]:
     area = float(mask.sum())
     filled = float(ndimage.binary_fill_holes(mask).sum())
     return area / float(span) ** 2, area / max(cv2.contourArea(hull), 1.0), area / filled
+
+
+def assert_bands_outlines_and_groups(
+    scenes: list[SealedScene],
+    outlines: Outline,
+    groups: tuple[Iterable[str], Iterable[str]],
+    ring_holes: tuple[float, float] = (0.6, 0.8),
+    filled: float = 0.99,
+    measured: Callable[[SealedScene], bool] = lambda scene: True,
+) -> None:
+    """Each box spans its band within a pixel either side at 192 px; a large filled shape keeps its class's (spread,
+    solidity) and only a ring has a hole (``ring_holes`` of its filled outline); every class, band, style and
+    surface (``groups``) occurs, so a renderer that drops one is caught."""
+    bands = {name: (low, high) for name, low, high in EVERY_BAND}
+    seen = set()
+    for index, scene in enumerate(scenes):
+        ys, xs = np.nonzero(scene.mask)
+        low, high = bands[scene.band]
+        longer = max(xs.max() - xs.min() + 1, ys.max() - ys.min() + 1) / 192
+        assert low - 0.01 <= longer <= high + 0.01, (index, scene.band, scene.style, longer)
+        name = SHAPE_CLASSES[scene.label]
+        if scene.band in ("25-40%", "40-60%", "60-75%") and measured(scene):
+            seen.add(name)
+            spread, solidity, holes = outline_measures(scene.mask)
+            if name == "ring":
+                assert ring_holes[0] < holes < ring_holes[1], (index, holes)
+            else:
+                assert holes > filled and outlines[name](spread, solidity), (index, name, spread, solidity)
+    styles, surfaces = groups
+    assert seen == set(SHAPE_CLASSES)
+    assert {scene.band for scene in scenes} == {band for band, _, _ in EVERY_BAND}
+    assert {scene.style for scene in scenes} == set(styles)
+    assert {scene.surface for scene in scenes} == set(surfaces)

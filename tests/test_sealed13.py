@@ -18,7 +18,7 @@ from models.datasets import shapes_sealed13 as sealed13
 from models.datasets.shapes_camera import EVERY_BAND
 from models.datasets.shapes_sealed import SealedScene, first_draws
 from models.datasets.shapes_sealed13 import STYLES13, SURFACES13, ShapesSealed13Dataset
-from tests.sealed_measures import LUMA, outline_measures, scenes_at_192
+from tests.sealed_measures import LUMA, assert_bands_outlines_and_groups, scenes_at_192
 
 
 @pytest.fixture(scope="module")
@@ -116,25 +116,14 @@ def test_every_thirteenth_mask_spans_its_band_keeps_its_class_outline_and_every_
     (measured: 0.4% under a band's floor and 0.6% over its top at most); a filled shape keeps its class's
     proportions and only a ring has a hole (a wooden block is left out: its side face widens the outline towards the
     camera)."""
-    bands = {name: (low, high) for name, low, high in EVERY_BAND}
-    seen = set()
-    for index, scene in enumerate(thirteenth_at_192):
-        ys, xs = np.nonzero(scene.mask)
-        low, high = bands[scene.band]
-        longer = max(xs.max() - xs.min() + 1, ys.max() - ys.min() + 1) / 192
-        assert low - 0.01 <= longer <= high + 0.01, (index, scene.band, scene.style, longer)
-        name = SHAPE_CLASSES[scene.label]
-        if scene.band in ("25-40%", "40-60%", "60-75%") and scene.style != "wooden block":
-            seen.add(name)
-            spread, solidity, holes = outline_measures(scene.mask)
-            if name == "ring":
-                assert 0.6 < holes < 0.85, (index, holes)
-            else:
-                assert holes > 0.98 and THIRTEENTH_OUTLINES[name](spread, solidity), (index, name, spread, solidity)
-    assert seen == set(SHAPE_CLASSES)
-    assert {scene.band for scene in thirteenth_at_192} == {band for band, _, _ in EVERY_BAND}
-    assert {scene.style for scene in thirteenth_at_192} == set(STYLES13)
-    assert {scene.surface for scene in thirteenth_at_192} == set(SURFACES13)
+    assert_bands_outlines_and_groups(
+        thirteenth_at_192,
+        THIRTEENTH_OUTLINES,
+        (STYLES13, SURFACES13),
+        (0.6, 0.85),
+        0.98,
+        lambda scene: scene.style != "wooden block",
+    )
 
 
 def test_every_thirteenth_object_stays_clear_of_every_edge_of_the_frame(thirteenth_at_192: list[SealedScene]) -> None:

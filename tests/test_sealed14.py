@@ -18,7 +18,7 @@ from models.datasets import shapes_sealed14 as sealed14
 from models.datasets.shapes_camera import EVERY_BAND
 from models.datasets.shapes_sealed import SealedScene, first_draws
 from models.datasets.shapes_sealed14 import STYLES14, SURFACES14, ShapesSealed14Dataset
-from tests.sealed_measures import LUMA, outline_measures, scenes_at_192
+from tests.sealed_measures import LUMA, assert_bands_outlines_and_groups, scenes_at_192
 
 
 @pytest.fixture(scope="module")
@@ -100,25 +100,7 @@ def test_every_fourteenth_mask_spans_its_band_keeps_its_class_outline_and_every_
     """The object is sized in the scan itself, so its box spans its band in the frame (within a pixel either
     side); a filled shape keeps its class's proportions and only a ring has a hole; every class, band, style and
     surface occurs."""
-    bands = {name: (low, high) for name, low, high in EVERY_BAND}
-    seen = set()
-    for index, scene in enumerate(fourteenth_at_192):
-        ys, xs = np.nonzero(scene.mask)
-        low, high = bands[scene.band]
-        longer = max(xs.max() - xs.min() + 1, ys.max() - ys.min() + 1) / 192
-        assert low - 0.01 <= longer <= high + 0.01, (index, scene.band, scene.style, longer)
-        name = SHAPE_CLASSES[scene.label]
-        if scene.band in ("25-40%", "40-60%", "60-75%"):
-            seen.add(name)
-            spread, solidity, holes = outline_measures(scene.mask)
-            if name == "ring":
-                assert 0.6 < holes < 0.8, (index, holes)
-            else:
-                assert holes > 0.99 and FOURTEENTH_OUTLINES[name](spread, solidity), (index, name, spread, solidity)
-    assert seen == set(SHAPE_CLASSES)
-    assert {scene.band for scene in fourteenth_at_192} == {band for band, _, _ in EVERY_BAND}
-    assert {scene.style for scene in fourteenth_at_192} == set(STYLES14)
-    assert {scene.surface for scene in fourteenth_at_192} == set(SURFACES14)
+    assert_bands_outlines_and_groups(fourteenth_at_192, FOURTEENTH_OUTLINES, (STYLES14, SURFACES14))
     assert {SHAPE_CLASSES[scene.label] for scene in fourteenth_at_192} == set(SHAPE_CLASSES)
 
 

@@ -18,7 +18,7 @@ from models.datasets import shapes_sealed15 as sealed15
 from models.datasets.shapes_camera import EVERY_BAND
 from models.datasets.shapes_sealed import SealedScene, first_draws
 from models.datasets.shapes_sealed15 import STYLES15, SURFACES15, ShapesSealed15Dataset
-from tests.sealed_measures import LUMA, outline_measures, scenes_at_192
+from tests.sealed_measures import LUMA, assert_bands_outlines_and_groups, scenes_at_192
 
 
 @pytest.fixture(scope="module")
@@ -119,25 +119,7 @@ def test_every_fifteenth_mask_spans_its_band_keeps_its_class_outline_and_every_g
     """The object is sized in the frame itself, so its box spans its band (within a pixel either side); a filled
     shape keeps its class's proportions through the lens and only a ring has a hole; every class, band, style and
     surface occurs."""
-    bands = {name: (low, high) for name, low, high in EVERY_BAND}
-    seen = set()
-    for index, scene in enumerate(fifteenth_at_192):
-        ys, xs = np.nonzero(scene.mask)
-        low, high = bands[scene.band]
-        longer = max(xs.max() - xs.min() + 1, ys.max() - ys.min() + 1) / 192
-        assert low - 0.01 <= longer <= high + 0.01, (index, scene.band, scene.style, longer)
-        name = SHAPE_CLASSES[scene.label]
-        if scene.band in ("25-40%", "40-60%", "60-75%"):
-            seen.add(name)
-            spread, solidity, holes = outline_measures(scene.mask)
-            if name == "ring":
-                assert 0.6 < holes < 0.8, (index, holes)
-            else:
-                assert holes > 0.99 and FIFTEENTH_OUTLINES[name](spread, solidity), (index, name, spread, solidity)
-    assert seen == set(SHAPE_CLASSES)
-    assert {scene.band for scene in fifteenth_at_192} == {band for band, _, _ in EVERY_BAND}
-    assert {scene.style for scene in fifteenth_at_192} == set(STYLES15)
-    assert {scene.surface for scene in fifteenth_at_192} == set(SURFACES15)
+    assert_bands_outlines_and_groups(fifteenth_at_192, FIFTEENTH_OUTLINES, (STYLES15, SURFACES15))
 
 
 def test_every_fifteenth_object_stays_clear_of_every_edge_of_the_frame(fifteenth_at_192: list[SealedScene]) -> None:
