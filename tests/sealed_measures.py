@@ -6,9 +6,10 @@ from collections.abc import Callable, Iterable
 
 import cv2
 import numpy as np
+import pytest
 from scipy import ndimage
 
-from models.datasets import SHAPE_CLASSES
+from models.datasets import SHAPE_CLASSES, build_dataset
 from models.datasets.shapes_camera import EVERY_BAND
 from models.datasets.shapes_sealed import SealedScene, ShapesSealedDataset
 
@@ -64,3 +65,14 @@ def assert_bands_outlines_and_groups(
     assert {scene.band for scene in scenes} == {band for band, _, _ in EVERY_BAND}
     assert {scene.style for scene in scenes} == set(styles)
     assert {scene.surface for scene in scenes} == set(surfaces)
+
+
+def assert_builds_a_test_split_of_400(name: str, dataset: type[ShapesSealedDataset]) -> None:
+    """The factory's ``name`` gives the set evaluate reads: 400 pictures, a test split only, with the background and
+    size band groups, and per picture a 64 px image and a mask to point at."""
+    data = build_dataset(name, "test")
+    assert isinstance(data, dataset) and len(data) == 400 and data.GROUPS == ("background", "size band")
+    image, mask, label = data.sample(3)
+    assert image.shape == (64, 64, 3) and mask.dtype == bool and mask.any() and label == data.targets[3]
+    with pytest.raises(ValueError):
+        build_dataset(name, "train")

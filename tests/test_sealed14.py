@@ -13,12 +13,17 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from models.datasets import SHAPE_CLASSES, build_dataset
+from models.datasets import SHAPE_CLASSES
 from models.datasets import shapes_sealed14 as sealed14
 from models.datasets.shapes_camera import EVERY_BAND
 from models.datasets.shapes_sealed import SealedScene, first_draws
 from models.datasets.shapes_sealed14 import STYLES14, SURFACES14, ShapesSealed14Dataset
-from tests.sealed_measures import LUMA, assert_bands_outlines_and_groups, scenes_at_192
+from tests.sealed_measures import (
+    LUMA,
+    assert_bands_outlines_and_groups,
+    assert_builds_a_test_split_of_400,
+    scenes_at_192,
+)
 
 
 @pytest.fixture(scope="module")
@@ -68,12 +73,7 @@ def test_every_fourteenth_first_draw_is_the_label_surface_and_band_and_a_picture
 def test_every_fourteenth_set_name_builds_a_test_split_of_400_with_the_groups_evaluate_reports() -> None:
     """The factory's name gives the set evaluate reads: 400 pictures, a test split only, and per picture its
     background and size band (its class from the label), an image and a mask to point at."""
-    data = build_dataset("shapes-sealed-14", "test")
-    assert isinstance(data, ShapesSealed14Dataset) and len(data) == 400 and data.GROUPS == ("background", "size band")
-    image, mask, label = data.sample(3)
-    assert image.shape == (64, 64, 3) and mask.dtype == bool and mask.any() and label == data.targets[3]
-    with pytest.raises(ValueError):
-        build_dataset("shapes-sealed-14", "train")
+    assert_builds_a_test_split_of_400("shapes-sealed-14", ShapesSealed14Dataset)
 
 
 def test_every_fourteenth_picture_is_drawn_on_the_surface_its_group_names(monkeypatch: pytest.MonkeyPatch) -> None:
