@@ -38,7 +38,7 @@ from models.datasets.shapes_strokes import thickest_circle_line, thinnest_ring_b
 from models.evaluate import main
 from models.networks import build_model, resolved_config
 from models.train import preprocessing_for
-from tests.sealed_measures import LUMA, outline_measures, scenes_at_192
+from tests.sealed_measures import LUMA, Outline, outline_measures, scenes_at_192
 
 BANDS = [name for name, _, _ in SIZE_BANDS]
 
@@ -235,7 +235,6 @@ def test_second_sealed_shapes_fill_their_size_band_and_a_cross_is_solid_where_it
 
 
 # What (spread, solidity) a filled shape of each class has, per renderer (see ``outline_measures``).
-Outline = dict[str, Callable[[float, float], bool]]
 SECOND_SEALED_OUTLINES: Outline = {
     "circle": lambda spread, solidity: spread > 0.7 and solidity > 0.95,  # a disc: pi/4 of its diameter squared
     "square": lambda spread, solidity: 0.48 < spread < 0.58 and solidity > 0.95,  # half its diagonal squared
