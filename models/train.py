@@ -28,7 +28,7 @@ from attention.errors import CheckpointError, InputError
 from attention.spatial import SpatialAttention
 
 from .checkpoint import Preprocessing, checkpoint_dict, save_checkpoint
-from .datasets import DATASET_INFO, build_dataset, canonical_dataset_name
+from .datasets import DATASET_INFO, SHAPES_DEFAULT_LENGTHS, SurfacePairs, build_dataset, canonical_dataset_name
 from .evaluation import evaluate_accuracy
 from .networks import ARCHITECTURES, build_model, resolved_config
 from .transforms import eval_transform, train_transform
@@ -165,6 +165,19 @@ def distillation_loss(logits: torch.Tensor, teacher: nn.Module, images: torch.Te
     return nn.functional.cross_entropy(logits, target)
 
 
+def surface_consistency_loss(logits: torch.Tensor, views: int) -> torch.Tensor:
+    """The Jensen-Shannon divergence among the views of each item, zero only when the surface changes no prediction.
+
+    ``logits`` holds ``views`` consecutive rows per item, as a flattened :class:`SurfacePairs` batch has them.
+    """
+    probs = logits.float().softmax(dim=1).view(-1, views, logits.shape[1])
+    log_mean = probs.mean(dim=1, keepdim=True).clamp_min(1e-7).log().expand_as(probs)
+    # kl_div(log m, p) sums p (log p - log m); averaged over every view of every item it is the JS divergence.
+    return nn.functional.kl_div(
+        log_mean.reshape(-1, logits.shape[1]), probs.reshape(-1, logits.shape[1]), reduction="batchmean"
+    )
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m models.train", description=__doc__.split("\n")[0])
     parser.add_argument("--dataset", required=True, help="shapes, fashion-mnist (or fashion), imagefolder")
@@ -211,6 +224,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="draw the stray lines anti-aliased, 0.7-1.4 px wide and up to 12 of them (default: hard 1 px, up to 10)",
     )
     parser.add_argument(
+        "--surface-pairs",
+        type=float,
+        default=0.0,
+        metavar="WEIGHT",
+        help="shapes only: draw each shape on two surfaces in the same batch and add WEIGHT times the Jensen-Shannon "
+        "divergence between the two predictions to the loss (0, the default, trains on single pictures)",
+    )
+    parser.add_argument(
         "--channels-last", action="store_true", help="NHWC memory layout: about 15%% faster convolutions on CPU"
     )
     parser.add_argument("--seed", type=int, default=0)
@@ -253,13 +274,15 @@ def build_splits(args: argparse.Namespace, prep: Preprocessing) -> tuple[Dataset
     common: dict[str, Any] = {"root": args.data_root, "seed": args.seed}
     if dataset == "shapes":
         common["size"] = prep.input_size[0]
-    train = build_dataset(
-        dataset,
-        "train",
-        transform=train_transform(dataset, prep, args.random_erasing, args.stray_lines, args.soft_lines),
-        length=args.train_size if dataset == "shapes" else None,
-        **common,
-    )
+    augment = train_transform(dataset, prep, args.random_erasing, args.stray_lines, args.soft_lines)
+    if args.surface_pairs > 0:
+        # --train-size counts pictures, so a step sees as many pictures with pairs as without.
+        pictures = args.train_size if args.train_size is not None else SHAPES_DEFAULT_LENGTHS["train"]
+        train: Dataset = SurfacePairs("train", pictures // 2, common["size"], args.seed, augment)
+    else:
+        train = build_dataset(
+            dataset, "train", transform=augment, length=args.train_size if dataset == "shapes" else None, **common
+        )
     val = build_dataset(
         dataset, "val", transform=eval_transform(prep), length=args.val_size if dataset == "shapes" else None, **common
     )
@@ -270,7 +293,7 @@ def build_splits(args: argparse.Namespace, prep: Preprocessing) -> tuple[Dataset
         length=args.test_size if dataset == "shapes" else None,
         **common,
     )
-    classes = list(train.classes)
+    classes = list(train.classes)  # type: ignore[attr-defined]
     if dataset != "shapes":
         train = _subset(train, args.train_size, args.seed)
         val = _subset(val, args.val_size, args.seed)
@@ -291,6 +314,10 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     if not 0.0 <= args.stray_lines <= 1.0:
         raise SystemExit(f"error: --stray-lines must be a probability from 0 to 1, got {args.stray_lines}")
     dataset = canonical_dataset(args.dataset)
+    if not 0.0 <= args.surface_pairs <= 100.0:  # also refuses nan
+        raise SystemExit(f"error: --surface-pairs must be a weight from 0 to 100, got {args.surface_pairs}")
+    if args.surface_pairs > 0 and (dataset != "shapes" or args.batch_size % 2):
+        raise SystemExit("error: --surface-pairs needs --dataset shapes and an even --batch-size (pictures per step)")
     arch = args.arch or DEFAULT_ARCH[dataset]
     prep = preprocessing_for(dataset, args.image_size)
     train_set, val_set, test_set, classes = build_splits(args, prep)
@@ -338,9 +365,10 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     teacher = load_teacher(args.teacher, prep, classes, device) if args.teacher else None
 
     generator = torch.Generator().manual_seed(args.seed)
+    views = 2 if args.surface_pairs > 0 else 1
     train_loader = DataLoader(
         train_set,
-        batch_size=args.batch_size,
+        batch_size=args.batch_size // views,
         shuffle=True,
         drop_last=True,
         num_workers=args.workers,
@@ -386,10 +414,14 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         # it every step would make a GPU wait for each step to finish.
         running_sum, seen = torch.zeros((), device=device), 0
         for images, labels in bar:
+            if views > 1:  # items x views x C x H x W: each item's views become consecutive pictures
+                images, labels = images.flatten(0, 1), labels.repeat_interleave(views)
             images = images.to(device, non_blocking=True, memory_format=memory_format)
             labels = labels.to(device, non_blocking=True)
             logits = model(images)
             loss = criterion(logits, labels)
+            if views > 1:
+                loss = loss + args.surface_pairs * surface_consistency_loss(logits, views)
             if teacher is not None:
                 loss = (1 - args.distill) * loss + args.distill * distillation_loss(logits, teacher, images)
             optimizer.zero_grad(set_to_none=True)
@@ -449,7 +481,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         "data_root": None if args.data_root is None else str(Path(args.data_root).resolve()),
         "epochs": state["epoch"],
         "steps": state["step"],
-        "train_size": len(train_set),  # type: ignore[arg-type]
+        "train_size": len(train_set) * views,  # type: ignore[arg-type]  # pictures, also with --surface-pairs
         "batch_size": args.batch_size,
         "optimizer": args.optimizer,
         "schedule": args.schedule,
@@ -459,6 +491,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         "random_erasing": args.random_erasing,
         "stray_lines": args.stray_lines,
         "soft_lines": args.soft_lines,
+        "surface_pairs": args.surface_pairs,
         "channels_last": args.channels_last,
         "seed": args.seed,
         "init": args.init,

@@ -12,6 +12,7 @@ import logging
 from typing import Any
 
 import numpy as np
+import torch
 from PIL import Image
 from torch.utils.data import Dataset
 
@@ -45,6 +46,7 @@ class ShapesDataset(Dataset):
         transform: Transform | None = None,
         *,
         cache: bool = True,
+        surface: int | None = None,
     ) -> None:
         self.split = split
         self.split_index = check_split(split)
@@ -61,6 +63,9 @@ class ShapesDataset(Dataset):
         self.classes: list[str] = list(SHAPE_CLASSES)
         self.class_to_idx: dict[str, int] = {name: i for i, name in enumerate(self.classes)}
         self.cache = cache
+        if surface is not None and surface < 0:
+            raise ValueError(f"surface must be >= 0 (numpy seed sequences need it), got {surface}")
+        self.surface = surface
         self._images: np.ndarray | None = None
         self._masks: np.ndarray | None = None  # bit-packed: masks are 1/24 of the image memory this way
         self._labels = np.full(self.length, -1, dtype=np.int16)
@@ -73,7 +78,7 @@ class ShapesDataset(Dataset):
     def __repr__(self) -> str:
         return (
             f"ShapesDataset(split={self.split!r}, length={self.length}, size={self.size}, "
-            f"seed={self.seed}, cached={int(self._filled.sum())})"
+            f"seed={self.seed}, surface={self.surface}, cached={int(self._filled.sum())})"
         )
 
     def __getstate__(self) -> dict[str, Any]:
@@ -87,6 +92,12 @@ class ShapesDataset(Dataset):
     def rng_for(self, index: int) -> np.random.Generator:
         """The generator that defines sample ``index``; exposed so tools can re-render it."""
         return np.random.default_rng([self.seed, self.split_index, int(index)])
+
+    def surface_rng_for(self, index: int) -> np.random.Generator | None:
+        """The generator of sample ``index``'s surroundings when the dataset paints one of several surfaces."""
+        if self.surface is None:
+            return None
+        return np.random.default_rng([self.seed, self.split_index, int(index), self.surface])
 
     def _allocate(self) -> None:
         # np.empty reserves address space only; pages are committed as samples are written.
@@ -106,7 +117,7 @@ class ShapesDataset(Dataset):
             packed = self._masks[index]
             mask = np.unpackbits(packed, count=self.size * self.size).astype(bool).reshape(self.size, self.size)
             return image, mask, int(self._labels[index])
-        image, mask, label = render_shape_scene(self.rng_for(index), self.size)
+        image, mask, label = render_shape_scene(self.rng_for(index), self.size, surface=self.surface_rng_for(index))
         if self.cache:
             if self._images is None:
                 self._allocate()
@@ -150,3 +161,43 @@ class ShapesDataset(Dataset):
     def masks(self, index: int) -> np.ndarray:
         """The bool object mask of sample ``index``."""
         return self.sample(index)[1]
+
+
+class SurfacePairs(Dataset):
+    """The same shape on two surfaces per item, so training can ask that the surface change nothing.
+
+    Item ``i`` is ``(tensor views x C x H x W, label)``: view ``v`` is sample ``i`` of a
+    :class:`ShapesDataset` painted with surface ``v + 1``, so every view shares the class and
+    pose drawn from ``rng_for(i)`` and draws its own background, palette and degradations
+    (a photographed view poses its drawing afresh). The transform runs once per view.
+    """
+
+    def __init__(
+        self,
+        split: str = "train",
+        length: int | None = None,
+        size: int = 64,
+        seed: int = 0,
+        transform: Transform | None = None,
+        *,
+        views: int = 2,
+    ) -> None:
+        if views < 2:
+            raise ValueError(f"views must be at least 2, got {views}")
+        if transform is None:
+            raise ValueError("SurfacePairs needs a transform that makes tensors, to stack its views")
+        self.views = [ShapesDataset(split, length, size, seed, transform, surface=view + 1) for view in range(views)]
+        self.classes = self.views[0].classes
+        self.class_to_idx = self.views[0].class_to_idx
+
+    def __len__(self) -> int:
+        return len(self.views[0])
+
+    def __getitem__(self, index: int) -> tuple[Any, int]:
+        pictures, labels = zip(*(view[index] for view in self.views))
+        return torch.stack(pictures), labels[0]
+
+    @property
+    def targets(self) -> list[int]:
+        """Labels of all items, without rendering."""
+        return self.views[0].targets

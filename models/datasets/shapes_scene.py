@@ -144,6 +144,7 @@ def generate_scene(
     *,
     background: str | None = None,
     degrade: bool = True,
+    surface: np.random.Generator | None = None,
 ) -> ShapeScene:
     """Render one scene with a single object and return it with its metadata.
 
@@ -158,6 +159,9 @@ def generate_scene(
         background: force one of ``BACKGROUND_KINDS`` (tests use ``"solid"``).
         degrade: add what other people's drawings have (outlines in a second colour, lines across the
             picture, a blob hiding a part) and the blur / noise / resampling / JPEG degradations.
+        surface: when given, the background kind, the palette, the surroundings and the degradations come from
+            this generator and only the shape's class and pose from ``rng``, so two calls that share ``rng``'s
+            state draw the same shape on two surfaces (a photographed scene poses its drawing afresh).
     """
     if size < 16:
         raise ValueError(f"size must be at least 16 pixels, got {size}")
@@ -167,15 +171,16 @@ def generate_scene(
     label = int(label)
     if not 0 <= label < len(SHAPE_CLASSES):
         raise ValueError(f"label must be in [0, {len(SHAPE_CLASSES)}), got {label}")
+    paint = rng if surface is None else surface
     if background is None:
-        background = BACKGROUND_KINDS[int(rng.choice(len(BACKGROUND_KINDS), p=_BACKGROUND_PROBS))]
+        background = BACKGROUND_KINDS[int(paint.choice(len(BACKGROUND_KINDS), p=_BACKGROUND_PROBS))]
     elif background not in BACKGROUND_KINDS:
         raise ValueError(f"background must be one of {BACKGROUND_KINDS}, got {background!r}")
 
     # ---- geometry: unit shape -> aspect jitter -> rotation -> scaled to the target extent
     outer, hole, thin = _unit_shape(label, rng)
     if background == "photographed":
-        return _photographed(rng, size, label, outer, hole)
+        return _photographed(paint, size, label, outer, hole)
     wobbly = rng.random() < 0.35
     # Round shapes wobble less: a strong wave turns a ring into a polygon.
     wobble_amount = rng.uniform(0.02, 0.035 if hole is not None or label == 0 else 0.06)
@@ -243,23 +248,23 @@ def generate_scene(
     mask = alpha >= 0.5
 
     # ---- background, contrast, clutter, composite
-    obj, c1, c2 = pick_palette(rng)
-    bg = paint_background(rng, background, size, c1, c2)
+    obj, c1, c2 = pick_palette(paint)
+    bg = paint_background(paint, background, size, c1, c2)
     box_x0, box_y0 = np.clip(np.floor(center - half).astype(int) - 1, 0, size)
     box_x1, box_y1 = np.clip(np.ceil(center + half).astype(int) + 2, 0, size)
-    obj = ensure_contrast(rng, obj, bg, (box_x0, box_y0, box_x1, box_y1))
+    obj = ensure_contrast(paint, obj, bg, (box_x0, box_y0, box_x1, box_y1))
     if background == "clutter":
-        bg = draw_clutter(rng, bg, obj, dilate_square(alpha > 0.02, 2))
+        bg = draw_clutter(paint, bg, obj, dilate_square(alpha > 0.02, 2))
     a = alpha[..., None]
     image = np.clip(bg * (1.0 - a) + obj * a + 0.5, 0, 255).astype(np.uint8)
     occluded = crossed = bordered = False
     if degrade:
-        if filled and rng.random() < 0.3:
+        if filled and paint.random() < 0.3:
             # A filled shape with an outline in a second colour, as drawing programs make them: without
             # these, a bordered circle read as a ring (a band of one colour around a disc of another).
             cap = 0.3 * thin * extent / 2.0
-            width = min(rng.uniform(1.0, 2.5), cap)
-            border = hsv_colour(rng, (0.0, 1.0), (0.0, 1.0))
+            width = min(paint.uniform(1.0, 2.5), cap)
+            border = hsv_colour(paint, (0.0, 1.0), (0.0, 1.0))
             if contrast(border, obj) < 80:
                 border = np.zeros(3, np.float32) if luminance(obj) > 127 else np.full(3, 255.0, np.float32)
             if width >= 1.0:
@@ -271,8 +276,8 @@ def generate_scene(
                 image = image.astype(np.uint8)
                 alpha = np.maximum(alpha, edge)
                 mask = alpha >= 0.5
-        if rng.random() < 0.12:
-            cover, colour = occluder(rng, size, (float(center[0]), float(center[1])), float(half.max()))
+        if paint.random() < 0.12:
+            cover, colour = occluder(paint, size, (float(center[0]), float(center[1])), float(half.max()))
             if contrast(colour, obj) < 80:
                 colour = c1
             visible = alpha * (1.0 - cover)
@@ -282,10 +287,10 @@ def generate_scene(
                 alpha, mask = visible, visible >= 0.5
                 image = np.clip(image * (1.0 - cover[..., None]) + colour * cover[..., None] + 0.5, 0, 255)
                 image = image.astype(np.uint8)
-        if rng.random() < 0.45:
+        if paint.random() < 0.45:
             crossed = True
-            image = crossing_lines(rng, image)
-        image = degrade_like_real_images(rng, image)
+            image = crossing_lines(paint, image)
+        image = degrade_like_real_images(paint, image)
     return ShapeScene(
         image=image,
         mask=mask,
@@ -340,11 +345,12 @@ def render_shape_scene(
     *,
     background: str | None = None,
     degrade: bool = True,
+    surface: np.random.Generator | None = None,
 ) -> tuple[np.ndarray, np.ndarray, int]:
     """Render one scene: (RGB uint8 image H x W x 3, bool object mask H x W, label).
 
     A thin wrapper over :func:`generate_scene` for callers that need only the
     arrays; see there for the arguments.
     """
-    scene = generate_scene(rng, size, label, background=background, degrade=degrade)
+    scene = generate_scene(rng, size, label, background=background, degrade=degrade, surface=surface)
     return scene.image, scene.mask, scene.label
