@@ -178,6 +178,12 @@ def surface_consistency_loss(logits: torch.Tensor, views: int) -> torch.Tensor:
     )
 
 
+def flatten_views(images: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Items x views pictures as consecutive pictures with their labels, the order the consistency loss reads."""
+    views = images.shape[1]
+    return images.flatten(0, 1), labels.repeat_interleave(views)
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m models.train", description=__doc__.split("\n")[0])
     parser.add_argument("--dataset", required=True, help="shapes, fashion-mnist (or fashion), imagefolder")
@@ -414,8 +420,8 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         # it every step would make a GPU wait for each step to finish.
         running_sum, seen = torch.zeros((), device=device), 0
         for images, labels in bar:
-            if views > 1:  # items x views x C x H x W: each item's views become consecutive pictures
-                images, labels = images.flatten(0, 1), labels.repeat_interleave(views)
+            if views > 1:
+                images, labels = flatten_views(images, labels)
             images = images.to(device, non_blocking=True, memory_format=memory_format)
             labels = labels.to(device, non_blocking=True)
             logits = model(images)

@@ -292,6 +292,13 @@ TARGETS: dict[str, Target] = {
         ],
     ),
     "rescore": Target("scripts/rescore.py", ["tests/test_camera_sealed.py", "-k", "rescoring"]),
+    "surface pairs": Target(
+        "models/train.py", ["tests/test_surface_pairs.py"], ("surface_consistency_loss", "flatten_views")
+    ),
+    "surface pair items": Target("models/datasets/shapes.py", ["tests/test_surface_pairs.py"], ("surface_rng_for",)),
+    "surface scenes": Target(
+        "models/datasets/shapes_scene.py", ["tests/test_surface_pairs.py"], ("render_shape_scene",)
+    ),
 }
 
 
@@ -308,6 +315,52 @@ class HandMutant:
 # Bugs a developer makes while refactoring. When a module changes, its snippets may stop matching: the run
 # reports those as STALE and fails, so someone refreshes the snippet instead of losing the mutant silently.
 HAND_MUTANTS: list[HandMutant] = [
+    # models: one shape on two surfaces, and the consistency loss between them.
+    HandMutant(
+        "surface pairs",
+        "labels tiled instead of kept beside their pictures",
+        "labels.repeat_interleave(views)",
+        "labels.repeat(views)",
+    ),  # fmt: skip
+    HandMutant(
+        "surface pairs",
+        "each view compared with the first view instead of with their mean",
+        "probs.mean(dim=1, keepdim=True)",
+        "probs[:, :1]",
+    ),  # fmt: skip
+    HandMutant(
+        "surface pairs",
+        "--train-size counted in pairs, so a run sees twice the pictures asked",
+        'SurfacePairs("train", pictures // 2,',
+        'SurfacePairs("train", pictures,',
+    ),  # fmt: skip
+    HandMutant(
+        "surface pair items",
+        "every view painted with the same surface",
+        "surface=view + 1) for view in range(views)",
+        "surface=1) for view in range(views)",
+    ),  # fmt: skip
+    HandMutant(
+        "surface scenes", "the surface generator ignored", "paint = rng if surface is None else surface", "paint = rng"
+    ),  # fmt: skip
+    HandMutant(
+        "surface scenes",
+        "the palette drawn with the shape, so both views share the object's colour",
+        "obj, c1, c2 = pick_palette(paint)",
+        "obj, c1, c2 = pick_palette(rng)",
+    ),  # fmt: skip
+    HandMutant(
+        "surface scenes",
+        "the background kind drawn with the shape, so both views are the same kind of surface",
+        "BACKGROUND_KINDS[int(paint.choice(",
+        "BACKGROUND_KINDS[int(rng.choice(",
+    ),  # fmt: skip
+    HandMutant(
+        "surface scenes",
+        "the dataset's surface generator dropped on the way to the scene",
+        "degrade=degrade, surface=surface)",
+        "degrade=degrade)",
+    ),  # fmt: skip
     # models: the fifth sealed renderer and the names of the evaluation sets.
     HandMutant(
         "fifth sealed set",

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from models.datasets import ShapesDataset, SurfacePairs, generate_scene
-from models.train import main, parse_args, preprocessing_for, surface_consistency_loss, train
+from models.train import flatten_views, main, parse_args, preprocessing_for, surface_consistency_loss, train
 from models.transforms import eval_transform
 
 
@@ -36,15 +36,16 @@ def test_two_surfaces_draw_the_same_shape_in_the_same_place() -> None:
     assert compared >= 15
 
 
-def test_two_surfaces_differ_in_everything_around_the_shape() -> None:
-    kinds_differ = 0
+def test_two_surfaces_differ_in_everything_around_the_shape_and_in_its_colour() -> None:
+    kinds_differ = colours_differ = 0
     for index in range(40):
         first, second = _pair(index)
         outside = ~(first.mask | second.mask)
         difference = np.abs(first.image.astype(int) - second.image.astype(int))[outside].mean()
         assert difference > 8, f"item {index}: the surroundings barely changed ({difference:.1f} grey levels)"
         kinds_differ += first.background != second.background
-    assert kinds_differ >= 20
+        colours_differ += first.object_colour != second.object_colour
+    assert kinds_differ >= 20 and colours_differ >= 36
 
 
 def test_a_surface_generator_changes_nothing_about_which_shape_is_drawn() -> None:
@@ -76,6 +77,14 @@ def test_a_surface_pair_dataset_needs_two_views_and_a_tensor_transform() -> None
         SurfacePairs("train", 4, 32)
     with pytest.raises(ValueError, match="surface must be >= 0"):
         ShapesDataset("train", 4, 32, surface=-1)
+
+
+def test_flattened_views_keep_each_items_pictures_together_with_its_label() -> None:
+    images = torch.arange(3 * 2 * 4, dtype=torch.float32).view(3, 2, 1, 2, 2)
+    pictures, labels = flatten_views(images, torch.tensor([4, 0, 2]))
+    assert pictures.shape == (6, 1, 2, 2) and labels.tolist() == [4, 4, 0, 0, 2, 2]
+    for row in range(6):
+        assert torch.equal(pictures[row], images[row // 2, row % 2])
 
 
 def test_the_consistency_loss_is_the_jensen_shannon_divergence_of_each_items_views() -> None:
