@@ -132,7 +132,7 @@ def necklace(rng: np.random.Generator, name: str, radius: float) -> tuple[np.nda
     beads = []
     for a, b in zip(loop, np.roll(loop, -1, axis=0), strict=True):
         length = float(np.linalg.norm(b - a))
-        steps = np.cumsum(rng.uniform(0.7, 1.0, int(length / radius) + 2) * radius)
+        steps = np.cumsum(rng.uniform(0.7, 1.0, int(length / (0.7 * radius)) + 2) * radius)
         beads.append(a)
         beads.extend(a + (b - a) * (s / length) for s in steps[steps < length - 0.5 * radius])
     middles = np.array(beads)
@@ -281,7 +281,8 @@ def counter(rng: np.random.Generator, kind: str, points: np.ndarray, side: int) 
             paint[card & corner] = ink
             paint[card & ((np.abs(a) > 0.49) | (np.abs(b) > 0.35))] = 150.0
             picture[near] = paint
-    elif kind == "diamond plate":  # steel with raised lozenges in a herringbone, lit from one side
+    elif kind == "diamond plate":  # steel with raised lozenges in a herringbone, lit from one side,
+        # the shop's tubes reflected across it in broad bands
         steel = _tone(rng, rng.uniform(125, 160), 0.15)
         pitch, turn = side * rng.uniform(0.09, 0.13), rng.uniform(0, math.pi)
         u = (x * math.cos(turn) + y * math.sin(turn)) / pitch
@@ -292,8 +293,9 @@ def counter(rng: np.random.Generator, kind: str, points: np.ndarray, side: int) 
         p, q = (a + lean * b) / math.sqrt(2), (a - lean * b) / math.sqrt(2)
         ridge = (np.abs(p) < 0.32) & (np.abs(q) < 0.07)
         lit = np.where(q * lean > 0, 1.35, 0.6)
-        scuff = 1 + 0.06 * np.sin(x * 0.31 + y * 0.17) * np.sin(y * 0.23)
-        picture = steel * np.where(ridge, lit, scuff)[:, None]
+        across = x * math.cos(turn + 0.4) + y * math.sin(turn + 0.4)
+        tubes = 0.75 + 0.5 * np.exp(-(((across / side * rng.uniform(2, 3.5) + rng.random()) % 1 - 0.5) ** 2) / 0.02)
+        picture = steel * (np.where(ridge, lit, 1.0) * tubes)[:, None]
     elif kind == "coffee beans":  # a bed of roasted beans, one to a cell of a jittered grid, each with its crease
         pitch = side * rng.uniform(0.07, 0.1)
         cell_x, cell_y = np.floor(x / pitch).astype(int), np.floor(y / pitch).astype(int)
@@ -313,7 +315,7 @@ def counter(rng: np.random.Generator, kind: str, points: np.ndarray, side: int) 
                 d = np.hypot(a, b)
                 closer = (d < 1) & (d < best)
                 best = np.where(closer, d, best)
-                shade = np.where(closer, 0.7 + 0.5 * hashed[3] - 0.25 * d**2, shade)
+                shade = np.where(closer, 0.6 + 0.8 * hashed[3] - 0.3 * d**2, shade)
                 crease = np.where(closer, np.abs(b - 0.2 * np.sin(a * 3)) < 0.12, crease)
         bean = _tone(rng, rng.uniform(65, 95), 0.5)
         picture = np.where(np.isfinite(best)[:, None], bean * shade[:, None], bean * 0.35)
