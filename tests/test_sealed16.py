@@ -117,62 +117,6 @@ def test_every_sixteenth_picture_is_drawn_on_the_counter_its_group_names(monkeyp
     assert counts == {192 * 192 * 4}
 
 
-def test_every_sixteenth_mask_spans_its_band_keeps_its_class_outline_and_every_group_occurs(
-    sixteenth_at_192: list[SealedScene],
-) -> None:
-    """The object is sized by its own rays in the frame, so its box spans its band (within a pixel either side); a
-    filled heap keeps its class's proportions through the fisheye and only a ring has a hole; every class, band,
-    style and counter occurs."""
-    assert_bands_outlines_and_groups(
-        sixteenth_at_192,
-        SIXTEENTH_OUTLINES,
-        (STYLES16, SURFACES16),
-        (0.6, 0.82),
-        0.99,
-        lambda scene: scene.style != OUTLINED16,
-    )
-
-
-def test_every_sixteenth_necklace_is_a_closed_loop_and_only_on_a_large_shape(
-    sixteenth_at_192: list[SealedScene],
-) -> None:
-    """A necklace's beads touch all the way round, so its mask is one piece round a hole of most of its area; it
-    is drawn only at 40% of the side or more, where its line is readable at 64 px."""
-    necklaces = [scene for scene in sixteenth_at_192 if scene.style == OUTLINED16]
-    assert len(necklaces) >= 2
-    for scene in necklaces:
-        assert scene.band in ("40-60%", "60-75%"), scene.band
-        _, pieces = ndimage.label(scene.mask)
-        _, _, holes = outline_measures(scene.mask)
-        assert pieces == 1 and holes < 0.7, (SHAPE_CLASSES[scene.label], pieces, holes)
-
-
-def test_every_sixteenth_object_stays_clear_of_the_frame_and_the_timestamp(
-    sixteenth_at_192: list[SealedScene],
-) -> None:
-    """The box is placed 7% inside each edge of the frame, so nothing of the object is cut off and the timestamp
-    along the top 5% never covers it."""
-    for index, scene in enumerate(sixteenth_at_192):
-        ys, xs = np.nonzero(scene.mask)
-        margin = min(xs.min(), ys.min(), 191 - xs.max(), 191 - ys.max()) / 192
-        assert margin >= 0.065, (index, margin)
-
-
-def test_every_sixteenth_object_stands_apart_from_the_counter_round_it(sixteenth_at_192: list[SealedScene]) -> None:
-    """A person reads the shape at a glance: the object's middle differs from the counter just outside it, by at
-    least 40 grey levels and by 90 at the median; every picture is a uint8 frame with object and counter."""
-    gaps = []
-    for scene in sixteenth_at_192:
-        luma = scene.image.astype(np.float64) @ LUMA
-        assert scene.image.dtype == np.uint8 and luma.std() > 8 and scene.mask.any() and not scene.mask.all()
-        core = ndimage.binary_erosion(scene.mask, iterations=3)
-        if core.sum() < 30:
-            continue
-        around = ndimage.binary_dilation(scene.mask, iterations=9) & ~ndimage.binary_dilation(scene.mask, iterations=3)
-        gaps.append(abs(np.median(luma[core]) - np.median(luma[around])))
-    assert len(gaps) >= 40 and min(gaps) > 40 and np.median(gaps) > 90, (len(gaps), np.percentile(gaps, [0, 10, 50]))
-
-
 @pytest.mark.parametrize("name", list(SHAPE_CLASSES))
 def test_every_sixteenth_scatter_falls_uniformly_inside_the_class(name: str) -> None:
     """Every scattered point lies inside the class (checked apart from the module), and they spread evenly over
@@ -479,3 +423,59 @@ def test_every_sixteenth_style_shades_each_disc_within_the_grey_scale(style: str
         spot = np.array([[-0.35, -0.35], [0.0, 0.95]])
         lit = sealed16.shade(rng, style, colour, np.array([0, 0]), spot, 1) @ LUMA
         assert lit[0] > lit[1] + 20, lit
+
+
+def test_every_sixteenth_mask_spans_its_band_keeps_its_class_outline_and_every_group_occurs(
+    sixteenth_at_192: list[SealedScene],
+) -> None:
+    """The object is sized by its own rays in the frame, so its box spans its band (within a pixel either side); a
+    filled heap keeps its class's proportions through the fisheye and only a ring has a hole; every class, band,
+    style and counter occurs."""
+    assert_bands_outlines_and_groups(
+        sixteenth_at_192,
+        SIXTEENTH_OUTLINES,
+        (STYLES16, SURFACES16),
+        (0.6, 0.82),
+        0.99,
+        lambda scene: scene.style != OUTLINED16,
+    )
+
+
+def test_every_sixteenth_necklace_is_a_closed_loop_and_only_on_a_large_shape(
+    sixteenth_at_192: list[SealedScene],
+) -> None:
+    """A necklace's beads touch all the way round, so its mask is one piece round a hole of most of its area; it
+    is drawn only at 40% of the side or more, where its line is readable at 64 px."""
+    necklaces = [scene for scene in sixteenth_at_192 if scene.style == OUTLINED16]
+    assert len(necklaces) >= 2
+    for scene in necklaces:
+        assert scene.band in ("40-60%", "60-75%"), scene.band
+        _, pieces = ndimage.label(scene.mask)
+        _, _, holes = outline_measures(scene.mask)
+        assert pieces == 1 and holes < 0.7, (SHAPE_CLASSES[scene.label], pieces, holes)
+
+
+def test_every_sixteenth_object_stays_clear_of_the_frame_and_the_timestamp(
+    sixteenth_at_192: list[SealedScene],
+) -> None:
+    """The box is placed 7% inside each edge of the frame, so nothing of the object is cut off and the timestamp
+    along the top 5% never covers it."""
+    for index, scene in enumerate(sixteenth_at_192):
+        ys, xs = np.nonzero(scene.mask)
+        margin = min(xs.min(), ys.min(), 191 - xs.max(), 191 - ys.max()) / 192
+        assert margin >= 0.065, (index, margin)
+
+
+def test_every_sixteenth_object_stands_apart_from_the_counter_round_it(sixteenth_at_192: list[SealedScene]) -> None:
+    """A person reads the shape at a glance: the object's middle differs from the counter just outside it, by at
+    least 40 grey levels and by 90 at the median; every picture is a uint8 frame with object and counter."""
+    gaps = []
+    for scene in sixteenth_at_192:
+        luma = scene.image.astype(np.float64) @ LUMA
+        assert scene.image.dtype == np.uint8 and luma.std() > 8 and scene.mask.any() and not scene.mask.all()
+        core = ndimage.binary_erosion(scene.mask, iterations=3)
+        if core.sum() < 30:
+            continue
+        around = ndimage.binary_dilation(scene.mask, iterations=9) & ~ndimage.binary_dilation(scene.mask, iterations=3)
+        gaps.append(abs(np.median(luma[core]) - np.median(luma[around])))
+    assert len(gaps) >= 40 and min(gaps) > 40 and np.median(gaps) > 90, (len(gaps), np.percentile(gaps, [0, 10, 50]))
