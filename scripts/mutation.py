@@ -241,6 +241,7 @@ TARGETS: dict[str, Target] = {
     "thirteenth sealed set": Target("models/datasets/shapes_sealed13.py", ["tests/test_sealed13.py"]),
     "fourteenth sealed set": Target("models/datasets/shapes_sealed14.py", ["tests/test_sealed14.py"]),
     "fifteenth sealed set": Target("models/datasets/shapes_sealed15.py", ["tests/test_sealed15.py"]),
+    "sixteenth sealed set": Target("models/datasets/shapes_sealed16.py", ["tests/test_sealed16.py"]),
     "dataset names": Target(
         "models/datasets/factory.py", ["tests/test_camera_sealed.py", "-k", "spelling or test_split_only"]
     ),
@@ -1529,6 +1530,78 @@ HAND_MUTANTS: list[HandMutant] = [
         "the ink always lighter than the surface, so a pale surface hides it",
         "target = dark if apart[0] >= apart[1] else light",
         "target = light",
+    ),
+    HandMutant(
+        "sixteenth sealed set",
+        "a ring scattered over its whole disc, so its hole fills with all but a thin circle of bare counter",
+        'inner = _RING_HOLE if name == "ring" else 0.0',
+        "inner = 0.0",
+    ),
+    HandMutant(
+        "sixteenth sealed set",
+        "a fan triangle's far half not folded back, so points land outside the polygon and its discs with them",
+        "fold = s + t > 1  # a point of the parallelogram beyond the triangle, folded back into it",
+        "fold = s + t > 2",
+    ),
+    HandMutant(
+        "sixteenth sealed set",
+        "a heap's discs kept wherever their middles fall, so they stick out over the outline",
+        "keep = clearance(name, middles) >= radii",
+        "keep = clearance(name, middles) >= 0",
+    ),
+    HandMutant(
+        "sixteenth sealed set",
+        "a ray counted as a hit only when all its nearest discs reach it",
+        "top[near] = np.where(distance < reach, index, -1).max(axis=1)",
+        "top[near] = np.where(distance < reach, index, -1).min(axis=1)",
+    ),
+    HandMutant(
+        "sixteenth sealed set",
+        "the rays worth asking the tree about boxed by the middles alone, so the outer discs lose their rims",
+        "low, high = middles.min(axis=0) - radii.max(), middles.max(axis=0) + radii.max()",
+        "low, high = middles.min(axis=0), middles.max(axis=0)",
+    ),
+    HandMutant(
+        "sixteenth sealed set",
+        "the fisheye made rectilinear: the angle off the axis as an arctangent of the distance, not the distance",
+        "theta = field * rho",
+        "theta = np.arctan(field * rho)",
+    ),
+    HandMutant(
+        "sixteenth sealed set",
+        "the second field not shaken, so the frame is no longer interlaced",
+        "land[1::2, :, :, 0] += view[3]",
+        "land[1::2, :, :, 0] += 0.0",
+    ),
+    HandMutant(
+        "sixteenth sealed set",
+        "the fit's rescaling dropped, so the object's box misses its band",
+        "scale *= extent / longer",
+        "scale *= 1.0",
+    ),
+    HandMutant(
+        "sixteenth sealed set",
+        "a necklace's corners left without their bead, so a star's points and a square's corners are cut",
+        "        beads.append(a)\n",
+        "        beads.append((a + b) / 2)\n",
+    ),
+    HandMutant(
+        "sixteenth sealed set",
+        "the object always light, so a pale counter hides it",
+        "return _tone(rng, dark if crowd_dark <= crowd_light else light)",
+        "return _tone(rng, light)",
+    ),
+    HandMutant(
+        "sixteenth sealed set",
+        "every picture drawn on the first counter, whatever its group says",
+        "colours = counter(rng, surface, flat, side)",
+        "colours = counter(rng, SURFACES16[0], flat, side)",
+    ),
+    HandMutant(
+        "sixteenth sealed set",
+        "the wavelet's second level skipped, so the codec works on 2 x 2 blocks only",
+        "average = _haar(average, step * 1.5, levels - 1)",
+        "average = average",
     ),
     HandMutant(
         "fifteenth sealed set",
