@@ -70,6 +70,16 @@ def test_a_surface_pair_item_stacks_its_views_with_the_class_they_share() -> Non
         assert torch.equal(pictures[0], first)
 
 
+def test_a_surface_view_is_the_degraded_scene_drawn_from_the_items_shape_and_surface_generators() -> None:
+    view = ShapesDataset("train", 6, 48, seed=2, surface=2)
+    for index in range(6):
+        image, mask, label = view.sample(index)
+        scene = generate_scene(
+            np.random.default_rng([2, 0, index]), 48, surface=np.random.default_rng([2, 0, index, 2])
+        )
+        assert np.array_equal(image, scene.image) and np.array_equal(mask, scene.mask) and label == scene.label
+
+
 def test_a_surface_pair_dataset_needs_two_views_and_a_tensor_transform() -> None:
     with pytest.raises(ValueError, match="views must be at least 2"):
         SurfacePairs("train", 4, 32, transform=eval_transform(preprocessing_for("shapes", 32)), views=1)
