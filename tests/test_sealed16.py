@@ -19,6 +19,7 @@ from models.datasets import shapes_sealed16 as sealed16
 from models.datasets.shapes_camera import EVERY_BAND
 from models.datasets.shapes_sealed import SealedScene, first_draws
 from models.datasets.shapes_sealed16 import OUTLINED16, STYLES16, SURFACES16, ShapesSealed16Dataset
+from models.datasets.shapes_strokes import CIRCLE_LINE_SHARE
 from tests.sealed_measures import (
     LUMA,
     assert_bands_outlines_and_groups,
@@ -188,33 +189,34 @@ def test_every_sixteenth_class_is_solid_or_empty_at_known_points() -> None:
 def test_every_sixteenth_necklace_strings_touching_beads_along_the_outline(name: str) -> None:
     """A necklace's beads sit on the class's outline, one at every corner, each touching the next, so the line
     has no gaps; a ring, which an outline cannot tell from a circle, is a heap filling its band instead."""
-    middles, radii = sealed16.necklace(np.random.default_rng(8), name, 0.075)
+    middles, radii = sealed16.necklace(np.random.default_rng(8), name, sealed16._BEAD)
     if name == "ring":
         rho = np.hypot(middles[:, 0], middles[:, 1])
         assert rho.min() >= 0.55 + radii.min() - 1e-9 and rho.max() <= 1 - radii.min() + 1e-9
         assert len(middles) > 200
         return
-    assert sealed16.clearance(name, middles).max() < 0.3 * 0.075
+    assert sealed16.clearance(name, middles).max() < 0.3 * sealed16._BEAD
     gaps = np.linalg.norm(middles - np.roll(middles, -1, axis=0), axis=1)
     assert gaps.max() < radii.min() + np.roll(radii, -1).min(), gaps.max()
     if name != "circle":
         for corner in sealed16.corners(name):
-            assert np.linalg.norm(middles - corner, axis=1).min() < 0.3 * 0.075
+            assert np.linalg.norm(middles - corner, axis=1).min() < 0.3 * sealed16._BEAD
 
 
 def test_every_sixteenth_necklace_circle_line_is_thinner_than_a_rings_band() -> None:
     """A circle strung as a necklace and a ring heaped as one are told apart by their width: the circle's line is
-    under half as wide as the ring's band (each width its area over its middle line's length)."""
+    within the project's share of its radius and under half as wide as the ring's band (each width its area over
+    its middle line's length)."""
     grid = np.mgrid[-1.1:1.1:300j, -1.1:1.1:300j].reshape(2, -1).T
     cell = (2.2 / 299) ** 2
     widths = {}
     for name, middle_radius in (("circle", 1.0), ("ring", 0.775)):
-        middles, radii = sealed16.necklace(np.random.default_rng(3), name, 0.075)
+        middles, radii = sealed16.necklace(np.random.default_rng(3), name, sealed16._BEAD)
         covered = np.zeros(len(grid), bool)
         for start in range(0, len(grid), 25_000):
             covered[start : start + 25_000] = _heap_cover(middles, radii, grid[start : start + 25_000])
         widths[name] = covered.sum() * cell / (2 * math.pi * middle_radius)
-    assert widths["circle"] < 0.5 * widths["ring"], widths
+    assert widths["circle"] <= CIRCLE_LINE_SHARE < 0.5 * widths["ring"], widths
 
 
 def test_every_sixteenth_ray_hits_exactly_where_a_disc_reaches_and_names_a_disc_that_does() -> None:
@@ -468,7 +470,7 @@ def test_every_sixteenth_object_stays_clear_of_the_frame_and_the_timestamp(
 
 def test_every_sixteenth_object_stands_apart_from_the_counter_round_it(sixteenth_at_192: list[SealedScene]) -> None:
     """A person reads the shape at a glance: the object's middle differs from the counter just outside it, by at
-    least 40 grey levels and by 90 at the median; every picture is a uint8 frame with object and counter."""
+    least 40 grey levels and by 85 at the median; every picture is a uint8 frame with object and counter."""
     gaps = []
     for scene in sixteenth_at_192:
         luma = scene.image.astype(np.float64) @ LUMA
@@ -478,4 +480,4 @@ def test_every_sixteenth_object_stands_apart_from_the_counter_round_it(sixteenth
             continue
         around = ndimage.binary_dilation(scene.mask, iterations=9) & ~ndimage.binary_dilation(scene.mask, iterations=3)
         gaps.append(abs(np.median(luma[core]) - np.median(luma[around])))
-    assert len(gaps) >= 40 and min(gaps) > 40 and np.median(gaps) > 90, (len(gaps), np.percentile(gaps, [0, 10, 50]))
+    assert len(gaps) >= 40 and min(gaps) > 40 and np.median(gaps) > 85, (len(gaps), np.percentile(gaps, [0, 10, 50]))
