@@ -164,7 +164,7 @@ TARGETS: dict[str, Target] = {
             "tests/test_datasets.py",
             "-k",
             "pattern or print or relief or motif or pebbles or cells or coats or rounds or glass or spots or contours"
-            " or tiles or weaves or grids or lattice or lozenges or keys",
+            " or tiles or weaves or grids or lattice or lozenges",
         ],
         (
             "_square_wave",
@@ -199,8 +199,6 @@ TARGETS: dict[str, Target] = {
             "_pattern_contours",
             "_pattern_tiles",
             "_pattern_lozenges",
-            "_cells",
-            "_pattern_keys",
             "_background_pattern",
         ),
     ),
@@ -1446,38 +1444,8 @@ HAND_MUTANTS: list[HandMutant] = [
     HandMutant(
         "pattern backgrounds",
         "lozenges dropped from the surfaces of a shape's scale",
-        "    _pattern_tiles,\n    _pattern_lozenges,\n",
-        "    _pattern_tiles,\n",
-    ),
-    HandMutant(
-        "pattern backgrounds",
-        "keys dropped from the surfaces of a shape's scale",
-        "    _pattern_lozenges,\n    _pattern_keys,\n)",
-        "    _pattern_lozenges,\n)",
-    ),
-    HandMutant(
-        "pattern backgrounds",
-        "a crossword's cells as large as the biggest shape, so a cell is a square object",
-        "pitch = rng.uniform(7.0, 18.0) * unit",
-        "pitch = rng.uniform(30.0, 45.0) * unit",
-    ),
-    HandMutant(
-        "pattern backgrounds",
-        "legends as large as a small shape",
-        "& (np.abs(b - corner) < 0.08)",
-        "& (np.abs(b - corner) < 0.3)",
-    ),
-    HandMutant(
-        "pattern backgrounds",
-        "a keyboard every time, never a crossword",
-        "crossword = rng.random() < 0.5",
-        "crossword = False",
-    ),
-    HandMutant(
-        "pattern backgrounds",
-        "no legend or number in any cell",
-        "marked = (rng.random(blocks.shape) < rng.uniform(0.3, 0.9)) & ~blocks",
-        "marked = np.zeros(blocks.shape, bool)",
+        "    _pattern_tiles,\n    _pattern_lozenges,\n)",
+        "    _pattern_tiles,\n)",
     ),
     HandMutant(
         "pattern backgrounds",
