@@ -637,31 +637,6 @@ def test_lozenges_tile_every_picture_in_cells_near_a_shape_in_size_never_a_plain
     assert 3 <= sum(two_tone) <= 13, two_tone  # harlequin, and lattices on one ground, outlined or cored
 
 
-def test_keys_and_crosswords_grid_every_picture_in_squares_near_a_shape_in_size_each_mark_smaller_than_any() -> None:
-    from scipy import ndimage
-
-    from models.datasets.shapes_backgrounds import _SHAPE_SCALE_PATTERNS, _pattern_keys
-
-    assert _pattern_keys in _SHAPE_SCALE_PATTERNS
-    size, light, dark, pale = 96, np.full(3, 220.0, np.float32), np.full(3, 30.0, np.float32), np.full(3, 200.0)
-    crosswords, marked = 0, 0
-    for i in range(16):
-        picture = _pattern_keys(np.random.default_rng([26, i]), size, light, dark)
-        assert picture.shape == (size, size, 3) and np.isfinite(picture).all()
-        grey = picture.mean(axis=2)
-        cells, count = ndimage.label(grey > 125)  # open cells or keycaps, cut apart by lines, blocks and frame
-        edge = np.unique(np.r_[cells[0], cells[-1], cells[:, 0], cells[:, -1]])
-        sides = np.sqrt(ndimage.sum(grey > 125, cells, np.setdiff1d(np.arange(1, count + 1), edge))) / size
-        assert len(sides) >= 3 and 0.07 < np.median(sides) and sides.max() < 0.35, (i, sides)  # each a shape's size
-        crosswords += (grey == 220).mean() > 0.2  # a crossword's open cells are flat; keycaps are shaded
-        # on a ground too close to the paper for ink, legends and numbers are black and nothing else is
-        marks, found = ndimage.label(_pattern_keys(np.random.default_rng([26, i]), size, light, pale).mean(axis=2) == 0)
-        boxes = [max(a.stop - a.start, b.stop - b.start) / size for a, b in ndimage.find_objects(marks)]
-        assert max(boxes, default=0) < 0.1, (i, boxes)  # under the smallest shape drawn
-        marked += found >= 3
-    assert 3 <= crosswords <= 13 and marked >= 14, (crosswords, marked)
-
-
 def test_a_hex_lattice_gives_every_point_six_neighbours_one_cell_away_and_covers_the_picture() -> None:
     from scipy.spatial import cKDTree
 

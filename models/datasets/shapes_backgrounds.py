@@ -536,52 +536,6 @@ def _pattern_lozenges(rng: np.random.Generator, size: int, c1: np.ndarray, c2: n
     return np.clip(picture, 0, 255).astype(np.float32)
 
 
-def _cells(u: np.ndarray, v: np.ndarray, pitch: float, stagger: np.ndarray | None) -> tuple[np.ndarray, ...]:
-    """Each pixel's cell (column, row, counted from 0) in a grid of ``pitch``, rows shifted by ``stagger`` pitches,
-    and where it lies inside its cell (0 to 1 along each side)."""
-    row = np.floor(v / pitch).astype(np.int64)
-    row = row - row.min()
-    if stagger is not None:
-        u = u + stagger[row % len(stagger)] * pitch
-    column = np.floor(u / pitch).astype(np.int64)
-    along, across = u / pitch - np.floor(u / pitch), v / pitch - np.floor(v / pitch)
-    return column - column.min(), row, along, across
-
-
-def _pattern_keys(rng: np.random.Generator, size: int, c1: np.ndarray, c2: np.ndarray) -> np.ndarray:
-    """A keyboard or a crossword: square keys or cells a shape's size, each with a legend or number smaller than any
-    shape, so a square in a grid of squares, or a mark inside one, is no object."""
-    u, v = _rotated_frame(rng, size)
-    unit = size / 64.0
-    crossword = rng.random() < 0.5
-    if crossword:  # thin lines round every cell, blocks turned onto themselves by a half turn
-        pitch = rng.uniform(7.0, 18.0) * unit
-        column, row, a, b = _cells(u + rng.uniform(0, pitch), v + rng.uniform(0, pitch), pitch, None)
-        blocks = rng.random((column.max() + 1, row.max() + 1)) < rng.uniform(0.1, 0.3)
-        blocks = blocks | blocks[::-1, ::-1]
-        border = np.minimum(np.minimum(a, 1 - a), np.minimum(b, 1 - b)) * pitch  # pixels to the nearest line
-        line = np.clip(rng.uniform(0.4, 0.8) * unit - border + 0.5, 0.0, 1.0)
-        picture = _mix(c1, c2, np.maximum(blocks[column, row], line))
-    else:  # rounded caps in staggered rows, dished and lit from above, on a frame of the second colour
-        pitch = rng.uniform(8.0, 22.0) * unit
-        column, row, a, b = _cells(u + rng.uniform(0, pitch), v + rng.uniform(0, pitch), pitch, rng.uniform(0, 1, 8))
-        half, round_ = 0.5 - rng.uniform(0.05, 0.15), rng.uniform(0.05, 0.2)
-        dx = np.maximum(np.abs(a - 0.5) - (half - round_), 0.0)
-        dy = np.maximum(np.abs(b - 0.5) - (half - round_), 0.0)
-        cap = np.clip((round_ - np.hypot(dx, dy)) * pitch + 0.5, 0.0, 1.0)
-        tones = rng.uniform(0.0, 0.35, (column.max() + 1, row.max() + 1))
-        if rng.random() < 0.4:  # a children's keyboard: some caps nearer the frame's colour
-            tones = np.where(rng.random(tones.shape) < 0.3, rng.uniform(0.5, 0.8, tones.shape), tones)
-        t = np.clip(tones[column, row] + rng.uniform(0.0, 0.25) * (0.5 - b), 0.0, 1.0)
-        picture = _mix(c2, _mix(c1, c2, t), cap)
-        blocks = np.zeros(tones.shape, bool)
-    marked = (rng.random(blocks.shape) < rng.uniform(0.3, 0.9)) & ~blocks  # a crossword numbers only open cells
-    corner, wide = rng.uniform(0.28, 0.36), rng.uniform(0.05, 0.08)  # in the upper left, a sixth of the pitch or less
-    mark = marked[column, row] & (np.abs(a - corner) < wide) & (np.abs(b - corner) < 0.08)
-    picture = np.where(mark[..., None], _ink_on(c1, c2), picture)
-    return np.clip(picture, 0, 255).astype(np.float32)
-
-
 def _pattern_spots(rng: np.random.Generator, size: int, c1: np.ndarray, c2: np.ndarray) -> np.ndarray:
     """Turing spots and mazes, camouflage or a cow's hide: blobs cut from band-pass noise, some as large as a shape."""
     unit = size / 64.0
@@ -671,12 +625,10 @@ _SHAPE_SCALE_PATTERNS = (
     _pattern_contours,
     _pattern_tiles,
     _pattern_lozenges,
-    _pattern_keys,
 )
-"""Cells, coats, rounds, glass, spots, contours, tiles, lozenges, keys: features a shape's size, each sealed set's
-snag."""
+"""Cells, coats, rounds, glass, spots, contours, tiles, lozenges: features a shape's size, each sealed set's snag."""
 _PATTERNS = _FINE_PATTERNS + _SHAPE_SCALE_PATTERNS
-_SHAPE_SCALE_SHARE = 0.6  # of the patterns: the nine of seventeen drawn half as often again as the other eight together
+_SHAPE_SCALE_SHARE = 0.6  # of the patterns: the eight of sixteen drawn half as often again as the other eight together
 
 
 def _background_pattern(rng: np.random.Generator, size: int, c1: np.ndarray, c2: np.ndarray) -> np.ndarray:
