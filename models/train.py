@@ -11,6 +11,7 @@ what the model is worth.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import math
 import random
@@ -28,10 +29,17 @@ from attention.errors import CheckpointError, InputError
 from attention.spatial import SpatialAttention
 
 from .checkpoint import Preprocessing, checkpoint_dict, save_checkpoint
-from .datasets import DATASET_INFO, SHAPES_DEFAULT_LENGTHS, SurfacePairs, build_dataset, canonical_dataset_name
+from .datasets import (
+    DATASET_INFO,
+    SHAPES_DEFAULT_LENGTHS,
+    ShapesMasked,
+    SurfacePairs,
+    build_dataset,
+    canonical_dataset_name,
+)
 from .evaluation import evaluate_accuracy
 from .networks import ARCHITECTURES, build_model, resolved_config
-from .transforms import eval_transform, train_transform
+from .transforms import ShapesWithMask, eval_transform, train_transform
 
 LOGGER = logging.getLogger(__name__)
 
@@ -178,6 +186,43 @@ def surface_consistency_loss(logits: torch.Tensor, views: int) -> torch.Tensor:
     )
 
 
+class SpatialLogits:
+    """Every spatial attention's logits of one forward pass, with gradients, from hooks that live while it is open."""
+
+    def __init__(self, model: nn.Module) -> None:
+        self.layers = [module for module in model.modules() if isinstance(module, SpatialAttention)]
+        self.logits: list[torch.Tensor] = []
+        self._handles: list[Any] = []
+
+    def _keep(self, _module: nn.Module, _args: Any, output: Any) -> None:
+        self.logits.append(output.logits)
+
+    def __enter__(self) -> SpatialLogits:
+        self._handles = [layer.mask_tap.register_forward_hook(self._keep) for layer in self.layers]
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        for handle in self._handles:
+            handle.remove()
+        self._handles = []
+
+
+def attention_on_object_loss(logits: list[torch.Tensor], masks: torch.Tensor) -> torch.Tensor:
+    """Minus the log of the softmax mass each spatial mask puts on the object, averaged over layers and pictures.
+
+    It is near zero only when the logits peak on the object, and it asks for nothing about their scale, so the
+    gates keep their 0-1 range. A cell of a coarse layer counts as the object when any of its pixels does; a
+    picture without an object adds nothing.
+    """
+    total = torch.zeros((), device=masks.device)
+    for layer in logits:
+        inside = nn.functional.adaptive_max_pool2d(masks, layer.shape[-2:]).flatten(1) > 0.5
+        log_share = layer.float().flatten(1).log_softmax(dim=1)
+        on_object = torch.logsumexp(log_share.masked_fill(~inside, float("-inf")), dim=1)
+        total = total - torch.where(inside.any(dim=1), on_object, torch.zeros_like(on_object)).mean()
+    return total / max(len(logits), 1)
+
+
 def flatten_views(images: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Items x views pictures as consecutive pictures with their labels, the order the consistency loss reads."""
     views = images.shape[1]
@@ -238,6 +283,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "divergence between the two predictions to the loss (0, the default, trains on single pictures)",
     )
     parser.add_argument(
+        "--mask-loss",
+        type=float,
+        default=0.0,
+        metavar="WEIGHT",
+        help="shapes only: add WEIGHT times minus the log of the softmax mass each spatial mask puts on the drawn "
+        "object (its mask moves with the augmentation) to the loss, so attention learns where the object is",
+    )
+    parser.add_argument(
         "--channels-last", action="store_true", help="NHWC memory layout: about 15%% faster convolutions on CPU"
     )
     parser.add_argument("--seed", type=int, default=0)
@@ -281,10 +334,12 @@ def build_splits(args: argparse.Namespace, prep: Preprocessing) -> tuple[Dataset
     if dataset == "shapes":
         common["size"] = prep.input_size[0]
     augment = train_transform(dataset, prep, args.random_erasing, args.stray_lines, args.soft_lines)
-    if args.surface_pairs > 0:
+    if args.mask_loss > 0:
+        train: Dataset = ShapesMasked("train", args.train_size, common["size"], args.seed, ShapesWithMask(prep))
+    elif args.surface_pairs > 0:
         # --train-size counts pictures, so a step sees as many pictures with pairs as without.
         pictures = args.train_size if args.train_size is not None else SHAPES_DEFAULT_LENGTHS["train"]
-        train: Dataset = SurfacePairs("train", pictures // 2, common["size"], args.seed, augment)
+        train = SurfacePairs("train", pictures // 2, common["size"], args.seed, augment)
     else:
         train = build_dataset(
             dataset, "train", transform=augment, length=args.train_size if dataset == "shapes" else None, **common
@@ -324,6 +379,12 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         raise SystemExit(f"error: --surface-pairs must be a weight from 0 to 100, got {args.surface_pairs}")
     if args.surface_pairs > 0 and (dataset != "shapes" or args.batch_size % 2):
         raise SystemExit("error: --surface-pairs needs --dataset shapes and an even --batch-size (pictures per step)")
+    if not 0.0 <= args.mask_loss <= 100.0:  # also refuses nan
+        raise SystemExit(f"error: --mask-loss must be a weight from 0 to 100, got {args.mask_loss}")
+    if args.mask_loss > 0 and (dataset != "shapes" or args.surface_pairs > 0):
+        raise SystemExit(
+            "error: --mask-loss needs --dataset shapes (its scenes carry object masks), without --surface-pairs"
+        )
     arch = args.arch or DEFAULT_ARCH[dataset]
     prep = preprocessing_for(dataset, args.image_size)
     train_set, val_set, test_set, classes = build_splits(args, prep)
@@ -344,6 +405,8 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         config["image_size"] = prep.input_size[0]  # a ViT's position embeddings are made for one input size
     config = resolved_config(arch, config)
     model = build_model(arch, **config)
+    if args.mask_loss > 0 and not SpatialLogits(model).layers:
+        raise SystemExit(f"error: --mask-loss needs spatial attention, and this {arch} has none")
     if args.spatial_init == "neutral":
         if args.init:
             raise SystemExit("error: --spatial-init neutral starts the masks afresh; it cannot follow --init")
@@ -419,13 +482,17 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         # The loss is summed on the device and read back every few steps only: reading
         # it every step would make a GPU wait for each step to finish.
         running_sum, seen = torch.zeros((), device=device), 0
-        for images, labels in bar:
+        for batch in bar:
+            images, labels = batch[0], batch[1]
             if views > 1:
                 images, labels = flatten_views(images, labels)
             images = images.to(device, non_blocking=True, memory_format=memory_format)
             labels = labels.to(device, non_blocking=True)
-            logits = model(images)
+            with SpatialLogits(model) if args.mask_loss > 0 else contextlib.nullcontext() as taps:
+                logits = model(images)
             loss = criterion(logits, labels)
+            if taps is not None:
+                loss = loss + args.mask_loss * attention_on_object_loss(taps.logits, batch[2].to(device))
             if views > 1:
                 loss = loss + args.surface_pairs * surface_consistency_loss(logits, views)
             if teacher is not None:
@@ -498,6 +565,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         "stray_lines": args.stray_lines,
         "soft_lines": args.soft_lines,
         "surface_pairs": args.surface_pairs,
+        "mask_loss": args.mask_loss,
         "channels_last": args.channels_last,
         "seed": args.seed,
         "init": args.init,

@@ -12,7 +12,8 @@ from typing import Any
 
 import torch
 from PIL import Image, ImageDraw
-from torchvision import transforms
+from torchvision import transforms, tv_tensors
+from torchvision.transforms import v2
 
 from attention.images import Preprocessing, Preprocessor
 
@@ -90,17 +91,7 @@ def train_transform(
     final = Preprocessor(prep)
     height, width = prep.input_size
     if dataset == "shapes":
-        # The generator already randomises position, scale, colour and background;
-        # flips and small rescales add views a paint program or a camera would give.
-        steps = [
-            transforms.RandomHorizontalFlip(),
-            transforms.RandomVerticalFlip(),
-            transforms.RandomApply(
-                [transforms.RandomResizedCrop((height, width), scale=(0.8, 1.0), ratio=(0.85, 1.18))], p=0.3
-            ),
-            transforms.RandomApply([transforms.ColorJitter(0.3, 0.3, 0.3, 0.05)], p=0.5),
-            transforms.RandomGrayscale(p=0.1),
-        ]
+        steps = [shapes_geometry(height, width), *shapes_colour()]
     elif dataset == "fashion-mnist":
         steps = [
             transforms.RandomCrop((height, width), padding=2, padding_mode="edge"),
@@ -116,6 +107,43 @@ def train_transform(
         steps.insert(0, StrayLines(stray_lines, soft=soft_lines))
     after = [transforms.RandomErasing(p=random_erasing, value=0.0)] if random_erasing > 0 else []
     return transforms.Compose([*steps, final, *after])
+
+
+def shapes_geometry(height: int, width: int) -> v2.Compose:
+    """Flips and small rescales, views a paint program or a camera adds to the generator's; a mask moves with them."""
+    return v2.Compose(
+        [
+            v2.RandomHorizontalFlip(),
+            v2.RandomVerticalFlip(),
+            v2.RandomApply([v2.RandomResizedCrop((height, width), scale=(0.8, 1.0), ratio=(0.85, 1.18))], p=0.3),
+        ]
+    )
+
+
+def shapes_colour() -> list[Any]:
+    """Colour changes on top of the generator's palettes; they leave where the object is alone."""
+    return [
+        transforms.RandomApply([transforms.ColorJitter(0.3, 0.3, 0.3, 0.05)], p=0.5),
+        transforms.RandomGrayscale(p=0.1),
+    ]
+
+
+class ShapesWithMask:
+    """Shapes augmentation that moves the object mask with the picture, so a loss can compare attention with it.
+
+    Called with a picture and its bool H x W mask, it returns the picture as
+    :func:`train_transform` makes it and the mask as a float 1 x H x W tensor.
+    """
+
+    def __init__(self, prep: Preprocessing) -> None:
+        height, width = prep.input_size
+        self.geometry = shapes_geometry(height, width)
+        self.rest = transforms.Compose([*shapes_colour(), Preprocessor(prep)])
+
+    def __call__(self, image: Image.Image, mask: Any) -> tuple[torch.Tensor, torch.Tensor]:
+        object_mask = tv_tensors.Mask(torch.as_tensor(mask, dtype=torch.uint8).unsqueeze(0))
+        picture, moved = self.geometry(image, object_mask)
+        return self.rest(picture), moved.as_subclass(torch.Tensor).float()
 
 
 def eval_transform(prep: Preprocessing) -> Preprocessor:

@@ -10,7 +10,7 @@ which builds any of them by name. Everything public is re-exported here, so
 from .factory import DATASET_INFO, DATASET_NAMES, build_dataset, canonical_dataset_name
 from .fashion import DEFAULT_FASHION_ROOT, FASHION_CLASSES, FashionMNISTIdx, find_fashion_files, read_idx
 from .imagefolder import ImageFolderDataset, load_folder_image
-from .shapes import SHAPES_DEFAULT_LENGTHS, ShapesDataset, SurfacePairs
+from .shapes import SHAPES_DEFAULT_LENGTHS, ShapesDataset, ShapesMasked, SurfacePairs
 from .shapes_heldout import (
     HELDOUT_BACKGROUNDS,
     HELDOUT_DEFAULT_LENGTH,
@@ -39,6 +39,7 @@ __all__ = [
     "ImageFolderDataset",
     "ShapeScene",
     "ShapesDataset",
+    "ShapesMasked",
     "SurfacePairs",
     "ShapesHeldoutDataset",
     "Transform",

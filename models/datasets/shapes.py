@@ -9,6 +9,7 @@ be checked against it. Nothing is stored on disk.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -161,6 +162,35 @@ class ShapesDataset(Dataset):
     def masks(self, index: int) -> np.ndarray:
         """The bool object mask of sample ``index``."""
         return self.sample(index)[1]
+
+
+class ShapesMasked(Dataset):
+    """Shapes scenes with their object masks, moved by the same augmentation, for a loss on where attention looks.
+
+    Item ``i`` is ``(picture, label, mask)``, where ``transform(pil, bool_mask)`` makes the
+    picture and the 1 x H x W float mask (:class:`models.transforms.ShapesWithMask`).
+    """
+
+    def __init__(
+        self, split: str, length: int | None, size: int, seed: int, transform: Callable[[Any, np.ndarray], Any]
+    ) -> None:
+        self.scenes = ShapesDataset(split, length, size, seed)
+        self.transform = transform
+        self.classes = self.scenes.classes
+        self.class_to_idx = self.scenes.class_to_idx
+
+    def __len__(self) -> int:
+        return len(self.scenes)
+
+    def __getitem__(self, index: int) -> tuple[Any, int, Any]:
+        image, mask, label = self.scenes.sample(index)
+        picture, moved = self.transform(Image.fromarray(np.ascontiguousarray(image)), mask)
+        return picture, label, moved
+
+    @property
+    def targets(self) -> list[int]:
+        """Labels of all items, without rendering."""
+        return self.scenes.targets
 
 
 class SurfacePairs(Dataset):
