@@ -296,6 +296,16 @@ TARGETS: dict[str, Target] = {
     "surface pairs": Target(
         "models/train.py", ["tests/test_surface_pairs.py"], ("surface_consistency_loss", "flatten_views")
     ),
+    "mask loss": Target(
+        "models/train.py",
+        ["tests/test_mask_loss.py"],
+        ("attention_on_object_loss", "_keep", "__enter__", "__exit__"),
+    ),
+    "masked items": Target(
+        "models/transforms.py",
+        ["tests/test_mask_loss.py", "tests/test_transforms.py", "-m", "not slow"],
+        ("shapes_geometry", "__init__", "__call__"),
+    ),
     "surface pair items": Target("models/datasets/shapes.py", ["tests/test_surface_pairs.py"], ("surface_rng_for",)),
     "surface scenes": Target(
         "models/datasets/shapes_scene.py", ["tests/test_surface_pairs.py"], ("render_shape_scene",)
@@ -316,6 +326,43 @@ class HandMutant:
 # Bugs a developer makes while refactoring. When a module changes, its snippets may stop matching: the run
 # reports those as STALE and fails, so someone refreshes the snippet instead of losing the mutant silently.
 HAND_MUTANTS: list[HandMutant] = [
+    # models: spatial attention trained on where the drawn object is.
+    HandMutant(
+        "mask loss",
+        "the mass off the object counted instead of on it",
+        'log_share.masked_fill(~inside, float("-inf"))',
+        'log_share.masked_fill(inside, float("-inf"))',
+    ),
+    HandMutant(
+        "mask loss",
+        "a coarse cell on the object only when all its pixels are",
+        "nn.functional.adaptive_max_pool2d(masks, layer.shape[-2:])",
+        "-nn.functional.adaptive_max_pool2d(-masks, layer.shape[-2:])",
+    ),
+    HandMutant(
+        "mask loss",
+        "a picture without an object adds minus infinity",
+        "torch.where(inside.any(dim=1), on_object, torch.zeros_like(on_object))",
+        "on_object",
+    ),
+    HandMutant(
+        "mask loss",
+        "the hooks stay on the model after training",
+        "            handle.remove()\n",
+        "            pass\n",
+    ),
+    HandMutant(
+        "mask loss",
+        "the gates kept instead of their logits",
+        "self.logits.append(output.logits)",
+        "self.logits.append(output.mask)",
+    ),
+    HandMutant(
+        "masked items",
+        "the mask kept where the scene drew it while the picture is flipped and cropped",
+        "picture, moved = self.geometry(image, object_mask)",
+        "picture, moved = self.geometry(image), object_mask",
+    ),
     # models: one shape on two surfaces, and the consistency loss between them.
     HandMutant(
         "surface pairs",
