@@ -30,8 +30,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--dataset",
         help="dataset to evaluate on (default: the one the checkpoint was trained on); shapes-heldout: 300 "
         "pictures (or --limit) from an independent renderer, scored per background kind; shapes-camera: 300 "
-        "drawings as a webcam sees them, by size band, hand and class; shapes-sealed to shapes-sealed-16: 400 "
-        "pictures each of sixteen more renderers (matplotlib paths, OpenCV, matplotlib's Agg patches, torch implicit "
+        "drawings as a webcam sees them, by size band, hand and class; shapes-sealed to shapes-sealed-17: 400 "
+        "pictures each of seventeen more renderers (matplotlib paths, OpenCV, matplotlib's Agg patches, torch implicit "
         "functions, scipy-filled traced outlines, even-odd fills and stamped brushes, exact area coverage through a "
         "Bayer sensor, triangle meshes rasterised by edge functions through a phone's camera, "
         "polar radius rules on surfaces with cells of a shape's size, outlines walked and filled as holes, SVG paths "
@@ -40,7 +40,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "through a barrel lens, card, halftone, foam and inkjet outlines filled by their winding number and seen by "
         "a flatbed scanner, plasticine, acrylic, laminated card and fuse beads made of discs and half-planes, "
         "settled cell by cell by interval bounds and seen by a classroom document camera, sand, sequins, sweets and "
-        "bead necklaces heaped of small discs at random and ray-cast through a shop's CCTV fisheye), by background, "
+        "bead necklaces heaped of small discs at random and ray-cast through a shop's CCTV fisheye, playground paint, "
+        "tarpaulins, flower beds and painted lines on open ground drawn from their Fourier transform and seen by a "
+        "drone), by background, "
         "size band and class, each to be run once per trained model; all test split only",
     )
     parser.add_argument("--split", default="test", choices=("train", "val", "test"))

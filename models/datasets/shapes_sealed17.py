@@ -1,4 +1,4 @@
-"""The seventeenth sealed renderer: shapes marked out on the ground, rasterised from their Fourier transform, seen by a drone.
+"""The seventeenth sealed renderer: shapes marked out on open ground, drawn from their Fourier transform, by drone.
 
 Each class is one or more closed loops (a circle and a ring of 192 sides, a ring's hole wound against its outer loop,
 a star ten corners, a cross twelve) mapped through the drone's camera onto the frame, and the object's cover is
