@@ -94,6 +94,14 @@ def offset(loop: np.ndarray, distance: float) -> np.ndarray:
     return loop + distance * mitre / np.sum(mitre * n1, axis=1, keepdims=True)
 
 
+def line_half(rng: np.random.Generator, name: str) -> float:
+    """Half a painted line's width, in the class's units (a circle's radius is one): a circle's whole line at most
+    ``CIRCLE_LINE_SHARE`` of its radius, so that it never passes for a ring's band."""
+    if name == "circle":
+        return rng.uniform(0.6, 0.95) * CIRCLE_LINE_SHARE / 2
+    return rng.uniform(0.035, 0.05)
+
+
 def outline_quadrature(frame_loops: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """Points along the loops and, at each, its edge's outward normal times its share of the edge's length: two
     Gauss-Legendre points on each piece of an edge under ``_PIECE`` long, so that a sum over them integrates a
@@ -280,6 +288,11 @@ def _track(
 
 def ground(rng: np.random.Generator, kind: str, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """The ground's colour (n, 3) where the frame's pixels land, its features as large as the shapes."""
+    return np.clip(_ground(rng, kind, x, y), 0, 255)
+
+
+def _ground(rng: np.random.Generator, kind: str, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """The ground's colour (n, 3) by its kind, before it is kept within 0-255."""
     salt = int(rng.integers(1 << 30))
     grain = _hash(np.floor(x * 1.3), np.floor(y * 1.3), salt) - 0.5
     if kind == "car park":
@@ -351,7 +364,8 @@ def ground(rng: np.random.Generator, kind: str, x: np.ndarray, y: np.ndarray) ->
         radius = np.hypot(x - centre[0], y - centre[1])
         lane = rng.uniform(22, 30)
         edge = np.abs(radius - np.round(radius / lane) * lane) < 1.1
-        level = rng.uniform(0.8, 1.1) + 0.25 * grain + 0.04 * _waves(rng, x, y, 60)
+        worn = 0.3 * _hash(np.floor(radius / lane), np.zeros_like(radius), salt + 1)  # the inner lanes run most
+        level = rng.uniform(0.75, 1.0) + worn + 0.25 * grain + 0.08 * _waves(rng, x, y, 40)
         colour = np.array([185.0, 75, 55]) * level[:, None]
         start = np.abs(_along(x - centre[0], y - centre[1], rng.uniform(0, 2 * math.pi))[1]) < 1.5
         return np.where((edge | start)[:, None], np.array([240.0, 240, 235]), colour)
@@ -479,7 +493,7 @@ def render_sealed17_scene(rng: np.random.Generator, size: int) -> SealedScene:
     spin = np.array([[math.cos(turn), math.sin(turn)], [-math.sin(turn), math.cos(turn)]])
     shape = [loop @ spin for loop in shape]
     if style == OUTLINED17 and name != "ring":  # a ring is a painted band already
-        half = rng.uniform(0.6, 0.95) * CIRCLE_LINE_SHARE / 2 if name == "circle" else rng.uniform(0.035, 0.05)
+        half = line_half(rng, name)
         shape = [offset(shape[0], half), offset(shape[0], -half)[::-1]]
     extent = rng.uniform(low, high) * side
     goal = rng.uniform(_MARGIN * side + extent / 2, side - _MARGIN * side - extent / 2, 2)
