@@ -242,6 +242,7 @@ TARGETS: dict[str, Target] = {
     "fourteenth sealed set": Target("models/datasets/shapes_sealed14.py", ["tests/test_sealed14.py"]),
     "fifteenth sealed set": Target("models/datasets/shapes_sealed15.py", ["tests/test_sealed15.py"]),
     "sixteenth sealed set": Target("models/datasets/shapes_sealed16.py", ["tests/test_sealed16.py"]),
+    "seventeenth sealed set": Target("models/datasets/shapes_sealed17.py", ["tests/test_sealed17.py"]),
     "dataset names": Target(
         "models/datasets/factory.py", ["tests/test_camera_sealed.py", "-k", "spelling or test_split_only"]
     ),
@@ -1649,6 +1650,78 @@ HAND_MUTANTS: list[HandMutant] = [
         "the wavelet's second level skipped, so the codec works on 2 x 2 blocks only",
         "average = _haar(average, step * 1.5, levels - 1)",
         "average = average",
+    ),
+    HandMutant(
+        "seventeenth sealed set",
+        "the DC term shrunk by the window as if its frequency were one, so every cover is short of the area by a sixth",
+        "    k2[0, 0] = 0.0\n",
+        "    k2[0, 0] = 1.0\n",
+    ),
+    HandMutant(
+        "seventeenth sealed set",
+        "the outline's normals pointing inwards, so the Fourier sum turns the shape inside out",
+        "normals.append(np.c_[edge[which, 1], -edge[which, 0]] * (0.5 / pieces[which])[:, None])",
+        "normals.append(np.c_[-edge[which, 1], edge[which, 0]] * (0.5 / pieces[which])[:, None])",
+    ),
+    HandMutant(
+        "seventeenth sealed set",
+        "each quadrature point weighted as if it stood for its whole piece, so the outline integral counts twice",
+        "* (0.5 / pieces[which])[:, None])",
+        "* (1.0 / pieces[which])[:, None])",
+    ),
+    HandMutant(
+        "seventeenth sealed set",
+        "a ring's hole wound the same way as its outer loop, so it adds to the cover instead of cutting it out",
+        'return [outer, hole * outer[::-1]] if name == "ring" else [outer]',
+        'return [outer, hole * outer] if name == "ring" else [outer]',
+    ),
+    HandMutant(
+        "seventeenth sealed set",
+        "the shutter's shake not undone on the way back to the ground, so the ground and the object part by a pixel",
+        "    still[:, 0] -= shake(view, still[:, 1])\n",
+        "    still[:, 0] -= 0.0\n",
+    ),
+    HandMutant(
+        "seventeenth sealed set",
+        "the gimbal's pitch dropped, so the camera always looks straight down and nothing is keystoned",
+        "tilt = np.eye(3) + math.sin(p) * cross + (1 - math.cos(p)) * cross @ cross  # Rodrigues",
+        "tilt = np.eye(3)  # Rodrigues",
+    ),
+    HandMutant(
+        "seventeenth sealed set",
+        "the placing's rescaling dropped, so the object's box misses its band",
+        "        scale *= extent / float((high - low).max())\n",
+        "        scale *= 1.0\n",
+    ),
+    HandMutant(
+        "seventeenth sealed set",
+        "a shape whose mask falls short never laid out again, so a star's rounded points leave its box small",
+        "        wanted += extent - seen\n",
+        "        wanted += 0.0\n",
+    ),
+    HandMutant(
+        "seventeenth sealed set",
+        "the object always dark, so a dark ground hides it",
+        "    if grey >= 128:\n",
+        "    if grey >= -1:\n",
+    ),
+    HandMutant(
+        "seventeenth sealed set",
+        "every picture drawn on the first ground, whatever its group says",
+        "colours = ground(rng, surface, spots[:, 0], spots[:, 1])",
+        "colours = ground(rng, SURFACES17[0], spots[:, 0], spots[:, 1])",
+    ),
+    HandMutant(
+        "seventeenth sealed set",
+        "a circle's painted line twice as wide, as wide as a ring's band is thin",
+        "return rng.uniform(0.6, 0.95) * CIRCLE_LINE_SHARE / 2",
+        "return rng.uniform(0.6, 0.95) * CIRCLE_LINE_SHARE * 2",
+    ),
+    HandMutant(
+        "seventeenth sealed set",
+        "the defocus disc's transfer function halved, so half of each point's light stays put",
+        "transfer[some] = 2 * special.j1(rk[some]) / rk[some]",
+        "transfer[some] = special.j1(rk[some]) / rk[some]",
     ),
     HandMutant(
         "fifteenth sealed set",
