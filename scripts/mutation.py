@@ -1701,9 +1701,9 @@ HAND_MUTANTS: list[HandMutant] = [
     ),
     HandMutant(
         "seventeenth sealed set",
-        "the object always dark, so a dark ground hides it",
-        "    if grey >= 128:\n",
-        "    if grey >= -1:\n",
+        "the object always light, so a pale ground hides it",
+        "if np.mean(greys >= 130) >= np.mean(greys <= 125):",
+        "if np.mean(greys >= 130) >= 2.0:",
     ),
     HandMutant(
         "seventeenth sealed set",

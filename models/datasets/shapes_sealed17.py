@@ -3,11 +3,12 @@
 Each class is one or more closed loops (a circle and a ring of 192 sides, a ring's hole wound against its outer loop,
 a star ten corners, a cross twelve) mapped through the drone's camera onto the frame, and the object's cover is
 computed in the frequency domain: the divergence theorem turns the area integral of ``exp(-i k.x)`` over the shape
-into an integral along its outline, taken by two-point Gauss-Legendre quadrature on pieces under a pixel long, for
-every frequency of the frame at once (two matrix products); the transform is windowed by a Gaussian of 0.6 px and
-brought back by an inverse real FFT, so the cover is the shape smoothed by that Gaussian and nothing is sampled on a
-grid. The objects are what is marked out on open ground to be seen from the air: thermoplastic playground paint with
-its glass beads and scuffs, a survey tarpaulin with its folds, a bed of flowering plants, and a line of marking paint
+into an integral along its outline, taken by two-point Gauss-Legendre quadrature on pieces at most 1.25 px long, for
+every frequency of a square tile round the shape at once (one matrix product); the transform is windowed by a
+Gaussian of 0.6 px and brought back by an inverse real FFT, so the cover is the shape smoothed by that Gaussian and
+no point is tested inside or out. The objects are what is marked out on open ground to be seen from the air:
+thermoplastic playground paint with its glass beads and scuffs, a survey tarpaulin with its folds and darker hem, a
+bed of flowering plants, and a line of marking paint
 along the outline (a circle's line at most a tenth of its radius, a ring a painted band). The ground is what a drone
 flies over, with features as large as the shapes: a car park's bays with oil stains and sealed cracks, a lawn mown in
 stripes with bare patches, granite setts with puddles, a beach with its tide line, tyre tracks and footprints, a
@@ -383,12 +384,14 @@ def _ground(rng: np.random.Generator, kind: str, x: np.ndarray, y: np.ndarray) -
 
 
 def ink(rng: np.random.Generator, around: np.ndarray) -> np.ndarray:
-    """The object's colour: dark on light ground and light on dark, as far in grey from the ground round it as the
-    grey scale allows, of a random hue."""
-    grey = np.median(around @ _LUMA)
-    if grey >= 128:
-        return _tone(rng, max(15.0, min(grey - 120.0, 55.0) * rng.uniform(0.5, 1.0)))
-    return _tone(rng, min(240.0, max(grey + 120.0, 200.0) + rng.uniform(0, 15)), (0.3, 0.8))
+    """The object's colour, of a random hue: dark or light, whichever leaves more of the ground round it at least
+    100 grey levels away (dark on light ground, light on dark, dark on a beach that is mostly sand), then as far
+    from the bulk of that ground as the grey scale allows."""
+    greys = around @ _LUMA
+    if np.mean(greys >= 130) >= np.mean(greys <= 125):
+        return _tone(rng, float(np.clip(min(np.percentile(greys, 25) - 110.0, 55.0) * rng.uniform(0.5, 1.0), 15, 55)))
+    lightest = max(np.percentile(greys, 75) + 110.0, 200.0) + rng.uniform(0, 15)
+    return _tone(rng, min(240.0, lightest), (0.3, 0.8))
 
 
 def paint(rng: np.random.Generator, style: str, colour: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -414,7 +417,7 @@ def paint(rng: np.random.Generator, style: str, colour: np.ndarray, x: np.ndarra
         dy = y / cell - cy - 0.25 - 0.5 * _hash(cx, cy, salt + 3)
         head = np.hypot(dx, dy) < 0.42
         plant = colour * (0.9 + 0.2 * _hash(cx, cy, salt + 4))[:, None]
-        leaves = colour * 0.72 + np.array([-10.0, 10, -10])
+        leaves = colour * 0.78 + np.array([-10.0, 10, -10])
         return np.clip(np.where(head[:, None], plant, leaves), 0, 255)
     return np.clip(colour * (1 + 0.08 * grain)[:, None], 0, 255)  # line paint
 
@@ -505,6 +508,10 @@ def render_sealed17_scene(rng: np.random.Generator, size: int) -> SealedScene:
     near = cv2.dilate((cover > 0.02).astype(np.uint8), np.ones((15, 15), np.uint8)) > 0
     colour = ink(rng, colours[(near & (cover < 0.02)).ravel()])
     drawn = paint(rng, style, colour, spots[:, 0], spots[:, 1])
+    if style == "tarpaulin" and extent >= 0.25 * side:  # its hem, a darker band just inside its edge, if seen
+        inner = [cv2.erode(cover.astype(np.float32), np.ones((3, 3), np.uint8), iterations=n) for n in (1, 3)]
+        hem = (inner[0] - inner[1]) * (cover > 0.99)
+        drawn = drawn * (1 - 0.3 * np.clip(hem, 0, 1).reshape(-1, 1))
     share = cover.reshape(-1, 1)
     picture = (colours * (1 - share) + drawn * share).reshape(side, side, 3)
     image = capture(rng, picture, size)
