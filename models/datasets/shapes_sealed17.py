@@ -50,6 +50,7 @@ _STAR_INNER = 0.45  # a star's inner corners, as a share of its points' radius
 _ARM = 0.32  # half a cross's bar, as a share of its half length
 _MARGIN = 0.06  # the object's box stays this share of the frame's side inside each edge
 _FIELD = math.radians(70)  # the camera's field of view across the frame
+_POINTS_BACK = {"square": 0.75, "triangle": 1.3, "star": 2.1, "cross": 0.85}  # px the smoothing takes off a box
 
 
 def loops(name: str, hole: float = 0.54) -> list[np.ndarray]:
@@ -228,16 +229,22 @@ def place(
 
 
 def _fitted_cover(
-    view: dict[str, float], shape: list[np.ndarray], goal: np.ndarray, extent: float, side: int
+    view: dict[str, float],
+    shape: list[np.ndarray],
+    goal: np.ndarray,
+    extent: float,
+    side: int,
+    points_back: float = 0.0,
 ) -> np.ndarray:
     """The object's cover with its mask's box ``extent`` long within a pixel: the smoothing rounds a sharp point
-    back by a pixel or so, so a shape whose mask falls short is laid out again that much larger."""
-    wanted = extent
+    back by a pixel or so (about ``points_back`` px off the box, laid out larger from the start), so a shape whose
+    mask still misses is laid out again by what it missed."""
+    wanted = extent + points_back
     for _ in range(3):
         cover = fourier_cover(place(view, shape, goal, wanted, side), side)
         ys, xs = np.nonzero(cover >= 0.5)
         seen = max(xs.max() - xs.min(), ys.max() - ys.min()) + 1
-        if abs(seen - extent) <= 0.75:
+        if abs(seen - extent) <= 1.0:
             break
         wanted += extent - seen
     return cover
@@ -500,7 +507,7 @@ def render_sealed17_scene(rng: np.random.Generator, size: int) -> SealedScene:
         shape = [offset(shape[0], half), offset(shape[0], -half)[::-1]]
     extent = rng.uniform(low, high) * side
     goal = rng.uniform(_MARGIN * side + extent / 2, side - _MARGIN * side - extent / 2, 2)
-    cover = _fitted_cover(view, shape, goal, extent, side)
+    cover = _fitted_cover(view, shape, goal, extent, side, _POINTS_BACK.get(name, 0.0))
     rows, cols = np.mgrid[0:side, 0:side] + 0.5
     spots = to_ground(view, np.c_[cols.ravel(), rows.ravel()], side)
     spots = spots.astype(np.float32)
