@@ -11,7 +11,7 @@ from scipy import ndimage
 
 from models.datasets import SHAPE_CLASSES, build_dataset
 from models.datasets.shapes_camera import EVERY_BAND
-from models.datasets.shapes_sealed import SealedScene, ShapesSealedDataset
+from models.datasets.shapes_sealed import SealedScene, ShapesSealedDataset, first_draws
 
 Outline = dict[str, Callable[[float, float], bool]]  # a filled class's test on (spread, solidity)
 
@@ -76,3 +76,23 @@ def assert_builds_a_test_split_of_400(name: str, dataset: type[ShapesSealedDatas
     assert image.shape == (64, 64, 3) and mask.dtype == bool and mask.any() and label == data.targets[3]
     with pytest.raises(ValueError):
         build_dataset(name, "train")
+
+
+def assert_first_draws_and_groups(dataset: type[ShapesSealedDataset], surfaces: tuple[str, ...]) -> None:
+    """The groups evaluate reports come from the first three draws alone; a picture is the same when drawn again
+    and differs with the seed; over the 400 pictures every surface, band and class occurs, the classes near even."""
+    data, again, other = (dataset(seed=seed) for seed in (5, 5, 6))  # not the evaluation seed
+    for index in (0, 7, 399):
+        label, surface, (band, _, _) = first_draws(data.rng_for(index), surfaces, EVERY_BAND)
+        scene = data.scene(index)
+        assert (scene.label, scene.surface, scene.band) == (label, surface, band) == data._first_draws(index)
+        assert scene.image.shape == (64, 64, 3) and scene.image.dtype == np.uint8 and scene.mask.shape == (64, 64)
+        twin = again.scene(index)
+        assert np.array_equal(scene.image, twin.image) and np.array_equal(scene.mask, twin.mask)
+        assert not np.array_equal(scene.image, other.scene(index).image)
+    groups = data.groups
+    assert set(groups["background"]) == set(surfaces) and set(groups["class"]) == set(SHAPE_CLASSES)
+    assert set(groups["size band"]) == {band for band, _, _ in EVERY_BAND}
+    assert groups["class"] == [SHAPE_CLASSES[label] for label in data.targets]
+    counts = [groups["class"].count(name) for name in SHAPE_CLASSES]
+    assert min(counts) >= 45 and max(counts) <= 90, counts
