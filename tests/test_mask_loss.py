@@ -116,10 +116,16 @@ def test_spatial_logits_keep_every_layers_logits_with_gradients_and_leave_no_hoo
     model = build_model("attention_resnet_shapes", num_classes=6, widths=[8, 16, 16, 16])
     taps = SpatialLogits(model)
     assert len(taps.layers) == 4
+    gates: list[torch.Tensor] = []
+    seen = [layer.mask_tap.register_forward_hook(lambda _m, _a, out: gates.append(out.mask)) for layer in taps.layers]
     with taps:
         model(torch.randn(2, 3, 32, 32))
+    for handle in seen:
+        handle.remove()
     assert [tuple(t.shape[-2:]) for t in taps.logits] == [(16, 16), (8, 8), (4, 4), (2, 2)]
     assert all(t.requires_grad for t in taps.logits)
+    for layer, logits, gate in zip(taps.layers, taps.logits, gates):  # the logits the gate read, not the gate
+        assert torch.equal(layer.gate(logits), gate) and (logits < 0).any()
     assert all(not layer.mask_tap._forward_hooks for layer in taps.layers)
     with pytest.raises(RuntimeError), SpatialLogits(model):
         model(torch.randn(2, 5, 32, 32))  # the wrong channel count fails inside the pass
