@@ -78,11 +78,13 @@ def assert_builds_a_test_split_of_400(name: str, dataset: type[ShapesSealedDatas
         build_dataset(name, "train")
 
 
-def assert_first_draws_and_groups(dataset: type[ShapesSealedDataset], surfaces: tuple[str, ...]) -> None:
+def assert_first_draws_and_groups(
+    dataset: type[ShapesSealedDataset], surfaces: tuple[str, ...], indices: tuple[int, ...] = (0, 7, 399)
+) -> None:
     """The groups evaluate reports come from the first three draws alone; a picture is the same when drawn again
     and differs with the seed; over the 400 pictures every surface, band and class occurs, the classes near even."""
     data, again, other = (dataset(seed=seed) for seed in (5, 5, 6))  # not the evaluation seed
-    for index in (0, 7, 399):
+    for index in indices:
         label, surface, (band, _, _) = first_draws(data.rng_for(index), surfaces, EVERY_BAND)
         scene = data.scene(index)
         assert (scene.label, scene.surface, scene.band) == (label, surface, band) == data._first_draws(index)
