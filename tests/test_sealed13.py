@@ -15,13 +15,13 @@ from scipy import ndimage
 
 from models.datasets import SHAPE_CLASSES
 from models.datasets import shapes_sealed13 as sealed13
-from models.datasets.shapes_camera import EVERY_BAND
-from models.datasets.shapes_sealed import SealedScene, first_draws
+from models.datasets.shapes_sealed import SealedScene
 from models.datasets.shapes_sealed13 import STYLES13, SURFACES13, ShapesSealed13Dataset
 from tests.sealed_measures import (
     LUMA,
     assert_bands_outlines_and_groups,
     assert_builds_a_test_split_of_400,
+    assert_first_draws_and_groups,
     scenes_at_192,
 )
 
@@ -72,21 +72,8 @@ THIRTEENTH_OUTLINES = {  # (spread, solidity) of each filled class, rounded a li
 
 def test_every_thirteenth_first_draw_is_the_label_surface_and_band_and_a_picture_is_rebuilt_alike() -> None:
     """The groups evaluate reports come from the first three draws alone; a picture is the same when drawn again
-    and differs with the seed; over the 400 pictures every surface, band and class occurs."""
-    data, again, other = (ShapesSealed13Dataset(seed=seed) for seed in (5, 5, 6))  # not the evaluation seed
-    for index in (0, 1, 7, 123, 399):
-        label, surface, (band, _, _) = first_draws(data.rng_for(index), SURFACES13, EVERY_BAND)
-        scene = data.scene(index)
-        assert (scene.label, scene.surface, scene.band) == (label, surface, band) == data._first_draws(index)
-        assert scene.image.shape == (64, 64, 3) and scene.image.dtype == np.uint8 and scene.mask.shape == (64, 64)
-        assert np.array_equal(scene.image, again.scene(index).image) and np.array_equal(
-            scene.mask, again.scene(index).mask
-        )
-        assert not np.array_equal(scene.image, other.scene(index).image)
-    groups = data.groups
-    assert set(groups["background"]) == set(SURFACES13) and set(groups["class"]) == set(SHAPE_CLASSES)
-    assert set(groups["size band"]) == {band for band, _, _ in EVERY_BAND}
-    assert groups["class"] == [SHAPE_CLASSES[label] for label in data.targets]
+    and differs with the seed; over the 400 pictures every surface, band and class occurs, the classes near even."""
+    assert_first_draws_and_groups(ShapesSealed13Dataset, SURFACES13, indices=(0, 1, 7, 123, 399))
 
 
 def test_every_thirteenth_set_name_builds_a_test_split_of_400_with_the_groups_evaluate_reports() -> None:
