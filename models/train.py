@@ -223,6 +223,18 @@ def attention_on_object_loss(logits: list[torch.Tensor], masks: torch.Tensor) ->
     return total / max(len(logits), 1)
 
 
+def reaching_only(term: torch.Tensor, parameters: list[nn.Parameter]) -> torch.Tensor:
+    """The term's value with its gradient kept to these parameters, so a loss can train attention without rewriting
+    the features the classifier reads: a surrogate linear in them, zero gradient to everything else."""
+    wanted = [parameter for parameter in parameters if parameter.requires_grad]
+    grads = torch.autograd.grad(term, wanted, retain_graph=True, allow_unused=True)
+    linear = sum(
+        ((parameter * grad).sum() for parameter, grad in zip(wanted, grads) if grad is not None),
+        torch.zeros((), device=term.device),
+    )
+    return term.detach() + linear - linear.detach()
+
+
 def flatten_views(images: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Items x views pictures as consecutive pictures with their labels, the order the consistency loss reads."""
     views = images.shape[1]
@@ -289,6 +301,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         metavar="WEIGHT",
         help="shapes only: add WEIGHT times minus the log of the softmax mass each spatial mask puts on the drawn "
         "object (its mask moves with the augmentation) to the loss, so attention learns where the object is",
+    )
+    parser.add_argument(
+        "--mask-loss-reach",
+        choices=("network", "attention"),
+        default="network",
+        help="what the mask loss may change: every weight (network, the default), or only the spatial attentions' "
+        "own weights (attention), so the features the classifier reads move only for the class loss",
     )
     parser.add_argument(
         "--channels-last", action="store_true", help="NHWC memory layout: about 15%% faster convolutions on CPU"
@@ -492,7 +511,10 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
                 logits = model(images)
             loss = criterion(logits, labels)
             if taps is not None:
-                loss = loss + args.mask_loss * attention_on_object_loss(taps.logits, batch[2].to(device))
+                term = args.mask_loss * attention_on_object_loss(taps.logits, batch[2].to(device))
+                if args.mask_loss_reach == "attention":
+                    term = reaching_only(term, [p for layer in taps.layers for p in layer.parameters()])
+                loss = loss + term
             if views > 1:
                 loss = loss + args.surface_pairs * surface_consistency_loss(logits, views)
             if teacher is not None:
@@ -566,6 +588,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         "soft_lines": args.soft_lines,
         "surface_pairs": args.surface_pairs,
         "mask_loss": args.mask_loss,
+        "mask_loss_reach": args.mask_loss_reach if args.mask_loss > 0 else None,
         "channels_last": args.channels_last,
         "seed": args.seed,
         "init": args.init,

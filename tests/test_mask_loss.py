@@ -13,8 +13,18 @@ from scipy import ndimage
 
 from models.datasets import ShapesDataset, ShapesMasked
 from models.networks import build_model
-from models.train import SpatialLogits, attention_on_object_loss, main, parse_args, preprocessing_for, train
+from models.train import (
+    SpatialLogits,
+    attention_on_object_loss,
+    main,
+    parse_args,
+    preprocessing_for,
+    reaching_only,
+    train,
+)
 from models.transforms import ShapesWithMask
+
+SHIPPED_LIKE = {"num_classes": 6, "widths": [8, 16, 16, 16], "attention_kwargs": {"spatial": {"norm": True}}}
 
 
 def _flips(mask: np.ndarray) -> list[np.ndarray]:
@@ -112,7 +122,45 @@ def test_one_step_on_the_loss_moves_attention_onto_the_object() -> None:
     assert float(after) < float(before.detach())
 
 
+def test_a_mask_loss_reaching_attention_only_moves_no_weight_but_the_spatial_attentions() -> None:
+    """With the reach kept to attention, a step on class loss plus mask loss leaves every other weight where the
+    class loss alone puts it, while the spatial attentions move, and the loss's value still counts the term."""
+    scenes = ShapesMasked("train", 8, 32, seed=3, transform=ShapesWithMask(preprocessing_for("shapes", 32)))
+    pictures, labels, masks = (torch.stack([torch.as_tensor(x) for x in column]) for column in zip(*scenes))
+    torch.manual_seed(0)
+    start = build_model("attention_resnet_shapes", **SHIPPED_LIKE).state_dict()
+    after: dict[str, dict[str, torch.Tensor]] = {}
+    for kind in ("class only", "reaching attention", "reaching everything"):
+        model = build_model("attention_resnet_shapes", **SHIPPED_LIKE)
+        model.load_state_dict(start)
+        with SpatialLogits(model) as taps:
+            loss = torch.nn.functional.cross_entropy(model(pictures), labels)
+        term = 2.0 * attention_on_object_loss(taps.logits, masks)
+        if kind == "reaching attention":
+            reached = reaching_only(term, [p for layer in taps.layers for p in layer.parameters()])
+            assert torch.allclose(reached, term)
+            loss = loss + reached
+        elif kind == "reaching everything":
+            loss = loss + term
+        loss.backward()
+        with torch.no_grad():
+            for parameter in model.parameters():
+                parameter -= 0.1 * parameter.grad
+        after[kind] = {key: value.clone() for key, value in model.state_dict().items()}
+    spatial = {key for key in start if ".attention.spatial." in key and key.endswith(("conv.weight", "norm.weight"))}
+    assert len(spatial) == 8
+    plain, reach, full = after["class only"], after["reaching attention"], after["reaching everything"]
+    for key in start:
+        if ".attention.spatial." in key:
+            continue
+        assert torch.allclose(reach[key], plain[key], atol=1e-6), key
+    assert any(not torch.allclose(full[key], plain[key], atol=1e-4) for key in start if "stages.0.0.conv" in key)
+    for key in spatial:
+        assert not torch.allclose(reach[key], plain[key], atol=1e-5), key
+
+
 def test_spatial_logits_keep_every_layers_logits_with_gradients_and_leave_no_hook_behind() -> None:
+    torch.manual_seed(1)  # weights whose logits are negative somewhere in every layer, whatever ran before
     model = build_model("attention_resnet_shapes", num_classes=6, widths=[8, 16, 16, 16])
     taps = SpatialLogits(model)
     assert len(taps.layers) == 4
@@ -138,6 +186,7 @@ def test_training_with_the_mask_loss_says_so_in_the_checkpoint_and_changes_the_w
     masked = train(parse_args([*args, "--mask-loss", "5", "--out", str(tmp_path / "masked.pt")]))
     plain = train(parse_args([*args, "--out", str(tmp_path / "plain.pt")]))
     assert masked["training"]["mask_loss"] == 5.0 and plain["training"]["mask_loss"] == 0.0
+    assert masked["training"]["mask_loss_reach"] == "network" and plain["training"]["mask_loss_reach"] is None
     assert masked["training"]["steps"] == plain["training"]["steps"] == 2
     assert torch.load(tmp_path / "masked.pt", weights_only=True)["training"]["mask_loss"] == 5.0
     spatial = [key for key in masked["state_dict"] if ".spatial.conv." in key]
