@@ -300,7 +300,7 @@ TARGETS: dict[str, Target] = {
     "mask loss": Target(
         "models/train.py",
         ["tests/test_mask_loss.py"],
-        ("attention_on_object_loss", "_keep", "__enter__", "__exit__"),
+        ("attention_on_object_loss", "reaching_only", "_keep", "__enter__", "__exit__"),
     ),
     "masked items": Target(
         "models/transforms.py",
@@ -357,6 +357,24 @@ HAND_MUTANTS: list[HandMutant] = [
         "the gates kept instead of their logits",
         "self.logits.append(output.logits)",
         "self.logits.append(output.mask)",
+    ),
+    HandMutant(
+        "mask loss",
+        "a mask loss asked to reach attention only reaching every weight",
+        "    return term.detach() + linear - linear.detach()",
+        "    return term",
+    ),
+    HandMutant(
+        "mask loss",
+        "the reach kept to attention adds the surrogate's own value to the term's",
+        "    return term.detach() + linear - linear.detach()",
+        "    return term.detach() + linear",
+    ),
+    HandMutant(
+        "mask loss",
+        "the train command keeps the default reach to attention instead of the one asked for",
+        'if args.mask_loss_reach == "attention":',
+        'if args.mask_loss_reach == "network":',
     ),
     HandMutant(
         "masked items",

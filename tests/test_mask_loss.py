@@ -193,6 +193,27 @@ def test_training_with_the_mask_loss_says_so_in_the_checkpoint_and_changes_the_w
     assert spatial and any(not torch.equal(masked["state_dict"][k], plain["state_dict"][k]) for k in spatial)
 
 
+def test_the_train_command_keeps_a_mask_loss_reaching_attention_off_every_other_weight(tmp_path: Path) -> None:
+    """One step at two mask-loss weights on the same scenes: with the reach kept to attention only the spatial
+    attentions differ, as the checkpoint records; with the default reach the convolutions differ too."""
+    args = ["--dataset", "shapes", "--train-size", "16", "--val-size", "8", "--test-size", "8", "--max-steps", "1"]
+    args += ["--batch-size", "16", "--image-size", "32", "--widths", "8", "16", "16", "16", "--spatial-norm"]
+    args += ["--no-progress", "--threads", "1"]
+    runs = {}
+    for reach in ("attention", "network"):
+        for weight in ("0.001", "5"):
+            out = str(tmp_path / f"{reach}{weight}.pt")
+            extra = ["--mask-loss", weight, "--mask-loss-reach", reach, "--out", out]
+            runs[reach, weight] = train(parse_args([*args, *extra]))
+    assert runs["attention", "5"]["training"]["mask_loss_reach"] == "attention"
+    for reach, kept in (("attention", True), ("network", False)):
+        light, heavy = runs[reach, "0.001"]["state_dict"], runs[reach, "5"]["state_dict"]
+        spatial = [key for key in light if ".attention.spatial.conv." in key]
+        assert spatial and all(not torch.allclose(light[k], heavy[k], atol=1e-5) for k in spatial)
+        convs = [key for key in light if key.startswith("stages.") and key.endswith(("conv1.weight", "conv2.weight"))]
+        assert all(torch.allclose(light[k], heavy[k], atol=1e-6) for k in convs) is kept
+
+
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
