@@ -194,6 +194,10 @@ class SpatialLogits:
         self.logits: list[torch.Tensor] = []
         self._handles: list[Any] = []
 
+    def own_parameters(self) -> list[nn.Parameter]:
+        """The spatial attentions' own weights, the only ones a mask loss kept to attention may change."""
+        return [parameter for layer in self.layers for parameter in layer.parameters()]
+
     def _keep(self, _module: nn.Module, _args: Any, output: Any) -> None:
         self.logits.append(output.logits)
 
@@ -513,7 +517,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
             if taps is not None:
                 term = args.mask_loss * attention_on_object_loss(taps.logits, batch[2].to(device))
                 if args.mask_loss_reach == "attention":
-                    term = reaching_only(term, [p for layer in taps.layers for p in layer.parameters()])
+                    term = reaching_only(term, taps.own_parameters())
                 loss = loss + term
             if views > 1:
                 loss = loss + args.surface_pairs * surface_consistency_loss(logits, views)

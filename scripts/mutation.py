@@ -300,7 +300,7 @@ TARGETS: dict[str, Target] = {
     "mask loss": Target(
         "models/train.py",
         ["tests/test_mask_loss.py"],
-        ("attention_on_object_loss", "reaching_only", "_keep", "__enter__", "__exit__"),
+        ("attention_on_object_loss", "reaching_only", "own_parameters", "_keep", "__enter__", "__exit__"),
     ),
     "masked items": Target(
         "models/transforms.py",

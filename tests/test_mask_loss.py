@@ -137,7 +137,7 @@ def test_a_mask_loss_reaching_attention_only_moves_no_weight_but_the_spatial_att
             loss = torch.nn.functional.cross_entropy(model(pictures), labels)
         term = 2.0 * attention_on_object_loss(taps.logits, masks)
         if kind == "reaching attention":
-            reached = reaching_only(term, [p for layer in taps.layers for p in layer.parameters()])
+            reached = reaching_only(term, taps.own_parameters())
             assert torch.allclose(reached, term)
             loss = loss + reached
         elif kind == "reaching everything":
@@ -148,7 +148,7 @@ def test_a_mask_loss_reaching_attention_only_moves_no_weight_but_the_spatial_att
                 parameter -= 0.1 * parameter.grad
         after[kind] = {key: value.clone() for key, value in model.state_dict().items()}
     spatial = {key for key in start if ".attention.spatial." in key and key.endswith(("conv.weight", "norm.weight"))}
-    assert len(spatial) == 8
+    assert len(spatial) == 8 and len(taps.own_parameters()) == 12  # a conv weight and a norm's weight and bias each
     plain, reach, full = after["class only"], after["reaching attention"], after["reaching everything"]
     for key in start:
         if ".attention.spatial." in key:
@@ -230,6 +230,17 @@ def test_the_train_command_refuses_a_bad_mask_loss_request_in_one_line(
         main(["--dataset", "shapes", "--train-size", "8", *extra, "--max-steps", "1", "--out", str(tmp_path / "x.pt")])
     text = str(refused.value.code)
     assert text.startswith(message) and "\n" not in text
+    assert not (tmp_path / "x.pt").exists()
+
+
+def test_the_train_command_refuses_an_unknown_mask_loss_reach_and_writes_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as refused:
+        main(["--dataset", "shapes", "--mask-loss", "1", "--mask-loss-reach", "../x", "--out", str(tmp_path / "x.pt")])
+    assert refused.value.code == 2
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert error.startswith("python -m models.train: error: argument --mask-loss-reach: invalid choice")
     assert not (tmp_path / "x.pt").exists()
 
 
