@@ -243,6 +243,7 @@ TARGETS: dict[str, Target] = {
     "fifteenth sealed set": Target("models/datasets/shapes_sealed15.py", ["tests/test_sealed15.py"]),
     "sixteenth sealed set": Target("models/datasets/shapes_sealed16.py", ["tests/test_sealed16.py"]),
     "seventeenth sealed set": Target("models/datasets/shapes_sealed17.py", ["tests/test_sealed17.py"]),
+    "eighteenth sealed set": Target("models/datasets/shapes_sealed18.py", ["tests/test_sealed18.py"]),
     "dataset names": Target(
         "models/datasets/factory.py", ["tests/test_camera_sealed.py", "-k", "spelling or test_split_only"]
     ),
