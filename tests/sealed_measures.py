@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from types import ModuleType
+from typing import Any
 
 import cv2
 import numpy as np
@@ -16,6 +18,14 @@ from models.datasets.shapes_sealed import SealedScene, ShapesSealedDataset, firs
 Outline = dict[str, Callable[[float, float], bool]]  # a filled class's test on (spread, solidity)
 
 LUMA = np.array([0.299, 0.587, 0.114])  # a pixel's grey (ITU-R BT.601), as every rule on ink and light measures it
+
+KEYSTONED_OUTLINES: Outline = {  # (spread, solidity) of each filled class, bent a little by a camera's keystone
+    "circle": lambda spread, solidity: spread > 0.7 and solidity > 0.95,
+    "square": lambda spread, solidity: 0.42 < spread < 0.58 and solidity > 0.95,
+    "triangle": lambda spread, solidity: spread < 0.48 and solidity > 0.95,
+    "star": lambda spread, solidity: spread < 0.42 and 0.45 < solidity < 0.7,
+    "cross": lambda spread, solidity: spread > 0.4 and 0.6 < solidity < 0.8,
+}
 
 
 def scenes_at_192(dataset: type[ShapesSealedDataset], count: int) -> list[SealedScene]:
@@ -98,3 +108,76 @@ def assert_first_draws_and_groups(
     assert groups["class"] == [SHAPE_CLASSES[label] for label in data.targets]
     counts = [groups["class"].count(name) for name in SHAPE_CLASSES]
     assert min(counts) >= 45 and max(counts) <= 90, counts
+
+
+def assert_drawn_on_the_ground_its_group_names(
+    monkeypatch: pytest.MonkeyPatch,
+    module: ModuleType,
+    dataset: type[ShapesSealedDataset],
+    painter: str = "ground",
+    points: int = 192 * 192,
+) -> None:
+    """The ground under a picture is the one its "background" group reports, picture by picture: the module's
+    ``painter(rng, kind, where, ...)``, watched, is asked once a picture for that kind at ``points`` places of the
+    192 px frame (three times the side the model reads)."""
+    drawn: list[str] = []
+    counts: set[int] = set()
+    real = getattr(module, painter)
+
+    def spy(rng: np.random.Generator, kind: str, *where: Any) -> np.ndarray:
+        drawn.append(kind)
+        counts.add(len(where[0]))
+        return real(rng, kind, *where)
+
+    monkeypatch.setattr(module, painter, spy)
+    data = dataset(length=8, seed=5)
+    assert [data.scene(index).surface for index in range(8)] == drawn and len(set(drawn)) >= 4
+    assert counts == {points}
+
+
+def assert_clear_of_the_frame(scenes: list[SealedScene], margin: float) -> None:
+    """Each object's mask keeps ``margin`` of the 192 px frame's side clear of every edge: nothing is cut off."""
+    for index, scene in enumerate(scenes):
+        ys, xs = np.nonzero(scene.mask)
+        clear = min(xs.min(), ys.min(), 191 - xs.max(), 191 - ys.max()) / 192
+        assert clear >= margin, (index, clear)
+
+
+def _gap_round(scene: SealedScene) -> float | None:
+    """How far apart in grey the middle of a picture's object and the ground 3 to 9 px round it are (None for an
+    object under 30 px once eroded by 3); the picture checked to be a uint8 frame with both object and ground."""
+    luma = scene.image.astype(np.float64) @ LUMA
+    assert scene.image.dtype == np.uint8 and luma.std() > 8 and scene.mask.any() and not scene.mask.all()
+    core = ndimage.binary_erosion(scene.mask, iterations=3)
+    around = ndimage.binary_dilation(scene.mask, iterations=9) & ~ndimage.binary_dilation(scene.mask, iterations=3)
+    return abs(float(np.median(luma[core]) - np.median(luma[around]))) if core.sum() >= 30 else None
+
+
+def assert_stands_apart(scenes: list[SealedScene], measured: int, least: float, median: float) -> None:
+    """A person reads the shape at a glance: in at least ``measured`` pictures (those whose object keeps 30 px in
+    its middle), the object's middle differs from the ground round it by over ``least`` grey levels, and by over
+    ``median`` at the median."""
+    gaps = [gap for gap in map(_gap_round, scenes) if gap is not None]
+    spread = (len(gaps), np.percentile(gaps, [0, 10, 50]))
+    assert len(gaps) >= measured and min(gaps) > least and np.median(gaps) > median, spread
+
+
+def assert_boxes_within_a_pixel(scenes: list[SealedScene]) -> None:
+    """Each mask's box spans its band at 192 px within a pixel either side, tighter than the shared rule's 1%."""
+    bands = {name: (low, high) for name, low, high in EVERY_BAND}
+    for scene in scenes:
+        ys, xs = np.nonzero(scene.mask)
+        low, high = bands[scene.band]
+        assert low * 192 - 1 <= max(np.ptp(xs), np.ptp(ys)) + 1 <= high * 192 + 1, scene.band
+
+
+def assert_lines_are_closed_loops_on_large_shapes(scenes: list[SealedScene], outlined: str) -> None:
+    """Pictures in the ``outlined`` style (at least two) are one piece round a hole of most of their area, drawn
+    only at 40% of the side or more, where a line is readable at 64 px; a ring in that style is still a band round
+    a hole of a fifth to two fifths of its outline."""
+    lines = [scene for scene in scenes if scene.style == outlined]
+    assert len(lines) >= 2 and {scene.band for scene in lines} <= {"40-60%", "60-75%"}
+    for scene in lines:
+        name, holes = SHAPE_CLASSES[scene.label], outline_measures(scene.mask)[2]
+        one = ndimage.label(scene.mask)[1] == 1
+        assert one and (0.6 < holes < 0.8 if name == "ring" else holes < 0.45), (name, holes)

@@ -23,7 +23,9 @@ from tests.sealed_measures import (
     LUMA,
     assert_bands_outlines_and_groups,
     assert_builds_a_test_split_of_400,
+    assert_drawn_on_the_ground_its_group_names,
     assert_first_draws_and_groups,
+    assert_stands_apart,
     outline_measures,
     scenes_at_192,
 )
@@ -87,19 +89,7 @@ def test_every_sixteenth_set_name_builds_a_test_split_of_400_with_the_groups_eva
 def test_every_sixteenth_picture_is_drawn_on_the_counter_its_group_names(monkeypatch: pytest.MonkeyPatch) -> None:
     """The counter a picture's rays land on is the one its "background" group reports, picture by picture, and
     every frame casts four rays a pixel at 192 px, three times the side the model reads."""
-    drawn: list[str] = []
-    counts: set[int] = set()
-    counter = sealed16.counter
-
-    def spy(rng: np.random.Generator, kind: str, points: np.ndarray, side: int) -> np.ndarray:
-        drawn.append(kind)
-        counts.add(len(points))
-        return counter(rng, kind, points, side)
-
-    monkeypatch.setattr(sealed16, "counter", spy)
-    data = ShapesSealed16Dataset(length=8, seed=5)
-    assert [data.scene(index).surface for index in range(8)] == drawn and len(set(drawn)) >= 4
-    assert counts == {192 * 192 * 4}
+    assert_drawn_on_the_ground_its_group_names(monkeypatch, sealed16, ShapesSealed16Dataset, "counter", 192 * 192 * 4)
 
 
 @pytest.mark.parametrize("name", list(SHAPE_CLASSES))
@@ -455,13 +445,4 @@ def test_every_sixteenth_object_stays_clear_of_the_frame_and_the_timestamp(
 def test_every_sixteenth_object_stands_apart_from_the_counter_round_it(sixteenth_at_192: list[SealedScene]) -> None:
     """A person reads the shape at a glance: the object's middle differs from the counter just outside it, by at
     least 40 grey levels and by 85 at the median; every picture is a uint8 frame with object and counter."""
-    gaps = []
-    for scene in sixteenth_at_192:
-        luma = scene.image.astype(np.float64) @ LUMA
-        assert scene.image.dtype == np.uint8 and luma.std() > 8 and scene.mask.any() and not scene.mask.all()
-        core = ndimage.binary_erosion(scene.mask, iterations=3)
-        if core.sum() < 30:
-            continue
-        around = ndimage.binary_dilation(scene.mask, iterations=9) & ~ndimage.binary_dilation(scene.mask, iterations=3)
-        gaps.append(abs(np.median(luma[core]) - np.median(luma[around])))
-    assert len(gaps) >= 40 and min(gaps) > 40 and np.median(gaps) > 85, (len(gaps), np.percentile(gaps, [0, 10, 50]))
+    assert_stands_apart(sixteenth_at_192, 40, 40, 85)

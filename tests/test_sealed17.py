@@ -17,16 +17,20 @@ from scipy import ndimage
 
 from models.datasets import SHAPE_CLASSES
 from models.datasets import shapes_sealed17 as sealed17
-from models.datasets.shapes_camera import EVERY_BAND
 from models.datasets.shapes_sealed import SealedScene
 from models.datasets.shapes_sealed17 import OUTLINED17, STYLES17, SURFACES17, ShapesSealed17Dataset
 from models.datasets.shapes_strokes import CIRCLE_LINE_SHARE
 from tests.sealed_measures import (
+    KEYSTONED_OUTLINES,
     LUMA,
     assert_bands_outlines_and_groups,
+    assert_boxes_within_a_pixel,
     assert_builds_a_test_split_of_400,
+    assert_clear_of_the_frame,
+    assert_drawn_on_the_ground_its_group_names,
     assert_first_draws_and_groups,
-    outline_measures,
+    assert_lines_are_closed_loops_on_large_shapes,
+    assert_stands_apart,
     scenes_at_192,
 )
 
@@ -65,13 +69,7 @@ FRAMED = {  # a class's loops laid in a 96 px frame at 60 px across, turned a li
     for name in SHAPE_CLASSES
 }
 
-SEVENTEENTH_OUTLINES = {  # (spread, solidity) of each filled class, bent a little by the gimbal's keystone
-    "circle": lambda spread, solidity: spread > 0.7 and solidity > 0.95,
-    "square": lambda spread, solidity: 0.42 < spread < 0.58 and solidity > 0.95,
-    "triangle": lambda spread, solidity: spread < 0.48 and solidity > 0.95,
-    "star": lambda spread, solidity: spread < 0.42 and 0.45 < solidity < 0.7,
-    "cross": lambda spread, solidity: spread > 0.4 and 0.6 < solidity < 0.8,
-}
+SEVENTEENTH_OUTLINES = KEYSTONED_OUTLINES  # a filled class bent a little by the gimbal's keystone
 
 
 def test_every_seventeenth_first_draw_is_the_label_surface_and_band_and_a_picture_is_rebuilt_alike() -> None:
@@ -85,21 +83,7 @@ def test_every_seventeenth_set_name_builds_a_test_split_of_400_with_the_groups_e
 
 
 def test_every_seventeenth_picture_is_drawn_on_the_ground_its_group_names(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The ground under a picture is the one its "background" group reports, picture by picture, asked for at
-    every pixel of the 192 px frame, three times the side the model reads."""
-    drawn: list[str] = []
-    counts: set[int] = set()
-    real = sealed17.ground
-
-    def spy(rng: np.random.Generator, kind: str, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        drawn.append(kind)
-        counts.add(len(x))
-        return real(rng, kind, x, y)
-
-    monkeypatch.setattr(sealed17, "ground", spy)
-    data = ShapesSealed17Dataset(length=8, seed=5)
-    assert [data.scene(index).surface for index in range(8)] == drawn and len(set(drawn)) >= 4
-    assert counts == {192 * 192}
+    assert_drawn_on_the_ground_its_group_names(monkeypatch, sealed17, ShapesSealed17Dataset)
 
 
 @pytest.mark.parametrize("name", list(SHAPE_CLASSES))
@@ -395,11 +379,7 @@ def test_every_seventeenth_mask_spans_its_band_keeps_its_class_outline_and_every
         0.99,
         lambda scene: scene.style != OUTLINED17,
     )
-    bands = {name: (low, high) for name, low, high in EVERY_BAND}
-    for scene in seventeenth_at_192:
-        ys, xs = np.nonzero(scene.mask)
-        low, high = bands[scene.band]
-        assert low * 192 - 1 <= max(np.ptp(xs), np.ptp(ys)) + 1 <= high * 192 + 1
+    assert_boxes_within_a_pixel(seventeenth_at_192)
 
 
 def test_every_seventeenth_painted_line_is_a_closed_loop_and_only_on_a_large_shape(
@@ -407,34 +387,15 @@ def test_every_seventeenth_painted_line_is_a_closed_loop_and_only_on_a_large_sha
 ) -> None:
     """A painted line is one piece round a hole of most of its area, drawn only at 40% of the side or more, where
     its line is readable at 64 px; a ring in that style is still a band round a hole a third to two thirds of it."""
-    lines = [scene for scene in seventeenth_at_192 if scene.style == OUTLINED17]
-    assert len(lines) >= 2
-    for scene in lines:
-        assert scene.band in ("40-60%", "60-75%"), scene.band
-        _, pieces = ndimage.label(scene.mask)
-        _, _, holes = outline_measures(scene.mask)
-        ring = SHAPE_CLASSES[scene.label] == "ring"
-        assert pieces == 1 and (0.6 < holes < 0.8 if ring else holes < 0.45), (SHAPE_CLASSES[scene.label], holes)
+    assert_lines_are_closed_loops_on_large_shapes(seventeenth_at_192, OUTLINED17)
 
 
 def test_every_seventeenth_object_stays_clear_of_the_frame(seventeenth_at_192: list[SealedScene]) -> None:
     """The box is placed 6% inside each edge of the frame, so nothing of the object is cut off."""
-    for index, scene in enumerate(seventeenth_at_192):
-        ys, xs = np.nonzero(scene.mask)
-        margin = min(xs.min(), ys.min(), 191 - xs.max(), 191 - ys.max()) / 192
-        assert margin >= 0.05, (index, margin)
+    assert_clear_of_the_frame(seventeenth_at_192, 0.05)
 
 
 def test_every_seventeenth_object_stands_apart_from_the_ground_round_it(seventeenth_at_192: list[SealedScene]) -> None:
     """A person reads the shape at a glance: the object's middle differs from the ground just outside it, by at
     least 40 grey levels and by 85 at the median; every picture is a uint8 frame with object and ground."""
-    gaps = []
-    for scene in seventeenth_at_192:
-        luma = scene.image.astype(np.float64) @ LUMA
-        assert scene.image.dtype == np.uint8 and luma.std() > 8 and scene.mask.any() and not scene.mask.all()
-        core = ndimage.binary_erosion(scene.mask, iterations=3)
-        if core.sum() < 30:
-            continue
-        around = ndimage.binary_dilation(scene.mask, iterations=9) & ~ndimage.binary_dilation(scene.mask, iterations=3)
-        gaps.append(abs(np.median(luma[core]) - np.median(luma[around])))
-    assert len(gaps) >= 36 and min(gaps) > 40 and np.median(gaps) > 85, (len(gaps), np.percentile(gaps, [0, 10, 50]))
+    assert_stands_apart(seventeenth_at_192, 36, 40, 85)

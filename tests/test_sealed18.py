@@ -1,8 +1,8 @@
 """Rules for the eighteenth sealed renderer (shapes-sealed-18): objects contoured by marching squares on their signed
 distance, shot on 35 mm film and scanned.
 
-Every rule draws real pictures with the real module, at a seed other than the evaluation's, so the pictures a model
-is scored on stay unseen; nothing here runs a model.
+The rules draw with the real module at seeds the evaluation never uses, and no model is run here: the set's own
+pictures stay unseen until its one run.
 """
 
 from __future__ import annotations
@@ -17,25 +17,17 @@ from scipy import ndimage, spatial
 
 from models.datasets import SHAPE_CLASSES
 from models.datasets import shapes_sealed18 as sealed18
-from models.datasets.shapes_camera import EVERY_BAND
 from models.datasets.shapes_sealed import SealedScene
 from models.datasets.shapes_sealed17 import line_half, loops, shoelace
 from models.datasets.shapes_sealed18 import OUTLINED18, STYLES18, SURFACES18, ShapesSealed18Dataset
 from models.datasets.shapes_strokes import CIRCLE_LINE_SHARE
-from tests.sealed_measures import (
-    LUMA,
-    assert_bands_outlines_and_groups,
-    assert_builds_a_test_split_of_400,
-    assert_first_draws_and_groups,
-    outline_measures,
-    scenes_at_192,
-)
+from tests import sealed_measures as measures
 
 
 @pytest.fixture(scope="module")
 def eighteenth_at_192() -> list[SealedScene]:
-    """48 pictures of the eighteenth set at 192 px, rendered once for the rules that measure them."""
-    return scenes_at_192(ShapesSealed18Dataset, 48)
+    """The set's first 48 frames as scanned at 192 px (seed 5), shared by the rules on whole pictures."""
+    return measures.scenes_at_192(ShapesSealed18Dataset, 48)
 
 
 def _level(**changes: float) -> dict[str, float]:
@@ -71,41 +63,18 @@ FRAMED = {  # a class's loop laid in a 96 px frame at 60 px across, turned a lit
     for name in SHAPE_CLASSES
 }
 
-EIGHTEENTH_OUTLINES = {  # (spread, solidity) of each filled class, bent a little by the camera's keystone
-    "circle": lambda spread, solidity: spread > 0.7 and solidity > 0.95,
-    "square": lambda spread, solidity: 0.42 < spread < 0.58 and solidity > 0.95,
-    "triangle": lambda spread, solidity: spread < 0.48 and solidity > 0.95,
-    "star": lambda spread, solidity: spread < 0.42 and 0.45 < solidity < 0.7,
-    "cross": lambda spread, solidity: spread > 0.4 and 0.6 < solidity < 0.8,
-}
-
 
 def test_every_eighteenth_first_draw_is_the_label_surface_and_band_and_a_picture_is_rebuilt_alike() -> None:
-    assert_first_draws_and_groups(ShapesSealed18Dataset, SURFACES18)
+    measures.assert_first_draws_and_groups(ShapesSealed18Dataset, SURFACES18)
 
 
 def test_every_eighteenth_set_name_builds_a_test_split_of_400_with_the_groups_evaluate_reports() -> None:
-    """The factory's name gives the set evaluate reads: 400 pictures, a test split only, and per picture its
-    background and size band (its class from the label), an image and a mask to point at."""
-    assert_builds_a_test_split_of_400("shapes-sealed-18", ShapesSealed18Dataset)
+    """Asked for by name, the factory builds the 400 scans evaluate scores, refusing a training split."""
+    measures.assert_builds_a_test_split_of_400("shapes-sealed-18", ShapesSealed18Dataset)
 
 
 def test_every_eighteenth_picture_is_drawn_on_the_ground_its_group_names(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The ground under a picture is the one its "background" group reports, picture by picture, asked for at
-    every pixel of the 192 px frame, three times the side the model reads."""
-    drawn: list[str] = []
-    counts: set[int] = set()
-    real = sealed18.ground
-
-    def spy(rng: np.random.Generator, kind: str, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        drawn.append(kind)
-        counts.add(len(x))
-        return real(rng, kind, x, y)
-
-    monkeypatch.setattr(sealed18, "ground", spy)
-    data = ShapesSealed18Dataset(length=8, seed=5)
-    assert [data.scene(index).surface for index in range(8)] == drawn and len(set(drawn)) >= 4
-    assert counts == {192 * 192}
+    measures.assert_drawn_on_the_ground_its_group_names(monkeypatch, sealed18, ShapesSealed18Dataset)
 
 
 @pytest.mark.parametrize("name", list(SHAPE_CLASSES))
@@ -321,7 +290,7 @@ def test_every_eighteenth_shot_keeps_the_mask_on_the_object() -> None:
         image = sealed18.shoot(np.random.default_rng([5, seed]), picture, size)
         mask = cv2.resize(cover, (size, size), interpolation=cv2.INTER_AREA if size < 192 else cv2.INTER_LINEAR) >= 0.5
         assert image.shape == (size, size, 3) and image.dtype == np.uint8
-        bright = image.astype(np.float64) @ LUMA > 128
+        bright = image.astype(np.float64) @ measures.LUMA > 128
         clear = ndimage.binary_erosion(mask, iterations=3) | ~ndimage.binary_dilation(mask, iterations=3)
         assert (bright == mask)[clear].mean() > 0.99, size
 
@@ -335,7 +304,7 @@ def test_every_eighteenth_ground_is_a_patterned_picture_of_a_shapes_scale(kind: 
         x, y = cols.ravel() - 96 + 37 * seed, rows.ravel() - 96
         picture = sealed18.ground(np.random.default_rng([41, seed]), kind, x, y).reshape(192, 192, 3)
         assert picture.min() >= 0 and picture.max() <= 255, seed
-        luma = picture @ LUMA
+        luma = picture @ measures.LUMA
         blurred = cv2.GaussianBlur(luma, (0, 0), 5)
         assert luma.std() > 18 and blurred.std() > 0.2 * luma.std(), (seed, luma.std(), blurred.std())
         some = sealed18.ground(np.random.default_rng([41, seed]), kind, x[::7], y[::7])
@@ -370,13 +339,13 @@ def test_every_eighteenth_style_stays_near_its_colour_with_its_own_texture(style
     colour = np.array([40.0, 90, 200])
     on = depth > 0.5 if style != OUTLINED18 else (depth > 0.5) & (np.abs(far - 15) < 5)
     out = sealed18.material(np.random.default_rng(17), style, colour, depth, normal, spots, rope)
-    luma = out @ LUMA
+    luma = out @ measures.LUMA
     assert out.min() >= 0 and out.max() <= 255
-    assert abs(np.median(luma[on]) - colour @ LUMA) < 25, np.median(luma[on])
+    assert abs(np.median(luma[on]) - colour @ measures.LUMA) < 25, np.median(luma[on])
     if style == "glazed ceramic":
         rim = on & (depth < 2)
         lit = luma[rim]
-        assert lit.max() - lit.min() > 40 and luma[on].max() > colour @ LUMA + 60
+        assert lit.max() - lit.min() > 40 and luma[on].max() > colour @ measures.LUMA + 60
     if style == "brushed metal":
         picture = luma.reshape(80, 80)
         assert picture[30:50, 30:50].std() > 2 and abs(np.median(out[on][:, 2] - out[on][:, 0])) < 160 * 0.5
@@ -384,7 +353,7 @@ def test_every_eighteenth_style_stays_near_its_colour_with_its_own_texture(style
         assert np.median(luma[on & (depth < 1.5)]) > np.median(luma[on & (depth > 8)]) + 15
     if style == OUTLINED18:
         strand = luma[on & (np.abs(far - 15) < 1)]
-        assert strand.max() - strand.min() > 30 and np.percentile(strand, 10) < 0.75 * colour @ LUMA
+        assert strand.max() - strand.min() > 30 and np.percentile(strand, 10) < 0.75 * colour @ measures.LUMA
     with pytest.raises(ValueError):
         sealed18.material(np.random.default_rng(1), "paper", colour, depth, normal, spots, rope)
 
@@ -392,16 +361,19 @@ def test_every_eighteenth_style_stays_near_its_colour_with_its_own_texture(style
 def test_every_eighteenth_mask_is_the_object_as_drawn(monkeypatch: pytest.MonkeyPatch) -> None:
     """With the film taken away and the object painted red on blue ground, the mask is exactly where the frame is
     more red than blue: the cover is the one the picture is painted with."""
-    monkeypatch.setattr(sealed18, "shoot", lambda rng, picture, size: np.clip(picture + 0.5, 0, 255).astype(np.uint8))
-    monkeypatch.setattr(sealed18, "ground", lambda rng, kind, x, y: np.tile([0.0, 0.0, 255.0], (len(x), 1)))
-    monkeypatch.setattr(
-        sealed18, "material", lambda rng, style, colour, *rest: np.tile([255.0, 0.0, 0.0], (len(rest[0]), 1))
-    )
-    data = ShapesSealed18Dataset(length=12, size=192, seed=5)
-    for index in range(12):
-        scene = data.scene(index)
+    stand_ins = {
+        "shoot": lambda rng, picture, size: np.clip(picture + 0.5, 0, 255).astype(np.uint8),
+        "ground": lambda rng, kind, x, y: np.tile([0.0, 0.0, 255.0], (len(x), 1)),
+        "material": lambda rng, style, colour, depth, *rest: np.tile([255.0, 0.0, 0.0], (len(depth), 1)),
+    }
+    for name, stand_in in stand_ins.items():
+        monkeypatch.setattr(sealed18, name, stand_in)
+    scenes = map(ShapesSealed18Dataset(length=12, size=192, seed=5).scene, range(12))
+    wrong = []
+    for scene in scenes:
         red = scene.image[..., 0].astype(int) > scene.image[..., 2].astype(int)
-        assert np.array_equal(red, scene.mask), (index, (red != scene.mask).sum())
+        wrong.append(int((red != scene.mask).sum()))
+    assert wrong == [0] * 12, wrong
 
 
 def test_every_eighteenth_mask_spans_its_band_keeps_its_class_outline_and_every_group_occurs(
@@ -410,54 +382,31 @@ def test_every_eighteenth_mask_spans_its_band_keeps_its_class_outline_and_every_
     """The object is sized by its own mask in the frame, so its box spans its band (within a pixel either side); a
     filled shape keeps its class's proportions through the camera and only a ring has a hole; every class, band,
     style and ground occurs in the first 48 pictures."""
-    assert_bands_outlines_and_groups(
+    measures.assert_bands_outlines_and_groups(
         eighteenth_at_192,
-        EIGHTEENTH_OUTLINES,
+        measures.KEYSTONED_OUTLINES,
         (STYLES18, SURFACES18),
         (0.62, 0.8),
         0.99,
         lambda scene: scene.style != OUTLINED18,
     )
-    bands = {name: (low, high) for name, low, high in EVERY_BAND}
-    for scene in eighteenth_at_192:
-        ys, xs = np.nonzero(scene.mask)
-        low, high = bands[scene.band]
-        assert low * 192 - 1 <= max(np.ptp(xs), np.ptp(ys)) + 1 <= high * 192 + 1
+    measures.assert_boxes_within_a_pixel(eighteenth_at_192)
 
 
 def test_every_eighteenth_rope_is_a_closed_loop_and_only_on_a_large_shape(
     eighteenth_at_192: list[SealedScene],
 ) -> None:
-    """A rope is one piece round a hole of most of its area, laid only at 40% of the side or more, where it is
-    readable at 64 px; a ring in that style is still a band round a hole a third to two thirds of it."""
-    ropes = [scene for scene in eighteenth_at_192 if scene.style == OUTLINED18]
-    assert len(ropes) >= 2
-    for scene in ropes:
-        assert scene.band in ("40-60%", "60-75%"), scene.band
-        _, pieces = ndimage.label(scene.mask)
-        _, _, holes = outline_measures(scene.mask)
-        ring = SHAPE_CLASSES[scene.label] == "ring"
-        assert pieces == 1 and (0.6 < holes < 0.8 if ring else holes < 0.45), (SHAPE_CLASSES[scene.label], holes)
+    """A rope is one piece round its hole, laid only on shapes of 40% of the side or more, where it reads at 64 px;
+    a ring of rope is still a band."""
+    measures.assert_lines_are_closed_loops_on_large_shapes(eighteenth_at_192, OUTLINED18)
 
 
 def test_every_eighteenth_object_stays_clear_of_the_frame(eighteenth_at_192: list[SealedScene]) -> None:
-    """The box is placed 6% inside each edge of the frame, so nothing of the object is cut off."""
-    for index, scene in enumerate(eighteenth_at_192):
-        ys, xs = np.nonzero(scene.mask)
-        margin = min(xs.min(), ys.min(), 191 - xs.max(), 191 - ys.max()) / 192
-        assert margin >= 0.05, (index, margin)
+    """The box is placed 6% inside each edge of the frame, so the scan never cuts the object off."""
+    measures.assert_clear_of_the_frame(eighteenth_at_192, 0.05)
 
 
 def test_every_eighteenth_object_stands_apart_from_the_ground_round_it(eighteenth_at_192: list[SealedScene]) -> None:
-    """A person reads the shape at a glance: the object's middle differs from the ground just outside it, by at
-    least 40 grey levels and by 80 at the median; every picture is a uint8 frame with object and ground."""
-    gaps = []
-    for scene in eighteenth_at_192:
-        luma = scene.image.astype(np.float64) @ LUMA
-        assert scene.image.dtype == np.uint8 and luma.std() > 8 and scene.mask.any() and not scene.mask.all()
-        core = ndimage.binary_erosion(scene.mask, iterations=3)
-        if core.sum() < 30:
-            continue
-        around = ndimage.binary_dilation(scene.mask, iterations=9) & ~ndimage.binary_dilation(scene.mask, iterations=3)
-        gaps.append(abs(np.median(luma[core]) - np.median(luma[around])))
-    assert len(gaps) >= 30 and min(gaps) > 40 and np.median(gaps) > 80, (len(gaps), np.percentile(gaps, [0, 10, 50]))
+    """Through the film's fade, grain and cast, the object's middle stays over 40 grey levels from the ground just
+    round it, and over 80 at the median."""
+    measures.assert_stands_apart(eighteenth_at_192, 30, 40, 80)

@@ -464,9 +464,14 @@ def shoot(rng: np.random.Generator, picture: np.ndarray, size: int) -> np.ndarra
     seen = age(seen, rng.uniform(6, 22) + cast, rng.uniform(225, 250) + 1.5 * cast, rng.uniform(0.1, 0.5))
     seen = dust_and_scratches(rng, seen)
     if size != side:
-        shrink = cv2.INTER_AREA if size < side else cv2.INTER_LINEAR
-        seen = cv2.resize(seen.astype(np.float32), (size, size), interpolation=shrink).astype(np.float64)
+        seen = _scan_resize(seen.astype(np.float32), size).astype(np.float64)
     return jpeg(seen, int(rng.integers(60, 93)))
+
+
+def _scan_resize(picture: np.ndarray, size: int) -> np.ndarray:
+    """The scanner's resampling to ``size`` px: an area mean when it shrinks, bilinear when it enlarges."""
+    shrink = cv2.INTER_AREA if size < picture.shape[0] else cv2.INTER_LINEAR
+    return cv2.resize(picture, (size, size), interpolation=shrink)
 
 
 def _rope_places(outline: np.ndarray, band_px: float, goal: np.ndarray, extent: float) -> np.ndarray:
@@ -482,11 +487,8 @@ def _rope_places(outline: np.ndarray, band_px: float, goal: np.ndarray, extent: 
 def render_sealed18_scene(rng: np.random.Generator, size: int) -> SealedScene:
     """One picture; the first draws are the label, the surface and the size band, in that order."""
     label, surface, (band, low, high) = first_draws(rng, SURFACES18, EVERY_BAND)
-    style = STYLES18[int(rng.integers(len(STYLES18)))]
-    if style == OUTLINED18 and band not in _LINE_BANDS:
-        style = STYLES18[int(rng.integers(len(STYLES18) - 1))]
-    name = SHAPE_CLASSES[label]
-    side = _NATIVE
+    styles = STYLES18 if band in _LINE_BANDS else STYLES18[:-1]  # the rope, last, only where it is readable
+    style, name, side = styles[int(rng.integers(len(styles)))], SHAPE_CLASSES[label], _NATIVE
     camera = _camera(rng)
     turn = rng.uniform(0, 2 * math.pi)
     spin = np.array([[math.cos(turn), math.sin(turn)], [-math.sin(turn), math.cos(turn)]])
@@ -512,19 +514,14 @@ def render_sealed18_scene(rng: np.random.Generator, size: int) -> SealedScene:
     drawn = material(rng, style, colour, depth.ravel(), normal, spots, rope)
     share = cover.reshape(-1, 1)
     picture = (colours * (1 - share) + drawn * share).reshape(side, side, 3)
-    image = shoot(rng, picture, size)
-    if size != side:
-        shrink = cv2.INTER_AREA if size < side else cv2.INTER_LINEAR
-        cover = cv2.resize(cover.astype(np.float32), (size, size), interpolation=shrink)
-    return SealedScene(image, cover >= 0.5, label, surface, band, style)
+    scanned = cover if size == side else _scan_resize(cover.astype(np.float32), size)
+    return SealedScene(shoot(rng, picture, size), scanned >= 0.5, label, surface, band, style)
 
 
 class ShapesSealed18Dataset(ShapesSealedDataset):
     """The eighteenth sealed set, deterministic per index; evaluation only, and run once per trained model."""
 
-    SALT = _SALT
-    SURFACE_KINDS = SURFACES18
-    BANDS = EVERY_BAND
+    SALT, SURFACE_KINDS, BANDS = _SALT, SURFACES18, EVERY_BAND
 
     def render(self, rng: np.random.Generator, size: int) -> Any:
         return render_sealed18_scene(rng, size)
