@@ -295,6 +295,28 @@ def test_every_eighteenth_shot_keeps_the_mask_on_the_object() -> None:
         assert (bright == mask)[clear].mean() > 0.99, size
 
 
+def test_every_eighteenth_jpeg_rounds_to_the_nearest_level_and_keeps_the_channels() -> None:
+    """A flat grey comes back from a fine JPEG at its nearest level (100.6 as 101, 100.3 as 100), and a flat colour
+    keeps its red, green and blue in their places within a level or two."""
+    assert np.all(sealed18.jpeg(np.full((16, 16, 3), 100.6), 95) == 101)
+    assert np.all(sealed18.jpeg(np.full((16, 16, 3), 100.3), 95) == 100)
+    colour = sealed18.jpeg(np.tile([200.0, 50.0, 90.0], (16, 16, 1)), 95)
+    assert colour.dtype == np.uint8 and np.abs(colour.astype(int) - [200, 50, 90]).max() <= 2
+
+
+def test_every_eighteenth_ink_is_chosen_against_the_ground_round_the_object(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The object's colour is chosen against the ground just round it (within 7 px, not under it), not the whole
+    frame's: it is shown no more pixels than lie within 8 px of the mask and outside it."""
+    shown: list[int] = []
+    real = sealed18.ink
+    monkeypatch.setattr(sealed18, "ink", lambda rng, around: shown.append(len(around)) or real(rng, around))
+    data = ShapesSealed18Dataset(length=6, size=192, seed=5)
+    for index in range(6):
+        mask = data.scene(index).mask
+        ring = ndimage.binary_dilation(mask, np.ones((17, 17), bool)) & ~ndimage.binary_erosion(mask)
+        assert 0 < shown[index] <= ring.sum() < 0.6 * 192 * 192, (shown[index], ring.sum())
+
+
 @pytest.mark.parametrize("kind", SURFACES18)
 def test_every_eighteenth_ground_is_a_patterned_picture_of_a_shapes_scale(kind: str) -> None:
     """Every ground is drawn within 0-255 and none is flat; its features are as large as the shapes, so a blur of
