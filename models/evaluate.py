@@ -30,8 +30,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--dataset",
         help="dataset to evaluate on (default: the one the checkpoint was trained on); shapes-heldout: 300 "
         "pictures (or --limit) from an independent renderer, scored per background kind; shapes-camera: 300 "
-        "drawings as a webcam sees them, by size band, hand and class; shapes-sealed to shapes-sealed-18: 400 "
-        "pictures each of eighteen more renderers (matplotlib paths, OpenCV, matplotlib's Agg patches, torch implicit "
+        "drawings as a webcam sees them, by size band, hand and class; shapes-sealed to shapes-sealed-19: 400 "
+        "pictures each of nineteen more renderers (matplotlib paths, OpenCV, matplotlib's Agg patches, torch implicit "
         "functions, scipy-filled traced outlines, even-odd fills and stamped brushes, exact area coverage through a "
         "Bayer sensor, triangle meshes rasterised by edge functions through a phone's camera, "
         "polar radius rules on surfaces with cells of a shape's size, outlines walked and filled as holes, SVG paths "
@@ -43,7 +43,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "bead necklaces heaped of small discs at random and ray-cast through a shop's CCTV fisheye, playground paint, "
         "tarpaulins, flower beds and painted lines on open ground drawn from their Fourier transform and seen by a "
         "drone, glazed ceramic, brushed metal, velvet and rope contoured by marching squares on their signed "
-        "distance and shot on 35 mm film and scanned), by background, "
+        "distance and shot on 35 mm film and scanned, gold leaf, sponge paint, knitting and bent wire fanned into "
+        "triangles clipped to each pixel by Sutherland-Hodgman and photographed through a shop window), by background, "
         "size band and class, each to be run once per trained model; all test split only",
     )
     parser.add_argument("--split", default="test", choices=("train", "val", "test"))

@@ -244,6 +244,7 @@ TARGETS: dict[str, Target] = {
     "sixteenth sealed set": Target("models/datasets/shapes_sealed16.py", ["tests/test_sealed16.py"]),
     "seventeenth sealed set": Target("models/datasets/shapes_sealed17.py", ["tests/test_sealed17.py"]),
     "eighteenth sealed set": Target("models/datasets/shapes_sealed18.py", ["tests/test_sealed18.py"]),
+    "nineteenth sealed set": Target("models/datasets/shapes_sealed19.py", ["tests/test_sealed19.py"]),
     "dataset names": Target(
         "models/datasets/factory.py", ["tests/test_camera_sealed.py", "-k", "spelling or test_split_only"]
     ),
@@ -1849,6 +1850,78 @@ HAND_MUTANTS: list[HandMutant] = [
         "the scratches drawn across the strip instead of along it",
         "line = np.c_[drift, np.arange(side + 1)] * 16",
         "line = np.c_[np.arange(side + 1), drift] * 16",
+    ),
+    HandMutant(
+        "nineteenth sealed set",
+        "a clipped edge's crossing measured from the wrong end, so every cut lands mirrored along its edge",
+        "t = np.where(cuts, was / np.where(cuts, was - here, 1.0), 0.0)",
+        "t = np.where(cuts, here / np.where(cuts, here - was, 1.0), 0.0)",
+    ),
+    HandMutant(
+        "nineteenth sealed set",
+        "the square's bottom side never clipped against, so a triangle's part below the pixel counts as in it",
+        "(1, 1.0, 0.0), (1, -1.0, 1.0)):",
+        "(1, 1.0, 0.0)):",
+    ),
+    HandMutant(
+        "nineteenth sealed set",
+        "a clipped polygon kept to as many corners as it came with, so the corner a cut adds is lost",
+        "[:, : points.shape[1] + 1]",
+        "[:, : points.shape[1]]",
+    ),
+    HandMutant(
+        "nineteenth sealed set",
+        "each piece's area taken without its sign, so the triangles an edge winds backwards add instead of cancel",
+        "return 0.5 * (x * np.roll(y, -1, axis=1) - np.roll(x, -1, axis=1) * y).sum(axis=1)",
+        "return np.abs(0.5 * (x * np.roll(y, -1, axis=1) - np.roll(x, -1, axis=1) * y).sum(axis=1))",
+    ),
+    HandMutant(
+        "nineteenth sealed set",
+        "a row's crossings counted left of the pixel's corner, not its middle",
+        "< cols[None, :, None] + 0.5).sum(axis=2)",
+        "< cols[None, :, None]).sum(axis=2)",
+    ),
+    HandMutant(
+        "nineteenth sealed set",
+        "a ring's hole wound with its outer loop, so its cover adds to the rim's and the hole fills",
+        "* (1 if k == 0 else -1) > 0",
+        "* 1 > 0",
+    ),
+    HandMutant(
+        "nineteenth sealed set",
+        "a mask that misses its box never laid out again, so a star's thin points leave it short",
+        "        wanted += miss\n",
+        "        wanted += 0.0\n",
+    ),
+    HandMutant(
+        "nineteenth sealed set",
+        "a wire's inner edge moved outwards too, so the band between its edges has no width",
+        "offset(outline, -half)[::-1]",
+        "offset(outline, half)[::-1]",
+    ),
+    HandMutant(
+        "nineteenth sealed set",
+        "every picture drawn on the first board, whatever its group says",
+        "colours = ground(rng, surface, spots[:, 0], spots[:, 1])",
+        "colours = ground(rng, SURFACES19[0], spots[:, 0], spots[:, 1])",
+    ),
+    HandMutant(
+        "nineteenth sealed set",
+        "the object's ink chosen against the whole frame's board, not the board round it",
+        "colour = ink(rng, colours[(near & (cover < 0.02)).ravel()])",
+        "colour = ink(rng, colours)",
+    ),
+    HandMutant(
+        "nineteenth sealed set",
+        "the wire bent round shapes of any size, where a circle's wire is thinner than a pixel at 64 px",
+        "styles = STYLES19 if band in _LINE_BANDS else STYLES19[:-1]",
+        "styles = STYLES19",
+    ),
+    HandMutant(
+        "nineteenth sealed set",
+        "the street's reflection added on top of the view instead of mixed into it, so the picture only brightens",
+        "return picture * (1 - strength) + strength * street",
+        "return picture + strength * street",
     ),
     HandMutant(
         "fifteenth sealed set",

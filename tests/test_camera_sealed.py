@@ -1032,6 +1032,7 @@ def test_a_ninth_sealed_class_radius_draws_its_shape_with_the_area_of_its_polygo
         ("shapes-sealed-16", ("background", "size band", "class")),
         ("shapes-sealed-17", ("background", "size band", "class")),
         ("shapes-sealed-18", ("background", "size band", "class")),
+        ("shapes-sealed-19", ("background", "size band", "class")),
     ],
 )
 def test_evaluate_reports_each_set_by_group_with_pointing_and_mask_range(

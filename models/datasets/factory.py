@@ -31,6 +31,7 @@ from .shapes_sealed15 import ShapesSealed15Dataset
 from .shapes_sealed16 import ShapesSealed16Dataset
 from .shapes_sealed17 import ShapesSealed17Dataset
 from .shapes_sealed18 import ShapesSealed18Dataset
+from .shapes_sealed19 import ShapesSealed19Dataset
 from .splits import Transform, check_split
 
 # The sealed renderers in the order they were written; each is run once per trained model.
@@ -53,6 +54,7 @@ SEALED_SETS: dict[str, type[Dataset]] = {
     "shapes-sealed-16": ShapesSealed16Dataset,
     "shapes-sealed-17": ShapesSealed17Dataset,
     "shapes-sealed-18": ShapesSealed18Dataset,
+    "shapes-sealed-19": ShapesSealed19Dataset,
 }
 DATASET_NAMES: tuple[str, ...] = (
     "shapes",
@@ -123,7 +125,7 @@ def build_dataset(
     download: bool = False,
 ) -> Dataset:
     """Create a dataset by name: "shapes", "shapes-heldout" (alias "heldout"), "shapes-camera", "shapes-sealed"
-    to "shapes-sealed-18", "fashion-mnist" (alias "fashion") or "imagefolder".
+    to "shapes-sealed-19", "fashion-mnist" (alias "fashion") or "imagefolder".
 
     ``seed`` picks the shapes scenes and the image-folder split; the
     Fashion-MNIST validation split is fixed on purpose so scores stay
@@ -131,8 +133,8 @@ def build_dataset(
     truncates the other datasets (handy for smoke runs). ``size`` only
     applies to the shapes datasets; ``root`` defaults to the Debian path for
     Fashion-MNIST and is required for image folders. "shapes-heldout",
-    "shapes-camera" (drawings photographed by a webcam), and the eighteen
-    sealed sets "shapes-sealed" to "shapes-sealed-18" (each run once per trained model)
+    "shapes-camera" (drawings photographed by a webcam), and the nineteen
+    sealed sets "shapes-sealed" to "shapes-sealed-19" (each run once per trained model)
     are evaluation sets with only a "test" split (training on them would
     defeat their purpose); other splits are refused, and their lengths
     default to 300, 300 and 400 for each sealed set.
