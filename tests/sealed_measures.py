@@ -181,3 +181,72 @@ def assert_lines_are_closed_loops_on_large_shapes(scenes: list[SealedScene], out
         name, holes = SHAPE_CLASSES[scene.label], outline_measures(scene.mask)[2]
         one = ndimage.label(scene.mask)[1] == 1
         assert one and (0.6 < holes < 0.8 if name == "ring" else holes < 0.45), (name, holes)
+
+
+Painter = Callable[[np.random.Generator, str, np.ndarray, np.ndarray], np.ndarray]  # ground(rng, kind, x, y)
+
+
+def assert_ground_at_a_shapes_scale(
+    ground: Painter, kind: str, standing: float = 0.2, dtype: type = np.float64, atol: float = 1e-6
+) -> None:
+    """Every ground is drawn within 0-255 and none is flat; its features are as large as the shapes, so a blur of
+    5 px leaves over ``standing`` of its spread standing; and it is the same wherever it is asked for."""
+    rows, cols = np.mgrid[0:192, 0:192] + 0.5
+    for seed in range(3):
+        x, y = (cols.ravel() - 96 + 37 * seed).astype(dtype), (rows.ravel() - 96).astype(dtype)
+        picture = ground(np.random.default_rng([41, seed]), kind, x, y).reshape(192, 192, 3)
+        assert picture.min() >= 0 and picture.max() <= 255, seed
+        luma = picture @ LUMA
+        blurred = cv2.GaussianBlur(luma, (0, 0), 5)
+        assert luma.std() > 18 and blurred.std() > standing * luma.std(), (seed, luma.std(), blurred.std())
+        some = ground(np.random.default_rng([41, seed]), kind, x[::7], y[::7])
+        assert np.allclose(some, picture.reshape(-1, 3)[::7], atol=atol)
+
+
+def assert_mask_is_the_object_as_drawn(
+    monkeypatch: pytest.MonkeyPatch,
+    module: ModuleType,
+    dataset: type[ShapesSealedDataset],
+    stand_ins: dict[str, Callable[..., np.ndarray]],
+) -> None:
+    """With the module's camera, ground and material replaced by ``stand_ins`` (a camera that only rounds, blue
+    ground, a red object), the mask of each of 12 frames at 192 px is exactly where the frame is more red than
+    blue: the cover is the one the picture is painted with."""
+    for name, stand_in in stand_ins.items():
+        monkeypatch.setattr(module, name, stand_in)
+    scenes = map(dataset(length=12, size=192, seed=5).scene, range(12))
+    wrong = []
+    for scene in scenes:
+        red = scene.image[..., 0].astype(int) > scene.image[..., 2].astype(int)
+        wrong.append(int((red != scene.mask).sum()))
+    assert wrong == [0] * 12, wrong
+
+
+def assert_ink_chosen_round_the_object(
+    monkeypatch: pytest.MonkeyPatch, module: ModuleType, dataset: type[ShapesSealedDataset]
+) -> None:
+    """The object's colour is chosen against the ground just round it (within 7 px, not under it), not the whole
+    frame's: the module's ``ink`` is shown no more pixels than lie within 8 px of the mask and outside it."""
+    shown: list[int] = []
+    real = module.ink
+    monkeypatch.setattr(module, "ink", lambda rng, around: shown.append(len(around)) or real(rng, around))
+    data = dataset(length=6, size=192, seed=5)
+    for index in range(6):
+        mask = data.scene(index).mask
+        ring = ndimage.binary_dilation(mask, np.ones((17, 17), bool)) & ~ndimage.binary_erosion(mask)
+        assert 0 < shown[index] <= ring.sum() < 0.6 * 192 * 192, (shown[index], ring.sum())
+
+
+def assert_shot_keeps_the_mask(shoot: Callable[[np.random.Generator, np.ndarray, int], np.ndarray]) -> None:
+    """A pale square on dark ground comes out of ``shoot(rng, picture, size)`` where the mask says (but for its
+    edge) at every size asked, 64 to 224 px from a 192 px frame."""
+    cover = np.zeros((192, 192))
+    cover[40:110, 60:150] = 1.0
+    picture = np.repeat(30.0 + 200.0 * cover[..., None], 3, axis=2)
+    for seed, size in enumerate((64, 96, 192, 224)):
+        image = shoot(np.random.default_rng([5, seed]), picture, size)
+        mask = cv2.resize(cover, (size, size), interpolation=cv2.INTER_AREA if size < 192 else cv2.INTER_LINEAR) >= 0.5
+        assert image.shape == (size, size, 3) and image.dtype == np.uint8
+        bright = image.astype(np.float64) @ LUMA > 128
+        clear = ndimage.binary_erosion(mask, iterations=3) | ~ndimage.binary_dilation(mask, iterations=3)
+        assert (bright == mask)[clear].mean() > 0.99, size

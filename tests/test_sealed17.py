@@ -29,6 +29,7 @@ from tests.sealed_measures import (
     assert_clear_of_the_frame,
     assert_drawn_on_the_ground_its_group_names,
     assert_first_draws_and_groups,
+    assert_ground_at_a_shapes_scale,
     assert_lines_are_closed_loops_on_large_shapes,
     assert_stands_apart,
     scenes_at_192,
@@ -318,18 +319,7 @@ def test_every_seventeenth_ink_is_dark_on_light_ground_and_light_on_dark() -> No
 
 @pytest.mark.parametrize("kind", SURFACES17)
 def test_every_seventeenth_ground_is_a_patterned_picture_of_a_shapes_scale(kind: str) -> None:
-    """Every ground is drawn within 0-255 and none is flat; its features are as large as the shapes, so a blur of
-    5 px leaves over a quarter of its spread standing; and it is the same wherever it is asked for."""
-    rows, cols = np.mgrid[0:192, 0:192] + 0.5
-    for seed in range(3):
-        x, y = (cols.ravel() - 96 + 37 * seed).astype(np.float32), (rows.ravel() - 96).astype(np.float32)
-        picture = sealed17.ground(np.random.default_rng([41, seed]), kind, x, y).reshape(192, 192, 3)
-        assert picture.min() >= 0 and picture.max() <= 255, seed
-        luma = picture @ LUMA
-        blurred = cv2.GaussianBlur(luma, (0, 0), 5)
-        assert luma.std() > 18 and blurred.std() > 0.28 * luma.std(), (seed, luma.std(), blurred.std())
-        some = sealed17.ground(np.random.default_rng([41, seed]), kind, x[::7], y[::7])
-        assert np.allclose(some, picture.reshape(-1, 3)[::7], atol=1e-3)
+    assert_ground_at_a_shapes_scale(sealed17.ground, kind, 0.28, np.float32, 1e-3)
 
 
 @pytest.mark.parametrize("style", STYLES17)

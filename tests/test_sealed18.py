@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import math
 
-import cv2
 import numpy as np
 import pytest
 from matplotlib.path import Path as MplPath
-from scipy import ndimage, spatial
+from scipy import spatial
 
 from models.datasets import SHAPE_CLASSES
 from models.datasets import shapes_sealed18 as sealed18
@@ -283,16 +282,7 @@ def test_every_eighteenth_scanner_marks_are_few_and_scratches_run_down_the_strip
 def test_every_eighteenth_shot_keeps_the_mask_on_the_object() -> None:
     """A pale square on dark ground comes out where the mask says (but for its edge) at every size asked, through
     the lens, the vignette, halation, grain, aged dyes, the scanner's marks and the JPEG."""
-    cover = np.zeros((192, 192))
-    cover[40:110, 60:150] = 1.0
-    picture = np.repeat(30.0 + 200.0 * cover[..., None], 3, axis=2)
-    for seed, size in enumerate((64, 96, 192, 224)):
-        image = sealed18.shoot(np.random.default_rng([5, seed]), picture, size)
-        mask = cv2.resize(cover, (size, size), interpolation=cv2.INTER_AREA if size < 192 else cv2.INTER_LINEAR) >= 0.5
-        assert image.shape == (size, size, 3) and image.dtype == np.uint8
-        bright = image.astype(np.float64) @ measures.LUMA > 128
-        clear = ndimage.binary_erosion(mask, iterations=3) | ~ndimage.binary_dilation(mask, iterations=3)
-        assert (bright == mask)[clear].mean() > 0.99, size
+    measures.assert_shot_keeps_the_mask(sealed18.shoot)
 
 
 def test_every_eighteenth_jpeg_rounds_to_the_nearest_level_and_keeps_the_channels() -> None:
@@ -305,32 +295,12 @@ def test_every_eighteenth_jpeg_rounds_to_the_nearest_level_and_keeps_the_channel
 
 
 def test_every_eighteenth_ink_is_chosen_against_the_ground_round_the_object(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The object's colour is chosen against the ground just round it (within 7 px, not under it), not the whole
-    frame's: it is shown no more pixels than lie within 8 px of the mask and outside it."""
-    shown: list[int] = []
-    real = sealed18.ink
-    monkeypatch.setattr(sealed18, "ink", lambda rng, around: shown.append(len(around)) or real(rng, around))
-    data = ShapesSealed18Dataset(length=6, size=192, seed=5)
-    for index in range(6):
-        mask = data.scene(index).mask
-        ring = ndimage.binary_dilation(mask, np.ones((17, 17), bool)) & ~ndimage.binary_erosion(mask)
-        assert 0 < shown[index] <= ring.sum() < 0.6 * 192 * 192, (shown[index], ring.sum())
+    measures.assert_ink_chosen_round_the_object(monkeypatch, sealed18, ShapesSealed18Dataset)
 
 
 @pytest.mark.parametrize("kind", SURFACES18)
 def test_every_eighteenth_ground_is_a_patterned_picture_of_a_shapes_scale(kind: str) -> None:
-    """Every ground is drawn within 0-255 and none is flat; its features are as large as the shapes, so a blur of
-    5 px leaves over a fifth of its spread standing; and it is the same wherever it is asked for."""
-    rows, cols = np.mgrid[0:192, 0:192] + 0.5
-    for seed in range(3):
-        x, y = cols.ravel() - 96 + 37 * seed, rows.ravel() - 96
-        picture = sealed18.ground(np.random.default_rng([41, seed]), kind, x, y).reshape(192, 192, 3)
-        assert picture.min() >= 0 and picture.max() <= 255, seed
-        luma = picture @ measures.LUMA
-        blurred = cv2.GaussianBlur(luma, (0, 0), 5)
-        assert luma.std() > 18 and blurred.std() > 0.2 * luma.std(), (seed, luma.std(), blurred.std())
-        some = sealed18.ground(np.random.default_rng([41, seed]), kind, x[::7], y[::7])
-        assert np.allclose(some, picture.reshape(-1, 3)[::7], atol=1e-6)
+    measures.assert_ground_at_a_shapes_scale(sealed18.ground, kind)
 
 
 def test_every_eighteenth_stick_is_found_from_any_cell_it_reaches() -> None:
@@ -388,14 +358,7 @@ def test_every_eighteenth_mask_is_the_object_as_drawn(monkeypatch: pytest.Monkey
         "ground": lambda rng, kind, x, y: np.tile([0.0, 0.0, 255.0], (len(x), 1)),
         "material": lambda rng, style, colour, depth, *rest: np.tile([255.0, 0.0, 0.0], (len(depth), 1)),
     }
-    for name, stand_in in stand_ins.items():
-        monkeypatch.setattr(sealed18, name, stand_in)
-    scenes = map(ShapesSealed18Dataset(length=12, size=192, seed=5).scene, range(12))
-    wrong = []
-    for scene in scenes:
-        red = scene.image[..., 0].astype(int) > scene.image[..., 2].astype(int)
-        wrong.append(int((red != scene.mask).sum()))
-    assert wrong == [0] * 12, wrong
+    measures.assert_mask_is_the_object_as_drawn(monkeypatch, sealed18, ShapesSealed18Dataset, stand_ins)
 
 
 def test_every_eighteenth_mask_spans_its_band_keeps_its_class_outline_and_every_group_occurs(

@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import math
 
-import cv2
 import numpy as np
 import pytest
 from matplotlib.path import Path as MplPath
-from scipy import ndimage
 
 from models.datasets import SHAPE_CLASSES
 from models.datasets import shapes_sealed19 as sealed19
@@ -47,15 +45,6 @@ FRAMED = {  # a class's loops laid in a 96 px frame at about 60 px across, turne
 
 def test_every_nineteenth_first_draw_is_the_label_surface_and_band_and_a_picture_is_rebuilt_alike() -> None:
     measures.assert_first_draws_and_groups(ShapesSealed19Dataset, SURFACES19)
-
-
-def test_every_nineteenth_set_name_builds_a_test_split_of_400_with_the_groups_evaluate_reports() -> None:
-    """Asked for by name, the factory builds the 400 photographs evaluate scores, refusing a training split."""
-    measures.assert_builds_a_test_split_of_400("shapes-sealed-19", ShapesSealed19Dataset)
-
-
-def test_every_nineteenth_picture_is_drawn_on_the_ground_its_group_names(monkeypatch: pytest.MonkeyPatch) -> None:
-    measures.assert_drawn_on_the_ground_its_group_names(monkeypatch, sealed19, ShapesSealed19Dataset)
 
 
 def test_every_nineteenth_clip_keeps_the_part_of_a_triangle_inside_its_square() -> None:
@@ -145,20 +134,31 @@ def test_every_nineteenth_object_is_laid_with_the_box_asked(name: str) -> None:
         assert shoelace(laid[0]) > 0 and all(shoelace(loop) < 0 for loop in laid[1:])
 
 
+def test_every_nineteenth_set_name_builds_a_test_split_of_400_with_the_groups_evaluate_reports() -> None:
+    """Asked for by name, the factory builds the 400 photographs evaluate scores, refusing a training split."""
+    measures.assert_builds_a_test_split_of_400("shapes-sealed-19", ShapesSealed19Dataset)
+
+
+def test_every_nineteenth_picture_is_drawn_on_the_ground_its_group_names(monkeypatch: pytest.MonkeyPatch) -> None:
+    measures.assert_drawn_on_the_ground_its_group_names(monkeypatch, sealed19, ShapesSealed19Dataset)
+
+
 @pytest.mark.parametrize("kind", SURFACES19)
 def test_every_nineteenth_ground_is_a_patterned_picture_of_a_shapes_scale(kind: str) -> None:
     """Every board is drawn within 0-255 and none is flat; its features are as large as the shapes, so a blur of
     5 px leaves over a fifth of its spread standing; and it is the same wherever it is asked for."""
-    rows, cols = np.mgrid[0:192, 0:192] + 0.5
-    for seed in range(3):
-        x, y = cols.ravel() - 96 + 37 * seed, rows.ravel() - 96
-        picture = sealed19.ground(np.random.default_rng([41, seed]), kind, x, y).reshape(192, 192, 3)
-        assert picture.min() >= 0 and picture.max() <= 255, seed
-        luma = picture @ measures.LUMA
-        blurred = cv2.GaussianBlur(luma, (0, 0), 5)
-        assert luma.std() > 18 and blurred.std() > 0.2 * luma.std(), (seed, luma.std(), blurred.std())
-        some = sealed19.ground(np.random.default_rng([41, seed]), kind, x[::7], y[::7])
-        assert np.allclose(some, picture.reshape(-1, 3)[::7], atol=1e-6)
+    measures.assert_ground_at_a_shapes_scale(sealed19.ground, kind)
+
+
+def test_every_nineteenth_mask_is_the_object_as_drawn(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With the glass taken away and the object painted red on blue ground, the mask is exactly where the frame is
+    more red than blue: the cover is the one the picture is painted with."""
+    stand_ins = {
+        "through_glass": lambda rng, picture, size: np.clip(picture + 0.5, 0, 255).astype(np.uint8),
+        "ground": lambda rng, kind, x, y: np.tile([0.0, 0.0, 255.0], (len(x), 1)),
+        "material": lambda rng, style, colour, spots: np.tile([255.0, 0.0, 0.0], (len(spots), 1)),
+    }
+    measures.assert_mask_is_the_object_as_drawn(monkeypatch, sealed19, ShapesSealed19Dataset, stand_ins)
 
 
 @pytest.mark.parametrize("style", STYLES19)
@@ -209,47 +209,11 @@ def test_every_nineteenth_webp_keeps_a_flat_colour_in_its_channels() -> None:
 def test_every_nineteenth_photo_keeps_the_mask_on_the_object() -> None:
     """A pale square on dark ground comes out where the mask says (but for its edge) at every size asked, through
     the reflection, the tint, a smudge, the lens, the resize, noise and the WebP."""
-    cover = np.zeros((192, 192))
-    cover[40:110, 60:150] = 1.0
-    picture = np.repeat(30.0 + 200.0 * cover[..., None], 3, axis=2)
-    for seed, size in enumerate((64, 96, 192, 224)):
-        image = sealed19.through_glass(np.random.default_rng([5, seed]), picture, size)
-        mask = cv2.resize(cover, (size, size), interpolation=cv2.INTER_AREA if size < 192 else cv2.INTER_LINEAR) >= 0.5
-        assert image.shape == (size, size, 3) and image.dtype == np.uint8
-        bright = image.astype(np.float64) @ measures.LUMA > 128
-        clear = ndimage.binary_erosion(mask, iterations=3) | ~ndimage.binary_dilation(mask, iterations=3)
-        assert (bright == mask)[clear].mean() > 0.99, size
+    measures.assert_shot_keeps_the_mask(sealed19.through_glass)
 
 
 def test_every_nineteenth_ink_is_chosen_against_the_ground_round_the_object(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The object's colour is chosen against the board just round it (within 7 px, not under it), not the whole
-    frame's: it is shown no more pixels than lie within 8 px of the mask and outside it."""
-    shown: list[int] = []
-    real = sealed19.ink
-    monkeypatch.setattr(sealed19, "ink", lambda rng, around: shown.append(len(around)) or real(rng, around))
-    data = ShapesSealed19Dataset(length=6, size=192, seed=5)
-    for index in range(6):
-        mask = data.scene(index).mask
-        ring = ndimage.binary_dilation(mask, np.ones((17, 17), bool)) & ~ndimage.binary_erosion(mask)
-        assert 0 < shown[index] <= ring.sum() < 0.6 * 192 * 192, (shown[index], ring.sum())
-
-
-def test_every_nineteenth_mask_is_the_object_as_drawn(monkeypatch: pytest.MonkeyPatch) -> None:
-    """With the glass taken away and the object painted red on blue ground, the mask is exactly where the frame is
-    more red than blue: the cover is the one the picture is painted with."""
-    stand_ins = {
-        "through_glass": lambda rng, picture, size: np.clip(picture + 0.5, 0, 255).astype(np.uint8),
-        "ground": lambda rng, kind, x, y: np.tile([0.0, 0.0, 255.0], (len(x), 1)),
-        "material": lambda rng, style, colour, spots: np.tile([255.0, 0.0, 0.0], (len(spots), 1)),
-    }
-    for name, stand_in in stand_ins.items():
-        monkeypatch.setattr(sealed19, name, stand_in)
-    scenes = map(ShapesSealed19Dataset(length=12, size=192, seed=5).scene, range(12))
-    wrong = []
-    for scene in scenes:
-        red = scene.image[..., 0].astype(int) > scene.image[..., 2].astype(int)
-        wrong.append(int((red != scene.mask).sum()))
-    assert wrong == [0] * 12, wrong
+    measures.assert_ink_chosen_round_the_object(monkeypatch, sealed19, ShapesSealed19Dataset)
 
 
 def test_every_nineteenth_mask_spans_its_band_keeps_its_class_outline_and_every_group_occurs(
@@ -258,15 +222,10 @@ def test_every_nineteenth_mask_spans_its_band_keeps_its_class_outline_and_every_
     """The object is sized by its own mask in the frame, so its box spans its band (within a pixel either side); a
     filled shape keeps its class's proportions through the camera and only a ring has a hole; every class, band,
     style and board occurs in the first 48 pictures."""
-    measures.assert_bands_outlines_and_groups(
-        nineteenth_at_192,
-        measures.KEYSTONED_OUTLINES,
-        (STYLES19, SURFACES19),
-        (0.62, 0.8),
-        0.99,
-        lambda scene: scene.style != OUTLINED19,
-    )
     measures.assert_boxes_within_a_pixel(nineteenth_at_192)
+    filled = {"measured": lambda scene: scene.style != OUTLINED19, "ring_holes": (0.62, 0.8)}
+    groups = (STYLES19, SURFACES19)
+    measures.assert_bands_outlines_and_groups(nineteenth_at_192, measures.KEYSTONED_OUTLINES, groups, **filled)
 
 
 def test_every_nineteenth_wire_is_a_closed_loop_and_only_on_a_large_shape(

@@ -30,32 +30,22 @@ from .shapes_sealed import SealedScene, ShapesSealedDataset, first_draws
 from .shapes_sealed17 import ink, line_half, loops, offset, shoelace
 from .shapes_sealed18 import lay, noise, sticks, to_ground
 
-SURFACES19: tuple[str, ...] = (
-    "autumn leaves",
-    "peeling paint",
-    "crazy paving",
-    "corrugated iron",
-    "blind shadows",
-    "oil slick",
-)
+SURFACES19: tuple[str, ...] = ("autumn leaves", "peeling paint", "crazy paving", "corrugated iron")
+SURFACES19 += ("blind shadows", "oil slick")
 STYLES19: tuple[str, ...] = ("gold leaf", "sponge paint", "knitted", "bent wire")
-OUTLINED19 = "bent wire"
-_LINE_BANDS = ("40-60%", "60-75%")  # a wire is readable at 64 px only on a shape this large
-_NATIVE = 192  # the frame's side in pixels before the phone's resize
-_SALT = 190_193
+OUTLINED19 = STYLES19[-1]  # the one style drawn along the outline, only on shapes of _WIRE_BANDS
+_WIRE_BANDS = ("40-60%", "60-75%")  # a wire is readable at 64 px only on a shape this large
+_SALT, _NATIVE, _CHUNK = 190_193, 192, 256  # the set's salt, the frame's side before the resize, pixels at once
 _LUMA = np.array([0.299, 0.587, 0.114])
-_RING_HOLE = (0.5, 0.58)  # a ring's hole, as a share of its outer radius
+_HOLE = (0.5, 0.58)  # a ring's hole, as a share of its outer radius
 _MARGIN = 0.06  # the object's box stays this share of the frame's side inside each edge
-_CHUNK = 256  # pixels clipped against every edge at once
 
 
 def _camera(rng: np.random.Generator) -> dict[str, float]:
-    """The phone's hold at the glass: tilted a little off the board's plane towards a random side, turned a little."""
-    return {
-        "pitch": math.radians(rng.uniform(1, 7)),
-        "lean": rng.uniform(0, 2 * math.pi),
-        "heading": math.radians(rng.uniform(-6, 6)),
-    }
+    """The phone's hold at the glass: tilted a degree to seven off the board's plane towards a random side (the
+    lean), and turned up to six degrees (the heading)."""
+    pitch, lean = math.radians(rng.uniform(1, 7)), rng.uniform(0, 2 * math.pi)
+    return dict(pitch=pitch, lean=lean, heading=math.radians(rng.uniform(-6, 6)))
 
 
 def clip_to_squares(polygons: np.ndarray, corners: np.ndarray) -> np.ndarray:
@@ -288,17 +278,16 @@ def smudge(rng: np.random.Generator, picture: np.ndarray) -> np.ndarray:
 
 
 def webp(picture: np.ndarray, quality: int) -> np.ndarray:
-    """The photo saved as a WebP at ``quality`` and opened again."""
-    pixels = np.clip(picture + 0.5, 0, 255).astype(np.uint8)
-    ok, data = cv2.imencode(".webp", pixels[..., ::-1], [cv2.IMWRITE_WEBP_QUALITY, quality])
-    assert ok
-    return cv2.imdecode(data, cv2.IMREAD_COLOR)[..., ::-1].copy()
+    """The photo saved as a WebP at ``quality`` (rounded to whole levels, red first) and opened again."""
+    levels = np.round(np.clip(picture, 0, 255)).astype(np.uint8)
+    data = cv2.imencode(".webp", cv2.cvtColor(levels, cv2.COLOR_RGB2BGR), (cv2.IMWRITE_WEBP_QUALITY, quality))[1]
+    return cv2.cvtColor(cv2.imdecode(data, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
 
 
 def _resize(picture: np.ndarray, size: int) -> np.ndarray:
     """The phone's resampling to ``size`` px: an area mean when it shrinks, bilinear when it enlarges."""
-    shrink = cv2.INTER_AREA if size < picture.shape[0] else cv2.INTER_LINEAR
-    return cv2.resize(picture.astype(np.float32), (size, size), interpolation=shrink).astype(np.float64)
+    how = (cv2.INTER_LINEAR, cv2.INTER_AREA)[int(size < picture.shape[0])]
+    return cv2.resize(picture.astype(np.float32), (size, size), interpolation=how).astype(np.float64)
 
 
 def through_glass(rng: np.random.Generator, picture: np.ndarray, size: int) -> np.ndarray:
@@ -314,34 +303,39 @@ def through_glass(rng: np.random.Generator, picture: np.ndarray, size: int) -> n
     return webp(seen, int(rng.integers(55, 90)))
 
 
+def _laid_shape(rng: np.random.Generator, name: str, style: str) -> list[np.ndarray]:
+    """The class's loops in the box from -1 to 1, turned at random: a circle of 96 sides, a ring's two loops, and
+    for a wire the band between the outline moved out and in by half its width."""
+    if name == "ring":
+        return [loop[::2] for loop in loops("ring", rng.uniform(*_HOLE))]
+    turn = rng.uniform(0, 2 * math.pi)
+    outline = loops(name)[0][:: 2 if name == "circle" else 1] @ np.array(
+        [[math.cos(turn), math.sin(turn)], [-math.sin(turn), math.cos(turn)]]
+    )
+    if style != OUTLINED19:
+        return [outline]
+    half = line_half(rng, name)
+    return [offset(outline, half), offset(outline, -half)[::-1]]
+
+
 def render_sealed19_scene(rng: np.random.Generator, size: int) -> SealedScene:
     """One picture; the first draws are the label, the surface and the size band, in that order."""
     label, surface, (band, low, high) = first_draws(rng, SURFACES19, EVERY_BAND)
-    styles = STYLES19 if band in _LINE_BANDS else STYLES19[:-1]  # the wire, last, only where it is readable
-    style, name, side = styles[int(rng.integers(len(styles)))], SHAPE_CLASSES[label], _NATIVE
-    camera = _camera(rng)
-    turn = rng.uniform(0, 2 * math.pi)
-    spin = np.array([[math.cos(turn), math.sin(turn)], [-math.sin(turn), math.cos(turn)]])
-    if name == "ring":
-        shape = [loop[::2] for loop in loops("ring", rng.uniform(*_RING_HOLE))]
-    elif style == OUTLINED19:
-        outline = loops(name)[0][:: 2 if name == "circle" else 1] @ spin
-        half = line_half(rng, name)
-        shape = [offset(outline, half), offset(outline, -half)[::-1]]
-    else:
-        shape = [loops(name)[0][:: 2 if name == "circle" else 1] @ spin]
+    wire = band in _WIRE_BANDS  # the wire, last of the styles, only where it is readable
+    style = STYLES19[int(rng.integers(len(STYLES19) if wire else len(STYLES19) - 1))]
+    camera, side = _camera(rng), _NATIVE
+    shape = _laid_shape(rng, SHAPE_CLASSES[label], style)
     extent = rng.uniform(low, high) * side
     goal = rng.uniform(_MARGIN * side + extent / 2, side - _MARGIN * side - extent / 2, 2)
     cover, _ = placed_cover(camera, shape, goal, extent, side)
-    rows, cols = np.mgrid[0:side, 0:side] + 0.5
-    spots = to_ground(camera, np.c_[cols.ravel(), rows.ravel()], side)
-    colours = ground(rng, surface, spots[:, 0], spots[:, 1])
-    near = cv2.dilate((cover > 0.02).astype(np.uint8), np.ones((15, 15), np.uint8)) > 0
-    colour = ink(rng, colours[(near & (cover < 0.02)).ravel()])
-    drawn = material(rng, style, colour, spots)
+    middles = np.stack(np.meshgrid(np.arange(side) + 0.5, np.arange(side) + 0.5), axis=-1).reshape(-1, 2)
+    board = to_ground(camera, middles, side)
+    colours = ground(rng, surface, board[:, 0], board[:, 1])
+    bare = (cv2.dilate((cover > 0.02).astype(np.uint8), np.ones((15, 15), np.uint8)) > 0) & (cover < 0.02)
+    drawn = material(rng, style, ink(rng, colours[bare.ravel()]), board)
     share = cover.reshape(-1, 1)
-    picture = (colours * (1 - share) + drawn * share).reshape(side, side, 3)
-    seen = cover if size == side else _resize(cover, size)
+    picture = (drawn * share + colours * (1 - share)).reshape(side, side, 3)
+    seen = _resize(cover, size) if size != side else cover
     return SealedScene(through_glass(rng, picture, size), seen >= 0.5, label, surface, band, style)
 
 
