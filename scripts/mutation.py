@@ -1902,20 +1902,20 @@ HAND_MUTANTS: list[HandMutant] = [
     HandMutant(
         "nineteenth sealed set",
         "every picture drawn on the first board, whatever its group says",
-        "colours = ground(rng, surface, spots[:, 0], spots[:, 1])",
-        "colours = ground(rng, SURFACES19[0], spots[:, 0], spots[:, 1])",
+        "colours = ground(rng, surface, board[:, 0], board[:, 1])",
+        "colours = ground(rng, SURFACES19[0], board[:, 0], board[:, 1])",
     ),
     HandMutant(
         "nineteenth sealed set",
         "the object's ink chosen against the whole frame's board, not the board round it",
-        "colour = ink(rng, colours[(near & (cover < 0.02)).ravel()])",
-        "colour = ink(rng, colours)",
+        "ink(rng, colours[bare.ravel()])",
+        "ink(rng, colours)",
     ),
     HandMutant(
         "nineteenth sealed set",
         "the wire bent round shapes of any size, where a circle's wire is thinner than a pixel at 64 px",
-        "styles = STYLES19 if band in _LINE_BANDS else STYLES19[:-1]",
-        "styles = STYLES19",
+        "wire = band in _WIRE_BANDS",
+        "wire = True",
     ),
     HandMutant(
         "nineteenth sealed set",
