@@ -12,6 +12,7 @@ import math
 import numpy as np
 import pytest
 from matplotlib.path import Path as MplPath
+from scipy import ndimage
 
 from models.datasets import SHAPE_CLASSES
 from models.datasets import shapes_sealed19 as sealed19
@@ -159,6 +160,31 @@ def test_every_nineteenth_mask_is_the_object_as_drawn(monkeypatch: pytest.Monkey
         "material": lambda rng, style, colour, spots: np.tile([255.0, 0.0, 0.0], (len(spots), 1)),
     }
     measures.assert_mask_is_the_object_as_drawn(monkeypatch, sealed19, ShapesSealed19Dataset, stand_ins)
+
+
+def test_every_nineteenth_board_kind_is_its_own_picture() -> None:
+    """Asked for at the same places with the same draws, no two kinds of board come out alike: each kind is
+    painted by its own branch."""
+    rows, cols = np.mgrid[0:96, 0:96] + 0.5
+    pictures = [sealed19.ground(np.random.default_rng(12), kind, cols.ravel(), rows.ravel()) for kind in SURFACES19]
+    for first, one in enumerate(pictures):
+        for other in pictures[first + 1 :]:
+            assert np.abs(one - other).mean() > 15
+
+
+def test_every_nineteenth_smudge_is_the_view_blurred_both_ways_within_its_oval() -> None:
+    """Within the smudge's oval (its middle, radii and strength the first draws), the view is mixed with itself
+    blurred by a Gaussian of 2 px across and down (scipy's, apart from the module) and lifted towards grey."""
+    picture = np.repeat(np.kron(np.indices((12, 12)).sum(axis=0) % 2, np.ones((8, 8)))[..., None] * 200.0, 3, axis=2)
+    rng = np.random.default_rng(5)
+    out = sealed19.smudge(rng, picture)
+    rng = np.random.default_rng(5)
+    (cx, cy), (rx, ry) = rng.uniform(0, 96, 2), rng.uniform(0.1, 0.25, 2) * 96
+    rows, cols = np.mgrid[0:96, 0:96] + 0.5
+    weight = np.exp(-(((cols - cx) / rx) ** 2 + ((rows - cy) / ry) ** 2))[..., None] * rng.uniform(0.3, 0.6)
+    soft = ndimage.gaussian_filter(picture, (2, 2, 0)) * 0.85 + 0.15 * 128
+    expected = picture * (1 - weight) + soft * weight
+    assert np.abs(out - expected)[10:-10, 10:-10].max() < 2 and np.abs(out - picture).max() > 10
 
 
 @pytest.mark.parametrize("style", STYLES19)
