@@ -464,12 +464,12 @@ def shoot(rng: np.random.Generator, picture: np.ndarray, size: int) -> np.ndarra
     seen = age(seen, rng.uniform(6, 22) + cast, rng.uniform(225, 250) + 1.5 * cast, rng.uniform(0.1, 0.5))
     seen = dust_and_scratches(rng, seen)
     if size != side:
-        seen = _scan_resize(seen.astype(np.float32), size).astype(np.float64)
+        seen = area_resize(seen.astype(np.float32), size).astype(np.float64)
     return jpeg(seen, int(rng.integers(60, 93)))
 
 
-def _scan_resize(picture: np.ndarray, size: int) -> np.ndarray:
-    """The scanner's resampling to ``size`` px: an area mean when it shrinks, bilinear when it enlarges."""
+def area_resize(picture: np.ndarray, size: int) -> np.ndarray:
+    """A scanner's or a phone's resampling to ``size`` px: an area mean when it shrinks, bilinear when it enlarges."""
     shrink = cv2.INTER_AREA if size < picture.shape[0] else cv2.INTER_LINEAR
     return cv2.resize(picture, (size, size), interpolation=shrink)
 
@@ -514,7 +514,7 @@ def render_sealed18_scene(rng: np.random.Generator, size: int) -> SealedScene:
     drawn = material(rng, style, colour, depth.ravel(), normal, spots, rope)
     share = cover.reshape(-1, 1)
     picture = (colours * (1 - share) + drawn * share).reshape(side, side, 3)
-    scanned = cover if size == side else _scan_resize(cover.astype(np.float32), size)
+    scanned = cover if size == side else area_resize(cover.astype(np.float32), size)
     return SealedScene(shoot(rng, picture, size), scanned >= 0.5, label, surface, band, style)
 
 

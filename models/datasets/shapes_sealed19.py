@@ -28,7 +28,7 @@ from .shapes_camera import EVERY_BAND
 from .shapes_scene import SHAPE_CLASSES
 from .shapes_sealed import SealedScene, ShapesSealedDataset, first_draws
 from .shapes_sealed17 import ink, line_half, loops, offset, shoelace
-from .shapes_sealed18 import lay, noise, sticks, to_ground
+from .shapes_sealed18 import area_resize, lay, noise, sticks, to_ground
 
 SURFACES19: tuple[str, ...] = ("autumn leaves", "peeling paint", "crazy paving", "corrugated iron")
 SURFACES19 += ("blind shadows", "oil slick")
@@ -284,12 +284,6 @@ def webp(picture: np.ndarray, quality: int) -> np.ndarray:
     return cv2.cvtColor(cv2.imdecode(data, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
 
 
-def _resize(picture: np.ndarray, size: int) -> np.ndarray:
-    """The phone's resampling to ``size`` px: an area mean when it shrinks, bilinear when it enlarges."""
-    how = (cv2.INTER_LINEAR, cv2.INTER_AREA)[int(size < picture.shape[0])]
-    return cv2.resize(picture.astype(np.float32), (size, size), interpolation=how).astype(np.float64)
-
-
 def through_glass(rng: np.random.Generator, picture: np.ndarray, size: int) -> np.ndarray:
     """The window seen by the phone: the street's reflection, the glass's tint, a smudge, a soft lens, the resize,
     sensor noise and a WebP."""
@@ -298,7 +292,7 @@ def through_glass(rng: np.random.Generator, picture: np.ndarray, size: int) -> n
     seen = smudge(rng, seen)
     seen = cv2.GaussianBlur(seen.astype(np.float32), (0, 0), rng.uniform(0.3, 0.7)).astype(np.float64)
     if size != seen.shape[0]:
-        seen = _resize(seen, size)
+        seen = area_resize(seen.astype(np.float32), size).astype(np.float64)
     seen = seen + rng.normal(0, rng.uniform(1.5, 4.0), seen.shape)
     return webp(seen, int(rng.integers(55, 90)))
 
@@ -335,7 +329,7 @@ def render_sealed19_scene(rng: np.random.Generator, size: int) -> SealedScene:
     drawn = material(rng, style, ink(rng, colours[bare.ravel()]), board)
     share = cover.reshape(-1, 1)
     picture = (drawn * share + colours * (1 - share)).reshape(side, side, 3)
-    seen = _resize(cover, size) if size != side else cover
+    seen = area_resize(cover.astype(np.float32), size) if size != side else cover
     return SealedScene(through_glass(rng, picture, size), seen >= 0.5, label, surface, band, style)
 
 
